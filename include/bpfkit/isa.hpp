@@ -1,0 +1,191 @@
+// Module isa: the instruction encoding, the one opcode table, dialects, and
+// the decoder from bytes to a checked Program.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bpfkit/expected.hpp"
+
+namespace bpfkit::isa {
+
+static_assert(std::endian::native == std::endian::little,
+              "bpfkit reads BPF's little-endian encoding with plain loads");
+
+inline constexpr int kRegisterCount = 11;  // r0..r10
+inline constexpr uint8_t kFramePointer = 10;
+
+// ---- The opcode table ------------------------------------------------------
+
+enum class Op : uint16_t {
+#define BPF_OP(id, code, match, value, shape, gnu, conf, pseudo, since, group) id,
+#include "bpfkit/isa/opcodes.def"
+#undef BPF_OP
+};
+
+inline constexpr size_t kOpCount = 0
+#define BPF_OP(id, code, match, value, shape, gnu, conf, pseudo, since, group) +1
+#include "bpfkit/isa/opcodes.def"
+#undef BPF_OP
+    ;
+
+// Which field, besides the opcode byte, selects the row.
+enum class Match : uint8_t { None, Off, Imm, Src };
+
+// Operand shapes. The comment gives the GNU normal spelling.
+enum class Shape : uint8_t {
+  AluReg,     // op %dst, %src
+  AluImm,     // op %dst, imm
+  AluNeg,     // neg %dst
+  MovSx,      // movs %dst, %src, width       (width is the row's offset)
+  Endian,     // endle %dst, width             (width is the row's imm)
+  Lddw,       // lddw %dst, imm64              (two slots)
+  LdAbs,      // ldabsw imm                    (r0 and r6 implicit)
+  LdInd,      // ldindw %src, imm
+  Load,       // ldxw %dst, [%src+off]
+  StoreImm,   // stw [%dst+off], imm
+  StoreReg,   // stxw [%dst+off], %src
+  Atomic,     // aadd [%dst+off], %src         (operation is the row's imm)
+  Jump,       // ja target                     (target = pc + 1 + off)
+  JumpLong,   // jal target                    (target = pc + 1 + imm)
+  JumpImm,    // jeq %dst, imm, target
+  JumpReg,    // jeq %dst, %src, target
+  Call,       // call imm                      (helper id)
+  CallLocal,  // call target                   (target = pc + 1 + imm)
+  CallKfunc,  // call imm                      (kernel function BTF id)
+  Callx,      // call %dst
+  Exit,       // exit
+};
+
+enum class IsaVersion : uint8_t { V1 = 1, V2, V3, V4 };
+
+enum class Group : uint8_t { Base32, Base64, DivMul32, DivMul64, Atomic32, Atomic64, Packet, Callx };
+
+struct OpInfo {
+  Op op;
+  std::string_view id;
+  uint8_t code;
+  Match match;
+  int32_t value;
+  Shape shape;
+  std::string_view gnu;
+  std::string_view conformance;
+  std::string_view pseudo_c;
+  IsaVersion since;
+  Group group;
+};
+
+inline constexpr std::array<OpInfo, kOpCount> kOps = {{
+#define BPF_OP(id, code, match, value, shape, gnu, conf, pseudo, since, group) \
+  {Op::id,        #id,      code,           Match::match,     value,       \
+   Shape::shape,  gnu,      conf,           pseudo,           IsaVersion::since, Group::group},
+#include "bpfkit/isa/opcodes.def"
+#undef BPF_OP
+}};
+
+constexpr const OpInfo& info(Op op) { return kOps[static_cast<size_t>(op)]; }
+
+// Rows are listed in enum order, and no two rows share an encoding.
+consteval bool table_is_consistent() {
+  for (size_t i = 0; i < kOps.size(); ++i) {
+    if (static_cast<size_t>(kOps[i].op) != i) return false;
+    for (size_t j = i + 1; j < kOps.size(); ++j)
+      if (kOps[i].code == kOps[j].code &&
+          (kOps[i].match == Match::None || kOps[j].match == Match::None ||
+           (kOps[i].match == kOps[j].match && kOps[i].value == kOps[j].value)))
+        return false;
+  }
+  return true;
+}
+static_assert(table_is_consistent(), "duplicate encoding in opcodes.def");
+
+// Opcode byte fields (RFC 9669 section 3).
+namespace cls {
+inline constexpr uint8_t kLd = 0x00, kLdx = 0x01, kSt = 0x02, kStx = 0x03, kAlu = 0x04,
+                         kJmp = 0x05, kJmp32 = 0x06, kAlu64 = 0x07;
+}
+constexpr uint8_t op_class(uint8_t code) { return code & 0x07; }
+
+// Atomic operation bits carried in imm.
+inline constexpr int32_t kAtomicFetch = 0x01;
+
+// Properties derived from the shape and the row, for the consumers that ask.
+bool writes_dst(Op op);        // the instruction assigns its dst register
+bool is_wide(Op op);           // 64-bit ALU / JMP / atomic operation
+uint8_t access_size(Op op);    // bytes read or written by memory ops, else 0
+bool is_lddw(Op op);
+
+// ---- Raw instructions ------------------------------------------------------
+
+// One 8-byte instruction slot exactly as encoded.
+struct Slot {
+  uint8_t code = 0;
+  uint8_t regs = 0;  // dst in the low nibble, src in the high nibble
+  int16_t off = 0;
+  int32_t imm = 0;
+
+  constexpr uint8_t dst() const { return regs & 0x0f; }
+  constexpr uint8_t src() const { return regs >> 4; }
+  constexpr void set_dst(uint8_t r) { regs = static_cast<uint8_t>((regs & 0xf0) | (r & 0x0f)); }
+  constexpr void set_src(uint8_t r) { regs = static_cast<uint8_t>((regs & 0x0f) | (r << 4)); }
+  friend constexpr bool operator==(const Slot&, const Slot&) = default;
+};
+static_assert(sizeof(Slot) == 8);
+
+// A slot as the 64-bit little-endian word of the conformance `-- raw` style.
+constexpr Slot slot_from_word(uint64_t word) { return std::bit_cast<Slot>(word); }
+constexpr uint64_t word_of(const Slot& slot) { return std::bit_cast<uint64_t>(slot); }
+
+// Builds the slot for a row: the discriminating field is filled from the
+// table. Fields that the row's shape does not use stay zero.
+Slot encode(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0);
+// lddw: two slots.
+std::array<Slot, 2> encode_lddw(uint8_t dst, uint64_t imm64, Op op = Op::lddw);
+
+std::vector<uint8_t> to_bytes(std::span<const Slot> slots);
+
+// ---- Dialects --------------------------------------------------------------
+
+// What differs between the BPF flavours bpfkit runs. Code asks the dialect;
+// it never tests a version number inline.
+struct Dialect {
+  std::string_view name;
+  IsaVersion isa;
+  uint32_t max_call_depth;    // frames, including the entry frame
+  uint32_t stack_frame_size;  // bytes of stack per frame
+};
+
+inline constexpr Dialect kLinuxV4{"linux", IsaVersion::V4, 8, 512};
+
+// ---- Decoded programs ------------------------------------------------------
+
+// A program that passed decode(): every slot has its row (the second slot of
+// an lddw has no row), registers are in range, and every jump and local call
+// lands on the start of an instruction.
+struct Program {
+  std::vector<Slot> slots;
+  std::vector<std::optional<Op>> ops;  // one per slot; nullopt for lddw's 2nd slot
+
+  size_t size() const { return slots.size(); }
+  uint64_t imm64(size_t pc) const {  // lddw at pc
+    return static_cast<uint32_t>(slots[pc].imm) |
+           (static_cast<uint64_t>(static_cast<uint32_t>(slots[pc + 1].imm)) << 32);
+  }
+};
+
+// Looks up the row for one slot; nullopt if no row matches.
+std::optional<Op> lookup(const Slot& slot);
+
+Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect = kLinuxV4);
+Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect = kLinuxV4);
+
+// Target slot of a jump or local call at pc (pc + 1 + off or imm).
+int64_t branch_target(const Program& program, size_t pc);
+
+}  // namespace bpfkit::isa

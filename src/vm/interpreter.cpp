@@ -1,0 +1,544 @@
+// The interpreter: Linux kernel semantics (kernel/bpf/core.c ___bpf_prog_run,
+// RFC 9669), decoded once into cells that hold their handler's address, and
+// run with computed goto: no switch in the hot loop.
+//
+// Every opcode table row has a label here named L_<row id>; a row without one
+// fails to compile, so the interpreter cannot fall behind the table.
+#include <cstring>
+
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::vm {
+
+struct Interpreter::Cell {
+  const void* handler;
+  uint8_t dst;
+  uint8_t src;
+  int16_t off;
+  int32_t imm;
+};
+
+namespace {
+
+using Cell = Interpreter::Cell;
+using isa::Op;
+
+constexpr uint32_t kMaxFrames = 64;  // the largest call depth of any dialect
+
+struct Frame {
+  const Cell* return_to;
+  uint64_t saved[5];  // r6..r10
+};
+
+// Signed division and remainder as the kernel defines them: x / 0 = 0,
+// x % 0 = x, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0.
+inline uint64_t sdiv64(uint64_t d, uint64_t s) {
+  const auto a = static_cast<int64_t>(d), b = static_cast<int64_t>(s);
+  if (b == 0) return 0;
+  if (b == -1) return 0 - d;
+  return static_cast<uint64_t>(a / b);
+}
+inline uint64_t smod64(uint64_t d, uint64_t s) {
+  const auto a = static_cast<int64_t>(d), b = static_cast<int64_t>(s);
+  if (b == 0) return d;
+  if (b == -1) return 0;
+  return static_cast<uint64_t>(a % b);
+}
+inline uint32_t sdiv32(uint32_t d, uint32_t s) {
+  const auto a = static_cast<int32_t>(d), b = static_cast<int32_t>(s);
+  if (b == 0) return 0;
+  if (b == -1) return 0 - d;
+  return static_cast<uint32_t>(a / b);
+}
+inline uint32_t smod32(uint32_t d, uint32_t s) {
+  const auto a = static_cast<int32_t>(d), b = static_cast<int32_t>(s);
+  if (b == 0) return d;
+  if (b == -1) return 0;
+  return static_cast<uint32_t>(a % b);
+}
+
+inline uint8_t* translate(const RegionBounds* regions, uint64_t count, uint64_t addr, uint64_t size, bool write) {
+  const uint64_t index = addr >> kRegionShift;
+  if (index >= count) return nullptr;
+  const RegionBounds& region = regions[index];
+  const uint64_t offset = addr & 0xffffffffu;
+  if (offset + size > (write ? region.write_limit : region.read_limit)) return nullptr;
+  return region.host + offset;
+}
+
+template <class T>
+inline T load(const uint8_t* p) {
+  T value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
+template <class T>
+inline void store(uint8_t* p, T value) {
+  std::memcpy(p, &value, sizeof value);
+}
+
+// Reads a big-endian packet value for LD_ABS / LD_IND.
+inline uint64_t load_big_endian(const uint8_t* p, unsigned size) {
+  uint64_t value = 0;
+  for (unsigned i = 0; i < size; ++i) value = (value << 8) | p[i];
+  return value;
+}
+
+Error fault(const Cell* cells, const Cell* pc, Errc code, std::string message) {
+  return make_error(code, std::move(message), at_pc(static_cast<uint32_t>(pc - cells)));
+}
+
+// Runs `cells` in `env`. When cells is null, it only hands out its table of
+// handler addresses (labels are local to this function) through *table.
+Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env, std::array<uint64_t, 5> args,
+                         const void* const** table) {
+  static const void* const kHandlers[] = {
+#define BPF_OP(id, ...) &&L_##id,
+#include "bpfkit/isa/opcodes.def"
+#undef BPF_OP
+      &&L_fell_off_end,  // kOpCount: the cell after the last slot
+      &&L_not_an_instruction,  // kOpCount + 1: second slot of an lddw
+  };
+  static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 2);
+  if (cells == nullptr) {
+    *table = kHandlers;
+    return Result{};
+  }
+
+  const uint32_t max_frames = env->dialect().max_call_depth;
+  const uint64_t frame_size = env->dialect().stack_frame_size;
+  const MemoryMap& memory = env->memory();
+  const RegionBounds* regions = memory.bounds().data();
+  uint64_t region_count = memory.bounds().size();
+
+  uint64_t reg[isa::kRegisterCount] = {};
+  for (int i = 0; i < 5; ++i) reg[i + 1] = args[i];
+  reg[isa::kFramePointer] = env->stack_top();
+
+  Frame frames[kMaxFrames];
+  uint32_t depth = 0;
+  const uint64_t budget = env->budget;
+  const uint64_t start = budget == UINT64_MAX ? budget : budget + 1;
+  uint64_t left = start;
+  const Cell* pc = cells;
+  uint64_t fault_addr = 0, fault_size = 0;
+  bool fault_write = false;
+  Error error{Errc::Unsupported, "", {}};
+
+#define DISPATCH()                                    \
+  do {                                                \
+    if (__builtin_expect(--left == 0, 0)) goto L_budget; \
+    goto* pc->handler;                                \
+  } while (0)
+#define NEXT() \
+  do {         \
+    ++pc;      \
+    DISPATCH(); \
+  } while (0)
+#define JUMP_IF(cond)           \
+  do {                          \
+    if (cond) pc += pc->off;    \
+    NEXT();                     \
+  } while (0)
+#define ACCESS(host, addr_expr, size, write)                                              \
+  const uint64_t addr_ = (addr_expr);                                                     \
+  uint8_t* const host = translate(regions, region_count, addr_, (size), (write));        \
+  if (__builtin_expect(host == nullptr, 0)) {                                              \
+    fault_addr = addr_;                                                                    \
+    fault_size = (size);                                                                   \
+    fault_write = (write);                                                                 \
+    goto L_access_fault;                                                                   \
+  }
+#define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
+#define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
+#define IMM32 static_cast<uint32_t>(pc->imm)
+
+  DISPATCH();
+
+  // ---- ALU64 and ALU32: d and s are the operands, the expression the result.
+#define ALU64(name, expr)                                  \
+  L_##name##64_imm : {                                     \
+    const uint64_t d = reg[pc->dst], s = IMM64;            \
+    reg[pc->dst] = (expr);                                 \
+    NEXT();                                                \
+  }                                                        \
+  L_##name##64_reg : {                                     \
+    const uint64_t d = reg[pc->dst], s = reg[pc->src];     \
+    reg[pc->dst] = (expr);                                 \
+    NEXT();                                                \
+  }
+#define ALU32(name, expr)                                                           \
+  L_##name##32_imm : {                                                              \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32;              \
+    reg[pc->dst] = static_cast<uint32_t>(expr);                                     \
+    NEXT();                                                                         \
+  }                                                                                 \
+  L_##name##32_reg : {                                                              \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);                         \
+    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);                         \
+    reg[pc->dst] = static_cast<uint32_t>(expr);                                     \
+    NEXT();                                                                         \
+  }
+  ALU64(add, d + s)
+  ALU64(sub, d - s)
+  ALU64(mul, d * s)
+  ALU64(div, s ? d / s : 0)
+  ALU64(sdiv, sdiv64(d, s))
+  ALU64(or, d | s)
+  ALU64(and, d & s)
+  ALU64(lsh, d << (s & 63))
+  ALU64(rsh, d >> (s & 63))
+  ALU64(mod, s ? d % s : d)
+  ALU64(smod, smod64(d, s))
+  ALU64(xor, d ^ s)
+  ALU64(mov, (static_cast<void>(d), s))
+  ALU64(arsh, static_cast<uint64_t>(static_cast<int64_t>(d) >> (s & 63)))
+  ALU32(add, d + s)
+  ALU32(sub, d - s)
+  ALU32(mul, d * s)
+  ALU32(div, s ? d / s : 0)
+  ALU32(sdiv, sdiv32(d, s))
+  ALU32(or, d | s)
+  ALU32(and, d & s)
+  ALU32(lsh, d << (s & 31))
+  ALU32(rsh, d >> (s & 31))
+  ALU32(mod, s ? d % s : d)
+  ALU32(smod, smod32(d, s))
+  ALU32(xor, d ^ s)
+  ALU32(mov, (static_cast<void>(d), s))
+  ALU32(arsh, static_cast<uint32_t>(static_cast<int32_t>(d) >> (s & 31)))
+#undef ALU64
+#undef ALU32
+
+L_neg64:
+  reg[pc->dst] = 0 - reg[pc->dst];
+  NEXT();
+L_neg32:
+  reg[pc->dst] = static_cast<uint32_t>(0u - static_cast<uint32_t>(reg[pc->dst]));
+  NEXT();
+
+#define MOVSX(name, narrow, wide) \
+  L_##name : reg[pc->dst] = static_cast<wide>(static_cast<narrow>(reg[pc->src])); NEXT();
+  MOVSX(movsx8_64, int8_t, uint64_t)
+  MOVSX(movsx16_64, int16_t, uint64_t)
+  MOVSX(movsx32_64, int32_t, uint64_t)
+  MOVSX(movsx8_32, int8_t, uint32_t)
+  MOVSX(movsx16_32, int16_t, uint32_t)
+#undef MOVSX
+
+  // Byte order: the host is little-endian, so "le" truncates and "be" swaps.
+L_le16:
+  reg[pc->dst] = static_cast<uint16_t>(reg[pc->dst]);
+  NEXT();
+L_le32:
+  reg[pc->dst] = static_cast<uint32_t>(reg[pc->dst]);
+  NEXT();
+L_le64:
+  NEXT();
+L_be16:
+L_bswap16:
+  reg[pc->dst] = __builtin_bswap16(static_cast<uint16_t>(reg[pc->dst]));
+  NEXT();
+L_be32:
+L_bswap32:
+  reg[pc->dst] = __builtin_bswap32(static_cast<uint32_t>(reg[pc->dst]));
+  NEXT();
+L_be64:
+L_bswap64:
+  reg[pc->dst] = __builtin_bswap64(reg[pc->dst]);
+  NEXT();
+
+L_lddw:
+  reg[pc->dst] = static_cast<uint32_t>(pc->imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32);
+  pc += 2;
+  DISPATCH();
+L_lddw_func:
+  // The address of a subprogram, as callx expects it (create() checked it).
+  reg[pc->dst] = region_base(kProgramRegion) + static_cast<uint64_t>(pc - cells + 1 + pc->imm) * 8;
+  pc += 2;
+  DISPATCH();
+L_lddw_map_fd:
+L_lddw_map_value:
+L_lddw_btf_id:
+L_lddw_map_idx:
+L_lddw_map_idx_value:
+  // create() refuses these until a loader resolves them.
+  error = fault(cells, pc, Errc::Unsupported, "unresolved lddw pseudo source");
+  goto L_fail;
+
+  // ---- Legacy packet loads: out of bounds ends the program with r0 = 0.
+#define LD_PACKET(name, size, offset_expr)                                                  \
+  L_##name : {                                                                              \
+    const RegionBounds& packet = regions[kInputRegion < region_count ? kInputRegion : 0];   \
+    const int64_t at = static_cast<int32_t>(offset_expr);                                   \
+    if (at < 0 || static_cast<uint64_t>(at) + (size) > packet.read_limit) {                \
+      reg[0] = 0;                                                                           \
+      goto L_done;                                                                          \
+    }                                                                                       \
+    reg[0] = load_big_endian(packet.host + at, (size));                                    \
+    NEXT();                                                                                 \
+  }
+  LD_PACKET(ldabsw, 4, IMM32)
+  LD_PACKET(ldabsh, 2, IMM32)
+  LD_PACKET(ldabsb, 1, IMM32)
+  LD_PACKET(ldindw, 4, IMM32 + static_cast<uint32_t>(reg[pc->src]))
+  LD_PACKET(ldindh, 2, IMM32 + static_cast<uint32_t>(reg[pc->src]))
+  LD_PACKET(ldindb, 1, IMM32 + static_cast<uint32_t>(reg[pc->src]))
+#undef LD_PACKET
+
+  // ---- Loads and stores through the region map.
+#define LDX(name, T, Wide)                                              \
+  L_##name : {                                                          \
+    ACCESS(host, OFFSET(pc->src), sizeof(T), false)                     \
+    reg[pc->dst] = static_cast<uint64_t>(static_cast<Wide>(load<T>(host))); \
+    NEXT();                                                             \
+  }
+  LDX(ldxw, uint32_t, uint32_t)
+  LDX(ldxh, uint16_t, uint16_t)
+  LDX(ldxb, uint8_t, uint8_t)
+  LDX(ldxdw, uint64_t, uint64_t)
+  LDX(ldxsw, int32_t, int64_t)
+  LDX(ldxsh, int16_t, int64_t)
+  LDX(ldxsb, int8_t, int64_t)
+#undef LDX
+#define ST(name, T, value)                          \
+  L_##name : {                                      \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)  \
+    store<T>(host, static_cast<T>(value));          \
+    NEXT();                                         \
+  }
+  ST(stw, uint32_t, pc->imm)
+  ST(sth, uint16_t, pc->imm)
+  ST(stb, uint8_t, pc->imm)
+  ST(stdw, uint64_t, IMM64)
+  ST(stxw, uint32_t, reg[pc->src])
+  ST(stxh, uint16_t, reg[pc->src])
+  ST(stxb, uint8_t, reg[pc->src])
+  ST(stxdw, uint64_t, reg[pc->src])
+#undef ST
+
+  // ---- Atomics. A program runs on one thread, so plain read-modify-write
+  // is atomic with respect to it. Fetch forms return the old value in src
+  // (zero-extended for 32 bits); cmpxchg compares with and returns in r0.
+#define ATOMIC(name, T, expr, fetch)                       \
+  L_##name : {                                             \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)         \
+    const T old = load<T>(host);                           \
+    const T s = static_cast<T>(reg[pc->src]);              \
+    store<T>(host, static_cast<T>(expr));                  \
+    if (fetch) reg[pc->src] = old;                         \
+    NEXT();                                                \
+  }
+#define ATOMIC_FAMILY(bits, T)                                      \
+  ATOMIC(atomic##bits##_add, T, old + s, false)                     \
+  ATOMIC(atomic##bits##_fetch_add, T, old + s, true)                \
+  ATOMIC(atomic##bits##_or, T, old | s, false)                      \
+  ATOMIC(atomic##bits##_fetch_or, T, old | s, true)                 \
+  ATOMIC(atomic##bits##_and, T, old & s, false)                     \
+  ATOMIC(atomic##bits##_fetch_and, T, old & s, true)                \
+  ATOMIC(atomic##bits##_xor, T, old ^ s, false)                     \
+  ATOMIC(atomic##bits##_fetch_xor, T, old ^ s, true)                \
+  ATOMIC(atomic##bits##_xchg, T, s, true)                           \
+  L_atomic##bits##_cmpxchg : {                                      \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)                  \
+    const T old = load<T>(host);                                    \
+    if (old == static_cast<T>(reg[0])) store<T>(host, static_cast<T>(reg[pc->src])); \
+    reg[0] = old;                                                   \
+    NEXT();                                                         \
+  }
+  ATOMIC_FAMILY(64, uint64_t)
+  ATOMIC_FAMILY(32, uint32_t)
+#undef ATOMIC_FAMILY
+#undef ATOMIC
+
+  // ---- Jumps. JUMP_IF adds off; NEXT adds the 1.
+L_ja:
+  pc += pc->off;
+  NEXT();
+L_gotol:
+  pc += pc->imm;
+  NEXT();
+#define JMP64(name, cond)                                  \
+  L_##name##64_imm : {                                     \
+    const uint64_t d = reg[pc->dst], s = IMM64;            \
+    JUMP_IF(cond);                                         \
+  }                                                        \
+  L_##name##64_reg : {                                     \
+    const uint64_t d = reg[pc->dst], s = reg[pc->src];     \
+    JUMP_IF(cond);                                         \
+  }
+#define JMP32(name, cond)                                                  \
+  L_##name##32_imm : {                                                     \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32;     \
+    JUMP_IF(cond);                                                         \
+  }                                                                        \
+  L_##name##32_reg : {                                                     \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);                \
+    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);                \
+    JUMP_IF(cond);                                                         \
+  }
+#define JMP_BOTH(name, cond64, cond32) JMP64(name, cond64) JMP32(name, cond32)
+  JMP_BOTH(jeq, d == s, d == s)
+  JMP_BOTH(jne, d != s, d != s)
+  JMP_BOTH(jgt, d > s, d > s)
+  JMP_BOTH(jge, d >= s, d >= s)
+  JMP_BOTH(jlt, d < s, d < s)
+  JMP_BOTH(jle, d <= s, d <= s)
+  JMP_BOTH(jset, (d & s) != 0, (d & s) != 0)
+  JMP_BOTH(jsgt, static_cast<int64_t>(d) > static_cast<int64_t>(s), static_cast<int32_t>(d) > static_cast<int32_t>(s))
+  JMP_BOTH(jsge, static_cast<int64_t>(d) >= static_cast<int64_t>(s), static_cast<int32_t>(d) >= static_cast<int32_t>(s))
+  JMP_BOTH(jslt, static_cast<int64_t>(d) < static_cast<int64_t>(s), static_cast<int32_t>(d) < static_cast<int32_t>(s))
+  JMP_BOTH(jsle, static_cast<int64_t>(d) <= static_cast<int64_t>(s), static_cast<int32_t>(d) <= static_cast<int32_t>(s))
+#undef JMP_BOTH
+#undef JMP64
+#undef JMP32
+
+  // ---- Calls and exit.
+  {
+    uint64_t helper_id;
+    const Cell* callee;
+  L_call:
+    helper_id = IMM32;
+    goto L_call_helper;
+  L_call_helper: {
+    const Helper* helper = env->helpers().find(static_cast<uint32_t>(helper_id));
+    if (helper == nullptr) {
+      error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(helper_id));
+      goto L_fail;
+    }
+    HelperCall call{env->memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
+    Expected<uint64_t> value = helper->fn(call);
+    if (!value) {
+      error = fault(cells, pc, Errc::HelperFailed, helper->name + ": " + value.error().message);
+      goto L_fail;
+    }
+    reg[0] = *value;
+    regions = memory.bounds().data();  // a helper may map regions
+    region_count = memory.bounds().size();
+    NEXT();
+  }
+  L_call_local:
+    callee = pc + 1 + pc->imm;
+    goto L_enter;
+  L_callx: {
+    // A program-region address is a subprogram; anything else a helper id.
+    const uint64_t target = reg[pc->dst];
+    if ((target >> kRegionShift) != kProgramRegion) {
+      if (target > UINT32_MAX) {
+        error = fault(cells, pc, Errc::BadCallTarget, "callx target " + std::to_string(target) + " is not code");
+        goto L_fail;
+      }
+      helper_id = target;
+      goto L_call_helper;
+    }
+    const uint64_t offset = target & 0xffffffffu;
+    const uint64_t slot = offset / 8;
+    if (offset % 8 != 0 || slot >= cell_count || cells[slot].handler == &&L_not_an_instruction) {
+      error = fault(cells, pc, Errc::BadCallTarget, "callx target is not the start of an instruction");
+      goto L_fail;
+    }
+    callee = cells + slot;
+    goto L_enter;
+  }
+  L_enter:
+    if (depth + 1 >= max_frames) {
+      error = fault(cells, pc, Errc::CallDepthExceeded,
+                    "call depth exceeds " + std::to_string(max_frames) + " frames");
+      goto L_fail;
+    }
+    frames[depth].return_to = pc + 1;
+    std::memcpy(frames[depth].saved, &reg[6], sizeof frames[depth].saved);
+    ++depth;
+    reg[isa::kFramePointer] -= frame_size;
+    pc = callee;
+    DISPATCH();
+  }
+L_call_kfunc:
+  error = fault(cells, pc, Errc::UnknownHelper, "kfunc calls are not supported (btf id " + std::to_string(pc->imm) + ")");
+  goto L_fail;
+L_exit:
+  if (depth == 0) goto L_done;
+  --depth;
+  std::memcpy(&reg[6], frames[depth].saved, sizeof frames[depth].saved);
+  pc = frames[depth].return_to;
+  DISPATCH();
+
+  // ---- Ends.
+L_done: {
+  Result result;
+  result.r0 = reg[0];
+  result.instructions = start - left;
+  std::memcpy(result.registers.data(), reg, sizeof reg);
+  return result;
+}
+L_budget:
+  error = fault(cells, pc, Errc::BudgetExceeded,
+                "instruction budget of " + std::to_string(budget) + " exhausted");
+  goto L_fail;
+L_access_fault:
+  error = fault(cells, pc, Errc::AccessViolation, memory.describe_fault(fault_addr, fault_size, fault_write));
+  goto L_fail;
+L_fell_off_end:
+  error = fault(cells, pc, Errc::OutOfRange, "execution ran past the last instruction");
+  goto L_fail;
+L_not_an_instruction:
+  error = fault(cells, pc, Errc::OutOfRange, "execution reached the second slot of an lddw");
+  goto L_fail;
+L_fail:
+  return error;
+
+#undef DISPATCH
+#undef NEXT
+#undef JUMP_IF
+#undef ACCESS
+#undef OFFSET
+#undef IMM64
+#undef IMM32
+}
+
+const void* const* handler_table() {
+  const void* const* table = nullptr;
+  static_cast<void>(execute(nullptr, 0, nullptr, {}, &table));
+  return table;
+}
+
+}  // namespace
+
+Expected<Interpreter> Interpreter::create(const isa::Program& program) {
+  const void* const* handlers = handler_table();
+  auto cells = std::make_shared<std::vector<Cell>>(program.size() + 1);
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const isa::Slot& slot = program.slots[pc];
+    Cell& cell = (*cells)[pc];
+    cell.dst = slot.dst();
+    cell.src = slot.src();
+    cell.off = slot.off;
+    cell.imm = slot.imm;
+    if (!program.ops[pc]) {
+      cell.handler = handlers[isa::kOpCount + 1];
+      continue;
+    }
+    const Op op = *program.ops[pc];
+    cell.handler = handlers[static_cast<size_t>(op)];
+    if (op == Op::lddw_func) {
+      const int64_t target = static_cast<int64_t>(pc) + 1 + slot.imm;
+      if (target < 0 || target >= static_cast<int64_t>(program.size()) || !program.ops[target])
+        return make_error(Errc::OutOfRange, "lddw function address points outside the program",
+                          at_pc(static_cast<uint32_t>(pc)));
+    } else if (isa::is_lddw(op) && op != Op::lddw) {
+      return make_error(Errc::Unsupported,
+                        "lddw with pseudo source " + std::to_string(slot.src()) +
+                            " (map or BTF reference) needs a loader to resolve it",
+                        at_pc(static_cast<uint32_t>(pc)));
+    }
+  }
+  Cell& end = cells->back();
+  end = Cell{handlers[isa::kOpCount], 0, 0, 0, 0};
+  return Interpreter(std::move(cells));
+}
+
+Expected<Result> Interpreter::run(Environment& env, std::array<uint64_t, 5> args) const {
+  return execute(cells_->data(), cells_->size() - 1, &env, args, nullptr);
+}
+
+}  // namespace bpfkit::vm

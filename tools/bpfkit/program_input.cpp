@@ -1,0 +1,164 @@
+#include "program_input.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "bpfkit/assembly.hpp"
+
+namespace bpfkit::cli {
+namespace {
+
+Error input_error(std::string_view input, Errc code, std::string message) {
+  Location where;
+  where.input = std::string(input);
+  return make_error(code, std::move(message), where);
+}
+
+std::vector<isa::Slot> to_slots(const std::vector<uint8_t>& bytes) {
+  std::vector<isa::Slot> slots(bytes.size() / sizeof(isa::Slot));
+  if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), slots.size() * sizeof(isa::Slot));
+  return slots;
+}
+
+Expected<std::vector<isa::Slot>> slots_of(const std::vector<uint8_t>& bytes, std::string_view input) {
+  if (bytes.size() % sizeof(isa::Slot) != 0) {
+    Error error = input_error(input, Errc::Truncated,
+                              "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes");
+    error.where.offset = bytes.size() - bytes.size() % sizeof(isa::Slot);
+    return error;
+  }
+  return to_slots(bytes);
+}
+
+bool hex_digit(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+// Strips `#`, `;` and `//` comments from one line.
+std::string_view strip_comment(std::string_view line) {
+  size_t cut = std::min({line.find('#'), line.find(';'), line.find("//")});
+  return cut == std::string_view::npos ? line : line.substr(0, cut);
+}
+
+bool looks_like_hex(std::string_view text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    std::string_view line = strip_comment(text.substr(start, end - start));
+    for (char c : line)
+      if (!(hex_digit(c) || c == 'x' || c == 'X' || c == ' ' || c == '\t' || c == ',' || c == '\r')) return false;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Expected<std::string> read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return input_error(file.string(), Errc::Io, "cannot open file: " + std::string(std::strerror(errno)));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) return input_error(file.string(), Errc::Io, "read error");
+  return buffer.str();
+}
+
+Expected<std::vector<uint8_t>> parse_hex_program(std::string_view text, std::string_view input_name) {
+  std::vector<uint8_t> bytes;
+  uint32_t line_number = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    std::string_view line = strip_comment(text.substr(start, end == std::string_view::npos ? end : end - start));
+    ++line_number;
+    size_t at = 0;
+    while (at < line.size()) {
+      at = line.find_first_not_of(" \t\r,", at);
+      if (at == std::string_view::npos) break;
+      size_t stop = line.find_first_of(" \t\r,", at);
+      std::string_view token = line.substr(at, stop == std::string_view::npos ? stop : stop - at);
+      const auto bad = [&](std::string why) {
+        Location where;
+        where.input = std::string(input_name);
+        where.line = line_number;
+        where.column = static_cast<uint32_t>(at + 1);
+        return make_error(Errc::BadOperand, why + " '" + std::string(token) + "'", where);
+      };
+      if (token.size() > 2 && token[0] == '0' && (token[1] == 'x' || token[1] == 'X')) {
+        uint64_t word = 0;
+        std::string_view digits = token.substr(2);
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), word, 16);
+        if (ec != std::errc() || p != digits.data() + digits.size() || digits.size() > 16)
+          return bad("bad instruction word");
+        for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<uint8_t>(word >> (8 * i)));
+      } else {
+        if (token.size() % 2 != 0) return bad("odd number of hex digits in");
+        for (size_t i = 0; i < token.size(); i += 2) {
+          uint8_t byte = 0;
+          auto [p, ec] = std::from_chars(token.data() + i, token.data() + i + 2, byte, 16);
+          if (ec != std::errc() || p != token.data() + i + 2) return bad("bad hex byte in");
+          bytes.push_back(byte);
+        }
+      }
+      at = stop == std::string_view::npos ? line.size() : stop;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return bytes;
+}
+
+Expected<std::vector<uint8_t>> parse_hex_bytes(std::string_view text, std::string_view input_name) {
+  std::string digits;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',') continue;
+    if (!hex_digit(c))
+      return input_error(input_name, Errc::BadOperand, std::string("bad character '") + c + "' in hex bytes");
+    digits += c;
+  }
+  if (digits.size() % 2 != 0) return input_error(input_name, Errc::BadOperand, "odd number of hex digits");
+  std::vector<uint8_t> bytes(digits.size() / 2);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    std::from_chars(digits.data() + 2 * i, digits.data() + 2 * i + 2, bytes[i], 16);
+  return bytes;
+}
+
+Expected<ProgramInput> read_program(const std::filesystem::path& file) {
+  auto content = read_file(file);
+  if (!content) return content.error();
+  const std::string name = file.string();
+  const std::string ext = file.extension().string();
+  ProgramInput input;
+  if (ext == ".bin" || content->find('\0') != std::string::npos) {
+    std::vector<uint8_t> bytes(content->begin(), content->end());
+    auto slots = slots_of(bytes, name);
+    if (!slots) return slots.error();
+    input.slots = std::move(*slots);
+    return input;
+  }
+  if (ext == ".data") {
+    auto test = assembly::parse_conformance_test(*content, name);
+    if (!test) return test.error();
+    auto slots = assembly::conformance_program(*test, name);
+    if (!slots) return slots.error();
+    input.slots = std::move(*slots);
+    if (test->has_memory) input.memory = test->memory;
+    return input;
+  }
+  if (ext == ".hex" || (ext != ".s" && ext != ".asm" && ext != ".S" && looks_like_hex(*content))) {
+    auto bytes = parse_hex_program(*content, name);
+    if (!bytes) return bytes.error();
+    auto slots = slots_of(*bytes, name);
+    if (!slots) return slots.error();
+    input.slots = std::move(*slots);
+    return input;
+  }
+  auto slots = assembly::assemble_conformance(*content, name);
+  if (!slots) return slots.error();
+  input.slots = std::move(*slots);
+  return input;
+}
+
+}  // namespace bpfkit::cli
