@@ -33,13 +33,13 @@ int exit_status_for(const Error& error) {
 
 int report(const Error& error, bool json) {
   if (json) {
-    nlohmann::json body{{"code", errc_name(error.code)}, {"message", error.message}};
+    nlohmann::ordered_json body{{"code", errc_name(error.code)}, {"message", error.message}};
     if (error.where.pc) body["pc"] = *error.where.pc;
     if (error.where.offset) body["offset"] = *error.where.offset;
     if (!error.where.input.empty()) body["input"] = error.where.input;
     if (error.where.line) body["line"] = error.where.line;
     if (error.where.column) body["column"] = error.where.column;
-    std::cout << nlohmann::json{{"error", body}}.dump() << "\n";
+    std::cout << nlohmann::ordered_json{{"error", body}}.dump() << "\n";
   } else {
     std::cerr << "bpfkit: " << to_string(error) << "\n";
   }
@@ -97,9 +97,9 @@ int run_command(const RunOptions& options) {
   auto result = execute(input->slots, *memory, options.budget);
   if (!result) return report(result.error(), options.json);
   if (options.json) {
-    nlohmann::json out{{"r0", hex(result->r0)}, {"instructions", result->instructions}};
+    nlohmann::ordered_json out{{"r0", hex(result->r0)}, {"instructions", result->instructions}};
     if (options.regs) {
-      nlohmann::json regs = nlohmann::json::array();
+      nlohmann::ordered_json regs = nlohmann::ordered_json::array();
       for (uint64_t r : result->registers) regs.push_back(hex(r));
       out["registers"] = regs;
     }

@@ -1,0 +1,166 @@
+// Times the interpreter on the benchmark programs of ../shared/bench/programs
+// and reports nanoseconds per executed instruction, next to the native build
+// of the same C code.
+//
+//   bpfkit_bench            time every program (best of --repeat runs, default 3)
+//   bpfkit_bench fib sieve  only these
+//   bpfkit_bench --check    correctness only: expected r0 and instruction count
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bpfkit/assembly.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace {
+
+using namespace bpfkit;
+
+struct BenchProgram {
+  const char* name;
+  const char* file;   // relative to the build dir (.bin) or the source dir (.s)
+  bool assembly;
+  uint64_t memory;
+  uint64_t expected_r0;
+  uint64_t expected_instructions;  // clang 14 build; 0 = not checked (compiler dependent)
+  const char* native;              // native executable in the build dir, or nullptr
+};
+
+// Values from ../shared/bench/programs/README.md.
+const BenchProgram kPrograms[] = {
+    {"fib", "fib.bin", false, 8, 0xc437dbe96c6dec3b, 700000003, "fib.native"},
+    {"sieve", "sieve.bin", false, 1 << 20, 0x7d2904, 1108224309, "sieve.native"},
+    {"bubble", "bubble.bin", false, 1 << 16, 0x91757205de85d1aa, 1074364980, "bubble.native"},
+    {"fnv1a", "fnv1a.bin", false, 1 << 20, 0xe178415f3bb15b25, 940704397, "fnv1a.native"},
+    {"xxh64", "xxh64.bin", false, 1 << 20, 0xb712cd771b46bc29, 722650136, "xxh64.native"},
+    {"csum", "csum.bin", false, 1 << 20, 0x153628edfbe00, 950840852, "csum.native"},
+    {"asm/fib.s", "asm/fib.s", true, 8, 0xc437dbe96c6dec3b, 600000004, "fib.native"},
+    {"asm/sieve.s", "asm/sieve.s", true, 1 << 20, 0x7d2904, 714984106, "sieve.native"},
+};
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Expected<isa::Program> load(const BenchProgram& bench) {
+  const std::string path =
+      bench.assembly ? std::string(BPFKIT_BENCH_SRC) + "/" + bench.file : std::string(BPFKIT_BENCH_DIR) + "/" + bench.file;
+  auto text = read_file(path);
+  if (!text) return make_error(Errc::Io, "cannot read " + path);
+  if (bench.assembly) {
+    auto slots = assembly::assemble_conformance(*text, path);
+    if (!slots) return slots.error();
+    return isa::decode(*slots);
+  }
+  std::vector<uint8_t> bytes(text->begin(), text->end());
+  return isa::decode(bytes);
+}
+
+struct Timing {
+  vm::Result result;
+  double seconds;
+};
+
+Expected<Timing> time_once(const vm::Interpreter& interpreter, uint64_t memory_size) {
+  vm::Environment env;
+  std::vector<uint8_t> memory(memory_size);
+  const uint64_t addr = env.map_input(memory);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = interpreter.run(env, {addr, memory_size});
+  const auto stop = std::chrono::steady_clock::now();
+  if (!result) return result.error();
+  return Timing{*result, std::chrono::duration<double>(stop - start).count()};
+}
+
+// Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
+std::optional<double> native_seconds(const BenchProgram& bench) {
+  if (bench.native == nullptr) return std::nullopt;
+  const std::string command = std::string(BPFKIT_BENCH_DIR) + "/" + bench.native + " " +
+                              std::to_string(bench.memory) + " 2>&1 >/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  char line[128] = {};
+  std::optional<double> seconds;
+  while (std::fgets(line, sizeof line, pipe))
+    if (std::strncmp(line, "exec_ns=", 8) == 0) seconds = std::strtod(line + 8, nullptr) / 1e9;
+  pclose(pipe);
+  return seconds;
+}
+
+bool selected(const BenchProgram& bench, const std::vector<std::string>& names) {
+  if (names.empty()) return true;
+  for (const std::string& name : names)
+    if (name == bench.name) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool check_only = false;
+  int repeat = 3;
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--check") == 0) check_only = true;
+    else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else names.emplace_back(argv[i]);
+  }
+  if (check_only) repeat = 1;
+  int failures = 0;
+  if (!check_only) std::printf("%-12s %14s %9s %9s %8s %8s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio");
+  for (const BenchProgram& bench : kPrograms) {
+    if (!selected(bench, names)) continue;
+    auto program = load(bench);
+    if (!program) {
+      std::printf("%-12s load failed: %s\n", bench.name, to_string(program.error()).c_str());
+      ++failures;
+      continue;
+    }
+    auto interpreter = vm::Interpreter::create(*program);
+    if (!interpreter) {
+      std::printf("%-12s %s\n", bench.name, to_string(interpreter.error()).c_str());
+      ++failures;
+      continue;
+    }
+    std::optional<Timing> best;
+    for (int run = 0; run < repeat; ++run) {
+      auto timing = time_once(*interpreter, bench.memory);
+      if (!timing) {
+        std::printf("%-12s run failed: %s\n", bench.name, to_string(timing.error()).c_str());
+        ++failures;
+        break;
+      }
+      if (!best || timing->seconds < best->seconds) best = *timing;
+    }
+    if (!best) continue;
+    const bool r0_ok = best->result.r0 == bench.expected_r0;
+    if (!r0_ok) {
+      std::printf("%-12s r0 0x%llx, expected 0x%llx\n", bench.name, static_cast<unsigned long long>(best->result.r0),
+                  static_cast<unsigned long long>(bench.expected_r0));
+      ++failures;
+    }
+    if (check_only) {
+      std::printf("%-12s ok r0=0x%llx instructions=%llu (reference count %llu)\n", bench.name,
+                  static_cast<unsigned long long>(best->result.r0),
+                  static_cast<unsigned long long>(best->result.instructions),
+                  static_cast<unsigned long long>(bench.expected_instructions));
+      continue;
+    }
+    const double ns = best->seconds * 1e9 / static_cast<double>(best->result.instructions);
+    const std::optional<double> native = native_seconds(bench);
+    std::printf("%-12s %14llu %9.3f %9.3f %8s %8s\n", bench.name,
+                static_cast<unsigned long long>(best->result.instructions), best->seconds, ns,
+                native ? (std::to_string(*native).substr(0, 6)).c_str() : "-",
+                native ? (std::to_string(best->seconds / *native).substr(0, 6) + "x").c_str() : "-");
+  }
+  return failures == 0 ? 0 : 1;
+}
