@@ -23,7 +23,7 @@ using namespace bpfkit;
 
 struct BenchProgram {
   const char* name;
-  const char* file;   // relative to the build dir (.bin) or the source dir (.s)
+  const char* file;  // relative to the build dir (.bin) or the source dir (.s)
   bool assembly;
   uint64_t memory;
   uint64_t expected_r0;
@@ -52,8 +52,8 @@ std::optional<std::string> read_file(const std::string& path) {
 }
 
 Expected<isa::Program> load(const BenchProgram& bench) {
-  const std::string path =
-      bench.assembly ? std::string(BPFKIT_BENCH_SRC) + "/" + bench.file : std::string(BPFKIT_BENCH_DIR) + "/" + bench.file;
+  const std::string path = bench.assembly ? std::string(BPFKIT_BENCH_SRC) + "/" + bench.file
+                                          : std::string(BPFKIT_BENCH_DIR) + "/" + bench.file;
   auto text = read_file(path);
   if (!text) return make_error(Errc::Io, "cannot read " + path);
   if (bench.assembly) {
@@ -84,8 +84,8 @@ Expected<Timing> time_once(const vm::Interpreter& interpreter, uint64_t memory_s
 // Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
 std::optional<double> native_seconds(const BenchProgram& bench) {
   if (bench.native == nullptr) return std::nullopt;
-  const std::string command = std::string(BPFKIT_BENCH_DIR) + "/" + bench.native + " " +
-                              std::to_string(bench.memory) + " 2>&1 >/dev/null";
+  const std::string command =
+      std::string(BPFKIT_BENCH_DIR) + "/" + bench.native + " " + std::to_string(bench.memory) + " 2>&1 >/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return std::nullopt;
   char line[128] = {};
@@ -110,13 +110,17 @@ int main(int argc, char** argv) {
   int repeat = 3;
   std::vector<std::string> names;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--check") == 0) check_only = true;
-    else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::atoi(argv[++i]);
-    else names.emplace_back(argv[i]);
+    if (std::strcmp(argv[i], "--check") == 0)
+      check_only = true;
+    else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+      repeat = std::atoi(argv[++i]);
+    else
+      names.emplace_back(argv[i]);
   }
   if (check_only) repeat = 1;
   int failures = 0;
-  if (!check_only) std::printf("%-12s %14s %9s %9s %8s %8s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio");
+  if (!check_only)
+    std::printf("%-12s %14s %9s %9s %8s %8s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio");
   for (const BenchProgram& bench : kPrograms) {
     if (!selected(bench, names)) continue;
     auto program = load(bench);

@@ -1,10 +1,10 @@
 // The interpreter's region checks, frames, calls, budget and the corner cases
 // of its arithmetic (the kernel's semantics).
+#include "bpfkit/vm.hpp"
+
 #include <gtest/gtest.h>
 
 #include <climits>
-
-#include "bpfkit/vm.hpp"
 
 namespace bpfkit {
 namespace {
@@ -47,9 +47,7 @@ uint64_t r0_of(const Code& code) {
 }
 
 // r0 = a; r1 = b; r0 <op>= r1; exit
-uint64_t binary(Op op, uint64_t a, uint64_t b) {
-  return r0_of(Code().lddw(0, a).lddw(1, b).add(op, 0, 1).exit());
-}
+uint64_t binary(Op op, uint64_t a, uint64_t b) { return r0_of(Code().lddw(0, a).lddw(1, b).add(op, 0, 1).exit()); }
 
 TEST(MemoryMap, TranslatesOnlyInsideRegions) {
   vm::MemoryMap map;
@@ -105,10 +103,10 @@ TEST(Interpreter, ReadOnlyInputRefusesWrites) {
 TEST(Interpreter, LocalCallGetsFreshFrameAndKeepsCalleeSaved) {
   Code code;
   code.add(Op::mov64_imm, 6, 0, 0, 6)
-      .add(Op::stdw, 10, 0, -8, 111)     // caller's slot
-      .add(Op::call_local, 0, 0, 0, 3)   // -> pc 6
-      .add(Op::ldxdw, 0, 10, -8)         // still 111
-      .add(Op::add64_reg, 0, 6)          // + 6: r6 restored
+      .add(Op::stdw, 10, 0, -8, 111)    // caller's slot
+      .add(Op::call_local, 0, 0, 0, 3)  // -> pc 6
+      .add(Op::ldxdw, 0, 10, -8)        // still 111
+      .add(Op::add64_reg, 0, 6)         // + 6: r6 restored
       .exit()
       .add(Op::mov64_imm, 6, 0, 0, 1000)  // callee clobbers r6
       .add(Op::stdw, 10, 0, -8, 222)      // and its own r10 - 8

@@ -27,13 +27,13 @@ namespace bpfkit::assembly {
 
 // One bpf_conformance `.data` file.
 struct ConformanceTest {
-  std::string asm_source;                  // `-- asm` (comments stripped)
-  uint32_t asm_first_line = 0;             // line of the first asm line, for messages
+  std::string asm_source;                     // `-- asm` (comments stripped)
+  uint32_t asm_first_line = 0;                // line of the first asm line, for messages
   std::optional<std::vector<isa::Slot>> raw;  // `-- raw`: used instead of asm when present
-  std::vector<uint8_t> memory;             // `-- mem`
+  std::vector<uint8_t> memory;                // `-- mem`
   bool has_memory = false;
-  std::optional<uint64_t> result;          // `-- result`
-  std::optional<std::string> error;        // `-- error`
+  std::optional<uint64_t> result;    // `-- result`
+  std::optional<std::string> error;  // `-- error`
 };
 
 [[nodiscard]] Expected<ConformanceTest> parse_conformance_test(std::string_view text,

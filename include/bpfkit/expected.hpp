@@ -15,21 +15,21 @@ namespace bpfkit {
 
 // Broad classes of failure. Stable: the CLI prints them in --json output.
 enum class Errc : uint8_t {
-  Truncated,      // input ends too early
-  BadHeader,      // a header field has a value we cannot accept
-  BadOpcode,      // no opcode table row matches the instruction
-  BadRegister,    // register number out of range, or r10 written
-  BadOperand,     // syntax or operand error in text input
-  OutOfRange,     // jump or call target outside the program
-  Unsupported,    // valid input that this build cannot handle
-  AccessViolation,      // runtime: memory access outside every region
-  DivideByZero,         // runtime (dialects that trap on it)
-  BudgetExceeded,       // runtime: instruction budget used up
-  CallDepthExceeded,    // runtime: too many nested bpf-to-bpf calls
-  UnknownHelper,        // runtime: call of an unregistered helper id
-  BadCallTarget,        // runtime: callx to an invalid target
-  HelperFailed,         // runtime: a helper reported an error
-  Io,                   // file could not be read or written
+  Truncated,          // input ends too early
+  BadHeader,          // a header field has a value we cannot accept
+  BadOpcode,          // no opcode table row matches the instruction
+  BadRegister,        // register number out of range, or r10 written
+  BadOperand,         // syntax or operand error in text input
+  OutOfRange,         // jump or call target outside the program
+  Unsupported,        // valid input that this build cannot handle
+  AccessViolation,    // runtime: memory access outside every region
+  DivideByZero,       // runtime (dialects that trap on it)
+  BudgetExceeded,     // runtime: instruction budget used up
+  CallDepthExceeded,  // runtime: too many nested bpf-to-bpf calls
+  UnknownHelper,      // runtime: call of an unregistered helper id
+  BadCallTarget,      // runtime: callx to an invalid target
+  HelperFailed,       // runtime: a helper reported an error
+  Io,                 // file could not be read or written
 };
 
 // The snake_case name used in machine-readable output.
@@ -37,10 +37,10 @@ const char* errc_name(Errc code);
 
 // Where an error happened. Only the parts that apply are set.
 struct Location {
-  std::string input;                   // file name, or empty
-  uint32_t line = 0, column = 0;       // text inputs, 1-based; 0 = unknown
-  std::optional<uint64_t> offset;      // binary inputs: byte offset
-  std::optional<uint32_t> pc;          // programs: instruction slot index
+  std::string input;               // file name, or empty
+  uint32_t line = 0, column = 0;   // text inputs, 1-based; 0 = unknown
+  std::optional<uint64_t> offset;  // binary inputs: byte offset
+  std::optional<uint32_t> pc;      // programs: instruction slot index
 };
 
 struct Error {
@@ -70,8 +70,8 @@ struct Unexpected {
 template <class T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
-  Expected(Error error) : state_(std::move(error)) {}  // NOLINT
+  Expected(T value) : state_(std::move(value)) {}         // NOLINT: implicit by design
+  Expected(Error error) : state_(std::move(error)) {}     // NOLINT
   Expected(Unexpected u) : state_(std::move(u.error)) {}  // NOLINT
 
   bool has_value() const { return state_.index() == 0; }
@@ -97,7 +97,7 @@ template <>
 class [[nodiscard]] Expected<void> {
  public:
   Expected() = default;
-  Expected(Error error) : error_(std::move(error)) {}  // NOLINT
+  Expected(Error error) : error_(std::move(error)) {}     // NOLINT
   Expected(Unexpected u) : error_(std::move(u.error)) {}  // NOLINT
 
   bool has_value() const { return !error_.has_value(); }

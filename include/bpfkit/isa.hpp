@@ -15,8 +15,7 @@
 
 namespace bpfkit::isa {
 
-static_assert(std::endian::native == std::endian::little,
-              "bpfkit reads BPF's little-endian encoding with plain loads");
+static_assert(std::endian::native == std::endian::little, "bpfkit reads BPF's little-endian encoding with plain loads");
 
 inline constexpr int kRegisterCount = 11;  // r0..r10
 inline constexpr uint8_t kFramePointer = 10;
@@ -83,8 +82,7 @@ struct OpInfo {
 
 inline constexpr std::array<OpInfo, kOpCount> kOps = {{
 #define BPF_OP(id, code, match, value, shape, gnu, conf, pseudo, since, group) \
-  {Op::id,        #id,      code,           Match::match,     value,       \
-   Shape::shape,  gnu,      conf,           pseudo,           IsaVersion::since, Group::group},
+  {Op::id, #id, code, Match::match, value, Shape::shape, gnu, conf, pseudo, IsaVersion::since, Group::group},
 #include "bpfkit/isa/opcodes.def"
 #undef BPF_OP
 }};
@@ -96,9 +94,8 @@ consteval bool table_is_consistent() {
   for (size_t i = 0; i < kOps.size(); ++i) {
     if (static_cast<size_t>(kOps[i].op) != i) return false;
     for (size_t j = i + 1; j < kOps.size(); ++j)
-      if (kOps[i].code == kOps[j].code &&
-          (kOps[i].match == Match::None || kOps[j].match == Match::None ||
-           (kOps[i].match == kOps[j].match && kOps[i].value == kOps[j].value)))
+      if (kOps[i].code == kOps[j].code && (kOps[i].match == Match::None || kOps[j].match == Match::None ||
+                                           (kOps[i].match == kOps[j].match && kOps[i].value == kOps[j].value)))
         return false;
   }
   return true;
@@ -107,8 +104,8 @@ static_assert(table_is_consistent(), "duplicate encoding in opcodes.def");
 
 // Opcode byte fields (RFC 9669 section 3).
 namespace cls {
-inline constexpr uint8_t kLd = 0x00, kLdx = 0x01, kSt = 0x02, kStx = 0x03, kAlu = 0x04,
-                         kJmp = 0x05, kJmp32 = 0x06, kAlu64 = 0x07;
+inline constexpr uint8_t kLd = 0x00, kLdx = 0x01, kSt = 0x02, kStx = 0x03, kAlu = 0x04, kJmp = 0x05, kJmp32 = 0x06,
+                         kAlu64 = 0x07;
 }
 constexpr uint8_t op_class(uint8_t code) { return code & 0x07; }
 
@@ -116,9 +113,9 @@ constexpr uint8_t op_class(uint8_t code) { return code & 0x07; }
 inline constexpr int32_t kAtomicFetch = 0x01;
 
 // Properties derived from the shape and the row, for the consumers that ask.
-bool writes_dst(Op op);        // the instruction assigns its dst register
-bool is_wide(Op op);           // 64-bit ALU / JMP / atomic operation
-uint8_t access_size(Op op);    // bytes read or written by memory ops, else 0
+bool writes_dst(Op op);      // the instruction assigns its dst register
+bool is_wide(Op op);         // 64-bit ALU / JMP / atomic operation
+uint8_t access_size(Op op);  // bytes read or written by memory ops, else 0
 bool is_lddw(Op op);
 
 // ---- Raw instructions ------------------------------------------------------

@@ -26,7 +26,7 @@ inline constexpr unsigned kRegionShift = 32;
 inline constexpr uint32_t kProgramRegion = 1;  // code: lddw func addresses, callx targets
 inline constexpr uint32_t kStackRegion = 2;
 inline constexpr uint32_t kHeapRegion = 3;
-inline constexpr uint32_t kInputRegion = 4;    // context / packet buffer (r1)
+inline constexpr uint32_t kInputRegion = 4;  // context / packet buffer (r1)
 inline constexpr uint32_t kFirstFreeRegion = 5;
 
 constexpr uint64_t region_base(uint32_t index) { return static_cast<uint64_t>(index) << kRegionShift; }

@@ -125,19 +125,26 @@ Parsed classify(std::string_view s) {
 // (label or number), 'N' a number, 'R' a register, 'M' memory.
 std::string_view pattern(Shape shape) {
   switch (shape) {
-    case Shape::AluReg: case Shape::MovSx: return "RR";
+    case Shape::AluReg:
+    case Shape::MovSx: return "RR";
     case Shape::AluImm: return "RN";
-    case Shape::AluNeg: case Shape::Endian: case Shape::Callx: return "R";
+    case Shape::AluNeg:
+    case Shape::Endian:
+    case Shape::Callx: return "R";
     case Shape::Lddw: return "RN";
     case Shape::LdAbs: return "N";
     case Shape::LdInd: return "RN";
     case Shape::Load: return "RM";
     case Shape::StoreImm: return "MN";
-    case Shape::StoreReg: case Shape::Atomic: return "MR";
-    case Shape::Jump: case Shape::JumpLong: case Shape::CallLocal: return "T";
+    case Shape::StoreReg:
+    case Shape::Atomic: return "MR";
+    case Shape::Jump:
+    case Shape::JumpLong:
+    case Shape::CallLocal: return "T";
     case Shape::JumpImm: return "RNT";
     case Shape::JumpReg: return "RRT";
-    case Shape::Call: case Shape::CallKfunc: return "N";
+    case Shape::Call:
+    case Shape::CallKfunc: return "N";
     case Shape::Exit: return "";
   }
   return "";
@@ -207,9 +214,7 @@ class Assembler {
       if (size_t at = text.find(comment); at != std::string_view::npos) text = text.substr(0, at);
     text = trim(text);
     if (text.empty()) return {};
-    const auto column_of = [&](std::string_view part) {
-      return static_cast<uint32_t>(part.data() - raw.data()) + 1;
-    };
+    const auto column_of = [&](std::string_view part) { return static_cast<uint32_t>(part.data() - raw.data()) + 1; };
     if (text.back() == ':') {
       std::string_view name = trim(text.substr(0, text.size() - 1));
       if (!is_identifier(name)) return error_at(line, column_of(text), "bad label name '" + std::string(name) + "'");
@@ -255,7 +260,8 @@ class Assembler {
     std::vector<Parsed> parsed;
     for (const Operand& operand : operands) {
       Parsed p = classify(operand.text);
-      if (p.kind == Kind::Bad) return error_at(line, operand.column, "cannot read operand '" + std::string(operand.text) + "'");
+      if (p.kind == Kind::Bad)
+        return error_at(line, operand.column, "cannot read operand '" + std::string(operand.text) + "'");
       if ((p.kind == Kind::Register || p.kind == Kind::Memory) && p.reg >= isa::kRegisterCount)
         return error_at(line, operand.column, "unknown register r" + std::to_string(p.reg) + " (r0-r10)");
       parsed.push_back(p);
@@ -418,7 +424,8 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
     if (line.empty()) continue;
     if (line.find("--") != std::string_view::npos) {
       section = section_of(line);
-      if (section == Section::None) return data_error(input_name, line_number, "unknown directive '" + std::string(line) + "'");
+      if (section == Section::None)
+        return data_error(input_name, line_number, "unknown directive '" + std::string(line) + "'");
       if (section == Section::Mem) test.has_memory = true;
       if (section == Section::Raw) has_raw = true;
       continue;
@@ -447,7 +454,8 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
             test.memory.push_back(byte);
           } else {
             auto n = parse_integer(token);
-            if (!n || n->negative) return data_error(input_name, line_number, "bad raw word '" + std::string(token) + "'");
+            if (!n || n->negative)
+              return data_error(input_name, line_number, "bad raw word '" + std::string(token) + "'");
             raw.push_back(isa::slot_from_word(n->magnitude));
           }
         }
@@ -464,7 +472,8 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
       }
       case Section::Error: test.error = std::string(line); break;
       case Section::None: return data_error(input_name, line_number, "text before the first directive");
-      case Section::C: case Section::Ignored: break;
+      case Section::C:
+      case Section::Ignored: break;
     }
   }
   if (has_raw) test.raw = std::move(raw);

@@ -13,17 +13,27 @@ struct RegisterUse {
 
 RegisterUse register_use(Shape shape) {
   switch (shape) {
-    case Shape::AluReg: case Shape::MovSx: case Shape::Load: case Shape::StoreReg:
-    case Shape::Atomic: case Shape::JumpReg:
-      return {true, true};
-    case Shape::AluImm: case Shape::AluNeg: case Shape::Endian: case Shape::Lddw:
-    case Shape::StoreImm: case Shape::JumpImm: case Shape::Callx:
-      return {true, false};
-    case Shape::LdInd:
-      return {false, true};
-    case Shape::LdAbs: case Shape::Jump: case Shape::JumpLong: case Shape::Call:
-    case Shape::CallLocal: case Shape::CallKfunc: case Shape::Exit:
-      return {false, false};
+    case Shape::AluReg:
+    case Shape::MovSx:
+    case Shape::Load:
+    case Shape::StoreReg:
+    case Shape::Atomic:
+    case Shape::JumpReg: return {true, true};
+    case Shape::AluImm:
+    case Shape::AluNeg:
+    case Shape::Endian:
+    case Shape::Lddw:
+    case Shape::StoreImm:
+    case Shape::JumpImm:
+    case Shape::Callx: return {true, false};
+    case Shape::LdInd: return {false, true};
+    case Shape::LdAbs:
+    case Shape::Jump:
+    case Shape::JumpLong:
+    case Shape::Call:
+    case Shape::CallLocal:
+    case Shape::CallKfunc:
+    case Shape::Exit: return {false, false};
   }
   return {false, false};
 }
@@ -37,9 +47,7 @@ std::string hex_byte(uint8_t value) {
   return buf;
 }
 
-Error at(uint32_t pc, Errc code, std::string message) {
-  return make_error(code, std::move(message), at_pc(pc));
-}
+Error at(uint32_t pc, Errc code, std::string message) { return make_error(code, std::move(message), at_pc(pc)); }
 
 std::string describe_unknown(const Slot& slot) {
   std::string message = "unknown opcode " + hex_byte(slot.code);
@@ -61,8 +69,7 @@ Expected<void> check_registers(uint32_t pc, const Slot& slot, const OpInfo& row)
   const std::string name = "'" + std::string(row.gnu) + "'";
   if (use.dst_used && slot.dst() >= kRegisterCount)
     return at(pc, Errc::BadRegister, "dst register r" + std::to_string(slot.dst()) + " out of range in " + name);
-  if (!use.dst_used && slot.dst() != 0)
-    return at(pc, Errc::BadRegister, "dst register field must be 0 in " + name);
+  if (!use.dst_used && slot.dst() != 0) return at(pc, Errc::BadRegister, "dst register field must be 0 in " + name);
   if (use.src_used && slot.src() >= kRegisterCount)
     return at(pc, Errc::BadRegister, "src register r" + std::to_string(slot.src()) + " out of range in " + name);
   if (!use.src_used && !src_is_discriminator(row) && slot.src() != 0)
@@ -78,8 +85,8 @@ Expected<void> check_registers(uint32_t pc, const Slot& slot, const OpInfo& row)
 }
 
 bool has_branch_target(Shape shape) {
-  return shape == Shape::Jump || shape == Shape::JumpLong || shape == Shape::JumpImm ||
-         shape == Shape::JumpReg || shape == Shape::CallLocal;
+  return shape == Shape::Jump || shape == Shape::JumpLong || shape == Shape::JumpImm || shape == Shape::JumpReg ||
+         shape == Shape::CallLocal;
 }
 
 Expected<void> check_targets(const Program& program) {
@@ -92,8 +99,7 @@ Expected<void> check_targets(const Program& program) {
                 "jump target " + std::to_string(target) + " is outside the program (0.." +
                     std::to_string(program.size() - 1) + ")");
     if (!program.ops[static_cast<size_t>(target)])
-      return at(here, Errc::OutOfRange,
-                "jump target " + std::to_string(target) + " is the second slot of an lddw");
+      return at(here, Errc::OutOfRange, "jump target " + std::to_string(target) + " is the second slot of an lddw");
   }
   return {};
 }
@@ -133,8 +139,8 @@ Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect)
   if (bytes.size() % sizeof(Slot) != 0) {
     Location where;
     where.offset = bytes.size() - bytes.size() % sizeof(Slot);
-    return make_error(Errc::Truncated,
-                      "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes", where);
+    return make_error(Errc::Truncated, "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes",
+                      where);
   }
   std::vector<Slot> slots(bytes.size() / sizeof(Slot));
   if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), bytes.size());

@@ -47,11 +47,14 @@ std::optional<Op> lookup(const Slot& slot) {
 
 bool writes_dst(Op op) {
   switch (info(op).shape) {
-    case Shape::AluReg: case Shape::AluImm: case Shape::AluNeg: case Shape::MovSx:
-    case Shape::Endian: case Shape::Lddw: case Shape::Load:
-      return true;
-    default:
-      return false;
+    case Shape::AluReg:
+    case Shape::AluImm:
+    case Shape::AluNeg:
+    case Shape::MovSx:
+    case Shape::Endian:
+    case Shape::Lddw:
+    case Shape::Load: return true;
+    default: return false;
   }
 }
 
@@ -65,11 +68,13 @@ bool is_wide(Op op) {
 
 uint8_t access_size(Op op) {
   switch (info(op).shape) {
-    case Shape::Load: case Shape::StoreImm: case Shape::StoreReg: case Shape::Atomic:
-    case Shape::LdAbs: case Shape::LdInd:
-      break;
-    default:
-      return 0;
+    case Shape::Load:
+    case Shape::StoreImm:
+    case Shape::StoreReg:
+    case Shape::Atomic:
+    case Shape::LdAbs:
+    case Shape::LdInd: break;
+    default: return 0;
   }
   switch (info(op).code & 0x18) {
     case 0x00: return 4;

@@ -88,6 +88,25 @@ Error fault(const Cell* cells, const Cell* pc, Errc code, std::string message) {
   return make_error(code, std::move(message), at_pc(static_cast<uint32_t>(pc - cells)));
 }
 
+// Calls helper `id` with r1..r5 and puts its result in r0. Kept out of
+// execute() so that no object with a destructor lives in the dispatch loop's
+// scope (an indirect goto may not leave such a scope).
+bool call_helper(Environment& env, uint64_t id, uint64_t* reg, const Cell* cells, const Cell* pc, Error& error) {
+  const Helper* helper = env.helpers().find(static_cast<uint32_t>(id));
+  if (helper == nullptr) {
+    error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(id));
+    return false;
+  }
+  HelperCall call{env.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
+  Expected<uint64_t> value = helper->fn(call);
+  if (!value) {
+    error = fault(cells, pc, Errc::HelperFailed, helper->name + ": " + value.error().message);
+    return false;
+  }
+  reg[0] = *value;
+  return true;
+}
+
 // Runs `cells` in `env`. When cells is null, it only hands out its table of
 // handler addresses (labels are local to this function) through *table.
 Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env, std::array<uint64_t, 5> args,
@@ -96,7 +115,7 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
 #define BPF_OP(id, ...) &&L_##id,
 #include "bpfkit/isa/opcodes.def"
 #undef BPF_OP
-      &&L_fell_off_end,  // kOpCount: the cell after the last slot
+      &&L_fell_off_end,        // kOpCount: the cell after the last slot
       &&L_not_an_instruction,  // kOpCount + 1: second slot of an lddw
   };
   static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 2);
@@ -125,29 +144,29 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   bool fault_write = false;
   Error error{Errc::Unsupported, "", {}};
 
-#define DISPATCH()                                    \
-  do {                                                \
+#define DISPATCH()                                       \
+  do {                                                   \
     if (__builtin_expect(--left == 0, 0)) goto L_budget; \
-    goto* pc->handler;                                \
+    goto * pc->handler;                                  \
   } while (0)
-#define NEXT() \
-  do {         \
-    ++pc;      \
+#define NEXT()  \
+  do {          \
+    ++pc;       \
     DISPATCH(); \
   } while (0)
-#define JUMP_IF(cond)           \
-  do {                          \
-    if (cond) pc += pc->off;    \
-    NEXT();                     \
+#define JUMP_IF(cond)        \
+  do {                       \
+    if (cond) pc += pc->off; \
+    NEXT();                  \
   } while (0)
-#define ACCESS(host, addr_expr, size, write)                                              \
-  const uint64_t addr_ = (addr_expr);                                                     \
-  uint8_t* const host = translate(regions, region_count, addr_, (size), (write));        \
-  if (__builtin_expect(host == nullptr, 0)) {                                              \
-    fault_addr = addr_;                                                                    \
-    fault_size = (size);                                                                   \
-    fault_write = (write);                                                                 \
-    goto L_access_fault;                                                                   \
+#define ACCESS(host, addr_expr, size, write)                                      \
+  const uint64_t addr_ = (addr_expr);                                             \
+  uint8_t* const host = translate(regions, region_count, addr_, (size), (write)); \
+  if (__builtin_expect(host == nullptr, 0)) {                                     \
+    fault_addr = addr_;                                                           \
+    fault_size = (size);                                                          \
+    fault_write = (write);                                                        \
+    goto L_access_fault;                                                          \
   }
 #define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
 #define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
@@ -156,28 +175,28 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   DISPATCH();
 
   // ---- ALU64 and ALU32: d and s are the operands, the expression the result.
-#define ALU64(name, expr)                                  \
-  L_##name##64_imm : {                                     \
-    const uint64_t d = reg[pc->dst], s = IMM64;            \
-    reg[pc->dst] = (expr);                                 \
-    NEXT();                                                \
-  }                                                        \
-  L_##name##64_reg : {                                     \
-    const uint64_t d = reg[pc->dst], s = reg[pc->src];     \
-    reg[pc->dst] = (expr);                                 \
-    NEXT();                                                \
+#define ALU64(name, expr)                              \
+  L_##name##64_imm : {                                 \
+    const uint64_t d = reg[pc->dst], s = IMM64;        \
+    reg[pc->dst] = (expr);                             \
+    NEXT();                                            \
+  }                                                    \
+  L_##name##64_reg : {                                 \
+    const uint64_t d = reg[pc->dst], s = reg[pc->src]; \
+    reg[pc->dst] = (expr);                             \
+    NEXT();                                            \
   }
-#define ALU32(name, expr)                                                           \
-  L_##name##32_imm : {                                                              \
-    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32;              \
-    reg[pc->dst] = static_cast<uint32_t>(expr);                                     \
-    NEXT();                                                                         \
-  }                                                                                 \
-  L_##name##32_reg : {                                                              \
-    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);                         \
-    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);                         \
-    reg[pc->dst] = static_cast<uint32_t>(expr);                                     \
-    NEXT();                                                                         \
+#define ALU32(name, expr)                                              \
+  L_##name##32_imm : {                                                 \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32; \
+    reg[pc->dst] = static_cast<uint32_t>(expr);                        \
+    NEXT();                                                            \
+  }                                                                    \
+  L_##name##32_reg : {                                                 \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);            \
+    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);            \
+    reg[pc->dst] = static_cast<uint32_t>(expr);                        \
+    NEXT();                                                            \
   }
   ALU64(add, d + s)
   ALU64(sub, d - s)
@@ -217,8 +236,9 @@ L_neg32:
   reg[pc->dst] = static_cast<uint32_t>(0u - static_cast<uint32_t>(reg[pc->dst]));
   NEXT();
 
-#define MOVSX(name, narrow, wide) \
-  L_##name : reg[pc->dst] = static_cast<wide>(static_cast<narrow>(reg[pc->src])); NEXT();
+#define MOVSX(name, narrow, wide)                                                 \
+  L_##name : reg[pc->dst] = static_cast<wide>(static_cast<narrow>(reg[pc->src])); \
+  NEXT();
   MOVSX(movsx8_64, int8_t, uint64_t)
   MOVSX(movsx16_64, int16_t, uint64_t)
   MOVSX(movsx32_64, int32_t, uint64_t)
@@ -267,16 +287,16 @@ L_lddw_map_idx_value:
   goto L_fail;
 
   // ---- Legacy packet loads: out of bounds ends the program with r0 = 0.
-#define LD_PACKET(name, size, offset_expr)                                                  \
-  L_##name : {                                                                              \
-    const RegionBounds& packet = regions[kInputRegion < region_count ? kInputRegion : 0];   \
-    const int64_t at = static_cast<int32_t>(offset_expr);                                   \
-    if (at < 0 || static_cast<uint64_t>(at) + (size) > packet.read_limit) {                \
-      reg[0] = 0;                                                                           \
-      goto L_done;                                                                          \
-    }                                                                                       \
-    reg[0] = load_big_endian(packet.host + at, (size));                                    \
-    NEXT();                                                                                 \
+#define LD_PACKET(name, size, offset_expr)                                                \
+  L_##name : {                                                                            \
+    const RegionBounds& packet = regions[kInputRegion < region_count ? kInputRegion : 0]; \
+    const int64_t at = static_cast<int32_t>(offset_expr);                                 \
+    if (at < 0 || static_cast<uint64_t>(at) + (size) > packet.read_limit) {               \
+      reg[0] = 0;                                                                         \
+      goto L_done;                                                                        \
+    }                                                                                     \
+    reg[0] = load_big_endian(packet.host + at, (size));                                   \
+    NEXT();                                                                               \
   }
   LD_PACKET(ldabsw, 4, IMM32)
   LD_PACKET(ldabsh, 2, IMM32)
@@ -287,11 +307,11 @@ L_lddw_map_idx_value:
 #undef LD_PACKET
 
   // ---- Loads and stores through the region map.
-#define LDX(name, T, Wide)                                              \
-  L_##name : {                                                          \
-    ACCESS(host, OFFSET(pc->src), sizeof(T), false)                     \
+#define LDX(name, T, Wide)                                                  \
+  L_##name : {                                                              \
+    ACCESS(host, OFFSET(pc->src), sizeof(T), false)                         \
     reg[pc->dst] = static_cast<uint64_t>(static_cast<Wide>(load<T>(host))); \
-    NEXT();                                                             \
+    NEXT();                                                                 \
   }
   LDX(ldxw, uint32_t, uint32_t)
   LDX(ldxh, uint16_t, uint16_t)
@@ -301,11 +321,11 @@ L_lddw_map_idx_value:
   LDX(ldxsh, int16_t, int64_t)
   LDX(ldxsb, int8_t, int64_t)
 #undef LDX
-#define ST(name, T, value)                          \
-  L_##name : {                                      \
-    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)  \
-    store<T>(host, static_cast<T>(value));          \
-    NEXT();                                         \
+#define ST(name, T, value)                         \
+  L_##name : {                                     \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true) \
+    store<T>(host, static_cast<T>(value));         \
+    NEXT();                                        \
   }
   ST(stw, uint32_t, pc->imm)
   ST(sth, uint16_t, pc->imm)
@@ -320,31 +340,31 @@ L_lddw_map_idx_value:
   // ---- Atomics. A program runs on one thread, so plain read-modify-write
   // is atomic with respect to it. Fetch forms return the old value in src
   // (zero-extended for 32 bits); cmpxchg compares with and returns in r0.
-#define ATOMIC(name, T, expr, fetch)                       \
-  L_##name : {                                             \
-    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)         \
-    const T old = load<T>(host);                           \
-    const T s = static_cast<T>(reg[pc->src]);              \
-    store<T>(host, static_cast<T>(expr));                  \
-    if (fetch) reg[pc->src] = old;                         \
-    NEXT();                                                \
+#define ATOMIC(name, T, expr, fetch)               \
+  L_##name : {                                     \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true) \
+    const T old = load<T>(host);                   \
+    const T s = static_cast<T>(reg[pc->src]);      \
+    store<T>(host, static_cast<T>(expr));          \
+    if (fetch) reg[pc->src] = old;                 \
+    NEXT();                                        \
   }
-#define ATOMIC_FAMILY(bits, T)                                      \
-  ATOMIC(atomic##bits##_add, T, old + s, false)                     \
-  ATOMIC(atomic##bits##_fetch_add, T, old + s, true)                \
-  ATOMIC(atomic##bits##_or, T, old | s, false)                      \
-  ATOMIC(atomic##bits##_fetch_or, T, old | s, true)                 \
-  ATOMIC(atomic##bits##_and, T, old & s, false)                     \
-  ATOMIC(atomic##bits##_fetch_and, T, old & s, true)                \
-  ATOMIC(atomic##bits##_xor, T, old ^ s, false)                     \
-  ATOMIC(atomic##bits##_fetch_xor, T, old ^ s, true)                \
-  ATOMIC(atomic##bits##_xchg, T, s, true)                           \
-  L_atomic##bits##_cmpxchg : {                                      \
-    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)                  \
-    const T old = load<T>(host);                                    \
+#define ATOMIC_FAMILY(bits, T)                                                       \
+  ATOMIC(atomic##bits##_add, T, old + s, false)                                      \
+  ATOMIC(atomic##bits##_fetch_add, T, old + s, true)                                 \
+  ATOMIC(atomic##bits##_or, T, old | s, false)                                       \
+  ATOMIC(atomic##bits##_fetch_or, T, old | s, true)                                  \
+  ATOMIC(atomic##bits##_and, T, old& s, false)                                       \
+  ATOMIC(atomic##bits##_fetch_and, T, old& s, true)                                  \
+  ATOMIC(atomic##bits##_xor, T, old ^ s, false)                                      \
+  ATOMIC(atomic##bits##_fetch_xor, T, old ^ s, true)                                 \
+  ATOMIC(atomic##bits##_xchg, T, s, true)                                            \
+  L_atomic##bits##_cmpxchg : {                                                       \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true)                                   \
+    const T old = load<T>(host);                                                     \
     if (old == static_cast<T>(reg[0])) store<T>(host, static_cast<T>(reg[pc->src])); \
-    reg[0] = old;                                                   \
-    NEXT();                                                         \
+    reg[0] = old;                                                                    \
+    NEXT();                                                                          \
   }
   ATOMIC_FAMILY(64, uint64_t)
   ATOMIC_FAMILY(32, uint32_t)
@@ -358,24 +378,24 @@ L_ja:
 L_gotol:
   pc += pc->imm;
   NEXT();
-#define JMP64(name, cond)                                  \
-  L_##name##64_imm : {                                     \
-    const uint64_t d = reg[pc->dst], s = IMM64;            \
-    JUMP_IF(cond);                                         \
-  }                                                        \
-  L_##name##64_reg : {                                     \
-    const uint64_t d = reg[pc->dst], s = reg[pc->src];     \
-    JUMP_IF(cond);                                         \
+#define JMP64(name, cond)                              \
+  L_##name##64_imm : {                                 \
+    const uint64_t d = reg[pc->dst], s = IMM64;        \
+    JUMP_IF(cond);                                     \
+  }                                                    \
+  L_##name##64_reg : {                                 \
+    const uint64_t d = reg[pc->dst], s = reg[pc->src]; \
+    JUMP_IF(cond);                                     \
   }
-#define JMP32(name, cond)                                                  \
-  L_##name##32_imm : {                                                     \
-    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32;     \
-    JUMP_IF(cond);                                                         \
-  }                                                                        \
-  L_##name##32_reg : {                                                     \
-    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);                \
-    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);                \
-    JUMP_IF(cond);                                                         \
+#define JMP32(name, cond)                                              \
+  L_##name##32_imm : {                                                 \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]), s = IMM32; \
+    JUMP_IF(cond);                                                     \
+  }                                                                    \
+  L_##name##32_reg : {                                                 \
+    const uint32_t d = static_cast<uint32_t>(reg[pc->dst]);            \
+    const uint32_t s = static_cast<uint32_t>(reg[pc->src]);            \
+    JUMP_IF(cond);                                                     \
   }
 #define JMP_BOTH(name, cond64, cond32) JMP64(name, cond64) JMP32(name, cond32)
   JMP_BOTH(jeq, d == s, d == s)
@@ -400,27 +420,15 @@ L_gotol:
   L_call:
     helper_id = IMM32;
     goto L_call_helper;
-  L_call_helper: {
-    const Helper* helper = env->helpers().find(static_cast<uint32_t>(helper_id));
-    if (helper == nullptr) {
-      error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(helper_id));
-      goto L_fail;
-    }
-    HelperCall call{env->memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
-    Expected<uint64_t> value = helper->fn(call);
-    if (!value) {
-      error = fault(cells, pc, Errc::HelperFailed, helper->name + ": " + value.error().message);
-      goto L_fail;
-    }
-    reg[0] = *value;
+  L_call_helper:
+    if (!call_helper(*env, helper_id, reg, cells, pc, error)) goto L_fail;
     regions = memory.bounds().data();  // a helper may map regions
     region_count = memory.bounds().size();
     NEXT();
-  }
   L_call_local:
     callee = pc + 1 + pc->imm;
     goto L_enter;
-  L_callx: {
+  L_callx : {
     // A program-region address is a subprogram; anything else a helper id.
     const uint64_t target = reg[pc->dst];
     if ((target >> kRegionShift) != kProgramRegion) {
@@ -442,8 +450,7 @@ L_gotol:
   }
   L_enter:
     if (depth + 1 >= max_frames) {
-      error = fault(cells, pc, Errc::CallDepthExceeded,
-                    "call depth exceeds " + std::to_string(max_frames) + " frames");
+      error = fault(cells, pc, Errc::CallDepthExceeded, "call depth exceeds " + std::to_string(max_frames) + " frames");
       goto L_fail;
     }
     frames[depth].return_to = pc + 1;
@@ -454,7 +461,8 @@ L_gotol:
     DISPATCH();
   }
 L_call_kfunc:
-  error = fault(cells, pc, Errc::UnknownHelper, "kfunc calls are not supported (btf id " + std::to_string(pc->imm) + ")");
+  error =
+      fault(cells, pc, Errc::UnknownHelper, "kfunc calls are not supported (btf id " + std::to_string(pc->imm) + ")");
   goto L_fail;
 L_exit:
   if (depth == 0) goto L_done;
@@ -464,7 +472,7 @@ L_exit:
   DISPATCH();
 
   // ---- Ends.
-L_done: {
+L_done : {
   Result result;
   result.r0 = reg[0];
   result.instructions = start - left;
@@ -472,8 +480,7 @@ L_done: {
   return result;
 }
 L_budget:
-  error = fault(cells, pc, Errc::BudgetExceeded,
-                "instruction budget of " + std::to_string(budget) + " exhausted");
+  error = fault(cells, pc, Errc::BudgetExceeded, "instruction budget of " + std::to_string(budget) + " exhausted");
   goto L_fail;
 L_access_fault:
   error = fault(cells, pc, Errc::AccessViolation, memory.describe_fault(fault_addr, fault_size, fault_write));

@@ -37,8 +37,7 @@ std::string MemoryMap::describe_fault(uint64_t addr, uint64_t size, bool write) 
   if (index >= bounds_.size() || names_[index].empty()) return message + " (no region mapped there)";
   const RegionBounds& region = bounds_[index];
   std::snprintf(buf, sizeof buf, " (region '%s' is %llu bytes%s)", names_[index].c_str(),
-                static_cast<unsigned long long>(region.read_limit),
-                region.write_limit == 0 ? ", read-only" : "");
+                static_cast<unsigned long long>(region.read_limit), region.write_limit == 0 ? ", read-only" : "");
   return message + buf;
 }
 

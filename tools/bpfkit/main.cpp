@@ -26,7 +26,8 @@ std::string hex(uint64_t value) {
 // is or does are a rejection.
 int exit_status_for(const Error& error) {
   switch (error.code) {
-    case Errc::Io: case Errc::BadOperand: return kExitBadInput;
+    case Errc::Io:
+    case Errc::BadOperand: return kExitBadInput;
     default: return kExitRejected;
   }
 }
@@ -109,7 +110,8 @@ int run_command(const RunOptions& options) {
   std::cout << hex(result->r0) << "\n";
   if (options.stats) std::cout << "instructions: " << result->instructions << "\n";
   if (options.regs)
-    for (size_t i = 0; i < result->registers.size(); ++i) std::cout << "r" << i << ": " << hex(result->registers[i]) << "\n";
+    for (size_t i = 0; i < result->registers.size(); ++i)
+      std::cout << "r" << i << ": " << hex(result->registers[i]) << "\n";
   return kExitOk;
 }
 
@@ -161,8 +163,7 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a program and print r0");
-  run_cmd->add_option("FILE", run.file, "program: .bin (raw), .hex, .data (conformance test) or assembly")
-      ->required();
+  run_cmd->add_option("FILE", run.file, "program: .bin (raw), .hex, .data (conformance test) or assembly")->required();
   auto* mem = run_cmd->add_option("--mem", run.mem_file, "file whose bytes are the memory buffer (r1, r2 = length)");
   auto* mem_hex = run_cmd->add_option("--mem-hex", run.mem_hex, "memory buffer as hex bytes");
   auto* mem_size = run_cmd->add_option("--mem-size", run.mem_size, "memory buffer of N zero bytes");
