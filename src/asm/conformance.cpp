@@ -226,11 +226,13 @@ class Assembler {
     // ("lock fetch add32", "call local").
     std::string_view mnemonic, rest;
     for (size_t end = 0; end != std::string_view::npos;) {
-      end = text.find(' ', end + 1);
+      end = text.find_first_of(" \t", end + 1);
       std::string_view candidate = text.substr(0, end);
-      std::string collapsed;
-      for (char c : candidate)
+      std::string collapsed;  // words joined by single spaces
+      for (char c : candidate) {
+        if (c == '\t') c = ' ';
         if (!(c == ' ' && (collapsed.empty() || collapsed.back() == ' '))) collapsed += c;
+      }
       if (is_mnemonic(collapsed)) {
         mnemonic = candidate;
         rest = end == std::string_view::npos ? std::string_view{} : text.substr(end);
@@ -420,6 +422,7 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
       if (!trim(line).starts_with("--")) continue;
     }
     if (size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    const std::string_view untrimmed = line;  // asm keeps its columns
     line = trim(line);
     if (line.empty()) continue;
     if (line.find("--") != std::string_view::npos) {
@@ -437,7 +440,7 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
         while (static_cast<uint32_t>(std::count(test.asm_source.begin(), test.asm_source.end(), '\n')) <
                line_number - test.asm_first_line)
           test.asm_source += '\n';
-        test.asm_source += std::string(line) + "\n";
+        test.asm_source += std::string(untrimmed) + "\n";
         break;
       case Section::Raw:
       case Section::Mem: {
@@ -462,12 +465,15 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
         break;
       }
       case Section::Result: {
+        // Hex if the line contains 0x, else decimal; a negative decimal is
+        // its two's complement, as the suite's runner reads it.
         uint64_t value = 0;
         const bool hex = line.find("0x") != std::string_view::npos;
-        std::string_view digits = hex ? line.substr(line.find("0x") + 2) : line;
+        const bool negative = !hex && line.starts_with('-');
+        std::string_view digits = hex ? line.substr(line.find("0x") + 2) : line.substr(negative ? 1 : 0);
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, hex ? 16 : 10);
         if (ec != std::errc()) return data_error(input_name, line_number, "bad result '" + std::string(line) + "'");
-        test.result = value;
+        test.result = negative ? 0 - value : value;
         break;
       }
       case Section::Error: test.error = std::string(line); break;
