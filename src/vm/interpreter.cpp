@@ -5,6 +5,7 @@
 // Every opcode table row has a label here named L_<row id>; a row without one
 // fails to compile, so the interpreter cannot fall behind the table.
 #include <cstring>
+#include <type_traits>
 
 #include "bpfkit/vm.hpp"
 
@@ -31,30 +32,20 @@ struct Frame {
 };
 
 // Signed division and remainder as the kernel defines them: x / 0 = 0,
-// x % 0 = x, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0.
-inline uint64_t sdiv64(uint64_t d, uint64_t s) {
-  const auto a = static_cast<int64_t>(d), b = static_cast<int64_t>(s);
-  if (b == 0) return 0;
-  if (b == -1) return 0 - d;
-  return static_cast<uint64_t>(a / b);
+// x % 0 = x, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0. U is uint64_t or uint32_t.
+template <class U>
+inline U signed_div(U d, U s) {
+  using S = std::make_signed_t<U>;
+  if (s == 0) return 0;
+  if (static_cast<S>(s) == -1) return U{0} - d;
+  return static_cast<U>(static_cast<S>(d) / static_cast<S>(s));
 }
-inline uint64_t smod64(uint64_t d, uint64_t s) {
-  const auto a = static_cast<int64_t>(d), b = static_cast<int64_t>(s);
-  if (b == 0) return d;
-  if (b == -1) return 0;
-  return static_cast<uint64_t>(a % b);
-}
-inline uint32_t sdiv32(uint32_t d, uint32_t s) {
-  const auto a = static_cast<int32_t>(d), b = static_cast<int32_t>(s);
-  if (b == 0) return 0;
-  if (b == -1) return 0 - d;
-  return static_cast<uint32_t>(a / b);
-}
-inline uint32_t smod32(uint32_t d, uint32_t s) {
-  const auto a = static_cast<int32_t>(d), b = static_cast<int32_t>(s);
-  if (b == 0) return d;
-  if (b == -1) return 0;
-  return static_cast<uint32_t>(a % b);
+template <class U>
+inline U signed_mod(U d, U s) {
+  using S = std::make_signed_t<U>;
+  if (s == 0) return d;
+  if (static_cast<S>(s) == -1) return 0;
+  return static_cast<U>(static_cast<S>(d) % static_cast<S>(s));
 }
 
 inline uint8_t* translate(const RegionBounds* regions, uint64_t count, uint64_t addr, uint64_t size, bool write) {
@@ -198,34 +189,27 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
     reg[pc->dst] = static_cast<uint32_t>(expr);                        \
     NEXT();                                                            \
   }
-  ALU64(add, d + s)
-  ALU64(sub, d - s)
-  ALU64(mul, d * s)
-  ALU64(div, s ? d / s : 0)
-  ALU64(sdiv, sdiv64(d, s))
-  ALU64(or, d | s)
-  ALU64(and, d & s)
-  ALU64(lsh, d << (s & 63))
-  ALU64(rsh, d >> (s & 63))
-  ALU64(mod, s ? d % s : d)
-  ALU64(smod, smod64(d, s))
-  ALU64(xor, d ^ s)
-  ALU64(mov, (static_cast<void>(d), s))
-  ALU64(arsh, static_cast<uint64_t>(static_cast<int64_t>(d) >> (s & 63)))
-  ALU32(add, d + s)
-  ALU32(sub, d - s)
-  ALU32(mul, d * s)
-  ALU32(div, s ? d / s : 0)
-  ALU32(sdiv, sdiv32(d, s))
-  ALU32(or, d | s)
-  ALU32(and, d & s)
-  ALU32(lsh, d << (s & 31))
-  ALU32(rsh, d >> (s & 31))
-  ALU32(mod, s ? d % s : d)
-  ALU32(smod, smod32(d, s))
-  ALU32(xor, d ^ s)
-  ALU32(mov, (static_cast<void>(d), s))
-  ALU32(arsh, static_cast<uint32_t>(static_cast<int32_t>(d) >> (s & 31)))
+  // The same expression serves both widths where C's arithmetic on uint64_t
+  // and uint32_t already gives the kernel's result.
+#define ALU_BOTH(name, expr64, expr32) ALU64(name, expr64) ALU32(name, expr32)
+#define ALU_SAME(name, expr) ALU64(name, expr) ALU32(name, expr)
+  ALU_SAME(add, d + s)
+  ALU_SAME(sub, d - s)
+  ALU_SAME(mul, d * s)
+  ALU_SAME(div, s ? d / s : 0)
+  ALU_SAME(or, d | s)
+  ALU_SAME(and, d & s)
+  ALU_SAME(mod, s ? d % s : d)
+  ALU_SAME(xor, d ^ s)
+  ALU_SAME(mov, (static_cast<void>(d), s))
+  ALU_SAME(sdiv, signed_div(d, s))
+  ALU_SAME(smod, signed_mod(d, s))
+  ALU_BOTH(lsh, d << (s & 63), d << (s & 31))
+  ALU_BOTH(rsh, d >> (s & 63), d >> (s & 31))
+  ALU_BOTH(arsh, static_cast<uint64_t>(static_cast<int64_t>(d) >> (s & 63)),
+           static_cast<uint32_t>(static_cast<int32_t>(d) >> (s & 31)))
+#undef ALU_SAME
+#undef ALU_BOTH
 #undef ALU64
 #undef ALU32
 
