@@ -48,6 +48,7 @@ check mem-hex 0 "0x100" -- "$bpfkit" run "$examples/sum-bytes.s" --mem-hex "01 0
 printf '\x05\x06' >"$tmp/mem.bin"
 check mem-file 0 "0xb" -- "$bpfkit" run "$examples/sum-bytes.s" --mem "$tmp/mem.bin"
 check mem-size 0 "0x0" -- "$bpfkit" run "$examples/sum-bytes.s" --mem-size 64
+check_err mem-too-large 2 "at most 4294967295 bytes" -- "$bpfkit" run "$examples/sum-bytes.s" --mem-size 4294967296
 check_err mem-exclusive 2 "excludes" -- "$bpfkit" run "$examples/sum-bytes.s" --mem-size 4 --mem-hex "00"
 
 # Output: --stats, --regs, --json.

@@ -57,10 +57,19 @@ struct RunOptions {
   bool json = false, stats = false, regs = false;
 };
 
+// A region is addressed by 32-bit offsets (vm.hpp), so a buffer is at most 4 GiB - 1.
+constexpr uint64_t kMaxMemory = UINT32_MAX;
+
+Error too_large(const std::string& what, uint64_t size) {
+  return make_error(Errc::BadOperand, what + " is " + std::to_string(size) + " bytes; the memory buffer is at most " +
+                                          std::to_string(kMaxMemory) + " bytes");
+}
+
 Expected<std::optional<std::vector<uint8_t>>> memory_from(const RunOptions& options) {
   if (!options.mem_file.empty()) {
     auto content = read_file(options.mem_file);
     if (!content) return content.error();
+    if (content->size() > kMaxMemory) return too_large(options.mem_file, content->size());
     return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(content->begin(), content->end()));
   }
   if (!options.mem_hex.empty()) {
@@ -68,7 +77,10 @@ Expected<std::optional<std::vector<uint8_t>>> memory_from(const RunOptions& opti
     if (!bytes) return bytes.error();
     return std::optional<std::vector<uint8_t>>(std::move(*bytes));
   }
-  if (options.has_mem_size) return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(options.mem_size));
+  if (options.has_mem_size) {
+    if (options.mem_size > kMaxMemory) return too_large("--mem-size", options.mem_size);
+    return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(options.mem_size));
+  }
   return std::optional<std::vector<uint8_t>>();
 }
 
@@ -191,7 +203,11 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : kExitBadInput;
   }
   run.has_mem_size = mem_size->count() > 0;
-  if (*run_cmd) return run_command(run);
-  if (*plugin_cmd) return plugin_command(plugin_mem, plugin_elf);
+  try {
+    if (*run_cmd) return run_command(run);
+    if (*plugin_cmd) return plugin_command(plugin_mem, plugin_elf);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "bpfkit: out of memory\n";
+  }
   return kExitBadInput;
 }
