@@ -48,15 +48,6 @@ inline U signed_mod(U d, U s) {
   return static_cast<U>(static_cast<S>(d) % static_cast<S>(s));
 }
 
-inline uint8_t* translate(const RegionBounds* regions, uint64_t count, uint64_t addr, uint64_t size, bool write) {
-  const uint64_t index = addr >> kRegionShift;
-  if (index >= count) return nullptr;
-  const RegionBounds& region = regions[index];
-  const uint64_t offset = addr & 0xffffffffu;
-  if (offset + size > (write ? region.write_limit : region.read_limit)) return nullptr;
-  return region.host + offset;
-}
-
 template <class T>
 inline T load(const uint8_t* p) {
   T value;
@@ -150,15 +141,21 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
     if (cond) pc += pc->off; \
     NEXT();                  \
   } while (0)
-#define ACCESS(host, addr_expr, size, write)                                      \
-  const uint64_t addr_ = (addr_expr);                                             \
-  uint8_t* const host = translate(regions, region_count, addr_, (size), (write)); \
-  if (__builtin_expect(host == nullptr, 0)) {                                     \
-    fault_addr = addr_;                                                           \
-    fault_size = (size);                                                          \
-    fault_write = (write);                                                        \
-    goto L_access_fault;                                                          \
-  }
+// The checks of MemoryMap::translate, written out so that the success path
+// has no null test: index in the table, offset + size within the limit.
+#define ACCESS(host, addr_expr, size, write)                                                                        \
+  const uint64_t addr_ = (addr_expr);                                                                               \
+  const uint64_t index_ = addr_ >> kRegionShift;                                                                    \
+  const uint64_t offset_ = addr_ & 0xffffffffu;                                                                     \
+  if (__builtin_expect(index_ >= region_count ||                                                                    \
+                           offset_ + (size) > ((write) ? regions[index_].write_limit : regions[index_].read_limit), \
+                       0)) {                                                                                        \
+    fault_addr = addr_;                                                                                             \
+    fault_size = (size);                                                                                            \
+    fault_write = (write);                                                                                          \
+    goto L_access_fault;                                                                                            \
+  }                                                                                                                 \
+  uint8_t* const host = regions[index_].host + offset_;
 #define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
 #define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
 #define IMM32 static_cast<uint32_t>(pc->imm)
