@@ -383,18 +383,18 @@ Expected<std::vector<isa::Slot>> assemble_conformance(std::string_view source, s
 
 namespace {
 
-enum class Section { None, Asm, Raw, Mem, Result, Error, C, Ignored };
+enum class DataSection { None, Asm, Raw, Mem, Result, Error, C, Ignored };
 
-Section section_of(std::string_view directive) {
+DataSection section_of(std::string_view directive) {
   // The suite's runner checks these substrings in this order.
-  if (directive.find("asm") != std::string_view::npos) return Section::Asm;
-  if (directive.find("result") != std::string_view::npos) return Section::Result;
-  if (directive.find("mem") != std::string_view::npos) return Section::Mem;
-  if (directive.find("raw") != std::string_view::npos) return Section::Raw;
-  if (directive.find("no register offset") != std::string_view::npos) return Section::Ignored;
-  if (directive.find(" c") != std::string_view::npos) return Section::C;
-  if (directive.find("error") != std::string_view::npos) return Section::Error;
-  return Section::None;
+  if (directive.find("asm") != std::string_view::npos) return DataSection::Asm;
+  if (directive.find("result") != std::string_view::npos) return DataSection::Result;
+  if (directive.find("mem") != std::string_view::npos) return DataSection::Mem;
+  if (directive.find("raw") != std::string_view::npos) return DataSection::Raw;
+  if (directive.find("no register offset") != std::string_view::npos) return DataSection::Ignored;
+  if (directive.find(" c") != std::string_view::npos) return DataSection::C;
+  if (directive.find("error") != std::string_view::npos) return DataSection::Error;
+  return DataSection::None;
 }
 
 Error data_error(std::string_view input, uint32_t line, std::string message) {
@@ -408,7 +408,7 @@ Error data_error(std::string_view input, uint32_t line, std::string message) {
 
 Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::string_view input_name) {
   ConformanceTest test;
-  Section section = Section::None;
+  DataSection section = DataSection::None;
   uint32_t line_number = 0;
   std::vector<isa::Slot> raw;
   bool has_raw = false;
@@ -417,7 +417,7 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
     std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     ++line_number;
-    if (section == Section::C) {
+    if (section == DataSection::C) {
       // C code may contain "--" (i--): only a line starting with "--" ends it.
       if (!trim(line).starts_with("--")) continue;
     }
@@ -427,14 +427,14 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
     if (line.empty()) continue;
     if (line.find("--") != std::string_view::npos) {
       section = section_of(line);
-      if (section == Section::None)
+      if (section == DataSection::None)
         return data_error(input_name, line_number, "unknown directive '" + std::string(line) + "'");
-      if (section == Section::Mem) test.has_memory = true;
-      if (section == Section::Raw) has_raw = true;
+      if (section == DataSection::Mem) test.has_memory = true;
+      if (section == DataSection::Raw) has_raw = true;
       continue;
     }
     switch (section) {
-      case Section::Asm:
+      case DataSection::Asm:
         if (test.asm_first_line == 0) test.asm_first_line = line_number;
         // Keep line numbers: pad with the lines skipped since the first.
         while (static_cast<uint32_t>(std::count(test.asm_source.begin(), test.asm_source.end(), '\n')) <
@@ -442,14 +442,14 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
           test.asm_source += '\n';
         test.asm_source += std::string(untrimmed) + "\n";
         break;
-      case Section::Raw:
-      case Section::Mem: {
+      case DataSection::Raw:
+      case DataSection::Mem: {
         for (size_t at = 0; at < line.size();) {
           size_t end = line.find_first_of(" \t", at);
           std::string_view token = line.substr(at, end - at);
           at = end == std::string_view::npos ? line.size() : line.find_first_not_of(" \t", end);
           if (at == std::string_view::npos) at = line.size();
-          if (section == Section::Mem) {
+          if (section == DataSection::Mem) {
             uint8_t byte = 0;
             auto [p, ec] = std::from_chars(token.data(), token.data() + token.size(), byte, 16);
             if (ec != std::errc() || p != token.data() + token.size() || token.size() > 2)
@@ -464,7 +464,7 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
         }
         break;
       }
-      case Section::Result: {
+      case DataSection::Result: {
         // Hex if the line contains 0x, else decimal; a negative decimal is
         // its two's complement, as the suite's runner reads it.
         uint64_t value = 0;
@@ -476,10 +476,10 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
         test.result = negative ? 0 - value : value;
         break;
       }
-      case Section::Error: test.error = std::string(line); break;
-      case Section::None: return data_error(input_name, line_number, "text before the first directive");
-      case Section::C:
-      case Section::Ignored: break;
+      case DataSection::Error: test.error = std::string(line); break;
+      case DataSection::None: return data_error(input_name, line_number, "text before the first directive");
+      case DataSection::C:
+      case DataSection::Ignored: break;
     }
   }
   if (has_raw) test.raw = std::move(raw);
