@@ -1,17 +1,20 @@
 # 20! = 2432902008176640000 (0x21c3677c82b40000), computed by a bpf-to-bpf call.
-# Run: build/bin/bpfkit run examples/factorial.s
-    mov %r1, 20
-    call local factorial
-    exit
+# Pseudo-C syntax, as clang -S writes it. Run: build/bin/bpfkit run examples/factorial.s
+	.text
+	.globl	main
+main:
+	r1 = 20
+	call factorial
+	exit
 
 # r0 = r1! (r6 is callee-saved: the interpreter restores it on return)
 factorial:
-    mov %r0, 1
-    mov %r6, %r1
-loop:
-    jeq %r6, 0, done
-    mul %r0, %r6
-    sub %r6, 1
-    ja loop
-done:
-    exit
+	r0 = 1
+	r6 = r1
+.Lloop:
+	if r6 == 0 goto .Ldone
+	r0 *= r6
+	r6 -= 1
+	goto .Lloop
+.Ldone:
+	exit

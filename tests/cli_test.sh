@@ -70,7 +70,26 @@ check_err bad-opcode 1 "pc 0: unknown opcode 0xff" -- "$bpfkit" run "$tmp/badop.
 
 # Bad input: exit 2 with file:line:col.
 printf 'mov %%r0, 1\nfrobnicate %%r1\n' >"$tmp/syntax.s"
-check_err syntax 2 "syntax.s:2:1: unknown mnemonic 'frobnicate'" -- "$bpfkit" run "$tmp/syntax.s"
+check_err syntax 2 "syntax.s:2:1: unknown instruction" -- "$bpfkit" run "$tmp/syntax.s"
+
+# bpfkit asm: .o, .bin and .hex outputs; every error with its caret.
+printf '\t.text\nprog:\n\tr1 = my_map ll\n\tcall ext\n\texit\n\t.section .maps,"aw",@progbits\n\t.globl my_map\nmy_map:\n\t.zero 8\n' >"$tmp/reloc.s"
+check asm-o 0 "" -- "$bpfkit" asm "$tmp/reloc.s" -o "$tmp/reloc.o"
+if command -v llvm-readelf >/dev/null; then
+  check asm-o-relocs 0 "R_BPF_64_64" -- llvm-readelf -r "$tmp/reloc.o"
+fi
+check_err run-unlinked 1 "'my_map' is not defined here" -- "$bpfkit" run "$tmp/reloc.s"
+check asm-bin 0 "" -- "$bpfkit" asm "$examples/factorial.s" -o "$tmp/factorial.bin"
+check asm-bin-runs 0 "0x21c3677c82b40000" -- "$bpfkit" run "$tmp/factorial.bin"
+check asm-hex 0 "" -- "$bpfkit" asm "$examples/sum-bytes.s" -o "$tmp/sum.hex"
+check asm-hex-first-line 0 "b700000000000000" -- head -1 "$tmp/sum.hex"
+printf 'r0 = 1\nfoo %%r1\nr11 = 2\nr1 = *(u32 *)(r2 + 70000)\n' >"$tmp/errors.s"
+check_err asm-errors 2 "3 errors" -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o"
+check_err asm-caret 2 "                   ^" -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o"
+check_err asm-error-location 2 "errors.s:4:20: error: offset 70000 does not fit in 16 bits" -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o"
+check asm-json 2 '"errors":[' -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o" --json
+check_err asm-bad-output 2 "needs the extension .o, .bin or .hex" -- "$bpfkit" asm "$examples/factorial.s" -o "$tmp/x.txt"
+check conformance-dialect 0 "0x2a" -- "$bpfkit" run "$examples/conformance-style.s"
 check_err missing-file 2 "cannot open file" -- "$bpfkit" run "$tmp/does-not-exist.s"
 printf '\xb7\x00\x00' >"$tmp/short.bin"
 check_err truncated 1 "not a multiple of 8 bytes" -- "$bpfkit" run "$tmp/short.bin"
@@ -81,6 +100,39 @@ check plugin 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 
 check plugin-mem 0 "0x8" -- sh -c "echo 'bf 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin '00  00  00  01  00  00  00  02'"
 check plugin-extra-options 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --interpret"
 check plugin-fault 1 "invalid read" -- sh -c "echo '61 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin"
+
+# Disassembly: pseudo-C as llvm-objdump-19 prints it, GNU normal syntax, raw
+# bytes, labels at jump targets; ELF objects by section.
+check disasm 0 $'       0:\tr0 = 0x2a\n       1:\texit' -- "$bpfkit" disasm "$examples/answer.hex"
+check disasm-gnu 0 $'   0:\tmov %r0,42\n   8:\texit' -- "$bpfkit" disasm "$examples/answer.hex" --syntax gnu
+check disasm-raw 0 $'       0:\tb7 00 00 00 2a 00 00 00\tr0 = 0x2a' -- "$bpfkit" disasm "$examples/answer.hex" --raw
+check disasm-gnu-raw 0 $'b7 00 00 00 2a 00 00 00 \tmov %r0,42' -- "$bpfkit" disasm "$examples/answer.hex" --syntax normal --raw
+check disasm-no-addresses 0 $'\tr0 = 0x2a\n\texit' -- "$bpfkit" disasm "$examples/answer.hex" --no-addresses
+check disasm-labels 0 $'<L1>:\n       5:\tif r6 == 0x0 goto +0x3 <L2>' -- "$bpfkit" disasm "$examples/factorial.s"
+check disasm-symbol 0 $'0000000000000000 <f>:\n' -- "$bpfkit" disasm "$examples/factorial.s" --no-labels --symbol f
+check disasm-symbol-target 0 "goto -0x4 <f+0x28>" -- "$bpfkit" disasm "$examples/factorial.s" --no-labels --symbol f
+check_err disasm-truncated 1 "not a multiple of 8 bytes" -- "$bpfkit" disasm "$tmp/short.bin"
+check_err disasm-bad-syntax 2 "--syntax" -- "$bpfkit" disasm "$examples/answer.hex" --syntax intel
+check_err disasm-section-not-elf 2 "--section needs an ELF object" -- "$bpfkit" disasm "$examples/answer.hex" --section .text
+check_err disasm-missing-file 2 "cannot open file" -- "$bpfkit" disasm "$tmp/does-not-exist.hex"
+# An ELF64 header (EM_BPF) whose 3 section headers would lie at 0x1000, past its end.
+printf '\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\xf7\x00\x01\x00\x00\x00' >"$tmp/header.o"
+printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00' >>"$tmp/header.o"
+printf '\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x40\x00\x03\x00\x01\x00' >>"$tmp/header.o"
+check_err disasm-elf-bounds 1 "0x28: section header table (offset 0x1000, 3 entries of 64 bytes) runs past the end" \
+  -- "$bpfkit" disasm "$tmp/header.o"
+if command -v clang >/dev/null 2>&1 &&
+  printf '__attribute__((section("xdp"))) int prog(int *ctx) { return ctx[1] > 3 ? 7 : 1; }\n' >"$tmp/prog.c" &&
+  clang -O2 -target bpf -c "$tmp/prog.c" -o "$tmp/prog.o" 2>/dev/null; then
+  check disasm-elf 0 "exit" -- "$bpfkit" disasm "$tmp/prog.o"  # .text is empty: the first executable section
+  check disasm-elf-section 0 $'*(u32 *)(r1 + 0x4)' -- "$bpfkit" disasm "$tmp/prog.o" --section xdp
+  check disasm-elf-gnu 0 "[%r1+4]" -- "$bpfkit" disasm "$tmp/prog.o" --syntax gnu
+  check_err disasm-elf-no-section 2 "no section named 'nope'" -- "$bpfkit" disasm "$tmp/prog.o" --section nope
+  head -c 100 "$tmp/prog.o" >"$tmp/cut.o"
+  check_err disasm-elf-cut 1 "runs past the end of the file" -- "$bpfkit" disasm "$tmp/cut.o"
+else
+  echo "skip: no clang with a BPF target; disasm of a compiled ELF object not tested"
+fi
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

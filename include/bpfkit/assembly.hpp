@@ -76,20 +76,57 @@ enum class Syntax : uint8_t {
   Conformance,  // the bpf_conformance suite's dialect
 };
 
+// ---- Assembler ------------------------------------------------------------------
+
+struct AssembleOptions {
+  Syntax syntax = Syntax::Auto;  // Auto reads normal and pseudo-C, mixed freely
+  std::string input_name = "<input>";
+};
+
+// The object and every error found (the assembler goes on after an error, so
+// one run reports all of them). The object is meaningful only without errors.
+struct Assembly {
+  Object object;
+  std::vector<Error> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+// Assembles GNU normal and pseudo-C syntax (both in one file with Syntax::Auto):
+// labels, numeric offsets, expressions, the common directives (.text,
+// .section, .globl, .type, .size, .p2align, .byte/.short/.long/.quad, ...),
+// and relocations for symbols it cannot resolve.
+Assembly assemble(std::string_view source, const AssembleOptions& options = {});
+
+// The instructions of one section (default .text) as slots.
+std::vector<isa::Slot> section_slots(const Object& object, std::string_view section = ".text");
+
+// "file:line:col: error: message", then the source line and a caret under
+// the column.
+std::string format_diagnostic(const Error& error, std::string_view source);
+
 // ---- Disassembler ---------------------------------------------------------------
 
+// PseudoC prints as llvm-objdump-19 --mcpu=v4 does (`r1 += 0x1`), Normal as
+// GNU objdump 2.46 (`add %r1,1`); Auto and Conformance print as PseudoC.
+// Listings are laid out as that tool lays them out, so they can be compared
+// line by line: llvm-objdump's decimal slot index and one line per lddw, GNU's
+// hex byte offset and an lddw's second slot on a line of its own.
 struct DisassemblyOptions {
-  Syntax syntax = Syntax::PseudoC;  // PseudoC prints as llvm-objdump-19, Normal as GNU objdump
-  bool raw = false;                 // the encoded bytes beside each instruction
-  bool addresses = true;            // the slot index of each instruction
-  bool labels = true;               // a label line before each jump target
+  Syntax syntax = Syntax::PseudoC;
+  bool raw = false;        // the encoded bytes beside each instruction
+  bool addresses = true;   // each instruction's address (slot index or byte offset, as above)
+  bool labels = true;      // `<L0>:` before each jump or local-call target; the target reads `+0x1 <L0>`
+  std::string symbol;      // if set: a `0000000000000000 <symbol>:` line first and, without
+                           // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
 };
 
 // The text of the instruction at `pc` (an lddw also reads slots[pc + 1]), or
-// "<unknown>" when no table row matches.
+// "<unknown>" when no table row matches, the lddw has no second slot, or pc
+// is past the end. Jump targets are offsets (`goto +0x1`, `ja 1`).
 std::string format_instruction(std::span<const isa::Slot> slots, size_t pc, Syntax syntax = Syntax::PseudoC);
 
-// A listing of `slots`, one instruction per line.
+// A listing of `slots`, one instruction per line; unknown slots print as
+// "<unknown>" and the listing goes on with the next slot.
 std::string disassemble(std::span<const isa::Slot> slots, const DisassemblyOptions& options = {});
 
 // ---- ELF output ----------------------------------------------------------------

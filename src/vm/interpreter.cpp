@@ -122,6 +122,7 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   const uint64_t start = budget == UINT64_MAX ? budget : budget + 1;
   uint64_t left = start;
   const Cell* pc = cells;
+  uint64_t may_goto_left = uint64_t{8} << 20;
   uint64_t fault_addr = 0, fault_size = 0;
   bool fault_write = false;
   Error error{Errc::Unsupported, "", {}};
@@ -258,6 +259,10 @@ L_lddw_func:
   reg[pc->dst] = region_base(kProgramRegion) + static_cast<uint64_t>(pc - cells + 1 + pc->imm) * 8;
   pc += 2;
   DISPATCH();
+L_addr_space_cast:
+  // Arena pointers need an arena map, which this VM does not have yet.
+  error = fault(cells, pc, Errc::Unsupported, "addr_space_cast needs an arena map (not supported)");
+  goto L_fail;
 L_lddw_map_fd:
 L_lddw_map_value:
 L_lddw_btf_id:
@@ -355,6 +360,14 @@ L_lddw_map_idx_value:
   // ---- Jumps. JUMP_IF adds off; NEXT adds the 1.
 L_ja:
   pc += pc->off;
+  NEXT();
+L_may_goto:
+  // The kernel gives each program a hidden loop counter of BPF_MAX_LOOPS
+  // (8M); may_goto jumps once it is used up, and decrements it otherwise.
+  if (may_goto_left == 0)
+    pc += pc->off;
+  else
+    --may_goto_left;
   NEXT();
 L_gotol:
   pc += pc->imm;

@@ -4,11 +4,15 @@
 // or unreadable input. Results go to stdout, human messages to stderr.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "bpfkit/assembly.hpp"
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
+#include "elf_sections.hpp"
 #include "program_input.hpp"
 
 namespace bpfkit::cli {
@@ -165,6 +169,138 @@ int plugin_command(const std::string& mem_hex, bool elf) {
   return kExitOk;
 }
 
+struct DisasmOptions {
+  std::string file;
+  std::string syntax = "llvm";
+  std::string section, symbol;
+  bool raw = false, no_addresses = false, no_labels = false;
+};
+
+// The instructions of an ELF section; a size that is no multiple of 8 is a
+// truncated program.
+Expected<std::vector<isa::Slot>> section_slots(const ElfSection& section, const std::string& file) {
+  const size_t tail = section.bytes.size() % sizeof(isa::Slot);
+  if (tail != 0) {
+    Location where;
+    where.input = file;
+    where.offset = section.offset + section.bytes.size() - tail;
+    return make_error(
+        Errc::Truncated,
+        "section '" + section.name + "' is " + std::to_string(section.bytes.size()) + " bytes, not a multiple of 8",
+        where);
+  }
+  std::vector<isa::Slot> slots(section.bytes.size() / sizeof(isa::Slot));
+  if (!slots.empty()) std::memcpy(slots.data(), section.bytes.data(), section.bytes.size());
+  return slots;
+}
+
+// FILE is an ELF object (one section of it), or anything `run` reads.
+Expected<std::vector<isa::Slot>> disasm_input(const DisasmOptions& options) {
+  auto content = read_file(options.file);
+  if (!content) return content.error();
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
+  if (is_elf(bytes)) {
+    auto section = read_elf_section(bytes, options.section, options.file);
+    if (!section) return section.error();
+    return section_slots(*section, options.file);
+  }
+  if (!options.section.empty()) {
+    Location where;
+    where.input = options.file;
+    return make_error(Errc::BadOperand, "--section needs an ELF object", where);
+  }
+  auto input = read_program(options.file);
+  if (!input) return input.error();
+  return std::move(input->slots);
+}
+
+int disasm_command(const DisasmOptions& options) {
+  auto slots = disasm_input(options);
+  if (!slots) return report(slots.error(), false);
+  assembly::DisassemblyOptions listing;
+  const bool gnu = options.syntax == "gnu" || options.syntax == "normal";
+  listing.syntax = gnu ? assembly::Syntax::Normal : assembly::Syntax::PseudoC;
+  listing.raw = options.raw;
+  listing.addresses = !options.no_addresses;
+  listing.labels = !options.no_labels;
+  listing.symbol = options.symbol;
+  std::cout << assembly::disassemble(*slots, listing);
+  return kExitOk;
+}
+
+struct AsmOptions {
+  std::string file, output, syntax = "auto";
+  bool json = false;
+};
+
+assembly::Syntax syntax_named(const std::string& name) {
+  if (name == "normal" || name == "gnu") return assembly::Syntax::Normal;
+  if (name == "pseudoc" || name == "llvm") return assembly::Syntax::PseudoC;
+  if (name == "conformance") return assembly::Syntax::Conformance;
+  return assembly::Syntax::Auto;
+}
+
+// Every error with its source line and a caret, or all of them as JSON.
+int report_assembly_errors(const std::vector<Error>& errors, std::string_view source, bool json) {
+  if (json) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const Error& error : errors)
+      list.push_back({{"code", errc_name(error.code)},
+                      {"message", error.message},
+                      {"input", error.where.input},
+                      {"line", error.where.line},
+                      {"column", error.where.column}});
+    std::cout << nlohmann::ordered_json{{"error", list.front()}, {"errors", list}}.dump() << "\n";
+  } else {
+    for (const Error& error : errors) std::cerr << assembly::format_diagnostic(error, source);
+    std::cerr << errors.size() << (errors.size() == 1 ? " error\n" : " errors\n");
+  }
+  return kExitBadInput;
+}
+
+// OUT.o: an ELF relocatable object; OUT.bin: the bytes of .text; OUT.hex:
+// one 8-byte slot of .text per line.
+Expected<std::string> encode_output(const assembly::Object& object, const std::string& output) {
+  const std::string ext = std::filesystem::path(output).extension().string();
+  if (ext == ".o") {
+    const std::vector<uint8_t> elf = assembly::write_elf(object);
+    return std::string(elf.begin(), elf.end());
+  }
+  const assembly::Section* text = object.find_section(".text");
+  const std::vector<uint8_t> empty;
+  const std::vector<uint8_t>& bytes = text ? text->bytes : empty;
+  if (ext == ".bin") return std::string(bytes.begin(), bytes.end());
+  if (ext == ".hex") {
+    std::string out;
+    char buf[4];
+    for (size_t at = 0; at < bytes.size(); ++at) {
+      std::snprintf(buf, sizeof buf, "%02x", bytes[at]);
+      out += buf;
+      if (at % 8 == 7 || at + 1 == bytes.size()) out += '\n';
+    }
+    return out;
+  }
+  return make_error(Errc::BadOperand, "output '" + output + "' needs the extension .o, .bin or .hex");
+}
+
+int asm_command(const AsmOptions& options) {
+  auto source = read_file(options.file);
+  if (!source) return report(source.error(), options.json);
+  assembly::AssembleOptions assemble_options;
+  assemble_options.syntax = syntax_named(options.syntax);
+  assemble_options.input_name = options.file;
+  const assembly::Assembly result = assembly::assemble(*source, assemble_options);
+  if (!result.ok()) return report_assembly_errors(result.errors, *source, options.json);
+  auto bytes = encode_output(result.object, options.output);
+  if (!bytes) return report(bytes.error(), options.json);
+  std::ofstream out(options.output, std::ios::binary);
+  out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+  if (!out) return report(make_error(Errc::Io, "cannot write " + options.output), options.json);
+  if (options.json)
+    std::cout << nlohmann::ordered_json{{"output", options.output}, {"bytes", bytes->size()}}.dump() << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 }  // namespace bpfkit::cli
 
@@ -196,6 +332,29 @@ int main(int argc, char** argv) {
   plugin_cmd->add_flag("--elf", plugin_elf, "stdin holds an ELF object");
   plugin_cmd->allow_extras();  // runner options meant for other runtimes
 
+  DisasmOptions disasm;
+  CLI::App* disasm_cmd =
+      app.add_subcommand("disasm", "Disassemble a program: pseudo-C as llvm-objdump prints it, or GNU syntax");
+  disasm_cmd->add_option("FILE", disasm.file, "program: .bin, .hex, .data, assembly, or an ELF object")->required();
+  disasm_cmd->add_option("--syntax", disasm.syntax, "llvm|pseudoc (llvm-objdump-19) or gnu|normal (GNU objdump)")
+      ->check(CLI::IsMember({"llvm", "pseudoc", "gnu", "normal"}));
+  disasm_cmd->add_option("--section", disasm.section, "ELF section (default: .text, else the first executable one)");
+  disasm_cmd->add_option("--symbol", disasm.symbol,
+                         "name the code as llvm-objdump does: <NAME>:, goto +0x1 <NAME+0x10>");
+  disasm_cmd->add_flag("--raw", disasm.raw, "show each instruction's encoded bytes");
+  disasm_cmd->add_flag("--no-addresses", disasm.no_addresses, "leave out the instruction addresses");
+  disasm_cmd->add_flag("--no-labels", disasm.no_labels, "no <L0>: lines at jump targets");
+
+  AsmOptions asm_options;
+  CLI::App* asm_cmd =
+      app.add_subcommand("asm", "Assemble GNU normal and pseudo-C syntax (mixed) into .o, .bin or .hex");
+  asm_cmd->add_option("FILE", asm_options.file, "assembly source")->required();
+  asm_cmd->add_option("-o,--output", asm_options.output, "OUT.o (ELF object), OUT.bin (.text bytes) or OUT.hex")
+      ->required();
+  asm_cmd->add_option("--syntax", asm_options.syntax, "auto (both, mixed), normal, pseudoc or conformance")
+      ->check(CLI::IsMember({"auto", "normal", "gnu", "pseudoc", "llvm", "conformance"}));
+  asm_cmd->add_flag("--json", asm_options.json, "print one JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +365,8 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run_command(run);
     if (*plugin_cmd) return plugin_command(plugin_mem, plugin_elf);
+    if (*disasm_cmd) return disasm_command(disasm);
+    if (*asm_cmd) return asm_command(asm_options);
   } catch (const std::bad_alloc&) {
     std::cerr << "bpfkit: out of memory\n";
   }

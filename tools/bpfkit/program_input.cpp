@@ -155,10 +155,42 @@ Expected<ProgramInput> read_program(const std::filesystem::path& file) {
     input.slots = std::move(*slots);
     return input;
   }
-  auto slots = assembly::assemble_conformance(*content, name);
+  auto slots = assemble_program(*content, name);
   if (!slots) return slots.error();
   input.slots = std::move(*slots);
   return input;
+}
+
+Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name) {
+  assembly::AssembleOptions options;
+  options.input_name = name;
+  const assembly::Assembly result = assembly::assemble(source, options);
+  if (result.ok()) {
+    // The code is .text, or else the first executable section with code.
+    const auto& sections = result.object.sections;
+    for (uint32_t index = 0; index < sections.size(); ++index) {
+      if (!(sections[index].flags & assembly::kShfExecinstr) || sections[index].bytes.empty()) continue;
+      for (const assembly::Relocation& relocation : result.object.relocations) {
+        if (relocation.section != index) continue;
+        Location where;
+        where.input = name;
+        where.pc = static_cast<uint32_t>(relocation.offset / sizeof(isa::Slot));
+        return make_error(Errc::Unsupported,
+                          "'" + relocation.symbol +
+                              "' is not defined here: the program needs a loader "
+                              "(assemble it with `bpfkit asm FILE -o OUT.o`)",
+                          where);
+      }
+      return assembly::section_slots(result.object, sections[index].name);
+    }
+    return std::vector<isa::Slot>{};
+  }
+  // The bpf_conformance dialect (`lock fetch add`, `call local f`) is the
+  // other assembly a user may hand us.
+  if (auto conformance = assembly::assemble_conformance(source, name)) return conformance;
+  Error first = result.errors.front();
+  if (result.errors.size() > 1) first.message += " (and " + std::to_string(result.errors.size() - 1) + " more errors)";
+  return first;
 }
 
 }  // namespace bpfkit::cli

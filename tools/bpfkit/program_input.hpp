@@ -25,6 +25,10 @@ Expected<ProgramInput> read_program(const std::filesystem::path& file);
 
 Expected<std::string> read_file(const std::filesystem::path& file);
 
+// GNU normal and pseudo-C assembly (mixed), else the conformance dialect.
+// Returns the code of .text (or the first executable section).
+Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name);
+
 // Hex text: `#`, `;` and `//` start comments; tokens are separated by
 // whitespace or commas. `0x` + up to 16 digits is one 64-bit instruction
 // word (the conformance `-- raw` style); other tokens are byte pairs.

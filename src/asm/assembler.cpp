@@ -1,0 +1,1275 @@
+// The assembler for GNU normal and pseudo-C syntax, mixed freely.
+//
+// One pass over the statements: labels, directives and instructions go
+// straight into sections; an operand that names a symbol not yet known
+// becomes a fixup, resolved at the end against the final symbol table or
+// turned into a relocation. Instruction forms come from the opcode table
+// (syntax_tables.hpp): normal syntax by mnemonic and operand shape, pseudo-C
+// by matching the row's template token by token.
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "bpfkit/assembly.hpp"
+#include "lexer.hpp"
+#include "syntax_tables.hpp"
+
+namespace bpfkit::assembly {
+namespace {
+
+using detail::Elem;
+using detail::Lexer;
+using detail::PseudoTemplate;
+using detail::Statement;
+using detail::Token;
+using detail::TokenKind;
+using isa::Op;
+using isa::OpInfo;
+using isa::Shape;
+using Tokens = std::span<const Token>;
+
+// ---- Symbols and values --------------------------------------------------------
+
+struct SymbolState {
+  std::string name;
+  bool defined = false;
+  bool constant = false;  // .set / .equ / name = expr: `value` is absolute
+  int32_t section = -1;   // labels: the section they are in
+  uint64_t value = 0;
+  uint64_t size = 0;
+  Binding binding = Binding::Local;
+  SymbolType type = SymbolType::NoType;
+  bool referenced = false;
+};
+
+// The value of an expression: a constant, or a symbol plus a constant.
+struct Value {
+  int64_t constant = 0;
+  int32_t symbol = -1;  // index into symbols; -1 for a plain constant
+  bool absolute() const { return symbol < 0; }
+};
+
+// What an unresolved operand becomes once all symbols are known.
+enum class FixupKind : uint8_t { Imm32, Off16, Imm64, Branch, Call, Data };
+
+struct Fixup {
+  FixupKind kind;
+  uint32_t section;
+  uint64_t offset;          // byte offset of the instruction or datum
+  uint8_t data_size = 0;    // Data: 1, 2, 4 or 8
+  int sign = 1;             // Off16: the sign written before the offset
+  std::vector<Token> expr;  // copied: the statement's buffer is reused
+  uint32_t line;
+  uint64_t location;  // value of `.` when the expression was read
+};
+
+bool is_register_name(std::string_view text) {
+  bool wide = true;
+  return detail::pseudo_register(text, wide) >= 0 || detail::normal_register(text) >= 0;
+}
+
+bool is_binary_operator(const Token& token) {
+  if (token.kind != TokenKind::Punct) return false;
+  const std::string_view t = token.text;
+  return t == "+" || t == "-" || t == "*" || t == "/" || t == "%" || t == "<<" || t == ">>" || t == "&" || t == "|" ||
+         t == "^";
+}
+
+// Where the expression starting at `at` ends (syntax only). Registers are not
+// expressions, so `r1 = r2` never reads r2 as a symbol.
+size_t primary_end(Tokens tokens, size_t at);
+size_t expression_end(Tokens tokens, size_t at) {
+  size_t end = primary_end(tokens, at);
+  if (end == at) return at;
+  while (end + 1 < tokens.size() + 1 && end < tokens.size() && is_binary_operator(tokens[end])) {
+    const size_t next = primary_end(tokens, end + 1);
+    if (next == end + 1) break;
+    end = next;
+  }
+  return end;
+}
+
+size_t primary_end(Tokens tokens, size_t at) {
+  if (at >= tokens.size()) return at;
+  const Token& token = tokens[at];
+  if (token.kind == TokenKind::Number) return at + 1;
+  if (token.kind == TokenKind::Ident) return is_register_name(token.text) ? at : at + 1;
+  if (token.kind != TokenKind::Punct) return at;
+  if (token.text == "-" || token.text == "+" || token.text == "~") {
+    const size_t end = primary_end(tokens, at + 1);
+    return end == at + 1 ? at : end;
+  }
+  if (token.text == "(") {
+    const size_t end = expression_end(tokens, at + 1);
+    if (end == at + 1 || end >= tokens.size() || tokens[end].text != ")") return at;
+    return end + 1;
+  }
+  return at;
+}
+
+// ---- The assembler ----------------------------------------------------------------
+
+// Operands of one instruction, as found by either syntax.
+struct Operands {
+  int dst = -1, src = -1;
+  Tokens imm, off, target;
+  Tokens imm_hi, imm_lo;  // addr_space_cast: imm = hi << 16 | lo
+  int off_sign = 1, imm_sign = 1;
+  bool has_imm = false, has_off = false, has_target = false, has_split_imm = false;
+};
+
+struct SectionState {
+  Section section;
+};
+
+class Assembler {
+ public:
+  Assembler(std::string_view source, const AssembleOptions& options) : source_(source), options_(options) {}
+
+  Assembly run() {
+    Lexer lexer(source_);
+    Statement statement;
+    switch_section(".text", kShfAlloc | kShfExecinstr, kShtProgbits);
+    while (lexer.next(statement)) {
+      line_ = statement.line;
+      this->statement(statement.tokens);
+    }
+    resolve_fixups();
+    return finish();
+  }
+
+ private:
+  // ---- Errors
+  void error_at(uint32_t column, std::string message) {
+    Location where;
+    where.input = options_.input_name;
+    where.line = line_;
+    where.column = column;
+    errors_.push_back(make_error(Errc::BadOperand, std::move(message), where));
+  }
+  void error_at(const Token& token, std::string message) { error_at(token.column, std::move(message)); }
+  uint32_t column_after(Tokens tokens) const {
+    return tokens.empty() ? 1 : tokens.back().column + static_cast<uint32_t>(tokens.back().text.size());
+  }
+
+  // ---- Sections
+  Section& current() { return sections_[current_].section; }
+  uint64_t here() { return current().bytes.size(); }
+
+  void switch_section(std::string_view name, uint64_t flags, uint32_t type) {
+    for (size_t i = 0; i < sections_.size(); ++i)
+      if (sections_[i].section.name == name) {
+        current_ = static_cast<uint32_t>(i);
+        return;
+      }
+    SectionState state;
+    state.section.name = std::string(name);
+    state.section.flags = flags;
+    state.section.type = type;
+    state.section.alignment = (flags & kShfExecinstr) ? 8 : 1;
+    sections_.push_back(std::move(state));
+    current_ = static_cast<uint32_t>(sections_.size() - 1);
+  }
+
+  void append(const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    current().bytes.insert(current().bytes.end(), bytes, bytes + size);
+  }
+
+  // ---- Symbols
+  int32_t symbol(std::string_view name) {
+    auto it = symbol_index_.find(std::string(name));
+    if (it != symbol_index_.end()) return it->second;
+    const auto index = static_cast<int32_t>(symbols_.size());
+    symbols_.push_back(SymbolState{std::string(name)});
+    symbol_index_.emplace(std::string(name), index);
+    return index;
+  }
+
+  void define_label(const Token& name) {
+    SymbolState& sym = symbols_[symbol(name.text)];
+    if (sym.defined) return error_at(name, "symbol '" + std::string(name.text) + "' is already defined");
+    sym.defined = true;
+    sym.section = static_cast<int32_t>(current_);
+    sym.value = here();
+  }
+
+  // ---- Expressions: evaluate(tokens) -> Value, or nullopt (error reported
+  // unless `quiet`: a symbol not yet defined during the first reading).
+  struct Evaluation {
+    std::optional<Value> value;
+    bool undefined = false;  // names a symbol that is not defined (yet)
+  };
+
+  Evaluation evaluate(Tokens tokens, uint64_t location, bool quiet) {
+    size_t at = 0;
+    Evaluation result;
+    result.value = additive(tokens, at, location, quiet, result.undefined);
+    if (result.value && at != tokens.size()) {
+      if (!quiet) error_at(tokens[at], "unexpected '" + std::string(tokens[at].text) + "' in expression");
+      result.value.reset();
+    }
+    return result;
+  }
+
+  using Level = std::optional<Value> (Assembler::*)(Tokens, size_t&, uint64_t, bool, bool&);
+
+  std::optional<Value> additive(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
+    auto left = bitwise(t, at, loc, quiet, undefined);
+    while (left && at < t.size() && (t[at].text == "+" || t[at].text == "-") && t[at].kind == TokenKind::Punct) {
+      const Token& op = t[at++];
+      auto right = bitwise(t, at, loc, quiet, undefined);
+      if (!right) return std::nullopt;
+      left = combine_additive(*left, *right, op, quiet);
+    }
+    return left;
+  }
+
+  std::optional<Value> combine_additive(Value left, Value right, const Token& op, bool quiet) {
+    const bool minus = op.text == "-";
+    if (right.absolute()) {
+      left.constant += minus ? -right.constant : right.constant;
+      return left;
+    }
+    if (!minus && left.absolute()) {
+      right.constant += left.constant;
+      return right;
+    }
+    // label - label in one section is a constant (sizes, distances).
+    if (minus && !left.absolute()) {
+      const SymbolState& a = symbols_[left.symbol];
+      const SymbolState& b = symbols_[right.symbol];
+      if (a.defined && b.defined && a.section == b.section) {
+        return Value{static_cast<int64_t>(a.value) + left.constant - static_cast<int64_t>(b.value) - right.constant,
+                     -1};
+      }
+    }
+    if (!quiet) error_at(op, "cannot combine these symbols with '" + std::string(op.text) + "'");
+    return std::nullopt;
+  }
+
+  std::optional<Value> bitwise(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
+    auto left = multiplicative(t, at, loc, quiet, undefined);
+    while (left && at < t.size() && t[at].kind == TokenKind::Punct &&
+           (t[at].text == "&" || t[at].text == "|" || t[at].text == "^")) {
+      const Token& op = t[at++];
+      auto right = multiplicative(t, at, loc, quiet, undefined);
+      if (!right) return std::nullopt;
+      left = arithmetic(*left, *right, op, quiet);
+    }
+    return left;
+  }
+
+  std::optional<Value> multiplicative(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
+    auto left = unary(t, at, loc, quiet, undefined);
+    while (left && at < t.size() && t[at].kind == TokenKind::Punct &&
+           (t[at].text == "*" || t[at].text == "/" || t[at].text == "%" || t[at].text == "<<" || t[at].text == ">>")) {
+      const Token& op = t[at++];
+      auto right = unary(t, at, loc, quiet, undefined);
+      if (!right) return std::nullopt;
+      left = arithmetic(*left, *right, op, quiet);
+    }
+    return left;
+  }
+
+  std::optional<Value> arithmetic(Value left, Value right, const Token& op, bool quiet) {
+    if (!left.absolute() || !right.absolute()) {
+      if (!quiet) error_at(op, "'" + std::string(op.text) + "' needs constant operands");
+      return std::nullopt;
+    }
+    const auto a = static_cast<uint64_t>(left.constant), b = static_cast<uint64_t>(right.constant);
+    const std::string_view o = op.text;
+    uint64_t r = 0;
+    if ((o == "/" || o == "%") && b == 0) {
+      if (!quiet) error_at(op, "division by zero in expression");
+      return std::nullopt;
+    }
+    if (o == "*")
+      r = a * b;
+    else if (o == "/")
+      r = static_cast<uint64_t>(left.constant / right.constant);
+    else if (o == "%")
+      r = static_cast<uint64_t>(left.constant % right.constant);
+    else if (o == "<<")
+      r = b >= 64 ? 0 : a << b;
+    else if (o == ">>")
+      r = b >= 64 ? 0 : a >> b;
+    else if (o == "&")
+      r = a & b;
+    else if (o == "|")
+      r = a | b;
+    else
+      r = a ^ b;
+    return Value{static_cast<int64_t>(r), -1};
+  }
+
+  std::optional<Value> unary(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
+    if (at >= t.size()) {
+      if (!quiet) error_at(column_after(t), "expected an expression");
+      return std::nullopt;
+    }
+    const Token& token = t[at];
+    if (token.kind == TokenKind::Punct && (token.text == "-" || token.text == "~" || token.text == "+")) {
+      ++at;
+      auto operand = unary(t, at, loc, quiet, undefined);
+      if (!operand) return std::nullopt;
+      if (token.text == "+") return operand;
+      if (!operand->absolute()) {
+        if (!quiet) error_at(token, "'" + std::string(token.text) + "' needs a constant operand");
+        return std::nullopt;
+      }
+      const auto v = static_cast<uint64_t>(operand->constant);
+      return Value{static_cast<int64_t>(token.text == "-" ? 0 - v : ~v), -1};
+    }
+    if (token.kind == TokenKind::Punct && token.text == "(") {
+      ++at;
+      auto inner = additive(t, at, loc, quiet, undefined);
+      if (!inner) return std::nullopt;
+      if (at >= t.size() || t[at].text != ")") {
+        if (!quiet) error_at(at < t.size() ? t[at].column : column_after(t), "expected ')'");
+        return std::nullopt;
+      }
+      ++at;
+      return inner;
+    }
+    ++at;
+    if (token.kind == TokenKind::Number) {
+      if (token.bad) {
+        if (!quiet) error_at(token, "bad number '" + std::string(token.text) + "'");
+        return std::nullopt;
+      }
+      if (token.overflow) {
+        if (!quiet) error_at(token, "number '" + std::string(token.text) + "' needs more than 64 bits");
+        return std::nullopt;
+      }
+      return Value{static_cast<int64_t>(token.number), -1};
+    }
+    if (token.kind == TokenKind::Ident && !is_register_name(token.text)) {
+      if (token.text == ".") return Value{static_cast<int64_t>(loc), dot_symbol()};
+      const int32_t index = symbol(token.text);
+      SymbolState& sym = symbols_[index];
+      sym.referenced = true;
+      if (sym.constant) return Value{static_cast<int64_t>(sym.value), -1};
+      if (!sym.defined) undefined = true;
+      return Value{0, index};
+    }
+    if (!quiet) error_at(token, "expected an expression, found '" + std::string(token.text) + "'");
+    return std::nullopt;
+  }
+
+  // `.` as a symbol: a hidden label at the current location of this statement.
+  int32_t dot_symbol() {
+    const std::string name = "\x01dot" + std::to_string(current_) + ":" + std::to_string(here());
+    const int32_t index = symbol(name);
+    SymbolState& sym = symbols_[index];
+    sym.defined = true;
+    sym.section = static_cast<int32_t>(current_);
+    sym.value = here();
+    return index;
+  }
+
+  // ---- Statements
+  void statement(Tokens tokens) {
+    // Labels: `name:`, possibly several, before anything else on the line.
+    while (tokens.size() >= 2 && tokens[0].kind == TokenKind::Ident && tokens[1].text == ":" &&
+           !is_register_name(tokens[0].text)) {
+      define_label(tokens[0]);
+      tokens = tokens.subspan(2);
+    }
+    if (tokens.empty()) return;
+    for (const Token& token : tokens)
+      if (token.bad)
+        return error_at(token, "unexpected character or malformed literal '" + std::string(token.text) + "'");
+    const Token& first = tokens[0];
+    if (first.kind == TokenKind::Ident && first.text.size() > 1 && first.text[0] == '.' &&
+        !(tokens.size() > 1 && tokens[1].text == "=")) {
+      return directive(tokens);
+    }
+    // `name = expr` assigns a symbol, unless name is a register (then it is
+    // a pseudo-C move).
+    if (tokens.size() >= 3 && first.kind == TokenKind::Ident && tokens[1].text == "=" &&
+        !is_register_name(first.text)) {
+      return assign(first, tokens.subspan(2));
+    }
+    instruction(tokens);
+  }
+
+  void assign(const Token& name, Tokens expr) {
+    auto result = evaluate(expr, here(), false);
+    if (!result.value) return;
+    if (!result.value->absolute()) return error_at(expr[0], "a symbol assignment needs a constant value");
+    SymbolState& sym = symbols_[symbol(name.text)];
+    sym.defined = true;
+    sym.constant = true;
+    sym.value = static_cast<uint64_t>(result.value->constant);
+  }
+
+  // ---- Instructions
+  void instruction(Tokens tokens) {
+    if (report_bad_registers(tokens)) return;
+    const bool pseudo_allowed = options_.syntax != Syntax::Normal;
+    const bool normal_allowed = options_.syntax != Syntax::PseudoC;
+    if (normal_allowed && looks_normal(tokens)) return normal_instruction(tokens);
+    if (pseudo_allowed) return pseudo_instruction(tokens);
+    error_at(tokens[0], "unknown instruction '" + std::string(tokens[0].text) + "'");
+  }
+
+  // Registers past r10 get their own message: "r11 = 1" is no symbol.
+  bool report_bad_registers(Tokens tokens) {
+    for (const Token& token : tokens) {
+      if (token.kind != TokenKind::Ident) continue;
+      bool wide = true;
+      const int number =
+          token.text.starts_with('%') ? detail::normal_register(token.text) : detail::pseudo_register(token.text, wide);
+      if (number > 10) {
+        error_at(token, "no register " + std::string(token.text) + " (r0-r10)");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }
+
+  // A known normal mnemonic, not followed by an assignment operator.
+  bool looks_normal(Tokens tokens) {
+    if (tokens[0].kind != TokenKind::Ident) return false;
+    if (tokens.size() > 1 && tokens[1].kind == TokenKind::Punct && tokens[1].text.ends_with("=")) return false;
+    return detail::syntax_tables().normal.contains(lower(tokens[0].text));
+  }
+
+  // Splits operands at top-level commas.
+  static std::vector<Tokens> split_operands(Tokens tokens) {
+    std::vector<Tokens> operands;
+    if (tokens.empty()) return operands;
+    size_t start = 0;
+    int depth = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const std::string_view t = tokens[i].text;
+      if (t == "(" || t == "[") ++depth;
+      if (t == ")" || t == "]") --depth;
+      if (t == "," && depth == 0) {
+        operands.push_back(tokens.subspan(start, i - start));
+        start = i + 1;
+      }
+    }
+    operands.push_back(tokens.subspan(start));
+    return operands;
+  }
+
+  void normal_instruction(Tokens tokens) {
+    const auto& rows = detail::syntax_tables().normal.at(lower(tokens[0].text));
+    const std::vector<Tokens> operands = split_operands(tokens.subspan(1));
+    for (const Tokens& operand : operands)
+      if (operand.empty())
+        return error_at(tokens.size() > 1 ? tokens[1].column : column_after(tokens), "missing operand");
+    std::string why;
+    for (Op op : rows) {
+      Operands parsed;
+      if (parse_normal_operands(isa::info(op), operands, parsed, why)) return emit(isa::info(op), parsed, tokens);
+    }
+    error_at(tokens[0], "no form of '" + std::string(tokens[0].text) + "' takes these operands" +
+                            (why.empty() ? std::string() : " (" + why + ")"));
+  }
+
+  // Normal-syntax operands by shape (isa.hpp lists each shape's spelling).
+  bool parse_normal_operands(const OpInfo& row, const std::vector<Tokens>& ops, Operands& out, std::string& why) {
+    const auto reg = [&](Tokens t, int& field) {
+      if (t.size() != 1) return false;
+      field = detail::normal_register(t[0].text);
+      return field >= 0;
+    };
+    const auto expr = [&](Tokens t, Tokens& field) {
+      if (expression_end(t, 0) != t.size()) return false;
+      field = t;
+      return true;
+    };
+    const auto width = [&](Tokens t) {
+      return t.size() == 1 && t[0].kind == TokenKind::Number && static_cast<int64_t>(t[0].number) == row.value;
+    };
+    const auto target = [&](Tokens t) {
+      if (!is_target(t)) return false;
+      out.target = t;
+      out.has_target = true;
+      return true;
+    };
+    const auto want = [&](size_t n) { return ops.size() == n; };
+    switch (row.shape) {
+      case Shape::AluReg: return want(2) && reg(ops[0], out.dst) && reg(ops[1], out.src);
+      case Shape::AluImm: return want(2) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm));
+      case Shape::AluNeg:
+      case Shape::Callx: return want(1) && reg(ops[0], out.dst);
+      case Shape::MovSx:
+        if (want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && !width(ops[2]))
+          why = "width must be 8, 16 or 32";
+        return want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && width(ops[2]);
+      case Shape::Endian:
+        if (want(2) && reg(ops[0], out.dst) && !width(ops[1])) why = "width must be 16, 32 or 64";
+        return want(2) && reg(ops[0], out.dst) && width(ops[1]);
+      case Shape::Lddw:
+        return row.op == Op::lddw && want(2) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm));
+      case Shape::LdAbs: return want(1) && (out.has_imm = expr(ops[0], out.imm));
+      case Shape::LdInd: return want(2) && reg(ops[0], out.src) && (out.has_imm = expr(ops[1], out.imm));
+      case Shape::Load: return want(2) && reg(ops[0], out.dst) && memory(ops[1], out.src, out, why);
+      case Shape::StoreImm:
+        return want(2) && memory(ops[0], out.dst, out, why) && (out.has_imm = expr(ops[1], out.imm));
+      case Shape::StoreReg:
+      case Shape::Atomic: return want(2) && memory(ops[0], out.dst, out, why) && reg(ops[1], out.src);
+      case Shape::Jump:
+      case Shape::JumpLong:
+      case Shape::CallLocal: return want(1) && target(ops[0]);
+      case Shape::JumpImm:
+        return want(3) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm)) && target(ops[2]);
+      case Shape::JumpReg: return want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && target(ops[2]);
+      case Shape::Call: return want(1) && (out.has_imm = expr(ops[0], out.imm));
+      case Shape::CallKfunc: return false;  // no normal spelling: `call` with a number is a helper
+      case Shape::Exit: return ops.empty();
+    }
+    return false;
+  }
+
+  // [%rN+off] or [%rN-off]; the offset is required, as in every reference tool.
+  bool memory(Tokens t, int& base, Operands& out, std::string& why) {
+    if (t.size() < 2 || t.front().text != "[" || t.back().text != "]") return false;
+    base = detail::normal_register(t[1].text);
+    if (base < 0) return false;
+    Tokens offset = t.subspan(2, t.size() - 3);
+    if (offset.empty()) {
+      why = "memory operand needs an offset: [%rN+0]";
+      return false;
+    }
+    return parse_offset(offset, out);
+  }
+
+  // "+ expr" or "- expr" (GNU also writes "+-8").
+  bool parse_offset(Tokens t, Operands& out) {
+    if (t.empty() || t[0].kind != TokenKind::Punct || (t[0].text != "+" && t[0].text != "-")) return false;
+    if (expression_end(t, 1) != t.size() || t.size() < 2) return false;
+    out.off_sign = t[0].text == "-" ? -1 : 1;
+    out.off = t.subspan(1);
+    out.has_off = true;
+    return true;
+  }
+
+  // A label, a signed or unsigned number, or "(expr)".
+  static bool is_target(Tokens t) {
+    if (t.size() == 1)
+      return t[0].kind == TokenKind::Number || (t[0].kind == TokenKind::Ident && !is_register_name(t[0].text));
+    return expression_end(t, 0) == t.size();
+  }
+
+  // ---- Pseudo-C: match the row templates.
+  void pseudo_instruction(Tokens tokens) {
+    const auto& tables = detail::syntax_tables();
+    std::string_view key = tokens[0].text;
+    bool wide = true;
+    if (tokens[0].kind == TokenKind::Ident && detail::pseudo_register(tokens[0].text, wide) >= 0)
+      key = wide ? "R" : "W";
+    auto it = tables.pseudo.find(key);
+    if (it != tables.pseudo.end()) {
+      for (const PseudoTemplate& tmpl : it->second) {
+        Operands parsed;
+        if (match(tmpl, tokens, parsed)) return emit(isa::info(tmpl.op), parsed, tokens);
+      }
+    }
+    if (extra_pseudo_forms(tokens)) return;
+    error_at(tokens[0], "unknown instruction: no normal mnemonic or pseudo-C form reads '" +
+                            std::string(tokens[0].text) + (tokens.size() > 1 ? " " + std::string(tokens[1].text) : "") +
+                            " ...'");
+  }
+
+  bool match(const PseudoTemplate& tmpl, Tokens in, Operands& out) {
+    size_t at = 0;
+    for (const detail::TemplateElem& elem : tmpl.elems) {
+      switch (elem.kind) {
+        case Elem::Literal:
+          if (at >= in.size() || !literal_matches(elem.text, in[at])) return false;
+          ++at;
+          break;
+        case Elem::OptImm: {
+          // " + N" / " - N", or nothing for 0.
+          if (at >= in.size() || (in[at].text != "+" && in[at].text != "-")) break;
+          const size_t end = expression_end(in, at + 1);
+          if (end == at + 1) return false;
+          out.imm_sign = in[at].text == "-" ? -1 : 1;
+          out.imm = in.subspan(at + 1, end - at - 1);
+          out.has_imm = true;
+          at = end;
+          break;
+        }
+        case Elem::ImmHi16:
+        case Elem::ImmLo16: {
+          const size_t end = expression_end(in, at);
+          if (end == at) return false;
+          (elem.kind == Elem::ImmHi16 ? out.imm_hi : out.imm_lo) = in.subspan(at, end - at);
+          out.has_split_imm = true;
+          at = end;
+          break;
+        }
+        case Elem::RegDst:
+        case Elem::RegSrc: {
+          if (at >= in.size() || in[at].kind != TokenKind::Ident) return false;
+          bool wide = true;
+          const int number = detail::pseudo_register(in[at].text, wide);
+          if (number < 0 || (wide != elem.wide && !tmpl.either_width)) return false;
+          int& field = elem.kind == Elem::RegDst ? out.dst : out.src;
+          if (field >= 0 && field != number) return false;  // "r1 = -r2" is no neg
+          field = number;
+          ++at;
+          break;
+        }
+        case Elem::Imm:
+        case Elem::Imm64: {
+          const size_t end = expression_end(in, at);
+          if (end == at) return false;
+          out.imm = in.subspan(at, end - at);
+          out.has_imm = true;
+          at = end;
+          break;
+        }
+        case Elem::Off: {
+          size_t end = at;
+          if (end < in.size() && (in[end].text == "+" || in[end].text == "-")) end = expression_end(in, end + 1);
+          if (end <= at + 1 || !parse_offset(in.subspan(at, end - at), out)) return false;
+          at = end;
+          break;
+        }
+        case Elem::Target: {
+          size_t end = at;
+          if (end < in.size() && in[end].kind == TokenKind::Ident && !is_register_name(in[end].text))
+            ++end;
+          else
+            end = expression_end(in, at);
+          if (end == at) return false;
+          out.target = in.subspan(at, end - at);
+          out.has_target = true;
+          at = end;
+          break;
+        }
+      }
+    }
+    return at == in.size();
+  }
+
+  // A template literal against an input token: the same text, or for
+  // numbers the same value (`ld_pseudo r1, 0x1, 5`).
+  static bool literal_matches(std::string_view literal, const Token& token) {
+    if (token.kind == TokenKind::String) return false;
+    if (token.text == literal) return true;
+    if (token.kind != TokenKind::Number || literal.empty() || literal[0] < '0' || literal[0] > '9') return false;
+    Lexer lexer(literal);
+    Statement statement;
+    return lexer.next(statement) && statement.tokens.size() == 1 && statement.tokens[0].number == token.number;
+  }
+
+  // The legacy XADD that GNU as still reads: `*(u64 *)(r1 + 8) += r2`, the
+  // same instruction as `lock *(u64 *)(r1 + 8) += r2`.
+  bool extra_pseudo_forms(Tokens tokens) {
+    if (tokens[0].text != "*") return false;
+    std::vector<Token> with_lock;
+    with_lock.reserve(tokens.size() + 1);
+    with_lock.push_back(Token{TokenKind::Ident, "lock", tokens[0].column});
+    with_lock.insert(with_lock.end(), tokens.begin(), tokens.end());
+    auto it = detail::syntax_tables().pseudo.find("lock");
+    if (it == detail::syntax_tables().pseudo.end()) return false;
+    for (const PseudoTemplate& tmpl : it->second) {
+      Operands parsed;
+      if (match(tmpl, with_lock, parsed)) {
+        emit(isa::info(tmpl.op), parsed, tokens);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- Emitting an instruction, with fixups for what is not known yet.
+  void emit(const OpInfo& row, const Operands& ops, Tokens statement) {
+    const uint64_t offset = here();
+    isa::Slot slot =
+        isa::encode(row.op, static_cast<uint8_t>(std::max(ops.dst, 0)), static_cast<uint8_t>(std::max(ops.src, 0)));
+    std::optional<isa::Slot> second;
+    if (row.shape == Shape::Lddw) second = isa::Slot{};
+    if (ops.has_off && !resolve_into(FixupKind::Off16, ops.off, offset, slot, second, ops.off_sign)) return;
+    FixupKind imm_kind = FixupKind::Imm32;
+    if (row.shape == Shape::Lddw) imm_kind = FixupKind::Imm64;
+    if (row.shape == Shape::Call) imm_kind = FixupKind::Call;
+    if (ops.has_imm && !resolve_into(imm_kind, ops.imm, offset, slot, second, ops.imm_sign)) return;
+    if (ops.has_split_imm && !split_imm(ops, slot)) return;
+    if (ops.has_target && !resolve_into(FixupKind::Branch, ops.target, offset, slot, second, 1)) return;
+    static_cast<void>(statement);
+    append(&slot, sizeof slot);
+    if (second) append(&*second, sizeof *second);
+  }
+
+  // addr_space_cast(r2, DST_AS, SRC_AS): imm = DST_AS << 16 | SRC_AS.
+  bool split_imm(const Operands& ops, isa::Slot& slot) {
+    auto hi = constant(ops.imm_hi, "address space");
+    auto lo = constant(ops.imm_lo, "address space");
+    if (!hi || !lo) return false;
+    if (*hi > 0xffff || *lo > 0xffff) {
+      error_at(ops.imm_hi[0], "address spaces are 16-bit numbers");
+      return false;
+    }
+    slot.imm = static_cast<int32_t>((*hi << 16) | *lo);
+    return true;
+  }
+
+  // Evaluates now when every symbol is known (and writes the field), else
+  // records a fixup. Jumps always wait for the end: their labels are usually
+  // ahead. False when an error was reported.
+  bool resolve_into(FixupKind kind, Tokens expr, uint64_t offset, isa::Slot& slot, std::optional<isa::Slot>& second,
+                    int sign) {
+    if (kind == FixupKind::Branch) {
+      fixups_.push_back(
+          Fixup{kind, current_, offset, 0, sign, std::vector<Token>(expr.begin(), expr.end()), line_, offset});
+      return true;
+    }
+    Evaluation result = evaluate(expr, offset, true);
+    if (!result.value && !result.undefined) {
+      evaluate(expr, offset, false);  // report the error
+      return false;
+    }
+    if (result.value && result.value->absolute()) {
+      const int64_t value = sign < 0 ? -result.value->constant : result.value->constant;
+      return store_field(kind == FixupKind::Call ? FixupKind::Imm32 : kind, value, expr, slot, second);
+    }
+    if (result.undefined || kind == FixupKind::Call || kind == FixupKind::Imm64) {
+      fixups_.push_back(
+          Fixup{kind, current_, offset, 0, sign, std::vector<Token>(expr.begin(), expr.end()), line_, offset});
+      return true;
+    }
+    error_at(expr[0], "a symbol cannot be used here; only lddw, call and jumps take symbols");
+    return false;
+  }
+
+  bool store_field(FixupKind kind, int64_t value, Tokens expr, isa::Slot& slot, std::optional<isa::Slot>& second) {
+    switch (kind) {
+      case FixupKind::Off16:
+        if (value < INT16_MIN || value > INT16_MAX) {
+          error_at(expr[0], "offset " + std::to_string(value) + " does not fit in 16 bits (-32768..32767)");
+          return false;
+        }
+        slot.off = static_cast<int16_t>(value);
+        return true;
+      case FixupKind::Imm32:
+      case FixupKind::Call:
+        if (value < INT32_MIN || value > static_cast<int64_t>(UINT32_MAX)) {
+          error_at(expr[0], "immediate " + std::to_string(value) + " does not fit in 32 bits");
+          return false;
+        }
+        slot.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+        return true;
+      case FixupKind::Imm64:
+        if (slot.src() != 0) {
+          // ld_pseudo: the value (map fd, BTF id, ...) is the first slot's
+          // imm alone, as LLVM encodes it.
+          if (value < INT32_MIN || value > static_cast<int64_t>(UINT32_MAX)) {
+            error_at(expr[0], "ld_pseudo value " + std::to_string(value) + " does not fit in 32 bits");
+            return false;
+          }
+          slot.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+          second->imm = 0;
+          return true;
+        }
+        slot.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+        second->imm = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32));
+        return true;
+      case FixupKind::Branch:
+      case FixupKind::Data: return true;  // handled by fixups
+    }
+    return true;
+  }
+
+  // ---- Directives
+  void directive(Tokens tokens) {
+    const std::string name = lower(tokens[0].text);
+    const std::vector<Tokens> args = split_operands(tokens.subspan(1));
+    if (name == ".text") return switch_section(".text", kShfAlloc | kShfExecinstr, kShtProgbits);
+    if (name == ".data") return switch_section(".data", kShfAlloc | kShfWrite, kShtProgbits);
+    if (name == ".bss") return switch_section(".bss", kShfAlloc | kShfWrite, kShtNobits);
+    if (name == ".rodata") return switch_section(".rodata", kShfAlloc, kShtProgbits);
+    if (name == ".section" || name == ".pushsection") return section_directive(tokens, args);
+    if (name == ".globl" || name == ".global" || name == ".weak" || name == ".local")
+      return binding_directive(name, args);
+    if (name == ".type") return type_directive(tokens, args);
+    if (name == ".size") return size_directive(tokens, args);
+    if (name == ".set" || name == ".equ") {
+      if (args.size() != 2 || args[0].size() != 1) return error_at(tokens[0], name + " takes a name and a value");
+      return assign(args[0][0], args[1]);
+    }
+    if (name == ".p2align" || name == ".align") return align_directive(tokens, args, true);
+    if (name == ".balign") return align_directive(tokens, args, false);
+    if (name == ".byte") return data_directive(tokens, args, 1);
+    if (name == ".short" || name == ".2byte" || name == ".half" || name == ".hword")
+      return data_directive(tokens, args, 2);
+    if (name == ".long" || name == ".int" || name == ".4byte" || name == ".word")
+      return data_directive(tokens, args, 4);
+    if (name == ".quad" || name == ".8byte" || name == ".dword") return data_directive(tokens, args, 8);
+    if (name == ".ascii" || name == ".asciz" || name == ".string")
+      return string_directive(tokens, args, name != ".ascii");
+    if (name == ".zero" || name == ".space" || name == ".skip") return space_directive(tokens, args);
+    if (name == ".fill") return fill_directive(tokens, args);
+    if (name == ".lcomm" || name == ".comm") return common_directive(tokens, args, name == ".comm");
+    // Directives that change nothing in the object.
+    static const char* const kIgnored[] = {".file",       ".ident",        ".addrsig",       ".addrsig_sym",
+                                           ".loc",        ".cfi_sections", ".cfi_startproc", ".cfi_endproc",
+                                           ".popsection", ".previous",     ".version",       ".end",
+                                           ".hidden",     ".protected",    ".internal",      ".visibility"};
+    for (const char* ignored : kIgnored)
+      if (name == ignored) return;
+    error_at(tokens[0], "unknown directive '" + std::string(tokens[0].text) + "'");
+  }
+
+  void section_directive(Tokens tokens, const std::vector<Tokens>& args) {
+    if (args.empty() || args[0].empty()) return error_at(tokens[0], ".section needs a name");
+    std::string name;
+    for (const Token& t : args[0])
+      name += t.kind == TokenKind::String ? std::string(t.text.substr(1, t.text.size() - 2)) : std::string(t.text);
+    uint64_t flags = 0;
+    uint32_t type = kShtProgbits;
+    bool flags_given = false;
+    if (args.size() >= 2 && args[1].size() == 1 && args[1][0].kind == TokenKind::String) {
+      flags_given = true;
+      for (char c : args[1][0].text) {
+        if (c == 'a') flags |= kShfAlloc;
+        if (c == 'w') flags |= kShfWrite;
+        if (c == 'x') flags |= kShfExecinstr;
+      }
+    }
+    if (args.size() >= 3 && !args[2].empty() && args[2].back().text == "nobits") type = kShtNobits;
+    if (!flags_given) flags = default_flags(name, type);
+    if (name.starts_with(".bss")) type = kShtNobits;
+    switch_section(name, flags, type);
+  }
+
+  static uint64_t default_flags(const std::string& name, uint32_t& type) {
+    if (name == ".text" || name.starts_with(".text.")) return kShfAlloc | kShfExecinstr;
+    if (name.starts_with(".rodata")) return kShfAlloc;
+    if (name.starts_with(".data") || name == ".maps") return kShfAlloc | kShfWrite;
+    if (name.starts_with(".bss")) {
+      type = kShtNobits;
+      return kShfAlloc | kShfWrite;
+    }
+    if (name.starts_with(".BTF") || name.starts_with(".debug") || name == "license" || name == "version") return 0;
+    return kShfAlloc | kShfExecinstr;  // program sections: "xdp", "socket", "tc", ...
+  }
+
+  void binding_directive(const std::string& name, const std::vector<Tokens>& args) {
+    const Binding binding = name == ".weak" ? Binding::Weak : name == ".local" ? Binding::Local : Binding::Global;
+    for (const Tokens& arg : args) {
+      if (arg.size() != 1 || arg[0].kind != TokenKind::Ident) {
+        error_at(arg.empty() ? 1 : arg[0].column, name + " takes symbol names");
+        continue;
+      }
+      symbols_[symbol(arg[0].text)].binding = binding;
+    }
+  }
+
+  void type_directive(Tokens tokens, const std::vector<Tokens>& args) {
+    if (args.size() != 2 || args[0].size() != 1 || args[1].empty())
+      return error_at(tokens[0], ".type takes a symbol and @function or @object");
+    const std::string_view kind = args[1].back().text;
+    SymbolState& sym = symbols_[symbol(args[0][0].text)];
+    if (kind == "function" || kind == "STT_FUNC")
+      sym.type = SymbolType::Func;
+    else if (kind == "object" || kind == "STT_OBJECT")
+      sym.type = SymbolType::Object;
+    else if (kind != "notype")
+      return error_at(args[1].back(), "unknown symbol type '" + std::string(kind) + "'");
+  }
+
+  void size_directive(Tokens tokens, const std::vector<Tokens>& args) {
+    if (args.size() != 2 || args[0].size() != 1) return error_at(tokens[0], ".size takes a symbol and a size");
+    auto result = evaluate(args[1], here(), false);
+    if (!result.value) return;
+    if (!result.value->absolute()) return error_at(args[1][0], ".size needs a constant");
+    symbols_[symbol(args[0][0].text)].size = static_cast<uint64_t>(result.value->constant);
+  }
+
+  std::optional<uint64_t> constant(Tokens expr, const char* what) {
+    if (expr.empty()) {
+      error_at(1, std::string(what) + " needs a value");
+      return std::nullopt;
+    }
+    auto result = evaluate(expr, here(), false);
+    if (!result.value) return std::nullopt;
+    if (!result.value->absolute()) {
+      error_at(expr[0], std::string(what) + " needs a constant");
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(result.value->constant);
+  }
+
+  void align_directive(Tokens tokens, const std::vector<Tokens>& args, bool power_of_two) {
+    if (args.empty()) return error_at(tokens[0], "alignment directive needs a value");
+    auto value = constant(args[0], "alignment");
+    if (!value) return;
+    if (power_of_two && *value > 16)
+      return error_at(args[0][0], "alignment 2^" + std::to_string(*value) + " is too large");
+    const uint64_t alignment = power_of_two ? uint64_t{1} << *value : *value;
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > 65536)
+      return error_at(args[0][0], "alignment must be a power of two up to 65536");
+    uint8_t fill = 0;
+    if (args.size() >= 2 && !args[1].empty()) {
+      auto f = constant(args[1], "fill value");
+      if (!f) return;
+      fill = static_cast<uint8_t>(*f);
+    }
+    current().alignment = std::max(current().alignment, alignment);
+    const bool code = (current().flags & kShfExecinstr) != 0;
+    while (here() % alignment != 0) {
+      // In code, pad with zero bytes too (llvm-mc pads BPF code with zeros).
+      const uint8_t byte = code ? 0 : fill;
+      append(&byte, 1);
+    }
+  }
+
+  void data_directive(Tokens tokens, const std::vector<Tokens>& args, uint8_t size) {
+    if (args.empty()) return error_at(tokens[0], std::string(tokens[0].text) + " needs values");
+    for (const Tokens& arg : args) {
+      if (arg.empty()) {
+        error_at(tokens[0], "missing value");
+        continue;
+      }
+      const uint64_t offset = here();
+      Evaluation result = evaluate(arg, offset, true);
+      if (result.value && result.value->absolute()) {
+        const int64_t v = result.value->constant;
+        if (size < 8) {
+          const int64_t lo = -(int64_t{1} << (size * 8 - 1)), hi = (int64_t{1} << (size * 8)) - 1;
+          if (v < lo || v > hi)
+            error_at(arg[0], "value " + std::to_string(v) + " does not fit in " + std::to_string(size) + " bytes");
+        }
+        append(&v, size);
+        continue;
+      }
+      if (!result.value && !result.undefined) {
+        evaluate(arg, offset, false);
+        continue;
+      }
+      const uint64_t zero = 0;
+      append(&zero, size);
+      fixups_.push_back(
+          Fixup{FixupKind::Data, current_, offset, size, 1, std::vector<Token>(arg.begin(), arg.end()), line_, offset});
+    }
+  }
+
+  void string_directive(Tokens tokens, const std::vector<Tokens>& args, bool terminate) {
+    if (args.empty()) return error_at(tokens[0], std::string(tokens[0].text) + " needs a string");
+    for (const Tokens& arg : args) {
+      if (arg.size() != 1 || arg[0].kind != TokenKind::String) {
+        error_at(arg.empty() ? tokens[0].column : arg[0].column, "expected a string in double quotes");
+        continue;
+      }
+      const std::string_view text = arg[0].text.substr(1, arg[0].text.size() - 2);
+      std::string bytes;
+      for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 >= text.size()) {
+          bytes += text[i];
+          continue;
+        }
+        const char e = text[++i];
+        if (e == 'n')
+          bytes += '\n';
+        else if (e == 't')
+          bytes += '\t';
+        else if (e == 'r')
+          bytes += '\r';
+        else if (e >= '0' && e <= '7') {
+          int v = 0, n = 0;
+          for (; n < 3 && i < text.size() && text[i] >= '0' && text[i] <= '7'; ++n, ++i) v = v * 8 + (text[i] - '0');
+          --i;
+          bytes += static_cast<char>(v);
+        } else
+          bytes += e;
+      }
+      append(bytes.data(), bytes.size());
+      if (terminate) append("", 1);
+    }
+  }
+
+  void space_directive(Tokens tokens, const std::vector<Tokens>& args) {
+    if (args.empty()) return error_at(tokens[0], std::string(tokens[0].text) + " needs a size");
+    auto size = constant(args[0], "size");
+    if (!size) return;
+    if (*size > (uint64_t{1} << 30)) return error_at(args[0][0], "size " + std::to_string(*size) + " is too large");
+    uint8_t fill = 0;
+    if (args.size() >= 2) {
+      auto f = constant(args[1], "fill value");
+      if (!f) return;
+      fill = static_cast<uint8_t>(*f);
+    }
+    current().bytes.insert(current().bytes.end(), *size, fill);
+  }
+
+  void fill_directive(Tokens tokens, const std::vector<Tokens>& args) {
+    if (args.empty() || args.size() > 3) return error_at(tokens[0], ".fill takes count[, size[, value]]");
+    auto count = constant(args[0], "count");
+    if (!count) return;
+    uint64_t size = 1, value = 0;
+    if (args.size() >= 2) {
+      auto s = constant(args[1], "size");
+      if (!s) return;
+      size = std::min<uint64_t>(*s, 8);
+    }
+    if (args.size() == 3) {
+      auto v = constant(args[2], "value");
+      if (!v) return;
+      value = *v;
+    }
+    if (*count * size > (uint64_t{1} << 30)) return error_at(args[0][0], ".fill is too large");
+    for (uint64_t i = 0; i < *count; ++i) append(&value, size);
+  }
+
+  void common_directive(Tokens tokens, const std::vector<Tokens>& args, bool global) {
+    if (args.size() < 2 || args[0].size() != 1)
+      return error_at(tokens[0], std::string(tokens[0].text) + " takes a name and a size");
+    auto size = constant(args[1], "size");
+    if (!size) return;
+    const uint32_t saved = current_;
+    switch_section(".bss", kShfAlloc | kShfWrite, kShtNobits);
+    define_label(args[0][0]);
+    SymbolState& sym = symbols_[symbol(args[0][0].text)];
+    sym.size = *size;
+    sym.type = SymbolType::Object;
+    if (global) sym.binding = Binding::Global;
+    current().bytes.insert(current().bytes.end(), *size, 0);
+    current_ = saved;
+  }
+
+  // ---- Fixups
+  void resolve_fixups() {
+    for (const Fixup& fixup : fixups_) {
+      line_ = fixup.line;
+      const Tokens expr(fixup.expr);
+      const uint32_t saved = current_;
+      current_ = fixup.section;
+      Evaluation result = evaluate(expr, fixup.location, false);
+      current_ = saved;
+      if (!result.value) continue;
+      if (fixup.kind == FixupKind::Data)
+        apply_data(fixup, *result.value);
+      else
+        apply_instruction(fixup, *result.value);
+    }
+  }
+
+  uint8_t* bytes_at(const Fixup& fixup) { return sections_[fixup.section].section.bytes.data() + fixup.offset; }
+
+  isa::Slot read_slot(const Fixup& fixup, size_t index = 0) {
+    isa::Slot slot;
+    std::memcpy(&slot, bytes_at(fixup) + index * sizeof slot, sizeof slot);
+    return slot;
+  }
+  void write_slot(const Fixup& fixup, const isa::Slot& slot, size_t index = 0) {
+    std::memcpy(bytes_at(fixup) + index * sizeof slot, &slot, sizeof slot);
+  }
+
+  void apply_instruction(const Fixup& fixup, const Value& value) {
+    isa::Slot slot = read_slot(fixup);
+    std::optional<isa::Slot> second;
+    const Tokens expr(fixup.expr);
+    switch (fixup.kind) {
+      case FixupKind::Branch: return apply_branch(fixup, value, slot);
+      case FixupKind::Call: return apply_call(fixup, value, slot);
+      case FixupKind::Imm64: {
+        second = read_slot(fixup, 1);
+        int64_t addend = value.constant;
+        if (!value.absolute()) addend = relocate(fixup, value, kRelBpf64_64);
+        store_field(FixupKind::Imm64, addend, expr, slot, second);
+        write_slot(fixup, *second, 1);
+        break;
+      }
+      default:
+        if (!value.absolute())
+          return error_at(expr[0], "a symbol cannot be used here; only lddw, call and jumps take symbols");
+        if (!store_field(fixup.kind, fixup.sign < 0 ? -value.constant : value.constant, expr, slot, second)) return;
+    }
+    write_slot(fixup, slot);
+  }
+
+  // Records a relocation for `value` at the fixup and returns the addend to
+  // store: local symbols are named by their section (addend = offset), as
+  // llvm-mc and GNU as do; global and undefined ones by themselves.
+  int64_t relocate(const Fixup& fixup, const Value& value, uint32_t type) {
+    SymbolState& sym = symbols_[value.symbol];
+    sym.referenced = true;
+    if (sym.defined && sym.binding == Binding::Local && sym.section >= 0) {
+      relocations_.push_back(Relocation{fixup.section, fixup.offset, type, sections_[sym.section].section.name});
+      return static_cast<int64_t>(sym.value) + value.constant;
+    }
+    relocations_.push_back(Relocation{fixup.section, fixup.offset, type, sym.name});
+    return value.constant;
+  }
+
+  void apply_branch(const Fixup& fixup, const Value& value, isa::Slot& slot) {
+    const Tokens expr(fixup.expr);
+    int64_t delta = 0;
+    if (value.absolute()) {
+      delta = value.constant;  // a numeric offset in slots
+    } else {
+      const SymbolState& sym = symbols_[value.symbol];
+      if (!sym.defined) return error_at(expr[0], "undefined label '" + sym.name + "'");
+      if (sym.section != static_cast<int32_t>(fixup.section))
+        return error_at(expr[0], "label '" + sym.name + "' is in another section");
+      const int64_t bytes = static_cast<int64_t>(sym.value) + value.constant - static_cast<int64_t>(fixup.offset) - 8;
+      if (bytes % 8 != 0) return error_at(expr[0], "label '" + sym.name + "' is not at an instruction boundary");
+      delta = bytes / 8;
+    }
+    const Op op = *isa::lookup(slot);
+    const Shape shape = isa::info(op).shape;
+    const bool wide = shape == Shape::JumpLong || shape == Shape::CallLocal;
+    if (!wide && (delta < INT16_MIN || delta > INT16_MAX)) {
+      // `goto` to a far label becomes `gotol`, as LLVM does.
+      if (op == Op::ja && !value.absolute() && delta >= INT32_MIN && delta <= INT32_MAX) {
+        slot = isa::encode(Op::gotol, 0, 0, 0, static_cast<int32_t>(delta));
+        write_slot(fixup, slot);
+        return;
+      }
+      return error_at(expr[0], "jump offset " + std::to_string(delta) + " does not fit in 16 bits");
+    }
+    if (wide && (delta < INT32_MIN || delta > INT32_MAX))
+      return error_at(expr[0], "jump offset " + std::to_string(delta) + " does not fit in 32 bits");
+    if (wide)
+      slot.imm = static_cast<int32_t>(delta);
+    else
+      slot.off = static_cast<int16_t>(delta);
+    write_slot(fixup, slot);
+  }
+
+  // `call sym`: a function in this section is a local call; anything else a
+  // relocation (R_BPF_64_32) for the loader, with imm = -1 as LLVM writes.
+  void apply_call(const Fixup& fixup, const Value& value, isa::Slot& slot) {
+    const Tokens expr(fixup.expr);
+    if (value.absolute()) {
+      std::optional<isa::Slot> none;
+      if (store_field(FixupKind::Imm32, value.constant, expr, slot, none)) write_slot(fixup, slot);
+      return;
+    }
+    const SymbolState& sym = symbols_[value.symbol];
+    slot = isa::encode(Op::call_local);
+    if (sym.defined && sym.section == static_cast<int32_t>(fixup.section)) {
+      const int64_t bytes = static_cast<int64_t>(sym.value) + value.constant - static_cast<int64_t>(fixup.offset) - 8;
+      slot.imm = static_cast<int32_t>(bytes / 8);
+    } else {
+      const int64_t addend = relocate(fixup, value, kRelBpf64_32);
+      const bool by_section = sym.defined && sym.binding == Binding::Local;
+      slot.imm = by_section ? static_cast<int32_t>(addend / 8 - 1) : -1;
+    }
+    write_slot(fixup, slot);
+  }
+
+  void apply_data(const Fixup& fixup, const Value& value) {
+    const Tokens expr(fixup.expr);
+    int64_t v = value.constant;
+    if (!value.absolute()) {
+      if (fixup.data_size != 8 && fixup.data_size != 4)
+        return error_at(expr[0], "a symbol needs a .quad or .long (8 or 4 bytes)");
+      v = relocate(fixup, value, fixup.data_size == 8 ? kRelBpf64Abs64 : kRelBpf64Abs32);
+    }
+    std::memcpy(bytes_at(fixup), &v, fixup.data_size);
+  }
+
+  // ---- The object
+  Assembly finish() {
+    Assembly out;
+    for (SectionState& state : sections_) {
+      // An empty .text that nothing used is left out, as llvm-mc keeps it but
+      // tools ignore it; keep it when it has symbols.
+      out.object.sections.push_back(std::move(state.section));
+    }
+    for (const SymbolState& sym : symbols_) {
+      if (sym.name.starts_with('\x01') || sym.constant) continue;
+      if (!sym.defined && !sym.referenced && sym.binding == Binding::Local) continue;
+      if (!sym.defined && sym.binding == Binding::Local && !relocated(sym.name)) continue;
+      if (sym.name.starts_with(".L") && sym.binding == Binding::Local) continue;  // assembler-local labels
+      Symbol symbol;
+      symbol.name = sym.name;
+      if (sym.defined) symbol.section = static_cast<uint32_t>(sym.section);
+      symbol.value = sym.value;
+      symbol.size = sym.size;
+      symbol.binding = sym.defined ? sym.binding : (sym.binding == Binding::Weak ? Binding::Weak : Binding::Global);
+      symbol.type = sym.type;
+      out.object.symbols.push_back(std::move(symbol));
+    }
+    out.object.relocations = std::move(relocations_);
+    out.errors = std::move(errors_);
+    std::stable_sort(out.errors.begin(), out.errors.end(),
+                     [](const Error& a, const Error& b) { return a.where.line < b.where.line; });
+    return out;
+  }
+
+  bool relocated(const std::string& name) const {
+    for (const Relocation& r : relocations_)
+      if (r.symbol == name) return true;
+    return false;
+  }
+
+  std::string_view source_;
+  const AssembleOptions& options_;
+  uint32_t line_ = 0;
+  std::vector<SectionState> sections_;
+  uint32_t current_ = 0;
+  std::vector<SymbolState> symbols_;
+  std::unordered_map<std::string, int32_t> symbol_index_;
+  std::vector<Fixup> fixups_;
+  std::vector<Relocation> relocations_;
+  std::vector<Error> errors_;
+};
+
+}  // namespace
+
+Assembly assemble(std::string_view source, const AssembleOptions& options) {
+  if (options.syntax == Syntax::Conformance) {
+    Assembly out;
+    auto slots = assemble_conformance(source, options.input_name);
+    if (!slots) {
+      out.errors.push_back(slots.error());
+      return out;
+    }
+    Section text;
+    text.name = ".text";
+    text.flags = kShfAlloc | kShfExecinstr;
+    text.alignment = 8;
+    text.bytes = isa::to_bytes(*slots);
+    out.object.sections.push_back(std::move(text));
+    return out;
+  }
+  return Assembler(source, options).run();
+}
+
+std::vector<isa::Slot> section_slots(const Object& object, std::string_view name) {
+  const Section* section = object.find_section(name);
+  if (section == nullptr) return {};
+  std::vector<isa::Slot> slots(section->bytes.size() / sizeof(isa::Slot));
+  if (!slots.empty()) std::memcpy(slots.data(), section->bytes.data(), slots.size() * sizeof(isa::Slot));
+  return slots;
+}
+
+std::string format_diagnostic(const Error& error, std::string_view source) {
+  // "file:line:col: error: message"
+  std::string out = to_string(Error{error.code, "", error.where}) + "error: " + error.message + "\n";
+  if (error.where.line == 0) return out;
+  size_t start = 0;
+  for (uint32_t line = 1; line < error.where.line && start != std::string_view::npos; ++line) {
+    start = source.find('\n', start);
+    if (start != std::string_view::npos) ++start;
+  }
+  if (start == std::string_view::npos || start > source.size()) return out;
+  std::string_view text = source.substr(start, source.find('\n', start) - start);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  out += std::string(text) + "\n";
+  std::string caret;
+  for (uint32_t i = 1; i < error.where.column && i - 1 < text.size(); ++i) caret += text[i - 1] == '\t' ? '\t' : ' ';
+  out += caret + "^\n";
+  return out;
+}
+
+}  // namespace bpfkit::assembly

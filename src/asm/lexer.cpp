@@ -1,0 +1,191 @@
+#include "lexer.hpp"
+
+#include <array>
+
+namespace bpfkit::assembly::detail {
+namespace {
+
+bool is_ident_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '$';
+}
+bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 99;
+}
+
+// Longest first, so that "s>>=" wins over "s>" and ">>=" over ">>".
+constexpr std::array<std::string_view, 27> kOperators = {"s>>=", "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<",
+                                                         "+=",   "-=",  "*=",  "/=",  "%=",  "|=",  "&=",  "^=", "==",
+                                                         "!=",   ">=",  "<=",  "<<",  ">>",  "&&",  "||",  "->", "::"};
+
+size_t operator_length(std::string_view text) {
+  for (std::string_view op : kOperators)
+    if (text.starts_with(op)) return op.size();
+  return 0;
+}
+
+// Reads a number at the start of `text`: decimal, 0x hex, 0b binary, or
+// octal with a leading 0.
+size_t lex_number(std::string_view text, Token& token) {
+  unsigned base = 10;
+  size_t at = 0;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') && digit_value(text[2]) < 16) {
+    base = 16;
+    at = 2;
+  } else if (text.size() > 2 && text[0] == '0' && (text[1] == 'b' || text[1] == 'B') &&
+             (text[2] == '0' || text[2] == '1')) {
+    base = 2;
+    at = 2;
+  } else if (text.size() > 1 && text[0] == '0' && is_digit(text[1])) {
+    base = 8;
+    at = 1;
+  }
+  uint64_t value = 0;
+  for (; at < text.size(); ++at) {
+    const int digit = digit_value(text[at]);
+    if (digit >= static_cast<int>(base)) {
+      if (base != 16 && digit < 16 && is_digit(text[at])) token.bad = true;  // 09, 0b2
+      break;
+    }
+    const unsigned __int128 next = static_cast<unsigned __int128>(value) * base + static_cast<unsigned>(digit);
+    if (next > UINT64_MAX) token.overflow = true;
+    value = static_cast<uint64_t>(next);
+  }
+  token.number = value;
+  // C integer suffixes glued to the number belong to it, as in LLVM:
+  // `0x123ll` is the number 0x123 (a mov), `0x123 ll` an lddw.
+  while (at < text.size() && (text[at] == 'l' || text[at] == 'L' || text[at] == 'u' || text[at] == 'U')) ++at;
+  return at;
+}
+
+// 'a', '\n', '\\', '\''.
+size_t lex_char(std::string_view text, Token& token) {
+  if (text.size() >= 3 && text[1] != '\\' && text[2] == '\'') {
+    token.number = static_cast<unsigned char>(text[1]);
+    return 3;
+  }
+  if (text.size() >= 4 && text[1] == '\\' && text[3] == '\'') {
+    switch (text[2]) {
+      case 'n': token.number = '\n'; break;
+      case 't': token.number = '\t'; break;
+      case 'r': token.number = '\r'; break;
+      case '0': token.number = 0; break;
+      default: token.number = static_cast<unsigned char>(text[2]);
+    }
+    return 4;
+  }
+  token.bad = true;
+  return 1;
+}
+
+size_t lex_string(std::string_view text, Token& token) {
+  for (size_t at = 1; at < text.size(); ++at) {
+    if (text[at] == '\\') {
+      ++at;
+      continue;
+    }
+    if (text[at] == '"') return at + 1;
+  }
+  token.bad = true;  // unterminated
+  return text.size();
+}
+
+}  // namespace
+
+bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
+  while (at < line.size()) {
+    if (in_block_comment_) {
+      const size_t end = line.find("*/", at);
+      if (end == std::string_view::npos) {
+        at = line.size();
+        return false;
+      }
+      in_block_comment_ = false;
+      at = end + 2;
+      continue;
+    }
+    const char c = line[at];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+      ++at;
+      continue;
+    }
+    const std::string_view text = line.substr(at);
+    if (c == '#' || text.starts_with("//")) {
+      at = line.size();
+      return false;
+    }
+    if (text.starts_with("/*")) {
+      in_block_comment_ = true;
+      at += 2;
+      continue;
+    }
+    if (c == ';') {
+      ++at;
+      return true;
+    }
+    Token token{TokenKind::Punct, {}, static_cast<uint32_t>(rest_offset_ + at + 1)};
+    size_t length = 0;
+    if (c == 's' && (length = operator_length(text)) != 0) {
+      token.kind = TokenKind::Punct;
+    } else if (is_ident_start(c) || (c == '%' && text.size() > 1 && is_ident_start(text[1]))) {
+      length = 1;
+      while (length < text.size() && is_ident_char(text[length])) ++length;
+      token.kind = TokenKind::Ident;
+    } else if (is_digit(c)) {
+      token.kind = TokenKind::Number;
+      length = lex_number(text, token);
+    } else if (c == '\'') {
+      token.kind = TokenKind::Number;
+      length = lex_char(text, token);
+    } else if (c == '"') {
+      token.kind = TokenKind::String;
+      length = lex_string(text, token);
+    } else {
+      length = operator_length(text);
+      if (length == 0) {
+        length = 1;
+        token.bad = !(c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '+' || c == '-' || c == '*' ||
+                      c == '/' || c == '%' || c == '&' || c == '|' || c == '^' || c == '~' || c == '<' || c == '>' ||
+                      c == '=' || c == '!' || c == ':' || c == '@' || c == '{' || c == '}');
+      }
+    }
+    token.text = text.substr(0, length);
+    out.tokens.push_back(token);
+    at += length;
+  }
+  return false;
+}
+
+bool Lexer::next(Statement& out) {
+  out.tokens.clear();
+  while (true) {
+    if (rest_of_line_.empty()) {
+      if (line_start_ >= source_.size()) return false;
+      const size_t end = source_.find('\n', line_start_);
+      const size_t stop = end == std::string_view::npos ? source_.size() : end;
+      rest_of_line_ = source_.substr(line_start_, stop - line_start_);
+      rest_offset_ = 0;
+      line_start_ = stop + 1;
+      ++line_;
+      if (rest_of_line_.empty()) continue;
+    }
+    out.line = line_;
+    size_t at = 0;
+    const bool separator = lex_line_part(rest_of_line_, at, out);
+    if (separator) {
+      rest_of_line_.remove_prefix(at);
+      rest_offset_ += at;
+      if (rest_of_line_.empty()) rest_of_line_ = {};
+    } else {
+      rest_of_line_ = {};
+    }
+    if (!out.tokens.empty()) return true;
+  }
+}
+
+}  // namespace bpfkit::assembly::detail

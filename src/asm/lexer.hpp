@@ -1,0 +1,53 @@
+// Tokens of assembly text, shared by the normal and pseudo-C front ends.
+// Internal to module asm.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace bpfkit::assembly::detail {
+
+enum class TokenKind : uint8_t {
+  Ident,   // names, mnemonics, registers (r1, w1, %r1, %fp), directives (.text)
+  Number,  // 42, 0x2a, 052, 0b101, 'a'
+  String,  // "text" (quotes included in `text`)
+  Punct,   // operators and punctuation: ( ) [ ] , + - * += s>>= ...
+};
+
+struct Token {
+  TokenKind kind;
+  std::string_view text;
+  uint32_t column;        // 1-based
+  uint64_t number = 0;    // Number: its value
+  bool overflow = false;  // Number: needs more than 64 bits
+  bool bad = false;       // a character or literal the lexer could not read
+};
+
+// One statement: the tokens between separators (newline or ';').
+struct Statement {
+  uint32_t line;
+  std::vector<Token> tokens;
+};
+
+// Splits source into statements. Comments: `#` and `//` to the end of the
+// line, `/* ... */` anywhere (also across lines). `;` separates statements,
+// as in llvm-mc and GNU as. Calls `consume(statement)` for each non-empty one.
+class Lexer {
+ public:
+  explicit Lexer(std::string_view source) : source_(source) {}
+  // Fills `out` with the next statement; false at the end of the input.
+  bool next(Statement& out);
+
+ private:
+  bool lex_line_part(std::string_view line, size_t& at, Statement& out);
+
+  std::string_view source_;
+  size_t line_start_ = 0;
+  uint32_t line_ = 0;
+  std::string_view rest_of_line_;  // after a ';' on the current line
+  size_t rest_offset_ = 0;         // column offset of rest_of_line_
+  bool in_block_comment_ = false;
+};
+
+}  // namespace bpfkit::assembly::detail

@@ -1,0 +1,125 @@
+#include "syntax_tables.hpp"
+
+#include <string>
+
+namespace bpfkit::assembly::detail {
+namespace {
+
+using isa::OpInfo;
+using isa::Shape;
+
+// The mnemonics of a row's gnu column ("aadd|xadddw" has two).
+std::vector<std::string_view> spellings(std::string_view column) {
+  std::vector<std::string_view> out;
+  while (!column.empty()) {
+    const size_t bar = column.find('|');
+    out.push_back(column.substr(0, bar));
+    if (bar == std::string_view::npos) break;
+    column.remove_prefix(bar + 1);
+  }
+  return out;
+}
+
+// Literal text between placeholders, split into tokens by the same lexer
+// that reads the input, so both sides compare token by token.
+void add_literals(std::string_view text, std::vector<TemplateElem>& elems) {
+  Lexer lexer(text);
+  Statement statement;
+  while (lexer.next(statement))
+    for (const Token& token : statement.tokens) elems.push_back({Elem::Literal, true, token.text});
+}
+
+PseudoTemplate parse_template(const OpInfo& row) {
+  PseudoTemplate tmpl{row.op, {}, false};
+  std::string_view text = row.pseudo_c;
+  size_t literal_start = 0;
+  for (size_t at = 0; at < text.size();) {
+    const bool reg_prefix = (text[at] == 'r' || text[at] == 'w') && text.substr(at + 1).starts_with("{");
+    if (text[at] != '{' && !reg_prefix) {
+      ++at;
+      continue;
+    }
+    add_literals(text.substr(literal_start, at - literal_start), tmpl.elems);
+    const bool wide = text[at] != 'w';
+    const size_t open = reg_prefix ? at + 1 : at;
+    const size_t close = text.find('}', open);
+    const std::string_view name = text.substr(open + 1, close - open - 1);
+    if (name == "dst")
+      tmpl.elems.push_back({Elem::RegDst, wide, {}});
+    else if (name == "src")
+      tmpl.elems.push_back({Elem::RegSrc, wide, {}});
+    else if (name == "imm")
+      tmpl.elems.push_back({Elem::Imm, true, {}});
+    else if (name == "imm64")
+      tmpl.elems.push_back({Elem::Imm64, true, {}});
+    else if (name == "off")
+      tmpl.elems.push_back({Elem::Off, true, {}});
+    else if (name == "target")
+      tmpl.elems.push_back({Elem::Target, true, {}});
+    else if (name == "opt_imm")
+      tmpl.elems.push_back({Elem::OptImm, true, {}});
+    else if (name == "imm_hi16")
+      tmpl.elems.push_back({Elem::ImmHi16, true, {}});
+    else if (name == "imm_lo16")
+      tmpl.elems.push_back({Elem::ImmLo16, true, {}});
+    at = close + 1;
+    literal_start = at;
+  }
+  add_literals(text.substr(literal_start), tmpl.elems);
+  const uint8_t size = isa::access_size(row.op);
+  tmpl.either_width = (row.shape == Shape::Load && size < 8 && (row.code & 0xe0) == 0x60) ||
+                      (row.shape == Shape::StoreReg && size < 8) || (row.shape == Shape::Atomic && size == 4);
+  return tmpl;
+}
+
+// Templates are found by their first element; a literal register (the r0 of
+// `r0 = *(u8 *)skb[...]`) files under its width like a placeholder.
+std::string_view first_key(const TemplateElem& elem) {
+  if (elem.kind == Elem::RegDst || elem.kind == Elem::RegSrc) return elem.wide ? "R" : "W";
+  bool wide = true;
+  if (pseudo_register(elem.text, wide) >= 0) return wide ? "R" : "W";
+  return elem.text;
+}
+
+SyntaxTables build() {
+  SyntaxTables tables;
+  for (const OpInfo& row : isa::kOps) {
+    for (std::string_view name : spellings(row.gnu)) tables.normal[name].push_back(row.op);
+    PseudoTemplate tmpl = parse_template(row);
+    if (tmpl.elems.empty()) continue;
+    const std::string_view key = first_key(tmpl.elems.front());
+    if (tmpl.either_width && (key == "R" || key == "W")) tables.pseudo[key == "R" ? "W" : "R"].push_back(tmpl);
+    tables.pseudo[key].push_back(std::move(tmpl));
+  }
+  return tables;
+}
+
+}  // namespace
+
+const SyntaxTables& syntax_tables() {
+  static const SyntaxTables tables = build();
+  return tables;
+}
+
+int pseudo_register(std::string_view name, bool& wide) {
+  // LLVM also reads R1 and W1.
+  if (name.size() < 2 || name.size() > 3 || (name[0] != 'r' && name[0] != 'w' && name[0] != 'R' && name[0] != 'W'))
+    return -1;
+  int number = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    number = number * 10 + (name[i] - '0');
+  }
+  if (name.size() == 3 && name[1] == '0') return -1;  // "r01" is a symbol
+  wide = name[0] == 'r' || name[0] == 'R';
+  return number;
+}
+
+int normal_register(std::string_view name) {
+  if (name == "%fp") return isa::kFramePointer;
+  if (!name.starts_with("%r")) return -1;
+  bool wide = true;
+  return pseudo_register(name.substr(1), wide);
+}
+
+}  // namespace bpfkit::assembly::detail

@@ -1,0 +1,47 @@
+// The two instruction syntaxes as lookups built from the opcode table:
+// GNU normal mnemonics, and pseudo-C templates split into elements.
+// Internal to module asm.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bpfkit/isa.hpp"
+#include "lexer.hpp"
+
+namespace bpfkit::assembly::detail {
+
+// One element of a pseudo-C template ("r{dst} += {imm}" is RegDst, "+=", Imm).
+enum class Elem : uint8_t { Literal, RegDst, RegSrc, Imm, Imm64, Off, Target, OptImm, ImmHi16, ImmLo16 };
+
+struct TemplateElem {
+  Elem kind;
+  bool wide = true;       // registers: r (64-bit) or w (32-bit)
+  std::string_view text;  // literals
+};
+
+struct PseudoTemplate {
+  isa::Op op;
+  std::vector<TemplateElem> elems;
+  bool either_width = false;  // narrow loads, stores and 32-bit atomics take r or w registers
+};
+
+struct SyntaxTables {
+  // GNU normal mnemonic (lower case) -> rows, in table order.
+  std::unordered_map<std::string_view, std::vector<isa::Op>> normal;
+  // Pseudo-C templates by their first element: "R" / "W" for a register,
+  // else the literal ("if", "*", "lock", "goto", "call", ...).
+  std::unordered_map<std::string_view, std::vector<PseudoTemplate>> pseudo;
+};
+
+const SyntaxTables& syntax_tables();
+
+// "r3" -> 3 with wide = true, "w3" -> 3 with wide = false; -1 if not a
+// register name. Numbers above 10 return their value (callers reject them).
+int pseudo_register(std::string_view name, bool& wide);
+// "%r3", "%fp" -> 3, 10; -1 otherwise.
+int normal_register(std::string_view name);
+
+}  // namespace bpfkit::assembly::detail
