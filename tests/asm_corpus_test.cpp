@@ -1,11 +1,17 @@
 // The assembler against ../shared/asm-corpus: every source assembles to the
-// bytes the reference assemblers produced, with the same relocations.
+// bytes the reference assemblers produced, with the same relocations, and
+// the ELF file written from it reads cleanly in llvm-readelf and llvm-objdump
+// (those checks skip when the tools are not installed).
 #include <gtest/gtest.h>
+#include <stdlib.h>  // mkdtemp
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <sstream>
 
 #include "bpfkit/assembly.hpp"
@@ -93,6 +99,215 @@ std::string identifier(std::string name) {
 
 INSTANTIATE_TEST_SUITE_P(Files, AsmCorpus, ::testing::ValuesIn(corpus_cases()),
                          [](const auto& info) { return identifier(info.param.source); });
+
+// ---- Relocations and data sections ------------------------------------------------
+
+// Assembles a corpus file; the test fails (and the object is empty) on errors.
+Object assemble_file(const std::string& name) {
+  const std::string text = read_text(kCorpus / name);
+  AssembleOptions options;
+  options.input_name = name;
+  const Assembly assembly = assemble(text, options);
+  EXPECT_TRUE(assembly.ok()) << errors_of(assembly, text);
+  return assembly.object;
+}
+
+std::string relocation_type_name(uint32_t type) {
+  switch (type) {
+    case kRelBpf64_64: return "R_BPF_64_64";
+    case kRelBpf64Abs64: return "R_BPF_64_ABS64";
+    case kRelBpf64Abs32: return "R_BPF_64_ABS32";
+    case kRelBpf64Nodyld32: return "R_BPF_64_NODYLD32";
+    case kRelBpf64_32: return "R_BPF_64_32";
+  }
+  return "type" + std::to_string(type);
+}
+
+// The relocations as the corpus lists them: a `section .rel<name>` heading
+// per patched section (in section order), then `offset type symbol` lines in
+// the order the object holds them.
+std::vector<std::string> relocation_lines(const Object& object) {
+  std::vector<std::string> lines;
+  for (uint32_t section = 0; section < object.sections.size(); ++section) {
+    bool heading = false;
+    for (const Relocation& relocation : object.relocations) {
+      if (relocation.section != section) continue;
+      if (!heading) lines.push_back("section .rel" + object.sections[section].name);
+      heading = true;
+      char offset[17];
+      std::snprintf(offset, sizeof offset, "%016llx", static_cast<unsigned long long>(relocation.offset));
+      lines.push_back(std::string(offset) + " " + relocation_type_name(relocation.type) + " " + relocation.symbol);
+    }
+  }
+  return lines;
+}
+
+void expect_same_lines(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  for (size_t i = 0; i < std::max(want.size(), got.size()); ++i)
+    EXPECT_EQ(i < got.size() ? got[i] : "(none)", i < want.size() ? want[i] : "(none)") << "line " << i + 1;
+}
+
+class AsmCorpusRelocations : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AsmCorpusRelocations, MatchTheReferenceAssembler) {
+  const Object object = assemble_file(GetParam() + ".s");
+  expect_same_lines(relocation_lines(object), read_lines(kCorpus / (GetParam() + ".expected.relocs")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, AsmCorpusRelocations,
+                         ::testing::Values("relocs-pseudoc", "relocs-normal", "clang19-v4", "gcc12"),
+                         [](const auto& info) { return identifier(info.param); });
+
+// A section's bytes as directives.expected.sections shows them: 16
+// space-separated lowercase hex bytes a line.
+std::vector<std::string> hex_dump(const std::vector<uint8_t>& bytes) {
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < bytes.size(); at += 16) {
+    std::string line;
+    for (size_t i = at; i < std::min(at + 16, bytes.size()); ++i) {
+      char byte[4];
+      std::snprintf(byte, sizeof byte, i == at ? "%02x" : " %02x", bytes[i]);
+      line += byte;
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// directives.s lists its sections in llvm-mc's order; llvm-mc pads no
+// section's end (GNU as may pad to the alignment), so the sizes match too.
+TEST(AsmCorpusDirectives, SectionsAndRelocationsMatchLlvmMc) {
+  const Object object = assemble_file("directives.s");
+  std::vector<std::string> got;
+  for (const char* name : {".text", "socket", ".rodata", ".data", "license"}) {
+    const Section* section = object.find_section(name);
+    ASSERT_NE(section, nullptr) << name;
+    got.push_back("section " + std::string(name));
+    for (std::string& line : hex_dump(section->bytes)) got.push_back(std::move(line));
+  }
+  for (std::string& line : relocation_lines(object)) got.push_back(std::move(line));
+  expect_same_lines(got, read_lines(kCorpus / "directives.expected.sections"));
+}
+
+TEST(AsmCorpusDirectives, SectionFlagsAndSymbols) {
+  const Object object = assemble_file("directives.s");
+  const auto flags = [&](const char* name) {
+    const Section* section = object.find_section(name);
+    return section ? section->flags : ~uint64_t{0};
+  };
+  EXPECT_EQ(flags(".text"), kShfAlloc | kShfExecinstr);
+  EXPECT_EQ(flags("socket"), kShfAlloc | kShfExecinstr);
+  EXPECT_EQ(flags(".rodata"), kShfAlloc);
+  EXPECT_EQ(flags(".data"), kShfAlloc | kShfWrite);
+  EXPECT_EQ(flags("license"), kShfAlloc | kShfWrite);
+  const auto find = [&](std::string_view name) -> const Symbol* {
+    for (const Symbol& symbol : object.symbols)
+      if (symbol.name == name) return &symbol;
+    return nullptr;
+  };
+  const Symbol* entry = find("entry");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->binding, Binding::Global);
+  EXPECT_EQ(entry->type, SymbolType::Func);
+  EXPECT_EQ(entry->size, 32u);  // four instructions
+  EXPECT_EQ(find(".Lentry_end"), nullptr);  // assembler-local
+  EXPECT_EQ(find("ANSWER"), nullptr);       // constants are no symbols
+  ASSERT_NE(find("counter"), nullptr);
+  EXPECT_EQ(find("counter")->binding, Binding::Global);
+}
+
+// ---- The written ELF file in the LLVM tools ---------------------------------------
+
+// The first of `names` on PATH.
+std::optional<std::string> find_tool(std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names)
+    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) return std::string(name);
+  return std::nullopt;
+}
+
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// A fresh directory, removed with everything in it at the end of the scope.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "bpfkit-corpus-XXXXXX").string();
+    if (mkdtemp(pattern.data())) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<std::string> all_sources() {
+  std::vector<std::string> sources;
+  for (const Case& c : corpus_cases()) sources.push_back(c.source);
+  sources.push_back("directives.s");
+  return sources;
+}
+
+class AsmCorpusElf : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Writes the assembled file's object; empty if the directory is missing.
+  std::string write_object() {
+    const Object object = assemble_file(GetParam());
+    const std::vector<uint8_t> elf = write_elf(object);
+    if (dir_.path().empty()) return {};
+    const fs::path file = dir_.path() / "out.o";
+    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(elf.data()), elf.size());
+    return file.string();
+  }
+
+  // Runs `tool arguments file` and expects a clean exit without warnings.
+  void expect_clean(const std::string& tool, const std::string& arguments) {
+    const std::string file = write_object();
+    ASSERT_FALSE(file.empty());
+    const CommandResult result = run(tool + " " + arguments + " " + file);
+    EXPECT_EQ(result.status, 0) << result.output;
+    EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("error"), std::string::npos) << result.output;
+  }
+
+ private:
+  TempDir dir_;
+};
+
+TEST_P(AsmCorpusElf, LlvmReadelfReadsIt) {
+  const auto readelf = find_tool({"llvm-readelf", "llvm-readelf-19", "llvm-readelf-14"});
+  if (!readelf) GTEST_SKIP() << "llvm-readelf is not installed";
+  expect_clean(*readelf, "--wide -S -r -s");
+}
+
+TEST_P(AsmCorpusElf, LlvmObjdumpDisassemblesIt) {
+  const auto objdump = find_tool({"llvm-objdump", "llvm-objdump-19", "llvm-objdump-14"});
+  if (!objdump) GTEST_SKIP() << "llvm-objdump is not installed";
+  expect_clean(*objdump, "-d -r");
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, AsmCorpusElf, ::testing::ValuesIn(all_sources()),
+                         [](const auto& info) { return identifier(info.param); });
 
 }  // namespace
 }  // namespace bpfkit::assembly

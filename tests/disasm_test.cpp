@@ -131,8 +131,8 @@ TEST(DisasmCorpus, CorePseudoCListingIsLlvmObjdumps) {
   EXPECT_EQ(disassemble(slots, objdump_options(Syntax::PseudoC, "corpus_core")), expected);
 }
 
-// llvm-extra has forms the table has no row for (addr_space_cast, may_goto):
-// those print <unknown>; every other line matches.
+// llvm-extra has forms that only LLVM takes (ld_pseudo, addr_space_cast,
+// may_goto). A line whose form the table lacks must print <unknown>.
 TEST(DisasmCorpus, LlvmExtraMatchesWhereTheTableHasTheRow) {
   const std::vector<Slot> slots = read_hex_slots(kCorpus / "llvm-extra.expected.hex");
   size_t compared = 0, without_row = 0;
@@ -145,8 +145,15 @@ TEST(DisasmCorpus, LlvmExtraMatchesWhereTheTableHasTheRow) {
     EXPECT_EQ(format_instruction(slots, line.slot), without_target_note(line.text)) << "slot " << line.slot;
     ++compared;
   }
-  EXPECT_EQ(compared, 24u);
-  EXPECT_EQ(without_row, 4u);
+  EXPECT_EQ(compared, 28u);
+  EXPECT_EQ(without_row, 0u);
+}
+
+TEST(DisasmCorpus, LlvmExtraListingIsLlvmObjdumps) {
+  const std::vector<Slot> slots = read_hex_slots(kCorpus / "llvm-extra.expected.hex");
+  const std::string expected = listing_body(kCorpus / "llvm-extra.llvm-objdump.txt", "0000000000000000 <llvm_extra>:");
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(disassemble(slots, objdump_options(Syntax::PseudoC, "llvm_extra")), expected);
 }
 
 // ---- The corpus: GNU objdump 2.46, normal syntax ---------------------------------
@@ -200,10 +207,10 @@ TEST(DisasmTable, UnknownSlotsPrintUnknown) {
   const Slot bad{0xff, 0, 0, 0};
   EXPECT_EQ(format_instruction(std::vector<Slot>{bad}, 0), "<unknown>");
   EXPECT_EQ(format_instruction(std::vector<Slot>{bad}, 0, Syntax::Normal), "<unknown>");
-  // addr_space_cast: mov with off = 1 has no row.
-  Slot cast = isa::encode(Op::mov64_reg, 1, 2);
-  cast.off = 1;
-  EXPECT_EQ(format_instruction(std::vector<Slot>{cast}, 0), "<unknown>");
+  // A mov with an offset no row has (0: mov, 1: addr_space_cast, 8/16/32: movsx).
+  Slot mov = isa::encode(Op::mov64_reg, 1, 2);
+  mov.off = 2;
+  EXPECT_EQ(format_instruction(std::vector<Slot>{mov}, 0), "<unknown>");
   // An lddw without its second slot, and a pc past the end.
   const std::vector<Slot> lone{isa::encode_lddw(1, 5)[0]};
   EXPECT_EQ(format_instruction(lone, 0), "<unknown>");
@@ -227,6 +234,17 @@ TEST(DisasmNumbers, ExtremesAndSigns) {
   EXPECT_EQ(pseudo({isa::encode(Op::ja, 0, 0, INT16_MIN)}), "goto -0x8000");
   EXPECT_EQ(pseudo({isa::encode(Op::gotol, 0, 0, 0, INT32_MAX)}), "gotol +0x7fffffff");
   EXPECT_EQ(pseudo({isa::encode(Op::call_local, 0, 0, 0, -3)}), "call -0x3");
+}
+
+// Rows that GNU cannot spell print in pseudo-C in a GNU listing too.
+TEST(DisasmTable, RowsWithoutGnuSpellingPrintPseudoC) {
+  for (const isa::OpInfo& row : isa::kOps) {
+    if (!row.gnu.empty()) continue;
+    const std::vector<Slot> slots = example_of(row.op);
+    EXPECT_EQ(format_instruction(slots, 0, Syntax::Normal), format_instruction(slots, 0)) << row.id;
+  }
+  Slot cast = isa::encode(Op::addr_space_cast, 1, 2, 0, 0x00010002);
+  EXPECT_EQ(format_instruction(std::vector<Slot>{cast}, 0, Syntax::Normal), "r1 = addr_space_cast(r2, 0x1, 0x2)");
 }
 
 // LLVM has no spelling for ld_ind's imm; a nonzero one prints as GNU writes it.

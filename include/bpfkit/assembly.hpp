@@ -107,17 +107,18 @@ std::string format_diagnostic(const Error& error, std::string_view source);
 // ---- Disassembler ---------------------------------------------------------------
 
 // PseudoC prints as llvm-objdump-19 --mcpu=v4 does (`r1 += 0x1`), Normal as
-// GNU objdump 2.46 (`add %r1,1`); Auto and Conformance print as PseudoC.
+// GNU objdump 2.46 (`add %r1,1`; rows GNU cannot spell, such as may_goto,
+// print in pseudo-C); Auto and Conformance print as PseudoC.
 // Listings are laid out as that tool lays them out, so they can be compared
 // line by line: llvm-objdump's decimal slot index and one line per lddw, GNU's
 // hex byte offset and an lddw's second slot on a line of its own.
 struct DisassemblyOptions {
   Syntax syntax = Syntax::PseudoC;
-  bool raw = false;        // the encoded bytes beside each instruction
-  bool addresses = true;   // each instruction's address (slot index or byte offset, as above)
-  bool labels = true;      // `<L0>:` before each jump or local-call target; the target reads `+0x1 <L0>`
-  std::string symbol;      // if set: a `0000000000000000 <symbol>:` line first and, without
-                           // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
+  bool raw = false;       // the encoded bytes beside each instruction
+  bool addresses = true;  // each instruction's address (slot index or byte offset, as above)
+  bool labels = true;     // `<L0>:` before each jump or local-call target; the target reads `+0x1 <L0>`
+  std::string symbol;     // if set: a `0000000000000000 <symbol>:` line first and, without
+                          // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
 };
 
 // The text of the instruction at `pc` (an lddw also reads slots[pc + 1]), or

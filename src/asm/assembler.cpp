@@ -61,7 +61,8 @@ struct Fixup {
   uint64_t offset;          // byte offset of the instruction or datum
   uint8_t data_size = 0;    // Data: 1, 2, 4 or 8
   int sign = 1;             // Off16: the sign written before the offset
-  std::vector<Token> expr;  // copied: the statement's buffer is reused
+  size_t expr_start = 0;    // the expression's tokens in fixup_tokens_ (the
+  size_t expr_size = 0;     // statement's own buffer is reused)
   uint32_t line;
   uint64_t location;  // value of `.` when the expression was read
 };
@@ -181,7 +182,7 @@ class Assembler {
 
   // ---- Symbols
   int32_t symbol(std::string_view name) {
-    auto it = symbol_index_.find(std::string(name));
+    auto it = symbol_index_.find(name);
     if (it != symbol_index_.end()) return it->second;
     const auto index = static_cast<int32_t>(symbols_.size());
     symbols_.push_back(SymbolState{std::string(name)});
@@ -381,8 +382,7 @@ class Assembler {
     }
     if (tokens.empty()) return;
     for (const Token& token : tokens)
-      if (token.bad)
-        return error_at(token, "unexpected character or malformed literal '" + std::string(token.text) + "'");
+      if (token.bad) return error_at(token, bad_token_message(token));
     const Token& first = tokens[0];
     if (first.kind == TokenKind::Ident && first.text.size() > 1 && first.text[0] == '.' &&
         !(tokens.size() > 1 && tokens[1].text == "=")) {
@@ -397,11 +397,24 @@ class Assembler {
     instruction(tokens);
   }
 
+  static std::string bad_token_message(const Token& token) {
+    const std::string text(token.text);
+    if (token.kind == TokenKind::Number && text.starts_with('\''))
+      return "bad character literal " + text + " (expected 'c' or '\\n')";
+    if (token.kind == TokenKind::Number)
+      return "bad number '" + text + "' (expected decimal, 0x hex, 0b binary or 0 octal digits)";
+    if (token.kind == TokenKind::String) return "missing closing '\"' in string";
+    return "unexpected character '" + text + "'";
+  }
+
   void assign(const Token& name, Tokens expr) {
     auto result = evaluate(expr, here(), false);
     if (!result.value) return;
     if (!result.value->absolute()) return error_at(expr[0], "a symbol assignment needs a constant value");
     SymbolState& sym = symbols_[symbol(name.text)];
+    // A constant may be set again (.set allows it); a label may not change.
+    if (sym.defined && !sym.constant)
+      return error_at(name, "symbol '" + std::string(name.text) + "' is already defined as a label");
     sym.defined = true;
     sym.constant = true;
     sym.value = static_cast<uint64_t>(result.value->constant);
@@ -438,11 +451,25 @@ class Assembler {
     return out;
   }
 
+  // The rows of a GNU mnemonic (case-insensitive, as in GNU as), or null.
+  static const std::vector<Op>* normal_rows(std::string_view mnemonic) {
+    char buffer[16];
+    if (mnemonic.size() > sizeof buffer) return nullptr;
+    for (size_t i = 0; i < mnemonic.size(); ++i)
+      buffer[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(mnemonic[i])));
+    const auto& table = detail::syntax_tables().normal;
+    auto it = table.find(std::string_view(buffer, mnemonic.size()));
+    return it == table.end() ? nullptr : &it->second;
+  }
+
   // A known normal mnemonic, not followed by an assignment operator.
   bool looks_normal(Tokens tokens) {
-    if (tokens[0].kind != TokenKind::Ident) return false;
+    if (tokens[0].kind != TokenKind::Ident || tokens[0].text[0] == 'r' && tokens[0].text.size() <= 3) {
+      bool wide = true;
+      if (tokens[0].kind != TokenKind::Ident || detail::pseudo_register(tokens[0].text, wide) >= 0) return false;
+    }
     if (tokens.size() > 1 && tokens[1].kind == TokenKind::Punct && tokens[1].text.ends_with("=")) return false;
-    return detail::syntax_tables().normal.contains(lower(tokens[0].text));
+    return normal_rows(tokens[0].text) != nullptr;
   }
 
   // Splits operands at top-level commas.
@@ -465,11 +492,12 @@ class Assembler {
   }
 
   void normal_instruction(Tokens tokens) {
-    const auto& rows = detail::syntax_tables().normal.at(lower(tokens[0].text));
+    const auto& rows = *normal_rows(tokens[0].text);
     const std::vector<Tokens> operands = split_operands(tokens.subspan(1));
     for (const Tokens& operand : operands)
       if (operand.empty())
         return error_at(tokens.size() > 1 ? tokens[1].column : column_after(tokens), "missing operand");
+    if (report_operand_count(tokens, rows, operands)) return;
     std::string why;
     for (Op op : rows) {
       Operands parsed;
@@ -477,6 +505,48 @@ class Assembler {
     }
     error_at(tokens[0], "no form of '" + std::string(tokens[0].text) + "' takes these operands" +
                             (why.empty() ? std::string() : " (" + why + ")"));
+  }
+
+  // How many operands a shape takes in normal syntax (isa.hpp spells each).
+  static size_t normal_operand_count(Shape shape) {
+    switch (shape) {
+      case Shape::Exit: return 0;
+      case Shape::AluNeg:
+      case Shape::Callx:
+      case Shape::LdAbs:
+      case Shape::Jump:
+      case Shape::JumpLong:
+      case Shape::Call:
+      case Shape::CallLocal:
+      case Shape::CallKfunc: return 1;
+      case Shape::MovSx:
+      case Shape::JumpImm:
+      case Shape::JumpReg: return 3;
+      default: return 2;
+    }
+  }
+
+  // "missing operand" at the end of the statement or "extra operand" at the
+  // first one too many, when no form of the mnemonic takes that many.
+  bool report_operand_count(Tokens tokens, const std::vector<Op>& rows, const std::vector<Tokens>& operands) {
+    size_t fewest = SIZE_MAX, most = 0;
+    for (Op op : rows) {
+      const size_t count = normal_operand_count(isa::info(op).shape);
+      fewest = std::min(fewest, count);
+      most = std::max(most, count);
+    }
+    const std::string takes = "'" + std::string(tokens[0].text) + "' takes " + std::to_string(fewest) +
+                              (fewest == most ? "" : " to " + std::to_string(most)) +
+                              (most == 1 ? " operand" : " operands");
+    if (operands.size() < fewest) {
+      error_at(column_after(tokens), "missing operand: " + takes + ", found " + std::to_string(operands.size()));
+      return true;
+    }
+    if (operands.size() > most) {
+      error_at(operands[most][0], "extra operand: " + takes + ", found " + std::to_string(operands.size()));
+      return true;
+    }
+    return false;
   }
 
   // Normal-syntax operands by shape (isa.hpp lists each shape's spelling).
@@ -567,17 +637,19 @@ class Assembler {
 
   // ---- Pseudo-C: match the row templates.
   void pseudo_instruction(Tokens tokens) {
+    // Candidates share the first two elements: the exact second token, or
+    // any expression ("#") there.
     const auto& tables = detail::syntax_tables();
-    std::string_view key = tokens[0].text;
-    bool wide = true;
-    if (tokens[0].kind == TokenKind::Ident && detail::pseudo_register(tokens[0].text, wide) >= 0)
-      key = wide ? "R" : "W";
-    auto it = tables.pseudo.find(key);
-    if (it != tables.pseudo.end()) {
+    const std::string first(detail::token_key(tokens[0]));
+    const std::string_view second = tokens.size() > 1 ? detail::token_key(tokens[1]) : "";
+    for (const std::string& key : {first + " " + std::string(second), first + " #"}) {
+      auto it = tables.pseudo.find(key);
+      if (it == tables.pseudo.end()) continue;
       for (const PseudoTemplate& tmpl : it->second) {
         Operands parsed;
         if (match(tmpl, tokens, parsed)) return emit(isa::info(tmpl.op), parsed, tokens);
       }
+      if (second == "#" || tokens.size() < 2) break;
     }
     if (extra_pseudo_forms(tokens)) return;
     error_at(tokens[0], "unknown instruction: no normal mnemonic or pseudo-C form reads '" +
@@ -677,7 +749,7 @@ class Assembler {
     with_lock.reserve(tokens.size() + 1);
     with_lock.push_back(Token{TokenKind::Ident, "lock", tokens[0].column});
     with_lock.insert(with_lock.end(), tokens.begin(), tokens.end());
-    auto it = detail::syntax_tables().pseudo.find("lock");
+    auto it = detail::syntax_tables().pseudo.find("lock *");
     if (it == detail::syntax_tables().pseudo.end()) return false;
     for (const PseudoTemplate& tmpl : it->second) {
       Operands parsed;
@@ -728,7 +800,7 @@ class Assembler {
                     int sign) {
     if (kind == FixupKind::Branch) {
       fixups_.push_back(
-          Fixup{kind, current_, offset, 0, sign, std::vector<Token>(expr.begin(), expr.end()), line_, offset});
+          Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
       return true;
     }
     Evaluation result = evaluate(expr, offset, true);
@@ -742,7 +814,7 @@ class Assembler {
     }
     if (result.undefined || kind == FixupKind::Call || kind == FixupKind::Imm64) {
       fixups_.push_back(
-          Fixup{kind, current_, offset, 0, sign, std::vector<Token>(expr.begin(), expr.end()), line_, offset});
+          Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
       return true;
     }
     error_at(expr[0], "a symbol cannot be used here; only lddw, call and jumps take symbols");
@@ -957,7 +1029,7 @@ class Assembler {
       const uint64_t zero = 0;
       append(&zero, size);
       fixups_.push_back(
-          Fixup{FixupKind::Data, current_, offset, size, 1, std::vector<Token>(arg.begin(), arg.end()), line_, offset});
+          Fixup{FixupKind::Data, current_, offset, size, 1, keep(arg), arg.size(), line_, offset});
     }
   }
 
@@ -1045,10 +1117,20 @@ class Assembler {
   }
 
   // ---- Fixups
+  // Copies an expression's tokens into one buffer shared by all fixups.
+  size_t keep(Tokens expr) {
+    const size_t start = fixup_tokens_.size();
+    fixup_tokens_.insert(fixup_tokens_.end(), expr.begin(), expr.end());
+    return start;
+  }
+  Tokens expression_of(const Fixup& fixup) const {
+    return Tokens(fixup_tokens_).subspan(fixup.expr_start, fixup.expr_size);
+  }
+
   void resolve_fixups() {
     for (const Fixup& fixup : fixups_) {
       line_ = fixup.line;
-      const Tokens expr(fixup.expr);
+      const Tokens expr = expression_of(fixup);
       const uint32_t saved = current_;
       current_ = fixup.section;
       Evaluation result = evaluate(expr, fixup.location, false);
@@ -1075,7 +1157,7 @@ class Assembler {
   void apply_instruction(const Fixup& fixup, const Value& value) {
     isa::Slot slot = read_slot(fixup);
     std::optional<isa::Slot> second;
-    const Tokens expr(fixup.expr);
+    const Tokens expr = expression_of(fixup);
     switch (fixup.kind) {
       case FixupKind::Branch: return apply_branch(fixup, value, slot);
       case FixupKind::Call: return apply_call(fixup, value, slot);
@@ -1110,7 +1192,7 @@ class Assembler {
   }
 
   void apply_branch(const Fixup& fixup, const Value& value, isa::Slot& slot) {
-    const Tokens expr(fixup.expr);
+    const Tokens expr = expression_of(fixup);
     int64_t delta = 0;
     if (value.absolute()) {
       delta = value.constant;  // a numeric offset in slots
@@ -1147,7 +1229,7 @@ class Assembler {
   // `call sym`: a function in this section is a local call; anything else a
   // relocation (R_BPF_64_32) for the loader, with imm = -1 as LLVM writes.
   void apply_call(const Fixup& fixup, const Value& value, isa::Slot& slot) {
-    const Tokens expr(fixup.expr);
+    const Tokens expr = expression_of(fixup);
     if (value.absolute()) {
       std::optional<isa::Slot> none;
       if (store_field(FixupKind::Imm32, value.constant, expr, slot, none)) write_slot(fixup, slot);
@@ -1167,7 +1249,7 @@ class Assembler {
   }
 
   void apply_data(const Fixup& fixup, const Value& value) {
-    const Tokens expr(fixup.expr);
+    const Tokens expr = expression_of(fixup);
     int64_t v = value.constant;
     if (!value.absolute()) {
       if (fixup.data_size != 8 && fixup.data_size != 4)
@@ -1218,8 +1300,13 @@ class Assembler {
   std::vector<SectionState> sections_;
   uint32_t current_ = 0;
   std::vector<SymbolState> symbols_;
-  std::unordered_map<std::string, int32_t> symbol_index_;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  std::unordered_map<std::string, int32_t, NameHash, std::equal_to<>> symbol_index_;
   std::vector<Fixup> fixups_;
+  std::vector<Token> fixup_tokens_;
   std::vector<Relocation> relocations_;
   std::vector<Error> errors_;
 };

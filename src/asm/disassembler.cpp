@@ -94,6 +94,8 @@ std::string pseudo_operand(std::string_view name, const Insn& insn) {
   if (name == "imm64") return hex(insn.imm64);
   if (name == "off") return term_hex(slot.off);
   if (name == "opt_imm") return slot.imm == 0 ? "" : cat({" ", term_hex(slot.imm)});
+  if (name == "imm_hi16") return hex(static_cast<uint32_t>(slot.imm) >> 16);
+  if (name == "imm_lo16") return hex(static_cast<uint32_t>(slot.imm) & 0xffff);
   if (name == "target") return pseudo_target(insn);
   return cat({"{", name, "}"});  // an unknown placeholder stays visible; the table test catches it
 }
@@ -177,8 +179,12 @@ std::string format_gnu(const Insn& insn) {
   return cat({mnemonic, operands.empty() ? "" : " ", operands});
 }
 
+// A row with no GNU spelling (may_goto, addr_space_cast) prints in pseudo-C
+// even in a GNU listing: GNU objdump says <unknown> or prints a plain mov
+// there, and bpfkit's assembler reads both syntaxes mixed.
 std::string format(const Insn& insn, Syntax syntax) {
-  return syntax == Syntax::Normal ? format_gnu(insn) : format_pseudo(insn);
+  const bool gnu = syntax == Syntax::Normal && !isa::info(insn.op).gnu.empty();
+  return gnu ? format_gnu(insn) : format_pseudo(insn);
 }
 
 // ---- Listings ----------------------------------------------------------------
@@ -232,14 +238,18 @@ class Listing {
       if (auto target = target_of(*insn, pc)) targets.push_back(*target);
       pc += insn->width;
     }
-    for (int64_t target : targets)
-      if (target >= 0 && static_cast<size_t>(target) < slots_.size() && starts[target]) labels_[target] = 0;
+    for (int64_t target : targets) {
+      const auto slot = static_cast<size_t>(target);
+      if (target >= 0 && slot < slots_.size() && starts[slot]) labels_[slot] = 0;
+    }
     size_t next = 0;
     for (auto& [pc, number] : labels_) number = next++;
   }
 
   // " <L3>" with labels; llvm-objdump's " <symbol+0x408>" for a pseudo-C
-  // jump when a symbol is given (it shows none for local calls).
+  // jump when a symbol is given. Like llvm-objdump, it names targets past
+  // the end too (the symbol is the nearest one before), but none before the
+  // symbol and none for local calls.
   std::string target_note(const Insn& insn, size_t pc) const {
     const std::optional<int64_t> target = target_of(insn, pc);
     if (!target) return "";
@@ -247,8 +257,7 @@ class Listing {
       auto label = *target >= 0 ? labels_.find(static_cast<size_t>(*target)) : labels_.end();
       return label == labels_.end() ? "" : cat({" <L", dec(label->second), ">"});
     }
-    const bool in_range = *target >= 0 && static_cast<size_t>(*target) < slots_.size();
-    if (options_.symbol.empty() || gnu() || !in_range || isa::info(insn.op).shape == Shape::CallLocal) return "";
+    if (options_.symbol.empty() || gnu() || *target < 0 || isa::info(insn.op).shape == Shape::CallLocal) return "";
     const int64_t offset = *target * static_cast<int64_t>(sizeof(Slot));
     return cat({" <", options_.symbol, offset == 0 ? "" : "+", offset == 0 ? "" : hex(offset), ">"});
   }

@@ -23,9 +23,14 @@ constexpr std::array<std::string_view, 27> kOperators = {"s>>=", "<<=", ">>=", "
                                                          "+=",   "-=",  "*=",  "/=",  "%=",  "|=",  "&=",  "^=", "==",
                                                          "!=",   ">=",  "<=",  "<<",  ">>",  "&&",  "||",  "->", "::"};
 
+// Punctuation that never starts a longer operator.
+bool is_single_punct(char c) {
+  return c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '~' || c == '@' || c == '{' || c == '}';
+}
+
 size_t operator_length(std::string_view text) {
   for (std::string_view op : kOperators)
-    if (text.starts_with(op)) return op.size();
+    if (op[0] == text[0] && text.starts_with(op)) return op.size();
   return 0;
 }
 
@@ -60,6 +65,12 @@ size_t lex_number(std::string_view text, Token& token) {
   // C integer suffixes glued to the number belong to it, as in LLVM:
   // `0x123ll` is the number 0x123 (a mov), `0x123 ll` an lddw.
   while (at < text.size() && (text[at] == 'l' || text[at] == 'L' || text[at] == 'u' || text[at] == 'U')) ++at;
+  // Letters or digits glued on (`12abc`, `0x`, `09`) make the whole word one
+  // bad number, so the message shows all of it rather than a stray name.
+  if (at < text.size() && is_ident_char(text[at])) {
+    token.bad = true;
+    while (at < text.size() && is_ident_char(text[at])) ++at;
+  }
   return at;
 }
 
@@ -130,7 +141,9 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
     }
     Token token{TokenKind::Punct, {}, static_cast<uint32_t>(rest_offset_ + at + 1)};
     size_t length = 0;
-    if (c == 's' && (length = operator_length(text)) != 0) {
+    const bool signed_operator = c == 's' && text.size() > 1 &&
+                                 (text[1] == '<' || text[1] == '>' || text[1] == '/' || text[1] == '%');
+    if (signed_operator && (length = operator_length(text)) != 0) {
       token.kind = TokenKind::Punct;
     } else if (is_ident_start(c) || (c == '%' && text.size() > 1 && is_ident_start(text[1]))) {
       length = 1;
@@ -146,7 +159,7 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       token.kind = TokenKind::String;
       length = lex_string(text, token);
     } else {
-      length = operator_length(text);
+      length = is_single_punct(c) ? 0 : operator_length(text);
       if (length == 0) {
         length = 1;
         token.bad = !(c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '+' || c == '-' || c == '*' ||

@@ -72,29 +72,42 @@ PseudoTemplate parse_template(const OpInfo& row) {
   return tmpl;
 }
 
-// Templates are found by their first element; a literal register (the r0 of
-// `r0 = *(u8 *)skb[...]`) files under its width like a placeholder.
-std::string_view first_key(const TemplateElem& elem) {
-  if (elem.kind == Elem::RegDst || elem.kind == Elem::RegSrc) return elem.wide ? "R" : "W";
-  bool wide = true;
-  if (pseudo_register(elem.text, wide) >= 0) return wide ? "R" : "W";
-  return elem.text;
-}
-
 SyntaxTables build() {
   SyntaxTables tables;
   for (const OpInfo& row : isa::kOps) {
     for (std::string_view name : spellings(row.gnu)) tables.normal[name].push_back(row.op);
     PseudoTemplate tmpl = parse_template(row);
     if (tmpl.elems.empty()) continue;
-    const std::string_view key = first_key(tmpl.elems.front());
-    if (tmpl.either_width && (key == "R" || key == "W")) tables.pseudo[key == "R" ? "W" : "R"].push_back(tmpl);
-    tables.pseudo[key].push_back(std::move(tmpl));
+    const std::string_view first = element_key(tmpl.elems[0]);
+    const std::string_view second = tmpl.elems.size() > 1 ? element_key(tmpl.elems[1]) : "";
+    if (tmpl.either_width && (first == "R" || first == "W"))
+      tables.pseudo[std::string(first == "R" ? "W" : "R") + " " + std::string(second)].push_back(tmpl);
+    tables.pseudo[std::string(first) + " " + std::string(second)].push_back(std::move(tmpl));
   }
   return tables;
 }
 
 }  // namespace
+
+// A literal register (the r0 of `r0 = *(u8 *)skb[...]`) files under its
+// width like a placeholder, so input tokens need no second lookup.
+std::string_view element_key(const TemplateElem& elem) {
+  switch (elem.kind) {
+    case Elem::RegDst: case Elem::RegSrc: return elem.wide ? "R" : "W";
+    case Elem::Literal: {
+      bool wide = true;
+      if (pseudo_register(elem.text, wide) >= 0) return wide ? "R" : "W";
+      return elem.text;
+    }
+    default: return "#";
+  }
+}
+
+std::string_view token_key(const Token& token) {
+  bool wide = true;
+  if (token.kind == TokenKind::Ident && pseudo_register(token.text, wide) >= 0) return wide ? "R" : "W";
+  return token.text;
+}
 
 const SyntaxTables& syntax_tables() {
   static const SyntaxTables tables = build();

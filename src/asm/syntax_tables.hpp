@@ -31,10 +31,15 @@ struct PseudoTemplate {
 struct SyntaxTables {
   // GNU normal mnemonic (lower case) -> rows, in table order.
   std::unordered_map<std::string_view, std::vector<isa::Op>> normal;
-  // Pseudo-C templates by their first element: "R" / "W" for a register,
-  // else the literal ("if", "*", "lock", "goto", "call", ...).
-  std::unordered_map<std::string_view, std::vector<PseudoTemplate>> pseudo;
+  // Pseudo-C templates by their first two elements, "FIRST SECOND": a
+  // register is "R" or "W", an immediate or target "#", a literal itself
+  // ("R +=", "if R", "* (", "lock *", "goto #", "exit").
+  std::unordered_map<std::string, std::vector<PseudoTemplate>> pseudo;
 };
+
+// The lookup key of a template element or input token (see `pseudo`).
+std::string_view element_key(const TemplateElem& elem);
+std::string_view token_key(const Token& token);
 
 const SyntaxTables& syntax_tables();
 
