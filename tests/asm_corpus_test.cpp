@@ -209,11 +209,52 @@ TEST(AsmCorpusDirectives, SectionFlagsAndSymbols) {
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->binding, Binding::Global);
   EXPECT_EQ(entry->type, SymbolType::Func);
-  EXPECT_EQ(entry->size, 32u);  // four instructions
+  EXPECT_EQ(entry->size, 32u);              // four instructions
   EXPECT_EQ(find(".Lentry_end"), nullptr);  // assembler-local
   EXPECT_EQ(find("ANSWER"), nullptr);       // constants are no symbols
   ASSERT_NE(find("counter"), nullptr);
   EXPECT_EQ(find("counter")->binding, Binding::Global);
+}
+
+// ---- Symbols ---------------------------------------------------------------------
+
+struct SizedSymbol {
+  std::string source, symbol;
+  uint64_t size;  // as llvm-mc (or GNU as for gcc12.s) computes it
+};
+
+class AsmCorpusSymbolSize : public ::testing::TestWithParam<SizedSymbol> {};
+
+// `.size f, .-f` and `.size f, .Lend-f`: the distance from the label to
+// where the directive stands (or to the later label).
+TEST_P(AsmCorpusSymbolSize, MatchesTheReferenceAssembler) {
+  const Object object = assemble_file(GetParam().source);
+  const auto symbol = std::find_if(object.symbols.begin(), object.symbols.end(),
+                                   [&](const Symbol& s) { return s.name == GetParam().symbol; });
+  ASSERT_NE(symbol, object.symbols.end());
+  EXPECT_EQ(symbol->size, GetParam().size);
+  EXPECT_EQ(symbol->type, SymbolType::Func);
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, AsmCorpusSymbolSize,
+                         ::testing::Values(SizedSymbol{"relocs-pseudoc.s", "prog", 88},
+                                           SizedSymbol{"relocs-normal.s", "prog", 88},
+                                           SizedSymbol{"clang19-v4.s", "sample", 320},
+                                           SizedSymbol{"gcc12.s", "sample", 1192},
+                                           SizedSymbol{"directives.s", "entry", 32}),
+                         [](const auto& info) { return identifier(info.param.source); });
+
+class AsmCorpusSymbols : public ::testing::TestWithParam<std::string> {};
+
+// The assembler's own symbols (`.` in expressions) and .L labels stay out.
+TEST_P(AsmCorpusSymbols, AreOnlyTheSourcesNames) {
+  for (const Symbol& symbol : assemble_file(GetParam()).symbols) {
+    EXPECT_FALSE(symbol.name.empty());
+    EXPECT_FALSE(symbol.name.starts_with(".L")) << symbol.name;
+    for (char c : symbol.name)
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '$')
+          << "symbol name with byte " << static_cast<int>(c) << " in " << GetParam();
+  }
 }
 
 // ---- The written ELF file in the LLVM tools ---------------------------------------
@@ -307,6 +348,8 @@ TEST_P(AsmCorpusElf, LlvmObjdumpDisassemblesIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, AsmCorpusElf, ::testing::ValuesIn(all_sources()),
+                         [](const auto& info) { return identifier(info.param); });
+INSTANTIATE_TEST_SUITE_P(Files, AsmCorpusSymbols, ::testing::ValuesIn(all_sources()),
                          [](const auto& info) { return identifier(info.param); });
 
 }  // namespace

@@ -116,7 +116,9 @@ struct DisassemblyOptions {
   Syntax syntax = Syntax::PseudoC;
   bool raw = false;       // the encoded bytes beside each instruction
   bool addresses = true;  // each instruction's address (slot index or byte offset, as above)
-  bool labels = true;     // `<L0>:` before each jump or local-call target; the target reads `+0x1 <L0>`
+  bool labels = true;     // `<L0>:` before each jump or local-call target; the target reads `+0x1 <L0>`.
+                          // Without addresses and raw bytes the listing is assembler source
+                          // instead: `L0:` lines and `goto L0`, which assembles to the same bytes.
   std::string symbol;     // if set: a `0000000000000000 <symbol>:` line first and, without
                           // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
 };

@@ -53,19 +53,24 @@ struct Value {
 };
 
 // What an unresolved operand becomes once all symbols are known.
-enum class FixupKind : uint8_t { Imm32, Off16, Imm64, Branch, Call, Data };
+enum class FixupKind : uint8_t { Imm32, Off16, Imm64, Branch, Call, Data, Size };
 
 struct Fixup {
   FixupKind kind;
   uint32_t section;
-  uint64_t offset;          // byte offset of the instruction or datum
-  uint8_t data_size = 0;    // Data: 1, 2, 4 or 8
-  int sign = 1;             // Off16: the sign written before the offset
-  size_t expr_start = 0;    // the expression's tokens in fixup_tokens_ (the
-  size_t expr_size = 0;     // statement's own buffer is reused)
+  uint64_t offset;        // byte offset of the instruction or datum
+  uint8_t data_size = 0;  // Data: 1, 2, 4 or 8
+  int sign = 1;           // Off16: the sign written before the offset
+  size_t expr_start = 0;  // the expression's tokens in fixup_tokens_ (the
+  size_t expr_size = 0;   // statement's own buffer is reused)
   uint32_t line;
-  uint64_t location;  // value of `.` when the expression was read
+  uint64_t location;    // value of `.` when the expression was read
+  int32_t symbol = -1;  // Size: the symbol that .size sets
 };
+
+// Starts the names of the assembler's own symbols (`.`), which no source
+// name can (a string: "\x01dot" would read as the one character \x1d + "ot").
+constexpr std::string_view kHiddenPrefix = "\x01";
 
 bool is_register_name(std::string_view text) {
   bool wide = true;
@@ -177,7 +182,18 @@ class Assembler {
 
   void append(const void* data, size_t size) {
     const auto* bytes = static_cast<const uint8_t*>(data);
+    if (current().type == kShtNobits && std::any_of(bytes, bytes + size, [](uint8_t b) { return b != 0; }))
+      report_nobits_data();
     current().bytes.insert(current().bytes.end(), bytes, bytes + size);
+  }
+
+  // A NOBITS section (.bss) has no bytes in the file: anything but zeros
+  // there would be lost without a word. Once per statement.
+  void report_nobits_data() {
+    if (nobits_reported_line_ == line_) return;
+    nobits_reported_line_ = line_;
+    error_at(statement_column_,
+             "non-zero data in " + current().name + ", which keeps no bytes in the file (NOBITS); put it in .data");
   }
 
   // ---- Symbols
@@ -247,6 +263,10 @@ class Assembler {
         return Value{static_cast<int64_t>(a.value) + left.constant - static_cast<int64_t>(b.value) - right.constant,
                      -1};
       }
+      if (!quiet && (!a.defined || !b.defined)) {
+        error_at(op, "undefined symbol '" + (a.defined ? b.name : a.name) + "' in a difference");
+        return std::nullopt;
+      }
     }
     if (!quiet) error_at(op, "cannot combine these symbols with '" + std::string(op.text) + "'");
     return std::nullopt;
@@ -288,12 +308,14 @@ class Assembler {
       if (!quiet) error_at(op, "division by zero in expression");
       return std::nullopt;
     }
+    // INT64_MIN / -1 overflows (and traps on x86): dividing by -1 is
+    // negating, which wraps in 64 bits like every other operator here.
     if (o == "*")
       r = a * b;
     else if (o == "/")
-      r = static_cast<uint64_t>(left.constant / right.constant);
+      r = b == UINT64_MAX ? 0 - a : static_cast<uint64_t>(left.constant / right.constant);
     else if (o == "%")
-      r = static_cast<uint64_t>(left.constant % right.constant);
+      r = b == UINT64_MAX ? 0 : static_cast<uint64_t>(left.constant % right.constant);
     else if (o == "<<")
       r = b >= 64 ? 0 : a << b;
     else if (o == ">>")
@@ -349,7 +371,7 @@ class Assembler {
       return Value{static_cast<int64_t>(token.number), -1};
     }
     if (token.kind == TokenKind::Ident && !is_register_name(token.text)) {
-      if (token.text == ".") return Value{static_cast<int64_t>(loc), dot_symbol()};
+      if (token.text == ".") return Value{0, dot_symbol(loc)};  // the symbol holds the location
       const int32_t index = symbol(token.text);
       SymbolState& sym = symbols_[index];
       sym.referenced = true;
@@ -361,26 +383,30 @@ class Assembler {
     return std::nullopt;
   }
 
-  // `.` as a symbol: a hidden label at the current location of this statement.
-  int32_t dot_symbol() {
-    const std::string name = "\x01dot" + std::to_string(current_) + ":" + std::to_string(here());
+  // `.` as a symbol: a hidden label at `location`, where the statement
+  // began (not here(): a fixup reads the expression again at the end).
+  int32_t dot_symbol(uint64_t location) {
+    const std::string name =
+        std::string(kHiddenPrefix) + "dot" + std::to_string(current_) + ":" + std::to_string(location);
     const int32_t index = symbol(name);
     SymbolState& sym = symbols_[index];
     sym.defined = true;
     sym.section = static_cast<int32_t>(current_);
-    sym.value = here();
+    sym.value = location;
     return index;
   }
 
   // ---- Statements
   void statement(Tokens tokens) {
     // Labels: `name:`, possibly several, before anything else on the line.
-    while (tokens.size() >= 2 && tokens[0].kind == TokenKind::Ident && tokens[1].text == ":" &&
-           !is_register_name(tokens[0].text)) {
+    while (tokens.size() >= 2 && tokens[0].kind == TokenKind::Ident && tokens[1].text == ":") {
+      if (is_register_name(tokens[0].text))
+        return error_at(tokens[0], "'" + std::string(tokens[0].text) + "' is a register and cannot be a label");
       define_label(tokens[0]);
       tokens = tokens.subspan(2);
     }
     if (tokens.empty()) return;
+    statement_column_ = tokens[0].column;
     for (const Token& token : tokens)
       if (token.bad) return error_at(token, bad_token_message(token));
     const Token& first = tokens[0];
@@ -400,14 +426,18 @@ class Assembler {
   static std::string bad_token_message(const Token& token) {
     const std::string text(token.text);
     if (token.kind == TokenKind::Number && text.starts_with('\''))
-      return "bad character literal " + text + " (expected 'c' or '\\n')";
+      return "bad character literal (expected 'c' or '\\n')";
     if (token.kind == TokenKind::Number)
       return "bad number '" + text + "' (expected decimal, 0x hex, 0b binary or 0 octal digits)";
     if (token.kind == TokenKind::String) return "missing closing '\"' in string";
+    if (text == "/*") return "unterminated /* comment: no */ before the end of the input";
     return "unexpected character '" + text + "'";
   }
 
   void assign(const Token& name, Tokens expr) {
+    // `.set r1, 5` would make a symbol no operand can name (r1 reads as the register).
+    if (is_register_name(name.text))
+      return error_at(name, "'" + std::string(name.text) + "' is a register and cannot be a symbol");
     auto result = evaluate(expr, here(), false);
     if (!result.value) return;
     if (!result.value->absolute()) return error_at(expr[0], "a symbol assignment needs a constant value");
@@ -464,7 +494,7 @@ class Assembler {
 
   // A known normal mnemonic, not followed by an assignment operator.
   bool looks_normal(Tokens tokens) {
-    if (tokens[0].kind != TokenKind::Ident || tokens[0].text[0] == 'r' && tokens[0].text.size() <= 3) {
+    if (tokens[0].kind != TokenKind::Ident || (tokens[0].text[0] == 'r' && tokens[0].text.size() <= 3)) {
       bool wide = true;
       if (tokens[0].kind != TokenKind::Ident || detail::pseudo_register(tokens[0].text, wide) >= 0) return false;
     }
@@ -503,8 +533,31 @@ class Assembler {
       Operands parsed;
       if (parse_normal_operands(isa::info(op), operands, parsed, why)) return emit(isa::info(op), parsed, tokens);
     }
+    if (report_unbalanced(tokens)) return;
     error_at(tokens[0], "no form of '" + std::string(tokens[0].text) + "' takes these operands" +
                             (why.empty() ? std::string() : " (" + why + ")"));
+  }
+
+  // `(1 + 2`, `[%r1+8`: an unmatched bracket explains more than "no form
+  // matches" does.
+  bool report_unbalanced(Tokens tokens) {
+    std::vector<const Token*> open;
+    for (const Token& token : tokens) {
+      if (token.kind != TokenKind::Punct) continue;
+      if (token.text == "(" || token.text == "[") {
+        open.push_back(&token);
+      } else if (token.text == ")" || token.text == "]") {
+        const std::string_view opener = token.text == ")" ? "(" : "[";
+        if (open.empty() || open.back()->text != opener) {
+          error_at(token, "unmatched '" + std::string(token.text) + "'");
+          return true;
+        }
+        open.pop_back();
+      }
+    }
+    if (open.empty()) return false;
+    error_at(*open.back(), "'" + std::string(open.back()->text) + "' is never closed");
+    return true;
   }
 
   // How many operands a shape takes in normal syntax (isa.hpp spells each).
@@ -636,6 +689,41 @@ class Assembler {
   }
 
   // ---- Pseudo-C: match the row templates.
+  // What a template wanted where it failed: an element (the end of the
+  // statement when null), with the register it had to repeat, if any.
+  struct Expectation {
+    const detail::TemplateElem* elem;
+    int same_register = -1;
+    bool either_width = false;
+  };
+
+  // A register that would make a template match: of the other width
+  // (`w1 += r2`), not the one named before (`r1 = le16 r2`), or not the fixed
+  // one (`r3 = cmpxchg_64(...)` wants r0).
+  enum class RegisterIssue : uint8_t { Width, NotSame, NotFixed };
+  struct NearMiss {
+    size_t at;
+    RegisterIssue issue;
+    std::string expected;  // the register that belongs there
+  };
+
+  // Why no template matched, gathered on the error path only: the furthest
+  // token any template got to and what the templates wanted there. With
+  // `relaxed`, a wrong register is noted as a near miss instead of a failure.
+  struct MatchNotes {
+    bool relaxed = false;
+    std::optional<NearMiss> near_miss;
+    size_t furthest = 0;
+    std::vector<Expectation> expected;
+
+    void fail(size_t at, Expectation wanted) {
+      if (at < furthest) return;
+      if (at > furthest) expected.clear();
+      furthest = at;
+      expected.push_back(wanted);
+    }
+  };
+
   void pseudo_instruction(Tokens tokens) {
     // Candidates share the first two elements: the exact second token, or
     // any expression ("#") there.
@@ -652,24 +740,151 @@ class Assembler {
       if (second == "#" || tokens.size() < 2) break;
     }
     if (extra_pseudo_forms(tokens)) return;
-    error_at(tokens[0], "unknown instruction: no normal mnemonic or pseudo-C form reads '" +
-                            std::string(tokens[0].text) + (tokens.size() > 1 ? " " + std::string(tokens[1].text) : "") +
-                            " ...'");
+    report_pseudo_mismatch(tokens);
   }
 
-  bool match(const PseudoTemplate& tmpl, Tokens in, Operands& out) {
+  static std::string describe(const Expectation& wanted) {
+    if (!wanted.elem) return "end of statement";
+    switch (wanted.elem->kind) {
+      case Elem::Literal: return "'" + std::string(wanted.elem->text) + "'";
+      case Elem::RegDst:
+      case Elem::RegSrc:
+        if (wanted.same_register >= 0)
+          return (wanted.elem->wide ? "r" : "w") + std::to_string(wanted.same_register) + " again";
+        if (wanted.either_width) return "a register";
+        return wanted.elem->wide ? "an r register" : "a w register";
+      case Elem::Off: return "an offset (+N or -N)";
+      case Elem::Target: return "a jump target";
+      default: return "an expression";
+    }
+  }
+
+  // The templates that may read `tokens`, by the two-element keys of
+  // syntax_tables(); with `other_width`, also those whose registers have the
+  // other width.
+  static std::vector<const PseudoTemplate*> candidates(Tokens tokens, bool other_width) {
+    const auto widths = [&](std::string_view key) {
+      std::vector<std::string> keys{std::string(key)};
+      if (other_width && (key == "R" || key == "W")) keys.emplace_back(key == "R" ? "W" : "R");
+      return keys;
+    };
+    std::vector<std::string> seconds = tokens.size() > 1 ? widths(detail::token_key(tokens[1])) : widths("");
+    if (tokens.size() > 1) seconds.emplace_back("#");
+    std::vector<const PseudoTemplate*> out;
+    for (const std::string& first : widths(detail::token_key(tokens[0])))
+      for (const std::string& second : seconds) {
+        auto it = detail::syntax_tables().pseudo.find(first + " " + second);
+        if (it == detail::syntax_tables().pseudo.end()) continue;
+        for (const PseudoTemplate& tmpl : it->second) out.push_back(&tmpl);
+      }
+    return out;
+  }
+
+  // No template matched: name an unmatched bracket, or the one wrong
+  // register of a form that otherwise matches, or else what the closest
+  // templates wanted at the token where they stopped.
+  void report_pseudo_mismatch(Tokens tokens) {
+    if (report_unbalanced(tokens) || report_near_miss(tokens)) return;
+    MatchNotes notes;
+    for (const PseudoTemplate* tmpl : candidates(tokens, false)) {
+      Operands parsed;
+      match(*tmpl, tokens, parsed, &notes);
+    }
+    if (notes.furthest == 0)
+      return error_at(tokens[0], "unknown instruction: no normal mnemonic or pseudo-C form reads '" +
+                                     std::string(tokens[0].text) +
+                                     (tokens.size() > 1 ? " " + std::string(tokens[1].text) : "") + " ...'");
+    std::vector<std::string> wanted;
+    for (const Expectation& e : notes.expected)
+      if (std::string text = describe(e); std::find(wanted.begin(), wanted.end(), text) == wanted.end())
+        wanted.push_back(std::move(text));
+    // A long list helps nobody: past a handful, only say where it went wrong.
+    std::string list;
+    for (size_t i = 0; i < wanted.size() && wanted.size() <= 8; ++i)
+      list += (i == 0 ? "" : i + 1 == wanted.size() ? " or " : ", ") + wanted[i];
+    if (notes.furthest >= tokens.size()) {
+      const std::string after = "after '" + std::string(tokens.back().text) + "'";
+      return error_at(column_after(tokens), "missing operand " + (list.empty() ? after : after + ": expected " + list));
+    }
+    const Token& found = tokens[notes.furthest];
+    const std::string found_text = "'" + std::string(found.text) + "'";
+    // `r1 = 1 +`: the expression stopped before an operator with nothing after it.
+    if (is_binary_operator(found) && primary_end(tokens, notes.furthest + 1) == notes.furthest + 1) {
+      const size_t next = notes.furthest + 1;
+      return error_at(next < tokens.size() ? tokens[next].column : column_after(tokens),
+                      "expected an expression after " + found_text);
+    }
+    if (wanted.size() == 1 && wanted[0] == "end of statement")
+      return error_at(found, "extra operand " + found_text + ": the instruction is complete before it");
+    error_at(found, list.empty() ? "unexpected " + found_text : "expected " + list + ", found " + found_text);
+  }
+
+  static void note_near_miss(MatchNotes* notes, NearMiss miss) {
+    if (notes && !notes->near_miss) notes->near_miss = std::move(miss);
+  }
+
+  // `w1 += r2`, `r1 = le16 r2`: a form matches once one register is changed,
+  // so that register is what is wrong.
+  bool report_near_miss(Tokens tokens) {
+    for (const PseudoTemplate* tmpl : candidates(tokens, true)) {
+      MatchNotes notes;
+      notes.relaxed = true;
+      Operands parsed;
+      if (!match(*tmpl, tokens, parsed, &notes) || !notes.near_miss) continue;
+      const Token& found = tokens[notes.near_miss->at];
+      error_at(found, near_miss_message(*notes.near_miss, found, mixes_widths(tokens)));
+      return true;
+    }
+    return false;
+  }
+
+  static std::string near_miss_message(const NearMiss& miss, const Token& found, bool mixed_widths) {
+    const std::string what = "expected " + miss.expected + ", found " + std::string(found.text);
+    switch (miss.issue) {
+      case RegisterIssue::Width:
+        if (mixed_widths) return "mixed w and r registers: " + what;
+        return std::string("this instruction takes ") + (miss.expected[0] == 'r' ? "r (64-bit)" : "w (32-bit)") +
+               " registers: " + what;
+      case RegisterIssue::NotSame: return what + ": this instruction names the same register twice";
+      case RegisterIssue::NotFixed: return what + ": this instruction always uses " + miss.expected + " there";
+    }
+    return what;
+  }
+
+  static bool mixes_widths(Tokens tokens) {
+    bool seen_wide = false, seen_narrow = false;
+    for (const Token& token : tokens) {
+      bool wide = true;
+      if (token.kind != TokenKind::Ident || detail::pseudo_register(token.text, wide) < 0) continue;
+      (wide ? seen_wide : seen_narrow) = true;
+    }
+    return seen_wide && seen_narrow;
+  }
+
+  // `notes`, on the error path only, collects why the template failed.
+  bool match(const PseudoTemplate& tmpl, Tokens in, Operands& out, MatchNotes* notes = nullptr) {
     size_t at = 0;
+    const auto fail = [&](size_t where, const detail::TemplateElem* wanted, int same_register = -1) {
+      if (notes) notes->fail(where, {wanted, same_register, tmpl.either_width});
+      return false;
+    };
     for (const detail::TemplateElem& elem : tmpl.elems) {
       switch (elem.kind) {
         case Elem::Literal:
-          if (at >= in.size() || !literal_matches(elem.text, in[at])) return false;
+          if (at >= in.size()) return fail(at, &elem);
+          if (!literal_matches(elem.text, in[at])) {
+            // Relaxed, a fixed register (cmpxchg's r0) may be another one.
+            if (!notes || !notes->relaxed || !is_register_name(elem.text) || !is_register_name(in[at].text))
+              return fail(at, &elem);
+            note_near_miss(notes, {at, RegisterIssue::NotFixed, std::string(elem.text)});
+          }
           ++at;
           break;
         case Elem::OptImm: {
           // " + N" / " - N", or nothing for 0.
           if (at >= in.size() || (in[at].text != "+" && in[at].text != "-")) break;
           const size_t end = expression_end(in, at + 1);
-          if (end == at + 1) return false;
+          if (end == at + 1) return fail(at + 1, &elem);
           out.imm_sign = in[at].text == "-" ? -1 : 1;
           out.imm = in.subspan(at + 1, end - at - 1);
           out.has_imm = true;
@@ -679,7 +894,7 @@ class Assembler {
         case Elem::ImmHi16:
         case Elem::ImmLo16: {
           const size_t end = expression_end(in, at);
-          if (end == at) return false;
+          if (end == at) return fail(at, &elem);
           (elem.kind == Elem::ImmHi16 ? out.imm_hi : out.imm_lo) = in.subspan(at, end - at);
           out.has_split_imm = true;
           at = end;
@@ -687,12 +902,20 @@ class Assembler {
         }
         case Elem::RegDst:
         case Elem::RegSrc: {
-          if (at >= in.size() || in[at].kind != TokenKind::Ident) return false;
+          if (at >= in.size() || in[at].kind != TokenKind::Ident) return fail(at, &elem);
           bool wide = true;
           const int number = detail::pseudo_register(in[at].text, wide);
-          if (number < 0 || (wide != elem.wide && !tmpl.either_width)) return false;
+          if (number < 0) return fail(at, &elem);
+          const std::string_view prefix = elem.wide ? "r" : "w";
+          if (wide != elem.wide && !tmpl.either_width) {
+            if (!notes || !notes->relaxed) return fail(at, &elem);
+            note_near_miss(notes, {at, RegisterIssue::Width, std::string(prefix) + std::to_string(number)});
+          }
           int& field = elem.kind == Elem::RegDst ? out.dst : out.src;
-          if (field >= 0 && field != number) return false;  // "r1 = -r2" is no neg
+          if (field >= 0 && field != number) {  // "r1 = -r2" is no neg
+            if (!notes || !notes->relaxed) return fail(at, &elem, field);
+            note_near_miss(notes, {at, RegisterIssue::NotSame, std::string(prefix) + std::to_string(field)});
+          }
           field = number;
           ++at;
           break;
@@ -700,7 +923,7 @@ class Assembler {
         case Elem::Imm:
         case Elem::Imm64: {
           const size_t end = expression_end(in, at);
-          if (end == at) return false;
+          if (end == at) return fail(at, &elem);
           out.imm = in.subspan(at, end - at);
           out.has_imm = true;
           at = end;
@@ -709,17 +932,14 @@ class Assembler {
         case Elem::Off: {
           size_t end = at;
           if (end < in.size() && (in[end].text == "+" || in[end].text == "-")) end = expression_end(in, end + 1);
-          if (end <= at + 1 || !parse_offset(in.subspan(at, end - at), out)) return false;
+          if (end <= at + 1 || !parse_offset(in.subspan(at, end - at), out)) return fail(at, &elem);
           at = end;
           break;
         }
         case Elem::Target: {
-          size_t end = at;
-          if (end < in.size() && in[end].kind == TokenKind::Ident && !is_register_name(in[end].text))
-            ++end;
-          else
-            end = expression_end(in, at);
-          if (end == at) return false;
+          // A label, an offset or an expression of them (`goto . - 1`).
+          const size_t end = expression_end(in, at);
+          if (end == at) return fail(at, &elem);
           out.target = in.subspan(at, end - at);
           out.has_target = true;
           at = end;
@@ -727,7 +947,7 @@ class Assembler {
         }
       }
     }
-    return at == in.size();
+    return at == in.size() || fail(at, nullptr);
   }
 
   // A template literal against an input token: the same text, or for
@@ -799,8 +1019,7 @@ class Assembler {
   bool resolve_into(FixupKind kind, Tokens expr, uint64_t offset, isa::Slot& slot, std::optional<isa::Slot>& second,
                     int sign) {
     if (kind == FixupKind::Branch) {
-      fixups_.push_back(
-          Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
+      fixups_.push_back(Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
       return true;
     }
     Evaluation result = evaluate(expr, offset, true);
@@ -813,8 +1032,7 @@ class Assembler {
       return store_field(kind == FixupKind::Call ? FixupKind::Imm32 : kind, value, expr, slot, second);
     }
     if (result.undefined || kind == FixupKind::Call || kind == FixupKind::Imm64) {
-      fixups_.push_back(
-          Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
+      fixups_.push_back(Fixup{kind, current_, offset, 0, sign, keep(expr), expr.size(), line_, offset});
       return true;
     }
     error_at(expr[0], "a symbol cannot be used here; only lddw, call and jumps take symbols");
@@ -854,7 +1072,8 @@ class Assembler {
         second->imm = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32));
         return true;
       case FixupKind::Branch:
-      case FixupKind::Data: return true;  // handled by fixups
+      case FixupKind::Data:
+      case FixupKind::Size: return true;  // handled by fixups
     }
     return true;
   }
@@ -906,19 +1125,52 @@ class Assembler {
       name += t.kind == TokenKind::String ? std::string(t.text.substr(1, t.text.size() - 2)) : std::string(t.text);
     uint64_t flags = 0;
     uint32_t type = kShtProgbits;
-    bool flags_given = false;
-    if (args.size() >= 2 && args[1].size() == 1 && args[1][0].kind == TokenKind::String) {
-      flags_given = true;
-      for (char c : args[1][0].text) {
-        if (c == 'a') flags |= kShfAlloc;
-        if (c == 'w') flags |= kShfWrite;
-        if (c == 'x') flags |= kShfExecinstr;
-      }
-    }
-    if (args.size() >= 3 && !args[2].empty() && args[2].back().text == "nobits") type = kShtNobits;
+    const bool flags_given = args.size() >= 2;
+    if (flags_given && !section_flags(args[1], flags)) return;
+    if (args.size() >= 3 && !section_type(args[2], type)) return;
     if (!flags_given) flags = default_flags(name, type);
     if (name.starts_with(".bss")) type = kShtNobits;
     switch_section(name, flags, type);
+  }
+
+  // "awx" in double quotes. M and S (mergeable strings, as clang writes for
+  // .rodata.str1.1) change nothing a BPF loader reads, so they are accepted
+  // and dropped; any other letter is refused rather than silently ignored.
+  bool section_flags(Tokens arg, uint64_t& flags) {
+    if (arg.size() != 1 || arg[0].kind != TokenKind::String) {
+      error_at(arg.empty() ? 1 : arg[0].column, "section flags must be a string in double quotes, such as \"ax\"");
+      return false;
+    }
+    const std::string_view letters = arg[0].text.substr(1, arg[0].text.size() - 2);
+    for (char c : letters) {
+      if (c == 'a')
+        flags |= kShfAlloc;
+      else if (c == 'w')
+        flags |= kShfWrite;
+      else if (c == 'x')
+        flags |= kShfExecinstr;
+      else if (c != 'M' && c != 'S') {
+        error_at(arg[0], "unknown section flag '" + std::string(1, c) + "' (expected a, w, x, M or S)");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // @progbits or @nobits (GNU also writes %progbits).
+  bool section_type(Tokens arg, uint32_t& type) {
+    const bool prefixed = arg.size() == 2 && (arg[0].text == "@" || arg[0].text == "%");
+    const std::string_view name = prefixed ? arg[1].text : arg.size() == 1 ? arg[0].text : "";
+    if (name == "progbits" || name == "%progbits") {
+      type = kShtProgbits;
+      return true;
+    }
+    if (name == "nobits" || name == "%nobits") {
+      type = kShtNobits;
+      return true;
+    }
+    error_at(arg.empty() ? 1 : arg[0].column, "unknown section type (expected @progbits or @nobits)");
+    return false;
   }
 
   static uint64_t default_flags(const std::string& name, uint32_t& type) {
@@ -959,10 +1211,21 @@ class Assembler {
 
   void size_directive(Tokens tokens, const std::vector<Tokens>& args) {
     if (args.size() != 2 || args[0].size() != 1) return error_at(tokens[0], ".size takes a symbol and a size");
-    auto result = evaluate(args[1], here(), false);
+    const int32_t index = symbol(args[0][0].text);
+    // `.size f, .Lend - f` may come before .Lend: then it waits for the end.
+    if (evaluate(args[1], here(), true).undefined) {
+      fixups_.push_back(
+          Fixup{FixupKind::Size, current_, here(), 0, 1, keep(args[1]), args[1].size(), line_, here(), index});
+      return;
+    }
+    set_size(index, args[1], here());
+  }
+
+  void set_size(int32_t index, Tokens expr, uint64_t location) {
+    auto result = evaluate(expr, location, false);
     if (!result.value) return;
-    if (!result.value->absolute()) return error_at(args[1][0], ".size needs a constant");
-    symbols_[symbol(args[0][0].text)].size = static_cast<uint64_t>(result.value->constant);
+    if (!result.value->absolute()) return error_at(expr[0], ".size needs a constant");
+    symbols_[index].size = static_cast<uint64_t>(result.value->constant);
   }
 
   std::optional<uint64_t> constant(Tokens expr, const char* what) {
@@ -1014,11 +1277,7 @@ class Assembler {
       Evaluation result = evaluate(arg, offset, true);
       if (result.value && result.value->absolute()) {
         const int64_t v = result.value->constant;
-        if (size < 8) {
-          const int64_t lo = -(int64_t{1} << (size * 8 - 1)), hi = (int64_t{1} << (size * 8)) - 1;
-          if (v < lo || v > hi)
-            error_at(arg[0], "value " + std::to_string(v) + " does not fit in " + std::to_string(size) + " bytes");
-        }
+        check_data_range(v, size, arg);
         append(&v, size);
         continue;
       }
@@ -1028,9 +1287,18 @@ class Assembler {
       }
       const uint64_t zero = 0;
       append(&zero, size);
-      fixups_.push_back(
-          Fixup{FixupKind::Data, current_, offset, size, 1, keep(arg), arg.size(), line_, offset});
+      fixups_.push_back(Fixup{FixupKind::Data, current_, offset, size, 1, keep(arg), arg.size(), line_, offset});
     }
+  }
+
+  // A datum may be written signed or unsigned: .byte takes -128..255.
+  void check_data_range(int64_t value, uint8_t size, Tokens expr) {
+    if (size >= 8) return;
+    const int64_t lo = -(int64_t{1} << (size * 8 - 1)), hi = (int64_t{1} << (size * 8)) - 1;
+    if (value < lo || value > hi)
+      error_at(expr[0], "value " + std::to_string(value) + " does not fit in " + std::to_string(size) +
+                            (size == 1 ? " byte (" : " bytes (") + std::to_string(lo) + ".." + std::to_string(hi) +
+                            ")");
   }
 
   void string_directive(Tokens tokens, const std::vector<Tokens>& args, bool terminate) {
@@ -1078,6 +1346,7 @@ class Assembler {
       if (!f) return;
       fill = static_cast<uint8_t>(*f);
     }
+    if (fill != 0 && current().type == kShtNobits) report_nobits_data();
     current().bytes.insert(current().bytes.end(), *size, fill);
   }
 
@@ -1133,6 +1402,11 @@ class Assembler {
       const Tokens expr = expression_of(fixup);
       const uint32_t saved = current_;
       current_ = fixup.section;
+      if (fixup.kind == FixupKind::Size) {
+        set_size(fixup.symbol, expr, fixup.location);
+        current_ = saved;
+        continue;
+      }
       Evaluation result = evaluate(expr, fixup.location, false);
       current_ = saved;
       if (!result.value) continue;
@@ -1202,7 +1476,13 @@ class Assembler {
       if (sym.section != static_cast<int32_t>(fixup.section))
         return error_at(expr[0], "label '" + sym.name + "' is in another section");
       const int64_t bytes = static_cast<int64_t>(sym.value) + value.constant - static_cast<int64_t>(fixup.offset) - 8;
-      if (bytes % 8 != 0) return error_at(expr[0], "label '" + sym.name + "' is not at an instruction boundary");
+      if (bytes % 8 != 0) {
+        // `.` is a hidden symbol; its name is for the assembler only.
+        const std::string shown = sym.name.starts_with(kHiddenPrefix) ? "." : sym.name;
+        return error_at(expr[0], "jump target '" + shown + "' " +
+                                     (value.constant ? "plus " + std::to_string(value.constant) + " " : "") +
+                                     "is not at an instruction boundary (a multiple of 8 bytes)");
+      }
       delta = bytes / 8;
     }
     const Op op = *isa::lookup(slot);
@@ -1215,7 +1495,7 @@ class Assembler {
         write_slot(fixup, slot);
         return;
       }
-      return error_at(expr[0], "jump offset " + std::to_string(delta) + " does not fit in 16 bits");
+      return error_at(expr[0], "jump offset " + std::to_string(delta) + " does not fit in 16 bits (-32768..32767)");
     }
     if (wide && (delta < INT32_MIN || delta > INT32_MAX))
       return error_at(expr[0], "jump offset " + std::to_string(delta) + " does not fit in 32 bits");
@@ -1255,6 +1535,8 @@ class Assembler {
       if (fixup.data_size != 8 && fixup.data_size != 4)
         return error_at(expr[0], "a symbol needs a .quad or .long (8 or 4 bytes)");
       v = relocate(fixup, value, fixup.data_size == 8 ? kRelBpf64Abs64 : kRelBpf64Abs32);
+    } else {
+      check_data_range(v, fixup.data_size, expr);
     }
     std::memcpy(bytes_at(fixup), &v, fixup.data_size);
   }
@@ -1268,7 +1550,7 @@ class Assembler {
       out.object.sections.push_back(std::move(state.section));
     }
     for (const SymbolState& sym : symbols_) {
-      if (sym.name.starts_with('\x01') || sym.constant) continue;
+      if (sym.name.starts_with(kHiddenPrefix) || sym.constant) continue;
       if (!sym.defined && !sym.referenced && sym.binding == Binding::Local) continue;
       if (!sym.defined && sym.binding == Binding::Local && !relocated(sym.name)) continue;
       if (sym.name.starts_with(".L") && sym.binding == Binding::Local) continue;  // assembler-local labels
@@ -1297,6 +1579,8 @@ class Assembler {
   std::string_view source_;
   const AssembleOptions& options_;
   uint32_t line_ = 0;
+  uint32_t statement_column_ = 1;      // where the current statement starts
+  uint32_t nobits_reported_line_ = 0;  // see report_nobits_data()
   std::vector<SectionState> sections_;
   uint32_t current_ = 0;
   std::vector<SymbolState> symbols_;

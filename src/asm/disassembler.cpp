@@ -29,6 +29,9 @@ struct Insn {
   Slot slot;
   int64_t imm64 = 0;  // lddw: both slots' imm
   size_t width = 1;   // slots taken
+  // A label that a listing prints in place of the jump or call offset
+  // (`goto L0`); empty: the offset prints as a number.
+  std::string_view target_label;
 };
 
 std::optional<Insn> instruction_at(std::span<const Slot> slots, size_t pc) {
@@ -79,6 +82,7 @@ std::string dec(int64_t v) { return std::to_string(v); }
 // A jump's offset carries its sign; a local call's imm prints as a plain
 // immediate (`call 0x2`), as llvm-objdump prints both.
 std::string pseudo_target(const Insn& insn) {
+  if (!insn.target_label.empty()) return std::string(insn.target_label);
   switch (isa::info(insn.op).shape) {
     case Shape::CallLocal: return hex(insn.slot.imm);
     case Shape::JumpLong: return signed_hex(insn.slot.imm);
@@ -144,6 +148,11 @@ std::string reg(uint8_t r) { return cat({"%r", dec(r)}); }
 // "[%r1+8]", "[%r3-4]", "[%r1+0]".
 std::string memory(uint8_t base, int16_t off) { return cat({"[", reg(base), off < 0 ? "" : "+", dec(off), "]"}); }
 
+// A jump or local call's offset, or the listing's label for its target.
+std::string gnu_target(const Insn& insn, int64_t offset) {
+  return insn.target_label.empty() ? dec(offset) : std::string(insn.target_label);
+}
+
 std::string gnu_operands(const Insn& insn) {
   const Slot& s = insn.slot;
   switch (isa::info(insn.op).shape) {
@@ -160,13 +169,13 @@ std::string gnu_operands(const Insn& insn) {
     case Shape::StoreImm: return memory(s.dst(), s.off) + "," + dec(s.imm);
     case Shape::StoreReg:
     case Shape::Atomic: return memory(s.dst(), s.off) + "," + reg(s.src());
-    case Shape::Jump: return dec(s.off);
+    case Shape::Jump: return gnu_target(insn, s.off);
     case Shape::JumpLong:
+    case Shape::CallLocal: return gnu_target(insn, s.imm);
     case Shape::Call:
-    case Shape::CallLocal:
     case Shape::CallKfunc: return dec(s.imm);
-    case Shape::JumpImm: return reg(s.dst()) + "," + dec(s.imm) + "," + dec(s.off);
-    case Shape::JumpReg: return reg(s.dst()) + "," + reg(s.src()) + "," + dec(s.off);
+    case Shape::JumpImm: return reg(s.dst()) + "," + dec(s.imm) + "," + gnu_target(insn, s.off);
+    case Shape::JumpReg: return reg(s.dst()) + "," + reg(s.src()) + "," + gnu_target(insn, s.off);
     case Shape::Exit: return "";
   }
   return "";
@@ -211,10 +220,10 @@ class Listing {
   std::string run() {
     if (!options_.symbol.empty()) out_ += cat({"0000000000000000 <", options_.symbol, ">:\n"});
     for (size_t pc = 0; pc < slots_.size();) {
-      if (auto label = labels_.find(pc); label != labels_.end()) out_ += cat({"<L", dec(label->second), ">:\n"});
+      if (auto label = labels_.find(pc); label != labels_.end()) out_ += label_line(label->second);
       const std::optional<Insn> insn = instruction_at(slots_, pc);
       const size_t width = insn ? insn->width : 1;
-      line(pc, width, insn ? cat({format(*insn, options_.syntax), target_note(*insn, pc)}) : std::string(kUnknown));
+      line(pc, width, insn ? text(*insn, pc) : std::string(kUnknown));
       pc += width;
     }
     return std::move(out_);
@@ -222,6 +231,36 @@ class Listing {
 
  private:
   bool gnu() const { return options_.syntax == Syntax::Normal; }
+
+  // Without addresses and raw bytes a listing is text to assemble, so its
+  // labels are the assembler's: `L0:` lines, and jumps and local calls name
+  // them (`goto L0`, `call L2`). It then assembles back to the same bytes,
+  // and local calls keep their kind, which a number (`call 0x1`, a helper
+  // call to the assembler) cannot say. The objdump layouts keep objdump's
+  // `<L0>:` and `goto +0x1 <L0>`.
+  bool assembler_labels() const { return options_.labels && !options_.addresses && !options_.raw; }
+
+  static std::string label_name(size_t number) { return cat({"L", dec(static_cast<int64_t>(number))}); }
+
+  std::string label_line(size_t number) const {
+    return assembler_labels() ? cat({label_name(number), ":\n"}) : cat({"<", label_name(number), ">:\n"});
+  }
+
+  // The label of the instruction's jump or call target; "" when it has
+  // none (no labels, no target, or a target no label can mark).
+  std::string target_label(const Insn& insn, size_t pc) const {
+    const std::optional<int64_t> target = target_of(insn, pc);
+    if (!target || *target < 0) return "";
+    const auto label = labels_.find(static_cast<size_t>(*target));
+    return label == labels_.end() ? "" : label_name(label->second);
+  }
+
+  std::string text(Insn insn, size_t pc) const {
+    if (!assembler_labels()) return cat({format(insn, options_.syntax), target_note(insn, pc)});
+    const std::string label = target_label(insn, pc);
+    insn.target_label = label;
+    return format(insn, options_.syntax);
+  }
 
   // Targets that start an instruction get labels L0, L1, ... in address
   // order, as llvm-objdump --symbolize-operands numbers them.
@@ -254,8 +293,8 @@ class Listing {
     const std::optional<int64_t> target = target_of(insn, pc);
     if (!target) return "";
     if (options_.labels) {
-      auto label = *target >= 0 ? labels_.find(static_cast<size_t>(*target)) : labels_.end();
-      return label == labels_.end() ? "" : cat({" <L", dec(label->second), ">"});
+      const std::string label = target_label(insn, pc);
+      return label.empty() ? "" : cat({" <", label, ">"});
     }
     if (options_.symbol.empty() || gnu() || *target < 0 || isa::info(insn.op).shape == Shape::CallLocal) return "";
     const int64_t offset = *target * static_cast<int64_t>(sizeof(Slot));

@@ -132,6 +132,9 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
     }
     if (text.starts_with("/*")) {
       in_block_comment_ = true;
+      comment_start_ = Token{TokenKind::Punct, text.substr(0, 2), static_cast<uint32_t>(rest_offset_ + at + 1)};
+      comment_start_.bad = true;
+      comment_line_ = line_;
       at += 2;
       continue;
     }
@@ -141,8 +144,8 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
     }
     Token token{TokenKind::Punct, {}, static_cast<uint32_t>(rest_offset_ + at + 1)};
     size_t length = 0;
-    const bool signed_operator = c == 's' && text.size() > 1 &&
-                                 (text[1] == '<' || text[1] == '>' || text[1] == '/' || text[1] == '%');
+    const bool signed_operator =
+        c == 's' && text.size() > 1 && (text[1] == '<' || text[1] == '>' || text[1] == '/' || text[1] == '%');
     if (signed_operator && (length = operator_length(text)) != 0) {
       token.kind = TokenKind::Punct;
     } else if (is_ident_start(c) || (c == '%' && text.size() > 1 && is_ident_start(text[1]))) {
@@ -178,7 +181,15 @@ bool Lexer::next(Statement& out) {
   out.tokens.clear();
   while (true) {
     if (rest_of_line_.empty()) {
-      if (line_start_ >= source_.size()) return false;
+      if (line_start_ >= source_.size()) {
+        // A comment still open at the end hides the code after it: report
+        // its `/*` as a bad token rather than drop that code silently.
+        if (!in_block_comment_) return false;
+        in_block_comment_ = false;
+        out.line = comment_line_;
+        out.tokens.push_back(comment_start_);
+        return true;
+      }
       const size_t end = source_.find('\n', line_start_);
       const size_t stop = end == std::string_view::npos ? source_.size() : end;
       rest_of_line_ = source_.substr(line_start_, stop - line_start_);

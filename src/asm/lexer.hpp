@@ -33,6 +33,7 @@ struct Statement {
 // Splits source into statements. Comments: `#` and `//` to the end of the
 // line, `/* ... */` anywhere (also across lines). `;` separates statements,
 // as in llvm-mc and GNU as. Calls `consume(statement)` for each non-empty one.
+// A `/*` never closed comes last, as a statement of one bad token.
 class Lexer {
  public:
   explicit Lexer(std::string_view source) : source_(source) {}
@@ -48,6 +49,8 @@ class Lexer {
   std::string_view rest_of_line_;  // after a ';' on the current line
   size_t rest_offset_ = 0;         // column offset of rest_of_line_
   bool in_block_comment_ = false;
+  Token comment_start_{};  // the `/*` of the open comment, and its line
+  uint32_t comment_line_ = 0;
 };
 
 }  // namespace bpfkit::assembly::detail
