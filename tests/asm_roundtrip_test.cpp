@@ -398,8 +398,6 @@ TEST(AsmRoundTripTable, SourceListingUsesAssemblerLabels) {
 // so does the disassembler, but the assembler refuses an ld_pseudo value
 // past 32 bits.
 TEST(AsmRoundTripTable, LdPseudoMapValueWithOffset) {
-  GTEST_SKIP() << "BUG (assembler): `ld_pseudo r1, 0x2, 0x800000005` fails with \"ld_pseudo value 34359738373 does "
-                  "not fit in 32 bits\"; expected 1812000005000000 0000000008000000";
   for (Op op : {Op::lddw_map_value, Op::lddw_map_idx_value}) {
     const auto pair = isa::encode_lddw(1, 0x800000005, op);
     EXPECT_EQ(single_mismatch(pair, 0, Syntax::PseudoC), "");

@@ -1057,13 +1057,11 @@ class Assembler {
         slot.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
         return true;
       case FixupKind::Imm64:
-        if (slot.src() != 0) {
-          // ld_pseudo: the value (map fd, BTF id, ...) is the first slot's
-          // imm alone, as LLVM encodes it.
-          if (value < INT32_MIN || value > static_cast<int64_t>(UINT32_MAX)) {
-            error_at(expr[0], "ld_pseudo value " + std::to_string(value) + " does not fit in 32 bits");
-            return false;
-          }
+        if (slot.src() != 0 && value >= INT32_MIN && value <= static_cast<int64_t>(UINT32_MAX)) {
+          // ld_pseudo: a 32-bit value (map fd, BTF id, ...) is the first
+          // slot's imm alone, as LLVM encodes `ld_pseudo r7, 2, -1`. Wider
+          // values also fill the second slot, whose imm the kernel reads as
+          // the offset into a map value.
           slot.imm = static_cast<int32_t>(static_cast<uint32_t>(value));
           second->imm = 0;
           return true;

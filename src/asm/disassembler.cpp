@@ -25,7 +25,7 @@ constexpr std::string_view kUnknown = "<unknown>";
 
 // One instruction that a table row matched.
 struct Insn {
-  Op op;
+  Op op{};
   Slot slot;
   int64_t imm64 = 0;  // lddw: both slots' imm
   size_t width = 1;   // slots taken
@@ -38,7 +38,9 @@ std::optional<Insn> instruction_at(std::span<const Slot> slots, size_t pc) {
   if (pc >= slots.size()) return std::nullopt;
   const std::optional<Op> op = isa::lookup(slots[pc]);
   if (!op) return std::nullopt;
-  Insn insn{*op, slots[pc]};
+  Insn insn;
+  insn.op = *op;
+  insn.slot = slots[pc];
   if (isa::is_lddw(*op)) {
     if (pc + 1 >= slots.size()) return std::nullopt;  // llvm-objdump also says <unknown> here
     const uint64_t low = static_cast<uint32_t>(slots[pc].imm);
