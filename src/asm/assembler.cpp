@@ -72,6 +72,13 @@ struct Fixup {
 // name can (a string: "\x01dot" would read as the one character \x1d + "ot").
 constexpr std::string_view kHiddenPrefix = "\x01";
 
+// Token text against a literal; the size is known at compile time, so this
+// compiles to a length check and one or two byte compares (no memcmp call).
+template <size_t N>
+inline bool eq(std::string_view text, const char (&literal)[N]) {
+  return text.size() == N - 1 && std::memcmp(text.data(), literal, N - 1) == 0;
+}
+
 bool is_register_name(std::string_view text) {
   bool wide = true;
   return detail::pseudo_register(text, wide) >= 0 || detail::normal_register(text) >= 0;
@@ -104,13 +111,13 @@ size_t primary_end(Tokens tokens, size_t at) {
   if (token.kind == TokenKind::Number) return at + 1;
   if (token.kind == TokenKind::Ident) return is_register_name(token.text) ? at : at + 1;
   if (token.kind != TokenKind::Punct) return at;
-  if (token.text == "-" || token.text == "+" || token.text == "~") {
+  if (eq(token.text, "-") || eq(token.text, "+") || eq(token.text, "~")) {
     const size_t end = primary_end(tokens, at + 1);
     return end == at + 1 ? at : end;
   }
-  if (token.text == "(") {
+  if (eq(token.text, "(")) {
     const size_t end = expression_end(tokens, at + 1);
-    if (end == at + 1 || end >= tokens.size() || tokens[end].text != ")") return at;
+    if (end == at + 1 || end >= tokens.size() || !eq(tokens[end].text, ")")) return at;
     return end + 1;
   }
   return at;
@@ -222,8 +229,13 @@ class Assembler {
   };
 
   Evaluation evaluate(Tokens tokens, uint64_t location, bool quiet) {
-    size_t at = 0;
     Evaluation result;
+    // Most operands are one plain number.
+    if (tokens.size() == 1 && tokens[0].kind == TokenKind::Number && !tokens[0].bad && !tokens[0].overflow) {
+      result.value = Value{static_cast<int64_t>(tokens[0].number), -1};
+      return result;
+    }
+    size_t at = 0;
     result.value = additive(tokens, at, location, quiet, result.undefined);
     if (result.value && at != tokens.size()) {
       if (!quiet) error_at(tokens[at], "unexpected '" + std::string(tokens[at].text) + "' in expression");
@@ -236,7 +248,7 @@ class Assembler {
 
   std::optional<Value> additive(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
     auto left = bitwise(t, at, loc, quiet, undefined);
-    while (left && at < t.size() && (t[at].text == "+" || t[at].text == "-") && t[at].kind == TokenKind::Punct) {
+    while (left && at < t.size() && (eq(t[at].text, "+") || eq(t[at].text, "-")) && t[at].kind == TokenKind::Punct) {
       const Token& op = t[at++];
       auto right = bitwise(t, at, loc, quiet, undefined);
       if (!right) return std::nullopt;
@@ -246,7 +258,7 @@ class Assembler {
   }
 
   std::optional<Value> combine_additive(Value left, Value right, const Token& op, bool quiet) {
-    const bool minus = op.text == "-";
+    const bool minus = eq(op.text, "-");
     if (right.absolute()) {
       left.constant += minus ? -right.constant : right.constant;
       return left;
@@ -275,7 +287,7 @@ class Assembler {
   std::optional<Value> bitwise(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
     auto left = multiplicative(t, at, loc, quiet, undefined);
     while (left && at < t.size() && t[at].kind == TokenKind::Punct &&
-           (t[at].text == "&" || t[at].text == "|" || t[at].text == "^")) {
+           (eq(t[at].text, "&") || eq(t[at].text, "|") || eq(t[at].text, "^"))) {
       const Token& op = t[at++];
       auto right = multiplicative(t, at, loc, quiet, undefined);
       if (!right) return std::nullopt;
@@ -287,7 +299,8 @@ class Assembler {
   std::optional<Value> multiplicative(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
     auto left = unary(t, at, loc, quiet, undefined);
     while (left && at < t.size() && t[at].kind == TokenKind::Punct &&
-           (t[at].text == "*" || t[at].text == "/" || t[at].text == "%" || t[at].text == "<<" || t[at].text == ">>")) {
+           (eq(t[at].text, "*") || eq(t[at].text, "/") || eq(t[at].text, "%") || eq(t[at].text, "<<") ||
+            eq(t[at].text, ">>"))) {
       const Token& op = t[at++];
       auto right = unary(t, at, loc, quiet, undefined);
       if (!right) return std::nullopt;
@@ -335,23 +348,23 @@ class Assembler {
       return std::nullopt;
     }
     const Token& token = t[at];
-    if (token.kind == TokenKind::Punct && (token.text == "-" || token.text == "~" || token.text == "+")) {
+    if (token.kind == TokenKind::Punct && (eq(token.text, "-") || eq(token.text, "~") || eq(token.text, "+"))) {
       ++at;
       auto operand = unary(t, at, loc, quiet, undefined);
       if (!operand) return std::nullopt;
-      if (token.text == "+") return operand;
+      if (eq(token.text, "+")) return operand;
       if (!operand->absolute()) {
         if (!quiet) error_at(token, "'" + std::string(token.text) + "' needs a constant operand");
         return std::nullopt;
       }
       const auto v = static_cast<uint64_t>(operand->constant);
-      return Value{static_cast<int64_t>(token.text == "-" ? 0 - v : ~v), -1};
+      return Value{static_cast<int64_t>(eq(token.text, "-") ? 0 - v : ~v), -1};
     }
-    if (token.kind == TokenKind::Punct && token.text == "(") {
+    if (token.kind == TokenKind::Punct && eq(token.text, "(")) {
       ++at;
       auto inner = additive(t, at, loc, quiet, undefined);
       if (!inner) return std::nullopt;
-      if (at >= t.size() || t[at].text != ")") {
+      if (at >= t.size() || !eq(t[at].text, ")")) {
         if (!quiet) error_at(at < t.size() ? t[at].column : column_after(t), "expected ')'");
         return std::nullopt;
       }
@@ -371,7 +384,7 @@ class Assembler {
       return Value{static_cast<int64_t>(token.number), -1};
     }
     if (token.kind == TokenKind::Ident && !is_register_name(token.text)) {
-      if (token.text == ".") return Value{0, dot_symbol(loc)};  // the symbol holds the location
+      if (eq(token.text, ".")) return Value{0, dot_symbol(loc)};  // the symbol holds the location
       const int32_t index = symbol(token.text);
       SymbolState& sym = symbols_[index];
       sym.referenced = true;
@@ -399,7 +412,7 @@ class Assembler {
   // ---- Statements
   void statement(Tokens tokens) {
     // Labels: `name:`, possibly several, before anything else on the line.
-    while (tokens.size() >= 2 && tokens[0].kind == TokenKind::Ident && tokens[1].text == ":") {
+    while (tokens.size() >= 2 && tokens[0].kind == TokenKind::Ident && eq(tokens[1].text, ":")) {
       if (is_register_name(tokens[0].text))
         return error_at(tokens[0], "'" + std::string(tokens[0].text) + "' is a register and cannot be a label");
       define_label(tokens[0]);
@@ -411,12 +424,12 @@ class Assembler {
       if (token.bad) return error_at(token, bad_token_message(token));
     const Token& first = tokens[0];
     if (first.kind == TokenKind::Ident && first.text.size() > 1 && first.text[0] == '.' &&
-        !(tokens.size() > 1 && tokens[1].text == "=")) {
+        !(tokens.size() > 1 && eq(tokens[1].text, "="))) {
       return directive(tokens);
     }
     // `name = expr` assigns a symbol, unless name is a register (then it is
     // a pseudo-C move).
-    if (tokens.size() >= 3 && first.kind == TokenKind::Ident && tokens[1].text == "=" &&
+    if (tokens.size() >= 3 && first.kind == TokenKind::Ident && eq(tokens[1].text, "=") &&
         !is_register_name(first.text)) {
       return assign(first, tokens.subspan(2));
     }
@@ -544,10 +557,10 @@ class Assembler {
     std::vector<const Token*> open;
     for (const Token& token : tokens) {
       if (token.kind != TokenKind::Punct) continue;
-      if (token.text == "(" || token.text == "[") {
+      if (eq(token.text, "(") || eq(token.text, "[")) {
         open.push_back(&token);
-      } else if (token.text == ")" || token.text == "]") {
-        const std::string_view opener = token.text == ")" ? "(" : "[";
+      } else if (eq(token.text, ")") || eq(token.text, "]")) {
+        const std::string_view opener = eq(token.text, ")") ? "(" : "[";
         if (open.empty() || open.back()->text != opener) {
           error_at(token, "unmatched '" + std::string(token.text) + "'");
           return true;
@@ -660,7 +673,7 @@ class Assembler {
 
   // [%rN+off] or [%rN-off]; the offset is required, as in every reference tool.
   bool memory(Tokens t, int& base, Operands& out, std::string& why) {
-    if (t.size() < 2 || t.front().text != "[" || t.back().text != "]") return false;
+    if (t.size() < 2 || !eq(t.front().text, "[") || !eq(t.back().text, "]")) return false;
     base = detail::normal_register(t[1].text);
     if (base < 0) return false;
     Tokens offset = t.subspan(2, t.size() - 3);
@@ -673,9 +686,9 @@ class Assembler {
 
   // "+ expr" or "- expr" (GNU also writes "+-8").
   bool parse_offset(Tokens t, Operands& out) {
-    if (t.empty() || t[0].kind != TokenKind::Punct || (t[0].text != "+" && t[0].text != "-")) return false;
+    if (t.empty() || t[0].kind != TokenKind::Punct || (!eq(t[0].text, "+") && !eq(t[0].text, "-"))) return false;
     if (expression_end(t, 1) != t.size() || t.size() < 2) return false;
-    out.off_sign = t[0].text == "-" ? -1 : 1;
+    out.off_sign = eq(t[0].text, "-") ? -1 : 1;
     out.off = t.subspan(1);
     out.has_off = true;
     return true;
@@ -725,22 +738,36 @@ class Assembler {
   };
 
   void pseudo_instruction(Tokens tokens) {
-    // Candidates share the first two elements: the exact second token, or
-    // any expression ("#") there.
-    const auto& tables = detail::syntax_tables();
-    const std::string first(detail::token_key(tokens[0]));
-    const std::string_view second = tokens.size() > 1 ? detail::token_key(tokens[1]) : "";
-    for (const std::string& key : {first + " " + std::string(second), first + " #"}) {
-      auto it = tables.pseudo.find(key);
-      if (it == tables.pseudo.end()) continue;
-      for (const PseudoTemplate& tmpl : it->second) {
-        Operands parsed;
-        if (match(tmpl, tokens, parsed)) return emit(isa::info(tmpl.op), parsed, tokens);
-      }
-      if (second == "#" || tokens.size() < 2) break;
-    }
+    if (match_any(tokens)) return;
     if (extra_pseudo_forms(tokens)) return;
     report_pseudo_mismatch(tokens);
+  }
+
+  // Tries the templates whose first three keys fit the tokens: each of the
+  // second and third tokens as itself or as the start of an expression.
+  bool match_any(Tokens tokens) {
+    const auto& index = detail::syntax_tables().by_three;
+    const std::string_view first = detail::token_key(tokens[0]);
+    const std::string_view seconds[] = {tokens.size() > 1 ? detail::token_key(tokens[1]) : "", "#"};
+    for (size_t i = 0; i < (tokens.size() > 1 ? 2u : 1u); ++i) {
+      const std::string_view second = seconds[i];
+      const std::string_view thirds[] = {second == "#"       ? "*"
+                                         : tokens.size() > 2 ? detail::token_key(tokens[2])
+                                                             : "",
+                                         "#"};
+      for (size_t j = 0; j < (second != "#" && tokens.size() > 2 ? 2u : 1u); ++j) {
+        auto it = index.find(detail::three_key(first, second, thirds[j]));
+        if (it == index.end()) continue;
+        for (const PseudoTemplate* tmpl : it->second) {
+          Operands parsed;
+          if (match(*tmpl, tokens, parsed)) {
+            emit(isa::info(tmpl->op), parsed, tokens);
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   static std::string describe(const Expectation& wanted) {
@@ -882,10 +909,10 @@ class Assembler {
           break;
         case Elem::OptImm: {
           // " + N" / " - N", or nothing for 0.
-          if (at >= in.size() || (in[at].text != "+" && in[at].text != "-")) break;
+          if (at >= in.size() || (!eq(in[at].text, "+") && !eq(in[at].text, "-"))) break;
           const size_t end = expression_end(in, at + 1);
           if (end == at + 1) return fail(at + 1, &elem);
-          out.imm_sign = in[at].text == "-" ? -1 : 1;
+          out.imm_sign = eq(in[at].text, "-") ? -1 : 1;
           out.imm = in.subspan(at + 1, end - at - 1);
           out.has_imm = true;
           at = end;
@@ -931,7 +958,7 @@ class Assembler {
         }
         case Elem::Off: {
           size_t end = at;
-          if (end < in.size() && (in[end].text == "+" || in[end].text == "-")) end = expression_end(in, end + 1);
+          if (end < in.size() && (eq(in[end].text, "+") || eq(in[end].text, "-"))) end = expression_end(in, end + 1);
           if (end <= at + 1 || !parse_offset(in.subspan(at, end - at), out)) return fail(at, &elem);
           at = end;
           break;
@@ -954,7 +981,10 @@ class Assembler {
   // numbers the same value (`ld_pseudo r1, 0x1, 5`).
   static bool literal_matches(std::string_view literal, const Token& token) {
     if (token.kind == TokenKind::String) return false;
-    if (token.text == literal) return true;
+    // Inline for the common case: most literals are one or two characters.
+    if (token.text.size() == literal.size() && token.text[0] == literal[0] &&
+        std::memcmp(token.text.data() + 1, literal.data() + 1, literal.size() - 1) == 0)
+      return true;
     if (token.kind != TokenKind::Number || literal.empty() || literal[0] < '0' || literal[0] > '9') return false;
     Lexer lexer(literal);
     Statement statement;
@@ -964,7 +994,7 @@ class Assembler {
   // The legacy XADD that GNU as still reads: `*(u64 *)(r1 + 8) += r2`, the
   // same instruction as `lock *(u64 *)(r1 + 8) += r2`.
   bool extra_pseudo_forms(Tokens tokens) {
-    if (tokens[0].text != "*") return false;
+    if (!eq(tokens[0].text, "*")) return false;
     std::vector<Token> with_lock;
     with_lock.reserve(tokens.size() + 1);
     with_lock.push_back(Token{TokenKind::Ident, "lock", tokens[0].column});
@@ -1157,7 +1187,7 @@ class Assembler {
 
   // @progbits or @nobits (GNU also writes %progbits).
   bool section_type(Tokens arg, uint32_t& type) {
-    const bool prefixed = arg.size() == 2 && (arg[0].text == "@" || arg[0].text == "%");
+    const bool prefixed = arg.size() == 2 && (eq(arg[0].text, "@") || eq(arg[0].text, "%"));
     const std::string_view name = prefixed ? arg[1].text : arg.size() == 1 ? arg[0].text : "";
     if (name == "progbits" || name == "%progbits") {
       type = kShtProgbits;

@@ -5,10 +5,23 @@
 namespace bpfkit::assembly::detail {
 namespace {
 
-bool is_ident_start(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '$';
+// Character classes by table: the lexer looks at every byte of the input.
+enum CharClass : uint8_t { kOther = 0, kIdentStart = 1, kDigitClass = 2, kSpace = 4 };
+
+constexpr std::array<uint8_t, 256> build_classes() {
+  std::array<uint8_t, 256> classes{};
+  for (int c = 'a'; c <= 'z'; ++c) classes[c] = kIdentStart;
+  for (int c = 'A'; c <= 'Z'; ++c) classes[c] = kIdentStart;
+  for (int c = '0'; c <= '9'; ++c) classes[c] = kDigitClass;
+  classes['_'] = classes['.'] = classes['$'] = kIdentStart;
+  classes[' '] = classes['\t'] = classes['\r'] = classes['\f'] = classes['\v'] = kSpace;
+  return classes;
 }
-bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+constexpr std::array<uint8_t, 256> kClasses = build_classes();
+
+uint8_t class_of(char c) { return kClasses[static_cast<unsigned char>(c)]; }
+bool is_ident_start(char c) { return class_of(c) == kIdentStart; }
+bool is_ident_char(char c) { return (class_of(c) & (kIdentStart | kDigitClass)) != 0; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int digit_value(char c) {
@@ -18,20 +31,34 @@ int digit_value(char c) {
   return 99;
 }
 
-// Longest first, so that "s>>=" wins over "s>" and ">>=" over ">>".
-constexpr std::array<std::string_view, 27> kOperators = {"s>>=", "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<",
-                                                         "+=",   "-=",  "*=",  "/=",  "%=",  "|=",  "&=",  "^=", "==",
-                                                         "!=",   ">=",  "<=",  "<<",  ">>",  "&&",  "||",  "->", "::"};
-
-// Punctuation that never starts a longer operator.
-bool is_single_punct(char c) {
-  return c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '~' || c == '@' || c == '{' || c == '}';
-}
-
+// The length of the operator at the start of `text` (0 if none): "s>>=",
+// "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<", "X=" for X in
+// "+-*/%|&^=!<>", "<<", ">>", "&&", "||", "->", "::". Longest wins.
 size_t operator_length(std::string_view text) {
-  for (std::string_view op : kOperators)
-    if (op[0] == text[0] && text.starts_with(op)) return op.size();
-  return 0;
+  const auto at = [&](size_t i) { return i < text.size() ? text[i] : '\0'; };
+  const char c = at(0), next = at(1);
+  switch (c) {
+    case 's':
+      if ((next == '>' && at(2) == '>' && at(3) == '=')) return 4;
+      if ((next == '>' || next == '<' || next == '/' || next == '%') && at(2) == '=') return 3;
+      return next == '>' || next == '<' ? 2 : 0;
+    case '<':
+    case '>':
+      if (next == c) return at(2) == '=' ? 3 : 2;
+      return next == '=' ? 2 : 0;
+    case '&':
+    case '|': return next == c || next == '=' ? 2 : 0;
+    case '-': return next == '=' || next == '>' ? 2 : 0;
+    case ':': return next == ':' ? 2 : 0;
+    case '+':
+    case '*':
+    case '/':
+    case '%':
+    case '^':
+    case '=':
+    case '!': return next == '=' ? 2 : 0;
+    default: return 0;
+  }
 }
 
 // Reads a number at the start of `text`: decimal, 0x hex, 0b binary, or
@@ -121,16 +148,16 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       continue;
     }
     const char c = line[at];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+    if (class_of(c) == kSpace) {
       ++at;
       continue;
     }
     const std::string_view text = line.substr(at);
-    if (c == '#' || text.starts_with("//")) {
+    if (c == '#' || (c == '/' && at + 1 < line.size() && line[at + 1] == '/')) {
       at = line.size();
       return false;
     }
-    if (text.starts_with("/*")) {
+    if (c == '/' && at + 1 < line.size() && line[at + 1] == '*') {
       in_block_comment_ = true;
       comment_start_ = Token{TokenKind::Punct, text.substr(0, 2), static_cast<uint32_t>(rest_offset_ + at + 1)};
       comment_start_.bad = true;
@@ -162,7 +189,7 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       token.kind = TokenKind::String;
       length = lex_string(text, token);
     } else {
-      length = is_single_punct(c) ? 0 : operator_length(text);
+      length = operator_length(text);
       if (length == 0) {
         length = 1;
         token.bad = !(c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '+' || c == '-' || c == '*' ||

@@ -84,6 +84,16 @@ SyntaxTables build() {
       tables.pseudo[std::string(first == "R" ? "W" : "R") + " " + std::string(second)].push_back(tmpl);
     tables.pseudo[std::string(first) + " " + std::string(second)].push_back(std::move(tmpl));
   }
+  // The `pseudo` vectors are complete, so pointers into them stay valid.
+  for (const auto& [key, templates] : tables.pseudo) {
+    const std::string_view first = std::string_view(key).substr(0, key.find(' '));
+    for (const PseudoTemplate& tmpl : templates) {
+      const std::string_view second = tmpl.elems.size() > 1 ? element_key(tmpl.elems[1]) : "";
+      std::string_view third = tmpl.elems.size() > 2 ? element_key(tmpl.elems[2]) : "";
+      if (second == "#") third = "*";
+      tables.by_three[three_key(first, second, third)].push_back(&tmpl);
+    }
+  }
   return tables;
 }
 
@@ -93,7 +103,8 @@ SyntaxTables build() {
 // width like a placeholder, so input tokens need no second lookup.
 std::string_view element_key(const TemplateElem& elem) {
   switch (elem.kind) {
-    case Elem::RegDst: case Elem::RegSrc: return elem.wide ? "R" : "W";
+    case Elem::RegDst:
+    case Elem::RegSrc: return elem.wide ? "R" : "W";
     case Elem::Literal: {
       bool wide = true;
       if (pseudo_register(elem.text, wide) >= 0) return wide ? "R" : "W";
@@ -107,6 +118,17 @@ std::string_view token_key(const Token& token) {
   bool wide = true;
   if (token.kind == TokenKind::Ident && pseudo_register(token.text, wide) >= 0) return wide ? "R" : "W";
   return token.text;
+}
+
+// FNV-1a over the three keys; a collision only merges two candidate lists
+// (every candidate is still matched in full).
+uint64_t three_key(std::string_view first, std::string_view second, std::string_view third) {
+  uint64_t hash = 0xcbf29ce484222325u;
+  for (std::string_view part : {first, second, third}) {
+    for (char c : part) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3u;
+    hash = (hash ^ 0xff) * 0x100000001b3u;
+  }
+  return hash;
 }
 
 const SyntaxTables& syntax_tables() {

@@ -35,7 +35,13 @@ struct SyntaxTables {
   // register is "R" or "W", an immediate or target "#", a literal itself
   // ("R +=", "if R", "* (", "lock *", "goto #", "exit").
   std::unordered_map<std::string, std::vector<PseudoTemplate>> pseudo;
+  // The same templates by their first three keys, for the assembler's hot
+  // path: three_key(first, second, third), where a "#" element (an
+  // expression: any number of tokens) makes the keys after it "*".
+  std::unordered_map<uint64_t, std::vector<const PseudoTemplate*>> by_three;
 };
+
+uint64_t three_key(std::string_view first, std::string_view second, std::string_view third);
 
 // The lookup key of a template element or input token (see `pseudo`).
 std::string_view element_key(const TemplateElem& elem);
