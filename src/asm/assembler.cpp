@@ -465,7 +465,6 @@ class Assembler {
 
   // ---- Instructions
   void instruction(Tokens tokens) {
-    if (report_bad_registers(tokens)) return;
     const bool pseudo_allowed = options_.syntax != Syntax::Normal;
     const bool normal_allowed = options_.syntax != Syntax::PseudoC;
     if (normal_allowed && looks_normal(tokens)) return normal_instruction(tokens);
@@ -537,15 +536,17 @@ class Assembler {
   void normal_instruction(Tokens tokens) {
     const auto& rows = *normal_rows(tokens[0].text);
     const std::vector<Tokens> operands = split_operands(tokens.subspan(1));
-    for (const Tokens& operand : operands)
-      if (operand.empty())
-        return error_at(tokens.size() > 1 ? tokens[1].column : column_after(tokens), "missing operand");
-    if (report_operand_count(tokens, rows, operands)) return;
+    const bool complete = std::none_of(operands.begin(), operands.end(), [](Tokens t) { return t.empty(); });
     std::string why;
     for (Op op : rows) {
       Operands parsed;
-      if (parse_normal_operands(isa::info(op), operands, parsed, why)) return emit(isa::info(op), parsed, tokens);
+      if (complete && parse_normal_operands(isa::info(op), operands, parsed, why))
+        return emit(isa::info(op), parsed, tokens);
     }
+    // No form matched: find the most helpful thing to say.
+    if (report_bad_registers(tokens)) return;
+    if (!complete) return error_at(tokens.size() > 1 ? tokens[1].column : column_after(tokens), "missing operand");
+    if (report_operand_count(tokens, rows, operands)) return;
     if (report_unbalanced(tokens)) return;
     error_at(tokens[0], "no form of '" + std::string(tokens[0].text) + "' takes these operands" +
                             (why.empty() ? std::string() : " (" + why + ")"));
@@ -620,7 +621,7 @@ class Assembler {
     const auto reg = [&](Tokens t, int& field) {
       if (t.size() != 1) return false;
       field = detail::normal_register(t[0].text);
-      return field >= 0;
+      return field >= 0 && field < isa::kRegisterCount;
     };
     const auto expr = [&](Tokens t, Tokens& field) {
       if (expression_end(t, 0) != t.size()) return false;
@@ -740,6 +741,7 @@ class Assembler {
   void pseudo_instruction(Tokens tokens) {
     if (match_any(tokens)) return;
     if (extra_pseudo_forms(tokens)) return;
+    if (report_bad_registers(tokens)) return;
     report_pseudo_mismatch(tokens);
   }
 
@@ -932,7 +934,7 @@ class Assembler {
           if (at >= in.size() || in[at].kind != TokenKind::Ident) return fail(at, &elem);
           bool wide = true;
           const int number = detail::pseudo_register(in[at].text, wide);
-          if (number < 0) return fail(at, &elem);
+          if (number < 0 || number >= isa::kRegisterCount) return fail(at, &elem);
           const std::string_view prefix = elem.wide ? "r" : "w";
           if (wide != elem.wide && !tmpl.either_width) {
             if (!notes || !notes->relaxed) return fail(at, &elem);
@@ -982,9 +984,11 @@ class Assembler {
   static bool literal_matches(std::string_view literal, const Token& token) {
     if (token.kind == TokenKind::String) return false;
     // Inline for the common case: most literals are one or two characters.
-    if (token.text.size() == literal.size() && token.text[0] == literal[0] &&
-        std::memcmp(token.text.data() + 1, literal.data() + 1, literal.size() - 1) == 0)
-      return true;
+    if (token.text.size() == literal.size()) {
+      size_t i = 0;
+      while (i < literal.size() && token.text[i] == literal[i]) ++i;
+      if (i == literal.size()) return true;
+    }
     if (token.kind != TokenKind::Number || literal.empty() || literal[0] < '0' || literal[0] > '9') return false;
     Lexer lexer(literal);
     Statement statement;
@@ -997,7 +1001,7 @@ class Assembler {
     if (!eq(tokens[0].text, "*")) return false;
     std::vector<Token> with_lock;
     with_lock.reserve(tokens.size() + 1);
-    with_lock.push_back(Token{TokenKind::Ident, "lock", tokens[0].column});
+    with_lock.push_back(Token{.kind = TokenKind::Ident, .column = tokens[0].column, .text = "lock"});
     with_lock.insert(with_lock.end(), tokens.begin(), tokens.end());
     auto it = detail::syntax_tables().pseudo.find("lock *");
     if (it == detail::syntax_tables().pseudo.end()) return false;

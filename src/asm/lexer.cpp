@@ -159,7 +159,8 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
     }
     if (c == '/' && at + 1 < line.size() && line[at + 1] == '*') {
       in_block_comment_ = true;
-      comment_start_ = Token{TokenKind::Punct, text.substr(0, 2), static_cast<uint32_t>(rest_offset_ + at + 1)};
+      comment_start_ = Token{
+          .kind = TokenKind::Punct, .column = static_cast<uint32_t>(rest_offset_ + at + 1), .text = text.substr(0, 2)};
       comment_start_.bad = true;
       comment_line_ = line_;
       at += 2;
@@ -169,7 +170,9 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       ++at;
       return true;
     }
-    Token token{TokenKind::Punct, {}, static_cast<uint32_t>(rest_offset_ + at + 1)};
+    Token token;
+    token.kind = TokenKind::Punct;
+    token.column = static_cast<uint32_t>(rest_offset_ + at + 1);
     size_t length = 0;
     const bool signed_operator =
         c == 's' && text.size() > 1 && (text[1] == '<' || text[1] == '>' || text[1] == '/' || text[1] == '%');

@@ -15,14 +15,16 @@ enum class TokenKind : uint8_t {
   Punct,   // operators and punctuation: ( ) [ ] , + - * += s>>= ...
 };
 
+// 32 bytes: statements are vectors of these, filled for every line.
 struct Token {
   TokenKind kind;
-  std::string_view text;
-  uint32_t column;        // 1-based
-  uint64_t number = 0;    // Number: its value
   bool overflow = false;  // Number: needs more than 64 bits
   bool bad = false;       // a character or literal the lexer could not read
+  uint32_t column = 0;    // 1-based
+  std::string_view text;
+  uint64_t number = 0;  // Number: its value
 };
+static_assert(sizeof(Token) == 32);
 
 // One statement: the tokens between separators (newline or ';').
 struct Statement {
