@@ -84,9 +84,9 @@ size_t lex_number(std::string_view text, Token& token) {
       if (base != 16 && digit < 16 && is_digit(text[at])) token.bad = true;  // 09, 0b2
       break;
     }
-    const unsigned __int128 next = static_cast<unsigned __int128>(value) * base + static_cast<unsigned>(digit);
-    if (next > UINT64_MAX) token.overflow = true;
-    value = static_cast<uint64_t>(next);
+    // value * base + digit overflows only when value exceeds this bound.
+    if (value > (UINT64_MAX - static_cast<unsigned>(digit)) / base) token.overflow = true;
+    value = value * base + static_cast<unsigned>(digit);
   }
   token.number = value;
   // C integer suffixes glued to the number belong to it, as in LLVM:
@@ -149,7 +149,8 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
     }
     const char c = line[at];
     if (class_of(c) == kSpace) {
-      ++at;
+      while (++at < line.size() && class_of(line[at]) == kSpace) {
+      }
       continue;
     }
     const std::string_view text = line.substr(at);
@@ -170,7 +171,7 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       ++at;
       return true;
     }
-    Token token;
+    Token& token = out.tokens.emplace_back();  // filled in place: the lexer's hottest line
     token.kind = TokenKind::Punct;
     token.column = static_cast<uint32_t>(rest_offset_ + at + 1);
     size_t length = 0;
@@ -201,7 +202,6 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       }
     }
     token.text = text.substr(0, length);
-    out.tokens.push_back(token);
     at += length;
   }
   return false;
