@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "bpfkit/assembly.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit::assembly {
 namespace {
@@ -23,12 +24,7 @@ namespace fs = std::filesystem;
 
 const fs::path kCorpus = fs::path(BPFKIT_SHARED_DIR) / "asm-corpus";
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test::read_text;
 
 std::vector<std::string> read_lines(const fs::path& file) {
   std::vector<std::string> lines;
@@ -259,48 +255,15 @@ TEST_P(AsmCorpusSymbols, AreOnlyTheSourcesNames) {
 
 // ---- The written ELF file in the LLVM tools ---------------------------------------
 
-// The first of `names` on PATH.
-std::optional<std::string> find_tool(std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names)
-    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) return std::string(name);
-  return std::nullopt;
-}
-
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Both streams in `output`: the checks below look for warnings in either.
+test::CommandResult run(const std::string& command) {
+  test::CommandResult result = test::run_command(command);
+  result.output += result.errors;
   return result;
 }
 
-// A fresh directory, removed with everything in it at the end of the scope.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "bpfkit-corpus-XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::find_tool;
+using test::TempDir;
 
 std::vector<std::string> all_sources() {
   std::vector<std::string> sources;
@@ -325,7 +288,7 @@ class AsmCorpusElf : public ::testing::TestWithParam<std::string> {
   void expect_clean(const std::string& tool, const std::string& arguments) {
     const std::string file = write_object();
     ASSERT_FALSE(file.empty());
-    const CommandResult result = run(tool + " " + arguments + " " + file);
+    const test::CommandResult result = run(tool + " " + arguments + " " + file);
     EXPECT_EQ(result.status, 0) << result.output;
     EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
     EXPECT_EQ(result.output.find("error"), std::string::npos) << result.output;

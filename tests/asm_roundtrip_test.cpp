@@ -27,6 +27,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/isa.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit::assembly {
 namespace {
@@ -547,53 +548,9 @@ TEST(AsmRoundTripCorpus, EveryObjectInBothSyntaxes) {
 
 // ---- 4. Clang-compiled objects through llvm-objdump ----------------------------------------
 
-// The first of `names` on PATH.
-std::optional<std::string> find_tool(std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names)
-    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) return std::string(name);
-  return std::nullopt;
-}
-
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout only; stderr goes to `errors`
-  std::string errors;
-};
-
-// Runs a command; its stderr is captured through a file in `dir`.
-CommandResult run(const std::string& command, const fs::path& dir) {
-  CommandResult result;
-  const fs::path stderr_file = dir / "stderr.txt";
-  FILE* pipe = popen((command + " 2>'" + stderr_file.string() + "'").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(stderr_file);
-  result.errors.assign(std::istreambuf_iterator<char>(in), {});
-  return result;
-}
-
-// A fresh directory, removed with everything in it at the end of the scope.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "bpfkit-roundtrip-XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::CommandResult;
+using test::find_tool;
+using test::TempDir;
 
 struct Tools {
   std::string clang, objdump, objcopy;
@@ -659,10 +616,9 @@ class ClangObjects : public ::testing::Test {
 
   // Compiles `source` for BPF; the compiler's message on failure.
   std::optional<std::string> compile(const fs::path& source, const fs::path& object, std::string_view cpu = "v3") {
-    const CommandResult result = run(tools_->clang + " -O2 -target bpf -mcpu=" + std::string(cpu) +
-                                         " -fno-crash-diagnostics -I'" + source.parent_path().string() + "' -c '" +
-                                         source.string() + "' -o '" + object.string() + "'",
-                                     dir_.path());
+    const CommandResult result = test::run_command(tools_->clang + " -O2 -target bpf -mcpu=" + std::string(cpu) +
+                                                   " -fno-crash-diagnostics -I'" + source.parent_path().string() +
+                                                   "' -c '" + source.string() + "' -o '" + object.string() + "'");
     if (result.status == 0) return std::nullopt;
     return result.errors;
   }
@@ -670,7 +626,7 @@ class ClangObjects : public ::testing::Test {
   // Every disassembled section of `object` assembles to the section's bytes.
   void expect_round_trip(const fs::path& object) {
     const CommandResult dump =
-        run(tools_->objdump + " -d --no-show-raw-insn --no-leading-addr '" + object.string() + "'", dir_.path());
+        test::run_command(tools_->objdump + " -d --no-show-raw-insn --no-leading-addr '" + object.string() + "'");
     ASSERT_EQ(dump.status, 0) << dump.errors;
     const std::vector<DumpedSection> sections = dumped_sections(dump.output);
     ASSERT_FALSE(sections.empty()) << dump.output;
@@ -680,9 +636,8 @@ class ClangObjects : public ::testing::Test {
         continue;
       }
       const fs::path bytes = dir_.path() / "section.bin";
-      const CommandResult copy = run(tools_->objcopy + " -O binary --only-section='" + section.name + "' '" +
-                                         object.string() + "' '" + bytes.string() + "'",
-                                     dir_.path());
+      const CommandResult copy = test::run_command(tools_->objcopy + " -O binary --only-section='" + section.name +
+                                                   "' '" + object.string() + "' '" + bytes.string() + "'");
       ASSERT_EQ(copy.status, 0) << copy.errors;
       const std::vector<Slot> expected = read_slots(bytes);
       const Reassembly result = reassemble(section.source, Syntax::PseudoC);

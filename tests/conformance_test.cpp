@@ -9,6 +9,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/vm.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit {
 namespace {
@@ -26,12 +27,7 @@ std::vector<fs::path> corpus() {
   return files;
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test::read_text;
 
 std::string identifier(std::string name) {
   for (char& c : name)

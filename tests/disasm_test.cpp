@@ -18,6 +18,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/isa.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit::assembly {
 namespace {
@@ -27,12 +28,7 @@ using isa::Slot;
 
 const std::filesystem::path kCorpus = std::filesystem::path(BPFKIT_SHARED_DIR) / "asm-corpus";
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test::read_text;
 
 std::vector<std::string> read_lines(const std::filesystem::path& path) {
   std::vector<std::string> lines;

@@ -23,6 +23,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/isa.hpp"
+#include "test_support.hpp"
 
 #ifndef EM_BPF
 #define EM_BPF 247
@@ -518,48 +519,15 @@ TEST(ElfWriter, DanglingIndicesStillGiveAWellFormedFile) {
 
 // ---- The LLVM tools ---------------------------------------------------------------
 
-// The first of `names` on PATH.
-std::optional<std::string> find_tool(std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names)
-    if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) return std::string(name);
-  return std::nullopt;
-}
-
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Both streams in `output`: the checks below look for warnings in either.
+test::CommandResult run(const std::string& command) {
+  test::CommandResult result = test::run_command(command);
+  result.output += result.errors;
   return result;
 }
 
-// A fresh directory, removed with everything in it at the end of the scope.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bpfkit-elf-XXXXXX").string();
-    if (mkdtemp(pattern.data())) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using test::find_tool;
+using test::TempDir;
 
 std::string write_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -576,7 +544,7 @@ TEST(ElfWriter, LlvmReadelfReadsTheFile) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
-  const CommandResult result = run(*readelf + " --wide -h -S -r -s " + file);
+  const test::CommandResult result = run(*readelf + " --wide -h -S -r -s " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
   expect_matches(result.output, "Machine: +EM_BPF");
@@ -602,7 +570,7 @@ TEST(ElfWriter, LlvmObjdumpDisassemblesTheText) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
-  const CommandResult result = run(*objdump + " -d -r " + file);
+  const test::CommandResult result = run(*objdump + " -d -r " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
   expect_matches(result.output, "<prog>:");
@@ -615,7 +583,7 @@ TEST(ElfWriter, LlvmObjdumpDisassemblesTheText) {
 // The disassembly, relocations and contents as llvm-objdump prints them,
 // without the first lines (which name the file).
 std::string objdump_listing(const std::string& objdump, const std::string& file) {
-  const CommandResult result = run(objdump + " -d -r -s -j .text -j .data -j .maps " + file);
+  const test::CommandResult result = run(objdump + " -d -r -s -j .text -j .data -j .maps " + file);
   EXPECT_EQ(result.status, 0) << result.output;
   const size_t start = result.output.find("Contents of section");
   return start == std::string::npos ? result.output : result.output.substr(start);
@@ -630,7 +598,7 @@ TEST(ElfWriter, LlvmObjdumpSeesWhatLlvmMcWouldWrite) {
   const std::string source = (dir.path() / "sample.s").string();
   std::ofstream(source) << kSampleSource;
   const std::string reference = (dir.path() / "reference.o").string();
-  const CommandResult assembled = run(*mc + " -triple bpfel -filetype=obj -o " + reference + " " + source);
+  const test::CommandResult assembled = run(*mc + " -triple bpfel -filetype=obj -o " + reference + " " + source);
   ASSERT_EQ(assembled.status, 0) << assembled.output;
   const std::string ours = write_file(dir.path() / "ours.o", write_elf(sample_object()));
   EXPECT_EQ(objdump_listing(*objdump, ours), objdump_listing(*objdump, reference));

@@ -25,6 +25,7 @@
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
 #include "random_program.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -46,24 +47,7 @@ uint64_t env_number(const char* name, uint64_t fallback) {
 
 // ---- Files and processes ---------------------------------------------------
 
-// A private directory for the .bin files, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "bpfkit-kernel-diff-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using bpfkit::test::TempDir;
 
 std::string shell_quote(const std::string& text) {
   std::string quoted = "'";
