@@ -6,7 +6,7 @@ namespace bpfkit::assembly::detail {
 namespace {
 
 // Character classes by table: the lexer looks at every byte of the input.
-enum CharClass : uint8_t { kOther = 0, kIdentStart = 1, kDigitClass = 2, kSpace = 4 };
+enum CharClass : uint8_t { kOther = 0, kIdentStart = 1, kDigitClass = 2, kSpace = 4, kPunct = 8 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
   std::array<uint8_t, 256> classes{};
@@ -15,6 +15,7 @@ constexpr std::array<uint8_t, 256> build_classes() {
   for (int c = '0'; c <= '9'; ++c) classes[c] = kDigitClass;
   classes['_'] = classes['.'] = classes['$'] = kIdentStart;
   classes[' '] = classes['\t'] = classes['\r'] = classes['\f'] = classes['\v'] = kSpace;
+  for (char c : std::string_view("()[],+-*/%&|^~<>=!:@{}")) classes[static_cast<unsigned char>(c)] = kPunct;
   return classes;
 }
 constexpr std::array<uint8_t, 256> kClasses = build_classes();
@@ -84,9 +85,9 @@ size_t lex_number(std::string_view text, Token& token) {
       if (base != 16 && digit < 16 && is_digit(text[at])) token.bad = true;  // 09, 0b2
       break;
     }
-    // value * base + digit overflows only when value exceeds this bound.
-    if (value > (UINT64_MAX - static_cast<unsigned>(digit)) / base) token.overflow = true;
-    value = value * base + static_cast<unsigned>(digit);
+    if (__builtin_mul_overflow(value, base, &value) ||
+        __builtin_add_overflow(value, static_cast<unsigned>(digit), &value))
+      token.overflow = true;
   }
   token.number = value;
   // C integer suffixes glued to the number belong to it, as in LLVM:
@@ -196,9 +197,7 @@ bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
       length = operator_length(text);
       if (length == 0) {
         length = 1;
-        token.bad = !(c == '(' || c == ')' || c == '[' || c == ']' || c == ',' || c == '+' || c == '-' || c == '*' ||
-                      c == '/' || c == '%' || c == '&' || c == '|' || c == '^' || c == '~' || c == '<' || c == '>' ||
-                      c == '=' || c == '!' || c == ':' || c == '@' || c == '{' || c == '}');
+        token.bad = class_of(c) != kPunct;
       }
     }
     token.text = text.substr(0, length);
