@@ -28,11 +28,24 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // jumps forward to the next one.
 std::string generate(size_t lines) {
   static const char* const kForms[] = {
-      "r{a} += r{b}",         "r{a} -= {i}",          "w{a} *= w{b}",        "r{a} = {i}",
-      "r{a} <<= 3",           "w{a} ^= {i}",          "r{a} s>>= r{b}",      "r{a} = *(u32 *)(r{b} + {o})",
-      "*(u64 *)(r10 - {o}) = r{a}", "r{a} = *(u64 *)(r10 - {o})", "if r{a} > r{b} goto {l}",
-      "if r{a} == {i} goto {l}", "lock *(u64 *)(r10 - {o}) += r{a}", "r{a} = 0x1122334455667788 ll",
-      "r{a} |= 0x7f",         "call 5",               "r{a} &= r{b}",        "w{a} = w{b}",
+      "r{a} += r{b}",
+      "r{a} -= {i}",
+      "w{a} *= w{b}",
+      "r{a} = {i}",
+      "r{a} <<= 3",
+      "w{a} ^= {i}",
+      "r{a} s>>= r{b}",
+      "r{a} = *(u32 *)(r{b} + {o})",
+      "*(u64 *)(r10 - {o}) = r{a}",
+      "r{a} = *(u64 *)(r10 - {o})",
+      "if r{a} > r{b} goto {l}",
+      "if r{a} == {i} goto {l}",
+      "lock *(u64 *)(r10 - {o}) += r{a}",
+      "r{a} = 0x1122334455667788 ll",
+      "r{a} |= 0x7f",
+      "call 5",
+      "r{a} &= r{b}",
+      "w{a} = w{b}",
   };
   std::string out;
   out.reserve(lines * 28);
