@@ -340,7 +340,20 @@ class Generator {
     // zero-extension it should add after it when it prunes the state at the
     // next instruction, so r0 keeps stale upper bits. `w0 = w0` first makes
     // them zero either way; the conformance suite (lock_cmpxchg32) checks
-    // bpfkit's zero-extension.
+    // bpfkit's zero-extension. Reproducer (kernel-oracle hex; the kernel
+    // returns r0 = 0xffff000000000000, RFC 9669 and bpfkit give 0):
+    //   b7 01 00 00 ff ff 00 00   r1 = 0xffff
+    //   7b 1a f8 ff 00 00 00 00   *(u64 *)(r10 - 8) = r1
+    //   b7 02 00 00 00 00 00 00   r2 = 0
+    //   c3 2a fc ff 41 00 00 00   w2 = atomic_fetch_or((u32 *)(r10 - 4), w2)
+    //   18 00 00 00 00 00 00 00   r0 = 0xffff000000000000 ll
+    //   00 00 00 00 00 00 ff ff
+    //   b7 03 00 00 00 00 00 00   r3 = 0
+    //   b7 04 00 00 00 00 00 00   r4 = 0
+    //   15 02 01 00 00 00 00 00   if r2 == 0 goto +1
+    //   05 00 01 00 00 00 00 00   goto +1
+    //   c3 1a fc ff f1 00 00 00   w0 = cmpxchg32_32(r10 - 4, w0, w1)
+    //   95 00 00 00 00 00 00 00   exit
     if (op == Op::atomic32_cmpxchg) emit(Op::mov32_reg, 0, 0);
     emit(op, kFp, some_reg(), static_cast<int16_t>(offsets[below(offsets.size())]));
   }
