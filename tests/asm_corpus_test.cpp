@@ -255,13 +255,6 @@ TEST_P(AsmCorpusSymbols, AreOnlyTheSourcesNames) {
 
 // ---- The written ELF file in the LLVM tools ---------------------------------------
 
-// Both streams in `output`: the checks below look for warnings in either.
-test::CommandResult run(const std::string& command) {
-  test::CommandResult result = test::run_command(command);
-  result.output += result.errors;
-  return result;
-}
-
 using test::find_tool;
 using test::TempDir;
 
@@ -288,7 +281,7 @@ class AsmCorpusElf : public ::testing::TestWithParam<std::string> {
   void expect_clean(const std::string& tool, const std::string& arguments) {
     const std::string file = write_object();
     ASSERT_FALSE(file.empty());
-    const test::CommandResult result = run(tool + " " + arguments + " " + file);
+    const test::CommandResult result = test::run_merged(tool + " " + arguments + " " + file);
     EXPECT_EQ(result.status, 0) << result.output;
     EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
     EXPECT_EQ(result.output.find("error"), std::string::npos) << result.output;

@@ -496,20 +496,7 @@ TEST(AsmRoundTripRandom, Programs) {
 
 // ---- 3. The shared corpus's objects ---------------------------------------------------
 
-// *.expected.hex: one slot per line, 16 hex digits in byte order.
-std::vector<Slot> read_hex_slots(const fs::path& path) {
-  std::vector<Slot> slots;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() < 16) continue;
-    uint8_t bytes[8];
-    for (int i = 0; i < 8; ++i) std::from_chars(line.data() + 2 * i, line.data() + 2 * i + 2, bytes[i], 16);
-    Slot slot;
-    std::memcpy(&slot, bytes, sizeof slot);
-    slots.push_back(slot);
-  }
-  return slots;
-}
+using test::read_hex_slots;
 
 std::vector<fs::path> corpus_objects() {
   std::vector<fs::path> files;

@@ -37,19 +37,7 @@ std::vector<std::string> read_lines(const std::filesystem::path& path) {
   return lines;
 }
 
-// *.expected.hex: one slot per line, 16 hex digits in file (byte) order.
-std::vector<Slot> read_hex_slots(const std::filesystem::path& path) {
-  std::vector<Slot> slots;
-  for (const std::string& line : read_lines(path)) {
-    if (line.size() < 16) continue;
-    uint8_t bytes[8];
-    for (int i = 0; i < 8; ++i) std::from_chars(line.data() + 2 * i, line.data() + 2 * i + 2, bytes[i], 16);
-    Slot slot;
-    std::memcpy(&slot, bytes, sizeof slot);
-    slots.push_back(slot);
-  }
-  return slots;
-}
+using test::read_hex_slots;
 
 struct ListingLine {
   size_t slot;

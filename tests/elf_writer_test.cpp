@@ -519,13 +519,6 @@ TEST(ElfWriter, DanglingIndicesStillGiveAWellFormedFile) {
 
 // ---- The LLVM tools ---------------------------------------------------------------
 
-// Both streams in `output`: the checks below look for warnings in either.
-test::CommandResult run(const std::string& command) {
-  test::CommandResult result = test::run_command(command);
-  result.output += result.errors;
-  return result;
-}
-
 using test::find_tool;
 using test::TempDir;
 
@@ -544,7 +537,7 @@ TEST(ElfWriter, LlvmReadelfReadsTheFile) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
-  const test::CommandResult result = run(*readelf + " --wide -h -S -r -s " + file);
+  const test::CommandResult result = test::run_merged(*readelf + " --wide -h -S -r -s " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
   expect_matches(result.output, "Machine: +EM_BPF");
@@ -570,7 +563,7 @@ TEST(ElfWriter, LlvmObjdumpDisassemblesTheText) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
-  const test::CommandResult result = run(*objdump + " -d -r " + file);
+  const test::CommandResult result = test::run_merged(*objdump + " -d -r " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
   expect_matches(result.output, "<prog>:");
@@ -583,7 +576,7 @@ TEST(ElfWriter, LlvmObjdumpDisassemblesTheText) {
 // The disassembly, relocations and contents as llvm-objdump prints them,
 // without the first lines (which name the file).
 std::string objdump_listing(const std::string& objdump, const std::string& file) {
-  const test::CommandResult result = run(objdump + " -d -r -s -j .text -j .data -j .maps " + file);
+  const test::CommandResult result = test::run_merged(objdump + " -d -r -s -j .text -j .data -j .maps " + file);
   EXPECT_EQ(result.status, 0) << result.output;
   const size_t start = result.output.find("Contents of section");
   return start == std::string::npos ? result.output : result.output.substr(start);
@@ -598,7 +591,8 @@ TEST(ElfWriter, LlvmObjdumpSeesWhatLlvmMcWouldWrite) {
   const std::string source = (dir.path() / "sample.s").string();
   std::ofstream(source) << kSampleSource;
   const std::string reference = (dir.path() / "reference.o").string();
-  const test::CommandResult assembled = run(*mc + " -triple bpfel -filetype=obj -o " + reference + " " + source);
+  const test::CommandResult assembled =
+      test::run_merged(*mc + " -triple bpfel -filetype=obj -o " + reference + " " + source);
   ASSERT_EQ(assembled.status, 0) << assembled.output;
   const std::string ours = write_file(dir.path() / "ours.o", write_elf(sample_object()));
   EXPECT_EQ(objdump_listing(*objdump, ours), objdump_listing(*objdump, reference));

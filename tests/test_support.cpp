@@ -3,8 +3,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -37,6 +39,26 @@ CommandResult run_command(const std::string& command) {
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.errors = read_text(stderr_file);
   return result;
+}
+
+CommandResult run_merged(const std::string& command) {
+  CommandResult result = run_command(command);
+  result.output += result.errors;
+  return result;
+}
+
+std::vector<isa::Slot> read_hex_slots(const fs::path& path) {
+  std::vector<isa::Slot> slots;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() < 16) continue;
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; ++i) std::from_chars(line.data() + 2 * i, line.data() + 2 * i + 2, bytes[i], 16);
+    isa::Slot slot;
+    std::memcpy(&slot, bytes, sizeof slot);
+    slots.push_back(slot);
+  }
+  return slots;
 }
 
 TempDir::TempDir() {

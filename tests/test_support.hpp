@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "bpfkit/isa.hpp"
 
 namespace bpfkit::test {
 
@@ -23,6 +26,12 @@ struct CommandResult {
 
 // Runs `command` through the shell and captures what it prints.
 CommandResult run_command(const std::string& command);
+// The same with stderr appended to `output`, for checks that read both.
+CommandResult run_merged(const std::string& command);
+
+// An `*.expected.hex` file of the corpora: one 8-byte slot per line, as 16
+// hex digits in byte order.
+std::vector<isa::Slot> read_hex_slots(const std::filesystem::path& path);
 
 // A fresh directory, removed with everything in it at the end of the scope.
 class TempDir {
