@@ -147,6 +147,39 @@ std::array<Slot, 2> encode_lddw(uint8_t dst, uint64_t imm64, Op op = Op::lddw);
 
 std::vector<uint8_t> to_bytes(std::span<const Slot> slots);
 
+// ---- Maps as the ABI describes them ------------------------------------------
+
+// Linux map type ids (enum bpf_map_type) that bpfkit knows.
+enum class MapType : uint32_t {
+  Hash = 1,
+  Array = 2,
+  ProgArray = 3,
+  PerCpuHash = 5,
+  PerCpuArray = 6,
+  LruHash = 9,
+  LruPerCpuHash = 10,
+  RingBuf = 27,
+};
+
+// What a program's object says about one map (legacy `struct bpf_map_def`,
+// a BTF-defined `.maps` entry, or a global-data section). Shared by the ELF
+// loader, which reads it, and the VM, which creates the map.
+struct MapSpec {
+  std::string name;
+  uint32_t type = 0;  // MapType value (kept raw: an object may name a type we lack)
+  uint32_t key_size = 0;
+  uint32_t value_size = 0;
+  uint32_t max_entries = 0;
+  uint32_t flags = 0;
+  std::vector<uint8_t> initial;  // global data: the section's bytes (value of key 0)
+  bool read_only = false;        // .rodata: programs may not write it
+};
+
+// lddw pseudo sources that name maps by their index in the program's map list
+// (the kernel's BPF_PSEUDO_MAP_IDX and BPF_PSEUDO_MAP_IDX_VALUE): the ELF
+// loader writes these, the VM resolves them.
+inline constexpr uint8_t kPseudoMapIdx = 5, kPseudoMapIdxValue = 6;
+
 // ---- Dialects --------------------------------------------------------------
 
 // What differs between the BPF flavours bpfkit runs. Code asks the dialect;
