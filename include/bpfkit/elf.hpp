@@ -1,0 +1,141 @@
+// Module elf: a bounded ELF64 reader, and the loader for eBPF objects as
+// `clang -O2 -g -target bpf -c` writes them (programs by section and
+// function, relocations, maps, global data, bpf-to-bpf calls), preparing a
+// program the way libbpf prepares it for the kernel. (The sBPF `.so` loader
+// joins this module later.)
+//
+// Every offset and size is checked before use; errors carry a code, a
+// message and the file offset (Location::offset).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
+
+namespace bpfkit::elf {
+
+// ---- The bounded reader -------------------------------------------------------
+
+struct SectionHeader {
+  uint32_t index = 0;
+  std::string name;
+  uint32_t type = 0;
+  uint64_t flags = 0;
+  uint64_t addr = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  uint32_t link = 0;
+  uint32_t info = 0;
+  uint64_t addralign = 0;
+  uint64_t entsize = 0;
+};
+
+struct SymbolEntry {
+  std::string name;
+  uint64_t value = 0;
+  uint64_t size = 0;
+  uint8_t type = 0;      // STT_*
+  uint8_t binding = 0;   // STB_*
+  uint16_t section = 0;  // st_shndx
+};
+
+struct RelocationEntry {
+  uint64_t offset = 0;  // in the section the relocation section applies to
+  uint32_t type = 0;    // R_BPF_*
+  uint32_t symbol = 0;  // index into symbols()
+  int64_t addend = 0;   // RELA only; REL keeps it in the bytes
+};
+
+class Reader {
+ public:
+  // Checks the header, the section table and the symbol table up front.
+  static Expected<Reader> parse(std::span<const uint8_t> file, std::string input_name = "");
+
+  uint16_t type() const { return type_; }        // e_type
+  uint16_t machine() const { return machine_; }  // e_machine
+  uint32_t flags() const { return flags_; }      // e_flags
+  uint64_t entry() const { return entry_; }
+
+  const std::vector<SectionHeader>& sections() const { return sections_; }
+  const SectionHeader* find(std::string_view name) const;
+  // The bytes of a section (empty for SHT_NOBITS); bounds were checked by parse().
+  std::span<const uint8_t> contents(const SectionHeader& section) const;
+
+  const std::vector<SymbolEntry>& symbols() const { return symbols_; }
+  // The entries of a SHT_REL or SHT_RELA section, each checked against the
+  // symbol table and the target section's size.
+  Expected<std::vector<RelocationEntry>> relocations(const SectionHeader& section) const;
+
+  const std::string& input_name() const { return input_; }
+
+ private:
+  std::span<const uint8_t> file_;
+  std::string input_;
+  uint16_t type_ = 0, machine_ = 0;
+  uint32_t flags_ = 0;
+  uint64_t entry_ = 0;
+  std::vector<SectionHeader> sections_;
+  std::vector<SymbolEntry> symbols_;
+};
+
+// ---- eBPF objects ----------------------------------------------------------------
+
+// One program: a function symbol in an executable section.
+struct ProgramInfo {
+  std::string section;   // "xdp", "tc", ".text", "socket", "kprobe/..."
+  std::string function;  // its symbol
+  uint32_t offset = 0;   // first slot in its section
+  uint32_t slots = 0;    // its size in slots
+  bool global = false;
+};
+
+struct RelocationInfo {
+  std::string section;  // patched section
+  uint64_t offset = 0;
+  std::string type;     // "R_BPF_64_64", "R_BPF_64_32", ...
+  std::string symbol;
+};
+
+// What `bpfkit objdump` prints, and what link() starts from.
+struct ObjectInfo {
+  std::vector<SectionHeader> sections;
+  std::vector<ProgramInfo> programs;
+  std::vector<isa::MapSpec> maps;  // declared maps, then global data (.rodata*, .data*, .bss)
+  std::vector<RelocationInfo> relocations;
+  std::string license;
+};
+
+class EbpfObject {
+ public:
+  static Expected<EbpfObject> parse(std::span<const uint8_t> file, std::string input_name = "");
+  const ObjectInfo& info() const { return info_; }
+
+  // The default program as a user expects it: the one program section other
+  // than .text; else the one global function in .text; else an error that
+  // lists the choices.
+  Expected<const ProgramInfo*> default_program() const;
+  Expected<const ProgramInfo*> find_program(std::string_view section, std::string_view function) const;
+
+  struct Linked {
+    std::vector<isa::Slot> code;      // the program, then every subprogram it calls
+    std::vector<isa::MapSpec> maps;   // the maps its lddw refer to, by index
+  };
+  // Prepares one program as libbpf would: subprograms from any section are
+  // appended and call offsets fixed; map and global-data references become
+  // `lddw` with src kPseudoMapIdx (imm = map index) or kPseudoMapIdxValue
+  // (imm = map index, second imm = offset into the value).
+  Expected<Linked> link(const ProgramInfo& program) const;
+
+ private:
+  // Kept by parse(): the file, and what link() needs beyond info_.
+  std::vector<uint8_t> bytes_;
+  ObjectInfo info_;
+};
+
+}  // namespace bpfkit::elf
