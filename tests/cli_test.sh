@@ -134,5 +134,27 @@ else
   echo "skip: no clang with a BPF target; disasm of a compiled ELF object not tested"
 fi
 
+# eBPF objects (the C programs of tests/bpf, built with clang-19): run with
+# maps and global data, pick a program, dump maps, objdump.
+objects=$(dirname "$bpfkit")/../tests/bpf
+if [ -f "$objects/maps.o" ]; then
+  check object-run 0 "0x2c3df" -- "$bpfkit" run "$objects/maps.o"
+  check object-dump-maps 0 "map counts (hash)" -- "$bpfkit" run "$objects/maps.o" --dump-maps
+  check object-json 0 '"r0":"0x2c3df"' -- "$bpfkit" run "$objects/maps.o" --json --dump-maps
+  check object-global-data 0 "0x2b0c" -- "$bpfkit" run "$objects/global_data.o"
+  check object-subprograms 0 "0xa8" -- "$bpfkit" run "$objects/subprogs.o"
+  check object-function 0 "0x2a" -- "$bpfkit" run "$objects/tail_call.o" --function next
+  check_err object-choice 2 "pick one with --section or --function" -- "$bpfkit" run "$objects/tail_call.o"
+  check object-ringbuf 0 "record 6300000000000000" -- "$bpfkit" run "$objects/ringbuf.o" --dump-maps
+  check objdump 0 "counts" -- "$bpfkit" objdump "$objects/maps.o"
+  check objdump-json 0 '"programs":[{"section":"tc","function":"maps"' -- "$bpfkit" objdump "$objects/maps.o" --json
+  printf '\x7fELF\x02\x01\x01' >"$tmp/broken.o"
+  check_err objdump-broken 1 "0x" -- "$bpfkit" objdump "$tmp/broken.o"
+fi
+bench_objects=$(dirname "$bpfkit")/../bench
+if [ -f "$bench_objects/fib.bpf.o" ]; then
+  check bench-object 0 "0xc437dbe96c6dec3b" -- "$bpfkit" run "$bench_objects/fib.bpf.o" --mem-size 8
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

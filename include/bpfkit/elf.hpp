@@ -74,7 +74,19 @@ class Reader {
 
   const std::string& input_name() const { return input_; }
 
+  // File offset of section `index`'s header, for error locations.
+  uint64_t header_offset(uint32_t index) const;
+  // File offset of symbol `index`'s entry, for error locations.
+  uint64_t symbol_offset(uint32_t index) const { return symtab_offset_ + uint64_t{index} * 24; }
+  // An error at a file offset, carrying the input name.
+  Error fail_at(Errc code, uint64_t offset, std::string message) const;
+
  private:
+  Expected<void> read_sections();
+  Expected<void> read_section_names();
+  Expected<void> check_layout() const;
+  Expected<void> read_symbols();
+
   std::span<const uint8_t> file_;
   std::string input_;
   uint16_t type_ = 0, machine_ = 0;
@@ -82,6 +94,7 @@ class Reader {
   uint64_t entry_ = 0;
   std::vector<SectionHeader> sections_;
   std::vector<SymbolEntry> symbols_;
+  uint64_t symtab_offset_ = 0;
 };
 
 // ---- eBPF objects ----------------------------------------------------------------
@@ -98,7 +111,7 @@ struct ProgramInfo {
 struct RelocationInfo {
   std::string section;  // patched section
   uint64_t offset = 0;
-  std::string type;     // "R_BPF_64_64", "R_BPF_64_32", ...
+  std::string type;  // "R_BPF_64_64", "R_BPF_64_32", ...
   std::string symbol;
 };
 
@@ -110,6 +123,8 @@ struct ObjectInfo {
   std::vector<RelocationInfo> relocations;
   std::string license;
 };
+
+class Linker;
 
 class EbpfObject {
  public:
@@ -123,8 +138,8 @@ class EbpfObject {
   Expected<const ProgramInfo*> find_program(std::string_view section, std::string_view function) const;
 
   struct Linked {
-    std::vector<isa::Slot> code;      // the program, then every subprogram it calls
-    std::vector<isa::MapSpec> maps;   // the maps its lddw refer to, by index
+    std::vector<isa::Slot> code;     // the program, then every subprogram it calls
+    std::vector<isa::MapSpec> maps;  // the maps its lddw refer to, by index
   };
   // Prepares one program as libbpf would: subprograms from any section are
   // appended and call offsets fixed; map and global-data references become
@@ -133,9 +148,29 @@ class EbpfObject {
   Expected<Linked> link(const ProgramInfo& program) const;
 
  private:
+  // Where each of info_.maps lives: its section and offset there (0 for
+  // global data, whose whole section is the map's value).
+  struct MapOrigin {
+    uint32_t section = 0;
+    uint64_t offset = 0;
+    bool whole_section = false;
+  };
+
+  Expected<void> read(const Reader& in);
+  void add_map(isa::MapSpec spec, MapOrigin origin);
+  Expected<void> read_legacy_maps(const Reader& in);
+  Expected<void> read_btf_maps(const Reader& in);
+  Expected<void> read_relocations(const Reader& in);
+  // The one candidate, or an error listing `listed` (all programs if empty).
+  Expected<const ProgramInfo*> choose(std::vector<const ProgramInfo*> candidates,
+                                      std::vector<const ProgramInfo*> listed) const;
+
   // Kept by parse(): the file, and what link() needs beyond info_.
   std::vector<uint8_t> bytes_;
+  std::string input_;
   ObjectInfo info_;
+  std::vector<MapOrigin> origins_;
+  friend class Linker;
 };
 
 }  // namespace bpfkit::elf

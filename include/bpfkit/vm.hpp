@@ -5,9 +5,13 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
+#include <random>
+#include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -68,11 +72,100 @@ class MemoryMap {
   std::vector<std::string> names_;
 };
 
+// ---- Maps ------------------------------------------------------------------
+
+// Update flags and the errno values the map operations return (negated), as
+// the kernel's helpers hand them to programs in r0.
+inline constexpr uint64_t kBpfAny = 0, kBpfNoExist = 1, kBpfExist = 2;
+inline constexpr int kEPERM = 1, kENOENT = 2, kEAGAIN = 11, kEFAULT = 14, kEEXIST = 17, kEINVAL = 22, kE2BIG = 7,
+                     kENOTSUPP = 524;
+
+class RingBuf;
+
+// One map. Its value storage is one host buffer that the Environment maps as
+// one region, so a value pointer handed to a program is a guest address; the
+// region's base address is the map's handle.
+class Map {
+ public:
+  struct Entry {
+    std::vector<uint8_t> key;
+    std::span<uint8_t> value;
+  };
+
+  // Checks the spec as the kernel's map_alloc_check would.
+  static Expected<std::unique_ptr<Map>> create(const isa::MapSpec& spec);
+  virtual ~Map() = default;
+
+  const isa::MapSpec& spec() const { return spec_; }
+  isa::MapType type() const { return static_cast<isa::MapType>(spec_.type); }
+  uint64_t handle() const { return handle_; }
+  // The bytes the Environment maps as this map's region.
+  std::span<uint8_t> storage() { return storage_; }
+
+  // The value for key, empty if none. LRU maps count this as a use.
+  std::span<uint8_t> lookup(std::span<const uint8_t> key);
+  // 0 or a negative errno (-EEXIST, -ENOENT, -E2BIG, -EINVAL, ...).
+  int update_errno(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags);
+  int erase_errno(std::span<const uint8_t> key);
+  // The embedder's forms: the errno becomes an Error that names it.
+  Expected<void> update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags = kBpfAny);
+  Expected<void> erase(std::span<const uint8_t> key);
+  // Every present entry, in storage order (deterministic, for dumping).
+  virtual std::vector<Entry> entries() = 0;
+
+  virtual RingBuf* ringbuf() { return nullptr; }
+
+ protected:
+  Map(const isa::MapSpec& spec, size_t storage_bytes) : spec_(spec), storage_(storage_bytes) {}
+  virtual std::span<uint8_t> do_lookup(std::span<const uint8_t> key) = 0;
+  virtual int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) = 0;
+  virtual int do_erase(std::span<const uint8_t> key) = 0;
+
+  isa::MapSpec spec_;
+  std::vector<uint8_t> storage_;
+
+ private:
+  friend class Environment;
+  uint64_t handle_ = 0;
+};
+
+// BPF_MAP_TYPE_RINGBUF: records of an 8-byte header (length, busy and discard
+// bits) and data, 8-byte aligned, at producer position mod size. The region
+// is twice the ring so that a record that wraps stays contiguous, which the
+// kernel gets from mapping the data pages twice.
+class RingBuf : public Map {
+ public:
+  explicit RingBuf(const isa::MapSpec& spec);
+  // Guest address of a new record's data, or 0 if the ring is full.
+  uint64_t reserve(uint64_t size);
+  // Commits or drops the record whose data starts at addr; false if addr is
+  // not an outstanding reservation.
+  bool finish(uint64_t addr, bool discard);
+  // Committed records in order, freeing their space; stops at a busy one.
+  std::vector<std::vector<uint8_t>> drain();
+
+  std::vector<Entry> entries() override { return {}; }
+  RingBuf* ringbuf() override { return this; }
+
+ protected:
+  std::span<uint8_t> do_lookup(std::span<const uint8_t>) override { return {}; }
+  int do_update(std::span<const uint8_t>, std::span<const uint8_t>, uint64_t) override { return -kENOTSUPP; }
+  int do_erase(std::span<const uint8_t>) override { return -kENOTSUPP; }
+
+ private:
+  uint64_t mask_;
+  uint64_t producer_ = 0, consumer_ = 0;
+  std::set<uint64_t> reserved_;  // header offsets of busy records
+};
+
 // ---- Helpers ---------------------------------------------------------------
+
+class Environment;
 
 struct HelperCall {
   MemoryMap& memory;
   std::array<uint64_t, 5> args;  // r1..r5
+  Environment& env;              // maps, output, random numbers
 };
 
 using HelperFn = std::function<Expected<uint64_t>(HelperCall&)>;
@@ -88,7 +181,8 @@ class HelperRegistry {
   void add(uint32_t id, std::string name, HelperFn fn);
   const Helper* find(uint32_t id) const;
 
-  // bpf_ktime_get_ns (5), bpf_get_prandom_u32 (7), bpf_get_smp_processor_id (8).
+  // Map, memory, output and ring buffer helpers (1-8, 112, 113, 130-133);
+  // tail_call (12) is the interpreter's own.
   static HelperRegistry linux_defaults();
 
  private:
@@ -100,6 +194,32 @@ class HelperRegistry {
 // Large enough for every benchmark program, small enough that a runaway loop
 // stops within seconds.
 inline constexpr uint64_t kDefaultBudget = uint64_t{1} << 32;
+
+struct Result {
+  uint64_t r0 = 0;
+  uint64_t instructions = 0;  // executed, lddw counts once
+  std::array<uint64_t, isa::kRegisterCount> registers{};
+};
+
+// A program decoded once into the interpreter's internal form, ready to run
+// any number of times.
+class Interpreter {
+ public:
+  // map_addresses resolves lddw src 5 (map handle) and 6 (handle + offset) by
+  // map index; without it such loads are refused.
+  static Expected<Interpreter> create(const isa::Program& program, std::span<const uint64_t> map_addresses = {});
+
+  // Runs with r1..r5 = args. Faults come back as an Error that names the pc.
+  Expected<Result> run(Environment& env, std::array<uint64_t, 5> args = {}) const;
+
+  struct Cell;  // one internal instruction; defined in interpreter.cpp
+  // The cells without the end sentinel (which follows them), for tail calls.
+  std::span<const Cell> cells() const;
+
+ private:
+  explicit Interpreter(std::shared_ptr<const std::vector<Cell>> cells) : cells_(std::move(cells)) {}
+  std::shared_ptr<const std::vector<Cell>> cells_;
+};
 
 // Everything a run touches besides the program: memory regions (the stack is
 // mapped here), helpers, and the instruction budget.
@@ -122,6 +242,30 @@ class Environment {
   // Address one past the top of the entry frame (r10 at entry).
   uint64_t stack_top() const { return region_base(kStackRegion) + stack_.size(); }
 
+  // Creates a map and maps its storage; returns its index (lddw src 5's imm).
+  Expected<uint32_t> add_map(const isa::MapSpec& spec);
+  Map& map(uint32_t index) { return *maps_.at(index); }
+  uint32_t map_count() const { return static_cast<uint32_t>(maps_.size()); }
+  // Handles by map index, for Interpreter::create.
+  std::vector<uint64_t> map_addresses() const;
+  // The map whose handle is addr, or whose region holds addr; null if none.
+  Map* map_by_handle(uint64_t addr);
+  Map* map_containing(uint64_t addr);
+
+  // Programs that prog array values name (tail calls).
+  uint32_t add_program(const Interpreter& program);
+  const Interpreter* program(uint32_t id) const { return id < programs_.size() ? &programs_[id] : nullptr; }
+
+  // bpf_trace_printk output: collected in output() unless a sink is set.
+  void set_output_sink(std::function<void(std::string_view)> sink) { sink_ = std::move(sink); }
+  void write_output(std::string_view text);
+  const std::string& output() const { return output_; }
+  void clear_output() { output_.clear(); }
+
+  // bpf_get_prandom_u32's generator.
+  void set_seed(uint64_t seed) { rng_.seed(static_cast<std::mt19937::result_type>(seed)); }
+  uint32_t random() { return static_cast<uint32_t>(rng_()); }
+
   uint64_t budget = kDefaultBudget;
 
  private:
@@ -130,28 +274,12 @@ class Environment {
   HelperRegistry helpers_;
   std::vector<uint8_t> stack_;
   uint64_t input_size_ = 0;
-};
-
-struct Result {
-  uint64_t r0 = 0;
-  uint64_t instructions = 0;  // executed, lddw counts once
-  std::array<uint64_t, isa::kRegisterCount> registers{};
-};
-
-// A program decoded once into the interpreter's internal form, ready to run
-// any number of times.
-class Interpreter {
- public:
-  static Expected<Interpreter> create(const isa::Program& program);
-
-  // Runs with r1..r5 = args. Faults come back as an Error that names the pc.
-  Expected<Result> run(Environment& env, std::array<uint64_t, 5> args = {}) const;
-
-  struct Cell;  // one internal instruction; defined in interpreter.cpp
-
- private:
-  explicit Interpreter(std::shared_ptr<const std::vector<Cell>> cells) : cells_(std::move(cells)) {}
-  std::shared_ptr<const std::vector<Cell>> cells_;
+  std::vector<std::unique_ptr<Map>> maps_;
+  std::unordered_map<uint64_t, uint32_t> map_by_region_;  // region index -> map index
+  std::vector<Interpreter> programs_;
+  std::function<void(std::string_view)> sink_;
+  std::string output_;
+  std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
 };
 
 }  // namespace bpfkit::vm

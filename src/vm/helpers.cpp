@@ -1,6 +1,11 @@
-// The helper registry and the default Linux helpers.
+// The helper registry and the default Linux helpers. Every pointer argument
+// goes through the MemoryMap: a pointer the verifier would have refused ends
+// the run with HelperFailed; a bad source for probe_read is -EFAULT, as at
+// run time in the kernel.
 #include <chrono>
-#include <random>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
 
 #include "bpfkit/vm.hpp"
 
@@ -15,16 +20,229 @@ const Helper* HelperRegistry::find(uint32_t id) const {
   return it == helpers_.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+uint64_t negative(int err) { return static_cast<uint64_t>(static_cast<int64_t>(err)); }
+
+// snprintf into a string: the format is built here from parsed parts, never
+// taken from the program.
+template <class T>
+std::string printf_string(const std::string& format, T value) {
+  const int n = std::snprintf(nullptr, 0, format.c_str(), value);
+  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  std::snprintf(out.data(), out.size() + 1, format.c_str(), value);
+  return out;
+}
+
+Error bad_pointer(const HelperCall& call, const char* what, uint64_t addr, uint64_t size, bool write) {
+  return make_error(Errc::HelperFailed, std::string(what) + ": " + call.memory.describe_fault(addr, size, write));
+}
+
+// Guest bytes [addr, addr + size) for a pointer argument, or an Error.
+Expected<std::span<uint8_t>> bytes(const HelperCall& call, const char* what, uint64_t addr, uint64_t size, bool write) {
+  // A size past 4 GiB could wrap translate()'s offset + size check.
+  uint8_t* host = size > 0xffffffffu ? nullptr : call.memory.translate(addr, size, write);
+  if (host == nullptr) return bad_pointer(call, what, addr, size, write);
+  return std::span<uint8_t>(host, size);
+}
+
+Expected<Map*> map_arg(HelperCall& call) {
+  Map* map = call.env.map_by_handle(call.args[0]);
+  if (map == nullptr)
+    return make_error(Errc::HelperFailed, printf_string("r1 = 0x%" PRIx64 " is not a map handle", call.args[0]));
+  return map;
+}
+
+Expected<uint64_t> map_lookup_elem(HelperCall& call) {
+  auto map = map_arg(call);
+  if (!map) return map.error();
+  auto key = bytes(call, "key", call.args[1], (*map)->spec().key_size, false);
+  if (!key) return key.error();
+  // Programs may not look into prog arrays or ring buffers.
+  const auto type = (*map)->type();
+  if (type == isa::MapType::ProgArray || type == isa::MapType::RingBuf) return 0;
+  std::span<uint8_t> value = (*map)->lookup(*key);
+  if (value.empty()) return 0;
+  return (*map)->handle() + static_cast<uint64_t>(value.data() - (*map)->storage().data());
+}
+
+Expected<uint64_t> map_update_elem(HelperCall& call) {
+  auto map = map_arg(call);
+  if (!map) return map.error();
+  const isa::MapSpec& spec = (*map)->spec();
+  auto key = bytes(call, "key", call.args[1], spec.key_size, false);
+  if (!key) return key.error();
+  auto value = bytes(call, "value", call.args[2], spec.value_size, false);
+  if (!value) return value.error();
+  if ((*map)->type() == isa::MapType::ProgArray) return negative(-kEINVAL);  // only user space fills these
+  if (spec.read_only) return negative(-kEPERM);
+  return negative((*map)->update_errno(*key, *value, call.args[3]));
+}
+
+Expected<uint64_t> map_delete_elem(HelperCall& call) {
+  auto map = map_arg(call);
+  if (!map) return map.error();
+  auto key = bytes(call, "key", call.args[1], (*map)->spec().key_size, false);
+  if (!key) return key.error();
+  if ((*map)->type() == isa::MapType::ProgArray) return negative(-kEINVAL);
+  if ((*map)->spec().read_only) return negative(-kEPERM);
+  return negative((*map)->erase_errno(*key));
+}
+
+// probe_read*(dst, size, src): the source may be anything; a bad one zeroes
+// the destination and returns -EFAULT.
+Expected<uint64_t> probe_read(HelperCall& call) {
+  const uint64_t size = static_cast<uint32_t>(call.args[1]);
+  auto dst = bytes(call, "dst", call.args[0], size, true);
+  if (!dst) return dst.error();
+  const uint8_t* src = call.memory.translate(call.args[2], size, false);
+  if (src == nullptr) {
+    std::memset(dst->data(), 0, size);
+    return negative(-kEFAULT);
+  }
+  std::memmove(dst->data(), src, size);
+  return 0;
+}
+
+// A NUL-terminated guest string of at most `limit` bytes; empty if unreadable
+// (the kernel prints what it could copy, which is nothing).
+std::string guest_string(const MemoryMap& memory, uint64_t addr, size_t limit) {
+  std::string text;
+  for (size_t i = 0; i < limit; ++i) {
+    const uint8_t* p = memory.translate(addr + i, 1, false);
+    if (p == nullptr) return "";
+    if (*p == 0) break;
+    text.push_back(static_cast<char>(*p));
+  }
+  return text;
+}
+
+// One conversion of bpf_trace_printk's format, after the '%'.
+struct Conversion {
+  std::string flags;  // "[0 +-]*[width]" as written
+  int longs = 0;      // number of 'l'
+  char kind = 0;      // d i u x X p s c
+};
+
+// Parses a conversion at fmt[i] (just past '%'); advances i. The accepted
+// set is what the kernel's bpf_bprintf_prepare accepts.
+bool parse_conversion(std::string_view fmt, size_t& i, Conversion& conv) {
+  const size_t start = i;
+  while (i < fmt.size() && std::strchr("0+- ", fmt[i]) != nullptr) ++i;
+  while (i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9') ++i;
+  conv.flags = std::string(fmt.substr(start, i - start));
+  if (conv.flags.size() > 8) return false;
+  if (i < fmt.size() && (fmt[i] == 'p' || fmt[i] == 's' || fmt[i] == 'c')) {
+    conv.kind = fmt[i++];
+    if (conv.kind == 'p' && i < fmt.size() && fmt[i] == 'x') ++i;  // %px prints the same
+    return true;
+  }
+  while (i < fmt.size() && fmt[i] == 'l' && conv.longs < 2) ++conv.longs, ++i;
+  if (i >= fmt.size() || std::strchr("diuxX", fmt[i]) == nullptr) return false;
+  conv.kind = fmt[i++];
+  return true;
+}
+
+std::string format_one(const MemoryMap& memory, const Conversion& conv, uint64_t arg) {
+  const std::string spec = "%" + conv.flags;
+  switch (conv.kind) {
+    case 's': return printf_string(spec + "s", guest_string(memory, arg, 512).c_str());
+    case 'c': return printf_string(spec + "c", static_cast<int>(static_cast<unsigned char>(arg)));
+    case 'p': return printf_string("0x%" PRIx64, arg);
+    case 'd':
+    case 'i': return printf_string(spec + PRId64, conv.longs ? static_cast<int64_t>(arg) : static_cast<int32_t>(arg));
+    default: {
+      const uint64_t v = conv.longs ? arg : static_cast<uint32_t>(arg);
+      return printf_string(spec + (conv.kind == 'u' ? PRIu64 : conv.kind == 'x' ? PRIx64 : PRIX64), v);
+    }
+  }
+}
+
+// bpf_trace_printk(fmt, fmt_size, a1, a2, a3): at most three conversions;
+// a bad format is -EINVAL. Returns the bytes written.
+Expected<uint64_t> trace_printk(HelperCall& call) {
+  auto fmt_bytes = bytes(call, "fmt", call.args[0], static_cast<uint32_t>(call.args[1]), false);
+  if (!fmt_bytes) return fmt_bytes.error();
+  const char* chars = reinterpret_cast<const char*>(fmt_bytes->data());
+  const void* nul = std::memchr(chars, 0, fmt_bytes->size());
+  if (nul == nullptr) return negative(-kEINVAL);
+  const std::string_view fmt(chars, static_cast<const char*>(nul) - chars);
+  std::string out;
+  int used = 0;
+  for (size_t i = 0; i < fmt.size();) {
+    if (fmt[i] != '%') {
+      out.push_back(fmt[i++]);
+      continue;
+    }
+    if (++i < fmt.size() && fmt[i] == '%') {
+      out.push_back(fmt[i++]);
+      continue;
+    }
+    Conversion conv;
+    if (used == 3 || !parse_conversion(fmt, i, conv)) return negative(-kEINVAL);
+    out += format_one(call.memory, conv, call.args[2 + used++]);
+  }
+  call.env.write_output(out);
+  return out.size();
+}
+
+Expected<RingBuf*> ringbuf_arg(HelperCall& call) {
+  Map* map = call.env.map_by_handle(call.args[0]);
+  if (map == nullptr || map->ringbuf() == nullptr)
+    return make_error(Errc::HelperFailed, "r1 is not a ring buffer handle");
+  return map->ringbuf();
+}
+
+constexpr uint64_t kWakeupFlags = 3;  // BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP
+
+Expected<uint64_t> ringbuf_output(HelperCall& call) {
+  auto ring = ringbuf_arg(call);
+  if (!ring) return ring.error();
+  auto data = bytes(call, "data", call.args[1], call.args[2], false);
+  if (!data) return data.error();
+  if ((call.args[3] & ~kWakeupFlags) != 0) return negative(-kEINVAL);
+  const uint64_t at = (*ring)->reserve(data->size());
+  if (at == 0) return negative(-kEAGAIN);
+  std::memcpy(call.memory.translate(at, data->size(), true), data->data(), data->size());
+  (*ring)->finish(at, false);
+  return 0;
+}
+
+Expected<uint64_t> ringbuf_reserve(HelperCall& call) {
+  auto ring = ringbuf_arg(call);
+  if (!ring) return ring.error();
+  if (call.args[2] != 0) return 0;
+  return (*ring)->reserve(call.args[1]);
+}
+
+Expected<uint64_t> ringbuf_finish(HelperCall& call, bool discard) {
+  Map* map = call.env.map_containing(call.args[0]);
+  if (map == nullptr || map->ringbuf() == nullptr || !map->ringbuf()->finish(call.args[0], discard))
+    return make_error(Errc::HelperFailed, "r1 is not a reserved ring buffer record");
+  return 0;
+}
+
+}  // namespace
+
 HelperRegistry HelperRegistry::linux_defaults() {
   HelperRegistry registry;
+  registry.add(1, "bpf_map_lookup_elem", map_lookup_elem);
+  registry.add(2, "bpf_map_update_elem", map_update_elem);
+  registry.add(3, "bpf_map_delete_elem", map_delete_elem);
+  registry.add(4, "bpf_probe_read", probe_read);
   registry.add(5, "bpf_ktime_get_ns", [](HelperCall&) -> Expected<uint64_t> {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   });
-  // A fixed seed keeps runs reproducible; the embedder can register its own.
-  auto rng = std::make_shared<std::mt19937>(0x6270666bu);
-  registry.add(7, "bpf_get_prandom_u32", [rng](HelperCall&) -> Expected<uint64_t> { return (*rng)(); });
+  registry.add(6, "bpf_trace_printk", trace_printk);
+  registry.add(7, "bpf_get_prandom_u32", [](HelperCall& call) -> Expected<uint64_t> { return call.env.random(); });
   registry.add(8, "bpf_get_smp_processor_id", [](HelperCall&) -> Expected<uint64_t> { return 0; });
+  registry.add(112, "bpf_probe_read_user", probe_read);
+  registry.add(113, "bpf_probe_read_kernel", probe_read);
+  registry.add(130, "bpf_ringbuf_output", ringbuf_output);
+  registry.add(131, "bpf_ringbuf_reserve", ringbuf_reserve);
+  registry.add(132, "bpf_ringbuf_submit", [](HelperCall& call) { return ringbuf_finish(call, false); });
+  registry.add(133, "bpf_ringbuf_discard", [](HelperCall& call) { return ringbuf_finish(call, true); });
   return registry;
 }
 

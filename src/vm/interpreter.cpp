@@ -79,7 +79,7 @@ bool call_helper(Environment& env, uint64_t id, uint64_t* reg, const Cell* cells
     error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(id));
     return false;
   }
-  HelperCall call{env.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
+  HelperCall call{env.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}, env};
   Expected<uint64_t> value = helper->fn(call);
   if (!value) {
     error = fault(cells, pc, Errc::HelperFailed, helper->name + ": " + value.error().message);
@@ -87,6 +87,32 @@ bool call_helper(Environment& env, uint64_t id, uint64_t* reg, const Cell* cells
   }
   reg[0] = *value;
   return true;
+}
+
+constexpr uint32_t kTailCallHelper = 12;
+constexpr uint32_t kMaxTailCalls = 33;  // the kernel's MAX_TAIL_CALL_CNT
+
+enum class TailCall { Jump, Continue, Fail };
+
+// bpf_tail_call(ctx, prog_array, index) as kernel/bpf/core.c runs it: an
+// index out of range, the 34th call and an empty slot all continue after the
+// call (the count goes up even for an empty slot). On Jump, *target is the
+// program to run from its start.
+TailCall tail_call(Environment& env, const uint64_t* reg, uint32_t& count, const Interpreter** target, Error& error) {
+  Map* map = env.map_by_handle(reg[2]);
+  if (map == nullptr || map->type() != isa::MapType::ProgArray) {
+    error = make_error(Errc::HelperFailed, "bpf_tail_call: r2 is not a prog array");
+    return TailCall::Fail;
+  }
+  const auto index = static_cast<uint32_t>(reg[3]);
+  if (index >= map->spec().max_entries || count >= kMaxTailCalls) return TailCall::Continue;
+  ++count;
+  std::span<const uint8_t> slot = map->lookup(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&index), 4));
+  if (slot.empty()) return TailCall::Continue;
+  uint32_t id;
+  std::memcpy(&id, slot.data(), sizeof id);
+  *target = env.program(id);
+  return *target == nullptr ? TailCall::Continue : TailCall::Jump;
 }
 
 // Runs `cells` in `env`. When cells is null, it only hands out its table of
@@ -99,8 +125,9 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
 #undef BPF_OP
       &&L_fell_off_end,        // kOpCount: the cell after the last slot
       &&L_not_an_instruction,  // kOpCount + 1: second slot of an lddw
+      &&L_tail_call,           // kOpCount + 2: call 12, chosen by create()
   };
-  static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 2);
+  static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 3);
   if (cells == nullptr) {
     *table = kHandlers;
     return Result{};
@@ -125,6 +152,8 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   uint64_t may_goto_left = uint64_t{8} << 20;
   uint64_t fault_addr = 0, fault_size = 0;
   bool fault_write = false;
+  uint32_t tail_calls = 0;
+  const Interpreter* tail_target = nullptr;
   Error error{Errc::Unsupported, "", {}};
 
 #define DISPATCH()                                       \
@@ -431,6 +460,7 @@ L_gotol:
         goto L_fail;
       }
       helper_id = target;
+      if (helper_id == kTailCallHelper) goto L_tail_call;
       goto L_call_helper;
     }
     const uint64_t offset = target & 0xffffffffu;
@@ -454,6 +484,24 @@ L_gotol:
     pc = callee;
     DISPATCH();
   }
+L_tail_call:
+  // The interpreter's frames cannot be replaced by another program's, so a
+  // tail call from a subprogram is refused (the kernel's verifier does too
+  // when it cannot JIT).
+  if (depth != 0) {
+    error = fault(cells, pc, Errc::Unsupported, "tail call inside a bpf-to-bpf call");
+    goto L_fail;
+  }
+  switch (tail_call(*env, reg, tail_calls, &tail_target, error)) {
+    case TailCall::Continue: NEXT();
+    case TailCall::Fail: error.where = at_pc(static_cast<uint32_t>(pc - cells)); goto L_fail;
+    case TailCall::Jump: break;
+  }
+  // Same registers and stack frame; pcs in errors now count in the target.
+  cells = tail_target->cells().data();
+  cell_count = tail_target->cells().size();
+  pc = cells;
+  DISPATCH();
 L_call_kfunc:
   error =
       fault(cells, pc, Errc::UnknownHelper, "kfunc calls are not supported (btf id " + std::to_string(pc->imm) + ")");
@@ -503,9 +551,31 @@ const void* const* handler_table() {
   return table;
 }
 
+// Turns lddw src 5 / 6 into plain lddw of the map's handle (plus the offset in
+// the second slot for src 6), so the hot path never sees them.
+Expected<void> resolve_map_loads(const isa::Program& program, std::span<const uint64_t> map_addresses,
+                                 std::vector<Cell>& cells, const void* lddw_handler) {
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const auto op = program.ops[pc];
+    if (op != Op::lddw_map_idx && op != Op::lddw_map_idx_value) continue;
+    const auto index = static_cast<uint32_t>(program.slots[pc].imm);
+    if (index >= map_addresses.size())
+      return make_error(Errc::OutOfRange,
+                        "lddw names map " + std::to_string(index) + " of " + std::to_string(map_addresses.size()),
+                        at_pc(static_cast<uint32_t>(pc)));
+    uint64_t value = map_addresses[index];
+    if (op == Op::lddw_map_idx_value) value += static_cast<uint32_t>(program.slots[pc + 1].imm);
+    cells[pc].handler = lddw_handler;
+    cells[pc].src = 0;
+    cells[pc].imm = static_cast<int32_t>(static_cast<uint32_t>(value));
+    cells[pc + 1].imm = static_cast<int32_t>(static_cast<uint32_t>(value >> 32));
+  }
+  return {};
+}
+
 }  // namespace
 
-Expected<Interpreter> Interpreter::create(const isa::Program& program) {
+Expected<Interpreter> Interpreter::create(const isa::Program& program, std::span<const uint64_t> map_addresses) {
   const void* const* handlers = handler_table();
   auto cells = std::make_shared<std::vector<Cell>>(program.size() + 1);
   for (size_t pc = 0; pc < program.size(); ++pc) {
@@ -526,6 +596,10 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program) {
       if (target < 0 || target >= static_cast<int64_t>(program.size()) || !program.ops[target])
         return make_error(Errc::OutOfRange, "lddw function address points outside the program",
                           at_pc(static_cast<uint32_t>(pc)));
+    } else if (op == Op::call && slot.imm == static_cast<int32_t>(kTailCallHelper)) {
+      cell.handler = handlers[isa::kOpCount + 2];
+    } else if ((op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) && !map_addresses.empty()) {
+      // resolve_map_loads() below.
     } else if (isa::is_lddw(op) && op != Op::lddw) {
       return make_error(Errc::Unsupported,
                         "lddw with pseudo source " + std::to_string(slot.src()) +
@@ -533,10 +607,15 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program) {
                         at_pc(static_cast<uint32_t>(pc)));
     }
   }
+  if (auto resolved = resolve_map_loads(program, map_addresses, *cells, handlers[static_cast<size_t>(Op::lddw)]);
+      !resolved)
+    return resolved.error();
   Cell& end = cells->back();
   end = Cell{handlers[isa::kOpCount], 0, 0, 0, 0};
   return Interpreter(std::move(cells));
 }
+
+std::span<const Interpreter::Cell> Interpreter::cells() const { return {cells_->data(), cells_->size() - 1}; }
 
 Expected<Result> Interpreter::run(Environment& env, std::array<uint64_t, 5> args) const {
   return execute(cells_->data(), cells_->size() - 1, &env, args, nullptr);

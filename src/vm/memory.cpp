@@ -54,4 +54,44 @@ uint64_t Environment::map_input(std::span<uint8_t> bytes, bool writable) {
   return region_base(kInputRegion);
 }
 
+Expected<uint32_t> Environment::add_map(const isa::MapSpec& spec) {
+  auto map = Map::create(spec);
+  if (!map) return map.error();
+  // A region needs a nonempty name, or map_next would hand its index out again.
+  const uint64_t base = memory_.map_next("map '" + spec.name + "'", (*map)->storage(), !spec.read_only);
+  (*map)->handle_ = base;
+  const auto index = static_cast<uint32_t>(maps_.size());
+  map_by_region_[base >> kRegionShift] = index;
+  maps_.push_back(std::move(*map));
+  return index;
+}
+
+std::vector<uint64_t> Environment::map_addresses() const {
+  std::vector<uint64_t> addresses;
+  for (const auto& map : maps_) addresses.push_back(map->handle());
+  return addresses;
+}
+
+Map* Environment::map_containing(uint64_t addr) {
+  auto it = map_by_region_.find(addr >> kRegionShift);
+  return it == map_by_region_.end() ? nullptr : maps_[it->second].get();
+}
+
+Map* Environment::map_by_handle(uint64_t addr) {
+  Map* map = map_containing(addr);
+  return map != nullptr && map->handle() == addr ? map : nullptr;
+}
+
+uint32_t Environment::add_program(const Interpreter& program) {
+  programs_.push_back(program);
+  return static_cast<uint32_t>(programs_.size() - 1);
+}
+
+void Environment::write_output(std::string_view text) {
+  if (sink_)
+    sink_(text);
+  else
+    output_.append(text);
+}
+
 }  // namespace bpfkit::vm

@@ -14,6 +14,7 @@
 #include "bpfkit/vm.hpp"
 #include "cli_common.hpp"
 #include "elf_sections.hpp"
+#include "object_commands.hpp"
 #include "program_input.hpp"
 
 namespace bpfkit::cli {
@@ -27,6 +28,8 @@ struct RunOptions {
   std::string engine = "interp";
   uint64_t budget = vm::kDefaultBudget;
   bool json = false, stats = false, regs = false;
+  std::string section, function;  // ELF objects: which program
+  bool dump_maps = false;
 };
 
 // A region is addressed by 32-bit offsets (vm.hpp), so a buffer is at most 4 GiB - 1.
@@ -73,7 +76,29 @@ Expected<vm::Result> execute(const std::vector<isa::Slot>& slots, std::optional<
   return interpreter->run(env, args);
 }
 
+// An ELF object runs through the object loader (programs, maps, helpers).
+std::optional<int> run_if_object(const RunOptions& options) {
+  auto content = read_file(options.file);
+  if (!content || !content->starts_with("\x7f"
+                                        "ELF"))
+    return std::nullopt;
+  auto memory = memory_from(options);
+  if (!memory) return report(memory.error(), options.json);
+  ObjectRunOptions object_options;
+  object_options.file = options.file;
+  object_options.section = options.section;
+  object_options.function = options.function;
+  object_options.memory = std::move(*memory);
+  object_options.budget = options.budget;
+  object_options.json = options.json;
+  object_options.stats = options.stats;
+  object_options.dump_maps = options.dump_maps;
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
+  return run_object_command(bytes, object_options);
+}
+
 int run_command(const RunOptions& options) {
+  if (auto status = run_if_object(options)) return *status;
   auto input = read_program(options.file);
   if (!input) return report(input.error(), options.json);
   auto memory = memory_from(options);
@@ -290,6 +315,14 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "print one JSON object");
   run_cmd->add_flag("--stats", run.stats, "also print the executed instruction count");
   run_cmd->add_flag("--regs", run.regs, "also print the final registers");
+  run_cmd->add_option("--section", run.section, "ELF object: the program's section");
+  run_cmd->add_option("--function", run.function, "ELF object: the program's function");
+  run_cmd->add_flag("--dump-maps", run.dump_maps, "ELF object: print every map after the run");
+
+  ObjdumpOptions objdump;
+  CLI::App* objdump_cmd = app.add_subcommand("objdump", "Sections, programs, maps and relocations of an eBPF object");
+  objdump_cmd->add_option("FILE", objdump.file, "ELF object (clang -target bpf)")->required();
+  objdump_cmd->add_flag("--json", objdump.json, "print one JSON object");
 
   std::string plugin_mem;
   bool plugin_elf = false;
@@ -335,6 +368,7 @@ int main(int argc, char** argv) {
     if (*plugin_cmd) return plugin_command(plugin_mem, plugin_elf);
     if (*disasm_cmd) return disasm_command(disasm);
     if (*asm_cmd) return asm_command(asm_options);
+    if (*objdump_cmd) return objdump_command(objdump);
   } catch (const std::bad_alloc&) {
     std::cerr << "bpfkit: out of memory\n";
   }

@@ -1,0 +1,304 @@
+// Maps: arrays, hashes (plain and LRU), prog arrays and ring buffers, with the
+// kernel's update flags and errno values. Each map's values live in one
+// buffer that the Environment maps as a region.
+#include <cstring>
+#include <string_view>
+
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::vm {
+
+namespace {
+
+using isa::MapType;
+
+constexpr uint64_t kMaxStorage = uint64_t{1} << 31;  // well inside one 4 GiB region
+constexpr uint32_t kRingHeader = 8;
+constexpr uint32_t kBusyBit = 1u << 31, kDiscardBit = 1u << 30;
+
+uint64_t round8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t value;
+  std::memcpy(&value, p, sizeof value);
+  return value;
+}
+
+std::vector<uint8_t> u32_bytes(uint32_t value) {
+  std::vector<uint8_t> bytes(4);
+  std::memcpy(bytes.data(), &value, 4);
+  return bytes;
+}
+
+const char* errno_name(int err) {
+  switch (-err) {
+    case kEPERM: return "EPERM";
+    case kENOENT: return "ENOENT";
+    case kE2BIG: return "E2BIG";
+    case kEAGAIN: return "EAGAIN";
+    case kEFAULT: return "EFAULT";
+    case kEEXIST: return "EEXIST";
+    case kEINVAL: return "EINVAL";
+    case kENOTSUPP: return "ENOTSUPP";
+    default: return "error";
+  }
+}
+
+Expected<void> as_expected(int err, const isa::MapSpec& spec) {
+  if (err == 0) return {};
+  const Errc code = err == -kENOENT || err == -kE2BIG ? Errc::OutOfRange : Errc::BadOperand;
+  return make_error(code, std::string(errno_name(err)) + " from map '" + spec.name + "'");
+}
+
+// Array, per-CPU array (one CPU) and prog array: key is a u32 index, slots
+// are 8-byte aligned as in the kernel's array map. A prog array's values are
+// program ids, and its slots may be empty.
+class ArrayMap final : public Map {
+ public:
+  ArrayMap(const isa::MapSpec& spec, uint64_t stride)
+      : Map(spec, stride * spec.max_entries), stride_(stride), present_(spec.max_entries, !is_prog_array()) {
+    std::memcpy(storage_.data(), spec.initial.data(), std::min(spec.initial.size(), storage_.size()));
+  }
+
+  std::vector<Entry> entries() override {
+    std::vector<Entry> out;
+    for (uint32_t i = 0; i < spec_.max_entries; ++i)
+      if (present_[i]) out.push_back(Entry{u32_bytes(i), slot(i)});
+    return out;
+  }
+
+ protected:
+  std::span<uint8_t> do_lookup(std::span<const uint8_t> key) override {
+    const uint32_t index = load_u32(key.data());
+    if (index >= spec_.max_entries || !present_[index]) return {};
+    return slot(index);
+  }
+  int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
+    const uint32_t index = load_u32(key.data());
+    if (index >= spec_.max_entries) return -kE2BIG;
+    // Array slots always exist; prog array updates take BPF_ANY only.
+    if (is_prog_array() ? flags != kBpfAny : flags == kBpfNoExist) return is_prog_array() ? -kEINVAL : -kEEXIST;
+    std::memcpy(slot(index).data(), value.data(), value.size());
+    present_[index] = true;
+    return 0;
+  }
+  int do_erase(std::span<const uint8_t> key) override {
+    if (!is_prog_array()) return -kEINVAL;
+    const uint32_t index = load_u32(key.data());
+    if (index >= spec_.max_entries) return -kE2BIG;
+    if (!present_[index]) return -kENOENT;
+    present_[index] = false;
+    return 0;
+  }
+
+ private:
+  bool is_prog_array() const { return type() == MapType::ProgArray; }
+  std::span<uint8_t> slot(uint32_t index) { return {storage_.data() + index * stride_, spec_.value_size}; }
+
+  uint64_t stride_;
+  std::vector<bool> present_;
+};
+
+// Hash maps with preallocated value slots (the kernel's default). LRU maps
+// keep a true recency list: lookup and update move an entry to the front, a
+// full map evicts the back.
+class HashMap final : public Map {
+ public:
+  HashMap(const isa::MapSpec& spec, uint64_t stride)
+      : Map(spec, stride * spec.max_entries), stride_(stride), keys_(spec.max_entries), lru_pos_(spec.max_entries) {
+    for (uint32_t i = spec.max_entries; i-- > 0;) free_.push_back(i);
+  }
+
+  std::vector<Entry> entries() override {
+    std::vector<Entry> out;
+    for (uint32_t i = 0; i < spec_.max_entries; ++i) {
+      if (!used(i)) continue;
+      out.push_back(Entry{std::vector<uint8_t>(keys_[i].begin(), keys_[i].end()), slot(i)});
+    }
+    return out;
+  }
+
+ protected:
+  std::span<uint8_t> do_lookup(std::span<const uint8_t> key) override {
+    auto it = index_.find(as_string(key));
+    if (it == index_.end()) return {};
+    touch(it->second);
+    return slot(it->second);
+  }
+  int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
+    const std::string k = as_string(key);
+    auto it = index_.find(k);
+    if (it != index_.end()) {
+      if (flags == kBpfNoExist) return -kEEXIST;
+      write(it->second, value);
+      return 0;
+    }
+    if (flags == kBpfExist) return -kENOENT;
+    if (free_.empty()) {
+      if (!is_lru()) return -kE2BIG;
+      evict();
+    }
+    const uint32_t s = free_.back();
+    free_.pop_back();
+    keys_[s] = k;
+    index_.emplace(k, s);
+    if (is_lru()) lru_pos_[s] = lru_.insert(lru_.begin(), s);
+    write(s, value);
+    return 0;
+  }
+  int do_erase(std::span<const uint8_t> key) override {
+    auto it = index_.find(as_string(key));
+    if (it == index_.end()) return -kENOENT;
+    release(it->second);
+    index_.erase(it);
+    return 0;
+  }
+
+ private:
+  static std::string as_string(std::span<const uint8_t> key) {
+    return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+  }
+  bool is_lru() const { return type() == MapType::LruHash || type() == MapType::LruPerCpuHash; }
+  bool used(uint32_t s) const {
+    auto it = index_.find(keys_[s]);
+    return it != index_.end() && it->second == s;
+  }
+  std::span<uint8_t> slot(uint32_t s) { return {storage_.data() + s * stride_, spec_.value_size}; }
+  void write(uint32_t s, std::span<const uint8_t> value) {
+    std::memcpy(slot(s).data(), value.data(), value.size());
+    touch(s);
+  }
+  void touch(uint32_t s) {
+    if (is_lru()) lru_.splice(lru_.begin(), lru_, lru_pos_[s]);
+  }
+  void release(uint32_t s) {
+    if (is_lru()) lru_.erase(lru_pos_[s]);
+    free_.push_back(s);
+  }
+  void evict() {
+    const uint32_t victim = lru_.back();
+    index_.erase(keys_[victim]);
+    release(victim);
+  }
+
+  uint64_t stride_;
+  std::unordered_map<std::string, uint32_t> index_;  // key bytes -> slot
+  std::vector<std::string> keys_;                    // key of each slot
+  std::vector<uint32_t> free_;                       // free slots, next at back
+  std::list<uint32_t> lru_;                          // most recent first
+  std::vector<std::list<uint32_t>::iterator> lru_pos_;
+};
+
+Expected<void> check_spec(const isa::MapSpec& spec) {
+  auto bad = [&](const char* why) { return make_error(Errc::BadOperand, "map '" + spec.name + "': " + why); };
+  const auto type = static_cast<MapType>(spec.type);
+  if (spec.max_entries == 0) return bad("max_entries is 0");
+  switch (type) {
+    case MapType::Array:
+    case MapType::PerCpuArray:
+      if (spec.key_size != 4 || spec.value_size == 0) return bad("an array needs key_size 4 and a value_size");
+      break;
+    case MapType::ProgArray:
+      if (spec.key_size != 4 || spec.value_size != 4) return bad("a prog array needs key_size 4 and value_size 4");
+      break;
+    case MapType::Hash:
+    case MapType::PerCpuHash:
+    case MapType::LruHash:
+    case MapType::LruPerCpuHash:
+      if (spec.key_size == 0 || spec.value_size == 0) return bad("a hash needs a key_size and a value_size");
+      break;
+    case MapType::RingBuf:
+      if (spec.key_size != 0 || spec.value_size != 0) return bad("a ring buffer has no key or value size");
+      if ((spec.max_entries & (spec.max_entries - 1)) != 0 || spec.max_entries < 8)
+        return bad("a ring buffer's size must be a power of 2 of at least 8");
+      break;
+    default:
+      return make_error(Errc::Unsupported,
+                        "map '" + spec.name + "': type " + std::to_string(spec.type) + " is not supported");
+  }
+  if (!spec.initial.empty() && type != MapType::Array) return bad("only arrays take initial contents");
+  return {};
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Map>> Map::create(const isa::MapSpec& spec) {
+  if (auto ok = check_spec(spec); !ok) return ok.error();
+  const auto type = static_cast<MapType>(spec.type);
+  if (type == MapType::RingBuf) return std::unique_ptr<Map>(new RingBuf(spec));
+  const uint64_t stride = round8(spec.value_size);
+  if (stride * spec.max_entries > kMaxStorage)
+    return make_error(Errc::Unsupported, "map '" + spec.name + "' is larger than 2 GiB");
+  if (type == MapType::Array || type == MapType::PerCpuArray || type == MapType::ProgArray)
+    return std::unique_ptr<Map>(new ArrayMap(spec, stride));
+  return std::unique_ptr<Map>(new HashMap(spec, stride));
+}
+
+std::span<uint8_t> Map::lookup(std::span<const uint8_t> key) {
+  if (key.size() != spec_.key_size || type() == MapType::RingBuf) return {};
+  return do_lookup(key);
+}
+
+int Map::update_errno(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) {
+  if (key.size() != spec_.key_size || value.size() != spec_.value_size || flags > kBpfExist) return -kEINVAL;
+  return do_update(key, value, flags);
+}
+
+int Map::erase_errno(std::span<const uint8_t> key) {
+  if (key.size() != spec_.key_size) return -kEINVAL;
+  return do_erase(key);
+}
+
+Expected<void> Map::update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) {
+  return as_expected(update_errno(key, value, flags), spec_);
+}
+
+Expected<void> Map::erase(std::span<const uint8_t> key) { return as_expected(erase_errno(key), spec_); }
+
+// ---- Ring buffer -------------------------------------------------------------
+
+RingBuf::RingBuf(const isa::MapSpec& spec) : Map(spec, uint64_t{2} * spec.max_entries), mask_(spec.max_entries - 1) {}
+
+uint64_t RingBuf::reserve(uint64_t size) {
+  // The kernel refuses records that could never fit, and reservations that
+  // would overrun the consumer.
+  const uint64_t len = round8(size + kRingHeader);
+  if (size > kBusyBit - 1 - kRingHeader || len > mask_ + 1) return 0;
+  if (producer_ + len - consumer_ > mask_ + 1) return 0;
+  const uint64_t at = producer_ & mask_;
+  const uint32_t header[2] = {static_cast<uint32_t>(size) | kBusyBit, static_cast<uint32_t>(at)};
+  std::memcpy(storage_.data() + at, header, sizeof header);
+  producer_ += len;
+  reserved_.insert(at);
+  return handle() + at + kRingHeader;
+}
+
+bool RingBuf::finish(uint64_t addr, bool discard) {
+  if (addr - handle() < kRingHeader || addr - handle() >= storage_.size()) return false;
+  const uint64_t at = addr - handle() - kRingHeader;
+  if (reserved_.erase(at) == 0) return false;
+  uint32_t header = load_u32(storage_.data() + at) & ~(kBusyBit | kDiscardBit);
+  header |= discard ? kDiscardBit : 0;
+  std::memcpy(storage_.data() + at, &header, sizeof header);
+  return true;
+}
+
+std::vector<std::vector<uint8_t>> RingBuf::drain() {
+  std::vector<std::vector<uint8_t>> records;
+  while (consumer_ < producer_) {
+    const uint64_t at = consumer_ & mask_;
+    // Busy records hold back the rest, as in the kernel.
+    if (reserved_.count(at) != 0) break;
+    const uint32_t header = load_u32(storage_.data() + at);
+    const uint64_t size = header & ~(kBusyBit | kDiscardBit);
+    const uint64_t len = round8(size + kRingHeader);
+    // A program may have scribbled over a header: stop rather than misread.
+    if (len > producer_ - consumer_) break;
+    const uint8_t* data = storage_.data() + at + kRingHeader;
+    if ((header & kDiscardBit) == 0) records.emplace_back(data, data + size);
+    consumer_ += len;
+  }
+  return records;
+}
+
+}  // namespace bpfkit::vm

@@ -1,0 +1,495 @@
+// The ELF loader: objects that clang-19 compiles at test time (skipped
+// without it), malformed objects made by mutating a good one, and a
+// deterministic mutation loop that must never crash.
+#include "bpfkit/elf.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "test_support.hpp"
+
+namespace bpfkit {
+namespace {
+
+using elf::EbpfObject;
+
+std::string hex(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+constexpr const char* kPrelude = R"(
+#define SEC(n) __attribute__((section(n), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+typedef unsigned int u32;
+typedef unsigned long long u64;
+struct bpf_map_def { u32 type, key_size, value_size, max_entries, map_flags; };
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*bpf_trace_printk)(const char *fmt, u32 size, ...) = (void *)6;
+char _license[] SEC("license") = "GPL";
+)";
+
+// Compiles `source` with clang-19; nullopt if clang-19 is missing.
+std::optional<std::vector<uint8_t>> compile(const std::string& source) {
+  static const auto clang = test::find_tool({"clang-19"});
+  if (!clang) return std::nullopt;
+  test::TempDir dir;
+  const auto c = dir.path() / "prog.c", o = dir.path() / "prog.o";
+  std::ofstream(c) << kPrelude << source;
+  const auto result = test::run_merged(*clang + " -O2 -g -target bpf -mcpu=v3 -c " + c.string() + " -o " + o.string());
+  EXPECT_EQ(result.status, 0) << result.output;
+  std::ifstream in(o, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+#define COMPILE_OR_SKIP(var, source)                      \
+  auto var##_bytes = compile(source);                     \
+  if (!var##_bytes) GTEST_SKIP() << "clang-19 not found"; \
+  auto var = EbpfObject::parse(*var##_bytes, "test.o");   \
+  ASSERT_TRUE(var.has_value()) << to_string(var.error())
+
+const isa::MapSpec* map_named(const elf::ObjectInfo& info, std::string_view name) {
+  for (const auto& m : info.maps)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+size_t map_index(const elf::ObjectInfo& info, std::string_view name) {
+  for (size_t i = 0; i < info.maps.size(); ++i)
+    if (info.maps[i].name == name) return i;
+  return SIZE_MAX;
+}
+
+std::vector<size_t> lddws_with_src(const std::vector<isa::Slot>& code, uint8_t src) {
+  std::vector<size_t> out;
+  for (size_t pc = 0; pc < code.size(); ++pc)
+    if (code[pc].code == 0x18) {
+      if (code[pc].src() == src) out.push_back(pc);
+      ++pc;
+    }
+  return out;
+}
+
+TEST(ElfObject, LegacyMaps) {
+  COMPILE_OR_SKIP(obj, R"(
+struct bpf_map_def SEC("maps") counts = { .type = 2, .key_size = 4, .value_size = 8, .max_entries = 16 };
+struct bpf_map_def SEC("maps") table = { .type = 1, .key_size = 8, .value_size = 16, .max_entries = 64, .map_flags = 1 };
+SEC("xdp") int prog(void *ctx) {
+  u32 k = 0; u64 k2 = 1;
+  u64 *v = bpf_map_lookup_elem(&counts, &k);
+  void *w = bpf_map_lookup_elem(&table, &k2);
+  return (v ? 1 : 0) + (w ? 2 : 0);
+}
+)");
+  const auto& info = obj->info();
+  EXPECT_EQ(info.license, "GPL");
+  ASSERT_EQ(info.maps.size(), 2u);
+  EXPECT_EQ(info.maps[0].name, "counts");
+  EXPECT_EQ(info.maps[0].type, 2u);
+  EXPECT_EQ(info.maps[0].key_size, 4u);
+  EXPECT_EQ(info.maps[0].value_size, 8u);
+  EXPECT_EQ(info.maps[0].max_entries, 16u);
+  EXPECT_EQ(info.maps[1].name, "table");
+  EXPECT_EQ(info.maps[1].flags, 1u);
+  EXPECT_EQ(info.maps[1].max_entries, 64u);
+  auto prog = obj->default_program();
+  ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
+  EXPECT_EQ((*prog)->section, "xdp");
+  EXPECT_EQ((*prog)->function, "prog");
+  auto linked = obj->link(**prog);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdx);
+  ASSERT_EQ(pcs.size(), 2u);
+  std::set<int32_t> imms{linked->code[pcs[0]].imm, linked->code[pcs[1]].imm};
+  EXPECT_EQ(imms, (std::set<int32_t>{0, 1}));
+  EXPECT_EQ(linked->maps.size(), 2u);
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->code)).has_value());
+}
+
+TEST(ElfObject, BtfMaps) {
+  COMPILE_OR_SKIP(obj, R"(
+struct key { u32 a; u64 b; char c[6]; };
+struct {
+  __uint(type, 2);
+  __type(key, u32);
+  __type(value, u64);
+  __uint(max_entries, 8);
+} arr SEC(".maps");
+struct {
+  __uint(type, 1);
+  __type(key, struct key);
+  __uint(value_size, 12);
+  __uint(max_entries, 1024);
+  __uint(map_flags, 1);
+} hash SEC(".maps");
+SEC("tc") int prog(void *ctx) {
+  u32 k = 0; struct key hk = {};
+  u64 *v = bpf_map_lookup_elem(&arr, &k);
+  void *w = bpf_map_lookup_elem(&hash, &hk);
+  return (v ? 1 : 0) + (w ? 2 : 0);
+}
+)");
+  const auto& info = obj->info();
+  const auto* arr = map_named(info, "arr");
+  const auto* hash = map_named(info, "hash");
+  ASSERT_NE(arr, nullptr);
+  ASSERT_NE(hash, nullptr);
+  EXPECT_EQ(arr->type, 2u);
+  EXPECT_EQ(arr->key_size, 4u);
+  EXPECT_EQ(arr->value_size, 8u);
+  EXPECT_EQ(arr->max_entries, 8u);
+  EXPECT_EQ(hash->type, 1u);
+  EXPECT_EQ(hash->key_size, 24u);  // u32, pad, u64, char[6], pad
+  EXPECT_EQ(hash->value_size, 12u);
+  EXPECT_EQ(hash->max_entries, 1024u);
+  EXPECT_EQ(hash->flags, 1u);
+  auto linked = obj->link(info.programs.at(0));
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdx);
+  ASSERT_EQ(pcs.size(), 2u);
+  EXPECT_EQ(linked->code[pcs[0]].imm, static_cast<int32_t>(map_index(info, "arr")));
+  EXPECT_EQ(linked->code[pcs[1]].imm, static_cast<int32_t>(map_index(info, "hash")));
+
+  // A damaged .BTF: bad magic, then an unknown kind in the first type record.
+  auto reader = elf::Reader::parse(*obj_bytes);
+  ASSERT_TRUE(reader.has_value());
+  const auto* btf = reader->find(".BTF");
+  ASSERT_NE(btf, nullptr);
+  auto bytes = *obj_bytes;
+  bytes[btf->offset] = 0;
+  auto bad = EbpfObject::parse(bytes);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Errc::BadHeader);
+  EXPECT_EQ(bad.error().where.offset, btf->offset);
+  bytes = *obj_bytes;
+  uint32_t hdr_len, type_off;
+  std::memcpy(&hdr_len, bytes.data() + btf->offset + 4, 4);
+  std::memcpy(&type_off, bytes.data() + btf->offset + 8, 4);
+  const uint64_t first_info = btf->offset + hdr_len + type_off + 4;
+  bytes[first_info + 3] = 0x1f;  // kind 31
+  bad = EbpfObject::parse(bytes);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Errc::Unsupported);
+  EXPECT_EQ(bad.error().where.offset, first_info);
+}
+
+TEST(ElfObject, GlobalData) {
+  COMPILE_OR_SKIP(obj, R"(
+const volatile u32 limit = 7;
+u64 counter = 5;
+u64 zeroes[4];
+u64 *counter_ptr SEC(".data.ptrs") = &counter;
+SEC("xdp") int prog(void *ctx) {
+  counter += limit;
+  zeroes[2] = counter;
+  bpf_trace_printk("hello %d\n", 10, limit);
+  return 0;
+}
+)");
+  const auto& info = obj->info();
+  const auto* rodata = map_named(info, ".rodata");
+  const auto* data = map_named(info, ".data");
+  const auto* bss = map_named(info, ".bss");
+  ASSERT_NE(rodata, nullptr);
+  ASSERT_NE(data, nullptr);
+  ASSERT_NE(bss, nullptr);
+  EXPECT_TRUE(rodata->read_only);
+  EXPECT_FALSE(data->read_only);
+  EXPECT_EQ(data->type, 2u);
+  EXPECT_EQ(data->key_size, 4u);
+  EXPECT_EQ(data->max_entries, 1u);
+  EXPECT_EQ(data->value_size, 8u);
+  ASSERT_EQ(data->initial.size(), 8u);
+  EXPECT_EQ(data->initial[0], 5);
+  EXPECT_EQ(bss->value_size, 32u);
+  EXPECT_EQ(bss->initial, std::vector<uint8_t>(32, 0));
+  bool has_string = false;  // the format string is in .rodata or .rodata.str1.1
+  for (const auto& m : info.maps)
+    if (m.read_only && m.initial.size() >= 10 && std::memcmp(m.initial.data(), "hello %d\n", 10) == 0)
+      has_string = true;
+  EXPECT_TRUE(has_string);
+  // Code and data relocations are listed; those of .BTF and .debug_* are not.
+  auto noted = [&](std::string_view section, uint64_t offset, std::string_view type, std::string_view symbol) {
+    for (const auto& r : info.relocations)
+      if (r.section == section && r.offset == offset && r.type == type && r.symbol == symbol) return true;
+    return false;
+  };
+  EXPECT_TRUE(noted("xdp", 0, "R_BPF_64_64", "limit"));
+  EXPECT_TRUE(noted(".data.ptrs", 0, "R_BPF_64_ABS64", "counter"));
+  for (const auto& r : info.relocations) EXPECT_NE(r.section.substr(0, 4), ".BTF") << r.section;
+  for (const auto& r : info.relocations) EXPECT_NE(r.section.substr(0, 6), ".debug") << r.section;
+  ASSERT_NE(map_named(info, ".data.ptrs"), nullptr);
+  EXPECT_EQ(map_named(info, ".data.ptrs")->value_size, 8u);
+  auto linked = obj->link(info.programs.at(0));
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdxValue);
+  std::set<std::pair<int32_t, int32_t>> refs;
+  for (size_t pc : pcs) refs.insert({linked->code[pc].imm, linked->code[pc + 1].imm});
+  EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".data")), 0}));
+  EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".bss")), 0}));  // zeroes; [2] is the store's off
+  EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".rodata")), 0}));
+  EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".rodata.str1.1")), 0}));
+}
+
+// Target of the local call at pc, checked to be the start of `callee`.
+int64_t call_target(const std::vector<isa::Slot>& code, size_t pc) { return int64_t(pc) + 1 + code[pc].imm; }
+
+TEST(ElfObject, SubprogramsAreAppended) {
+  COMPILE_OR_SKIP(obj, R"(
+__attribute__((noinline)) int helper_in_text(int x) { return x * 3 + 1; }
+static __attribute__((noinline)) int static_helper(int x) { return x ^ 0x55; }
+SEC("xdp") int prog(void *ctx) {
+  long v = (long)ctx;
+  return helper_in_text((int)v) + static_helper((int)v);
+}
+)");
+  const auto& info = obj->info();
+  auto prog = obj->find_program("xdp", "");
+  ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
+  auto linked = obj->link(**prog);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  const auto& code = linked->code;
+  EXPECT_GT(code.size(), (*prog)->slots);
+  std::vector<int64_t> targets;
+  for (size_t pc = 0; pc < (*prog)->slots; ++pc)
+    if (code[pc].code == 0x85 && code[pc].src() == 1) targets.push_back(call_target(code, pc));
+  ASSERT_EQ(targets.size(), 2u);
+  for (int64_t t : targets) {
+    EXPECT_GE(t, (*prog)->slots);  // in an appended copy
+    EXPECT_LT(t, static_cast<int64_t>(code.size()));
+  }
+  EXPECT_NE(targets[0], targets[1]);
+  // helper_in_text is a global .text function: also a program, and the copy matches it.
+  auto helper = obj->find_program(".text", "helper_in_text");
+  ASSERT_TRUE(helper.has_value()) << to_string(helper.error());
+  auto alone = obj->link(**helper);
+  ASSERT_TRUE(alone.has_value());
+  bool found = false;
+  for (int64_t t : targets)
+    if (t + alone->code.size() <= code.size() && std::equal(alone->code.begin(), alone->code.end(), code.begin() + t))
+      found = true;
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(code)).has_value());
+  EXPECT_GE(info.relocations.size(), 1u);
+}
+
+// A static function in the program's own section is called pc-relative with
+// no relocation; a callback's address is an lddw relocated against .text.
+TEST(ElfObject, SameSectionCallAndFunctionAddress) {
+  COMPILE_OR_SKIP(obj, R"(
+static long (*bpf_loop)(u32 n, void *cb, void *ctx, u64 flags) = (void *)181;
+static __attribute__((noinline)) long callback(u32 i, void *ctx) { return i > 2; }
+static __attribute__((noinline, section("xdp"))) int local(int x) { return x * 7; }
+SEC("xdp") int prog(void *ctx) {
+  long v = (long)ctx;
+  return local((int)v) + bpf_loop(4, callback, 0, 0);
+}
+)");
+  auto prog = obj->find_program("xdp", "prog");
+  ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
+  auto linked = obj->link(**prog);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  const auto& code = linked->code;
+  const auto funcs = lddws_with_src(code, 4);
+  ASSERT_EQ(funcs.size(), 1u);
+  const int64_t callback_at = call_target(code, funcs[0]);
+  EXPECT_GE(callback_at, (*prog)->slots);
+  EXPECT_LT(callback_at, static_cast<int64_t>(code.size()));
+  int calls = 0;
+  for (size_t pc = 0; pc < (*prog)->slots; ++pc)
+    if (code[pc].code == 0x85 && code[pc].src() == 1) {
+      ++calls;
+      EXPECT_GE(call_target(code, pc), (*prog)->slots);
+      EXPECT_NE(call_target(code, pc), callback_at);
+    }
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(code)).has_value());
+}
+
+TEST(ElfObject, TwoProgramsNeedAChoice) {
+  COMPILE_OR_SKIP(obj, R"(
+SEC("xdp") int xdp_pass(void *ctx) { return 2; }
+SEC("tc") int tc_drop(void *ctx) { return 2; }
+)");
+  auto prog = obj->default_program();
+  ASSERT_FALSE(prog.has_value());
+  EXPECT_EQ(prog.error().message, "2 programs: xdp/xdp_pass, tc/tc_drop; pick one with --section or --function");
+  auto tc = obj->find_program("", "tc_drop");
+  ASSERT_TRUE(tc.has_value());
+  EXPECT_EQ((*tc)->section, "tc");
+  EXPECT_FALSE(obj->find_program("kprobe", "").has_value());
+}
+
+// ---- Malformed objects ------------------------------------------------------------
+
+class Malformed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto bytes = compile(R"(
+struct bpf_map_def SEC("maps") counts = { .type = 2, .key_size = 4, .value_size = 8, .max_entries = 16 };
+__attribute__((noinline)) int sub(int x) { return x + 1; }
+SEC("xdp") int prog(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&counts, &k) ? sub(1) : 0; }
+)");
+    if (!bytes) GTEST_SKIP() << "clang-19 not found";
+    good = *bytes;
+    auto reader = elf::Reader::parse(good);
+    ASSERT_TRUE(reader.has_value()) << to_string(reader.error());
+    sections = reader->sections();
+    symbols = reader->symbols();
+    ASSERT_TRUE(EbpfObject::parse(good).has_value());
+  }
+
+  template <class T>
+  T get(uint64_t at) const {
+    T v;
+    std::memcpy(&v, good.data() + at, sizeof v);
+    return v;
+  }
+  template <class T>
+  static void put(std::vector<uint8_t>& bytes, uint64_t at, T v) {
+    std::memcpy(bytes.data() + at, &v, sizeof v);
+  }
+  uint64_t shoff() const { return get<uint64_t>(0x28); }
+  uint64_t header(uint32_t i) const { return shoff() + uint64_t{i} * 64; }
+  const elf::SectionHeader& named(std::string_view name) const {
+    for (const auto& s : sections)
+      if (s.name == name) return s;
+    ADD_FAILURE() << "no section " << name;
+    return sections[0];
+  }
+
+  // Parses `bytes` as an eBPF object and links every program; expects `code`.
+  static void expect(const std::vector<uint8_t>& bytes, Errc code, const char* what) {
+    auto obj = EbpfObject::parse(bytes, "bad.o");
+    Error error = obj ? Error{} : obj.error();
+    if (obj)
+      for (const auto& p : obj->info().programs)
+        if (auto linked = obj->link(p); !linked) {
+          error = linked.error();
+          break;
+        }
+    ASSERT_FALSE(obj.has_value() && error.message.empty()) << what << ": accepted";
+    EXPECT_EQ(error.code, code) << what << ": " << to_string(error);
+    EXPECT_TRUE(error.where.offset.has_value()) << what << ": " << to_string(error);
+  }
+
+  std::vector<uint8_t> good;
+  std::vector<elf::SectionHeader> sections;
+  std::vector<elf::SymbolEntry> symbols;
+};
+
+TEST_F(Malformed, Header) {
+  expect(std::vector<uint8_t>(good.begin(), good.begin() + 40), Errc::Truncated, "truncated header");
+  auto b = good;
+  put<uint64_t>(b, 0x28, good.size() + 8);
+  expect(b, Errc::Truncated, "e_shoff past end");
+  b = good;
+  put<uint16_t>(b, 0x3c, 0xfff0);
+  expect(b, Errc::Truncated, "e_shnum huge");
+  auto error = elf::Reader::parse(b).error();
+  EXPECT_EQ(error.message, "e_shoff " + hex(shoff()) + " + 65520 section headers runs past the end of the file (" +
+                               hex(good.size()) + " bytes)");
+  EXPECT_EQ(error.where.offset, 0x28u);
+  b = good;
+  put<uint16_t>(b, 0x3e, 0x7000);
+  expect(b, Errc::OutOfRange, "e_shstrndx");
+  b = good;
+  put<uint16_t>(b, 0x12, 62);
+  expect(b, Errc::BadHeader, "e_machine");
+  b = good;
+  b[4] = 1;
+  expect(b, Errc::BadHeader, "ELFCLASS32");
+  b = good;
+  put<uint16_t>(b, 0x3a, 40);
+  expect(b, Errc::BadHeader, "e_shentsize");
+}
+
+TEST_F(Malformed, Sections) {
+  const auto& text = named(".text");
+  auto b = good;
+  put<uint64_t>(b, header(text.index) + 24, good.size() - 4);
+  expect(b, Errc::Truncated, "section offset past end");
+  b = good;
+  put<uint32_t>(b, header(text.index), 0x7fffffff);
+  expect(b, Errc::OutOfRange, "sh_name");
+  // The section name table's last byte is its terminating NUL.
+  const auto& shstrtab = sections[get<uint16_t>(0x3e)];
+  b = good;
+  b[shstrtab.offset + shstrtab.size - 1] = 'x';
+  expect(b, Errc::Truncated, "string without NUL");
+  b = good;
+  const auto& xdp = named("xdp");
+  put<uint64_t>(b, header(xdp.index) + 24, text.offset);
+  put<uint64_t>(b, header(xdp.index) + 32, std::max<uint64_t>(xdp.size, 8));
+  expect(b, Errc::BadHeader, "overlapping sections");
+}
+
+TEST_F(Malformed, Symbols) {
+  const auto& symtab = named(".symtab");
+  auto b = good;
+  put<uint64_t>(b, header(symtab.index) + 56, 16);
+  expect(b, Errc::BadHeader, "symtab entsize");
+  b = good;
+  put<uint16_t>(b, symtab.offset + 24 + 6, 0x4000);
+  expect(b, Errc::OutOfRange, "st_shndx");
+}
+
+TEST_F(Malformed, MapsAndBtf) {
+  const auto& maps = named("maps");
+  const auto& symtab = named(".symtab");
+  uint32_t counts = 0;
+  for (uint32_t i = 0; i < symbols.size(); ++i)
+    if (symbols[i].name == "counts") counts = i;
+  ASSERT_NE(counts, 0u);
+  auto b = good;
+  put<uint64_t>(b, symtab.offset + counts * 24 + 8, maps.size - 4);  // st_value: the def runs past `maps`
+  expect(b, Errc::OutOfRange, "map definition past its section");
+  const auto& btf = named(".BTF");
+  b = good;
+  put<uint16_t>(b, btf.offset, 0x1234);
+  auto bad_magic = EbpfObject::parse(b);  // .BTF is read only for `.maps`: this object has none
+  EXPECT_TRUE(bad_magic.has_value());
+}
+
+TEST_F(Malformed, Relocations) {
+  const auto& rel = named(".relxdp");
+  auto b = good;
+  put<uint32_t>(b, rel.offset + 12, 0x10000);
+  expect(b, Errc::OutOfRange, "relocation symbol index");
+  b = good;
+  put<uint64_t>(b, rel.offset, named("xdp").size);
+  expect(b, Errc::OutOfRange, "relocation offset past section end");
+  b = good;
+  put<uint64_t>(b, header(rel.index) + 56, 24);
+  expect(b, Errc::BadHeader, "relocation entsize");
+}
+
+// Every byte of the ELF header and of the section table set to a few values:
+// errors are fine, crashes are not (run under ASan by scripts/test --sanitize).
+TEST_F(Malformed, MutationsNeverCrash) {
+  std::vector<uint64_t> positions;
+  for (uint64_t i = 0; i < 64; ++i) positions.push_back(i);
+  for (uint64_t i = shoff(); i < good.size() && i < shoff() + sections.size() * 64; ++i) positions.push_back(i);
+  const uint8_t values[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
+  size_t accepted = 0;
+  for (uint64_t at : positions)
+    for (uint8_t v : values) {
+      auto b = good;
+      b[at] = v;
+      auto obj = EbpfObject::parse(b);
+      if (!obj) continue;
+      ++accepted;
+      for (const auto& p : obj->info().programs) static_cast<void>(obj->link(p));
+      static_cast<void>(obj->default_program());
+    }
+  EXPECT_GT(accepted, 0u);
+}
+
+}  // namespace
+}  // namespace bpfkit
