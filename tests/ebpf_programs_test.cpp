@@ -135,6 +135,8 @@ struct BenchCase {
   uint64_t r0;
 };
 
+void PrintTo(const BenchCase& bench, std::ostream* os) { *os << bench.name; }
+
 class BenchObjects : public ::testing::TestWithParam<BenchCase> {};
 
 TEST_P(BenchObjects, ReturnTheirExpectedR0) {

@@ -57,7 +57,8 @@ class ArrayMap final : public Map {
  public:
   ArrayMap(const isa::MapSpec& spec, uint64_t stride)
       : Map(spec, stride * spec.max_entries), stride_(stride), present_(spec.max_entries, !is_prog_array()) {
-    std::memcpy(storage_.data(), spec.initial.data(), std::min(spec.initial.size(), storage_.size()));
+    if (!spec.initial.empty())  // memcpy from an empty vector's null data() is undefined
+      std::memcpy(storage_.data(), spec.initial.data(), std::min(spec.initial.size(), storage_.size()));
   }
 
   std::vector<Entry> entries() override {
