@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bpfkit/elf.hpp"
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
 #include "random_program.hpp"
@@ -273,3 +274,35 @@ TEST(KernelDiffTest, InterpreterMatchesKernelOnRandomPrograms) {
 }
 
 }  // namespace
+
+// ---- Clang-compiled objects -------------------------------------------------------
+
+// The C test programs that need no maps or helpers, linked by the ELF loader,
+// run on the kernel and on bpfkit: the same r0.
+TEST(KernelDiffTest, ObjectsMatchKernel) {
+  const TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  if (const auto why = oracle_unavailable(dir.path())) GTEST_SKIP() << *why;
+  const fs::path objects = BPFKIT_TEST_BPF_DIR;
+  if (!fs::exists(objects / "compute.o")) GTEST_SKIP() << "the C test programs were not built (clang-19 missing)";
+  for (const char* name : {"compute", "subprogs"}) {
+    const std::string text = bpfkit::test::read_text(objects / (std::string(name) + ".o"));
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    auto object = bpfkit::elf::EbpfObject::parse(bytes, name);
+    ASSERT_TRUE(object.has_value()) << bpfkit::to_string(object.error());
+    auto program = object->default_program();
+    ASSERT_TRUE(program.has_value()) << bpfkit::to_string(program.error());
+    auto linked = object->link(**program);
+    ASSERT_TRUE(linked.has_value()) << bpfkit::to_string(linked.error());
+    const fs::path file = dir.path() / (std::string(name) + ".bin");
+    write_program(file, linked->code);
+    const auto output = run_command(std::string(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
+    ASSERT_TRUE(output.has_value());
+    const OracleResult kernel = parse_oracle(*output);
+    ASSERT_TRUE(kernel.accepted && kernel.r0) << name << ": the kernel refused it\n" << verifier_log_tail(kernel.text);
+    const BpfkitResult ours = run_bpfkit(linked->code);
+    ASSERT_TRUE(ours.r0) << name << ": " << ours.error;
+    EXPECT_EQ(*ours.r0, *kernel.r0) << name << ": bpfkit " << hex64(*ours.r0) << ", kernel " << hex64(*kernel.r0);
+    std::cout << "kernel diff: " << name << ".o r0 " << hex64(*ours.r0) << " on both\n";
+  }
+}
