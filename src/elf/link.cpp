@@ -64,6 +64,7 @@ class Linker {
   uint32_t place(uint32_t section, uint32_t start, uint32_t slots) {
     const auto base = static_cast<uint32_t>(out_.size());
     placed_.push_back({section, start, slots, base});
+    placed_by_start_[section][start] = placed_.size() - 1;
     const auto& code = code_[section];
     out_.insert(out_.end(), code.begin() + start, code.begin() + start + slots);
     return base;
@@ -76,47 +77,63 @@ class Linker {
       return in_.fail_at(Errc::OutOfRange, at,
                          "call or function address target slot " + hex(static_cast<uint64_t>(slot)) +
                              " is outside executable section " + std::to_string(section));
-    for (const Placed& p : placed_)
-      if (p.section == section && slot >= p.start && slot < int64_t{p.start} + p.slots)
-        return p.base + (slot - p.start);
+    // Already placed: the placed function that starts at or before the slot.
+    const auto& placed = placed_by_start_[section];
+    if (auto it = placed.upper_bound(static_cast<uint32_t>(slot)); it != placed.begin()) {
+      const Placed& p = placed_[std::prev(it)->second];
+      if (slot < int64_t{p.start} + p.slots) return p.base + (slot - p.start);
+    }
     // The function symbol that holds the slot; else from the slot to the next function.
     uint32_t start = static_cast<uint32_t>(slot), end = static_cast<uint32_t>(code_[section].size());
-    const std::string& name = in_.sections()[section].name;
-    for (const ProgramInfo& p : object_.info_.programs) {
-      if (p.section != name) continue;
-      if (p.offset <= slot && slot < int64_t{p.offset} + p.slots && p.slots != 0) {
+    const auto& functions = functions_by_offset(section);
+    auto next = functions.upper_bound(start);
+    if (next != functions.begin()) {
+      const ProgramInfo& p = *std::prev(next)->second;
+      if (p.slots != 0 && slot < int64_t{p.offset} + p.slots) {
         start = p.offset;
         end = p.offset + p.slots;
-        break;
       }
-      if (p.offset > slot && p.offset < end) end = p.offset;
     }
+    if (start == slot && next != functions.end() && next->first < end) end = next->first;
     return place(section, start, end - start) + (slot - start);
   }
 
+  // The object's functions in one section by first slot, built on first use
+  // so that each lookup is a binary search, not a scan of every program.
+  const std::map<uint32_t, const ProgramInfo*>& functions_by_offset(uint32_t section) {
+    auto [it, added] = functions_.try_emplace(section);
+    if (added) {
+      const std::string& name = in_.sections()[section].name;
+      for (const ProgramInfo& p : object_.info_.programs)
+        if (p.section == name) it->second.emplace(p.offset, &p);
+    }
+    return it->second;
+  }
+
   Expected<void> patch(Placed f) {
+    // The function's relocations in offset order, walked beside its slots.
+    const auto& relocs = relocs_[f.section];
+    auto next = relocs.lower_bound(uint64_t{f.start} * 8);
     for (uint32_t k = 0; k < f.slots; ++k) {
       const uint32_t pc = f.base + k;
-      const auto& relocs = relocs_[f.section];
-      const auto found = relocs.find(uint64_t{f.start + k} * 8);
-      const Reloc* reloc = found == relocs.end() ? nullptr : &found->second;
+      const uint64_t offset = uint64_t{f.start + k} * 8;
+      while (next != relocs.end() && next->first < offset) ++next;
+      const Reloc* reloc = next != relocs.end() && next->first == offset ? &next->second : nullptr;
       const isa::Slot slot = out_[pc];
-      Expected<void> ok;
       if (slot.code == 0x85 && slot.src() == 1) {
-        ok = call(f, k, reloc);
+        if (auto ok = call(f, k, reloc); !ok) return ok;
       } else if (slot.code == 0x18 && reloc != nullptr) {
         if (k + 1 >= f.slots)
           return in_.fail_at(Errc::Truncated, reloc->at, "lddw at the end of the function has no second slot");
-        ok = lddw(pc, *reloc);
+        if (auto ok = lddw(pc, *reloc); !ok) return ok;
         ++k;
       } else if (reloc != nullptr) {
-        ok = in_.fail_at(Errc::Unsupported, reloc->at,
-                         "relocation type " + hex(reloc->entry.type) + " against '" + symbol(*reloc).name +
-                             "' on opcode " + hex(slot.code) + " is not supported");
+        return in_.fail_at(Errc::Unsupported, reloc->at,
+                           "relocation type " + hex(reloc->entry.type) + " against '" + symbol(*reloc).name +
+                               "' on opcode " + hex(slot.code) + " is not supported");
       } else if (slot.code == 0x18) {
         ++k;  // never read a second slot as an instruction
       }
-      if (!ok) return ok;
     }
     return {};
   }
@@ -196,6 +213,8 @@ class Linker {
   std::map<uint32_t, std::vector<isa::Slot>> code_;
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::vector<Placed> placed_;
+  std::map<uint32_t, std::map<uint32_t, size_t>> placed_by_start_;  // section -> first slot -> placed_ index
+  std::map<uint32_t, std::map<uint32_t, const ProgramInfo*>> functions_;
   std::vector<isa::Slot> out_;
 };
 

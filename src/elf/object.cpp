@@ -1,6 +1,7 @@
 // eBPF objects: programs, maps, global data and the license, read the way
 // libbpf reads them (bpf_object__open).
 #include <algorithm>
+#include <map>
 
 #include "bpfkit/elf.hpp"
 #include "btf.hpp"
@@ -40,16 +41,22 @@ std::string program_name(const ProgramInfo& p) { return p.section + "/" + p.func
 Expected<std::vector<ProgramInfo>> find_programs(const Reader& in) {
   std::vector<ProgramInfo> out;
   const auto& syms = in.symbols();
+  // Function starts per section, sorted: "up to the next symbol" is a search.
+  std::map<uint16_t, std::vector<uint64_t>> starts;
+  for (const SymbolEntry& sym : syms)
+    if (sym.type == kSttFunc) starts[sym.section].push_back(sym.value);
+  for (auto& [section, values] : starts) std::sort(values.begin(), values.end());
   for (uint32_t i = 0; i < syms.size(); ++i) {
     const SymbolEntry& sym = syms[i];
     if (sym.type != kSttFunc || sym.section == kShnUndef || sym.section >= in.sections().size()) continue;
     const SectionHeader& sec = in.sections()[sym.section];
     if ((sec.flags & kShfExecinstr) == 0) continue;
     uint64_t end = sym.size != 0 ? sym.value + sym.size : sec.size;
-    if (sym.size == 0)
-      for (const SymbolEntry& other : syms)
-        if (other.section == sym.section && other.type == kSttFunc && other.value > sym.value)
-          end = std::min(end, other.value);
+    if (sym.size == 0) {
+      const std::vector<uint64_t>& values = starts[sym.section];
+      if (auto next = std::upper_bound(values.begin(), values.end(), sym.value); next != values.end())
+        end = std::min(end, *next);
+    }
     if (sym.value % 8 != 0 || end % 8 != 0 || end < sym.value || end > sec.size)
       return in.fail_at(Errc::OutOfRange, in.symbol_offset(i),
                         "function '" + sym.name + "' st_value " + hex(sym.value) + " st_size " + hex(sym.size) +
