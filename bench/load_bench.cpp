@@ -26,7 +26,8 @@ std::string source(int functions) {
   std::string out = "\t.section xdp,\"ax\",@progbits\n\t.globl entry\n\t.type entry,@function\n";
   out.append("entry:\n\tcall f0\n\texit\n\t.text\n");
   for (int f = 0; f < functions; ++f) {
-    const std::string name = "f" + std::to_string(f);
+    std::string name = "f";  // built by appending: GCC 12 warns (-Wrestrict) on "f" + string
+    name.append(std::to_string(f));
     out.append("\t.type ").append(name).append(",@function\n").append(name).append(":\n");
     out.append("\tr1 = counters ll\n\tr2 = total ll\n");  // two relocated lddw: 4 slots
     for (int i = 0; i < kInstructionsPerFunction - 7; ++i)
