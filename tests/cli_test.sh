@@ -143,6 +143,7 @@ if [ -f "$objects/maps.o" ]; then
   check object-json 0 '"r0":"0x2c3df"' -- "$bpfkit" run "$objects/maps.o" --json --dump-maps
   check object-global-data 0 "0x2b0c" -- "$bpfkit" run "$objects/global_data.o"
   check object-subprograms 0 "0xa8" -- "$bpfkit" run "$objects/subprogs.o"
+  check object-data-pointers 0 "0xa8" -- "$bpfkit" run "$objects/data_pointers.o"
   check object-function 0 "0x2a" -- "$bpfkit" run "$objects/tail_call.o" --function next
   check_err object-choice 2 "pick one with --section or --function" -- "$bpfkit" run "$objects/tail_call.o"
   check object-ringbuf 0 "record 6300000000000000" -- "$bpfkit" run "$objects/ringbuf.o" --dump-maps

@@ -30,9 +30,12 @@ Expected<vm::Interpreter> prepare(const elf::EbpfObject& object, const elf::Prog
                                   vm::Environment& env) {
   auto linked = object.link(program);
   if (!linked) return linked.error();
-  if (env.map_count() == 0)
+  if (env.map_count() == 0) {
     for (const isa::MapSpec& spec : linked->maps)
       if (auto index = env.add_map(spec); !index) return index.error();
+    elf::apply_data_relocations(linked->data_relocations, env.map_addresses(),
+                                [&](uint32_t map) { return env.map(map).storage(); });
+  }
   auto decoded = isa::decode(linked->code);
   if (!decoded) return decoded.error();
   return vm::Interpreter::create(*decoded, env.map_addresses());
@@ -103,6 +106,12 @@ TEST_F(EbpfPrograms, RingBufferRecordsReachTheEmbedder) {
   std::vector<uint64_t> values;
   for (const std::vector<uint8_t>& record : ring->drain()) values.push_back(u64_at(record));
   EXPECT_EQ(values, (std::vector<uint64_t>{0, 1, 4, 9, 16, 99}));
+}
+
+TEST_F(EbpfPrograms, PointersInGlobalData) {
+  auto r0 = run_object(kObjects / "data_pointers.o", env);
+  ASSERT_TRUE(r0.has_value()) << to_string(r0.error());
+  EXPECT_EQ(*r0, 168u);
 }
 
 TEST_F(EbpfPrograms, TailCallThroughAProgArray) {

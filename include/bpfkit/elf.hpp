@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -115,12 +116,28 @@ struct RelocationInfo {
   std::string symbol;
 };
 
+// A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a
+// data section): once the maps exist, `size` bytes at `offset` of map `map`'s
+// value hold the address of byte `target_offset` of map `target_map`.
+struct DataRelocation {
+  uint32_t map = 0;
+  uint64_t offset = 0;
+  uint8_t size = 8;
+  uint32_t target_map = 0;
+  uint64_t target_offset = 0;
+};
+
+// Writes every data relocation, given each map's address and value bytes.
+void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
+                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of);
+
 // What `bpfkit objdump` prints, and what link() starts from.
 struct ObjectInfo {
   std::vector<SectionHeader> sections;
   std::vector<ProgramInfo> programs;
   std::vector<isa::MapSpec> maps;  // declared maps, then global data (.rodata*, .data*, .bss)
   std::vector<RelocationInfo> relocations;
+  std::vector<DataRelocation> data_relocations;
   std::string license;
 };
 
@@ -138,8 +155,9 @@ class EbpfObject {
   Expected<const ProgramInfo*> find_program(std::string_view section, std::string_view function) const;
 
   struct Linked {
-    std::vector<isa::Slot> code;     // the program, then every subprogram it calls
-    std::vector<isa::MapSpec> maps;  // the maps its lddw refer to, by index
+    std::vector<isa::Slot> code;                   // the program, then every subprogram it calls
+    std::vector<isa::MapSpec> maps;                // the maps its lddw refer to, by index
+    std::vector<DataRelocation> data_relocations;  // apply once the maps exist
   };
   // Prepares one program as libbpf would: subprograms from any section are
   // appended and call offsets fixed; map and global-data references become
@@ -161,6 +179,8 @@ class EbpfObject {
   Expected<void> read_legacy_maps(const Reader& in);
   Expected<void> read_btf_maps(const Reader& in);
   Expected<void> read_relocations(const Reader& in);
+  std::optional<std::pair<uint32_t, uint64_t>> map_at(uint32_t section, uint64_t offset) const;
+  std::optional<DataRelocation> data_relocation(const Reader& in, uint32_t section, const RelocationEntry& r) const;
   // The one candidate, or an error listing `listed` (all programs if empty).
   Expected<const ProgramInfo*> choose(std::vector<const ProgramInfo*> candidates,
                                       std::vector<const ProgramInfo*> listed) const;

@@ -25,7 +25,7 @@ class Linker {
     place(section->index, program.offset, program.slots);
     for (size_t i = 0; i < placed_.size(); ++i)  // place() appends: every callee is visited
       if (auto ok = patch(placed_[i]); !ok) return ok.error();
-    return EbpfObject::Linked{std::move(out_), object_.info_.maps};
+    return EbpfObject::Linked{std::move(out_), object_.info_.maps, object_.info_.data_relocations};
   }
 
  private:

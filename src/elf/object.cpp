@@ -182,6 +182,48 @@ Expected<void> EbpfObject::read_btf_maps(const Reader& in) {
   return {};
 }
 
+// The map whose value holds byte `offset` of `section`: a global-data map
+// (its whole section) or a declared map starting exactly there.
+std::optional<std::pair<uint32_t, uint64_t>> EbpfObject::map_at(uint32_t section, uint64_t offset) const {
+  for (uint32_t i = 0; i < origins_.size(); ++i) {
+    const MapOrigin& o = origins_[i];
+    if (o.section != section) continue;
+    if (o.whole_section) return std::pair{i, offset};
+    if (o.offset == offset) return std::pair{i, uint64_t{0}};
+  }
+  return std::nullopt;
+}
+
+// R_BPF_64_ABS64/ABS32 in global data against global data or a map: a
+// pointer to fill in once the maps have addresses. REL keeps the addend in
+// the patched bytes.
+std::optional<DataRelocation> EbpfObject::data_relocation(const Reader& in, uint32_t section,
+                                                          const RelocationEntry& r) const {
+  const uint8_t size = r.type == kRBpfAbs64 ? 8 : r.type == kRBpfAbs32 ? 4 : 0;
+  if (size == 0) return std::nullopt;
+  const auto patched = map_at(section, 0);
+  if (!patched || !origins_[patched->first].whole_section) return std::nullopt;
+  const SymbolEntry& sym = in.symbols()[r.symbol];
+  uint64_t addend = 0;
+  const auto bytes = in.contents(in.sections()[section]);
+  if (r.offset + size <= bytes.size()) std::memcpy(&addend, bytes.data() + r.offset, size);
+  const uint64_t target = (sym.type == kSttSection ? 0 : sym.value) + addend;
+  const auto target_map = map_at(sym.section, sym.type == kSttSection ? target : sym.value);
+  if (!target_map) return std::nullopt;
+  const uint64_t target_offset = origins_[target_map->first].whole_section ? target : target_map->second + addend;
+  return DataRelocation{patched->first, r.offset, size, target_map->first, target_offset};
+}
+
+void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
+                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of) {
+  for (const DataRelocation& r : relocations) {
+    if (r.target_map >= map_addresses.size()) continue;
+    const uint64_t address = map_addresses[r.target_map] + r.target_offset;
+    const std::span<uint8_t> value = value_of(r.map);
+    if (r.offset + r.size <= value.size()) std::memcpy(value.data() + r.offset, &address, r.size);
+  }
+}
+
 // Every relocation is checked here, and noted in the object's description.
 Expected<void> EbpfObject::read_relocations(const Reader& in) {
   for (const SectionHeader& s : in.sections()) {
@@ -191,9 +233,11 @@ Expected<void> EbpfObject::read_relocations(const Reader& in) {
     // Debug info and BTF (not SHF_ALLOC) carry many relocations that matter
     // to no loader; the description lists those of code and data only.
     if ((in.sections()[s.info].flags & kShfAlloc) == 0) continue;
-    for (const RelocationEntry& r : *entries)
+    for (const RelocationEntry& r : *entries) {
       info_.relocations.push_back(
           {in.sections()[s.info].name, r.offset, relocation_name(r.type), in.symbols()[r.symbol].name});
+      if (auto data = data_relocation(in, s.info, r)) info_.data_relocations.push_back(*data);
+    }
   }
   return {};
 }

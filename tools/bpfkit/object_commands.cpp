@@ -174,6 +174,8 @@ int run_object_command(std::span<const uint8_t> file, const ObjectRunOptions& op
   env.budget = options.budget;
   for (const isa::MapSpec& spec : linked->maps)
     if (auto index = env.add_map(spec); !index) return report(index.error(), options.json);
+  elf::apply_data_relocations(linked->data_relocations, env.map_addresses(),
+                              [&](uint32_t map) { return env.map(map).storage(); });
   auto decoded = isa::decode(linked->code);
   if (!decoded) return report(decoded.error(), options.json);
   auto interpreter = vm::Interpreter::create(*decoded, env.map_addresses());
