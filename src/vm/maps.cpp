@@ -79,7 +79,8 @@ class ArrayMap final : public Map {
     if (index >= spec_.max_entries) return -kE2BIG;
     // Array slots always exist; prog array updates take BPF_ANY only.
     if (is_prog_array() ? flags != kBpfAny : flags == kBpfNoExist) return is_prog_array() ? -kEINVAL : -kEEXIST;
-    std::memcpy(slot(index).data(), value.data(), value.size());
+    // memmove: a program may pass a value pointer into this very slot.
+    std::memmove(slot(index).data(), value.data(), value.size());
     present_[index] = true;
     return 0;
   }
@@ -166,7 +167,7 @@ class HashMap final : public Map {
   }
   std::span<uint8_t> slot(uint32_t s) { return {storage_.data() + s * stride_, spec_.value_size}; }
   void write(uint32_t s, std::span<const uint8_t> value) {
-    std::memcpy(slot(s).data(), value.data(), value.size());
+    std::memmove(slot(s).data(), value.data(), value.size());  // the value may live in the map itself
     touch(s);
   }
   void touch(uint32_t s) {
