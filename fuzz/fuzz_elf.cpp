@@ -1,14 +1,42 @@
 // Fuzz target: any bytes through the eBPF object loader, then every program
-// it finds through link(). Errors are normal results; crashes, leaks and
-// undefined behaviour are bugs.
+// it finds through link(), and each linked program run with its maps for a
+// bounded number of instructions, so that the map helpers see whatever
+// pointers and sizes a mutated program passes them. Errors are normal
+// results; crashes, leaks and undefined behaviour are bugs.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "bpfkit/elf.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace {
+
+using namespace bpfkit;
+
+void run(const elf::EbpfObject::Linked& linked) {
+  vm::Environment env;
+  env.budget = 10000;
+  // Maps up to 2 GiB are legal; the fuzzer keeps to small ones so that its
+  // memory limit measures leaks, not a map a mutated object asked for.
+  for (const isa::MapSpec& spec : linked.maps)
+    if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20) ||
+        !env.add_map(spec))
+      return;
+  elf::apply_data_relocations(linked.data_relocations, env.map_addresses(),
+                              [&](uint32_t map) { return env.map(map).storage(); });
+  auto program = isa::decode(linked.code);
+  if (!program) return;
+  auto interpreter = vm::Interpreter::create(*program, env.map_addresses());
+  if (!interpreter) return;
+  uint8_t packet[64] = {};
+  const uint64_t addr = env.map_input(packet);
+  static_cast<void>(interpreter->run(env, {addr, sizeof packet}));
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace bpfkit;
   const std::span<const uint8_t> file(data, size);
   if (auto reader = elf::Reader::parse(file))
     for (const elf::SectionHeader& s : reader->sections())
@@ -16,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto object = elf::EbpfObject::parse(file);
   if (!object) return 0;
   static_cast<void>(object->default_program());
-  for (const elf::ProgramInfo& program : object->info().programs) static_cast<void>(object->link(program));
+  for (const elf::ProgramInfo& program : object->info().programs)
+    if (auto linked = object->link(program)) run(*linked);
   return 0;
 }
