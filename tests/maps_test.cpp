@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bpfkit/vm.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit {
 namespace {
@@ -14,21 +15,7 @@ using isa::encode;
 using isa::MapType;
 using isa::Op;
 
-struct Code {
-  std::vector<isa::Slot> slots;
-  Code& add(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0) {
-    slots.push_back(encode(op, dst, src, off, imm));
-    return *this;
-  }
-  Code& lddw(uint8_t dst, uint64_t value, Op op = Op::lddw) {
-    auto pair = isa::encode_lddw(dst, value, op);
-    slots.insert(slots.end(), pair.begin(), pair.end());
-    return *this;
-  }
-  Code& mov(uint8_t dst, int32_t imm) { return add(Op::mov64_imm, dst, 0, 0, imm); }
-  Code& call(int32_t id) { return add(Op::call, 0, 0, 0, id); }
-  Code& exit() { return add(Op::exit); }
-};
+using test::Code;
 
 Expected<vm::Interpreter> compile(const Code& code, vm::Environment& env) {
   auto program = isa::decode(code.slots);

@@ -33,6 +33,24 @@ CommandResult run_merged(const std::string& command);
 // hex digits in byte order.
 std::vector<isa::Slot> read_hex_slots(const std::filesystem::path& path);
 
+// A program under construction, one instruction per call, encoded through
+// the opcode table.
+struct Code {
+  std::vector<isa::Slot> slots;
+  Code& add(isa::Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0) {
+    slots.push_back(isa::encode(op, dst, src, off, imm));
+    return *this;
+  }
+  Code& lddw(uint8_t dst, uint64_t value, isa::Op op = isa::Op::lddw) {
+    auto pair = isa::encode_lddw(dst, value, op);
+    slots.insert(slots.end(), pair.begin(), pair.end());
+    return *this;
+  }
+  Code& mov(uint8_t dst, int32_t imm) { return add(isa::Op::mov64_imm, dst, 0, 0, imm); }
+  Code& call(int32_t id) { return add(isa::Op::call, 0, 0, 0, id); }
+  Code& exit() { return add(isa::Op::exit); }
+};
+
 // A fresh directory, removed with everything in it at the end of the scope.
 class TempDir {
  public:

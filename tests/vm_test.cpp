@@ -6,26 +6,15 @@
 
 #include <climits>
 
+#include "test_support.hpp"
+
 namespace bpfkit {
 namespace {
 
 using isa::encode;
 using isa::Op;
 
-// A program under construction, one instruction per call.
-struct Code {
-  std::vector<isa::Slot> slots;
-  Code& add(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t imm = 0) {
-    slots.push_back(encode(op, dst, src, off, imm));
-    return *this;
-  }
-  Code& lddw(uint8_t dst, uint64_t value, Op op = Op::lddw) {
-    auto pair = isa::encode_lddw(dst, value, op);
-    slots.insert(slots.end(), pair.begin(), pair.end());
-    return *this;
-  }
-  Code& exit() { return add(Op::exit); }
-};
+using test::Code;
 
 Expected<vm::Result> run(const Code& code, vm::Environment& env, std::array<uint64_t, 5> args = {}) {
   auto program = isa::decode(code.slots);
