@@ -1,8 +1,8 @@
 // Module elf: a bounded ELF64 reader, and the loader for eBPF objects as
 // `clang -O2 -g -target bpf -c` writes them (programs by section and
 // function, relocations, maps, global data, bpf-to-bpf calls), preparing a
-// program the way libbpf prepares it for the kernel. (The sBPF `.so` loader
-// joins this module later.)
+// program the way libbpf prepares it for the kernel; and the loader for
+// Solana sBPF shared objects (namespace sbpf below).
 //
 // Every offset and size is checked before use; errors carry a code, a
 // message and the file offset (Location::offset).
@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -192,5 +193,81 @@ class EbpfObject {
   std::vector<MapOrigin> origins_;
   friend class Linker;
 };
+
+// ---- sBPF shared objects -------------------------------------------------------
+//
+// The loader of Firedancer's fd_sbpf_loader.h and Agave's solana-sbpf
+// (`Executable::load`), which agree: peek() reads what a caller needs to size
+// its buffers, load() copies and relocates into a Program. v0..v2 go through
+// the lenient, section-header driven parser with dynamic relocations; v3+
+// through the strict parser (ELF header and program headers only).
+namespace sbpf {
+
+// The production loaders' errors (solana-sbpf `ElfError` and the ELF
+// parser's `ElfParserError`), one code each. error_name() is the Rust variant
+// name, which Error::name carries; error_text() our strerror.
+enum class LoadErrc : uint8_t {
+#define SBPF_LOAD_ERROR(name, text) name,
+#include "bpfkit/sbpf_load_errors.def"
+#undef SBPF_LOAD_ERROR
+};
+std::string_view error_name(LoadErrc code);
+std::string_view error_text(LoadErrc code);
+// The code whose error_name() is `name` (Error::name of a loader error).
+std::optional<LoadErrc> error_code(std::string_view name);
+
+struct LoaderConfig {
+  uint32_t min_version = 0;  // e_flags outside [min, max]: UnsupportedSBPFVersion
+  uint32_t max_version = 3;
+  bool deploy_checks = false;  // elf_deploy_checks: the checks done only at deployment
+  bool symbol_labels = true;   // keep function names (up to 255 bytes) for listings
+  // Syscalls the runtime registers, by name (their keys are murmur3_32 of the
+  // name). R_BPF_64_32 against one of these becomes a syscall call.
+  std::vector<std::string> syscalls;
+};
+
+// What peek() finds, so a caller can size buffers before load().
+struct ElfInfo {
+  uint32_t sbpf_version = 0;  // from e_flags
+  uint16_t machine = 0;       // 247 (EM_BPF) or 263 (EM_SBPF)
+  uint64_t text_offset = 0;   // file offset of the bytecode
+  uint64_t text_vaddr = 0;    // its virtual address
+  uint64_t text_count = 0;    // instruction slots
+  uint64_t text_size = 0;     // bytes
+  uint64_t rodata_size = 0;   // bytes of the read-only image the VM maps
+  uint64_t entry_pc = 0;
+  uint64_t dynstr_offset = 0, dynstr_size = 0;
+  // Indices found, or -1: sections (lenient parser) and program headers.
+  int32_t shndx_text = -1, shndx_symtab = -1, shndx_strtab = -1, shndx_dyn = -1, shndx_dynstr = -1;
+  int32_t phndx_dyn = -1;
+  int32_t phndx_rodata = -1, phndx_text = -1;  // strict parser
+};
+
+// A loaded program: everything the VM needs, already relocated.
+struct Program {
+  ElfInfo info;
+  std::vector<uint8_t> rodata;  // the read-only region's contents
+  uint64_t rodata_vaddr = 0;    // where it is mapped: 1 << 32 (v0..v2) or 0 (v3)
+  std::vector<isa::Slot> text;  // the bytecode (a copy of its part of rodata for v0..v2)
+  uint64_t text_vaddr = 0;      // address of text[0]
+  uint64_t entry_pc = 0;
+  std::vector<bool> calldests;  // one per slot: a valid call target
+  // v0..v2 internal calls: key (sbpf_pc_key(pc), or murmur3("entrypoint"))
+  // -> pc, with the function's name when symbol_labels is on.
+  struct Function {
+    uint64_t pc = 0;
+    std::string name;
+  };
+  std::map<uint32_t, Function> functions;
+  // Syscalls the program refers to by relocation: key -> name.
+  std::map<uint32_t, std::string> syscalls_used;
+};
+
+// Errors carry Errc (BadHeader, Truncated, Unsupported, ...), the file offset
+// where the loader found the problem, and Error::name = error_name(code).
+Expected<ElfInfo> peek(std::span<const uint8_t> file, const LoaderConfig& config = {});
+Expected<Program> load(std::span<const uint8_t> file, const LoaderConfig& config = {});
+
+}  // namespace sbpf
 
 }  // namespace bpfkit::elf

@@ -47,6 +47,11 @@ struct Error {
   Errc code;
   std::string message;
   Location where;
+  // A dialect's own name for the failure, where one exists: for sBPF, the
+  // production loader's or VM's error (e.g. "CallDepthExceeded",
+  // "WritableSectionNotSupported"). Empty otherwise. --json prints it as
+  // `code` when set.
+  std::string name = {};
 };
 
 // "file:line:col: message", "file: 0x3a: message", "pc 12: message", ...

@@ -62,7 +62,9 @@ enum class Shape : uint8_t {
   Exit,       // exit
 };
 
-enum class IsaVersion : uint8_t { V1 = 1, V2, V3, V4 };
+// SbpfOnly marks rows that exist only in sBPF (the v2 PQR class, hor64 and
+// the moved load/store encodings): no Linux ISA version has them.
+enum class IsaVersion : uint8_t { V1 = 1, V2, V3, V4, SbpfOnly = 0xff };
 
 enum class Group : uint8_t { Base32, Base64, DivMul32, DivMul64, Atomic32, Atomic64, Packet, Callx };
 
@@ -89,13 +91,24 @@ inline constexpr std::array<OpInfo, kOpCount> kOps = {{
 
 constexpr const OpInfo& info(Op op) { return kOps[static_cast<size_t>(op)]; }
 
-// Rows are listed in enum order, and no two rows share an encoding.
+// Whether a Linux dialect has the row (the sBPF-only rows reuse Linux bytes).
+constexpr bool is_linux(const OpInfo& row) { return row.since != IsaVersion::SbpfOnly; }
+
+inline constexpr size_t kLinuxOpCount = [] {
+  size_t count = 0;
+  for (const OpInfo& row : kOps) count += is_linux(row) ? 1 : 0;
+  return count;
+}();
+
+// Rows are listed in enum order, and no two rows of one family share an
+// encoding.
 consteval bool table_is_consistent() {
   for (size_t i = 0; i < kOps.size(); ++i) {
     if (static_cast<size_t>(kOps[i].op) != i) return false;
     for (size_t j = i + 1; j < kOps.size(); ++j)
-      if (kOps[i].code == kOps[j].code && (kOps[i].match == Match::None || kOps[j].match == Match::None ||
-                                           (kOps[i].match == kOps[j].match && kOps[i].value == kOps[j].value)))
+      if (is_linux(kOps[i]) == is_linux(kOps[j]) && kOps[i].code == kOps[j].code &&
+          (kOps[i].match == Match::None || kOps[j].match == Match::None ||
+           (kOps[i].match == kOps[j].match && kOps[i].value == kOps[j].value)))
         return false;
   }
   return true;
@@ -184,14 +197,87 @@ inline constexpr uint8_t kPseudoMapIdx = 5, kPseudoMapIdxValue = 6;
 
 // What differs between the BPF flavours bpfkit runs. Code asks the dialect;
 // it never tests a version number inline.
+enum class Family : uint8_t { Linux, Sbpf };
+
+// How an sBPF version differs from v0 (anza-xyz/sbpf `SBPFVersion`, Firedancer
+// `FD_VM_SBPF_*`). Each flag names one SIMD feature.
+struct SbpfFeatures {
+  bool stack_frame_gaps = false;         // v0: frames 4 KiB apart with 4 KiB unmapped gaps
+  bool manual_stack_frame_bump = false;  // v1, v2 (SIMD-0166): calls leave r10 alone; `add r10, imm` allowed
+  bool enable_pqr = false;               // v2 (SIMD-0174): PQR class; mul/div/mod encodings gone
+  bool explicit_sign_extension = false;  // v2: 32-bit add/sub/mul zero-extend; mov32 reg sign-extends
+  bool swap_sub_reg_imm = false;         // v2: `sub dst, imm` computes imm - dst
+  bool disable_neg = false;              // v2
+  bool callx_uses_src = false;           // v2 (SIMD-0173): callx target register in src
+  bool disable_lddw = false;             // v2: lddw gone, hor64 instead
+  bool disable_le = false;               // v2
+  bool move_memory_classes = false;      // v2: loads and stores re-encoded in the ALU classes
+  bool static_syscalls = false;          // v3 (SIMD-0178): call src 0 = syscall by hash, src 1 = pc-relative
+  bool strict_elf_headers = false;       // v3 (SIMD-0189): strict ELF parser, no relocations
+  bool lower_rodata_vaddr = false;       // v3: rodata at address 0, bytecode at 1 << 32
+  bool enable_jmp32 = false;             // v3 (SIMD-0377)
+  bool callx_uses_dst = false;           // v3: callx target register in dst
+};
+
+// What differs between the BPF flavours bpfkit runs. Code asks the dialect;
+// it never tests a version number inline.
 struct Dialect {
   std::string_view name;
   IsaVersion isa;
   uint32_t max_call_depth;    // frames, including the entry frame
   uint32_t stack_frame_size;  // bytes of stack per frame
+  Family family = Family::Linux;
+  uint8_t sbpf_version = 0;  // sBPF only: 0..3
+  SbpfFeatures sbpf = {};
+  bool divide_by_zero_traps = false;  // sBPF: x / 0 is an error, not 0
 };
 
 inline constexpr Dialect kLinuxV4{"linux", IsaVersion::V4, 8, 512};
+
+inline constexpr Dialect kSbpfV0{"sbpf-v0", IsaVersion::V1, 64, 4096, Family::Sbpf, 0,
+                                 SbpfFeatures{.stack_frame_gaps = true}, true};
+inline constexpr Dialect kSbpfV1{"sbpf-v1", IsaVersion::V1, 64, 4096, Family::Sbpf, 1,
+                                 SbpfFeatures{.manual_stack_frame_bump = true}, true};
+inline constexpr Dialect kSbpfV2{"sbpf-v2",
+                                 IsaVersion::V1,
+                                 64,
+                                 4096,
+                                 Family::Sbpf,
+                                 2,
+                                 SbpfFeatures{.manual_stack_frame_bump = true,
+                                              .enable_pqr = true,
+                                              .explicit_sign_extension = true,
+                                              .swap_sub_reg_imm = true,
+                                              .disable_neg = true,
+                                              .callx_uses_src = true,
+                                              .disable_lddw = true,
+                                              .disable_le = true,
+                                              .move_memory_classes = true},
+                                 true};
+inline constexpr Dialect kSbpfV3{"sbpf-v3",
+                                 IsaVersion::V1,
+                                 64,
+                                 4096,
+                                 Family::Sbpf,
+                                 3,
+                                 SbpfFeatures{.static_syscalls = true,
+                                              .strict_elf_headers = true,
+                                              .lower_rodata_vaddr = true,
+                                              .enable_jmp32 = true,
+                                              .callx_uses_dst = true},
+                                 true};
+
+// The sBPF dialect for a version number (e_flags), or null if none.
+const Dialect* sbpf_dialect(uint32_t version);
+
+// Murmur3-32 with seed 0: sBPF's key for syscall names and call targets.
+uint32_t murmur3_32(std::span<const uint8_t> bytes);
+inline uint32_t murmur3_32(std::string_view text) {
+  return murmur3_32(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+// The key of an internal call target in v0..v2: murmur3 of the pc as 8
+// little-endian bytes ("entrypoint" is keyed by its name instead).
+uint32_t sbpf_pc_key(uint64_t pc);
 
 // ---- Decoded programs ------------------------------------------------------
 
@@ -209,9 +295,16 @@ struct Program {
   }
 };
 
-// Looks up the row for one slot; nullopt if no row matches.
+// Looks up the Linux row for one slot; nullopt if no row matches.
 std::optional<Op> lookup(const Slot& slot);
+// Looks up the row an sBPF version gives one slot. sBPF tells instructions
+// apart by the opcode byte alone (plus imm for le/be and, in v3, src for
+// call), so this is a different question from lookup().
+std::optional<Op> lookup(const Slot& slot, const Dialect& dialect);
 
+// For Linux dialects, the checks of the kernel's decoder; for sBPF, those of
+// the production verifier (anza-xyz/sbpf `RequisiteVerifier`), whose error
+// names each sBPF error carries in Error::name (e.g. "UnknownOpCode").
 Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect = kLinuxV4);
 Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect = kLinuxV4);
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <span>
@@ -281,5 +282,101 @@ class Environment {
   std::string output_;
   std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
 };
+
+// ---- sBPF ----------------------------------------------------------------------
+//
+// Solana sBPF as anza-xyz/sbpf's interpreter and Firedancer's fd_vm run it:
+// regions by address bits 63..32 (rodata, stack, heap, input), 4 KiB stack
+// frames, call depth 64, compute-unit metering, syscalls by Murmur3-32 key,
+// and the per-version instruction semantics of isa::SbpfFeatures.
+namespace sbpf {
+
+inline constexpr uint64_t kDefaultComputeBudget = 1'400'000;  // a transaction's maximum
+inline constexpr uint64_t kDefaultHeapSize = 32 * 1024;
+
+struct SyscallContext {
+  MemoryMap& memory;
+  std::array<uint64_t, 5> args;  // r1..r5
+  uint64_t& compute_left;        // the meter; charge with consume()
+  std::string& log;              // sol_log_ and friends append lines here
+  // Takes `units` from the meter; false (meter left at 0) if fewer were left.
+  bool consume(uint64_t units);
+  const isa::Dialect* dialect = nullptr;  // the interpreter sets it: v0's stack has gaps
+  // Host pointer for [addr, addr + size) as the program's own loads and
+  // stores see it (stack gaps included); null if the access is refused.
+  uint8_t* translate(uint64_t addr, uint64_t size, bool write) const;
+};
+
+// The production VM's error for a refused access: StackAccessViolation (v0,
+// an address within a frame of the stack) or AccessViolation, naming the
+// access type, address, size and region.
+Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size, bool write);
+
+// A syscall returns r0, or an error. Error::name is the production name
+// ("ComputationalBudgetExceeded", "Abort", "Panic", ...).
+using SyscallFn = std::function<Expected<uint64_t>(SyscallContext&)>;
+
+struct Syscall {
+  std::string name;
+  SyscallFn fn;
+};
+
+// Syscalls by key (murmur3_32 of the name).
+class SyscallRegistry {
+ public:
+  // SymbolHashCollision when another name has the same key.
+  Expected<void> add(std::string name, SyscallFn fn);
+  const Syscall* find(uint32_t key) const;
+  std::vector<std::string> names() const;
+  // sol_log_, sol_log_64_, sol_memcpy_, sol_memset_, sol_memcmp_,
+  // sol_memmove_, abort, sol_panic_ with Agave's compute costs, and `log`
+  // (the fixtures' test syscall, free of charge).
+  static SyscallRegistry defaults();
+
+ private:
+  std::unordered_map<uint32_t, Syscall> by_key_;
+};
+
+// A loaded program as the VM needs it. Module elf's sbpf::load() gives every
+// part (the command line copies them across: vm does not depend on elf).
+struct Executable {
+  const isa::Dialect* dialect = &isa::kSbpfV0;
+  std::vector<uint8_t> rodata;  // read-only region
+  uint64_t rodata_vaddr = 0;    // 1 << 32 (v0..v2) or 0 (v3)
+  std::vector<isa::Slot> text;
+  uint64_t text_vaddr = 0;  // address of text[0]: callx targets are relative to it
+  uint64_t entry_pc = 0;
+  std::unordered_map<uint32_t, uint64_t> functions;  // v0..v2: call imm key -> pc
+};
+
+struct RunOptions {
+  uint64_t compute_budget = kDefaultComputeBudget;  // N allows exactly N instructions
+  std::span<uint8_t> input;                         // mapped writable at 4 << 32; r1 points there
+  uint64_t heap_size = kDefaultHeapSize;
+};
+
+struct RunResult {
+  std::optional<Error> error;  // a fault, with its pc and its production name
+  uint64_t r0 = 0;
+  uint64_t compute_units = 0;  // used, including the faulting instruction and syscall costs
+  std::array<uint64_t, isa::kRegisterCount> registers{};
+  std::string log;
+};
+
+class Interpreter {
+ public:
+  // Verifies the text as the production verifier does (isa::decode with the
+  // executable's dialect) and prepares it to run any number of times.
+  static Expected<Interpreter> create(Executable executable, const SyscallRegistry& syscalls);
+  RunResult run(const RunOptions& options) const;
+
+  struct State;  // defined in sbpf_interpreter.cpp
+
+ private:
+  explicit Interpreter(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+  std::shared_ptr<const State> state_;
+};
+
+}  // namespace sbpf
 
 }  // namespace bpfkit::vm

@@ -75,6 +75,7 @@ PseudoTemplate parse_template(const OpInfo& row) {
 SyntaxTables build() {
   SyntaxTables tables;
   for (const OpInfo& row : isa::kOps) {
+    if (!isa::is_linux(row)) continue;  // the assembler writes Linux encodings
     for (std::string_view name : spellings(row.gnu)) tables.normal[name].push_back(row.op);
     PseudoTemplate tmpl = parse_template(row);
     if (tmpl.elems.empty()) continue;

@@ -106,7 +106,10 @@ Expected<void> check_targets(const Program& program) {
 
 }  // namespace
 
+Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialect);  // sbpf.cpp
+
 Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect) {
+  if (dialect.family == Family::Sbpf) return decode_sbpf(slots, dialect);
   if (slots.empty()) return make_error(Errc::Truncated, "program is empty");
   Program program;
   program.slots.assign(slots.begin(), slots.end());
@@ -139,8 +142,10 @@ Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect)
   if (bytes.size() % sizeof(Slot) != 0) {
     Location where;
     where.offset = bytes.size() - bytes.size() % sizeof(Slot);
-    return make_error(Errc::Truncated, "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes",
-                      where);
+    Error error = make_error(
+        Errc::Truncated, "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes", where);
+    if (dialect.family == Family::Sbpf) error.name = "ProgramLengthNotMultiple";
+    return error;
   }
   std::vector<Slot> slots(bytes.size() / sizeof(Slot));
   if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), bytes.size());

@@ -17,6 +17,7 @@ struct RowsForCode {
 constexpr std::array<RowsForCode, 256> build_code_index() {
   std::array<RowsForCode, 256> index{};
   for (const OpInfo& row : kOps) {
+    if (!is_linux(row)) continue;
     RowsForCode& entry = index[row.code];
     entry.rows[entry.count++] = static_cast<uint16_t>(row.op);
   }

@@ -121,7 +121,9 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
                          const void* const** table) {
   static const void* const kHandlers[] = {
 #define BPF_OP(id, ...) &&L_##id,
+#define SBPF_OP(id, ...) &&L_not_an_instruction,  // decode() never gives a Linux program these
 #include "bpfkit/isa/opcodes.def"
+#undef SBPF_OP
 #undef BPF_OP
       &&L_fell_off_end,        // kOpCount: the cell after the last slot
       &&L_not_an_instruction,  // kOpCount + 1: second slot of an lddw

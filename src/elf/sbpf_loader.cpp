@@ -1,0 +1,428 @@
+// The sBPF loader: version dispatch, shared helpers, and the strict (v3+)
+// parser. The lenient (v0..v2) parser lives in sbpf_lenient.cpp.
+//
+// Behaviour follows solana-sbpf's `Executable::load` (and Firedancer's
+// fd_sbpf_loader, which mirrors it): the same checks in the same order, so
+// that the same error comes out for the same file.
+#include <array>
+#include <cstring>
+
+#include "sbpf_image.hpp"
+
+namespace bpfkit::elf::sbpf {
+
+namespace {
+
+struct ErrorRow {
+  std::string_view name, text;
+};
+constexpr ErrorRow kErrors[] = {
+#define SBPF_LOAD_ERROR(name, text) {#name, text},
+#include "bpfkit/sbpf_load_errors.def"
+#undef SBPF_LOAD_ERROR
+};
+constexpr size_t kErrorCount = sizeof(kErrors) / sizeof(kErrors[0]);
+
+// The broad class a CLI prints for each loader error.
+Errc category(LoadErrc code) {
+  switch (code) {
+    case LoadErrc::OutOfBounds: return Errc::Truncated;
+    case LoadErrc::ValueOutOfBounds:
+    case LoadErrc::EntrypointOutOfBounds:
+    case LoadErrc::InvalidEntrypoint:
+    case LoadErrc::RelativeJumpOutOfBounds:
+    case LoadErrc::AddressOutsideLoadableSection:
+    case LoadErrc::InvalidVirtualAddress: return Errc::OutOfRange;
+    case LoadErrc::UnsupportedSBPFVersion:
+    case LoadErrc::WritableSectionNotSupported:
+    case LoadErrc::UnknownRelocation: return Errc::Unsupported;
+    case LoadErrc::UnresolvedSymbol: return Errc::UnknownHelper;
+    default: return Errc::BadHeader;
+  }
+}
+
+}  // namespace
+
+std::string_view error_name(LoadErrc code) {
+  auto i = static_cast<size_t>(code);
+  return i < kErrorCount ? kErrors[i].name : std::string_view("Unknown");
+}
+
+std::string_view error_text(LoadErrc code) {
+  auto i = static_cast<size_t>(code);
+  return i < kErrorCount ? kErrors[i].text : std::string_view("unknown loader error");
+}
+
+std::optional<LoadErrc> error_code(std::string_view name) {
+  for (size_t i = 0; i < kErrorCount; ++i)
+    if (kErrors[i].name == name) return static_cast<LoadErrc>(i);
+  return std::nullopt;
+}
+
+namespace detail {
+
+FileHeader read_file_header(const Bytes& file) {
+  FileHeader h;
+  for (unsigned i = 0; i < 16; ++i) h.ident[i] = file.u8(i);
+  h.type = file.u16(ehdr_off::kType);
+  h.machine = file.u16(ehdr_off::kMachine);
+  h.version = file.u32(ehdr_off::kVersion);
+  h.entry = file.u64(ehdr_off::kEntry);
+  h.phoff = file.u64(ehdr_off::kPhoff);
+  h.shoff = file.u64(ehdr_off::kShoff);
+  h.flags = file.u32(ehdr_off::kFlags);
+  h.ehsize = file.u16(ehdr_off::kEhsize);
+  h.phentsize = file.u16(ehdr_off::kPhentsize);
+  h.phnum = file.u16(ehdr_off::kPhnum);
+  h.shentsize = file.u16(ehdr_off::kShentsize);
+  h.shnum = file.u16(ehdr_off::kShnum);
+  h.shstrndx = file.u16(ehdr_off::kShstrndx);
+  return h;
+}
+
+ProgramHeader read_program_header(const Bytes& file, uint64_t at) {
+  ProgramHeader p;
+  p.at = at;
+  p.type = file.u32(at);
+  p.flags = file.u32(at + 4);
+  p.offset = file.u64(at + 8);
+  p.vaddr = file.u64(at + 16);
+  p.paddr = file.u64(at + 24);
+  p.filesz = file.u64(at + 32);
+  p.memsz = file.u64(at + 40);
+  return p;
+}
+
+RawSection read_section(const Bytes& file, uint64_t at) {
+  RawSection s;
+  s.at = at;
+  s.name = file.u32(at);
+  s.type = file.u32(at + 4);
+  s.flags = file.u64(at + 8);
+  s.addr = file.u64(at + 16);
+  s.offset = file.u64(at + 24);
+  s.size = file.u64(at + 32);
+  return s;
+}
+
+RawSymbol read_symbol(const Bytes& file, uint64_t at) {
+  RawSymbol s;
+  s.at = at;
+  s.name = file.u32(at);
+  s.info = file.u8(at + 4);
+  s.value = file.u64(at + 8);
+  return s;
+}
+
+Error fail(LoadErrc code, uint64_t offset, std::string detail) {
+  std::string message(error_text(code));
+  if (!detail.empty()) message += ": " + detail;
+  Location where;
+  where.offset = offset;
+  return Error{category(code), std::move(message), std::move(where), std::string(error_name(code))};
+}
+
+LoadErrc code_of(const Error& error) { return error_code(error.name).value_or(LoadErrc::FailedToParse); }
+
+Error parser_to_elf_error(Error error) {
+  switch (code_of(error)) {
+    case LoadErrc::InvalidProgramHeader: return error;
+    case LoadErrc::OutOfBounds: {
+      error.name = std::string(error_name(LoadErrc::ValueOutOfBounds));
+      error.code = category(LoadErrc::ValueOutOfBounds);
+      return error;
+    }
+    default: {
+      // The parser's own text survives in the message, as Rust's
+      // FailedToParse(String) keeps it.
+      error.message = std::string(error_text(LoadErrc::FailedToParse)) + ": " + error.message;
+      error.name = std::string(error_name(LoadErrc::FailedToParse));
+      error.code = category(LoadErrc::FailedToParse);
+      return error;
+    }
+  }
+}
+
+Expected<Range> table_at(const Bytes& file, Range r, uint64_t entry_size, uint64_t where) {
+  if (r.size() % entry_size != 0) return fail(LoadErrc::InvalidSize, where);
+  if (!file.has(r)) return fail(LoadErrc::OutOfBounds, where);
+  // The Rust parser casts in place: entries must be 8-byte aligned.
+  if (r.start % 8 != 0) return fail(LoadErrc::InvalidAlignment, where);
+  return r;
+}
+
+Expected<std::string_view> string_in_section(const Bytes& file, const RawSection& strtab, uint32_t offset_in_section,
+                                             uint64_t max_length) {
+  if (strtab.type != kShtStrtab) return fail(LoadErrc::InvalidSectionHeader, strtab.at);
+  auto start = checked_add(strtab.offset, offset_in_section);
+  auto section_end = checked_add(strtab.offset, strtab.size);
+  if (!start || !section_end) return fail(LoadErrc::OutOfBounds, strtab.at);
+  auto limit = checked_add(*start, max_length);
+  if (!limit) return fail(LoadErrc::OutOfBounds, strtab.at);
+  Range r{*start, std::min(*section_end, *limit)};
+  if (!file.has(r)) return fail(LoadErrc::OutOfBounds, strtab.at);
+  auto bytes = file.slice(r);
+  const void* nul = bytes.empty() ? nullptr : std::memchr(bytes.data(), 0, bytes.size());
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (nul == nullptr) {
+    std::string detail(1, '`');
+    detail.append(text).append("` is longer than `").append(std::to_string(max_length)).append("` bytes");
+    return fail(LoadErrc::StringTooLong, r.start, std::move(detail));
+  }
+  return text.substr(0, static_cast<const uint8_t*>(nul) - bytes.data());
+}
+
+bool Registry::is_syscall(uint32_t key) const {
+  for (const auto& name : config_.syscalls)
+    if (isa::murmur3_32(name) == key) return true;
+  return false;
+}
+
+Expected<void> Registry::register_key(uint32_t key, std::string_view name, uint64_t pc, uint64_t where) {
+  auto [it, inserted] = functions_.try_emplace(key);
+  if (inserted) {
+    it->second.pc = pc;
+    if (config_.symbol_labels || name == "entrypoint") it->second.name = std::string(name);
+    return {};
+  }
+  if (it->second.pc != pc) return fail(LoadErrc::SymbolHashCollision, where, hex(key));
+  return {};
+}
+
+Expected<uint32_t> Registry::register_hashed(std::string_view name, uint64_t pc, uint64_t where) {
+  uint32_t key = name == "entrypoint" ? isa::murmur3_32(std::string_view("entrypoint")) : isa::sbpf_pc_key(pc);
+  if (is_syscall(key)) return fail(LoadErrc::SymbolHashCollision, where, hex(key));
+  if (auto ok = register_key(key, name, pc, where); !ok) return ok.error();
+  return key;
+}
+
+std::string hex(uint64_t value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), kDigits[value & 15]);
+    value >>= 4;
+  } while (value != 0);
+  return "0x" + out;
+}
+
+std::vector<isa::Slot> slots_of(std::span<const uint8_t> bytes) {
+  std::vector<isa::Slot> slots(bytes.size() / kInsnSize);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    uint64_t word = 0;
+    for (unsigned b = 0; b < 8; ++b) word |= uint64_t{bytes[i * 8 + b]} << (8 * b);
+    slots[i] = isa::slot_from_word(word);
+  }
+  return slots;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
+// ---- Version ---------------------------------------------------------------
+
+// e_flags -> version, as `Executable::load` resolves it: a loader that only
+// enables v0 reads every e_flags but 2 as v0; otherwise 0..3 are themselves
+// and anything else is reserved (never enabled).
+Expected<uint32_t> resolve_version(const Bytes& file, const LoaderConfig& config) {
+  if (!file.has(ehdr_off::kFlags, 4)) return fail(LoadErrc::ValueOutOfBounds, ehdr_off::kFlags, "file too short");
+  uint32_t flags = file.u32(ehdr_off::kFlags);
+  constexpr uint32_t kReserved = std::numeric_limits<uint32_t>::max();
+  uint32_t version = flags <= 3 ? flags : kReserved;
+  if (config.max_version == 0) version = flags == 2 ? kReserved : 0;
+  if (version == kReserved || version < config.min_version || version > config.max_version)
+    return fail(LoadErrc::UnsupportedSBPFVersion, ehdr_off::kFlags, "e_flags " + std::to_string(flags));
+  return version;
+}
+
+// ---- Strict parser (v3+) ----------------------------------------------------
+
+// One expected segment: read-only data (optional, first) then bytecode.
+struct ExpectedSegment {
+  uint32_t flags;
+  uint64_t vaddr;
+};
+constexpr ExpectedSegment kRodataSegment{kPfR, 0};
+constexpr ExpectedSegment kBytecodeSegment{kPfX, kProgramStart};
+
+// The first header field the strict parser rejects, or nullopt. Fields it
+// does not look at: e_type, e_entry (checked later), e_shoff, e_flags, e_shnum.
+std::optional<uint64_t> strict_header_fault(const FileHeader& h, uint64_t ph_end, uint64_t file_size) {
+  using namespace ehdr_off;
+  static constexpr uint8_t kMagic[4] = {0x7f, 'E', 'L', 'F'};
+  for (unsigned i = 0; i < 4; ++i)
+    if (h.ident[i] != kMagic[i]) return i;
+  const std::pair<bool, uint64_t> checks[] = {
+      {h.ident[kClass] != 2, kClass},
+      {h.ident[kData] != 1, kData},
+      {h.ident[kIdentVersion] != 1, kIdentVersion},
+      {h.ident[kOsabi] != 0, kOsabi},
+      {h.ident[kAbiVersion] != 0, kAbiVersion},
+      {h.machine != kEmBpf, kMachine},
+      {h.version != 1, kVersion},
+      {h.phoff != kEhdrSize, kPhoff},
+      {h.ehsize != kEhdrSize, kEhsize},
+      {h.phentsize != kPhdrSize, kPhentsize},
+      {h.phnum == 0, kPhnum},
+      {ph_end >= file_size, kPhnum},
+      {h.shentsize != kShdrSize, kShentsize},
+      {h.shstrndx >= h.shnum, kShstrndx},
+  };
+  for (unsigned i = kPad; i < 16; ++i)
+    if (h.ident[i] != 0) return i;
+  for (const auto& [bad, offset] : checks)
+    if (bad) return offset;
+  return std::nullopt;
+}
+
+// The checks every strict segment passes; `expected_offset` is where it must
+// start (segments follow the header table back to back).
+bool segment_ok(const ProgramHeader& p, ExpectedSegment want, uint64_t expected_offset, uint64_t file_size) {
+  return p.type == kPtLoad && p.flags == want.flags && p.offset == expected_offset && p.offset < file_size &&
+         p.offset % kInsnSize == 0 && p.vaddr == want.vaddr && p.paddr == want.vaddr && p.filesz == p.memsz &&
+         p.filesz <= file_size - p.offset && p.filesz % kInsnSize == 0 && p.memsz < kRegionSize;
+}
+
+struct StrictLayout {
+  ElfInfo info;
+  std::optional<ProgramHeader> rodata;
+  ProgramHeader bytecode;
+};
+
+Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
+  if (file.size() < kEhdrSize) return fail(LoadErrc::OutOfBounds, 0, "file shorter than the ELF header");
+  FileHeader h = read_file_header(file);
+  uint64_t ph_end = sat_add(kEhdrSize, sat_mul(kPhdrSize, h.phnum));
+  if (auto bad = strict_header_fault(h, ph_end, file.size())) return fail(LoadErrc::InvalidFileHeader, *bad);
+
+  StrictLayout layout;
+  // Read-only data comes first when present: an empty one may be left out.
+  ProgramHeader first = read_program_header(file, kEhdrSize);
+  bool has_rodata = first.flags == kPfR;
+  unsigned needed = has_rodata ? 2 : 1;
+  if (h.phnum < needed) return fail(LoadErrc::InvalidProgramHeader, kEhdrSize, "no bytecode segment");
+  uint64_t expected_offset = ph_end;
+  for (unsigned i = 0; i < needed; ++i) {
+    ProgramHeader p = read_program_header(file, kEhdrSize + i * kPhdrSize);
+    ExpectedSegment want = (has_rodata && i == 0) ? kRodataSegment : kBytecodeSegment;
+    if (!segment_ok(p, want, expected_offset, file.size())) return fail(LoadErrc::InvalidProgramHeader, p.at);
+    expected_offset = sat_add(expected_offset, p.filesz);
+    if (want.flags == kPfR) {
+      layout.rodata = p;
+      layout.info.phndx_rodata = static_cast<int32_t>(i);
+    } else {
+      layout.bytecode = p;
+      layout.info.phndx_text = static_cast<int32_t>(i);
+    }
+  }
+
+  const ProgramHeader& code = layout.bytecode;
+  // The last byte of the entry instruction must be inside the bytecode.
+  if (!code.vm_range().contains(sat_sub(sat_add(h.entry, kInsnSize), 1)) || h.entry % kInsnSize != 0)
+    return fail(LoadErrc::InvalidFileHeader, ehdr_off::kEntry, "entrypoint outside the bytecode");
+
+  ElfInfo& info = layout.info;
+  info.sbpf_version = version;
+  info.machine = h.machine;
+  info.text_offset = code.offset;
+  info.text_vaddr = code.vaddr;
+  info.text_size = code.memsz;
+  info.text_count = code.memsz / kInsnSize;
+  info.rodata_size = layout.rodata ? layout.rodata->memsz : 0;
+  info.entry_pc = (h.entry - code.vaddr) / kInsnSize;
+  return layout;
+}
+
+// Function symbols of a v3 file, for labels and call targets. The strict
+// parser needs no section headers, so anything unreadable is skipped.
+void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr, uint64_t text_count,
+                    const LoaderConfig& config, Program& program) {
+  Range ph{kEhdrSize, sat_add(kEhdrSize, sat_mul(kPhdrSize, h.phnum))};
+  auto sh_end = checked_add(h.shoff, uint64_t{h.shnum} * kShdrSize);
+  if (!sh_end || h.shstrndx == 0) return;
+  Range sh{h.shoff, *sh_end};
+  if (overlaps({0, kEhdrSize}, sh) || overlaps(ph, sh) || !table_at(file, sh, kShdrSize, 0)) return;
+  RawSection names = read_section(file, h.shoff + uint64_t{h.shstrndx} * kShdrSize);
+  std::optional<RawSection> symtab, strtab;
+  for (uint64_t i = 0; i < h.shnum; ++i) {
+    RawSection s = read_section(file, h.shoff + i * kShdrSize);
+    auto name = string_in_section(file, names, s.name, 64);
+    if (!name) continue;
+    if (*name == ".symtab") symtab = s;
+    if (*name == ".strtab") strtab = s;
+  }
+  if (!symtab || !strtab) return;
+  auto table = table_at(file, {symtab->offset, sat_add(symtab->offset, symtab->size)}, kSymSize, symtab->at);
+  if (!table) return;
+  for (uint64_t at = table->start; at < table->end; at += kSymSize) {
+    RawSymbol sym = read_symbol(file, at);
+    // Rust tests `st_info & STT_FUNC`, a bit test rather than the type.
+    if ((sym.info & 2) == 0) continue;
+    uint64_t pc = sat_sub(sym.value, text_vaddr) / kInsnSize;
+    if (pc < text_count) program.calldests[pc] = true;
+    if (!config.symbol_labels) continue;
+    auto name = string_in_section(file, *strtab, sym.name, kSymbolLabelMax);
+    if (name && program.functions.count(static_cast<uint32_t>(pc)) == 0)
+      program.functions[static_cast<uint32_t>(pc)] = Program::Function{pc, std::string(*name)};
+  }
+}
+
+// v3 internal calls are pc-relative (`call` with src 1): their targets are
+// call destinations too.
+void mark_relative_calls(Program& program) {
+  const auto count = static_cast<int64_t>(program.text.size());
+  for (int64_t pc = 0; pc < count; ++pc) {
+    const isa::Slot& s = program.text[pc];
+    if (s.code != kOpCallImm || s.src() != 1) continue;
+    int64_t target = pc + 1 + s.imm;
+    if (target >= 0 && target < count) program.calldests[target] = true;
+  }
+}
+
+Expected<Program> load_strict(const Bytes& file, const LoaderConfig& config, uint32_t version) {
+  auto layout = parse_strict(file, version);
+  if (!layout) return layout.error();
+  Program program;
+  program.info = layout->info;
+  if (layout->rodata) {
+    auto bytes = file.slice({layout->rodata->offset, layout->rodata->offset + layout->rodata->filesz});
+    program.rodata.assign(bytes.begin(), bytes.end());
+  }
+  program.rodata_vaddr = 0;
+  const ProgramHeader& code = layout->bytecode;
+  program.text = slots_of(file.slice({code.offset, code.offset + code.filesz}));
+  program.text_vaddr = code.vaddr;
+  program.entry_pc = program.info.entry_pc;
+  program.calldests.assign(program.text.size(), false);
+  if (program.entry_pc < program.calldests.size()) program.calldests[program.entry_pc] = true;
+  strict_symbols(file, read_file_header(file), code.vaddr, program.text.size(), config, program);
+  mark_relative_calls(program);
+  return program;
+}
+
+}  // namespace
+
+Expected<ElfInfo> peek(std::span<const uint8_t> bytes, const LoaderConfig& config) {
+  Bytes file(bytes);
+  auto version = resolve_version(file, config);
+  if (!version) return version.error();
+  if (*version >= 3) {
+    auto layout = parse_strict(file, *version);
+    if (!layout) return layout.error();
+    return layout->info;
+  }
+  return peek_lenient(file, config, *version);
+}
+
+Expected<Program> load(std::span<const uint8_t> bytes, const LoaderConfig& config) {
+  Bytes file(bytes);
+  auto version = resolve_version(file, config);
+  if (!version) return version.error();
+  if (*version >= 3) return load_strict(file, config, *version);
+  return load_lenient(file, config, *version);
+}
+
+}  // namespace bpfkit::elf::sbpf

@@ -1,0 +1,272 @@
+// sBPF syscalls: the registry (by Murmur3-32 key) and the default set with
+// Agave's compute costs (solana-program-runtime `ComputeBudget`:
+// syscall_base_cost 100, log_64_units 100, mem_op_base_cost 10,
+// cpi_bytes_per_unit 250). Every guest pointer goes through
+// SyscallContext::translate, so a syscall sees memory exactly as the
+// program's own loads and stores do.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::vm::sbpf {
+
+namespace {
+
+constexpr uint64_t kSyscallBaseCost = 100;
+constexpr uint64_t kLog64Units = 100;
+constexpr uint64_t kMemOpBaseCost = 10;
+constexpr uint64_t kCpiBytesPerUnit = 250;
+constexpr uint64_t kStackFrameSize = 4096;
+
+Error named(Errc code, std::string name, std::string message) {
+  Error error = make_error(code, std::move(message));
+  error.name = std::move(name);
+  return error;
+}
+
+const char* region_name(const isa::Dialect& dialect, uint64_t index) {
+  const bool low_rodata = dialect.sbpf.lower_rodata_vaddr;
+  switch (index) {
+    case 0: return low_rodata ? "rodata" : "unknown";
+    case 1: return low_rodata ? "bytecode" : "program";
+    case kStackRegion: return "stack";
+    case kHeapRegion: return "heap";
+    case kInputRegion: return "input";
+    default: return "unknown";
+  }
+}
+
+// Strict UTF-8 (what Rust's str::from_utf8 accepts): no overlong forms, no
+// surrogates, nothing above U+10FFFF.
+bool valid_utf8(const uint8_t* p, uint64_t n) {
+  uint64_t i = 0;
+  while (i < n) {
+    const uint8_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    uint32_t need, min, cp;
+    if ((c & 0xe0) == 0xc0) {
+      need = 1, min = 0x80, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      need = 2, min = 0x800, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      need = 3, min = 0x10000, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i <= need) return false;
+    for (uint32_t k = 1; k <= need; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += need + 1;
+  }
+  return true;
+}
+
+const isa::Dialect& dialect_of(const SyscallContext& ctx) { return ctx.dialect ? *ctx.dialect : isa::kSbpfV1; }
+
+// [addr, addr + n) as host bytes. A zero-length slice is never checked
+// (Agave's translate_slice returns an empty slice for it).
+Expected<uint8_t*> slice(const SyscallContext& ctx, uint64_t addr, uint64_t n, bool write) {
+  static uint8_t empty;
+  if (n == 0) return &empty;
+  uint8_t* host = ctx.translate(addr, n, write);
+  if (host == nullptr) return access_violation(dialect_of(ctx), addr, n, write);
+  return host;
+}
+
+Expected<void> charge(SyscallContext& ctx, uint64_t units) {
+  if (ctx.consume(units)) return {};
+  return named(Errc::BudgetExceeded, "ComputationalBudgetExceeded", "Computational budget exceeded");
+}
+
+uint64_t mem_op_cost(uint64_t n) { return std::max(kMemOpBaseCost, n / kCpiBytesPerUnit); }
+
+// The string at r1 (r2 bytes), which must be UTF-8 (else InvalidString).
+Expected<std::string> guest_string(const SyscallContext& ctx, uint64_t addr, uint64_t len) {
+  auto bytes = slice(ctx, addr, len, false);
+  if (!bytes) return bytes.error();
+  if (!valid_utf8(*bytes, len)) return named(Errc::HelperFailed, "InvalidString", "invalid UTF-8 string");
+  return std::string(reinterpret_cast<const char*>(*bytes), len);
+}
+
+Expected<uint64_t> sol_log(SyscallContext& ctx) {
+  const uint64_t len = ctx.args[1];
+  if (auto ok = charge(ctx, std::max(kSyscallBaseCost, len)); !ok) return ok.error();
+  auto text = guest_string(ctx, ctx.args[0], len);
+  if (!text) return text.error();
+  ctx.log += "Program log: " + *text + "\n";
+  return 0;
+}
+
+// Rust's {:#x}: 0x0 for zero, where printf's %#x prints 0.
+std::string hex(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, value);
+  return buf;
+}
+
+Expected<uint64_t> sol_log_64(SyscallContext& ctx) {
+  if (auto ok = charge(ctx, kLog64Units); !ok) return ok.error();
+  std::string line = "Program log: ";
+  for (size_t i = 0; i < ctx.args.size(); ++i) line += (i ? ", " : "") + hex(ctx.args[i]);
+  ctx.log += line + "\n";
+  return 0;
+}
+
+// memmove after the checks both sol_memcpy_ and sol_memmove_ make.
+Expected<uint64_t> move_bytes(SyscallContext& ctx, uint64_t dst, uint64_t src, uint64_t n) {
+  auto to = slice(ctx, dst, n, true);
+  if (!to) return to.error();
+  auto from = slice(ctx, src, n, false);
+  if (!from) return from.error();
+  if (n != 0) std::memmove(*to, *from, n);
+  return 0;
+}
+
+Expected<uint64_t> sol_memcpy(SyscallContext& ctx) {
+  const uint64_t dst = ctx.args[0], src = ctx.args[1], n = ctx.args[2];
+  if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
+  // Agave's is_nonoverlapping, on guest addresses.
+  const bool disjoint = src > dst ? src - dst >= n : dst - src >= n;
+  if (!disjoint) return named(Errc::HelperFailed, "CopyOverlapping", "Overlapping copy");
+  return move_bytes(ctx, dst, src, n);
+}
+
+Expected<uint64_t> sol_memmove(SyscallContext& ctx) {
+  if (auto ok = charge(ctx, mem_op_cost(ctx.args[2])); !ok) return ok.error();
+  return move_bytes(ctx, ctx.args[0], ctx.args[1], ctx.args[2]);
+}
+
+Expected<uint64_t> sol_memset(SyscallContext& ctx) {
+  const uint64_t n = ctx.args[2];
+  if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
+  auto to = slice(ctx, ctx.args[0], n, true);
+  if (!to) return to.error();
+  if (n != 0) std::memset(*to, static_cast<uint8_t>(ctx.args[1]), n);
+  return 0;
+}
+
+// Writes the difference of the first unequal bytes (as i32) to *r4.
+Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
+  const uint64_t n = ctx.args[2];
+  if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
+  auto a = slice(ctx, ctx.args[0], n, false);
+  if (!a) return a.error();
+  auto b = slice(ctx, ctx.args[1], n, false);
+  if (!b) return b.error();
+  auto out = slice(ctx, ctx.args[3], sizeof(int32_t), true);
+  if (!out) return out.error();
+  int32_t result = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    if ((*a)[i] != (*b)[i]) {
+      result = int32_t{(*a)[i]} - int32_t{(*b)[i]};
+      break;
+    }
+  }
+  std::memcpy(*out, &result, sizeof result);
+  return 0;
+}
+
+Expected<uint64_t> sol_abort(SyscallContext&) { return named(Errc::HelperFailed, "Abort", "BPF program panicked"); }
+
+Expected<uint64_t> sol_panic(SyscallContext& ctx) {
+  if (auto ok = charge(ctx, ctx.args[1]); !ok) return ok.error();
+  auto file = guest_string(ctx, ctx.args[0], ctx.args[1]);
+  if (!file) return file.error();
+  return named(Errc::HelperFailed, "Panic",
+               "BPF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" +
+                   std::to_string(ctx.args[3]));
+}
+
+// The test syscall of anza-xyz/sbpf (`SyscallString`, registered as "log"):
+// prints up to the first NUL, charges nothing.
+Expected<uint64_t> test_log(SyscallContext& ctx) {
+  auto bytes = slice(ctx, ctx.args[0], ctx.args[1], false);
+  if (!bytes) return bytes.error();
+  const auto* begin = reinterpret_cast<const char*>(*bytes);
+  const uint64_t len = std::find(begin, begin + ctx.args[1], '\0') - begin;
+  const bool ok = valid_utf8(*bytes, len);
+  ctx.log += "log: " + (ok ? std::string(begin, len) : std::string("Invalid UTF-8 String")) + "\n";
+  return 0;
+}
+
+}  // namespace
+
+bool SyscallContext::consume(uint64_t units) {
+  const bool enough = compute_left >= units;
+  compute_left = enough ? compute_left - units : 0;
+  return enough;
+}
+
+uint8_t* SyscallContext::translate(uint64_t addr, uint64_t size, bool write) const {
+  if (dialect != nullptr && dialect->sbpf.stack_frame_gaps && (addr >> kRegionShift) == kStackRegion) {
+    // Agave's vm_gap_shift: odd 4 KiB pages of the region are gaps, even
+    // ones map to consecutive frames. Only the first byte is checked.
+    const uint64_t offset = addr & 0xffffffffu;
+    if (offset & kStackFrameSize) return nullptr;
+    addr = region_base(kStackRegion) | ((offset >> 1) & ~(kStackFrameSize - 1)) | (offset & (kStackFrameSize - 1));
+  }
+  return memory.translate(addr, size, write);
+}
+
+Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size, bool write) {
+  const char* type = write ? "store" : "load";
+  char buf[200];
+  // Agave's generate_access_violation: the frame number, truncating, of the
+  // address relative to the stack start.
+  const __int128 relative = static_cast<__int128>(static_cast<int64_t>(addr)) - static_cast<__int128>(region_base(kStackRegion));
+  const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(kStackFrameSize));
+  if (dialect.sbpf.stack_frame_gaps && frame >= -1 && frame <= static_cast<int64_t>(dialect.max_call_depth)) {
+    std::snprintf(buf, sizeof buf, "Access violation in stack frame %" PRId64 " at address %#" PRIx64 " of size %" PRIu64 " (%s)",
+                  frame, addr, size, type);
+    return named(Errc::AccessViolation, "StackAccessViolation", buf);
+  }
+  std::snprintf(buf, sizeof buf, "Access violation in %s section at address %#" PRIx64 " of size %" PRIu64 " (%s)",
+                region_name(dialect, addr >> kRegionShift), addr, size, type);
+  return named(Errc::AccessViolation, "AccessViolation", buf);
+}
+
+Expected<void> SyscallRegistry::add(std::string name, SyscallFn fn) {
+  const uint32_t key = isa::murmur3_32(name);
+  auto it = by_key_.find(key);
+  if (it != by_key_.end() && it->second.name != name) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "syscall '%s' has the key %#x of '%s'", name.c_str(), key, it->second.name.c_str());
+    return named(Errc::BadOperand, "SymbolHashCollision", buf);
+  }
+  by_key_[key] = Syscall{std::move(name), std::move(fn)};
+  return {};
+}
+
+const Syscall* SyscallRegistry::find(uint32_t key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> SyscallRegistry::names() const {
+  std::vector<std::string> names;
+  for (const auto& [key, syscall] : by_key_) names.push_back(syscall.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+SyscallRegistry SyscallRegistry::defaults() {
+  SyscallRegistry registry;
+  const std::pair<const char*, Expected<uint64_t> (*)(SyscallContext&)> table[] = {
+      {"sol_log_", sol_log},       {"sol_log_64_", sol_log_64}, {"sol_memcpy_", sol_memcpy},
+      {"sol_memmove_", sol_memmove}, {"sol_memset_", sol_memset}, {"sol_memcmp_", sol_memcmp},
+      {"abort", sol_abort},        {"sol_panic_", sol_panic},   {"log", test_log},
+  };
+  for (const auto& [name, fn] : table) static_cast<void>(registry.add(name, fn));
+  return registry;
+}
+
+}  // namespace bpfkit::vm::sbpf
