@@ -157,5 +157,28 @@ if [ -f "$bench_objects/fib.bpf.o" ]; then
   check bench-object 0 "0xc437dbe96c6dec3b" -- "$bpfkit" run "$bench_objects/fib.bpf.o" --mem-size 8
 fi
 
+# sBPF shared objects: loader, VM, compute units, production error names.
+elfs=$shared/sbpf/elfs
+check sbpf-run 0 "0x2a" -- "$bpfkit" run "$elfs/strict_header.so"
+check sbpf-units 0 "compute units: 5" -- "$bpfkit" run "$elfs/strict_header.so"
+check sbpf-json 0 '{"r0":"0x2a","instructions":5,"compute_units":5}' -- "$bpfkit" run "$elfs/strict_header.so" --json
+printf '\x01' >"$tmp/one.bin"
+check sbpf-input 0 '"compute_units":16' -- "$bpfkit" run "$elfs/relative_call_sbpfv0.so" --input "$tmp/one.bin" --json
+check sbpf-input-hex 0 "0x3" -- "$bpfkit" run "$elfs/relative_call.so" --mem-hex "01"
+check sbpf-cu-exact 0 "0x3" -- "$bpfkit" run "$elfs/relative_call.so" --input "$tmp/one.bin" --cu 16
+check sbpf-cu-short 1 '"code":"ExceededMaxInstructions"' -- \
+  "$bpfkit" run "$elfs/relative_call.so" --input "$tmp/one.bin" --cu 15 --json
+check sbpf-fault-json 1 '"code":"CallDepthExceeded"' -- "$bpfkit" run "$elfs/callx_unaligned.so" --json
+check sbpf-fault-units 1 '"compute_units":129' -- "$bpfkit" run "$elfs/callx_unaligned.so" --json
+check_err sbpf-fault-text 1 "CallDepthExceeded" -- "$bpfkit" run "$elfs/callx_unaligned.so"
+check sbpf-load-error 1 '"code":"WritableSectionNotSupported"' -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so" --json
+check_err sbpf-load-error-text 1 ".bss" -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so"
+check sbpf-syscall 0 '"compute_units":5' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --json
+check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so"
+head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
+check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
+check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json
+check sbpf-truncated 1 '"offset"' -- "$bpfkit" run "$tmp/cut.so" --json
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,1 +1,196 @@
-// placeholder: being written
+// The 23 sBPF fixtures of ../shared/sbpf end to end: the loader of module elf,
+// then the sBPF VM. Each gives the exact r0 and compute units, or the exact
+// production error, that ../shared/sbpf/README.md states.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "bpfkit/elf.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit {
+namespace {
+
+const std::filesystem::path kFixtures = std::filesystem::path(BPFKIT_SHARED_DIR) / "sbpf" / "elfs";
+
+std::vector<uint8_t> read_fixture(const std::string& name) {
+  std::ifstream in(kFixtures / name, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+vm::sbpf::Executable to_executable(const elf::sbpf::Program& program) {
+  vm::sbpf::Executable executable;
+  executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
+  executable.rodata = program.rodata;
+  executable.rodata_vaddr = program.rodata_vaddr;
+  executable.text = program.text;
+  executable.text_vaddr = program.text_vaddr;
+  executable.entry_pc = program.entry_pc;
+  for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;
+  return executable;
+}
+
+struct Outcome {
+  std::string error;  // production error name; empty for success
+  uint64_t r0 = 0;
+  uint64_t compute_units = 0;
+};
+
+// Loads (with the default syscalls, "log" among them) and runs one fixture.
+Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, elf::sbpf::LoaderConfig config = {}) {
+  const std::vector<uint8_t> file = read_fixture(name);
+  EXPECT_FALSE(file.empty()) << name;
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  if (config.syscalls.empty()) config.syscalls = syscalls.names();
+  auto program = elf::sbpf::load(file, config);
+  if (!program) return {program.error().name};
+  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), syscalls);
+  if (!interpreter) return {interpreter.error().name};
+  vm::sbpf::RunOptions options;
+  options.input = input;
+  const vm::sbpf::RunResult result = interpreter->run(options);
+  if (result.error) return {result.error->name, 0, result.compute_units};
+  return {"", result.r0, result.compute_units};
+}
+
+struct Fixture {
+  const char* file;
+  std::vector<uint8_t> input;
+  Outcome expected;
+};
+
+class SbpfFixture : public testing::TestWithParam<Fixture> {};
+
+TEST_P(SbpfFixture, GivesTheReadmesResult) {
+  const Fixture& fixture = GetParam();
+  const Outcome got = run_fixture(fixture.file, fixture.input);
+  EXPECT_EQ(got.error, fixture.expected.error);
+  if (fixture.expected.error.empty() || fixture.expected.compute_units != 0) {
+    EXPECT_EQ(got.r0, fixture.expected.r0) << std::hex << "0x" << got.r0;
+    EXPECT_EQ(got.compute_units, fixture.expected.compute_units);
+  }
+}
+
+const std::vector<uint8_t> kOne = {1};
+
+INSTANTIATE_TEST_SUITE_P(
+    Readme, SbpfFixture,
+    testing::Values(Fixture{"strict_header.so", {}, {"", 42, 5}}, Fixture{"relative_call.so", kOne, {"", 3, 16}},
+                    Fixture{"relative_call_sbpfv0.so", kOne, {"", 3, 16}},
+                    Fixture{"reloc_64_64.so", {}, {"", 0x1'0000'0000, 2}},
+                    Fixture{"reloc_64_64_sbpfv0.so", {}, {"", 0x1'0000'0120, 2}},
+                    Fixture{"reloc_64_relative.so", {}, {"", 0, 2}},
+                    Fixture{"reloc_64_relative_sbpfv0.so", {}, {"", 0x1'0000'0138, 2}},
+                    Fixture{"reloc_64_relative_data.so", {}, {"", 0, 3}},
+                    Fixture{"reloc_64_relative_data_sbpfv0.so", {}, {"", 0x1'0000'0140, 3}},
+                    Fixture{"rodata_section.so", {}, {"", 42, 3}}, Fixture{"rodata_section_sbpfv0.so", {}, {"", 42, 3}},
+                    Fixture{"struct_func_pointer.so", {}, {"", 0x0102030405060708, 2}},
+                    Fixture{"struct_func_pointer_sbpfv0.so", {}, {"", 0x0102030405060708, 2}},
+                    Fixture{"syscall_static.so", {}, {"", 0, 5}},
+                    Fixture{"syscall_reloc_64_32_sbpfv0.so", {}, {"", 0, 5}},
+                    Fixture{"callx_unaligned.so", {}, {"CallDepthExceeded", 0, 129}},
+                    Fixture{"bss_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
+                    Fixture{"data_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
+                    Fixture{"program_headers_overflow.so", {}, {"InvalidProgramHeader"}},
+                    Fixture{"long_section_name.so", {}, {"FailedToParse"}},
+                    Fixture{"long_dynamic_symbol_name_sbpfv0.so", {}, {"UnknownSymbol"}}),
+    [](const testing::TestParamInfo<Fixture>& info) {
+      std::string name = info.param.file;
+      name = name.substr(0, name.size() - 3);
+      return name;
+    });
+
+TEST(SbpfFixtures, LongSymbolNamesLoad) {
+  for (const char* name : {"long_symbol_name.so", "long_symbol_name_sbpfv0.so"}) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> file = read_fixture(name);
+    auto program = elf::sbpf::load(file);
+    ASSERT_TRUE(program) << to_string(program.error());
+    bool long_label = false;
+    for (const auto& [key, function] : program->functions) long_label |= function.name.size() >= 64;
+    EXPECT_TRUE(long_label) << "a label of 64 bytes or more is kept";
+  }
+}
+
+TEST(SbpfFixtures, WritableSectionErrorNamesTheSection) {
+  for (const char* name : {"bss_section_sbpfv0.so", "data_section_sbpfv0.so"}) {
+    auto program = elf::sbpf::load(read_fixture(name));
+    ASSERT_FALSE(program);
+    EXPECT_EQ(program.error().name, "WritableSectionNotSupported");
+    EXPECT_NE(program.error().message.find(std::string(name).starts_with("bss") ? ".bss" : ".data"),
+              std::string::npos)
+        << program.error().message;
+    EXPECT_TRUE(program.error().where.offset.has_value());
+  }
+}
+
+TEST(SbpfFixtures, UnresolvedSyscallFailsOnlyWithDeployChecks) {
+  elf::sbpf::LoaderConfig config;
+  config.deploy_checks = true;
+  config.syscalls = {"sol_log_"};  // no "log"
+  auto program = elf::sbpf::load(read_fixture("syscall_reloc_64_32_sbpfv0.so"), config);
+  ASSERT_FALSE(program);
+  EXPECT_EQ(program.error().name, "UnresolvedSymbol");
+  EXPECT_NE(program.error().message.find("log"), std::string::npos) << program.error().message;
+  ASSERT_TRUE(program.error().where.offset.has_value());
+  EXPECT_EQ(*program.error().where.offset, 312u);
+  EXPECT_NE(program.error().message.find("39"), std::string::npos) << "the instruction index";
+
+  config.deploy_checks = false;
+  EXPECT_TRUE(elf::sbpf::load(read_fixture("syscall_reloc_64_32_sbpfv0.so"), config));
+}
+
+TEST(SbpfFixtures, SyscallWithoutRegistrationIsAnErrorAtRunTime) {
+  // Loaded without "log" (no deploy checks), the call has nowhere to go.
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = {"sol_log_"};
+  vm::sbpf::SyscallRegistry only_sol_log;
+  ASSERT_TRUE(only_sol_log.add("sol_log_", [](vm::sbpf::SyscallContext&) -> Expected<uint64_t> { return 0; }));
+  auto program = elf::sbpf::load(read_fixture("syscall_static.so"), config);
+  ASSERT_TRUE(program) << to_string(program.error());
+  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), only_sol_log);
+  ASSERT_TRUE(interpreter);
+  const vm::sbpf::RunResult result = interpreter->run({});
+  ASSERT_TRUE(result.error.has_value());
+  EXPECT_EQ(result.error->name, "UnsupportedInstruction");
+}
+
+TEST(SbpfFixtures, BudgetOfExactlyTheUsedUnitsSucceedsAndOneLessFails) {
+  const std::vector<uint8_t> file = read_fixture("relative_call.so");
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  auto program = elf::sbpf::load(file);
+  ASSERT_TRUE(program) << to_string(program.error());
+  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), syscalls);
+  ASSERT_TRUE(interpreter);
+  std::vector<uint8_t> input = kOne;
+  vm::sbpf::RunOptions options;
+  options.input = input;
+  options.compute_budget = 16;
+  vm::sbpf::RunResult result = interpreter->run(options);
+  EXPECT_FALSE(result.error.has_value());
+  EXPECT_EQ(result.compute_units, 16u);
+  options.compute_budget = 15;
+  result = interpreter->run(options);
+  ASSERT_TRUE(result.error.has_value());
+  EXPECT_EQ(result.error->name, "ExceededMaxInstructions");
+  EXPECT_EQ(result.compute_units, 15u);
+}
+
+TEST(SbpfFixtures, VersionsAreReadFromTheHeader) {
+  auto v3 = elf::sbpf::peek(read_fixture("strict_header.so"));
+  ASSERT_TRUE(v3) << to_string(v3.error());
+  EXPECT_EQ(v3->sbpf_version, 3u);
+  auto v0 = elf::sbpf::peek(read_fixture("rodata_section_sbpfv0.so"));
+  ASSERT_TRUE(v0) << to_string(v0.error());
+  EXPECT_EQ(v0->sbpf_version, 0u);
+  elf::sbpf::LoaderConfig only_v0;
+  only_v0.max_version = 0;
+  auto refused = elf::sbpf::load(read_fixture("strict_header.so"), only_v0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().name, "UnsupportedSBPFVersion");
+}
+
+}  // namespace
+}  // namespace bpfkit

@@ -234,7 +234,8 @@ struct ElfInfo {
   uint64_t text_vaddr = 0;    // its virtual address
   uint64_t text_count = 0;    // instruction slots
   uint64_t text_size = 0;     // bytes
-  uint64_t rodata_size = 0;   // bytes of the read-only image the VM maps
+  uint64_t rodata_size = 0;   // bytes of the read-only image the VM maps (v0..v2 peek(): the
+                              // file size, an upper bound; load() sets the exact size)
   uint64_t entry_pc = 0;
   uint64_t dynstr_offset = 0, dynstr_size = 0;
   // Indices found, or -1: sections (lenient parser) and program headers.
@@ -265,6 +266,11 @@ struct Program {
 
 // Errors carry Errc (BadHeader, Truncated, Unsupported, ...), the file offset
 // where the loader found the problem, and Error::name = error_name(code).
+// As in solana-sbpf, the lenient (v0..v2) parser's errors are reported as
+// FailedToParse (the parser's own error in the message), except
+// InvalidProgramHeader and OutOfBounds (-> ValueOutOfBounds); the strict (v3)
+// parser's errors keep their ElfParserError names (InvalidFileHeader,
+// InvalidProgramHeader, OutOfBounds).
 Expected<ElfInfo> peek(std::span<const uint8_t> file, const LoaderConfig& config = {});
 Expected<Program> load(std::span<const uint8_t> file, const LoaderConfig& config = {});
 

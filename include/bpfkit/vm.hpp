@@ -359,6 +359,7 @@ struct RunResult {
   std::optional<Error> error;  // a fault, with its pc and its production name
   uint64_t r0 = 0;
   uint64_t compute_units = 0;  // used, including the faulting instruction and syscall costs
+  uint64_t instructions = 0;   // executed (lddw once), including a faulting one
   std::array<uint64_t, isa::kRegisterCount> registers{};
   std::string log;
 };

@@ -30,8 +30,7 @@ inline constexpr uint32_t kShtNull = 0, kShtSymtab = 2, kShtStrtab = 3, kShtDyna
 inline constexpr uint64_t kShfWrite = 1, kShfAlloc = 2;
 inline constexpr uint8_t kOpCallImm = 0x85;
 
-inline constexpr uint64_t kEhdrSize = 64, kPhdrSize = 56, kShdrSize = 64, kSymSize = 24, kRelSize = 16,
-                          kDynSize = 16;
+inline constexpr uint64_t kEhdrSize = 64, kPhdrSize = 56, kShdrSize = 64, kSymSize = 24, kRelSize = 16, kDynSize = 16;
 
 // Name length limits (including the terminating NUL) of the Rust parser:
 // section names 16; dynamic symbol names 64; .symtab labels up to 255 bytes.
@@ -153,11 +152,15 @@ Expected<Range> table_at(const Bytes& file, Range r, uint64_t entry_size, uint64
 Expected<std::string_view> string_in_section(const Bytes& file, const RawSection& strtab, uint32_t offset_in_section,
                                              uint64_t max_length);
 
+// A .symtab function name for labels: up to 255 bytes (longer names are
+// cut there); nullopt where the string table cannot be read.
+std::optional<std::string_view> symbol_label(const Bytes& file, const RawSection& strtab, uint32_t offset);
+
 // Function registry of the loaded program (FunctionRegistry in Rust): key
 // -> (name, pc). Registering the same key with another pc is a collision.
 class Registry {
  public:
-  Registry(const LoaderConfig& config) : config_(config) {}
+  explicit Registry(const LoaderConfig& config);
   // register_function_hashed_legacy: key = murmur3("entrypoint") for the
   // entrypoint, else sbpf_pc_key(pc); a key that is also a syscall's collides.
   Expected<uint32_t> register_hashed(std::string_view name, uint64_t pc, uint64_t where);
@@ -168,6 +171,7 @@ class Registry {
 
  private:
   const LoaderConfig& config_;
+  std::vector<uint32_t> syscall_keys_;  // sorted
   std::map<uint32_t, Program::Function> functions_;
 };
 

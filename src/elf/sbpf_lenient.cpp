@@ -31,10 +31,14 @@ std::optional<uint64_t> header_fault(const FileHeader& h) {
   for (unsigned i = 0; i < 4; ++i)
     if (h.ident[i] != kMagic[i]) return i;
   const std::pair<bool, uint64_t> checks[] = {
-      {h.ident[kClass] != 2, kClass},          {h.ident[kData] != 1, kData},
-      {h.ident[kIdentVersion] != 1, kIdentVersion}, {h.version != 1, kVersion},
-      {h.ehsize != kEhdrSize, kEhsize},        {h.phentsize != kPhdrSize, kPhentsize},
-      {h.shentsize != kShdrSize, kShentsize},  {h.shstrndx >= h.shnum, kShstrndx},
+      {h.ident[kClass] != 2, kClass},
+      {h.ident[kData] != 1, kData},
+      {h.ident[kIdentVersion] != 1, kIdentVersion},
+      {h.version != 1, kVersion},
+      {h.ehsize != kEhdrSize, kEhsize},
+      {h.phentsize != kPhdrSize, kPhentsize},
+      {h.shentsize != kShdrSize, kShentsize},
+      {h.shstrndx >= h.shnum, kShstrndx},
   };
   for (const auto& [bad, offset] : checks)
     if (bad) return offset;
@@ -91,7 +95,7 @@ Expected<void> find_named_sections(const Bytes& file, Elf& elf) {
   for (size_t i = 0; i < elf.sections.size(); ++i) {
     auto name = section_name(file, elf, elf.sections[i].name);
     if (!name) return name.error();
-    int32_t* slot = *name == ".symtab" ? &elf.symtab
+    int32_t* slot = *name == ".symtab"   ? &elf.symtab
                     : *name == ".strtab" ? &elf.strtab
                     : *name == ".dynstr" ? &elf.dynstr
                                          : nullptr;
@@ -318,8 +322,13 @@ class Image {
 class Relocator {
  public:
   Relocator(const Bytes& file, const Checked& c, const LoaderConfig& config, Registry& registry, Program& program)
-      : file_(file), elf_(c.elf), text_(c.elf.sections[c.text]), config_(config), registry_(registry),
-        program_(program), image_(file.slice({0, file.size()})) {}
+      : file_(file),
+        elf_(c.elf),
+        text_(c.elf.sections[c.text]),
+        config_(config),
+        registry_(registry),
+        program_(program),
+        image_(file.slice({0, file.size()})) {}
 
   Expected<void> run();
   Image& image() { return image_; }
@@ -480,7 +489,7 @@ Expected<void> Relocator::symbol_labels() {
       return fail(LoadErrc::ValueOutOfBounds, at, "symbol " + hex(sym.value) + " outside .text");
     uint64_t pc = (sym.value - text_.addr) / kInsnSize;
     if (elf_.strtab < 0) return fail(LoadErrc::UnknownSymbol, at, std::to_string(sym.name));
-    auto name = string_in_section(file_, elf_.sections[elf_.strtab], sym.name, kSymbolLabelMax);
+    auto name = symbol_label(file_, elf_.sections[elf_.strtab], sym.name);
     if (!name) return fail(LoadErrc::UnknownSymbol, at, std::to_string(sym.name));
     if (auto key = registry_.register_hashed(*name, pc, at); !key) return key.error();
   }

@@ -4,6 +4,7 @@
 // Behaviour follows solana-sbpf's `Executable::load` (and Firedancer's
 // fd_sbpf_loader, which mirrors it): the same checks in the same order, so
 // that the same error comes out for the same file.
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -172,10 +173,22 @@ Expected<std::string_view> string_in_section(const Bytes& file, const RawSection
   return text.substr(0, static_cast<const uint8_t*>(nul) - bytes.data());
 }
 
+std::optional<std::string_view> symbol_label(const Bytes& file, const RawSection& strtab, uint32_t offset) {
+  auto name = string_in_section(file, strtab, offset, kSymbolLabelMax);
+  if (name) return *name;
+  if (code_of(name.error()) != LoadErrc::StringTooLong) return std::nullopt;
+  // A longer name keeps its first bytes as the label.
+  auto bytes = file.slice({strtab.offset + offset, strtab.offset + offset + kSymbolLabelMax - 1});
+  return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+Registry::Registry(const LoaderConfig& config) : config_(config) {
+  for (const auto& name : config.syscalls) syscall_keys_.push_back(isa::murmur3_32(name));
+  std::sort(syscall_keys_.begin(), syscall_keys_.end());
+}
+
 bool Registry::is_syscall(uint32_t key) const {
-  for (const auto& name : config_.syscalls)
-    if (isa::murmur3_32(name) == key) return true;
-  return false;
+  return std::binary_search(syscall_keys_.begin(), syscall_keys_.end(), key);
 }
 
 Expected<void> Registry::register_key(uint32_t key, std::string_view name, uint64_t pc, uint64_t where) {
@@ -364,7 +377,7 @@ void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr,
     uint64_t pc = sat_sub(sym.value, text_vaddr) / kInsnSize;
     if (pc < text_count) program.calldests[pc] = true;
     if (!config.symbol_labels) continue;
-    auto name = string_in_section(file, *strtab, sym.name, kSymbolLabelMax);
+    auto name = symbol_label(file, *strtab, sym.name);
     if (name && program.functions.count(static_cast<uint32_t>(pc)) == 0)
       program.functions[static_cast<uint32_t>(pc)] = Program::Function{pc, std::string(*name)};
   }

@@ -10,6 +10,7 @@
 // exception, v0's gapped stack, is a template parameter of execute().
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "bpfkit/vm.hpp"
 
@@ -65,7 +66,9 @@ inline void store(uint8_t* p, T value) {
   std::memcpy(p, &value, sizeof value);
 }
 
-inline uint64_t sign_extend32(uint32_t value) { return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value))); }
+inline uint64_t sign_extend32(uint32_t value) {
+  return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value)));
+}
 
 }  // namespace
 
@@ -121,8 +124,8 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
 #define BPF_OP(id, ...) &&L_##id,
 #include "bpfkit/isa/opcodes.def"
 #undef BPF_OP
-      &&L_overrun,         &&L_lddw_tail,       &&L_syscall,         &&L_add32_imm_zx,    &&L_add32_reg_zx,
-      &&L_sub32_imm_zx,    &&L_sub32_reg_zx,    &&L_mul32_imm_zx,    &&L_mul32_reg_zx,    &&L_sub32_imm_swap,
+      &&L_overrun,           &&L_lddw_tail,      &&L_syscall,      &&L_add32_imm_zx, &&L_add32_reg_zx,
+      &&L_sub32_imm_zx,      &&L_sub32_reg_zx,   &&L_mul32_imm_zx, &&L_mul32_reg_zx, &&L_sub32_imm_swap,
       &&L_sub32_imm_swap_zx, &&L_sub64_imm_swap, &&L_mov32_reg_sx,
   };
   static_assert(sizeof kHandlers / sizeof kHandlers[0] == kExtraEnd);
@@ -156,7 +159,6 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   const Cell* pc = cells + state->exe.entry_pc;
   uint64_t fault_addr = 0, fault_size = 0;
   bool fault_write = false;
-  const char* fault_name = nullptr;
   Error error{Errc::Unsupported, "", {}};
 
 #define DISPATCH()                                       \
@@ -174,10 +176,10 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
     if (cond) pc += pc->off; \
     NEXT();                  \
   } while (0)
-#define FAIL(code, name, message)                                   \
-  do {                                                              \
-    error = vm_error(code, name, message, pc - cells);              \
-    goto L_fail;                                                    \
+#define FAIL(code, name, message)                      \
+  do {                                                 \
+    error = vm_error(code, name, message, pc - cells); \
+    goto L_fail;                                       \
   } while (0)
 // MemoryMap::translate written out, as in the Linux interpreter. In v0 a
 // stack offset first loses its gap bit (bit 12 set: in a gap; the offset is
@@ -212,33 +214,33 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
 
   // ---- ALU. d and s are the operands; IMM is the imm as the row reads it;
   // EXT widens a 32-bit result; CHECK runs before the operation (division).
-#define OP_IMM(label, T, IMM, EXT, CHECK, expr)     \
-  label : {                                         \
+#define OP_IMM(label, T, IMM, EXT, CHECK, expr)        \
+  label : {                                            \
     const T d = static_cast<T>(reg[pc->dst]), s = IMM; \
-    CHECK;                                          \
-    reg[pc->dst] = EXT(expr);                       \
-    NEXT();                                         \
+    CHECK;                                             \
+    reg[pc->dst] = EXT(expr);                          \
+    NEXT();                                            \
   }
-#define OP_REG(label, T, EXT, CHECK, expr)                                        \
-  label : {                                                                       \
+#define OP_REG(label, T, EXT, CHECK, expr)                                      \
+  label : {                                                                     \
     const T d = static_cast<T>(reg[pc->dst]), s = static_cast<T>(reg[pc->src]); \
-    CHECK;                                                                        \
-    reg[pc->dst] = EXT(expr);                                                     \
-    NEXT();                                                                       \
+    CHECK;                                                                      \
+    reg[pc->dst] = EXT(expr);                                                   \
+    NEXT();                                                                     \
   }
 #define AS_IS(v) (v)
 #define NO_CHECK static_cast<void>(0)
 #define NONZERO \
   if (__builtin_expect(s == 0, 0)) goto L_divide_by_zero
   // Signed division: zero divisor, then MIN / -1 (Rust would panic on it).
-#define SIGNED_OK(S)                                                                  \
-  if (__builtin_expect(s == 0, 0)) goto L_divide_by_zero;                             \
+#define SIGNED_OK(S)                                                                                      \
+  if (__builtin_expect(s == 0, 0)) goto L_divide_by_zero;                                                 \
   if (__builtin_expect(static_cast<S>(d) == std::numeric_limits<S>::min() && static_cast<S>(s) == -1, 0)) \
   goto L_divide_overflow
-#define ALU64(name, IMM, CHECK, expr)                 \
+#define ALU64(name, IMM, CHECK, expr)                       \
   OP_IMM(L_##name##_imm, uint64_t, IMM, AS_IS, CHECK, expr) \
   OP_REG(L_##name##_reg, uint64_t, AS_IS, CHECK, expr)
-#define ALU32(name, IMM, EXT, CHECK, expr)        \
+#define ALU32(name, IMM, EXT, CHECK, expr)                \
   OP_IMM(L_##name##_imm, uint32_t, IMM, EXT, CHECK, expr) \
   OP_REG(L_##name##_reg, uint32_t, EXT, CHECK, expr)
 
@@ -256,10 +258,437 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   ALU64(mov64, IMM64, NO_CHECK, (static_cast<void>(d), s))
   OP_IMM(L_sub64_imm_swap, uint64_t, IMM64, AS_IS, NO_CHECK, s - d)
 
-  // add, sub and mul sign-extend their 32-bit result except in v2.
-  ALU32(add32, IMM32, SX, NO_CHECK, d + s)
+  // add, sub and mul sign-extend their 32-bit result, except in v2.
   ALU32(add32, IMM32, SX, NO_CHECK, d + s)
   ALU32(sub32, IMM32, SX, NO_CHECK, d - s)
   ALU32(mul32, IMM32, SX, NO_CHECK, d * s)
-  ALU32(add32, IMM32, ZX, NO_CHECK, d + s)
+  OP_IMM(L_add32_imm_zx, uint32_t, IMM32, ZX, NO_CHECK, d + s)
+  OP_REG(L_add32_reg_zx, uint32_t, ZX, NO_CHECK, d + s)
+  OP_IMM(L_sub32_imm_zx, uint32_t, IMM32, ZX, NO_CHECK, d - s)
+  OP_REG(L_sub32_reg_zx, uint32_t, ZX, NO_CHECK, d - s)
+  OP_IMM(L_mul32_imm_zx, uint32_t, IMM32, ZX, NO_CHECK, d * s)
+  OP_REG(L_mul32_reg_zx, uint32_t, ZX, NO_CHECK, d * s)
+  OP_IMM(L_sub32_imm_swap, uint32_t, IMM32, SX, NO_CHECK, s - d)
+  OP_IMM(L_sub32_imm_swap_zx, uint32_t, IMM32, ZX, NO_CHECK, s - d)
+  // The other 32-bit operations zero-extend in every version.
+  ALU32(div32, IMM32, ZX, NONZERO, d / s)
+  ALU32(mod32, IMM32, ZX, NONZERO, d % s)
+  ALU32(or32, IMM32, ZX, NO_CHECK, d | s)
+  ALU32(and32, IMM32, ZX, NO_CHECK, d & s)
+  ALU32(xor32, IMM32, ZX, NO_CHECK, d ^ s)
+  ALU32(lsh32, IMM32, ZX, NO_CHECK, d << (s & 31))
+  ALU32(rsh32, IMM32, ZX, NO_CHECK, d >> (s & 31))
+  ALU32(arsh32, IMM32, ZX, NO_CHECK, static_cast<uint32_t>(static_cast<int32_t>(d) >> (s & 31)))
+  ALU32(mov32, IMM32, ZX, NO_CHECK, (static_cast<void>(d), s))
+  OP_REG(L_mov32_reg_sx, uint32_t, SX, NO_CHECK, (static_cast<void>(d), s))
+
+  // v2 PQR class. 64-bit unsigned forms zero-extend imm, signed and lmul64
+  // sign-extend it; 32-bit results zero-extend.
+  ALU32(lmul32, IMM32, ZX, NO_CHECK, d * s)
+  ALU64(lmul64, IMM64, NO_CHECK, d * s)
+  ALU64(uhmul64, IMM_ZX64, NO_CHECK,
+        static_cast<uint64_t>((static_cast<unsigned __int128>(d) * static_cast<unsigned __int128>(s)) >> 64))
+  ALU64(shmul64, IMM64, NO_CHECK,
+        static_cast<uint64_t>(
+            static_cast<__int128>(static_cast<int64_t>(d)) * static_cast<__int128>(static_cast<int64_t>(s)) >> 64))
+  ALU32(udiv32, IMM32, ZX, NONZERO, d / s)
+  ALU32(urem32, IMM32, ZX, NONZERO, d % s)
+  ALU64(udiv64, IMM_ZX64, NONZERO, d / s)
+  ALU64(urem64, IMM_ZX64, NONZERO, d % s)
+  ALU32(sdiv32_pqr, IMM32, ZX, SIGNED_OK(int32_t), static_cast<int32_t>(d) / static_cast<int32_t>(s))
+  ALU32(srem32, IMM32, ZX, SIGNED_OK(int32_t), static_cast<int32_t>(d) % static_cast<int32_t>(s))
+  ALU64(sdiv64_pqr, IMM64, SIGNED_OK(int64_t), static_cast<uint64_t>(static_cast<int64_t>(d) / static_cast<int64_t>(s)))
+  ALU64(srem64, IMM64, SIGNED_OK(int64_t), static_cast<uint64_t>(static_cast<int64_t>(d) % static_cast<int64_t>(s)))
 #undef ALU32
+#undef ALU64
+#undef OP_IMM
+#undef OP_REG
+
+L_neg64:
+  reg[pc->dst] = 0 - reg[pc->dst];
+  NEXT();
+L_neg32:
+  reg[pc->dst] = ZX(0u - static_cast<uint32_t>(reg[pc->dst]));
+  NEXT();
+L_hor64_imm:
+  reg[pc->dst] |= IMM_ZX64 << 32;
+  NEXT();
+
+  // Byte order: the host is little-endian, so "le" truncates and "be" swaps.
+L_le16:
+  reg[pc->dst] = static_cast<uint16_t>(reg[pc->dst]);
+  NEXT();
+L_le32:
+  reg[pc->dst] = static_cast<uint32_t>(reg[pc->dst]);
+  NEXT();
+L_le64:
+  NEXT();
+L_be16:
+  reg[pc->dst] = __builtin_bswap16(static_cast<uint16_t>(reg[pc->dst]));
+  NEXT();
+L_be32:
+  reg[pc->dst] = __builtin_bswap32(static_cast<uint32_t>(reg[pc->dst]));
+  NEXT();
+L_be64:
+  reg[pc->dst] = __builtin_bswap64(reg[pc->dst]);
+  NEXT();
+
+L_lddw:
+  reg[pc->dst] = static_cast<uint32_t>(pc->imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32);
+  pc += 2;
+  DISPATCH();
+
+  // ---- Loads and stores; v2's moved encodings share the handlers.
+#define LDX(name, moved, T)                         \
+  L_##name : L_##moved : {                          \
+    ACCESS(host, OFFSET(pc->src), sizeof(T), false) \
+    reg[pc->dst] = load<T>(host);                   \
+    NEXT();                                         \
+  }
+  LDX(ldxb, sbpf_ldxb, uint8_t)
+  LDX(ldxh, sbpf_ldxh, uint16_t)
+  LDX(ldxw, sbpf_ldxw, uint32_t)
+  LDX(ldxdw, sbpf_ldxdw, uint64_t)
+#undef LDX
+#define ST(name, moved, T, value)                  \
+  L_##name : L_##moved : {                         \
+    ACCESS(host, OFFSET(pc->dst), sizeof(T), true) \
+    store<T>(host, static_cast<T>(value));         \
+    NEXT();                                        \
+  }
+  ST(stb, sbpf_stb, uint8_t, pc->imm)
+  ST(sth, sbpf_sth, uint16_t, pc->imm)
+  ST(stw, sbpf_stw, uint32_t, pc->imm)
+  ST(stdw, sbpf_stdw, uint64_t, IMM64)
+  ST(stxb, sbpf_stxb, uint8_t, reg[pc->src])
+  ST(stxh, sbpf_stxh, uint16_t, reg[pc->src])
+  ST(stxw, sbpf_stxw, uint32_t, reg[pc->src])
+  ST(stxdw, sbpf_stxdw, uint64_t, reg[pc->src])
+#undef ST
+
+  // ---- Jumps. JUMP_IF adds off; NEXT adds the 1.
+L_ja:
+  pc += pc->off;
+  NEXT();
+#define JMP(name, T, IMM, cond)                                                 \
+  L_##name##_imm : {                                                            \
+    const T d = static_cast<T>(reg[pc->dst]), s = IMM;                          \
+    JUMP_IF(cond);                                                              \
+  }                                                                             \
+  L_##name##_reg : {                                                            \
+    const T d = static_cast<T>(reg[pc->dst]), s = static_cast<T>(reg[pc->src]); \
+    JUMP_IF(cond);                                                              \
+  }
+#define JMP_BOTH(name, cond)           \
+  JMP(name##64, uint64_t, IMM64, cond) \
+  JMP(name##32, uint32_t, IMM32, cond)
+#define S64 static_cast<int64_t>
+#define S32 static_cast<int32_t>
+  JMP_BOTH(jeq, d == s)
+  JMP_BOTH(jne, d != s)
+  JMP_BOTH(jgt, d > s)
+  JMP_BOTH(jge, d >= s)
+  JMP_BOTH(jlt, d < s)
+  JMP_BOTH(jle, d <= s)
+  JMP_BOTH(jset, (d & s) != 0)
+  JMP(jsgt64, uint64_t, IMM64, S64(d) > S64(s))
+  JMP(jsge64, uint64_t, IMM64, S64(d) >= S64(s))
+  JMP(jslt64, uint64_t, IMM64, S64(d) < S64(s))
+  JMP(jsle64, uint64_t, IMM64, S64(d) <= S64(s))
+  JMP(jsgt32, uint32_t, IMM32, S32(d) > S32(s))
+  JMP(jsge32, uint32_t, IMM32, S32(d) >= S32(s))
+  JMP(jslt32, uint32_t, IMM32, S32(d) < S32(s))
+  JMP(jsle32, uint32_t, IMM32, S32(d) <= S32(s))
+#undef S64
+#undef S32
+#undef JMP_BOTH
+#undef JMP
+
+  // ---- Calls and exit.
+  {
+    const Cell* callee;
+  L_syscall:
+    if (!call_syscall(*state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *run, dialect, left, error)) {
+      error.where = at_pc(static_cast<uint32_t>(pc - cells));
+      goto L_fail;
+    }
+    NEXT();
+  L_call:
+    // create() resolved every key it knows; this one is nobody's.
+    FAIL(Errc::Unsupported, "UnsupportedInstruction",
+         "call of unknown key " + std::to_string(static_cast<uint32_t>(pc->imm)) + " (no syscall or function)");
+  L_call_local : {
+    const int64_t target = (pc - cells) + 1 + static_cast<int64_t>(pc->imm);
+    if (target >= 0 && static_cast<uint64_t>(target) < text_count) {
+      callee = cells + target;
+    } else {
+      // v3: a target outside the text leaves the call unresolved; v0..v2
+      // push the frame first, then fault.
+      if (dialect.sbpf.static_syscalls)
+        FAIL(Errc::Unsupported, "UnsupportedInstruction", "call target outside the text");
+      callee = end;
+    }
+    goto L_push;
+  }
+  L_callx : {
+    const uint64_t slot = (reg[pc->src] - text_vaddr) / 8;  // wrapping, floored: as Agave
+    callee = slot < text_count ? cells + slot : end;
+    goto L_push;
+  }
+  L_push:
+    std::memcpy(frames[depth].saved, &reg[6], sizeof frames[depth].saved);
+    frames[depth].return_to = pc + 1;
+    if (++depth == max_frames)
+      FAIL(Errc::CallDepthExceeded, "CallDepthExceeded",
+           "exceeded max BPF to BPF call depth of " + std::to_string(max_frames));
+    if (callee == end)
+      FAIL(Errc::BadCallTarget, "CallOutsideTextSegment", "callx attempted to call outside of the text segment");
+    reg[isa::kFramePointer] += frame_step;
+    pc = callee;
+    DISPATCH();
+  }
+L_exit:
+  if (depth == 0) goto L_done;
+  --depth;
+  std::memcpy(&reg[6], frames[depth].saved, sizeof frames[depth].saved);
+  if (frames[depth].return_to == end)
+    FAIL(Errc::BadCallTarget, "CallOutsideTextSegment", "return address is past the end of the text segment");
+  pc = frames[depth].return_to;
+  DISPATCH();
+
+  // ---- Rows that no sBPF version decodes (create() refuses them too).
+L_sdiv64_imm:
+L_sdiv64_reg:
+L_smod64_imm:
+L_smod64_reg:
+L_sdiv32_imm:
+L_sdiv32_reg:
+L_smod32_imm:
+L_smod32_reg:
+L_movsx8_64:
+L_movsx16_64:
+L_movsx32_64:
+L_movsx8_32:
+L_movsx16_32:
+L_addr_space_cast:
+L_bswap16:
+L_bswap32:
+L_bswap64:
+L_lddw_map_fd:
+L_lddw_map_value:
+L_lddw_btf_id:
+L_lddw_func:
+L_lddw_map_idx:
+L_lddw_map_idx_value:
+L_ldabsw:
+L_ldabsh:
+L_ldabsb:
+L_ldindw:
+L_ldindh:
+L_ldindb:
+L_ldxsw:
+L_ldxsh:
+L_ldxsb:
+L_atomic64_add:
+L_atomic64_fetch_add:
+L_atomic64_or:
+L_atomic64_fetch_or:
+L_atomic64_and:
+L_atomic64_fetch_and:
+L_atomic64_xor:
+L_atomic64_fetch_xor:
+L_atomic64_xchg:
+L_atomic64_cmpxchg:
+L_atomic32_add:
+L_atomic32_fetch_add:
+L_atomic32_or:
+L_atomic32_fetch_or:
+L_atomic32_and:
+L_atomic32_fetch_and:
+L_atomic32_xor:
+L_atomic32_fetch_xor:
+L_atomic32_xchg:
+L_atomic32_cmpxchg:
+L_gotol:
+L_may_goto:
+L_call_kfunc:
+  FAIL(Errc::Unsupported, "UnsupportedInstruction", "unsupported BPF instruction");
+
+  // ---- Ends.
+L_done:
+  out->r0 = reg[0];
+  out->compute_units = budget - (left - 1);
+  std::memcpy(out->registers.data(), reg, sizeof reg);
+  return;
+L_budget:
+  // Fault before counting: the budget is exactly used up.
+  left = 1;
+  FAIL(Errc::BudgetExceeded, "ExceededMaxInstructions", "exceeded CUs meter at BPF instruction");
+L_access_fault:
+  error = access_violation(dialect, fault_addr, fault_size, fault_write);
+  error.where = at_pc(static_cast<uint32_t>(pc - cells));
+  goto L_fail;
+L_divide_by_zero:
+  FAIL(Errc::DivideByZero, "DivideByZero", "divide by zero at BPF instruction");
+L_divide_overflow:
+  FAIL(Errc::DivideByZero, "DivideOverflow", "division overflow at BPF instruction");
+L_overrun:
+  FAIL(Errc::OutOfRange, "ExecutionOverrun", "attempted to execute past the end of the text segment");
+L_lddw_tail:
+  // Only callx reaches it: the production VM sees opcode 0 there.
+  FAIL(Errc::Unsupported, "UnsupportedInstruction", "execution reached the second slot of an lddw");
+L_fail:
+  out->error = std::move(error);
+  out->compute_units = budget - (left - 1);
+  std::memcpy(out->registers.data(), reg, sizeof reg);
+
+#undef DISPATCH
+#undef NEXT
+#undef JUMP_IF
+#undef FAIL
+#undef ACCESS
+#undef OFFSET
+#undef IMM64
+#undef IMM32
+#undef IMM_ZX64
+#undef ZX
+#undef SX
+#undef AS_IS
+#undef NO_CHECK
+#undef NONZERO
+#undef SIGNED_OK
+}
+
+template <bool kGapped>
+const void* const* handler_table() {
+  const void* const* table = nullptr;
+  execute<kGapped>(nullptr, nullptr, nullptr, 0, &table);
+  return table;
+}
+
+// The handler for one decoded slot, with the version's variant where the
+// row's meaning differs between versions.
+size_t handler_index(Op op, const isa::SbpfFeatures& f) {
+  const bool zx = f.explicit_sign_extension;
+  switch (op) {
+    case Op::add32_imm: return zx ? kAdd32ImmZx : size_t(op);
+    case Op::add32_reg: return zx ? kAdd32RegZx : size_t(op);
+    case Op::sub32_reg: return zx ? kSub32RegZx : size_t(op);
+    case Op::mul32_imm: return zx ? kMul32ImmZx : size_t(op);
+    case Op::mul32_reg: return zx ? kMul32RegZx : size_t(op);
+    case Op::sub32_imm:
+      if (f.swap_sub_reg_imm) return zx ? kSub32ImmSwapZx : kSub32ImmSwap;
+      return zx ? kSub32ImmZx : size_t(op);
+    case Op::sub64_imm: return f.swap_sub_reg_imm ? kSub64ImmSwap : size_t(op);
+    case Op::mov32_reg: return zx ? kMov32RegSx : size_t(op);
+    default: return size_t(op);
+  }
+}
+
+// The register callx reads its target from: imm (v0, v1), src (v2), dst (v3).
+Expected<uint8_t> callx_register(const isa::Slot& slot, const isa::SbpfFeatures& f, size_t pc) {
+  const int64_t r = f.callx_uses_src ? slot.src() : f.callx_uses_dst ? slot.dst() : slot.imm;
+  if (r < 0 || r >= isa::kRegisterCount)
+    return vm_error(Errc::BadRegister, "InvalidRegister", "callx register out of range", pc);
+  return static_cast<uint8_t>(r);
+}
+
+// Fills the cell of a call: a syscall (v0..v2 check them first; v3's src 0
+// is only that), else a function of the executable (v0..v2), else unknown.
+void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handlers) {
+  const auto key = static_cast<uint32_t>(cell.imm);
+  if (const Syscall* syscall = state.registry.find(key)) {
+    auto it = std::find(state.syscalls.begin(), state.syscalls.end(), syscall);
+    if (it == state.syscalls.end()) it = state.syscalls.insert(it, syscall);
+    cell.handler = handlers[kSyscall];
+    cell.imm = static_cast<int32_t>(it - state.syscalls.begin());
+    return;
+  }
+  const isa::Dialect& dialect = *state.exe.dialect;
+  auto fn = state.exe.functions.find(key);
+  if (dialect.sbpf.static_syscalls || fn == state.exe.functions.end()) {
+    cell.handler = handlers[size_t(Op::call)];
+    return;
+  }
+  // A target outside the text stays one: L_call_local pushes, then faults.
+  const int64_t target = fn->second < state.cells.size() ? static_cast<int64_t>(fn->second) : -1;
+  cell.handler = handlers[size_t(Op::call_local)];
+  cell.imm = static_cast<int32_t>(std::clamp<int64_t>(target - static_cast<int64_t>(pc) - 1, INT32_MIN, INT32_MAX));
+}
+
+// rodata's region: 1 << 32, or 0 where the version lowers it (v3).
+Expected<void> check_layout(const Executable& exe) {
+  const uint64_t expected = exe.dialect->sbpf.lower_rodata_vaddr ? 0 : region_base(kProgramRegion);
+  if (!exe.rodata.empty() && exe.rodata_vaddr != expected)
+    return vm_error(Errc::Unsupported, "InvalidVirtualAddress", "rodata must start at its region's base", 0);
+  if (exe.rodata.size() > 0xffffffffu)
+    return vm_error(Errc::Unsupported, "InvalidVirtualAddress", "rodata larger than a region", 0);
+  return {};
+}
+
+}  // namespace
+
+Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRegistry& syscalls) {
+  if (executable.dialect == nullptr || executable.dialect->family != isa::Family::Sbpf)
+    return make_error(Errc::Unsupported, "not an sBPF dialect");
+  if (auto layout = check_layout(executable); !layout) return layout.error();
+  auto program = isa::decode(std::span<const isa::Slot>(executable.text), *executable.dialect);
+  if (!program) return program.error();
+  if (executable.entry_pc >= program->size())
+    return vm_error(Errc::OutOfRange, "InvalidEntrypoint", "entry pc outside the text", executable.entry_pc);
+
+  auto state = std::make_shared<State>();
+  state->exe = std::move(executable);
+  state->registry = syscalls;
+  const isa::SbpfFeatures& features = state->exe.dialect->sbpf;
+  const void* const* handlers = features.stack_frame_gaps ? handler_table<true>() : handler_table<false>();
+  state->cells.resize(program->size() + 1);
+  for (size_t pc = 0; pc < program->size(); ++pc) {
+    const isa::Slot& slot = program->slots[pc];
+    Cell& cell = state->cells[pc];
+    cell = Cell{handlers[kLddwTail], slot.dst(), slot.src(), slot.off, slot.imm};
+    if (!program->ops[pc]) continue;
+    const Op op = *program->ops[pc];
+    cell.handler = handlers[handler_index(op, features)];
+    if (op == Op::call) {
+      resolve_call(*state, cell, pc, handlers);
+    } else if (op == Op::callx) {
+      auto r = callx_register(slot, features, pc);
+      if (!r) return r.error();
+      cell.src = *r;
+    }
+  }
+  state->cells.back() = Cell{handlers[kOverrun], 0, 0, 0, 0};
+  return Interpreter(std::move(state));
+}
+
+RunResult Interpreter::run(const RunOptions& options) const {
+  const Executable& exe = state_->exe;
+  const isa::Dialect& dialect = *exe.dialect;
+  Run run;
+  run.stack.assign(static_cast<size_t>(dialect.max_call_depth) * kFrameSize, 0);
+  run.heap.assign(options.heap_size, 0);
+  // The map never writes a read-only region, so the const_cast is safe.
+  std::span<uint8_t> rodata(const_cast<uint8_t*>(exe.rodata.data()), exe.rodata.size());
+  if (dialect.sbpf.lower_rodata_vaddr) {
+    run.memory.map(0, "rodata", rodata, false);
+    run.memory.map(kProgramRegion, "bytecode", {}, false);  // not readable
+  } else {
+    run.memory.map(kProgramRegion, "program", rodata, false);
+  }
+  run.memory.map(kStackRegion, "stack", run.stack, true);
+  run.memory.map(kHeapRegion, "heap", run.heap, true);
+  run.memory.map(kInputRegion, "input", options.input, true);
+
+  RunResult result;
+  // One below the maximum, so that the meter's + 1 cannot wrap.
+  const uint64_t budget = std::min(options.compute_budget, UINT64_MAX - 1);
+  if (dialect.sbpf.stack_frame_gaps)
+    execute<true>(state_.get(), &run, &result, budget, nullptr);
+  else
+    execute<false>(state_.get(), &run, &result, budget, nullptr);
+  result.log = std::move(run.log);
+  return result;
+}
+
+}  // namespace bpfkit::vm::sbpf

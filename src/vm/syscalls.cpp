@@ -181,9 +181,9 @@ Expected<uint64_t> sol_panic(SyscallContext& ctx) {
   if (auto ok = charge(ctx, ctx.args[1]); !ok) return ok.error();
   auto file = guest_string(ctx, ctx.args[0], ctx.args[1]);
   if (!file) return file.error();
-  return named(Errc::HelperFailed, "Panic",
-               "BPF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" +
-                   std::to_string(ctx.args[3]));
+  return named(
+      Errc::HelperFailed, "Panic",
+      "BPF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" + std::to_string(ctx.args[3]));
 }
 
 // The test syscall of anza-xyz/sbpf (`SyscallString`, registered as "log"):
@@ -222,14 +222,16 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   char buf[200];
   // Agave's generate_access_violation: the frame number, truncating, of the
   // address relative to the stack start.
-  const __int128 relative = static_cast<__int128>(static_cast<int64_t>(addr)) - static_cast<__int128>(region_base(kStackRegion));
+  const __int128 relative =
+      static_cast<__int128>(static_cast<int64_t>(addr)) - static_cast<__int128>(region_base(kStackRegion));
   const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(kStackFrameSize));
   if (dialect.sbpf.stack_frame_gaps && frame >= -1 && frame <= static_cast<int64_t>(dialect.max_call_depth)) {
-    std::snprintf(buf, sizeof buf, "Access violation in stack frame %" PRId64 " at address %#" PRIx64 " of size %" PRIu64 " (%s)",
-                  frame, addr, size, type);
+    std::snprintf(buf, sizeof buf,
+                  "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)", frame,
+                  addr, size, type);
     return named(Errc::AccessViolation, "StackAccessViolation", buf);
   }
-  std::snprintf(buf, sizeof buf, "Access violation in %s section at address %#" PRIx64 " of size %" PRIu64 " (%s)",
+  std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
                 region_name(dialect, addr >> kRegionShift), addr, size, type);
   return named(Errc::AccessViolation, "AccessViolation", buf);
 }
@@ -261,9 +263,9 @@ std::vector<std::string> SyscallRegistry::names() const {
 SyscallRegistry SyscallRegistry::defaults() {
   SyscallRegistry registry;
   const std::pair<const char*, Expected<uint64_t> (*)(SyscallContext&)> table[] = {
-      {"sol_log_", sol_log},       {"sol_log_64_", sol_log_64}, {"sol_memcpy_", sol_memcpy},
+      {"sol_log_", sol_log},         {"sol_log_64_", sol_log_64}, {"sol_memcpy_", sol_memcpy},
       {"sol_memmove_", sol_memmove}, {"sol_memset_", sol_memset}, {"sol_memcmp_", sol_memcmp},
-      {"abort", sol_abort},        {"sol_panic_", sol_panic},   {"log", test_log},
+      {"abort", sol_abort},          {"sol_panic_", sol_panic},   {"log", test_log},
   };
   for (const auto& [name, fn] : table) static_cast<void>(registry.add(name, fn));
   return registry;

@@ -5,11 +5,11 @@
 #include <nlohmann/json.hpp>
 
 namespace bpfkit::cli {
-namespace {
 
 // Errors in reading text are the user's input; errors in what the program
-// is or does are a rejection.
+// is or does are a rejection (an sBPF verifier error is a rejection too).
 int exit_status_for(const Error& error) {
+  if (!error.name.empty()) return kExitRejected;
   switch (error.code) {
     case Errc::Io:
     case Errc::BadOperand: return kExitBadInput;
@@ -17,25 +17,34 @@ int exit_status_for(const Error& error) {
   }
 }
 
-}  // namespace
-
 std::string hex(uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
   return buf;
 }
 
+nlohmann::ordered_json error_json(const Error& error) {
+  nlohmann::ordered_json body;
+  if (error.name.empty()) {
+    body["code"] = errc_name(error.code);
+  } else {
+    body["code"] = error.name;
+    body["class"] = errc_name(error.code);
+  }
+  body["message"] = error.message;
+  if (error.where.pc) body["pc"] = *error.where.pc;
+  if (error.where.offset) body["offset"] = *error.where.offset;
+  if (!error.where.input.empty()) body["input"] = error.where.input;
+  if (error.where.line) body["line"] = error.where.line;
+  if (error.where.column) body["column"] = error.where.column;
+  return body;
+}
+
 int report(const Error& error, bool json) {
   if (json) {
-    nlohmann::ordered_json body{{"code", errc_name(error.code)}, {"message", error.message}};
-    if (error.where.pc) body["pc"] = *error.where.pc;
-    if (error.where.offset) body["offset"] = *error.where.offset;
-    if (!error.where.input.empty()) body["input"] = error.where.input;
-    if (error.where.line) body["line"] = error.where.line;
-    if (error.where.column) body["column"] = error.where.column;
-    std::cout << nlohmann::ordered_json{{"error", body}}.dump() << "\n";
+    std::cout << nlohmann::ordered_json{{"error", error_json(error)}}.dump() << "\n";
   } else {
-    std::cerr << "bpfkit: " << to_string(error) << "\n";
+    std::cerr << "bpfkit: " << to_string(error) << (error.name.empty() ? "" : " [" + error.name + "]") << "\n";
   }
   return exit_status_for(error);
 }

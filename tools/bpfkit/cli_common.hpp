@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "bpfkit/expected.hpp"
@@ -14,7 +15,13 @@ inline constexpr int kExitOk = 0, kExitRejected = 1, kExitBadInput = 2;
 
 std::string hex(uint64_t value);
 
+// The `{"code", "message", ...location}` object. `code` is the dialect's own
+// error name where it has one (sBPF: "CallDepthExceeded"), with the broad
+// class in `class`; otherwise the class's name.
+nlohmann::ordered_json error_json(const Error& error);
+
 // Prints the error (stderr, or JSON on stdout) and returns the exit status.
 int report(const Error& error, bool json);
+int exit_status_for(const Error& error);
 
 }  // namespace bpfkit::cli

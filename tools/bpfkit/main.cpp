@@ -16,6 +16,7 @@
 #include "elf_sections.hpp"
 #include "object_commands.hpp"
 #include "program_input.hpp"
+#include "sbpf_commands.hpp"
 
 namespace bpfkit::cli {
 namespace {
@@ -30,6 +31,10 @@ struct RunOptions {
   bool json = false, stats = false, regs = false;
   std::string section, function;  // ELF objects: which program
   bool dump_maps = false;
+  std::string input_file;  // sBPF: the input region
+  uint64_t compute_units = vm::sbpf::kDefaultComputeBudget;
+  bool has_budget = false;
+  bool deploy_checks = false;
 };
 
 // A region is addressed by 32-bit offsets (vm.hpp), so a buffer is at most 4 GiB - 1.
@@ -76,7 +81,28 @@ Expected<vm::Result> execute(const std::vector<isa::Slot>& slots, std::optional<
   return interpreter->run(env, args);
 }
 
-// An ELF object runs through the object loader (programs, maps, helpers).
+// An sBPF shared object runs in the sBPF VM: --input (or --mem, --mem-hex,
+// --mem-size) fills the input region, --cu (or --budget) sets the meter.
+int run_sbpf(std::span<const uint8_t> bytes, const RunOptions& options, std::optional<std::vector<uint8_t>> memory) {
+  SbpfRunOptions sbpf;
+  sbpf.file = options.file;
+  if (!options.input_file.empty()) {
+    auto input = read_file(options.input_file);
+    if (!input) return report(input.error(), options.json);
+    if (input->size() > kMaxMemory) return report(too_large(options.input_file, input->size()), options.json);
+    sbpf.input.assign(input->begin(), input->end());
+  } else if (memory) {
+    sbpf.input = std::move(*memory);
+  }
+  sbpf.compute_budget = options.has_budget ? options.budget : options.compute_units;
+  sbpf.deploy_checks = options.deploy_checks;
+  sbpf.json = options.json;
+  sbpf.regs = options.regs;
+  return run_sbpf_command(bytes, sbpf);
+}
+
+// An ELF object runs through the object loader (programs, maps, helpers), an
+// sBPF shared object through the sBPF loader and VM.
 std::optional<int> run_if_object(const RunOptions& options) {
   auto content = read_file(options.file);
   if (!content || !content->starts_with("\x7f"
@@ -84,6 +110,8 @@ std::optional<int> run_if_object(const RunOptions& options) {
     return std::nullopt;
   auto memory = memory_from(options);
   if (!memory) return report(memory.error(), options.json);
+  const std::span<const uint8_t> file(reinterpret_cast<const uint8_t*>(content->data()), content->size());
+  if (is_sbpf_elf(file)) return run_sbpf(file, options, std::move(*memory));
   ObjectRunOptions object_options;
   object_options.file = options.file;
   object_options.section = options.section;
@@ -93,8 +121,7 @@ std::optional<int> run_if_object(const RunOptions& options) {
   object_options.json = options.json;
   object_options.stats = options.stats;
   object_options.dump_maps = options.dump_maps;
-  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
-  return run_object_command(bytes, object_options);
+  return run_object_command(file, object_options);
 }
 
 int run_command(const RunOptions& options) {
@@ -304,7 +331,10 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a program and print r0");
-  run_cmd->add_option("FILE", run.file, "program: .bin (raw), .hex, .data (conformance test) or assembly")->required();
+  run_cmd->add_option("FILE", run.file,
+                      "program: .bin (raw), .hex, .data (conformance test), assembly, an ELF object (.o) or an "
+                      "sBPF shared object (.so)")
+      ->required();
   auto* mem = run_cmd->add_option("--mem", run.mem_file, "file whose bytes are the memory buffer (r1, r2 = length)");
   auto* mem_hex = run_cmd->add_option("--mem-hex", run.mem_hex, "memory buffer as hex bytes");
   auto* mem_size = run_cmd->add_option("--mem-size", run.mem_size, "memory buffer of N zero bytes");
@@ -318,6 +348,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--section", run.section, "ELF object: the program's section");
   run_cmd->add_option("--function", run.function, "ELF object: the program's function");
   run_cmd->add_flag("--dump-maps", run.dump_maps, "ELF object: print every map after the run");
+  run_cmd->add_option("--input", run.input_file, "sBPF: file whose bytes are the input region (r1)");
+  run_cmd->add_option("--cu", run.compute_units, "sBPF: compute unit budget (default 1400000)");
+  run_cmd->add_flag("--deploy-checks", run.deploy_checks, "sBPF: also apply the loader's deployment checks");
 
   ObjdumpOptions objdump;
   CLI::App* objdump_cmd = app.add_subcommand("objdump", "Sections, programs, maps and relocations of an eBPF object");
@@ -363,6 +396,7 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : kExitBadInput;
   }
   run.has_mem_size = mem_size->count() > 0;
+  run.has_budget = run_cmd->count("--budget") > 0;
   try {
     if (*run_cmd) return run_command(run);
     if (*plugin_cmd) return plugin_command(plugin_mem, plugin_elf);

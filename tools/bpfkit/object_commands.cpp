@@ -9,6 +9,7 @@
 #include "bpfkit/vm.hpp"
 #include "cli_common.hpp"
 #include "program_input.hpp"
+#include "sbpf_commands.hpp"
 
 namespace bpfkit::cli {
 namespace {
@@ -102,6 +103,7 @@ int objdump_command(const ObjdumpOptions& options) {
   auto content = read_file(options.file);
   if (!content) return report(content.error(), options.json);
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
+  if (is_sbpf_elf(bytes)) return objdump_sbpf_command(bytes, options.file, options.json);
   auto object = elf::EbpfObject::parse(bytes, options.file);
   if (!object) return report(object.error(), options.json);
   if (options.json) {
