@@ -714,6 +714,7 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   auto small = run(log_call("sol_log_", 5), V0, options(input));
   EXPECT_EQ(fault_of(small), "");
   EXPECT_EQ(small->compute_units, 4u + 100u);
+  EXPECT_EQ(small->instructions, 4u);  // the syscall's 100 units are not instructions
   EXPECT_EQ(small->log, "Program log: aaaaa\n");
   auto large = run(log_call("sol_log_", 300), V0, options(input));
   EXPECT_EQ(large->compute_units, 4u + 300u);
@@ -721,6 +722,7 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   auto poor = run(log_call("sol_log_", 5), V0, options(input, 50));
   EXPECT_EQ(fault_of(poor), "ComputationalBudgetExceeded");
   EXPECT_EQ(poor->compute_units, 50u);
+  EXPECT_EQ(poor->instructions, 3u);  // lddw, mov and the call; the other 47 units went to the syscall
   EXPECT_EQ(poor->error->where.pc, 3u);
   // Exactly enough for the syscall, then none for exit.
   auto exact = run(log_call("sol_log_", 5), V0, options(input, 103));

@@ -156,6 +156,7 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   // The meter is remaining + 1, so that one decrement and test per
   // instruction does both the check (executed >= budget faults) and the count.
   uint64_t left = budget + 1;
+  uint64_t syscall_units = 0;  // what syscalls charged: compute units that are not instructions
   const Cell* pc = cells + state->exe.entry_pc;
   uint64_t fault_addr = 0, fault_size = 0;
   bool fault_write = false;
@@ -407,12 +408,16 @@ L_ja:
   // ---- Calls and exit.
   {
     const Cell* callee;
-  L_syscall:
-    if (!call_syscall(*state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *run, dialect, left, error)) {
+  L_syscall : {
+    const uint64_t before = left;
+    const bool ok = call_syscall(*state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *run, dialect, left, error);
+    syscall_units += before - left;
+    if (!ok) {
       error.where = at_pc(static_cast<uint32_t>(pc - cells));
       goto L_fail;
     }
     NEXT();
+  }
   L_call:
     // create() resolved every key it knows; this one is nobody's.
     FAIL(Errc::Unsupported, "UnsupportedInstruction",
@@ -518,6 +523,7 @@ L_call_kfunc:
 L_done:
   out->r0 = reg[0];
   out->compute_units = budget - (left - 1);
+  out->instructions = out->compute_units - syscall_units;
   std::memcpy(out->registers.data(), reg, sizeof reg);
   return;
 L_budget:
@@ -540,6 +546,7 @@ L_lddw_tail:
 L_fail:
   out->error = std::move(error);
   out->compute_units = budget - (left - 1);
+  out->instructions = out->compute_units - syscall_units;
   std::memcpy(out->registers.data(), reg, sizeof reg);
 
 #undef DISPATCH
