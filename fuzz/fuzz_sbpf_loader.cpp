@@ -17,7 +17,7 @@ sbpf::LoaderConfig config_of(unsigned variant) {
   config.deploy_checks = (variant & 1) != 0;
   config.symbol_labels = (variant & 2) != 0;
   if (variant & 4) config.syscalls = {"log", "sol_log_", "abort", "entrypoint"};
-  if (variant == 7) config.max_version = 0;  // the v0-only loader's quirks
+  if (variant == 7) config.max_version = 0;  // a v0-only loader
   return config;
 }
 

@@ -237,18 +237,14 @@ using namespace detail;
 
 // ---- Version ---------------------------------------------------------------
 
-// e_flags -> version, as `Executable::load` resolves it: a loader that only
-// enables v0 reads every e_flags but 2 as v0; otherwise 0..3 are themselves
-// and anything else is reserved (never enabled).
+// e_flags -> version, as `Executable::load` resolves it: 0..4 name
+// themselves, anything else is reserved (never enabled).
 Expected<uint32_t> resolve_version(const Bytes& file, const LoaderConfig& config) {
   if (!file.has(ehdr_off::kFlags, 4)) return fail(LoadErrc::ValueOutOfBounds, ehdr_off::kFlags, "file too short");
-  uint32_t flags = file.u32(ehdr_off::kFlags);
-  constexpr uint32_t kReserved = std::numeric_limits<uint32_t>::max();
-  uint32_t version = flags <= 3 ? flags : kReserved;
-  if (config.max_version == 0) version = flags == 2 ? kReserved : 0;
-  if (version == kReserved || version < config.min_version || version > config.max_version)
+  const uint32_t flags = file.u32(ehdr_off::kFlags);
+  if (flags > 4 || flags < config.min_version || flags > config.max_version)
     return fail(LoadErrc::UnsupportedSBPFVersion, ehdr_off::kFlags, "e_flags " + std::to_string(flags));
-  return version;
+  return flags;
 }
 
 // ---- Strict parser (v3+) ----------------------------------------------------
