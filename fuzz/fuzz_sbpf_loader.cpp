@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <vector>
 
 #include "bpfkit/elf.hpp"
+#include "bpfkit/vm.hpp"
 
 namespace {
 
@@ -19,6 +21,25 @@ sbpf::LoaderConfig config_of(unsigned variant) {
   if (variant & 4) config.syscalls = {"log", "sol_log_", "abort", "entrypoint"};
   if (variant == 7) config.max_version = 0;  // a v0-only loader
   return config;
+}
+
+// A program that loads goes on through the verifier and a short run, as the
+// command line would take it.
+void run(const sbpf::Program& program) {
+  static const bpfkit::vm::sbpf::SyscallRegistry syscalls = bpfkit::vm::sbpf::SyscallRegistry::defaults();
+  auto interpreter = bpfkit::vm::sbpf::Interpreter::create(bpfkit::vm::sbpf::Executable::from(program), syscalls);
+  if (!interpreter) {
+    if (interpreter.error().name.empty()) std::abort();
+    return;
+  }
+  std::vector<uint8_t> input(16, 1);
+  bpfkit::vm::sbpf::RunOptions options;
+  options.compute_budget = 2000;
+  options.input = input;
+  options.heap_size = 256;
+  const bpfkit::vm::sbpf::RunResult result = interpreter->run(options);
+  if (result.compute_units > options.compute_budget) std::abort();
+  if (result.error && result.error->name.empty()) std::abort();
 }
 
 void check(std::span<const uint8_t> bytes, const sbpf::LoaderConfig& config) {
@@ -37,6 +58,7 @@ void check(std::span<const uint8_t> bytes, const sbpf::LoaderConfig& config) {
   for (const auto& [key, function] : program->functions) {
     if (function.name.size() > 255) std::abort();
   }
+  run(*program);
 }
 
 }  // namespace

@@ -20,18 +20,6 @@ std::vector<uint8_t> read_fixture(const std::string& name) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-vm::sbpf::Executable to_executable(const elf::sbpf::Program& program) {
-  vm::sbpf::Executable executable;
-  executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
-  executable.rodata = program.rodata;
-  executable.rodata_vaddr = program.rodata_vaddr;
-  executable.text = program.text;
-  executable.text_vaddr = program.text_vaddr;
-  executable.entry_pc = program.entry_pc;
-  for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;
-  return executable;
-}
-
 struct Outcome {
   std::string error;  // production error name; empty for success
   uint64_t r0 = 0;
@@ -46,7 +34,7 @@ Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, el
   if (config.syscalls.empty()) config.syscalls = syscalls.names();
   auto program = elf::sbpf::load(file, config);
   if (!program) return {program.error().name};
-  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), syscalls);
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
   if (!interpreter) return {interpreter.error().name};
   vm::sbpf::RunOptions options;
   options.input = input;
@@ -150,7 +138,7 @@ TEST(SbpfFixtures, SyscallWithoutRegistrationIsAnErrorAtRunTime) {
   ASSERT_TRUE(only_sol_log.add("sol_log_", [](vm::sbpf::SyscallContext&) -> Expected<uint64_t> { return 0; }));
   auto program = elf::sbpf::load(read_fixture("syscall_static.so"), config);
   ASSERT_TRUE(program) << to_string(program.error());
-  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), only_sol_log);
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), only_sol_log);
   ASSERT_TRUE(interpreter);
   const vm::sbpf::RunResult result = interpreter->run({});
   ASSERT_TRUE(result.error.has_value());
@@ -162,7 +150,7 @@ TEST(SbpfFixtures, BudgetOfExactlyTheUsedUnitsSucceedsAndOneLessFails) {
   const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
   auto program = elf::sbpf::load(file);
   ASSERT_TRUE(program) << to_string(program.error());
-  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), syscalls);
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
   ASSERT_TRUE(interpreter);
   std::vector<uint8_t> input = kOne;
   vm::sbpf::RunOptions options;

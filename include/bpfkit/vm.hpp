@@ -338,7 +338,7 @@ class SyscallRegistry {
 };
 
 // A loaded program as the VM needs it. Module elf's sbpf::load() gives every
-// part (the command line copies them across: vm does not depend on elf).
+// part; from() copies them across without vm depending on elf.
 struct Executable {
   const isa::Dialect* dialect = &isa::kSbpfV0;
   std::vector<uint8_t> rodata;  // read-only region
@@ -347,6 +347,21 @@ struct Executable {
   uint64_t text_vaddr = 0;  // address of text[0]: callx targets are relative to it
   uint64_t entry_pc = 0;
   std::unordered_map<uint32_t, uint64_t> functions;  // v0..v2: call imm key -> pc
+
+  // From a loader's program with elf::sbpf::Program's field names (a
+  // template, so that this header needs nothing from module elf).
+  template <class Loaded>
+  static Executable from(const Loaded& program) {
+    Executable executable;
+    executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
+    executable.rodata = program.rodata;
+    executable.rodata_vaddr = program.rodata_vaddr;
+    executable.text = program.text;
+    executable.text_vaddr = program.text_vaddr;
+    executable.entry_pc = program.entry_pc;
+    for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;
+    return executable;
+  }
 };
 
 struct RunOptions {

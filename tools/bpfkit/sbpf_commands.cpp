@@ -34,18 +34,6 @@ bool is_sbpf_elf(std::span<const uint8_t> file) {
   return read_u16(file, 16) == kEtDyn || read_u16(file, 18) == kEmSbpf;
 }
 
-vm::sbpf::Executable to_executable(const elf::sbpf::Program& program) {
-  vm::sbpf::Executable executable;
-  executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
-  executable.rodata = program.rodata;
-  executable.rodata_vaddr = program.rodata_vaddr;
-  executable.text = program.text;
-  executable.text_vaddr = program.text_vaddr;
-  executable.entry_pc = program.entry_pc;
-  for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;
-  return executable;
-}
-
 int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& options) {
   const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
   elf::sbpf::LoaderConfig config;
@@ -57,7 +45,7 @@ int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& option
     error.where.input = options.file;
     return report(error, options.json);
   }
-  auto interpreter = vm::sbpf::Interpreter::create(to_executable(*program), syscalls);
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
   if (!interpreter) return report(interpreter.error(), options.json);
   std::vector<uint8_t> input = options.input;
   vm::sbpf::RunOptions run;

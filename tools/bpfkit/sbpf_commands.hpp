@@ -24,9 +24,6 @@ struct SbpfRunOptions {
 // EM_SBPF) rather than a clang relocatable object.
 bool is_sbpf_elf(std::span<const uint8_t> file);
 
-// The loader's program in the form the VM takes (vm does not depend on elf).
-vm::sbpf::Executable to_executable(const elf::sbpf::Program& program);
-
 int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& options);
 
 // What the loader finds: version, layout, entry, functions and syscalls.
