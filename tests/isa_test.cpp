@@ -4,8 +4,6 @@
 //
 // Expected encodings are written out from RFC 9669 rather than taken from the
 // table, so that a wrong row cannot agree with itself.
-#include "bpfkit/isa.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
 
 namespace bpfkit::isa {
 

@@ -63,32 +63,33 @@ TEST_P(SbpfFixture, GivesTheReadmesResult) {
 
 const std::vector<uint8_t> kOne = {1};
 
-INSTANTIATE_TEST_SUITE_P(
-    Readme, SbpfFixture,
-    testing::Values(Fixture{"strict_header.so", {}, {"", 42, 5}}, Fixture{"relative_call.so", kOne, {"", 3, 16}},
-                    Fixture{"relative_call_sbpfv0.so", kOne, {"", 3, 16}},
-                    Fixture{"reloc_64_64.so", {}, {"", 0x1'0000'0000, 2}},
-                    Fixture{"reloc_64_64_sbpfv0.so", {}, {"", 0x1'0000'0120, 2}},
-                    Fixture{"reloc_64_relative.so", {}, {"", 0, 2}},
-                    Fixture{"reloc_64_relative_sbpfv0.so", {}, {"", 0x1'0000'0138, 2}},
-                    Fixture{"reloc_64_relative_data.so", {}, {"", 0, 3}},
-                    Fixture{"reloc_64_relative_data_sbpfv0.so", {}, {"", 0x1'0000'0140, 3}},
-                    Fixture{"rodata_section.so", {}, {"", 42, 3}}, Fixture{"rodata_section_sbpfv0.so", {}, {"", 42, 3}},
-                    Fixture{"struct_func_pointer.so", {}, {"", 0x0102030405060708, 2}},
-                    Fixture{"struct_func_pointer_sbpfv0.so", {}, {"", 0x0102030405060708, 2}},
-                    Fixture{"syscall_static.so", {}, {"", 0, 5}},
-                    Fixture{"syscall_reloc_64_32_sbpfv0.so", {}, {"", 0, 5}},
-                    Fixture{"callx_unaligned.so", {}, {"CallDepthExceeded", 0, 129}},
-                    Fixture{"bss_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
-                    Fixture{"data_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
-                    Fixture{"program_headers_overflow.so", {}, {"InvalidProgramHeader"}},
-                    Fixture{"long_section_name.so", {}, {"FailedToParse"}},
-                    Fixture{"long_dynamic_symbol_name_sbpfv0.so", {}, {"UnknownSymbol"}}),
-    [](const testing::TestParamInfo<Fixture>& info) {
-      std::string name = info.param.file;
-      name = name.substr(0, name.size() - 3);
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Readme, SbpfFixture,
+                         testing::Values(Fixture{"strict_header.so", {}, {"", 42, 5}},
+                                         Fixture{"relative_call.so", kOne, {"", 3, 16}},
+                                         Fixture{"relative_call_sbpfv0.so", kOne, {"", 3, 16}},
+                                         Fixture{"reloc_64_64.so", {}, {"", 0x1'0000'0000, 2}},
+                                         Fixture{"reloc_64_64_sbpfv0.so", {}, {"", 0x1'0000'0120, 2}},
+                                         Fixture{"reloc_64_relative.so", {}, {"", 0, 2}},
+                                         Fixture{"reloc_64_relative_sbpfv0.so", {}, {"", 0x1'0000'0138, 2}},
+                                         Fixture{"reloc_64_relative_data.so", {}, {"", 0, 3}},
+                                         Fixture{"reloc_64_relative_data_sbpfv0.so", {}, {"", 0x1'0000'0140, 3}},
+                                         Fixture{"rodata_section.so", {}, {"", 42, 3}},
+                                         Fixture{"rodata_section_sbpfv0.so", {}, {"", 42, 3}},
+                                         Fixture{"struct_func_pointer.so", {}, {"", 0x0102030405060708, 2}},
+                                         Fixture{"struct_func_pointer_sbpfv0.so", {}, {"", 0x0102030405060708, 2}},
+                                         Fixture{"syscall_static.so", {}, {"", 0, 5}},
+                                         Fixture{"syscall_reloc_64_32_sbpfv0.so", {}, {"", 0, 5}},
+                                         Fixture{"callx_unaligned.so", {}, {"CallDepthExceeded", 0, 129}},
+                                         Fixture{"bss_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
+                                         Fixture{"data_section_sbpfv0.so", {}, {"WritableSectionNotSupported"}},
+                                         Fixture{"program_headers_overflow.so", {}, {"InvalidProgramHeader"}},
+                                         Fixture{"long_section_name.so", {}, {"FailedToParse"}},
+                                         Fixture{"long_dynamic_symbol_name_sbpfv0.so", {}, {"UnknownSymbol"}}),
+                         [](const testing::TestParamInfo<Fixture>& info) {
+                           std::string name = info.param.file;
+                           name = name.substr(0, name.size() - 3);
+                           return name;
+                         });
 
 TEST(SbpfFixtures, LongSymbolNamesLoad) {
   for (const char* name : {"long_symbol_name.so", "long_symbol_name_sbpfv0.so"}) {
@@ -107,8 +108,7 @@ TEST(SbpfFixtures, WritableSectionErrorNamesTheSection) {
     auto program = elf::sbpf::load(read_fixture(name));
     ASSERT_FALSE(program);
     EXPECT_EQ(program.error().name, "WritableSectionNotSupported");
-    EXPECT_NE(program.error().message.find(std::string(name).starts_with("bss") ? ".bss" : ".data"),
-              std::string::npos)
+    EXPECT_NE(program.error().message.find(std::string(name).starts_with("bss") ? ".bss" : ".data"), std::string::npos)
         << program.error().message;
     EXPECT_TRUE(program.error().where.offset.has_value());
   }

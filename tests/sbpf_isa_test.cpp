@@ -125,19 +125,19 @@ TEST(SbpfIsa, VerifierAcceptsAPlainProgram) {
 
 TEST(SbpfIsa, VerifierRejectsWhatTheProductionVerifierRejects) {
   EXPECT_EQ(verdict({}, 0), "NoProgram");
-  EXPECT_EQ(verdict({slot(0x8c, 1, 2), kExit}, 0), "UnknownOpCode");                      // v2's ldxw in v0
-  EXPECT_EQ(verdict({slot(0x61, 1, 2), kExit}, 2), "UnknownOpCode");                      // v0's ldxw in v2
-  EXPECT_EQ(verdict({slot(0x18, 1), slot(0), kExit}, 2), "UnknownOpCode");                // no lddw in v2
-  EXPECT_EQ(verdict({slot(0x87, 1), kExit}, 3), "");                                      // neg: fine in v3
-  EXPECT_EQ(verdict({slot(0x84, 1), kExit}, 2), "UnknownOpCode");                         // no neg32 in v2
-  EXPECT_EQ(verdict({slot(0xd4, 1, 0, 0, 16), kExit}, 2), "UnknownOpCode");               // no le in v2
+  EXPECT_EQ(verdict({slot(0x8c, 1, 2), kExit}, 0), "UnknownOpCode");         // v2's ldxw in v0
+  EXPECT_EQ(verdict({slot(0x61, 1, 2), kExit}, 2), "UnknownOpCode");         // v0's ldxw in v2
+  EXPECT_EQ(verdict({slot(0x18, 1), slot(0), kExit}, 2), "UnknownOpCode");   // no lddw in v2
+  EXPECT_EQ(verdict({slot(0x87, 1), kExit}, 3), "");                         // neg: fine in v3
+  EXPECT_EQ(verdict({slot(0x84, 1), kExit}, 2), "UnknownOpCode");            // no neg32 in v2
+  EXPECT_EQ(verdict({slot(0xd4, 1, 0, 0, 16), kExit}, 2), "UnknownOpCode");  // no le in v2
   EXPECT_EQ(verdict({slot(0xdc, 1, 0, 0, 15), kExit}, 0), "UnsupportedLEBEArgument");
-  EXPECT_EQ(verdict({slot(0x16, 1, 0, 1, 0), kExit}, 0), "UnknownOpCode");                // jmp32 before v3
-  EXPECT_EQ(verdict({slot(0x16, 1, 0, 0, 0), kExit}, 3), "");                             // jeq32 in v3
+  EXPECT_EQ(verdict({slot(0x16, 1, 0, 1, 0), kExit}, 0), "UnknownOpCode");  // jmp32 before v3
+  EXPECT_EQ(verdict({slot(0x16, 1, 0, 0, 0), kExit}, 3), "");               // jeq32 in v3
   EXPECT_EQ(verdict({slot(0x37, 1, 0, 0, 0), kExit}, 0), "DivisionByZero");
-  EXPECT_EQ(verdict({slot(0x96, 1, 0, 0, 0), kExit}, 2), "");                             // lmul: no division
-  EXPECT_EQ(verdict({slot(0xe6, 1, 0, 0, 0), kExit}, 2), "DivisionByZero");               // srem32 imm 0
-  EXPECT_EQ(verdict({slot(0x3f, 1, 2), kExit}, 0), "");                                   // by a register: run time
+  EXPECT_EQ(verdict({slot(0x96, 1, 0, 0, 0), kExit}, 2), "");                // lmul: no division
+  EXPECT_EQ(verdict({slot(0xe6, 1, 0, 0, 0), kExit}, 2), "DivisionByZero");  // srem32 imm 0
+  EXPECT_EQ(verdict({slot(0x3f, 1, 2), kExit}, 0), "");                      // by a register: run time
   EXPECT_EQ(verdict({slot(0x64, 1, 0, 0, 32), kExit}, 0), "ShiftWithOverflow");
   EXPECT_EQ(verdict({slot(0x67, 1, 0, 0, 63), kExit}, 0), "");
   EXPECT_EQ(verdict({slot(0x77, 1, 0, 0, -1), kExit}, 0), "ShiftWithOverflow");

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "bpfkit/expected.hpp"
@@ -259,7 +260,7 @@ struct Program {
     uint64_t pc = 0;
     std::string name;
   };
-  std::map<uint32_t, Function> functions;
+  std::unordered_map<uint32_t, Function> functions;
   // Syscalls the program refers to by relocation: key -> name.
   std::map<uint32_t, std::string> syscalls_used;
 };

@@ -234,10 +234,10 @@ struct Dialect {
 
 inline constexpr Dialect kLinuxV4{"linux", IsaVersion::V4, 8, 512};
 
-inline constexpr Dialect kSbpfV0{"sbpf-v0", IsaVersion::V1, 64, 4096, Family::Sbpf, 0,
-                                 SbpfFeatures{.stack_frame_gaps = true}, true};
-inline constexpr Dialect kSbpfV1{"sbpf-v1", IsaVersion::V1, 64, 4096, Family::Sbpf, 1,
-                                 SbpfFeatures{.manual_stack_frame_bump = true}, true};
+inline constexpr Dialect kSbpfV0{
+    "sbpf-v0", IsaVersion::V1, 64, 4096, Family::Sbpf, 0, SbpfFeatures{.stack_frame_gaps = true}, true};
+inline constexpr Dialect kSbpfV1{
+    "sbpf-v1", IsaVersion::V1, 64, 4096, Family::Sbpf, 1, SbpfFeatures{.manual_stack_frame_bump = true}, true};
 inline constexpr Dialect kSbpfV2{"sbpf-v2",
                                  IsaVersion::V1,
                                  64,

@@ -167,12 +167,12 @@ class Registry {
   Expected<void> register_key(uint32_t key, std::string_view name, uint64_t pc, uint64_t where);
   void unregister(uint32_t key) { functions_.erase(key); }
   bool is_syscall(uint32_t key) const;
-  std::map<uint32_t, Program::Function>& functions() { return functions_; }
+  std::unordered_map<uint32_t, Program::Function>& functions() { return functions_; }
 
  private:
   const LoaderConfig& config_;
   std::vector<uint32_t> syscall_keys_;  // sorted
-  std::map<uint32_t, Program::Function> functions_;
+  std::unordered_map<uint32_t, Program::Function> functions_;
 };
 
 // Loader for v0..v2 (sbpf_lenient.cpp).

@@ -64,9 +64,17 @@ std::string describe_unknown(const Slot& slot) {
   return message;
 }
 
+std::string version_message(const OpInfo& row, const Dialect& dialect) {
+  std::string message = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + string
+  message.append(row.gnu).append("' needs ISA v").append(std::to_string(static_cast<int>(row.since)));
+  message.append(" (dialect ").append(dialect.name).append(" has v");
+  return message.append(std::to_string(static_cast<int>(dialect.isa))).append(")");
+}
+
 Expected<void> check_registers(uint32_t pc, const Slot& slot, const OpInfo& row) {
   const RegisterUse use = register_use(row.shape);
-  const std::string name = "'" + std::string(row.gnu) + "'";
+  std::string name = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + string
+  name.append(row.gnu).append("'");
   if (use.dst_used && slot.dst() >= kRegisterCount)
     return at(pc, Errc::BadRegister, "dst register r" + std::to_string(slot.dst()) + " out of range in " + name);
   if (!use.dst_used && slot.dst() != 0) return at(pc, Errc::BadRegister, "dst register field must be 0 in " + name);
@@ -121,10 +129,7 @@ Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect) {
     if (!op) return at(here, Errc::BadOpcode, describe_unknown(slot));
     const OpInfo& row = info(*op);
     if (row.since > dialect.isa)
-      return at(here, Errc::BadOpcode,
-                "'" + std::string(row.gnu) + "' needs ISA v" + std::to_string(static_cast<int>(row.since)) +
-                    " (dialect " + std::string(dialect.name) + " has v" +
-                    std::to_string(static_cast<int>(dialect.isa)) + ")");
+      return at(here, Errc::BadOpcode, version_message(row, dialect));
     if (auto ok = check_registers(here, slot, row); !ok) return ok.error();
     program.ops[pc] = op;
     if (row.shape != Shape::Lddw) continue;
@@ -142,8 +147,8 @@ Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect)
   if (bytes.size() % sizeof(Slot) != 0) {
     Location where;
     where.offset = bytes.size() - bytes.size() % sizeof(Slot);
-    Error error = make_error(
-        Errc::Truncated, "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes", where);
+    Error error = make_error(Errc::Truncated,
+                             "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes", where);
     if (dialect.family == Family::Sbpf) error.name = "ProgramLengthNotMultiple";
     return error;
   }

@@ -123,16 +123,15 @@ struct ByteTable {
 ByteTable build_byte_table(const Dialect& dialect) {
   ByteTable table;
   for (const OpInfo& row : kOps) {
-    const bool present =
-        is_linux(row) ? linux_row_in_sbpf(row, dialect.sbpf) : sbpf_row_in_version(row, dialect.sbpf);
+    const bool present = is_linux(row) ? linux_row_in_sbpf(row, dialect.sbpf) : sbpf_row_in_version(row, dialect.sbpf);
     if (present && !table.row[row.code]) table.row[row.code] = row.op;
   }
   return table;
 }
 
 const ByteTable& byte_table(const Dialect& dialect) {
-  static const ByteTable tables[] = {build_byte_table(kSbpfV0), build_byte_table(kSbpfV1),
-                                     build_byte_table(kSbpfV2), build_byte_table(kSbpfV3)};
+  static const ByteTable tables[] = {build_byte_table(kSbpfV0), build_byte_table(kSbpfV1), build_byte_table(kSbpfV2),
+                                     build_byte_table(kSbpfV3)};
   return tables[dialect.sbpf_version < 4 ? dialect.sbpf_version : 3];
 }
 
@@ -235,8 +234,7 @@ Expected<void> check_sbpf_target(const std::span<const Slot> slots, uint32_t pc,
     if (local_call)
       return verifier_error(pc, Errc::OutOfRange, "InvalidFunction",
                             "call target " + std::to_string(target) + " is outside the program");
-    return verifier_error(pc, Errc::OutOfRange, "JumpOutOfCode",
-                          "jump out of code to " + std::to_string(target));
+    return verifier_error(pc, Errc::OutOfRange, "JumpOutOfCode", "jump out of code to " + std::to_string(target));
   }
   if (slots[static_cast<size_t>(target)].code == 0)
     return verifier_error(pc, Errc::OutOfRange, local_call ? "InvalidFunction" : "JumpToMiddleOfLDDW",

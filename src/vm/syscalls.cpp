@@ -227,8 +227,8 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(kStackFrameSize));
   if (dialect.sbpf.stack_frame_gaps && frame >= -1 && frame <= static_cast<int64_t>(dialect.max_call_depth)) {
     std::snprintf(buf, sizeof buf,
-                  "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)", frame,
-                  addr, size, type);
+                  "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
+                  frame, addr, size, type);
     return named(Errc::AccessViolation, "StackAccessViolation", buf);
   }
   std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",

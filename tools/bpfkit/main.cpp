@@ -331,9 +331,10 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a program and print r0");
-  run_cmd->add_option("FILE", run.file,
-                      "program: .bin (raw), .hex, .data (conformance test), assembly, an ELF object (.o) or an "
-                      "sBPF shared object (.so)")
+  run_cmd
+      ->add_option("FILE", run.file,
+                   "program: .bin (raw), .hex, .data (conformance test), assembly, an ELF object (.o) or an "
+                   "sBPF shared object (.so)")
       ->required();
   auto* mem = run_cmd->add_option("--mem", run.mem_file, "file whose bytes are the memory buffer (r1, r2 = length)");
   auto* mem_hex = run_cmd->add_option("--mem-hex", run.mem_hex, "memory buffer as hex bytes");

@@ -1,5 +1,6 @@
 #include "sbpf_commands.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -55,9 +56,8 @@ int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& option
   if (!options.json) std::cerr << result.log;
   if (result.error) return report_fault(*result.error, result.compute_units, options.json);
   if (options.json) {
-    nlohmann::ordered_json out{{"r0", hex(result.r0)},
-                               {"instructions", result.instructions},
-                               {"compute_units", result.compute_units}};
+    nlohmann::ordered_json out{
+        {"r0", hex(result.r0)}, {"instructions", result.instructions}, {"compute_units", result.compute_units}};
     if (!result.log.empty()) out["log"] = result.log;
     if (options.regs) {
       nlohmann::ordered_json regs = nlohmann::ordered_json::array();
@@ -84,12 +84,19 @@ int objdump_sbpf_command(std::span<const uint8_t> file, const std::string& name,
     return report(error, json);
   }
   const elf::sbpf::ElfInfo& info = program->info;
+  // Functions in pc order (the loader keeps them by key).
+  std::vector<std::pair<uint32_t, const elf::sbpf::Program::Function*>> by_pc;
+  for (const auto& [key, function] : program->functions) by_pc.emplace_back(key, &function);
+  std::sort(by_pc.begin(), by_pc.end(), [](const auto& a, const auto& b) {
+    return a.second->pc != b.second->pc ? a.second->pc < b.second->pc : a.first < b.first;
+  });
   if (json) {
     nlohmann::ordered_json functions = nlohmann::ordered_json::array();
-    for (const auto& [key, function] : program->functions)
-      functions.push_back({{"key", hex(key)}, {"pc", function.pc}, {"name", function.name}});
+    for (const auto& [key, function] : by_pc)
+      functions.push_back({{"key", hex(key)}, {"pc", function->pc}, {"name", function->name}});
     nlohmann::ordered_json syscalls = nlohmann::ordered_json::array();
-    for (const auto& [key, syscall] : program->syscalls_used) syscalls.push_back({{"key", hex(key)}, {"name", syscall}});
+    for (const auto& [key, syscall] : program->syscalls_used)
+      syscalls.push_back({{"key", hex(key)}, {"name", syscall}});
     nlohmann::ordered_json out{{"format", "sbpf"},
                                {"version", info.sbpf_version},
                                {"machine", info.machine},
@@ -109,8 +116,8 @@ int objdump_sbpf_command(std::span<const uint8_t> file, const std::string& name,
             << hex(info.text_offset) << "), entry pc " << program->entry_pc << "\n"
             << "  rodata: " << program->rodata.size() << " bytes at " << hex(program->rodata_vaddr) << "\n";
   if (!program->functions.empty()) std::cout << "\nFunctions:\n";
-  for (const auto& [key, function] : program->functions)
-    std::cout << "  pc " << function.pc << "  key " << hex(key) << "  " << function.name << "\n";
+  for (const auto& [key, function] : by_pc)
+    std::cout << "  pc " << function->pc << "  key " << hex(key) << "  " << function->name << "\n";
   if (!program->syscalls_used.empty()) std::cout << "\nSyscalls:\n";
   for (const auto& [key, syscall] : program->syscalls_used) std::cout << "  " << hex(key) << "  " << syscall << "\n";
   return kExitOk;
