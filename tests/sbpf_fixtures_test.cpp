@@ -49,6 +49,9 @@ struct Fixture {
   Outcome expected;
 };
 
+// Test names and messages show the file, not the struct's bytes.
+void PrintTo(const Fixture& fixture, std::ostream* out) { *out << fixture.file; }
+
 class SbpfFixture : public testing::TestWithParam<Fixture> {};
 
 TEST_P(SbpfFixture, GivesTheReadmesResult) {
