@@ -129,6 +129,8 @@ struct RawSymbol {
 };
 
 FileHeader read_file_header(const Bytes& file);  // needs size() >= 64
+// The offset of the first byte of e_ident that is not the ELF magic, or nullopt.
+std::optional<uint64_t> magic_fault(const FileHeader& h);
 ProgramHeader read_program_header(const Bytes& file, uint64_t at);
 RawSection read_section(const Bytes& file, uint64_t at);
 RawSymbol read_symbol(const Bytes& file, uint64_t at);

@@ -27,9 +27,7 @@ struct Elf {
 
 std::optional<uint64_t> header_fault(const FileHeader& h) {
   using namespace ehdr_off;
-  static constexpr uint8_t kMagic[4] = {0x7f, 'E', 'L', 'F'};
-  for (unsigned i = 0; i < 4; ++i)
-    if (h.ident[i] != kMagic[i]) return i;
+  if (auto bad = magic_fault(h)) return bad;
   const std::pair<bool, uint64_t> checks[] = {
       {h.ident[kClass] != 2, kClass},
       {h.ident[kData] != 1, kData},

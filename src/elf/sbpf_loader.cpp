@@ -81,6 +81,13 @@ FileHeader read_file_header(const Bytes& file) {
   return h;
 }
 
+std::optional<uint64_t> magic_fault(const FileHeader& h) {
+  static constexpr uint8_t kMagic[4] = {0x7f, 'E', 'L', 'F'};
+  for (unsigned i = 0; i < 4; ++i)
+    if (h.ident[i] != kMagic[i]) return i;
+  return std::nullopt;
+}
+
 ProgramHeader read_program_header(const Bytes& file, uint64_t at) {
   ProgramHeader p;
   p.at = at;
@@ -261,9 +268,7 @@ constexpr ExpectedSegment kBytecodeSegment{kPfX, kProgramStart};
 // does not look at: e_type, e_entry (checked later), e_shoff, e_flags, e_shnum.
 std::optional<uint64_t> strict_header_fault(const FileHeader& h, uint64_t ph_end, uint64_t file_size) {
   using namespace ehdr_off;
-  static constexpr uint8_t kMagic[4] = {0x7f, 'E', 'L', 'F'};
-  for (unsigned i = 0; i < 4; ++i)
-    if (h.ident[i] != kMagic[i]) return i;
+  if (auto bad = magic_fault(h)) return bad;
   const std::pair<bool, uint64_t> checks[] = {
       {h.ident[kClass] != 2, kClass},
       {h.ident[kData] != 1, kData},

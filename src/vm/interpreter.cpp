@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "bpfkit/vm.hpp"
+#include "host_access.hpp"
 
 namespace bpfkit::vm {
 
@@ -48,16 +49,8 @@ inline U signed_mod(U d, U s) {
   return static_cast<U>(static_cast<S>(d) % static_cast<S>(s));
 }
 
-template <class T>
-inline T load(const uint8_t* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-template <class T>
-inline void store(uint8_t* p, T value) {
-  std::memcpy(p, &value, sizeof value);
-}
+using detail::load;
+using detail::store;
 
 // Reads a big-endian packet value for LD_ABS / LD_IND.
 inline uint64_t load_big_endian(const uint8_t* p, unsigned size) {

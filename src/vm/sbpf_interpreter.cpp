@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "bpfkit/vm.hpp"
+#include "host_access.hpp"
 
 namespace bpfkit::vm::sbpf {
 
@@ -55,16 +56,8 @@ struct Frame {
   const Cell* return_to;
 };
 
-template <class T>
-inline T load(const uint8_t* p) {
-  T value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-template <class T>
-inline void store(uint8_t* p, T value) {
-  std::memcpy(p, &value, sizeof value);
-}
+using detail::load;
+using detail::store;
 
 inline uint64_t sign_extend32(uint32_t value) {
   return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(value)));
