@@ -178,6 +178,10 @@ check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so"
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
 check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json
+check sbpf-disasm 0 "call 0x6bf5c3fe <log>" -- "$bpfkit" disasm "$elfs/syscall_static.so"
+check sbpf-disasm-v0 0 "<function_0>" -- "$bpfkit" disasm "$elfs/relative_call_sbpfv0.so"
+printf '2c 21 08 00 00 00 00 00\n' >"$tmp/moved.hex"
+check sbpf-disasm-dialect 0 "w1 = *(u8 *)(r2 + 0x8)" -- "$bpfkit" disasm "$tmp/moved.hex" --dialect sbpf-v2
 check sbpf-truncated 1 '"offset"' -- "$bpfkit" run "$tmp/cut.so" --json
 
 echo "cli: $passed passed, $failed failed"

@@ -348,3 +348,61 @@ TEST(DisasmListing, SymbolNamesJumpTargetsWithoutLabels) {
 
 }  // namespace
 }  // namespace bpfkit::assembly
+
+// ---- sBPF ------------------------------------------------------------------------
+
+namespace bpfkit {
+namespace {
+
+TEST(DisasmSbpf, EachVersionListsItsOwnEncodings) {
+  isa::Slot load;  // 0x2c: ldxb in v2, mul32 reg elsewhere
+  load.code = 0x2c;
+  load.set_dst(1);
+  load.set_src(2);
+  load.off = 8;
+  const std::vector<isa::Slot> slots{load};
+  EXPECT_EQ(assembly::format_instruction(slots, 0), "<unknown>");  // Linux: mul32 wants offset 0
+  EXPECT_EQ(assembly::format_instruction(slots, 0, assembly::Syntax::PseudoC, isa::kSbpfV2),
+            "w1 = *(u8 *)(r2 + 0x8)");
+  EXPECT_EQ(assembly::format_instruction(slots, 0, assembly::Syntax::Normal, isa::kSbpfV2), "ldxb %r1,[%r2+8]");
+  isa::Slot pqr;  // 0x36: uhmul64 imm in v2, jge32 imm in v3, nothing in v0
+  pqr.code = 0x36;
+  pqr.set_dst(3);
+  pqr.imm = 5;
+  EXPECT_EQ(assembly::format_instruction(std::vector<isa::Slot>{pqr}, 0, assembly::Syntax::Normal, isa::kSbpfV2),
+            "uhmul64 %r3,5");
+  EXPECT_EQ(assembly::format_instruction(std::vector<isa::Slot>{pqr}, 0, assembly::Syntax::PseudoC, isa::kSbpfV0),
+            "<unknown>");
+}
+
+TEST(DisasmSbpf, CallxShowsTheRegisterItsVersionReads) {
+  isa::Slot callx;
+  callx.code = 0x8d;
+  callx.imm = 3;  // v0, v1
+  EXPECT_EQ(assembly::format_instruction(std::vector<isa::Slot>{callx}, 0, assembly::Syntax::PseudoC, isa::kSbpfV0),
+            "callx r3");
+  callx.imm = 0;
+  callx.set_src(4);  // v2
+  EXPECT_EQ(assembly::format_instruction(std::vector<isa::Slot>{callx}, 0, assembly::Syntax::PseudoC, isa::kSbpfV2),
+            "callx r4");
+  callx.set_src(0);
+  callx.set_dst(5);  // v3
+  EXPECT_EQ(assembly::format_instruction(std::vector<isa::Slot>{callx}, 0, assembly::Syntax::PseudoC, isa::kSbpfV3),
+            "callx r5");
+}
+
+TEST(DisasmSbpf, CallsByKeyCarryTheirNames) {
+  isa::Slot call;
+  call.code = 0x85;
+  call.imm = static_cast<int32_t>(isa::murmur3_32(std::string_view("sol_log_")));
+  isa::Slot exit;
+  exit.code = 0x95;
+  assembly::DisassemblyOptions options;
+  options.dialect = &isa::kSbpfV0;
+  options.call_names[isa::murmur3_32(std::string_view("sol_log_"))] = "sol_log_";
+  const std::string listing = assembly::disassemble(std::vector<isa::Slot>{call, exit}, options);
+  EXPECT_NE(listing.find("<sol_log_>"), std::string::npos) << listing;
+}
+
+}  // namespace
+}  // namespace bpfkit

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,12 +122,16 @@ struct DisassemblyOptions {
                           // instead: `L0:` lines and `goto L0`, which assembles to the same bytes.
   std::string symbol;     // if set: a `0000000000000000 <symbol>:` line first and, without
                           // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
+  const isa::Dialect* dialect = nullptr;  // which rows the bytes are (null: Linux); an sBPF
+                                          // version decodes by its own opcode map
+  std::map<uint32_t, std::string> call_names;  // `call imm` keys to print as ` <name>` after the call
 };
 
 // The text of the instruction at `pc` (an lddw also reads slots[pc + 1]), or
 // "<unknown>" when no table row matches, the lddw has no second slot, or pc
 // is past the end. Jump targets are offsets (`goto +0x1`, `ja 1`).
-std::string format_instruction(std::span<const isa::Slot> slots, size_t pc, Syntax syntax = Syntax::PseudoC);
+std::string format_instruction(std::span<const isa::Slot> slots, size_t pc, Syntax syntax = Syntax::PseudoC,
+                               const isa::Dialect& dialect = isa::kLinuxV4);
 
 // A listing of `slots`, one instruction per line; unknown slots print as
 // "<unknown>" and the listing goes on with the next slot.

@@ -34,13 +34,30 @@ struct Insn {
   std::string_view target_label;
 };
 
-std::optional<Insn> instruction_at(std::span<const Slot> slots, size_t pc) {
+// sBPF's callx names its register in imm (v0, v1), src (v2) or dst (v3);
+// the listing shows it where the row's template reads it, in dst.
+Slot as_printed(const Slot& slot, Op op, const isa::Dialect& dialect) {
+  if (op != Op::callx || dialect.family != isa::Family::Sbpf) return slot;
+  Slot printed = slot;
+  if (dialect.sbpf.callx_uses_src)
+    printed.set_dst(slot.src());
+  else if (!dialect.sbpf.callx_uses_dst)
+    printed.set_dst(static_cast<uint8_t>(slot.imm));
+  printed.set_src(0);
+  printed.imm = 0;
+  return printed;
+}
+
+std::optional<Insn> instruction_at(std::span<const Slot> slots, size_t pc, const isa::Dialect& dialect) {
   if (pc >= slots.size()) return std::nullopt;
-  const std::optional<Op> op = isa::lookup(slots[pc]);
+  const std::optional<Op> op = isa::lookup(slots[pc], dialect);
   if (!op) return std::nullopt;
+  if (dialect.family == isa::Family::Sbpf && *op == Op::callx && !dialect.sbpf.callx_uses_src &&
+      !dialect.sbpf.callx_uses_dst && (slots[pc].imm < 0 || slots[pc].imm > 10))
+    return std::nullopt;  // no register to name
   Insn insn;
   insn.op = *op;
-  insn.slot = slots[pc];
+  insn.slot = as_printed(slots[pc], *op, dialect);
   if (isa::is_lddw(*op)) {
     if (pc + 1 >= slots.size()) return std::nullopt;  // llvm-objdump also says <unknown> here
     const uint64_t low = static_cast<uint32_t>(slots[pc].imm);
@@ -223,7 +240,7 @@ class Listing {
     if (!options_.symbol.empty()) out_ += cat({"0000000000000000 <", options_.symbol, ">:\n"});
     for (size_t pc = 0; pc < slots_.size();) {
       if (auto label = labels_.find(pc); label != labels_.end()) out_ += label_line(label->second);
-      const std::optional<Insn> insn = instruction_at(slots_, pc);
+      const std::optional<Insn> insn = instruction_at(slots_, pc, dialect());
       const size_t width = insn ? insn->width : 1;
       line(pc, width, insn ? text(*insn, pc) : std::string(kUnknown));
       pc += width;
@@ -258,10 +275,18 @@ class Listing {
   }
 
   std::string text(Insn insn, size_t pc) const {
-    if (!assembler_labels()) return cat({format(insn, options_.syntax), target_note(insn, pc)});
+    if (!assembler_labels()) return cat({format(insn, options_.syntax), target_note(insn, pc), call_note(insn)});
     const std::string label = target_label(insn, pc);
     insn.target_label = label;
     return format(insn, options_.syntax);
+  }
+
+  // " <name>" after a call whose key the caller named (sBPF syscalls and
+  // functions are called by key).
+  std::string call_note(const Insn& insn) const {
+    if (insn.op != Op::call || options_.call_names.empty()) return "";
+    auto name = options_.call_names.find(static_cast<uint32_t>(insn.slot.imm));
+    return name == options_.call_names.end() ? "" : cat({" <", name->second, ">"});
   }
 
   // Targets that start an instruction get labels L0, L1, ... in address
@@ -271,7 +296,7 @@ class Listing {
     std::vector<int64_t> targets;
     for (size_t pc = 0; pc < slots_.size();) {
       starts[pc] = true;
-      const std::optional<Insn> insn = instruction_at(slots_, pc);
+      const std::optional<Insn> insn = instruction_at(slots_, pc, dialect());
       if (!insn) {
         ++pc;
         continue;
@@ -342,6 +367,8 @@ class Listing {
   }
 
   std::span<const Slot> slots_;
+  const isa::Dialect& dialect() const { return options_.dialect ? *options_.dialect : isa::kLinuxV4; }
+
   const DisassemblyOptions& options_;
   std::map<size_t, size_t> labels_;  // target slot -> label number
   std::string out_;
@@ -349,8 +376,8 @@ class Listing {
 
 }  // namespace
 
-std::string format_instruction(std::span<const Slot> slots, size_t pc, Syntax syntax) {
-  const std::optional<Insn> insn = instruction_at(slots, pc);
+std::string format_instruction(std::span<const Slot> slots, size_t pc, Syntax syntax, const isa::Dialect& dialect) {
+  const std::optional<Insn> insn = instruction_at(slots, pc, dialect);
   return insn ? format(*insn, syntax) : std::string(kUnknown);
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bpfkit/assembly.hpp"
+#include "bpfkit/elf.hpp"
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
 #include "cli_common.hpp"
@@ -193,8 +194,23 @@ struct DisasmOptions {
   std::string file;
   std::string syntax = "llvm";
   std::string section, symbol;
+  std::string dialect;  // "", "linux", "sbpf-v0" .. "sbpf-v3"
   bool raw = false, no_addresses = false, no_labels = false;
 };
+
+// What disasm lists: the slots, and whose encodings they are.
+struct DisasmInput {
+  std::vector<isa::Slot> slots;
+  const isa::Dialect* dialect = nullptr;  // null: Linux
+  std::map<uint32_t, std::string> call_names;
+};
+
+const isa::Dialect* dialect_named(const std::string& name) {
+  if (name == "linux") return &isa::kLinuxV4;
+  for (uint32_t v = 0; v <= 3; ++v)
+    if (name == "sbpf-v" + std::to_string(v)) return isa::sbpf_dialect(v);
+  return nullptr;
+}
 
 // The instructions of an ELF section; a size that is no multiple of 8 is a
 // truncated program.
@@ -215,14 +231,35 @@ Expected<std::vector<isa::Slot>> section_slots(const ElfSection& section, const 
 }
 
 // FILE is an ELF object (one section of it), or anything `run` reads.
-Expected<std::vector<isa::Slot>> disasm_input(const DisasmOptions& options) {
+// An sBPF shared object lists its relocated text in its version's encoding.
+Expected<DisasmInput> sbpf_disasm_input(std::span<const uint8_t> bytes, const DisasmOptions& options) {
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  auto program = elf::sbpf::load(bytes, config);
+  if (!program) {
+    Error error = program.error();
+    error.where.input = options.file;
+    return error;
+  }
+  DisasmInput input{std::move(program->text), isa::sbpf_dialect(program->info.sbpf_version), {}};
+  for (const auto& [key, function] : program->functions)
+    input.call_names[key] = function.name.empty() ? "pc " + std::to_string(function.pc) : function.name;
+  for (const auto& [key, name] : program->syscalls_used) input.call_names[key] = name;
+  for (const std::string& name : config.syscalls) input.call_names.emplace(isa::murmur3_32(name), name);
+  return input;
+}
+
+Expected<DisasmInput> disasm_input(const DisasmOptions& options) {
   auto content = read_file(options.file);
   if (!content) return content.error();
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
   if (is_elf(bytes)) {
+    if (options.section.empty() && is_sbpf_elf(bytes)) return sbpf_disasm_input(bytes, options);
     auto section = read_elf_section(bytes, options.section, options.file);
     if (!section) return section.error();
-    return section_slots(*section, options.file);
+    auto slots = section_slots(*section, options.file);
+    if (!slots) return slots.error();
+    return DisasmInput{std::move(*slots)};
   }
   if (!options.section.empty()) {
     Location where;
@@ -231,12 +268,12 @@ Expected<std::vector<isa::Slot>> disasm_input(const DisasmOptions& options) {
   }
   auto input = read_program(options.file);
   if (!input) return input.error();
-  return std::move(input->slots);
+  return DisasmInput{std::move(input->slots)};
 }
 
 int disasm_command(const DisasmOptions& options) {
-  auto slots = disasm_input(options);
-  if (!slots) return report(slots.error(), false);
+  auto input = disasm_input(options);
+  if (!input) return report(input.error(), false);
   assembly::DisassemblyOptions listing;
   const bool gnu = options.syntax == "gnu" || options.syntax == "normal";
   listing.syntax = gnu ? assembly::Syntax::Normal : assembly::Syntax::PseudoC;
@@ -244,7 +281,9 @@ int disasm_command(const DisasmOptions& options) {
   listing.addresses = !options.no_addresses;
   listing.labels = !options.no_labels;
   listing.symbol = options.symbol;
-  std::cout << assembly::disassemble(*slots, listing);
+  listing.dialect = options.dialect.empty() ? input->dialect : dialect_named(options.dialect);
+  listing.call_names = std::move(input->call_names);
+  std::cout << assembly::disassemble(input->slots, listing);
   return kExitOk;
 }
 
@@ -370,13 +409,18 @@ int main(int argc, char** argv) {
   DisasmOptions disasm;
   CLI::App* disasm_cmd =
       app.add_subcommand("disasm", "Disassemble a program: pseudo-C as llvm-objdump prints it, or GNU syntax");
-  disasm_cmd->add_option("FILE", disasm.file, "program: .bin, .hex, .data, assembly, or an ELF object")->required();
+  disasm_cmd->add_option("FILE", disasm.file, "program: .bin, .hex, .data, assembly, an ELF object or an sBPF .so")
+      ->required();
   disasm_cmd->add_option("--syntax", disasm.syntax, "llvm|pseudoc (llvm-objdump-19) or gnu|normal (GNU objdump)")
       ->check(CLI::IsMember({"llvm", "pseudoc", "gnu", "normal"}));
   disasm_cmd->add_option("--section", disasm.section, "ELF section (default: .text, else the first executable one)");
   disasm_cmd->add_option("--symbol", disasm.symbol,
                          "name the code as llvm-objdump does: <NAME>:, goto +0x1 <NAME+0x10>");
   disasm_cmd->add_flag("--raw", disasm.raw, "show each instruction's encoded bytes");
+  disasm_cmd
+      ->add_option("--dialect", disasm.dialect,
+                   "whose encodings: linux (default), sbpf-v0 .. sbpf-v3 (an sBPF .so: its own)")
+      ->check(CLI::IsMember({"linux", "sbpf-v0", "sbpf-v1", "sbpf-v2", "sbpf-v3"}));
   disasm_cmd->add_flag("--no-addresses", disasm.no_addresses, "leave out the instruction addresses");
   disasm_cmd->add_flag("--no-labels", disasm.no_labels, "no <L0>: lines at jump targets");
 
