@@ -820,6 +820,8 @@ TEST(SbpfVm, MemorySyscalls) {
   int32_t result;
   std::memcpy(&result, input.data() + 60, 4);
   EXPECT_EQ(result, -4);
+  EXPECT_EQ(fault_of(syscall("sol_memcmp_", {kInput + 48, kInput + 56, 4, kInput + 61}), V0, options(input)),
+            "UnalignedPointer");
   // Cost: max(10, n / 250).
   std::vector<uint8_t> big(10000);
   auto costly = run(syscall("sol_memset_", {kInput, 0, 5000}), V0, options(big));

@@ -162,6 +162,10 @@ Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
   if (!a) return a.error();
   auto b = slice(ctx, ctx.args[1], n, false);
   if (!b) return b.error();
+  // Agave translates the result as an i32 and checks its alignment.
+  if (ctx.args[3] % alignof(int32_t) != 0)
+    return named(Errc::HelperFailed, "UnalignedPointer",
+                 "sol_memcmp_ result pointer " + hex(ctx.args[3]) + " is not 4-byte aligned");
   auto out = slice(ctx, ctx.args[3], sizeof(int32_t), true);
   if (!out) return out.error();
   int32_t result = 0;
