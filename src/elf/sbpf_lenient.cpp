@@ -387,9 +387,11 @@ Expected<void> Relocator::relative_calls() {
 }
 
 Expected<RawSymbol> Relocator::dynamic_symbol(uint32_t index, uint64_t at) const {
-  if (elf_.dynsym < 0) return fail(LoadErrc::UnknownSymbol, at, std::to_string(index));
+  if (elf_.dynsym < 0)
+    return fail(LoadErrc::UnknownSymbol, at, "dynamic symbol " + std::to_string(index) + ": no .dynsym");
   const RawSection& s = elf_.sections[elf_.dynsym];
-  if (index >= s.size / kSymSize) return fail(LoadErrc::UnknownSymbol, at, std::to_string(index));
+  if (index >= s.size / kSymSize)
+    return fail(LoadErrc::UnknownSymbol, at, "dynamic symbol " + std::to_string(index) + " is past the end of .dynsym");
   return read_symbol(file_, s.offset + uint64_t{index} * kSymSize);
 }
 
@@ -436,7 +438,10 @@ Expected<void> Relocator::reloc_64_32(uint64_t at, uint64_t r_offset, uint32_t s
   if (elf_.dynstr >= 0) {
     if (auto n = string_in_section(file_, elf_.sections[elf_.dynstr], symbol->name, kDynSymbolNameMax)) name = *n;
   }
-  if (!name) return fail(LoadErrc::UnknownSymbol, at, std::to_string(symbol->name));
+  if (!name)
+    return fail(LoadErrc::UnknownSymbol, at,
+                "the name at .dynstr offset " + std::to_string(symbol->name) +
+                    " is missing, unterminated or longer than " + std::to_string(kDynSymbolNameMax) + " bytes");
   uint32_t key = 0;
   if (symbol->is_function() && symbol->value != 0) {
     // A defined function: an internal call.
@@ -486,9 +491,11 @@ Expected<void> Relocator::symbol_labels() {
     if (!text_.vm_range().contains(sym.value))
       return fail(LoadErrc::ValueOutOfBounds, at, "symbol " + hex(sym.value) + " outside .text");
     uint64_t pc = (sym.value - text_.addr) / kInsnSize;
-    if (elf_.strtab < 0) return fail(LoadErrc::UnknownSymbol, at, std::to_string(sym.name));
+    if (elf_.strtab < 0) return fail(LoadErrc::UnknownSymbol, at, "no .strtab for symbol names");
     auto name = symbol_label(file_, elf_.sections[elf_.strtab], sym.name);
-    if (!name) return fail(LoadErrc::UnknownSymbol, at, std::to_string(sym.name));
+    if (!name)
+      return fail(LoadErrc::UnknownSymbol, at,
+                  "the name at .strtab offset " + std::to_string(sym.name) + " is missing or unterminated");
     if (auto key = registry_.register_hashed(*name, pc, at); !key) return key.error();
   }
   return {};
