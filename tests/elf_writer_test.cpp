@@ -180,7 +180,8 @@ ParsedElf write_and_parse(const Object& object) {
 // ---- The sample object ------------------------------------------------------------
 
 // Object section indices of the sample.
-constexpr uint32_t kText = 0, kData = 1, kBss = 2, kMaps = 3;
+// (.bss is index 2; no symbol or relocation of the sample refers to it.)
+constexpr uint32_t kText = 0, kData = 1, kMaps = 3;
 
 std::vector<uint8_t> sample_text() {
   std::vector<isa::Slot> slots;

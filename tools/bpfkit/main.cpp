@@ -259,7 +259,7 @@ Expected<DisasmInput> disasm_input(const DisasmOptions& options) {
     if (!section) return section.error();
     auto slots = section_slots(*section, options.file);
     if (!slots) return slots.error();
-    return DisasmInput{std::move(*slots)};
+    return DisasmInput{std::move(*slots), nullptr, {}};
   }
   if (!options.section.empty()) {
     Location where;
@@ -268,7 +268,7 @@ Expected<DisasmInput> disasm_input(const DisasmOptions& options) {
   }
   auto input = read_program(options.file);
   if (!input) return input.error();
-  return DisasmInput{std::move(input->slots)};
+  return DisasmInput{std::move(input->slots), nullptr, {}};
 }
 
 int disasm_command(const DisasmOptions& options) {
