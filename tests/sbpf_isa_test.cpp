@@ -51,7 +51,6 @@ TEST(SbpfIsa, DialectsByVersion) {
     EXPECT_EQ(dialect->sbpf_version, v);
     EXPECT_EQ(dialect->max_call_depth, 64u);
     EXPECT_EQ(dialect->stack_frame_size, 4096u);
-    EXPECT_TRUE(dialect->divide_by_zero_traps);
   }
   EXPECT_EQ(isa::sbpf_dialect(4), nullptr);
   EXPECT_TRUE(isa::kSbpfV0.sbpf.stack_frame_gaps);

@@ -195,8 +195,6 @@ inline constexpr uint8_t kPseudoMapIdx = 5, kPseudoMapIdxValue = 6;
 
 // ---- Dialects --------------------------------------------------------------
 
-// What differs between the BPF flavours bpfkit runs. Code asks the dialect;
-// it never tests a version number inline.
 enum class Family : uint8_t { Linux, Sbpf };
 
 // How an sBPF version differs from v0 (anza-xyz/sbpf `SBPFVersion`, Firedancer
@@ -229,15 +227,14 @@ struct Dialect {
   Family family = Family::Linux;
   uint8_t sbpf_version = 0;  // sBPF only: 0..3
   SbpfFeatures sbpf = {};
-  bool divide_by_zero_traps = false;  // sBPF: x / 0 is an error, not 0
 };
 
 inline constexpr Dialect kLinuxV4{"linux", IsaVersion::V4, 8, 512};
 
 inline constexpr Dialect kSbpfV0{
-    "sbpf-v0", IsaVersion::V1, 64, 4096, Family::Sbpf, 0, SbpfFeatures{.stack_frame_gaps = true}, true};
+    "sbpf-v0", IsaVersion::V1, 64, 4096, Family::Sbpf, 0, SbpfFeatures{.stack_frame_gaps = true}};
 inline constexpr Dialect kSbpfV1{
-    "sbpf-v1", IsaVersion::V1, 64, 4096, Family::Sbpf, 1, SbpfFeatures{.manual_stack_frame_bump = true}, true};
+    "sbpf-v1", IsaVersion::V1, 64, 4096, Family::Sbpf, 1, SbpfFeatures{.manual_stack_frame_bump = true}};
 inline constexpr Dialect kSbpfV2{"sbpf-v2",
                                  IsaVersion::V1,
                                  64,
@@ -252,8 +249,7 @@ inline constexpr Dialect kSbpfV2{"sbpf-v2",
                                               .callx_uses_src = true,
                                               .disable_lddw = true,
                                               .disable_le = true,
-                                              .move_memory_classes = true},
-                                 true};
+                                              .move_memory_classes = true}};
 inline constexpr Dialect kSbpfV3{"sbpf-v3",
                                  IsaVersion::V1,
                                  64,
@@ -264,8 +260,7 @@ inline constexpr Dialect kSbpfV3{"sbpf-v3",
                                               .strict_elf_headers = true,
                                               .lower_rodata_vaddr = true,
                                               .enable_jmp32 = true,
-                                              .callx_uses_dst = true},
-                                 true};
+                                              .callx_uses_dst = true}};
 
 // The sBPF dialect for a version number (e_flags), or null if none.
 const Dialect* sbpf_dialect(uint32_t version);
