@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "bpfkit/vm.hpp"
-#include "host_access.hpp"
+#include "dispatch.hpp"
 
 namespace bpfkit::vm {
 
@@ -151,39 +151,7 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   const Interpreter* tail_target = nullptr;
   Error error{Errc::Unsupported, "", {}};
 
-#define DISPATCH()                                       \
-  do {                                                   \
-    if (__builtin_expect(--left == 0, 0)) goto L_budget; \
-    goto * pc->handler;                                  \
-  } while (0)
-#define NEXT()  \
-  do {          \
-    ++pc;       \
-    DISPATCH(); \
-  } while (0)
-#define JUMP_IF(cond)        \
-  do {                       \
-    if (cond) pc += pc->off; \
-    NEXT();                  \
-  } while (0)
-// The checks of MemoryMap::translate, written out so that the success path
-// has no null test: index in the table, offset + size within the limit.
-#define ACCESS(host, addr_expr, size, write)                                                                        \
-  const uint64_t addr_ = (addr_expr);                                                                               \
-  const uint64_t index_ = addr_ >> kRegionShift;                                                                    \
-  const uint64_t offset_ = addr_ & 0xffffffffu;                                                                     \
-  if (__builtin_expect(index_ >= region_count ||                                                                    \
-                           offset_ + (size) > ((write) ? regions[index_].write_limit : regions[index_].read_limit), \
-                       0)) {                                                                                        \
-    fault_addr = addr_;                                                                                             \
-    fault_size = (size);                                                                                            \
-    fault_write = (write);                                                                                          \
-    goto L_access_fault;                                                                                            \
-  }                                                                                                                 \
-  uint8_t* const host = regions[index_].host + offset_;
-#define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
-#define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
-#define IMM32 static_cast<uint32_t>(pc->imm)
+#define ACCESS(host, addr_expr, size, write) CHECKED_ACCESS(host, addr_expr, size, write, NO_ADJUST)
 
   DISPATCH();
 
@@ -535,6 +503,8 @@ L_fail:
 #undef NEXT
 #undef JUMP_IF
 #undef ACCESS
+#undef CHECKED_ACCESS
+#undef NO_ADJUST
 #undef OFFSET
 #undef IMM64
 #undef IMM32

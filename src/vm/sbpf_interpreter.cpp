@@ -13,7 +13,7 @@
 #include <limits>
 
 #include "bpfkit/vm.hpp"
-#include "host_access.hpp"
+#include "dispatch.hpp"
 
 namespace bpfkit::vm::sbpf {
 
@@ -155,51 +155,21 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   bool fault_write = false;
   Error error{Errc::Unsupported, "", {}};
 
-#define DISPATCH()                                       \
-  do {                                                   \
-    if (__builtin_expect(--left == 0, 0)) goto L_budget; \
-    goto * pc->handler;                                  \
-  } while (0)
-#define NEXT()  \
-  do {          \
-    ++pc;       \
-    DISPATCH(); \
-  } while (0)
-#define JUMP_IF(cond)        \
-  do {                       \
-    if (cond) pc += pc->off; \
-    NEXT();                  \
-  } while (0)
 #define FAIL(code, name, message)                      \
   do {                                                 \
     error = vm_error(code, name, message, pc - cells); \
     goto L_fail;                                       \
   } while (0)
-// MemoryMap::translate written out, as in the Linux interpreter. In v0 a
-// stack offset first loses its gap bit (bit 12 set: in a gap; the offset is
-// pushed past every limit), the way Agave's vm_gap_shift maps it; only the
-// first byte is tested against the gap, as there.
-#define ACCESS(host, addr_expr, size, write)                                                                        \
-  const uint64_t addr_ = (addr_expr);                                                                               \
-  const uint64_t index_ = addr_ >> kRegionShift;                                                                    \
-  uint64_t offset_ = addr_ & 0xffffffffu;                                                                           \
-  if constexpr (kGapped) {                                                                                          \
-    if (index_ == kStackRegion)                                                                                     \
-      offset_ = (offset_ & kFrameSize) ? (uint64_t{1} << 40)                                                        \
-                                       : (((offset_ >> 1) & ~(kFrameSize - 1)) | (offset_ & (kFrameSize - 1)));     \
-  }                                                                                                                 \
-  if (__builtin_expect(index_ >= region_count ||                                                                    \
-                           offset_ + (size) > ((write) ? regions[index_].write_limit : regions[index_].read_limit), \
-                       0)) {                                                                                        \
-    fault_addr = addr_;                                                                                             \
-    fault_size = (size);                                                                                            \
-    fault_write = (write);                                                                                          \
-    goto L_access_fault;                                                                                            \
-  }                                                                                                                 \
-  uint8_t* const host = regions[index_].host + offset_;
-#define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
-#define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
-#define IMM32 static_cast<uint32_t>(pc->imm)
+// In v0 a stack offset first loses its gap bit (bit 12 set: in a gap; the
+// offset is pushed past every limit), the way Agave's vm_gap_shift maps it;
+// only the first byte is tested against the gap, as there.
+#define STACK_GAPS(index, offset)                                                                                 \
+  if constexpr (kGapped) {                                                                                        \
+    if ((index) == kStackRegion)                                                                                  \
+      (offset) = ((offset)&kFrameSize) ? (uint64_t{1} << 40)                                                      \
+                                       : ((((offset) >> 1) & ~(kFrameSize - 1)) | ((offset) & (kFrameSize - 1))); \
+  }
+#define ACCESS(host, addr_expr, size, write) CHECKED_ACCESS(host, addr_expr, size, write, STACK_GAPS)
 #define IMM_ZX64 static_cast<uint64_t>(static_cast<uint32_t>(pc->imm))
 #define ZX(v) static_cast<uint64_t>(static_cast<uint32_t>(v))
 #define SX(v) sign_extend32(static_cast<uint32_t>(v))
@@ -547,6 +517,9 @@ L_fail:
 #undef JUMP_IF
 #undef FAIL
 #undef ACCESS
+#undef CHECKED_ACCESS
+#undef NO_ADJUST
+#undef STACK_GAPS
 #undef OFFSET
 #undef IMM64
 #undef IMM32
