@@ -7,7 +7,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <set>
 
 #include "test_support.hpp"
@@ -44,8 +43,7 @@ std::optional<std::vector<uint8_t>> compile(const std::string& source) {
   std::ofstream(c) << kPrelude << source;
   const auto result = test::run_merged(*clang + " -O2 -g -target bpf -mcpu=v3 -c " + c.string() + " -o " + o.string());
   EXPECT_EQ(result.status, 0) << result.output;
-  std::ifstream in(o, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+  return test::read_bytes(o);
 }
 
 #define COMPILE_OR_SKIP(var, source)                      \

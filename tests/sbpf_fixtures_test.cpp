@@ -4,21 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "bpfkit/elf.hpp"
 #include "bpfkit/vm.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit {
 namespace {
 
 const std::filesystem::path kFixtures = std::filesystem::path(BPFKIT_SHARED_DIR) / "sbpf" / "elfs";
 
-std::vector<uint8_t> read_fixture(const std::string& name) {
-  std::ifstream in(kFixtures / name, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+std::vector<uint8_t> read_fixture(const std::string& name) { return test::read_bytes(kFixtures / name); }
 
 struct Outcome {
   std::string error;  // production error name; empty for success

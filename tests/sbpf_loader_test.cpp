@@ -5,8 +5,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -15,6 +13,7 @@
 #include "bpfkit/elf.hpp"
 #include "bpfkit/isa.hpp"
 #include "sbpf_elf_builder.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit {
 namespace {
@@ -26,9 +25,9 @@ using namespace test::sbpf_elf;
 const std::filesystem::path kElfs = std::filesystem::path(BPFKIT_SHARED_DIR) / "sbpf" / "elfs";
 
 std::vector<uint8_t> fixture(const std::string& name) {
-  std::ifstream in(kElfs / name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes = test::read_bytes(kElfs / name);
+  EXPECT_FALSE(bytes.empty()) << name;
+  return bytes;
 }
 
 // The error name of a load, or "" when it loads.

@@ -21,6 +21,11 @@ std::string read_text(const fs::path& file) {
   return buffer.str();
 }
 
+std::vector<uint8_t> read_bytes(const fs::path& file) {
+  const std::string text = read_text(file);
+  return std::vector<uint8_t>(text.begin(), text.end());
+}
+
 std::optional<std::string> find_tool(std::initializer_list<std::string_view> names) {
   for (std::string_view name : names)
     if (std::system(("command -v " + std::string(name) + " >/dev/null 2>&1").c_str()) == 0) return std::string(name);

@@ -14,6 +14,8 @@
 namespace bpfkit::test {
 
 std::string read_text(const std::filesystem::path& file);
+// The file's bytes; empty if it cannot be read.
+std::vector<uint8_t> read_bytes(const std::filesystem::path& file);
 
 // The first of `names` found on PATH.
 std::optional<std::string> find_tool(std::initializer_list<std::string_view> names);
