@@ -233,19 +233,14 @@ Expected<std::vector<isa::Slot>> section_slots(const ElfSection& section, const 
 // FILE is an ELF object (one section of it), or anything `run` reads.
 // An sBPF shared object lists its relocated text in its version's encoding.
 Expected<DisasmInput> sbpf_disasm_input(std::span<const uint8_t> bytes, const DisasmOptions& options) {
-  elf::sbpf::LoaderConfig config;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
-  auto program = elf::sbpf::load(bytes, config);
-  if (!program) {
-    Error error = program.error();
-    error.where.input = options.file;
-    return error;
-  }
+  auto program = load_sbpf(bytes, options.file);
+  if (!program) return program.error();
   DisasmInput input{std::move(program->text), isa::sbpf_dialect(program->info.sbpf_version), {}};
   for (const auto& [key, function] : program->functions)
     input.call_names[key] = function.name.empty() ? "pc " + std::to_string(function.pc) : function.name;
   for (const auto& [key, name] : program->syscalls_used) input.call_names[key] = name;
-  for (const std::string& name : config.syscalls) input.call_names.emplace(isa::murmur3_32(name), name);
+  for (const std::string& name : vm::sbpf::SyscallRegistry::defaults().names())
+    input.call_names.emplace(isa::murmur3_32(name), name);
   return input;
 }
 

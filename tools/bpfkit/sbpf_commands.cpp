@@ -35,17 +35,19 @@ bool is_sbpf_elf(std::span<const uint8_t> file) {
   return read_u16(file, 16) == kEtDyn || read_u16(file, 18) == kEmSbpf;
 }
 
-int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& options) {
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name, bool deploy_checks) {
   elf::sbpf::LoaderConfig config;
-  config.deploy_checks = options.deploy_checks;
-  config.syscalls = syscalls.names();
+  config.deploy_checks = deploy_checks;
+  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
   auto program = elf::sbpf::load(file, config);
-  if (!program) {
-    Error error = program.error();
-    error.where.input = options.file;
-    return report(error, options.json);
-  }
+  if (!program) program.error().where.input = name;
+  return program;
+}
+
+int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& options) {
+  auto program = load_sbpf(file, options.file, options.deploy_checks);
+  if (!program) return report(program.error(), options.json);
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
   auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
   if (!interpreter) return report(interpreter.error(), options.json);
   std::vector<uint8_t> input = options.input;
@@ -75,14 +77,8 @@ int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& option
 }
 
 int objdump_sbpf_command(std::span<const uint8_t> file, const std::string& name, bool json) {
-  elf::sbpf::LoaderConfig config;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
-  auto program = elf::sbpf::load(file, config);
-  if (!program) {
-    Error error = program.error();
-    error.where.input = name;
-    return report(error, json);
-  }
+  auto program = load_sbpf(file, name);
+  if (!program) return report(program.error(), json);
   const elf::sbpf::ElfInfo& info = program->info;
   // Functions in pc order (the loader keeps them by key).
   std::vector<std::pair<uint32_t, const elf::sbpf::Program::Function*>> by_pc;

@@ -24,6 +24,10 @@ struct SbpfRunOptions {
 // EM_SBPF) rather than a clang relocatable object.
 bool is_sbpf_elf(std::span<const uint8_t> file);
 
+// Loads as `run` does: the built-in syscalls registered, errors naming the file.
+Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name,
+                                       bool deploy_checks = false);
+
 int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& options);
 
 // What the loader finds: version, layout, entry, functions and syscalls.
