@@ -362,8 +362,7 @@ TEST(DisasmSbpf, EachVersionListsItsOwnEncodings) {
   load.off = 8;
   const std::vector<isa::Slot> slots{load};
   EXPECT_EQ(assembly::format_instruction(slots, 0), "<unknown>");  // Linux: mul32 wants offset 0
-  EXPECT_EQ(assembly::format_instruction(slots, 0, assembly::Syntax::PseudoC, isa::kSbpfV2),
-            "w1 = *(u8 *)(r2 + 0x8)");
+  EXPECT_EQ(assembly::format_instruction(slots, 0, assembly::Syntax::PseudoC, isa::kSbpfV2), "w1 = *(u8 *)(r2 + 0x8)");
   EXPECT_EQ(assembly::format_instruction(slots, 0, assembly::Syntax::Normal, isa::kSbpfV2), "ldxb %r1,[%r2+8]");
   isa::Slot pqr;  // 0x36: uhmul64 imm in v2, jge32 imm in v3, nothing in v0
   pqr.code = 0x36;

@@ -233,8 +233,7 @@ TEST(SbpfLinuxDiff, SharedInstructionsAgreeWithTheLinuxInterpreter) {
       // v2's r10 starts at the top of the whole stack (its frames are the
       // program's to manage), so only r0..r9 can agree there.
       const int registers = profile == Profile::V2 ? isa::kFramePointer : isa::kRegisterCount;
-      for (int r = 0; r < registers; ++r)
-        ASSERT_EQ(got[r], want[r]) << dialect->name << " seed " << seed << " r" << r;
+      for (int r = 0; r < registers; ++r) ASSERT_EQ(got[r], want[r]) << dialect->name << " seed " << seed << " r" << r;
       ++compared;
     }
   }

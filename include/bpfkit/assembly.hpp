@@ -8,9 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,8 +122,8 @@ struct DisassemblyOptions {
                           // instead: `L0:` lines and `goto L0`, which assembles to the same bytes.
   std::string symbol;     // if set: a `0000000000000000 <symbol>:` line first and, without
                           // labels, PseudoC jump targets as llvm-objdump shows them: `<symbol+0x408>`
-  const isa::Dialect* dialect = nullptr;  // which rows the bytes are (null: Linux); an sBPF
-                                          // version decodes by its own opcode map
+  const isa::Dialect* dialect = nullptr;       // which rows the bytes are (null: Linux); an sBPF
+                                               // version decodes by its own opcode map
   std::map<uint32_t, std::string> call_names;  // `call imm` keys to print as ` <name>` after the call
 };
 

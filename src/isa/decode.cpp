@@ -128,8 +128,7 @@ Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect) {
     const std::optional<Op> op = lookup(slot);
     if (!op) return at(here, Errc::BadOpcode, describe_unknown(slot));
     const OpInfo& row = info(*op);
-    if (row.since > dialect.isa)
-      return at(here, Errc::BadOpcode, version_message(row, dialect));
+    if (row.since > dialect.isa) return at(here, Errc::BadOpcode, version_message(row, dialect));
     if (auto ok = check_registers(here, slot, row); !ok) return ok.error();
     program.ops[pc] = op;
     if (row.shape != Shape::Lddw) continue;
