@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "bpfkit/expected.hpp"
@@ -349,14 +350,15 @@ struct Executable {
   std::unordered_map<uint32_t, uint64_t> functions;  // v0..v2: call imm key -> pc
 
   // From a loader's program with elf::sbpf::Program's field names (a
-  // template, so that this header needs nothing from module elf).
+  // template, so that this header needs nothing from module elf). Pass an
+  // rvalue to move the rodata and text instead of copying them.
   template <class Loaded>
-  static Executable from(const Loaded& program) {
+  static Executable from(Loaded program) {
     Executable executable;
     executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
-    executable.rodata = program.rodata;
+    executable.rodata = std::move(program.rodata);
     executable.rodata_vaddr = program.rodata_vaddr;
-    executable.text = program.text;
+    executable.text = std::move(program.text);
     executable.text_vaddr = program.text_vaddr;
     executable.entry_pc = program.entry_pc;
     for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;

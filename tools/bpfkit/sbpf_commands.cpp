@@ -48,7 +48,7 @@ int run_sbpf_command(std::span<const uint8_t> file, const SbpfRunOptions& option
   auto program = load_sbpf(file, options.file, options.deploy_checks);
   if (!program) return report(program.error(), options.json);
   const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
-  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(std::move(*program)), syscalls);
   if (!interpreter) return report(interpreter.error(), options.json);
   std::vector<uint8_t> input = options.input;
   vm::sbpf::RunOptions run;
