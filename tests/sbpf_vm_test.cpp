@@ -728,6 +728,11 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   auto exact = run(log_call("sol_log_", 5), V0, options(input, 103));
   EXPECT_EQ(fault_of(exact), "ExceededMaxInstructions");
   EXPECT_EQ(exact->compute_units, 103u);
+  // A length that would wrap past the address is an access violation
+  // (fuzz_sbpf_run found translate() accepting it).
+  Code wrapping;
+  wrapping.lddw(1, kInput + 4).mov(2, -3).call(static_cast<int32_t>(isa::murmur3_32("log"))).exit();
+  EXPECT_EQ(fault_of(run(wrapping, V0, options(input))), "AccessViolation");
   auto test_log = run(log_call("log", 5), V0, options(input));
   EXPECT_EQ(test_log->compute_units, 4u);  // the fixtures' log is free
   EXPECT_EQ(test_log->log, "log: aaaaa\n");

@@ -49,6 +49,9 @@ TEST(MemoryMap, TranslatesOnlyInsideRegions) {
   EXPECT_EQ(map.translate(base, 1, true), nullptr);       // read-only
   EXPECT_EQ(map.translate(0, 1, false), nullptr);         // null
   EXPECT_EQ(map.translate(vm::region_base(99), 1, false), nullptr);
+  // Lengths come from programs: one that would wrap offset + size is refused.
+  EXPECT_EQ(map.translate(base + 4, UINT64_MAX - 2, false), nullptr);
+  EXPECT_EQ(map.translate(base, UINT64_MAX, false), nullptr);
   EXPECT_NE(map.describe_fault(base + 9, 8, false).find("region 'input' is 16 bytes, read-only"), std::string::npos);
   EXPECT_NE(map.describe_fault(0, 4, true).find("no region mapped"), std::string::npos);
 }

@@ -52,14 +52,16 @@ class MemoryMap {
   uint64_t map_next(std::string name, std::span<uint8_t> bytes, bool writable);
   void unmap(uint32_t index);
 
-  // Host pointer for [addr, addr + size), or nullptr if the access is not allowed.
+  // Host pointer for [addr, addr + size), or nullptr if the access is not
+  // allowed. Any size is safe: helpers and syscalls pass the program's own
+  // lengths, so offset + size is never formed (it could wrap).
   uint8_t* translate(uint64_t addr, uint64_t size, bool write) const {
     const uint64_t index = addr >> kRegionShift;
     if (index >= bounds_.size()) return nullptr;
     const RegionBounds& region = bounds_[index];
     const uint64_t offset = addr & 0xffffffffu;
     const uint64_t limit = write ? region.write_limit : region.read_limit;
-    if (offset + size > limit) return nullptr;
+    if (size > limit || offset > limit - size) return nullptr;
     return region.host + offset;
   }
 

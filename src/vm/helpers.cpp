@@ -40,8 +40,7 @@ Error bad_pointer(const HelperCall& call, const char* what, uint64_t addr, uint6
 
 // Guest bytes [addr, addr + size) for a pointer argument, or an Error.
 Expected<std::span<uint8_t>> bytes(const HelperCall& call, const char* what, uint64_t addr, uint64_t size, bool write) {
-  // A size past 4 GiB could wrap translate()'s offset + size check.
-  uint8_t* host = size > 0xffffffffu ? nullptr : call.memory.translate(addr, size, write);
+  uint8_t* host = call.memory.translate(addr, size, write);
   if (host == nullptr) return bad_pointer(call, what, addr, size, write);
   return std::span<uint8_t>(host, size);
 }
