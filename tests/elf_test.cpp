@@ -391,8 +391,9 @@ TEST_F(Malformed, Header) {
   put<uint16_t>(b, 0x3c, 0xfff0);
   expect(b, Errc::Truncated, "e_shnum huge");
   auto error = elf::Reader::parse(b).error();
-  EXPECT_EQ(error.message, "e_shoff " + hex(shoff()) + " + 65520 section headers runs past the end of the file (" +
-                               hex(good.size()) + " bytes)");
+  EXPECT_EQ(error.message, "section header table (offset " + hex(shoff()) +
+                               ", 65520 entries of 64 bytes) runs past the end of the file (" + hex(good.size()) +
+                               " bytes)");
   EXPECT_EQ(error.where.offset, 0x28u);
   b = good;
   put<uint16_t>(b, 0x3e, 0x7000);

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bpfkit/elf_format.hpp"
 #include "bpfkit/expected.hpp"
 #include "bpfkit/isa.hpp"
 
@@ -69,6 +70,14 @@ class Reader {
   const SectionHeader* find(std::string_view name) const;
   // The bytes of a section (empty for SHT_NOBITS); bounds were checked by parse().
   std::span<const uint8_t> contents(const SectionHeader& section) const;
+  // The section called `name`; with an empty name, `.text` if it has bytes,
+  // else the first executable section that has bytes (clang puts programs in
+  // sections such as `xdp` and leaves `.text` empty). A missing name is a
+  // BadOperand error listing the sections there are.
+  Expected<const SectionHeader*> code_section(std::string_view name) const;
+  // A section's bytes as instruction slots: SHT_NOBITS, or a size that is no
+  // multiple of 8, is an error.
+  Expected<std::vector<isa::Slot>> slots(const SectionHeader& section) const;
 
   const std::vector<SymbolEntry>& symbols() const { return symbols_; }
   // The entries of a SHT_REL or SHT_RELA section, each checked against the

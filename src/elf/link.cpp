@@ -41,13 +41,9 @@ class Linker {
   Expected<void> load() {
     for (const SectionHeader& s : in_.sections()) {
       if ((s.flags & kShfExecinstr) != 0 && s.type != kShtNobits) {
-        if (s.size % 8 != 0)
-          return in_.fail_at(Errc::Truncated, in_.header_offset(s.index) + 32,
-                             "executable section '" + s.name + "' sh_size " + hex(s.size) + " is not a multiple of 8");
-        const auto bytes = in_.contents(s);
-        auto& slots = code_[s.index];
-        slots.resize(s.size / 8);
-        if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), bytes.size());
+        auto slots = in_.slots(s);
+        if (!slots) return slots.error();
+        code_[s.index] = std::move(*slots);
       }
     }
     for (const SectionHeader& s : in_.sections()) {

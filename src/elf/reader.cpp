@@ -10,10 +10,12 @@ namespace {
 
 using namespace detail;
 
-// ELF64 header and entry layouts (gABI).
-constexpr uint64_t kEhdrSize = 64, kShdrSize = 64, kSymSize = 24, kRelSize = 16, kRelaSize = 24;
-constexpr uint64_t kEiClass = 4, kEiData = 5, kEiVersion = 6, kEType = 16, kEMachine = 18, kEVersion = 20, kEEntry = 24,
-                   kEShoff = 40, kEFlags = 48, kEEhsize = 52, kEShentsize = 58, kEShnum = 60, kEShstrndx = 62;
+// Offsets of the ELF header fields, for error locations.
+constexpr uint64_t kEType = offsetof(Ehdr, e_type), kEMachine = offsetof(Ehdr, e_machine),
+                   kEVersion = offsetof(Ehdr, e_version), kEEntry = offsetof(Ehdr, e_entry),
+                   kEShoff = offsetof(Ehdr, e_shoff), kEFlags = offsetof(Ehdr, e_flags),
+                   kEEhsize = offsetof(Ehdr, e_ehsize), kEShentsize = offsetof(Ehdr, e_shentsize),
+                   kEShnum = offsetof(Ehdr, e_shnum), kEShstrndx = offsetof(Ehdr, e_shstrndx);
 
 // Reads one section's strings: offsets inside the table, names NUL-terminated.
 Expected<std::string> string_at(std::span<const uint8_t> table, uint64_t table_offset, uint32_t name,
@@ -34,7 +36,7 @@ Expected<void> check_ident(std::span<const uint8_t> file, const std::string& inp
   if (file.size() < kEhdrSize)
     return fail(Errc::Truncated, input, 0,
                 "file is " + hex(file.size()) + " bytes, shorter than an ELF64 header (0x40 bytes)");
-  if (file[0] != 0x7f || file[1] != 'E' || file[2] != 'L' || file[3] != 'F')
+  if (!has_elf_magic(file))
     return fail(Errc::BadHeader, input, 0, "e_ident magic " + hex(load<uint32_t>(file, 0)) + " is not \\x7fELF");
   const std::pair<uint64_t, const char*> fields[] = {{kEiClass, "EI_CLASS (want 0x2, ELFCLASS64)"},
                                                      {kEiData, "EI_DATA (want 0x1, little-endian)"},
@@ -110,8 +112,8 @@ Expected<void> Reader::read_sections() {
   }
   if (table > file_.size() || count > (file_.size() - table) / kShdrSize)  // count * 64 could overflow
     return fail_at(Errc::Truncated, kEShoff,
-                   "e_shoff " + hex(table) + " + " + std::to_string(count) +
-                       " section headers runs past the end of the file (" + hex(file_.size()) + " bytes)");
+                   "section header table (offset " + hex(table) + ", " + std::to_string(count) +
+                       " entries of 64 bytes) runs past the end of the file (" + hex(file_.size()) + " bytes)");
   for (uint64_t i = 0; i < count; ++i) sections_.push_back(header_at(file_, table + i * kShdrSize, uint32_t(i)));
   for (const SectionHeader& s : sections_)
     if (s.type != kShtNobits && !fits(s.offset, s.size, file_.size()))
@@ -204,6 +206,39 @@ Expected<void> Reader::read_symbols() {
     symbols_.push_back(std::move(sym));
   }
   return {};
+}
+
+Expected<const SectionHeader*> Reader::code_section(std::string_view name) const {
+  for (const SectionHeader& s : sections_)
+    if (name.empty() ? s.name == ".text" && s.size > 0 : s.name == name) return &s;
+  if (name.empty()) {
+    for (const SectionHeader& s : sections_)
+      if ((s.flags & kShfExecinstr) != 0 && s.size > 0) return &s;
+    Location where;  // the whole table says so, not one field
+    where.input = input_;
+    return make_error(Errc::BadHeader, "no executable section with instructions (.text is empty or missing)", where);
+  }
+  // A usage error: it names the sections there are.
+  std::string message = "no section named '" + std::string(name) + "'; the sections are:";
+  for (const SectionHeader& s : sections_)
+    if (!s.name.empty()) message.append(" ").append(s.name);
+  Location where;
+  where.input = input_;
+  return make_error(Errc::BadOperand, std::move(message), where);
+}
+
+Expected<std::vector<isa::Slot>> Reader::slots(const SectionHeader& section) const {
+  const uint64_t at = header_offset(section.index);
+  if (section.type == kShtNobits)
+    return fail_at(Errc::BadHeader, at + offsetof(Shdr, sh_type),
+                   "section '" + section.name + "' is SHT_NOBITS: it has no instructions in the file");
+  if (section.size % sizeof(isa::Slot) != 0)
+    return fail_at(Errc::Truncated, at + offsetof(Shdr, sh_size),
+                   "section '" + section.name + "' sh_size " + hex(section.size) + " is not a multiple of 8");
+  const auto bytes = contents(section);
+  std::vector<isa::Slot> slots(bytes.size() / sizeof(isa::Slot));
+  if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), bytes.size());
+  return slots;
 }
 
 const SectionHeader* Reader::find(std::string_view name) const {

@@ -11,10 +11,10 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/elf.hpp"
+#include "bpfkit/elf_format.hpp"
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
 #include "cli_common.hpp"
-#include "elf_sections.hpp"
 #include "object_commands.hpp"
 #include "program_input.hpp"
 #include "sbpf_commands.hpp"
@@ -106,12 +106,11 @@ int run_sbpf(std::span<const uint8_t> bytes, const RunOptions& options, std::opt
 // sBPF shared object through the sBPF loader and VM.
 std::optional<int> run_if_object(const RunOptions& options) {
   auto content = read_file(options.file);
-  if (!content || !content->starts_with("\x7f"
-                                        "ELF"))
-    return std::nullopt;
+  if (!content) return std::nullopt;
+  const std::span<const uint8_t> file(reinterpret_cast<const uint8_t*>(content->data()), content->size());
+  if (!elf::has_elf_magic(file)) return std::nullopt;
   auto memory = memory_from(options);
   if (!memory) return report(memory.error(), options.json);
-  const std::span<const uint8_t> file(reinterpret_cast<const uint8_t*>(content->data()), content->size());
   if (is_sbpf_elf(file)) return run_sbpf(file, options, std::move(*memory));
   ObjectRunOptions object_options;
   object_options.file = options.file;
@@ -212,24 +211,6 @@ const isa::Dialect* dialect_named(const std::string& name) {
   return nullptr;
 }
 
-// The instructions of an ELF section; a size that is no multiple of 8 is a
-// truncated program.
-Expected<std::vector<isa::Slot>> section_slots(const ElfSection& section, const std::string& file) {
-  const size_t tail = section.bytes.size() % sizeof(isa::Slot);
-  if (tail != 0) {
-    Location where;
-    where.input = file;
-    where.offset = section.offset + section.bytes.size() - tail;
-    return make_error(
-        Errc::Truncated,
-        "section '" + section.name + "' is " + std::to_string(section.bytes.size()) + " bytes, not a multiple of 8",
-        where);
-  }
-  std::vector<isa::Slot> slots(section.bytes.size() / sizeof(isa::Slot));
-  if (!slots.empty()) std::memcpy(slots.data(), section.bytes.data(), section.bytes.size());
-  return slots;
-}
-
 // FILE is an ELF object (one section of it), or anything `run` reads.
 // An sBPF shared object lists its relocated text in its version's encoding.
 Expected<DisasmInput> sbpf_disasm_input(std::span<const uint8_t> bytes, const DisasmOptions& options) {
@@ -248,11 +229,16 @@ Expected<DisasmInput> disasm_input(const DisasmOptions& options) {
   auto content = read_file(options.file);
   if (!content) return content.error();
   const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(content->data()), content->size());
-  if (is_elf(bytes)) {
+  if (elf::has_elf_magic(bytes)) {
     if (options.section.empty() && is_sbpf_elf(bytes)) return sbpf_disasm_input(bytes, options);
-    auto section = read_elf_section(bytes, options.section, options.file);
+    auto reader = elf::Reader::parse(bytes, options.file);
+    if (!reader) return reader.error();
+    if (reader->machine() != elf::kEmBpf && reader->machine() != elf::kEmSbpf)
+      return reader->fail_at(Errc::BadHeader, offsetof(elf::Ehdr, e_machine),
+                             "e_machine is " + std::to_string(reader->machine()) + ", want 247 (EM_BPF)");
+    auto section = reader->code_section(options.section);
     if (!section) return section.error();
-    auto slots = section_slots(*section, options.file);
+    auto slots = reader->slots(**section);
     if (!slots) return slots.error();
     return DisasmInput{std::move(*slots), nullptr, {}};
   }

@@ -4,16 +4,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "bpfkit/elf_format.hpp"
 #include "cli_common.hpp"
 
 namespace bpfkit::cli {
 namespace {
-
-constexpr uint16_t kEtDyn = 3, kEmSbpf = 263;
-
-uint16_t read_u16(std::span<const uint8_t> file, size_t offset) {
-  return static_cast<uint16_t>(file[offset] | (file[offset + 1] << 8));
-}
 
 // A fault keeps the compute units it used; report() prints the rest.
 int report_fault(const Error& error, uint64_t compute_units, bool json) {
@@ -31,8 +26,8 @@ int report_fault(const Error& error, uint64_t compute_units, bool json) {
 }  // namespace
 
 bool is_sbpf_elf(std::span<const uint8_t> file) {
-  if (file.size() < 20) return false;
-  return read_u16(file, 16) == kEtDyn || read_u16(file, 18) == kEmSbpf;
+  const auto header = elf::ByteReader(file).read<elf::Ehdr>(0);
+  return header && (header->e_type == elf::kEtDyn || header->e_machine == elf::kEmSbpf);
 }
 
 Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name, bool deploy_checks) {
