@@ -85,10 +85,11 @@ int main(int argc, char** argv) {
   for (int run = 0; run < 3; ++run) {
     const auto start = Clock::now();
     result = assembly::assemble(source, {});
-    const std::vector<uint8_t> elf = assembly::write_elf(result.object);
+    const auto elf = assembly::write_elf(result.object);
     ours = std::min(ours, seconds_since(start));
-    if (!result.ok() || elf.empty()) {
-      std::fprintf(stderr, "assembly failed: %s\n", to_string(result.errors.front()).c_str());
+    if (!result.ok() || !elf) {
+      std::fprintf(stderr, "assembly failed: %s\n",
+                   to_string(result.ok() ? elf.error() : result.errors.front()).c_str());
       return 1;
     }
   }

@@ -53,7 +53,12 @@ int main() {
       std::fprintf(stderr, "%s\n", to_string(assembled.errors.front()).c_str());
       return 1;
     }
-    const std::vector<uint8_t> elf = assembly::write_elf(assembled.object);
+    auto written = assembly::write_elf(assembled.object);
+    if (!written) {
+      std::fprintf(stderr, "%s\n", to_string(written.error()).c_str());
+      return 1;
+    }
+    const std::vector<uint8_t> elf = std::move(*written);
     double parse_best = 1e30, link_best = 1e30;
     size_t slots = 0;
     for (int run = 0; run < 5; ++run) {

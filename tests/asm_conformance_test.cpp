@@ -573,6 +573,19 @@ TEST(ConformanceParse, CarriageReturnLineEndings) {
   EXPECT_EQ(program->size(), 2u);
 }
 
+// Blank lines inside `-- asm` keep line numbers by padding; the padding
+// counted every newline again for each line (1 MB of blank lines: 150 s).
+TEST(ConformanceParse, LongRunsOfBlankAsmLinesPadInLinearTime) {
+  const std::string text = "-- asm\nmov %r0, 1\n" + std::string(1000000, '\n') + "exit\n" + std::string(1000000, '\n') +
+                           "bogus %r0\n-- result\n0x1\n";
+  const ConformanceTest test = Parse(text);
+  EXPECT_EQ(test.asm_first_line, 2u);
+  EXPECT_EQ(std::count(test.asm_source.begin(), test.asm_source.end(), '\n'), 2000003);
+  auto program = conformance_program(test, "t.data");
+  ASSERT_FALSE(program);
+  EXPECT_EQ(program.error().where.line, 2000004u) << to_string(program.error());
+}
+
 TEST(ConformanceParse, FormatErrorsNameTheLine) {
   EXPECT_TRUE(FailedAt(parse_conformance_test("-- asm\nexit\n-- bogus\n", "t.data"), "t.data", 3, 0,
                        "unknown directive '-- bogus'"));

@@ -270,7 +270,7 @@ class AsmCorpusElf : public ::testing::TestWithParam<std::string> {
   // Writes the assembled file's object; empty if the directory is missing.
   std::string write_object() {
     const Object object = assemble_file(GetParam());
-    const std::vector<uint8_t> elf = write_elf(object);
+    const std::vector<uint8_t> elf = write_elf(object).value();
     if (dir_.path().empty()) return {};
     const fs::path file = dir_.path() / "out.o";
     std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(elf.data()), elf.size());

@@ -457,5 +457,127 @@ TEST(AsmMixedSyntax, CommentAndSeparatorCharactersInsideStrings) {
   EXPECT_EQ(std::string(data->bytes.begin(), data->bytes.end()), "a;b#c//d");
 }
 
+// ---- Hostile input: bounded stack, memory, time and output (issue 16) ----------
+
+// The first slot's imm of a one-statement program.
+int32_t first_imm(std::string_view source) {
+  const Assembly assembly = assemble_as(source);
+  EXPECT_TRUE(assembly.ok()) << all_errors(assembly, source).substr(0, 500);
+  const std::vector<isa::Slot> slots = section_slots(assembly.object);
+  return slots.empty() ? 0 : slots[0].imm;
+}
+
+TEST(AsmHostileInput, DeepParenthesesAreAnErrorNotAStackOverflow) {
+  // 15,000 levels overflowed the stack of the recursive parser.
+  const std::string deep = "r0 = " + std::string(15000, '(') + "1" + std::string(15000, ')') + "\n";
+  EXPECT_TRUE(FailsAt(deep, 1, 6 + 256, "expression nests more than 256 parentheses deep"));
+  EXPECT_EQ(first_imm("r0 = " + std::string(256, '(') + "7" + std::string(256, ')') + "\n"), 7);
+  // In normal syntax and in data too.
+  EXPECT_TRUE(FailsAt(".data\n.quad " + std::string(20000, '(') + "1\n", 2, 7 + 256, "parentheses deep"));
+}
+
+TEST(AsmHostileInput, LongUnaryChainsEvaluateWithoutRecursion) {
+  // 50,000 leading '-' overflowed the stack; they cancel in pairs.
+  EXPECT_EQ(first_imm("r0 = " + std::string(50000, '-') + "1\n"), 1);
+  EXPECT_EQ(first_imm("mov %r0, " + std::string(50001, '-') + "1\n"), -1);
+  EXPECT_EQ(first_imm("r0 = " + std::string(30000, '~') + "5\n"), 5);
+  EXPECT_EQ(first_imm("r0 = -(" + std::string(40000, '+') + "-3)\n"), 3);
+}
+
+TEST(AsmHostileInput, NegativeSizesAreRefused) {
+  // `.lcomm x, -1` asked for 2^64 - 1 bytes (std::length_error, abort).
+  EXPECT_TRUE(FailsAt(".lcomm x, -1\n", 1, 11, "size -1 is negative"));
+  EXPECT_TRUE(FailsAt(".comm x, -8\n", 1, 10, "size -8 is negative"));
+  EXPECT_TRUE(FailsAt(".data\n.space -1\n", 2, 8, "size -1 is negative"));
+  EXPECT_TRUE(FailsAt(".data\n.fill -1, 1\n", 2, 7, "size -1 is negative"));
+}
+
+TEST(AsmHostileInput, FillSizeIsCheckedWithoutWrapping) {
+  // 0x2000000000000001 * 8 wraps to 8: the old cap let 2^61 values through.
+  EXPECT_TRUE(FailsAt(".data\n.fill 0x2000000000000001, 8, 0\n", 2, 7, "is larger than the limit"));
+  const Assembly ok = assemble_as(".data\n.fill 3, 2, 0x0102\n");
+  ASSERT_TRUE(ok.ok()) << all_errors(ok, "");
+  EXPECT_EQ(ok.object.find_section(".data")->bytes, (std::vector<uint8_t>{2, 1, 2, 1, 2, 1}));
+}
+
+Assembly assemble_with_budget(std::string_view source, uint64_t max_bytes) {
+  AssembleOptions options;
+  options.input_name = "test.s";
+  options.max_object_bytes = max_bytes;
+  return assemble(source, options);
+}
+
+TEST(AsmHostileInput, OneBudgetBoundsAllSections) {
+  // `.comm x, 0x200000000` allocated 8 GiB; nothing is allocated now.
+  EXPECT_TRUE(FailsAt(".comm x, 0x200000000\n", 1, 10, "section .bss would grow by 8589934592 bytes past the limit"));
+  // Each .space was capped alone, so many lines added up without bound: the
+  // budget is on the total, whichever directive or section adds the bytes.
+  const std::string spaces =
+      ".data\n.space 1000\n.space 1000\n.section .rodata\n.space 1000\n.byte 1, 2\n.text\nexit\n";
+  EXPECT_TRUE(assemble_with_budget(spaces, 3010).ok());
+  const Assembly over = assemble_with_budget(spaces, 2999);
+  ASSERT_EQ(over.errors.size(), 1u) << all_errors(over, spaces);
+  EXPECT_EQ(over.errors[0].where.line, 5u);
+  EXPECT_NE(over.errors[0].message.find("section .rodata would grow by 1000 bytes past the limit of 2999 bytes"),
+            std::string::npos)
+      << over.errors[0].message;
+  // Instructions, data, .comm and .fill count too; the error is reported once.
+  const Assembly many = assemble_with_budget(std::string(".text\n") + std::string(1000, 'e') + "\n", 64);
+  EXPECT_EQ(many.errors.size(), 1u);
+  std::string code;
+  for (int i = 0; i < 20; ++i) code += "exit\n";
+  const Assembly code_over = assemble_with_budget(code, 64);
+  ASSERT_EQ(code_over.errors.size(), 1u);
+  EXPECT_EQ(code_over.errors[0].where.line, 9u);
+  EXPECT_FALSE(assemble_with_budget(".comm a, 40\n.lcomm b, 40\n", 64).ok());
+  EXPECT_FALSE(assemble_with_budget(".data\n.fill 9, 8, 1\n", 64).ok());
+}
+
+TEST(AsmHostileInput, ManyErrorsAreCountedNotKept) {
+  // 200,000 bad lines: each diagnostic used to find its line by scanning
+  // from the start of the file (139 s); now 100 are kept and the rest counted.
+  std::string bad;
+  for (int i = 0; i < 200000; ++i) bad += "x\n";
+  const Assembly assembly = assemble_as(bad);
+  ASSERT_EQ(assembly.errors.size(), 100u);
+  EXPECT_EQ(assembly.more_errors, 199900u);
+  EXPECT_EQ(assembly.errors.back().where.line, 100u);
+  const std::string text = format_diagnostics(assembly, bad);
+  EXPECT_TRUE(text.ends_with("\n199900 more errors not shown\n")) << text.substr(text.size() - 200);
+  EXPECT_NE(text.find("test.s:100:1: error: unknown instruction"), std::string::npos);
+}
+
+TEST(AsmHostileInput, EchoedSourceLineIsCut) {
+  // One 200 KB line of `x;` gave 100,000 errors, each echoing the whole line
+  // (30 GB on stderr).
+  std::string line;
+  for (int i = 0; i < 100000; ++i) line += "x;";
+  const Assembly assembly = assemble_as(line + "\n");
+  ASSERT_EQ(assembly.errors.size(), 100u);
+  EXPECT_EQ(assembly.more_errors, 99900u);
+  const std::string text = format_diagnostics(assembly, line);
+  EXPECT_LT(text.size(), 100u * (2 * kMaxEchoWidth + 200));
+  // A window around the column, with the caret under it.
+  const Error& error = assembly.errors[50];  // column 101
+  const std::string one = format_diagnostic(error, line);
+  const std::string want_echo = line.substr(100 - kMaxEchoWidth / 2, kMaxEchoWidth);
+  EXPECT_EQ(one, "test.s:1:101: error: " + error.message + "\n..." + want_echo + "...\n" +
+                     std::string(3 + kMaxEchoWidth / 2, ' ') + "^\n");
+  // Short lines are echoed whole, as before.
+  const std::string short_line = "  r11 = 1\n";
+  EXPECT_TRUE(format_diagnostic(assemble_as(short_line).errors.at(0), short_line).ends_with("\n  r11 = 1\n  ^\n"));
+}
+
+TEST(AsmHostileInput, ManySectionsAreFoundByName) {
+  // Section lookup was linear: 65,300 `.section` lines took seconds.
+  std::string source;
+  for (int i = 0; i < 65300; ++i) source += ".section s" + std::to_string(i) + ",\"ax\"\n";
+  source += ".section s7\nexit\n";
+  const Assembly assembly = assemble_as(source);
+  ASSERT_TRUE(assembly.ok()) << assembly.errors[0].message;
+  ASSERT_EQ(assembly.object.sections.size(), 65301u);
+  EXPECT_EQ(assembly.object.find_section("s7")->bytes.size(), 8u);
+}
+
 }  // namespace
 }  // namespace bpfkit::assembly

@@ -89,6 +89,15 @@ check_err asm-caret 2 "                   ^" -- "$bpfkit" asm "$tmp/errors.s" -o
 check_err asm-error-location 2 "errors.s:4:20: error: offset 70000 does not fit in 16 bits" -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o"
 check asm-json 2 '"errors":[' -- "$bpfkit" asm "$tmp/errors.s" -o "$tmp/errors.o" --json
 check_err asm-bad-output 2 "needs the extension .o, .bin or .hex" -- "$bpfkit" asm "$examples/factorial.s" -o "$tmp/x.txt"
+# More sections than ELF numbers without extended numbering: an error, and no 0-byte object.
+awk 'BEGIN { for (i = 0; i < 65300; i++) printf ".section s%d,\"ax\"\nexit\n", i }' >"$tmp/sections.s"
+check_err asm-too-many-sections 1 "without extended section numbering" -- "$bpfkit" asm "$tmp/sections.s" -o "$tmp/sections.o"
+check asm-too-many-sections-no-object 1 "" -- test -e "$tmp/sections.o"
+# The first 100 errors are shown, the rest counted.
+yes x | head -n 250 >"$tmp/bad-lines.s"
+check_err asm-error-cap 2 "150 more errors not shown" -- "$bpfkit" asm "$tmp/bad-lines.s" -o "$tmp/bad.o"
+check_err asm-error-count 2 "250 errors" -- "$bpfkit" asm "$tmp/bad-lines.s" -o "$tmp/bad.o"
+check asm-error-cap-json 2 '"more_errors":150' -- "$bpfkit" asm "$tmp/bad-lines.s" -o "$tmp/bad.o" --json
 check conformance-dialect 0 "0x2a" -- "$bpfkit" run "$examples/conformance-style.s"
 check_err missing-file 2 "cannot open file" -- "$bpfkit" run "$tmp/does-not-exist.s"
 printf '\xb7\x00\x00' >"$tmp/short.bin"

@@ -168,8 +168,12 @@ Expected<ParsedElf> parse_elf(std::span<const uint8_t> bytes) {
 }
 
 ParsedElf write_and_parse(const Object& object) {
-  const std::vector<uint8_t> bytes = write_elf(object);
-  auto elf = parse_elf(bytes);
+  auto bytes = write_elf(object);
+  if (!bytes) {
+    ADD_FAILURE() << to_string(bytes.error());
+    return {};
+  }
+  auto elf = parse_elf(*bytes);
   if (!elf) {
     ADD_FAILURE() << to_string(elf.error());
     return {};
@@ -271,7 +275,7 @@ constexpr size_t kSectionCount = 10, kSymtabIndex = 7, kStrtabIndex = 8, kShstrt
 constexpr uint64_t kHeaderTableOffset = 632;  // 625 bytes of contents, 8-aligned
 
 TEST(ElfWriter, FileHeader) {
-  const std::vector<uint8_t> bytes = write_elf(sample_object());
+  const std::vector<uint8_t> bytes = write_elf(sample_object()).value();
   const ParsedElf elf = write_and_parse(sample_object());
   const Elf64_Ehdr& h = elf.header;
   const uint8_t ident[EI_NIDENT] = {0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_NONE};
@@ -537,7 +541,7 @@ TEST(ElfWriter, LlvmReadelfReadsTheFile) {
   if (!readelf) GTEST_SKIP() << "llvm-readelf is not installed";
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
+  const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()).value());
   const test::CommandResult result = test::run_merged(*readelf + " --wide -h -S -r -s " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
@@ -563,7 +567,7 @@ TEST(ElfWriter, LlvmObjdumpDisassemblesTheText) {
   if (!objdump) GTEST_SKIP() << "llvm-objdump is not installed";
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()));
+  const std::string file = write_file(dir.path() / "sample.o", write_elf(sample_object()).value());
   const test::CommandResult result = test::run_merged(*objdump + " -d -r " + file);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(result.output.find("warning"), std::string::npos) << result.output;
@@ -583,6 +587,21 @@ std::string objdump_listing(const std::string& objdump, const std::string& file)
   return start == std::string::npos ? result.output : result.output.substr(start);
 }
 
+// 65,280 sections and more need extended section numbering: the writer
+// returned an empty buffer, and `bpfkit asm` wrote a 0-byte object and
+// exited 0. With the null, .symtab, .strtab and .shstrtab sections, 65,275
+// of the object's own is the most that fits.
+TEST(ElfWriter, TooManySectionsIsAnError) {
+  Object object;
+  for (int i = 0; i < 65275; ++i) object.sections.push_back({.name = std::to_string(i), .bytes = {}});
+  auto fits = write_elf(object);
+  ASSERT_TRUE(fits) << to_string(fits.error());
+  object.sections.push_back({.name = "one_more", .bytes = {}});
+  auto refused = write_elf(object);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("at most 65279 can be written"), std::string::npos) << refused.error().message;
+}
+
 TEST(ElfWriter, LlvmObjdumpSeesWhatLlvmMcWouldWrite) {
   const auto objdump = find_tool({"llvm-objdump", "llvm-objdump-14"});
   const auto mc = find_tool({"llvm-mc", "llvm-mc-14"});
@@ -595,7 +614,7 @@ TEST(ElfWriter, LlvmObjdumpSeesWhatLlvmMcWouldWrite) {
   const test::CommandResult assembled =
       test::run_merged(*mc + " -triple bpfel -filetype=obj -o " + reference + " " + source);
   ASSERT_EQ(assembled.status, 0) << assembled.output;
-  const std::string ours = write_file(dir.path() / "ours.o", write_elf(sample_object()));
+  const std::string ours = write_file(dir.path() / "ours.o", write_elf(sample_object()).value());
   EXPECT_EQ(objdump_listing(*objdump, ours), objdump_listing(*objdump, reference));
 }
 

@@ -82,13 +82,19 @@ enum class Syntax : uint8_t {
 struct AssembleOptions {
   Syntax syntax = Syntax::Auto;  // Auto reads normal and pseudo-C, mixed freely
   std::string input_name = "<input>";
+  // The most bytes all sections together may hold (.space, .comm, .fill and
+  // .bss count in full): a short input must not allocate without bound.
+  uint64_t max_object_bytes = uint64_t{256} << 20;
 };
 
 // The object and every error found (the assembler goes on after an error, so
 // one run reports all of them). The object is meaningful only without errors.
+// At most the first 100 errors are kept, in line order; `more_errors` counts
+// the ones found after them.
 struct Assembly {
   Object object;
   std::vector<Error> errors;
+  size_t more_errors = 0;
   bool ok() const { return errors.empty(); }
 };
 
@@ -102,8 +108,15 @@ Assembly assemble(std::string_view source, const AssembleOptions& options = {});
 std::vector<isa::Slot> section_slots(const Object& object, std::string_view section = ".text");
 
 // "file:line:col: error: message", then the source line and a caret under
-// the column.
+// the column. A long line is shown as a window around the column (at most
+// kMaxEchoWidth characters, "..." where it is cut).
+inline constexpr size_t kMaxEchoWidth = 160;
 std::string format_diagnostic(const Error& error, std::string_view source);
+
+// Every error of an assembly as format_diagnostic prints it, then "N more
+// errors not shown" if errors were dropped. Lines are found in one pass over
+// the source, however many errors there are.
+std::string format_diagnostics(const Assembly& assembly, std::string_view source);
 
 // ---- Disassembler ---------------------------------------------------------------
 
@@ -142,7 +155,10 @@ std::string disassemble(std::span<const isa::Slot> slots, const DisassemblyOptio
 // An ELF64 little-endian relocatable object (e_machine EM_BPF): the sections,
 // a symbol table (section symbols, then locals, then globals), one
 // `.rel<name>` section per section with relocations, and `.strtab`/`.shstrtab`.
-std::vector<uint8_t> write_elf(const Object& object);
+// An error when the object cannot be written: 65,280 sections or more
+// (SHN_LORESERVE, with the section header and name sections) need extended
+// section numbering, which BPF loaders do not read.
+[[nodiscard]] Expected<std::vector<uint8_t>> write_elf(const Object& object);
 
 // Assembles conformance-dialect text. Errors carry input:line:column.
 // Labels are `name:` on their own line; jump targets are labels or signed

@@ -91,36 +91,39 @@ bool is_binary_operator(const Token& token) {
          t == "^";
 }
 
-// Where the expression starting at `at` ends (syntax only). Registers are not
-// expressions, so `r1 = r2` never reads r2 as a symbol.
-size_t primary_end(Tokens tokens, size_t at);
-size_t expression_end(Tokens tokens, size_t at) {
-  size_t end = primary_end(tokens, at);
-  if (end == at) return at;
-  while (end + 1 < tokens.size() + 1 && end < tokens.size() && is_binary_operator(tokens[end])) {
-    const size_t next = primary_end(tokens, end + 1);
-    if (next == end + 1) break;
-    end = next;
-  }
-  return end;
+bool is_open_paren(const Token& token) { return token.kind == TokenKind::Punct && eq(token.text, "("); }
+
+bool is_unary_operator(const Token& token) {
+  return token.kind == TokenKind::Punct && (eq(token.text, "-") || eq(token.text, "+") || eq(token.text, "~"));
 }
 
-size_t primary_end(Tokens tokens, size_t at) {
-  if (at >= tokens.size()) return at;
-  const Token& token = tokens[at];
-  if (token.kind == TokenKind::Number) return at + 1;
-  if (token.kind == TokenKind::Ident) return is_register_name(token.text) ? at : at + 1;
-  if (token.kind != TokenKind::Punct) return at;
-  if (eq(token.text, "-") || eq(token.text, "+") || eq(token.text, "~")) {
-    const size_t end = primary_end(tokens, at + 1);
-    return end == at + 1 ? at : end;
+// A number or a symbol name: the leaves of an expression.
+bool is_operand(const Token& token) {
+  return token.kind == TokenKind::Number || (token.kind == TokenKind::Ident && !is_register_name(token.text));
+}
+
+// Where the expression starting at `at` ends (syntax only); `at` if none
+// starts there. Registers are not expressions, so `r1 = r2` never reads r2
+// as a symbol. Iterative, so no nesting of `(` or `-` can exhaust the stack:
+// an expression is operands joined by binary operators, each operand
+// preceded by any number of unary operators and `(`. A group that is never
+// closed (or never gets its operand) ends the expression after the last
+// complete operand outside all groups.
+size_t expression_end(Tokens tokens, size_t at) {
+  size_t i = at, depth = 0, complete = at;
+  for (;;) {
+    for (; i < tokens.size() && (is_unary_operator(tokens[i]) || is_open_paren(tokens[i])); ++i)
+      if (is_open_paren(tokens[i])) ++depth;
+    if (i >= tokens.size() || !is_operand(tokens[i])) return complete;
+    ++i;
+    while (depth > 0 && i < tokens.size() && tokens[i].kind == TokenKind::Punct && eq(tokens[i].text, ")")) {
+      --depth;
+      ++i;
+    }
+    if (depth == 0) complete = i;
+    if (i >= tokens.size() || !is_binary_operator(tokens[i])) return complete;
+    ++i;
   }
-  if (eq(token.text, "(")) {
-    const size_t end = expression_end(tokens, at + 1);
-    if (end == at + 1 || end >= tokens.size() || !eq(tokens[end].text, ")")) return at;
-    return end + 1;
-  }
-  return at;
 }
 
 // ---- The assembler ----------------------------------------------------------------
@@ -137,6 +140,14 @@ struct Operands {
 struct SectionState {
   Section section;
 };
+
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+};
+
+// Errors kept in an Assembly; the rest are only counted (Assembly::more_errors).
+constexpr size_t kMaxErrors = 100;
 
 class Assembler {
  public:
@@ -157,6 +168,12 @@ class Assembler {
  private:
   // ---- Errors
   void error_at(uint32_t column, std::string message) {
+    // Past the first kMaxErrors, only count: a file of bad lines must not
+    // cost memory or output in proportion to its size.
+    if (errors_.size() >= kMaxErrors) {
+      ++more_errors_;
+      return;
+    }
     Location where;
     where.input = options_.input_name;
     where.line = line_;
@@ -173,11 +190,11 @@ class Assembler {
   uint64_t here() { return current().bytes.size(); }
 
   void switch_section(std::string_view name, uint64_t flags, uint32_t type) {
-    for (size_t i = 0; i < sections_.size(); ++i)
-      if (sections_[i].section.name == name) {
-        current_ = static_cast<uint32_t>(i);
-        return;
-      }
+    if (auto it = section_index_.find(name); it != section_index_.end()) {
+      current_ = it->second;
+      return;
+    }
+    section_index_.emplace(std::string(name), static_cast<uint32_t>(sections_.size()));
     SectionState state;
     state.section.name = std::string(name);
     state.section.flags = flags;
@@ -191,7 +208,33 @@ class Assembler {
     const auto* bytes = static_cast<const uint8_t*>(data);
     if (current().type == kShtNobits && std::any_of(bytes, bytes + size, [](uint8_t b) { return b != 0; }))
       report_nobits_data();
+    if (!reserve(size, statement_column_)) return;
     current().bytes.insert(current().bytes.end(), bytes, bytes + size);
+  }
+
+  // `count` bytes of `fill` (.space, .comm, .fill of one byte).
+  void append_fill(uint64_t count, uint8_t fill, uint32_t column) {
+    if (fill != 0 && current().type == kShtNobits) report_nobits_data();
+    if (!reserve(count, column)) return;
+    current().bytes.insert(current().bytes.end(), count, fill);
+  }
+
+  // Every byte of every section counts against one budget (the options'
+  // max_object_bytes), checked before anything is allocated; .bss counts
+  // too, as its bytes are kept in memory. False (and an error) when `size`
+  // more bytes in the current section would exceed it.
+  bool reserve(uint64_t size, uint32_t column) {
+    if (size <= options_.max_object_bytes - object_bytes_) {
+      object_bytes_ += size;
+      return true;
+    }
+    if (!budget_reported_) {  // once: every later datum would fail the same way
+      budget_reported_ = true;
+      error_at(column, "section " + current().name + " would grow by " + std::to_string(size) +
+                           " bytes past the limit of " + std::to_string(options_.max_object_bytes) +
+                           " bytes for all sections together");
+    }
+    return false;
   }
 
   // A NOBITS section (.bss) has no bytes in the file: anything but zeros
@@ -243,8 +286,6 @@ class Assembler {
     }
     return result;
   }
-
-  using Level = std::optional<Value> (Assembler::*)(Tokens, size_t&, uint64_t, bool, bool&);
 
   std::optional<Value> additive(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
     auto left = bitwise(t, at, loc, quiet, undefined);
@@ -342,27 +383,45 @@ class Assembler {
     return Value{static_cast<int64_t>(r), -1};
   }
 
+  // Unary operators apply in a loop, innermost first, and groups nest at
+  // most kMaxGroupDepth deep: no input can exhaust the stack.
   std::optional<Value> unary(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
+    const size_t first_operator = at;
+    while (at < t.size() && is_unary_operator(t[at])) ++at;
+    const size_t operand_at = at;
+    auto value = operand(t, at, loc, quiet, undefined);
+    for (size_t i = operand_at; value && i-- > first_operator;) {
+      const Token& op = t[i];
+      if (eq(op.text, "+")) continue;
+      if (!value->absolute()) {
+        if (!quiet) error_at(op, "'" + std::string(op.text) + "' needs a constant operand");
+        return std::nullopt;
+      }
+      const auto v = static_cast<uint64_t>(value->constant);
+      value = Value{static_cast<int64_t>(eq(op.text, "-") ? 0 - v : ~v), -1};
+    }
+    return value;
+  }
+
+  static constexpr int kMaxGroupDepth = 256;
+
+  // A number, a symbol, or a `(group)`.
+  std::optional<Value> operand(Tokens t, size_t& at, uint64_t loc, bool quiet, bool& undefined) {
     if (at >= t.size()) {
       if (!quiet) error_at(column_after(t), "expected an expression");
       return std::nullopt;
     }
     const Token& token = t[at];
-    if (token.kind == TokenKind::Punct && (eq(token.text, "-") || eq(token.text, "~") || eq(token.text, "+"))) {
-      ++at;
-      auto operand = unary(t, at, loc, quiet, undefined);
-      if (!operand) return std::nullopt;
-      if (eq(token.text, "+")) return operand;
-      if (!operand->absolute()) {
-        if (!quiet) error_at(token, "'" + std::string(token.text) + "' needs a constant operand");
+    if (is_open_paren(token)) {
+      if (group_depth_ >= kMaxGroupDepth) {
+        if (!quiet)
+          error_at(token, "expression nests more than " + std::to_string(kMaxGroupDepth) + " parentheses deep");
         return std::nullopt;
       }
-      const auto v = static_cast<uint64_t>(operand->constant);
-      return Value{static_cast<int64_t>(eq(token.text, "-") ? 0 - v : ~v), -1};
-    }
-    if (token.kind == TokenKind::Punct && eq(token.text, "(")) {
       ++at;
+      ++group_depth_;
       auto inner = additive(t, at, loc, quiet, undefined);
+      --group_depth_;
       if (!inner) return std::nullopt;
       if (at >= t.size() || !eq(t[at].text, ")")) {
         if (!quiet) error_at(at < t.size() ? t[at].column : column_after(t), "expected ')'");
@@ -838,7 +897,7 @@ class Assembler {
     const Token& found = tokens[notes.furthest];
     const std::string found_text = "'" + std::string(found.text) + "'";
     // `r1 = 1 +`: the expression stopped before an operator with nothing after it.
-    if (is_binary_operator(found) && primary_end(tokens, notes.furthest + 1) == notes.furthest + 1) {
+    if (is_binary_operator(found) && expression_end(tokens, notes.furthest + 1) == notes.furthest + 1) {
       const size_t next = notes.furthest + 1;
       return error_at(next < tokens.size() ? tokens[next].column : column_after(tokens),
                       "expected an expression after " + found_text);
@@ -1371,15 +1430,21 @@ class Assembler {
     if (args.empty()) return error_at(tokens[0], std::string(tokens[0].text) + " needs a size");
     auto size = constant(args[0], "size");
     if (!size) return;
-    if (*size > (uint64_t{1} << 30)) return error_at(args[0][0], "size " + std::to_string(*size) + " is too large");
+    if (!size_in_range(*size, args[0][0])) return;
     uint8_t fill = 0;
     if (args.size() >= 2) {
       auto f = constant(args[1], "fill value");
       if (!f) return;
       fill = static_cast<uint8_t>(*f);
     }
-    if (fill != 0 && current().type == kShtNobits) report_nobits_data();
-    current().bytes.insert(current().bytes.end(), *size, fill);
+    append_fill(*size, fill, args[0][0].column);
+  }
+
+  // A size read as unsigned: -1 is 2^64 - 1, which no section can hold.
+  bool size_in_range(uint64_t size, const Token& where) {
+    if (static_cast<int64_t>(size) >= 0) return true;
+    error_at(where, "size " + std::to_string(static_cast<int64_t>(size)) + " is negative");
+    return false;
   }
 
   void fill_directive(Tokens tokens, const std::vector<Tokens>& args) {
@@ -1397,15 +1462,26 @@ class Assembler {
       if (!v) return;
       value = *v;
     }
-    if (*count * size > (uint64_t{1} << 30)) return error_at(args[0][0], ".fill is too large");
-    for (uint64_t i = 0; i < *count; ++i) append(&value, size);
+    if (!size_in_range(*count, args[0][0])) return;
+    uint64_t total = 0;
+    if (__builtin_mul_overflow(*count, size, &total) || total > options_.max_object_bytes)
+      return error_at(args[0][0], ".fill of " + std::to_string(*count) + " times " + std::to_string(size) +
+                                      " bytes is larger than the limit of " +
+                                      std::to_string(options_.max_object_bytes) + " bytes");
+    if (size == 1) return append_fill(*count, static_cast<uint8_t>(value), args[0][0].column);
+    uint8_t bytes[8];
+    std::memcpy(bytes, &value, sizeof bytes);
+    if (current().type == kShtNobits && std::any_of(bytes, bytes + size, [](uint8_t b) { return b != 0; }))
+      report_nobits_data();
+    if (!reserve(total, args[0][0].column)) return;
+    for (uint64_t i = 0; i < *count; ++i) current().bytes.insert(current().bytes.end(), bytes, bytes + size);
   }
 
   void common_directive(Tokens tokens, const std::vector<Tokens>& args, bool global) {
     if (args.size() < 2 || args[0].size() != 1)
       return error_at(tokens[0], std::string(tokens[0].text) + " takes a name and a size");
     auto size = constant(args[1], "size");
-    if (!size) return;
+    if (!size || !size_in_range(*size, args[1][0])) return;
     const uint32_t saved = current_;
     switch_section(".bss", kShfAlloc | kShfWrite, kShtNobits);
     define_label(args[0][0]);
@@ -1413,7 +1489,7 @@ class Assembler {
     sym.size = *size;
     sym.type = SymbolType::Object;
     if (global) sym.binding = Binding::Global;
-    current().bytes.insert(current().bytes.end(), *size, 0);
+    append_fill(*size, 0, args[1][0].column);
     current_ = saved;
   }
 
@@ -1597,6 +1673,7 @@ class Assembler {
     }
     out.object.relocations = std::move(relocations_);
     out.errors = std::move(errors_);
+    out.more_errors = more_errors_;
     std::stable_sort(out.errors.begin(), out.errors.end(),
                      [](const Error& a, const Error& b) { return a.where.line < b.where.line; });
     return out;
@@ -1613,13 +1690,14 @@ class Assembler {
   uint32_t line_ = 0;
   uint32_t statement_column_ = 1;      // where the current statement starts
   uint32_t nobits_reported_line_ = 0;  // see report_nobits_data()
+  int group_depth_ = 0;                // `(` open in the expression being evaluated
   std::vector<SectionState> sections_;
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> section_index_;
   uint32_t current_ = 0;
+  uint64_t object_bytes_ = 0;  // all sections' bytes, against options_.max_object_bytes
+  bool budget_reported_ = false;
+  size_t more_errors_ = 0;  // errors found past the first kMaxErrors
   std::vector<SymbolState> symbols_;
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-  };
   std::unordered_map<std::string, int32_t, NameHash, std::equal_to<>> symbol_index_;
   std::vector<Fixup> fixups_;
   std::vector<Token> fixup_tokens_;
@@ -1656,9 +1734,39 @@ std::vector<isa::Slot> section_slots(const Object& object, std::string_view name
   return slots;
 }
 
-std::string format_diagnostic(const Error& error, std::string_view source) {
+namespace {
+
+// The source line of a diagnostic and a caret under the column. A line
+// longer than kMaxEchoWidth shows only a window around the column.
+std::string echo_line(std::string_view text, uint32_t column) {
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  const size_t at = column == 0 ? 0 : std::min<size_t>(column - 1, text.size());
+  size_t start = 0;
+  if (text.size() > kMaxEchoWidth) {
+    start = at > kMaxEchoWidth / 2 ? at - kMaxEchoWidth / 2 : 0;
+    start = std::min(start, text.size() - kMaxEchoWidth);
+  }
+  const std::string_view shown = text.substr(start, kMaxEchoWidth);
+  const std::string_view before = start > 0 ? "..." : "";
+  const std::string_view after = start + shown.size() < text.size() ? "..." : "";
+  std::string out;
+  out.reserve(2 * (shown.size() + 8));
+  out.append(before).append(shown).append(after) += '\n';
+  out.append(before.size(), ' ');
+  for (size_t i = start; i < at; ++i) out += text[i] == '\t' ? '\t' : ' ';
+  out += "^\n";
+  return out;
+}
+
+std::string headline(const Error& error) {
   // "file:line:col: error: message"
-  std::string out = to_string(Error{error.code, "", error.where}) + "error: " + error.message + "\n";
+  return to_string(Error{error.code, "", error.where}) + "error: " + error.message + "\n";
+}
+
+}  // namespace
+
+std::string format_diagnostic(const Error& error, std::string_view source) {
+  std::string out = headline(error);
   if (error.where.line == 0) return out;
   size_t start = 0;
   for (uint32_t line = 1; line < error.where.line && start != std::string_view::npos; ++line) {
@@ -1666,12 +1774,26 @@ std::string format_diagnostic(const Error& error, std::string_view source) {
     if (start != std::string_view::npos) ++start;
   }
   if (start == std::string_view::npos || start > source.size()) return out;
-  std::string_view text = source.substr(start, source.find('\n', start) - start);
-  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  out += std::string(text) + "\n";
-  std::string caret;
-  for (uint32_t i = 1; i < error.where.column && i - 1 < text.size(); ++i) caret += text[i - 1] == '\t' ? '\t' : ' ';
-  out += caret + "^\n";
+  return out + echo_line(source.substr(start, source.find('\n', start) - start), error.where.column);
+}
+
+std::string format_diagnostics(const Assembly& assembly, std::string_view source) {
+  // Where each line starts, found once: errors come in line order, but a
+  // rescan per error would make many errors cost time in the source's size.
+  std::vector<size_t> line_starts{0};
+  for (size_t at = source.find('\n'); at != std::string_view::npos; at = source.find('\n', at + 1))
+    line_starts.push_back(at + 1);
+  std::string out;
+  for (const Error& error : assembly.errors) {
+    out += headline(error);
+    const uint32_t line = error.where.line;
+    if (line == 0 || line > line_starts.size()) continue;
+    const size_t start = line_starts[line - 1];
+    out += echo_line(source.substr(start, source.find('\n', start) - start), error.where.column);
+  }
+  if (assembly.more_errors > 0)
+    out += std::to_string(assembly.more_errors) + (assembly.more_errors == 1 ? " more error" : " more errors") +
+           " not shown\n";
   return out;
 }
 

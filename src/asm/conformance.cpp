@@ -410,6 +410,7 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
   ConformanceTest test;
   DataSection section = DataSection::None;
   uint32_t line_number = 0;
+  uint32_t asm_lines = 0;  // lines in test.asm_source
   std::vector<isa::Slot> raw;
   bool has_raw = false;
   while (!text.empty()) {
@@ -436,11 +437,10 @@ Expected<ConformanceTest> parse_conformance_test(std::string_view text, std::str
     switch (section) {
       case DataSection::Asm:
         if (test.asm_first_line == 0) test.asm_first_line = line_number;
-        // Keep line numbers: pad with the lines skipped since the first.
-        while (static_cast<uint32_t>(std::count(test.asm_source.begin(), test.asm_source.end(), '\n')) <
-               line_number - test.asm_first_line)
-          test.asm_source += '\n';
-        test.asm_source += std::string(untrimmed) + "\n";
+        // Keep line numbers: pad with the lines skipped since the last.
+        test.asm_source.append(line_number - test.asm_first_line - asm_lines, '\n');
+        test.asm_source.append(untrimmed) += '\n';
+        asm_lines = line_number - test.asm_first_line + 1;
         break;
       case DataSection::Raw:
       case DataSection::Mem: {

@@ -311,11 +311,15 @@ Elf64_Ehdr file_header(uint64_t header_table_offset, size_t section_count) {
 
 }  // namespace
 
-std::vector<uint8_t> write_elf(const Object& object) {
+Expected<std::vector<uint8_t>> write_elf(const Object& object) {
   std::vector<OutputSection> sections = build_sections(object);
   add_section_names(sections);
   const size_t section_count = sections.size() + 1;  // with the null section
-  if (section_count >= kMaxSections) return {};      // not representable without extended numbering
+  if (section_count >= kMaxSections)                 // not representable without extended numbering
+    return make_error(Errc::Unsupported, "the object needs " + std::to_string(section_count) +
+                                             " ELF sections (with relocation, symbol and name sections); at most " +
+                                             std::to_string(kMaxSections - 1) +
+                                             " can be written without extended section numbering");
 
   const uint64_t header_table_offset = lay_out(sections);
   std::vector<uint8_t> out(header_table_offset + section_count * sizeof(Elf64_Shdr), 0);

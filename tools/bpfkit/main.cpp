@@ -281,7 +281,9 @@ assembly::Syntax syntax_named(const std::string& name) {
 }
 
 // Every error with its source line and a caret, or all of them as JSON.
-int report_assembly_errors(const std::vector<Error>& errors, std::string_view source, bool json) {
+int report_assembly_errors(const assembly::Assembly& assembly, std::string_view source, bool json) {
+  const std::vector<Error>& errors = assembly.errors;
+  const size_t total = errors.size() + assembly.more_errors;
   if (json) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const Error& error : errors)
@@ -290,10 +292,12 @@ int report_assembly_errors(const std::vector<Error>& errors, std::string_view so
                       {"input", error.where.input},
                       {"line", error.where.line},
                       {"column", error.where.column}});
-    std::cout << nlohmann::ordered_json{{"error", list.front()}, {"errors", list}}.dump() << "\n";
+    nlohmann::ordered_json out{{"error", list.front()}, {"errors", list}};
+    if (assembly.more_errors > 0) out["more_errors"] = assembly.more_errors;
+    std::cout << out.dump() << "\n";
   } else {
-    for (const Error& error : errors) std::cerr << assembly::format_diagnostic(error, source);
-    std::cerr << errors.size() << (errors.size() == 1 ? " error\n" : " errors\n");
+    std::cerr << assembly::format_diagnostics(assembly, source);
+    std::cerr << total << (total == 1 ? " error\n" : " errors\n");
   }
   return kExitBadInput;
 }
@@ -303,8 +307,9 @@ int report_assembly_errors(const std::vector<Error>& errors, std::string_view so
 Expected<std::string> encode_output(const assembly::Object& object, const std::string& output) {
   const std::string ext = std::filesystem::path(output).extension().string();
   if (ext == ".o") {
-    const std::vector<uint8_t> elf = assembly::write_elf(object);
-    return std::string(elf.begin(), elf.end());
+    auto elf = assembly::write_elf(object);
+    if (!elf) return elf.error();
+    return std::string(elf->begin(), elf->end());
   }
   const assembly::Section* text = object.find_section(".text");
   const std::vector<uint8_t> empty;
@@ -330,7 +335,7 @@ int asm_command(const AsmOptions& options) {
   assemble_options.syntax = syntax_named(options.syntax);
   assemble_options.input_name = options.file;
   const assembly::Assembly result = assembly::assemble(*source, assemble_options);
-  if (!result.ok()) return report_assembly_errors(result.errors, *source, options.json);
+  if (!result.ok()) return report_assembly_errors(result, *source, options.json);
   auto bytes = encode_output(result.object, options.output);
   if (!bytes) return report(bytes.error(), options.json);
   std::ofstream out(options.output, std::ios::binary);

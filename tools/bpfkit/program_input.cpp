@@ -189,7 +189,8 @@ Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const
   // other assembly a user may hand us.
   if (auto conformance = assembly::assemble_conformance(source, name)) return conformance;
   Error first = result.errors.front();
-  if (result.errors.size() > 1) first.message += " (and " + std::to_string(result.errors.size() - 1) + " more errors)";
+  if (const size_t more = result.errors.size() - 1 + result.more_errors; more > 0)
+    first.message += " (and " + std::to_string(more) + (more == 1 ? " more error)" : " more errors)");
   return first;
 }
 
