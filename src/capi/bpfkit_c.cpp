@@ -13,6 +13,7 @@
 
 #include "bpfkit/bpfkit.h"
 #include "bpfkit/elf.hpp"
+#include "bpfkit/elf_format.hpp"
 #include "bpfkit/vm.hpp"
 
 using namespace bpfkit;
@@ -106,10 +107,8 @@ std::span<const uint8_t> bytes_of(const void* data, size_t size) { return {stati
 // A shared object (e_type ET_DYN) or e_machine EM_SBPF is sBPF; anything else
 // is read as an eBPF relocatable object. Both loaders check the rest.
 bool is_sbpf_elf(std::span<const uint8_t> file) {
-  constexpr uint16_t kEtDyn = 3, kEmSbpf = 263;
-  if (file.size() < 20) return false;
-  const auto u16 = [&](size_t at) { return static_cast<uint16_t>(file[at] | file[at + 1] << 8); };
-  return u16(16) == kEtDyn || u16(18) == kEmSbpf;
+  const auto header = elf::ByteReader(file).read<elf::Ehdr>(0);
+  return header && (header->e_type == elf::kEtDyn || header->e_machine == elf::kEmSbpf);
 }
 
 // The callback as the C++ registries take it: a failure becomes an Error
