@@ -113,7 +113,7 @@ bool time_load(const std::vector<uint8_t>& file, int runs, double& best, std::st
     auto program = elf::sbpf::load(file);
     best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
     if (!program) {
-      error = program.error().name;
+      error = program.error().name();
       ok = false;
     }
   }

@@ -29,7 +29,7 @@ void run(const sbpf::Program& program) {
   static const bpfkit::vm::sbpf::SyscallRegistry syscalls = bpfkit::vm::sbpf::SyscallRegistry::defaults();
   auto interpreter = bpfkit::vm::sbpf::Interpreter::create(bpfkit::vm::sbpf::Executable::from(program), syscalls);
   if (!interpreter) {
-    if (interpreter.error().name.empty()) std::abort();
+    if (interpreter.error().name().empty()) std::abort();
     return;
   }
   std::vector<uint8_t> input(16, 1);
@@ -39,16 +39,16 @@ void run(const sbpf::Program& program) {
   options.heap_size = 256;
   const bpfkit::vm::sbpf::RunResult result = interpreter->run(options);
   if (result.compute_units > options.compute_budget) std::abort();
-  if (result.error && result.error->name.empty()) std::abort();
+  if (result.error && result.error->name().empty()) std::abort();
 }
 
 void check(std::span<const uint8_t> bytes, const sbpf::LoaderConfig& config) {
   auto info = sbpf::peek(bytes, config);
   auto program = sbpf::load(bytes, config);
   // load() runs peek()'s checks first: a peek failure is a load failure.
-  if (!info && (program || program.error().name != info.error().name)) std::abort();
+  if (!info && (program || program.error().name() != info.error().name())) std::abort();
   if (!program) {
-    if (!sbpf::error_code(program.error().name)) std::abort();
+    if (program.error().domain != Domain::SbpfLoader) std::abort();
     return;
   }
   // What the VM relies on.

@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
   auto interpreter = vm::sbpf::Interpreter::create(executable, syscalls);
   if (!interpreter) {
-    if (interpreter.error().name.empty()) std::abort();
+    if (interpreter.error().name().empty()) std::abort();
     return 0;
   }
   vm::sbpf::RunOptions options;
@@ -46,6 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.heap_size = 1024;
   const vm::sbpf::RunResult result = interpreter->run(options);
   if (result.compute_units > options.compute_budget || result.instructions > result.compute_units) std::abort();
-  if (result.error && result.error->name.empty()) std::abort();
+  if (result.error && result.error->name().empty()) std::abort();
   return 0;
 }

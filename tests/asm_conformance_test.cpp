@@ -72,9 +72,9 @@ testing::AssertionResult FailedAt(const Expected<T>& result, std::string_view in
   const std::string shown = to_string(error);
   if (error.code != Errc::BadOperand)
     return testing::AssertionFailure() << "code is " << errc_name(error.code) << " (" << shown << ")";
-  if (error.where.input != input || error.where.line != line || error.where.column != column)
-    return testing::AssertionFailure() << "location is " << error.where.input << ":" << error.where.line << ":"
-                                       << error.where.column << ", want " << input << ":" << line << ":" << column
+  if (error.location.input != input || error.location.line != line || error.location.column != column)
+    return testing::AssertionFailure() << "location is " << error.location.input << ":" << error.location.line << ":"
+                                       << error.location.column << ", want " << input << ":" << line << ":" << column
                                        << " (" << shown << ")";
   if (error.message.find(needle) == std::string::npos)
     return testing::AssertionFailure() << "message '" << error.message << "' lacks '" << needle << "'";
@@ -583,7 +583,7 @@ TEST(ConformanceParse, LongRunsOfBlankAsmLinesPadInLinearTime) {
   EXPECT_EQ(std::count(test.asm_source.begin(), test.asm_source.end(), '\n'), 2000003);
   auto program = conformance_program(test, "t.data");
   ASSERT_FALSE(program);
-  EXPECT_EQ(program.error().where.line, 2000004u) << to_string(program.error());
+  EXPECT_EQ(program.error().location.line, 2000004u) << to_string(program.error());
 }
 
 TEST(ConformanceParse, FormatErrorsNameTheLine) {

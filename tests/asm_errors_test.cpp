@@ -111,10 +111,10 @@ void expect_refused(const RejectRow& row, Syntax syntax) {
   const Assembly assembly = assemble_as(row.input, syntax);
   ASSERT_FALSE(assembly.ok()) << "accepted: " << row.input << " (" << row.why << ")";
   for (const Error& error : assembly.errors) {
-    EXPECT_EQ(error.where.input, "test.s");
-    EXPECT_EQ(error.where.line, 1u) << error.message;
-    EXPECT_GT(error.where.column, 0u) << error.message;
-    EXPECT_LE(error.where.column, row.input.size() + 1) << error.message;
+    EXPECT_EQ(error.location.input, "test.s");
+    EXPECT_EQ(error.location.line, 1u) << error.message;
+    EXPECT_GT(error.location.column, 0u) << error.message;
+    EXPECT_LE(error.location.column, row.input.size() + 1) << error.message;
     EXPECT_FALSE(error.message.empty());
   }
 }
@@ -159,7 +159,7 @@ TEST(AsmReject, GotolWithANumberIsTheLongJump) {
                                          << source << "\n"
                                          << all_errors(assembly, source);
   const Error& error = assembly.errors[0];
-  if (error.where.line != line || error.where.column != column || error.message.find(part) == std::string::npos)
+  if (error.location.line != line || error.location.column != column || error.message.find(part) == std::string::npos)
     return ::testing::AssertionFailure() << "want " << line << ":" << column << " '" << part << "', got "
                                          << format_diagnostic(error, source);
   return ::testing::AssertionSuccess();
@@ -304,16 +304,16 @@ TEST(AsmErrors, EveryErrorIsReportedInLineOrder) {
   const Assembly assembly = assemble_as(source);
   ASSERT_EQ(assembly.errors.size(), 4u) << all_errors(assembly, source);
   const uint32_t lines[] = {1, 3, 4, 6};
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(assembly.errors[i].where.line, lines[i]) << assembly.errors[i].message;
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(assembly.errors[i].location.line, lines[i]) << assembly.errors[i].message;
 }
 
 TEST(AsmErrors, ThreeBadLinesGiveThreeErrors) {
   const std::string source = "r0 = 1\nadd %r1\nexit\nw1 += r2\nr1 = 1/0\n";
   const Assembly assembly = assemble_as(source);
   ASSERT_EQ(assembly.errors.size(), 3u) << all_errors(assembly, source);
-  EXPECT_EQ(assembly.errors[0].where.line, 2u);
-  EXPECT_EQ(assembly.errors[1].where.line, 4u);
-  EXPECT_EQ(assembly.errors[2].where.line, 5u);
+  EXPECT_EQ(assembly.errors[0].location.line, 2u);
+  EXPECT_EQ(assembly.errors[1].location.line, 4u);
+  EXPECT_EQ(assembly.errors[2].location.line, 5u);
 }
 
 TEST(AsmErrors, FormatDiagnosticShowsTheLineAndACaret) {
@@ -517,7 +517,7 @@ TEST(AsmHostileInput, OneBudgetBoundsAllSections) {
   EXPECT_TRUE(assemble_with_budget(spaces, 3010).ok());
   const Assembly over = assemble_with_budget(spaces, 2999);
   ASSERT_EQ(over.errors.size(), 1u) << all_errors(over, spaces);
-  EXPECT_EQ(over.errors[0].where.line, 5u);
+  EXPECT_EQ(over.errors[0].location.line, 5u);
   EXPECT_NE(over.errors[0].message.find("section .rodata would grow by 1000 bytes past the limit of 2999 bytes"),
             std::string::npos)
       << over.errors[0].message;
@@ -528,7 +528,7 @@ TEST(AsmHostileInput, OneBudgetBoundsAllSections) {
   for (int i = 0; i < 20; ++i) code += "exit\n";
   const Assembly code_over = assemble_with_budget(code, 64);
   ASSERT_EQ(code_over.errors.size(), 1u);
-  EXPECT_EQ(code_over.errors[0].where.line, 9u);
+  EXPECT_EQ(code_over.errors[0].location.line, 9u);
   EXPECT_FALSE(assemble_with_budget(".comm a, 40\n.lcomm b, 40\n", 64).ok());
   EXPECT_FALSE(assemble_with_budget(".data\n.fill 9, 8, 1\n", 64).ok());
 }
@@ -541,7 +541,7 @@ TEST(AsmHostileInput, ManyErrorsAreCountedNotKept) {
   const Assembly assembly = assemble_as(bad);
   ASSERT_EQ(assembly.errors.size(), 100u);
   EXPECT_EQ(assembly.more_errors, 199900u);
-  EXPECT_EQ(assembly.errors.back().where.line, 100u);
+  EXPECT_EQ(assembly.errors.back().location.line, 100u);
   const std::string text = format_diagnostics(assembly, bad);
   EXPECT_TRUE(text.ends_with("\n199900 more errors not shown\n")) << text.substr(text.size() - 200);
   EXPECT_NE(text.find("test.s:100:1: error: unknown instruction"), std::string::npos);

@@ -164,7 +164,7 @@ SEC("tc") int prog(void *ctx) {
   auto bad = EbpfObject::parse(bytes);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, Errc::BadHeader);
-  EXPECT_EQ(bad.error().where.offset, btf->offset);
+  EXPECT_EQ(bad.error().location.offset, btf->offset);
   bytes = *obj_bytes;
   uint32_t hdr_len, type_off;
   std::memcpy(&hdr_len, bytes.data() + btf->offset + 4, 4);
@@ -174,7 +174,7 @@ SEC("tc") int prog(void *ctx) {
   bad = EbpfObject::parse(bytes);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, Errc::Unsupported);
-  EXPECT_EQ(bad.error().where.offset, first_info);
+  EXPECT_EQ(bad.error().location.offset, first_info);
 }
 
 TEST(ElfObject, GlobalData) {
@@ -374,7 +374,7 @@ SEC("xdp") int prog(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&counts, 
         }
     ASSERT_FALSE(obj.has_value() && error.message.empty()) << what << ": accepted";
     EXPECT_EQ(error.code, code) << what << ": " << to_string(error);
-    EXPECT_TRUE(error.where.offset.has_value()) << what << ": " << to_string(error);
+    EXPECT_TRUE(error.location.offset.has_value()) << what << ": " << to_string(error);
   }
 
   std::vector<uint8_t> good;
@@ -394,7 +394,7 @@ TEST_F(Malformed, Header) {
   EXPECT_EQ(error.message, "section header table (offset " + hex(shoff()) +
                                ", 65520 entries of 64 bytes) runs past the end of the file (" + hex(good.size()) +
                                " bytes)");
-  EXPECT_EQ(error.where.offset, 0x28u);
+  EXPECT_EQ(error.location.offset, 0x28u);
   b = good;
   put<uint16_t>(b, 0x3e, 0x7000);
   expect(b, Errc::OutOfRange, "e_shstrndx");

@@ -103,8 +103,8 @@ testing::AssertionResult Refused(const Expected<Program>& result, Errc code, std
   if (error.code != code)
     return testing::AssertionFailure() << "code is " << errc_name(error.code) << ", want " << errc_name(code) << " ("
                                        << describe(error) << ")";
-  if (error.where.pc != pc)
-    return testing::AssertionFailure() << "pc is " << (error.where.pc ? std::to_string(*error.where.pc) : "unset")
+  if (error.location.pc != pc)
+    return testing::AssertionFailure() << "pc is " << (error.location.pc ? std::to_string(*error.location.pc) : "unset")
                                        << ", want " << (pc ? std::to_string(*pc) : "unset") << " (" << describe(error)
                                        << ")";
   if (error.message.find(needle) == std::string::npos)
@@ -393,13 +393,13 @@ TEST(DecodeErrors, ByteLengthNotAMultipleOfEight) {
   auto result = decode(std::span<const uint8_t>(bytes));
   EXPECT_TRUE(Refused(result, Errc::Truncated, std::nullopt, "program size 12 is not a multiple of 8 bytes"));
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().where.offset, 8u);  // where the partial slot starts
+  EXPECT_EQ(result.error().location.offset, 8u);  // where the partial slot starts
 
   bytes.resize(3);
   result = decode(std::span<const uint8_t>(bytes));
   EXPECT_TRUE(Refused(result, Errc::Truncated, std::nullopt, "program size 3"));
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().where.offset, 0u);
+  EXPECT_EQ(result.error().location.offset, 0u);
 }
 
 TEST(DecodeErrors, UnknownOpcodeByte) {
@@ -591,6 +591,44 @@ TEST(IsaErrorFormat, ErrcNamesAreSnakeCase) {
   EXPECT_STREQ(errc_name(Errc::OutOfRange), "out_of_range");
   EXPECT_STREQ(errc_name(Errc::CallDepthExceeded), "call_depth_exceeded");
 }
+
+TEST(IsaErrorFormat, DetailCodesCarryTheirDomainsNames) {
+  const Error vm = make_error(Errc::DivideByZero, SbpfVmErrc::DivideOverflow, "x");
+  EXPECT_EQ(vm.domain, Domain::SbpfVm);
+  EXPECT_EQ(vm.name(), "DivideOverflow");
+  EXPECT_TRUE(vm.is(SbpfVmErrc::DivideOverflow));
+  EXPECT_FALSE(vm.is(SbpfVmErrc::DivideByZero));
+  EXPECT_FALSE(vm.is(SbpfVerifierErrc::DivisionByZero));  // same number, other domain
+  EXPECT_EQ(make_error(Errc::BadOpcode, SbpfVerifierErrc::UnknownOpCode, "x").name(), "UnknownOpCode");
+  EXPECT_EQ(make_error(Errc::BadHeader, "x").name(), "");
+  EXPECT_EQ(detail_name(Domain::SbpfVm, 0xffff), "");
+  EXPECT_STREQ(domain_name(Domain::SbpfLoader), "sbpf_loader");
+}
+
+TEST(IsaErrorFormat, ExpectedNeverThrows) {
+  Expected<int> failed = make_error(Errc::Io, "gone");
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().message, "gone");
+  Expected<int> moved = std::move(failed);
+  EXPECT_FALSE(moved);
+  Expected<void> ok;
+  EXPECT_TRUE(ok.has_value());
+  // Reading a value that is not there is a bug in the caller: it stops the
+  // program with a message instead of throwing.
+  EXPECT_DEATH((void)*Expected<int>(make_error(Errc::Io, "gone")), "holding an error");
+  EXPECT_DEATH((void)ok.error(), "holding no error");
+}
+
+#if BPFKIT_CHECKED_ERRORS
+TEST(IsaErrorFormat, UncheckedErrorsAbortInCheckedBuilds) {
+  EXPECT_DEATH({ Expected<int> dropped = make_error(Errc::Io, "dropped"); }, "never checked");
+  EXPECT_DEATH({ Expected<void> dropped = make_error(Errc::Io, "dropped"); }, "never checked");
+  {
+    Expected<int> looked_at = make_error(Errc::Io, "seen");
+    EXPECT_FALSE(looked_at);
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace bpfkit::isa

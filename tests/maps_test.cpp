@@ -456,7 +456,7 @@ TEST(MapLoads, Errors) {
   auto out_of_range = vm::Interpreter::create(*program, addresses);
   ASSERT_FALSE(out_of_range.has_value());
   EXPECT_EQ(out_of_range.error().code, Errc::OutOfRange);
-  EXPECT_EQ(out_of_range.error().where.pc, 1u);
+  EXPECT_EQ(out_of_range.error().location.pc, 1u);
 }
 
 // ---- Tail calls ------------------------------------------------------------------------
@@ -511,7 +511,7 @@ TEST(TailCalls, BadProgArrayAndSubprogram) {
   auto result = run(tail_call_to(0, 1), env);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::HelperFailed);
-  EXPECT_EQ(result.error().where.pc, 3u);
+  EXPECT_EQ(result.error().location.pc, 3u);
   // callx 12 is a tail call too.
   vm::Environment env2;
   add(env2, spec(MapType::ProgArray, 4, 4, 1));

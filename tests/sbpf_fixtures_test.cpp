@@ -29,13 +29,13 @@ Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, el
   const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
   if (config.syscalls.empty()) config.syscalls = syscalls.names();
   auto program = elf::sbpf::load(file, config);
-  if (!program) return {program.error().name};
+  if (!program) return {std::string(program.error().name())};
   auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
-  if (!interpreter) return {interpreter.error().name};
+  if (!interpreter) return {std::string(interpreter.error().name())};
   vm::sbpf::RunOptions options;
   options.input = input;
   const vm::sbpf::RunResult result = interpreter->run(options);
-  if (result.error) return {result.error->name, 0, result.compute_units};
+  if (result.error) return {std::string(result.error->name()), 0, result.compute_units};
   return {"", result.r0, result.compute_units};
 }
 
@@ -106,10 +106,10 @@ TEST(SbpfFixtures, WritableSectionErrorNamesTheSection) {
   for (const char* name : {"bss_section_sbpfv0.so", "data_section_sbpfv0.so"}) {
     auto program = elf::sbpf::load(read_fixture(name));
     ASSERT_FALSE(program);
-    EXPECT_EQ(program.error().name, "WritableSectionNotSupported");
+    EXPECT_EQ(program.error().name(), "WritableSectionNotSupported");
     EXPECT_NE(program.error().message.find(std::string(name).starts_with("bss") ? ".bss" : ".data"), std::string::npos)
         << program.error().message;
-    EXPECT_TRUE(program.error().where.offset.has_value());
+    EXPECT_TRUE(program.error().location.offset.has_value());
   }
 }
 
@@ -119,10 +119,10 @@ TEST(SbpfFixtures, UnresolvedSyscallFailsOnlyWithDeployChecks) {
   config.syscalls = {"sol_log_"};  // no "log"
   auto program = elf::sbpf::load(read_fixture("syscall_reloc_64_32_sbpfv0.so"), config);
   ASSERT_FALSE(program);
-  EXPECT_EQ(program.error().name, "UnresolvedSymbol");
+  EXPECT_EQ(program.error().name(), "UnresolvedSymbol");
   EXPECT_NE(program.error().message.find("log"), std::string::npos) << program.error().message;
-  ASSERT_TRUE(program.error().where.offset.has_value());
-  EXPECT_EQ(*program.error().where.offset, 312u);
+  ASSERT_TRUE(program.error().location.offset.has_value());
+  EXPECT_EQ(*program.error().location.offset, 312u);
   EXPECT_NE(program.error().message.find("39"), std::string::npos) << "the instruction index";
 
   config.deploy_checks = false;
@@ -141,7 +141,7 @@ TEST(SbpfFixtures, SyscallWithoutRegistrationIsAnErrorAtRunTime) {
   ASSERT_TRUE(interpreter);
   const vm::sbpf::RunResult result = interpreter->run({});
   ASSERT_TRUE(result.error.has_value());
-  EXPECT_EQ(result.error->name, "UnsupportedInstruction");
+  EXPECT_EQ(result.error->name(), "UnsupportedInstruction");
 }
 
 TEST(SbpfFixtures, BudgetOfExactlyTheUsedUnitsSucceedsAndOneLessFails) {
@@ -161,7 +161,7 @@ TEST(SbpfFixtures, BudgetOfExactlyTheUsedUnitsSucceedsAndOneLessFails) {
   options.compute_budget = 15;
   result = interpreter->run(options);
   ASSERT_TRUE(result.error.has_value());
-  EXPECT_EQ(result.error->name, "ExceededMaxInstructions");
+  EXPECT_EQ(result.error->name(), "ExceededMaxInstructions");
   EXPECT_EQ(result.compute_units, 15u);
 }
 
@@ -176,7 +176,7 @@ TEST(SbpfFixtures, VersionsAreReadFromTheHeader) {
   only_v0.max_version = 0;
   auto refused = elf::sbpf::load(read_fixture("strict_header.so"), only_v0);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().name, "UnsupportedSBPFVersion");
+  EXPECT_EQ(refused.error().name(), "UnsupportedSBPFVersion");
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ const isa::Dialect& version(int v) { return *isa::sbpf_dialect(static_cast<uint3
 // The verifier's error name for a program, or "" when it is accepted.
 std::string verdict(std::vector<Slot> slots, int v) {
   auto program = isa::decode(std::span<const Slot>(slots), version(v));
-  return program ? "" : program.error().name;
+  return program ? "" : std::string(program.error().name());
 }
 
 TEST(SbpfIsa, Murmur3MatchesTheLoadersKeys) {
@@ -176,12 +176,12 @@ TEST(SbpfIsa, CallxRegisterFieldDependsOnTheVersion) {
 TEST(SbpfIsa, ErrorsNameThePc) {
   auto program = isa::decode(std::vector<Slot>{slot(0xb7, 0), slot(0xb7, 0), slot(0xff), kExit}, isa::kSbpfV0);
   ASSERT_FALSE(program);
-  ASSERT_TRUE(program.error().where.pc.has_value());
-  EXPECT_EQ(*program.error().where.pc, 2u);
+  ASSERT_TRUE(program.error().location.pc.has_value());
+  EXPECT_EQ(*program.error().location.pc, 2u);
   const std::vector<uint8_t> ragged(12, 0);
   auto truncated = isa::decode(std::span<const uint8_t>(ragged), isa::kSbpfV0);
   ASSERT_FALSE(truncated);
-  EXPECT_EQ(truncated.error().name, "ProgramLengthNotMultiple");
+  EXPECT_EQ(truncated.error().name(), "ProgramLengthNotMultiple");
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ uint64_t r0_of(const Code& code, const isa::Dialect& dialect, const RunOptions& 
   EXPECT_TRUE(result.has_value()) << dialect.name << ": " << to_string(result.error());
   if (!result) return 0xdeadbeef;
   EXPECT_FALSE(result->error.has_value())
-      << dialect.name << ": " << result->error->name << " " << to_string(*result->error);
+      << dialect.name << ": " << result->error->name() << " " << to_string(*result->error);
   return result->r0;
 }
 
@@ -87,7 +87,7 @@ uint64_t r0_of(const Code& code, const isa::Dialect& dialect, const RunOptions& 
 std::string fault_of(const Expected<RunResult>& result) {
   EXPECT_TRUE(result.has_value()) << to_string(result.error());
   if (!result || !result->error) return "";
-  return result->error->name;
+  return std::string(result->error->name());
 }
 std::string fault_of(const Code& code, const isa::Dialect& dialect, const RunOptions& options = {}) {
   return fault_of(run(code, dialect, options));
@@ -96,7 +96,7 @@ std::string fault_of(const Code& code, const isa::Dialect& dialect, const RunOpt
 // The verifier's error name for code that must not load.
 std::string rejection_of(const Code& code, const isa::Dialect& dialect) {
   auto interpreter = vm::sbpf::Interpreter::create(executable(code, dialect), SyscallRegistry::defaults());
-  return interpreter ? "" : interpreter.error().name;
+  return interpreter ? "" : std::string(interpreter.error().name());
 }
 
 isa::Slot callx_slot(uint8_t dst, uint8_t src, int32_t imm) {
@@ -144,7 +144,7 @@ TEST(SbpfVm, DivideByZeroRegisterFaultsInEveryVersion) {
       zero.mov(0, 7).mov(1, 0).add(op, 0, 1).exit();
       auto result = run(zero, *d);
       EXPECT_EQ(fault_of(result), "DivideByZero") << d->name << " " << isa::info(op).id;
-      EXPECT_EQ(result->error->where.pc, 2u);
+      EXPECT_EQ(result->error->location.pc, 2u);
       EXPECT_EQ(result->error->code, Errc::DivideByZero);
     }
   }
@@ -467,7 +467,7 @@ TEST(SbpfVm, CallxTargetsFloorAndMustBeInText) {
   outside.mov(5, 0).add(Op::callx, 0, 0, 0, 5).exit();
   auto result = run(outside, V0);
   EXPECT_EQ(fault_of(result), "CallOutsideTextSegment");
-  EXPECT_EQ(result->error->where.pc, 1u);
+  EXPECT_EQ(result->error->location.pc, 1u);
   Code past;
   past.lddw(5, kText + 4 * 8).add(Op::callx, 0, 0, 0, 5).exit();  // text has 4 slots
   EXPECT_EQ(fault_of(past, V0), "CallOutsideTextSegment");
@@ -649,8 +649,8 @@ TEST(SbpfVm, CallDepthIs64Frames) {
         EXPECT_EQ(result->r0, 63u) << d->name;
       } else {
         ASSERT_TRUE(result->error) << d->name;
-        EXPECT_EQ(result->error->name, "CallDepthExceeded") << d->name;
-        EXPECT_EQ(result->error->where.pc, 5u) << d->name;
+        EXPECT_EQ(result->error->name(), "CallDepthExceeded") << d->name;
+        EXPECT_EQ(result->error->location.pc, 5u) << d->name;
       }
     }
   }
@@ -661,7 +661,7 @@ TEST(SbpfVm, ReturningPastTheTextIsOutsideTheTextSegment) {
   code.add(Op::ja, 0, 0, 1).exit().add(Op::call_local, 0, 0, 0, -2);  // calls pc 1, returns to pc 3
   auto result = run(code, V3);
   EXPECT_EQ(fault_of(result), "CallOutsideTextSegment");
-  EXPECT_EQ(result->error->where.pc, 1u);
+  EXPECT_EQ(result->error->location.pc, 1u);
 }
 
 // ---- Metering --------------------------------------------------------------------------
@@ -678,7 +678,7 @@ TEST(SbpfVm, BudgetNAllowsExactlyNInstructions) {
     auto short_by_one = run(code, *d, budget(9));
     EXPECT_EQ(fault_of(short_by_one), "ExceededMaxInstructions") << d->name;
     EXPECT_EQ(short_by_one->compute_units, 9u) << d->name;
-    EXPECT_EQ(short_by_one->error->where.pc, 9u) << d->name;
+    EXPECT_EQ(short_by_one->error->location.pc, 9u) << d->name;
     EXPECT_EQ(short_by_one->error->code, Errc::BudgetExceeded) << d->name;
   }
 }
@@ -700,7 +700,7 @@ TEST(SbpfVm, FaultingInstructionIsCounted) {
   auto overrun = run(Code().mov(0, 1), V0);
   EXPECT_EQ(fault_of(overrun), "ExecutionOverrun");
   EXPECT_EQ(overrun->compute_units, 2u);
-  EXPECT_EQ(overrun->error->where.pc, 1u);
+  EXPECT_EQ(overrun->error->location.pc, 1u);
 }
 
 Code log_call(const char* name, int32_t len) {
@@ -723,7 +723,7 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   EXPECT_EQ(fault_of(poor), "ComputationalBudgetExceeded");
   EXPECT_EQ(poor->compute_units, 50u);
   EXPECT_EQ(poor->instructions, 3u);  // lddw, mov and the call; the other 47 units went to the syscall
-  EXPECT_EQ(poor->error->where.pc, 3u);
+  EXPECT_EQ(poor->error->location.pc, 3u);
   // Exactly enough for the syscall, then none for exit.
   auto exact = run(log_call("sol_log_", 5), V0, options(input, 103));
   EXPECT_EQ(fault_of(exact), "ExceededMaxInstructions");
@@ -871,7 +871,7 @@ TEST(SbpfVm, LogSyscalls) {
 TEST(SbpfVm, AbortAndPanic) {
   auto abort = run(syscall("abort", {}), V0);
   EXPECT_EQ(fault_of(abort), "Abort");
-  EXPECT_EQ(abort->error->where.pc, 0u);
+  EXPECT_EQ(abort->error->location.pc, 0u);
   std::vector<uint8_t> input{'a', '.', 'r', 's'};
   auto panic = run(syscall("sol_panic_", {kInput, 4, 12, 3}), V0, options(input));
   EXPECT_EQ(fault_of(panic), "Panic");

@@ -68,7 +68,7 @@ TEST(Interpreter, AccessOutsideRegionFaultsWithPcAndAddress) {
   auto result = run(code);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::AccessViolation);
-  EXPECT_EQ(result.error().where.pc, 1u);
+  EXPECT_EQ(result.error().location.pc, 1u);
   EXPECT_NE(result.error().message.find("invalid read of 8 bytes at 0x200001000"), std::string::npos)
       << result.error().message;
 }
@@ -77,7 +77,7 @@ TEST(Interpreter, NullPointerFaults) {
   auto result = run(Code().add(Op::mov64_imm, 1, 0, 0, 0).add(Op::stb, 1, 0, 0, 7).exit());
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::AccessViolation);
-  EXPECT_EQ(result.error().where.pc, 1u);
+  EXPECT_EQ(result.error().location.pc, 1u);
 }
 
 TEST(Interpreter, ReadOnlyInputRefusesWrites) {
@@ -112,7 +112,7 @@ TEST(Interpreter, CallDepthIsLimitedToEightFrames) {
   auto result = run(code);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::CallDepthExceeded);
-  EXPECT_EQ(result.error().where.pc, 0u);
+  EXPECT_EQ(result.error().location.pc, 0u);
 }
 
 TEST(Interpreter, CallxReachesHelpersAndSubprograms) {
@@ -175,7 +175,7 @@ TEST(Interpreter, BudgetAllowsExactlyNInstructions) {
   auto over = run(code, env);
   ASSERT_FALSE(over.has_value());
   EXPECT_EQ(over.error().code, Errc::BudgetExceeded);
-  EXPECT_EQ(over.error().where.pc, 2u);
+  EXPECT_EQ(over.error().location.pc, 2u);
 }
 
 TEST(Interpreter, RunawayLoopStops) {
@@ -196,14 +196,14 @@ TEST(Interpreter, FallingOffTheEndIsAnError) {
   auto result = run(Code().add(Op::mov64_imm, 0, 0, 0, 1));
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::OutOfRange);
-  EXPECT_EQ(result.error().where.pc, 1u);
+  EXPECT_EQ(result.error().location.pc, 1u);
 }
 
 TEST(Interpreter, UnresolvedMapReferenceIsRefusedBeforeRunning) {
   auto result = run(Code().lddw(1, 0, Op::lddw_map_fd).exit());
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::Unsupported);
-  EXPECT_EQ(result.error().where.pc, 0u);
+  EXPECT_EQ(result.error().location.pc, 0u);
 }
 
 TEST(Semantics, DivisionAndModuloByZero) {

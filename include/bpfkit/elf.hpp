@@ -214,17 +214,16 @@ class EbpfObject {
 namespace sbpf {
 
 // The production loaders' errors (solana-sbpf `ElfError` and the ELF
-// parser's `ElfParserError`), one code each. error_name() is the Rust variant
-// name, which Error::name carries; error_text() our strerror.
-enum class LoadErrc : uint8_t {
-#define SBPF_LOAD_ERROR(name, text) name,
-#include "bpfkit/sbpf_load_errors.def"
-#undef SBPF_LOAD_ERROR
-};
-std::string_view error_name(LoadErrc code);
-std::string_view error_text(LoadErrc code);
-// The code whose error_name() is `name` (Error::name of a loader error).
-std::optional<LoadErrc> error_code(std::string_view name);
+// parser's `ElfParserError`, sbpf_load_errors.def), one code each: the
+// Error's detail in Domain::SbpfLoader. error_name() is the Rust variant
+// name, error_text() our strerror.
+using LoadErrc = SbpfLoadErrc;
+inline std::string_view error_name(LoadErrc code) {
+  return detail_name(Domain::SbpfLoader, static_cast<uint16_t>(code));
+}
+inline std::string_view error_text(LoadErrc code) {
+  return detail_text(Domain::SbpfLoader, static_cast<uint16_t>(code));
+}
 
 struct LoaderConfig {
   uint32_t min_version = 0;  // e_flags outside [min, max]: UnsupportedSBPFVersion
@@ -275,7 +274,7 @@ struct Program {
 };
 
 // Errors carry Errc (BadHeader, Truncated, Unsupported, ...), the file offset
-// where the loader found the problem, and Error::name = error_name(code).
+// where the loader found the problem, and the detail code (Error::name() = error_name(code)).
 // As in solana-sbpf, the lenient (v0..v2) parser's errors are reported as
 // FailedToParse (the parser's own error in the message), except
 // InvalidProgramHeader and OutOfBounds (-> ValueOutOfBounds); the strict (v3)

@@ -207,21 +207,21 @@ std::string echo_line(std::string_view text, uint32_t column) {
 
 std::string headline(const Error& error) {
   // "file:line:col: error: message"
-  return to_string(Error{error.code, "", error.where}) + "error: " + error.message + "\n";
+  return to_string(Error{error.code, "", error.location}) + "error: " + error.message + "\n";
 }
 
 }  // namespace
 
 std::string format_diagnostic(const Error& error, std::string_view source) {
   std::string out = headline(error);
-  if (error.where.line == 0) return out;
+  if (error.location.line == 0) return out;
   size_t start = 0;
-  for (uint32_t line = 1; line < error.where.line && start != std::string_view::npos; ++line) {
+  for (uint32_t line = 1; line < error.location.line && start != std::string_view::npos; ++line) {
     start = source.find('\n', start);
     if (start != std::string_view::npos) ++start;
   }
   if (start == std::string_view::npos || start > source.size()) return out;
-  return out + echo_line(source.substr(start, source.find('\n', start) - start), error.where.column);
+  return out + echo_line(source.substr(start, source.find('\n', start) - start), error.location.column);
 }
 
 std::string format_diagnostics(const Assembly& assembly, std::string_view source) {
@@ -233,10 +233,10 @@ std::string format_diagnostics(const Assembly& assembly, std::string_view source
   std::string out;
   for (const Error& error : assembly.errors) {
     out += headline(error);
-    const uint32_t line = error.where.line;
+    const uint32_t line = error.location.line;
     if (line == 0 || line > line_starts.size()) continue;
     const size_t start = line_starts[line - 1];
-    out += echo_line(source.substr(start, source.find('\n', start) - start), error.where.column);
+    out += echo_line(source.substr(start, source.find('\n', start) - start), error.location.column);
   }
   if (assembly.more_errors > 0)
     out += std::to_string(assembly.more_errors) + (assembly.more_errors == 1 ? " more error" : " more errors") +

@@ -492,7 +492,7 @@ Expected<std::vector<isa::Slot>> conformance_program(const ConformanceTest& test
   if (!slots) {
     // Line numbers count from the asm section; shift them to the file's.
     Error error = slots.error();
-    if (error.where.line != 0) error.where.line += test.asm_first_line - 1;
+    if (error.location.line != 0) error.location.line += test.asm_first_line - 1;
     return error;
   }
   return slots;

@@ -120,7 +120,7 @@ Assembly Assembler::finish() {
   out.errors = std::move(errors_);
   out.more_errors = more_errors_;
   std::stable_sort(out.errors.begin(), out.errors.end(),
-                   [](const Error& a, const Error& b) { return a.where.line < b.where.line; });
+                   [](const Error& a, const Error& b) { return a.location.line < b.location.line; });
   return out;
 }
 

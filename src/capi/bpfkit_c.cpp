@@ -63,8 +63,8 @@ struct bpfkit_vm {
   }
   int fail(const Error& error) {
     fail(errc_name(error.code), to_string(error));
-    detail = error.name;
-    if (error.where.pc) pc = *error.where.pc;
+    detail = std::string(error.name());
+    if (error.location.pc) pc = *error.location.pc;
     return BPFKIT_ERROR;
   }
   void unload() {
@@ -118,9 +118,7 @@ Expected<uint64_t> call_c(bpfkit_helper_fn fn, void* user_data, bpfkit_call& cal
   uint64_t r0 = 0;
   const int status = fn(user_data, &call, args.data(), &r0);
   if (call.out_of_budget) {
-    Error error = make_error(Errc::BudgetExceeded, "Computational budget exceeded");
-    error.name = "ComputationalBudgetExceeded";
-    return error;
+    return make_error(Errc::BudgetExceeded, SbpfVmErrc::ComputationalBudgetExceeded, "Computational budget exceeded");
   }
   if (status != 0)
     return make_error(Errc::HelperFailed,

@@ -375,7 +375,7 @@ Expected<void> Relocator::relative_calls() {
     int64_t target = i + 1 + imm;
     if (target < 0 || target >= count) {
       Error e = fail(LoadErrc::RelativeJumpOutOfBounds, at, "at instruction #" + std::to_string(i));
-      e.where.pc = static_cast<uint32_t>(i);
+      e.location.pc = static_cast<uint32_t>(i);
       return e;
     }
     std::string name = config_.symbol_labels ? "function_" + std::to_string(target) : std::string();
@@ -456,7 +456,7 @@ Expected<void> Relocator::reloc_64_32(uint64_t at, uint64_t r_offset, uint32_t s
       Error e = fail(LoadErrc::UnresolvedSymbol, r_offset,
                      std::string(*name) + " at instruction #" + std::to_string(r_offset / kInsnSize) +
                          " (ELF file offset " + hex(r_offset) + ")");
-      if (r_offset / kInsnSize <= UINT32_MAX) e.where.pc = static_cast<uint32_t>(r_offset / kInsnSize);
+      if (r_offset / kInsnSize <= UINT32_MAX) e.location.pc = static_cast<uint32_t>(r_offset / kInsnSize);
       return e;
     }
     program_.syscalls_used[key] = std::string(*name);

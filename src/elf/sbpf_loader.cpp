@@ -14,16 +14,6 @@ namespace bpfkit::elf::sbpf {
 
 namespace {
 
-struct ErrorRow {
-  std::string_view name, text;
-};
-constexpr ErrorRow kErrors[] = {
-#define SBPF_LOAD_ERROR(name, text) {#name, text},
-#include "bpfkit/sbpf_load_errors.def"
-#undef SBPF_LOAD_ERROR
-};
-constexpr size_t kErrorCount = sizeof(kErrors) / sizeof(kErrors[0]);
-
 // The broad class a CLI prints for each loader error.
 Errc category(LoadErrc code) {
   switch (code) {
@@ -43,22 +33,6 @@ Errc category(LoadErrc code) {
 }
 
 }  // namespace
-
-std::string_view error_name(LoadErrc code) {
-  auto i = static_cast<size_t>(code);
-  return i < kErrorCount ? kErrors[i].name : std::string_view("Unknown");
-}
-
-std::string_view error_text(LoadErrc code) {
-  auto i = static_cast<size_t>(code);
-  return i < kErrorCount ? kErrors[i].text : std::string_view("unknown loader error");
-}
-
-std::optional<LoadErrc> error_code(std::string_view name) {
-  for (size_t i = 0; i < kErrorCount; ++i)
-    if (kErrors[i].name == name) return static_cast<LoadErrc>(i);
-  return std::nullopt;
-}
 
 namespace detail {
 
@@ -127,16 +101,18 @@ Error fail(LoadErrc code, uint64_t offset, std::string detail) {
   if (!detail.empty()) message += ": " + detail;
   Location where;
   where.offset = offset;
-  return Error{category(code), std::move(message), std::move(where), std::string(error_name(code))};
+  return make_error(category(code), code, std::move(message), std::move(where));
 }
 
-LoadErrc code_of(const Error& error) { return error_code(error.name).value_or(LoadErrc::FailedToParse); }
+LoadErrc code_of(const Error& error) {
+  return error.domain == Domain::SbpfLoader ? static_cast<LoadErrc>(error.detail) : LoadErrc::FailedToParse;
+}
 
 Error parser_to_elf_error(Error error) {
   switch (code_of(error)) {
     case LoadErrc::InvalidProgramHeader: return error;
     case LoadErrc::OutOfBounds: {
-      error.name = std::string(error_name(LoadErrc::ValueOutOfBounds));
+      error.set_detail(LoadErrc::ValueOutOfBounds);
       error.code = category(LoadErrc::ValueOutOfBounds);
       return error;
     }
@@ -144,7 +120,7 @@ Error parser_to_elf_error(Error error) {
       // The parser's own text survives in the message, as Rust's
       // FailedToParse(String) keeps it.
       error.message = std::string(error_text(LoadErrc::FailedToParse)) + ": " + error.message;
-      error.name = std::string(error_name(LoadErrc::FailedToParse));
+      error.set_detail(LoadErrc::FailedToParse);
       error.code = category(LoadErrc::FailedToParse);
       return error;
     }

@@ -148,7 +148,7 @@ Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect)
     where.offset = bytes.size() - bytes.size() % sizeof(Slot);
     Error error = make_error(Errc::Truncated,
                              "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes", where);
-    if (dialect.family == Family::Sbpf) error.name = "ProgramLengthNotMultiple";
+    if (dialect.family == Family::Sbpf) error.set_detail(SbpfVerifierErrc::ProgramLengthNotMultiple);
     return error;
   }
   std::vector<Slot> slots(bytes.size() / sizeof(Slot));

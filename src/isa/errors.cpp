@@ -1,5 +1,6 @@
 // Error names and formatting shared by every module (isa is the lowest one).
 #include <cstdio>
+#include <cstdlib>
 
 #include "bpfkit/expected.hpp"
 
@@ -7,28 +8,75 @@ namespace bpfkit {
 
 const char* errc_name(Errc code) {
   switch (code) {
-    case Errc::Truncated: return "truncated";
-    case Errc::BadHeader: return "bad_header";
-    case Errc::BadOpcode: return "bad_opcode";
-    case Errc::BadRegister: return "bad_register";
-    case Errc::BadOperand: return "bad_operand";
-    case Errc::OutOfRange: return "out_of_range";
-    case Errc::Unsupported: return "unsupported";
-    case Errc::AccessViolation: return "access_violation";
-    case Errc::DivideByZero: return "divide_by_zero";
-    case Errc::BudgetExceeded: return "budget_exceeded";
-    case Errc::CallDepthExceeded: return "call_depth_exceeded";
-    case Errc::UnknownHelper: return "unknown_helper";
-    case Errc::BadCallTarget: return "bad_call_target";
-    case Errc::HelperFailed: return "helper_failed";
-    case Errc::Io: return "io";
+#define ERROR_CLASS(id, json, meaning) \
+  case Errc::id:                       \
+    return json;
+#include "bpfkit/error_classes.def"
+#undef ERROR_CLASS
   }
   return "unknown";
 }
 
+const char* domain_name(Domain domain) {
+  switch (domain) {
+    case Domain::Generic: return "generic";
+    case Domain::SbpfVerifier: return "sbpf_verifier";
+    case Domain::SbpfLoader: return "sbpf_loader";
+    case Domain::SbpfVm: return "sbpf_vm";
+  }
+  return "unknown";
+}
+
+namespace {
+
+struct DetailRow {
+  std::string_view name, text;
+};
+
+constexpr DetailRow kVerifierRows[] = {
+#define SBPF_VERIFIER_ERROR(name, text) {#name, text},
+#include "bpfkit/sbpf_verifier_errors.def"
+#undef SBPF_VERIFIER_ERROR
+};
+constexpr DetailRow kLoaderRows[] = {
+#define SBPF_LOAD_ERROR(name, text) {#name, text},
+#include "bpfkit/sbpf_load_errors.def"
+#undef SBPF_LOAD_ERROR
+};
+constexpr DetailRow kVmRows[] = {
+#define SBPF_VM_ERROR(name, text) {#name, text},
+#include "bpfkit/sbpf_vm_errors.def"
+#undef SBPF_VM_ERROR
+};
+
+const DetailRow* detail_row(Domain domain, uint16_t detail) {
+  auto pick = [detail](const auto& rows) -> const DetailRow* {
+    return detail < std::size(rows) ? &rows[detail] : nullptr;
+  };
+  switch (domain) {
+    case Domain::Generic: return nullptr;
+    case Domain::SbpfVerifier: return pick(kVerifierRows);
+    case Domain::SbpfLoader: return pick(kLoaderRows);
+    case Domain::SbpfVm: return pick(kVmRows);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view detail_name(Domain domain, uint16_t detail) {
+  const DetailRow* row = detail_row(domain, detail);
+  return row ? row->name : std::string_view();
+}
+
+std::string_view detail_text(Domain domain, uint16_t detail) {
+  const DetailRow* row = detail_row(domain, detail);
+  return row ? row->text : std::string_view();
+}
+
 std::string to_string(const Error& error) {
   std::string out;
-  const Location& at = error.where;
+  const Location& at = error.location;
   if (!at.input.empty()) out.append(at.input).append(":");
   if (at.line != 0) {
     out.append(std::to_string(at.line)).append(":");
@@ -48,5 +96,26 @@ std::string to_string(const Error& error) {
   out.append(error.message);
   return out;
 }
+
+namespace detail {
+
+void bad_expected_access(const Error& error) {
+  std::fprintf(stderr, "bpfkit: internal error: value() of an Expected holding an error: %s\n",
+               to_string(error).c_str());
+  std::abort();
+}
+
+void bad_error_access() {
+  std::fprintf(stderr, "bpfkit: internal error: error() of an Expected holding no error\n");
+  std::abort();
+}
+
+void unchecked_error(const Error& error) {
+  std::fprintf(stderr, "bpfkit: internal error: an Expected holding an error was never checked: %s\n",
+               to_string(error).c_str());
+  std::abort();
+}
+
+}  // namespace detail
 
 }  // namespace bpfkit

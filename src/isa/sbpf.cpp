@@ -164,10 +164,8 @@ std::optional<Op> lookup(const Slot& slot, const Dialect& dialect) {
 
 namespace {
 
-Error verifier_error(uint32_t pc, Errc code, const char* name, std::string message) {
-  Error error = make_error(code, std::move(message), at_pc(pc));
-  error.name = name;
-  return error;
+Error verifier_error(uint32_t pc, Errc code, SbpfVerifierErrc detail, std::string message) {
+  return make_error(code, detail, std::move(message), at_pc(pc));
 }
 
 bool is_store(const OpInfo& row) { return row.shape == Shape::StoreImm || row.shape == Shape::StoreReg; }
@@ -199,30 +197,30 @@ uint8_t callx_register(const Slot& slot, const SbpfFeatures& f) {
 
 Expected<void> check_sbpf_registers(uint32_t pc, const Slot& slot, const OpInfo& row, const Dialect& dialect) {
   if (slot.src() > 10)
-    return verifier_error(pc, Errc::BadRegister, "InvalidSourceRegister",
+    return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::InvalidSourceRegister,
                           "invalid source register r" + std::to_string(slot.src()));
   if (slot.dst() <= 9) return {};
   if (slot.dst() == 10) {
     if (is_store(row)) return {};
     if (row.op == Op::add64_imm && dialect.sbpf.manual_stack_frame_bump) return {};
-    return verifier_error(pc, Errc::BadRegister, "CannotWriteR10", "cannot write into register r10");
+    return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::CannotWriteR10, "cannot write into register r10");
   }
-  return verifier_error(pc, Errc::BadRegister, "InvalidDestinationRegister",
+  return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::InvalidDestinationRegister,
                         "invalid destination register r" + std::to_string(slot.dst()));
 }
 
 Expected<void> check_sbpf_operands(uint32_t pc, const Slot& slot, const OpInfo& row, const Dialect& dialect) {
   if (divides_by_imm(row) && slot.imm == 0)
-    return verifier_error(pc, Errc::BadOperand, "DivisionByZero", "division by an immediate 0");
+    return verifier_error(pc, Errc::BadOperand, SbpfVerifierErrc::DivisionByZero, "division by an immediate 0");
   if (const int limit = shift_limit(row); limit != 0 && (slot.imm < 0 || slot.imm >= limit))
-    return verifier_error(pc, Errc::BadOperand, "ShiftWithOverflow",
+    return verifier_error(pc, Errc::BadOperand, SbpfVerifierErrc::ShiftWithOverflow,
                           "shift of a " + std::to_string(limit) + "-bit value by " + std::to_string(slot.imm));
   if (row.op == Op::add64_imm && slot.dst() == kFramePointer && dialect.sbpf.manual_stack_frame_bump &&
       (slot.imm & 63) != 0)
-    return verifier_error(pc, Errc::BadOperand, "UnalignedImmediate",
+    return verifier_error(pc, Errc::BadOperand, SbpfVerifierErrc::UnalignedImmediate,
                           "stack pointer adjustment " + std::to_string(slot.imm) + " is not a multiple of 64");
   if (row.op == Op::callx && callx_register(slot, dialect.sbpf) > 9)
-    return verifier_error(pc, Errc::BadRegister, "InvalidRegister", "callx names an invalid register");
+    return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::InvalidRegister, "callx names an invalid register");
   return {};
 }
 
@@ -232,12 +230,14 @@ Expected<void> check_sbpf_target(const std::span<const Slot> slots, uint32_t pc,
   const int64_t target = int64_t{pc} + 1 + (local_call ? slots[pc].imm : slots[pc].off);
   if (target < 0 || target >= static_cast<int64_t>(slots.size())) {
     if (local_call)
-      return verifier_error(pc, Errc::OutOfRange, "InvalidFunction",
+      return verifier_error(pc, Errc::OutOfRange, SbpfVerifierErrc::InvalidFunction,
                             "call target " + std::to_string(target) + " is outside the program");
-    return verifier_error(pc, Errc::OutOfRange, "JumpOutOfCode", "jump out of code to " + std::to_string(target));
+    return verifier_error(pc, Errc::OutOfRange, SbpfVerifierErrc::JumpOutOfCode,
+                          "jump out of code to " + std::to_string(target));
   }
   if (slots[static_cast<size_t>(target)].code == 0)
-    return verifier_error(pc, Errc::OutOfRange, local_call ? "InvalidFunction" : "JumpToMiddleOfLDDW",
+    return verifier_error(pc, Errc::OutOfRange,
+                          local_call ? SbpfVerifierErrc::InvalidFunction : SbpfVerifierErrc::JumpToMiddleOfLDDW,
                           "jump to the middle of an lddw at " + std::to_string(target));
   return {};
 }
@@ -251,7 +251,7 @@ std::string hex_code(uint8_t code) {
 }  // namespace
 
 Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialect) {
-  if (slots.empty()) return verifier_error(0, Errc::Truncated, "NoProgram", "program is empty");
+  if (slots.empty()) return verifier_error(0, Errc::Truncated, SbpfVerifierErrc::NoProgram, "program is empty");
   Program program;
   program.slots.assign(slots.begin(), slots.end());
   program.ops.resize(slots.size());
@@ -261,9 +261,9 @@ Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialec
     const std::optional<Op> op = lookup(slot, dialect);
     if (!op) {
       if ((slot.code == 0xd4 || slot.code == 0xdc) && byte_table(dialect).row[slot.code])
-        return verifier_error(pc, Errc::BadOperand, "UnsupportedLEBEArgument",
+        return verifier_error(pc, Errc::BadOperand, SbpfVerifierErrc::UnsupportedLEBEArgument,
                               "unsupported width " + std::to_string(slot.imm) + " for le/be");
-      return verifier_error(pc, Errc::BadOpcode, "UnknownOpCode",
+      return verifier_error(pc, Errc::BadOpcode, SbpfVerifierErrc::UnknownOpCode,
                             "unknown opcode " + hex_code(slot.code) + " in " + std::string(dialect.name));
     }
     const OpInfo& row = info(*op);
@@ -273,9 +273,11 @@ Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialec
     program.ops[index] = op;
     if (row.shape != Shape::Lddw) continue;
     if (index + 1 >= slots.size())
-      return verifier_error(pc, Errc::Truncated, "LDDWCannotBeLast", "lddw cannot be the last instruction");
+      return verifier_error(pc, Errc::Truncated, SbpfVerifierErrc::LDDWCannotBeLast,
+                            "lddw cannot be the last instruction");
     if (slots[index + 1].code != 0)
-      return verifier_error(pc, Errc::BadOpcode, "IncompleteLDDW", "second slot of lddw must have opcode 0");
+      return verifier_error(pc, Errc::BadOpcode, SbpfVerifierErrc::IncompleteLDDW,
+                            "second slot of lddw must have opcode 0");
     ++index;  // ops[index] stays nullopt
   }
   return program;

@@ -457,7 +457,7 @@ L_tail_call:
   }
   switch (tail_call(*env, reg, tail_calls, &tail_target, error)) {
     case TailCall::Continue: NEXT();
-    case TailCall::Fail: error.where = at_pc(static_cast<uint32_t>(pc - cells)); goto L_fail;
+    case TailCall::Fail: error.location = at_pc(static_cast<uint32_t>(pc - cells)); goto L_fail;
     case TailCall::Jump: break;
   }
   // Same registers and stack frame; pcs in errors now count in the target.

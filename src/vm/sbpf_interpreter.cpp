@@ -83,10 +83,8 @@ struct Run {
   std::string log;
 };
 
-Error vm_error(Errc code, const char* name, std::string message, uint64_t pc) {
-  Error error = make_error(code, std::move(message), at_pc(static_cast<uint32_t>(pc)));
-  error.name = name;
-  return error;
+Error vm_error(Errc code, SbpfVmErrc detail, std::string message, uint64_t pc) {
+  return make_error(code, detail, std::move(message), at_pc(static_cast<uint32_t>(pc)));
 }
 
 // Runs one syscall with r1..r5 and puts its result in r0. Out of line so that
@@ -100,7 +98,7 @@ bool call_syscall(const Syscall& syscall, uint64_t* reg, Run& run, const isa::Di
   left = meter + 1;
   if (!value) {
     error = value.error();
-    if (error.name.empty()) error.name = "SyscallError";
+    if (error.domain == Domain::Generic) error.set_detail(SbpfVmErrc::SyscallError);
     error.message = syscall.name + ": " + error.message;
     return false;
   }
@@ -376,14 +374,14 @@ L_ja:
     const bool ok = call_syscall(*state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *run, dialect, left, error);
     syscall_units += before - left;
     if (!ok) {
-      error.where = at_pc(static_cast<uint32_t>(pc - cells));
+      error.location = at_pc(static_cast<uint32_t>(pc - cells));
       goto L_fail;
     }
     NEXT();
   }
   L_call:
     // create() resolved every key it knows; this one is nobody's.
-    FAIL(Errc::Unsupported, "UnsupportedInstruction",
+    FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction,
          "call of unknown key " + std::to_string(static_cast<uint32_t>(pc->imm)) + " (no syscall or function)");
   L_call_local : {
     const int64_t target = (pc - cells) + 1 + static_cast<int64_t>(pc->imm);
@@ -393,7 +391,7 @@ L_ja:
       // v3: a target outside the text leaves the call unresolved; v0..v2
       // push the frame first, then fault.
       if (dialect.sbpf.static_syscalls)
-        FAIL(Errc::Unsupported, "UnsupportedInstruction", "call target outside the text");
+        FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction, "call target outside the text");
       callee = end;
     }
     goto L_push;
@@ -407,10 +405,11 @@ L_ja:
     std::memcpy(frames[depth].saved, &reg[6], sizeof frames[depth].saved);
     frames[depth].return_to = pc + 1;
     if (++depth == max_frames)
-      FAIL(Errc::CallDepthExceeded, "CallDepthExceeded",
+      FAIL(Errc::CallDepthExceeded, SbpfVmErrc::CallDepthExceeded,
            "exceeded max BPF to BPF call depth of " + std::to_string(max_frames));
     if (callee == end)
-      FAIL(Errc::BadCallTarget, "CallOutsideTextSegment", "callx attempted to call outside of the text segment");
+      FAIL(Errc::BadCallTarget, SbpfVmErrc::CallOutsideTextSegment,
+           "callx attempted to call outside of the text segment");
     reg[isa::kFramePointer] += frame_step;
     pc = callee;
     DISPATCH();
@@ -420,7 +419,7 @@ L_exit:
   --depth;
   std::memcpy(&reg[6], frames[depth].saved, sizeof frames[depth].saved);
   if (frames[depth].return_to == end)
-    FAIL(Errc::BadCallTarget, "CallOutsideTextSegment", "return address is past the end of the text segment");
+    FAIL(Errc::BadCallTarget, SbpfVmErrc::CallOutsideTextSegment, "return address is past the end of the text segment");
   pc = frames[depth].return_to;
   DISPATCH();
 
@@ -480,7 +479,7 @@ L_atomic32_cmpxchg:
 L_gotol:
 L_may_goto:
 L_call_kfunc:
-  FAIL(Errc::Unsupported, "UnsupportedInstruction", "unsupported BPF instruction");
+  FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction, "unsupported BPF instruction");
 
   // ---- Ends.
 L_done:
@@ -492,20 +491,20 @@ L_done:
 L_budget:
   // Fault before counting: the budget is exactly used up.
   left = 1;
-  FAIL(Errc::BudgetExceeded, "ExceededMaxInstructions", "exceeded CUs meter at BPF instruction");
+  FAIL(Errc::BudgetExceeded, SbpfVmErrc::ExceededMaxInstructions, "exceeded CUs meter at BPF instruction");
 L_access_fault:
   error = access_violation(dialect, fault_addr, fault_size, fault_write);
-  error.where = at_pc(static_cast<uint32_t>(pc - cells));
+  error.location = at_pc(static_cast<uint32_t>(pc - cells));
   goto L_fail;
 L_divide_by_zero:
-  FAIL(Errc::DivideByZero, "DivideByZero", "divide by zero at BPF instruction");
+  FAIL(Errc::DivideByZero, SbpfVmErrc::DivideByZero, "divide by zero at BPF instruction");
 L_divide_overflow:
-  FAIL(Errc::DivideByZero, "DivideOverflow", "division overflow at BPF instruction");
+  FAIL(Errc::DivideByZero, SbpfVmErrc::DivideOverflow, "division overflow at BPF instruction");
 L_overrun:
-  FAIL(Errc::OutOfRange, "ExecutionOverrun", "attempted to execute past the end of the text segment");
+  FAIL(Errc::OutOfRange, SbpfVmErrc::ExecutionOverrun, "attempted to execute past the end of the text segment");
 L_lddw_tail:
   // Only callx reaches it: the production VM sees opcode 0 there.
-  FAIL(Errc::Unsupported, "UnsupportedInstruction", "execution reached the second slot of an lddw");
+  FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction, "execution reached the second slot of an lddw");
 L_fail:
   out->error = std::move(error);
   out->compute_units = budget - (left - 1);
@@ -562,7 +561,7 @@ size_t handler_index(Op op, const isa::SbpfFeatures& f) {
 Expected<uint8_t> callx_register(const isa::Slot& slot, const isa::SbpfFeatures& f, size_t pc) {
   const int64_t r = f.callx_uses_src ? slot.src() : f.callx_uses_dst ? slot.dst() : slot.imm;
   if (r < 0 || r >= isa::kRegisterCount)
-    return vm_error(Errc::BadRegister, "InvalidRegister", "callx register out of range", pc);
+    return vm_error(Errc::BadRegister, SbpfVmErrc::InvalidRegister, "callx register out of range", pc);
   return static_cast<uint8_t>(r);
 }
 
@@ -593,9 +592,9 @@ void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handle
 Expected<void> check_layout(const Executable& exe) {
   const uint64_t expected = exe.dialect->sbpf.lower_rodata_vaddr ? 0 : region_base(kProgramRegion);
   if (!exe.rodata.empty() && exe.rodata_vaddr != expected)
-    return vm_error(Errc::Unsupported, "InvalidVirtualAddress", "rodata must start at its region's base", 0);
+    return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata must start at its region's base", 0);
   if (exe.rodata.size() > 0xffffffffu)
-    return vm_error(Errc::Unsupported, "InvalidVirtualAddress", "rodata larger than a region", 0);
+    return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata larger than a region", 0);
   return {};
 }
 
@@ -608,7 +607,7 @@ Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRe
   auto program = isa::decode(std::span<const isa::Slot>(executable.text), *executable.dialect);
   if (!program) return program.error();
   if (executable.entry_pc >= program->size())
-    return vm_error(Errc::OutOfRange, "InvalidEntrypoint", "entry pc outside the text", executable.entry_pc);
+    return vm_error(Errc::OutOfRange, SbpfVmErrc::InvalidEntrypoint, "entry pc outside the text", executable.entry_pc);
 
   auto state = std::make_shared<State>();
   state->exe = std::move(executable);

@@ -21,11 +21,7 @@ constexpr uint64_t kMemOpBaseCost = 10;
 constexpr uint64_t kCpiBytesPerUnit = 250;
 constexpr uint64_t kStackFrameSize = 4096;
 
-Error named(Errc code, std::string name, std::string message) {
-  Error error = make_error(code, std::move(message));
-  error.name = std::move(name);
-  return error;
-}
+Error named(Errc code, SbpfVmErrc detail, std::string message) { return make_error(code, detail, std::move(message)); }
 
 const char* region_name(const isa::Dialect& dialect, uint64_t index) {
   const bool low_rodata = dialect.sbpf.lower_rodata_vaddr;
@@ -84,7 +80,7 @@ Expected<uint8_t*> slice(const SyscallContext& ctx, uint64_t addr, uint64_t n, b
 
 Expected<void> charge(SyscallContext& ctx, uint64_t units) {
   if (ctx.consume(units)) return {};
-  return named(Errc::BudgetExceeded, "ComputationalBudgetExceeded", "Computational budget exceeded");
+  return named(Errc::BudgetExceeded, SbpfVmErrc::ComputationalBudgetExceeded, "Computational budget exceeded");
 }
 
 uint64_t mem_op_cost(uint64_t n) { return std::max(kMemOpBaseCost, n / kCpiBytesPerUnit); }
@@ -93,7 +89,7 @@ uint64_t mem_op_cost(uint64_t n) { return std::max(kMemOpBaseCost, n / kCpiBytes
 Expected<std::string> guest_string(const SyscallContext& ctx, uint64_t addr, uint64_t len) {
   auto bytes = slice(ctx, addr, len, false);
   if (!bytes) return bytes.error();
-  if (!valid_utf8(*bytes, len)) return named(Errc::HelperFailed, "InvalidString", "invalid UTF-8 string");
+  if (!valid_utf8(*bytes, len)) return named(Errc::HelperFailed, SbpfVmErrc::InvalidString, "invalid UTF-8 string");
   return std::string(reinterpret_cast<const char*>(*bytes), len);
 }
 
@@ -136,7 +132,7 @@ Expected<uint64_t> sol_memcpy(SyscallContext& ctx) {
   if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
   // Agave's is_nonoverlapping, on guest addresses.
   const bool disjoint = src > dst ? src - dst >= n : dst - src >= n;
-  if (!disjoint) return named(Errc::HelperFailed, "CopyOverlapping", "Overlapping copy");
+  if (!disjoint) return named(Errc::HelperFailed, SbpfVmErrc::CopyOverlapping, "Overlapping copy");
   return move_bytes(ctx, dst, src, n);
 }
 
@@ -164,7 +160,7 @@ Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
   if (!b) return b.error();
   // Agave translates the result as an i32 and checks its alignment.
   if (ctx.args[3] % alignof(int32_t) != 0)
-    return named(Errc::HelperFailed, "UnalignedPointer",
+    return named(Errc::HelperFailed, SbpfVmErrc::UnalignedPointer,
                  "sol_memcmp_ result pointer " + hex(ctx.args[3]) + " is not 4-byte aligned");
   auto out = slice(ctx, ctx.args[3], sizeof(int32_t), true);
   if (!out) return out.error();
@@ -179,14 +175,16 @@ Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
   return 0;
 }
 
-Expected<uint64_t> sol_abort(SyscallContext&) { return named(Errc::HelperFailed, "Abort", "BPF program panicked"); }
+Expected<uint64_t> sol_abort(SyscallContext&) {
+  return named(Errc::HelperFailed, SbpfVmErrc::Abort, "BPF program panicked");
+}
 
 Expected<uint64_t> sol_panic(SyscallContext& ctx) {
   if (auto ok = charge(ctx, ctx.args[1]); !ok) return ok.error();
   auto file = guest_string(ctx, ctx.args[0], ctx.args[1]);
   if (!file) return file.error();
   return named(
-      Errc::HelperFailed, "Panic",
+      Errc::HelperFailed, SbpfVmErrc::Panic,
       "BPF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" + std::to_string(ctx.args[3]));
 }
 
@@ -233,11 +231,11 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
     std::snprintf(buf, sizeof buf,
                   "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
                   frame, addr, size, type);
-    return named(Errc::AccessViolation, "StackAccessViolation", buf);
+    return named(Errc::AccessViolation, SbpfVmErrc::StackAccessViolation, buf);
   }
   std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
                 region_name(dialect, addr >> kRegionShift), addr, size, type);
-  return named(Errc::AccessViolation, "AccessViolation", buf);
+  return named(Errc::AccessViolation, SbpfVmErrc::AccessViolation, buf);
 }
 
 Expected<void> SyscallRegistry::add(std::string name, SyscallFn fn) {
@@ -246,7 +244,7 @@ Expected<void> SyscallRegistry::add(std::string name, SyscallFn fn) {
   if (it != by_key_.end() && it->second.name != name) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "syscall '%s' has the key %#x of '%s'", name.c_str(), key, it->second.name.c_str());
-    return named(Errc::BadOperand, "SymbolHashCollision", buf);
+    return named(Errc::BadOperand, SbpfVmErrc::SymbolHashCollision, buf);
   }
   by_key_[key] = Syscall{std::move(name), std::move(fn)};
   return {};

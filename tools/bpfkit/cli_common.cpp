@@ -9,7 +9,7 @@ namespace bpfkit::cli {
 // Errors in reading text are the user's input; errors in what the program
 // is or does are a rejection (an sBPF verifier error is a rejection too).
 int exit_status_for(const Error& error) {
-  if (!error.name.empty()) return kExitRejected;
+  if (error.domain != Domain::Generic) return kExitRejected;
   switch (error.code) {
     case Errc::Io:
     case Errc::BadOperand: return kExitBadInput;
@@ -25,18 +25,19 @@ std::string hex(uint64_t value) {
 
 nlohmann::ordered_json error_json(const Error& error) {
   nlohmann::ordered_json body;
-  if (error.name.empty()) {
+  if (error.domain == Domain::Generic) {
     body["code"] = errc_name(error.code);
   } else {
-    body["code"] = error.name;
+    body["code"] = std::string(error.name());
     body["class"] = errc_name(error.code);
+    body["domain"] = domain_name(error.domain);
   }
   body["message"] = error.message;
-  if (error.where.pc) body["pc"] = *error.where.pc;
-  if (error.where.offset) body["offset"] = *error.where.offset;
-  if (!error.where.input.empty()) body["input"] = error.where.input;
-  if (error.where.line) body["line"] = error.where.line;
-  if (error.where.column) body["column"] = error.where.column;
+  if (error.location.pc) body["pc"] = *error.location.pc;
+  if (error.location.offset) body["offset"] = *error.location.offset;
+  if (!error.location.input.empty()) body["input"] = error.location.input;
+  if (error.location.line) body["line"] = error.location.line;
+  if (error.location.column) body["column"] = error.location.column;
   return body;
 }
 
@@ -44,7 +45,8 @@ int report(const Error& error, bool json) {
   if (json) {
     std::cout << nlohmann::ordered_json{{"error", error_json(error)}}.dump() << "\n";
   } else {
-    std::cerr << "bpfkit: " << to_string(error) << (error.name.empty() ? "" : " [" + error.name + "]") << "\n";
+    std::cerr << "bpfkit: " << to_string(error)
+              << (error.domain == Domain::Generic ? "" : " [" + std::string(error.name()) + "]") << "\n";
   }
   return exit_status_for(error);
 }

@@ -289,9 +289,9 @@ int report_assembly_errors(const assembly::Assembly& assembly, std::string_view 
     for (const Error& error : errors)
       list.push_back({{"code", errc_name(error.code)},
                       {"message", error.message},
-                      {"input", error.where.input},
-                      {"line", error.where.line},
-                      {"column", error.where.column}});
+                      {"input", error.location.input},
+                      {"line", error.location.line},
+                      {"column", error.location.column}});
     nlohmann::ordered_json out{{"error", list.front()}, {"errors", list}};
     if (assembly.more_errors > 0) out["more_errors"] = assembly.more_errors;
     std::cout << out.dump() << "\n";

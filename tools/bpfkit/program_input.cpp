@@ -27,7 +27,7 @@ Expected<std::vector<isa::Slot>> slots_of(const std::vector<uint8_t>& bytes, std
   if (bytes.size() % sizeof(isa::Slot) != 0) {
     Error error = input_error(input, Errc::Truncated,
                               "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes");
-    error.where.offset = bytes.size() - bytes.size() % sizeof(isa::Slot);
+    error.location.offset = bytes.size() - bytes.size() % sizeof(isa::Slot);
     return error;
   }
   return to_slots(bytes);

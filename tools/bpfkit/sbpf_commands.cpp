@@ -35,7 +35,7 @@ Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std:
   config.deploy_checks = deploy_checks;
   config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
   auto program = elf::sbpf::load(file, config);
-  if (!program) program.error().where.input = name;
+  if (!program) program.error().location.input = name;
   return program;
 }
 
