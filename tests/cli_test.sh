@@ -6,35 +6,7 @@ set -u
 bpfkit=$1 shared=$2 examples=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-# check NAME EXPECTED_STATUS EXPECTED_STDOUT_SUBSTRING -- COMMAND...
-check() {
-  local name=$1 want_status=$2 want_out=$3
-  shift 4
-  local out status
-  out=$("$@" 2>"$tmp/stderr")
-  status=$?
-  if [ "$status" -ne "$want_status" ] || [[ "$out" != *"$want_out"* ]]; then
-    echo "FAIL $name: status $status (want $want_status), stdout: $out, stderr: $(cat "$tmp/stderr")"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
-# check_err NAME EXPECTED_STATUS EXPECTED_STDERR_SUBSTRING -- COMMAND...
-check_err() {
-  local name=$1 want_status=$2 want_err=$3
-  shift 4
-  "$@" >/dev/null 2>"$tmp/stderr"
-  local status=$?
-  if [ "$status" -ne "$want_status" ] || ! grep -qF -- "$want_err" "$tmp/stderr"; then
-    echo "FAIL $name: status $status (want $want_status), stderr: $(cat "$tmp/stderr")"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # Inputs: assembly, hex, raw bytes, conformance .data (with its own memory).
 check asm 0 "0x21c3677c82b40000" -- "$bpfkit" run "$examples/factorial.s"
@@ -101,7 +73,7 @@ check asm-error-cap-json 2 '"more_errors":150' -- "$bpfkit" asm "$tmp/bad-lines.
 check conformance-dialect 0 "0x2a" -- "$bpfkit" run "$examples/conformance-style.s"
 check_err missing-file 2 "cannot open file" -- "$bpfkit" run "$tmp/does-not-exist.s"
 printf '\xb7\x00\x00' >"$tmp/short.bin"
-check_err truncated 1 "not a multiple of 8 bytes" -- "$bpfkit" run "$tmp/short.bin"
+check_err truncated 2 "short.bin: 0x0: program size 3 is not a multiple of 8 bytes" -- "$bpfkit" run "$tmp/short.bin"
 check_err no-subcommand 2 "" -- "$bpfkit"
 
 # The bpf_conformance plugin protocol.
@@ -120,7 +92,7 @@ check disasm-no-addresses 0 $'\tr0 = 0x2a\n\texit' -- "$bpfkit" disasm "$example
 check disasm-labels 0 $'<L1>:\n       5:\tif r6 == 0x0 goto +0x3 <L2>' -- "$bpfkit" disasm "$examples/factorial.s"
 check disasm-symbol 0 $'0000000000000000 <f>:\n' -- "$bpfkit" disasm "$examples/factorial.s" --no-labels --symbol f
 check disasm-symbol-target 0 "goto -0x4 <f+0x28>" -- "$bpfkit" disasm "$examples/factorial.s" --no-labels --symbol f
-check_err disasm-truncated 1 "not a multiple of 8 bytes" -- "$bpfkit" disasm "$tmp/short.bin"
+check_err disasm-truncated 2 "not a multiple of 8 bytes" -- "$bpfkit" disasm "$tmp/short.bin"
 check_err disasm-bad-syntax 2 "--syntax" -- "$bpfkit" disasm "$examples/answer.hex" --syntax intel
 check_err disasm-section-not-elf 2 "--section needs an ELF object" -- "$bpfkit" disasm "$examples/answer.hex" --section .text
 check_err disasm-missing-file 2 "cannot open file" -- "$bpfkit" disasm "$tmp/does-not-exist.hex"
@@ -193,5 +165,4 @@ printf '2c 21 08 00 00 00 00 00\n' >"$tmp/moved.hex"
 check sbpf-disasm-dialect 0 "w1 = *(u8 *)(r2 + 0x8)" -- "$bpfkit" disasm "$tmp/moved.hex" --dialect sbpf-v2
 check sbpf-truncated 1 '"offset"' -- "$bpfkit" run "$tmp/cut.so" --json
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary cli

@@ -1,12 +1,18 @@
-#include "program_input.hpp"
+#include "input.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 #include "bpfkit/assembly.hpp"
+#include "bpfkit/elf_format.hpp"
+#include "report.hpp"
 
 namespace bpfkit::cli {
 namespace {
@@ -17,20 +23,11 @@ Error input_error(std::string_view input, Errc code, std::string message) {
   return make_error(code, std::move(message), where);
 }
 
-std::vector<isa::Slot> to_slots(const std::vector<uint8_t>& bytes) {
-  std::vector<isa::Slot> slots(bytes.size() / sizeof(isa::Slot));
-  if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), slots.size() * sizeof(isa::Slot));
-  return slots;
-}
-
-Expected<std::vector<isa::Slot>> slots_of(const std::vector<uint8_t>& bytes, std::string_view input) {
-  if (bytes.size() % sizeof(isa::Slot) != 0) {
-    Error error = input_error(input, Errc::Truncated,
-                              "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes");
-    error.location.offset = bytes.size() - bytes.size() % sizeof(isa::Slot);
-    return error;
-  }
-  return to_slots(bytes);
+// An sBPF program rather than a clang relocatable object: a shared object
+// (e_type ET_DYN), or e_machine EM_SBPF.
+bool is_sbpf_elf(std::span<const uint8_t> file) {
+  const auto header = elf::ByteReader(file).read<elf::Ehdr>(0);
+  return header && (header->e_type == elf::kEtDyn || header->e_machine == elf::kEmSbpf);
 }
 
 bool hex_digit(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
@@ -54,15 +51,73 @@ bool looks_like_hex(std::string_view text) {
   return true;
 }
 
+// ELF by its magic; raw bytes by extension or a NUL byte; the text formats
+// by extension, else hex if every line is hex digits, else assembly.
+InputKind kind_of(std::span<const uint8_t> bytes, const std::string& ext) {
+  if (elf::has_elf_magic(bytes)) return is_sbpf_elf(bytes) ? InputKind::SbpfObject : InputKind::EbpfObject;
+  const std::string_view content(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (ext == ".bin" || content.find('\0') != std::string_view::npos) return InputKind::Raw;
+  if (ext == ".data") return InputKind::ConformanceTest;
+  if (ext == ".hex" || (ext != ".s" && ext != ".asm" && ext != ".S" && looks_like_hex(content))) return InputKind::Hex;
+  return InputKind::Assembly;
+}
+
 }  // namespace
 
-Expected<std::string> read_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return input_error(file.string(), Errc::Io, "cannot open file: " + std::string(std::strerror(errno)));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return input_error(file.string(), Errc::Io, "read error");
-  return buffer.str();
+Expected<std::vector<isa::Slot>> slots_of(std::span<const uint8_t> bytes, std::string_view input) {
+  if (bytes.size() % sizeof(isa::Slot) != 0) {
+    Error error = input_error(input, Errc::Truncated,
+                              "program size " + std::to_string(bytes.size()) + " is not a multiple of 8 bytes");
+    error.location.offset = bytes.size() - bytes.size() % sizeof(isa::Slot);
+    return error;
+  }
+  std::vector<isa::Slot> slots(bytes.size() / sizeof(isa::Slot));
+  if (!slots.empty()) std::memcpy(slots.data(), bytes.data(), bytes.size());
+  return slots;
+}
+
+Expected<std::vector<uint8_t>> read_file(const std::string& name) {
+  const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return input_error(name, Errc::Io, "cannot open file: " + std::string(std::strerror(errno)));
+  std::vector<uint8_t> bytes;
+  struct stat status {};
+  if (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0)
+    bytes.reserve(static_cast<size_t>(status.st_size));
+  // Read to the end, whatever the file is (a pipe's size is unknown).
+  uint8_t buffer[64 * 1024];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return input_error(name, Errc::Io, "cannot read file: " + std::string(std::strerror(error)));
+    }
+    bytes.insert(bytes.end(), buffer, buffer + got);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+const char* describe(InputKind kind) {
+  switch (kind) {
+    case InputKind::Raw: return "a raw program";
+    case InputKind::Hex: return "a hex program";
+    case InputKind::ConformanceTest: return "a conformance test";
+    case InputKind::Assembly: return "an assembly program";
+    case InputKind::EbpfObject: return "an eBPF object";
+    case InputKind::SbpfObject: return "an sBPF shared object";
+  }
+  return "an input";
+}
+
+Expected<InputFile> open_input(const std::string& name) {
+  auto bytes = read_file(name);
+  if (!bytes) return bytes.error();
+  InputFile input{name, std::move(*bytes), InputKind::Raw};
+  input.kind = kind_of(input.bytes, std::filesystem::path(name).extension().string());
+  return input;
 }
 
 Expected<std::vector<uint8_t>> parse_hex_program(std::string_view text, std::string_view input_name) {
@@ -125,40 +180,46 @@ Expected<std::vector<uint8_t>> parse_hex_bytes(std::string_view text, std::strin
   return bytes;
 }
 
-Expected<ProgramInput> read_program(const std::filesystem::path& file) {
-  auto content = read_file(file);
-  if (!content) return content.error();
-  const std::string name = file.string();
-  const std::string ext = file.extension().string();
+Expected<ProgramInput> read_program(const InputFile& file) {
   ProgramInput input;
-  if (ext == ".bin" || content->find('\0') != std::string::npos) {
-    std::vector<uint8_t> bytes(content->begin(), content->end());
-    auto slots = slots_of(bytes, name);
-    if (!slots) return slots.error();
-    input.slots = std::move(*slots);
-    return input;
+  switch (file.kind) {
+    case InputKind::Raw: {
+      auto slots = slots_of(file.bytes, file.name);
+      if (!slots) return slots.error();
+      input.slots = std::move(*slots);
+      return input;
+    }
+    case InputKind::ConformanceTest: {
+      auto test = assembly::parse_conformance_test(file.text(), file.name);
+      if (!test) return test.error();
+      auto slots = assembly::conformance_program(*test, file.name);
+      if (!slots) return slots.error();
+      input.slots = std::move(*slots);
+      if (test->has_memory) input.memory = test->memory;
+      return input;
+    }
+    case InputKind::Hex: {
+      auto bytes = parse_hex_program(file.text(), file.name);
+      if (!bytes) return bytes.error();
+      auto slots = slots_of(*bytes, file.name);
+      if (!slots) return slots.error();
+      input.slots = std::move(*slots);
+      return input;
+    }
+    case InputKind::Assembly: {
+      auto slots = assemble_program(file.text(), file.name);
+      if (!slots) return slots.error();
+      input.slots = std::move(*slots);
+      return input;
+    }
+    case InputKind::EbpfObject:
+    case InputKind::SbpfObject: break;
   }
-  if (ext == ".data") {
-    auto test = assembly::parse_conformance_test(*content, name);
-    if (!test) return test.error();
-    auto slots = assembly::conformance_program(*test, name);
-    if (!slots) return slots.error();
-    input.slots = std::move(*slots);
-    if (test->has_memory) input.memory = test->memory;
-    return input;
-  }
-  if (ext == ".hex" || (ext != ".s" && ext != ".asm" && ext != ".S" && looks_like_hex(*content))) {
-    auto bytes = parse_hex_program(*content, name);
-    if (!bytes) return bytes.error();
-    auto slots = slots_of(*bytes, name);
-    if (!slots) return slots.error();
-    input.slots = std::move(*slots);
-    return input;
-  }
-  auto slots = assemble_program(*content, name);
-  if (!slots) return slots.error();
-  input.slots = std::move(*slots);
-  return input;
+  return input_error(file.name, Errc::Unsupported, std::string(describe(file.kind)) + " has no raw program");
+}
+
+int read_failure_status(const Error& error) {
+  return error.code == Errc::Truncated ? kExitBadInput : exit_status_for(error);
 }
 
 Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name) {

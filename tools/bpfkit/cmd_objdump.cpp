@@ -1,0 +1,171 @@
+// `bpfkit objdump FILE`: what is in an object. An eBPF object: sections,
+// programs, maps, relocations. An sBPF shared object: version, layout,
+// entry, functions and syscalls, as the loader finds them.
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+
+#include "bpfkit/elf.hpp"
+#include "commands.hpp"
+#include "input.hpp"
+#include "report.hpp"
+#include "runners.hpp"
+
+namespace bpfkit::cli::objdump_command {
+namespace {
+
+struct Options {
+  std::string file;
+  bool json = false;
+};
+
+Options options;
+
+// printf into a string (names may be of any length).
+[[gnu::format(printf, 1, 2)]] std::string format(const char* pattern, ...) {
+  va_list args, again;
+  va_start(args, pattern);
+  va_copy(again, args);
+  const int size = std::vsnprintf(nullptr, 0, pattern, args);
+  va_end(args);
+  std::string out(size > 0 ? static_cast<size_t>(size) : 0, '\0');
+  if (size > 0) std::vsnprintf(out.data(), out.size() + 1, pattern, again);
+  va_end(again);
+  return out;
+}
+
+std::string section_flags(uint64_t flags) {
+  std::string out;
+  if (flags & 0x2) out += 'A';
+  if (flags & 0x1) out += 'W';
+  if (flags & 0x4) out += 'X';
+  return out;
+}
+
+Json to_json(const elf::ObjectInfo& info) {
+  Json out;
+  out["license"] = info.license;
+  Json sections = Json::array();
+  for (const elf::SectionHeader& s : info.sections)
+    sections.push_back({{"index", s.index},
+                        {"name", s.name},
+                        {"type", s.type},
+                        {"flags", section_flags(s.flags)},
+                        {"offset", s.offset},
+                        {"size", s.size}});
+  out["sections"] = sections;
+  Json programs = Json::array();
+  for (const elf::ProgramInfo& p : info.programs)
+    programs.push_back({{"section", p.section},
+                        {"function", p.function},
+                        {"offset", p.offset},
+                        {"slots", p.slots},
+                        {"global", p.global}});
+  out["programs"] = programs;
+  Json maps = Json::array();
+  for (const isa::MapSpec& m : info.maps)
+    maps.push_back({{"name", m.name},
+                    {"type", map_type_name(m.type)},
+                    {"key_size", m.key_size},
+                    {"value_size", m.value_size},
+                    {"max_entries", m.max_entries},
+                    {"flags", m.flags},
+                    {"read_only", m.read_only}});
+  out["maps"] = maps;
+  Json relocations = Json::array();
+  for (const elf::RelocationInfo& r : info.relocations)
+    relocations.push_back({{"section", r.section}, {"offset", r.offset}, {"type", r.type}, {"symbol", r.symbol}});
+  out["relocations"] = relocations;
+  return out;
+}
+
+void print_text(std::ostream& out, const std::string& file, const elf::ObjectInfo& info) {
+  out << file << ": eBPF relocatable object, license \"" << info.license << "\"\n\nSections:\n";
+  for (const elf::SectionHeader& s : info.sections) {
+    if (s.index == 0) continue;
+    out << format("  [%2u] %-24s size %-8llu flags %s\n", s.index, s.name.c_str(),
+                  static_cast<unsigned long long>(s.size), section_flags(s.flags).c_str());
+  }
+  out << "\nPrograms:\n";
+  for (const elf::ProgramInfo& p : info.programs)
+    out << format("  %-24s %-24s %4u slots%s\n", p.section.c_str(), p.function.c_str(), p.slots,
+                  p.global ? "" : "  (static)");
+  out << "\nMaps:\n";
+  for (const isa::MapSpec& m : info.maps)
+    out << format("  %-24s %-16s key %-4u value %-6u max_entries %u%s\n", m.name.c_str(), map_type_name(m.type),
+                  m.key_size, m.value_size, m.max_entries, m.read_only ? "  read-only" : "");
+  out << "\nRelocations:\n";
+  for (const elf::RelocationInfo& r : info.relocations)
+    out << format("  %-24s +0x%-6llx %-16s %s\n", r.section.c_str(), static_cast<unsigned long long>(r.offset),
+                  r.type.c_str(), r.symbol.c_str());
+}
+
+int objdump_ebpf(const InputFile& input, Printer& printer) {
+  auto object = elf::EbpfObject::parse(input.bytes, input.name);
+  if (!object) return printer.fail(object.error());
+  if (printer.json())
+    printer.print_json(to_json(object->info()));
+  else
+    print_text(printer.out(), input.name, object->info());
+  return kExitOk;
+}
+
+int objdump_sbpf(const InputFile& input, Printer& printer) {
+  auto program = load_sbpf(input.bytes, input.name);
+  if (!program) return printer.fail(program.error());
+  const elf::sbpf::ElfInfo& info = program->info;
+  // Functions in pc order (the loader keeps them by key).
+  std::vector<std::pair<uint32_t, const elf::sbpf::Program::Function*>> by_pc;
+  for (const auto& [key, function] : program->functions) by_pc.emplace_back(key, &function);
+  std::sort(by_pc.begin(), by_pc.end(), [](const auto& a, const auto& b) {
+    return a.second->pc != b.second->pc ? a.second->pc < b.second->pc : a.first < b.first;
+  });
+  if (printer.json()) {
+    Json functions = Json::array();
+    for (const auto& [key, function] : by_pc)
+      functions.push_back({{"key", hex(key)}, {"pc", function->pc}, {"name", function->name}});
+    Json syscalls = Json::array();
+    for (const auto& [key, syscall] : program->syscalls_used)
+      syscalls.push_back({{"key", hex(key)}, {"name", syscall}});
+    printer.print_json(Json{{"format", "sbpf"},
+                            {"version", info.sbpf_version},
+                            {"machine", info.machine},
+                            {"entry_pc", program->entry_pc},
+                            {"text_offset", info.text_offset},
+                            {"text_vaddr", hex(program->text_vaddr)},
+                            {"text_slots", info.text_count},
+                            {"rodata_vaddr", hex(program->rodata_vaddr)},
+                            {"rodata_size", program->rodata.size()},
+                            {"functions", functions},
+                            {"syscalls", syscalls}});
+    return kExitOk;
+  }
+  std::ostream& out = printer.out();
+  out << input.name << ": sBPF v" << info.sbpf_version << " shared object (e_machine " << info.machine << ")\n"
+      << "  text:   " << info.text_count << " slots at " << hex(program->text_vaddr) << " (file offset "
+      << hex(info.text_offset) << "), entry pc " << program->entry_pc << "\n"
+      << "  rodata: " << program->rodata.size() << " bytes at " << hex(program->rodata_vaddr) << "\n";
+  if (!program->functions.empty()) out << "\nFunctions:\n";
+  for (const auto& [key, function] : by_pc)
+    out << "  pc " << function->pc << "  key " << hex(key) << "  " << function->name << "\n";
+  if (!program->syscalls_used.empty()) out << "\nSyscalls:\n";
+  for (const auto& [key, syscall] : program->syscalls_used) out << "  " << hex(key) << "  " << syscall << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_options(CLI::App& app) {
+  app.add_option("FILE", options.file, "ELF object (clang -target bpf) or sBPF shared object")->required();
+  app.add_flag("--json", options.json, "print one JSON object");
+}
+
+int run() {
+  Printer printer = standard_printer(options.json);
+  auto input = open_input(options.file);
+  if (!input) return printer.fail(input.error());
+  if (input->kind == InputKind::SbpfObject) return objdump_sbpf(*input, printer);
+  return objdump_ebpf(*input, printer);
+}
+
+}  // namespace bpfkit::cli::objdump_command

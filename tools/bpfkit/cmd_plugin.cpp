@@ -1,0 +1,60 @@
+// `bpfkit plugin [MEMORY_HEX]`: the bpf_conformance plugin protocol. Program
+// bytes as hex on stdin, r0 in hex on stdout. On failure the message goes to
+// stdout, where the runner compares it with a test's `-- error`.
+#include <iostream>
+#include <iterator>
+
+#include "commands.hpp"
+#include "input.hpp"
+#include "report.hpp"
+#include "runners.hpp"
+
+namespace bpfkit::cli::plugin_command {
+namespace {
+
+struct Options {
+  std::string mem_hex;
+  bool elf = false;
+  std::string engine = "interp";
+};
+
+Options options;
+
+int fail(const Error& error, int status) {
+  std::cout << to_string(error) << "\n";
+  return status;
+}
+
+}  // namespace
+
+void add_options(CLI::App& app) {
+  app.add_option("MEMORY_HEX", options.mem_hex, "memory buffer as hex bytes");
+  app.add_option("--engine", options.engine, "execution engine")->check(CLI::IsMember({"interp"}));
+  app.add_flag("--elf", options.elf, "stdin holds an ELF object");
+  app.allow_extras();  // runner options meant for other runtimes
+}
+
+int run() {
+  if (options.elf) {
+    std::cout << "bpfkit plugin: --elf input is not supported yet\n";
+    return kExitRejected;
+  }
+  const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  auto bytes = parse_hex_program(text, "<stdin>");
+  if (!bytes) return fail(bytes.error(), kExitBadInput);
+  auto slots = slots_of(*bytes, "<stdin>");
+  if (!slots) return fail(slots.error(), kExitBadInput);
+  Memory memory;
+  if (!options.mem_hex.empty()) {
+    auto parsed = parse_hex_bytes(options.mem_hex, "MEMORY_HEX");
+    if (!parsed) return fail(parsed.error(), kExitBadInput);
+    memory = std::move(*parsed);
+  }
+  const RunReport report = run_linux(*slots, std::move(memory), LinuxRun{});
+  std::cerr << report.output;  // stdout is the protocol's
+  if (report.error) return fail(*report.error, kExitRejected);
+  std::cout << hex(report.r0) << "\n";
+  return kExitOk;
+}
+
+}  // namespace bpfkit::cli::plugin_command

@@ -1,0 +1,177 @@
+// `bpfkit run FILE`: load a program of any kind, run it, print r0.
+#include <charconv>
+
+#include "commands.hpp"
+#include "input.hpp"
+#include "report.hpp"
+#include "runners.hpp"
+
+namespace bpfkit::cli::run_command {
+namespace {
+
+struct Options {
+  std::string file;
+  std::string mem_file, mem_hex, mem_size;
+  std::string engine = "interp";
+  std::string budget, compute_units;  // checked by count_option()
+  bool json = false, stats = false, regs = false;
+  std::string section, function;  // eBPF objects: which program
+  bool dump_maps = false;
+  std::string input_file;  // sBPF: the input region
+  bool deploy_checks = false;
+};
+
+Options options;
+CLI::App* command = nullptr;
+
+bool given(const char* flag) { return command->count(flag) > 0; }
+
+Error usage_error(std::string message) { return make_error(Errc::BadOperand, std::move(message)); }
+
+// A count given on the command line: digits only, at most 2^64 - 1. (CLI11
+// would read -1 as 2^64 - 1, which is "no limit" for a budget.)
+Expected<uint64_t> count_option(const char* flag, const std::string& text, uint64_t default_value) {
+  if (!given(flag)) return default_value;
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end)
+    return usage_error(std::string(flag) + ": '" + text + "' is not a whole number from 0 to 18446744073709551615");
+  return value;
+}
+
+// A region is addressed by 32-bit offsets (vm.hpp), so a buffer is at most 4 GiB - 1.
+constexpr uint64_t kMaxMemory = UINT32_MAX;
+
+Error too_large(const std::string& what, uint64_t size) {
+  return usage_error(what + " is " + std::to_string(size) + " bytes; the memory buffer is at most " +
+                     std::to_string(kMaxMemory) + " bytes");
+}
+
+Expected<Memory> read_memory_file(const std::string& file) {
+  auto content = read_file(file);
+  if (!content) return content.error();
+  if (content->size() > kMaxMemory) return too_large(file, content->size());
+  return Memory(std::move(*content));
+}
+
+// The buffer r1 points to (the input region for sBPF): --mem, --mem-hex,
+// --mem-size or --input, which exclude each other.
+Expected<Memory> memory_from_options() {
+  if (given("--input")) return read_memory_file(options.input_file);
+  if (given("--mem")) return read_memory_file(options.mem_file);
+  if (given("--mem-hex")) {
+    auto bytes = parse_hex_bytes(options.mem_hex, "--mem-hex");
+    if (!bytes) return bytes.error();
+    return Memory(std::move(*bytes));
+  }
+  auto size = count_option("--mem-size", options.mem_size, 0);
+  if (!size) return size.error();
+  if (!given("--mem-size")) return Memory();
+  if (*size > kMaxMemory) return too_large("--mem-size", *size);
+  return Memory(std::vector<uint8_t>(*size));
+}
+
+// Options that mean something for some kinds of input only.
+enum Kinds : uint8_t { kRawLinux = 1, kEbpf = 2, kSbpf = 4 };
+struct Scoped {
+  const char* flag;
+  uint8_t kinds;
+  const char* applies_to;
+};
+constexpr Scoped kScoped[] = {
+    {"--section", kEbpf, "eBPF objects"},   {"--function", kEbpf, "eBPF objects"},
+    {"--dump-maps", kEbpf, "eBPF objects"}, {"--input", kSbpf, "sBPF programs"},
+    {"--cu", kSbpf, "sBPF programs"},       {"--deploy-checks", kSbpf, "sBPF shared objects"},
+};
+
+uint8_t kind_bit(InputKind kind) {
+  switch (kind) {
+    case InputKind::EbpfObject: return kEbpf;
+    case InputKind::SbpfObject: return kSbpf;
+    default: return kRawLinux;
+  }
+}
+
+// An option that does not apply to this input is a mistake, not a no-op.
+std::optional<Error> misplaced_option(const InputFile& input) {
+  for (const Scoped& option : kScoped) {
+    if (!given(option.flag) || (option.kinds & kind_bit(input.kind))) continue;
+    Location where;
+    where.input = input.name;
+    return make_error(Errc::BadOperand,
+                      std::string(option.flag) + " does not apply to " + describe(input.kind) + " (it is for " +
+                          option.applies_to + ")",
+                      where);
+  }
+  return std::nullopt;
+}
+
+int run_input(const InputFile& input, Printer& printer) {
+  auto budget = count_option("--budget", options.budget, vm::kDefaultBudget);
+  if (!budget) return printer.fail(budget.error());
+  auto compute_units = count_option("--cu", options.compute_units, vm::sbpf::kDefaultComputeBudget);
+  if (!compute_units) return printer.fail(compute_units.error());
+  if (auto misuse = misplaced_option(input)) return printer.fail(*misuse);
+  auto memory = memory_from_options();
+  if (!memory) return printer.fail(memory.error());
+
+  RunReport report;
+  switch (input.kind) {
+    case InputKind::SbpfObject: {
+      SbpfRun sbpf{input.name, given("--budget") ? *budget : *compute_units, options.deploy_checks, options.regs};
+      report = run_sbpf_object(input.bytes, std::move(*memory), sbpf);
+      break;
+    }
+    case InputKind::EbpfObject: {
+      ObjectRun object{{input.name, *budget, options.regs}, options.section, options.function, options.dump_maps};
+      report = run_ebpf_object(input.bytes, std::move(*memory), object);
+      break;
+    }
+    default: {
+      auto program = read_program(input);
+      if (!program) return printer.fail(program.error(), read_failure_status(program.error()));
+      if (!*memory) *memory = std::move(program->memory);
+      report = run_linux(program->slots, std::move(*memory), LinuxRun{input.name, *budget, options.regs});
+      break;
+    }
+  }
+  report.stats = options.stats;
+  return printer.run(report);
+}
+
+}  // namespace
+
+void add_options(CLI::App& app) {
+  command = &app;
+  app.add_option("FILE", options.file,
+                 "program: .bin (raw), .hex, .data (conformance test), assembly, an ELF object (.o) or an "
+                 "sBPF shared object (.so)")
+      ->required();
+  auto* mem = app.add_option("--mem", options.mem_file, "file whose bytes are the memory buffer (r1, r2 = length)");
+  auto* mem_hex = app.add_option("--mem-hex", options.mem_hex, "memory buffer as hex bytes");
+  auto* mem_size = app.add_option("--mem-size", options.mem_size, "memory buffer of N zero bytes");
+  mem->excludes(mem_hex)->excludes(mem_size);
+  mem_hex->excludes(mem_size);
+  app.add_option("--engine", options.engine, "execution engine")->check(CLI::IsMember({"interp"}));
+  auto* budget = app.add_option("--budget", options.budget, "maximum number of instructions to execute");
+  app.add_flag("--json", options.json, "print one JSON object");
+  app.add_flag("--stats", options.stats, "also print the executed instruction count");
+  app.add_flag("--regs", options.regs, "also print the final registers");
+  app.add_option("--section", options.section, "ELF object: the program's section");
+  app.add_option("--function", options.function, "ELF object: the program's function");
+  app.add_flag("--dump-maps", options.dump_maps, "ELF object: print every map after the run");
+  auto* input = app.add_option("--input", options.input_file, "sBPF: file whose bytes are the input region (r1)");
+  input->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
+  app.add_option("--cu", options.compute_units, "sBPF: compute unit budget (default 1400000)")->excludes(budget);
+  app.add_flag("--deploy-checks", options.deploy_checks, "sBPF: also apply the loader's deployment checks");
+}
+
+int run() {
+  Printer printer = standard_printer(options.json);
+  auto input = open_input(options.file);
+  if (!input) return printer.fail(input.error());
+  return run_input(*input, printer);
+}
+
+}  // namespace bpfkit::cli::run_command

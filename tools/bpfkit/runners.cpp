@@ -1,0 +1,150 @@
+#include "runners.hpp"
+
+#include <array>
+#include <cstdio>
+
+namespace bpfkit::cli {
+namespace {
+
+// A load or verification error names the file it is about; a fault during
+// the run names the pc instead.
+Error in_file(Error error, const std::string& file) {
+  if (error.location.input.empty()) error.location.input = file;
+  return error;
+}
+
+RunReport rejected(Error error) {
+  RunReport report;
+  report.error = std::move(error);
+  return report;
+}
+
+std::string hex_bytes(std::span<const uint8_t> bytes) {
+  std::string out;
+  char buf[4];
+  for (uint8_t byte : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", byte);
+    out += buf;
+  }
+  return out;
+}
+
+// Each map's entries (ring buffers: their records) after the run.
+Json dump_maps(vm::Environment& env) {
+  Json maps = Json::array();
+  for (uint32_t i = 0; i < env.map_count(); ++i) {
+    vm::Map& map = env.map(i);
+    Json entries = Json::array();
+    if (vm::RingBuf* ring = map.ringbuf()) {
+      for (const std::vector<uint8_t>& record : ring->drain()) entries.push_back(hex_bytes(record));
+    } else {
+      for (const vm::Map::Entry& entry : map.entries())
+        entries.push_back({{"key", hex_bytes(entry.key)}, {"value", hex_bytes(entry.value)}});
+    }
+    maps.push_back({{"name", map.spec().name}, {"type", map_type_name(map.spec().type)}, {"entries", entries}});
+  }
+  return maps;
+}
+
+// Runs a prepared interpreter with r1 = memory, r2 = its length; the
+// program's output is kept whether or not the run faults.
+RunReport run_prepared(const vm::Interpreter& interpreter, vm::Environment& env, Memory& memory,
+                       const LinuxRun& options) {
+  std::array<uint64_t, 5> args{};
+  if (memory) {
+    args[0] = env.map_input(*memory);
+    args[1] = memory->size();
+  }
+  env.budget = options.budget;
+  auto result = interpreter.run(env, args);
+  RunReport report;
+  report.output = env.output();
+  if (!result) {
+    report.error = result.error();
+    return report;
+  }
+  report.r0 = result->r0;
+  report.instructions = result->instructions;
+  if (options.registers) report.registers = result->registers;
+  return report;
+}
+
+}  // namespace
+
+const char* map_type_name(uint32_t type) {
+  switch (static_cast<isa::MapType>(type)) {
+    case isa::MapType::Hash: return "hash";
+    case isa::MapType::Array: return "array";
+    case isa::MapType::ProgArray: return "prog_array";
+    case isa::MapType::PerCpuHash: return "percpu_hash";
+    case isa::MapType::PerCpuArray: return "percpu_array";
+    case isa::MapType::LruHash: return "lru_hash";
+    case isa::MapType::LruPerCpuHash: return "lru_percpu_hash";
+    case isa::MapType::RingBuf: return "ringbuf";
+  }
+  return "unknown";
+}
+
+RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const LinuxRun& options) {
+  auto program = isa::decode(slots);
+  if (!program) return rejected(in_file(program.error(), options.file));
+  auto interpreter = vm::Interpreter::create(*program);
+  if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
+  vm::Environment env;
+  return run_prepared(*interpreter, env, memory, options);
+}
+
+RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const ObjectRun& options) {
+  auto object = elf::EbpfObject::parse(file, options.run.file);
+  if (!object) return rejected(object.error());
+  auto program = options.section.empty() && options.function.empty()
+                     ? object->default_program()
+                     : object->find_program(options.section, options.function);
+  if (!program) return rejected(in_file(program.error(), options.run.file));
+  auto linked = object->link(**program);
+  if (!linked) return rejected(in_file(linked.error(), options.run.file));
+  vm::Environment env;
+  for (const isa::MapSpec& spec : linked->maps)
+    if (auto index = env.add_map(spec); !index) return rejected(in_file(index.error(), options.run.file));
+  elf::apply_data_relocations(linked->data_relocations, env.map_addresses(),
+                              [&](uint32_t map) { return env.map(map).storage(); });
+  auto decoded = isa::decode(linked->code);
+  if (!decoded) return rejected(in_file(decoded.error(), options.run.file));
+  auto interpreter = vm::Interpreter::create(*decoded, env.map_addresses());
+  if (!interpreter) return rejected(in_file(interpreter.error(), options.run.file));
+  RunReport report = run_prepared(*interpreter, env, memory, options.run);
+  if (options.dump_maps && !report.error) report.maps = dump_maps(env);
+  return report;
+}
+
+Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name, bool deploy_checks) {
+  elf::sbpf::LoaderConfig config;
+  config.deploy_checks = deploy_checks;
+  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  auto program = elf::sbpf::load(file, config);
+  if (!program) program.error().location.input = name;
+  return program;
+}
+
+RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
+  auto program = load_sbpf(file, options.file, options.deploy_checks);
+  if (!program) return rejected(program.error());
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(std::move(*program)), syscalls);
+  if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
+  vm::sbpf::RunOptions run;
+  run.compute_budget = options.compute_budget;
+  if (memory) run.input = *memory;
+  vm::sbpf::RunResult result = interpreter->run(run);
+  RunReport report;
+  report.error = std::move(result.error);
+  report.r0 = result.r0;
+  report.instructions = result.instructions;
+  report.compute_units = result.compute_units;
+  if (options.registers) report.registers = result.registers;
+  report.output = std::move(result.log);
+  report.output_field = "log";
+  return report;
+}
+
+}  // namespace bpfkit::cli
