@@ -82,6 +82,11 @@ enum class Syntax : uint8_t {
 struct AssembleOptions {
   Syntax syntax = Syntax::Auto;  // Auto reads normal and pseudo-C, mixed freely
   std::string input_name = "<input>";
+  // Which rows the text names, and how they are encoded: an sBPF version
+  // reads its own rows (v2's PQR class, hor64 and moved loads and stores; v3's
+  // static syscalls) and refuses the rows it does not have, so that the
+  // bytes are the ones the disassembler prints with the same dialect.
+  isa::Dialect dialect = isa::kLinuxV4;
   // The most bytes all sections together may hold (.space, .comm, .fill and
   // .bss count in full): a short input must not allocate without bound.
   uint64_t max_object_bytes = uint64_t{256} << 20;

@@ -9,6 +9,20 @@
 
 namespace bpfkit::assembly::detail {
 
+std::array<bool, isa::kOpCount> dialect_rows(const isa::Dialect& dialect) {
+  std::array<bool, isa::kOpCount> rows{};
+  for (const isa::OpInfo& row : isa::kOps) {
+    if (dialect.family != isa::Family::Sbpf) {
+      rows[static_cast<size_t>(row.op)] = isa::is_linux(row);
+      continue;
+    }
+    // sBPF tells rows apart by the opcode byte (and a few by imm or src):
+    // a row is the dialect's when its own encoding decodes back to it.
+    rows[static_cast<size_t>(row.op)] = isa::lookup(isa::encode(row.op), dialect) == row.op;
+  }
+  return rows;
+}
+
 Assembly Assembler::run() {
   Lexer lexer(source_);
   Statement statement;
@@ -138,6 +152,14 @@ std::vector<Tokens> Assembler::split_operands(Tokens tokens) {
 
 // `(1 + 2`, `[%r1+8`: an unmatched bracket explains more than "no form
 // matches" does.
+// A form the text spells, but of a row the dialect does not have (lddw in
+// sBPF v2, mul in v2, sdiv in sBPF): never written with another encoding.
+void Assembler::report_not_in_dialect(const Token& where, Op op) {
+  const isa::OpInfo& row = isa::info(op);
+  error_at(where, std::string(row.gnu.substr(0, row.gnu.find('|'))) + " (" + std::string(row.id) + ") is not in the " +
+                      std::string(options_.dialect.name) + " dialect");
+}
+
 bool Assembler::report_unbalanced(Tokens tokens) {
   std::vector<const Token*> open;
   for (const Token& token : tokens) {

@@ -9,6 +9,7 @@
 // by matching the row's template token by token.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -130,12 +131,17 @@ inline std::string quoted(std::string_view text) {
   return out;
 }
 
+// The rows a dialect has: for Linux, every Linux row; for an sBPF version,
+// the rows its own decoder gives back for their encoding (assembler.cpp).
+std::array<bool, isa::kOpCount> dialect_rows(const isa::Dialect& dialect);
+
 // Errors kept in an Assembly; the rest are only counted (Assembly::more_errors).
 constexpr size_t kMaxErrors = 100;
 
 class Assembler {
  public:
-  Assembler(std::string_view source, const AssembleOptions& options) : source_(source), options_(options) {}
+  Assembler(std::string_view source, const AssembleOptions& options)
+      : source_(source), options_(options), in_dialect_(dialect_rows(options.dialect)) {}
   Assembly run();
 
  private:
@@ -188,6 +194,9 @@ class Assembler {
     return tokens.empty() ? 1 : tokens.back().column + static_cast<uint32_t>(tokens.back().text.size());
   }
 
+  // Whether the dialect has the row: the rows it reads and writes.
+  bool has(Op op) const { return in_dialect_[static_cast<size_t>(op)]; }
+
   // The current section and the offset in it.
   Section& current() { return sections_[current_].section; }
 
@@ -204,6 +213,7 @@ class Assembler {
   static std::string lower(std::string_view text);
   static std::vector<Tokens> split_operands(Tokens tokens);
   bool report_unbalanced(Tokens tokens);
+  void report_not_in_dialect(const Token& where, Op op);
 
   // object.cpp: sections, symbols and the finished Object
   void switch_section(std::string_view name, uint64_t flags, uint32_t type);
@@ -251,11 +261,13 @@ class Assembler {
   static bool mixes_widths(Tokens tokens);
   bool match(const PseudoTemplate& tmpl, Tokens in, Operands& out, MatchNotes* notes = nullptr);
   static bool literal_matches(std::string_view literal, const Token& token);
+  static size_t cut_before(Tokens in, size_t at, size_t end, std::string_view literal);
   bool extra_pseudo_forms(Tokens tokens);
 
   // fixups.cpp: encoding instructions; fixups and relocations
   void emit(const OpInfo& row, const Operands& ops, Tokens statement);
   bool split_imm(const Operands& ops, isa::Slot& slot);
+  void place_callx_register(isa::Slot& slot) const;
   bool resolve_into(FixupKind kind, Tokens expr, uint64_t offset, isa::Slot& slot, std::optional<isa::Slot>& second,
                     int sign);
   bool store_field(FixupKind kind, int64_t value, Tokens expr, isa::Slot& slot, std::optional<isa::Slot>& second);
@@ -308,6 +320,7 @@ class Assembler {
   std::vector<Token> fixup_tokens_;
   std::vector<Relocation> relocations_;
   std::vector<Error> errors_;
+  std::array<bool, isa::kOpCount> in_dialect_;  // see has()
 };
 
 }  // namespace bpfkit::assembly::detail

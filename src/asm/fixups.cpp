@@ -21,9 +21,23 @@ void Assembler::emit(const OpInfo& row, const Operands& ops, Tokens statement) {
   if (ops.has_imm && !resolve_into(imm_kind, ops.imm, offset, slot, second, ops.imm_sign)) return;
   if (ops.has_split_imm && !split_imm(ops, slot)) return;
   if (ops.has_target && !resolve_into(FixupKind::Branch, ops.target, offset, slot, second, 1)) return;
+  if (row.op == Op::callx) place_callx_register(slot);
   static_cast<void>(statement);
   append(&slot, sizeof slot);
   if (second) append(&*second, sizeof *second);
+}
+
+// sBPF's callx names its register in imm (v0, v1), src (v2) or dst (v3,
+// and Linux): where the dialect's decoder reads it.
+void Assembler::place_callx_register(isa::Slot& slot) const {
+  const isa::Dialect& dialect = options_.dialect;
+  if (dialect.family != isa::Family::Sbpf || dialect.sbpf.callx_uses_dst) return;
+  const uint8_t target = slot.dst();
+  slot.set_dst(0);
+  if (dialect.sbpf.callx_uses_src)
+    slot.set_src(target);
+  else
+    slot.imm = target;
 }
 
 // addr_space_cast(r2, DST_AS, SRC_AS): imm = DST_AS << 16 | SRC_AS.
@@ -211,7 +225,7 @@ void Assembler::apply_branch(const Fixup& fixup, const Value& value, isa::Slot& 
   const bool wide = shape == Shape::JumpLong || shape == Shape::CallLocal;
   if (!wide && (delta < INT16_MIN || delta > INT16_MAX)) {
     // `goto` to a far label becomes `gotol`, as LLVM does.
-    if (op == Op::ja && !value.absolute() && delta >= INT32_MIN && delta <= INT32_MAX) {
+    if (op == Op::ja && has(Op::gotol) && !value.absolute() && delta >= INT32_MIN && delta <= INT32_MAX) {
       slot = isa::encode(Op::gotol, 0, 0, 0, static_cast<int32_t>(delta));
       write_slot(fixup, slot);
       return;
@@ -237,6 +251,12 @@ void Assembler::apply_call(const Fixup& fixup, const Value& value, isa::Slot& sl
     return;
   }
   const SymbolState& sym = symbols_[value.symbol];
+  if (!sym.defined && options_.dialect.sbpf.static_syscalls) {
+    // sBPF v3 (SIMD-0178): a syscall is `call` src 0 with the Murmur3 hash of
+    // its name; the loader applies no relocations.
+    slot = isa::encode(Op::call, 0, 0, 0, static_cast<int32_t>(isa::murmur3_32(sym.name)));
+    return write_slot(fixup, slot);
+  }
   slot = isa::encode(Op::call_local);
   if (sym.defined && sym.section == static_cast<int32_t>(fixup.section)) {
     const int64_t bytes = static_cast<int64_t>(sym.value) + value.constant - static_cast<int64_t>(fixup.offset) - 8;

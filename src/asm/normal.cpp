@@ -33,11 +33,14 @@ void Assembler::normal_instruction(Tokens tokens) {
   const std::vector<Tokens> operands = split_operands(tokens.subspan(1));
   const bool complete = std::none_of(operands.begin(), operands.end(), [](Tokens t) { return t.empty(); });
   std::string why;
+  std::optional<Op> other_dialect;  // the first matching row the dialect lacks
   for (Op op : rows) {
     Operands parsed;
-    if (complete && parse_normal_operands(isa::info(op), operands, parsed, why))
-      return emit(isa::info(op), parsed, tokens);
+    if (!complete || !parse_normal_operands(isa::info(op), operands, parsed, why)) continue;
+    if (has(op)) return emit(isa::info(op), parsed, tokens);
+    if (!other_dialect) other_dialect = op;
   }
+  if (other_dialect) return report_not_in_dialect(tokens[0], *other_dialect);
   // No form matched: find the most helpful thing to say.
   if (report_bad_registers(tokens)) return;
   if (!complete) return error_at(tokens.size() > 1 ? tokens[1].column : column_after(tokens), "missing operand");

@@ -19,6 +19,7 @@ void Assembler::pseudo_instruction(Tokens tokens) {
 // second and third tokens as itself or as the start of an expression.
 bool Assembler::match_any(Tokens tokens) {
   const auto& index = detail::syntax_tables().by_three;
+  std::optional<Op> other_dialect;  // the first matching row the dialect lacks
   const std::string_view first = detail::token_key(tokens[0]);
   const std::string_view seconds[] = {tokens.size() > 1 ? detail::token_key(tokens[1]) : "", "#"};
   for (size_t i = 0; i < (tokens.size() > 1 ? 2u : 1u); ++i) {
@@ -32,14 +33,19 @@ bool Assembler::match_any(Tokens tokens) {
       if (it == index.end()) continue;
       for (const PseudoTemplate* tmpl : it->second) {
         Operands parsed;
-        if (match(*tmpl, tokens, parsed)) {
-          emit(isa::info(tmpl->op), parsed, tokens);
-          return true;
+        if (!match(*tmpl, tokens, parsed)) continue;
+        if (!has(tmpl->op)) {
+          if (!other_dialect) other_dialect = tmpl->op;
+          continue;
         }
+        emit(isa::info(tmpl->op), parsed, tokens);
+        return true;
       }
     }
   }
-  return false;
+  if (!other_dialect) return false;
+  report_not_in_dialect(tokens[0], *other_dialect);
+  return true;
 }
 
 std::string Assembler::describe(const Expectation& wanted) {
@@ -221,7 +227,11 @@ bool Assembler::match(const PseudoTemplate& tmpl, Tokens in, Operands& out, Matc
       }
       case Elem::Imm:
       case Elem::Imm64: {
-        const size_t end = expression_end(in, at);
+        size_t end = expression_end(in, at);
+        // An operator in the template after the immediate (hor64's
+        // `{imm} << 32`) ends the expression at its last use.
+        const detail::TemplateElem* next = &elem + 1 == tmpl.elems.data() + tmpl.elems.size() ? nullptr : &elem + 1;
+        if (next && next->kind == Elem::Literal) end = cut_before(in, at, end, next->text);
         if (end == at) return fail(at, &elem);
         out.imm = in.subspan(at, end - at);
         out.has_imm = true;
@@ -247,6 +257,20 @@ bool Assembler::match(const PseudoTemplate& tmpl, Tokens in, Operands& out, Matc
     }
   }
   return at == in.size() || fail(at, nullptr);
+}
+
+// Where the expression in [at, end) ends if it stops before its last
+// top-level `literal` (outside parentheses); `end` if there is none.
+size_t Assembler::cut_before(Tokens in, size_t at, size_t end, std::string_view literal) {
+  int depth = 0;
+  size_t cut = end;
+  for (size_t i = at; i < end; ++i) {
+    if (in[i].kind != TokenKind::Punct) continue;
+    if (eq(in[i].text, "(")) ++depth;
+    if (eq(in[i].text, ")")) --depth;
+    if (depth == 0 && i > at && is_binary_operator(in[i]) && in[i].text == literal) cut = i;
+  }
+  return cut;
 }
 
 // A template literal against an input token: the same text, or for
@@ -277,7 +301,7 @@ bool Assembler::extra_pseudo_forms(Tokens tokens) {
   if (it == detail::syntax_tables().pseudo.end()) return false;
   for (const PseudoTemplate& tmpl : it->second) {
     Operands parsed;
-    if (match(tmpl, with_lock, parsed)) {
+    if (has(tmpl.op) && match(tmpl, with_lock, parsed)) {
       emit(isa::info(tmpl.op), parsed, tokens);
       return true;
     }

@@ -67,15 +67,29 @@ PseudoTemplate parse_template(const OpInfo& row) {
   }
   add_literals(text.substr(literal_start), tmpl.elems);
   const uint8_t size = isa::access_size(row.op);
+  // sBPF v2's moved loads and stores have no BPF_SIZE bits: their template
+  // says how wide the register is.
+  const bool narrow_sbpf_memory = !isa::is_linux(row) && (row.shape == Shape::Load || row.shape == Shape::StoreReg) &&
+                                  row.pseudo_c.find("w{") != std::string_view::npos;
   tmpl.either_width = (row.shape == Shape::Load && size < 8 && (row.code & 0xe0) == 0x60) ||
-                      (row.shape == Shape::StoreReg && size < 8) || (row.shape == Shape::Atomic && size == 4);
+                      (row.shape == Shape::StoreReg && size < 8 && isa::is_linux(row)) ||
+                      (row.shape == Shape::Atomic && size == 4) || narrow_sbpf_memory;
   return tmpl;
 }
 
 SyntaxTables build() {
   SyntaxTables tables;
-  for (const OpInfo& row : isa::kOps) {
-    if (!isa::is_linux(row)) continue;  // the assembler writes Linux encodings
+  // Every row of both families; the assembler keeps those of its dialect.
+  // sBPF-only rows come first: where a dialect has two rows one text could
+  // name (`r1 |= 5 << 32` is hor64 in v2, not or64 of 5 << 32), the sBPF row
+  // is the one its disassembler prints.
+  std::vector<const OpInfo*> rows;
+  for (const OpInfo& row : isa::kOps)
+    if (!isa::is_linux(row)) rows.push_back(&row);
+  for (const OpInfo& row : isa::kOps)
+    if (isa::is_linux(row)) rows.push_back(&row);
+  for (const OpInfo* row_pointer : rows) {
+    const OpInfo& row = *row_pointer;
     for (std::string_view name : spellings(row.gnu)) tables.normal[name].push_back(row.op);
     PseudoTemplate tmpl = parse_template(row);
     if (tmpl.elems.empty()) continue;
