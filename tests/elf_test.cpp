@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "elf_object_builder.hpp"
 #include "test_support.hpp"
 
 namespace bpfkit {
@@ -206,8 +207,8 @@ SEC("xdp") int prog(void *ctx) {
   ASSERT_EQ(data->initial.size(), 8u);
   EXPECT_EQ(data->initial[0], 5);
   EXPECT_EQ(bss->value_size, 32u);
-  EXPECT_EQ(bss->initial, std::vector<uint8_t>(32, 0));
-  bool has_string = false;  // the format string is in .rodata or .rodata.str1.1
+  EXPECT_TRUE(bss->initial.empty());  // no bytes in the file: the VM zeroes the value
+  bool has_string = false;            // the format string is in .rodata or .rodata.str1.1
   for (const auto& m : info.maps)
     if (m.read_only && m.initial.size() >= 10 && std::memcmp(m.initial.data(), "hello %d\n", 10) == 0)
       has_string = true;
@@ -488,6 +489,203 @@ TEST_F(Malformed, MutationsNeverCrash) {
       static_cast<void>(obj->default_program());
     }
   EXPECT_GT(accepted, 0u);
+}
+
+// ---- Hostile objects (issue 16), built by hand -------------------------------------
+
+using isa::Op;
+using test::ObjectBuilder;
+
+const isa::Slot kExit = isa::encode(Op::exit);
+isa::Slot call_local(int32_t imm) { return isa::encode(Op::call_local, 0, 1, 0, imm); }
+
+// Section 1: `xdp` with the program `prog` (r0 = 0; exit).
+void xdp_program(ObjectBuilder& b) {
+  const uint32_t xdp = b.code("xdp", {isa::encode(Op::mov64_imm), kExit});
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), 0, 16);
+}
+
+// Two executable sections named .text: functions are matched by section
+// index, so a call into the 2-slot one never copies the 100-slot one's size.
+TEST(HostileObject, TwoSectionsNamedText) {
+  ObjectBuilder b;
+  const uint32_t small = b.code(".text", {kExit, call_local(-2)});
+  const uint32_t big = b.code(".text", std::vector<isa::Slot>(100, kExit));
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(small), 8, 8);
+  b.symbol("big", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(big), 0, 800);
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  auto prog = obj->find_program("", "prog");
+  ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
+  EXPECT_EQ((*prog)->section_index, small);
+  auto linked = obj->link(**prog);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  ASSERT_EQ(linked->code.size(), 2u);  // the call, then the one-slot piece it calls
+  EXPECT_EQ(linked->code[0].imm, 0);
+  EXPECT_EQ(linked->code[1], kExit);
+}
+
+// Every name points at one long string: names are views into the file, never
+// copies, and map names (which are copies) have a total bound.
+TEST(HostileObject, NamesSharingOneLongString) {
+  ObjectBuilder b;
+  xdp_program(b);
+  const uint32_t shared = b.name(std::string(1 << 16, 'x'));
+  for (int i = 0; i < 2000; ++i) b.symbol(shared, elf::kStbLocal, elf::kSttNotype, 1, 0);
+  const auto bytes = b.build();
+  auto reader = elf::Reader::parse(bytes);
+  ASSERT_TRUE(reader.has_value()) << to_string(reader.error());
+  const auto& symbols = reader->symbols();
+  ASSERT_EQ(symbols.size(), 2002u);
+  EXPECT_EQ(symbols[2].name.size(), size_t{1} << 16);
+  EXPECT_EQ(symbols[2].name.data(), symbols[2001].name.data());  // one string, not 2,000 copies
+  EXPECT_TRUE(EbpfObject::parse(bytes).has_value());
+
+  // 300 map definitions named by that 64 KiB string: 19 MB of map names.
+  ObjectBuilder maps;
+  xdp_program(maps);
+  const uint32_t long_name = maps.name(std::string(1 << 16, 'm'));
+  const uint32_t section =
+      maps.section({"maps", elf::kShtProgbits, elf::kShfAlloc | elf::kShfWrite, std::vector<uint8_t>(300 * 20)});
+  for (uint64_t i = 0; i < 300; ++i)
+    maps.symbol(long_name, elf::kStbGlobal, elf::kSttObject, static_cast<uint16_t>(section), i * 20, 20);
+  auto obj = EbpfObject::parse(maps.build(), "names.o");
+  ASSERT_FALSE(obj.has_value());
+  EXPECT_EQ(obj.error().code, Errc::Unsupported);
+  EXPECT_NE(obj.error().message.find("map names exceed 0x1000000 bytes"), std::string::npos) << obj.error().message;
+}
+
+// Each slot calls the one before it: every piece is placed once, so the
+// linked program is as long as the section (not N * N / 2 slots).
+TEST(HostileObject, ChainOfCallsLinksInLinearSize) {
+  constexpr uint32_t kSlots = 20000;
+  std::vector<isa::Slot> code(kSlots, call_local(-2));
+  code[0] = kExit;
+  ObjectBuilder b;
+  const uint32_t xdp = b.code("xdp", code);
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), (kSlots - 1) * 8, 8);
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  auto linked = obj->link(obj->info().programs.at(0));
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  ASSERT_EQ(linked->code.size(), kSlots);
+  // The program first, then the piece [0, kSlots - 1) it calls into, at its last slot.
+  EXPECT_EQ(linked->code[0].imm, static_cast<int32_t>(kSlots - 2));
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->code)).has_value());
+}
+
+// Three symbols name one bpf_map_def: one map, which every alias refers to.
+TEST(HostileObject, MapAliasesShareOneMap) {
+  ObjectBuilder b;
+  std::vector<isa::Slot> code;
+  for (int i = 0; i < 3; ++i) {
+    const auto lddw = isa::encode_lddw(1, 0);
+    code.insert(code.end(), lddw.begin(), lddw.end());
+  }
+  code.push_back(kExit);
+  const uint32_t xdp = b.code("xdp", code);
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), 0, code.size() * 8);
+  const uint32_t def[5] = {2, 4, 8, 16, 0};
+  std::vector<uint8_t> bytes(sizeof def);
+  std::memcpy(bytes.data(), def, sizeof def);
+  const uint32_t maps = b.section({"maps", elf::kShtProgbits, elf::kShfAlloc | elf::kShfWrite, bytes});
+  std::vector<elf::Rel> relocations;
+  for (uint32_t i = 0; i < 3; ++i) {
+    const uint32_t sym =
+        b.symbol("alias" + std::to_string(i), elf::kStbGlobal, elf::kSttObject, static_cast<uint16_t>(maps), 0, 20);
+    relocations.push_back({i * 16, elf::r_info(sym, elf::kRBpf64_64)});
+  }
+  b.relocations(xdp, relocations);
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  ASSERT_EQ(obj->info().maps.size(), 1u);
+  EXPECT_EQ(obj->info().maps[0].name, "alias0");
+  EXPECT_EQ(obj->info().maps[0].max_entries, 16u);
+  auto linked = obj->link(obj->info().programs.at(0));
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  EXPECT_EQ(lddws_with_src(linked->code, isa::kPseudoMapIdx), (std::vector<size_t>{0, 2, 4}));
+  for (size_t pc : {0, 2, 4}) EXPECT_EQ(linked->code[pc].imm, 0);
+}
+
+// .bss sections cost no bytes at parse time, and their sizes have one total
+// bound, reported against the section that crosses it.
+TEST(HostileObject, BssSizesAreBoundedInAll) {
+  auto bss = [](ObjectBuilder& b, std::string name, uint64_t size) {
+    b.section({std::move(name), elf::kShtNobits, elf::kShfAlloc | elf::kShfWrite, {}, size});
+  };
+  ObjectBuilder one;
+  xdp_program(one);
+  bss(one, ".bss.big", uint64_t{1} << 26);
+  auto obj = EbpfObject::parse(one.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  ASSERT_EQ(obj->info().maps.size(), 1u);
+  EXPECT_EQ(obj->info().maps[0].value_size, uint32_t{1} << 26);
+  EXPECT_TRUE(obj->info().maps[0].initial.empty());
+
+  ObjectBuilder many;
+  xdp_program(many);
+  for (int i = 0; i < 100; ++i) bss(many, ".bss." + std::to_string(i), uint64_t{1} << 25);
+  auto refused = EbpfObject::parse(many.build(), "bss.o");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Errc::Unsupported);
+  EXPECT_NE(refused.error().message.find("global data section '.bss.2' sh_size 0x2000000 brings the object's "
+                                         "global data past 0x4000000 bytes"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(refused.error().location.offset.has_value());
+}
+
+// A .maps DATASEC of 65,535 entries naming one STRUCT of 65,535 members (1.5
+// MB): each definition is read once, and the entries, one variable, make one map.
+TEST(HostileObject, BtfDatasecOfOneLargeStruct) {
+  constexpr uint32_t kCount = 65535;
+  std::vector<uint8_t> strings = {0};
+  auto str = [&](std::string_view text) {
+    const auto at = static_cast<uint32_t>(strings.size());
+    strings.insert(strings.end(), text.begin(), text.end());
+    strings.push_back(0);
+    return at;
+  };
+  std::vector<uint32_t> types;  // BTF type records as u32 words
+  auto type = [&](uint32_t name, uint32_t kind, uint32_t vlen, uint32_t size_or_type) {
+    types.insert(types.end(), {name, kind << 24 | vlen, size_or_type});
+  };
+  type(str("int"), 1, 0, 4);  // [1] int
+  types.push_back(32);
+  type(0, 3, 0, 0);  // [2] int[16]: __uint(max_entries, 16) is a pointer to it
+  types.insert(types.end(), {1, 1, 16});
+  type(0, 2, 0, 2);                // [3] PTR to [2]
+  type(str("def"), 4, kCount, 8);  // [4] the struct: max_entries, then padding
+  types.insert(types.end(), {str("max_entries"), 3, 0});
+  const uint32_t pad = str("pad");
+  for (uint32_t i = 1; i < kCount; ++i) types.insert(types.end(), {pad, 1, 0});
+  type(str("counts"), 14, 0, 4);  // [5] VAR counts of [4]
+  types.push_back(1);
+  type(str(".maps"), 15, kCount, 8);  // [6] DATASEC: every entry is [5]
+  for (uint32_t i = 0; i < kCount; ++i) types.insert(types.end(), {5, 0, 8});
+  const uint32_t header[6] = {0x0001eb9f,
+                              24,
+                              0,
+                              static_cast<uint32_t>(types.size() * 4),
+                              static_cast<uint32_t>(types.size() * 4),
+                              static_cast<uint32_t>(strings.size())};
+  const auto* header_bytes = reinterpret_cast<const uint8_t*>(header);
+  const auto* type_bytes = reinterpret_cast<const uint8_t*>(types.data());
+  std::vector<uint8_t> btf(header_bytes, header_bytes + sizeof header);
+  btf.insert(btf.end(), type_bytes, type_bytes + types.size() * 4);
+  btf.insert(btf.end(), strings.begin(), strings.end());
+
+  ObjectBuilder b;
+  xdp_program(b);
+  const uint32_t maps =
+      b.section({".maps", elf::kShtProgbits, elf::kShfAlloc | elf::kShfWrite, std::vector<uint8_t>(8)});
+  b.section({".BTF", elf::kShtProgbits, 0, btf});
+  b.symbol("counts", elf::kStbGlobal, elf::kSttObject, static_cast<uint16_t>(maps), 0, 8);
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  ASSERT_EQ(obj->info().maps.size(), 1u);
+  EXPECT_EQ(obj->info().maps[0].name, "counts");
+  EXPECT_EQ(obj->info().maps[0].max_entries, 16u);
 }
 
 }  // namespace

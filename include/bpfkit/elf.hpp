@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,9 +27,12 @@ namespace bpfkit::elf {
 
 // ---- The bounded reader -------------------------------------------------------
 
+// Names (of sections and symbols, and in ObjectInfo) are views into the
+// file's bytes: valid as long as the bytes Reader::parse was given, or the
+// EbpfObject (any copy of it), live.
 struct SectionHeader {
   uint32_t index = 0;
-  std::string name;
+  std::string_view name;
   uint32_t type = 0;
   uint64_t flags = 0;
   uint64_t addr = 0;
@@ -41,7 +45,7 @@ struct SectionHeader {
 };
 
 struct SymbolEntry {
-  std::string name;
+  std::string_view name;
   uint64_t value = 0;
   uint64_t size = 0;
   uint8_t type = 0;      // STT_*
@@ -94,13 +98,14 @@ class Reader {
   Error fail_at(Errc code, uint64_t offset, std::string message) const;
 
  private:
-  Expected<void> read_sections();
-  Expected<void> read_section_names();
+  Expected<void> read_sections(const Ehdr& header);
+  Expected<void> read_section_names(const Ehdr& header, const std::vector<Shdr>& raw);
   Expected<void> check_layout() const;
   Expected<void> read_symbols();
 
-  std::span<const uint8_t> file_;
+  ByteReader file_;
   std::string input_;
+  uint64_t shoff_ = 0;
   uint16_t type_ = 0, machine_ = 0;
   uint32_t flags_ = 0;
   uint64_t entry_ = 0;
@@ -113,18 +118,19 @@ class Reader {
 
 // One program: a function symbol in an executable section.
 struct ProgramInfo {
-  std::string section;   // "xdp", "tc", ".text", "socket", "kprobe/..."
-  std::string function;  // its symbol
-  uint32_t offset = 0;   // first slot in its section
-  uint32_t slots = 0;    // its size in slots
+  std::string_view section;    // "xdp", "tc", ".text", "socket", "kprobe/..."
+  std::string_view function;   // its symbol
+  uint32_t section_index = 0;  // two sections may share a name: this is the one
+  uint32_t offset = 0;         // first slot in its section
+  uint32_t slots = 0;          // its size in slots
   bool global = false;
 };
 
 struct RelocationInfo {
-  std::string section;  // patched section
+  std::string_view section;  // patched section
   uint64_t offset = 0;
-  std::string type;  // "R_BPF_64_64", "R_BPF_64_32", ...
-  std::string symbol;
+  std::string_view type;  // "R_BPF_64_64", "R_BPF_64_32", ...
+  std::string_view symbol;
 };
 
 // A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a
@@ -142,7 +148,8 @@ struct DataRelocation {
 void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
                             const std::function<std::span<uint8_t>(uint32_t map)>& value_of);
 
-// What `bpfkit objdump` prints, and what link() starts from.
+// What `bpfkit objdump` prints, and what link() starts from. Its names are
+// views into the object's bytes (see SectionHeader).
 struct ObjectInfo {
   std::vector<SectionHeader> sections;
   std::vector<ProgramInfo> programs;
@@ -170,8 +177,9 @@ class EbpfObject {
     std::vector<isa::MapSpec> maps;                // the maps its lddw refer to, by index
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
   };
-  // Prepares one program as libbpf would: subprograms from any section are
-  // appended and call offsets fixed; map and global-data references become
+  // Prepares one program as libbpf would: each subprogram it calls, from any
+  // section, is appended once and call offsets fixed, so the result is never
+  // longer than the object's code; map and global-data references become
   // `lddw` with src kPseudoMapIdx (imm = map index) or kPseudoMapIdxValue
   // (imm = map index, second imm = offset into the value).
   Expected<Linked> link(const ProgramInfo& program) const;
@@ -185,22 +193,28 @@ class EbpfObject {
     bool whole_section = false;
   };
 
-  Expected<void> read(const Reader& in);
-  void add_map(isa::MapSpec spec, MapOrigin origin);
-  Expected<void> read_legacy_maps(const Reader& in);
-  Expected<void> read_btf_maps(const Reader& in);
-  Expected<void> read_relocations(const Reader& in);
+  Expected<void> read();
+  Expected<void> add_map(isa::MapSpec spec, MapOrigin origin, uint64_t where);
+  Expected<void> read_global_data();
+  Expected<void> read_legacy_maps();
+  Expected<void> read_btf_maps();
+  Expected<void> read_relocations();
+  // The map whose value holds byte `offset` of `section`, and the offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> map_at(uint32_t section, uint64_t offset) const;
-  std::optional<DataRelocation> data_relocation(const Reader& in, uint32_t section, const RelocationEntry& r) const;
+  std::optional<DataRelocation> data_relocation(uint32_t section, const RelocationEntry& r) const;
   // The one candidate, or an error listing `listed` (all programs if empty).
   Expected<const ProgramInfo*> choose(std::vector<const ProgramInfo*> candidates,
                                       std::vector<const ProgramInfo*> listed) const;
 
-  // Kept by parse(): the file, and what link() needs beyond info_.
-  std::vector<uint8_t> bytes_;
+  // Kept by parse(): the file (shared by copies, so that every view into it
+  // stays valid), its reader, and what link() needs beyond info_.
+  std::shared_ptr<const std::vector<uint8_t>> bytes_;
   std::string input_;
+  Reader reader_;
   ObjectInfo info_;
   std::vector<MapOrigin> origins_;
+  std::map<std::pair<uint32_t, uint64_t>, uint32_t> map_by_origin_;  // (section, offset) -> map
+  uint64_t map_name_bytes_ = 0;                                      // copied into info_.maps
   friend class Linker;
 };
 

@@ -179,4 +179,34 @@ class ByteReader {
   std::span<const uint8_t> bytes_;
 };
 
+// A table of NUL-terminated strings (SHT_STRTAB, BTF's string section). Its
+// NULs are indexed once, so a lookup costs O(log n) however long the string
+// and however many names share it: a file whose every name points at one
+// long string reads in linear time. Tables past 4 GiB are read up to there.
+class StringTable {
+ public:
+  StringTable() = default;
+  explicit StringTable(std::span<const uint8_t> bytes)
+      : bytes_(bytes.first(std::min<uint64_t>(bytes.size(), UINT32_MAX))) {
+    for (const uint8_t* p = bytes_.data(); p != nullptr && p < bytes_.data() + bytes_.size(); ++p) {
+      p = static_cast<const uint8_t*>(std::memchr(p, 0, static_cast<size_t>(bytes_.data() + bytes_.size() - p)));
+      if (p == nullptr) break;
+      nuls_.push_back(static_cast<uint32_t>(p - bytes_.data()));
+    }
+  }
+
+  uint64_t size() const { return bytes_.size(); }
+  // The string at `offset`; nullopt if `offset` is outside or no NUL follows.
+  std::optional<std::string_view> at(uint64_t offset) const {
+    if (offset >= bytes_.size()) return std::nullopt;
+    const auto nul = std::lower_bound(nuls_.begin(), nuls_.end(), offset);
+    if (nul == nuls_.end()) return std::nullopt;
+    return std::string_view(reinterpret_cast<const char*>(bytes_.data() + offset), *nul - offset);
+  }
+
+ private:
+  std::span<const uint8_t> bytes_;
+  std::vector<uint32_t> nuls_;  // positions of the NULs, ascending
+};
+
 }  // namespace bpfkit::elf

@@ -4,6 +4,7 @@
 #include "btf.hpp"
 
 #include <optional>
+#include <unordered_map>
 
 #include "internal.hpp"
 
@@ -85,11 +86,11 @@ class Btf {
     if (!fits(str_off, str_len, body.size()))
       return fail(Errc::Truncated, input_, file_offset + 16,
                   ".BTF str_off " + hex(str_off) + " + str_len " + hex(str_len) + " runs past the section");
-    strings_ = body.subspan(str_off, str_len);
+    strings_ = StringTable(body.subspan(str_off, str_len));
     return read_types(body.subspan(type_off, type_len), file_offset + hdr + type_off);
   }
 
-  Expected<std::vector<BtfMap>> maps() const {
+  Expected<std::vector<BtfMap>> maps() {
     std::vector<BtfMap> out;
     for (const Type& t : types_) {
       if (t.kind != kDatasec || name_of(t.name) != ".maps") continue;
@@ -134,13 +135,7 @@ class Btf {
     return {};
   }
 
-  std::string name_of(uint32_t offset) const {
-    if (offset >= strings_.size()) return {};
-    const auto rest = strings_.subspan(offset);
-    const void* nul = std::memchr(rest.data(), 0, rest.size());
-    if (nul == nullptr) return {};
-    return std::string(reinterpret_cast<const char*>(rest.data()), static_cast<const uint8_t*>(nul) - rest.data());
-  }
+  std::string_view name_of(uint32_t offset) const { return strings_.at(offset).value_or(std::string_view()); }
 
   Expected<const Type*> type(uint32_t id, uint64_t at) const {
     if (id == 0 || id >= types_.size())
@@ -187,36 +182,39 @@ class Btf {
   }
 
   // __uint(name, N): PTR to ARRAY of N.
-  Expected<uint32_t> number(uint32_t member_type, uint64_t at, const std::string& member) const {
+  Expected<uint32_t> number(uint32_t member_type, uint64_t at, std::string_view member) const {
     auto ptr = resolve(member_type, at);
     if (!ptr) return ptr.error();
     if ((*ptr)->kind != kPtr)
-      return fail(Errc::BadHeader, input_, (*ptr)->at,
-                  "map member '" + member + "' is BTF kind " + hex((*ptr)->kind) + ", want a PTR (__uint)");
+      return fail(
+          Errc::BadHeader, input_, (*ptr)->at,
+          "map member '" + std::string(member) + "' is BTF kind " + hex((*ptr)->kind) + ", want a PTR (__uint)");
     auto array = resolve((*ptr)->size_or_type, (*ptr)->at);
     if (!array) return array.error();
     if ((*array)->kind != kArray)
       return fail(Errc::BadHeader, input_, (*array)->at,
-                  "map member '" + member + "' points to BTF kind " + hex((*array)->kind) + ", want an ARRAY (__uint)");
+                  "map member '" + std::string(member) + "' points to BTF kind " + hex((*array)->kind) +
+                      ", want an ARRAY (__uint)");
     return load32((*array)->extra, 8);
   }
 
   // __type(name, T): PTR to T; the size of T.
-  Expected<uint32_t> pointee_size(uint32_t member_type, uint64_t at, const std::string& member) const {
+  Expected<uint32_t> pointee_size(uint32_t member_type, uint64_t at, std::string_view member) const {
     auto ptr = resolve(member_type, at);
     if (!ptr) return ptr.error();
     if ((*ptr)->kind != kPtr)
-      return fail(Errc::BadHeader, input_, (*ptr)->at,
-                  "map member '" + member + "' is BTF kind " + hex((*ptr)->kind) + ", want a PTR (__type)");
+      return fail(
+          Errc::BadHeader, input_, (*ptr)->at,
+          "map member '" + std::string(member) + "' is BTF kind " + hex((*ptr)->kind) + ", want a PTR (__type)");
     auto size = size_of((*ptr)->size_or_type, (*ptr)->at);
     if (!size) return size.error();
     if (*size > UINT32_MAX)
       return fail(Errc::OutOfRange, input_, (*ptr)->at,
-                  "map member '" + member + "' type size " + hex(*size) + " does not fit 32 bits");
+                  "map member '" + std::string(member) + "' type size " + hex(*size) + " does not fit 32 bits");
     return static_cast<uint32_t>(*size);
   }
 
-  Expected<void> member(isa::MapSpec& spec, const std::string& name, uint32_t type, uint64_t at) const {
+  Expected<void> member(isa::MapSpec& spec, std::string_view name, uint32_t type, uint64_t at) const {
     uint32_t* number_field = name == "type"          ? &spec.type
                              : name == "key_size"    ? &spec.key_size
                              : name == "value_size"  ? &spec.value_size
@@ -235,29 +233,45 @@ class Btf {
     return {};
   }
 
-  Expected<BtfMap> map_of(uint32_t var_id, uint64_t at) const {
+  Expected<BtfMap> map_of(uint32_t var_id, uint64_t at) {
     auto var = type(var_id, at);
     if (!var) return var.error();
     if ((*var)->kind != kVar)
       return fail(Errc::BadHeader, input_, (*var)->at,
                   ".maps DATASEC entry is BTF kind " + hex((*var)->kind) + ", want VAR");
     BtfMap map;
-    map.spec.name = name_of((*var)->name);
+    map.at = (*var)->at;
+    map.name = name_of((*var)->name);
     auto def = resolve((*var)->size_or_type, (*var)->at);
     if (!def) return def.error();
     if ((*def)->kind != kStruct)
-      return fail(Errc::BadHeader, input_, (*def)->at,
-                  "map '" + map.spec.name + "' is BTF kind " + hex((*def)->kind) + ", want STRUCT");
-    for (uint32_t i = 0; i < (*def)->vlen; ++i) {
-      const std::string name = name_of(load32((*def)->extra, i * 12));
-      if (auto ok = member(map.spec, name, load32((*def)->extra, i * 12 + 4), (*def)->at); !ok) return ok.error();
-    }
+      return fail(
+          Errc::BadHeader, input_, (*def)->at,
+          "map '" + std::string(map.name.substr(0, 64)) + "' is BTF kind " + hex((*def)->kind) + ", want STRUCT");
+    auto shape = shape_of(**def);
+    if (!shape) return shape.error();
+    map.spec = *shape;
     return map;
   }
 
+  // The map a definition STRUCT describes, read once per STRUCT: a DATASEC
+  // may name one large STRUCT in every entry.
+  Expected<isa::MapSpec> shape_of(const Type& def) {
+    const auto id = static_cast<uint32_t>(&def - types_.data());
+    if (auto it = shapes_.find(id); it != shapes_.end()) return it->second;
+    isa::MapSpec spec;
+    for (uint32_t i = 0; i < def.vlen; ++i) {
+      const std::string_view name = name_of(load32(def.extra, i * 12));
+      if (auto ok = member(spec, name, load32(def.extra, i * 12 + 4), def.at); !ok) return ok.error();
+    }
+    shapes_.emplace(id, spec);
+    return spec;
+  }
+
   const std::string& input_;
-  std::span<const uint8_t> strings_;
+  StringTable strings_;
   std::vector<Type> types_;
+  std::unordered_map<uint32_t, isa::MapSpec> shapes_;  // definition STRUCT id -> the map it describes
 };
 
 }  // namespace

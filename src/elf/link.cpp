@@ -2,6 +2,13 @@
 // the subprograms it calls are appended once each, calls and function
 // addresses are made relative to the copies, and map and global-data
 // references become pseudo lddw.
+//
+// Each executable section is cut into pieces at every function's start and
+// end (a piece is a function, or code between functions). A call or function
+// address places the whole piece that holds its target, once: the linked
+// program is never longer than the object's code, whatever calls what.
+// Sections are told apart by index, never by name (two may share one).
+#include <algorithm>
 #include <map>
 
 #include "bpfkit/elf.hpp"
@@ -11,44 +18,71 @@ namespace bpfkit::elf {
 
 using namespace detail;
 
+namespace {
+
+// The first slot of an lddw pair, whatever its pseudo source: the opcode
+// byte the table's lddw rows share.
+bool starts_lddw(const isa::Slot& slot) { return slot.code == isa::info(isa::Op::lddw).code; }
+
+}  // namespace
+
 class Linker {
  public:
-  Linker(const EbpfObject& object, Reader in) : object_(object), in_(std::move(in)) {}
+  explicit Linker(const EbpfObject& object) : object_(object), in_(object.reader_) {}
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
     if (auto ok = load(); !ok) return ok.error();
-    const SectionHeader* section = in_.find(program.section);
-    if (section == nullptr || !code_.contains(section->index))
-      return in_.fail_at(Errc::OutOfRange, 0, "program section '" + program.section + "' is not executable");
-    if (uint64_t{program.offset} + program.slots > code_[section->index].size())
-      return in_.fail_at(Errc::OutOfRange, section->offset, "program '" + program.function + "' runs past its section");
-    place(section->index, program.offset, program.slots);
+    const uint32_t section = program.section_index;
+    if (!code_.contains(section))
+      return in_.fail_at(Errc::OutOfRange, in_.header_offset(section),
+                         "program section '" + std::string(program.section) + "' is not executable");
+    if (uint64_t{program.offset} + program.slots > code_[section].slots.size())
+      return in_.fail_at(Errc::OutOfRange, in_.header_offset(section),
+                         "program '" + std::string(program.function) + "' runs past its section");
+    place(section, program.offset, program.offset + program.slots);
     for (size_t i = 0; i < placed_.size(); ++i)  // place() appends: every callee is visited
       if (auto ok = patch(placed_[i]); !ok) return ok.error();
     return EbpfObject::Linked{std::move(out_), object_.info_.maps, object_.info_.data_relocations};
   }
 
  private:
+  // Slots [start, end) of `section`, copied to out_ from `base`.
   struct Placed {
-    uint32_t section, start, slots, base;
+    uint32_t section, start, end, base;
   };
   struct Reloc {
     RelocationEntry entry;
     uint64_t at;  // file offset of the relocation entry, for messages
   };
+  // An executable section: its slots, where its pieces start (ascending, the
+  // first is 0), and the base in out_ of each piece placed so far.
+  struct Code {
+    std::vector<isa::Slot> slots;
+    std::vector<uint32_t> cuts;
+    std::map<uint32_t, uint32_t> base_of_piece;  // piece start -> its base in out_
+  };
 
-  // The slots of every executable section, and their relocations by offset.
+  // The slots of every executable section, their pieces, and their relocations by offset.
   Expected<void> load() {
     for (const SectionHeader& s : in_.sections()) {
-      if ((s.flags & kShfExecinstr) != 0 && s.type != kShtNobits) {
-        auto slots = in_.slots(s);
-        if (!slots) return slots.error();
-        code_[s.index] = std::move(*slots);
-      }
+      if ((s.flags & kShfExecinstr) == 0 || s.type == kShtNobits) continue;
+      auto slots = in_.slots(s);
+      if (!slots) return slots.error();
+      code_[s.index].slots = std::move(*slots);
+    }
+    for (const ProgramInfo& p : object_.info_.programs) {
+      auto it = code_.find(p.section_index);
+      if (it == code_.end()) continue;
+      it->second.cuts.push_back(p.offset);
+      it->second.cuts.push_back(p.offset + p.slots);
+    }
+    for (auto& [index, code] : code_) {
+      code.cuts.push_back(0);
+      std::sort(code.cuts.begin(), code.cuts.end());
+      code.cuts.erase(std::unique(code.cuts.begin(), code.cuts.end()), code.cuts.end());
     }
     for (const SectionHeader& s : in_.sections()) {
-      if ((s.type != kShtRel && s.type != kShtRela) || s.info >= in_.sections().size() || !code_.contains(s.info))
-        continue;
+      if ((s.type != kShtRel && s.type != kShtRela) || !code_.contains(s.info)) continue;
       auto entries = in_.relocations(s);
       if (!entries) return entries.error();
       for (size_t i = 0; i < entries->size(); ++i)
@@ -57,77 +91,61 @@ class Linker {
     return {};
   }
 
-  uint32_t place(uint32_t section, uint32_t start, uint32_t slots) {
+  // Copies slots [start, end) of `section` to the end of out_; every piece
+  // they cover is placed from then on.
+  void place(uint32_t section, uint32_t start, uint32_t end) {
+    Code& code = code_[section];
     const auto base = static_cast<uint32_t>(out_.size());
-    placed_.push_back({section, start, slots, base});
-    placed_by_start_[section][start] = placed_.size() - 1;
-    const auto& code = code_[section];
-    out_.insert(out_.end(), code.begin() + start, code.begin() + start + slots);
-    return base;
+    placed_.push_back({section, start, end, base});
+    out_.insert(out_.end(), code.slots.begin() + start, code.slots.begin() + end);
+    for (auto cut = std::lower_bound(code.cuts.begin(), code.cuts.end(), start); cut != code.cuts.end() && *cut < end;
+         ++cut)
+      code.base_of_piece.emplace(*cut, base + (*cut - start));
   }
 
-  // Where slot `slot` of `section` is in the output, placing the function that
+  // Where slot `slot` of `section` is in the output, placing the piece that
   // holds it first if needed.
   Expected<int64_t> address_of(uint32_t section, int64_t slot, uint64_t at) {
-    if (!code_.contains(section) || slot < 0 || slot >= static_cast<int64_t>(code_[section].size()))
+    auto it = code_.find(section);
+    if (it == code_.end() || slot < 0 || slot >= static_cast<int64_t>(it->second.slots.size()))
       return in_.fail_at(Errc::OutOfRange, at,
                          "call or function address target slot " + hex(static_cast<uint64_t>(slot)) +
                              " is outside executable section " + std::to_string(section));
-    // Already placed: the placed function that starts at or before the slot.
-    const auto& placed = placed_by_start_[section];
-    if (auto it = placed.upper_bound(static_cast<uint32_t>(slot)); it != placed.begin()) {
-      const Placed& p = placed_[std::prev(it)->second];
-      if (slot < int64_t{p.start} + p.slots) return p.base + (slot - p.start);
-    }
-    // The function symbol that holds the slot; else from the slot to the next function.
-    uint32_t start = static_cast<uint32_t>(slot), end = static_cast<uint32_t>(code_[section].size());
-    const auto& functions = functions_by_offset(section);
-    auto next = functions.upper_bound(start);
-    if (next != functions.begin()) {
-      const ProgramInfo& p = *std::prev(next)->second;
-      if (p.slots != 0 && slot < int64_t{p.offset} + p.slots) {
-        start = p.offset;
-        end = p.offset + p.slots;
-      }
-    }
-    if (start == slot && next != functions.end() && next->first < end) end = next->first;
-    return place(section, start, end - start) + (slot - start);
-  }
-
-  // The object's functions in one section by first slot, built on first use
-  // so that each lookup is a binary search, not a scan of every program.
-  const std::map<uint32_t, const ProgramInfo*>& functions_by_offset(uint32_t section) {
-    auto [it, added] = functions_.try_emplace(section);
-    if (added) {
-      const std::string& name = in_.sections()[section].name;
-      for (const ProgramInfo& p : object_.info_.programs)
-        if (p.section == name) it->second.emplace(p.offset, &p);
-    }
-    return it->second;
+    Code& code = it->second;
+    const auto target = static_cast<uint32_t>(slot);
+    const auto next = std::upper_bound(code.cuts.begin(), code.cuts.end(), target);
+    const uint32_t start = *std::prev(next);  // cuts[0] is 0
+    if (auto placed = code.base_of_piece.find(start); placed != code.base_of_piece.end())
+      return placed->second + (target - start);
+    const auto end = next != code.cuts.end() ? *next : static_cast<uint32_t>(code.slots.size());
+    place(section, start, end);
+    return code.base_of_piece.at(start) + (target - start);
   }
 
   Expected<void> patch(Placed f) {
-    // The function's relocations in offset order, walked beside its slots.
+    // The relocations in offset order, walked beside the slots.
     const auto& relocs = relocs_[f.section];
     auto next = relocs.lower_bound(uint64_t{f.start} * 8);
-    for (uint32_t k = 0; k < f.slots; ++k) {
+    const uint32_t slots = f.end - f.start;
+    for (uint32_t k = 0; k < slots; ++k) {
       const uint32_t pc = f.base + k;
       const uint64_t offset = uint64_t{f.start + k} * 8;
       while (next != relocs.end() && next->first < offset) ++next;
       const Reloc* reloc = next != relocs.end() && next->first == offset ? &next->second : nullptr;
       const isa::Slot slot = out_[pc];
-      if (slot.code == 0x85 && slot.src() == 1) {
+      if (isa::lookup(slot) == isa::Op::call_local) {
         if (auto ok = call(f, k, reloc); !ok) return ok;
-      } else if (slot.code == 0x18 && reloc != nullptr) {
-        if (k + 1 >= f.slots)
+      } else if (starts_lddw(slot) && reloc != nullptr) {
+        if (k + 1 >= slots)
           return in_.fail_at(Errc::Truncated, reloc->at, "lddw at the end of the function has no second slot");
         if (auto ok = lddw(pc, *reloc); !ok) return ok;
         ++k;
       } else if (reloc != nullptr) {
         return in_.fail_at(Errc::Unsupported, reloc->at,
-                           "relocation type " + hex(reloc->entry.type) + " against '" + symbol(*reloc).name +
-                               "' on opcode " + hex(slot.code) + " is not supported");
-      } else if (slot.code == 0x18) {
+                           "relocation type " + hex(reloc->entry.type) + " against '" +
+                               std::string(symbol(*reloc).name) + "' on opcode " + hex(slot.code) +
+                               " is not supported");
+      } else if (starts_lddw(slot)) {
         ++k;  // never read a second slot as an instruction
       }
     }
@@ -147,8 +165,8 @@ class Linker {
       at = reloc->at;
       if (sym.section >= in_.sections().size() || sym.value % 8 != 0)
         return in_.fail_at(Errc::Unsupported, reloc->at,
-                           "call relocation against '" + sym.name + "' (st_shndx " + hex(sym.section) + ", st_value " +
-                               hex(sym.value) + ") is not a function in this object");
+                           "call relocation against '" + std::string(sym.name) + "' (st_shndx " + hex(sym.section) +
+                               ", st_value " + hex(sym.value) + ") is not a function in this object");
       section = sym.section;
       target = static_cast<int64_t>(sym.value / 8) + imm + 1 + reloc->entry.addend / 8;
     }
@@ -163,8 +181,8 @@ class Linker {
     const int64_t addend = int64_t{out_[pc].imm} + reloc.entry.addend;
     if (reloc.entry.type != kRBpf64_64 || sym.section == kShnUndef || sym.section >= in_.sections().size())
       return in_.fail_at(Errc::Unsupported, reloc.at,
-                         "lddw relocation type " + hex(reloc.entry.type) + " against '" + sym.name + "' (st_shndx " +
-                             hex(sym.section) + ") is not supported");
+                         "lddw relocation type " + hex(reloc.entry.type) + " against '" + std::string(sym.name) +
+                             "' (st_shndx " + hex(sym.section) + ") is not supported");
     if (code_.contains(sym.section)) {  // a function's address (BPF_PSEUDO_FUNC)
       const int64_t byte = static_cast<int64_t>(sym.value) + addend;
       if (byte % 8 != 0)
@@ -172,52 +190,36 @@ class Linker {
       auto address = address_of(sym.section, byte / 8, reloc.at);  // may grow out_: no references before
       if (!address) return address.error();
       isa::Slot& first = out_[pc];
-      first.set_src(4);
+      first.set_src(static_cast<uint8_t>(isa::info(isa::Op::lddw_func).value));
       out_[pc + 1].imm = 0;
       first.imm = static_cast<int32_t>(*address - (pc + 1));
       return {};
     }
     isa::Slot& first = out_[pc];
     isa::Slot& second = out_[pc + 1];
-    const auto& origins = object_.origins_;
-    for (size_t i = 0; i < origins.size(); ++i) {
-      const auto& o = origins[i];
-      if (o.section != sym.section) continue;
-      if (o.whole_section) {
-        first.set_src(isa::kPseudoMapIdxValue);
-        first.imm = static_cast<int32_t>(i);
-        second.imm = static_cast<int32_t>(sym.value + addend);
-        return {};
-      }
-      const uint64_t offset = sym.value + (sym.type == kSttSection ? addend : 0);
-      if (o.offset == offset) {
-        first.set_src(isa::kPseudoMapIdx);
-        first.imm = static_cast<int32_t>(i);
-        second.imm = 0;
-        return {};
-      }
+    const uint64_t offset = sym.value + (sym.type == kSttSection ? addend : 0);
+    if (auto map = object_.map_at(sym.section, offset)) {
+      const bool whole_section = object_.origins_[map->first].whole_section;
+      first.set_src(whole_section ? isa::kPseudoMapIdxValue : isa::kPseudoMapIdx);
+      first.imm = static_cast<int32_t>(map->first);
+      second.imm = whole_section ? static_cast<int32_t>(sym.value + addend) : 0;
+      return {};
     }
     return in_.fail_at(Errc::Unsupported, reloc.at,
-                       "lddw relocation against '" + sym.name + "' in section '" + in_.sections()[sym.section].name +
-                           "' names no map or global data");
+                       "lddw relocation against '" + std::string(sym.name) + "' in section '" +
+                           std::string(in_.sections()[sym.section].name) + "' names no map or global data");
   }
 
   const SymbolEntry& symbol(const Reloc& r) const { return in_.symbols()[r.entry.symbol]; }
 
   const EbpfObject& object_;
-  Reader in_;
-  std::map<uint32_t, std::vector<isa::Slot>> code_;
+  const Reader& in_;
+  std::map<uint32_t, Code> code_;  // by section index
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::vector<Placed> placed_;
-  std::map<uint32_t, std::map<uint32_t, size_t>> placed_by_start_;  // section -> first slot -> placed_ index
-  std::map<uint32_t, std::map<uint32_t, const ProgramInfo*>> functions_;
   std::vector<isa::Slot> out_;
 };
 
-Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const {
-  auto in = Reader::parse(bytes_, input_);
-  if (!in) return in.error();
-  return Linker(*this, std::move(*in)).run(program);
-}
+Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const { return Linker(*this).run(program); }
 
 }  // namespace bpfkit::elf

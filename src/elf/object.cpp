@@ -2,6 +2,7 @@
 // libbpf reads them (bpf_object__open).
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "bpfkit/elf.hpp"
 #include "btf.hpp"
@@ -12,8 +13,11 @@ namespace {
 
 using namespace detail;
 
-constexpr uint64_t kMapDefSize = 20;                    // struct bpf_map_def: five u32
-constexpr uint64_t kMaxGlobalData = uint64_t{1} << 26;  // 64 MiB, far above what the kernel accepts
+constexpr uint64_t kMapDefSize = 20;  // struct bpf_map_def: five u32
+// What an object may make us allocate beyond its own bytes: its global data
+// (the VM allocates each section's size, .bss included) and its map names.
+constexpr uint64_t kMaxGlobalData = uint64_t{1} << 26;    // 64 MiB in all, far above what the kernel accepts
+constexpr uint64_t kMaxMapNameBytes = uint64_t{1} << 24;  // 16 MiB of names in all
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -22,7 +26,7 @@ bool is_global_data(const SectionHeader& s) {
          (starts_with(s.name, ".rodata") || starts_with(s.name, ".data") || starts_with(s.name, ".bss"));
 }
 
-const char* relocation_name(uint32_t type) {
+std::string_view relocation_name(uint32_t type) {
   switch (type) {
     case kRBpfNone: return "R_BPF_NONE";
     case kRBpf64_64: return "R_BPF_64_64";
@@ -34,7 +38,16 @@ const char* relocation_name(uint32_t type) {
   return "R_BPF_UNKNOWN";
 }
 
-std::string program_name(const ProgramInfo& p) { return p.section + "/" + p.function; }
+std::string program_name(const ProgramInfo& p) { return std::string(p.section) + "/" + std::string(p.function); }
+
+// A name for a message: long names (an input may make them megabytes) are cut.
+std::string quoted(std::string_view name) {
+  constexpr size_t kShown = 64;
+  std::string out = "'";
+  out.append(name.substr(0, kShown));
+  out.append(name.size() > kShown ? "...'" : "'");
+  return out;
+}
 
 // Every STT_FUNC symbol in an executable section is a program (libbpf's
 // rule); a size of 0 means "up to the next symbol or the section's end".
@@ -59,111 +72,140 @@ Expected<std::vector<ProgramInfo>> find_programs(const Reader& in) {
     }
     if (sym.value % 8 != 0 || end % 8 != 0 || end < sym.value || end > sec.size)
       return in.fail_at(Errc::OutOfRange, in.symbol_offset(i),
-                        "function '" + sym.name + "' st_value " + hex(sym.value) + " st_size " + hex(sym.size) +
-                            " is not a whole number of slots inside '" + sec.name + "' (" + hex(sec.size) + " bytes)");
+                        "function " + quoted(sym.name) + " st_value " + hex(sym.value) + " st_size " + hex(sym.size) +
+                            " is not a whole number of slots inside " + quoted(sec.name) + " (" + hex(sec.size) +
+                            " bytes)");
     ProgramInfo p;
     p.section = sec.name;
     p.function = sym.name;
+    p.section_index = sec.index;
     p.offset = static_cast<uint32_t>(sym.value / 8);
     p.slots = static_cast<uint32_t>((end - sym.value) / 8);
     p.global = sym.binding == kStbGlobal || sym.binding == kStbWeak;
-    out.push_back(std::move(p));
+    out.push_back(p);
   }
   return out;
 }
 
-// The name libbpf gives a map: its symbol in the section at that offset.
-std::string symbol_at(const Reader& in, uint32_t section, uint64_t offset) {
-  for (const SymbolEntry& s : in.symbols())
-    if (s.section == section && s.value == offset && s.type != kSttSection && !s.name.empty()) return s.name;
-  return {};
+// The named symbols of one section, in symbol-table order (the first of
+// several aliases names what they share).
+std::vector<uint32_t> symbols_in(const Reader& in, uint32_t section) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < in.symbols().size(); ++i) {
+    const SymbolEntry& s = in.symbols()[i];
+    if (s.section == section && s.type != kSttSection && !s.name.empty()) out.push_back(i);
+  }
+  return out;
 }
 
 }  // namespace
 
 Expected<EbpfObject> EbpfObject::parse(std::span<const uint8_t> file, std::string input_name) {
   EbpfObject object;
-  object.bytes_.assign(file.begin(), file.end());
+  object.bytes_ = std::make_shared<const std::vector<uint8_t>>(file.begin(), file.end());
   object.input_ = std::move(input_name);
-  auto in = Reader::parse(object.bytes_, object.input_);
+  auto in = Reader::parse(*object.bytes_, object.input_);
   if (!in) return in.error();
   if (in->machine() != kEmBpf)
-    return in->fail_at(Errc::BadHeader, 18, "e_machine " + hex(in->machine()) + ", want 0xf7 (EM_BPF)");
+    return in->fail_at(Errc::BadHeader, offsetof(Ehdr, e_machine),
+                       "e_machine " + hex(in->machine()) + ", want 0xf7 (EM_BPF)");
   if (in->type() != kEtRel)
-    return in->fail_at(Errc::BadHeader, 16, "e_type " + hex(in->type()) + ", want 0x1 (ET_REL)");
-  if (auto ok = object.read(*in); !ok) return ok.error();
+    return in->fail_at(Errc::BadHeader, offsetof(Ehdr, e_type), "e_type " + hex(in->type()) + ", want 0x1 (ET_REL)");
+  object.reader_ = std::move(*in);
+  if (auto ok = object.read(); !ok) return ok.error();
   return object;
 }
 
-Expected<void> EbpfObject::read(const Reader& in) {
+Expected<void> EbpfObject::read() {
+  const Reader& in = reader_;
   info_.sections = in.sections();
   auto programs = find_programs(in);
   if (!programs) return programs.error();
   info_.programs = std::move(*programs);
-  if (auto ok = read_legacy_maps(in); !ok) return ok;
-  if (auto ok = read_btf_maps(in); !ok) return ok;
-  for (const SectionHeader& s : in.sections())
-    if (is_global_data(s)) {
-      // The map holds the section's bytes: refuse sizes no BPF map can have
-      // before allocating them (a .bss costs no file bytes).
-      if (s.size > kMaxGlobalData)
-        return in.fail_at(Errc::Unsupported, in.header_offset(s.index) + 32,
-                          "global data section '" + s.name + "' sh_size " + hex(s.size) + " exceeds " +
-                              hex(kMaxGlobalData) + " bytes");
-      isa::MapSpec spec;
-      spec.name = s.name;
-      spec.type = static_cast<uint32_t>(isa::MapType::Array);
-      spec.key_size = 4;
-      spec.value_size = static_cast<uint32_t>(s.size);
-      spec.max_entries = 1;
-      const auto bytes = in.contents(s);
-      spec.initial =
-          s.type == kShtNobits ? std::vector<uint8_t>(s.size) : std::vector<uint8_t>(bytes.begin(), bytes.end());
-      spec.read_only = starts_with(s.name, ".rodata");
-      add_map(std::move(spec), {s.index, 0, true});
-    }
+  if (auto ok = read_legacy_maps(); !ok) return ok;
+  if (auto ok = read_btf_maps(); !ok) return ok;
+  if (auto ok = read_global_data(); !ok) return ok;
   if (const SectionHeader* license = in.find("license")) {
     const auto bytes = in.contents(*license);
     const auto nul = std::find(bytes.begin(), bytes.end(), uint8_t{0});
     info_.license.assign(bytes.begin(), nul);
   }
-  return read_relocations(in);
+  return read_relocations();
 }
 
-void EbpfObject::add_map(isa::MapSpec spec, MapOrigin origin) {
+// One map per definition: a second symbol at the same place (an alias) names
+// the same map. Map names are copies, so their total is bounded.
+Expected<void> EbpfObject::add_map(isa::MapSpec spec, MapOrigin origin, uint64_t where) {
+  const auto key = std::pair{origin.section, origin.offset};
+  if (map_by_origin_.contains(key)) return {};
+  map_name_bytes_ += spec.name.size();
+  if (map_name_bytes_ > kMaxMapNameBytes)
+    return reader_.fail_at(
+        Errc::Unsupported, where,
+        "map " + quoted(spec.name) + ": the object's map names exceed " + hex(kMaxMapNameBytes) + " bytes in all");
+  map_by_origin_.emplace(key, static_cast<uint32_t>(info_.maps.size()));
   info_.maps.push_back(std::move(spec));
   origins_.push_back(origin);
+  return {};
 }
 
-// Legacy `maps`: one struct bpf_map_def per symbol, at the symbol's offset.
-Expected<void> EbpfObject::read_legacy_maps(const Reader& in) {
-  const SectionHeader* maps = in.find("maps");
-  if (maps == nullptr) return {};
-  const auto bytes = in.contents(*maps);
-  std::vector<uint32_t> defs;  // symbol indexes, by offset in the section
-  for (uint32_t i = 0; i < in.symbols().size(); ++i)
-    if (in.symbols()[i].section == maps->index && in.symbols()[i].type != kSttSection) defs.push_back(i);
-  std::sort(defs.begin(), defs.end(),
-            [&](uint32_t a, uint32_t b) { return in.symbols()[a].value < in.symbols()[b].value; });
-  for (uint32_t index : defs) {
-    const SymbolEntry* s = &in.symbols()[index];
-    if (!fits(s->value, kMapDefSize, bytes.size()))
-      return in.fail_at(Errc::OutOfRange, in.symbol_offset(index) + 8,
-                        "map '" + s->name + "' st_value " + hex(s->value) + " + 0x14 runs past section 'maps' (" +
-                            hex(bytes.size()) + " bytes)");
+// Each global-data section is one array map of one element, its value the
+// section's bytes. A .bss costs no file bytes: its value is left to the VM to
+// zero (MapSpec::initial stays empty), and every declared size counts
+// against one total.
+Expected<void> EbpfObject::read_global_data() {
+  uint64_t total = 0;
+  for (const SectionHeader& s : reader_.sections()) {
+    if (!is_global_data(s)) continue;
+    total += std::min(s.size, kMaxGlobalData + 1);  // no overflow however many sections
+    if (total > kMaxGlobalData)
+      return reader_.fail_at(Errc::Unsupported, reader_.header_offset(s.index) + offsetof(Shdr, sh_size),
+                             "global data section " + quoted(s.name) + " sh_size " + hex(s.size) +
+                                 " brings the object's global data past " + hex(kMaxGlobalData) + " bytes");
     isa::MapSpec spec;
-    spec.name = s->name;
-    spec.type = load<uint32_t>(bytes, s->value);
-    spec.key_size = load<uint32_t>(bytes, s->value + 4);
-    spec.value_size = load<uint32_t>(bytes, s->value + 8);
-    spec.max_entries = load<uint32_t>(bytes, s->value + 12);
-    spec.flags = load<uint32_t>(bytes, s->value + 16);
-    add_map(std::move(spec), {maps->index, s->value, false});
+    spec.name = s.name;
+    spec.type = static_cast<uint32_t>(isa::MapType::Array);
+    spec.key_size = 4;
+    spec.value_size = static_cast<uint32_t>(s.size);
+    spec.max_entries = 1;
+    const auto bytes = reader_.contents(s);
+    spec.initial.assign(bytes.begin(), bytes.end());  // empty for SHT_NOBITS
+    spec.read_only = starts_with(s.name, ".rodata");
+    if (auto ok = add_map(std::move(spec), {s.index, 0, true}, reader_.header_offset(s.index)); !ok) return ok;
   }
   return {};
 }
 
-Expected<void> EbpfObject::read_btf_maps(const Reader& in) {
+// Legacy `maps`: one struct bpf_map_def per definition, at a symbol's offset.
+Expected<void> EbpfObject::read_legacy_maps() {
+  const Reader& in = reader_;
+  const SectionHeader* maps = in.find("maps");
+  if (maps == nullptr) return {};
+  const ByteReader bytes(in.contents(*maps));
+  std::vector<uint32_t> defs = symbols_in(in, maps->index);
+  std::stable_sort(defs.begin(), defs.end(),
+                   [&](uint32_t a, uint32_t b) { return in.symbols()[a].value < in.symbols()[b].value; });
+  for (uint32_t index : defs) {
+    const SymbolEntry& s = in.symbols()[index];
+    const auto def = bytes.read_array<uint32_t>(s.value, kMapDefSize / 4);
+    if (!def)
+      return in.fail_at(Errc::OutOfRange, in.symbol_offset(index) + offsetof(Sym, st_value),
+                        "map " + quoted(s.name) + " st_value " + hex(s.value) + " + 0x14 runs past section 'maps' (" +
+                            hex(bytes.size()) + " bytes)");
+    isa::MapSpec spec;
+    spec.name = s.name;
+    spec.type = (*def)[0];
+    spec.key_size = (*def)[1];
+    spec.value_size = (*def)[2];
+    spec.max_entries = (*def)[3];
+    spec.flags = (*def)[4];
+    if (auto ok = add_map(std::move(spec), {maps->index, s.value, false}, in.symbol_offset(index)); !ok) return ok;
+  }
+  return {};
+}
+
+Expected<void> EbpfObject::read_btf_maps() {
+  const Reader& in = reader_;
   const SectionHeader* maps = in.find(".maps");
   if (maps == nullptr) return {};
   const SectionHeader* btf = in.find(".BTF");
@@ -171,13 +213,22 @@ Expected<void> EbpfObject::read_btf_maps(const Reader& in) {
     return in.fail_at(Errc::BadHeader, in.header_offset(maps->index), "section '.maps' needs '.BTF', which is missing");
   auto found = btf_maps(in.contents(*btf), btf->offset, in.input_name());
   if (!found) return found.error();
+  // In a .o file the DATASEC offsets are still 0: libbpf takes each
+  // variable's offset from its symbol (btf_fixup_datasec), and so do we. An
+  // unnamed variable takes the name of the symbol at its offset.
+  std::unordered_map<std::string_view, uint64_t> offset_of;
+  std::map<uint64_t, std::string_view> name_at;
+  for (uint32_t i : symbols_in(in, maps->index)) {
+    offset_of.try_emplace(in.symbols()[i].name, in.symbols()[i].value);
+    name_at.try_emplace(in.symbols()[i].value, in.symbols()[i].name);
+  }
   for (BtfMap& map : *found) {
-    // In a .o file the DATASEC offsets are still 0: libbpf takes each
-    // variable's offset from its symbol (btf_fixup_datasec), and so do we.
-    for (const SymbolEntry& s : in.symbols())
-      if (s.section == maps->index && s.type != kSttSection && s.name == map.spec.name) map.offset = s.value;
-    if (map.spec.name.empty()) map.spec.name = symbol_at(in, maps->index, map.offset);
-    add_map(std::move(map.spec), {maps->index, map.offset, false});
+    if (auto it = offset_of.find(map.name); it != offset_of.end()) map.offset = it->second;
+    std::string_view name = map.name;
+    if (name.empty())
+      if (auto it = name_at.find(map.offset); it != name_at.end()) name = it->second;
+    map.spec.name = name;
+    if (auto ok = add_map(std::move(map.spec), {maps->index, map.offset, false}, map.at); !ok) return ok;
   }
   return {};
 }
@@ -185,28 +236,26 @@ Expected<void> EbpfObject::read_btf_maps(const Reader& in) {
 // The map whose value holds byte `offset` of `section`: a global-data map
 // (its whole section) or a declared map starting exactly there.
 std::optional<std::pair<uint32_t, uint64_t>> EbpfObject::map_at(uint32_t section, uint64_t offset) const {
-  for (uint32_t i = 0; i < origins_.size(); ++i) {
-    const MapOrigin& o = origins_[i];
-    if (o.section != section) continue;
-    if (o.whole_section) return std::pair{i, offset};
-    if (o.offset == offset) return std::pair{i, uint64_t{0}};
+  if (auto whole = map_by_origin_.find({section, 0}); whole != map_by_origin_.end()) {
+    if (origins_[whole->second].whole_section) return std::pair{whole->second, offset};
   }
+  if (auto it = map_by_origin_.find({section, offset}); it != map_by_origin_.end())
+    return std::pair{it->second, uint64_t{0}};
   return std::nullopt;
 }
 
 // R_BPF_64_ABS64/ABS32 in global data against global data or a map: a
 // pointer to fill in once the maps have addresses. REL keeps the addend in
 // the patched bytes.
-std::optional<DataRelocation> EbpfObject::data_relocation(const Reader& in, uint32_t section,
-                                                          const RelocationEntry& r) const {
+std::optional<DataRelocation> EbpfObject::data_relocation(uint32_t section, const RelocationEntry& r) const {
   const uint8_t size = r.type == kRBpfAbs64 ? 8 : r.type == kRBpfAbs32 ? 4 : 0;
   if (size == 0) return std::nullopt;
   const auto patched = map_at(section, 0);
   if (!patched || !origins_[patched->first].whole_section) return std::nullopt;
-  const SymbolEntry& sym = in.symbols()[r.symbol];
+  const SymbolEntry& sym = reader_.symbols()[r.symbol];
   uint64_t addend = 0;
-  const auto bytes = in.contents(in.sections()[section]);
-  if (r.offset + size <= bytes.size()) std::memcpy(&addend, bytes.data() + r.offset, size);
+  const auto bytes = reader_.contents(reader_.sections()[section]);
+  if (fits(r.offset, size, bytes.size())) std::memcpy(&addend, bytes.data() + r.offset, size);
   const uint64_t target = (sym.type == kSttSection ? 0 : sym.value) + addend;
   const auto target_map = map_at(sym.section, sym.type == kSttSection ? target : sym.value);
   if (!target_map) return std::nullopt;
@@ -225,7 +274,8 @@ void apply_data_relocations(std::span<const DataRelocation> relocations, std::sp
 }
 
 // Every relocation is checked here, and noted in the object's description.
-Expected<void> EbpfObject::read_relocations(const Reader& in) {
+Expected<void> EbpfObject::read_relocations() {
+  const Reader& in = reader_;
   for (const SectionHeader& s : in.sections()) {
     if (s.type != kShtRel && s.type != kShtRela) continue;
     auto entries = in.relocations(s);
@@ -236,7 +286,7 @@ Expected<void> EbpfObject::read_relocations(const Reader& in) {
     for (const RelocationEntry& r : *entries) {
       info_.relocations.push_back(
           {in.sections()[s.info].name, r.offset, relocation_name(r.type), in.symbols()[r.symbol].name});
-      if (auto data = data_relocation(in, s.info, r)) info_.data_relocations.push_back(*data);
+      if (auto data = data_relocation(s.info, r)) info_.data_relocations.push_back(*data);
     }
   }
   return {};

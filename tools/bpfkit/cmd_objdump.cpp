@@ -83,21 +83,22 @@ void print_text(std::ostream& out, const std::string& file, const elf::ObjectInf
   out << file << ": eBPF relocatable object, license \"" << info.license << "\"\n\nSections:\n";
   for (const elf::SectionHeader& s : info.sections) {
     if (s.index == 0) continue;
-    out << format("  [%2u] %-24s size %-8llu flags %s\n", s.index, s.name.c_str(),
+    out << format("  [%2u] %-24s size %-8llu flags %s\n", s.index, std::string(s.name).c_str(),
                   static_cast<unsigned long long>(s.size), section_flags(s.flags).c_str());
   }
   out << "\nPrograms:\n";
   for (const elf::ProgramInfo& p : info.programs)
-    out << format("  %-24s %-24s %4u slots%s\n", p.section.c_str(), p.function.c_str(), p.slots,
-                  p.global ? "" : "  (static)");
+    out << format("  %-24s %-24s %4u slots%s\n", std::string(p.section).c_str(), std::string(p.function).c_str(),
+                  p.slots, p.global ? "" : "  (static)");
   out << "\nMaps:\n";
   for (const isa::MapSpec& m : info.maps)
     out << format("  %-24s %-16s key %-4u value %-6u max_entries %u%s\n", m.name.c_str(), map_type_name(m.type),
                   m.key_size, m.value_size, m.max_entries, m.read_only ? "  read-only" : "");
   out << "\nRelocations:\n";
   for (const elf::RelocationInfo& r : info.relocations)
-    out << format("  %-24s +0x%-6llx %-16s %s\n", r.section.c_str(), static_cast<unsigned long long>(r.offset),
-                  r.type.c_str(), r.symbol.c_str());
+    out << format("  %-24s +0x%-6llx %-16s %s\n", std::string(r.section).c_str(),
+                  static_cast<unsigned long long>(r.offset), std::string(r.type).c_str(),
+                  std::string(r.symbol).c_str());
 }
 
 int objdump_ebpf(const InputFile& input, Printer& printer) {
