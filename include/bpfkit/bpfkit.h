@@ -99,8 +99,10 @@ void bpfkit_vm_destroy(bpfkit_vm *vm);
  * sBPF: the production verifier's). Execution starts at the first slot; in
  * sBPF v0-v2 the text is also the read-only region at 1 << 32 (as the sBPF
  * fixture harnesses map it), and calls by key reach syscalls only. A load
- * replaces the vm's program, and a failed load leaves the vm without one. */
-int bpfkit_vm_load(bpfkit_vm *vm, const void *code, size_t size, bpfkit_dialect dialect);
+ * replaces the vm's program, and a failed load leaves the vm without one.
+ * `dialect` is a bpfkit_dialect, passed as int so that any value is defined
+ * (another one is invalid_argument). */
+int bpfkit_vm_load(bpfkit_vm *vm, const void *code, size_t size, int dialect);
 
 /* Loads an ELF file held in memory:
  *  - an eBPF object (`clang -target bpf -c`): the program in `section`

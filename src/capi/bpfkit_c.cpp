@@ -91,7 +91,7 @@ int guard(bpfkit_vm* vm, Body&& body) {
   }
 }
 
-const isa::Dialect* dialect_of(bpfkit_dialect dialect) {
+const isa::Dialect* dialect_of(int dialect) {
   switch (dialect) {
     case BPFKIT_DIALECT_LINUX: return &isa::kLinuxV4;
     case BPFKIT_DIALECT_SBPF_V0: return &isa::kSbpfV0;
@@ -232,7 +232,7 @@ const char* bpfkit_version(void) { return BPFKIT_VERSION; }
 int bpfkit_dialect_from_name(const char* name, bpfkit_dialect* dialect) {
   if (name == nullptr || dialect == nullptr) return BPFKIT_ERROR;
   for (int value = BPFKIT_DIALECT_LINUX; value <= BPFKIT_DIALECT_SBPF_V3; ++value) {
-    if (dialect_of(static_cast<bpfkit_dialect>(value))->name == name) {
+    if (dialect_of(value)->name == name) {
       *dialect = static_cast<bpfkit_dialect>(value);
       return BPFKIT_OK;
     }
@@ -250,7 +250,7 @@ bpfkit_vm* bpfkit_vm_create(void) {
 
 void bpfkit_vm_destroy(bpfkit_vm* vm) { delete vm; }
 
-int bpfkit_vm_load(bpfkit_vm* vm, const void* code, size_t size, bpfkit_dialect dialect) {
+int bpfkit_vm_load(bpfkit_vm* vm, const void* code, size_t size, int dialect) {
   return guard(vm, [&] {
     vm->unload();
     const isa::Dialect* d = dialect_of(dialect);

@@ -59,7 +59,7 @@ std::vector<uint8_t> read_file(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-int load(bpfkit_vm* vm, const std::vector<uint8_t>& code, bpfkit_dialect dialect = BPFKIT_DIALECT_LINUX) {
+int load(bpfkit_vm* vm, const std::vector<uint8_t>& code, int dialect = BPFKIT_DIALECT_LINUX) {
   return bpfkit_vm_load(vm, code.data(), code.size(), dialect);
 }
 
@@ -196,9 +196,11 @@ TEST(CApi, BadBytesAreRefusedWithTheirPc) {
 
 TEST(CApi, UnknownDialect) {
   Vm vm;
-  EXPECT_EQ(load(vm, kAnswer, static_cast<bpfkit_dialect>(99)), BPFKIT_ERROR);
+  EXPECT_EQ(load(vm, kAnswer, 99), BPFKIT_ERROR);
   EXPECT_EQ(vm.code(), "invalid_argument");
   EXPECT_NE(vm.message().find("99"), std::string::npos) << vm.message();
+  EXPECT_EQ(load(vm, kAnswer, -1), BPFKIT_ERROR);
+  EXPECT_EQ(vm.code(), "invalid_argument");
 }
 
 // ---- Helpers -----------------------------------------------------------------------
