@@ -251,7 +251,7 @@ class Assembler {
 
   // pseudoc.cpp: pseudo-C, by matching the opcode table's templates
   void pseudo_instruction(Tokens tokens);
-  bool match_any(Tokens tokens);
+  bool match_any(Tokens tokens, bool other_dialect);
   static std::string describe(const Expectation& wanted);
   static std::vector<const PseudoTemplate*> candidates(Tokens tokens, bool other_width);
   void report_pseudo_mismatch(Tokens tokens);

@@ -9,17 +9,18 @@
 namespace bpfkit::assembly::detail {
 
 void Assembler::pseudo_instruction(Tokens tokens) {
-  if (match_any(tokens)) return;
-  if (extra_pseudo_forms(tokens)) return;
+  if (match_any(tokens, false)) return;
+  if (extra_pseudo_forms(tokens) || match_any(tokens, true)) return;
   if (report_bad_registers(tokens)) return;
   report_pseudo_mismatch(tokens);
 }
 
 // Tries the templates whose first three keys fit the tokens: each of the
 // second and third tokens as itself or as the start of an expression.
-bool Assembler::match_any(Tokens tokens) {
+// With `other_dialect`, only the rows the dialect lacks are tried, and the
+// first that matches is reported (the error path).
+bool Assembler::match_any(Tokens tokens, bool other_dialect) {
   const auto& index = detail::syntax_tables().by_three;
-  std::optional<Op> other_dialect;  // the first matching row the dialect lacks
   const std::string_view first = detail::token_key(tokens[0]);
   const std::string_view seconds[] = {tokens.size() > 1 ? detail::token_key(tokens[1]) : "", "#"};
   for (size_t i = 0; i < (tokens.size() > 1 ? 2u : 1u); ++i) {
@@ -33,19 +34,16 @@ bool Assembler::match_any(Tokens tokens) {
       if (it == index.end()) continue;
       for (const PseudoTemplate* tmpl : it->second) {
         Operands parsed;
-        if (!match(*tmpl, tokens, parsed)) continue;
-        if (!has(tmpl->op)) {
-          if (!other_dialect) other_dialect = tmpl->op;
-          continue;
-        }
-        emit(isa::info(tmpl->op), parsed, tokens);
+        if (has(tmpl->op) == other_dialect || !match(*tmpl, tokens, parsed)) continue;
+        if (other_dialect)
+          report_not_in_dialect(tokens[0], tmpl->op);
+        else
+          emit(isa::info(tmpl->op), parsed, tokens);
         return true;
       }
     }
   }
-  if (!other_dialect) return false;
-  report_not_in_dialect(tokens[0], *other_dialect);
-  return true;
+  return false;
 }
 
 std::string Assembler::describe(const Expectation& wanted) {
