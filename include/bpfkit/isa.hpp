@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "bpfkit/expected.hpp"
@@ -276,18 +277,95 @@ uint32_t sbpf_pc_key(uint64_t pc);
 
 // ---- Decoded programs ------------------------------------------------------
 
-// A program that passed decode(): every slot has its row (the second slot of
-// an lddw has no row), registers are in range, and every jump and local call
-// lands on the start of an instruction.
+// One function of a program: slots [start, start + size). Loaders keep these
+// through linking, so listings, the verifier and the IR see the program's own
+// subprograms.
+struct Function {
+  std::string name;
+  uint32_t start = 0;
+  uint32_t size = 0;
+  friend bool operator==(const Function&, const Function&) = default;
+};
+
+// One change to a program's slots, as the kernel's bpf_patch_insn_data and
+// bpf_remove_insns make them: slots [pc, pc + removed) became `inserted`
+// slots. apply_edit() keeps a caller's per-slot side table aligned with it.
+struct Edit {
+  uint32_t pc = 0;
+  uint32_t removed = 0;
+  uint32_t inserted = 0;
+  int64_t delta() const { return int64_t{inserted} - int64_t{removed}; }
+};
+
+// Entries of removed slots go; each inserted slot gets `fill`.
+template <class T>
+void apply_edit(const Edit& edit, std::vector<T>& side, const T& fill = T{}) {
+  const auto at = side.begin() + edit.pc;
+  side.erase(at, at + edit.removed);
+  side.insert(side.begin() + edit.pc, edit.inserted, fill);
+}
+
+// The one program type: every loader (decode, the assembler's callers, the
+// eBPF object linker, the sBPF loader) produces it, and every engine,
+// verifier, lifter and printer takes it.
+//
+// A program that passed decode() is well formed: every slot has its row (the
+// second slot of an lddw has none), registers are in range, and every jump
+// and local call lands on the start of an instruction. The editing functions
+// keep it so, or change nothing and return the error.
 struct Program {
+  const Dialect* dialect = &kLinuxV4;
   std::vector<Slot> slots;
   std::vector<std::optional<Op>> ops;  // one per slot; nullopt for lddw's 2nd slot
+
+  // Each slot's index in the program as loaded (the kernel's orig_idx), kept
+  // through edits: a slot an edit inserted has its replaced slot's origin.
+  std::vector<uint32_t> origin;
+  // Functions sorted by start; the loaders that know them fill this (a raw
+  // program has none: it is one function).
+  std::vector<Function> functions;
+  uint32_t entry = 0;  // the slot where a run starts
+
+  // Maps and global-data images, by the index lddw src 5 and 6 carry.
+  std::vector<MapSpec> maps;
+
+  // sBPF: the read-only image (rodata, and in v0..v2 the text within it),
+  // where it and the text are mapped, `call imm` keys of functions (the
+  // loader's calldests) and of syscalls (by name, as resolved).
+  std::vector<uint8_t> rodata;
+  uint64_t rodata_vaddr = 0;
+  uint64_t text_vaddr = 0;
+  std::unordered_map<uint32_t, uint32_t> function_keys;    // key -> slot
+  std::unordered_map<uint32_t, std::string> syscall_keys;  // key -> name
 
   size_t size() const { return slots.size(); }
   uint64_t imm64(size_t pc) const {  // lddw at pc
     return static_cast<uint32_t>(slots[pc].imm) |
            (static_cast<uint64_t>(static_cast<uint32_t>(slots[pc + 1].imm)) << 32);
   }
+  // Slots the instruction at pc takes (2 for lddw).
+  uint32_t width_at(size_t pc) const { return pc + 1 < ops.size() && !ops[pc + 1] ? 2 : 1; }
+  // The function holding pc, or null if functions are not known.
+  const Function* function_at(size_t pc) const;
+
+  // ---- Editing (verifier rewrites, offload hooks, the IR) -----------------
+  //
+  // Each edit re-reads the new slots with the dialect's table, moves every
+  // branch, local call, function pointer (lddw src 4), function boundary,
+  // function key and the entry as the kernel's bpf_adj_branches and
+  // adjust_subprog_starts do, and fails without changing anything when an
+  // offset would no longer fit its field or a branch would land inside
+  // removed code. A branch to `pc` lands on the first new slot. The patch's
+  // own branches are taken as written (relative to their final places).
+
+  // Replaces the instruction at pc (both slots of an lddw) by `patch`.
+  Expected<Edit> replace(size_t pc, std::span<const Slot> patch);
+  // Inserts `patch` before the instruction at pc (pc = size() appends).
+  Expected<Edit> insert(size_t pc, std::span<const Slot> patch);
+  // Removes `count` slots from pc (whole instructions).
+  Expected<Edit> remove(size_t pc, size_t count);
+  // The general form: slots [pc, pc + removed) become `patch`.
+  Expected<Edit> splice(size_t pc, size_t removed, std::span<const Slot> patch);
 };
 
 // Looks up the Linux row for one slot; nullopt if no row matches.

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bpfkit/isa.hpp"
+#include "internal.hpp"
 
 namespace bpfkit::isa {
 namespace {
@@ -119,9 +120,7 @@ Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialec
 Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect) {
   if (dialect.family == Family::Sbpf) return decode_sbpf(slots, dialect);
   if (slots.empty()) return make_error(Errc::Truncated, "program is empty");
-  Program program;
-  program.slots.assign(slots.begin(), slots.end());
-  program.ops.resize(slots.size());
+  Program program = detail::start_program(slots, dialect);
   for (size_t pc = 0; pc < slots.size(); ++pc) {
     const auto here = static_cast<uint32_t>(pc);
     const Slot& slot = slots[pc];

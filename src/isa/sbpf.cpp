@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "bpfkit/isa.hpp"
+#include "internal.hpp"
 
 namespace bpfkit::isa {
 
@@ -252,9 +253,7 @@ std::string hex_code(uint8_t code) {
 
 Expected<Program> decode_sbpf(std::span<const Slot> slots, const Dialect& dialect) {
   if (slots.empty()) return verifier_error(0, Errc::Truncated, SbpfVerifierErrc::NoProgram, "program is empty");
-  Program program;
-  program.slots.assign(slots.begin(), slots.end());
-  program.ops.resize(slots.size());
+  Program program = detail::start_program(slots, dialect);
   for (size_t index = 0; index < slots.size(); ++index) {
     const auto pc = static_cast<uint32_t>(index);
     const Slot& slot = slots[index];
