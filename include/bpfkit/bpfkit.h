@@ -174,12 +174,12 @@ int bpfkit_vm_set_budget(bpfkit_vm *vm, uint64_t budget);
 int bpfkit_vm_run(bpfkit_vm *vm, uint64_t *r0);
 
 /* ---- The last run ---------------------------------------------------------
- * Kept until the next run or load, including after a fault (r0 is then the
- * register's value at the fault). */
+ * Kept until the next run or load, including after a fault: sBPF gives r0 as
+ * it was at the fault; the Linux engine reports r0 and the instruction count
+ * as 0 after a fault. */
 
 uint64_t bpfkit_vm_r0(const bpfkit_vm *vm);
-/* Instructions executed (lddw counts once), including a faulting one. The
- * Linux engine reports 0 after a fault. */
+/* Instructions executed (lddw counts once), including a faulting one. */
 uint64_t bpfkit_vm_instructions(const bpfkit_vm *vm);
 /* sBPF: compute units used, syscall costs included; Linux: 0. */
 uint64_t bpfkit_vm_compute_units(const bpfkit_vm *vm);

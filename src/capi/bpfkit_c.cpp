@@ -215,7 +215,7 @@ int run_sbpf(bpfkit_vm* vm) {
   options.compute_budget = vm->budget.value_or(vm::sbpf::kDefaultComputeBudget);
   options.input = vm->input;
   vm::sbpf::RunResult result = vm->sbpf_program->run(options);
-  vm->r0 = result.r0;
+  vm->r0 = result.registers[0];  // result.r0 is set on success only; the registers on faults too
   vm->instructions = result.instructions;
   vm->compute_units = result.compute_units;
   vm->log = std::move(result.log);

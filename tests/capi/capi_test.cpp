@@ -438,6 +438,8 @@ TEST(CApi, SbpfLogAndDivideByZero) {
   EXPECT_EQ(vm.detail(), "DivideByZero");
   EXPECT_EQ(vm.pc(), 3);
   EXPECT_EQ(std::string(bpfkit_vm_log(vm)), "Program log: hello\n") << "the log survives the fault";
+  EXPECT_EQ(bpfkit_vm_r0(vm), 1u) << "r0 as it was at the fault";
+  EXPECT_EQ(bpfkit_vm_instructions(vm), 4u) << "the faulting division counts";
 }
 
 // ---- ELF files ---------------------------------------------------------------------
