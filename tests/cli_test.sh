@@ -165,4 +165,34 @@ printf '2c 21 08 00 00 00 00 00\n' >"$tmp/moved.hex"
 check sbpf-disasm-dialect 0 "w1 = *(u8 *)(r2 + 0x8)" -- "$bpfkit" disasm "$tmp/moved.hex" --dialect sbpf-v2
 check sbpf-truncated 1 '"offset"' -- "$bpfkit" run "$tmp/cut.so" --json
 
+# Raw sBPF text (--dialect sbpf-vN): that version's verifier, the sBPF VM,
+# compute units, entry at pc 0, no ELF around it.
+check sbpf-raw 0 '{"r0":"0x2a","instructions":2,"compute_units":2}' \
+  -- "$bpfkit" run "$examples/answer.hex" --dialect sbpf-v3 --json
+check sbpf-raw-relative-call 0 $'0x21c3677c82b40000\ncompute units: 87' \
+  -- "$bpfkit" run "$examples/factorial.s" --dialect sbpf-v3
+check sbpf-raw-cu 1 '"code":"ExceededMaxInstructions"' \
+  -- "$bpfkit" run "$examples/answer.hex" --dialect sbpf-v0 --cu 1 --json
+check sbpf-raw-cu-exact 0 "0x2a" -- "$bpfkit" run "$examples/answer.hex" --dialect sbpf-v0 --cu 2
+# r0 = 1; call <key of pc 3> (murmur3 of the pc's 8 bytes); exit; r0 += 41; exit.
+printf 'b7 00 00 00 01 00 00 00\n85 00 00 00 b3 57 3b a3\n95 00 00 00 00 00 00 00\n07 00 00 00 29 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/pc-key-call.hex"
+check sbpf-raw-pc-key-call 0 '{"r0":"0x2a","instructions":5,"compute_units":5}' \
+  -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v0 --json
+check sbpf-raw-v3-no-hashed-calls 1 '"code":"UnsupportedInstruction"' \
+  -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v3 --json
+# r0 /= 0: Linux gives 0; the sBPF verifiers refuse it (in v2, 0x37 is a store).
+printf '37 00 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/div-imm-0.hex"
+check linux-div-imm-0 0 "0x0" -- "$bpfkit" run "$tmp/div-imm-0.hex" --dialect linux
+check sbpf-raw-verifier 1 '"code":"DivisionByZero"' -- "$bpfkit" run "$tmp/div-imm-0.hex" --dialect sbpf-v1 --json
+check_err sbpf-raw-verifier-text 1 "div-imm-0.hex: pc 0: division by an immediate 0 [DivisionByZero]" \
+  -- "$bpfkit" run "$tmp/div-imm-0.hex" --dialect sbpf-v3
+# 0x2c is v2's ldxb (r0 = *(u8 *)(r1 + 0)), mul32 elsewhere; the input region is r1.
+printf '2c 10 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/v2-load.hex"
+printf '\x2a' >"$tmp/byte.bin"
+check sbpf-raw-v2-load 0 "0x2a" -- "$bpfkit" run "$tmp/v2-load.hex" --dialect sbpf-v2 --input "$tmp/byte.bin"
+check sbpf-raw-v0-mul 0 "0x0" -- "$bpfkit" run "$tmp/v2-load.hex" --dialect sbpf-v0 --mem-hex 2a
+check_err dialect-on-so 2 "--dialect does not apply to an sBPF shared object" \
+  -- "$bpfkit" run "$elfs/strict_header.so" --dialect sbpf-v3
+check_err bad-dialect 2 "--dialect" -- "$bpfkit" run "$examples/answer.hex" --dialect sbpf-v9
+
 summary cli

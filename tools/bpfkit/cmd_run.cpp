@@ -19,6 +19,7 @@ struct Options {
   bool dump_maps = false;
   std::string input_file;  // sBPF: the input region
   bool deploy_checks = false;
+  std::string dialect = "linux";  // raw inputs: whose encodings, which VM
 };
 
 Options options;
@@ -73,23 +74,36 @@ Expected<Memory> memory_from_options() {
 }
 
 // Options that mean something for some kinds of input only.
-enum Kinds : uint8_t { kRawLinux = 1, kEbpf = 2, kSbpf = 4 };
+enum Kinds : uint8_t { kRawLinux = 1, kRawSbpf = 2, kEbpf = 4, kSbpf = 8 };
 struct Scoped {
   const char* flag;
   uint8_t kinds;
   const char* applies_to;
 };
+// clang-format off
 constexpr Scoped kScoped[] = {
-    {"--section", kEbpf, "eBPF objects"},   {"--function", kEbpf, "eBPF objects"},
-    {"--dump-maps", kEbpf, "eBPF objects"}, {"--input", kSbpf, "sBPF programs"},
-    {"--cu", kSbpf, "sBPF programs"},       {"--deploy-checks", kSbpf, "sBPF shared objects"},
+    {"--section", kEbpf, "eBPF objects"},
+    {"--function", kEbpf, "eBPF objects"},
+    {"--dump-maps", kEbpf, "eBPF objects"},
+    {"--input", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
+    {"--cu", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
+    {"--deploy-checks", kSbpf, "sBPF shared objects"},
+    {"--dialect", kRawLinux | kRawSbpf, "raw programs; an ELF file says its own"},
 };
+// clang-format on
+
+// The sBPF dialect raw input runs in, or null: Linux.
+const isa::Dialect* sbpf_dialect_named(const std::string& name) {
+  for (uint32_t v = 0; v <= 3; ++v)
+    if (name == "sbpf-v" + std::to_string(v)) return isa::sbpf_dialect(v);
+  return nullptr;
+}
 
 uint8_t kind_bit(InputKind kind) {
   switch (kind) {
     case InputKind::EbpfObject: return kEbpf;
     case InputKind::SbpfObject: return kSbpf;
-    default: return kRawLinux;
+    default: return sbpf_dialect_named(options.dialect) ? kRawSbpf : kRawLinux;
   }
 }
 
@@ -132,7 +146,12 @@ int run_input(const InputFile& input, Printer& printer) {
       auto program = read_program(input);
       if (!program) return printer.fail(program.error(), read_failure_status(program.error()));
       if (!*memory) *memory = std::move(program->memory);
-      report = run_linux(program->slots, std::move(*memory), LinuxRun{input.name, *budget, options.regs});
+      if (const isa::Dialect* sbpf = sbpf_dialect_named(options.dialect)) {
+        SbpfRun run{input.name, given("--budget") ? *budget : *compute_units, false, options.regs};
+        report = run_sbpf_text(std::move(program->slots), *sbpf, std::move(*memory), run);
+      } else {
+        report = run_linux(program->slots, std::move(*memory), LinuxRun{input.name, *budget, options.regs});
+      }
       break;
     }
   }
@@ -165,6 +184,10 @@ void add_options(CLI::App& app) {
   input->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   app.add_option("--cu", options.compute_units, "sBPF: compute unit budget (default 1400000)")->excludes(budget);
   app.add_flag("--deploy-checks", options.deploy_checks, "sBPF: also apply the loader's deployment checks");
+  app.add_option("--dialect", options.dialect,
+                 "raw input (.bin, .hex, .data, assembly): linux (default, the Linux interpreter) or sbpf-v0 .. "
+                 "sbpf-v3 (that version's verifier and the sBPF VM)")
+      ->check(CLI::IsMember({"linux", "sbpf-v0", "sbpf-v1", "sbpf-v2", "sbpf-v3"}));
 }
 
 int run() {

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cstdio>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace bpfkit::cli {
 namespace {
@@ -126,11 +128,12 @@ Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std:
   return program;
 }
 
-RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
-  auto program = load_sbpf(file, options.file, options.deploy_checks);
-  if (!program) return rejected(program.error());
+namespace {
+
+// Runs an sBPF executable with the input region = memory.
+RunReport run_sbpf(vm::sbpf::Executable executable, Memory& memory, const SbpfRun& options) {
   const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
-  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(std::move(*program)), syscalls);
+  auto interpreter = vm::sbpf::Interpreter::create(std::move(executable), syscalls);
   if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
   vm::sbpf::RunOptions run;
   run.compute_budget = options.compute_budget;
@@ -145,6 +148,41 @@ RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const Sb
   report.output = std::move(result.log);
   report.output_field = "log";
   return report;
+}
+
+// v0-v2: the functions a loader would have registered for this text: pc 0
+// as the entrypoint, and every pc whose key some `call imm` uses.
+std::unordered_map<uint32_t, uint64_t> called_functions(std::span<const isa::Slot> text, const isa::Dialect& dialect) {
+  std::unordered_map<uint32_t, uint64_t> functions{{isa::murmur3_32(std::string_view("entrypoint")), 0}};
+  std::unordered_set<uint32_t> called;
+  for (const isa::Slot& slot : text)
+    if (isa::lookup(slot, dialect) == isa::Op::call) called.insert(static_cast<uint32_t>(slot.imm));
+  if (called.empty()) return functions;
+  for (uint64_t pc = 0; pc < text.size(); ++pc)
+    if (const uint32_t key = isa::sbpf_pc_key(pc); called.contains(key)) functions.emplace(key, pc);
+  return functions;
+}
+
+}  // namespace
+
+RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
+  auto program = load_sbpf(file, options.file, options.deploy_checks);
+  if (!program) return rejected(program.error());
+  return run_sbpf(vm::sbpf::Executable::from(std::move(*program)), memory, options);
+}
+
+RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
+                        const SbpfRun& options) {
+  vm::sbpf::Executable executable;
+  executable.dialect = &dialect;
+  executable.text_vaddr = vm::region_base(vm::kProgramRegion);
+  if (!dialect.sbpf.lower_rodata_vaddr) {
+    executable.rodata = isa::to_bytes(text);
+    executable.rodata_vaddr = executable.text_vaddr;
+  }
+  if (!dialect.sbpf.static_syscalls) executable.functions = called_functions(text, dialect);
+  executable.text = std::move(text);
+  return run_sbpf(std::move(executable), memory, options);
 }
 
 }  // namespace bpfkit::cli

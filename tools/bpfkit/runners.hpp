@@ -50,6 +50,14 @@ RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const Sb
 // "hash", "ringbuf", ... (objdump and --dump-maps).
 const char* map_type_name(uint32_t type);
 
+// Raw sBPF text (no ELF around it), checked by `dialect`'s verifier and run
+// as the sBPF VM tests run it: text at the program region (v0-v2: readable
+// there as rodata; v3: rodata empty at 0), entry pc 0. In v0-v2 a `call imm`
+// reaches pc p when imm is p's key (isa::sbpf_pc_key), and the entrypoint's
+// key reaches pc 0, as the production loader registers them.
+RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
+                        const SbpfRun& options);
+
 // Loads as `run` does: the built-in syscalls registered, errors naming the file.
 Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name,
                                        bool deploy_checks = false);
