@@ -191,6 +191,17 @@ printf '2c 10 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/v2-load.hex"
 printf '\x2a' >"$tmp/byte.bin"
 check sbpf-raw-v2-load 0 "0x2a" -- "$bpfkit" run "$tmp/v2-load.hex" --dialect sbpf-v2 --input "$tmp/byte.bin"
 check sbpf-raw-v0-mul 0 "0x0" -- "$bpfkit" run "$tmp/v2-load.hex" --dialect sbpf-v0 --mem-hex 2a
+# Assembly in a dialect: v2's moved load assembles to 0x2c; v0's relative
+# calls are linked to pc keys as the ELF loader links them.
+printf 'r0 = *(u8 *)(r1 + 0)\nexit\n' >"$tmp/v2-load.s"
+check asm-dialect 0 "" -- "$bpfkit" asm "$tmp/v2-load.s" --dialect sbpf-v2 -o "$tmp/v2-load-asm.hex"
+check asm-dialect-bytes 0 "2c10000000000000" -- head -1 "$tmp/v2-load-asm.hex"
+check sbpf-raw-assembly 0 "0x2a" -- "$bpfkit" run "$tmp/v2-load.s" --dialect sbpf-v2 --mem-hex 2a
+check sbpf-raw-assembly-relative-calls 0 $'0x21c3677c82b40000\ncompute units: 87' \
+  -- "$bpfkit" run "$examples/factorial.s" --dialect sbpf-v0
+printf 'r0 = 1 ll\nexit\n' >"$tmp/lddw.s"
+check_err asm-dialect-refuses 2 "lddw (lddw) is not in the sbpf-v2 dialect" \
+  -- "$bpfkit" asm "$tmp/lddw.s" --dialect sbpf-v2 -o "$tmp/lddw.o"
 check_err dialect-on-so 2 "--dialect does not apply to an sBPF shared object" \
   -- "$bpfkit" run "$elfs/strict_header.so" --dialect sbpf-v3
 check_err bad-dialect 2 "--dialect" -- "$bpfkit" run "$examples/answer.hex" --dialect sbpf-v9

@@ -18,6 +18,7 @@ namespace {
 
 struct Options {
   std::string file, output, syntax = "auto";
+  std::string dialect = "linux";
   bool json = false;
 };
 
@@ -130,6 +131,8 @@ void add_options(CLI::App& app) {
   app.add_option("-o,--output", options.output, "OUT.o (ELF object), OUT.bin (.text bytes) or OUT.hex")->required();
   app.add_option("--syntax", options.syntax, "auto (both, mixed), normal, pseudoc or conformance")
       ->check(CLI::IsMember({"auto", "normal", "gnu", "pseudoc", "llvm", "conformance"}));
+  app.add_option("--dialect", options.dialect, "whose encodings: linux (default), sbpf-v0 .. sbpf-v3")
+      ->check(CLI::IsMember(dialect_names()));
   app.add_flag("--json", options.json, "print one JSON object");
 }
 
@@ -141,6 +144,7 @@ int run() {
   assembly::AssembleOptions assemble_options;
   assemble_options.syntax = syntax_named(options.syntax);
   assemble_options.input_name = options.file;
+  assemble_options.dialect = *dialect_named(options.dialect);
   const assembly::Assembly result = assembly::assemble(text, assemble_options);
   if (!result.ok()) return report_assembly_errors(result, text, printer);
   auto bytes = encode_output(result.object, options.output);

@@ -32,13 +32,6 @@ struct Listing {
   std::map<uint32_t, std::string> call_names;
 };
 
-const isa::Dialect* dialect_named(const std::string& name) {
-  if (name == "linux") return &isa::kLinuxV4;
-  for (uint32_t v = 0; v <= 3; ++v)
-    if (name == "sbpf-v" + std::to_string(v)) return isa::sbpf_dialect(v);
-  return nullptr;
-}
-
 // An sBPF shared object lists its relocated text in its version's encoding,
 // calls named by key.
 Expected<Listing> sbpf_listing(const InputFile& input) {
@@ -73,7 +66,7 @@ Expected<Listing> listing_of(const InputFile& input) {
     where.input = input.name;
     return make_error(Errc::BadOperand, "--section needs an ELF object", where);
   }
-  auto program = read_program(input);
+  auto program = read_program(input, options.dialect.empty() ? isa::kLinuxV4 : *dialect_named(options.dialect));
   if (!program) return program.error();
   return Listing{std::move(program->slots), nullptr, {}};
 }
@@ -90,7 +83,7 @@ void add_options(CLI::App& app) {
   app.add_flag("--raw", options.raw, "show each instruction's encoded bytes");
   app.add_option("--dialect", options.dialect,
                  "whose encodings: linux (default), sbpf-v0 .. sbpf-v3 (an sBPF .so: its own)")
-      ->check(CLI::IsMember({"linux", "sbpf-v0", "sbpf-v1", "sbpf-v2", "sbpf-v3"}));
+      ->check(CLI::IsMember(dialect_names()));
   app.add_flag("--no-addresses", options.no_addresses, "leave out the instruction addresses");
   app.add_flag("--no-labels", options.no_labels, "no <L0>: lines at jump targets");
 }

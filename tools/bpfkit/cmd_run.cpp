@@ -92,18 +92,15 @@ constexpr Scoped kScoped[] = {
 };
 // clang-format on
 
-// The sBPF dialect raw input runs in, or null: Linux.
-const isa::Dialect* sbpf_dialect_named(const std::string& name) {
-  for (uint32_t v = 0; v <= 3; ++v)
-    if (name == "sbpf-v" + std::to_string(v)) return isa::sbpf_dialect(v);
-  return nullptr;
-}
+// The dialect raw input is assembled, verified and run in (IsMember checked the name).
+const isa::Dialect& raw_dialect() { return *dialect_named(options.dialect); }
+bool raw_is_sbpf() { return raw_dialect().family == isa::Family::Sbpf; }
 
 uint8_t kind_bit(InputKind kind) {
   switch (kind) {
     case InputKind::EbpfObject: return kEbpf;
     case InputKind::SbpfObject: return kSbpf;
-    default: return sbpf_dialect_named(options.dialect) ? kRawSbpf : kRawLinux;
+    default: return raw_is_sbpf() ? kRawSbpf : kRawLinux;
   }
 }
 
@@ -143,12 +140,12 @@ int run_input(const InputFile& input, Printer& printer) {
       break;
     }
     default: {
-      auto program = read_program(input);
+      auto program = read_program(input, raw_dialect());
       if (!program) return printer.fail(program.error(), read_failure_status(program.error()));
       if (!*memory) *memory = std::move(program->memory);
-      if (const isa::Dialect* sbpf = sbpf_dialect_named(options.dialect)) {
+      if (raw_is_sbpf()) {
         SbpfRun run{input.name, given("--budget") ? *budget : *compute_units, false, options.regs};
-        report = run_sbpf_text(std::move(program->slots), *sbpf, std::move(*memory), run);
+        report = run_sbpf_text(std::move(program->slots), raw_dialect(), std::move(*memory), run);
       } else {
         report = run_linux(program->slots, std::move(*memory), LinuxRun{input.name, *budget, options.regs});
       }
@@ -187,7 +184,7 @@ void add_options(CLI::App& app) {
   app.add_option("--dialect", options.dialect,
                  "raw input (.bin, .hex, .data, assembly): linux (default, the Linux interpreter) or sbpf-v0 .. "
                  "sbpf-v3 (that version's verifier and the sBPF VM)")
-      ->check(CLI::IsMember({"linux", "sbpf-v0", "sbpf-v1", "sbpf-v2", "sbpf-v3"}));
+      ->check(CLI::IsMember(dialect_names()));
 }
 
 int run() {

@@ -180,7 +180,7 @@ Expected<std::vector<uint8_t>> parse_hex_bytes(std::string_view text, std::strin
   return bytes;
 }
 
-Expected<ProgramInput> read_program(const InputFile& file) {
+Expected<ProgramInput> read_program(const InputFile& file, const isa::Dialect& dialect) {
   ProgramInput input;
   switch (file.kind) {
     case InputKind::Raw: {
@@ -207,7 +207,7 @@ Expected<ProgramInput> read_program(const InputFile& file) {
       return input;
     }
     case InputKind::Assembly: {
-      auto slots = assemble_program(file.text(), file.name);
+      auto slots = assemble_program(file.text(), file.name, dialect);
       if (!slots) return slots.error();
       input.slots = std::move(*slots);
       return input;
@@ -218,13 +218,22 @@ Expected<ProgramInput> read_program(const InputFile& file) {
   return input_error(file.name, Errc::Unsupported, std::string(describe(file.kind)) + " has no raw program");
 }
 
+const isa::Dialect* dialect_named(std::string_view name) {
+  if (name == "linux") return &isa::kLinuxV4;
+  for (uint32_t v = 0; v <= 3; ++v)
+    if (name == "sbpf-v" + std::to_string(v)) return isa::sbpf_dialect(v);
+  return nullptr;
+}
+
 int read_failure_status(const Error& error) {
   return error.code == Errc::Truncated ? kExitBadInput : exit_status_for(error);
 }
 
-Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name) {
+Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name,
+                                                  const isa::Dialect& dialect) {
   assembly::AssembleOptions options;
   options.input_name = name;
+  options.dialect = dialect;
   const assembly::Assembly result = assembly::assemble(source, options);
   if (result.ok()) {
     // The code is .text, or else the first executable section with code.
@@ -248,7 +257,8 @@ Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const
   }
   // The bpf_conformance dialect (`lock fetch add`, `call local f`) is the
   // other assembly a user may hand us.
-  if (auto conformance = assembly::assemble_conformance(source, name)) return conformance;
+  if (dialect.family == isa::Family::Linux)
+    if (auto conformance = assembly::assemble_conformance(source, name)) return conformance;
   Error first = result.errors.front();
   if (const size_t more = result.errors.size() - 1 + result.more_errors; more > 0)
     first.message += " (and " + std::to_string(more) + (more == 1 ? " more error)" : " more errors)");

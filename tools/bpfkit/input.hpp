@@ -49,13 +49,20 @@ struct ProgramInput {
   std::optional<std::vector<uint8_t>> memory;
 };
 
-// The slots of a Raw, Hex, ConformanceTest or Assembly input. An input that
-// is not whole 8-byte instructions is bad input (exit 2), as a syntax error is.
-Expected<ProgramInput> read_program(const InputFile& input);
+// The slots of a Raw, Hex, ConformanceTest or Assembly input (assembly in
+// `dialect`'s encodings). An input that is not whole 8-byte instructions is
+// bad input (exit 2), as a syntax error is.
+Expected<ProgramInput> read_program(const InputFile& input, const isa::Dialect& dialect = isa::kLinuxV4);
 
-// GNU normal and pseudo-C assembly (mixed), else the conformance dialect.
-// Returns the code of .text (or the first executable section).
-Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name);
+// GNU normal and pseudo-C assembly (mixed) in `dialect`, else (Linux only)
+// the conformance dialect. Returns the code of .text (or the first executable
+// section).
+Expected<std::vector<isa::Slot>> assemble_program(std::string_view source, const std::string& name,
+                                                  const isa::Dialect& dialect = isa::kLinuxV4);
+
+// --dialect's values: "linux", "sbpf-v0" .. "sbpf-v3"; null for any other.
+inline std::vector<std::string> dialect_names() { return {"linux", "sbpf-v0", "sbpf-v1", "sbpf-v2", "sbpf-v3"}; }
+const isa::Dialect* dialect_named(std::string_view name);
 
 // Hex text: `#`, `;` and `//` start comments; tokens are separated by
 // whitespace or commas. `0x` + up to 16 digits is one 64-bit instruction

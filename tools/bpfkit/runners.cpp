@@ -131,8 +131,8 @@ Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std:
 namespace {
 
 // Runs an sBPF executable with the input region = memory.
-RunReport run_sbpf(vm::sbpf::Executable executable, Memory& memory, const SbpfRun& options) {
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+RunReport run_sbpf(vm::sbpf::Executable executable, Memory& memory, const SbpfRun& options,
+                   const vm::sbpf::SyscallRegistry& syscalls) {
   auto interpreter = vm::sbpf::Interpreter::create(std::move(executable), syscalls);
   if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
   vm::sbpf::RunOptions run;
@@ -150,16 +150,35 @@ RunReport run_sbpf(vm::sbpf::Executable executable, Memory& memory, const SbpfRu
   return report;
 }
 
-// v0-v2: the functions a loader would have registered for this text: pc 0
-// as the entrypoint, and every pc whose key some `call imm` uses.
-std::unordered_map<uint32_t, uint64_t> called_functions(std::span<const isa::Slot> text, const isa::Dialect& dialect) {
+// v0-v2: registers the functions a loader would for this text: pc 0 as the
+// entrypoint; a `call imm` whose imm is some pc's key calls that pc; any
+// other call that is no syscall and lands inside the text is pc-relative, as
+// the ELF loader reads it (what `bpfkit asm --dialect sbpf-v0` writes), and
+// becomes the target's key.
+std::unordered_map<uint32_t, uint64_t> link_calls(std::vector<isa::Slot>& text, const isa::Dialect& dialect,
+                                                  const vm::sbpf::SyscallRegistry& syscalls) {
   std::unordered_map<uint32_t, uint64_t> functions{{isa::murmur3_32(std::string_view("entrypoint")), 0}};
-  std::unordered_set<uint32_t> called;
-  for (const isa::Slot& slot : text)
-    if (isa::lookup(slot, dialect) == isa::Op::call) called.insert(static_cast<uint32_t>(slot.imm));
-  if (called.empty()) return functions;
+  std::vector<size_t> calls;
+  std::unordered_set<uint32_t> keys;
+  for (size_t pc = 0; pc < text.size(); ++pc) {
+    if (isa::lookup(text[pc], dialect) != isa::Op::call) continue;
+    const auto key = static_cast<uint32_t>(text[pc].imm);
+    if (syscalls.find(key) || functions.contains(key)) continue;
+    calls.push_back(pc);
+    keys.insert(key);
+  }
+  if (calls.empty()) return functions;
   for (uint64_t pc = 0; pc < text.size(); ++pc)
-    if (const uint32_t key = isa::sbpf_pc_key(pc); called.contains(key)) functions.emplace(key, pc);
+    if (const uint32_t key = isa::sbpf_pc_key(pc); keys.contains(key)) functions.emplace(key, pc);
+  for (size_t pc : calls) {
+    isa::Slot& call = text[pc];
+    if (functions.contains(static_cast<uint32_t>(call.imm))) continue;
+    const int64_t target = static_cast<int64_t>(pc) + 1 + call.imm;
+    if (target < 0 || target >= static_cast<int64_t>(text.size())) continue;  // unknown: the VM says so
+    const uint32_t key = isa::sbpf_pc_key(static_cast<uint64_t>(target));
+    functions.emplace(key, static_cast<uint64_t>(target));
+    call.imm = static_cast<int32_t>(key);
+  }
   return functions;
 }
 
@@ -168,7 +187,8 @@ std::unordered_map<uint32_t, uint64_t> called_functions(std::span<const isa::Slo
 RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
   auto program = load_sbpf(file, options.file, options.deploy_checks);
   if (!program) return rejected(program.error());
-  return run_sbpf(vm::sbpf::Executable::from(std::move(*program)), memory, options);
+  return run_sbpf(vm::sbpf::Executable::from(std::move(*program)), memory, options,
+                  vm::sbpf::SyscallRegistry::defaults());
 }
 
 RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
@@ -176,13 +196,14 @@ RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect
   vm::sbpf::Executable executable;
   executable.dialect = &dialect;
   executable.text_vaddr = vm::region_base(vm::kProgramRegion);
-  if (!dialect.sbpf.lower_rodata_vaddr) {
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  if (!dialect.sbpf.static_syscalls) executable.functions = link_calls(text, dialect, syscalls);
+  if (!dialect.sbpf.lower_rodata_vaddr) {  // the linked text, readable as rodata
     executable.rodata = isa::to_bytes(text);
     executable.rodata_vaddr = executable.text_vaddr;
   }
-  if (!dialect.sbpf.static_syscalls) executable.functions = called_functions(text, dialect);
   executable.text = std::move(text);
-  return run_sbpf(std::move(executable), memory, options);
+  return run_sbpf(std::move(executable), memory, options, syscalls);
 }
 
 }  // namespace bpfkit::cli

@@ -53,8 +53,9 @@ const char* map_type_name(uint32_t type);
 // Raw sBPF text (no ELF around it), checked by `dialect`'s verifier and run
 // as the sBPF VM tests run it: text at the program region (v0-v2: readable
 // there as rodata; v3: rodata empty at 0), entry pc 0. In v0-v2 a `call imm`
-// reaches pc p when imm is p's key (isa::sbpf_pc_key), and the entrypoint's
-// key reaches pc 0, as the production loader registers them.
+// reaches pc p when imm is p's key (isa::sbpf_pc_key), the entrypoint's key
+// reaches pc 0, and any other call that is no syscall is pc-relative, as the
+// ELF loader reads it.
 RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
                         const SbpfRun& options);
 
