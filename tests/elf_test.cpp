@@ -523,6 +523,41 @@ TEST(HostileObject, TwoSectionsNamedText) {
   ASSERT_EQ(linked->code.size(), 2u);  // the call, then the one-slot piece it calls
   EXPECT_EQ(linked->code[0].imm, 0);
   EXPECT_EQ(linked->code[1], kExit);
+  ASSERT_EQ(linked->functions.size(), 1u);  // the piece it calls has no symbol
+  EXPECT_EQ(linked->functions[0].name, "prog");
+  EXPECT_EQ(linked->functions[0].start, 0u);
+  EXPECT_EQ(linked->functions[0].size, 1u);
+}
+
+// Function boundaries survive link(): each placed function's name, first
+// slot and size in the linked code.
+TEST(HostileObject, LinkedFunctionsKeepTheirBoundaries) {
+  ObjectBuilder b;
+  // .text: helper_a (2 slots), helper_b (1 slot); xdp: prog calls b, then a.
+  const uint32_t text = b.code(".text", {isa::encode(Op::mov64_imm, 0, 0, 0, 1), kExit, kExit});
+  b.symbol("helper_a", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(text), 0, 16);
+  b.symbol("helper_b", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(text), 16, 8);
+  const uint32_t xdp = b.code("xdp", {call_local(-1), call_local(-1), kExit});
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), 0, 24);
+  const uint32_t b_sym = 2, a_sym = 1;
+  b.relocations(xdp, {{0, elf::r_info(b_sym, elf::kRBpf64_32)}, {8, elf::r_info(a_sym, elf::kRBpf64_32)}});
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  auto prog = obj->find_program("xdp", "");
+  ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
+  auto linked = obj->link(**prog);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  ASSERT_EQ(linked->code.size(), 6u);
+  ASSERT_EQ(linked->functions.size(), 3u);
+  const std::pair<std::string_view, std::pair<uint32_t, uint32_t>> want[] = {
+      {"prog", {0, 3}}, {"helper_b", {3, 1}}, {"helper_a", {4, 2}}};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(linked->functions[i].name, want[i].first);
+    EXPECT_EQ(linked->functions[i].start, want[i].second.first) << want[i].first;
+    EXPECT_EQ(linked->functions[i].size, want[i].second.second) << want[i].first;
+  }
+  EXPECT_EQ(linked->code[0].imm, 2);  // prog -> helper_b at 3
+  EXPECT_EQ(linked->code[1].imm, 2);  // prog -> helper_a at 4
 }
 
 // Every name points at one long string: names are views into the file, never

@@ -172,10 +172,18 @@ class EbpfObject {
   Expected<const ProgramInfo*> default_program() const;
   Expected<const ProgramInfo*> find_program(std::string_view section, std::string_view function) const;
 
+  // A function of the linked code: its symbol (a view into the object's
+  // bytes), first slot and length in slots.
+  struct Function {
+    std::string_view name;
+    uint32_t start = 0;
+    uint32_t size = 0;
+  };
   struct Linked {
     std::vector<isa::Slot> code;                   // the program, then every subprogram it calls
     std::vector<isa::MapSpec> maps;                // the maps its lddw refer to, by index
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
+    std::vector<Function> functions;               // by start: the program first, then each callee placed
   };
   // Prepares one program as libbpf would: each subprogram it calls, from any
   // section, is appended once and call offsets fixed, so the result is never

@@ -42,7 +42,8 @@ class Linker {
     place(section, program.offset, program.offset + program.slots);
     for (size_t i = 0; i < placed_.size(); ++i)  // place() appends: every callee is visited
       if (auto ok = patch(placed_[i]); !ok) return ok.error();
-    return EbpfObject::Linked{std::move(out_), object_.info_.maps, object_.info_.data_relocations};
+    return EbpfObject::Linked{std::move(out_), object_.info_.maps, object_.info_.data_relocations,
+                              std::move(functions_)};
   }
 
  private:
@@ -60,6 +61,7 @@ class Linker {
     std::vector<isa::Slot> slots;
     std::vector<uint32_t> cuts;
     std::map<uint32_t, uint32_t> base_of_piece;  // piece start -> its base in out_
+    std::vector<const ProgramInfo*> functions;   // its function symbols, by offset
   };
 
   // The slots of every executable section, their pieces, and their relocations by offset.
@@ -75,11 +77,15 @@ class Linker {
       if (it == code_.end()) continue;
       it->second.cuts.push_back(p.offset);
       it->second.cuts.push_back(p.offset + p.slots);
+      it->second.functions.push_back(&p);
     }
     for (auto& [index, code] : code_) {
       code.cuts.push_back(0);
       std::sort(code.cuts.begin(), code.cuts.end());
       code.cuts.erase(std::unique(code.cuts.begin(), code.cuts.end()), code.cuts.end());
+      // By start; of aliases (one start), the first symbol names the function.
+      std::stable_sort(code.functions.begin(), code.functions.end(),
+                       [](const ProgramInfo* a, const ProgramInfo* b) { return a->offset < b->offset; });
     }
     for (const SectionHeader& s : in_.sections()) {
       if ((s.type != kShtRel && s.type != kShtRela) || !code_.contains(s.info)) continue;
@@ -101,6 +107,13 @@ class Linker {
     for (auto cut = std::lower_bound(code.cuts.begin(), code.cuts.end(), start); cut != code.cuts.end() && *cut < end;
          ++cut)
       code.base_of_piece.emplace(*cut, base + (*cut - start));
+    // The functions that start in the copy keep their boundaries.
+    auto first = std::lower_bound(code.functions.begin(), code.functions.end(), start,
+                                  [](const ProgramInfo* p, uint32_t offset) { return p->offset < offset; });
+    for (auto f = first; f != code.functions.end() && (*f)->offset < end; ++f)
+      if (f == first || (*f)->offset != (*std::prev(f))->offset)
+        functions_.push_back(
+            {(*f)->function, base + ((*f)->offset - start), std::min((*f)->slots, end - (*f)->offset)});
   }
 
   // Where slot `slot` of `section` is in the output, placing the piece that
@@ -218,6 +231,7 @@ class Linker {
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
   std::vector<Placed> placed_;
   std::vector<isa::Slot> out_;
+  std::vector<EbpfObject::Function> functions_;
 };
 
 Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const { return Linker(*this).run(program); }
