@@ -1,5 +1,6 @@
-// Internals of the sBPF loader (sbpf_loader.cpp, sbpf_lenient.cpp): bounded
-// little-endian reads of the raw ELF structures, saturating arithmetic as the
+// Internals of the sBPF loader (sbpf_loader.cpp, sbpf_lenient.cpp): the raw
+// ELF structures as the parsers see them (read through elf_format.hpp's
+// records and ByteReader), saturating arithmetic as the
 // Rust loader uses it, errors, and the function registry.
 #pragma once
 
@@ -13,24 +14,15 @@
 #include <vector>
 
 #include "bpfkit/elf.hpp"
+#include "bpfkit/elf_format.hpp"
+#include "internal.hpp"
 
 namespace bpfkit::elf::sbpf::detail {
 
 inline constexpr uint64_t kRegionSize = uint64_t{1} << 32;  // MM_REGION_SIZE
 inline constexpr uint64_t kProgramStart = kRegionSize;      // v0..v2 read-only image, v3 bytecode
 inline constexpr uint64_t kStackStart = 2 * kRegionSize;
-inline constexpr uint64_t kInsnSize = 8;
-
-inline constexpr uint16_t kEmBpf = 247, kEmSbpf = 263;
-inline constexpr uint16_t kEtDyn = 3;
-inline constexpr uint32_t kPtLoad = 1, kPtDynamic = 2;
-inline constexpr uint32_t kPfX = 1, kPfW = 2, kPfR = 4;
-inline constexpr uint32_t kShtNull = 0, kShtSymtab = 2, kShtStrtab = 3, kShtDynamic = 6, kShtNobits = 8,
-                          kShtDynsym = 11;
-inline constexpr uint64_t kShfWrite = 1, kShfAlloc = 2;
-inline constexpr uint8_t kOpCallImm = 0x85;
-
-inline constexpr uint64_t kEhdrSize = 64, kPhdrSize = 56, kShdrSize = 64, kSymSize = 24, kRelSize = 16, kDynSize = 16;
+inline constexpr uint64_t kInsnSize = sizeof(isa::Slot);
 
 // Name length limits (including the terminating NUL) of the Rust parser:
 // section names 16; dynamic symbol names 64; .symtab labels up to 255 bytes.
@@ -61,46 +53,42 @@ struct Range {
 // Rust's overlap rule: touching ranges and empty ones at an edge do not overlap.
 inline bool overlaps(Range a, Range b) { return !(a.end <= b.start || b.end <= a.start); }
 
-// The file, read little-endian with every access checked.
+// The file, read through the shared bounded reader. A field out of bounds
+// reads as zero: the parsers check each range first, in the production
+// loader's order, and only then read.
 class Bytes {
  public:
-  explicit Bytes(std::span<const uint8_t> data) : data_(data) {}
-  uint64_t size() const { return data_.size(); }
-  bool has(uint64_t offset, uint64_t length) const { return offset <= size() && length <= size() - offset; }
+  explicit Bytes(std::span<const uint8_t> data) : reader_(data) {}
+  uint64_t size() const { return reader_.size(); }
+  bool has(uint64_t offset, uint64_t length) const { return reader_.has(offset, length); }
   bool has(Range r) const { return r.start <= r.end && r.end <= size(); }
-  // Reads `width` bytes at `offset`; 0 where out of bounds (callers check first).
-  uint64_t le(uint64_t offset, unsigned width) const {
-    if (!has(offset, width)) return 0;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < width; ++i) v |= uint64_t{data_[offset + i]} << (8 * i);
-    return v;
+  template <class T>
+  T get(uint64_t offset) const {
+    return reader_.read<T>(offset).value_or(T{});
   }
-  uint8_t u8(uint64_t o) const { return static_cast<uint8_t>(le(o, 1)); }
-  uint16_t u16(uint64_t o) const { return static_cast<uint16_t>(le(o, 2)); }
-  uint32_t u32(uint64_t o) const { return static_cast<uint32_t>(le(o, 4)); }
-  uint64_t u64(uint64_t o) const { return le(o, 8); }
+  uint8_t u8(uint64_t o) const { return get<uint8_t>(o); }
+  uint32_t u32(uint64_t o) const { return get<uint32_t>(o); }
+  uint64_t u64(uint64_t o) const { return get<uint64_t>(o); }
   std::span<const uint8_t> slice(Range r) const {
     if (!has(r)) return {};
-    return data_.subspan(r.start, r.end - r.start);
+    return reader_.bytes().subspan(r.start, r.end - r.start);
   }
 
  private:
-  std::span<const uint8_t> data_;
+  ByteReader reader_;
 };
 
-struct FileHeader {
-  uint8_t ident[16] = {};
-  uint16_t type = 0, machine = 0;
-  uint32_t version = 0;
-  uint64_t entry = 0, phoff = 0, shoff = 0;
-  uint32_t flags = 0;
-  uint16_t ehsize = 0, phentsize = 0, phnum = 0, shentsize = 0, shnum = 0, shstrndx = 0;
-};
-// Offsets of the fields, for error locations.
+using FileHeader = Ehdr;
+// Offsets of the header fields, for error locations.
 namespace ehdr_off {
-inline constexpr uint64_t kClass = 4, kData = 5, kIdentVersion = 6, kOsabi = 7, kAbiVersion = 8, kPad = 9, kType = 16,
-                          kMachine = 18, kVersion = 20, kEntry = 24, kPhoff = 32, kShoff = 40, kFlags = 48,
-                          kEhsize = 52, kPhentsize = 54, kPhnum = 56, kShentsize = 58, kShnum = 60, kShstrndx = 62;
+inline constexpr uint64_t kClass = kEiClass, kData = kEiData, kIdentVersion = kEiVersion, kOsabi = kEiOsabi,
+                          kAbiVersion = kEiAbiversion, kPad = kEiPad, kType = offsetof(Ehdr, e_type),
+                          kMachine = offsetof(Ehdr, e_machine), kVersion = offsetof(Ehdr, e_version),
+                          kEntry = offsetof(Ehdr, e_entry), kPhoff = offsetof(Ehdr, e_phoff),
+                          kShoff = offsetof(Ehdr, e_shoff), kFlags = offsetof(Ehdr, e_flags),
+                          kEhsize = offsetof(Ehdr, e_ehsize), kPhentsize = offsetof(Ehdr, e_phentsize),
+                          kPhnum = offsetof(Ehdr, e_phnum), kShentsize = offsetof(Ehdr, e_shentsize),
+                          kShnum = offsetof(Ehdr, e_shnum), kShstrndx = offsetof(Ehdr, e_shstrndx);
 }
 
 struct ProgramHeader {
@@ -128,14 +116,17 @@ struct RawSymbol {
   bool is_function() const { return (info & 0x0f) == 2; }
 };
 
-FileHeader read_file_header(const Bytes& file);  // needs size() >= 64
+inline FileHeader read_file_header(const Bytes& file) { return file.get<Ehdr>(0); }  // needs size() >= 64
 // The offset of the first byte of e_ident that is not the ELF magic, or nullopt.
 std::optional<uint64_t> magic_fault(const FileHeader& h);
+// The first of EI_CLASS, EI_DATA, EI_VERSION that is not ELFCLASS64,
+// little-endian, current; both parsers check these three in this order.
+std::optional<uint64_t> ident_fault(const FileHeader& h);
 ProgramHeader read_program_header(const Bytes& file, uint64_t at);
 RawSection read_section(const Bytes& file, uint64_t at);
 RawSymbol read_symbol(const Bytes& file, uint64_t at);
 
-std::string hex(uint64_t value);
+using elf::detail::hex;
 
 // An error of `code` at file offset `offset`; `detail` follows the text.
 Error fail(LoadErrc code, uint64_t offset, std::string detail = {});

@@ -10,9 +10,6 @@ namespace bpfkit::elf::sbpf::detail {
 
 namespace {
 
-constexpr uint64_t kDtNull = 0, kDtSymtab = 6, kDtRel = 17, kDtRelsz = 18, kDtRelent = 19, kDtNum = 35;
-constexpr uint32_t kRelBpf64_64 = 1, kRelBpf64Relative = 8, kRelBpf64_32 = 10;
-
 // What Elf64::parse finds.
 struct Elf {
   FileHeader h;
@@ -28,15 +25,11 @@ struct Elf {
 std::optional<uint64_t> header_fault(const FileHeader& h) {
   using namespace ehdr_off;
   if (auto bad = magic_fault(h)) return bad;
+  if (auto bad = ident_fault(h)) return bad;
   const std::pair<bool, uint64_t> checks[] = {
-      {h.ident[kClass] != 2, kClass},
-      {h.ident[kData] != 1, kData},
-      {h.ident[kIdentVersion] != 1, kIdentVersion},
-      {h.version != 1, kVersion},
-      {h.ehsize != kEhdrSize, kEhsize},
-      {h.phentsize != kPhdrSize, kPhentsize},
-      {h.shentsize != kShdrSize, kShentsize},
-      {h.shstrndx >= h.shnum, kShstrndx},
+      {h.e_version != kEvCurrent, kVersion},    {h.e_ehsize != kEhdrSize, kEhsize},
+      {h.e_phentsize != kPhdrSize, kPhentsize}, {h.e_shentsize != kShdrSize, kShentsize},
+      {h.e_shstrndx >= h.e_shnum, kShstrndx},
   };
   for (const auto& [bad, offset] : checks)
     if (bad) return offset;
@@ -188,9 +181,9 @@ Expected<Elf> parse_elf64(const Bytes& file) {
   elf.h = read_file_header(file);
   if (auto bad = header_fault(elf.h)) return fail(LoadErrc::InvalidFileHeader, *bad);
   const Range fh{0, kEhdrSize};
-  auto ph = header_table(file, elf.h.phoff, elf.h.phnum, kPhdrSize, ehdr_off::kPhoff, {fh});
+  auto ph = header_table(file, elf.h.e_phoff, elf.h.e_phnum, kPhdrSize, ehdr_off::kPhoff, {fh});
   if (!ph) return ph.error();
-  auto sh = header_table(file, elf.h.shoff, elf.h.shnum, kShdrSize, ehdr_off::kShoff, {fh, *ph});
+  auto sh = header_table(file, elf.h.e_shoff, elf.h.e_shnum, kShdrSize, ehdr_off::kShoff, {fh, *ph});
   if (!sh) return sh.error();
   for (uint64_t at = ph->start; at < ph->end; at += kPhdrSize) elf.phdrs.push_back(read_program_header(file, at));
   for (uint64_t at = sh->start; at < sh->end; at += kShdrSize) elf.sections.push_back(read_section(file, at));
@@ -198,7 +191,7 @@ Expected<Elf> parse_elf64(const Bytes& file) {
     return fail(LoadErrc::InvalidSectionHeader, sh->start, "first section is not SHT_NULL");
   if (auto ok = check_segments(file, elf); !ok) return ok.error();
   if (auto ok = check_sections(file, elf, *ph, *sh); !ok) return ok.error();
-  if (elf.h.shstrndx != 0) elf.names = elf.sections[elf.h.shstrndx];
+  if (elf.h.e_shstrndx != 0) elf.names = elf.sections[elf.h.e_shstrndx];
   if (auto ok = find_named_sections(file, elf); !ok) return ok.error();
   if (auto ok = parse_dynamic(file, elf); !ok) return ok.error();
   return elf;
@@ -220,11 +213,11 @@ std::optional<size_t> find_section(const Bytes& file, const Elf& elf, std::strin
 Expected<size_t> validate(const Bytes& file, const Elf& elf) {
   using namespace ehdr_off;
   const FileHeader& h = elf.h;
-  if (h.ident[kClass] != 2) return fail(LoadErrc::WrongClass, kClass);
-  if (h.ident[kData] != 1) return fail(LoadErrc::WrongEndianess, kData);
-  if (h.ident[kOsabi] != 0) return fail(LoadErrc::WrongAbi, kOsabi);
-  if (h.machine != kEmBpf && h.machine != kEmSbpf) return fail(LoadErrc::WrongMachine, kMachine);
-  if (h.type != kEtDyn) return fail(LoadErrc::WrongType, kType);
+  if (h.e_ident[kClass] != 2) return fail(LoadErrc::WrongClass, kClass);
+  if (h.e_ident[kData] != 1) return fail(LoadErrc::WrongEndianess, kData);
+  if (h.e_ident[kOsabi] != 0) return fail(LoadErrc::WrongAbi, kOsabi);
+  if (h.e_machine != kEmBpf && h.e_machine != kEmSbpf) return fail(LoadErrc::WrongMachine, kMachine);
+  if (h.e_type != kEtDyn) return fail(LoadErrc::WrongType, kType);
 
   size_t texts = 0;
   for (const auto& s : elf.sections) {
@@ -246,8 +239,8 @@ Expected<size_t> validate(const Bytes& file, const Elf& elf) {
     if (!end || !file.has({s.offset, *end})) return fail(LoadErrc::ValueOutOfBounds, s.at, "section outside the file");
   }
   size_t text = *find_section(file, elf, ".text");
-  if (!elf.sections[text].vm_range().contains(h.entry))
-    return fail(LoadErrc::EntrypointOutOfBounds, kEntry, "e_entry " + hex(h.entry));
+  if (!elf.sections[text].vm_range().contains(h.e_entry))
+    return fail(LoadErrc::EntrypointOutOfBounds, kEntry, "e_entry " + hex(h.e_entry));
   return text;
 }
 
@@ -271,13 +264,13 @@ Expected<Checked> check(const Bytes& file, const LoaderConfig& config, uint32_t 
   Checked out{std::move(*elf), *text, {}};
   ElfInfo& info = out.info;
   info.sbpf_version = version;
-  info.machine = out.elf.h.machine;
+  info.machine = out.elf.h.e_machine;
   info.text_offset = t.offset;
   info.text_vaddr = text_vaddr;
   info.text_size = t.file_range().size();
   info.text_count = info.text_size / kInsnSize;
   info.rodata_size = file.size();  // an upper bound until load() builds the image
-  info.entry_pc = sat_sub(out.elf.h.entry, t.addr) / kInsnSize;
+  info.entry_pc = sat_sub(out.elf.h.e_entry, t.addr) / kInsnSize;
   info.shndx_text = static_cast<int32_t>(*text);
   info.shndx_symtab = out.elf.symtab;
   info.shndx_strtab = out.elf.strtab;
@@ -371,7 +364,7 @@ Expected<void> Relocator::relative_calls() {
   for (int64_t i = 0; i < count; ++i) {
     uint64_t at = r.start + static_cast<uint64_t>(i) * kInsnSize;
     auto imm = static_cast<int32_t>(image_.read(at + 4, 4));
-    if (image_.read(at, 1) != kOpCallImm || imm == -1) continue;
+    if (image_.read(at, 1) != isa::info(isa::Op::call).code || imm == -1) continue;
     int64_t target = i + 1 + imm;
     if (target < 0 || target >= count) {
       Error e = fail(LoadErrc::RelativeJumpOutOfBounds, at, "at instruction #" + std::to_string(i));
@@ -470,9 +463,9 @@ Expected<void> Relocator::relocation(uint64_t at) {
   const auto type = static_cast<uint32_t>(info & 0xffffffff);
   const auto sym = static_cast<uint32_t>(info >> 32);
   switch (type) {
-    case kRelBpf64_64: return reloc_64_64(at, r_offset, sym);
-    case kRelBpf64Relative: return reloc_relative(at, r_offset);
-    case kRelBpf64_32: return reloc_64_32(at, r_offset, sym);
+    case kRBpf64_64: return reloc_64_64(at, r_offset, sym);
+    case kRBpf64Relative: return reloc_relative(at, r_offset);
+    case kRBpf64_32: return reloc_64_32(at, r_offset, sym);
     default: return fail(LoadErrc::UnknownRelocation, at, std::to_string(type));
   }
 }
@@ -538,8 +531,8 @@ Expected<std::vector<uint8_t>> ro_image(const Bytes& file, const Elf& elf, const
   }
   // Overlapping read-only sections (the check ignores gaps).
   if (config.deploy_checks && sat_add(lowest, fill) > highest)
-    return fail(LoadErrc::ValueOutOfBounds, elf.h.shoff, "read-only sections overlap");
-  if (highest > file.size()) return fail(LoadErrc::ValueOutOfBounds, elf.h.shoff, "read-only image beyond the file");
+    return fail(LoadErrc::ValueOutOfBounds, elf.h.e_shoff, "read-only sections overlap");
+  if (highest > file.size()) return fail(LoadErrc::ValueOutOfBounds, elf.h.e_shoff, "read-only image beyond the file");
   std::vector<uint8_t> out(highest, 0);
   for (const RawSection* s : ro) {
     auto bytes = image.span(s->file_range());
@@ -565,8 +558,8 @@ Expected<Program> load_lenient(const Bytes& file, const LoaderConfig& config, ui
   Relocator relocator(file, *checked, config, registry, program);
   if (auto ok = relocator.run(); !ok) return ok.error();
 
-  uint64_t offset = sat_sub(checked->elf.h.entry, text.addr);
-  if (offset % kInsnSize != 0) return fail(LoadErrc::InvalidEntrypoint, ehdr_off::kEntry, hex(checked->elf.h.entry));
+  uint64_t offset = sat_sub(checked->elf.h.e_entry, text.addr);
+  if (offset % kInsnSize != 0) return fail(LoadErrc::InvalidEntrypoint, ehdr_off::kEntry, hex(checked->elf.h.e_entry));
   const uint64_t entry_pc = offset / kInsnSize;
   registry.unregister(isa::murmur3_32(std::string_view("entrypoint")));
   if (auto key = registry.register_hashed("entrypoint", entry_pc, ehdr_off::kEntry); !key) return key.error();

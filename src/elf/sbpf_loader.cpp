@@ -36,64 +36,33 @@ Errc category(LoadErrc code) {
 
 namespace detail {
 
-FileHeader read_file_header(const Bytes& file) {
-  FileHeader h;
-  for (unsigned i = 0; i < 16; ++i) h.ident[i] = file.u8(i);
-  h.type = file.u16(ehdr_off::kType);
-  h.machine = file.u16(ehdr_off::kMachine);
-  h.version = file.u32(ehdr_off::kVersion);
-  h.entry = file.u64(ehdr_off::kEntry);
-  h.phoff = file.u64(ehdr_off::kPhoff);
-  h.shoff = file.u64(ehdr_off::kShoff);
-  h.flags = file.u32(ehdr_off::kFlags);
-  h.ehsize = file.u16(ehdr_off::kEhsize);
-  h.phentsize = file.u16(ehdr_off::kPhentsize);
-  h.phnum = file.u16(ehdr_off::kPhnum);
-  h.shentsize = file.u16(ehdr_off::kShentsize);
-  h.shnum = file.u16(ehdr_off::kShnum);
-  h.shstrndx = file.u16(ehdr_off::kShstrndx);
-  return h;
+std::optional<uint64_t> magic_fault(const FileHeader& h) {
+  for (unsigned i = 0; i < 4; ++i)
+    if (h.e_ident[i] != kElfMagic[i]) return i;
+  return std::nullopt;
 }
 
-std::optional<uint64_t> magic_fault(const FileHeader& h) {
-  static constexpr uint8_t kMagic[4] = {0x7f, 'E', 'L', 'F'};
-  for (unsigned i = 0; i < 4; ++i)
-    if (h.ident[i] != kMagic[i]) return i;
+std::optional<uint64_t> ident_fault(const FileHeader& h) {
+  const std::pair<uint64_t, uint8_t> wanted[] = {
+      {kEiClass, kElfClass64}, {kEiData, kElfData2Lsb}, {kEiVersion, kEvCurrent}};
+  for (const auto& [field, value] : wanted)
+    if (h.e_ident[field] != value) return field;
   return std::nullopt;
 }
 
 ProgramHeader read_program_header(const Bytes& file, uint64_t at) {
-  ProgramHeader p;
-  p.at = at;
-  p.type = file.u32(at);
-  p.flags = file.u32(at + 4);
-  p.offset = file.u64(at + 8);
-  p.vaddr = file.u64(at + 16);
-  p.paddr = file.u64(at + 24);
-  p.filesz = file.u64(at + 32);
-  p.memsz = file.u64(at + 40);
-  return p;
+  const Phdr p = file.get<Phdr>(at);
+  return {at, p.p_type, p.p_flags, p.p_offset, p.p_vaddr, p.p_paddr, p.p_filesz, p.p_memsz};
 }
 
 RawSection read_section(const Bytes& file, uint64_t at) {
-  RawSection s;
-  s.at = at;
-  s.name = file.u32(at);
-  s.type = file.u32(at + 4);
-  s.flags = file.u64(at + 8);
-  s.addr = file.u64(at + 16);
-  s.offset = file.u64(at + 24);
-  s.size = file.u64(at + 32);
-  return s;
+  const Shdr s = file.get<Shdr>(at);
+  return {at, s.sh_name, s.sh_type, s.sh_flags, s.sh_addr, s.sh_offset, s.sh_size};
 }
 
 RawSymbol read_symbol(const Bytes& file, uint64_t at) {
-  RawSymbol s;
-  s.at = at;
-  s.name = file.u32(at);
-  s.info = file.u8(at + 4);
-  s.value = file.u64(at + 8);
-  return s;
+  const Sym s = file.get<Sym>(at);
+  return {at, s.st_name, s.st_info, s.st_value};
 }
 
 Error fail(LoadErrc code, uint64_t offset, std::string detail) {
@@ -192,24 +161,8 @@ Expected<uint32_t> Registry::register_hashed(std::string_view name, uint64_t pc,
   return key;
 }
 
-std::string hex(uint64_t value) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  do {
-    out.insert(out.begin(), kDigits[value & 15]);
-    value >>= 4;
-  } while (value != 0);
-  return "0x" + out;
-}
-
 std::vector<isa::Slot> slots_of(std::span<const uint8_t> bytes) {
-  std::vector<isa::Slot> slots(bytes.size() / kInsnSize);
-  for (size_t i = 0; i < slots.size(); ++i) {
-    uint64_t word = 0;
-    for (unsigned b = 0; b < 8; ++b) word |= uint64_t{bytes[i * 8 + b]} << (8 * b);
-    slots[i] = isa::slot_from_word(word);
-  }
-  return slots;
+  return ByteReader(bytes).read_array<isa::Slot>(0, bytes.size() / kInsnSize).value_or(std::vector<isa::Slot>());
 }
 
 }  // namespace detail
@@ -246,23 +199,21 @@ std::optional<uint64_t> strict_header_fault(const FileHeader& h, uint64_t ph_end
   using namespace ehdr_off;
   if (auto bad = magic_fault(h)) return bad;
   const std::pair<bool, uint64_t> checks[] = {
-      {h.ident[kClass] != 2, kClass},
-      {h.ident[kData] != 1, kData},
-      {h.ident[kIdentVersion] != 1, kIdentVersion},
-      {h.ident[kOsabi] != 0, kOsabi},
-      {h.ident[kAbiVersion] != 0, kAbiVersion},
-      {h.machine != kEmBpf, kMachine},
-      {h.version != 1, kVersion},
-      {h.phoff != kEhdrSize, kPhoff},
-      {h.ehsize != kEhdrSize, kEhsize},
-      {h.phentsize != kPhdrSize, kPhentsize},
-      {h.phnum == 0, kPhnum},
+      {h.e_ident[kOsabi] != kElfOsabiNone, kOsabi},
+      {h.e_ident[kAbiVersion] != 0, kAbiVersion},
+      {h.e_machine != kEmBpf, kMachine},
+      {h.e_version != 1, kVersion},
+      {h.e_phoff != kEhdrSize, kPhoff},
+      {h.e_ehsize != kEhdrSize, kEhsize},
+      {h.e_phentsize != kPhdrSize, kPhentsize},
+      {h.e_phnum == 0, kPhnum},
       {ph_end >= file_size, kPhnum},
-      {h.shentsize != kShdrSize, kShentsize},
-      {h.shstrndx >= h.shnum, kShstrndx},
+      {h.e_shentsize != kShdrSize, kShentsize},
+      {h.e_shstrndx >= h.e_shnum, kShstrndx},
   };
-  for (unsigned i = kPad; i < 16; ++i)
-    if (h.ident[i] != 0) return i;
+  for (unsigned i = kPad; i < kEiNident; ++i)
+    if (h.e_ident[i] != 0) return i;
+  if (auto bad = ident_fault(h)) return bad;
   for (const auto& [bad, offset] : checks)
     if (bad) return offset;
   return std::nullopt;
@@ -285,7 +236,7 @@ struct StrictLayout {
 Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
   if (file.size() < kEhdrSize) return fail(LoadErrc::OutOfBounds, 0, "file shorter than the ELF header");
   FileHeader h = read_file_header(file);
-  uint64_t ph_end = sat_add(kEhdrSize, sat_mul(kPhdrSize, h.phnum));
+  uint64_t ph_end = sat_add(kEhdrSize, sat_mul(kPhdrSize, h.e_phnum));
   if (auto bad = strict_header_fault(h, ph_end, file.size())) return fail(LoadErrc::InvalidFileHeader, *bad);
 
   StrictLayout layout;
@@ -293,7 +244,7 @@ Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
   ProgramHeader first = read_program_header(file, kEhdrSize);
   bool has_rodata = first.flags == kPfR;
   unsigned needed = has_rodata ? 2 : 1;
-  if (h.phnum < needed) return fail(LoadErrc::InvalidProgramHeader, kEhdrSize, "no bytecode segment");
+  if (h.e_phnum < needed) return fail(LoadErrc::InvalidProgramHeader, kEhdrSize, "no bytecode segment");
   uint64_t expected_offset = ph_end;
   for (unsigned i = 0; i < needed; ++i) {
     ProgramHeader p = read_program_header(file, kEhdrSize + i * kPhdrSize);
@@ -311,18 +262,18 @@ Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
 
   const ProgramHeader& code = layout.bytecode;
   // The last byte of the entry instruction must be inside the bytecode.
-  if (!code.vm_range().contains(sat_sub(sat_add(h.entry, kInsnSize), 1)) || h.entry % kInsnSize != 0)
+  if (!code.vm_range().contains(sat_sub(sat_add(h.e_entry, kInsnSize), 1)) || h.e_entry % kInsnSize != 0)
     return fail(LoadErrc::InvalidFileHeader, ehdr_off::kEntry, "entrypoint outside the bytecode");
 
   ElfInfo& info = layout.info;
   info.sbpf_version = version;
-  info.machine = h.machine;
+  info.machine = h.e_machine;
   info.text_offset = code.offset;
   info.text_vaddr = code.vaddr;
   info.text_size = code.memsz;
   info.text_count = code.memsz / kInsnSize;
   info.rodata_size = layout.rodata ? layout.rodata->memsz : 0;
-  info.entry_pc = (h.entry - code.vaddr) / kInsnSize;
+  info.entry_pc = (h.e_entry - code.vaddr) / kInsnSize;
   return layout;
 }
 
@@ -330,15 +281,15 @@ Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
 // parser needs no section headers, so anything unreadable is skipped.
 void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr, uint64_t text_count,
                     const LoaderConfig& config, Program& program) {
-  Range ph{kEhdrSize, sat_add(kEhdrSize, sat_mul(kPhdrSize, h.phnum))};
-  auto sh_end = checked_add(h.shoff, uint64_t{h.shnum} * kShdrSize);
-  if (!sh_end || h.shstrndx == 0) return;
-  Range sh{h.shoff, *sh_end};
+  Range ph{kEhdrSize, sat_add(kEhdrSize, sat_mul(kPhdrSize, h.e_phnum))};
+  auto sh_end = checked_add(h.e_shoff, uint64_t{h.e_shnum} * kShdrSize);
+  if (!sh_end || h.e_shstrndx == 0) return;
+  Range sh{h.e_shoff, *sh_end};
   if (overlaps({0, kEhdrSize}, sh) || overlaps(ph, sh) || !table_at(file, sh, kShdrSize, 0)) return;
-  RawSection names = read_section(file, h.shoff + uint64_t{h.shstrndx} * kShdrSize);
+  RawSection names = read_section(file, h.e_shoff + uint64_t{h.e_shstrndx} * kShdrSize);
   std::optional<RawSection> symtab, strtab;
-  for (uint64_t i = 0; i < h.shnum; ++i) {
-    RawSection s = read_section(file, h.shoff + i * kShdrSize);
+  for (uint64_t i = 0; i < h.e_shnum; ++i) {
+    RawSection s = read_section(file, h.e_shoff + i * kShdrSize);
     auto name = string_in_section(file, names, s.name, 64);
     if (!name) continue;
     if (*name == ".symtab") symtab = s;
@@ -366,7 +317,7 @@ void mark_relative_calls(Program& program) {
   const auto count = static_cast<int64_t>(program.text.size());
   for (int64_t pc = 0; pc < count; ++pc) {
     const isa::Slot& s = program.text[pc];
-    if (s.code != kOpCallImm || s.src() != 1) continue;
+    if (isa::lookup(s) != isa::Op::call_local) continue;
     int64_t target = pc + 1 + s.imm;
     if (target >= 0 && target < count) program.calldests[target] = true;
   }
