@@ -14,8 +14,6 @@
 // File layout: the ELF header, the contents of every section in header-table
 // order (each at an offset aligned to its sh_addralign; SHT_NOBITS sections
 // take no bytes), then the section header table, 8-byte aligned.
-#include <elf.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -26,27 +24,21 @@
 #include <vector>
 
 #include "bpfkit/assembly.hpp"
-
-#ifndef EM_BPF
-#define EM_BPF 247
-#endif
-#ifndef SHF_INFO_LINK
-#define SHF_INFO_LINK (1U << 6)
-#endif
+#include "bpfkit/elf_format.hpp"
 
 namespace bpfkit::assembly {
 namespace {
 
-// The ELF structures are copied byte for byte, which is the file's encoding
-// only on a little-endian host.
-static_assert(std::endian::native == std::endian::little, "the ELF writer stores host structs as ELFDATA2LSB");
+// The records of elf_format.hpp are copied byte for byte (it asserts a
+// little-endian host, whose layout is ELFDATA2LSB).
+using elf::Ehdr, elf::Rel, elf::Shdr, elf::Sym;
 
-constexpr uint64_t kSymtabAlignment = alignof(Elf64_Sym);
-constexpr uint64_t kRelAlignment = alignof(Elf64_Rel);
-constexpr uint64_t kHeaderTableAlignment = alignof(Elf64_Shdr);
+constexpr uint64_t kSymtabAlignment = alignof(Sym);
+constexpr uint64_t kRelAlignment = alignof(Rel);
+constexpr uint64_t kHeaderTableAlignment = alignof(Shdr);
 // Section indices from SHN_LORESERVE up mean something else in st_shndx and
 // e_shstrndx; objects that large would need extended numbering.
-constexpr size_t kMaxSections = SHN_LORESERVE;
+constexpr size_t kMaxSections = elf::kShnLoreserve;
 
 uint64_t align_up(uint64_t value, uint64_t alignment) {
   if (alignment <= 1) return value;  // 0 and 1 both mean "no constraint" in ELF
@@ -92,23 +84,23 @@ uint16_t elf_index(uint32_t index) { return static_cast<uint16_t>(index + 1); }
 unsigned char st_bind(Binding binding, bool defined) {
   // An undefined symbol can only be resolved by another object, so it is
   // global whatever it says, as llvm-mc makes it.
-  if (!defined) return binding == Binding::Weak ? STB_WEAK : STB_GLOBAL;
+  if (!defined) return binding == Binding::Weak ? elf::kStbWeak : elf::kStbGlobal;
   switch (binding) {
-    case Binding::Local: return STB_LOCAL;
-    case Binding::Global: return STB_GLOBAL;
-    case Binding::Weak: return STB_WEAK;
+    case Binding::Local: return elf::kStbLocal;
+    case Binding::Global: return elf::kStbGlobal;
+    case Binding::Weak: return elf::kStbWeak;
   }
-  return STB_LOCAL;
+  return elf::kStbLocal;
 }
 
 unsigned char st_type(SymbolType type) {
   switch (type) {
-    case SymbolType::NoType: return STT_NOTYPE;
-    case SymbolType::Func: return STT_FUNC;
-    case SymbolType::Object: return STT_OBJECT;
-    case SymbolType::Section: return STT_SECTION;
+    case SymbolType::NoType: return elf::kSttNotype;
+    case SymbolType::Func: return elf::kSttFunc;
+    case SymbolType::Object: return elf::kSttObject;
+    case SymbolType::Section: return elf::kSttSection;
   }
-  return STT_NOTYPE;
+  return elf::kSttNotype;
 }
 
 // The symbol table being built, with the index of every name a relocation
@@ -116,7 +108,7 @@ unsigned char st_type(SymbolType type) {
 class SymbolTable {
  public:
   explicit SymbolTable(const Object& object) : object_(object) {
-    entries_.push_back(Elf64_Sym{});
+    entries_.push_back(Sym{});
     add_section_symbols();
     add_symbols(/*locals=*/true);
     first_global_ = static_cast<uint32_t>(entries_.size());
@@ -131,7 +123,7 @@ class SymbolTable {
 
   std::vector<uint8_t> bytes() const {
     std::vector<uint8_t> out;
-    for (const Elf64_Sym& entry : entries_) append(out, entry);
+    for (const Sym& entry : entries_) append(out, entry);
     return out;
   }
 
@@ -144,8 +136,8 @@ class SymbolTable {
   // Section symbols have no name of their own; readers show the section's.
   void add_section_symbols() {
     for (uint32_t i = 0; i < object_.sections.size(); ++i) {
-      Elf64_Sym entry{};
-      entry.st_info = ELF64_ST_INFO(STB_LOCAL, STT_SECTION);
+      Sym entry{};
+      entry.st_info = elf::st_info(elf::kStbLocal, elf::kSttSection);
       entry.st_shndx = elf_index(i);
       entries_.push_back(entry);
     }
@@ -160,11 +152,11 @@ class SymbolTable {
       }
       const bool defined = in_range(symbol.section);
       const unsigned char bind = st_bind(symbol.binding, defined);
-      if ((bind == STB_LOCAL) != locals) continue;
-      Elf64_Sym entry{};
+      if ((bind == elf::kStbLocal) != locals) continue;
+      Sym entry{};
       entry.st_name = strings_.add(symbol.name);
-      entry.st_info = ELF64_ST_INFO(bind, st_type(symbol.type));
-      entry.st_shndx = defined ? elf_index(*symbol.section) : SHN_UNDEF;
+      entry.st_info = elf::st_info(bind, st_type(symbol.type));
+      entry.st_shndx = defined ? elf_index(*symbol.section) : elf::kShnUndef;
       entry.st_value = symbol.value;
       entry.st_size = symbol.size;
       indices_.try_emplace(symbol.name, static_cast<uint32_t>(entries_.size()));
@@ -180,17 +172,17 @@ class SymbolTable {
   void add_undefined_references() {
     for (const Relocation& relocation : object_.relocations) {
       if (relocation.section >= object_.sections.size() || indices_.contains(relocation.symbol)) continue;
-      Elf64_Sym entry{};
+      Sym entry{};
       entry.st_name = strings_.add(relocation.symbol);
-      entry.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_NOTYPE);
-      entry.st_shndx = SHN_UNDEF;
+      entry.st_info = elf::st_info(elf::kStbGlobal, elf::kSttNotype);
+      entry.st_shndx = elf::kShnUndef;
       indices_.emplace(relocation.symbol, static_cast<uint32_t>(entries_.size()));
       entries_.push_back(entry);
     }
   }
 
   const Object& object_;
-  std::vector<Elf64_Sym> entries_;
+  std::vector<Sym> entries_;
   std::map<std::string, uint32_t, std::less<>> indices_;
   StringTable strings_;
   uint32_t first_global_ = 0;
@@ -199,7 +191,7 @@ class SymbolTable {
 // One entry of the section header table and the bytes it describes.
 struct OutputSection {
   std::string name;
-  Elf64_Shdr header{};
+  Shdr header{};
   std::vector<uint8_t> contents;  // empty for SHT_NOBITS, whose sh_size is set directly
 };
 
@@ -210,7 +202,7 @@ OutputSection object_section(const Section& section) {
   out.header.sh_flags = section.flags;
   out.header.sh_addralign = section.alignment;
   out.header.sh_size = section.bytes.size();
-  if (section.type != SHT_NOBITS) out.contents = section.bytes;
+  if (section.type != elf::kShtNobits) out.contents = section.bytes;
   return out;
 }
 
@@ -219,18 +211,18 @@ std::optional<OutputSection> relocation_section(const Object& object, uint32_t i
   OutputSection out;
   for (const Relocation& relocation : object.relocations) {
     if (relocation.section != index) continue;
-    Elf64_Rel entry{};
+    Rel entry{};
     entry.r_offset = relocation.offset;
-    entry.r_info = ELF64_R_INFO(symbols.index_of(relocation.symbol), relocation.type);
+    entry.r_info = elf::r_info(symbols.index_of(relocation.symbol), relocation.type);
     append(out.contents, entry);
   }
   if (out.contents.empty()) return std::nullopt;
   out.name = ".rel" + object.sections[index].name;
-  out.header.sh_type = SHT_REL;
-  out.header.sh_flags = SHF_INFO_LINK;  // sh_info is a section index
+  out.header.sh_type = elf::kShtRel;
+  out.header.sh_flags = elf::kShfInfoLink;  // sh_info is a section index
   out.header.sh_info = elf_index(index);
   out.header.sh_addralign = kRelAlignment;
-  out.header.sh_entsize = sizeof(Elf64_Rel);
+  out.header.sh_entsize = sizeof(Rel);
   out.header.sh_size = out.contents.size();
   return out;
 }
@@ -261,12 +253,12 @@ std::vector<OutputSection> build_sections(const Object& object) {
   const uint32_t symtab_index = static_cast<uint32_t>(out.size() + 1);
   for (size_t i = 0; i < relocation_sections; ++i) out[first_rel + i].header.sh_link = symtab_index;
 
-  OutputSection symtab = table_section(".symtab", SHT_SYMTAB, symbols.bytes(), kSymtabAlignment);
+  OutputSection symtab = table_section(".symtab", elf::kShtSymtab, symbols.bytes(), kSymtabAlignment);
   symtab.header.sh_link = symtab_index + 1;  // .strtab follows
   symtab.header.sh_info = symbols.first_global();
-  symtab.header.sh_entsize = sizeof(Elf64_Sym);
+  symtab.header.sh_entsize = sizeof(Sym);
   out.push_back(std::move(symtab));
-  out.push_back(table_section(".strtab", SHT_STRTAB, symbols.strings().bytes(), 1));
+  out.push_back(table_section(".strtab", elf::kShtStrtab, symbols.strings().bytes(), 1));
   return out;
 }
 
@@ -275,13 +267,13 @@ void add_section_names(std::vector<OutputSection>& sections) {
   StringTable names;
   for (OutputSection& section : sections) section.header.sh_name = names.add(section.name);
   const uint32_t shstrtab_name = names.add(".shstrtab");
-  sections.push_back(table_section(".shstrtab", SHT_STRTAB, names.bytes(), 1));
+  sections.push_back(table_section(".shstrtab", elf::kShtStrtab, names.bytes(), 1));
   sections.back().header.sh_name = shstrtab_name;
 }
 
 // Sets every sh_offset; returns the offset of the section header table.
 uint64_t lay_out(std::vector<OutputSection>& sections) {
-  uint64_t offset = sizeof(Elf64_Ehdr);
+  uint64_t offset = sizeof(Ehdr);
   for (OutputSection& section : sections) {
     offset = align_up(offset, section.header.sh_addralign);
     section.header.sh_offset = offset;
@@ -290,20 +282,20 @@ uint64_t lay_out(std::vector<OutputSection>& sections) {
   return align_up(offset, kHeaderTableAlignment);
 }
 
-Elf64_Ehdr file_header(uint64_t header_table_offset, size_t section_count) {
-  Elf64_Ehdr header{};
-  std::memcpy(header.e_ident, ELFMAG, SELFMAG);
-  header.e_ident[EI_CLASS] = ELFCLASS64;
-  header.e_ident[EI_DATA] = ELFDATA2LSB;
-  header.e_ident[EI_VERSION] = EV_CURRENT;
-  header.e_ident[EI_OSABI] = ELFOSABI_NONE;
-  header.e_type = ET_REL;
-  header.e_machine = EM_BPF;
-  header.e_version = EV_CURRENT;
+Ehdr file_header(uint64_t header_table_offset, size_t section_count) {
+  Ehdr header{};
+  std::memcpy(header.e_ident, elf::kElfMagic, sizeof elf::kElfMagic);
+  header.e_ident[elf::kEiClass] = elf::kElfClass64;
+  header.e_ident[elf::kEiData] = elf::kElfData2Lsb;
+  header.e_ident[elf::kEiVersion] = elf::kEvCurrent;
+  header.e_ident[elf::kEiOsabi] = elf::kElfOsabiNone;
+  header.e_type = elf::kEtRel;
+  header.e_machine = elf::kEmBpf;
+  header.e_version = elf::kEvCurrent;
   header.e_shoff = header_table_offset;
   header.e_flags = 0;
-  header.e_ehsize = sizeof(Elf64_Ehdr);
-  header.e_shentsize = sizeof(Elf64_Shdr);
+  header.e_ehsize = sizeof(Ehdr);
+  header.e_shentsize = sizeof(Shdr);
   header.e_shnum = static_cast<uint16_t>(section_count);
   header.e_shstrndx = static_cast<uint16_t>(section_count - 1);  // .shstrtab is last
   return header;
@@ -322,12 +314,12 @@ Expected<std::vector<uint8_t>> write_elf(const Object& object) {
                                              " can be written without extended section numbering");
 
   const uint64_t header_table_offset = lay_out(sections);
-  std::vector<uint8_t> out(header_table_offset + section_count * sizeof(Elf64_Shdr), 0);
+  std::vector<uint8_t> out(header_table_offset + section_count * sizeof(Shdr), 0);
   store(out, 0, file_header(header_table_offset, section_count));
   for (size_t i = 0; i < sections.size(); ++i) {
     const OutputSection& section = sections[i];
     std::copy(section.contents.begin(), section.contents.end(), out.begin() + section.header.sh_offset);
-    store(out, header_table_offset + (i + 1) * sizeof(Elf64_Shdr), section.header);
+    store(out, header_table_offset + (i + 1) * sizeof(Shdr), section.header);
   }
   return out;  // the null section's header is already zero
 }
