@@ -48,7 +48,7 @@ void check(std::span<const uint8_t> bytes, const sbpf::LoaderConfig& config) {
   // load() runs peek()'s checks first: a peek failure is a load failure.
   if (!info && (program || program.error().name() != info.error().name())) std::abort();
   if (!program) {
-    if (program.error().domain != Domain::SbpfLoader) std::abort();
+    if (program.error().domain != bpfkit::Domain::SbpfLoader) std::abort();
     return;
   }
   // What the VM relies on.
