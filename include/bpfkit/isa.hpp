@@ -381,7 +381,10 @@ std::optional<Op> lookup(const Slot& slot, const Dialect& dialect);
 Expected<Program> decode(std::span<const uint8_t> bytes, const Dialect& dialect = kLinuxV4);
 Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect = kLinuxV4);
 
-// Target slot of a jump or local call at pc (pc + 1 + off or imm).
+// Target slot of a jump or local call at pc (pc + 1 + off or imm); -1 for
+// an instruction without one. successors() in isa/semantics.hpp gives all.
 int64_t branch_target(const Program& program, size_t pc);
 
 }  // namespace bpfkit::isa
+
+#include "bpfkit/isa/semantics.hpp"  // what each row does in each dialect; frames and memory layout

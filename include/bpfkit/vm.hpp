@@ -24,18 +24,15 @@ namespace bpfkit::vm {
 
 // ---- Memory ----------------------------------------------------------------
 
-// A guest address is a region index in bits 63..32 and an offset in bits
-// 31..0. Index 0 is never mapped, so a null pointer (and any small integer)
-// faults. The fixed indices follow sBPF's layout so that both dialects share
-// one scheme.
-inline constexpr unsigned kRegionShift = 32;
-inline constexpr uint32_t kProgramRegion = 1;  // code: lddw func addresses, callx targets
-inline constexpr uint32_t kStackRegion = 2;
-inline constexpr uint32_t kHeapRegion = 3;
-inline constexpr uint32_t kInputRegion = 4;  // context / packet buffer (r1)
-inline constexpr uint32_t kFirstFreeRegion = 5;
-
-constexpr uint64_t region_base(uint32_t index) { return static_cast<uint64_t>(index) << kRegionShift; }
+// The memory layout (region indices and addresses) is isa's: one scheme for
+// both dialects, described in bpfkit/isa/semantics.hpp.
+using isa::kFirstFreeRegion;
+using isa::kHeapRegion;
+using isa::kInputRegion;
+using isa::kProgramRegion;
+using isa::kRegionShift;
+using isa::kStackRegion;
+using isa::region_base;
 
 // Bounds of one region as the hot path sees them.
 struct RegionBounds {
@@ -244,7 +241,7 @@ class Environment {
   uint64_t input_size() const { return input_size_; }
 
   // Address one past the top of the entry frame (r10 at entry).
-  uint64_t stack_top() const { return region_base(kStackRegion) + stack_.size(); }
+  uint64_t stack_top() const { return region_base(kStackRegion) + isa::frame_model(dialect_).entry_fp; }
 
   // Creates a map and maps its storage; returns its index (lddw src 5's imm).
   Expected<uint32_t> add_map(const isa::MapSpec& spec);

@@ -39,10 +39,7 @@ struct Insn {
 Slot as_printed(const Slot& slot, Op op, const isa::Dialect& dialect) {
   if (op != Op::callx || dialect.family != isa::Family::Sbpf) return slot;
   Slot printed = slot;
-  if (dialect.sbpf.callx_uses_src)
-    printed.set_dst(slot.src());
-  else if (!dialect.sbpf.callx_uses_dst)
-    printed.set_dst(static_cast<uint8_t>(slot.imm));
+  printed.set_dst(static_cast<uint8_t>(isa::callx_register(slot, dialect)));  // instruction_at checked the range
   printed.set_src(0);
   printed.imm = 0;
   return printed;
@@ -52,8 +49,7 @@ std::optional<Insn> instruction_at(std::span<const Slot> slots, size_t pc, const
   if (pc >= slots.size()) return std::nullopt;
   const std::optional<Op> op = isa::lookup(slots[pc], dialect);
   if (!op) return std::nullopt;
-  if (dialect.family == isa::Family::Sbpf && *op == Op::callx && !dialect.sbpf.callx_uses_src &&
-      !dialect.sbpf.callx_uses_dst && (slots[pc].imm < 0 || slots[pc].imm > 10))
+  if (*op == Op::callx && (isa::callx_register(slots[pc], dialect) < 0 || isa::callx_register(slots[pc], dialect) > 10))
     return std::nullopt;  // no register to name
   Insn insn;
   insn.op = *op;

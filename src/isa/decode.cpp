@@ -93,15 +93,12 @@ Expected<void> check_registers(uint32_t pc, const Slot& slot, const OpInfo& row)
   return {};
 }
 
-bool has_branch_target(Shape shape) {
-  return shape == Shape::Jump || shape == Shape::JumpLong || shape == Shape::JumpImm || shape == Shape::JumpReg ||
-         shape == Shape::CallLocal;
-}
-
 Expected<void> check_targets(const Program& program) {
   for (size_t pc = 0; pc < program.size(); ++pc) {
-    if (!program.ops[pc] || !has_branch_target(info(*program.ops[pc]).shape)) continue;
-    const int64_t target = branch_target(program, pc);
+    if (!program.ops[pc]) continue;
+    const std::optional<int64_t> found = branch_target(*program.ops[pc], program.slots[pc], static_cast<int64_t>(pc));
+    if (!found) continue;
+    const int64_t target = *found;
     const auto here = static_cast<uint32_t>(pc);
     if (target < 0 || target >= static_cast<int64_t>(program.size()))
       return at(here, Errc::OutOfRange,

@@ -117,11 +117,4 @@ std::vector<uint8_t> to_bytes(std::span<const Slot> slots) {
   return bytes;
 }
 
-int64_t branch_target(const Program& program, size_t pc) {
-  const Slot& slot = program.slots[pc];
-  const Shape shape = info(*program.ops[pc]).shape;
-  const int64_t delta = (shape == Shape::JumpLong || shape == Shape::CallLocal) ? slot.imm : slot.off;
-  return static_cast<int64_t>(pc) + 1 + delta;
-}
-
 }  // namespace bpfkit::isa

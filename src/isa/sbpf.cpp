@@ -148,6 +148,13 @@ std::optional<Op> endian_row(const Slot& slot) {
 
 }  // namespace
 
+bool has_row(Op op, const Dialect& dialect) {
+  const OpInfo& row = info(op);
+  if (dialect.family != Family::Sbpf) return is_linux(row) && row.since <= dialect.isa;
+  if (op == Op::call_local) return dialect.sbpf.static_syscalls;  // v3: call src 1
+  return is_linux(row) ? linux_row_in_sbpf(row, dialect.sbpf) : sbpf_row_in_version(row, dialect.sbpf);
+}
+
 std::optional<Op> lookup(const Slot& slot, const Dialect& dialect) {
   if (dialect.family != Family::Sbpf) return lookup(slot);
   const std::optional<Op> op = byte_table(dialect).row[slot.code];
@@ -190,12 +197,6 @@ int shift_limit(const OpInfo& row) {
   return op_class(row.code) == cls::kAlu64 ? 64 : 32;
 }
 
-uint8_t callx_register(const Slot& slot, const SbpfFeatures& f) {
-  if (f.callx_uses_src) return slot.src();
-  if (f.callx_uses_dst) return slot.dst();
-  return slot.imm >= 0 && slot.imm < 16 ? static_cast<uint8_t>(slot.imm) : 0xff;
-}
-
 Expected<void> check_sbpf_registers(uint32_t pc, const Slot& slot, const OpInfo& row, const Dialect& dialect) {
   if (slot.src() > 10)
     return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::InvalidSourceRegister,
@@ -220,7 +221,7 @@ Expected<void> check_sbpf_operands(uint32_t pc, const Slot& slot, const OpInfo& 
       (slot.imm & 63) != 0)
     return verifier_error(pc, Errc::BadOperand, SbpfVerifierErrc::UnalignedImmediate,
                           "stack pointer adjustment " + std::to_string(slot.imm) + " is not a multiple of 64");
-  if (row.op == Op::callx && callx_register(slot, dialect.sbpf) > 9)
+  if (row.op == Op::callx && (callx_register(slot, dialect) < 0 || callx_register(slot, dialect) > 9))
     return verifier_error(pc, Errc::BadRegister, SbpfVerifierErrc::InvalidRegister, "callx names an invalid register");
   return {};
 }
@@ -228,7 +229,7 @@ Expected<void> check_sbpf_operands(uint32_t pc, const Slot& slot, const OpInfo& 
 Expected<void> check_sbpf_target(const std::span<const Slot> slots, uint32_t pc, const OpInfo& row) {
   const bool local_call = row.shape == Shape::CallLocal;
   if (!local_call && row.shape != Shape::Jump && !is_conditional_jump(row)) return {};
-  const int64_t target = int64_t{pc} + 1 + (local_call ? slots[pc].imm : slots[pc].off);
+  const int64_t target = *branch_target(row.op, slots[pc], pc);
   if (target < 0 || target >= static_cast<int64_t>(slots.size())) {
     if (local_call)
       return verifier_error(pc, Errc::OutOfRange, SbpfVerifierErrc::InvalidFunction,

@@ -128,8 +128,9 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
     return Result{};
   }
 
-  const uint32_t max_frames = env->dialect().max_call_depth;
-  const uint64_t frame_size = env->dialect().stack_frame_size;
+  const isa::FrameModel frame = isa::frame_model(env->dialect());
+  const uint32_t max_frames = frame.max_depth;
+  const auto frame_step = static_cast<uint64_t>(frame.call_fp_step);  // one frame down
   const MemoryMap& memory = env->memory();
   const RegionBounds* regions = memory.bounds().data();
   uint64_t region_count = memory.bounds().size();
@@ -412,7 +413,7 @@ L_gotol:
     region_count = memory.bounds().size();
     NEXT();
   L_call_local:
-    callee = pc + 1 + pc->imm;
+    callee = pc + 1 + pc->imm;  // isa::branch_target, checked by create()
     goto L_enter;
   L_callx : {
     // A program-region address is a subprogram; anything else a helper id.
@@ -443,7 +444,7 @@ L_gotol:
     frames[depth].return_to = pc + 1;
     std::memcpy(frames[depth].saved, &reg[6], sizeof frames[depth].saved);
     ++depth;
-    reg[isa::kFramePointer] -= frame_size;
+    reg[isa::kFramePointer] += frame_step;
     pc = callee;
     DISPATCH();
   }
@@ -556,12 +557,13 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, std::span
     }
     const Op op = *program.ops[pc];
     cell.handler = handlers[static_cast<size_t>(op)];
+    const isa::Semantics meaning = isa::semantics(op, isa::kLinuxV4);
     if (op == Op::lddw_func) {
-      const int64_t target = static_cast<int64_t>(pc) + 1 + slot.imm;
+      const int64_t target = *isa::branch_target(Op::call_local, slot, static_cast<int64_t>(pc));
       if (target < 0 || target >= static_cast<int64_t>(program.size()) || !program.ops[target])
         return make_error(Errc::OutOfRange, "lddw function address points outside the program",
                           at_pc(static_cast<uint32_t>(pc)));
-    } else if (op == Op::call && slot.imm == static_cast<int32_t>(kTailCallHelper)) {
+    } else if (meaning.call == isa::CallResolution::Helper && slot.imm == static_cast<int32_t>(kTailCallHelper)) {
       cell.handler = handlers[isa::kOpCount + 2];
     } else if ((op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) && !map_addresses.empty()) {
       // resolve_map_loads() below.

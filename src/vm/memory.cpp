@@ -42,9 +42,7 @@ std::string MemoryMap::describe_fault(uint64_t addr, uint64_t size, bool write) 
 }
 
 Environment::Environment(const isa::Dialect& dialect)
-    : dialect_(dialect),
-      helpers_(HelperRegistry::linux_defaults()),
-      stack_(static_cast<size_t>(dialect.max_call_depth) * dialect.stack_frame_size) {
+    : dialect_(dialect), helpers_(HelperRegistry::linux_defaults()), stack_(isa::frame_model(dialect).stack_bytes()) {
   memory_.map(kStackRegion, "stack", stack_, true);
 }
 

@@ -3,11 +3,11 @@
 // and run with computed goto, as the Linux interpreter is.
 //
 // Every opcode table row has a label here named L_<row id>; a row without one
-// fails to compile. Rows no sBPF version decodes share L_not_in_dialect. What
-// differs between versions is resolved once, in create(): a cell gets the
-// handler of its version's variant (sign- or zero-extending add32, swapped
-// sub imm, ...), so the hot loop never tests a feature flag. The one
-// exception, v0's gapped stack, is a template parameter of execute().
+// fails to compile. What differs between versions is resolved once, in
+// create(), from isa::semantics(): a cell gets the handler that implements
+// its row's meaning in the version (sign- or zero-extending add32, swapped
+// sub imm, ...; kVariants), so the hot loop never tests a feature flag. The
+// one exception, v0's gapped stack, is a template parameter of execute().
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -29,8 +29,7 @@ struct Cell {
   int32_t imm;  // a syscall call: index into State::syscalls; a local call: target - pc - 1
 };
 
-constexpr uint64_t kFrameSize = 4096;  // bytes of one stack frame
-constexpr uint32_t kMaxFrames = 64;    // the production call depth limit
+constexpr uint32_t kMaxFrames = 64;  // the deepest call stack of any sBPF version
 
 // Handlers past the table rows: what create() gives cells that need one of a
 // row's version variants, or no row at all.
@@ -130,17 +129,16 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   const Cell* const end = cells + state->cells.size() - 1;
   const uint64_t text_count = state->cells.size() - 1;
   const uint64_t text_vaddr = state->exe.text_vaddr;
-  const uint32_t max_frames = std::min(dialect.max_call_depth, kMaxFrames);
-  // Calls move r10 to the next frame unless the program does it (v1, v2).
-  const uint64_t frame_step = dialect.sbpf.manual_stack_frame_bump ? 0 : (kGapped ? 2 : 1) * kFrameSize;
+  const isa::FrameModel frame = isa::frame_model(dialect);
+  const uint32_t max_frames = std::min(frame.max_depth, kMaxFrames);
+  const auto frame_step = static_cast<uint64_t>(frame.call_fp_step);  // 0 where the program moves r10 (v1, v2)
   const MemoryMap& memory = run->memory;
   const RegionBounds* const regions = memory.bounds().data();
   const uint64_t region_count = memory.bounds().size();
 
   uint64_t reg[isa::kRegisterCount] = {};
   reg[1] = region_base(kInputRegion);
-  reg[isa::kFramePointer] =
-      region_base(kStackRegion) + (dialect.sbpf.manual_stack_frame_bump ? run->stack.size() : kFrameSize);
+  reg[isa::kFramePointer] = region_base(kStackRegion) + frame.entry_fp;
 
   Frame frames[kMaxFrames];
   uint32_t depth = 0;
@@ -158,14 +156,10 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
     error = vm_error(code, name, message, pc - cells); \
     goto L_fail;                                       \
   } while (0)
-// In v0 a stack offset first loses its gap bit (bit 12 set: in a gap; the
-// offset is pushed past every limit), the way Agave's vm_gap_shift maps it;
-// only the first byte is tested against the gap, as there.
-#define STACK_GAPS(index, offset)                                                                                 \
-  if constexpr (kGapped) {                                                                                        \
-    if ((index) == kStackRegion)                                                                                  \
-      (offset) = ((offset)&kFrameSize) ? (uint64_t{1} << 40)                                                      \
-                                       : ((((offset) >> 1) & ~(kFrameSize - 1)) | ((offset) & (kFrameSize - 1))); \
+// In v0 a stack offset is first mapped past its gaps (isa::gapped_stack_offset).
+#define STACK_GAPS(index, offset)                                               \
+  if constexpr (kGapped) {                                                      \
+    if ((index) == kStackRegion) (offset) = isa::gapped_stack_offset((offset)); \
   }
 #define ACCESS(host, addr_expr, size, write) CHECKED_ACCESS(host, addr_expr, size, write, STACK_GAPS)
 #define IMM_ZX64 static_cast<uint64_t>(static_cast<uint32_t>(pc->imm))
@@ -388,10 +382,8 @@ L_ja:
     if (target >= 0 && static_cast<uint64_t>(target) < text_count) {
       callee = cells + target;
     } else {
-      // v3: a target outside the text leaves the call unresolved; v0..v2
-      // push the frame first, then fault.
-      if (dialect.sbpf.static_syscalls)
-        FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction, "call target outside the text");
+      // A registered function outside the text (v0..v2; the verifier keeps
+      // v3's relative calls inside): push the frame first, then fault.
       callee = end;
     }
     goto L_push;
@@ -538,35 +530,53 @@ const void* const* handler_table() {
   return table;
 }
 
-// The handler for one decoded slot, with the version's variant where the
-// row's meaning differs between versions.
-size_t handler_index(Op op, const isa::SbpfFeatures& f) {
-  const bool zx = f.explicit_sign_extension;
-  switch (op) {
-    case Op::add32_imm: return zx ? kAdd32ImmZx : size_t(op);
-    case Op::add32_reg: return zx ? kAdd32RegZx : size_t(op);
-    case Op::sub32_reg: return zx ? kSub32RegZx : size_t(op);
-    case Op::mul32_imm: return zx ? kMul32ImmZx : size_t(op);
-    case Op::mul32_reg: return zx ? kMul32RegZx : size_t(op);
-    case Op::sub32_imm:
-      if (f.swap_sub_reg_imm) return zx ? kSub32ImmSwapZx : kSub32ImmSwap;
-      return zx ? kSub32ImmZx : size_t(op);
-    case Op::sub64_imm: return f.swap_sub_reg_imm ? kSub64ImmSwap : size_t(op);
-    case Op::mov32_reg: return zx ? kMov32RegSx : size_t(op);
-    default: return size_t(op);
-  }
-}
+// The handlers of the rows whose meaning differs between versions, by the
+// meaning each implements. A row not listed has one meaning in every version
+// that has it: its own label.
+struct Variant {
+  Op op;
+  isa::Extension result;
+  bool swapped;
+  size_t handler;
+};
+constexpr Variant kVariants[] = {
+    {Op::add32_imm, isa::Extension::Sign, false, size_t(Op::add32_imm)},
+    {Op::add32_imm, isa::Extension::Zero, false, kAdd32ImmZx},
+    {Op::add32_reg, isa::Extension::Sign, false, size_t(Op::add32_reg)},
+    {Op::add32_reg, isa::Extension::Zero, false, kAdd32RegZx},
+    {Op::sub32_imm, isa::Extension::Sign, false, size_t(Op::sub32_imm)},
+    {Op::sub32_imm, isa::Extension::Zero, false, kSub32ImmZx},
+    {Op::sub32_imm, isa::Extension::Sign, true, kSub32ImmSwap},
+    {Op::sub32_imm, isa::Extension::Zero, true, kSub32ImmSwapZx},
+    {Op::sub32_reg, isa::Extension::Sign, false, size_t(Op::sub32_reg)},
+    {Op::sub32_reg, isa::Extension::Zero, false, kSub32RegZx},
+    {Op::sub64_imm, isa::Extension::None, false, size_t(Op::sub64_imm)},
+    {Op::sub64_imm, isa::Extension::None, true, kSub64ImmSwap},
+    {Op::mul32_imm, isa::Extension::Sign, false, size_t(Op::mul32_imm)},
+    {Op::mul32_imm, isa::Extension::Zero, false, kMul32ImmZx},
+    {Op::mul32_reg, isa::Extension::Sign, false, size_t(Op::mul32_reg)},
+    {Op::mul32_reg, isa::Extension::Zero, false, kMul32RegZx},
+    {Op::mov32_reg, isa::Extension::Zero, false, size_t(Op::mov32_reg)},
+    {Op::mov32_reg, isa::Extension::Sign, false, kMov32RegSx},
+};
 
-// The register callx reads its target from: imm (v0, v1), src (v2), dst (v3).
-Expected<uint8_t> callx_register(const isa::Slot& slot, const isa::SbpfFeatures& f, size_t pc) {
-  const int64_t r = f.callx_uses_src ? slot.src() : f.callx_uses_dst ? slot.dst() : slot.imm;
-  if (r < 0 || r >= isa::kRegisterCount)
-    return vm_error(Errc::BadRegister, SbpfVmErrc::InvalidRegister, "callx register out of range", pc);
-  return static_cast<uint8_t>(r);
+// The handler for one decoded slot: the one implementing the row's meaning
+// in this version.
+Expected<size_t> handler_index(Op op, const isa::Semantics& meaning, size_t pc) {
+  bool listed = false;
+  for (const Variant& v : kVariants) {
+    if (v.op != op) continue;
+    listed = true;
+    if (v.result == meaning.result && v.swapped == meaning.swapped) return v.handler;
+  }
+  if (!listed) return size_t(op);
+  return vm_error(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction,
+                  "no handler for " + std::string(isa::info(op).id) + " as this version defines it", pc);
 }
 
 // Fills the cell of a call: a syscall (v0..v2 check them first; v3's src 0
-// is only that), else a function of the executable (v0..v2), else unknown.
+// is only that: CallResolution::Syscall), else a function of the executable
+// (v0..v2: SyscallOrFunction), else unknown.
 void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handlers) {
   const auto key = static_cast<uint32_t>(cell.imm);
   if (const Syscall* syscall = state.registry.find(key)) {
@@ -576,9 +586,9 @@ void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handle
     cell.imm = static_cast<int32_t>(it - state.syscalls.begin());
     return;
   }
-  const isa::Dialect& dialect = *state.exe.dialect;
+  const isa::Semantics meaning = isa::semantics(Op::call, *state.exe.dialect);
   auto fn = state.exe.functions.find(key);
-  if (dialect.sbpf.static_syscalls || fn == state.exe.functions.end()) {
+  if (meaning.call != isa::CallResolution::SyscallOrFunction || fn == state.exe.functions.end()) {
     cell.handler = handlers[size_t(Op::call)];
     return;
   }
@@ -590,8 +600,7 @@ void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handle
 
 // rodata's region: 1 << 32, or 0 where the version lowers it (v3).
 Expected<void> check_layout(const Executable& exe) {
-  const uint64_t expected = exe.dialect->sbpf.lower_rodata_vaddr ? 0 : region_base(kProgramRegion);
-  if (!exe.rodata.empty() && exe.rodata_vaddr != expected)
+  if (!exe.rodata.empty() && exe.rodata_vaddr != isa::rodata_address(*exe.dialect))
     return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata must start at its region's base", 0);
   if (exe.rodata.size() > 0xffffffffu)
     return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata larger than a region", 0);
@@ -612,8 +621,9 @@ Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRe
   auto state = std::make_shared<State>();
   state->exe = std::move(executable);
   state->registry = syscalls;
-  const isa::SbpfFeatures& features = state->exe.dialect->sbpf;
-  const void* const* handlers = features.stack_frame_gaps ? handler_table<true>() : handler_table<false>();
+  const isa::Dialect& dialect = *state->exe.dialect;
+  const void* const* handlers =
+      isa::frame_model(dialect).gap_size != 0 ? handler_table<true>() : handler_table<false>();
   state->cells.resize(program->size() + 1);
   for (size_t pc = 0; pc < program->size(); ++pc) {
     const isa::Slot& slot = program->slots[pc];
@@ -621,13 +631,15 @@ Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRe
     cell = Cell{handlers[kLddwTail], slot.dst(), slot.src(), slot.off, slot.imm};
     if (!program->ops[pc]) continue;
     const Op op = *program->ops[pc];
-    cell.handler = handlers[handler_index(op, features)];
-    if (op == Op::call) {
+    const isa::Semantics meaning = isa::semantics(op, dialect);
+    auto handler = handler_index(op, meaning, pc);
+    if (!handler) return handler.error();
+    cell.handler = handlers[*handler];
+    if (meaning.call == isa::CallResolution::Syscall || meaning.call == isa::CallResolution::SyscallOrFunction) {
       resolve_call(*state, cell, pc, handlers);
-    } else if (op == Op::callx) {
-      auto r = callx_register(slot, features, pc);
-      if (!r) return r.error();
-      cell.src = *r;
+    } else if (meaning.call == isa::CallResolution::Indirect) {
+      // The verifier checked the register (InvalidRegister).
+      cell.src = static_cast<uint8_t>(isa::callx_register(slot, dialect));
     }
   }
   state->cells.back() = Cell{handlers[kOverrun], 0, 0, 0, 0};
@@ -638,11 +650,11 @@ RunResult Interpreter::run(const RunOptions& options) const {
   const Executable& exe = state_->exe;
   const isa::Dialect& dialect = *exe.dialect;
   Run run;
-  run.stack.assign(static_cast<size_t>(dialect.max_call_depth) * kFrameSize, 0);
+  run.stack.assign(isa::frame_model(dialect).stack_bytes(), 0);
   run.heap.assign(options.heap_size, 0);
   // The map never writes a read-only region, so the const_cast is safe.
   std::span<uint8_t> rodata(const_cast<uint8_t*>(exe.rodata.data()), exe.rodata.size());
-  if (dialect.sbpf.lower_rodata_vaddr) {
+  if (isa::rodata_address(dialect) == 0) {
     run.memory.map(0, "rodata", rodata, false);
     run.memory.map(kProgramRegion, "bytecode", {}, false);  // not readable
   } else {
@@ -655,7 +667,7 @@ RunResult Interpreter::run(const RunOptions& options) const {
   RunResult result;
   // One below the maximum, so that the meter's + 1 cannot wrap.
   const uint64_t budget = std::min(options.compute_budget, UINT64_MAX - 1);
-  if (dialect.sbpf.stack_frame_gaps)
+  if (isa::frame_model(dialect).gap_size != 0)
     execute<true>(state_.get(), &run, &result, budget, nullptr);
   else
     execute<false>(state_.get(), &run, &result, budget, nullptr);

@@ -19,12 +19,11 @@ constexpr uint64_t kSyscallBaseCost = 100;
 constexpr uint64_t kLog64Units = 100;
 constexpr uint64_t kMemOpBaseCost = 10;
 constexpr uint64_t kCpiBytesPerUnit = 250;
-constexpr uint64_t kStackFrameSize = 4096;
 
 Error named(Errc code, SbpfVmErrc detail, std::string message) { return make_error(code, detail, std::move(message)); }
 
 const char* region_name(const isa::Dialect& dialect, uint64_t index) {
-  const bool low_rodata = dialect.sbpf.lower_rodata_vaddr;
+  const bool low_rodata = isa::rodata_address(dialect) == 0;
   switch (index) {
     case 0: return low_rodata ? "rodata" : "unknown";
     case 1: return low_rodata ? "bytecode" : "program";
@@ -209,12 +208,10 @@ bool SyscallContext::consume(uint64_t units) {
 }
 
 uint8_t* SyscallContext::translate(uint64_t addr, uint64_t size, bool write) const {
-  if (dialect != nullptr && dialect->sbpf.stack_frame_gaps && (addr >> kRegionShift) == kStackRegion) {
-    // Agave's vm_gap_shift: odd 4 KiB pages of the region are gaps, even
-    // ones map to consecutive frames. Only the first byte is checked.
-    const uint64_t offset = addr & 0xffffffffu;
-    if (offset & kStackFrameSize) return nullptr;
-    addr = region_base(kStackRegion) | ((offset >> 1) & ~(kStackFrameSize - 1)) | (offset & (kStackFrameSize - 1));
+  if (dialect != nullptr && isa::frame_model(*dialect).gap_size != 0 && (addr >> kRegionShift) == kStackRegion) {
+    const uint64_t offset = isa::gapped_stack_offset(addr & 0xffffffffu);
+    if (offset == isa::kUnmappedOffset) return nullptr;
+    addr = region_base(kStackRegion) | offset;
   }
   return memory.translate(addr, size, write);
 }
@@ -226,8 +223,9 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   // address relative to the stack start.
   const __int128 relative =
       static_cast<__int128>(static_cast<int64_t>(addr)) - static_cast<__int128>(region_base(kStackRegion));
-  const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(kStackFrameSize));
-  if (dialect.sbpf.stack_frame_gaps && frame >= -1 && frame <= static_cast<int64_t>(dialect.max_call_depth)) {
+  const isa::FrameModel model = isa::frame_model(dialect);
+  const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(model.frame_size));
+  if (model.gap_size != 0 && frame >= -1 && frame <= static_cast<int64_t>(model.max_depth)) {
     std::snprintf(buf, sizeof buf,
                   "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
                   frame, addr, size, type);
