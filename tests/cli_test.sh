@@ -154,7 +154,7 @@ check sbpf-fault-units 1 '"compute_units":129' -- "$bpfkit" run "$elfs/callx_una
 check_err sbpf-fault-text 1 "CallDepthExceeded" -- "$bpfkit" run "$elfs/callx_unaligned.so"
 check sbpf-load-error 1 '"code":"WritableSectionNotSupported"' -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so" --json
 check_err sbpf-load-error-text 1 ".bss" -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so"
-check sbpf-syscall 0 '"compute_units":5' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --json
+check sbpf-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --json
 check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so"
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"

@@ -129,6 +129,48 @@ TEST(Maps, HashFlagsErrorsAndFull) {
   }
 }
 
+// Issue 16 #9: a hash map of 2^28 entries took 13.6 GB when declared. Hash
+// storage grows as entries are added; what all maps of one Environment may
+// take when full is bounded, and a declaration past it names the map.
+TEST(Maps, HashStorageGrowsWithEntries) {
+  vm::Environment env;
+  vm::Map& map = add(env, spec(MapType::Hash, 4, 8, 1u << 20));
+  EXPECT_EQ(map.storage().size(), 0u);
+  std::vector<uint64_t> handles;
+  for (uint32_t k = 0; k < 100; ++k) {
+    const uint64_t v = k * 3;
+    ASSERT_EQ(map.update_errno(bytes_of(k), bytes_of(v), vm::kBpfAny), 0);
+  }
+  EXPECT_GE(map.storage().size(), 100u * 8);
+  EXPECT_LT(map.storage().size(), 1024u * 8);
+  for (uint32_t k = 0; k < 100; ++k) EXPECT_EQ(u64_at(map.lookup(bytes_of(k))), k * 3u);
+  // The region follows the storage: a program reads the values it grew into.
+  const uint32_t key = 99;
+  Code code;
+  code.add(Op::stw, 10, 0, -4, static_cast<int32_t>(key)).lddw(1, map.handle()).add(Op::mov64_reg, 2, 10);
+  code.add(Op::add64_imm, 2, 0, 0, -4).call(1).add(Op::ldxdw, 0, 0, 0).exit();
+  EXPECT_EQ(r0_of(code, env), 297);
+}
+
+TEST(Maps, MapMemoryIsBoundedBeforeAllocating) {
+  vm::Environment env;
+  auto huge = env.add_map(spec(MapType::Hash, 8, 8, 1u << 28, "huge"));
+  ASSERT_FALSE(huge.has_value());
+  EXPECT_NE(huge.error().message.find("'huge'"), std::string::npos) << huge.error().message;
+  EXPECT_NE(huge.error().message.find("limit"), std::string::npos) << huge.error().message;
+  // A 2^31-byte ring needs a 4 GiB region: refused before allocating it.
+  auto ring = vm::Map::create(spec(MapType::RingBuf, 0, 0, 1u << 31, "ring"));
+  ASSERT_FALSE(ring.has_value());
+  EXPECT_NE(ring.error().message.find("'ring'"), std::string::npos) << ring.error().message;
+  // The limit counts every map: two that fit alone do not fit together.
+  vm::Environment small;
+  small.set_map_memory_limit(1u << 20);
+  EXPECT_TRUE(small.add_map(spec(MapType::Array, 4, 8, 100000, "a")).has_value());
+  auto second = small.add_map(spec(MapType::Array, 4, 8, 100000, "b"));
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("'b'"), std::string::npos) << second.error().message;
+}
+
 TEST(Maps, LruEvictsLeastRecentlyUsed) {
   for (MapType type : {MapType::LruHash, MapType::LruPerCpuHash}) {
     vm::Environment env;
@@ -376,6 +418,31 @@ TEST(MapHelpers, TracePrintkFormats) {
   format(code, "hi %u").mov(3, 3).call(6).exit();
   EXPECT_EQ(r0_of(code, env), 4);
   EXPECT_EQ(seen, "hi 3");
+}
+
+// Issue 16 #5: `%99999999d` built a 100 MB string per call into an unbounded
+// buffer. One call prints at most the kernel's 1023 characters, and the
+// Environment keeps at most its output limit, then a marker.
+TEST(MapHelpers, TracePrintkOutputIsBounded) {
+  vm::Environment env;
+  Code code;
+  format(code, "%99999999d|").mov(3, 7).call(6).exit();
+  EXPECT_EQ(r0_of(code, env), 1023);
+  ASSERT_EQ(env.output().size(), 1023u);
+  EXPECT_EQ(env.output().back(), ' ');  // cut inside the padding
+  env.clear_output();
+  env.set_output_limit(3000);
+  Code each;  // 40 calls
+  each.mov(6, 40);
+  format(each, "%99999999d|").mov(3, 7).call(6).add(Op::sub64_imm, 6, 0, 0, 1);
+  each.add(Op::jne64_imm, 6, 0, -static_cast<int16_t>(each.slots.size()), 0).exit();
+  ASSERT_TRUE(run(each, env).has_value());
+  const std::string marker = "\n[output truncated at 3000 bytes]\n";
+  EXPECT_EQ(env.output().size(), 3000u + marker.size());
+  EXPECT_EQ(env.output().substr(3000), marker);
+  // Nothing more until the output is cleared.
+  ASSERT_TRUE(run(each, env).has_value());
+  EXPECT_EQ(env.output().size(), 3000u + marker.size());
 }
 
 TEST(MapHelpers, FormatWithoutNulIsEinval) {

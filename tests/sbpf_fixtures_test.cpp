@@ -22,11 +22,12 @@ struct Outcome {
   uint64_t compute_units = 0;
 };
 
-// Loads (with the default syscalls, "log" among them) and runs one fixture.
+// Loads (with the reference harness's syscalls: the defaults with a free
+// "log") and runs one fixture.
 Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, elf::sbpf::LoaderConfig config = {}) {
   const std::vector<uint8_t> file = read_fixture(name);
   EXPECT_FALSE(file.empty()) << name;
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::reference_harness();
   if (config.syscalls.empty()) config.syscalls = syscalls.names();
   auto program = elf::sbpf::load(file, config);
   if (!program) return {std::string(program.error().name())};

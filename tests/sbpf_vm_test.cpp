@@ -732,10 +732,38 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   // (fuzz_sbpf_run found translate() accepting it).
   Code wrapping;
   wrapping.lddw(1, kInput + 4).mov(2, -3).call(static_cast<int32_t>(isa::murmur3_32("log"))).exit();
-  EXPECT_EQ(fault_of(run(wrapping, V0, options(input))), "AccessViolation");
+  EXPECT_EQ(fault_of(run(executable(wrapping, V0), options(input), SyscallRegistry::reference_harness())),
+            "AccessViolation");
+  EXPECT_EQ(fault_of(run(wrapping, V0, options(input))), "ComputationalBudgetExceeded");  // charged first
+  // Issue 16 #6: the fixtures' `log` was free, so a loop logged gigabytes.
+  // It costs what sol_log_ does; the reference harness's free one stays
+  // available for the fixtures' compute units.
   auto test_log = run(log_call("log", 5), V0, options(input));
-  EXPECT_EQ(test_log->compute_units, 4u);  // the fixtures' log is free
+  EXPECT_EQ(test_log->compute_units, 4u + 100u);
   EXPECT_EQ(test_log->log, "log: aaaaa\n");
+  EXPECT_EQ(run(log_call("log", 300), V0, options(input))->compute_units, 4u + 300u);
+  auto free_log = run(executable(log_call("log", 5), V0), options(input), SyscallRegistry::reference_harness());
+  EXPECT_EQ(free_log->compute_units, 4u);
+}
+
+// The log keeps messages until they would reach 10,000 bytes, then says
+// "Log truncated" once, as Agave's LogCollector does.
+TEST(SbpfVm, LogIsTruncatedAt10000Bytes) {
+  std::vector<uint8_t> input(4096, 'a');
+  for (const char* name : {"log", "sol_log_"}) {
+    Code code;  // 200 messages of 1000 bytes
+    code.mov(6, 200).lddw(1, kInput).mov(2, 1000).call(static_cast<int32_t>(isa::murmur3_32(name)));
+    code.add(Op::sub64_imm, 6, 0, 0, 1).add(Op::jne64_imm, 6, 0, -6, 0).exit();
+    auto result = run(code, V0, options(input));
+    ASSERT_EQ(fault_of(result), "") << name;
+    const std::string prefix = std::string(name) == "log" ? "log: " : "Program log: ";
+    const std::string line = prefix + std::string(1000, 'a') + "\n";
+    const size_t kept = 10000 / (line.size() - 1);  // messages are counted without their newline
+    EXPECT_EQ(result->log.size(), kept * line.size() + std::string("Log truncated\n").size()) << name;
+    EXPECT_EQ(result->log.substr(result->log.size() - 14), "Log truncated\n") << name;
+    EXPECT_EQ(result->compute_units, 2u + 200u * (5 + 1000))
+        << name;  // mov and exit; 5 instructions and the cost a loop
+  }
 }
 
 // ---- Regions -------------------------------------------------------------------------------

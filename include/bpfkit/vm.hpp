@@ -93,8 +93,12 @@ class Map {
     std::span<uint8_t> value;
   };
 
-  // Checks the spec as the kernel's map_alloc_check would.
+  // Checks the spec as the kernel's map_alloc_check would, and its size
+  // before allocating anything.
   static Expected<std::unique_ptr<Map>> create(const isa::MapSpec& spec);
+  // The most host memory a map of this spec can take once full (values,
+  // keys, bookkeeping): what Environment::add_map counts against its limit.
+  static uint64_t footprint(const isa::MapSpec& spec);
   virtual ~Map() = default;
 
   const isa::MapSpec& spec() const { return spec_; }
@@ -118,6 +122,9 @@ class Map {
 
  protected:
   Map(const isa::MapSpec& spec, size_t storage_bytes) : spec_(spec), storage_(storage_bytes) {}
+  // Grows the value storage to `bytes`; the map's region follows (guest
+  // addresses are offsets, so value pointers stay valid).
+  void grow_storage(uint64_t bytes);
   virtual std::span<uint8_t> do_lookup(std::span<const uint8_t> key) = 0;
   virtual int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) = 0;
   virtual int do_erase(std::span<const uint8_t> key) = 0;
@@ -128,6 +135,8 @@ class Map {
  private:
   friend class Environment;
   uint64_t handle_ = 0;
+  MemoryMap* memory_ = nullptr;  // where the region is mapped, once added
+  uint32_t region_ = 0;
 };
 
 // BPF_MAP_TYPE_RINGBUF: records of an 8-byte header (length, busy and discard
@@ -195,6 +204,10 @@ class HelperRegistry {
 // Large enough for every benchmark program, small enough that a runaway loop
 // stops within seconds.
 inline constexpr uint64_t kDefaultBudget = uint64_t{1} << 32;
+// What the maps of one Environment may take when full (1 GiB).
+inline constexpr uint64_t kDefaultMapMemoryLimit = uint64_t{1} << 30;
+// What one Environment keeps of bpf_trace_printk output (1 MiB).
+inline constexpr uint64_t kDefaultOutputLimit = uint64_t{1} << 20;
 
 struct Result {
   uint64_t r0 = 0;
@@ -244,7 +257,11 @@ class Environment {
   uint64_t stack_top() const { return region_base(kStackRegion) + isa::frame_model(dialect_).entry_fp; }
 
   // Creates a map and maps its storage; returns its index (lddw src 5's imm).
+  // The maps of one Environment may take at most map_memory_limit bytes
+  // (kDefaultMapMemoryLimit) when full (Map::footprint); a declaration past
+  // it is an error naming the map.
   Expected<uint32_t> add_map(const isa::MapSpec& spec);
+  void set_map_memory_limit(uint64_t bytes) { map_memory_limit_ = bytes; }
   Map& map(uint32_t index) { return *maps_.at(index); }
   uint32_t map_count() const { return static_cast<uint32_t>(maps_.size()); }
   // Handles by map index, for Interpreter::create.
@@ -257,11 +274,17 @@ class Environment {
   uint32_t add_program(const Interpreter& program);
   const Interpreter* program(uint32_t id) const { return id < programs_.size() ? &programs_[id] : nullptr; }
 
-  // bpf_trace_printk output: collected in output() unless a sink is set.
+  // bpf_trace_printk output: collected in output() unless a sink is set. At
+  // most output_limit bytes (kDefaultOutputLimit) reach either; then one
+  // "[output truncated at N bytes]" line, then nothing until clear_output().
   void set_output_sink(std::function<void(std::string_view)> sink) { sink_ = std::move(sink); }
+  void set_output_limit(uint64_t bytes) { output_limit_ = bytes; }
   void write_output(std::string_view text);
   const std::string& output() const { return output_; }
-  void clear_output() { output_.clear(); }
+  void clear_output() {
+    output_.clear();
+    output_bytes_ = 0;
+  }
 
   // bpf_get_prandom_u32's generator.
   void set_seed(uint64_t seed) { rng_.seed(static_cast<std::mt19937::result_type>(seed)); }
@@ -277,9 +300,15 @@ class Environment {
   uint64_t input_size_ = 0;
   std::vector<std::unique_ptr<Map>> maps_;
   std::unordered_map<uint64_t, uint32_t> map_by_region_;  // region index -> map index
+  uint64_t map_memory_ = 0;                               // footprints of the maps added
+  uint64_t map_memory_limit_ = kDefaultMapMemoryLimit;
   std::vector<Interpreter> programs_;
+  void emit(std::string_view text);
+
   std::function<void(std::string_view)> sink_;
   std::string output_;
+  uint64_t output_bytes_ = 0;
+  uint64_t output_limit_ = kDefaultOutputLimit;
   std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
 };
 
@@ -294,11 +323,27 @@ namespace sbpf {
 inline constexpr uint64_t kDefaultComputeBudget = 1'400'000;  // a transaction's maximum
 inline constexpr uint64_t kDefaultHeapSize = 32 * 1024;
 
+// The program log as Agave's LogCollector keeps it: messages, one line each,
+// until their bytes would reach 10,000; then one "Log truncated" line, and
+// nothing more.
+class Log {
+ public:
+  static constexpr uint64_t kLimit = 10'000;  // LOG_MESSAGES_BYTES_LIMIT
+  void add(std::string_view message);
+  const std::string& text() const { return text_; }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+  uint64_t bytes_ = 0;  // of the messages kept (without their newlines)
+  bool truncated_ = false;
+};
+
 struct SyscallContext {
   MemoryMap& memory;
   std::array<uint64_t, 5> args;  // r1..r5
   uint64_t& compute_left;        // the meter; charge with consume()
-  std::string& log;              // sol_log_ and friends append lines here
+  Log& log;                      // sol_log_ and friends add their messages here
   // Takes `units` from the meter; false (meter left at 0) if fewer were left.
   bool consume(uint64_t units);
   const isa::Dialect* dialect = nullptr;  // the interpreter sets it: v0's stack has gaps
@@ -330,8 +375,11 @@ class SyscallRegistry {
   std::vector<std::string> names() const;
   // sol_log_, sol_log_64_, sol_memcpy_, sol_memset_, sol_memcmp_,
   // sol_memmove_, abort, sol_panic_ with Agave's compute costs, and `log`
-  // (the fixtures' test syscall, free of charge).
+  // (the fixtures' test syscall), charged as sol_log_ is.
   static SyscallRegistry defaults();
+  // defaults() with `log` free of charge, as anza-xyz/sbpf's test harness
+  // registers it: the fixtures' compute units are measured with it.
+  static SyscallRegistry reference_harness();
 
  private:
   std::unordered_map<uint32_t, Syscall> by_key_;

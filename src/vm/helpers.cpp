@@ -2,6 +2,7 @@
 // goes through the MemoryMap: a pointer the verifier would have refused ends
 // the run with HelperFailed; a bad source for probe_read is -EFAULT, as at
 // run time in the kernel.
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -24,14 +25,18 @@ namespace {
 
 uint64_t negative(int err) { return static_cast<uint64_t>(static_cast<int64_t>(err)); }
 
-// snprintf into a string: the format is built here from parsed parts, never
-// taken from the program.
+// The kernel formats into a buffer of BPF_TRACE_PRINTK_SIZE (1024) bytes:
+// one call prints at most 1023 characters, whatever widths the format asks.
+constexpr size_t kTracePrintkSize = 1024;
+
+// snprintf into a string of at most kTracePrintkSize - 1 characters (a
+// `%99999999d` never becomes a 100 MB string). The format is built here from
+// parsed parts, never taken from the program.
 template <class T>
 std::string printf_string(const std::string& format, T value) {
-  const int n = std::snprintf(nullptr, 0, format.c_str(), value);
-  std::string out(n > 0 ? static_cast<size_t>(n) : 0, '\0');
-  std::snprintf(out.data(), out.size() + 1, format.c_str(), value);
-  return out;
+  char buf[kTracePrintkSize];
+  const int n = std::snprintf(buf, sizeof buf, format.c_str(), value);
+  return std::string(buf, n > 0 ? std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1) : 0);
 }
 
 Error bad_pointer(const HelperCall& call, const char* what, uint64_t addr, uint64_t size, bool write) {
@@ -158,7 +163,8 @@ std::string format_one(const MemoryMap& memory, const Conversion& conv, uint64_t
 }
 
 // bpf_trace_printk(fmt, fmt_size, a1, a2, a3): at most three conversions;
-// a bad format is -EINVAL. Returns the bytes written.
+// a bad format is -EINVAL. Prints at most 1023 characters, as the kernel's
+// buffer does, and returns the bytes written.
 Expected<uint64_t> trace_printk(HelperCall& call) {
   auto fmt_bytes = bytes(call, "fmt", call.args[0], static_cast<uint32_t>(call.args[1]), false);
   if (!fmt_bytes) return fmt_bytes.error();
@@ -169,18 +175,24 @@ Expected<uint64_t> trace_printk(HelperCall& call) {
   std::string out;
   int used = 0;
   for (size_t i = 0; i < fmt.size();) {
+    // Past the kernel's buffer the format is still checked, but nothing is kept.
+    const bool room = out.size() < kTracePrintkSize;
     if (fmt[i] != '%') {
-      out.push_back(fmt[i++]);
+      if (room) out.push_back(fmt[i]);
+      ++i;
       continue;
     }
     if (++i < fmt.size() && fmt[i] == '%') {
-      out.push_back(fmt[i++]);
+      if (room) out.push_back(fmt[i]);
+      ++i;
       continue;
     }
     Conversion conv;
     if (used == 3 || !parse_conversion(fmt, i, conv)) return negative(-kEINVAL);
-    out += format_one(call.memory, conv, call.args[2 + used++]);
+    const uint64_t arg = call.args[2 + used++];
+    if (room) out += format_one(call.memory, conv, arg);
   }
+  if (out.size() > kTracePrintkSize - 1) out.resize(kTracePrintkSize - 1);
   call.env.write_output(out);
   return out.size();
 }

@@ -13,6 +13,9 @@ namespace {
 using isa::MapType;
 
 constexpr uint64_t kMaxStorage = uint64_t{1} << 31;  // well inside one 4 GiB region
+// Host bytes a hash entry costs besides its key and value: the index node,
+// the slot's key string, the recency list.
+constexpr uint64_t kHashEntryOverhead = 96;
 constexpr uint32_t kRingHeader = 8;
 constexpr uint32_t kBusyBit = 1u << 31, kDiscardBit = 1u << 30;
 
@@ -101,19 +104,18 @@ class ArrayMap final : public Map {
   std::vector<bool> present_;
 };
 
-// Hash maps with preallocated value slots (the kernel's default). LRU maps
-// keep a true recency list: lookup and update move an entry to the front, a
-// full map evicts the back.
+// Hash maps. Value slots are taken in order as entries are added and the
+// storage grows with them (doubling, up to max_entries), so a declaration of
+// 2^28 entries costs nothing until it is filled; erased slots are reused
+// first. LRU maps keep a true recency list: lookup and update move an entry
+// to the front, a full map evicts the back.
 class HashMap final : public Map {
  public:
-  HashMap(const isa::MapSpec& spec, uint64_t stride)
-      : Map(spec, stride * spec.max_entries), stride_(stride), keys_(spec.max_entries), lru_pos_(spec.max_entries) {
-    for (uint32_t i = spec.max_entries; i-- > 0;) free_.push_back(i);
-  }
+  HashMap(const isa::MapSpec& spec, uint64_t stride) : Map(spec, 0), stride_(stride) {}
 
   std::vector<Entry> entries() override {
     std::vector<Entry> out;
-    for (uint32_t i = 0; i < spec_.max_entries; ++i) {
+    for (uint32_t i = 0; i < keys_.size(); ++i) {
       if (!used(i)) continue;
       out.push_back(Entry{std::vector<uint8_t>(keys_[i].begin(), keys_[i].end()), slot(i)});
     }
@@ -136,16 +138,17 @@ class HashMap final : public Map {
       return 0;
     }
     if (flags == kBpfExist) return -kENOENT;
-    if (free_.empty()) {
+    // The value may live in this map's storage, which a new slot can move.
+    const std::vector<uint8_t> copy(value.begin(), value.end());
+    if (free_.empty() && keys_.size() == spec_.max_entries) {
       if (!is_lru()) return -kE2BIG;
       evict();
     }
-    const uint32_t s = free_.back();
-    free_.pop_back();
+    const uint32_t s = take_slot();
     keys_[s] = k;
     index_.emplace(k, s);
     if (is_lru()) lru_pos_[s] = lru_.insert(lru_.begin(), s);
-    write(s, value);
+    write(s, copy);
     return 0;
   }
   int do_erase(std::span<const uint8_t> key) override {
@@ -173,6 +176,21 @@ class HashMap final : public Map {
   void touch(uint32_t s) {
     if (is_lru()) lru_.splice(lru_.begin(), lru_, lru_pos_[s]);
   }
+  // A free slot: an erased one, else the next unused one (growing storage).
+  uint32_t take_slot() {
+    if (!free_.empty()) {
+      const uint32_t s = free_.back();
+      free_.pop_back();
+      return s;
+    }
+    const auto s = static_cast<uint32_t>(keys_.size());
+    keys_.emplace_back();
+    lru_pos_.emplace_back();
+    const uint64_t needed = (uint64_t{s} + 1) * stride_;
+    if (needed > storage_.size())
+      grow_storage(std::min(std::max(needed, 2 * static_cast<uint64_t>(storage_.size())), stride_ * spec_.max_entries));
+    return s;
+  }
   void release(uint32_t s) {
     if (is_lru()) lru_.erase(lru_pos_[s]);
     free_.push_back(s);
@@ -185,8 +203,8 @@ class HashMap final : public Map {
 
   uint64_t stride_;
   std::unordered_map<std::string, uint32_t> index_;  // key bytes -> slot
-  std::vector<std::string> keys_;                    // key of each slot
-  std::vector<uint32_t> free_;                       // free slots, next at back
+  std::vector<std::string> keys_;                    // key of each slot taken so far
+  std::vector<uint32_t> free_;                       // erased slots, next at back
   std::list<uint32_t> lru_;                          // most recent first
   std::vector<std::list<uint32_t>::iterator> lru_pos_;
 };
@@ -227,13 +245,39 @@ Expected<void> check_spec(const isa::MapSpec& spec) {
 Expected<std::unique_ptr<Map>> Map::create(const isa::MapSpec& spec) {
   if (auto ok = check_spec(spec); !ok) return ok.error();
   const auto type = static_cast<MapType>(spec.type);
+  // Sizes are checked before anything is allocated.
+  const uint64_t values =
+      type == MapType::RingBuf ? 2 * uint64_t{spec.max_entries} : round8(spec.value_size) * spec.max_entries;
+  if (values > kMaxStorage)
+    return make_error(Errc::Unsupported, "map '" + spec.name + "': its values would take " + std::to_string(values) +
+                                             " bytes; one map's region holds at most 2 GiB");
   if (type == MapType::RingBuf) return std::unique_ptr<Map>(new RingBuf(spec));
   const uint64_t stride = round8(spec.value_size);
-  if (stride * spec.max_entries > kMaxStorage)
-    return make_error(Errc::Unsupported, "map '" + spec.name + "' is larger than 2 GiB");
   if (type == MapType::Array || type == MapType::PerCpuArray || type == MapType::ProgArray)
     return std::unique_ptr<Map>(new ArrayMap(spec, stride));
   return std::unique_ptr<Map>(new HashMap(spec, stride));
+}
+
+uint64_t Map::footprint(const isa::MapSpec& spec) {
+  const uint64_t entries = spec.max_entries;
+  switch (static_cast<MapType>(spec.type)) {
+    case MapType::RingBuf: return 2 * entries;  // the ring, mapped twice
+    case MapType::Hash:
+    case MapType::PerCpuHash:
+    case MapType::LruHash:
+    case MapType::LruPerCpuHash: {
+      // Up to 2^32 entries of up to 2^33 bytes: computed wide, saturated.
+      const unsigned __int128 bytes =
+          static_cast<unsigned __int128>(entries) * (round8(spec.value_size) + spec.key_size + kHashEntryOverhead);
+      return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
+    }
+    default: return entries * round8(spec.value_size);
+  }
+}
+
+void Map::grow_storage(uint64_t bytes) {
+  storage_.resize(bytes);
+  if (memory_ != nullptr) memory_->map(region_, memory_->name(region_), storage_, !spec_.read_only);
 }
 
 std::span<uint8_t> Map::lookup(std::span<const uint8_t> key) {

@@ -53,11 +53,20 @@ uint64_t Environment::map_input(std::span<uint8_t> bytes, bool writable) {
 }
 
 Expected<uint32_t> Environment::add_map(const isa::MapSpec& spec) {
+  const uint64_t footprint = Map::footprint(spec);
+  if (footprint > map_memory_limit_ - std::min(map_memory_, map_memory_limit_))
+    return make_error(Errc::Unsupported, "map '" + spec.name + "' may take " + std::to_string(footprint) +
+                                             " bytes when full; with the maps before it (" +
+                                             std::to_string(map_memory_) + " bytes) that is past the limit of " +
+                                             std::to_string(map_memory_limit_) + " bytes for one program's maps");
   auto map = Map::create(spec);
   if (!map) return map.error();
+  map_memory_ += footprint;
   // A region needs a nonempty name, or map_next would hand its index out again.
   const uint64_t base = memory_.map_next("map '" + spec.name + "'", (*map)->storage(), !spec.read_only);
   (*map)->handle_ = base;
+  (*map)->memory_ = &memory_;
+  (*map)->region_ = static_cast<uint32_t>(base >> kRegionShift);
   const auto index = static_cast<uint32_t>(maps_.size());
   map_by_region_[base >> kRegionShift] = index;
   maps_.push_back(std::move(*map));
@@ -86,6 +95,18 @@ uint32_t Environment::add_program(const Interpreter& program) {
 }
 
 void Environment::write_output(std::string_view text) {
+  if (output_bytes_ >= output_limit_) return;  // already truncated
+  const bool truncate = text.size() > output_limit_ - output_bytes_;
+  if (truncate) text = text.substr(0, output_limit_ - output_bytes_);
+  output_bytes_ += text.size();
+  emit(text);
+  if (truncate) {
+    output_bytes_ = output_limit_;
+    emit("\n[output truncated at " + std::to_string(output_limit_) + " bytes]\n");
+  }
+}
+
+void Environment::emit(std::string_view text) {
   if (sink_)
     sink_(text);
   else

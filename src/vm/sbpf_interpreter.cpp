@@ -79,7 +79,7 @@ using State = Interpreter::State;
 struct Run {
   MemoryMap memory;
   std::vector<uint8_t> stack, heap;
-  std::string log;
+  Log log;
 };
 
 Error vm_error(Errc code, SbpfVmErrc detail, std::string message, uint64_t pc) {
@@ -671,7 +671,7 @@ RunResult Interpreter::run(const RunOptions& options) const {
     execute<true>(state_.get(), &run, &result, budget, nullptr);
   else
     execute<false>(state_.get(), &run, &result, budget, nullptr);
-  result.log = std::move(run.log);
+  result.log = run.log.take();
   return result;
 }
 
