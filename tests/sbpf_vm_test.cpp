@@ -519,6 +519,10 @@ TEST(SbpfVm, V3CallSrc0IsASyscall) {
   Code unknown;
   unknown.call(12345).exit();
   for (const auto* d : kAll) EXPECT_EQ(fault_of(unknown, *d), "UnsupportedInstruction") << d->name;
+  // Keys are printed in hex, as disasm prints them.
+  auto result = run(unknown, V0);
+  ASSERT_TRUE(result.has_value() && result->error);
+  EXPECT_NE(result->error->message.find("unknown key 0x3039"), std::string::npos) << result->error->message;
 }
 
 TEST(SbpfVm, V0CallByFunctionKey) {

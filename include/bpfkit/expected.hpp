@@ -117,6 +117,9 @@ struct Error {
 // "file:line:col: message", "file: 0x3a: message", "pc 12: message", ...
 std::string to_string(const Error& error);
 
+// "0x2a": how messages print addresses, keys and offsets.
+std::string hex_string(uint64_t value);
+
 inline Error make_error(Errc code, std::string message, Location where = {}) {
   return Error{code, std::move(message), std::move(where)};
 }

@@ -97,6 +97,12 @@ std::string to_string(const Error& error) {
   return out;
 }
 
+std::string hex_string(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
 namespace detail {
 
 void bad_expected_access(const Error& error) {

@@ -420,7 +420,7 @@ L_gotol:
     const uint64_t target = reg[pc->dst];
     if ((target >> kRegionShift) != kProgramRegion) {
       if (target > UINT32_MAX) {
-        error = fault(cells, pc, Errc::BadCallTarget, "callx target " + std::to_string(target) + " is not code");
+        error = fault(cells, pc, Errc::BadCallTarget, "callx target " + hex_string(target) + " is not code");
         goto L_fail;
       }
       helper_id = target;

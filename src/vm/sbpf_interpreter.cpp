@@ -376,7 +376,7 @@ L_ja:
   L_call:
     // create() resolved every key it knows; this one is nobody's.
     FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction,
-         "call of unknown key " + std::to_string(static_cast<uint32_t>(pc->imm)) + " (no syscall or function)");
+         "call of unknown key " + hex_string(static_cast<uint32_t>(pc->imm)) + " (no syscall or function)");
   L_call_local : {
     const int64_t target = (pc - cells) + 1 + static_cast<int64_t>(pc->imm);
     if (target >= 0 && static_cast<uint64_t>(target) < text_count) {

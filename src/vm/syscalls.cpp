@@ -101,17 +101,10 @@ Expected<uint64_t> sol_log(SyscallContext& ctx) {
   return 0;
 }
 
-// Rust's {:#x}: 0x0 for zero, where printf's %#x prints 0.
-std::string hex(uint64_t value) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, value);
-  return buf;
-}
-
 Expected<uint64_t> sol_log_64(SyscallContext& ctx) {
   if (auto ok = charge(ctx, kLog64Units); !ok) return ok.error();
   std::string line = "Program log: ";
-  for (size_t i = 0; i < ctx.args.size(); ++i) line += (i ? ", " : "") + hex(ctx.args[i]);
+  for (size_t i = 0; i < ctx.args.size(); ++i) line += (i ? ", " : "") + hex_string(ctx.args[i]);
   ctx.log.add(line);
   return 0;
 }
@@ -160,7 +153,7 @@ Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
   // Agave translates the result as an i32 and checks its alignment.
   if (ctx.args[3] % alignof(int32_t) != 0)
     return named(Errc::HelperFailed, SbpfVmErrc::UnalignedPointer,
-                 "sol_memcmp_ result pointer " + hex(ctx.args[3]) + " is not 4-byte aligned");
+                 "sol_memcmp_ result pointer " + hex_string(ctx.args[3]) + " is not 4-byte aligned");
   auto out = slice(ctx, ctx.args[3], sizeof(int32_t), true);
   if (!out) return out.error();
   int32_t result = 0;
