@@ -13,11 +13,7 @@
 
 namespace bpfkit::elf::detail {
 
-inline std::string hex(uint64_t value) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
+inline std::string hex(uint64_t value) { return hex_string(value); }
 
 // A little-endian field at an offset the caller checked (memcpy: unaligned input).
 template <class T>

@@ -14,11 +14,7 @@ int exit_status_for(const Error& error) {
   }
 }
 
-std::string hex(uint64_t value) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
+std::string hex(uint64_t value) { return hex_string(value); }
 
 std::string dump_json(const Json& value) {
   // `replace` is what makes this total: the default handler throws
