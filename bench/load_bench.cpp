@@ -5,8 +5,9 @@
 // Builds objects of 1k to 1M instructions with bpfkit's own assembler and
 // ELF writer: a chain of functions in .text, each calling the next and
 // loading a map and a global, entered from one `xdp` program. Then times
-// EbpfObject::parse (reading and checking the ELF, BTF-free maps) and link()
-// (appending every subprogram, fixing calls and map references), best of 5.
+// EbpfObject::parse (reading and checking the ELF, BTF-free maps) and
+// load_program() (linking: appending every subprogram, fixing calls and map
+// references; then decoding into an isa::Program), best of 5.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -46,7 +47,7 @@ std::string source(int functions) {
 }  // namespace
 
 int main() {
-  std::printf("%12s %12s %12s %12s %12s\n", "functions", "slots", "elf bytes", "parse ms", "link ms");
+  std::printf("%12s %12s %12s %12s %12s\n", "functions", "slots", "elf bytes", "parse ms", "load ms");
   for (int functions : {64, 640, 6400, 64000}) {
     const assembly::Assembly assembled = assembly::assemble(source(functions), {});
     if (!assembled.ok()) {
@@ -59,7 +60,7 @@ int main() {
       return 1;
     }
     const std::vector<uint8_t> elf = std::move(*written);
-    double parse_best = 1e30, link_best = 1e30;
+    double parse_best = 1e30, load_best = 1e30;
     size_t slots = 0;
     for (int run = 0; run < 5; ++run) {
       const auto start = Clock::now();
@@ -70,17 +71,17 @@ int main() {
         return 1;
       }
       auto program = object->default_program();
-      auto linked = program ? object->link(**program) : Expected<elf::EbpfObject::Linked>(program.error());
+      auto loaded = program ? object->load_program(**program) : Expected<isa::Program>(program.error());
       const auto done = Clock::now();
-      if (!linked) {
-        std::fprintf(stderr, "link: %s\n", to_string(linked.error()).c_str());
+      if (!loaded) {
+        std::fprintf(stderr, "load: %s\n", to_string(loaded.error()).c_str());
         return 1;
       }
-      slots = linked->code.size();
+      slots = loaded->size();
       parse_best = std::min(parse_best, std::chrono::duration<double, std::milli>(parsed - start).count());
-      link_best = std::min(link_best, std::chrono::duration<double, std::milli>(done - parsed).count());
+      load_best = std::min(load_best, std::chrono::duration<double, std::milli>(done - parsed).count());
     }
-    std::printf("%12d %12zu %12zu %12.3f %12.3f\n", functions, slots, elf.size(), parse_best, link_best);
+    std::printf("%12d %12zu %12zu %12.3f %12.3f\n", functions, slots, elf.size(), parse_best, load_best);
   }
   return 0;
 }

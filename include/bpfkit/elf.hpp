@@ -133,20 +133,9 @@ struct RelocationInfo {
   std::string_view symbol;
 };
 
-// A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a
-// data section): once the maps exist, `size` bytes at `offset` of map `map`'s
-// value hold the address of byte `target_offset` of map `target_map`.
-struct DataRelocation {
-  uint32_t map = 0;
-  uint64_t offset = 0;
-  uint8_t size = 8;
-  uint32_t target_map = 0;
-  uint64_t target_offset = 0;
-};
-
-// Writes every data relocation, given each map's address and value bytes.
-void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
-                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of);
+// Pointers in global data: isa::Program carries them (isa.hpp).
+using DataRelocation = isa::DataRelocation;
+using isa::apply_data_relocations;
 
 // What `bpfkit objdump` prints, and what link() starts from. Its names are
 // views into the object's bytes (see SectionHeader).
@@ -171,6 +160,15 @@ class EbpfObject {
   // lists the choices.
   Expected<const ProgramInfo*> default_program() const;
   Expected<const ProgramInfo*> find_program(std::string_view section, std::string_view function) const;
+  // find_program(section, function), or default_program() when both are empty.
+  Expected<const ProgramInfo*> choose_program(std::string_view section, std::string_view function) const;
+
+  // One program as an isa::Program: linked as link() links it, then decoded
+  // (isa::decode, Linux): every function placed with its name and
+  // boundaries, the maps and global-data images its lddw name by index
+  // (`maps`, in info().maps order), the pointers in global data
+  // (`data_relocations`), entry 0. Errors carry the input name.
+  Expected<isa::Program> load_program(const ProgramInfo& program) const;
 
   // A function of the linked code: its symbol (a view into the object's
   // bytes), first slot and length in slots.
@@ -185,6 +183,8 @@ class EbpfObject {
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
   };
+  // What link() gives (to go once vm and capi take isa::Program from
+  // load_program()).
   // Prepares one program as libbpf would: each subprogram it calls, from any
   // section, is appended once and call offsets fixed, so the result is never
   // longer than the object's code; map and global-data references become
@@ -275,7 +275,9 @@ struct ElfInfo {
   int32_t phndx_rodata = -1, phndx_text = -1;  // strict parser
 };
 
-// A loaded program: everything the VM needs, already relocated.
+// A loaded image: everything the VM needs, already relocated. (The VM's
+// Executable::from copies it: to go once vm takes isa::Program from
+// load_program().)
 struct Program {
   ElfInfo info;
   std::vector<uint8_t> rodata;  // the read-only region's contents
@@ -303,7 +305,20 @@ struct Program {
 // parser's errors keep their ElfParserError names (InvalidFileHeader,
 // InvalidProgramHeader, OutOfBounds).
 Expected<ElfInfo> peek(std::span<const uint8_t> file, const LoaderConfig& config = {});
+// The relocated image (objdump shows its ElfInfo; disasm lists its text,
+// even text the verifier would refuse). For a program, load_program().
 Expected<Program> load(std::span<const uint8_t> file, const LoaderConfig& config = {});
+
+// The loaded program as the one program type: the text decoded by its
+// version's verifier rules (isa::decode, whose error names such as
+// UnknownOpCode it returns), dialect = the version's; functions from the
+// call destinations, each running to the next, named by its symbol (or
+// function_<pc>); function_keys = the v0..v2 call keys (key -> pc); the
+// syscall keys the relocations name and those of `config.syscalls` that a
+// call uses (key -> name); rodata, rodata_vaddr, text_vaddr and entry.
+Expected<isa::Program> load_program(std::span<const uint8_t> file, const LoaderConfig& config = {});
+// The same from what load() gave.
+Expected<isa::Program> to_program(Program loaded, const LoaderConfig& config = {});
 
 }  // namespace sbpf
 

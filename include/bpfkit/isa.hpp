@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -189,6 +190,26 @@ struct MapSpec {
   bool read_only = false;        // .rodata: programs may not write it
 };
 
+// A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a
+// data section of an eBPF object): once the maps exist, `size` bytes at
+// `offset` of map `map`'s value hold the address of byte `target_offset` of
+// map `target_map`. Map addresses are the engine's, so the loader records
+// these and whoever creates the maps writes them (apply_data_relocations).
+struct DataRelocation {
+  uint32_t map = 0;
+  uint64_t offset = 0;
+  uint8_t size = 8;
+  uint32_t target_map = 0;
+  uint64_t target_offset = 0;
+  friend bool operator==(const DataRelocation&, const DataRelocation&) = default;
+};
+
+// Writes every data relocation, given each map's address and value bytes
+// (a relocation naming a map that is not there, or bytes past a value's
+// end, is skipped: the loader checked them against the object).
+void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
+                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of);
+
 // lddw pseudo sources that name maps by their index in the program's map list
 // (the kernel's BPF_PSEUDO_MAP_IDX and BPF_PSEUDO_MAP_IDX_VALUE): the ELF
 // loader writes these, the VM resolves them.
@@ -326,8 +347,10 @@ struct Program {
   std::vector<Function> functions;
   uint32_t entry = 0;  // the slot where a run starts
 
-  // Maps and global-data images, by the index lddw src 5 and 6 carry.
+  // Maps and global-data images, by the index lddw src 5 and 6 carry, and
+  // the pointers in global data to write once the maps exist.
   std::vector<MapSpec> maps;
+  std::vector<DataRelocation> data_relocations;
 
   // sBPF: the read-only image (rodata, and in v0..v2 the text within it),
   // where it and the text are mapped, `call imm` keys of functions (the

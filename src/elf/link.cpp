@@ -236,4 +236,20 @@ class Linker {
 
 Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const { return Linker(*this).run(program); }
 
+Expected<isa::Program> EbpfObject::load_program(const ProgramInfo& info) const {
+  auto linked = link(info);
+  if (!linked) return linked.error();
+  auto program = isa::decode(std::span<const isa::Slot>(linked->code), isa::kLinuxV4);
+  if (!program) {
+    Error error = std::move(program.error());
+    if (error.location.input.empty()) error.location.input = input_;
+    return error;
+  }
+  for (const Function& f : linked->functions) program->functions.push_back({std::string(f.name), f.start, f.size});
+  program->maps = std::move(linked->maps);
+  program->data_relocations = std::move(linked->data_relocations);
+  program->entry = 0;  // link() places the program first
+  return program;
+}
+
 }  // namespace bpfkit::elf

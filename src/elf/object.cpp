@@ -263,16 +263,6 @@ std::optional<DataRelocation> EbpfObject::data_relocation(uint32_t section, cons
   return DataRelocation{patched->first, r.offset, size, target_map->first, target_offset};
 }
 
-void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
-                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of) {
-  for (const DataRelocation& r : relocations) {
-    if (r.target_map >= map_addresses.size()) continue;
-    const uint64_t address = map_addresses[r.target_map] + r.target_offset;
-    const std::span<uint8_t> value = value_of(r.map);
-    if (r.offset + r.size <= value.size()) std::memcpy(value.data() + r.offset, &address, r.size);
-  }
-}
-
 // Every relocation is checked here, and noted in the object's description.
 Expected<void> EbpfObject::read_relocations() {
   const Reader& in = reader_;
@@ -326,6 +316,10 @@ Expected<const ProgramInfo*> EbpfObject::default_program() const {
   if (!sections.empty()) return choose(sections, sections);
   if (!text_globals.empty()) return choose(text_globals, text_globals);
   return choose({}, {});
+}
+
+Expected<const ProgramInfo*> EbpfObject::choose_program(std::string_view section, std::string_view function) const {
+  return section.empty() && function.empty() ? default_program() : find_program(section, function);
 }
 
 Expected<const ProgramInfo*> EbpfObject::find_program(std::string_view section, std::string_view function) const {

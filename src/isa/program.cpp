@@ -2,6 +2,7 @@
 // that keeps branches, functions, keys and side data consistent, as the
 // kernel's bpf_patch_insn_data / bpf_remove_insns / bpf_adj_branches do.
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -65,6 +66,17 @@ Program detail::start_program(std::span<const Slot> slots, const Dialect& dialec
   program.origin.resize(slots.size());
   std::iota(program.origin.begin(), program.origin.end(), 0u);
   return program;
+}
+
+void apply_data_relocations(std::span<const DataRelocation> relocations, std::span<const uint64_t> map_addresses,
+                            const std::function<std::span<uint8_t>(uint32_t map)>& value_of) {
+  for (const DataRelocation& r : relocations) {
+    if (r.target_map >= map_addresses.size() || r.map >= map_addresses.size()) continue;
+    const uint64_t address = map_addresses[r.target_map] + r.target_offset;
+    const std::span<uint8_t> value = value_of(r.map);
+    if (r.size <= sizeof address && r.offset <= value.size() && r.size <= value.size() - r.offset)
+      std::memcpy(value.data() + r.offset, &address, r.size);
+  }
 }
 
 const Function* Program::function_at(size_t pc) const {

@@ -28,17 +28,15 @@ Expected<elf::EbpfObject> parse(const fs::path& file) {
 
 Expected<vm::Interpreter> prepare(const elf::EbpfObject& object, const elf::ProgramInfo& program,
                                   vm::Environment& env) {
-  auto linked = object.link(program);
-  if (!linked) return linked.error();
+  auto loaded = object.load_program(program);
+  if (!loaded) return loaded.error();
   if (env.map_count() == 0) {
-    for (const isa::MapSpec& spec : linked->maps)
+    for (const isa::MapSpec& spec : loaded->maps)
       if (auto index = env.add_map(spec); !index) return index.error();
-    elf::apply_data_relocations(linked->data_relocations, env.map_addresses(),
+    isa::apply_data_relocations(loaded->data_relocations, env.map_addresses(),
                                 [&](uint32_t map) { return env.map(map).storage(); });
   }
-  auto decoded = isa::decode(linked->code);
-  if (!decoded) return decoded.error();
-  return vm::Interpreter::create(*decoded, env.map_addresses());
+  return vm::Interpreter::create(*loaded, env.map_addresses());
 }
 
 // Runs the object's default program (or `function`) with no memory.

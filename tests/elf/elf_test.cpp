@@ -68,7 +68,7 @@ size_t map_index(const elf::ObjectInfo& info, std::string_view name) {
 std::vector<size_t> lddws_with_src(const std::vector<isa::Slot>& code, uint8_t src) {
   std::vector<size_t> out;
   for (size_t pc = 0; pc < code.size(); ++pc)
-    if (code[pc].code == 0x18) {
+    if (code[pc].code == isa::info(isa::Op::lddw).code) {
       if (code[pc].src() == src) out.push_back(pc);
       ++pc;
     }
@@ -101,14 +101,14 @@ SEC("xdp") int prog(void *ctx) {
   ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
   EXPECT_EQ((*prog)->section, "xdp");
   EXPECT_EQ((*prog)->function, "prog");
-  auto linked = obj->link(**prog);
+  auto linked = obj->load_program(**prog);
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdx);
+  const auto pcs = lddws_with_src(linked->slots, isa::kPseudoMapIdx);
   ASSERT_EQ(pcs.size(), 2u);
-  std::set<int32_t> imms{linked->code[pcs[0]].imm, linked->code[pcs[1]].imm};
+  std::set<int32_t> imms{linked->slots[pcs[0]].imm, linked->slots[pcs[1]].imm};
   EXPECT_EQ(imms, (std::set<int32_t>{0, 1}));
   EXPECT_EQ(linked->maps.size(), 2u);
-  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->code)).has_value());
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->slots)).has_value());
 }
 
 TEST(ElfObject, BtfMaps) {
@@ -148,12 +148,12 @@ SEC("tc") int prog(void *ctx) {
   EXPECT_EQ(hash->value_size, 12u);
   EXPECT_EQ(hash->max_entries, 1024u);
   EXPECT_EQ(hash->flags, 1u);
-  auto linked = obj->link(info.programs.at(0));
+  auto linked = obj->load_program(info.programs.at(0));
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdx);
+  const auto pcs = lddws_with_src(linked->slots, isa::kPseudoMapIdx);
   ASSERT_EQ(pcs.size(), 2u);
-  EXPECT_EQ(linked->code[pcs[0]].imm, static_cast<int32_t>(map_index(info, "arr")));
-  EXPECT_EQ(linked->code[pcs[1]].imm, static_cast<int32_t>(map_index(info, "hash")));
+  EXPECT_EQ(linked->slots[pcs[0]].imm, static_cast<int32_t>(map_index(info, "arr")));
+  EXPECT_EQ(linked->slots[pcs[1]].imm, static_cast<int32_t>(map_index(info, "hash")));
 
   // A damaged .BTF: bad magic, then an unknown kind in the first type record.
   auto reader = elf::Reader::parse(*obj_bytes);
@@ -225,11 +225,23 @@ SEC("xdp") int prog(void *ctx) {
   for (const auto& r : info.relocations) EXPECT_NE(r.section.substr(0, 6), ".debug") << r.section;
   ASSERT_NE(map_named(info, ".data.ptrs"), nullptr);
   EXPECT_EQ(map_named(info, ".data.ptrs")->value_size, 8u);
-  auto linked = obj->link(info.programs.at(0));
+  auto linked = obj->load_program(info.programs.at(0));
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  const auto pcs = lddws_with_src(linked->code, isa::kPseudoMapIdxValue);
+  // The program carries the object's maps and global data, by index, and
+  // the pointers to write into them.
+  EXPECT_EQ(linked->maps.size(), info.maps.size());
+  for (size_t i = 0; i < info.maps.size() && i < linked->maps.size(); ++i) {
+    EXPECT_EQ(linked->maps[i].name, info.maps[i].name);
+    EXPECT_EQ(linked->maps[i].initial, info.maps[i].initial);
+  }
+  EXPECT_EQ(linked->data_relocations, info.data_relocations);
+  EXPECT_FALSE(linked->data_relocations.empty());
+  EXPECT_EQ(linked->dialect, &isa::kLinuxV4);
+  EXPECT_EQ(linked->entry, 0u);
+  EXPECT_EQ(linked->ops.size(), linked->slots.size());
+  const auto pcs = lddws_with_src(linked->slots, isa::kPseudoMapIdxValue);
   std::set<std::pair<int32_t, int32_t>> refs;
-  for (size_t pc : pcs) refs.insert({linked->code[pc].imm, linked->code[pc + 1].imm});
+  for (size_t pc : pcs) refs.insert({linked->slots[pc].imm, linked->slots[pc + 1].imm});
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".data")), 0}));
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".bss")), 0}));  // zeroes; [2] is the store's off
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".rodata")), 0}));
@@ -251,13 +263,13 @@ SEC("xdp") int prog(void *ctx) {
   const auto& info = obj->info();
   auto prog = obj->find_program("xdp", "");
   ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
-  auto linked = obj->link(**prog);
+  auto linked = obj->load_program(**prog);
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  const auto& code = linked->code;
+  const auto& code = linked->slots;
   EXPECT_GT(code.size(), (*prog)->slots);
   std::vector<int64_t> targets;
   for (size_t pc = 0; pc < (*prog)->slots; ++pc)
-    if (code[pc].code == 0x85 && code[pc].src() == 1) targets.push_back(call_target(code, pc));
+    if (isa::lookup(code[pc]) == isa::Op::call_local) targets.push_back(call_target(code, pc));
   ASSERT_EQ(targets.size(), 2u);
   for (int64_t t : targets) {
     EXPECT_GE(t, (*prog)->slots);  // in an appended copy
@@ -267,11 +279,12 @@ SEC("xdp") int prog(void *ctx) {
   // helper_in_text is a global .text function: also a program, and the copy matches it.
   auto helper = obj->find_program(".text", "helper_in_text");
   ASSERT_TRUE(helper.has_value()) << to_string(helper.error());
-  auto alone = obj->link(**helper);
+  auto alone = obj->load_program(**helper);
   ASSERT_TRUE(alone.has_value());
   bool found = false;
   for (int64_t t : targets)
-    if (t + alone->code.size() <= code.size() && std::equal(alone->code.begin(), alone->code.end(), code.begin() + t))
+    if (t + alone->slots.size() <= code.size() &&
+        std::equal(alone->slots.begin(), alone->slots.end(), code.begin() + t))
       found = true;
   EXPECT_TRUE(found);
   EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(code)).has_value());
@@ -292,9 +305,9 @@ SEC("xdp") int prog(void *ctx) {
 )");
   auto prog = obj->find_program("xdp", "prog");
   ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
-  auto linked = obj->link(**prog);
+  auto linked = obj->load_program(**prog);
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  const auto& code = linked->code;
+  const auto& code = linked->slots;
   const auto funcs = lddws_with_src(code, 4);
   ASSERT_EQ(funcs.size(), 1u);
   const int64_t callback_at = call_target(code, funcs[0]);
@@ -302,7 +315,7 @@ SEC("xdp") int prog(void *ctx) {
   EXPECT_LT(callback_at, static_cast<int64_t>(code.size()));
   int calls = 0;
   for (size_t pc = 0; pc < (*prog)->slots; ++pc)
-    if (code[pc].code == 0x85 && code[pc].src() == 1) {
+    if (isa::lookup(code[pc]) == isa::Op::call_local) {
       ++calls;
       EXPECT_GE(call_target(code, pc), (*prog)->slots);
       EXPECT_NE(call_target(code, pc), callback_at);
@@ -369,7 +382,7 @@ SEC("xdp") int prog(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&counts, 
     Error error = obj ? Error{} : obj.error();
     if (obj)
       for (const auto& p : obj->info().programs)
-        if (auto linked = obj->link(p); !linked) {
+        if (auto linked = obj->load_program(p); !linked) {
           error = linked.error();
           break;
         }
@@ -485,7 +498,7 @@ TEST_F(Malformed, MutationsNeverCrash) {
       auto obj = EbpfObject::parse(b);
       if (!obj) continue;
       ++accepted;
-      for (const auto& p : obj->info().programs) static_cast<void>(obj->link(p));
+      for (const auto& p : obj->info().programs) static_cast<void>(obj->load_program(p));
       static_cast<void>(obj->default_program());
     }
   EXPECT_GT(accepted, 0u);
@@ -518,11 +531,11 @@ TEST(HostileObject, TwoSectionsNamedText) {
   auto prog = obj->find_program("", "prog");
   ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
   EXPECT_EQ((*prog)->section_index, small);
-  auto linked = obj->link(**prog);
+  auto linked = obj->load_program(**prog);
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  ASSERT_EQ(linked->code.size(), 2u);  // the call, then the one-slot piece it calls
-  EXPECT_EQ(linked->code[0].imm, 0);
-  EXPECT_EQ(linked->code[1], kExit);
+  ASSERT_EQ(linked->slots.size(), 2u);  // the call, then the one-slot piece it calls
+  EXPECT_EQ(linked->slots[0].imm, 0);
+  EXPECT_EQ(linked->slots[1], kExit);
   ASSERT_EQ(linked->functions.size(), 1u);  // the piece it calls has no symbol
   EXPECT_EQ(linked->functions[0].name, "prog");
   EXPECT_EQ(linked->functions[0].start, 0u);
@@ -545,9 +558,9 @@ TEST(HostileObject, LinkedFunctionsKeepTheirBoundaries) {
   ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
   auto prog = obj->find_program("xdp", "");
   ASSERT_TRUE(prog.has_value()) << to_string(prog.error());
-  auto linked = obj->link(**prog);
+  auto linked = obj->load_program(**prog);
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  ASSERT_EQ(linked->code.size(), 6u);
+  ASSERT_EQ(linked->slots.size(), 6u);
   ASSERT_EQ(linked->functions.size(), 3u);
   const std::pair<std::string_view, std::pair<uint32_t, uint32_t>> want[] = {
       {"prog", {0, 3}}, {"helper_b", {3, 1}}, {"helper_a", {4, 2}}};
@@ -556,8 +569,25 @@ TEST(HostileObject, LinkedFunctionsKeepTheirBoundaries) {
     EXPECT_EQ(linked->functions[i].start, want[i].second.first) << want[i].first;
     EXPECT_EQ(linked->functions[i].size, want[i].second.second) << want[i].first;
   }
-  EXPECT_EQ(linked->code[0].imm, 2);  // prog -> helper_b at 3
-  EXPECT_EQ(linked->code[1].imm, 2);  // prog -> helper_a at 4
+  EXPECT_EQ(linked->slots[0].imm, 2);  // prog -> helper_b at 3
+  EXPECT_EQ(linked->slots[1].imm, 2);  // prog -> helper_a at 4
+  EXPECT_EQ(linked->function_at(5)->name, "helper_a");
+}
+
+// A linked program that does not decode is refused with the decoder's error
+// and the input's name.
+TEST(HostileObject, LoadProgramDecodesTheLinkedCode) {
+  ObjectBuilder b;
+  const uint32_t xdp = b.code("xdp", {isa::Slot{0xff, 0, 0, 0}, kExit});
+  b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), 0, 16);
+  auto obj = EbpfObject::parse(b.build(), "bad.o");
+  ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
+  ASSERT_TRUE(obj->link(obj->info().programs.at(0)).has_value());
+  auto program = obj->load_program(obj->info().programs.at(0));
+  ASSERT_FALSE(program.has_value());
+  EXPECT_EQ(program.error().code, Errc::BadOpcode);
+  EXPECT_EQ(program.error().location.pc, 0u);
+  EXPECT_EQ(program.error().location.input, "bad.o");
 }
 
 // Every name points at one long string: names are views into the file, never
@@ -601,12 +631,12 @@ TEST(HostileObject, ChainOfCallsLinksInLinearSize) {
   b.symbol("prog", elf::kStbGlobal, elf::kSttFunc, static_cast<uint16_t>(xdp), (kSlots - 1) * 8, 8);
   auto obj = EbpfObject::parse(b.build());
   ASSERT_TRUE(obj.has_value()) << to_string(obj.error());
-  auto linked = obj->link(obj->info().programs.at(0));
+  auto linked = obj->load_program(obj->info().programs.at(0));
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  ASSERT_EQ(linked->code.size(), kSlots);
+  ASSERT_EQ(linked->slots.size(), kSlots);
   // The program first, then the piece [0, kSlots - 1) it calls into, at its last slot.
-  EXPECT_EQ(linked->code[0].imm, static_cast<int32_t>(kSlots - 2));
-  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->code)).has_value());
+  EXPECT_EQ(linked->slots[0].imm, static_cast<int32_t>(kSlots - 2));
+  EXPECT_TRUE(isa::decode(std::span<const isa::Slot>(linked->slots)).has_value());
 }
 
 // Three symbols name one bpf_map_def: one map, which every alias refers to.
@@ -636,10 +666,10 @@ TEST(HostileObject, MapAliasesShareOneMap) {
   ASSERT_EQ(obj->info().maps.size(), 1u);
   EXPECT_EQ(obj->info().maps[0].name, "alias0");
   EXPECT_EQ(obj->info().maps[0].max_entries, 16u);
-  auto linked = obj->link(obj->info().programs.at(0));
+  auto linked = obj->load_program(obj->info().programs.at(0));
   ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
-  EXPECT_EQ(lddws_with_src(linked->code, isa::kPseudoMapIdx), (std::vector<size_t>{0, 2, 4}));
-  for (size_t pc : {0, 2, 4}) EXPECT_EQ(linked->code[pc].imm, 0);
+  EXPECT_EQ(lddws_with_src(linked->slots, isa::kPseudoMapIdx), (std::vector<size_t>{0, 2, 4}));
+  for (size_t pc : {0, 2, 4}) EXPECT_EQ(linked->slots[pc].imm, 0);
 }
 
 // .bss sections cost no bytes at parse time, and their sizes have one total

@@ -292,15 +292,15 @@ TEST(KernelDiffTest, ObjectsMatchKernel) {
     ASSERT_TRUE(object.has_value()) << bpfkit::to_string(object.error());
     auto program = object->default_program();
     ASSERT_TRUE(program.has_value()) << bpfkit::to_string(program.error());
-    auto linked = object->link(**program);
+    auto linked = object->load_program(**program);
     ASSERT_TRUE(linked.has_value()) << bpfkit::to_string(linked.error());
     const fs::path file = dir.path() / (std::string(name) + ".bin");
-    write_program(file, linked->code);
+    write_program(file, linked->slots);
     const auto output = run_command(std::string(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
     ASSERT_TRUE(output.has_value());
     const OracleResult kernel = parse_oracle(*output);
     ASSERT_TRUE(kernel.accepted && kernel.r0) << name << ": the kernel refused it\n" << verifier_log_tail(kernel.text);
-    const BpfkitResult ours = run_bpfkit(linked->code);
+    const BpfkitResult ours = run_bpfkit(linked->slots);
     ASSERT_TRUE(ours.r0) << name << ": " << ours.error;
     EXPECT_EQ(*ours.r0, *kernel.r0) << name << ": bpfkit " << hex64(*ours.r0) << ", kernel " << hex64(*kernel.r0);
     std::cout << "kernel diff: " << name << ".o r0 " << hex64(*ours.r0) << " on both\n";

@@ -3,6 +3,7 @@
 // production error, that ../shared/sbpf/README.md states.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "bpfkit/elf.hpp"
@@ -40,6 +41,32 @@ Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, el
   return {"", result.r0, result.compute_units};
 }
 
+// The same through elf::sbpf::load_program: the isa::Program carries
+// everything the VM needs (the executable is built from its fields alone).
+Outcome run_fixture_program(const std::string& name, std::vector<uint8_t> input = {}) {
+  const std::vector<uint8_t> file = read_fixture(name);
+  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::reference_harness();
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = syscalls.names();
+  auto program = elf::sbpf::load_program(file, config);
+  if (!program) return {std::string(program.error().name())};
+  vm::sbpf::Executable executable;
+  executable.dialect = program->dialect;
+  executable.rodata = program->rodata;
+  executable.rodata_vaddr = program->rodata_vaddr;
+  executable.text = program->slots;
+  executable.text_vaddr = program->text_vaddr;
+  executable.entry_pc = program->entry;
+  for (const auto& [key, pc] : program->function_keys) executable.functions[key] = pc;
+  auto interpreter = vm::sbpf::Interpreter::create(std::move(executable), syscalls);
+  if (!interpreter) return {std::string(interpreter.error().name())};
+  vm::sbpf::RunOptions options;
+  options.input = input;
+  const vm::sbpf::RunResult result = interpreter->run(options);
+  if (result.error) return {std::string(result.error->name()), 0, result.compute_units};
+  return {"", result.r0, result.compute_units};
+}
+
 struct Fixture {
   const char* file;
   std::vector<uint8_t> input;
@@ -62,6 +89,16 @@ TEST_P(SbpfFixture, GivesTheReadmesResult) {
 }
 
 const std::vector<uint8_t> kOne = {1};
+
+TEST_P(SbpfFixture, GivesTheReadmesResultAsAnIsaProgram) {
+  const Fixture& fixture = GetParam();
+  const Outcome got = run_fixture_program(fixture.file, fixture.input);
+  EXPECT_EQ(got.error, fixture.expected.error);
+  if (fixture.expected.error.empty() || fixture.expected.compute_units != 0) {
+    EXPECT_EQ(got.r0, fixture.expected.r0) << std::hex << "0x" << got.r0;
+    EXPECT_EQ(got.compute_units, fixture.expected.compute_units);
+  }
+}
 
 INSTANTIATE_TEST_SUITE_P(Readme, SbpfFixture,
                          testing::Values(Fixture{"strict_header.so", {}, {"", 42, 5}},
@@ -178,6 +215,85 @@ TEST(SbpfFixtures, VersionsAreReadFromTheHeader) {
   auto refused = elf::sbpf::load(read_fixture("strict_header.so"), only_v0);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().name(), "UnsupportedSBPFVersion");
+}
+
+// load_program: the dialect, the decoded text, functions with names and
+// boundaries, call keys, syscalls by key, the images and the entry.
+TEST(SbpfProgram, CarriesWhatTheLoaderFound) {
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  for (const char* name : {"relative_call_sbpfv0.so", "relative_call.so", "syscall_reloc_64_32_sbpfv0.so",
+                           "syscall_static.so", "rodata_section_sbpfv0.so", "rodata_section.so"}) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> file = read_fixture(name);
+    auto loaded = elf::sbpf::load(file, config);
+    ASSERT_TRUE(loaded) << to_string(loaded.error());
+    auto program = elf::sbpf::load_program(file, config);
+    ASSERT_TRUE(program) << to_string(program.error());
+    EXPECT_EQ(program->dialect, isa::sbpf_dialect(loaded->info.sbpf_version));
+    EXPECT_EQ(program->slots, loaded->text);
+    EXPECT_EQ(program->ops.size(), program->slots.size());
+    EXPECT_EQ(program->entry, loaded->entry_pc);
+    EXPECT_EQ(program->rodata, loaded->rodata);
+    EXPECT_EQ(program->rodata_vaddr, loaded->rodata_vaddr);
+    EXPECT_EQ(program->text_vaddr, loaded->text_vaddr);
+    // Functions: one per call destination, in order, back to back to the end.
+    ASSERT_FALSE(program->functions.empty());
+    size_t destinations = 0;
+    for (bool d : loaded->calldests) destinations += d ? 1 : 0;
+    EXPECT_EQ(program->functions.size(), destinations);
+    for (size_t i = 0; i < program->functions.size(); ++i) {
+      const isa::Function& f = program->functions[i];
+      EXPECT_TRUE(loaded->calldests[f.start]) << f.name;
+      EXPECT_FALSE(f.name.empty());
+      const uint32_t end =
+          i + 1 < program->functions.size() ? program->functions[i + 1].start : static_cast<uint32_t>(program->size());
+      EXPECT_EQ(f.start + f.size, end) << f.name;
+    }
+    ASSERT_NE(program->function_at(program->entry), nullptr);
+    EXPECT_EQ(program->function_at(program->entry)->start, program->entry);
+    // v0..v2 resolve calls by key; v3 has none.
+    if (loaded->info.sbpf_version < 3) {
+      EXPECT_EQ(program->function_keys.size(), loaded->functions.size());
+      EXPECT_EQ(program->function_keys.at(isa::murmur3_32(std::string_view("entrypoint"))), program->entry);
+    } else {
+      EXPECT_TRUE(program->function_keys.empty());
+    }
+  }
+}
+
+TEST(SbpfProgram, NamesFunctionsAndSyscalls) {
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  for (const char* name : {"syscall_reloc_64_32_sbpfv0.so", "syscall_static.so"}) {
+    SCOPED_TRACE(name);
+    auto program = elf::sbpf::load_program(read_fixture(name), config);
+    ASSERT_TRUE(program) << to_string(program.error());
+    const uint32_t log = isa::murmur3_32(std::string_view("log"));
+    ASSERT_TRUE(program->syscall_keys.contains(log));
+    EXPECT_EQ(program->syscall_keys.at(log), "log");
+  }
+  auto relative = elf::sbpf::load_program(read_fixture("relative_call_sbpfv0.so"), config);
+  ASSERT_TRUE(relative) << to_string(relative.error());
+  ASSERT_GE(relative->functions.size(), 2u);
+  std::vector<std::string> names;
+  for (const isa::Function& f : relative->functions) names.push_back(f.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "entrypoint"), names.end()) << testing::PrintToString(names);
+}
+
+TEST(SbpfProgram, LoaderAndVerifierErrorsKeepTheirNames) {
+  auto refused = elf::sbpf::load_program(read_fixture("bss_section_sbpfv0.so"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().name(), "WritableSectionNotSupported");
+  // A text the loader takes but the verifier refuses: an unknown opcode.
+  std::vector<uint8_t> file = read_fixture("strict_header.so");
+  auto image = elf::sbpf::load(file);
+  ASSERT_TRUE(image) << to_string(image.error());
+  file[image->info.text_offset] = 0xff;
+  auto bad = elf::sbpf::load_program(file);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().name(), "UnknownOpCode");
+  EXPECT_EQ(bad.error().location.pc, 0u);
 }
 
 }  // namespace
