@@ -10,7 +10,6 @@
 #include "commands.hpp"
 #include "input.hpp"
 #include "report.hpp"
-#include "runners.hpp"
 
 namespace bpfkit::cli::disasm_command {
 namespace {
@@ -35,14 +34,13 @@ struct Listing {
 // An sBPF shared object lists its relocated text in its version's encoding,
 // calls named by key.
 Expected<Listing> sbpf_listing(const InputFile& input) {
-  auto program = load_sbpf(input.bytes, input.name);
+  auto program = load_sbpf_image(input);
   if (!program) return program.error();
   Listing listing{std::move(program->text), isa::sbpf_dialect(program->info.sbpf_version), {}};
   for (const auto& [key, function] : program->functions)
     listing.call_names[key] = function.name.empty() ? "pc " + std::to_string(function.pc) : function.name;
   for (const auto& [key, name] : program->syscalls_used) listing.call_names[key] = name;
-  for (const std::string& name : vm::sbpf::SyscallRegistry::defaults().names())
-    listing.call_names.emplace(isa::murmur3_32(name), name);
+  for (const std::string& name : sbpf_config().syscalls) listing.call_names.emplace(isa::murmur3_32(name), name);
   return listing;
 }
 

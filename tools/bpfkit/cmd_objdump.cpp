@@ -112,7 +112,7 @@ int objdump_ebpf(const InputFile& input, Printer& printer) {
 }
 
 int objdump_sbpf(const InputFile& input, Printer& printer) {
-  auto program = load_sbpf(input.bytes, input.name);
+  auto program = load_sbpf_image(input);
   if (!program) return printer.fail(program.error());
   const elf::sbpf::ElfInfo& info = program->info;
   // Functions in pc order (the loader keeps them by key).
