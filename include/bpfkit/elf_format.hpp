@@ -113,6 +113,29 @@ inline bool has_elf_magic(std::span<const uint8_t> bytes) {
   return bytes.size() >= 4 && std::equal(bytes.begin(), bytes.begin() + 4, kElfMagic);
 }
 
+// The e_ident fields every ELF64 little-endian reader checks, in this order,
+// and the value each must have.
+struct IdentField {
+  uint64_t offset;
+  uint8_t want;
+  const char* what;  // for messages
+};
+inline constexpr IdentField kIdentFields[] = {{kEiClass, kElfClass64, "EI_CLASS (want 0x2, ELFCLASS64)"},
+                                              {kEiData, kElfData2Lsb, "EI_DATA (want 0x1, little-endian)"},
+                                              {kEiVersion, kEvCurrent, "EI_VERSION (want 0x1)"}};
+// The offset of the first byte of the ELF magic that is wrong, or nullopt.
+inline std::optional<uint64_t> bad_magic_byte(const Ehdr& header) {
+  for (unsigned i = 0; i < 4; ++i)
+    if (header.e_ident[i] != kElfMagic[i]) return i;
+  return std::nullopt;
+}
+// The first of kIdentFields that is wrong, or null.
+inline const IdentField* bad_ident_field(const Ehdr& header) {
+  for (const IdentField& field : kIdentFields)
+    if (header.e_ident[field.offset] != field.want) return &field;
+  return nullptr;
+}
+
 // ---- ByteReader -------------------------------------------------------------------
 
 // [offset, offset + size) inside `total` bytes, for any values (no overflow).

@@ -105,8 +105,9 @@ class Btf {
   }
 
  private:
-  static uint16_t load16(std::span<const uint8_t> b, uint64_t o) { return detail::load<uint16_t>(b, o); }
-  static uint32_t load32(std::span<const uint8_t> b, uint64_t o) { return detail::load<uint32_t>(b, o); }
+  // Fields at offsets the caller checked (an unchecked one would read 0).
+  static uint16_t load16(std::span<const uint8_t> b, uint64_t o) { return ByteReader(b).u16(o).value_or(0); }
+  static uint32_t load32(std::span<const uint8_t> b, uint64_t o) { return ByteReader(b).u32(o).value_or(0); }
 
   Expected<void> read_types(std::span<const uint8_t> section, uint64_t at) {
     types_.push_back({});  // type id 0 is void

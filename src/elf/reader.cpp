@@ -38,14 +38,9 @@ Expected<Ehdr> check_ident(ByteReader file, const std::string& input) {
                 "file is " + hex(file.size()) + " bytes, shorter than an ELF64 header (0x40 bytes)");
   if (!has_elf_magic(file.bytes()))
     return fail(Errc::BadHeader, input, 0, "e_ident magic " + hex(*file.u32(0)) + " is not \\x7fELF");
-  const std::pair<uint64_t, const char*> fields[] = {{kEiClass, "EI_CLASS (want 0x2, ELFCLASS64)"},
-                                                     {kEiData, "EI_DATA (want 0x1, little-endian)"},
-                                                     {kEiVersion, "EI_VERSION (want 0x1)"}};
-  const uint8_t wanted[] = {kElfClass64, kElfData2Lsb, kEvCurrent};
-  for (size_t i = 0; i < 3; ++i)
-    if (header->e_ident[fields[i].first] != wanted[i])
-      return fail(Errc::BadHeader, input, fields[i].first,
-                  std::string(fields[i].second) + " is " + hex(header->e_ident[fields[i].first]));
+  if (const IdentField* bad = bad_ident_field(*header))
+    return fail(Errc::BadHeader, input, bad->offset,
+                std::string(bad->what) + " is " + hex(header->e_ident[bad->offset]));
   if (header->e_version != kEvCurrent)
     return fail(Errc::BadHeader, input, kEVersion, "e_version " + hex(header->e_version) + ", want 0x1");
   if (header->e_ehsize != kEhdrSize)
@@ -178,10 +173,10 @@ Expected<void> Reader::read_symbols() {
   const uint64_t at = header_offset(symtab->index);
   if (symtab->entsize != kSymSize)
     return fail_at(Errc::BadHeader, at + offsetof(Shdr, sh_entsize),
-                   "symbol table sh_entsize " + hex(symtab->entsize) + ", want 0x18");
+                   "symbol table sh_entsize " + hex(symtab->entsize) + ", want " + hex(kSymSize));
   if (symtab->size % kSymSize != 0)
     return fail_at(Errc::BadHeader, at + offsetof(Shdr, sh_size),
-                   "symbol table sh_size " + hex(symtab->size) + " is not a multiple of 0x18");
+                   "symbol table sh_size " + hex(symtab->size) + " is not a multiple of " + hex(kSymSize));
   if (symtab->link >= sections_.size() || sections_[symtab->link].type != kShtStrtab)
     return fail_at(Errc::OutOfRange, at + offsetof(Shdr, sh_link),
                    "symbol table sh_link " + hex(symtab->link) + " does not name a SHT_STRTAB section");

@@ -113,7 +113,9 @@ struct RawSymbol {
   uint32_t name = 0;
   uint8_t info = 0;
   uint64_t value = 0;
-  bool is_function() const { return (info & 0x0f) == 2; }
+  uint8_t type() const { return Sym{0, info, 0, 0, 0, 0}.type(); }
+  uint8_t binding() const { return Sym{0, info, 0, 0, 0, 0}.binding(); }
+  bool is_function() const { return type() == kSttFunc; }
 };
 
 inline FileHeader read_file_header(const Bytes& file) { return file.get<Ehdr>(0); }  // needs size() >= 64

@@ -3,6 +3,7 @@
 // solana-sbpf's `Elf64::parse`, `Executable::validate`, `relocate` and
 // `parse_ro_sections` step by step, so errors come out in the same order.
 #include <algorithm>
+#include <cstring>
 
 #include "sbpf_image.hpp"
 
@@ -290,20 +291,16 @@ Expected<Checked> check(const Bytes& file, const LoaderConfig& config, uint32_t 
 class Image {
  public:
   explicit Image(std::span<const uint8_t> file) : bytes_(file.begin(), file.end()) {}
-  bool has(uint64_t offset, uint64_t length) const {
-    return offset <= bytes_.size() && length <= bytes_.size() - offset;
-  }
+  bool has(uint64_t offset, uint64_t length) const { return fits(offset, length, bytes_.size()); }
+  // A little-endian field of `width` (at most 8) bytes at a checked offset.
   uint64_t read(uint64_t offset, unsigned width) const {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < width; ++i) v |= uint64_t{bytes_[offset + i]} << (8 * i);
-    return v;
+    uint64_t value = 0;
+    std::memcpy(&value, bytes_.data() + offset, width);
+    return value;
   }
-  void write(uint64_t offset, uint64_t value, unsigned width) {
-    for (unsigned i = 0; i < width; ++i) bytes_[offset + i] = static_cast<uint8_t>(value >> (8 * i));
-  }
+  void write(uint64_t offset, uint64_t value, unsigned width) { std::memcpy(bytes_.data() + offset, &value, width); }
   std::span<const uint8_t> span(Range r) const {
-    if (r.start > r.end || r.end > bytes_.size()) return {};
-    return std::span<const uint8_t>(bytes_).subspan(r.start, r.end - r.start);
+    return ByteReader(bytes_).span(r.start, r.size()).value_or(std::span<const uint8_t>());
   }
 
  private:
@@ -458,10 +455,9 @@ Expected<void> Relocator::reloc_64_32(uint64_t at, uint64_t r_offset, uint32_t s
 }
 
 Expected<void> Relocator::relocation(uint64_t at) {
-  const uint64_t r_offset = file_.u64(at);
-  const uint64_t info = file_.u64(at + 8);
-  const auto type = static_cast<uint32_t>(info & 0xffffffff);
-  const auto sym = static_cast<uint32_t>(info >> 32);
+  const Rel rel = file_.get<Rel>(at);
+  const uint64_t r_offset = rel.r_offset;
+  const uint32_t type = rel.type(), sym = rel.symbol();
   switch (type) {
     case kRBpf64_64: return reloc_64_64(at, r_offset, sym);
     case kRBpf64Relative: return reloc_relative(at, r_offset);
@@ -479,8 +475,8 @@ Expected<void> Relocator::symbol_labels() {
   if (!end || !table_at(file_, {s.offset, *end}, kSymSize, s.at)) return {};
   for (uint64_t at = s.offset; at < *end; at += kSymSize) {
     RawSymbol sym = read_symbol(file_, at);
-    // STT_FUNC with binding LOCAL or GLOBAL.
-    if ((sym.info & 0xef) != 0x02) continue;
+    // STT_FUNC with binding LOCAL or GLOBAL (Rust: `st_info & 0xef == STT_FUNC`).
+    if (!sym.is_function() || (sym.binding() != kStbLocal && sym.binding() != kStbGlobal)) continue;
     if (!text_.vm_range().contains(sym.value))
       return fail(LoadErrc::ValueOutOfBounds, at, "symbol " + hex(sym.value) + " outside .text");
     uint64_t pc = (sym.value - text_.addr) / kInsnSize;

@@ -36,18 +36,11 @@ Errc category(LoadErrc code) {
 
 namespace detail {
 
-std::optional<uint64_t> magic_fault(const FileHeader& h) {
-  for (unsigned i = 0; i < 4; ++i)
-    if (h.e_ident[i] != kElfMagic[i]) return i;
-  return std::nullopt;
-}
+std::optional<uint64_t> magic_fault(const FileHeader& h) { return bad_magic_byte(h); }
 
 std::optional<uint64_t> ident_fault(const FileHeader& h) {
-  const std::pair<uint64_t, uint8_t> wanted[] = {
-      {kEiClass, kElfClass64}, {kEiData, kElfData2Lsb}, {kEiVersion, kEvCurrent}};
-  for (const auto& [field, value] : wanted)
-    if (h.e_ident[field] != value) return field;
-  return std::nullopt;
+  const IdentField* bad = bad_ident_field(h);
+  return bad ? std::optional<uint64_t>(bad->offset) : std::nullopt;
 }
 
 ProgramHeader read_program_header(const Bytes& file, uint64_t at) {
@@ -301,7 +294,7 @@ void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr,
   for (uint64_t at = table->start; at < table->end; at += kSymSize) {
     RawSymbol sym = read_symbol(file, at);
     // Rust tests `st_info & STT_FUNC`, a bit test rather than the type.
-    if ((sym.info & 2) == 0) continue;
+    if ((sym.info & kSttFunc) == 0) continue;
     uint64_t pc = sat_sub(sym.value, text_vaddr) / kInsnSize;
     if (pc < text_count) program.calldests[pc] = true;
     if (!config.symbol_labels) continue;
