@@ -66,19 +66,21 @@ Expected<isa::Program> load(const BenchProgram& bench) {
 }
 
 struct Timing {
-  vm::Result result;
+  vm::RunResult result;
   double seconds;
 };
 
-Expected<Timing> time_once(const vm::Interpreter& interpreter, uint64_t memory_size) {
-  vm::Environment env;
+Expected<Timing> time_once(const isa::Program& program, uint64_t memory_size) {
+  vm::Context context;
   std::vector<uint8_t> memory(memory_size);
-  const uint64_t addr = env.map_input(memory);
+  context.map_input(memory);
+  auto engine = vm::make_interpreter(program, context);
+  if (!engine) return engine.error();
   const auto start = std::chrono::steady_clock::now();
-  auto result = interpreter.run(env, {addr, memory_size});
+  vm::RunResult result = (*engine)->run(context);
   const auto stop = std::chrono::steady_clock::now();
-  if (!result) return result.error();
-  return Timing{*result, std::chrono::duration<double>(stop - start).count()};
+  if (result.error) return *result.error;
+  return Timing{std::move(result), std::chrono::duration<double>(stop - start).count()};
 }
 
 // Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
@@ -129,15 +131,9 @@ int main(int argc, char** argv) {
       ++failures;
       continue;
     }
-    auto interpreter = vm::Interpreter::create(*program);
-    if (!interpreter) {
-      std::printf("%-12s %s\n", bench.name, to_string(interpreter.error()).c_str());
-      ++failures;
-      continue;
-    }
     std::optional<Timing> best;
     for (int run = 0; run < repeat; ++run) {
-      auto timing = time_once(*interpreter, bench.memory);
+      auto timing = time_once(*program, bench.memory);
       if (!timing) {
         std::printf("%-12s run failed: %s\n", bench.name, to_string(timing.error()).c_str());
         ++failures;

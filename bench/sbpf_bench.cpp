@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 
 namespace {
@@ -108,33 +109,23 @@ struct Bench {
   uint64_t expected_r0;
 };
 
-vm::sbpf::Executable executable(const Code& code, const isa::Dialect& dialect) {
-  vm::sbpf::Executable exe;
-  exe.dialect = &dialect;
-  exe.text = code.slots;
-  exe.text_vaddr = vm::region_base(vm::kProgramRegion);
-  if (!dialect.sbpf.lower_rodata_vaddr) {
-    exe.rodata = isa::to_bytes(code.slots);
-    exe.rodata_vaddr = exe.text_vaddr;
-  }
-  return exe;
-}
-
 // Best ns per instruction of `repeat` runs; false if a run failed.
 bool time_one(const Bench& bench, const isa::Dialect& dialect, int repeat) {
-  auto interpreter = vm::sbpf::Interpreter::create(executable(bench.code, dialect), vm::sbpf::SyscallRegistry{});
+  vm::Context context(dialect);
+  context.helpers() = vm::HelperTable{};  // the kernels call nothing
+  context.set_budget(uint64_t{1} << 40);  // metering on, never the limit
+  auto program = load::raw_program(bench.code.slots, bench.name, dialect);
+  auto interpreter = program ? vm::sbpf::Interpreter::create(*program, context) : program.error();
   if (!interpreter) {
     std::fprintf(stderr, "%s %s: %s\n", bench.name, std::string(dialect.name).c_str(),
                  to_string(interpreter.error()).c_str());
     return false;
   }
-  vm::sbpf::RunOptions options;
-  options.compute_budget = uint64_t{1} << 40;  // metering on, never the limit
   double best = 1e30;
   uint64_t units = 0;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const vm::sbpf::RunResult result = interpreter->run(options);
+    const vm::RunResult result = interpreter->run(context);
     const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
     if (result.error || result.r0 != bench.expected_r0) {
       std::fprintf(stderr, "%s %s: %s r0 = %llu, expected %llu\n", bench.name, std::string(dialect.name).c_str(),

@@ -17,11 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> code(data + 1 + memory_size, size - 1 - memory_size);
   auto program = isa::decode(code);
   if (!program) return 0;
-  auto interpreter = vm::Interpreter::create(*program);
+  vm::Context context;
+  auto interpreter = vm::Interpreter::create(*program, context);
   if (!interpreter) return 0;
-  vm::Environment env;
-  env.budget = 20000;  // loops are fine; they must just end
-  const uint64_t addr = env.map_input(memory);
-  static_cast<void>(interpreter->run(env, {addr, memory.size()}));
+  context.set_budget(20000);  // loops are fine; they must just end
+  context.map_input(memory);
+  const vm::RunResult result = interpreter->run(context);
+  if (result.error && !result.error->location.pc) std::abort();  // every fault names its pc
+  if (result.instructions > 20000) std::abort();
   return 0;
 }

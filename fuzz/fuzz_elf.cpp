@@ -1,5 +1,5 @@
 // Fuzz target: any bytes through the eBPF object loader, then every program
-// it finds through link(), and each linked program run with its maps for a
+// it finds through load_program(), and each program run with its maps for a
 // bounded number of instructions, so that the map helpers see whatever
 // pointers and sizes a mutated program passes them. Errors are normal
 // results; crashes, leaks and undefined behaviour are bugs.
@@ -14,24 +14,20 @@ namespace {
 
 using namespace bpfkit;
 
-void run(const elf::EbpfObject::Linked& linked) {
-  vm::Environment env;
-  env.budget = 10000;
+void run(const isa::Program& program) {
+  vm::Context context;
+  context.set_budget(10000);
   // Maps up to 2 GiB are legal; the fuzzer keeps to small ones so that its
   // memory limit measures leaks, not a map a mutated object asked for.
-  for (const isa::MapSpec& spec : linked.maps)
-    if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20) ||
-        !env.add_map(spec))
+  for (const isa::MapSpec& spec : program.maps)
+    if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20))
       return;
-  elf::apply_data_relocations(linked.data_relocations, env.map_addresses(),
-                              [&](uint32_t map) { return env.map(map).storage(); });
-  auto program = isa::decode(linked.code);
-  if (!program) return;
-  auto interpreter = vm::Interpreter::create(*program, env.map_addresses());
+  if (!context.add_maps(program)) return;
+  auto interpreter = vm::Interpreter::create(program, context);
   if (!interpreter) return;
   uint8_t packet[64] = {};
-  const uint64_t addr = env.map_input(packet);
-  static_cast<void>(interpreter->run(env, {addr, sizeof packet}));
+  context.map_input(packet);
+  static_cast<void>(interpreter->run(context));
 }
 
 }  // namespace
@@ -45,6 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!object) return 0;
   static_cast<void>(object->default_program());
   for (const elf::ProgramInfo& program : object->info().programs)
-    if (auto linked = object->link(program)) run(*linked);
+    if (auto loaded = object->load_program(program)) run(*loaded);
   return 0;
 }

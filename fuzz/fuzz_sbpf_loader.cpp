@@ -25,20 +25,25 @@ sbpf::LoaderConfig config_of(unsigned variant) {
 
 // A program that loads goes on through the verifier and a short run, as the
 // command line would take it.
-void run(const sbpf::Program& program) {
-  static const bpfkit::vm::sbpf::SyscallRegistry syscalls = bpfkit::vm::sbpf::SyscallRegistry::defaults();
-  auto interpreter = bpfkit::vm::sbpf::Interpreter::create(bpfkit::vm::sbpf::Executable::from(program), syscalls);
+void run(const sbpf::Program& loaded) {
+  namespace vm = bpfkit::vm;
+  auto program = sbpf::to_program(loaded);
+  if (!program) {
+    if (program.error().name().empty()) std::abort();
+    return;
+  }
+  vm::Context context(*program->dialect);
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   if (!interpreter) {
     if (interpreter.error().name().empty()) std::abort();
     return;
   }
   std::vector<uint8_t> input(16, 1);
-  bpfkit::vm::sbpf::RunOptions options;
-  options.compute_budget = 2000;
-  options.input = input;
-  options.heap_size = 256;
-  const bpfkit::vm::sbpf::RunResult result = interpreter->run(options);
-  if (result.compute_units > options.compute_budget) std::abort();
+  context.set_budget(2000);
+  context.map_input(input);
+  context.set_heap_size(256);
+  const vm::RunResult result = interpreter->run(context);
+  if (result.compute_units > 2000) std::abort();
   if (result.error && result.error->name().empty()) std::abort();
 }
 

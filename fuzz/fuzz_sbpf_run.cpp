@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,29 +24,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> code(data + 2 + input_size, size - 2 - input_size);
   if (code.empty() || code.size() % sizeof(isa::Slot) != 0) return 0;
 
-  vm::sbpf::Executable executable;
-  executable.dialect = dialect;
-  executable.text.resize(code.size() / sizeof(isa::Slot));
-  std::memcpy(executable.text.data(), code.data(), code.size());
-  executable.text_vaddr = vm::region_base(vm::kProgramRegion);
-  if (!dialect->sbpf.lower_rodata_vaddr) {
-    executable.rodata_vaddr = executable.text_vaddr;
-    executable.rodata.assign(code.begin(), code.end());
+  std::vector<isa::Slot> text(code.size() / sizeof(isa::Slot));
+  std::memcpy(text.data(), code.data(), code.size());
+  auto program = load::raw_program(std::move(text), "fuzz", *dialect);
+  if (!program) {
+    if (program.error().name().empty()) std::abort();
+    return 0;
   }
-  for (uint64_t pc = 0; pc < executable.text.size() && pc < 4; ++pc) executable.functions[isa::sbpf_pc_key(pc)] = pc;
+  for (uint32_t pc = 0; pc < program->size() && pc < 4; ++pc) program->function_keys[isa::sbpf_pc_key(pc)] = pc;
 
-  static const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
-  auto interpreter = vm::sbpf::Interpreter::create(executable, syscalls);
+  vm::Context context(*dialect);
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   if (!interpreter) {
     if (interpreter.error().name().empty()) std::abort();
     return 0;
   }
-  vm::sbpf::RunOptions options;
-  options.compute_budget = 20000;  // loops are fine; they must just end
-  options.input = input;
-  options.heap_size = 1024;
-  const vm::sbpf::RunResult result = interpreter->run(options);
-  if (result.compute_units > options.compute_budget || result.instructions > result.compute_units) std::abort();
+  context.set_budget(20000);  // loops are fine; they must just end
+  context.map_input(input);
+  context.set_heap_size(1024);
+  const vm::RunResult result = interpreter->run(context);
+  if (result.compute_units > 20000 || result.instructions > result.compute_units) std::abort();
   if (result.error && result.error->name().empty()) std::abort();
   return 0;
 }

@@ -1,5 +1,7 @@
-// Module vm: the memory map a program runs against, the helper registry, and
-// the interpreter (the reference semantics for every other engine).
+// Module vm: what a program runs against (memory regions, maps, helpers and
+// syscalls, output: one Context) and what runs it (the Engine interface, and
+// the Linux and sBPF interpreters, the reference semantics for every other
+// engine).
 #pragma once
 
 #include <array>
@@ -83,7 +85,7 @@ inline constexpr int kEPERM = 1, kENOENT = 2, kEAGAIN = 11, kEFAULT = 14, kEEXIS
 
 class RingBuf;
 
-// One map. Its value storage is one host buffer that the Environment maps as
+// One map. Its value storage is one host buffer that the Context maps as
 // one region, so a value pointer handed to a program is a guest address; the
 // region's base address is the map's handle.
 class Map {
@@ -97,14 +99,14 @@ class Map {
   // before allocating anything.
   static Expected<std::unique_ptr<Map>> create(const isa::MapSpec& spec);
   // The most host memory a map of this spec can take once full (values,
-  // keys, bookkeeping): what Environment::add_map counts against its limit.
+  // keys, bookkeeping): what Context::add_map counts against its limit.
   static uint64_t footprint(const isa::MapSpec& spec);
   virtual ~Map() = default;
 
   const isa::MapSpec& spec() const { return spec_; }
   isa::MapType type() const { return static_cast<isa::MapType>(spec_.type); }
   uint64_t handle() const { return handle_; }
-  // The bytes the Environment maps as this map's region.
+  // The bytes the Context maps as this map's region.
   std::span<uint8_t> storage() { return storage_; }
 
   // The value for key, empty if none. LRU maps count this as a use.
@@ -133,7 +135,7 @@ class Map {
   std::vector<uint8_t> storage_;
 
  private:
-  friend class Environment;
+  friend class Context;
   uint64_t handle_ = 0;
   MemoryMap* memory_ = nullptr;  // where the region is mapped, once added
   uint32_t region_ = 0;
@@ -168,16 +170,33 @@ class RingBuf : public Map {
   std::set<uint64_t> reserved_;  // header offsets of busy records
 };
 
-// ---- Helpers ---------------------------------------------------------------
+// ---- Helpers and syscalls -------------------------------------------------
+//
+// A program calls the host by number: Linux helpers by id (bpf_map_lookup_elem
+// is 1), sBPF syscalls by the Murmur3-32 key of their name. One table holds
+// either kind; a Context holds the table its dialect calls.
 
-class Environment;
+class Context;
 
+// One call of a host function, as the function sees it.
 struct HelperCall {
-  MemoryMap& memory;
+  Context& context;              // maps, output, random numbers
+  MemoryMap& memory;             // context.memory()
   std::array<uint64_t, 5> args;  // r1..r5
-  Environment& env;              // maps, output, random numbers
+  uint64_t* meter = nullptr;     // sBPF: compute units left; charge with consume()
+
+  // Takes `units` from the meter; false (meter left at 0) if fewer were
+  // left. Always true where nothing is metered (Linux).
+  bool consume(uint64_t units);
+  // Host pointer for [addr, addr + size) as the program's own loads and
+  // stores see it (sBPF v0's stack gaps included); null if refused.
+  uint8_t* translate(uint64_t addr, uint64_t size, bool write) const;
+  // Adds one line to the program log (sBPF's sol_log_ and friends).
+  void log(std::string_view message);
 };
 
+// A helper returns r0, or an Error that ends the run. For sBPF the error's
+// detail is the production name (ComputationalBudgetExceeded, Abort, ...).
 using HelperFn = std::function<Expected<uint64_t>(HelperCall&)>;
 
 struct Helper {
@@ -185,255 +204,250 @@ struct Helper {
   HelperFn fn;
 };
 
-// Helpers by their Linux id, filled by the embedder.
-class HelperRegistry {
+class HelperTable {
  public:
+  // Linux: registers `fn` under helper id `id`.
   void add(uint32_t id, std::string name, HelperFn fn);
-  const Helper* find(uint32_t id) const;
+  // sBPF: registers `fn` under murmur3_32(name); SymbolHashCollision when
+  // another name has the same key.
+  Expected<void> add_syscall(std::string name, HelperFn fn);
+  const Helper* find(uint32_t key) const;
+  std::vector<std::string> names() const;  // sorted
 
   // Map, memory, output and ring buffer helpers (1-8, 112, 113, 130-133);
   // tail_call (12) is the interpreter's own.
-  static HelperRegistry linux_defaults();
+  static HelperTable linux_defaults();
+  // sol_log_, sol_log_64_, sol_memcpy_, sol_memset_, sol_memcmp_,
+  // sol_memmove_, abort, sol_panic_ with Agave's compute costs, and `log`
+  // (the fixtures' test syscall), charged as sol_log_ is.
+  static HelperTable sbpf_defaults();
+  // sbpf_defaults() with `log` free of charge, as anza-xyz/sbpf's test
+  // harness registers it: the fixtures' compute units are measured with it.
+  static HelperTable sbpf_reference_harness();
+  // The defaults of the dialect's family.
+  static HelperTable defaults(const isa::Dialect& dialect);
 
  private:
-  std::unordered_map<uint32_t, Helper> helpers_;
+  std::unordered_map<uint32_t, Helper> by_key_;
 };
 
-// ---- Running ---------------------------------------------------------------
+// ---- Output -------------------------------------------------------------------
+
+// What a program prints: bpf_trace_printk's text (Linux) or the program log
+// (sBPF), collected, or handed to a sink as it comes.
+class Output {
+ public:
+  // Linux: at most `limit` bytes (kDefaultOutputLimit) of text are kept,
+  // then one "[output truncated at N bytes]" line, then nothing until clear().
+  void write(std::string_view text);
+  // sBPF: one message a line, as Agave's LogCollector keeps them: until
+  // their bytes would reach kLogLimit, then one "Log truncated" line.
+  void log(std::string_view message);
+
+  void set_sink(std::function<void(std::string_view)> sink) { sink_ = std::move(sink); }
+  void set_limit(uint64_t bytes) { limit_ = bytes; }
+  const std::string& text() const { return text_; }
+  std::string take();  // the text so far; the output starts over
+  void clear() { static_cast<void>(take()); }
+
+  static constexpr uint64_t kLogLimit = 10'000;  // LOG_MESSAGES_BYTES_LIMIT
+
+ private:
+  void emit(std::string_view text);
+  std::function<void(std::string_view)> sink_;
+  std::string text_;
+  uint64_t bytes_ = 0;  // written (Linux) or logged (sBPF, without newlines)
+  uint64_t limit_ = uint64_t{1} << 20;
+  bool truncated_ = false;
+};
+
+// ---- Context ------------------------------------------------------------------
 
 // Large enough for every benchmark program, small enough that a runaway loop
 // stops within seconds.
 inline constexpr uint64_t kDefaultBudget = uint64_t{1} << 32;
-// What the maps of one Environment may take when full (1 GiB).
+// What the maps of one Context may take when full (1 GiB).
 inline constexpr uint64_t kDefaultMapMemoryLimit = uint64_t{1} << 30;
-// What one Environment keeps of bpf_trace_printk output (1 MiB).
+// What one Context keeps of bpf_trace_printk output (1 MiB).
 inline constexpr uint64_t kDefaultOutputLimit = uint64_t{1} << 20;
+// sBPF: a transaction's maximum compute units, and the default heap.
+inline constexpr uint64_t kDefaultComputeBudget = 1'400'000;
+inline constexpr uint64_t kDefaultHeapSize = 32 * 1024;
 
-struct Result {
-  uint64_t r0 = 0;
-  uint64_t instructions = 0;  // executed, lddw counts once
-  std::array<uint64_t, isa::kRegisterCount> registers{};
+class Engine;
+
+// Everything a run touches besides the program: memory regions (stack, heap,
+// input), the helper or syscall table, the meter's budget, maps, the programs
+// prog arrays name, output and random numbers. Both interpreters and the JIT
+// run against one.
+class Context {
+ public:
+  // Maps the stack the dialect's frame model asks for (and the sBPF heap)
+  // and registers the dialect's default helpers or syscalls.
+  explicit Context(const isa::Dialect& dialect = isa::kLinuxV4);
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ~Context();
+
+  const isa::Dialect& dialect() const { return dialect_; }
+  MemoryMap& memory() { return memory_; }
+  const MemoryMap& memory() const { return memory_; }
+  HelperTable& helpers() { return helpers_; }
+  const HelperTable& helpers() const { return helpers_; }
+
+  // The meter: instructions (Linux) or compute units (sBPF) a run may use;
+  // a budget of N allows exactly N.
+  void set_budget(uint64_t units) { budget_ = units; }
+  uint64_t budget() const { return budget_; }
+
+  // Maps the context / packet buffer (Linux) or the serialized input (sBPF)
+  // and returns its guest address.
+  uint64_t map_input(std::span<uint8_t> bytes, bool writable = true);
+  uint64_t input_size() const { return input_size_; }
+  void unmap_input();
+  // r1..r5 at entry when the caller gives none: r1 = the input; Linux also
+  // passes its length in r2.
+  std::array<uint64_t, 5> entry_args() const;
+  // sBPF: the heap's size (kDefaultHeapSize); zeroed at each run's start.
+  void set_heap_size(uint64_t bytes);
+  // Zeroes the stack and the heap (an sBPF run starts with both clean).
+  void clear_stack_and_heap();
+
+  // Address one past the top of the entry frame (r10 at entry).
+  uint64_t stack_top() const { return region_base(kStackRegion) + isa::frame_model(dialect_).entry_fp; }
+
+  // Creates a map and maps its storage; returns its index (lddw src 5's imm).
+  // The maps of one Context may take at most map_memory_limit bytes
+  // (kDefaultMapMemoryLimit) when full (Map::footprint); a declaration past
+  // it is an error naming the map.
+  Expected<uint32_t> add_map(const isa::MapSpec& spec);
+  // add_map for each of a program's maps, in order, then the pointers its
+  // global data holds (Program::data_relocations) written into them.
+  Expected<void> add_maps(const isa::Program& program);
+  void set_map_memory_limit(uint64_t bytes) { map_memory_limit_ = bytes; }
+  Map& map(uint32_t index) { return *maps_.at(index); }
+  uint32_t map_count() const { return static_cast<uint32_t>(maps_.size()); }
+  // Handles by map index: what lddw src 5 and 6 resolve to.
+  std::vector<uint64_t> map_addresses() const;
+  // The map whose handle is addr, or whose region holds addr; null if none.
+  Map* map_by_handle(uint64_t addr);
+  Map* map_containing(uint64_t addr);
+
+  // Programs that prog array values name (tail calls), by id.
+  uint32_t add_program(std::shared_ptr<const isa::Program> program);
+  const isa::Program* program(uint32_t id) const;
+  // An engine's prepared form of program `id`, made by `prepare` at its first
+  // tail call and kept here; null (and `error` set) if preparing failed.
+  const Engine* prepared_program(uint32_t id, const void* engine_kind,
+                                 const std::function<Expected<std::unique_ptr<Engine>>(const isa::Program&)>& prepare,
+                                 Error& error);
+
+  Output& output() { return output_; }
+  const Output& output() const { return output_; }
+  // Linux bpf_trace_printk text; see Output::write.
+  void write_output(std::string_view text) { output_.write(text); }
+
+  // bpf_get_prandom_u32's generator.
+  void set_seed(uint64_t seed) { rng_.seed(static_cast<std::mt19937::result_type>(seed)); }
+  uint32_t random() { return static_cast<uint32_t>(rng_()); }
+
+ private:
+  struct ProgramSlot;
+  const isa::Dialect& dialect_;
+  MemoryMap memory_;
+  HelperTable helpers_;
+  std::vector<uint8_t> stack_, heap_;
+  uint64_t input_size_ = 0;
+  bool input_mapped_ = false;
+  uint64_t budget_;
+  std::vector<std::unique_ptr<Map>> maps_;
+  std::unordered_map<uint64_t, uint32_t> map_by_region_;  // region index -> map index
+  uint64_t map_memory_ = 0;                               // footprints of the maps added
+  uint64_t map_memory_limit_ = kDefaultMapMemoryLimit;
+  std::vector<ProgramSlot> programs_;
+  Output output_;
+  std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
 };
 
-// A program decoded once into the interpreter's internal form, ready to run
-// any number of times.
-class Interpreter {
- public:
-  // map_addresses resolves lddw src 5 (map handle) and 6 (handle + offset) by
-  // map index; without it such loads are refused.
-  static Expected<Interpreter> create(const isa::Program& program, std::span<const uint64_t> map_addresses = {});
+// ---- Engines ------------------------------------------------------------------
 
-  // Runs with r1..r5 = args. Faults come back as an Error that names the pc.
-  Expected<Result> run(Environment& env, std::array<uint64_t, 5> args = {}) const;
+// What one run gave, kept on faults too: a fault leaves r0, the counts and
+// the registers as they were at the faulting instruction.
+struct RunResult {
+  uint64_t r0 = 0;
+  std::optional<Error> error;  // a fault, naming its pc (and for sBPF the production name)
+  uint64_t instructions = 0;   // executed, lddw once, a faulting one included
+  uint64_t compute_units = 0;  // sBPF: instructions plus what syscalls charged; Linux: instructions
+  std::array<uint64_t, isa::kRegisterCount> registers{};
+  std::string output;  // what the program printed during this run (unless a sink took it)
+
+  bool ok() const { return !error; }
+};
+
+// A program prepared to run any number of times: the interpreters now, the
+// JIT later. An engine is prepared against one Context (its maps, helpers or
+// syscalls) and runs in it.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const isa::Dialect& dialect() const = 0;
+  // Runs with r1..r5 = args. Never throws; a fault is result.error.
+  virtual RunResult run(Context& context, std::array<uint64_t, 5> args) const = 0;
+  // Runs with the context's entry arguments (r1 = the input).
+  RunResult run(Context& context) const { return run(context, context.entry_args()); }
+};
+
+// The Linux interpreter: kernel semantics (kernel/bpf/core.c), decoded once
+// into cells and run with computed goto.
+class Interpreter final : public Engine {
+ public:
+  // Resolves lddw src 5 (map handle) and 6 (handle + offset) against the
+  // context's maps, by index; without them such loads are refused.
+  static Expected<Interpreter> create(const isa::Program& program, const Context& context);
+  const isa::Dialect& dialect() const override { return *dialect_; }
+  using Engine::run;
+  RunResult run(Context& context, std::array<uint64_t, 5> args) const override;
 
   struct Cell;  // one internal instruction; defined in interpreter.cpp
   // The cells without the end sentinel (which follows them), for tail calls.
   std::span<const Cell> cells() const;
 
  private:
-  explicit Interpreter(std::shared_ptr<const std::vector<Cell>> cells) : cells_(std::move(cells)) {}
+  Interpreter(std::shared_ptr<const std::vector<Cell>> cells, const isa::Dialect& dialect)
+      : cells_(std::move(cells)), dialect_(&dialect) {}
   std::shared_ptr<const std::vector<Cell>> cells_;
+  const isa::Dialect* dialect_;
 };
 
-// Everything a run touches besides the program: memory regions (the stack is
-// mapped here), helpers, and the instruction budget.
-class Environment {
- public:
-  explicit Environment(const isa::Dialect& dialect = isa::kLinuxV4);
-  Environment(const Environment&) = delete;
-  Environment& operator=(const Environment&) = delete;
-
-  MemoryMap& memory() { return memory_; }
-  const MemoryMap& memory() const { return memory_; }
-  HelperRegistry& helpers() { return helpers_; }
-  const HelperRegistry& helpers() const { return helpers_; }
-  const isa::Dialect& dialect() const { return dialect_; }
-
-  // Maps the context / packet buffer and returns its guest address (for r1).
-  uint64_t map_input(std::span<uint8_t> bytes, bool writable = true);
-  uint64_t input_size() const { return input_size_; }
-
-  // Address one past the top of the entry frame (r10 at entry).
-  uint64_t stack_top() const { return region_base(kStackRegion) + isa::frame_model(dialect_).entry_fp; }
-
-  // Creates a map and maps its storage; returns its index (lddw src 5's imm).
-  // The maps of one Environment may take at most map_memory_limit bytes
-  // (kDefaultMapMemoryLimit) when full (Map::footprint); a declaration past
-  // it is an error naming the map.
-  Expected<uint32_t> add_map(const isa::MapSpec& spec);
-  void set_map_memory_limit(uint64_t bytes) { map_memory_limit_ = bytes; }
-  Map& map(uint32_t index) { return *maps_.at(index); }
-  uint32_t map_count() const { return static_cast<uint32_t>(maps_.size()); }
-  // Handles by map index, for Interpreter::create.
-  std::vector<uint64_t> map_addresses() const;
-  // The map whose handle is addr, or whose region holds addr; null if none.
-  Map* map_by_handle(uint64_t addr);
-  Map* map_containing(uint64_t addr);
-
-  // Programs that prog array values name (tail calls).
-  uint32_t add_program(const Interpreter& program);
-  const Interpreter* program(uint32_t id) const { return id < programs_.size() ? &programs_[id] : nullptr; }
-
-  // bpf_trace_printk output: collected in output() unless a sink is set. At
-  // most output_limit bytes (kDefaultOutputLimit) reach either; then one
-  // "[output truncated at N bytes]" line, then nothing until clear_output().
-  void set_output_sink(std::function<void(std::string_view)> sink) { sink_ = std::move(sink); }
-  void set_output_limit(uint64_t bytes) { output_limit_ = bytes; }
-  void write_output(std::string_view text);
-  const std::string& output() const { return output_; }
-  void clear_output() {
-    output_.clear();
-    output_bytes_ = 0;
-  }
-
-  // bpf_get_prandom_u32's generator.
-  void set_seed(uint64_t seed) { rng_.seed(static_cast<std::mt19937::result_type>(seed)); }
-  uint32_t random() { return static_cast<uint32_t>(rng_()); }
-
-  uint64_t budget = kDefaultBudget;
-
- private:
-  const isa::Dialect& dialect_;
-  MemoryMap memory_;
-  HelperRegistry helpers_;
-  std::vector<uint8_t> stack_;
-  uint64_t input_size_ = 0;
-  std::vector<std::unique_ptr<Map>> maps_;
-  std::unordered_map<uint64_t, uint32_t> map_by_region_;  // region index -> map index
-  uint64_t map_memory_ = 0;                               // footprints of the maps added
-  uint64_t map_memory_limit_ = kDefaultMapMemoryLimit;
-  std::vector<Interpreter> programs_;
-  void emit(std::string_view text);
-
-  std::function<void(std::string_view)> sink_;
-  std::string output_;
-  uint64_t output_bytes_ = 0;
-  uint64_t output_limit_ = kDefaultOutputLimit;
-  std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
-};
+// The interpreter for the program's dialect: Linux, or sBPF as anza-xyz/sbpf's
+// interpreter and Firedancer's fd_vm run it.
+Expected<std::unique_ptr<Engine>> make_interpreter(const isa::Program& program, const Context& context);
 
 // ---- sBPF ----------------------------------------------------------------------
 //
-// Solana sBPF as anza-xyz/sbpf's interpreter and Firedancer's fd_vm run it:
-// regions by address bits 63..32 (rodata, stack, heap, input), 4 KiB stack
-// frames, call depth 64, compute-unit metering, syscalls by Murmur3-32 key,
-// and the per-version instruction semantics of isa::SbpfFeatures.
+// Solana sBPF: regions by address bits 63..32 (rodata, stack, heap, input),
+// 4 KiB stack frames, call depth 64, compute-unit metering, syscalls by
+// Murmur3-32 key, and the per-version semantics of isa::semantics().
 namespace sbpf {
-
-inline constexpr uint64_t kDefaultComputeBudget = 1'400'000;  // a transaction's maximum
-inline constexpr uint64_t kDefaultHeapSize = 32 * 1024;
-
-// The program log as Agave's LogCollector keeps it: messages, one line each,
-// until their bytes would reach 10,000; then one "Log truncated" line, and
-// nothing more.
-class Log {
- public:
-  static constexpr uint64_t kLimit = 10'000;  // LOG_MESSAGES_BYTES_LIMIT
-  void add(std::string_view message);
-  const std::string& text() const { return text_; }
-  std::string take() { return std::move(text_); }
-
- private:
-  std::string text_;
-  uint64_t bytes_ = 0;  // of the messages kept (without their newlines)
-  bool truncated_ = false;
-};
-
-struct SyscallContext {
-  MemoryMap& memory;
-  std::array<uint64_t, 5> args;  // r1..r5
-  uint64_t& compute_left;        // the meter; charge with consume()
-  Log& log;                      // sol_log_ and friends add their messages here
-  // Takes `units` from the meter; false (meter left at 0) if fewer were left.
-  bool consume(uint64_t units);
-  const isa::Dialect* dialect = nullptr;  // the interpreter sets it: v0's stack has gaps
-  // Host pointer for [addr, addr + size) as the program's own loads and
-  // stores see it (stack gaps included); null if the access is refused.
-  uint8_t* translate(uint64_t addr, uint64_t size, bool write) const;
-};
 
 // The production VM's error for a refused access: StackAccessViolation (v0,
 // an address within a frame of the stack) or AccessViolation, naming the
 // access type, address, size and region.
 Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size, bool write);
 
-// A syscall returns r0, or an error. Error::name is the production name
-// ("ComputationalBudgetExceeded", "Abort", "Panic", ...).
-using SyscallFn = std::function<Expected<uint64_t>(SyscallContext&)>;
-
-struct Syscall {
-  std::string name;
-  SyscallFn fn;
-};
-
-// Syscalls by key (murmur3_32 of the name).
-class SyscallRegistry {
- public:
-  // SymbolHashCollision when another name has the same key.
-  Expected<void> add(std::string name, SyscallFn fn);
-  const Syscall* find(uint32_t key) const;
-  std::vector<std::string> names() const;
-  // sol_log_, sol_log_64_, sol_memcpy_, sol_memset_, sol_memcmp_,
-  // sol_memmove_, abort, sol_panic_ with Agave's compute costs, and `log`
-  // (the fixtures' test syscall), charged as sol_log_ is.
-  static SyscallRegistry defaults();
-  // defaults() with `log` free of charge, as anza-xyz/sbpf's test harness
-  // registers it: the fixtures' compute units are measured with it.
-  static SyscallRegistry reference_harness();
-
- private:
-  std::unordered_map<uint32_t, Syscall> by_key_;
-};
-
-// A loaded program as the VM needs it. Module elf's sbpf::load() gives every
-// part; from() copies them across without vm depending on elf.
-struct Executable {
-  const isa::Dialect* dialect = &isa::kSbpfV0;
-  std::vector<uint8_t> rodata;  // read-only region
-  uint64_t rodata_vaddr = 0;    // 1 << 32 (v0..v2) or 0 (v3)
-  std::vector<isa::Slot> text;
-  uint64_t text_vaddr = 0;  // address of text[0]: callx targets are relative to it
-  uint64_t entry_pc = 0;
-  std::unordered_map<uint32_t, uint64_t> functions;  // v0..v2: call imm key -> pc
-
-  // From a loader's program with elf::sbpf::Program's field names (a
-  // template, so that this header needs nothing from module elf). Pass an
-  // rvalue to move the rodata and text instead of copying them.
-  template <class Loaded>
-  static Executable from(Loaded program) {
-    Executable executable;
-    executable.dialect = isa::sbpf_dialect(program.info.sbpf_version);
-    executable.rodata = std::move(program.rodata);
-    executable.rodata_vaddr = program.rodata_vaddr;
-    executable.text = std::move(program.text);
-    executable.text_vaddr = program.text_vaddr;
-    executable.entry_pc = program.entry_pc;
-    for (const auto& [key, function] : program.functions) executable.functions[key] = function.pc;
-    return executable;
-  }
-};
-
-struct RunOptions {
-  uint64_t compute_budget = kDefaultComputeBudget;  // N allows exactly N instructions
-  std::span<uint8_t> input;                         // mapped writable at 4 << 32; r1 points there
-  uint64_t heap_size = kDefaultHeapSize;
-};
-
-struct RunResult {
-  std::optional<Error> error;  // a fault, with its pc and its production name
-  uint64_t r0 = 0;
-  uint64_t compute_units = 0;  // used, including the faulting instruction and syscall costs
-  uint64_t instructions = 0;   // executed (lddw once), including a faulting one
-  std::array<uint64_t, isa::kRegisterCount> registers{};
-  std::string log;
-};
-
-class Interpreter {
+class Interpreter final : public Engine {
  public:
   // Verifies the text as the production verifier does (isa::decode with the
-  // executable's dialect) and prepares it to run any number of times.
-  static Expected<Interpreter> create(Executable executable, const SyscallRegistry& syscalls);
-  RunResult run(const RunOptions& options) const;
+  // program's dialect), resolves calls against the context's syscalls and
+  // the program's function keys, and prepares it to run any number of times.
+  // Reads the program's slots, entry, rodata, rodata_vaddr, text_vaddr and
+  // function_keys.
+  static Expected<Interpreter> create(const isa::Program& program, const Context& context);
+  const isa::Dialect& dialect() const override;
+  using Engine::run;
+  // Maps the program's rodata, clears the stack and heap, and runs with r1
+  // = args[0] (the other arguments are not registers at an sBPF entry).
+  RunResult run(Context& context, std::array<uint64_t, 5> args) const override;
 
   struct State;  // defined in sbpf_interpreter.cpp
 

@@ -13,7 +13,7 @@
 
 #include "bpfkit/bpfkit.h"
 #include "bpfkit/elf.hpp"
-#include "bpfkit/elf_format.hpp"
+#include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 
 using namespace bpfkit;
@@ -23,24 +23,24 @@ using namespace bpfkit;
 #endif
 
 struct bpfkit_call {
-  vm::HelperCall* helper = nullptr;             // a Linux helper's call
-  vm::sbpf::SyscallContext* syscall = nullptr;  // an sBPF syscall's
+  vm::HelperCall* call = nullptr;  // the engine's view of this helper or syscall call
   bool out_of_budget = false;
   std::string failure;
 };
 
 struct bpfkit_vm {
-  // Registrations, applied to every program loaded.
-  vm::HelperRegistry helpers = vm::HelperRegistry::linux_defaults();
-  vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
+  // Registrations, applied to every program loaded: Linux helpers by id,
+  // sBPF syscalls by name.
+  vm::HelperTable helpers = vm::HelperTable::linux_defaults();
+  vm::HelperTable syscalls = vm::HelperTable::sbpf_defaults();
 
-  // The loaded program: a Linux interpreter with its environment (maps,
-  // memory), or an sBPF executable and its interpreter, which copies the
-  // syscall table and so is rebuilt when a syscall is registered.
-  std::unique_ptr<vm::Environment> env;
-  std::optional<vm::Interpreter> linux_program;
-  std::optional<vm::sbpf::Executable> sbpf_executable;
-  std::optional<vm::sbpf::Interpreter> sbpf_program;
+  // The loaded program, the context it runs in (its maps, memory and the
+  // table of its dialect) and its engine. The sBPF interpreter resolves
+  // syscalls when it is made, so registering one drops the engine and run()
+  // makes it again.
+  std::optional<isa::Program> program;
+  std::unique_ptr<vm::Context> context;
+  std::unique_ptr<vm::Engine> engine;
 
   std::span<uint8_t> input;
   std::optional<uint64_t> budget;
@@ -68,10 +68,11 @@ struct bpfkit_vm {
     return BPFKIT_ERROR;
   }
   void unload() {
-    env.reset(), linux_program.reset(), sbpf_executable.reset(), sbpf_program.reset();
+    engine.reset(), context.reset(), program.reset();
     r0 = instructions = compute_units = 0;
     log.clear();
   }
+  bool sbpf() const { return program && program->dialect->family == isa::Family::Sbpf; }
 };
 
 namespace {
@@ -104,13 +105,6 @@ const isa::Dialect* dialect_of(int dialect) {
 
 std::span<const uint8_t> bytes_of(const void* data, size_t size) { return {static_cast<const uint8_t*>(data), size}; }
 
-// A shared object (e_type ET_DYN) or e_machine EM_SBPF is sBPF; anything else
-// is read as an eBPF relocatable object. Both loaders check the rest.
-bool is_sbpf_elf(std::span<const uint8_t> file) {
-  const auto header = elf::ByteReader(file).read<elf::Ehdr>(0);
-  return header && (header->e_type == elf::kEtDyn || header->e_machine == elf::kEmSbpf);
-}
-
 // The callback as the C++ registries take it: a failure becomes an Error
 // (the engines prefix the helper's name and add the pc).
 Expected<uint64_t> call_c(bpfkit_helper_fn fn, void* user_data, bpfkit_call& call,
@@ -126,101 +120,35 @@ Expected<uint64_t> call_c(bpfkit_helper_fn fn, void* user_data, bpfkit_call& cal
   return r0;
 }
 
-int load_linux(bpfkit_vm* vm, Expected<isa::Program> program, std::span<const isa::MapSpec> maps,
-               std::span<const elf::DataRelocation> data_relocations) {
+// Makes the context (maps first, then the data relocations that point into
+// them) and the engine for `program`.
+int take_program(bpfkit_vm* vm, Expected<isa::Program> program) {
   if (!program) return vm->fail(program.error());
-  auto env = std::make_unique<vm::Environment>(isa::kLinuxV4);
-  env->helpers() = vm->helpers;
-  for (const isa::MapSpec& spec : maps)
-    if (auto index = env->add_map(spec); !index) return vm->fail(index.error());
-  elf::apply_data_relocations(data_relocations, env->map_addresses(),
-                              [&](uint32_t map) { return env->map(map).storage(); });
-  auto interpreter = vm::Interpreter::create(*program, env->map_addresses());
-  if (!interpreter) return vm->fail(interpreter.error());
-  vm->env = std::move(env);
-  vm->linux_program.emplace(std::move(*interpreter));
+  auto context = std::make_unique<vm::Context>(*program->dialect);
+  context->helpers() = program->dialect->family == isa::Family::Sbpf ? vm->syscalls : vm->helpers;
+  if (auto maps = context->add_maps(*program); !maps) return vm->fail(maps.error());
+  auto engine = vm::make_interpreter(*program, *context);
+  if (!engine) return vm->fail(engine.error());
+  vm->program = std::move(*program);
+  vm->context = std::move(context);
+  vm->engine = std::move(*engine);
   return vm->succeed();
-}
-
-int load_sbpf(bpfkit_vm* vm, vm::sbpf::Executable executable) {
-  auto interpreter = vm::sbpf::Interpreter::create(executable, vm->syscalls);
-  if (!interpreter) return vm->fail(interpreter.error());
-  vm->sbpf_executable.emplace(std::move(executable));
-  vm->sbpf_program.emplace(std::move(*interpreter));
-  return vm->succeed();
-}
-
-// Raw sBPF text laid out as the sBPF VM tests and fixture harnesses lay it:
-// text at 1 << 32, which v0-v2 also map as the read-only region.
-vm::sbpf::Executable raw_sbpf(std::span<const uint8_t> code, const isa::Dialect& dialect) {
-  constexpr uint64_t kTextAddress = vm::region_base(vm::kProgramRegion);
-  vm::sbpf::Executable executable;
-  executable.dialect = &dialect;
-  executable.text.resize(code.size() / sizeof(isa::Slot));
-  std::memcpy(executable.text.data(), code.data(), executable.text.size() * sizeof(isa::Slot));
-  executable.text_vaddr = kTextAddress;
-  if (!dialect.sbpf.lower_rodata_vaddr) {
-    executable.rodata.assign(code.begin(), code.begin() + executable.text.size() * sizeof(isa::Slot));
-    executable.rodata_vaddr = kTextAddress;
-  }
-  return executable;
 }
 
 int load_ebpf_object(bpfkit_vm* vm, std::span<const uint8_t> file, const char* section, const char* function) {
   auto object = elf::EbpfObject::parse(file);
   if (!object) return vm->fail(object.error());
-  auto program = section == nullptr && function == nullptr
-                     ? object->default_program()
-                     : object->find_program(section ? section : "", function ? function : "");
-  if (!program) return vm->fail(program.error());
-  auto linked = object->link(**program);
-  if (!linked) return vm->fail(linked.error());
-  return load_linux(vm, isa::decode(linked->code), linked->maps, linked->data_relocations);
+  auto chosen = section == nullptr && function == nullptr
+                    ? object->default_program()
+                    : object->find_program(section ? section : "", function ? function : "");
+  if (!chosen) return vm->fail(chosen.error());
+  return take_program(vm, object->load_program(**chosen));
 }
 
 int load_sbpf_object(bpfkit_vm* vm, std::span<const uint8_t> file) {
   elf::sbpf::LoaderConfig config;
   config.syscalls = vm->syscalls.names();
-  auto program = elf::sbpf::load(file, config);
-  if (!program) return vm->fail(program.error());
-  return load_sbpf(vm, vm::sbpf::Executable::from(std::move(*program)));
-}
-
-int run_linux(bpfkit_vm* vm) {
-  vm::Environment& env = *vm->env;
-  env.budget = vm->budget.value_or(vm::kDefaultBudget);
-  env.clear_output();
-  std::array<uint64_t, 5> args{};
-  if (vm->input.data() != nullptr) {
-    args[0] = env.map_input(vm->input);
-    args[1] = vm->input.size();
-  } else {
-    env.memory().unmap(vm::kInputRegion);
-  }
-  auto result = vm->linux_program->run(env, args);
-  vm->log = env.output();
-  if (!result) return vm->fail(result.error());
-  vm->r0 = result->r0;
-  vm->instructions = result->instructions;
-  return vm->succeed();
-}
-
-int run_sbpf(bpfkit_vm* vm) {
-  if (!vm->sbpf_program) {  // a syscall was registered since the last run
-    auto interpreter = vm::sbpf::Interpreter::create(*vm->sbpf_executable, vm->syscalls);
-    if (!interpreter) return vm->fail(interpreter.error());
-    vm->sbpf_program.emplace(std::move(*interpreter));
-  }
-  vm::sbpf::RunOptions options;
-  options.compute_budget = vm->budget.value_or(vm::sbpf::kDefaultComputeBudget);
-  options.input = vm->input;
-  vm::sbpf::RunResult result = vm->sbpf_program->run(options);
-  vm->r0 = result.registers[0];  // result.r0 is set on success only; the registers on faults too
-  vm->instructions = result.instructions;
-  vm->compute_units = result.compute_units;
-  vm->log = std::move(result.log);
-  if (result.error) return vm->fail(*result.error);
-  return vm->succeed();
+  return take_program(vm, elf::sbpf::load_program(file, config));
 }
 
 }  // namespace
@@ -257,9 +185,11 @@ int bpfkit_vm_load(bpfkit_vm* vm, const void* code, size_t size, int dialect) {
     if (d == nullptr) return vm->fail("invalid_argument", "unknown dialect " + std::to_string(dialect));
     if (code == nullptr && size != 0) return vm->fail("invalid_argument", "code is NULL");
     const std::span<const uint8_t> bytes = bytes_of(code, size);
-    auto program = isa::decode(bytes, *d);  // the sBPF interpreter decodes again: errors come from here
-    if (!program || d->family == isa::Family::Linux) return load_linux(vm, std::move(program), {}, {});
-    return load_sbpf(vm, raw_sbpf(bytes, *d));
+    auto program = isa::decode(bytes_of(code, size), *d);
+    if (!program || d->family == isa::Family::Linux) return take_program(vm, std::move(program));
+    elf::sbpf::LoaderConfig config;
+    config.syscalls = vm->syscalls.names();
+    return take_program(vm, load::raw_program(std::move(program->slots), "", *d, config));
   });
 }
 
@@ -268,7 +198,7 @@ int bpfkit_vm_load_elf(bpfkit_vm* vm, const void* file, size_t size, const char*
     vm->unload();
     if (file == nullptr) return vm->fail("invalid_argument", "file is NULL");
     const std::span<const uint8_t> bytes = bytes_of(file, size);
-    if (!is_sbpf_elf(bytes)) return load_ebpf_object(vm, bytes, section, function);
+    if (!load::is_sbpf_elf(bytes)) return load_ebpf_object(vm, bytes, section, function);
     if (section != nullptr || function != nullptr)
       return vm->fail("invalid_argument",
                       "an sBPF shared object has one entry point: section and function must be NULL");
@@ -295,12 +225,13 @@ int bpfkit_vm_register_helper(bpfkit_vm* vm, uint32_t id, const char* name, bpfk
     if (fn == nullptr) return vm->fail("invalid_argument", "helper function is NULL");
     vm::HelperFn wrapped = [fn, user_data](vm::HelperCall& helper) {
       bpfkit_call call;
-      call.helper = &helper;
+      call.call = &helper;
       return call_c(fn, user_data, call, helper.args);
     };
     std::string helper_name = name ? name : "helper " + std::to_string(id);
     vm->helpers.add(id, helper_name, wrapped);
-    if (vm->env) vm->env->helpers().add(id, std::move(helper_name), std::move(wrapped));
+    // The Linux interpreter finds helpers at each call: no new engine needed.
+    if (vm->context && !vm->sbpf()) vm->context->helpers().add(id, std::move(helper_name), std::move(wrapped));
     return vm->succeed();
   });
 }
@@ -309,27 +240,29 @@ int bpfkit_vm_register_syscall(bpfkit_vm* vm, const char* name, bpfkit_helper_fn
   return guard(vm, [&] {
     if (name == nullptr) return vm->fail("invalid_argument", "syscall name is NULL");
     if (fn == nullptr) return vm->fail("invalid_argument", "syscall function is NULL");
-    auto added = vm->syscalls.add(name, [fn, user_data](vm::sbpf::SyscallContext& context) {
+    vm::HelperFn wrapped = [fn, user_data](vm::HelperCall& syscall) {
       bpfkit_call call;
-      call.syscall = &context;
-      return call_c(fn, user_data, call, context.args);
-    });
+      call.call = &syscall;
+      return call_c(fn, user_data, call, syscall.args);
+    };
+    auto added = vm->syscalls.add_syscall(name, wrapped);
     if (!added) return vm->fail(added.error());
-    vm->sbpf_program.reset();  // run() rebuilds it with the new table
+    if (vm->context && vm->sbpf()) {
+      static_cast<void>(vm->context->helpers().add_syscall(name, std::move(wrapped)));  // checked just above
+      vm->engine.reset();  // run() makes it again with the new table
+    }
     return vm->succeed();
   });
 }
 
 void* bpfkit_call_translate(bpfkit_call* call, uint64_t address, uint64_t size, int write) {
-  if (call == nullptr) return nullptr;
-  if (call->syscall != nullptr) return call->syscall->translate(address, size, write != 0);
-  if (call->helper != nullptr) return call->helper->memory.translate(address, size, write != 0);
-  return nullptr;
+  if (call == nullptr || call->call == nullptr) return nullptr;
+  return call->call->translate(address, size, write != 0);
 }
 
 int bpfkit_call_consume(bpfkit_call* call, uint64_t units) {
   if (call == nullptr) return BPFKIT_ERROR;
-  if (call->syscall == nullptr || call->syscall->consume(units)) return BPFKIT_OK;
+  if (call->call == nullptr || call->call->consume(units)) return BPFKIT_OK;
   call->out_of_budget = true;
   return BPFKIT_ERROR;
 }
@@ -362,15 +295,26 @@ int bpfkit_vm_run(bpfkit_vm* vm, uint64_t* r0) {
   return guard(vm, [&] {
     vm->r0 = vm->instructions = vm->compute_units = 0;
     vm->log.clear();
-    int status;
-    if (vm->linux_program)
-      status = run_linux(vm);
-    else if (vm->sbpf_executable)
-      status = run_sbpf(vm);
+    if (!vm->program) return vm->fail("no_program", "no program loaded");
+    if (!vm->engine) {  // a syscall was registered since the last run
+      auto engine = vm::make_interpreter(*vm->program, *vm->context);
+      if (!engine) return vm->fail(engine.error());
+      vm->engine = std::move(*engine);
+    }
+    vm::Context& context = *vm->context;
+    context.set_budget(vm->budget.value_or(vm->sbpf() ? vm::kDefaultComputeBudget : vm::kDefaultBudget));
+    if (vm->input.data() != nullptr)
+      context.map_input(vm->input);
     else
-      return vm->fail("no_program", "no program loaded");
-    if (status == BPFKIT_OK && r0 != nullptr) *r0 = vm->r0;
-    return status;
+      context.unmap_input();
+    vm::RunResult result = vm->engine->run(context);
+    vm->r0 = result.r0;
+    vm->instructions = result.instructions;
+    if (vm->sbpf()) vm->compute_units = result.compute_units;
+    vm->log = std::move(result.output);
+    if (result.error) return vm->fail(*result.error);
+    if (r0 != nullptr) *r0 = vm->r0;
+    return vm->succeed();
   });
 }
 

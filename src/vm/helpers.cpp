@@ -1,4 +1,5 @@
-// The helper registry and the default Linux helpers. Every pointer argument
+// The helper table (Linux helpers and sBPF syscalls alike) and the default
+// Linux helpers. Every pointer argument
 // goes through the MemoryMap: a pointer the verifier would have refused ends
 // the run with HelperFailed; a bad source for probe_read is -EFAULT, as at
 // run time in the kernel.
@@ -12,14 +13,56 @@
 
 namespace bpfkit::vm {
 
-void HelperRegistry::add(uint32_t id, std::string name, HelperFn fn) {
-  helpers_[id] = Helper{std::move(name), std::move(fn)};
+void HelperTable::add(uint32_t id, std::string name, HelperFn fn) {
+  by_key_[id] = Helper{std::move(name), std::move(fn)};
 }
 
-const Helper* HelperRegistry::find(uint32_t id) const {
-  auto it = helpers_.find(id);
-  return it == helpers_.end() ? nullptr : &it->second;
+Expected<void> HelperTable::add_syscall(std::string name, HelperFn fn) {
+  const uint32_t key = isa::murmur3_32(name);
+  auto it = by_key_.find(key);
+  if (it != by_key_.end() && it->second.name != name) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "syscall '%s' has the key %#x of '%s'", name.c_str(), key, it->second.name.c_str());
+    return make_error(Errc::BadOperand, SbpfVmErrc::SymbolHashCollision, buf);
+  }
+  by_key_[key] = Helper{std::move(name), std::move(fn)};
+  return {};
 }
+
+const Helper* HelperTable::find(uint32_t key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> HelperTable::names() const {
+  std::vector<std::string> names;
+  for (const auto& [key, helper] : by_key_) names.push_back(helper.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+HelperTable HelperTable::defaults(const isa::Dialect& dialect) {
+  return dialect.family == isa::Family::Sbpf ? sbpf_defaults() : linux_defaults();
+}
+
+bool HelperCall::consume(uint64_t units) {
+  if (meter == nullptr) return true;
+  const bool enough = *meter >= units;
+  *meter = enough ? *meter - units : 0;
+  return enough;
+}
+
+uint8_t* HelperCall::translate(uint64_t addr, uint64_t size, bool write) const {
+  const isa::Dialect& dialect = context.dialect();
+  if (isa::frame_model(dialect).gap_size != 0 && (addr >> kRegionShift) == kStackRegion) {
+    const uint64_t offset = isa::gapped_stack_offset(addr & 0xffffffffu);
+    if (offset == isa::kUnmappedOffset) return nullptr;
+    addr = region_base(kStackRegion) | offset;
+  }
+  return memory.translate(addr, size, write);
+}
+
+void HelperCall::log(std::string_view message) { context.output().log(message); }
 
 namespace {
 
@@ -51,7 +94,7 @@ Expected<std::span<uint8_t>> bytes(const HelperCall& call, const char* what, uin
 }
 
 Expected<Map*> map_arg(HelperCall& call) {
-  Map* map = call.env.map_by_handle(call.args[0]);
+  Map* map = call.context.map_by_handle(call.args[0]);
   if (map == nullptr)
     return make_error(Errc::HelperFailed, printf_string("r1 = 0x%" PRIx64 " is not a map handle", call.args[0]));
   return map;
@@ -193,12 +236,12 @@ Expected<uint64_t> trace_printk(HelperCall& call) {
     if (room) out += format_one(call.memory, conv, arg);
   }
   if (out.size() > kTracePrintkSize - 1) out.resize(kTracePrintkSize - 1);
-  call.env.write_output(out);
+  call.context.write_output(out);
   return out.size();
 }
 
 Expected<RingBuf*> ringbuf_arg(HelperCall& call) {
-  Map* map = call.env.map_by_handle(call.args[0]);
+  Map* map = call.context.map_by_handle(call.args[0]);
   if (map == nullptr || map->ringbuf() == nullptr)
     return make_error(Errc::HelperFailed, "r1 is not a ring buffer handle");
   return map->ringbuf();
@@ -227,7 +270,7 @@ Expected<uint64_t> ringbuf_reserve(HelperCall& call) {
 }
 
 Expected<uint64_t> ringbuf_finish(HelperCall& call, bool discard) {
-  Map* map = call.env.map_containing(call.args[0]);
+  Map* map = call.context.map_containing(call.args[0]);
   if (map == nullptr || map->ringbuf() == nullptr || !map->ringbuf()->finish(call.args[0], discard))
     return make_error(Errc::HelperFailed, "r1 is not a reserved ring buffer record");
   return 0;
@@ -235,8 +278,8 @@ Expected<uint64_t> ringbuf_finish(HelperCall& call, bool discard) {
 
 }  // namespace
 
-HelperRegistry HelperRegistry::linux_defaults() {
-  HelperRegistry registry;
+HelperTable HelperTable::linux_defaults() {
+  HelperTable registry;
   registry.add(1, "bpf_map_lookup_elem", map_lookup_elem);
   registry.add(2, "bpf_map_update_elem", map_update_elem);
   registry.add(3, "bpf_map_delete_elem", map_delete_elem);
@@ -246,7 +289,7 @@ HelperRegistry HelperRegistry::linux_defaults() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   });
   registry.add(6, "bpf_trace_printk", trace_printk);
-  registry.add(7, "bpf_get_prandom_u32", [](HelperCall& call) -> Expected<uint64_t> { return call.env.random(); });
+  registry.add(7, "bpf_get_prandom_u32", [](HelperCall& call) -> Expected<uint64_t> { return call.context.random(); });
   registry.add(8, "bpf_get_smp_processor_id", [](HelperCall&) -> Expected<uint64_t> { return 0; });
   registry.add(112, "bpf_probe_read_user", probe_read);
   registry.add(113, "bpf_probe_read_kernel", probe_read);

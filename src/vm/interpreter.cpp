@@ -66,13 +66,13 @@ Error fault(const Cell* cells, const Cell* pc, Errc code, std::string message) {
 // Calls helper `id` with r1..r5 and puts its result in r0. Kept out of
 // execute() so that no object with a destructor lives in the dispatch loop's
 // scope (an indirect goto may not leave such a scope).
-bool call_helper(Environment& env, uint64_t id, uint64_t* reg, const Cell* cells, const Cell* pc, Error& error) {
-  const Helper* helper = env.helpers().find(static_cast<uint32_t>(id));
+bool call_helper(Context& context, uint64_t id, uint64_t* reg, const Cell* cells, const Cell* pc, Error& error) {
+  const Helper* helper = context.helpers().find(static_cast<uint32_t>(id));
   if (helper == nullptr) {
     error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(id));
     return false;
   }
-  HelperCall call{env.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}, env};
+  HelperCall call{context, context.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
   Expected<uint64_t> value = helper->fn(call);
   if (!value) {
     error = fault(cells, pc, Errc::HelperFailed, helper->name + ": " + value.error().message);
@@ -90,9 +90,9 @@ enum class TailCall { Jump, Continue, Fail };
 // bpf_tail_call(ctx, prog_array, index) as kernel/bpf/core.c runs it: an
 // index out of range, the 34th call and an empty slot all continue after the
 // call (the count goes up even for an empty slot). On Jump, *target is the
-// program to run from its start.
-TailCall tail_call(Environment& env, const uint64_t* reg, uint32_t& count, const Interpreter** target, Error& error) {
-  Map* map = env.map_by_handle(reg[2]);
+// program to run from its start, prepared (once) for this context.
+TailCall tail_call(Context& context, const uint64_t* reg, uint32_t& count, const Interpreter** target, Error& error) {
+  Map* map = context.map_by_handle(reg[2]);
   if (map == nullptr || map->type() != isa::MapType::ProgArray) {
     error = make_error(Errc::HelperFailed, "bpf_tail_call: r2 is not a prog array");
     return TailCall::Fail;
@@ -104,14 +104,29 @@ TailCall tail_call(Environment& env, const uint64_t* reg, uint32_t& count, const
   if (slot.empty()) return TailCall::Continue;
   uint32_t id;
   std::memcpy(&id, slot.data(), sizeof id);
-  *target = env.program(id);
-  return *target == nullptr ? TailCall::Continue : TailCall::Jump;
+  if (context.program(id) == nullptr) return TailCall::Continue;
+  static const char kInterpreterKind = 0;  // this engine's key for its prepared programs
+  const Engine* prepared = context.prepared_program(
+      id, &kInterpreterKind,
+      [&](const isa::Program& program) -> Expected<std::unique_ptr<Engine>> {
+        auto interpreter = Interpreter::create(program, context);
+        if (!interpreter) return interpreter.error();
+        return std::unique_ptr<Engine>(std::make_unique<Interpreter>(std::move(*interpreter)));
+      },
+      error);
+  if (prepared == nullptr) {
+    error.message = "bpf_tail_call: program " + std::to_string(id) + ": " + error.message;
+    return TailCall::Fail;
+  }
+  *target = static_cast<const Interpreter*>(prepared);
+  return TailCall::Jump;
 }
 
-// Runs `cells` in `env`. When cells is null, it only hands out its table of
-// handler addresses (labels are local to this function) through *table.
-Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env, std::array<uint64_t, 5> args,
-                         const void* const** table) {
+// Runs `cells` in `context`, filling *out. When cells is null, it only hands
+// out its table of handler addresses (labels are local to this function)
+// through *table.
+void execute(const Cell* cells, size_t cell_count, Context* context, std::array<uint64_t, 5> args, RunResult* out,
+             const void* const** table) {
   static const void* const kHandlers[] = {
 #define BPF_OP(id, ...) &&L_##id,
 #define SBPF_OP(id, ...) &&L_not_an_instruction,  // decode() never gives a Linux program these
@@ -125,23 +140,23 @@ Expected<Result> execute(const Cell* cells, size_t cell_count, Environment* env,
   static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 3);
   if (cells == nullptr) {
     *table = kHandlers;
-    return Result{};
+    return;
   }
 
-  const isa::FrameModel frame = isa::frame_model(env->dialect());
+  const isa::FrameModel frame = isa::frame_model(context->dialect());
   const uint32_t max_frames = frame.max_depth;
   const auto frame_step = static_cast<uint64_t>(frame.call_fp_step);  // one frame down
-  const MemoryMap& memory = env->memory();
+  const MemoryMap& memory = context->memory();
   const RegionBounds* regions = memory.bounds().data();
   uint64_t region_count = memory.bounds().size();
 
   uint64_t reg[isa::kRegisterCount] = {};
   for (int i = 0; i < 5; ++i) reg[i + 1] = args[i];
-  reg[isa::kFramePointer] = env->stack_top();
+  reg[isa::kFramePointer] = context->stack_top();
 
   Frame frames[kMaxFrames];
   uint32_t depth = 0;
-  const uint64_t budget = env->budget;
+  const uint64_t budget = context->budget();
   const uint64_t start = budget == UINT64_MAX ? budget : budget + 1;
   uint64_t left = start;
   const Cell* pc = cells;
@@ -408,7 +423,7 @@ L_gotol:
     helper_id = IMM32;
     goto L_call_helper;
   L_call_helper:
-    if (!call_helper(*env, helper_id, reg, cells, pc, error)) goto L_fail;
+    if (!call_helper(*context, helper_id, reg, cells, pc, error)) goto L_fail;
     regions = memory.bounds().data();  // a helper may map regions
     region_count = memory.bounds().size();
     NEXT();
@@ -456,7 +471,7 @@ L_tail_call:
     error = fault(cells, pc, Errc::Unsupported, "tail call inside a bpf-to-bpf call");
     goto L_fail;
   }
-  switch (tail_call(*env, reg, tail_calls, &tail_target, error)) {
+  switch (tail_call(*context, reg, tail_calls, &tail_target, error)) {
     case TailCall::Continue: NEXT();
     case TailCall::Fail: error.location = at_pc(static_cast<uint32_t>(pc - cells)); goto L_fail;
     case TailCall::Jump: break;
@@ -478,13 +493,12 @@ L_exit:
   DISPATCH();
 
   // ---- Ends.
-L_done : {
-  Result result;
-  result.r0 = reg[0];
-  result.instructions = start - left;
-  std::memcpy(result.registers.data(), reg, sizeof reg);
-  return result;
-}
+L_done:
+  out->r0 = reg[0];
+  out->instructions = start - left;
+  out->compute_units = out->instructions;
+  std::memcpy(out->registers.data(), reg, sizeof reg);
+  return;
 L_budget:
   error = fault(cells, pc, Errc::BudgetExceeded, "instruction budget of " + std::to_string(budget) + " exhausted");
   goto L_fail;
@@ -498,7 +512,12 @@ L_not_an_instruction:
   error = fault(cells, pc, Errc::OutOfRange, "execution reached the second slot of an lddw");
   goto L_fail;
 L_fail:
-  return error;
+  out->error = std::move(error);
+  out->r0 = reg[0];
+  // The faulting instruction counts; a budget fault has used the whole budget.
+  out->instructions = left == 0 ? budget : start - left;
+  out->compute_units = out->instructions;
+  std::memcpy(out->registers.data(), reg, sizeof reg);
 
 #undef DISPATCH
 #undef NEXT
@@ -513,7 +532,7 @@ L_fail:
 
 const void* const* handler_table() {
   const void* const* table = nullptr;
-  static_cast<void>(execute(nullptr, 0, nullptr, {}, &table));
+  execute(nullptr, 0, nullptr, {}, nullptr, &table);
   return table;
 }
 
@@ -541,7 +560,8 @@ Expected<void> resolve_map_loads(const isa::Program& program, std::span<const ui
 
 }  // namespace
 
-Expected<Interpreter> Interpreter::create(const isa::Program& program, std::span<const uint64_t> map_addresses) {
+Expected<Interpreter> Interpreter::create(const isa::Program& program, const Context& context) {
+  const std::vector<uint64_t> map_addresses = context.map_addresses();
   const void* const* handlers = handler_table();
   auto cells = std::make_shared<std::vector<Cell>>(program.size() + 1);
   for (size_t pc = 0; pc < program.size(); ++pc) {
@@ -579,13 +599,27 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, std::span
     return resolved.error();
   Cell& end = cells->back();
   end = Cell{handlers[isa::kOpCount], 0, 0, 0, 0};
-  return Interpreter(std::move(cells));
+  return Interpreter(std::move(cells), *program.dialect);
 }
 
 std::span<const Interpreter::Cell> Interpreter::cells() const { return {cells_->data(), cells_->size() - 1}; }
 
-Expected<Result> Interpreter::run(Environment& env, std::array<uint64_t, 5> args) const {
-  return execute(cells_->data(), cells_->size() - 1, &env, args, nullptr);
+RunResult Interpreter::run(Context& context, std::array<uint64_t, 5> args) const {
+  RunResult result;
+  execute(cells_->data(), cells_->size() - 1, &context, args, &result, nullptr);
+  result.output = context.output().take();
+  return result;
+}
+
+Expected<std::unique_ptr<Engine>> make_interpreter(const isa::Program& program, const Context& context) {
+  if (program.dialect->family == isa::Family::Sbpf) {
+    auto interpreter = sbpf::Interpreter::create(program, context);
+    if (!interpreter) return interpreter.error();
+    return std::unique_ptr<Engine>(std::make_unique<sbpf::Interpreter>(std::move(*interpreter)));
+  }
+  auto interpreter = Interpreter::create(program, context);
+  if (!interpreter) return interpreter.error();
+  return std::unique_ptr<Engine>(std::make_unique<Interpreter>(std::move(*interpreter)));
 }
 
 }  // namespace bpfkit::vm

@@ -1,6 +1,6 @@
 // Maps: arrays, hashes (plain and LRU), prog arrays and ring buffers, with the
 // kernel's update flags and errno values. Each map's values live in one
-// buffer that the Environment maps as a region.
+// buffer that the Context maps as a region.
 #include <cstring>
 #include <string_view>
 

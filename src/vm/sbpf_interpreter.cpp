@@ -65,22 +65,17 @@ inline uint64_t sign_extend32(uint32_t value) {
 }  // namespace
 
 struct Interpreter::State {
-  Executable exe;
-  SyscallRegistry registry;
-  std::vector<const Syscall*> syscalls;  // the ones the program calls, by cell imm
-  std::vector<Cell> cells;               // one per slot, then the end sentinel
+  const isa::Dialect* dialect;
+  std::vector<uint8_t> rodata;  // the read-only region (v0..v2: the text within it)
+  uint64_t text_vaddr = 0;      // address of slot 0: callx targets are relative to it
+  uint32_t entry = 0;
+  std::vector<Helper> syscalls;  // the ones the program calls, by cell imm
+  std::vector<Cell> cells;       // one per slot, then the end sentinel
 };
 
 namespace {
 
 using State = Interpreter::State;
-
-// What one run owns besides registers: the regions and the log.
-struct Run {
-  MemoryMap memory;
-  std::vector<uint8_t> stack, heap;
-  Log log;
-};
 
 Error vm_error(Errc code, SbpfVmErrc detail, std::string message, uint64_t pc) {
   return make_error(code, detail, std::move(message), at_pc(static_cast<uint32_t>(pc)));
@@ -89,11 +84,10 @@ Error vm_error(Errc code, SbpfVmErrc detail, std::string message, uint64_t pc) {
 // Runs one syscall with r1..r5 and puts its result in r0. Out of line so that
 // the dispatch loop's scope holds no object with a destructor. `left` is the
 // interpreter's meter (remaining + 1).
-bool call_syscall(const Syscall& syscall, uint64_t* reg, Run& run, const isa::Dialect& dialect, uint64_t& left,
-                  Error& error) {
+bool call_syscall(const Helper& syscall, uint64_t* reg, Context& context, uint64_t& left, Error& error) {
   uint64_t meter = left - 1;
-  SyscallContext ctx{run.memory, {reg[1], reg[2], reg[3], reg[4], reg[5]}, meter, run.log, &dialect};
-  Expected<uint64_t> value = syscall.fn(ctx);
+  HelperCall call{context, context.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}, &meter};
+  Expected<uint64_t> value = syscall.fn(call);
   left = meter + 1;
   if (!value) {
     error = value.error();
@@ -109,7 +103,8 @@ bool call_syscall(const Syscall& syscall, uint64_t* reg, Run& run, const isa::Di
 // table of handler addresses (labels are local to this function) through
 // *table. kGapped: v0's stack, whose odd 4 KiB pages are unmapped gaps.
 template <bool kGapped>
-void execute(const State* state, Run* run, RunResult* out, uint64_t budget, const void* const** table) {
+void execute(const State* state, Context* context, uint64_t r1, RunResult* out, uint64_t budget,
+             const void* const** table) {
   static const void* const kHandlers[] = {
 #define BPF_OP(id, ...) &&L_##id,
 #include "bpfkit/isa/opcodes.def"
@@ -124,20 +119,20 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
     return;
   }
 
-  const isa::Dialect& dialect = *state->exe.dialect;
+  const isa::Dialect& dialect = *state->dialect;
   const Cell* const cells = state->cells.data();
   const Cell* const end = cells + state->cells.size() - 1;
   const uint64_t text_count = state->cells.size() - 1;
-  const uint64_t text_vaddr = state->exe.text_vaddr;
+  const uint64_t text_vaddr = state->text_vaddr;
   const isa::FrameModel frame = isa::frame_model(dialect);
   const uint32_t max_frames = std::min(frame.max_depth, kMaxFrames);
   const auto frame_step = static_cast<uint64_t>(frame.call_fp_step);  // 0 where the program moves r10 (v1, v2)
-  const MemoryMap& memory = run->memory;
+  const MemoryMap& memory = context->memory();
   const RegionBounds* const regions = memory.bounds().data();
   const uint64_t region_count = memory.bounds().size();
 
   uint64_t reg[isa::kRegisterCount] = {};
-  reg[1] = region_base(kInputRegion);
+  reg[1] = r1;
   reg[isa::kFramePointer] = region_base(kStackRegion) + frame.entry_fp;
 
   Frame frames[kMaxFrames];
@@ -146,7 +141,7 @@ void execute(const State* state, Run* run, RunResult* out, uint64_t budget, cons
   // instruction does both the check (executed >= budget faults) and the count.
   uint64_t left = budget + 1;
   uint64_t syscall_units = 0;  // what syscalls charged: compute units that are not instructions
-  const Cell* pc = cells + state->exe.entry_pc;
+  const Cell* pc = cells + state->entry;
   uint64_t fault_addr = 0, fault_size = 0;
   bool fault_write = false;
   Error error{Errc::Unsupported, "", {}};
@@ -365,7 +360,7 @@ L_ja:
     const Cell* callee;
   L_syscall : {
     const uint64_t before = left;
-    const bool ok = call_syscall(*state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *run, dialect, left, error);
+    const bool ok = call_syscall(state->syscalls[static_cast<uint32_t>(pc->imm)], reg, *context, left, error);
     syscall_units += before - left;
     if (!ok) {
       error.location = at_pc(static_cast<uint32_t>(pc - cells));
@@ -499,6 +494,7 @@ L_lddw_tail:
   FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction, "execution reached the second slot of an lddw");
 L_fail:
   out->error = std::move(error);
+  out->r0 = reg[0];
   out->compute_units = budget - (left - 1);
   out->instructions = out->compute_units - syscall_units;
   std::memcpy(out->registers.data(), reg, sizeof reg);
@@ -526,7 +522,7 @@ L_fail:
 template <bool kGapped>
 const void* const* handler_table() {
   const void* const* table = nullptr;
-  execute<kGapped>(nullptr, nullptr, nullptr, 0, &table);
+  execute<kGapped>(nullptr, nullptr, 0, nullptr, 0, &table);
   return table;
 }
 
@@ -575,20 +571,22 @@ Expected<size_t> handler_index(Op op, const isa::Semantics& meaning, size_t pc) 
 }
 
 // Fills the cell of a call: a syscall (v0..v2 check them first; v3's src 0
-// is only that: CallResolution::Syscall), else a function of the executable
-// (v0..v2: SyscallOrFunction), else unknown.
-void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handlers) {
+// is only that: CallResolution::Syscall), else a function of the program
+// (v0..v2: SyscallOrFunction, by its key), else unknown.
+void resolve_call(State& state, const HelperTable& helpers, const isa::Program& program, Cell& cell, size_t pc,
+                  const void* const* handlers) {
   const auto key = static_cast<uint32_t>(cell.imm);
-  if (const Syscall* syscall = state.registry.find(key)) {
-    auto it = std::find(state.syscalls.begin(), state.syscalls.end(), syscall);
-    if (it == state.syscalls.end()) it = state.syscalls.insert(it, syscall);
+  if (const Helper* syscall = helpers.find(key)) {
+    auto it = std::find_if(state.syscalls.begin(), state.syscalls.end(),
+                           [&](const Helper& known) { return known.name == syscall->name; });
+    if (it == state.syscalls.end()) it = state.syscalls.insert(it, *syscall);
     cell.handler = handlers[kSyscall];
     cell.imm = static_cast<int32_t>(it - state.syscalls.begin());
     return;
   }
-  const isa::Semantics meaning = isa::semantics(Op::call, *state.exe.dialect);
-  auto fn = state.exe.functions.find(key);
-  if (meaning.call != isa::CallResolution::SyscallOrFunction || fn == state.exe.functions.end()) {
+  const isa::Semantics meaning = isa::semantics(Op::call, *state.dialect);
+  auto fn = program.function_keys.find(key);
+  if (meaning.call != isa::CallResolution::SyscallOrFunction || fn == program.function_keys.end()) {
     cell.handler = handlers[size_t(Op::call)];
     return;
   }
@@ -599,44 +597,47 @@ void resolve_call(State& state, Cell& cell, size_t pc, const void* const* handle
 }
 
 // rodata's region: 1 << 32, or 0 where the version lowers it (v3).
-Expected<void> check_layout(const Executable& exe) {
-  if (!exe.rodata.empty() && exe.rodata_vaddr != isa::rodata_address(*exe.dialect))
+Expected<void> check_layout(const isa::Program& program) {
+  if (!program.rodata.empty() && program.rodata_vaddr != isa::rodata_address(*program.dialect))
     return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata must start at its region's base", 0);
-  if (exe.rodata.size() > 0xffffffffu)
+  if (program.rodata.size() > 0xffffffffu)
     return vm_error(Errc::Unsupported, SbpfVmErrc::InvalidVirtualAddress, "rodata larger than a region", 0);
   return {};
 }
 
 }  // namespace
 
-Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRegistry& syscalls) {
-  if (executable.dialect == nullptr || executable.dialect->family != isa::Family::Sbpf)
+Expected<Interpreter> Interpreter::create(const isa::Program& program, const Context& context) {
+  if (program.dialect == nullptr || program.dialect->family != isa::Family::Sbpf)
     return make_error(Errc::Unsupported, "not an sBPF dialect");
-  if (auto layout = check_layout(executable); !layout) return layout.error();
-  auto program = isa::decode(std::span<const isa::Slot>(executable.text), *executable.dialect);
-  if (!program) return program.error();
-  if (executable.entry_pc >= program->size())
-    return vm_error(Errc::OutOfRange, SbpfVmErrc::InvalidEntrypoint, "entry pc outside the text", executable.entry_pc);
+  if (auto layout = check_layout(program); !layout) return layout.error();
+  // The production verifier, whoever built the program.
+  auto verified = isa::decode(std::span<const isa::Slot>(program.slots), *program.dialect);
+  if (!verified) return verified.error();
+  if (program.entry >= verified->size())
+    return vm_error(Errc::OutOfRange, SbpfVmErrc::InvalidEntrypoint, "entry pc outside the text", program.entry);
 
   auto state = std::make_shared<State>();
-  state->exe = std::move(executable);
-  state->registry = syscalls;
-  const isa::Dialect& dialect = *state->exe.dialect;
+  state->dialect = program.dialect;
+  state->rodata = program.rodata;
+  state->text_vaddr = program.text_vaddr;
+  state->entry = program.entry;
+  const isa::Dialect& dialect = *program.dialect;
   const void* const* handlers =
       isa::frame_model(dialect).gap_size != 0 ? handler_table<true>() : handler_table<false>();
-  state->cells.resize(program->size() + 1);
-  for (size_t pc = 0; pc < program->size(); ++pc) {
-    const isa::Slot& slot = program->slots[pc];
+  state->cells.resize(verified->size() + 1);
+  for (size_t pc = 0; pc < verified->size(); ++pc) {
+    const isa::Slot& slot = verified->slots[pc];
     Cell& cell = state->cells[pc];
     cell = Cell{handlers[kLddwTail], slot.dst(), slot.src(), slot.off, slot.imm};
-    if (!program->ops[pc]) continue;
-    const Op op = *program->ops[pc];
+    if (!verified->ops[pc]) continue;
+    const Op op = *verified->ops[pc];
     const isa::Semantics meaning = isa::semantics(op, dialect);
     auto handler = handler_index(op, meaning, pc);
     if (!handler) return handler.error();
     cell.handler = handlers[*handler];
     if (meaning.call == isa::CallResolution::Syscall || meaning.call == isa::CallResolution::SyscallOrFunction) {
-      resolve_call(*state, cell, pc, handlers);
+      resolve_call(*state, context.helpers(), program, cell, pc, handlers);
     } else if (meaning.call == isa::CallResolution::Indirect) {
       // The verifier checked the register (InvalidRegister).
       cell.src = static_cast<uint8_t>(isa::callx_register(slot, dialect));
@@ -646,32 +647,29 @@ Expected<Interpreter> Interpreter::create(Executable executable, const SyscallRe
   return Interpreter(std::move(state));
 }
 
-RunResult Interpreter::run(const RunOptions& options) const {
-  const Executable& exe = state_->exe;
-  const isa::Dialect& dialect = *exe.dialect;
-  Run run;
-  run.stack.assign(isa::frame_model(dialect).stack_bytes(), 0);
-  run.heap.assign(options.heap_size, 0);
+const isa::Dialect& Interpreter::dialect() const { return *state_->dialect; }
+
+RunResult Interpreter::run(Context& context, std::array<uint64_t, 5> args) const {
+  const isa::Dialect& dialect = *state_->dialect;
+  MemoryMap& memory = context.memory();
   // The map never writes a read-only region, so the const_cast is safe.
-  std::span<uint8_t> rodata(const_cast<uint8_t*>(exe.rodata.data()), exe.rodata.size());
+  std::span<uint8_t> rodata(const_cast<uint8_t*>(state_->rodata.data()), state_->rodata.size());
   if (isa::rodata_address(dialect) == 0) {
-    run.memory.map(0, "rodata", rodata, false);
-    run.memory.map(kProgramRegion, "bytecode", {}, false);  // not readable
+    memory.map(0, "rodata", rodata, false);
+    memory.map(kProgramRegion, "bytecode", {}, false);  // not readable
   } else {
-    run.memory.map(kProgramRegion, "program", rodata, false);
+    memory.map(kProgramRegion, "program", rodata, false);
   }
-  run.memory.map(kStackRegion, "stack", run.stack, true);
-  run.memory.map(kHeapRegion, "heap", run.heap, true);
-  run.memory.map(kInputRegion, "input", options.input, true);
+  context.clear_stack_and_heap();
 
   RunResult result;
   // One below the maximum, so that the meter's + 1 cannot wrap.
-  const uint64_t budget = std::min(options.compute_budget, UINT64_MAX - 1);
+  const uint64_t budget = std::min(context.budget(), UINT64_MAX - 1);
   if (isa::frame_model(dialect).gap_size != 0)
-    execute<true>(state_.get(), &run, &result, budget, nullptr);
+    execute<true>(state_.get(), &context, args[0], &result, budget, nullptr);
   else
-    execute<false>(state_.get(), &run, &result, budget, nullptr);
-  result.log = run.log.take();
+    execute<false>(state_.get(), &context, args[0], &result, budget, nullptr);
+  result.output = context.output().take();
   return result;
 }
 

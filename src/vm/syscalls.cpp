@@ -2,7 +2,7 @@
 // Agave's compute costs (solana-program-runtime `ComputeBudget`:
 // syscall_base_cost 100, log_64_units 100, mem_op_base_cost 10,
 // cpi_bytes_per_unit 250). Every guest pointer goes through
-// SyscallContext::translate, so a syscall sees memory exactly as the
+// HelperCall::translate, so a syscall sees memory exactly as the
 // program's own loads and stores do.
 #include <algorithm>
 #include <cinttypes>
@@ -11,7 +11,8 @@
 
 #include "bpfkit/vm.hpp"
 
-namespace bpfkit::vm::sbpf {
+namespace bpfkit::vm {
+namespace sbpf {
 
 namespace {
 
@@ -65,19 +66,17 @@ bool valid_utf8(const uint8_t* p, uint64_t n) {
   return true;
 }
 
-const isa::Dialect& dialect_of(const SyscallContext& ctx) { return ctx.dialect ? *ctx.dialect : isa::kSbpfV1; }
-
 // [addr, addr + n) as host bytes. A zero-length slice is never checked
 // (Agave's translate_slice returns an empty slice for it).
-Expected<uint8_t*> slice(const SyscallContext& ctx, uint64_t addr, uint64_t n, bool write) {
+Expected<uint8_t*> slice(const HelperCall& ctx, uint64_t addr, uint64_t n, bool write) {
   static uint8_t empty;
   if (n == 0) return &empty;
   uint8_t* host = ctx.translate(addr, n, write);
-  if (host == nullptr) return access_violation(dialect_of(ctx), addr, n, write);
+  if (host == nullptr) return access_violation(ctx.context.dialect(), addr, n, write);
   return host;
 }
 
-Expected<void> charge(SyscallContext& ctx, uint64_t units) {
+Expected<void> charge(HelperCall& ctx, uint64_t units) {
   if (ctx.consume(units)) return {};
   return named(Errc::BudgetExceeded, SbpfVmErrc::ComputationalBudgetExceeded, "Computational budget exceeded");
 }
@@ -85,32 +84,32 @@ Expected<void> charge(SyscallContext& ctx, uint64_t units) {
 uint64_t mem_op_cost(uint64_t n) { return std::max(kMemOpBaseCost, n / kCpiBytesPerUnit); }
 
 // The string at r1 (r2 bytes), which must be UTF-8 (else InvalidString).
-Expected<std::string> guest_string(const SyscallContext& ctx, uint64_t addr, uint64_t len) {
+Expected<std::string> guest_string(const HelperCall& ctx, uint64_t addr, uint64_t len) {
   auto bytes = slice(ctx, addr, len, false);
   if (!bytes) return bytes.error();
   if (!valid_utf8(*bytes, len)) return named(Errc::HelperFailed, SbpfVmErrc::InvalidString, "invalid UTF-8 string");
   return std::string(reinterpret_cast<const char*>(*bytes), len);
 }
 
-Expected<uint64_t> sol_log(SyscallContext& ctx) {
+Expected<uint64_t> sol_log(HelperCall& ctx) {
   const uint64_t len = ctx.args[1];
   if (auto ok = charge(ctx, std::max(kSyscallBaseCost, len)); !ok) return ok.error();
   auto text = guest_string(ctx, ctx.args[0], len);
   if (!text) return text.error();
-  ctx.log.add("Program log: " + *text);
+  ctx.log("Program log: " + *text);
   return 0;
 }
 
-Expected<uint64_t> sol_log_64(SyscallContext& ctx) {
+Expected<uint64_t> sol_log_64(HelperCall& ctx) {
   if (auto ok = charge(ctx, kLog64Units); !ok) return ok.error();
   std::string line = "Program log: ";
   for (size_t i = 0; i < ctx.args.size(); ++i) line += (i ? ", " : "") + hex_string(ctx.args[i]);
-  ctx.log.add(line);
+  ctx.log(line);
   return 0;
 }
 
 // memmove after the checks both sol_memcpy_ and sol_memmove_ make.
-Expected<uint64_t> move_bytes(SyscallContext& ctx, uint64_t dst, uint64_t src, uint64_t n) {
+Expected<uint64_t> move_bytes(HelperCall& ctx, uint64_t dst, uint64_t src, uint64_t n) {
   auto to = slice(ctx, dst, n, true);
   if (!to) return to.error();
   auto from = slice(ctx, src, n, false);
@@ -119,7 +118,7 @@ Expected<uint64_t> move_bytes(SyscallContext& ctx, uint64_t dst, uint64_t src, u
   return 0;
 }
 
-Expected<uint64_t> sol_memcpy(SyscallContext& ctx) {
+Expected<uint64_t> sol_memcpy(HelperCall& ctx) {
   const uint64_t dst = ctx.args[0], src = ctx.args[1], n = ctx.args[2];
   if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
   // Agave's is_nonoverlapping, on guest addresses.
@@ -128,12 +127,12 @@ Expected<uint64_t> sol_memcpy(SyscallContext& ctx) {
   return move_bytes(ctx, dst, src, n);
 }
 
-Expected<uint64_t> sol_memmove(SyscallContext& ctx) {
+Expected<uint64_t> sol_memmove(HelperCall& ctx) {
   if (auto ok = charge(ctx, mem_op_cost(ctx.args[2])); !ok) return ok.error();
   return move_bytes(ctx, ctx.args[0], ctx.args[1], ctx.args[2]);
 }
 
-Expected<uint64_t> sol_memset(SyscallContext& ctx) {
+Expected<uint64_t> sol_memset(HelperCall& ctx) {
   const uint64_t n = ctx.args[2];
   if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
   auto to = slice(ctx, ctx.args[0], n, true);
@@ -143,7 +142,7 @@ Expected<uint64_t> sol_memset(SyscallContext& ctx) {
 }
 
 // Writes the difference of the first unequal bytes (as i32) to *r4.
-Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
+Expected<uint64_t> sol_memcmp(HelperCall& ctx) {
   const uint64_t n = ctx.args[2];
   if (auto ok = charge(ctx, mem_op_cost(n)); !ok) return ok.error();
   auto a = slice(ctx, ctx.args[0], n, false);
@@ -167,11 +166,11 @@ Expected<uint64_t> sol_memcmp(SyscallContext& ctx) {
   return 0;
 }
 
-Expected<uint64_t> sol_abort(SyscallContext&) {
+Expected<uint64_t> sol_abort(HelperCall&) {
   return named(Errc::HelperFailed, SbpfVmErrc::Abort, "BPF program panicked");
 }
 
-Expected<uint64_t> sol_panic(SyscallContext& ctx) {
+Expected<uint64_t> sol_panic(HelperCall& ctx) {
   if (auto ok = charge(ctx, ctx.args[1]); !ok) return ok.error();
   auto file = guest_string(ctx, ctx.args[0], ctx.args[1]);
   if (!file) return file.error();
@@ -183,49 +182,22 @@ Expected<uint64_t> sol_panic(SyscallContext& ctx) {
 // The test syscall of anza-xyz/sbpf (`SyscallString`, registered as "log"):
 // prints up to the first NUL. The harness there charges nothing; bpfkit's
 // default charges what sol_log_ would, so a loop of logs cannot run for free.
-Expected<uint64_t> test_log_free(SyscallContext& ctx) {
+Expected<uint64_t> test_log_free(HelperCall& ctx) {
   auto bytes = slice(ctx, ctx.args[0], ctx.args[1], false);
   if (!bytes) return bytes.error();
   const auto* begin = reinterpret_cast<const char*>(*bytes);
   const uint64_t len = std::find(begin, begin + ctx.args[1], '\0') - begin;
   const bool ok = valid_utf8(*bytes, len);
-  ctx.log.add("log: " + (ok ? std::string(begin, len) : std::string("Invalid UTF-8 String")));
+  ctx.log("log: " + (ok ? std::string(begin, len) : std::string("Invalid UTF-8 String")));
   return 0;
 }
 
-Expected<uint64_t> test_log(SyscallContext& ctx) {
+Expected<uint64_t> test_log(HelperCall& ctx) {
   if (auto ok = charge(ctx, std::max(kSyscallBaseCost, ctx.args[1])); !ok) return ok.error();
   return test_log_free(ctx);
 }
 
 }  // namespace
-
-void Log::add(std::string_view message) {
-  const uint64_t total = bytes_ + message.size();
-  if (total >= kLimit) {
-    if (!truncated_) text_ += "Log truncated\n";
-    truncated_ = true;
-    return;
-  }
-  bytes_ = total;
-  text_.append(message);
-  text_ += '\n';
-}
-
-bool SyscallContext::consume(uint64_t units) {
-  const bool enough = compute_left >= units;
-  compute_left = enough ? compute_left - units : 0;
-  return enough;
-}
-
-uint8_t* SyscallContext::translate(uint64_t addr, uint64_t size, bool write) const {
-  if (dialect != nullptr && isa::frame_model(*dialect).gap_size != 0 && (addr >> kRegionShift) == kStackRegion) {
-    const uint64_t offset = isa::gapped_stack_offset(addr & 0xffffffffu);
-    if (offset == isa::kUnmappedOffset) return nullptr;
-    addr = region_base(kStackRegion) | offset;
-  }
-  return memory.translate(addr, size, write);
-}
 
 Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size, bool write) {
   const char* type = write ? "store" : "load";
@@ -247,45 +219,24 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   return named(Errc::AccessViolation, SbpfVmErrc::AccessViolation, buf);
 }
 
-Expected<void> SyscallRegistry::add(std::string name, SyscallFn fn) {
-  const uint32_t key = isa::murmur3_32(name);
-  auto it = by_key_.find(key);
-  if (it != by_key_.end() && it->second.name != name) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "syscall '%s' has the key %#x of '%s'", name.c_str(), key, it->second.name.c_str());
-    return named(Errc::BadOperand, SbpfVmErrc::SymbolHashCollision, buf);
-  }
-  by_key_[key] = Syscall{std::move(name), std::move(fn)};
-  return {};
-}
+}  // namespace sbpf
 
-const Syscall* SyscallRegistry::find(uint32_t key) const {
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> SyscallRegistry::names() const {
-  std::vector<std::string> names;
-  for (const auto& [key, syscall] : by_key_) names.push_back(syscall.name);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-SyscallRegistry SyscallRegistry::defaults() {
-  SyscallRegistry registry;
-  const std::pair<const char*, Expected<uint64_t> (*)(SyscallContext&)> table[] = {
+HelperTable HelperTable::sbpf_defaults() {
+  using namespace sbpf;
+  HelperTable registry;
+  const std::pair<const char*, Expected<uint64_t> (*)(HelperCall&)> table[] = {
       {"sol_log_", sol_log},         {"sol_log_64_", sol_log_64}, {"sol_memcpy_", sol_memcpy},
       {"sol_memmove_", sol_memmove}, {"sol_memset_", sol_memset}, {"sol_memcmp_", sol_memcmp},
       {"abort", sol_abort},          {"sol_panic_", sol_panic},   {"log", test_log},
   };
-  for (const auto& [name, fn] : table) static_cast<void>(registry.add(name, fn));
+  for (const auto& [name, fn] : table) static_cast<void>(registry.add_syscall(name, fn));
   return registry;
 }
 
-SyscallRegistry SyscallRegistry::reference_harness() {
-  SyscallRegistry registry = defaults();
-  static_cast<void>(registry.add("log", test_log_free));
+HelperTable HelperTable::sbpf_reference_harness() {
+  HelperTable registry = sbpf_defaults();
+  static_cast<void>(registry.add_syscall("log", sbpf::test_log_free));
   return registry;
 }
 
-}  // namespace bpfkit::vm::sbpf
+}  // namespace bpfkit::vm

@@ -548,29 +548,32 @@ TEST(CApi, SameResultsAsTheCppApi) {
     const std::vector<uint8_t> code = assemble(source);
     auto program = isa::decode(code);
     ASSERT_TRUE(program) << to_string(program.error());
-    auto interpreter = vm::Interpreter::create(*program);
+    vm::Context context;
+    auto interpreter = vm::Interpreter::create(*program, context);
     ASSERT_TRUE(interpreter) << to_string(interpreter.error());
-    vm::Environment env;
-    auto expected = interpreter->run(env);
-    ASSERT_TRUE(expected) << to_string(expected.error());
+    auto expected = interpreter->run(context);
+    ASSERT_TRUE(expected.ok()) << to_string(*expected.error);
 
     Vm vm;
     ASSERT_EQ(load(vm, code), BPFKIT_OK) << vm.message();
     ASSERT_EQ(bpfkit_vm_run(vm, nullptr), BPFKIT_OK) << vm.message();
-    EXPECT_EQ(bpfkit_vm_r0(vm), expected->r0);
-    EXPECT_EQ(bpfkit_vm_instructions(vm), expected->instructions);
+    EXPECT_EQ(bpfkit_vm_r0(vm), expected.r0);
+    EXPECT_EQ(bpfkit_vm_instructions(vm), expected.instructions);
   }
 }
 
 TEST(CApi, SameResultsAsTheCppApiForSbpf) {
   const std::vector<uint8_t> file = read_file(kSbpfFixtures / "relative_call.so");
-  auto loaded = elf::sbpf::load(file, {.syscalls = vm::sbpf::SyscallRegistry::defaults().names()});
+  auto loaded = elf::sbpf::load(file, {.syscalls = vm::HelperTable::sbpf_defaults().names()});
   ASSERT_TRUE(loaded) << to_string(loaded.error());
-  auto interpreter =
-      vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*loaded), vm::sbpf::SyscallRegistry::defaults());
+  auto program = elf::sbpf::to_program(std::move(*loaded));
+  ASSERT_TRUE(program) << to_string(program.error());
+  vm::Context context(*program->dialect);
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   ASSERT_TRUE(interpreter) << to_string(interpreter.error());
   std::vector<uint8_t> input = {1};
-  const vm::sbpf::RunResult expected = interpreter->run({.input = input});
+  context.map_input(input);
+  const vm::RunResult expected = interpreter->run(context);
   ASSERT_FALSE(expected.error);
 
   Vm vm;

@@ -26,8 +26,8 @@ Expected<elf::EbpfObject> parse(const fs::path& file) {
   return elf::EbpfObject::parse(bytes, file.string());
 }
 
-Expected<vm::Interpreter> prepare(const elf::EbpfObject& object, const elf::ProgramInfo& program,
-                                  vm::Environment& env) {
+// The loaded program; the first program of an object also adds its maps.
+Expected<isa::Program> load(const elf::EbpfObject& object, const elf::ProgramInfo& program, vm::Context& env) {
   auto loaded = object.load_program(program);
   if (!loaded) return loaded.error();
   if (env.map_count() == 0) {
@@ -36,11 +36,17 @@ Expected<vm::Interpreter> prepare(const elf::EbpfObject& object, const elf::Prog
     isa::apply_data_relocations(loaded->data_relocations, env.map_addresses(),
                                 [&](uint32_t map) { return env.map(map).storage(); });
   }
-  return vm::Interpreter::create(*loaded, env.map_addresses());
+  return loaded;
+}
+
+Expected<vm::Interpreter> prepare(const elf::EbpfObject& object, const elf::ProgramInfo& program, vm::Context& env) {
+  auto loaded = load(object, program, env);
+  if (!loaded) return loaded.error();
+  return vm::Interpreter::create(*loaded, env);
 }
 
 // Runs the object's default program (or `function`) with no memory.
-Expected<uint64_t> run_object(const fs::path& file, vm::Environment& env, std::string_view function = "") {
+Expected<uint64_t> run_object(const fs::path& file, vm::Context& env, std::string_view function = "") {
   auto object = parse(file);
   if (!object) return object.error();
   auto program = function.empty() ? object->default_program() : object->find_program("", function);
@@ -48,8 +54,8 @@ Expected<uint64_t> run_object(const fs::path& file, vm::Environment& env, std::s
   auto interpreter = prepare(*object, **program, env);
   if (!interpreter) return interpreter.error();
   auto result = interpreter->run(env);
-  if (!result) return result.error();
-  return result->r0;
+  if (result.error) return *result.error;
+  return result.r0;
 }
 
 uint64_t u64_at(std::span<const uint8_t> bytes) {
@@ -63,7 +69,7 @@ class EbpfPrograms : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(kObjects / "maps.o")) GTEST_SKIP() << "the C test programs were not built (clang-19 missing)";
   }
-  vm::Environment env;
+  vm::Context env;
 };
 
 TEST_F(EbpfPrograms, GlobalDataInRodataDataAndBss) {
@@ -122,17 +128,17 @@ TEST_F(EbpfPrograms, TailCallThroughAProgArray) {
   ASSERT_TRUE(entry_program.has_value()) << to_string(entry_program.error());
   // An empty slot: the call falls through.
   auto fallthrough = entry_program->run(env);
-  ASSERT_TRUE(fallthrough.has_value()) << to_string(fallthrough.error());
-  EXPECT_EQ(fallthrough->r0, 7u);
-  auto next_program = prepare(*object, **next, env);
+  ASSERT_TRUE(fallthrough.ok()) << to_string(*fallthrough.error);
+  EXPECT_EQ(fallthrough.r0, 7u);
+  auto next_program = load(*object, **next, env);
   ASSERT_TRUE(next_program.has_value()) << to_string(next_program.error());
-  const uint32_t id = env.add_program(*next_program), slot = 0;
+  const uint32_t id = env.add_program(std::make_shared<isa::Program>(std::move(*next_program))), slot = 0;
   ASSERT_TRUE(env.map(0)
                   .update({reinterpret_cast<const uint8_t*>(&slot), 4}, {reinterpret_cast<const uint8_t*>(&id), 4})
                   .has_value());
   auto jumped = entry_program->run(env);
-  ASSERT_TRUE(jumped.has_value()) << to_string(jumped.error());
-  EXPECT_EQ(jumped->r0, 42u);
+  ASSERT_TRUE(jumped.ok()) << to_string(*jumped.error);
+  EXPECT_EQ(jumped.r0, 42u);
 }
 
 // The six benchmark programs, built as objects by bench/CMakeLists.txt.
@@ -155,14 +161,14 @@ TEST_P(BenchObjects, ReturnTheirExpectedR0) {
   ASSERT_TRUE(object.has_value()) << to_string(object.error());
   auto program = object->default_program();
   ASSERT_TRUE(program.has_value()) << to_string(program.error());
-  vm::Environment env;
+  vm::Context env;
   auto interpreter = prepare(*object, **program, env);
   ASSERT_TRUE(interpreter.has_value()) << to_string(interpreter.error());
   std::vector<uint8_t> memory(GetParam().memory);
-  const uint64_t addr = env.map_input(memory);
-  auto result = interpreter->run(env, {addr, memory.size()});
-  ASSERT_TRUE(result.has_value()) << to_string(result.error());
-  EXPECT_EQ(result->r0, GetParam().r0);
+  env.map_input(memory);
+  auto result = interpreter->run(env);
+  ASSERT_TRUE(result.ok()) << to_string(*result.error);
+  EXPECT_EQ(result.r0, GetParam().r0);
 }
 
 INSTANTIATE_TEST_SUITE_P(

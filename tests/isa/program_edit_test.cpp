@@ -193,11 +193,11 @@ TEST(ProgramEdit, EditsPreserveWhatRandomProgramsCompute) {
     auto again = decode(edited.slots);
     ASSERT_TRUE(again.has_value()) << "seed " << seed << ": " << to_string(again.error());
     auto run = [](const Program& program) {
-      auto interpreter = vm::Interpreter::create(program);
+      vm::Context context;
+      auto interpreter = vm::Interpreter::create(program, context);
       EXPECT_TRUE(interpreter.has_value());
-      vm::Environment env;
-      auto result = interpreter->run(env);
-      return result ? std::optional<uint64_t>(result->r0) : std::nullopt;
+      const vm::RunResult result = interpreter->run(context);
+      return result.ok() ? std::optional<uint64_t>(result.r0) : std::nullopt;
     };
     EXPECT_EQ(run(*original), run(edited)) << "seed " << seed;
   }

@@ -42,18 +42,14 @@ Expected<uint64_t> run_test(const assembly::ConformanceTest& test, const std::st
   if (!slots) return slots.error();
   auto program = isa::decode(*slots);
   if (!program) return program.error();
-  auto interpreter = vm::Interpreter::create(*program);
+  vm::Context context;
+  auto interpreter = vm::Interpreter::create(*program, context);
   if (!interpreter) return interpreter.error();
-  vm::Environment env;
   std::vector<uint8_t> memory = test.memory;
-  std::array<uint64_t, 5> args{};
-  if (test.has_memory) {
-    args[0] = env.map_input(memory);
-    args[1] = memory.size();
-  }
-  auto result = interpreter->run(env, args);
-  if (!result) return result.error();
-  return result->r0;
+  if (test.has_memory) context.map_input(memory);
+  vm::RunResult result = interpreter->run(context);
+  if (result.error) return *result.error;
+  return result.r0;
 }
 
 class Conformance : public ::testing::TestWithParam<fs::path> {};

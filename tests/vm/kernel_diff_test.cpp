@@ -167,12 +167,12 @@ struct BpfkitResult {
 BpfkitResult run_bpfkit(std::span<const Slot> slots) {
   auto program = bpfkit::isa::decode(slots);
   if (!program) return {std::nullopt, "decode: " + bpfkit::to_string(program.error())};
-  auto interpreter = bpfkit::vm::Interpreter::create(*program);
+  bpfkit::vm::Context context;
+  auto interpreter = bpfkit::vm::Interpreter::create(*program, context);
   if (!interpreter) return {std::nullopt, "create: " + bpfkit::to_string(interpreter.error())};
-  bpfkit::vm::Environment env;
-  auto result = interpreter->run(env);
-  if (!result) return {std::nullopt, "run: " + bpfkit::to_string(result.error())};
-  return {result->r0, ""};
+  const bpfkit::vm::RunResult result = interpreter->run(context);
+  if (result.error) return {std::nullopt, "run: " + bpfkit::to_string(*result.error)};
+  return {result.r0, ""};
 }
 
 // ---- Reports -------------------------------------------------------------------

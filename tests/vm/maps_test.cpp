@@ -17,20 +17,29 @@ using isa::Op;
 
 using test::Code;
 
-Expected<vm::Interpreter> compile(const Code& code, vm::Environment& env) {
+// The program of `code`, for prog arrays.
+std::shared_ptr<const isa::Program> program_of(const Code& code) {
+  auto program = isa::decode(code.slots);
+  EXPECT_TRUE(program.has_value()) << to_string(program.error());
+  return program ? std::make_shared<isa::Program>(std::move(*program)) : nullptr;
+}
+
+Expected<vm::Interpreter> compile(const Code& code, vm::Context& env) {
   auto program = isa::decode(code.slots);
   if (!program) return program.error();
-  const std::vector<uint64_t> addresses = env.map_addresses();
-  return vm::Interpreter::create(*program, addresses);
+  return vm::Interpreter::create(*program, env);
 }
 
-Expected<vm::Result> run(const Code& code, vm::Environment& env, std::array<uint64_t, 5> args = {}) {
+// A fault becomes the error: these tests look at results.
+Expected<vm::RunResult> run(const Code& code, vm::Context& env, std::array<uint64_t, 5> args = {}) {
   auto interpreter = compile(code, env);
   if (!interpreter) return interpreter.error();
-  return interpreter->run(env, args);
+  vm::RunResult result = interpreter->run(env, args);
+  if (result.error) return *result.error;
+  return result;
 }
 
-int64_t r0_of(const Code& code, vm::Environment& env) {
+int64_t r0_of(const Code& code, vm::Context& env) {
   auto result = run(code, env);
   EXPECT_TRUE(result.has_value()) << to_string(result.error());
   return result ? static_cast<int64_t>(result->r0) : 0xdeadbeef;
@@ -57,7 +66,7 @@ uint64_t u64_at(std::span<const uint8_t> bytes) {
   return value;
 }
 
-vm::Map& add(vm::Environment& env, const isa::MapSpec& s) {
+vm::Map& add(vm::Context& env, const isa::MapSpec& s) {
   auto index = env.add_map(s);
   EXPECT_TRUE(index.has_value()) << to_string(index.error());
   return env.map(*index);
@@ -66,7 +75,7 @@ vm::Map& add(vm::Environment& env, const isa::MapSpec& s) {
 // ---- Map semantics through the embedder API ---------------------------------
 
 TEST(Maps, ArrayUpdateFlagsAndBounds) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::Array, 4, 8, 4));
   const uint32_t k1 = 1, k9 = 9;
   const uint64_t v = 42;
@@ -87,7 +96,7 @@ TEST(Maps, ArrayUpdateFlagsAndBounds) {
 }
 
 TEST(Maps, PerCpuArrayBehavesAsOneCpu) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::PerCpuArray, 4, 4, 2));
   const uint32_t k = 1, v = 7;
   EXPECT_TRUE(map.update(bytes_of(k), bytes_of(v)).has_value());
@@ -95,7 +104,7 @@ TEST(Maps, PerCpuArrayBehavesAsOneCpu) {
 }
 
 TEST(Maps, InitialContentsAndReadOnly) {
-  vm::Environment env;
+  vm::Context env;
   isa::MapSpec s = spec(MapType::Array, 4, 8, 1, ".rodata");
   s.initial = {1, 2, 3, 4, 5, 6, 7, 8};
   s.read_only = true;
@@ -107,7 +116,7 @@ TEST(Maps, InitialContentsAndReadOnly) {
 
 TEST(Maps, HashFlagsErrorsAndFull) {
   for (MapType type : {MapType::Hash, MapType::PerCpuHash}) {
-    vm::Environment env;
+    vm::Context env;
     vm::Map& map = add(env, spec(type, 8, 4, 2));
     const uint64_t a = 1, b = 2, c = 3;
     const uint32_t v = 5, w = 6;
@@ -130,10 +139,10 @@ TEST(Maps, HashFlagsErrorsAndFull) {
 }
 
 // Issue 16 #9: a hash map of 2^28 entries took 13.6 GB when declared. Hash
-// storage grows as entries are added; what all maps of one Environment may
+// storage grows as entries are added; what all maps of one Context may
 // take when full is bounded, and a declaration past it names the map.
 TEST(Maps, HashStorageGrowsWithEntries) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::Hash, 4, 8, 1u << 20));
   EXPECT_EQ(map.storage().size(), 0u);
   std::vector<uint64_t> handles;
@@ -153,7 +162,7 @@ TEST(Maps, HashStorageGrowsWithEntries) {
 }
 
 TEST(Maps, MapMemoryIsBoundedBeforeAllocating) {
-  vm::Environment env;
+  vm::Context env;
   auto huge = env.add_map(spec(MapType::Hash, 8, 8, 1u << 28, "huge"));
   ASSERT_FALSE(huge.has_value());
   EXPECT_NE(huge.error().message.find("'huge'"), std::string::npos) << huge.error().message;
@@ -163,7 +172,7 @@ TEST(Maps, MapMemoryIsBoundedBeforeAllocating) {
   ASSERT_FALSE(ring.has_value());
   EXPECT_NE(ring.error().message.find("'ring'"), std::string::npos) << ring.error().message;
   // The limit counts every map: two that fit alone do not fit together.
-  vm::Environment small;
+  vm::Context small;
   small.set_map_memory_limit(1u << 20);
   EXPECT_TRUE(small.add_map(spec(MapType::Array, 4, 8, 100000, "a")).has_value());
   auto second = small.add_map(spec(MapType::Array, 4, 8, 100000, "b"));
@@ -173,7 +182,7 @@ TEST(Maps, MapMemoryIsBoundedBeforeAllocating) {
 
 TEST(Maps, LruEvictsLeastRecentlyUsed) {
   for (MapType type : {MapType::LruHash, MapType::LruPerCpuHash}) {
-    vm::Environment env;
+    vm::Context env;
     vm::Map& map = add(env, spec(type, 4, 4, 3));
     for (uint32_t k = 1; k <= 3; ++k) ASSERT_EQ(map.update_errno(bytes_of(k), bytes_of(k), vm::kBpfAny), 0);
     EXPECT_FALSE(map.lookup(bytes_of(uint32_t{1})).empty());  // 1 is now the most recent; 2 the least
@@ -190,7 +199,7 @@ TEST(Maps, LruEvictsLeastRecentlyUsed) {
 }
 
 TEST(Maps, ProgArraySlots) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::ProgArray, 4, 4, 2));
   const uint32_t k = 1, id = 0;
   EXPECT_TRUE(map.lookup(bytes_of(k)).empty());
@@ -203,7 +212,7 @@ TEST(Maps, ProgArraySlots) {
 }
 
 TEST(Maps, BadSpecsAreRefused) {
-  vm::Environment env;
+  vm::Context env;
   EXPECT_FALSE(env.add_map(spec(MapType::Array, 8, 4, 1)).has_value());
   EXPECT_FALSE(env.add_map(spec(MapType::Hash, 4, 4, 0)).has_value());
   EXPECT_FALSE(env.add_map(spec(MapType::RingBuf, 0, 0, 100)).has_value());
@@ -212,7 +221,7 @@ TEST(Maps, BadSpecsAreRefused) {
 }
 
 TEST(Maps, RingBufReserveSubmitDiscardDrain) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::RingBuf, 0, 0, 64));
   vm::RingBuf& ring = *map.ringbuf();
   const uint64_t a = ring.reserve(4);
@@ -235,7 +244,7 @@ TEST(Maps, RingBufReserveSubmitDiscardDrain) {
 }
 
 TEST(Maps, RingBufRecordsWrapContiguously) {
-  vm::Environment env;
+  vm::Context env;
   vm::RingBuf& ring = *add(env, spec(MapType::RingBuf, 0, 0, 32)).ringbuf();
   for (int round = 0; round < 5; ++round) {
     const uint64_t at = ring.reserve(13);
@@ -261,7 +270,7 @@ Code& map_and_key(Code& code, uint32_t map_index, int32_t key) {
 }
 
 TEST(MapHelpers, LookupAndStoreThroughThePointer) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::Hash, 8, 8, 4));
   const uint64_t key = 3, value = 10;
   ASSERT_TRUE(map.update(bytes_of(key), bytes_of(value)).has_value());
@@ -279,7 +288,7 @@ TEST(MapHelpers, LookupAndStoreThroughThePointer) {
 }
 
 TEST(MapHelpers, UpdateAndDeleteReturnErrno) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& map = add(env, spec(MapType::Hash, 8, 8, 1));
   auto update = [&](int32_t key, int32_t flags) {
     Code code;
@@ -304,7 +313,7 @@ TEST(MapHelpers, UpdateAndDeleteReturnErrno) {
 }
 
 TEST(MapHelpers, ReadOnlyArrayRefusesProgramWrites) {
-  vm::Environment env;
+  vm::Context env;
   isa::MapSpec s = spec(MapType::Array, 4, 8, 1, ".rodata");
   s.read_only = true;
   s.initial = {9, 0, 0, 0, 0, 0, 0, 0};
@@ -320,7 +329,7 @@ TEST(MapHelpers, ReadOnlyArrayRefusesProgramWrites) {
 }
 
 TEST(MapHelpers, BadPointersAreCaughtNeverHostFaults) {
-  vm::Environment env;
+  vm::Context env;
   add(env, spec(MapType::Hash, 8, 8, 1));
   add(env, spec(MapType::RingBuf, 0, 0, 64));
   const uint64_t nowhere = uint64_t{77} << 32;
@@ -362,7 +371,7 @@ TEST(MapHelpers, BadPointersAreCaughtNeverHostFaults) {
 
 TEST(MapHelpers, ProbeReadCopiesOrZeroesWithEfault) {
   for (int32_t id : {4, 112, 113}) {
-    vm::Environment env;
+    vm::Context env;
     std::vector<uint8_t> input = {1, 2, 3, 4, 5, 6, 7, 8};
     const uint64_t in = env.map_input(input);
     Code good;
@@ -391,16 +400,17 @@ Code& format(Code& code, const std::string& text) {
 }
 
 TEST(MapHelpers, TracePrintkFormats) {
-  vm::Environment env;
-  auto print = [&](const std::string& fmt, uint64_t a1, uint64_t a2 = 0, uint64_t a3 = 0) {
-    env.clear_output();
+  vm::Context env;
+  auto print = [&](const std::string& fmt, uint64_t a1, uint64_t a2 = 0, uint64_t a3 = 0) -> std::string {
     Code code;
     format(code, fmt).lddw(3, a1).lddw(4, a2).lddw(5, a3).call(6).exit();
-    const int64_t r0 = r0_of(code, env);
+    auto result = run(code, env);
+    if (!result) return to_string(result.error());
+    const auto r0 = static_cast<int64_t>(result->r0);
     if (r0 >= 0) {
-      EXPECT_EQ(static_cast<size_t>(r0), env.output().size());
+      EXPECT_EQ(static_cast<size_t>(r0), result->output.size());
     }
-    return r0 < 0 ? "errno " + std::to_string(r0) : env.output();
+    return r0 < 0 ? "errno " + std::to_string(r0) : result->output;
   };
   EXPECT_EQ(print("d=%d i=%i u=%u\n", static_cast<uint64_t>(-5), 7, 0xffffffffu), "d=-5 i=7 u=4294967295\n");
   EXPECT_EQ(print("%x %ld %lu", 255, static_cast<uint64_t>(-2), 1ull << 40), "ff -2 1099511627776");
@@ -413,40 +423,46 @@ TEST(MapHelpers, TracePrintkFormats) {
   EXPECT_EQ(print("%q", 1), "errno -22");
   // An embedder's sink gets the text instead.
   std::string seen;
-  env.set_output_sink([&](std::string_view text) { seen += text; });
+  env.output().set_sink([&](std::string_view text) { seen += text; });
   Code code;
   format(code, "hi %u").mov(3, 3).call(6).exit();
-  EXPECT_EQ(r0_of(code, env), 4);
+  auto result = run(code, env);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->r0, 4u);
   EXPECT_EQ(seen, "hi 3");
+  EXPECT_EQ(result->output, "");
 }
 
 // Issue 16 #5: `%99999999d` built a 100 MB string per call into an unbounded
-// buffer. One call prints at most the kernel's 1023 characters, and the
-// Environment keeps at most its output limit, then a marker.
+// buffer. One call prints at most the kernel's 1023 characters, and one run
+// keeps at most the output limit, then a marker.
 TEST(MapHelpers, TracePrintkOutputIsBounded) {
-  vm::Environment env;
+  vm::Context env;
   Code code;
   format(code, "%99999999d|").mov(3, 7).call(6).exit();
-  EXPECT_EQ(r0_of(code, env), 1023);
-  ASSERT_EQ(env.output().size(), 1023u);
-  EXPECT_EQ(env.output().back(), ' ');  // cut inside the padding
-  env.clear_output();
-  env.set_output_limit(3000);
+  auto once = run(code, env);
+  ASSERT_TRUE(once.has_value());
+  EXPECT_EQ(once->r0, 1023u);
+  ASSERT_EQ(once->output.size(), 1023u);
+  EXPECT_EQ(once->output.back(), ' ');  // cut inside the padding
+  env.output().set_limit(3000);
   Code each;  // 40 calls
   each.mov(6, 40);
   format(each, "%99999999d|").mov(3, 7).call(6).add(Op::sub64_imm, 6, 0, 0, 1);
   each.add(Op::jne64_imm, 6, 0, -static_cast<int16_t>(each.slots.size()), 0).exit();
-  ASSERT_TRUE(run(each, env).has_value());
+  auto bounded = run(each, env);
+  ASSERT_TRUE(bounded.has_value());
   const std::string marker = "\n[output truncated at 3000 bytes]\n";
-  EXPECT_EQ(env.output().size(), 3000u + marker.size());
-  EXPECT_EQ(env.output().substr(3000), marker);
-  // Nothing more until the output is cleared.
-  ASSERT_TRUE(run(each, env).has_value());
-  EXPECT_EQ(env.output().size(), 3000u + marker.size());
+  EXPECT_EQ(bounded->output.size(), 3000u + marker.size());
+  EXPECT_EQ(bounded->output.substr(3000), marker);
+  // The next run starts with a fresh allowance and is cut the same way.
+  auto again = run(each, env);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->output, bounded->output);
 }
 
 TEST(MapHelpers, FormatWithoutNulIsEinval) {
-  vm::Environment env;
+  vm::Context env;
   Code code;
   code.add(Op::stw, 10, 0, -8, 0x41414141).add(Op::mov64_reg, 1, 10).add(Op::add64_imm, 1, 0, 0, -8).mov(2, 4);
   code.call(6).exit();
@@ -454,7 +470,7 @@ TEST(MapHelpers, FormatWithoutNulIsEinval) {
 }
 
 TEST(MapHelpers, PrandomIsSeedable) {
-  vm::Environment a, b;
+  vm::Context a, b;
   a.set_seed(123);
   b.set_seed(123);
   const Code code = Code().call(7).exit();
@@ -465,7 +481,7 @@ TEST(MapHelpers, PrandomIsSeedable) {
 }
 
 TEST(MapHelpers, RingBufFromPrograms) {
-  vm::Environment env;
+  vm::Context env;
   add(env, spec(MapType::RingBuf, 0, 0, 64));
   // output: 4 bytes from the stack.
   Code output;
@@ -499,7 +515,7 @@ TEST(MapHelpers, RingBufFromPrograms) {
 // ---- lddw src 5 / 6 ------------------------------------------------------------------
 
 TEST(MapLoads, ResolveToHandles) {
-  vm::Environment env;
+  vm::Context env;
   add(env, spec(MapType::Array, 4, 8, 2, "a"));
   add(env, spec(MapType::Array, 4, 8, 2, "b"));
   EXPECT_EQ(static_cast<uint64_t>(r0_of(Code().lddw(0, 1, Op::lddw_map_idx).exit(), env)), env.map(1).handle());
@@ -512,15 +528,15 @@ TEST(MapLoads, ResolveToHandles) {
 }
 
 TEST(MapLoads, Errors) {
-  vm::Environment env;
+  vm::Context env;
   add(env, spec(MapType::Array, 4, 8, 1));
   auto program = isa::decode(Code().mov(0, 0).lddw(0, 3, Op::lddw_map_idx).exit().slots);
   ASSERT_TRUE(program.has_value());
-  auto unresolved = vm::Interpreter::create(*program);
+  vm::Context no_maps;
+  auto unresolved = vm::Interpreter::create(*program, no_maps);
   ASSERT_FALSE(unresolved.has_value());
   EXPECT_EQ(unresolved.error().code, Errc::Unsupported);
-  const std::vector<uint64_t> addresses = env.map_addresses();
-  auto out_of_range = vm::Interpreter::create(*program, addresses);
+  auto out_of_range = vm::Interpreter::create(*program, env);
   ASSERT_FALSE(out_of_range.has_value());
   EXPECT_EQ(out_of_range.error().code, Errc::OutOfRange);
   EXPECT_EQ(out_of_range.error().location.pc, 1u);
@@ -536,12 +552,12 @@ Code tail_call_to(int32_t index, int32_t fallback) {
 }
 
 TEST(TailCalls, JumpKeepsR1AndStack) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& progs = add(env, spec(MapType::ProgArray, 4, 4, 4));
   // Target: r0 = r1 + *(u64 *)(r10 - 8).
-  auto target = compile(Code().add(Op::ldxdw, 0, 10, -8).add(Op::add64_reg, 0, 1).exit(), env);
-  ASSERT_TRUE(target.has_value());
-  const uint32_t id = env.add_program(*target);
+  auto target = program_of(Code().add(Op::ldxdw, 0, 10, -8).add(Op::add64_reg, 0, 1).exit());
+  ASSERT_NE(target, nullptr);
+  const uint32_t id = env.add_program(target);
   ASSERT_TRUE(progs.update(bytes_of(uint32_t{2}), bytes_of(id)).has_value());
   Code caller;
   caller.add(Op::stdw, 10, 0, -8, 100);
@@ -555,7 +571,7 @@ TEST(TailCalls, JumpKeepsR1AndStack) {
 }
 
 TEST(TailCalls, AtMost33) {
-  vm::Environment env;
+  vm::Context env;
   vm::Map& progs = add(env, spec(MapType::ProgArray, 4, 4, 1));
   add(env, spec(MapType::Array, 4, 8, 1, "count"));
   // Counts its runs in map 1, then tail-calls itself; when that fails, exits
@@ -563,24 +579,36 @@ TEST(TailCalls, AtMost33) {
   Code self;
   self.lddw(6, 1, Op::lddw_map_idx).add(Op::ldxdw, 0, 6).add(Op::add64_imm, 0, 0, 0, 1).add(Op::stxdw, 6, 0);
   self.lddw(2, 0, Op::lddw_map_idx).mov(3, 0).call(12).add(Op::ldxdw, 0, 6).exit();
-  auto program = compile(self, env);
-  ASSERT_TRUE(program.has_value()) << to_string(program.error());
-  const uint32_t id = env.add_program(*program);
+  const uint32_t id = env.add_program(program_of(self));
   ASSERT_TRUE(progs.update(bytes_of(uint32_t{0}), bytes_of(id)).has_value());
-  auto result = program->run(env);
+  auto result = run(self, env);
   ASSERT_TRUE(result.has_value()) << to_string(result.error());
   EXPECT_EQ(result->r0, 34u);  // the first run plus 33 tail calls
 }
 
+// A prog array names programs; the interpreter prepares one at its first
+// tail call, so a program that cannot be prepared (a map it names does not
+// exist) faults at the call, naming the program.
+TEST(TailCalls, TargetThatCannotBePreparedFaults) {
+  vm::Context env;
+  vm::Map& progs = add(env, spec(MapType::ProgArray, 4, 4, 1));
+  const uint32_t id = env.add_program(program_of(Code().lddw(0, 7, Op::lddw_map_idx).exit()));
+  ASSERT_TRUE(progs.update(bytes_of(uint32_t{0}), bytes_of(id)).has_value());
+  auto result = run(tail_call_to(0, 1), env);
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().location.pc, 3u);
+  EXPECT_NE(result.error().message.find("program 0"), std::string::npos) << result.error().message;
+}
+
 TEST(TailCalls, BadProgArrayAndSubprogram) {
-  vm::Environment env;
+  vm::Context env;
   add(env, spec(MapType::Array, 4, 4, 1));
   auto result = run(tail_call_to(0, 1), env);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::HelperFailed);
   EXPECT_EQ(result.error().location.pc, 3u);
   // callx 12 is a tail call too.
-  vm::Environment env2;
+  vm::Context env2;
   add(env2, spec(MapType::ProgArray, 4, 4, 1));
   Code callx;
   callx.lddw(2, 0, Op::lddw_map_idx).mov(3, 0).mov(4, 12).add(Op::callx, 4).mov(0, 3).exit();

@@ -23,48 +23,35 @@ struct Outcome {
   uint64_t compute_units = 0;
 };
 
-// Loads (with the reference harness's syscalls: the defaults with a free
-// "log") and runs one fixture.
-Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, elf::sbpf::LoaderConfig config = {}) {
-  const std::vector<uint8_t> file = read_fixture(name);
-  EXPECT_FALSE(file.empty()) << name;
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::reference_harness();
-  if (config.syscalls.empty()) config.syscalls = syscalls.names();
-  auto program = elf::sbpf::load(file, config);
+// Runs a loaded program with the reference harness's syscalls (the defaults
+// with a free "log").
+Outcome run_loaded(Expected<isa::Program> program, std::vector<uint8_t>& input) {
   if (!program) return {std::string(program.error().name())};
-  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
+  vm::Context context(*program->dialect);
+  context.helpers() = vm::HelperTable::sbpf_reference_harness();
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   if (!interpreter) return {std::string(interpreter.error().name())};
-  vm::sbpf::RunOptions options;
-  options.input = input;
-  const vm::sbpf::RunResult result = interpreter->run(options);
+  if (!input.empty()) context.map_input(input);
+  const vm::RunResult result = interpreter->run(context);
   if (result.error) return {std::string(result.error->name()), 0, result.compute_units};
   return {"", result.r0, result.compute_units};
 }
 
-// The same through elf::sbpf::load_program: the isa::Program carries
-// everything the VM needs (the executable is built from its fields alone).
-Outcome run_fixture_program(const std::string& name, std::vector<uint8_t> input = {}) {
+// Loads one fixture in two steps (load(), then to_program()) and runs it.
+Outcome run_fixture(const std::string& name, std::vector<uint8_t> input = {}, elf::sbpf::LoaderConfig config = {}) {
   const std::vector<uint8_t> file = read_fixture(name);
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::reference_harness();
+  EXPECT_FALSE(file.empty()) << name;
+  if (config.syscalls.empty()) config.syscalls = vm::HelperTable::sbpf_reference_harness().names();
+  auto loaded = elf::sbpf::load(file, config);
+  if (!loaded) return {std::string(loaded.error().name())};
+  return run_loaded(elf::sbpf::to_program(std::move(*loaded), config), input);
+}
+
+// The same through elf::sbpf::load_program in one step.
+Outcome run_fixture_program(const std::string& name, std::vector<uint8_t> input = {}) {
   elf::sbpf::LoaderConfig config;
-  config.syscalls = syscalls.names();
-  auto program = elf::sbpf::load_program(file, config);
-  if (!program) return {std::string(program.error().name())};
-  vm::sbpf::Executable executable;
-  executable.dialect = program->dialect;
-  executable.rodata = program->rodata;
-  executable.rodata_vaddr = program->rodata_vaddr;
-  executable.text = program->slots;
-  executable.text_vaddr = program->text_vaddr;
-  executable.entry_pc = program->entry;
-  for (const auto& [key, pc] : program->function_keys) executable.functions[key] = pc;
-  auto interpreter = vm::sbpf::Interpreter::create(std::move(executable), syscalls);
-  if (!interpreter) return {std::string(interpreter.error().name())};
-  vm::sbpf::RunOptions options;
-  options.input = input;
-  const vm::sbpf::RunResult result = interpreter->run(options);
-  if (result.error) return {std::string(result.error->name()), 0, result.compute_units};
-  return {"", result.r0, result.compute_units};
+  config.syscalls = vm::HelperTable::sbpf_reference_harness().names();
+  return run_loaded(elf::sbpf::load_program(read_fixture(name), config), input);
 }
 
 struct Fixture {
@@ -171,33 +158,38 @@ TEST(SbpfFixtures, SyscallWithoutRegistrationIsAnErrorAtRunTime) {
   // Loaded without "log" (no deploy checks), the call has nowhere to go.
   elf::sbpf::LoaderConfig config;
   config.syscalls = {"sol_log_"};
-  vm::sbpf::SyscallRegistry only_sol_log;
-  ASSERT_TRUE(only_sol_log.add("sol_log_", [](vm::sbpf::SyscallContext&) -> Expected<uint64_t> { return 0; }));
-  auto program = elf::sbpf::load(read_fixture("syscall_static.so"), config);
+  vm::HelperTable only_sol_log;
+  ASSERT_TRUE(only_sol_log.add_syscall("sol_log_", [](vm::HelperCall&) -> Expected<uint64_t> { return 0; }));
+  auto loaded = elf::sbpf::load(read_fixture("syscall_static.so"), config);
+  ASSERT_TRUE(loaded) << to_string(loaded.error());
+  auto program = elf::sbpf::to_program(std::move(*loaded));
   ASSERT_TRUE(program) << to_string(program.error());
-  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), only_sol_log);
+  vm::Context context(*program->dialect);
+  context.helpers() = only_sol_log;
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   ASSERT_TRUE(interpreter);
-  const vm::sbpf::RunResult result = interpreter->run({});
+  const vm::RunResult result = interpreter->run(context);
   ASSERT_TRUE(result.error.has_value());
   EXPECT_EQ(result.error->name(), "UnsupportedInstruction");
 }
 
 TEST(SbpfFixtures, BudgetOfExactlyTheUsedUnitsSucceedsAndOneLessFails) {
   const std::vector<uint8_t> file = read_fixture("relative_call.so");
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
-  auto program = elf::sbpf::load(file);
+  auto loaded = elf::sbpf::load(file);
+  ASSERT_TRUE(loaded) << to_string(loaded.error());
+  auto program = elf::sbpf::to_program(std::move(*loaded));
   ASSERT_TRUE(program) << to_string(program.error());
-  auto interpreter = vm::sbpf::Interpreter::create(vm::sbpf::Executable::from(*program), syscalls);
+  vm::Context context(*program->dialect);
+  auto interpreter = vm::sbpf::Interpreter::create(*program, context);
   ASSERT_TRUE(interpreter);
   std::vector<uint8_t> input = kOne;
-  vm::sbpf::RunOptions options;
-  options.input = input;
-  options.compute_budget = 16;
-  vm::sbpf::RunResult result = interpreter->run(options);
+  context.map_input(input);
+  context.set_budget(16);
+  vm::RunResult result = interpreter->run(context);
   EXPECT_FALSE(result.error.has_value());
   EXPECT_EQ(result.compute_units, 16u);
-  options.compute_budget = 15;
-  result = interpreter->run(options);
+  context.set_budget(15);
+  result = interpreter->run(context);
   ASSERT_TRUE(result.error.has_value());
   EXPECT_EQ(result.error->name(), "ExceededMaxInstructions");
   EXPECT_EQ(result.compute_units, 15u);
@@ -221,7 +213,7 @@ TEST(SbpfFixtures, VersionsAreReadFromTheHeader) {
 // boundaries, call keys, syscalls by key, the images and the entry.
 TEST(SbpfProgram, CarriesWhatTheLoaderFound) {
   elf::sbpf::LoaderConfig config;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  config.syscalls = vm::HelperTable::sbpf_defaults().names();
   for (const char* name : {"relative_call_sbpfv0.so", "relative_call.so", "syscall_reloc_64_32_sbpfv0.so",
                            "syscall_static.so", "rodata_section_sbpfv0.so", "rodata_section.so"}) {
     SCOPED_TRACE(name);
@@ -264,7 +256,7 @@ TEST(SbpfProgram, CarriesWhatTheLoaderFound) {
 
 TEST(SbpfProgram, NamesFunctionsAndSyscalls) {
   elf::sbpf::LoaderConfig config;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  config.syscalls = vm::HelperTable::sbpf_defaults().names();
   for (const char* name : {"syscall_reloc_64_32_sbpfv0.so", "syscall_static.so"}) {
     SCOPED_TRACE(name);
     auto program = elf::sbpf::load_program(read_fixture(name), config);

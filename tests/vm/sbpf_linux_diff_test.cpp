@@ -22,6 +22,7 @@
 #include <random>
 #include <vector>
 
+#include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 
 namespace bpfkit {
@@ -195,27 +196,23 @@ std::array<uint64_t, isa::kRegisterCount> linux_registers(const std::vector<Slot
   auto program = isa::decode(std::span<const Slot>(slots));
   EXPECT_TRUE(program) << to_string(program.error());
   if (!program) return {};
-  auto interpreter = vm::Interpreter::create(*program);
+  vm::Context context;
+  auto interpreter = vm::Interpreter::create(*program, context);
   EXPECT_TRUE(interpreter);
-  vm::Environment env;
-  auto result = interpreter->run(env);
-  EXPECT_TRUE(result) << to_string(result.error());
-  return result ? result->registers : std::array<uint64_t, isa::kRegisterCount>{};
+  if (!interpreter) return {};
+  const vm::RunResult result = interpreter->run(context);
+  EXPECT_TRUE(result.ok()) << to_string(*result.error);
+  return result.ok() ? result.registers : std::array<uint64_t, isa::kRegisterCount>{};
 }
 
 std::array<uint64_t, isa::kRegisterCount> sbpf_registers(const std::vector<Slot>& slots, const isa::Dialect& dialect) {
-  vm::sbpf::Executable executable;
-  executable.dialect = &dialect;
-  executable.text = slots;
-  executable.text_vaddr = vm::region_base(vm::kProgramRegion);
-  if (!dialect.sbpf.lower_rodata_vaddr) {
-    executable.rodata = isa::to_bytes(slots);
-    executable.rodata_vaddr = executable.text_vaddr;
-  }
-  auto interpreter = vm::sbpf::Interpreter::create(executable, vm::sbpf::SyscallRegistry{});
+  vm::Context context(dialect);
+  context.helpers() = vm::HelperTable{};
+  auto program = load::raw_program(slots, "test", dialect);
+  auto interpreter = program ? vm::sbpf::Interpreter::create(*program, context) : program.error();
   EXPECT_TRUE(interpreter) << dialect.name << ": " << to_string(interpreter.error());
   if (!interpreter) return {};
-  const vm::sbpf::RunResult result = interpreter->run({});
+  const vm::RunResult result = interpreter->run(context, {});
   EXPECT_FALSE(result.error.has_value()) << dialect.name << ": " << to_string(*result.error);
   return result.registers;
 }

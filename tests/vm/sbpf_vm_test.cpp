@@ -14,10 +14,15 @@ namespace {
 
 using isa::Op;
 using test::Code;
-using vm::sbpf::Executable;
-using vm::sbpf::RunOptions;
-using vm::sbpf::RunResult;
-using vm::sbpf::SyscallRegistry;
+using vm::RunResult;
+using SyscallTable = vm::HelperTable;
+
+// How a test sets up the Context a run gets.
+struct Setup {
+  uint64_t compute_budget = vm::kDefaultComputeBudget;
+  std::span<uint8_t> input;
+  uint64_t heap_size = vm::kDefaultHeapSize;
+};
 
 const isa::Dialect& V0 = isa::kSbpfV0;
 const isa::Dialect& V1 = isa::kSbpfV1;
@@ -33,10 +38,10 @@ constexpr uint64_t kInput = uint64_t{4} << 32;
 
 // The text at 1 << 32: inside rodata (v0..v2) or as the unreadable bytecode
 // region (v3, whose rodata is `rodata` at address 0).
-Executable executable(const Code& code, const isa::Dialect& dialect, std::vector<uint8_t> rodata = {}) {
-  Executable exe;
+isa::Program executable(const Code& code, const isa::Dialect& dialect, std::vector<uint8_t> rodata = {}) {
+  isa::Program exe;  // not decoded: Interpreter::create runs the verifier
   exe.dialect = &dialect;
-  exe.text = code.slots;
+  exe.slots = code.slots;
   exe.text_vaddr = kText;
   if (dialect.sbpf.lower_rodata_vaddr) {
     exe.rodata = std::move(rodata);
@@ -48,32 +53,37 @@ Executable executable(const Code& code, const isa::Dialect& dialect, std::vector
   return exe;
 }
 
-Expected<RunResult> run(const Executable& exe, const RunOptions& options = {},
-                        const SyscallRegistry& syscalls = SyscallRegistry::defaults()) {
-  auto interpreter = vm::sbpf::Interpreter::create(exe, syscalls);
+Expected<RunResult> run(const isa::Program& exe, const Setup& setup = {},
+                        const SyscallTable& syscalls = SyscallTable::sbpf_defaults()) {
+  vm::Context context(*exe.dialect);
+  context.helpers() = syscalls;
+  context.set_budget(setup.compute_budget);
+  context.set_heap_size(setup.heap_size);
+  if (!setup.input.empty()) context.map_input(setup.input);
+  auto interpreter = vm::sbpf::Interpreter::create(exe, context);
   if (!interpreter) return interpreter.error();
-  return interpreter->run(options);
+  return interpreter->run(context);
 }
 
-Expected<RunResult> run(const Code& code, const isa::Dialect& dialect, const RunOptions& options = {}) {
-  return run(executable(code, dialect), options);
+Expected<RunResult> run(const Code& code, const isa::Dialect& dialect, const Setup& setup = {}) {
+  return run(executable(code, dialect), setup);
 }
 
-RunOptions options(std::span<uint8_t> input, uint64_t compute_budget = vm::sbpf::kDefaultComputeBudget) {
-  RunOptions options;
-  options.input = input;
-  options.compute_budget = compute_budget;
-  return options;
+Setup options(std::span<uint8_t> input, uint64_t compute_budget = vm::kDefaultComputeBudget) {
+  Setup setup;
+  setup.input = input;
+  setup.compute_budget = compute_budget;
+  return setup;
 }
-RunOptions budget(uint64_t compute_budget) { return options({}, compute_budget); }
-RunOptions heap(uint64_t size) {
-  RunOptions options;
-  options.heap_size = size;
-  return options;
+Setup budget(uint64_t compute_budget) { return options({}, compute_budget); }
+Setup heap(uint64_t size) {
+  Setup setup;
+  setup.heap_size = size;
+  return setup;
 }
 
 // r0 of a run that must succeed.
-uint64_t r0_of(const Code& code, const isa::Dialect& dialect, const RunOptions& options = {}) {
+uint64_t r0_of(const Code& code, const isa::Dialect& dialect, const Setup& options = {}) {
   auto result = run(code, dialect, options);
   EXPECT_TRUE(result.has_value()) << dialect.name << ": " << to_string(result.error());
   if (!result) return 0xdeadbeef;
@@ -89,13 +99,14 @@ std::string fault_of(const Expected<RunResult>& result) {
   if (!result || !result->error) return "";
   return std::string(result->error->name());
 }
-std::string fault_of(const Code& code, const isa::Dialect& dialect, const RunOptions& options = {}) {
+std::string fault_of(const Code& code, const isa::Dialect& dialect, const Setup& options = {}) {
   return fault_of(run(code, dialect, options));
 }
 
 // The verifier's error name for code that must not load.
 std::string rejection_of(const Code& code, const isa::Dialect& dialect) {
-  auto interpreter = vm::sbpf::Interpreter::create(executable(code, dialect), SyscallRegistry::defaults());
+  vm::Context context(dialect);
+  auto interpreter = vm::sbpf::Interpreter::create(executable(code, dialect), context);
   return interpreter ? "" : std::string(interpreter.error().name());
 }
 
@@ -502,8 +513,8 @@ TEST(SbpfVm, V3CallSrc1IsPcRelativeAndRestoresRegisters) {
 }
 
 TEST(SbpfVm, V3CallSrc0IsASyscall) {
-  SyscallRegistry syscalls;
-  ASSERT_TRUE(syscalls.add("add", [](vm::sbpf::SyscallContext& ctx) -> Expected<uint64_t> {
+  SyscallTable syscalls;
+  ASSERT_TRUE(syscalls.add_syscall("add", [](vm::HelperCall& ctx) -> Expected<uint64_t> {
     ctx.consume(5);
     return ctx.args[0] + ctx.args[1];
   }));
@@ -535,16 +546,16 @@ TEST(SbpfVm, V0CallByFunctionKey) {
       .mov(6, 1)
       .exit();
   for (const auto* d : {&V0, &V1, &V2}) {
-    Executable exe = executable(code, *d);
-    exe.functions[isa::sbpf_pc_key(4)] = 4;
+    isa::Program exe = executable(code, *d);
+    exe.function_keys[isa::sbpf_pc_key(4)] = 4;
     auto result = run(exe);
     ASSERT_TRUE(result.has_value()) << d->name;
     EXPECT_FALSE(result->error) << d->name;
     EXPECT_EQ(result->r0, 49u) << d->name;
   }
   // v3 ignores the function map: src 0 is only ever a syscall.
-  Executable v3 = executable(code, V3);
-  v3.functions[isa::sbpf_pc_key(4)] = 4;
+  isa::Program v3 = executable(code, V3);
+  v3.function_keys[isa::sbpf_pc_key(4)] = 4;
   EXPECT_EQ(fault_of(run(v3)), "UnsupportedInstruction");
 }
 
@@ -553,11 +564,11 @@ TEST(SbpfVm, FramePointerPerVersion) {
   for (const auto* d : kAll) {
     Code code;
     code.add(Op::call_local, 0, 0, 0, 1).exit().add(Op::mov64_reg, 0, 10).exit();
-    Executable exe = executable(code, *d);
+    isa::Program exe = executable(code, *d);
     if (!d->sbpf.static_syscalls) {
       code.slots[0] = isa::encode(Op::call, 0, 0, 0, static_cast<int32_t>(isa::sbpf_pc_key(2)));
       exe = executable(code, *d);
-      exe.functions[isa::sbpf_pc_key(2)] = 2;
+      exe.function_keys[isa::sbpf_pc_key(2)] = 2;
     }
     auto result = run(exe);
     ASSERT_TRUE(result.has_value()) << d->name;
@@ -644,8 +655,8 @@ Code recursion(const isa::Dialect& dialect, int32_t n) {
 TEST(SbpfVm, CallDepthIs64Frames) {
   for (const auto* d : kAll) {
     for (int32_t n : {63, 64}) {
-      Executable exe = executable(recursion(*d, n), *d);
-      exe.functions[isa::sbpf_pc_key(3)] = 3;
+      isa::Program exe = executable(recursion(*d, n), *d);
+      exe.function_keys[isa::sbpf_pc_key(3)] = 3;
       auto result = run(exe);
       ASSERT_TRUE(result.has_value()) << d->name;
       if (n == 63) {
@@ -719,7 +730,7 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   EXPECT_EQ(fault_of(small), "");
   EXPECT_EQ(small->compute_units, 4u + 100u);
   EXPECT_EQ(small->instructions, 4u);  // the syscall's 100 units are not instructions
-  EXPECT_EQ(small->log, "Program log: aaaaa\n");
+  EXPECT_EQ(small->output, "Program log: aaaaa\n");
   auto large = run(log_call("sol_log_", 300), V0, options(input));
   EXPECT_EQ(large->compute_units, 4u + 300u);
   // Not enough left: the meter is emptied.
@@ -736,7 +747,7 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   // (fuzz_sbpf_run found translate() accepting it).
   Code wrapping;
   wrapping.lddw(1, kInput + 4).mov(2, -3).call(static_cast<int32_t>(isa::murmur3_32("log"))).exit();
-  EXPECT_EQ(fault_of(run(executable(wrapping, V0), options(input), SyscallRegistry::reference_harness())),
+  EXPECT_EQ(fault_of(run(executable(wrapping, V0), options(input), SyscallTable::sbpf_reference_harness())),
             "AccessViolation");
   EXPECT_EQ(fault_of(run(wrapping, V0, options(input))), "ComputationalBudgetExceeded");  // charged first
   // Issue 16 #6: the fixtures' `log` was free, so a loop logged gigabytes.
@@ -744,9 +755,9 @@ TEST(SbpfVm, SyscallCostsAreAdded) {
   // available for the fixtures' compute units.
   auto test_log = run(log_call("log", 5), V0, options(input));
   EXPECT_EQ(test_log->compute_units, 4u + 100u);
-  EXPECT_EQ(test_log->log, "log: aaaaa\n");
+  EXPECT_EQ(test_log->output, "log: aaaaa\n");
   EXPECT_EQ(run(log_call("log", 300), V0, options(input))->compute_units, 4u + 300u);
-  auto free_log = run(executable(log_call("log", 5), V0), options(input), SyscallRegistry::reference_harness());
+  auto free_log = run(executable(log_call("log", 5), V0), options(input), SyscallTable::sbpf_reference_harness());
   EXPECT_EQ(free_log->compute_units, 4u);
 }
 
@@ -763,8 +774,8 @@ TEST(SbpfVm, LogIsTruncatedAt10000Bytes) {
     const std::string prefix = std::string(name) == "log" ? "log: " : "Program log: ";
     const std::string line = prefix + std::string(1000, 'a') + "\n";
     const size_t kept = 10000 / (line.size() - 1);  // messages are counted without their newline
-    EXPECT_EQ(result->log.size(), kept * line.size() + std::string("Log truncated\n").size()) << name;
-    EXPECT_EQ(result->log.substr(result->log.size() - 14), "Log truncated\n") << name;
+    EXPECT_EQ(result->output.size(), kept * line.size() + std::string("Log truncated\n").size()) << name;
+    EXPECT_EQ(result->output.substr(result->output.size() - 14), "Log truncated\n") << name;
     EXPECT_EQ(result->compute_units, 2u + 200u * (5 + 1000))
         << name;  // mov and exit; 5 instructions and the cost a loop
   }
@@ -889,11 +900,11 @@ TEST(SbpfVm, SyscallsSeeTheStackGaps) {
 TEST(SbpfVm, LogSyscalls) {
   std::vector<uint8_t> input{'h', 'i', 0, '!'};
   auto log = run(syscall("sol_log_", {kInput, 2}), V0, options(input));
-  EXPECT_EQ(log->log, "Program log: hi\n");
+  EXPECT_EQ(log->output, "Program log: hi\n");
   auto test_log = run(syscall("log", {kInput, 4}), V0, options(input));
-  EXPECT_EQ(test_log->log, "log: hi\n");  // up to the NUL
+  EXPECT_EQ(test_log->output, "log: hi\n");  // up to the NUL
   auto log64 = run(syscall("sol_log_64_", {1, 0, 0xff, 3, 4}), V0);
-  EXPECT_EQ(log64->log, "Program log: 0x1, 0x0, 0xff, 0x3, 0x4\n");
+  EXPECT_EQ(log64->output, "Program log: 0x1, 0x0, 0xff, 0x3, 0x4\n");
   EXPECT_EQ(log64->compute_units, 7u + 100u);
   std::vector<uint8_t> bad{0xff, 0xfe};
   EXPECT_EQ(fault_of(syscall("sol_log_", {kInput, 2}), V0, options(bad)), "InvalidString");
@@ -910,8 +921,8 @@ TEST(SbpfVm, AbortAndPanic) {
   EXPECT_NE(panic->error->message.find("a.rs at 12:3"), std::string::npos) << panic->error->message;
 }
 
-TEST(SbpfVm, SyscallRegistry) {
-  const SyscallRegistry syscalls = SyscallRegistry::defaults();
+TEST(SbpfVm, SyscallTable) {
+  const SyscallTable syscalls = SyscallTable::sbpf_defaults();
   const auto names = syscalls.names();
   for (const char* name : {"sol_log_", "sol_log_64_", "sol_memcpy_", "sol_memmove_", "sol_memset_", "sol_memcmp_",
                            "abort", "sol_panic_", "log"})
@@ -924,10 +935,11 @@ TEST(SbpfVm, SyscallRegistry) {
 TEST(SbpfVm, RunsAreIndependent) {
   Code code;
   code.add(Op::ldxdw, 0, 10, -8).add(Op::stdw, 10, 0, -8, 5).exit();
-  auto interpreter = vm::sbpf::Interpreter::create(executable(code, V1), SyscallRegistry::defaults());
+  vm::Context context(V1);
+  auto interpreter = vm::sbpf::Interpreter::create(executable(code, V1), context);
   ASSERT_TRUE(interpreter.has_value());
-  EXPECT_EQ(interpreter->run({}).r0, 0u);
-  EXPECT_EQ(interpreter->run({}).r0, 0u);  // a fresh stack each time
+  EXPECT_EQ(interpreter->run(context).r0, 0u);
+  EXPECT_EQ(interpreter->run(context).r0, 0u);  // a fresh stack each time
 }
 
 }  // namespace

@@ -16,16 +16,19 @@ using isa::Op;
 
 using test::Code;
 
-Expected<vm::Result> run(const Code& code, vm::Environment& env, std::array<uint64_t, 5> args = {}) {
+Expected<vm::RunResult> run(const Code& code, vm::Context& env, std::array<uint64_t, 5> args = {}) {
   auto program = isa::decode(code.slots);
   if (!program) return program.error();
-  auto interpreter = vm::Interpreter::create(*program);
+  auto interpreter = vm::Interpreter::create(*program, env);
   if (!interpreter) return interpreter.error();
-  return interpreter->run(env, args);
+  // A fault becomes the error: these tests look at results.
+  vm::RunResult result = interpreter->run(env, args);
+  if (result.error) return *result.error;
+  return result;
 }
 
-Expected<vm::Result> run(const Code& code) {
-  vm::Environment env;
+Expected<vm::RunResult> run(const Code& code) {
+  vm::Context env;
   return run(code, env);
 }
 
@@ -81,7 +84,7 @@ TEST(Interpreter, NullPointerFaults) {
 }
 
 TEST(Interpreter, ReadOnlyInputRefusesWrites) {
-  vm::Environment env;
+  vm::Context env;
   std::vector<uint8_t> packet{1, 2, 3, 4};
   const uint64_t addr = env.map_input(packet, /*writable=*/false);
   auto read = run(Code().add(Op::ldxb, 0, 1, 3).exit(), env, {addr, 4});
@@ -144,7 +147,7 @@ TEST(Interpreter, UnknownHelperAndKfuncAreErrors) {
 }
 
 TEST(Interpreter, HelpersSeeArgumentsAndMemory) {
-  vm::Environment env;
+  vm::Context env;
   env.helpers().add(100, "sum_bytes", [](vm::HelperCall& call) -> Expected<uint64_t> {
     const uint8_t* p = call.memory.translate(call.args[0], call.args[1], false);
     if (p == nullptr) return make_error(Errc::AccessViolation, "bad buffer");
@@ -166,12 +169,12 @@ TEST(Interpreter, HelpersSeeArgumentsAndMemory) {
 TEST(Interpreter, BudgetAllowsExactlyNInstructions) {
   Code code;
   code.add(Op::mov64_imm, 0, 0, 0, 1).add(Op::add64_imm, 0, 0, 0, 1).exit();
-  vm::Environment env;
-  env.budget = 3;
+  vm::Context env;
+  env.set_budget(3);
   auto ok = run(code, env);
   ASSERT_TRUE(ok.has_value());
   EXPECT_EQ(ok->instructions, 3u);
-  env.budget = 2;
+  env.set_budget(2);
   auto over = run(code, env);
   ASSERT_FALSE(over.has_value());
   EXPECT_EQ(over.error().code, Errc::BudgetExceeded);
@@ -179,8 +182,8 @@ TEST(Interpreter, BudgetAllowsExactlyNInstructions) {
 }
 
 TEST(Interpreter, RunawayLoopStops) {
-  vm::Environment env;
-  env.budget = 1000000;
+  vm::Context env;
+  env.set_budget(1000000);
   auto result = run(Code().add(Op::ja, 0, 0, -1).exit(), env);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, Errc::BudgetExceeded);
@@ -285,7 +288,7 @@ TEST(Semantics, Atomics) {
 }
 
 TEST(Semantics, LegacyPacketLoadsAreBigEndianAndEndTheProgramWhenOutOfBounds) {
-  vm::Environment env;
+  vm::Context env;
   std::vector<uint8_t> packet{0x12, 0x34, 0x56, 0x78};
   const uint64_t addr = env.map_input(packet);
   Code in_bounds;
@@ -300,8 +303,8 @@ TEST(Semantics, LegacyPacketLoadsAreBigEndianAndEndTheProgramWhenOutOfBounds) {
   EXPECT_EQ(zero->r0, 0u);
 }
 
-TEST(Environment, EntryRegisters) {
-  vm::Environment env;
+TEST(Context, EntryRegisters) {
+  vm::Context env;
   auto result = run(Code().add(Op::mov64_reg, 0, 10).exit(), env, {1, 2, 3, 4, 5});
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->r0, env.stack_top());

@@ -121,7 +121,7 @@ std::optional<Error> misplaced_option(const InputFile& input) {
 int run_input(const InputFile& input, Printer& printer) {
   auto budget = count_option("--budget", options.budget, vm::kDefaultBudget);
   if (!budget) return printer.fail(budget.error());
-  auto compute_units = count_option("--cu", options.compute_units, vm::sbpf::kDefaultComputeBudget);
+  auto compute_units = count_option("--cu", options.compute_units, vm::kDefaultComputeBudget);
   if (!compute_units) return printer.fail(compute_units.error());
   if (auto misuse = misplaced_option(input)) return printer.fail(*misuse);
   auto memory = memory_from_options();

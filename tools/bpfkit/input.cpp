@@ -24,7 +24,7 @@ Expected<ProgramInput> read_program(const InputFile& input, const isa::Dialect& 
 elf::sbpf::LoaderConfig sbpf_config(bool deploy_checks) {
   elf::sbpf::LoaderConfig config;
   config.deploy_checks = deploy_checks;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  config.syscalls = vm::HelperTable::sbpf_defaults().names();
   return config;
 }
 

@@ -2,8 +2,8 @@
 
 #include <array>
 #include <cstdio>
-#include <unordered_map>
-#include <unordered_set>
+
+#include "bpfkit/load.hpp"
 
 namespace bpfkit::cli {
 namespace {
@@ -32,10 +32,10 @@ std::string hex_bytes(std::span<const uint8_t> bytes) {
 }
 
 // Each map's entries (ring buffers: their records) after the run.
-Json dump_maps(vm::Environment& env) {
+Json dump_maps(vm::Context& context) {
   Json maps = Json::array();
-  for (uint32_t i = 0; i < env.map_count(); ++i) {
-    vm::Map& map = env.map(i);
+  for (uint32_t i = 0; i < context.map_count(); ++i) {
+    vm::Map& map = context.map(i);
     Json entries = Json::array();
     if (vm::RingBuf* ring = map.ringbuf()) {
       for (const std::vector<uint8_t>& record : ring->drain()) entries.push_back(hex_bytes(record));
@@ -48,26 +48,27 @@ Json dump_maps(vm::Environment& env) {
   return maps;
 }
 
-// Runs a prepared interpreter with r1 = memory, r2 = its length; the
-// program's output is kept whether or not the run faults.
-RunReport run_prepared(const vm::Interpreter& interpreter, vm::Environment& env, Memory& memory,
-                       const LinuxRun& options) {
-  std::array<uint64_t, 5> args{};
-  if (memory) {
-    args[0] = env.map_input(*memory);
-    args[1] = memory->size();
-  }
-  env.budget = options.budget;
-  auto result = interpreter.run(env, args);
+// Prepares `program` for `context` and runs it with the input mapped (r1 =
+// the input; Linux: r2 = its length). The program's output and counts are
+// kept whether or not the run faults.
+RunReport run_in(const isa::Program& program, vm::Context& context, Memory& memory, uint64_t budget, bool registers,
+                 const std::string& file) {
+  auto engine = vm::make_interpreter(program, context);
+  if (!engine) return rejected(in_file(engine.error(), file));
+  if (memory) context.map_input(*memory);
+  context.set_budget(budget);
+  vm::RunResult result = (*engine)->run(context);
   RunReport report;
-  report.output = env.output();
-  if (!result) {
-    report.error = result.error();
-    return report;
+  report.error = std::move(result.error);
+  report.instructions = result.instructions;
+  report.output = std::move(result.output);
+  if (program.dialect->family == isa::Family::Sbpf) {
+    report.compute_units = result.compute_units;
+    report.output_field = "log";
   }
-  report.r0 = result->r0;
-  report.instructions = result->instructions;
-  if (options.registers) report.registers = result->registers;
+  if (report.error) return report;
+  report.r0 = result.r0;
+  if (registers) report.registers = result.registers;
   return report;
 }
 
@@ -90,10 +91,8 @@ const char* map_type_name(uint32_t type) {
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const LinuxRun& options) {
   auto program = isa::decode(slots);
   if (!program) return rejected(in_file(program.error(), options.file));
-  auto interpreter = vm::Interpreter::create(*program);
-  if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
-  vm::Environment env;
-  return run_prepared(*interpreter, env, memory, options);
+  vm::Context context(*program->dialect);
+  return run_in(*program, context, memory, options.budget, options.registers, options.file);
 }
 
 RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const ObjectRun& options) {
@@ -103,107 +102,42 @@ RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const Ob
                      ? object->default_program()
                      : object->find_program(options.section, options.function);
   if (!program) return rejected(in_file(program.error(), options.run.file));
-  auto linked = object->link(**program);
-  if (!linked) return rejected(in_file(linked.error(), options.run.file));
-  vm::Environment env;
-  for (const isa::MapSpec& spec : linked->maps)
-    if (auto index = env.add_map(spec); !index) return rejected(in_file(index.error(), options.run.file));
-  elf::apply_data_relocations(linked->data_relocations, env.map_addresses(),
-                              [&](uint32_t map) { return env.map(map).storage(); });
-  auto decoded = isa::decode(linked->code);
-  if (!decoded) return rejected(in_file(decoded.error(), options.run.file));
-  auto interpreter = vm::Interpreter::create(*decoded, env.map_addresses());
-  if (!interpreter) return rejected(in_file(interpreter.error(), options.run.file));
-  RunReport report = run_prepared(*interpreter, env, memory, options.run);
-  if (options.dump_maps && !report.error) report.maps = dump_maps(env);
+  auto loaded = object->load_program(**program);
+  if (!loaded) return rejected(in_file(loaded.error(), options.run.file));
+  vm::Context context(*loaded->dialect);
+  if (auto maps = context.add_maps(*loaded); !maps) return rejected(in_file(maps.error(), options.run.file));
+  RunReport report = run_in(*loaded, context, memory, options.run.budget, options.run.registers, options.run.file);
+  if (options.dump_maps && !report.error) report.maps = dump_maps(context);
   return report;
 }
 
 Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name, bool deploy_checks) {
   elf::sbpf::LoaderConfig config;
   config.deploy_checks = deploy_checks;
-  config.syscalls = vm::sbpf::SyscallRegistry::defaults().names();
+  config.syscalls = vm::HelperTable::sbpf_defaults().names();
   auto program = elf::sbpf::load(file, config);
   if (!program) program.error().location.input = name;
   return program;
 }
 
-namespace {
-
-// Runs an sBPF executable with the input region = memory.
-RunReport run_sbpf(vm::sbpf::Executable executable, Memory& memory, const SbpfRun& options,
-                   const vm::sbpf::SyscallRegistry& syscalls) {
-  auto interpreter = vm::sbpf::Interpreter::create(std::move(executable), syscalls);
-  if (!interpreter) return rejected(in_file(interpreter.error(), options.file));
-  vm::sbpf::RunOptions run;
-  run.compute_budget = options.compute_budget;
-  if (memory) run.input = *memory;
-  vm::sbpf::RunResult result = interpreter->run(run);
-  RunReport report;
-  report.error = std::move(result.error);
-  report.r0 = result.r0;
-  report.instructions = result.instructions;
-  report.compute_units = result.compute_units;
-  if (options.registers) report.registers = result.registers;
-  report.output = std::move(result.log);
-  report.output_field = "log";
-  return report;
-}
-
-// v0-v2: registers the functions a loader would for this text: pc 0 as the
-// entrypoint; a `call imm` whose imm is some pc's key calls that pc; any
-// other call that is no syscall and lands inside the text is pc-relative, as
-// the ELF loader reads it (what `bpfkit asm --dialect sbpf-v0` writes), and
-// becomes the target's key.
-std::unordered_map<uint32_t, uint64_t> link_calls(std::vector<isa::Slot>& text, const isa::Dialect& dialect,
-                                                  const vm::sbpf::SyscallRegistry& syscalls) {
-  std::unordered_map<uint32_t, uint64_t> functions{{isa::murmur3_32(std::string_view("entrypoint")), 0}};
-  std::vector<size_t> calls;
-  std::unordered_set<uint32_t> keys;
-  for (size_t pc = 0; pc < text.size(); ++pc) {
-    if (isa::lookup(text[pc], dialect) != isa::Op::call) continue;
-    const auto key = static_cast<uint32_t>(text[pc].imm);
-    if (syscalls.find(key) || functions.contains(key)) continue;
-    calls.push_back(pc);
-    keys.insert(key);
-  }
-  if (calls.empty()) return functions;
-  for (uint64_t pc = 0; pc < text.size(); ++pc)
-    if (const uint32_t key = isa::sbpf_pc_key(pc); keys.contains(key)) functions.emplace(key, pc);
-  for (size_t pc : calls) {
-    isa::Slot& call = text[pc];
-    if (functions.contains(static_cast<uint32_t>(call.imm))) continue;
-    const int64_t target = static_cast<int64_t>(pc) + 1 + call.imm;
-    if (target < 0 || target >= static_cast<int64_t>(text.size())) continue;  // unknown: the VM says so
-    const uint32_t key = isa::sbpf_pc_key(static_cast<uint64_t>(target));
-    functions.emplace(key, static_cast<uint64_t>(target));
-    call.imm = static_cast<int32_t>(key);
-  }
-  return functions;
-}
-
-}  // namespace
-
 RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
-  auto program = load_sbpf(file, options.file, options.deploy_checks);
-  if (!program) return rejected(program.error());
-  return run_sbpf(vm::sbpf::Executable::from(std::move(*program)), memory, options,
-                  vm::sbpf::SyscallRegistry::defaults());
+  elf::sbpf::LoaderConfig config;
+  config.deploy_checks = options.deploy_checks;
+  config.syscalls = vm::HelperTable::sbpf_defaults().names();
+  auto program = elf::sbpf::load_program(file, config);
+  if (!program) return rejected(in_file(program.error(), options.file));
+  vm::Context context(*program->dialect);
+  return run_in(*program, context, memory, options.compute_budget, options.registers, options.file);
 }
 
 RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
                         const SbpfRun& options) {
-  vm::sbpf::Executable executable;
-  executable.dialect = &dialect;
-  executable.text_vaddr = vm::region_base(vm::kProgramRegion);
-  const vm::sbpf::SyscallRegistry syscalls = vm::sbpf::SyscallRegistry::defaults();
-  if (!dialect.sbpf.static_syscalls) executable.functions = link_calls(text, dialect, syscalls);
-  if (!dialect.sbpf.lower_rodata_vaddr) {  // the linked text, readable as rodata
-    executable.rodata = isa::to_bytes(text);
-    executable.rodata_vaddr = executable.text_vaddr;
-  }
-  executable.text = std::move(text);
-  return run_sbpf(std::move(executable), memory, options, syscalls);
+  vm::Context context(dialect);
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = context.helpers().names();
+  auto program = load::raw_program(std::move(text), options.file, dialect, config);
+  if (!program) return rejected(program.error());
+  return run_in(*program, context, memory, options.compute_budget, options.registers, options.file);
 }
 
 }  // namespace bpfkit::cli

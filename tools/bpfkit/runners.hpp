@@ -39,7 +39,7 @@ RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const Ob
 
 struct SbpfRun {
   std::string file;
-  uint64_t compute_budget = vm::sbpf::kDefaultComputeBudget;
+  uint64_t compute_budget = vm::kDefaultComputeBudget;
   bool deploy_checks = false;
   bool registers = false;
 };

@@ -34,12 +34,12 @@ int main() {
 
   auto program = isa::decode(text->bytes, isa::kLinuxV4);
   if (!program) return fail(program.error());
-  auto interpreter = vm::Interpreter::create(*program);
-  if (!interpreter) return fail(interpreter.error());
+  vm::Context context(*program->dialect);  // memory (the stack), the default helpers, the budget
+  auto engine = vm::make_interpreter(*program, context);
+  if (!engine) return fail(engine.error());
 
-  vm::Environment env;  // memory (the stack), the default helpers, the budget
-  auto result = interpreter->run(env);
-  if (!result) return fail(result.error());
-  std::cout << "r0 = " << result->r0 << " (" << result->instructions << " instructions)\n";
+  const vm::RunResult result = (*engine)->run(context);
+  if (result.error) return fail(*result.error);
+  std::cout << "r0 = " << result.r0 << " (" << result.instructions << " instructions)\n";
   return 0;
 }
