@@ -6,8 +6,8 @@
 // The macros name the locals every execute() declares: `pc` (the current
 // cell: handler, dst, src, off, imm), `left` (budget + 1), `reg`, `regions`
 // and `region_count`, `fault_addr/size/write`, and the labels `L_budget`
-// and `L_access_fault`. Include this header once, right before execute(); it
-// #undefs nothing, so each file #undefs what it used at the function's end.
+// and `L_access_fault`. Include this header once, right before execute(),
+// and dispatch_end.hpp right after it; each file #undefs its own macros.
 #pragma once
 
 #include <cstdint>
@@ -72,3 +72,31 @@ inline void store(uint8_t* p, T value) {
 #define OFFSET(r) (reg[r] + static_cast<uint64_t>(static_cast<int64_t>(pc->off)))
 #define IMM64 static_cast<uint64_t>(static_cast<int64_t>(pc->imm))
 #define IMM32 static_cast<uint32_t>(pc->imm)
+
+// Handlers both dialects share to the letter. Byte order: the host is
+// little-endian, so "le" truncates and "be" swaps; BE16..BE64 are the swap
+// labels (Linux gives the v4 bswap rows the same ones). LDDW: the two-slot
+// load of a 64-bit immediate.
+#define BYTE_ORDER_HANDLERS(BE16, BE32, BE64)                            \
+  L_le16:                                                                \
+  reg[pc->dst] = static_cast<uint16_t>(reg[pc->dst]);                    \
+  NEXT();                                                                \
+  L_le32:                                                                \
+  reg[pc->dst] = static_cast<uint32_t>(reg[pc->dst]);                    \
+  NEXT();                                                                \
+  L_le64:                                                                \
+  NEXT();                                                                \
+  BE16:                                                                  \
+  reg[pc->dst] = __builtin_bswap16(static_cast<uint16_t>(reg[pc->dst])); \
+  NEXT();                                                                \
+  BE32:                                                                  \
+  reg[pc->dst] = __builtin_bswap32(static_cast<uint32_t>(reg[pc->dst])); \
+  NEXT();                                                                \
+  BE64:                                                                  \
+  reg[pc->dst] = __builtin_bswap64(reg[pc->dst]);                        \
+  NEXT();
+#define LDDW_HANDLER()                                                                                             \
+  L_lddw:                                                                                                          \
+  reg[pc->dst] = static_cast<uint32_t>(pc->imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32); \
+  pc += 2;                                                                                                         \
+  DISPATCH();

@@ -236,32 +236,8 @@ L_neg32:
   MOVSX(movsx16_32, int16_t, uint32_t)
 #undef MOVSX
 
-  // Byte order: the host is little-endian, so "le" truncates and "be" swaps.
-L_le16:
-  reg[pc->dst] = static_cast<uint16_t>(reg[pc->dst]);
-  NEXT();
-L_le32:
-  reg[pc->dst] = static_cast<uint32_t>(reg[pc->dst]);
-  NEXT();
-L_le64:
-  NEXT();
-L_be16:
-L_bswap16:
-  reg[pc->dst] = __builtin_bswap16(static_cast<uint16_t>(reg[pc->dst]));
-  NEXT();
-L_be32:
-L_bswap32:
-  reg[pc->dst] = __builtin_bswap32(static_cast<uint32_t>(reg[pc->dst]));
-  NEXT();
-L_be64:
-L_bswap64:
-  reg[pc->dst] = __builtin_bswap64(reg[pc->dst]);
-  NEXT();
-
-L_lddw:
-  reg[pc->dst] = static_cast<uint32_t>(pc->imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32);
-  pc += 2;
-  DISPATCH();
+  BYTE_ORDER_HANDLERS(L_be16 : L_bswap16, L_be32 : L_bswap32, L_be64 : L_bswap64)
+  LDDW_HANDLER()
 L_lddw_func:
   // The address of a subprogram, as callx expects it (create() checked it).
   reg[pc->dst] = region_base(kProgramRegion) + static_cast<uint64_t>(pc - cells + 1 + pc->imm) * 8;
@@ -519,16 +495,9 @@ L_fail:
   out->compute_units = out->instructions;
   std::memcpy(out->registers.data(), reg, sizeof reg);
 
-#undef DISPATCH
-#undef NEXT
-#undef JUMP_IF
 #undef ACCESS
-#undef CHECKED_ACCESS
-#undef NO_ADJUST
-#undef OFFSET
-#undef IMM64
-#undef IMM32
 }
+#include "dispatch_end.hpp"
 
 const void* const* handler_table() {
   const void* const* table = nullptr;

@@ -265,29 +265,8 @@ L_hor64_imm:
   reg[pc->dst] |= IMM_ZX64 << 32;
   NEXT();
 
-  // Byte order: the host is little-endian, so "le" truncates and "be" swaps.
-L_le16:
-  reg[pc->dst] = static_cast<uint16_t>(reg[pc->dst]);
-  NEXT();
-L_le32:
-  reg[pc->dst] = static_cast<uint32_t>(reg[pc->dst]);
-  NEXT();
-L_le64:
-  NEXT();
-L_be16:
-  reg[pc->dst] = __builtin_bswap16(static_cast<uint16_t>(reg[pc->dst]));
-  NEXT();
-L_be32:
-  reg[pc->dst] = __builtin_bswap32(static_cast<uint32_t>(reg[pc->dst]));
-  NEXT();
-L_be64:
-  reg[pc->dst] = __builtin_bswap64(reg[pc->dst]);
-  NEXT();
-
-L_lddw:
-  reg[pc->dst] = static_cast<uint32_t>(pc->imm) | (static_cast<uint64_t>(static_cast<uint32_t>(pc[1].imm)) << 32);
-  pc += 2;
-  DISPATCH();
+  BYTE_ORDER_HANDLERS(L_be16, L_be32, L_be64)
+  LDDW_HANDLER()
 
   // ---- Loads and stores; v2's moved encodings share the handlers.
 #define LDX(name, moved, T)                         \
@@ -499,17 +478,9 @@ L_fail:
   out->instructions = out->compute_units - syscall_units;
   std::memcpy(out->registers.data(), reg, sizeof reg);
 
-#undef DISPATCH
-#undef NEXT
-#undef JUMP_IF
 #undef FAIL
 #undef ACCESS
-#undef CHECKED_ACCESS
-#undef NO_ADJUST
 #undef STACK_GAPS
-#undef OFFSET
-#undef IMM64
-#undef IMM32
 #undef IMM_ZX64
 #undef ZX
 #undef SX
@@ -518,6 +489,7 @@ L_fail:
 #undef NONZERO
 #undef SIGNED_OK
 }
+#include "dispatch_end.hpp"
 
 template <bool kGapped>
 const void* const* handler_table() {
