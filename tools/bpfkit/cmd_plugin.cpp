@@ -50,7 +50,7 @@ int run() {
     if (!parsed) return fail(parsed.error(), kExitBadInput);
     memory = std::move(*parsed);
   }
-  const RunReport report = run_linux(*slots, std::move(memory), LinuxRun{});
+  const RunReport report = run_linux(*slots, std::move(memory), RunOptions{});
   std::cerr << report.output;  // stdout is the protocol's
   if (report.error) return fail(*report.error, kExitRejected);
   std::cout << hex(report.r0) << "\n";

@@ -118,6 +118,26 @@ std::optional<Error> misplaced_option(const InputFile& input) {
   return std::nullopt;
 }
 
+// The program of `input`, as load::open makes it: objects through their
+// loaders; raw inputs read (a file that is not a program: *status = 2), then
+// laid out and checked in the dialect (a rejection: exit 1). A .data test's
+// memory is the memory unless an option gave one.
+Expected<isa::Program> program_of(const InputFile& input, const load::Options& open_options, Memory& memory,
+                                  int& status) {
+  if (is_object(input.kind)) {
+    auto opened = open_program(input, open_options);
+    if (!opened) return opened.error();
+    return std::move(opened->program);
+  }
+  auto code = read_program(input, *open_options.dialect);
+  if (!code) {
+    status = read_failure_status(code.error());
+    return code.error();
+  }
+  if (!memory) memory = std::move(code->memory);
+  return load::raw_program(std::move(code->slots), input.name, *open_options.dialect, open_options.sbpf);
+}
+
 int run_input(const InputFile& input, Printer& printer) {
   auto budget = count_option("--budget", options.budget, vm::kDefaultBudget);
   if (!budget) return printer.fail(budget.error());
@@ -127,31 +147,19 @@ int run_input(const InputFile& input, Printer& printer) {
   auto memory = memory_from_options();
   if (!memory) return printer.fail(memory.error());
 
-  RunReport report;
-  switch (input.kind) {
-    case InputKind::SbpfObject: {
-      SbpfRun sbpf{input.name, given("--budget") ? *budget : *compute_units, options.deploy_checks, options.regs};
-      report = run_sbpf_object(input.bytes, std::move(*memory), sbpf);
-      break;
-    }
-    case InputKind::EbpfObject: {
-      ObjectRun object{{input.name, *budget, options.regs}, options.section, options.function, options.dump_maps};
-      report = run_ebpf_object(input.bytes, std::move(*memory), object);
-      break;
-    }
-    default: {
-      auto program = read_program(input, raw_dialect());
-      if (!program) return printer.fail(program.error(), read_failure_status(program.error()));
-      if (!*memory) *memory = std::move(program->memory);
-      if (raw_is_sbpf()) {
-        SbpfRun run{input.name, given("--budget") ? *budget : *compute_units, false, options.regs};
-        report = run_sbpf_text(std::move(program->slots), raw_dialect(), std::move(*memory), run);
-      } else {
-        report = run_linux(program->slots, std::move(*memory), LinuxRun{input.name, *budget, options.regs});
-      }
-      break;
-    }
-  }
+  load::Options open_options;
+  open_options.dialect = &raw_dialect();
+  open_options.section = options.section;
+  open_options.function = options.function;
+  open_options.sbpf = sbpf_config(options.deploy_checks);
+  int status = 0;
+  auto program = program_of(input, open_options, *memory, status);
+  if (!program) return printer.fail(program.error(), status);
+
+  const bool sbpf = program->dialect->family == isa::Family::Sbpf;
+  const RunOptions run{input.name, sbpf && !given("--budget") ? *compute_units : *budget, options.regs,
+                       options.dump_maps};
+  RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);
 }

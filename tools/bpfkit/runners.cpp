@@ -48,30 +48,6 @@ Json dump_maps(vm::Context& context) {
   return maps;
 }
 
-// Prepares `program` for `context` and runs it with the input mapped (r1 =
-// the input; Linux: r2 = its length). The program's output and counts are
-// kept whether or not the run faults.
-RunReport run_in(const isa::Program& program, vm::Context& context, Memory& memory, uint64_t budget, bool registers,
-                 const std::string& file) {
-  auto engine = vm::make_interpreter(program, context);
-  if (!engine) return rejected(in_file(engine.error(), file));
-  if (memory) context.map_input(*memory);
-  context.set_budget(budget);
-  vm::RunResult result = (*engine)->run(context);
-  RunReport report;
-  report.error = std::move(result.error);
-  report.instructions = result.instructions;
-  report.output = std::move(result.output);
-  if (program.dialect->family == isa::Family::Sbpf) {
-    report.compute_units = result.compute_units;
-    report.output_field = "log";
-  }
-  if (report.error) return report;
-  report.r0 = result.r0;
-  if (registers) report.registers = result.registers;
-  return report;
-}
-
 }  // namespace
 
 const char* map_type_name(uint32_t type) {
@@ -88,56 +64,33 @@ const char* map_type_name(uint32_t type) {
   return "unknown";
 }
 
-RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const LinuxRun& options) {
-  auto program = isa::decode(slots);
-  if (!program) return rejected(in_file(program.error(), options.file));
-  vm::Context context(*program->dialect);
-  return run_in(*program, context, memory, options.budget, options.registers, options.file);
-}
-
-RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const ObjectRun& options) {
-  auto object = elf::EbpfObject::parse(file, options.run.file);
-  if (!object) return rejected(object.error());
-  auto program = options.section.empty() && options.function.empty()
-                     ? object->default_program()
-                     : object->find_program(options.section, options.function);
-  if (!program) return rejected(in_file(program.error(), options.run.file));
-  auto loaded = object->load_program(**program);
-  if (!loaded) return rejected(in_file(loaded.error(), options.run.file));
-  vm::Context context(*loaded->dialect);
-  if (auto maps = context.add_maps(*loaded); !maps) return rejected(in_file(maps.error(), options.run.file));
-  RunReport report = run_in(*loaded, context, memory, options.run.budget, options.run.registers, options.run.file);
-  if (options.dump_maps && !report.error) report.maps = dump_maps(context);
+RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options) {
+  vm::Context context(*program.dialect);
+  if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  auto engine = vm::make_interpreter(program, context);
+  if (!engine) return rejected(in_file(engine.error(), options.file));
+  if (memory) context.map_input(*memory);
+  context.set_budget(options.budget);
+  vm::RunResult result = (*engine)->run(context);
+  RunReport report;
+  report.error = std::move(result.error);
+  report.instructions = result.instructions;
+  report.output = std::move(result.output);
+  if (program.dialect->family == isa::Family::Sbpf) {
+    report.compute_units = result.compute_units;
+    report.output_field = "log";
+  }
+  if (report.error) return report;
+  report.r0 = result.r0;
+  if (options.registers) report.registers = result.registers;
+  if (options.dump_maps) report.maps = dump_maps(context);
   return report;
 }
 
-Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name, bool deploy_checks) {
-  elf::sbpf::LoaderConfig config;
-  config.deploy_checks = deploy_checks;
-  config.syscalls = vm::HelperTable::sbpf_defaults().names();
-  auto program = elf::sbpf::load(file, config);
-  if (!program) program.error().location.input = name;
-  return program;
-}
-
-RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options) {
-  elf::sbpf::LoaderConfig config;
-  config.deploy_checks = options.deploy_checks;
-  config.syscalls = vm::HelperTable::sbpf_defaults().names();
-  auto program = elf::sbpf::load_program(file, config);
+RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options) {
+  auto program = isa::decode(slots);
   if (!program) return rejected(in_file(program.error(), options.file));
-  vm::Context context(*program->dialect);
-  return run_in(*program, context, memory, options.compute_budget, options.registers, options.file);
-}
-
-RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
-                        const SbpfRun& options) {
-  vm::Context context(dialect);
-  elf::sbpf::LoaderConfig config;
-  config.syscalls = context.helpers().names();
-  auto program = load::raw_program(std::move(text), options.file, dialect, config);
-  if (!program) return rejected(program.error());
-  return run_in(*program, context, memory, options.compute_budget, options.registers, options.file);
+  return run_program(*program, std::move(memory), options);
 }
 
 }  // namespace bpfkit::cli

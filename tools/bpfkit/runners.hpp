@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "bpfkit/elf.hpp"
 #include "bpfkit/isa.hpp"
 #include "bpfkit/vm.hpp"
 #include "report.hpp"
@@ -19,48 +18,22 @@ namespace bpfkit::cli {
 // r1 = the buffer, r2 = its length (Linux); the input region (sBPF).
 using Memory = std::optional<std::vector<uint8_t>>;
 
-struct LinuxRun {
-  std::string file;  // names the file in load errors
-  uint64_t budget = vm::kDefaultBudget;
+struct RunOptions {
+  std::string file;                      // names the file in load errors
+  uint64_t budget = vm::kDefaultBudget;  // instructions (Linux) or compute units (sBPF)
   bool registers = false;
-};
-
-// Raw slots under the Linux interpreter.
-RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const LinuxRun& options);
-
-struct ObjectRun {
-  LinuxRun run;
-  std::string section, function;  // which program; none: the object's default
   bool dump_maps = false;
 };
 
-// One program of an eBPF object, loaded as libbpf would, with its maps.
-RunReport run_ebpf_object(std::span<const uint8_t> file, Memory memory, const ObjectRun& options);
+// Runs `program` through the interpreter of its dialect, in a fresh Context
+// with its maps and global data, r1 = memory (Linux: r2 = its length; sBPF:
+// the input region). Faults and rejections come back in the report.
+RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options);
 
-struct SbpfRun {
-  std::string file;
-  uint64_t compute_budget = vm::kDefaultComputeBudget;
-  bool deploy_checks = false;
-  bool registers = false;
-};
-
-// An sBPF shared object through the sBPF loader and VM.
-RunReport run_sbpf_object(std::span<const uint8_t> file, Memory memory, const SbpfRun& options);
+// Raw Linux slots: decoded, then run_program.
+RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options);
 
 // "hash", "ringbuf", ... (objdump and --dump-maps).
 const char* map_type_name(uint32_t type);
-
-// Raw sBPF text (no ELF around it), checked by `dialect`'s verifier and run
-// as the sBPF VM tests run it: text at the program region (v0-v2: readable
-// there as rodata; v3: rodata empty at 0), entry pc 0. In v0-v2 a `call imm`
-// reaches pc p when imm is p's key (isa::sbpf_pc_key), the entrypoint's key
-// reaches pc 0, and any other call that is no syscall is pc-relative, as the
-// ELF loader reads it.
-RunReport run_sbpf_text(std::vector<isa::Slot> text, const isa::Dialect& dialect, Memory memory,
-                        const SbpfRun& options);
-
-// Loads as `run` does: the built-in syscalls registered, errors naming the file.
-Expected<elf::sbpf::Program> load_sbpf(std::span<const uint8_t> file, const std::string& name,
-                                       bool deploy_checks = false);
 
 }  // namespace bpfkit::cli
