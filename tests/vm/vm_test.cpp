@@ -6,6 +6,7 @@
 
 #include <climits>
 
+#include "bpfkit/load.hpp"
 #include "test_support.hpp"
 
 namespace bpfkit {
@@ -310,6 +311,78 @@ TEST(Context, EntryRegisters) {
   EXPECT_EQ(result->r0, env.stack_top());
   EXPECT_EQ(result->registers[1], 1u);
   EXPECT_EQ(result->registers[5], 5u);
+}
+
+// ---- The Engine interface, the same for both dialects ----------------------------
+
+// Each engine make_interpreter gives for these dialects.
+const isa::Dialect* const kEngineDialects[] = {&isa::kLinuxV4, &isa::kSbpfV0, &isa::kSbpfV2, &isa::kSbpfV3};
+
+vm::RunResult run_engine(const Code& code, const isa::Dialect& dialect, vm::Context& context) {
+  auto program = dialect.family == isa::Family::Sbpf ? load::raw_program(code.slots, "test", dialect)
+                                                     : isa::decode(code.slots, dialect);
+  if (!program) {
+    ADD_FAILURE() << dialect.name << ": " << to_string(program.error());
+    return {};
+  }
+  auto engine = vm::make_interpreter(*program, context);
+  if (!engine) {
+    ADD_FAILURE() << dialect.name << ": " << to_string(engine.error());
+    return {};
+  }
+  EXPECT_EQ(&(*engine)->dialect(), &dialect);
+  return (*engine)->run(context);
+}
+
+// A fault keeps what the run had: r0, the other registers, the count (the
+// faulting instruction included) and the pc, in every engine.
+TEST(Engine, FaultKeepsRegistersAndCounts) {
+  for (const isa::Dialect* dialect : kEngineDialects) {
+    // r0 = 7; r6 = 5; r1 = *(u64 *)(0 + 0): nothing readable at 0 (v2 moved the load's encoding)
+    const Op load = dialect == &isa::kSbpfV2 ? Op::sbpf_ldxdw : Op::ldxdw;
+    Code code;
+    code.mov(0, 7).mov(6, 5).mov(2, 0).add(load, 1, 2, 0).exit();
+    vm::Context context(*dialect);
+    const vm::RunResult result = run_engine(code, *dialect, context);
+    ASSERT_TRUE(result.error.has_value()) << dialect->name;
+    EXPECT_EQ(result.error->code, Errc::AccessViolation) << dialect->name;
+    EXPECT_EQ(result.error->location.pc, 3u) << dialect->name;
+    EXPECT_EQ(result.r0, 7u) << dialect->name;
+    EXPECT_EQ(result.registers[6], 5u) << dialect->name;
+    EXPECT_EQ(result.instructions, 4u) << dialect->name;
+    EXPECT_EQ(result.compute_units, 4u) << dialect->name;
+  }
+}
+
+// The budget is the context's: instructions (Linux) or compute units
+// (sBPF); N allows exactly N, and running out keeps the counts at N.
+TEST(Engine, BudgetComesFromTheContext) {
+  Code code;
+  code.mov(0, 1).mov(0, 2).mov(0, 3).exit();
+  for (const isa::Dialect* dialect : kEngineDialects) {
+    vm::Context context(*dialect);
+    context.set_budget(4);
+    EXPECT_TRUE(run_engine(code, *dialect, context).ok()) << dialect->name;
+    context.set_budget(3);
+    const vm::RunResult over = run_engine(code, *dialect, context);
+    ASSERT_TRUE(over.error.has_value()) << dialect->name;
+    EXPECT_EQ(over.error->code, Errc::BudgetExceeded) << dialect->name;
+    EXPECT_EQ(over.instructions, 3u) << dialect->name;
+    EXPECT_EQ(over.r0, 3u) << dialect->name;
+  }
+}
+
+// A context's output is handed to each run's result and starts over.
+TEST(Engine, EachRunGetsItsOwnOutput) {
+  vm::Context context;
+  Code code;  // trace_printk("hi\0", 3)
+  code.add(Op::stw, 10, 0, -4, 0x6968).add(Op::mov64_reg, 1, 10).add(Op::add64_imm, 1, 0, 0, -4).mov(2, 3);
+  code.call(6).exit();
+  auto first = run_engine(code, isa::kLinuxV4, context);
+  auto second = run_engine(code, isa::kLinuxV4, context);
+  EXPECT_EQ(first.output, "hi");
+  EXPECT_EQ(second.output, "hi");
+  EXPECT_EQ(context.output().text(), "");
 }
 
 }  // namespace
