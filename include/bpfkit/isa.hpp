@@ -39,29 +39,13 @@ inline constexpr size_t kOpCount = 0
 // Which field, besides the opcode byte, selects the row.
 enum class Match : uint8_t { None, Off, Imm, Src };
 
-// Operand shapes. The comment gives the GNU normal spelling.
+// Operand shapes: which fields are registers, immediates, offsets or
+// targets, and how each syntax writes them. isa/shapes.def has one row per
+// shape; shape_info() (isa/shapes.hpp) reads it.
 enum class Shape : uint8_t {
-  AluReg,     // op %dst, %src
-  AluImm,     // op %dst, imm
-  AluNeg,     // neg %dst
-  MovSx,      // movs %dst, %src, width       (width is the row's offset)
-  Endian,     // endle %dst, width             (width is the row's imm)
-  Lddw,       // lddw %dst, imm64              (two slots)
-  LdAbs,      // ldabsw imm                    (r0 and r6 implicit)
-  LdInd,      // ldindw %src, imm
-  Load,       // ldxw %dst, [%src+off]
-  StoreImm,   // stw [%dst+off], imm
-  StoreReg,   // stxw [%dst+off], %src
-  Atomic,     // aadd [%dst+off], %src         (operation is the row's imm)
-  Jump,       // ja target                     (target = pc + 1 + off)
-  JumpLong,   // jal target                    (target = pc + 1 + imm)
-  JumpImm,    // jeq %dst, imm, target
-  JumpReg,    // jeq %dst, %src, target
-  Call,       // call imm                      (helper id)
-  CallLocal,  // call target                   (target = pc + 1 + imm)
-  CallKfunc,  // call imm                      (kernel function BTF id)
-  Callx,      // call %dst
-  Exit,       // exit
+#define SHAPE(shape, ...) shape,
+#include "bpfkit/isa/shapes.def"
+#undef SHAPE
 };
 
 // SbpfOnly marks rows that exist only in sBPF (the v2 PQR class, hor64 and
@@ -411,3 +395,4 @@ int64_t branch_target(const Program& program, size_t pc);
 }  // namespace bpfkit::isa
 
 #include "bpfkit/isa/semantics.hpp"  // what each row does in each dialect; frames and memory layout
+#include "bpfkit/isa/shapes.hpp"     // what each shape means: operands, registers read and written, targets

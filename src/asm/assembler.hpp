@@ -245,6 +245,8 @@ class Assembler {
   static size_t normal_operand_count(Shape shape);
   bool report_operand_count(Tokens tokens, const std::vector<Op>& rows, const std::vector<Tokens>& operands);
   bool parse_normal_operands(const OpInfo& row, const std::vector<Tokens>& ops, Operands& out, std::string& why);
+  bool parse_normal_operand(const OpInfo& row, isa::OperandKind kind, Tokens t, Operands& out, std::string& why);
+  static std::string widths_of(const OpInfo& row);
   bool memory(Tokens t, int& base, Operands& out, std::string& why);
   bool parse_offset(Tokens t, Operands& out);
   static bool is_target(Tokens t);

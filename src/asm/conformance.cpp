@@ -16,7 +16,6 @@ namespace {
 
 using isa::Op;
 using isa::OpInfo;
-using isa::Shape;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
@@ -121,44 +120,23 @@ Parsed classify(std::string_view s) {
   return p;
 }
 
-// Operand kinds each shape takes in this dialect. 'T' is a jump target
-// (label or number), 'N' a number, 'R' a register, 'M' memory.
-std::string_view pattern(Shape shape) {
-  switch (shape) {
-    case Shape::AluReg:
-    case Shape::MovSx: return "RR";
-    case Shape::AluImm: return "RN";
-    case Shape::AluNeg:
-    case Shape::Endian:
-    case Shape::Callx: return "R";
-    case Shape::Lddw: return "RN";
-    case Shape::LdAbs: return "N";
-    case Shape::LdInd: return "RN";
-    case Shape::Load: return "RM";
-    case Shape::StoreImm: return "MN";
-    case Shape::StoreReg:
-    case Shape::Atomic: return "MR";
-    case Shape::Jump:
-    case Shape::JumpLong:
-    case Shape::CallLocal: return "T";
-    case Shape::JumpImm: return "RNT";
-    case Shape::JumpReg: return "RRT";
-    case Shape::Call:
-    case Shape::CallKfunc: return "N";
-    case Shape::Exit: return "";
-  }
-  return "";
-}
-
-bool kind_fits(char want, Kind kind) {
+// Whether an operand read as `kind` fits where the row's conformance layout
+// (isa/shapes.def) wants `want`.
+bool kind_fits(isa::OperandKind want, Kind kind) {
   switch (want) {
-    case 'R': return kind == Kind::Register;
-    case 'M': return kind == Kind::Memory;
-    case 'N': return kind == Kind::Number;
-    case 'T': return kind == Kind::Number || kind == Kind::Label;
+    case isa::OperandKind::Dst:
+    case isa::OperandKind::Src: return kind == Kind::Register;
+    case isa::OperandKind::MemDst:
+    case isa::OperandKind::MemSrc: return kind == Kind::Memory;
+    case isa::OperandKind::Imm:
+    case isa::OperandKind::Imm64:
+    case isa::OperandKind::Width: return kind == Kind::Number;
+    case isa::OperandKind::Target: return kind == Kind::Number || kind == Kind::Label;
   }
   return false;
 }
+
+const isa::OperandList& layout(const OpInfo& row) { return isa::shape_info(row.shape).conformance; }
 
 bool mnemonic_matches(std::string_view spellings, std::string_view mnemonic) {
   while (!spellings.empty()) {
@@ -271,7 +249,7 @@ class Assembler {
     const OpInfo* chosen = nullptr;
     for (const OpInfo& row : isa::kOps) {
       if (!mnemonic_matches(row.conformance, mnemonic)) continue;
-      std::string_view want = pattern(row.shape);
+      const isa::OperandList& want = layout(row);
       if (want.size() != parsed.size()) continue;
       bool fits = true;
       for (size_t i = 0; i < want.size(); ++i) fits = fits && kind_fits(want[i], parsed[i].kind);
@@ -291,44 +269,46 @@ class Assembler {
     int16_t off = 0;
     int32_t imm = 0;
     std::optional<uint64_t> imm64;
-    std::string_view want = pattern(row.shape);
+    const isa::OperandList& want = layout(row);
     const auto imm32 = [&](size_t i) -> Expected<int32_t> {
       if (!parsed[i].number.fits(INT32_MIN, UINT32_MAX))
         return error_at(line, operands[i].column, "immediate does not fit in 32 bits");
       return static_cast<int32_t>(static_cast<uint32_t>(parsed[i].number.bits()));
     };
+    const bool wide_target = isa::target_field(row.op) == isa::TargetField::Imm;
     for (size_t i = 0; i < want.size(); ++i) {
       const Parsed& p = parsed[i];
       switch (want[i]) {
-        case 'R': (i == 0 && row.shape != Shape::LdInd ? dst : src) = p.reg; break;
-        case 'M': {
-          (i == 0 ? dst : src) = p.reg;
+        case isa::OperandKind::Dst: dst = p.reg; break;
+        case isa::OperandKind::Src: src = p.reg; break;
+        case isa::OperandKind::MemDst:
+        case isa::OperandKind::MemSrc: {
+          (want[i] == isa::OperandKind::MemDst ? dst : src) = p.reg;
           if (!p.number.fits(INT16_MIN, INT16_MAX))
             return error_at(line, operands[i].column, "offset does not fit in 16 bits");
           off = static_cast<int16_t>(p.number.bits());
           break;
         }
-        case 'N': {
-          if (row.shape == Shape::Lddw) {
-            if (!p.number.fits(INT64_MIN, UINT64_MAX))
-              return error_at(line, operands[i].column, "immediate does not fit in 64 bits");
-            imm64 = p.number.bits();
-            break;
-          }
+        case isa::OperandKind::Imm64:
+          if (!p.number.fits(INT64_MIN, UINT64_MAX))
+            return error_at(line, operands[i].column, "immediate does not fit in 64 bits");
+          imm64 = p.number.bits();
+          break;
+        case isa::OperandKind::Imm:
+        case isa::OperandKind::Width: {
           auto value = imm32(i);
           if (!value) return value.error();
           imm = *value;
           break;
         }
-        case 'T': {
+        case isa::OperandKind::Target: {
           if (p.kind == Kind::Label) {
             jumps_.push_back({slots_.size(), std::string(p.label), line, operands[i].column});
             break;
           }
-          const bool wide = row.shape == Shape::JumpLong || row.shape == Shape::CallLocal;
-          if (!p.number.fits(wide ? INT32_MIN : INT16_MIN, wide ? INT32_MAX : INT16_MAX))
+          if (!p.number.fits(wide_target ? INT32_MIN : INT16_MIN, wide_target ? INT32_MAX : INT16_MAX))
             return error_at(line, operands[i].column, "jump offset out of range");
-          if (wide)
+          if (wide_target)
             imm = static_cast<int32_t>(p.number.bits());
           else
             off = static_cast<int16_t>(p.number.bits());
@@ -353,8 +333,7 @@ class Assembler {
       if (it == labels_.end()) return error_at(jump.line, jump.column, "undefined label '" + jump.label + "'");
       const int64_t delta = static_cast<int64_t>(it->second) - static_cast<int64_t>(jump.slot) - 1;
       isa::Slot& slot = slots_[jump.slot];
-      const Shape shape = isa::info(*isa::lookup(slot)).shape;
-      if (shape == Shape::JumpLong || shape == Shape::CallLocal) {
+      if (isa::target_field(*isa::lookup(slot)) == isa::TargetField::Imm) {
         slot.imm = static_cast<int32_t>(delta);
       } else {
         if (delta < INT16_MIN || delta > INT16_MAX)

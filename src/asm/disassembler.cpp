@@ -18,7 +18,6 @@ namespace bpfkit::assembly {
 namespace {
 
 using isa::Op;
-using isa::Shape;
 using isa::Slot;
 
 constexpr std::string_view kUnknown = "<unknown>";
@@ -94,15 +93,18 @@ std::string dec(int64_t v) { return std::to_string(v); }
 
 // ---- Pseudo-C: the row's template ------------------------------------------------
 
+// The target field's value (isa/shapes.def says which field holds it).
+int64_t target_offset(const Insn& insn) {
+  return isa::target_field(insn.op) == isa::TargetField::Imm ? insn.slot.imm : insn.slot.off;
+}
+
+bool is_call(Op op) { return isa::shape_info(op).flow == isa::Flow::Call; }
+
 // A jump's offset carries its sign; a local call's imm prints as a plain
 // immediate (`call 0x2`), as llvm-objdump prints both.
 std::string pseudo_target(const Insn& insn) {
   if (!insn.target_label.empty()) return std::string(insn.target_label);
-  switch (isa::info(insn.op).shape) {
-    case Shape::CallLocal: return hex(insn.slot.imm);
-    case Shape::JumpLong: return signed_hex(insn.slot.imm);
-    default: return signed_hex(insn.slot.off);
-  }
+  return is_call(insn.op) ? hex(target_offset(insn)) : signed_hex(target_offset(insn));
 }
 
 std::string pseudo_operand(std::string_view name, const Insn& insn) {
@@ -164,36 +166,33 @@ std::string reg(uint8_t r) { return cat({"%r", dec(r)}); }
 std::string memory(uint8_t base, int16_t off) { return cat({"[", reg(base), off < 0 ? "" : "+", dec(off), "]"}); }
 
 // A jump or local call's offset, or the listing's label for its target.
-std::string gnu_target(const Insn& insn, int64_t offset) {
-  return insn.target_label.empty() ? dec(offset) : std::string(insn.target_label);
+std::string gnu_target(const Insn& insn) {
+  return insn.target_label.empty() ? dec(target_offset(insn)) : std::string(insn.target_label);
 }
 
-std::string gnu_operands(const Insn& insn) {
+std::string gnu_operand(const Insn& insn, isa::OperandKind kind) {
   const Slot& s = insn.slot;
-  switch (isa::info(insn.op).shape) {
-    case Shape::AluReg: return reg(s.dst()) + "," + reg(s.src());
-    case Shape::AluImm:
-    case Shape::Endian: return reg(s.dst()) + "," + dec(s.imm);  // Endian: imm is the width
-    case Shape::AluNeg:
-    case Shape::Callx: return reg(s.dst());
-    case Shape::MovSx: return reg(s.dst()) + "," + reg(s.src()) + "," + dec(s.off);  // off is the width
-    case Shape::Lddw: return reg(s.dst()) + "," + dec(insn.imm64);
-    case Shape::LdAbs: return dec(s.imm);
-    case Shape::LdInd: return reg(s.src()) + "," + dec(s.imm);
-    case Shape::Load: return reg(s.dst()) + "," + memory(s.src(), s.off);
-    case Shape::StoreImm: return memory(s.dst(), s.off) + "," + dec(s.imm);
-    case Shape::StoreReg:
-    case Shape::Atomic: return memory(s.dst(), s.off) + "," + reg(s.src());
-    case Shape::Jump: return gnu_target(insn, s.off);
-    case Shape::JumpLong:
-    case Shape::CallLocal: return gnu_target(insn, s.imm);
-    case Shape::Call:
-    case Shape::CallKfunc: return dec(s.imm);
-    case Shape::JumpImm: return reg(s.dst()) + "," + dec(s.imm) + "," + gnu_target(insn, s.off);
-    case Shape::JumpReg: return reg(s.dst()) + "," + reg(s.src()) + "," + gnu_target(insn, s.off);
-    case Shape::Exit: return "";
+  switch (kind) {
+    case isa::OperandKind::Dst: return reg(s.dst());
+    case isa::OperandKind::Src: return reg(s.src());
+    case isa::OperandKind::Imm: return dec(s.imm);
+    case isa::OperandKind::Imm64: return dec(insn.imm64);
+    case isa::OperandKind::Width: return dec(isa::info(insn.op).value);  // the selecting field: off or imm
+    case isa::OperandKind::MemDst: return memory(s.dst(), s.off);
+    case isa::OperandKind::MemSrc: return memory(s.src(), s.off);
+    case isa::OperandKind::Target: return gnu_target(insn);
   }
   return "";
+}
+
+// The operands as the row's shape lays them out in normal syntax.
+std::string gnu_operands(const Insn& insn) {
+  std::string out;
+  for (isa::OperandKind kind : isa::shape_info(insn.op).normal) {
+    if (!out.empty()) out += ',';
+    out += gnu_operand(insn, kind);
+  }
+  return out;
 }
 
 std::string format_gnu(const Insn& insn) {
@@ -215,15 +214,7 @@ std::string format(const Insn& insn, Syntax syntax) {
 
 // The slot a jump or local call lands on; nullopt for other instructions.
 std::optional<int64_t> target_of(const Insn& insn, size_t pc) {
-  const int64_t next = static_cast<int64_t>(pc) + 1;
-  switch (isa::info(insn.op).shape) {
-    case Shape::Jump:
-    case Shape::JumpImm:
-    case Shape::JumpReg: return next + insn.slot.off;
-    case Shape::JumpLong:
-    case Shape::CallLocal: return next + insn.slot.imm;
-    default: return std::nullopt;
-  }
+  return isa::branch_target(insn.op, insn.slot, static_cast<int64_t>(pc));
 }
 
 class Listing {
@@ -319,7 +310,7 @@ class Listing {
       const std::string label = target_label(insn, pc);
       return label.empty() ? "" : cat({" <", label, ">"});
     }
-    if (options_.symbol.empty() || gnu() || *target < 0 || isa::info(insn.op).shape == Shape::CallLocal) return "";
+    if (options_.symbol.empty() || gnu() || *target < 0 || is_call(insn.op)) return "";
     const int64_t offset = *target * static_cast<int64_t>(sizeof(Slot));
     return cat({" <", options_.symbol, offset == 0 ? "" : "+", offset == 0 ? "" : hex(offset), ">"});
   }

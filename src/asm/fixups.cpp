@@ -12,12 +12,14 @@ void Assembler::emit(const OpInfo& row, const Operands& ops, Tokens statement) {
   const uint64_t offset = here();
   isa::Slot slot =
       isa::encode(row.op, static_cast<uint8_t>(std::max(ops.dst, 0)), static_cast<uint8_t>(std::max(ops.src, 0)));
+  const isa::ShapeInfo& shape = isa::shape_info(row.shape);
   std::optional<isa::Slot> second;
-  if (row.shape == Shape::Lddw) second = isa::Slot{};
+  if (shape.imm == isa::FieldUse::Imm64) second = isa::Slot{};
   if (ops.has_off && !resolve_into(FixupKind::Off16, ops.off, offset, slot, second, ops.off_sign)) return;
+  // A call's immediate may name a function: a local call or a relocation.
   FixupKind imm_kind = FixupKind::Imm32;
-  if (row.shape == Shape::Lddw) imm_kind = FixupKind::Imm64;
-  if (row.shape == Shape::Call) imm_kind = FixupKind::Call;
+  if (shape.imm == isa::FieldUse::Imm64) imm_kind = FixupKind::Imm64;
+  if (shape.flow == isa::Flow::Call && shape.imm == isa::FieldUse::Value) imm_kind = FixupKind::Call;
   if (ops.has_imm && !resolve_into(imm_kind, ops.imm, offset, slot, second, ops.imm_sign)) return;
   if (ops.has_split_imm && !split_imm(ops, slot)) return;
   if (ops.has_target && !resolve_into(FixupKind::Branch, ops.target, offset, slot, second, 1)) return;
@@ -28,13 +30,13 @@ void Assembler::emit(const OpInfo& row, const Operands& ops, Tokens statement) {
 }
 
 // sBPF's callx names its register in imm (v0, v1), src (v2) or dst (v3,
-// and Linux): where the dialect's decoder reads it.
+// and Linux): where the dialect's semantics say its decoder reads it.
 void Assembler::place_callx_register(isa::Slot& slot) const {
-  const isa::Dialect& dialect = options_.dialect;
-  if (dialect.family != isa::Family::Sbpf || dialect.sbpf.callx_uses_dst) return;
+  const isa::Field field = isa::semantics(Op::callx, options_.dialect).callx_register;
+  if (field != isa::Field::Src && field != isa::Field::Imm) return;
   const uint8_t target = slot.dst();
   slot.set_dst(0);
-  if (dialect.sbpf.callx_uses_src)
+  if (field == isa::Field::Src)
     slot.set_src(target);
   else
     slot.imm = target;
@@ -221,8 +223,7 @@ void Assembler::apply_branch(const Fixup& fixup, const Value& value, isa::Slot& 
     delta = bytes / 8;
   }
   const Op op = *isa::lookup(slot);
-  const Shape shape = isa::info(op).shape;
-  const bool wide = shape == Shape::JumpLong || shape == Shape::CallLocal;
+  const bool wide = isa::target_field(op) == isa::TargetField::Imm;
   if (!wide && (delta < INT16_MIN || delta > INT16_MAX)) {
     // `goto` to a far label becomes `gotol`, as LLVM does.
     if (op == Op::ja && has(Op::gotol) && !value.absolute() && delta >= INT32_MIN && delta <= INT32_MAX) {

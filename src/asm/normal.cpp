@@ -50,24 +50,8 @@ void Assembler::normal_instruction(Tokens tokens) {
                           (why.empty() ? std::string() : " (" + why + ")"));
 }
 
-// How many operands a shape takes in normal syntax (isa.hpp spells each).
-size_t Assembler::normal_operand_count(Shape shape) {
-  switch (shape) {
-    case Shape::Exit: return 0;
-    case Shape::AluNeg:
-    case Shape::Callx:
-    case Shape::LdAbs:
-    case Shape::Jump:
-    case Shape::JumpLong:
-    case Shape::Call:
-    case Shape::CallLocal:
-    case Shape::CallKfunc: return 1;
-    case Shape::MovSx:
-    case Shape::JumpImm:
-    case Shape::JumpReg: return 3;
-    default: return 2;
-  }
-}
+// How many operands a shape takes in normal syntax (isa/shapes.def).
+size_t Assembler::normal_operand_count(Shape shape) { return isa::shape_info(shape).normal.size(); }
 
 // "missing operand" at the end of the statement or "extra operand" at the
 // first one too many, when no form of the mnemonic takes that many.
@@ -92,59 +76,61 @@ bool Assembler::report_operand_count(Tokens tokens, const std::vector<Op>& rows,
   return false;
 }
 
-// Normal-syntax operands by shape (isa.hpp lists each shape's spelling).
+// Normal-syntax operands as the row's shape lays them out (isa/shapes.def).
+// A row told apart by its src field is read only where the layout names
+// src: `lddw %r1, imm` is plain lddw, never a pseudo source.
 bool Assembler::parse_normal_operands(const OpInfo& row, const std::vector<Tokens>& ops, Operands& out,
                                       std::string& why) {
-  const auto reg = [&](Tokens t, int& field) {
+  const isa::OperandList& layout = isa::shape_info(row.shape).normal;
+  if (ops.size() != layout.size()) return false;
+  if (row.match == isa::Match::Src && row.value != 0) return false;
+  for (size_t i = 0; i < layout.size(); ++i)
+    if (!parse_normal_operand(row, layout[i], ops[i], out, why)) return false;
+  return true;
+}
+
+bool Assembler::parse_normal_operand(const OpInfo& row, isa::OperandKind kind, Tokens t, Operands& out,
+                                     std::string& why) {
+  const auto reg = [&](int& field) {
     if (t.size() != 1) return false;
     field = detail::normal_register(t[0].text);
     return field >= 0 && field < isa::kRegisterCount;
   };
-  const auto expr = [&](Tokens t, Tokens& field) {
+  const auto expr = [&](Tokens& field) {
     if (expression_end(t, 0) != t.size()) return false;
     field = t;
-    return true;
+    return out.has_imm = true;
   };
-  const auto width = [&](Tokens t) {
-    return t.size() == 1 && t[0].kind == TokenKind::Number && static_cast<int64_t>(t[0].number) == row.value;
-  };
-  const auto target = [&](Tokens t) {
-    if (!is_target(t)) return false;
-    out.target = t;
-    out.has_target = true;
-    return true;
-  };
-  const auto want = [&](size_t n) { return ops.size() == n; };
-  switch (row.shape) {
-    case Shape::AluReg: return want(2) && reg(ops[0], out.dst) && reg(ops[1], out.src);
-    case Shape::AluImm: return want(2) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm));
-    case Shape::AluNeg:
-    case Shape::Callx: return want(1) && reg(ops[0], out.dst);
-    case Shape::MovSx:
-      if (want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && !width(ops[2])) why = "width must be 8, 16 or 32";
-      return want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && width(ops[2]);
-    case Shape::Endian:
-      if (want(2) && reg(ops[0], out.dst) && !width(ops[1])) why = "width must be 16, 32 or 64";
-      return want(2) && reg(ops[0], out.dst) && width(ops[1]);
-    case Shape::Lddw:
-      return row.op == Op::lddw && want(2) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm));
-    case Shape::LdAbs: return want(1) && (out.has_imm = expr(ops[0], out.imm));
-    case Shape::LdInd: return want(2) && reg(ops[0], out.src) && (out.has_imm = expr(ops[1], out.imm));
-    case Shape::Load: return want(2) && reg(ops[0], out.dst) && memory(ops[1], out.src, out, why);
-    case Shape::StoreImm: return want(2) && memory(ops[0], out.dst, out, why) && (out.has_imm = expr(ops[1], out.imm));
-    case Shape::StoreReg:
-    case Shape::Atomic: return want(2) && memory(ops[0], out.dst, out, why) && reg(ops[1], out.src);
-    case Shape::Jump:
-    case Shape::JumpLong:
-    case Shape::CallLocal: return want(1) && target(ops[0]);
-    case Shape::JumpImm:
-      return want(3) && reg(ops[0], out.dst) && (out.has_imm = expr(ops[1], out.imm)) && target(ops[2]);
-    case Shape::JumpReg: return want(3) && reg(ops[0], out.dst) && reg(ops[1], out.src) && target(ops[2]);
-    case Shape::Call: return want(1) && (out.has_imm = expr(ops[0], out.imm));
-    case Shape::CallKfunc: return false;  // no normal spelling: `call` with a number is a helper
-    case Shape::Exit: return ops.empty();
+  switch (kind) {
+    case isa::OperandKind::Dst: return reg(out.dst);
+    case isa::OperandKind::Src: return reg(out.src);
+    case isa::OperandKind::Imm:
+    case isa::OperandKind::Imm64: return expr(out.imm);
+    case isa::OperandKind::Width:
+      if (t.size() == 1 && t[0].kind == TokenKind::Number && static_cast<int64_t>(t[0].number) == row.value)
+        return true;
+      why = "width must be " + widths_of(row);
+      return false;
+    case isa::OperandKind::MemDst: return memory(t, out.dst, out, why);
+    case isa::OperandKind::MemSrc: return memory(t, out.src, out, why);
+    case isa::OperandKind::Target:
+      if (!is_target(t)) return false;
+      out.target = t;
+      out.has_target = true;
+      return true;
   }
   return false;
+}
+
+// "8, 16 or 32": the widths the rows of this mnemonic and shape take.
+std::string Assembler::widths_of(const OpInfo& row) {
+  std::vector<int32_t> widths;
+  for (const OpInfo& other : isa::kOps)
+    if (other.gnu == row.gnu && other.shape == row.shape) widths.push_back(other.value);
+  std::string text;
+  for (size_t i = 0; i < widths.size(); ++i)
+    text.append(i == 0 ? "" : i + 1 == widths.size() ? " or " : ", ").append(std::to_string(widths[i]));
+  return text;
 }
 
 // [%rN+off] or [%rN-off]; the offset is required, as in every reference tool.

@@ -6,7 +6,6 @@ namespace bpfkit::assembly::detail {
 namespace {
 
 using isa::OpInfo;
-using isa::Shape;
 
 // The mnemonics of a row's gnu column ("aadd|xadddw" has two).
 std::vector<std::string_view> spellings(std::string_view column) {
@@ -66,14 +65,14 @@ PseudoTemplate parse_template(const OpInfo& row) {
     literal_start = at;
   }
   add_literals(text.substr(literal_start), tmpl.elems);
-  const uint8_t size = isa::access_size(row.op);
-  // sBPF v2's moved loads and stores have no BPF_SIZE bits: their template
-  // says how wide the register is.
-  const bool narrow_sbpf_memory = !isa::is_linux(row) && (row.shape == Shape::Load || row.shape == Shape::StoreReg) &&
-                                  row.pseudo_c.find("w{") != std::string_view::npos;
-  tmpl.either_width = (row.shape == Shape::Load && size < 8 && (row.code & 0xe0) == 0x60) ||
-                      (row.shape == Shape::StoreReg && size < 8 && isa::is_linux(row)) ||
-                      (row.shape == Shape::Atomic && size == 4) || narrow_sbpf_memory;
+  // Narrow loads, register stores and 32-bit atomics take r or w registers
+  // (sign-extending loads fill all 64 bits, so they take r).
+  const isa::Semantics meaning = isa::base_semantics(row.op);
+  const bool narrow = meaning.width < 64;
+  const bool register_store = meaning.operation == isa::Operation::Store && meaning.source == isa::Source::Reg;
+  const bool atomic = isa::shape_info(row.shape).memory == isa::MemoryAccess::Atomic;
+  tmpl.either_width = (meaning.operation == isa::Operation::Load && narrow) || (register_store && narrow) ||
+                      (atomic && meaning.width == 32);
   return tmpl;
 }
 

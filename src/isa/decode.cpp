@@ -8,37 +8,6 @@
 namespace bpfkit::isa {
 namespace {
 
-struct RegisterUse {
-  bool dst_used, src_used;
-};
-
-RegisterUse register_use(Shape shape) {
-  switch (shape) {
-    case Shape::AluReg:
-    case Shape::MovSx:
-    case Shape::Load:
-    case Shape::StoreReg:
-    case Shape::Atomic:
-    case Shape::JumpReg: return {true, true};
-    case Shape::AluImm:
-    case Shape::AluNeg:
-    case Shape::Endian:
-    case Shape::Lddw:
-    case Shape::StoreImm:
-    case Shape::JumpImm:
-    case Shape::Callx: return {true, false};
-    case Shape::LdInd: return {false, true};
-    case Shape::LdAbs:
-    case Shape::Jump:
-    case Shape::JumpLong:
-    case Shape::Call:
-    case Shape::CallLocal:
-    case Shape::CallKfunc:
-    case Shape::Exit: return {false, false};
-  }
-  return {false, false};
-}
-
 // Whether the src field is the row's discriminator rather than a register.
 bool src_is_discriminator(const OpInfo& row) { return row.match == Match::Src; }
 
@@ -73,22 +42,18 @@ std::string version_message(const OpInfo& row, const Dialect& dialect) {
 }
 
 Expected<void> check_registers(uint32_t pc, const Slot& slot, const OpInfo& row) {
-  const RegisterUse use = register_use(row.shape);
+  const ShapeInfo& shape = shape_info(row.shape);
+  const bool dst_used = shape.dst != RegAccess::Unused, src_used = shape.src != RegAccess::Unused;
   std::string name = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + string
   name.append(row.gnu).append("'");
-  if (use.dst_used && slot.dst() >= kRegisterCount)
+  if (dst_used && slot.dst() >= kRegisterCount)
     return at(pc, Errc::BadRegister, "dst register r" + std::to_string(slot.dst()) + " out of range in " + name);
-  if (!use.dst_used && slot.dst() != 0) return at(pc, Errc::BadRegister, "dst register field must be 0 in " + name);
-  if (use.src_used && slot.src() >= kRegisterCount)
+  if (!dst_used && slot.dst() != 0) return at(pc, Errc::BadRegister, "dst register field must be 0 in " + name);
+  if (src_used && slot.src() >= kRegisterCount)
     return at(pc, Errc::BadRegister, "src register r" + std::to_string(slot.src()) + " out of range in " + name);
-  if (!use.src_used && !src_is_discriminator(row) && slot.src() != 0)
+  if (!src_used && !src_is_discriminator(row) && slot.src() != 0)
     return at(pc, Errc::BadRegister, "src register field must be 0 in " + name);
-  const Op op = row.op;
-  if (writes_dst(op) && slot.dst() == kFramePointer)
-    return at(pc, Errc::BadRegister, "r10 is read-only (written by " + name + ")");
-  const bool fetches = row.shape == Shape::Atomic && (row.value & kAtomicFetch) && row.op != Op::atomic64_cmpxchg &&
-                       row.op != Op::atomic32_cmpxchg;
-  if (fetches && slot.src() == kFramePointer)
+  if (regs_written(row.op, slot).contains(kFramePointer))
     return at(pc, Errc::BadRegister, "r10 is read-only (written by " + name + ")");
   return {};
 }

@@ -46,18 +46,7 @@ std::optional<Op> lookup(const Slot& slot) {
   return std::nullopt;
 }
 
-bool writes_dst(Op op) {
-  switch (info(op).shape) {
-    case Shape::AluReg:
-    case Shape::AluImm:
-    case Shape::AluNeg:
-    case Shape::MovSx:
-    case Shape::Endian:
-    case Shape::Lddw:
-    case Shape::Load: return true;
-    default: return false;
-  }
-}
+bool writes_dst(Op op) { return writes(shape_info(op).dst); }
 
 bool is_wide(Op op) {
   const OpInfo& row = info(op);
@@ -68,15 +57,7 @@ bool is_wide(Op op) {
 }
 
 uint8_t access_size(Op op) {
-  switch (info(op).shape) {
-    case Shape::Load:
-    case Shape::StoreImm:
-    case Shape::StoreReg:
-    case Shape::Atomic:
-    case Shape::LdAbs:
-    case Shape::LdInd: break;
-    default: return 0;
-  }
+  if (shape_info(op).memory == MemoryAccess::None) return 0;
   switch (info(op).code & 0x18) {
     case 0x00: return 4;
     case 0x08: return 2;

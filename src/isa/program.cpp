@@ -13,19 +13,9 @@ namespace bpfkit::isa {
 
 namespace {
 
-// Which field of the slot holds a pc-relative target, if any.
-enum class TargetField : uint8_t { None, Off, Imm };
-
-TargetField target_field(Op op) {
-  switch (info(op).shape) {
-    case Shape::Jump:
-    case Shape::JumpImm:
-    case Shape::JumpReg: return TargetField::Off;
-    case Shape::JumpLong:
-    case Shape::CallLocal: return TargetField::Imm;
-    default: return op == Op::lddw_func ? TargetField::Imm : TargetField::None;
-  }
-}
+// Which field of the slot holds a pc-relative target, if any: the shape's
+// (isa/shapes.def), and the address of a function that lddw src 4 loads.
+TargetField edited_field(Op op) { return op == Op::lddw_func ? TargetField::Imm : target_field(op); }
 
 int64_t relative_of(TargetField field, const Slot& slot) { return field == TargetField::Off ? slot.off : slot.imm; }
 
@@ -127,7 +117,7 @@ Expected<Edit> Program::splice(size_t pc, size_t removed, std::span<const Slot> 
     if (at == pc && removed > 0) at = pc + removed;
     if (at >= size()) break;
     if (!ops[at]) continue;
-    const TargetField field = target_field(*ops[at]);
+    const TargetField field = edited_field(*ops[at]);
     if (field == TargetField::None) continue;
     const int64_t target = static_cast<int64_t>(at) + 1 + relative_of(field, slots[at]);
     if (move.inside(target))
@@ -142,7 +132,7 @@ Expected<Edit> Program::splice(size_t pc, size_t removed, std::span<const Slot> 
   // Commit.
   for (const auto& [at, relative] : retargets) {
     Slot& slot = slots[at];
-    if (target_field(*ops[at]) == TargetField::Off)
+    if (edited_field(*ops[at]) == TargetField::Off)
       slot.off = static_cast<int16_t>(relative);
     else
       slot.imm = static_cast<int32_t>(relative);

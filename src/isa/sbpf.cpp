@@ -227,9 +227,10 @@ Expected<void> check_sbpf_operands(uint32_t pc, const Slot& slot, const OpInfo& 
 }
 
 Expected<void> check_sbpf_target(const std::span<const Slot> slots, uint32_t pc, const OpInfo& row) {
-  const bool local_call = row.shape == Shape::CallLocal;
-  if (!local_call && row.shape != Shape::Jump && !is_conditional_jump(row)) return {};
-  const int64_t target = *branch_target(row.op, slots[pc], pc);
+  const std::optional<int64_t> found = branch_target(row.op, slots[pc], pc);
+  if (!found) return {};
+  const int64_t target = *found;
+  const bool local_call = shape_info(row.shape).flow == Flow::Call;
   if (target < 0 || target >= static_cast<int64_t>(slots.size())) {
     if (local_call)
       return verifier_error(pc, Errc::OutOfRange, SbpfVerifierErrc::InvalidFunction,

@@ -60,6 +60,8 @@ Field callx_field(const Dialect& dialect) {
 
 }  // namespace
 
+Semantics base_semantics(Op op) { return kBase[static_cast<size_t>(op)]; }
+
 Semantics semantics(Op op, const Dialect& dialect) {
   if (!has_row(op, dialect)) return {};
   Semantics s = kBase[static_cast<size_t>(op)];
@@ -102,28 +104,13 @@ int64_t callx_register(const Slot& slot, const Dialect& dialect) {
   }
 }
 
-std::optional<int64_t> branch_target(Op op, const Slot& slot, int64_t pc) {
-  switch (info(op).shape) {
-    case Shape::Jump:
-    case Shape::JumpImm:
-    case Shape::JumpReg: return pc + 1 + slot.off;
-    case Shape::JumpLong:
-    case Shape::CallLocal: return pc + 1 + slot.imm;
-    default: return std::nullopt;
-  }
-}
-
-int64_t branch_target(const Program& program, size_t pc) {
-  return branch_target(*program.ops[pc], program.slots[pc], static_cast<int64_t>(pc)).value_or(-1);
-}
-
 Successors successors(const Program& program, size_t pc) {
   Successors next;
   if (!program.ops[pc]) return next;
   const Op op = *program.ops[pc];
-  const OpInfo& row = info(op);
-  const bool falls_through = row.shape != Shape::Exit && op != Op::ja && op != Op::gotol;
-  if (falls_through) next.pcs[next.count++] = static_cast<int64_t>(pc) + (row.shape == Shape::Lddw ? 2 : 1);
+  const Flow flow = shape_info(op).flow;
+  const bool falls_through = flow != Flow::Exit && kBase[static_cast<size_t>(op)].operation != Operation::Jump;
+  if (falls_through) next.pcs[next.count++] = static_cast<int64_t>(pc) + program.width_at(pc);
   if (auto target = branch_target(op, program.slots[pc], static_cast<int64_t>(pc))) next.pcs[next.count++] = *target;
   return next;
 }

@@ -111,6 +111,9 @@ struct Semantics {
 // Whether the dialect decodes the row at all.
 bool has_row(Op op, const Dialect& dialect);
 
+// The row's meaning apart from any dialect: semantics.def's row alone.
+Semantics base_semantics(Op op);
+
 // The row's meaning in the dialect; operation None if the dialect lacks it.
 Semantics semantics(Op op, const Dialect& dialect);
 
@@ -119,10 +122,9 @@ Semantics semantics(Op op, const Dialect& dialect);
 int64_t callx_register(const Slot& slot, const Dialect& dialect);
 
 // ---- Control flow -------------------------------------------------------------
-
-// The target of a jump or local call at pc: pc + 1 + off, or + imm for gotol
-// and local calls; nullopt for rows without one.
-std::optional<int64_t> branch_target(Op op, const Slot& slot, int64_t pc);
+//
+// branch_target(op, slot, pc) is in isa/shapes.hpp: the shape says where a
+// target lives.
 
 // The pcs that may run after the instruction at pc: fall-through (unless the
 // row never falls through), then a jump or local call target. An indirect
