@@ -27,12 +27,13 @@ Assembly Assembler::run() {
   Lexer lexer(source_);
   Statement statement;
   switch_section(".text", kShfAlloc | kShfExecinstr, kShtProgbits);
-  // Most sources are mostly code, about 8 bytes for every 25 characters:
-  // room for that up front spares growing (copying, touching new pages)
-  // many times. Only a hint; pages not written cost nothing.
-  current().bytes.reserve(std::min<uint64_t>(source_.size() / 3, options_.max_object_bytes));
-  fixups_.reserve(source_.size() / 256);  // jumps and calls: about one line in ten
-  fixup_tokens_.reserve(source_.size() / 256);
+  // Most sources are mostly code, 8 bytes (16 for lddw) for every 15 to 30
+  // characters: room for the most that is likely, up front, spares growing
+  // (copying megabytes, touching twice the pages) even once. Only a hint; a
+  // large reservation is mapped lazily, so pages not written cost nothing.
+  current().bytes.reserve(std::min<uint64_t>(source_.size() / 2, options_.max_object_bytes));
+  fixups_.reserve(source_.size() / 128);  // jumps and calls: about one line in eight
+  fixup_tokens_.reserve(source_.size() / 128);
   while (lexer.next(statement)) {
     line_ = statement.line;
     this->statement(statement.tokens);
