@@ -20,7 +20,7 @@ void Assembler::pseudo_instruction(Tokens tokens) {
 // With `other_dialect`, only the rows the dialect lacks are tried, and the
 // first that matches is reported (the error path).
 bool Assembler::match_any(Tokens tokens, bool other_dialect) {
-  const auto& index = detail::syntax_tables().by_three;
+  const detail::ThreeKeyIndex& index = detail::syntax_tables().three_index;
   const std::string_view first = detail::token_key(tokens[0]);
   const std::string_view seconds[] = {tokens.size() > 1 ? detail::token_key(tokens[1]) : "", "#"};
   for (size_t i = 0; i < (tokens.size() > 1 ? 2u : 1u); ++i) {
@@ -30,9 +30,9 @@ bool Assembler::match_any(Tokens tokens, bool other_dialect) {
                                                            : "",
                                        "#"};
     for (size_t j = 0; j < (second != "#" && tokens.size() > 2 ? 2u : 1u); ++j) {
-      auto it = index.find(detail::three_key(first, second, thirds[j]));
-      if (it == index.end()) continue;
-      for (const PseudoTemplate* tmpl : it->second) {
+      const detail::ThreeKeyIndex::List* list = index.find(detail::three_key(first, second, thirds[j]));
+      if (list == nullptr) continue;
+      for (const PseudoTemplate* tmpl : *list) {
         Operands parsed;
         if (has(tmpl->op) == other_dialect || !match(*tmpl, tokens, parsed)) continue;
         if (other_dialect)

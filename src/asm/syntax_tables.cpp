@@ -108,6 +108,7 @@ SyntaxTables build() {
       tables.by_three[three_key(first, second, third)].push_back(&tmpl);
     }
   }
+  tables.three_index.build(tables.by_three);
   return tables;
 }
 
@@ -132,6 +133,19 @@ std::string_view token_key(const Token& token) {
   bool wide = true;
   if (token.kind == TokenKind::Ident && pseudo_register(token.text, wide) >= 0) return wide ? "R" : "W";
   return token.text;
+}
+
+// At most a quarter full, so probes stay short; the size is a power of two.
+void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
+  size_t size = 16;
+  while (size < 4 * lists.size()) size *= 2;
+  entries_.assign(size, Entry{});
+  mask_ = size - 1;
+  for (const auto& [key, list] : lists) {
+    size_t i = key & mask_;
+    while (entries_[i].list != nullptr) i = (i + 1) & mask_;
+    entries_[i] = Entry{key, &list};
+  }
 }
 
 // FNV-1a over the three keys; a collision only merges two candidate lists

@@ -28,6 +28,30 @@ struct PseudoTemplate {
   bool either_width = false;  // narrow loads, stores and 32-bit atomics take r or w registers
 };
 
+// The templates by three_key(), for the assembler's hot path: an
+// open-addressing table (a mask, not std::unordered_map's division, and
+// usually one probe in one flat array) over the lists of
+// SyntaxTables::by_three, which it points into.
+class ThreeKeyIndex {
+ public:
+  using List = std::vector<const PseudoTemplate*>;
+  void build(const std::unordered_map<uint64_t, List>& lists);
+  const List* find(uint64_t key) const {
+    for (size_t i = key & mask_;; i = (i + 1) & mask_) {
+      if (entries_[i].list == nullptr) return nullptr;
+      if (entries_[i].key == key) return entries_[i].list;
+    }
+  }
+
+ private:
+  struct Entry {
+    uint64_t key = 0;
+    const List* list = nullptr;
+  };
+  std::vector<Entry> entries_;
+  size_t mask_ = 0;
+};
+
 struct SyntaxTables {
   // GNU normal mnemonic (lower case) -> rows, in table order.
   std::unordered_map<std::string_view, std::vector<isa::Op>> normal;
@@ -39,6 +63,7 @@ struct SyntaxTables {
   // path: three_key(first, second, third), where a "#" element (an
   // expression: any number of tokens) makes the keys after it "*".
   std::unordered_map<uint64_t, std::vector<const PseudoTemplate*>> by_three;
+  ThreeKeyIndex three_index;  // by_three, flat
 };
 
 uint64_t three_key(std::string_view first, std::string_view second, std::string_view third);
