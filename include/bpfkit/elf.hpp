@@ -137,7 +137,7 @@ struct RelocationInfo {
 using DataRelocation = isa::DataRelocation;
 using isa::apply_data_relocations;
 
-// What `bpfkit objdump` prints, and what link() starts from. Its names are
+// What `bpfkit objdump` prints, and what load_program() starts from. Its names are
 // views into the object's bytes (see SectionHeader).
 struct ObjectInfo {
   std::vector<SectionHeader> sections;
@@ -163,16 +163,20 @@ class EbpfObject {
   // find_program(section, function), or default_program() when both are empty.
   Expected<const ProgramInfo*> choose_program(std::string_view section, std::string_view function) const;
 
-  // One program as an isa::Program: linked as link() links it, then decoded
-  // (isa::decode, Linux): every function placed with its name and
-  // boundaries, the maps and global-data images its lddw name by index
-  // (`maps`, in info().maps order), the pointers in global data
+  // One program as an isa::Program, prepared as libbpf would prepare it:
+  // each subprogram it calls, from any section, is appended once and call
+  // offsets fixed, so the result is never longer than the object's code; map
+  // and global-data references become `lddw` with src kPseudoMapIdx (imm =
+  // map index) or kPseudoMapIdxValue (imm = map index, second imm = offset
+  // into the value). Then decoded (isa::decode, Linux): every function placed
+  // with its name and boundaries, the maps and global-data images its lddw
+  // name by index (`maps`, in info().maps order), the pointers in global data
   // (`data_relocations`), entry 0. Errors carry the input name.
   Expected<isa::Program> load_program(const ProgramInfo& program) const;
 
-  // A function of the linked code: its symbol (a view into the object's
-  // bytes), first slot and length in slots.
-  struct Function {
+ private:
+  // load_program()'s first step, the linker's output (link.cpp).
+  struct Function {  // its symbol (a view into the object's bytes), first slot, length in slots
     std::string_view name;
     uint32_t start = 0;
     uint32_t size = 0;
@@ -183,16 +187,8 @@ class EbpfObject {
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
   };
-  // What link() gives (to go once vm and capi take isa::Program from
-  // load_program()).
-  // Prepares one program as libbpf would: each subprogram it calls, from any
-  // section, is appended once and call offsets fixed, so the result is never
-  // longer than the object's code; map and global-data references become
-  // `lddw` with src kPseudoMapIdx (imm = map index) or kPseudoMapIdxValue
-  // (imm = map index, second imm = offset into the value).
   Expected<Linked> link(const ProgramInfo& program) const;
 
- private:
   // Where each of info_.maps lives: its section and offset there (0 for
   // global data, whose whole section is the map's value).
   struct MapOrigin {
@@ -215,7 +211,7 @@ class EbpfObject {
                                       std::vector<const ProgramInfo*> listed) const;
 
   // Kept by parse(): the file (shared by copies, so that every view into it
-  // stays valid), its reader, and what link() needs beyond info_.
+  // stays valid), its reader, and what the linker needs beyond info_.
   std::shared_ptr<const std::vector<uint8_t>> bytes_;
   std::string input_;
   Reader reader_;
@@ -275,9 +271,8 @@ struct ElfInfo {
   int32_t phndx_rodata = -1, phndx_text = -1;  // strict parser
 };
 
-// A loaded image: everything the VM needs, already relocated. (The VM's
-// Executable::from copies it: to go once vm takes isa::Program from
-// load_program().)
+// A loaded image, relocated: what to_program() decodes into an isa::Program,
+// and what objdump shows (its ElfInfo) and disasm lists.
 struct Program {
   ElfInfo info;
   std::vector<uint8_t> rodata;  // the read-only region's contents
