@@ -184,7 +184,6 @@ int bpfkit_vm_load(bpfkit_vm* vm, const void* code, size_t size, int dialect) {
     const isa::Dialect* d = dialect_of(dialect);
     if (d == nullptr) return vm->fail("invalid_argument", "unknown dialect " + std::to_string(dialect));
     if (code == nullptr && size != 0) return vm->fail("invalid_argument", "code is NULL");
-    const std::span<const uint8_t> bytes = bytes_of(code, size);
     auto program = isa::decode(bytes_of(code, size), *d);
     if (!program || d->family == isa::Family::Linux) return take_program(vm, std::move(program));
     elf::sbpf::LoaderConfig config;
