@@ -9,8 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bpfkit;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  static_cast<void>(assembly::assemble_conformance(text, "fuzz"));
+  assembly::assemble_conformance(text, "fuzz").ignore();
   auto test = assembly::parse_conformance_test(text, "fuzz");
-  if (test) static_cast<void>(assembly::conformance_program(*test, "fuzz"));
+  if (test) assembly::conformance_program(*test, "fuzz").ignore();
   return 0;
 }

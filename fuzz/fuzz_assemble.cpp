@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Error& error : result.errors) static_cast<void>(assembly::format_diagnostic(error, text));
   static_cast<void>(assembly::format_diagnostics(result, text));
   if (!result.ok()) return 0;
-  static_cast<void>(assembly::write_elf(result.object));
+  assembly::write_elf(result.object).ignore();
   assembly::DisassemblyOptions listing;
   listing.dialect = &options.dialect;
   static_cast<void>(assembly::disassemble(assembly::section_slots(result.object), listing));

@@ -20,8 +20,7 @@ void run(const isa::Program& program) {
   // Maps up to 2 GiB are legal; the fuzzer keeps to small ones so that its
   // memory limit measures leaks, not a map a mutated object asked for.
   for (const isa::MapSpec& spec : program.maps)
-    if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20))
-      return;
+    if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20)) return;
   if (!context.add_maps(program)) return;
   auto interpreter = vm::Interpreter::create(program, context);
   if (!interpreter) return;
@@ -36,10 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> file(data, size);
   if (auto reader = elf::Reader::parse(file))
     for (const elf::SectionHeader& s : reader->sections())
-      if (s.type == 4 || s.type == 9) static_cast<void>(reader->relocations(s));  // SHT_RELA, SHT_REL
+      if (s.type == 4 || s.type == 9) reader->relocations(s).ignore();  // SHT_RELA, SHT_REL
   auto object = elf::EbpfObject::parse(file);
   if (!object) return 0;
-  static_cast<void>(object->default_program());
+  object->default_program().ignore();
   for (const elf::ProgramInfo& program : object->info().programs)
     if (auto loaded = object->load_program(program)) run(*loaded);
   return 0;

@@ -198,6 +198,9 @@ class [[nodiscard]] Expected {
     return holds_value();
   }
   explicit operator bool() const { return has_value(); }
+  // Drops the result on purpose (a fuzz target, a call made only for its
+  // side effects): an error here is not a bug to report.
+  void ignore() const { flag_.mark_checked(); }
 
   T& value() & { return *get(); }
   const T& value() const& { return *get(); }
@@ -250,6 +253,8 @@ class [[nodiscard]] Expected<void> {
     return !error_.has_value();
   }
   explicit operator bool() const { return has_value(); }
+  // Drops the result on purpose; see Expected<T>::ignore().
+  void ignore() const { flag_.mark_checked(); }
   // The error; only meaningful when has_value() is false.
   const Error& error() const {
     flag_.mark_checked();

@@ -498,8 +498,8 @@ TEST_F(Malformed, MutationsNeverCrash) {
       auto obj = EbpfObject::parse(b);
       if (!obj) continue;
       ++accepted;
-      for (const auto& p : obj->info().programs) static_cast<void>(obj->load_program(p));
-      static_cast<void>(obj->default_program());
+      for (const auto& p : obj->info().programs) obj->load_program(p).ignore();
+      obj->default_program().ignore();
     }
   EXPECT_GT(accepted, 0u);
 }
