@@ -234,11 +234,13 @@ class HelperTable {
 // ---- Output -------------------------------------------------------------------
 
 // What a program prints: bpf_trace_printk's text (Linux) or the program log
-// (sBPF), collected, or handed to a sink as it comes.
+// (sBPF), collected, or handed to a sink as it comes. Engines take() the
+// text at the end of each run (RunResult::output), so limits are per run.
 class Output {
  public:
-  // Linux: at most `limit` bytes (kDefaultOutputLimit) of text are kept,
-  // then one "[output truncated at N bytes]" line, then nothing until clear().
+  // Linux: at most `limit` bytes (kDefaultOutputLimit, 1 MiB) of text are
+  // kept, then one "[output truncated at N bytes]" line, then nothing until
+  // take() or clear().
   void write(std::string_view text);
   // sBPF: one message a line, as Agave's LogCollector keeps them: until
   // their bytes would reach kLogLimit, then one "Log truncated" line.
@@ -268,7 +270,7 @@ class Output {
 inline constexpr uint64_t kDefaultBudget = uint64_t{1} << 32;
 // What the maps of one Context may take when full (1 GiB).
 inline constexpr uint64_t kDefaultMapMemoryLimit = uint64_t{1} << 30;
-// What one Context keeps of bpf_trace_printk output (1 MiB).
+// What one run keeps of bpf_trace_printk output (1 MiB; Output::set_limit).
 inline constexpr uint64_t kDefaultOutputLimit = uint64_t{1} << 20;
 // sBPF: a transaction's maximum compute units, and the default heap.
 inline constexpr uint64_t kDefaultComputeBudget = 1'400'000;
