@@ -119,7 +119,7 @@ std::optional<Error> misplaced_option(const InputFile& input) {
 }
 
 // The program of `input`, as load::open makes it: objects through their
-// loaders; raw inputs read (a file that is not a program: *status = 2), then
+// loaders; raw inputs read (a file that is not a program: status = 2), then
 // laid out and checked in the dialect (a rejection: exit 1). A .data test's
 // memory is the memory unless an option gave one.
 Expected<isa::Program> program_of(const InputFile& input, const load::Options& open_options, Memory& memory,

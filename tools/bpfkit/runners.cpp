@@ -1,9 +1,7 @@
 #include "runners.hpp"
 
-#include <array>
 #include <cstdio>
 
-#include "bpfkit/load.hpp"
 
 namespace bpfkit::cli {
 namespace {
