@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "large_buffer.hpp"
+
 namespace bpfkit::assembly::detail {
 
 std::array<bool, isa::kOpCount> dialect_rows(const isa::Dialect& dialect) {
@@ -28,12 +30,13 @@ Assembly Assembler::run() {
   Statement statement;
   switch_section(".text", kShfAlloc | kShfExecinstr, kShtProgbits);
   // Most sources are mostly code, 8 bytes (16 for lddw) for every 15 to 30
-  // characters: room for the most that is likely, up front, spares growing
-  // (copying megabytes, touching twice the pages) even once. Only a hint; a
-  // large reservation is mapped lazily, so pages not written cost nothing.
-  current().bytes.reserve(std::min<uint64_t>(source_.size() / 2, options_.max_object_bytes));
-  fixups_.reserve(source_.size() / 128);  // jumps and calls: about one line in eight
-  fixup_tokens_.reserve(source_.size() / 128);
+  // characters: room for a byte per character, up front, spares growing
+  // (copying megabytes, touching twice the pages) even when lines are short.
+  // Only a hint; a reservation is mapped lazily, so pages not written cost
+  // nothing (large_buffer.hpp).
+  reserve_large(current().bytes, std::min<uint64_t>(source_.size(), options_.max_object_bytes));
+  reserve_large(fixups_, source_.size() / 128);  // jumps and calls: about one line in eight
+  reserve_large(fixup_tokens_, source_.size() / 128);
   while (lexer.next(statement)) {
     line_ = statement.line;
     this->statement(statement.tokens);

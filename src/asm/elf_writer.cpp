@@ -18,6 +18,7 @@
 #include <bit>
 #include <cstring>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -25,6 +26,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/elf_format.hpp"
+#include "large_buffer.hpp"
 
 namespace bpfkit::assembly {
 namespace {
@@ -51,12 +53,6 @@ void append(std::vector<uint8_t>& out, const T& value) {
   const size_t at = out.size();
   out.resize(at + sizeof(T));
   std::memcpy(out.data() + at, &value, sizeof(T));
-}
-
-template <class T>
-void store(std::vector<uint8_t>& out, uint64_t offset, const T& value) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  std::memcpy(out.data() + offset, &value, sizeof(T));  // callers sized `out` to hold it
 }
 
 // A string table; equal strings share one entry.
@@ -188,11 +184,16 @@ class SymbolTable {
   uint32_t first_global_ = 0;
 };
 
-// One entry of the section header table and the bytes it describes.
+// One entry of the section header table and the bytes it describes: an
+// object section's own (not copied: code may be megabytes) or a table built
+// here. None for SHT_NOBITS, whose sh_size is set directly.
 struct OutputSection {
   std::string name;
   Shdr header{};
-  std::vector<uint8_t> contents;  // empty for SHT_NOBITS, whose sh_size is set directly
+  const std::vector<uint8_t>* object_bytes = nullptr;
+  std::vector<uint8_t> table;
+
+  std::span<const uint8_t> contents() const { return object_bytes ? *object_bytes : table; }
 };
 
 OutputSection object_section(const Section& section) {
@@ -202,7 +203,7 @@ OutputSection object_section(const Section& section) {
   out.header.sh_flags = section.flags;
   out.header.sh_addralign = section.alignment;
   out.header.sh_size = section.bytes.size();
-  if (section.type != elf::kShtNobits) out.contents = section.bytes;
+  if (section.type != elf::kShtNobits) out.object_bytes = &section.bytes;
   return out;
 }
 
@@ -214,16 +215,16 @@ std::optional<OutputSection> relocation_section(const Object& object, uint32_t i
     Rel entry{};
     entry.r_offset = relocation.offset;
     entry.r_info = elf::r_info(symbols.index_of(relocation.symbol), relocation.type);
-    append(out.contents, entry);
+    append(out.table, entry);
   }
-  if (out.contents.empty()) return std::nullopt;
+  if (out.table.empty()) return std::nullopt;
   out.name = ".rel" + object.sections[index].name;
   out.header.sh_type = elf::kShtRel;
   out.header.sh_flags = elf::kShfInfoLink;  // sh_info is a section index
   out.header.sh_info = elf_index(index);
   out.header.sh_addralign = kRelAlignment;
   out.header.sh_entsize = sizeof(Rel);
-  out.header.sh_size = out.contents.size();
+  out.header.sh_size = out.table.size();
   return out;
 }
 
@@ -233,7 +234,7 @@ OutputSection table_section(std::string name, uint32_t type, std::vector<uint8_t
   out.header.sh_type = type;
   out.header.sh_addralign = alignment;
   out.header.sh_size = contents.size();
-  out.contents = std::move(contents);
+  out.table = std::move(contents);
   return out;
 }
 
@@ -277,7 +278,7 @@ uint64_t lay_out(std::vector<OutputSection>& sections) {
   for (OutputSection& section : sections) {
     offset = align_up(offset, section.header.sh_addralign);
     section.header.sh_offset = offset;
-    offset += section.contents.size();
+    offset += section.contents().size();
   }
   return align_up(offset, kHeaderTableAlignment);
 }
@@ -313,15 +314,21 @@ Expected<std::vector<uint8_t>> write_elf(const Object& object) {
                                              std::to_string(kMaxSections - 1) +
                                              " can be written without extended section numbering");
 
+  // Written front to back, each byte once: the contents in place, zeros
+  // only in the alignment gaps.
   const uint64_t header_table_offset = lay_out(sections);
-  std::vector<uint8_t> out(header_table_offset + section_count * sizeof(Shdr), 0);
-  store(out, 0, file_header(header_table_offset, section_count));
-  for (size_t i = 0; i < sections.size(); ++i) {
-    const OutputSection& section = sections[i];
-    std::copy(section.contents.begin(), section.contents.end(), out.begin() + section.header.sh_offset);
-    store(out, header_table_offset + (i + 1) * sizeof(Shdr), section.header);
+  std::vector<uint8_t> out;
+  detail::reserve_large(out, header_table_offset + section_count * sizeof(Shdr));
+  append(out, file_header(header_table_offset, section_count));
+  for (const OutputSection& section : sections) {
+    out.resize(section.header.sh_offset);
+    const std::span<const uint8_t> contents = section.contents();
+    out.insert(out.end(), contents.begin(), contents.end());
   }
-  return out;  // the null section's header is already zero
+  out.resize(header_table_offset);
+  append(out, Shdr{});  // the null section
+  for (const OutputSection& section : sections) append(out, section.header);
+  return out;
 }
 
 }  // namespace bpfkit::assembly
