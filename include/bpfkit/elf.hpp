@@ -247,7 +247,11 @@ struct LoaderConfig {
   uint32_t min_version = 0;  // e_flags outside [min, max]: UnsupportedSBPFVersion
   uint32_t max_version = 3;
   bool deploy_checks = false;  // elf_deploy_checks: the checks done only at deployment
-  bool symbol_labels = true;   // keep function names (up to 255 bytes) for listings
+  // Register every .symtab function as a call destination, under its name
+  // (Agave's enable_symbol_and_section_labels). Production loads with it off:
+  // only relocations, the entry point and v3's relative calls make functions.
+  // Names for listings come from Program::symbol_names either way.
+  bool symbol_labels = false;
   // Syscalls the runtime registers, by name (their keys are murmur3_32 of the
   // name). R_BPF_64_32 against one of these becomes a syscall call.
   std::vector<std::string> syscalls;
@@ -288,6 +292,10 @@ struct Program {
     std::string name;
   };
   std::unordered_map<uint32_t, Function> functions;
+  // Function symbols of .symtab inside the text, pc -> name (the first one
+  // at a pc, up to 255 bytes): read for display only, whatever
+  // symbol_labels says, and never an error (a broken table gives none).
+  std::map<uint64_t, std::string> symbol_names;
   // Syscalls the program refers to by relocation: key -> name.
   std::map<uint32_t, std::string> syscalls_used;
 };

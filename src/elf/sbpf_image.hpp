@@ -151,6 +151,13 @@ Expected<std::string_view> string_in_section(const Bytes& file, const RawSection
 // cut there); nullopt where the string table cannot be read.
 std::optional<std::string_view> symbol_label(const Bytes& file, const RawSection& strtab, uint32_t offset);
 
+// The display names of the function symbols in `symtab` (names in
+// `strtab`) that lie in the text [text_start, text_start + 8 * text_count):
+// pc -> name, the first name at a pc kept. Best effort: what cannot be read
+// is skipped, and nothing is registered.
+void read_symbol_names(const Bytes& file, const RawSection& symtab, const RawSection& strtab, uint64_t text_start,
+                       uint64_t text_count, std::map<uint64_t, std::string>& names);
+
 // Function registry of the loaded program (FunctionRegistry in Rust): key
 // -> (name, pc). Registering the same key with another pc is a collision.
 class Registry {

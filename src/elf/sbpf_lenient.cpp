@@ -572,6 +572,10 @@ Expected<Program> load_lenient(const Bytes& file, const LoaderConfig& config, ui
   program.text_vaddr = checked->info.text_vaddr;
   program.entry_pc = entry_pc;
   program.functions = std::move(registry.functions());
+  const Elf& elf = checked->elf;
+  if (elf.symtab >= 0 && elf.strtab >= 0)
+    read_symbol_names(file, elf.sections[elf.symtab], elf.sections[elf.strtab], text.addr, program.text.size(),
+                      program.symbol_names);
   program.calldests.assign(program.text.size(), false);
   for (const auto& [key, function] : program.functions)
     if (function.pc < program.calldests.size()) program.calldests[function.pc] = true;

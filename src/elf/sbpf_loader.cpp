@@ -127,6 +127,20 @@ std::optional<std::string_view> symbol_label(const Bytes& file, const RawSection
   return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+void read_symbol_names(const Bytes& file, const RawSection& symtab, const RawSection& strtab, uint64_t text_start,
+                       uint64_t text_count, std::map<uint64_t, std::string>& names) {
+  auto end = checked_add(symtab.offset, symtab.size);
+  if (!end || !table_at(file, {symtab.offset, *end}, kSymSize, symtab.at)) return;
+  for (uint64_t at = symtab.offset; at < *end; at += kSymSize) {
+    RawSymbol sym = read_symbol(file, at);
+    if (!sym.is_function() || sym.value < text_start) continue;
+    const uint64_t pc = (sym.value - text_start) / kInsnSize;
+    if (pc >= text_count || names.contains(pc)) continue;
+    auto name = symbol_label(file, strtab, sym.name);
+    if (name && !name->empty()) names.emplace(pc, std::string(*name));
+  }
+}
+
 Registry::Registry(const LoaderConfig& config) : config_(config) {
   for (const auto& name : config.syscalls) syscall_keys_.push_back(isa::murmur3_32(name));
   std::sort(syscall_keys_.begin(), syscall_keys_.end());
@@ -187,7 +201,9 @@ constexpr ExpectedSegment kRodataSegment{kPfR, 0};
 constexpr ExpectedSegment kBytecodeSegment{kPfX, kProgramStart};
 
 // The first header field the strict parser rejects, or nullopt. Fields it
-// does not look at: e_type, e_entry (checked later), e_shoff, e_flags, e_shnum.
+// does not look at: e_type, e_entry (checked later), e_shoff, e_flags, and
+// the section header fields e_shentsize, e_shnum, e_shstrndx (Agave's and
+// Firedancer's strict parsers accept a file without section headers).
 std::optional<uint64_t> strict_header_fault(const FileHeader& h, uint64_t ph_end, uint64_t file_size) {
   using namespace ehdr_off;
   if (auto bad = magic_fault(h)) return bad;
@@ -201,8 +217,6 @@ std::optional<uint64_t> strict_header_fault(const FileHeader& h, uint64_t ph_end
       {h.e_phentsize != kPhdrSize, kPhentsize},
       {h.e_phnum == 0, kPhnum},
       {ph_end >= file_size, kPhnum},
-      {h.e_shentsize != kShdrSize, kShentsize},
-      {h.e_shstrndx >= h.e_shnum, kShstrndx},
   };
   for (unsigned i = kPad; i < kEiNident; ++i)
     if (h.e_ident[i] != 0) return i;
@@ -270,13 +284,14 @@ Expected<StrictLayout> parse_strict(const Bytes& file, uint32_t version) {
   return layout;
 }
 
-// Function symbols of a v3 file, for labels and call targets. The strict
-// parser needs no section headers, so anything unreadable is skipped.
+// Function symbols of a v3 file: display names always; with labels on, as
+// Agave's strict parser reads them, call destinations and labels too. The
+// strict parser needs no section headers, so anything unreadable is skipped.
 void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr, uint64_t text_count,
                     const LoaderConfig& config, Program& program) {
   Range ph{kEhdrSize, sat_add(kEhdrSize, sat_mul(kPhdrSize, h.e_phnum))};
   auto sh_end = checked_add(h.e_shoff, uint64_t{h.e_shnum} * kShdrSize);
-  if (!sh_end || h.e_shstrndx == 0) return;
+  if (!sh_end || h.e_shstrndx == 0 || h.e_shstrndx >= h.e_shnum || h.e_shentsize != kShdrSize) return;
   Range sh{h.e_shoff, *sh_end};
   if (overlaps({0, kEhdrSize}, sh) || overlaps(ph, sh) || !table_at(file, sh, kShdrSize, 0)) return;
   RawSection names = read_section(file, h.e_shoff + uint64_t{h.e_shstrndx} * kShdrSize);
@@ -289,6 +304,8 @@ void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr,
     if (*name == ".strtab") strtab = s;
   }
   if (!symtab || !strtab) return;
+  read_symbol_names(file, *symtab, *strtab, text_vaddr, text_count, program.symbol_names);
+  if (!config.symbol_labels) return;
   auto table = table_at(file, {symtab->offset, sat_add(symtab->offset, symtab->size)}, kSymSize, symtab->at);
   if (!table) return;
   for (uint64_t at = table->start; at < table->end; at += kSymSize) {
@@ -297,7 +314,6 @@ void strict_symbols(const Bytes& file, const FileHeader& h, uint64_t text_vaddr,
     if ((sym.info & kSttFunc) == 0) continue;
     uint64_t pc = sat_sub(sym.value, text_vaddr) / kInsnSize;
     if (pc < text_count) program.calldests[pc] = true;
-    if (!config.symbol_labels) continue;
     auto name = symbol_label(file, *strtab, sym.name);
     if (name && program.functions.count(static_cast<uint32_t>(pc)) == 0)
       program.functions[static_cast<uint32_t>(pc)] = Program::Function{pc, std::string(*name)};

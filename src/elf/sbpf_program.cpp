@@ -22,7 +22,8 @@ bool better_name(std::string_view candidate, std::string_view current) {
 }
 
 // Every call destination starts a function that runs to the next one (or
-// the end of the text), named as the loader named its pc.
+// the end of the text), named as the loader named its pc, else by its
+// .symtab symbol (display only), else function_<pc>.
 std::vector<isa::Function> functions_of(const Program& loaded) {
   std::map<uint64_t, std::string> names;
   for (const auto& [key, function] : loaded.functions) {
@@ -38,7 +39,11 @@ std::vector<isa::Function> functions_of(const Program& loaded) {
     const uint32_t start = starts[i];
     const auto end = i + 1 < starts.size() ? starts[i + 1] : static_cast<uint32_t>(loaded.text.size());
     auto name = names.find(start);
-    functions.push_back({name != names.end() ? name->second : "function_" + std::to_string(start), start, end - start});
+    auto symbol = loaded.symbol_names.find(start);
+    std::string label = name != names.end()                   ? name->second
+                        : symbol != loaded.symbol_names.end() ? symbol->second
+                                                              : "function_" + std::to_string(start);
+    functions.push_back({std::move(label), start, end - start});
   }
   return functions;
 }

@@ -27,6 +27,18 @@ check_that json-asm-errors-parse is_json "$tmp/stdout"
 printf 'r1 = 0x0afeff\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 4\ncall 6\nr0 = 0\nexit\n' >"$tmp/print-bytes.s"
 check json-guest-output 0 '"output":"' -- guarded "$bpfkit" run "$tmp/print-bytes.s" --json
 check_that json-guest-output-parses is_json "$tmp/stdout"
+# An sBPF symbol name that is not UTF-8 ("entryp\x90int", as issue 15 found):
+# objdump --json aborted on it (exit 134).
+cp "$elfs/relative_call_sbpfv0.so" "$tmp/bad-symbol.so"
+at=$(grep -obUaP 'entrypoint\x00' "$tmp/bad-symbol.so" | tail -1 | cut -d: -f1)
+printf '\x90' | dd of="$tmp/bad-symbol.so" bs=1 seek=$((at + 6)) conv=notrunc status=none
+check json-symbol-name 0 '"name":"entryp' -- guarded "$bpfkit" objdump "$tmp/bad-symbol.so" --json --symbol-labels
+check_that json-symbol-name-parses is_json "$tmp/stdout"
+check json-symbol-name-default 0 '"format":"sbpf"' -- guarded "$bpfkit" objdump "$tmp/bad-symbol.so" --json
+check_that json-symbol-name-default-parses is_json "$tmp/stdout"
+check json-symbol-name-disasm 0 "function_sum" -- guarded "$bpfkit" disasm "$tmp/bad-symbol.so"
+check json-symbol-name-run 0 '"r0"' -- guarded "$bpfkit" run "$tmp/bad-symbol.so" --json --symbol-labels --mem-hex 01
+check_that json-symbol-name-run-parses is_json "$tmp/stdout"
 
 # ---- Counts: a negative or too large budget is refused, never "no limit".
 printf 'loop:\nja loop\nexit\n' >"$tmp/loop.s"

@@ -160,10 +160,21 @@ head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
 check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json
 check sbpf-disasm 0 "call 0x6bf5c3fe <log>" -- "$bpfkit" disasm "$elfs/syscall_static.so"
-check sbpf-disasm-v0 0 "<function_0>" -- "$bpfkit" disasm "$elfs/relative_call_sbpfv0.so"
+check sbpf-disasm-v0 0 "<_ZN13relative_call18function_stack_ref17he5233f564eb25018E>" -- "$bpfkit" disasm "$elfs/relative_call_sbpfv0.so"
 printf '2c 21 08 00 00 00 00 00\n' >"$tmp/moved.hex"
 check sbpf-disasm-dialect 0 "w1 = *(u8 *)(r2 + 0x8)" -- "$bpfkit" disasm "$tmp/moved.hex" --dialect sbpf-v2
 check sbpf-truncated 1 '"offset"' -- "$bpfkit" run "$tmp/cut.so" --json
+# Loader options of run and objdump: versions, deploy checks, symbol labels
+# (off by default, as production loads).
+sed 's/log\x00/lgg\x00/g' "$elfs/syscall_reloc_64_32_sbpfv0.so" >"$tmp/nolog.so"
+printf '\x7fELF\x02\x01\x01' >"$tmp/tiny.o"
+check sbpf-max-version 1 '"code":"UnsupportedSBPFVersion"' -- "$bpfkit" run "$elfs/strict_header.so" --max-version 2 --json
+check sbpf-min-version 1 '"code":"UnsupportedSBPFVersion"' -- "$bpfkit" objdump "$elfs/reloc_64_64_sbpfv0.so" --min-version 1 --json
+check sbpf-version-range 2 "" -- "$bpfkit" objdump "$elfs/reloc_64_64_sbpfv0.so" --max-version 4
+check sbpf-objdump-deploy 1 '"code":"UnresolvedSymbol"' -- "$bpfkit" objdump "$tmp/nolog.so" --deploy-checks --json
+check sbpf-objdump-labels 0 '"name":"_ZN16long_symbol_name' -- "$bpfkit" objdump "$elfs/long_symbol_name.so" --json --symbol-labels
+check sbpf-objdump-no-labels 0 '"functions":[]' -- "$bpfkit" objdump "$elfs/long_symbol_name.so" --json
+check_err sbpf-labels-ebpf 2 "--symbol-labels is for sBPF shared objects" -- "$bpfkit" objdump "$tmp/tiny.o" --symbol-labels
 
 # Raw sBPF text (--dialect sbpf-vN): that version's verifier, the sBPF VM,
 # compute units, entry at pc 0, no ELF around it.

@@ -30,6 +30,13 @@ std::vector<uint8_t> fixture(const std::string& name) {
   return bytes;
 }
 
+// Agave's enable_symbol_and_section_labels: every .symtab function registered.
+sbpf::LoaderConfig labels_config() {
+  sbpf::LoaderConfig config;
+  config.symbol_labels = true;
+  return config;
+}
+
 // The error name of a load, or "" when it loads.
 std::string outcome(const std::vector<uint8_t>& bytes, const sbpf::LoaderConfig& config = {}) {
   auto program = sbpf::load(bytes, config);
@@ -259,18 +266,22 @@ TEST(SbpfLoaderFixtures, StrictHeaderLayout) {
 
 TEST(SbpfLoaderFixtures, LongSymbolNamesKeepTheirLabels) {
   for (const char* name : {"long_symbol_name.so", "long_symbol_name_sbpfv0.so"}) {
-    auto program = sbpf::load(fixture(name));
+    auto program = sbpf::load(fixture(name), labels_config());
     ASSERT_TRUE(program) << name << ": " << program.error().message;
     size_t longest = 0;
     for (const auto& [key, function] : program->functions) longest = std::max(longest, function.name.size());
     EXPECT_GE(longest, 64u) << name;
     EXPECT_LE(longest, 255u) << name;
-    sbpf::LoaderConfig no_labels;
-    no_labels.symbol_labels = false;
-    auto bare = sbpf::load(fixture(name), no_labels);
+    // Production (labels off, the default): no names registered, but the
+    // display names are there.
+    auto bare = sbpf::load(fixture(name), sbpf::LoaderConfig{});
     ASSERT_TRUE(bare);
     for (const auto& [key, function] : bare->functions)
       EXPECT_TRUE(function.name.empty() || function.name == "entrypoint") << function.name;
+    size_t longest_display = 0;
+    for (const auto& [pc, display] : bare->symbol_names) longest_display = std::max(longest_display, display.size());
+    EXPECT_GE(longest_display, longest) << name;
+    EXPECT_LE(longest_display, 255u) << name;
   }
 }
 
@@ -304,15 +315,16 @@ TEST(SbpfLoaderStrict, EveryHeaderByteMutation) {
     if (i >= 18 && i < 24) return true;             // e_machine, e_version
     if (i >= 32 && i < 40) return true;             // e_phoff
     if (i >= 52 && i < 56) return true;             // e_ehsize, e_phentsize
-    if (i >= 58 && i < 60) return true;             // e_shentsize
     if (i >= kPhdrs && i < kPhdrs + 2 * kPhdrSize)  // the two expected segments, but p_align
       return (i - kPhdrs) % kPhdrSize < 48;
     return false;
   };
-  // Bytes it never looks at: e_type, e_shoff, p_align, the third segment.
+  // Bytes it never looks at: e_type, e_shoff, e_shentsize, e_shnum,
+  // e_shstrndx, p_align, the third segment.
   auto unchecked = [&](uint64_t i) {
     if (i == 16 || i == 17) return true;
     if (i >= 40 && i < 48) return true;
+    if (i >= 58 && i < 64) return true;
     if (i >= kPhdrs && i < kPhdrs + 2 * kPhdrSize) return (i - kPhdrs) % kPhdrSize >= 48;
     return i >= kPhdrs + 2 * kPhdrSize && i < kPhdrs + 3 * kPhdrSize;
   };
@@ -619,19 +631,60 @@ TEST(SbpfLoaderBuilt, SymbolLabels) {
   ElfBuilder b;
   b.text = {mov(0), kExit, mov(1), kExit};
   b.symbols = {{"entrypoint", 0x12, 0}, {"helper", 0x02, 2}};
-  auto program = sbpf::load(b.build());
+  auto program = sbpf::load(b.build(), labels_config());
   ASSERT_TRUE(program) << program.error().message;
   const uint32_t key = isa::sbpf_pc_key(2);
   ASSERT_EQ(program->functions.count(key), 1u);
   EXPECT_EQ(program->functions.at(key).name, "helper");
   EXPECT_TRUE(program->calldests[2]);
+  // Production (labels off): .symtab registers nothing, and names only.
+  auto bare = sbpf::load(b.build());
+  ASSERT_TRUE(bare) << bare.error().message;
+  EXPECT_EQ(bare->functions.count(key), 0u);
+  EXPECT_FALSE(bare->calldests[2]);
+  EXPECT_EQ(bare->symbol_names.at(2), "helper");
   // Labels on: a function symbol outside .text is an error; off: ignored.
   b.symbols = {{"stray", 0x12, 9}};
   auto bytes = b.build();
-  expect_error(bytes, "ValueOutOfBounds", b.offset_of[".symtab"] + 24);
-  sbpf::LoaderConfig no_labels;
-  no_labels.symbol_labels = false;
-  EXPECT_TRUE(sbpf::load(bytes, no_labels));
+  expect_error(bytes, "ValueOutOfBounds", b.offset_of[".symtab"] + 24, labels_config());
+  EXPECT_TRUE(sbpf::load(bytes));
+}
+
+// A stale second `entrypoint` symbol: two pcs for one key. With labels on
+// it is SymbolHashCollision; production loads it, entry from e_entry.
+TEST(SbpfLoaderBuilt, DuplicateEntrypointSymbolLoadsWithoutLabels) {
+  ElfBuilder b;
+  b.text = {mov(0), kExit, mov(1), kExit};
+  b.symbols = {{"entrypoint", 0x12, 0}, {"entrypoint", 0x12, 2}};
+  auto bytes = b.build();
+  EXPECT_EQ(outcome(bytes, labels_config()), "SymbolHashCollision");
+  auto program = sbpf::load(bytes);
+  ASSERT_TRUE(program) << program.error().message;
+  EXPECT_EQ(program->entry_pc, 0u);
+  EXPECT_FALSE(program->calldests[2]);
+  auto decoded = sbpf::load_program(bytes);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_EQ(decoded->functions.size(), 1u);
+  EXPECT_EQ(decoded->functions[0].name, "entrypoint");
+}
+
+// Agave's and Firedancer's strict parsers read no section header field:
+// a v3 file without section headers loads.
+TEST(SbpfLoaderStrict, NoSectionHeadersLoads) {
+  std::vector<uint8_t> bytes = fixture("strict_header.so");
+  put(bytes, 40, 0, 8);  // e_shoff
+  put(bytes, 58, 0, 2);  // e_shentsize
+  put(bytes, 60, 0, 2);  // e_shnum
+  put(bytes, 62, 0, 2);  // e_shstrndx
+  auto program = sbpf::load_program(bytes);
+  ASSERT_TRUE(program) << program.error().message;
+  EXPECT_EQ(program->entry, sbpf::load(fixture("strict_header.so"))->entry_pc);
+  // e_shstrndx past e_shnum, and a wrong e_shentsize: not looked at either.
+  bytes = fixture("strict_header.so");
+  put(bytes, 62, 0xffff, 2);
+  EXPECT_EQ(outcome(bytes), "");
+  put(bytes, 58, 1, 2);
+  EXPECT_EQ(outcome(bytes), "");
 }
 
 TEST(SbpfLoaderBuilt, OverlappingReadOnlySections) {

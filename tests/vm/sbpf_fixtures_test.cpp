@@ -119,11 +119,19 @@ TEST(SbpfFixtures, LongSymbolNamesLoad) {
   for (const char* name : {"long_symbol_name.so", "long_symbol_name_sbpfv0.so"}) {
     SCOPED_TRACE(name);
     const std::vector<uint8_t> file = read_fixture(name);
-    auto program = elf::sbpf::load(file);
+    elf::sbpf::LoaderConfig labels;
+    labels.symbol_labels = true;
+    auto program = elf::sbpf::load(file, labels);
     ASSERT_TRUE(program) << to_string(program.error());
     bool long_label = false;
     for (const auto& [key, function] : program->functions) long_label |= function.name.size() >= 64;
     EXPECT_TRUE(long_label) << "a label of 64 bytes or more is kept";
+    // Production loading (no labels) keeps the names for display.
+    auto bare = elf::sbpf::load(file);
+    ASSERT_TRUE(bare) << to_string(bare.error());
+    bool long_name = false;
+    for (const auto& [pc, symbol] : bare->symbol_names) long_name |= symbol.size() >= 64;
+    EXPECT_TRUE(long_name);
   }
 }
 

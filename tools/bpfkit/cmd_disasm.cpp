@@ -38,7 +38,12 @@ Expected<Listing> sbpf_listing(const InputFile& input) {
   if (!program) return program.error();
   Listing listing{std::move(program->text), isa::sbpf_dialect(program->info.sbpf_version), {}};
   for (const auto& [key, function] : program->functions)
-    listing.call_names[key] = function.name.empty() ? "pc " + std::to_string(function.pc) : function.name;
+    if (!function.name.empty())
+      listing.call_names[key] = function.name;
+    else if (auto symbol = program->symbol_names.find(function.pc); symbol != program->symbol_names.end())
+      listing.call_names[key] = symbol->second;
+    else
+      listing.call_names[key] = "pc " + std::to_string(function.pc);
   for (const auto& [key, name] : program->syscalls_used) listing.call_names[key] = name;
   for (const std::string& name : sbpf_config().syscalls) listing.call_names.emplace(isa::murmur3_32(name), name);
   return listing;

@@ -17,9 +17,11 @@ namespace {
 struct Options {
   std::string file;
   bool json = false;
+  SbpfLoadOptions sbpf;
 };
 
 Options options;
+CLI::App* command = nullptr;
 
 // printf into a string (names may be of any length).
 [[gnu::format(printf, 1, 2)]] std::string format(const char* pattern, ...) {
@@ -112,19 +114,25 @@ int objdump_ebpf(const InputFile& input, Printer& printer) {
 }
 
 int objdump_sbpf(const InputFile& input, Printer& printer) {
-  auto program = load_sbpf_image(input);
+  auto program = load_sbpf_image(input, options.sbpf);
   if (!program) return printer.fail(program.error());
   const elf::sbpf::ElfInfo& info = program->info;
   // Functions in pc order (the loader keeps them by key).
   std::vector<std::pair<uint32_t, const elf::sbpf::Program::Function*>> by_pc;
   for (const auto& [key, function] : program->functions) by_pc.emplace_back(key, &function);
+  // Functions without a label are named by their .symtab symbol, for display.
+  auto name_of = [&](const elf::sbpf::Program::Function& function) -> const std::string& {
+    if (!function.name.empty()) return function.name;
+    auto symbol = program->symbol_names.find(function.pc);
+    return symbol != program->symbol_names.end() ? symbol->second : function.name;
+  };
   std::sort(by_pc.begin(), by_pc.end(), [](const auto& a, const auto& b) {
     return a.second->pc != b.second->pc ? a.second->pc < b.second->pc : a.first < b.first;
   });
   if (printer.json()) {
     Json functions = Json::array();
     for (const auto& [key, function] : by_pc)
-      functions.push_back({{"key", hex(key)}, {"pc", function->pc}, {"name", function->name}});
+      functions.push_back({{"key", hex(key)}, {"pc", function->pc}, {"name", name_of(*function)}});
     Json syscalls = Json::array();
     for (const auto& [key, syscall] : program->syscalls_used)
       syscalls.push_back({{"key", hex(key)}, {"name", syscall}});
@@ -148,7 +156,7 @@ int objdump_sbpf(const InputFile& input, Printer& printer) {
       << "  rodata: " << program->rodata.size() << " bytes at " << hex(program->rodata_vaddr) << "\n";
   if (!program->functions.empty()) out << "\nFunctions:\n";
   for (const auto& [key, function] : by_pc)
-    out << "  pc " << function->pc << "  key " << hex(key) << "  " << function->name << "\n";
+    out << "  pc " << function->pc << "  key " << hex(key) << "  " << name_of(*function) << "\n";
   if (!program->syscalls_used.empty()) out << "\nSyscalls:\n";
   for (const auto& [key, syscall] : program->syscalls_used) out << "  " << hex(key) << "  " << syscall << "\n";
   return kExitOk;
@@ -157,8 +165,10 @@ int objdump_sbpf(const InputFile& input, Printer& printer) {
 }  // namespace
 
 void add_options(CLI::App& app) {
+  command = &app;
   app.add_option("FILE", options.file, "ELF object (clang -target bpf) or sBPF shared object")->required();
   app.add_flag("--json", options.json, "print one JSON object");
+  add_sbpf_load_options(app, options.sbpf);
 }
 
 int run() {
@@ -166,6 +176,12 @@ int run() {
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error());
   if (input->kind == InputKind::SbpfObject) return objdump_sbpf(*input, printer);
+  for (const char* flag : kSbpfLoadFlags) {
+    if (command->count(flag) == 0) continue;
+    Location where;
+    where.input = input->name;
+    return printer.fail(make_error(Errc::BadOperand, std::string(flag) + " is for sBPF shared objects", where));
+  }
   return objdump_ebpf(*input, printer);
 }
 

@@ -18,7 +18,7 @@ struct Options {
   std::string section, function;  // eBPF objects: which program
   bool dump_maps = false;
   std::string input_file;  // sBPF: the input region
-  bool deploy_checks = false;
+  SbpfLoadOptions sbpf;
   std::string dialect = "linux";  // raw inputs: whose encodings, which VM
 };
 
@@ -88,6 +88,9 @@ constexpr Scoped kScoped[] = {
     {"--input", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
     {"--cu", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
     {"--deploy-checks", kSbpf, "sBPF shared objects"},
+    {"--symbol-labels", kSbpf, "sBPF shared objects"},
+    {"--min-version", kSbpf, "sBPF shared objects"},
+    {"--max-version", kSbpf, "sBPF shared objects"},
     {"--dialect", kRawLinux | kRawSbpf, "raw programs; an ELF file says its own"},
 };
 // clang-format on
@@ -151,7 +154,7 @@ int run_input(const InputFile& input, Printer& printer) {
   open_options.dialect = &raw_dialect();
   open_options.section = options.section;
   open_options.function = options.function;
-  open_options.sbpf = sbpf_config(options.deploy_checks);
+  open_options.sbpf = sbpf_config(options.sbpf);
   int status = 0;
   auto program = program_of(input, open_options, *memory, status);
   if (!program) return printer.fail(program.error(), status);
@@ -188,7 +191,7 @@ void add_options(CLI::App& app) {
   auto* input = app.add_option("--input", options.input_file, "sBPF: file whose bytes are the input region (r1)");
   input->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   app.add_option("--cu", options.compute_units, "sBPF: compute unit budget (default 1400000)")->excludes(budget);
-  app.add_flag("--deploy-checks", options.deploy_checks, "sBPF: also apply the loader's deployment checks");
+  add_sbpf_load_options(app, options.sbpf);
   app.add_option("--dialect", options.dialect,
                  "raw input (.bin, .hex, .data, assembly): linux (default, the Linux interpreter) or sbpf-v0 .. "
                  "sbpf-v3 (that version's verifier and the sBPF VM)")

@@ -1,5 +1,7 @@
 #include "input.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include "bpfkit/vm.hpp"
 #include "report.hpp"
 
@@ -21,15 +23,29 @@ Expected<ProgramInput> read_program(const InputFile& input, const isa::Dialect& 
   return load::read_code(input.bytes, input.name, input.kind, dialect);
 }
 
-elf::sbpf::LoaderConfig sbpf_config(bool deploy_checks) {
+void add_sbpf_load_options(CLI::App& app, SbpfLoadOptions& options) {
+  app.add_flag("--deploy-checks", options.deploy_checks, "sBPF: also apply the loader's deployment checks");
+  app.add_flag("--symbol-labels", options.symbol_labels,
+               "sBPF: register every .symtab function as a call destination (Agave's symbol labels; production "
+               "loads without)");
+  app.add_option("--min-version", options.min_version, "sBPF: lowest version the loader accepts (default 0)")
+      ->check(CLI::Range(0, 3));
+  app.add_option("--max-version", options.max_version, "sBPF: highest version the loader accepts (default 3)")
+      ->check(CLI::Range(0, 3));
+}
+
+elf::sbpf::LoaderConfig sbpf_config(const SbpfLoadOptions& options) {
   elf::sbpf::LoaderConfig config;
-  config.deploy_checks = deploy_checks;
+  config.deploy_checks = options.deploy_checks;
+  config.symbol_labels = options.symbol_labels;
+  config.min_version = options.min_version;
+  config.max_version = options.max_version;
   config.syscalls = vm::HelperTable::sbpf_defaults().names();
   return config;
 }
 
-Expected<elf::sbpf::Program> load_sbpf_image(const InputFile& input) {
-  auto image = elf::sbpf::load(input.bytes, sbpf_config());
+Expected<elf::sbpf::Program> load_sbpf_image(const InputFile& input, const SbpfLoadOptions& options) {
+  auto image = elf::sbpf::load(input.bytes, sbpf_config(options));
   if (!image) image.error().location.input = input.name;
   return image;
 }

@@ -13,6 +13,10 @@
 #include "bpfkit/isa.hpp"
 #include "bpfkit/load.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace bpfkit::cli {
 
 using InputKind = load::InputKind;
@@ -46,12 +50,24 @@ Expected<load::Opened> open_program(const InputFile& input, const load::Options&
 using ProgramInput = load::Code;
 Expected<ProgramInput> read_program(const InputFile& input, const isa::Dialect& dialect = isa::kLinuxV4);
 
+// The sBPF loader options of the commands that load a .so (run, objdump):
+// --deploy-checks, --symbol-labels, --min-version, --max-version.
+struct SbpfLoadOptions {
+  bool deploy_checks = false;
+  bool symbol_labels = false;  // production loads without them
+  uint32_t min_version = 0, max_version = 3;
+};
+// Registers those four options on a command.
+void add_sbpf_load_options(CLI::App& app, SbpfLoadOptions& options);
+// The flags of add_sbpf_load_options, for commands that refuse them on other inputs.
+inline constexpr const char* kSbpfLoadFlags[] = {"--deploy-checks", "--symbol-labels", "--min-version",
+                                                 "--max-version"};
 // The sBPF loader's configuration on the command line: the VM's built-in
 // syscalls registered.
-elf::sbpf::LoaderConfig sbpf_config(bool deploy_checks = false);
+elf::sbpf::LoaderConfig sbpf_config(const SbpfLoadOptions& options = {});
 // An sBPF shared object's relocated image, for the commands that show it
 // (objdump, disasm: even text the verifier would refuse); errors name the file.
-Expected<elf::sbpf::Program> load_sbpf_image(const InputFile& input);
+Expected<elf::sbpf::Program> load_sbpf_image(const InputFile& input, const SbpfLoadOptions& options = {});
 
 // The exit status of a read_program() error: the file is not a program
 // (syntax, not whole instructions) is 2; an assembled program that needs a
