@@ -1,0 +1,127 @@
+// The public entry: the first pass (cfg.cpp), then the second
+// (interpret.cpp); the program types and errno names.
+#include <array>
+
+#include "internal.hpp"
+
+namespace bpfkit::verify {
+namespace {
+
+struct TypeName {
+  ProgramType type;
+  std::string_view name;
+};
+constexpr std::array<TypeName, 4> kTypeNames{{
+    {ProgramType::Raw, "raw"},
+    {ProgramType::Socket, "socket"},
+    {ProgramType::Xdp, "xdp"},
+    {ProgramType::Tc, "tc"},
+}};
+
+// libbpf's section prefixes for our program types (section_defs in libbpf.c).
+struct SectionPrefix {
+  std::string_view prefix;
+  ProgramType type;
+};
+constexpr std::array<SectionPrefix, 6> kSections{{
+    {"socket", ProgramType::Socket},
+    {"xdp", ProgramType::Xdp},
+    {"tc", ProgramType::Tc},
+    {"classifier", ProgramType::Tc},
+    {"tcx", ProgramType::Tc},
+    {"action", ProgramType::Tc},
+}};
+
+void reject(Result& result, const detail::Reject& why) {
+  result.accepted = false;
+  result.error_number = why.error_number;
+  const Errc code = why.error_number == Errno::E2big ? Errc::LimitExceeded : Errc::BadOperand;
+  result.error = make_error(code, why.message, at_pc(why.pc));
+  if (!result.log.empty() && result.log.back() != '\n') result.log += '\n';
+  result.log += why.message + "\n";
+}
+
+}  // namespace
+
+std::optional<ProgramType> program_type_named(std::string_view name) {
+  for (const TypeName& entry : kTypeNames)
+    if (entry.name == name) return entry.type;
+  return std::nullopt;
+}
+
+std::string_view program_type_name(ProgramType type) {
+  for (const TypeName& entry : kTypeNames)
+    if (entry.type == type) return entry.name;
+  return "?";
+}
+
+std::optional<ProgramType> program_type_of_section(std::string_view section) {
+  for (const SectionPrefix& entry : kSections) {
+    if (section == entry.prefix) return entry.type;
+    if (section.starts_with(entry.prefix) && section.size() > entry.prefix.size() &&
+        section[entry.prefix.size()] == '/')
+      return entry.type;
+  }
+  return std::nullopt;
+}
+
+std::string_view errno_name(Errno value) {
+  switch (value) {
+    case Errno::None: return "";
+    case Errno::Eacces: return "EACCES";
+    case Errno::Einval: return "EINVAL";
+    case Errno::E2big: return "E2BIG";
+    case Errno::Ebadf: return "EBADF";
+    case Errno::Enotsupp: return "ENOTSUPP";
+  }
+  return "";
+}
+
+std::string stats_line(const Result& result, const Options& options) {
+  return "processed " + std::to_string(result.processed_insns) + " insns (limit " + std::to_string(options.insn_limit) +
+         ") total_states " + std::to_string(result.states) + " peak_states " + std::to_string(result.peak_states);
+}
+
+Result verify(const isa::Program& program, const Options& options) {
+  Result result;
+  if (program.dialect->family != isa::Family::Linux) {
+    result.error_number = Errno::Einval;
+    result.error = make_error(Errc::Unsupported,
+                              "the verifier checks Linux eBPF programs; this is " + std::string(program.dialect->name));
+    return result;
+  }
+  if (program.size() == 0) {
+    reject(result, {Errno::Einval, 0, "empty program"});
+    return result;
+  }
+  detail::Cfg cfg;
+  if (auto why = detail::check_cfg(program, cfg)) {
+    reject(result, *why);
+    return result;
+  }
+  // The second pass (abstract interpretation) is not in yet: a program that
+  // passes the first is accepted, every instruction counted once.
+  result.processed_insns = program.size();
+  result.reached.assign(program.size(), true);
+  result.accepted = true;
+  if (options.log_level > 0) result.log += stats_line(result, options) + "\n";
+  return result;
+}
+
+Result verify_slots(std::span<const isa::Slot> slots, const Options& options) {
+  Result result;
+  if (auto why = detail::check_raw_slots(slots)) {
+    reject(result, *why);
+    return result;
+  }
+  auto program = isa::decode(slots);
+  if (!program) {
+    result.error_number = Errno::Einval;
+    result.error = program.error();
+    result.log = program.error().message + "\n";
+    return result;
+  }
+  return verify(*program, options);
+}
+
+}  // namespace bpfkit::verify

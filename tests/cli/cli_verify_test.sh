@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# End to end: `bpfkit verify` on each kind of input, its exit statuses
+# (0 accepted, 1 rejected, 2 usage) and its --json shape.
+#   cli_verify_test.sh BPFKIT SHARED_DIR EXAMPLES_DIR
+set -u
+bpfkit=$1 shared=$2 examples=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
+
+# Inputs: assembly, hex, raw bytes, a conformance test.
+check accepted-asm 0 "accepted" -- "$bpfkit" verify "$examples/factorial.s"
+check accepted-hex 0 "accepted" -- "$bpfkit" verify "$examples/answer.hex"
+printf '\xb7\x00\x00\x00\x07\x00\x00\x00\x95\x00\x00\x00\x00\x00\x00\x00' >"$tmp/seven.bin"
+check accepted-bin 0 "accepted" -- "$bpfkit" verify "$tmp/seven.bin"
+check accepted-data 0 "accepted" -- "$bpfkit" verify "$shared/conformance/tests/mem-len.data"
+
+# The first pass, in the kernel's words.
+printf 'ja -1\nexit\n' >"$tmp/unreachable.s"
+check unreachable 1 "rejected (EINVAL) at insn 1: unreachable insn 1" -- "$bpfkit" verify "$tmp/unreachable.s"
+printf 'r0 = 0\n' >"$tmp/falls-off.s"
+check falls-off 1 "last insn is not an exit or jmp" -- "$bpfkit" verify "$tmp/falls-off.s"
+printf 'b7 00 00 00 00 00 00 00\n05 00 05 00 00 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/out-of-range.hex"
+check out-of-range 1 "jump out of range from insn 1 to 7" -- "$bpfkit" verify "$tmp/out-of-range.hex"
+printf '05 00 01 00 00 00 00 00\n18 00 00 00 00 00 00 00\n00 00 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n' \
+  >"$tmp/skips-lddw.hex"
+check skips-lddw 1 "unreachable insn 1" -- "$bpfkit" verify "$tmp/skips-lddw.hex"
+
+# --json: one object, the fields that apply.
+check json-accepted 0 '{"verdict":"accepted","processed_insns":2,' -- "$bpfkit" verify "$examples/answer.hex" --json
+check json-rejected 1 '{"verdict":"rejected","errno":"EINVAL","error":{"pc":1,"message":"unreachable insn 1"}' \
+  -- "$bpfkit" verify "$tmp/unreachable.s" --json
+check_that json-is-json is_json "$tmp/stdout"
+check stats 0 "processed 2 insns (limit 1000000)" -- "$bpfkit" verify "$examples/answer.hex" --stats
+
+# Usage: exit 2.
+check_err missing-file 2 "cannot open" -- "$bpfkit" verify "$tmp/none.s"
+check_err bad-type 2 "--type" -- "$bpfkit" verify "$examples/answer.hex" --type kprobe
+check_err bad-profile 2 "--profile" -- "$bpfkit" verify "$examples/answer.hex" --profile user
+check_err bad-mem-size 2 "--mem-size" -- "$bpfkit" verify "$examples/answer.hex" --mem-size -1
+check_err section-on-raw 2 "--section and --function choose a program of an eBPF object" \
+  -- "$bpfkit" verify "$examples/answer.hex" --section xdp
+printf 'r0 = \n' >"$tmp/syntax.s"
+check_err syntax 2 "syntax.s:1" -- "$bpfkit" verify "$tmp/syntax.s"
+
+summary cli_verify
