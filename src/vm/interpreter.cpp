@@ -12,6 +12,9 @@
 
 namespace bpfkit::vm {
 
+// One decoded instruction. For local calls and lddw of a function, create()
+// replaces imm by the target's distance from this cell (isa::branch_target
+// minus pc), so the hot loop adds it without knowing the encoding.
 struct Interpreter::Cell {
   const void* handler;
   uint8_t dst;
@@ -240,7 +243,7 @@ L_neg32:
   LDDW_HANDLER()
 L_lddw_func:
   // The address of a subprogram, as callx expects it (create() checked it).
-  reg[pc->dst] = region_base(kProgramRegion) + static_cast<uint64_t>(pc - cells + 1 + pc->imm) * 8;
+  reg[pc->dst] = region_base(kProgramRegion) + static_cast<uint64_t>(pc + pc->imm - cells) * 8;
   pc += 2;
   DISPATCH();
 L_addr_space_cast:
@@ -404,7 +407,7 @@ L_gotol:
     region_count = memory.bounds().size();
     NEXT();
   L_call_local:
-    callee = pc + 1 + pc->imm;  // isa::branch_target, checked by create()
+    callee = pc + pc->imm;  // resolved and checked by create()
     goto L_enter;
   L_callx : {
     // A program-region address is a subprogram; anything else a helper id.
@@ -527,6 +530,20 @@ Expected<void> resolve_map_loads(const isa::Program& program, std::span<const ui
   return {};
 }
 
+// The distance from pc to the function that a local call or an lddw of a
+// function names, checked to be the start of an instruction in the program.
+Expected<int32_t> local_target_distance(const isa::Program& program, Op op, size_t pc) {
+  // lddw src 4 keeps its target where a local call does (see isa/shapes.hpp).
+  const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
+  const int64_t target = *isa::branch_target(shaped_as, program.slots[pc], static_cast<int64_t>(pc));
+  if (target < 0 || target >= static_cast<int64_t>(program.size()) || !program.ops[target])
+    return make_error(Errc::OutOfRange,
+                      op == Op::lddw_func ? "lddw function address points outside the program"
+                                          : "call target " + std::to_string(target) + " is outside the program",
+                      at_pc(static_cast<uint32_t>(pc)));
+  return static_cast<int32_t>(target - static_cast<int64_t>(pc));
+}
+
 }  // namespace
 
 Expected<Interpreter> Interpreter::create(const isa::Program& program, const Context& context) {
@@ -547,11 +564,10 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, const Con
     const Op op = *program.ops[pc];
     cell.handler = handlers[static_cast<size_t>(op)];
     const isa::Semantics meaning = isa::semantics(op, isa::kLinuxV4);
-    if (op == Op::lddw_func) {
-      const int64_t target = *isa::branch_target(Op::call_local, slot, static_cast<int64_t>(pc));
-      if (target < 0 || target >= static_cast<int64_t>(program.size()) || !program.ops[target])
-        return make_error(Errc::OutOfRange, "lddw function address points outside the program",
-                          at_pc(static_cast<uint32_t>(pc)));
+    if (op == Op::lddw_func || meaning.call == isa::CallResolution::Local) {
+      auto distance = local_target_distance(program, op, pc);
+      if (!distance) return distance.error();
+      cell.imm = *distance;
     } else if (meaning.call == isa::CallResolution::Helper && slot.imm == static_cast<int32_t>(kTailCallHelper)) {
       cell.handler = handlers[isa::kOpCount + 2];
     } else if ((op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) && !map_addresses.empty()) {

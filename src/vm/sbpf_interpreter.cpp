@@ -352,7 +352,7 @@ L_ja:
     FAIL(Errc::Unsupported, SbpfVmErrc::UnsupportedInstruction,
          "call of unknown key " + hex_string(static_cast<uint32_t>(pc->imm)) + " (no syscall or function)");
   L_call_local : {
-    const int64_t target = (pc - cells) + 1 + static_cast<int64_t>(pc->imm);
+    const int64_t target = (pc - cells) + static_cast<int64_t>(pc->imm);  // see local_call_distance()
     if (target >= 0 && static_cast<uint64_t>(target) < text_count) {
       callee = cells + target;
     } else {
@@ -542,6 +542,12 @@ Expected<size_t> handler_index(Op op, const isa::Semantics& meaning, size_t pc) 
                   "no handler for " + std::string(isa::info(op).id) + " as this version defines it", pc);
 }
 
+// What L_call_local adds to the cell's pc: the target's distance, clamped so
+// that a target outside the text stays outside.
+int32_t local_call_distance(int64_t target, size_t pc) {
+  return static_cast<int32_t>(std::clamp<int64_t>(target - static_cast<int64_t>(pc), INT32_MIN, INT32_MAX));
+}
+
 // Fills the cell of a call: a syscall (v0..v2 check them first; v3's src 0
 // is only that: CallResolution::Syscall), else a function of the program
 // (v0..v2: SyscallOrFunction, by its key), else unknown.
@@ -565,7 +571,7 @@ void resolve_call(State& state, const HelperTable& helpers, const isa::Program& 
   // A target outside the text stays one: L_call_local pushes, then faults.
   const int64_t target = fn->second < state.cells.size() ? static_cast<int64_t>(fn->second) : -1;
   cell.handler = handlers[size_t(Op::call_local)];
-  cell.imm = static_cast<int32_t>(std::clamp<int64_t>(target - static_cast<int64_t>(pc) - 1, INT32_MIN, INT32_MAX));
+  cell.imm = local_call_distance(target, pc);
 }
 
 // rodata's region: 1 << 32, or 0 where the version lowers it (v3).
@@ -610,6 +616,8 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, const Con
     cell.handler = handlers[*handler];
     if (meaning.call == isa::CallResolution::Syscall || meaning.call == isa::CallResolution::SyscallOrFunction) {
       resolve_call(*state, context.helpers(), program, cell, pc, handlers);
+    } else if (meaning.call == isa::CallResolution::Local) {
+      cell.imm = local_call_distance(*isa::branch_target(op, slot, static_cast<int64_t>(pc)), pc);
     } else if (meaning.call == isa::CallResolution::Indirect) {
       // The verifier checked the register (InvalidRegister).
       cell.src = static_cast<uint8_t>(isa::callx_register(slot, dialect));
