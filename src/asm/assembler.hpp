@@ -262,7 +262,20 @@ class Assembler {
   static std::string near_miss_message(const NearMiss& miss, const Token& found, bool mixed_widths);
   static bool mixes_widths(Tokens tokens);
   bool match(const PseudoTemplate& tmpl, Tokens in, Operands& out, MatchNotes* notes = nullptr);
-  static bool literal_matches(std::string_view literal, const Token& token);
+  static bool fixed_literals_match(const PseudoTemplate& tmpl, Tokens in);
+  // A template literal against an input token: the same text, or for
+  // numbers the same value (`ld_pseudo r1, 0x1, 5`). Inline, as the
+  // matcher's most frequent test; most literals are one or two characters.
+  static bool literal_matches(std::string_view literal, const Token& token) {
+    if (token.kind == TokenKind::String) return false;
+    if (token.text.size() == literal.size()) {
+      size_t i = 0;
+      while (i < literal.size() && token.text[i] == literal[i]) ++i;
+      if (i == literal.size()) return true;
+    }
+    return token.kind == TokenKind::Number && same_number(literal, token);
+  }
+  static bool same_number(std::string_view literal, const Token& token);
   static size_t cut_before(Tokens in, size_t at, size_t end, std::string_view literal);
   bool extra_pseudo_forms(Tokens tokens);
 

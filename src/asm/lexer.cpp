@@ -134,76 +134,88 @@ size_t lex_string(std::string_view text, Token& token) {
   return text.size();
 }
 
+// The token at the start of `text` (not a space, a comment or `;`) into
+// `token`: its kind, and the value of a number; returns its length.
+size_t lex_token(std::string_view text, Token& token) {
+  const char c = text[0];
+  const char next = text.size() > 1 ? text[1] : '\0';
+  if (c == 's' && (next == '<' || next == '>' || next == '/' || next == '%')) {
+    if (const size_t length = operator_length(text); length != 0) {
+      token.kind = TokenKind::Punct;
+      return length;
+    }
+  }
+  if (is_ident_start(c) || (c == '%' && is_ident_start(next))) {
+    size_t length = 1;
+    while (length < text.size() && is_ident_char(text[length])) ++length;
+    token.kind = TokenKind::Ident;
+    return length;
+  }
+  if (is_digit(c)) {
+    token.kind = TokenKind::Number;
+    return lex_number(text, token);
+  }
+  if (c == '\'') {
+    token.kind = TokenKind::Number;
+    return lex_char(text, token);
+  }
+  if (c == '"') {
+    token.kind = TokenKind::String;
+    return lex_string(text, token);
+  }
+  token.kind = TokenKind::Punct;
+  if (const size_t length = operator_length(text); length != 0) return length;
+  token.bad = class_of(c) != kPunct;
+  return 1;
+}
+
 }  // namespace
 
-bool Lexer::lex_line_part(std::string_view line, size_t& at, Statement& out) {
+// Past the `*/` that closes the open block comment, or the end of the line
+// with the comment still open.
+size_t Lexer::skip_block_comment(std::string_view line, size_t at) {
+  const size_t end = line.find("*/", at);
+  in_block_comment_ = end == std::string_view::npos;
+  return in_block_comment_ ? line.size() : end + 2;
+}
+
+bool Lexer::lex_line_part(std::string_view line, size_t& position, Statement& out) {
+  // Locals rather than members in the loop: the compiler would reload a
+  // member after every store into a token.
+  size_t at = in_block_comment_ ? skip_block_comment(line, position) : position;
+  const size_t column_base = rest_offset_ + 1;
+  bool separator = false;
   while (at < line.size()) {
-    if (in_block_comment_) {
-      const size_t end = line.find("*/", at);
-      if (end == std::string_view::npos) {
-        at = line.size();
-        return false;
-      }
-      in_block_comment_ = false;
-      at = end + 2;
-      continue;
-    }
     const char c = line[at];
     if (class_of(c) == kSpace) {
-      while (++at < line.size() && class_of(line[at]) == kSpace) {
-      }
+      ++at;
       continue;
     }
-    const std::string_view text = line.substr(at);
-    if (c == '#' || (c == '/' && at + 1 < line.size() && line[at + 1] == '/')) {
-      at = line.size();
-      return false;
-    }
-    if (c == '/' && at + 1 < line.size() && line[at + 1] == '*') {
-      in_block_comment_ = true;
-      comment_start_ = Token{
-          .kind = TokenKind::Punct, .column = static_cast<uint32_t>(rest_offset_ + at + 1), .text = text.substr(0, 2)};
-      comment_start_.bad = true;
+    const char next = at + 1 < line.size() ? line[at + 1] : '\0';
+    if (c == '#' || (c == '/' && next == '/')) break;  // to the end of the line
+    if (c == '/' && next == '*') {
+      comment_start_ = Token{.kind = TokenKind::Punct,
+                             .bad = true,
+                             .column = static_cast<uint32_t>(column_base + at),
+                             .text = line.substr(at, 2)};
       comment_line_ = line_;
-      at += 2;
+      at = skip_block_comment(line, at + 2);
       continue;
     }
     if (c == ';') {
+      separator = true;
       ++at;
-      return true;
+      break;
     }
     Token& token = out.tokens.emplace_back();  // filled in place: the lexer's hottest line
-    token.kind = TokenKind::Punct;
-    token.column = static_cast<uint32_t>(rest_offset_ + at + 1);
-    size_t length = 0;
-    const bool signed_operator =
-        c == 's' && text.size() > 1 && (text[1] == '<' || text[1] == '>' || text[1] == '/' || text[1] == '%');
-    if (signed_operator && (length = operator_length(text)) != 0) {
-      token.kind = TokenKind::Punct;
-    } else if (is_ident_start(c) || (c == '%' && text.size() > 1 && is_ident_start(text[1]))) {
-      length = 1;
-      while (length < text.size() && is_ident_char(text[length])) ++length;
-      token.kind = TokenKind::Ident;
-    } else if (is_digit(c)) {
-      token.kind = TokenKind::Number;
-      length = lex_number(text, token);
-    } else if (c == '\'') {
-      token.kind = TokenKind::Number;
-      length = lex_char(text, token);
-    } else if (c == '"') {
-      token.kind = TokenKind::String;
-      length = lex_string(text, token);
-    } else {
-      length = operator_length(text);
-      if (length == 0) {
-        length = 1;
-        token.bad = class_of(c) != kPunct;
-      }
-    }
+    token.column = static_cast<uint32_t>(column_base + at);
+    const std::string_view text = line.substr(at);
+    const size_t length = lex_token(text, token);
     token.text = text.substr(0, length);
     at += length;
   }
-  return false;
+  position = separator ? at : line.size();
+  return separator;
 }
 
 bool Lexer::next(Statement& out) {

@@ -43,7 +43,8 @@ class Lexer {
   bool next(Statement& out);
 
  private:
-  bool lex_line_part(std::string_view line, size_t& at, Statement& out);
+  bool lex_line_part(std::string_view line, size_t& position, Statement& out);
+  size_t skip_block_comment(std::string_view line, size_t at);
 
   std::string_view source_;
   size_t line_start_ = 0;

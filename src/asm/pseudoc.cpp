@@ -16,31 +16,34 @@ void Assembler::pseudo_instruction(Tokens tokens) {
 }
 
 // Tries the templates whose first three keys fit the tokens: each of the
-// second and third tokens as itself or as the start of an expression.
-// With `other_dialect`, only the rows the dialect lacks are tried, and the
-// first that matches is reported (the error path).
+// second and third tokens as itself or as the start of an expression ("#",
+// after which the keys are "*"). With `other_dialect`, only the rows the
+// dialect lacks are tried, and the first that matches is reported (the
+// error path).
 bool Assembler::match_any(Tokens tokens, bool other_dialect) {
+  constexpr uint64_t kNone = detail::key_hash(""), kExpression = detail::key_hash("#"), kRest = detail::key_hash("*");
+  const auto key_at = [&](size_t i) {
+    return i < tokens.size() ? detail::key_hash(detail::token_key(tokens[i])) : kNone;
+  };
+  const uint64_t first = key_at(0), second = key_at(1), third = key_at(2);
+  const std::pair<uint64_t, uint64_t> tries[] = {{second, third}, {second, kExpression}, {kExpression, kRest}};
   const detail::ThreeKeyIndex& index = detail::syntax_tables().three_index;
-  const std::string_view first = detail::token_key(tokens[0]);
-  const std::string_view seconds[] = {tokens.size() > 1 ? detail::token_key(tokens[1]) : "", "#"};
-  for (size_t i = 0; i < (tokens.size() > 1 ? 2u : 1u); ++i) {
-    const std::string_view second = seconds[i];
-    const std::string_view thirds[] = {second == "#"       ? "*"
-                                       : tokens.size() > 2 ? detail::token_key(tokens[2])
-                                                           : "",
-                                       "#"};
-    for (size_t j = 0; j < (second != "#" && tokens.size() > 2 ? 2u : 1u); ++j) {
-      const detail::ThreeKeyIndex::List* list = index.find(detail::three_key(first, second, thirds[j]));
-      if (list == nullptr) continue;
-      for (const PseudoTemplate* tmpl : *list) {
-        Operands parsed;
-        if (has(tmpl->op) == other_dialect || !match(*tmpl, tokens, parsed)) continue;
-        if (other_dialect)
-          report_not_in_dialect(tokens[0], tmpl->op);
-        else
-          emit(isa::info(tmpl->op), parsed, tokens);
-        return true;
-      }
+  for (size_t i = 0; i < std::size(tries); ++i) {
+    // One token has only the first try; two, no expression after the second.
+    if ((tokens.size() == 1 && i > 0) || (tokens.size() == 2 && i == 1)) continue;
+    const detail::ThreeKeyIndex::List* list = index.find(detail::three_key(first, tries[i].first, tries[i].second));
+    if (list == nullptr) continue;
+    // Of several candidates, most fail on a fixed literal: a quick test first.
+    const bool several = list->size() > 1;
+    for (const PseudoTemplate* tmpl : *list) {
+      if (has(tmpl->op) == other_dialect || (several && !fixed_literals_match(*tmpl, tokens))) continue;
+      Operands parsed;
+      if (!match(*tmpl, tokens, parsed)) continue;
+      if (other_dialect)
+        report_not_in_dialect(tokens[0], tmpl->op);
+      else
+        emit(isa::info(tmpl->op), parsed, tokens);
+      return true;
     }
   }
   return false;
@@ -257,6 +260,13 @@ bool Assembler::match(const PseudoTemplate& tmpl, Tokens in, Operands& out, Matc
   return at == in.size() || fail(at, nullptr);
 }
 
+// A quick test that match() would not fail at a fixed literal.
+bool Assembler::fixed_literals_match(const PseudoTemplate& tmpl, Tokens in) {
+  for (const FixedLiteral& literal : tmpl.fixed_literals)
+    if (literal.at >= in.size() || !literal_matches(literal.text, in[literal.at])) return false;
+  return true;
+}
+
 // Where the expression in [at, end) ends if it stops before its last
 // top-level `literal` (outside parentheses); `end` if there is none.
 size_t Assembler::cut_before(Tokens in, size_t at, size_t end, std::string_view literal) {
@@ -271,17 +281,9 @@ size_t Assembler::cut_before(Tokens in, size_t at, size_t end, std::string_view 
   return cut;
 }
 
-// A template literal against an input token: the same text, or for
-// numbers the same value (`ld_pseudo r1, 0x1, 5`).
-bool Assembler::literal_matches(std::string_view literal, const Token& token) {
-  if (token.kind == TokenKind::String) return false;
-  // Inline for the common case: most literals are one or two characters.
-  if (token.text.size() == literal.size()) {
-    size_t i = 0;
-    while (i < literal.size() && token.text[i] == literal[i]) ++i;
-    if (i == literal.size()) return true;
-  }
-  if (token.kind != TokenKind::Number || literal.empty() || literal[0] < '0' || literal[0] > '9') return false;
+// A number literal of a template against a number token, by value.
+bool Assembler::same_number(std::string_view literal, const Token& token) {
+  if (literal.empty() || literal[0] < '0' || literal[0] > '9') return false;
   Lexer lexer(literal);
   Statement statement;
   return lexer.next(statement) && statement.tokens.size() == 1 && statement.tokens[0].number == token.number;

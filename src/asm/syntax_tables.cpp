@@ -29,7 +29,7 @@ void add_literals(std::string_view text, std::vector<TemplateElem>& elems) {
 }
 
 PseudoTemplate parse_template(const OpInfo& row) {
-  PseudoTemplate tmpl{row.op, {}, false};
+  PseudoTemplate tmpl{row.op, {}, false, {}};
   std::string_view text = row.pseudo_c;
   size_t literal_start = 0;
   for (size_t at = 0; at < text.size();) {
@@ -73,6 +73,14 @@ PseudoTemplate parse_template(const OpInfo& row) {
   const bool atomic = isa::shape_info(row.shape).memory == isa::MemoryAccess::Atomic;
   tmpl.either_width = (meaning.operation == isa::Operation::Load && narrow) || (register_store && narrow) ||
                       (atomic && meaning.width == 32);
+  // Registers and literals are one token each; an expression, any number.
+  for (size_t at = 0; at < tmpl.elems.size(); ++at) {
+    const TemplateElem& elem = tmpl.elems[at];
+    if (elem.kind == Elem::Literal)
+      tmpl.fixed_literals.push_back({at, elem.text});
+    else if (elem.kind != Elem::RegDst && elem.kind != Elem::RegSrc)
+      break;
+  }
   return tmpl;
 }
 
@@ -105,7 +113,7 @@ SyntaxTables build() {
       const std::string_view second = tmpl.elems.size() > 1 ? element_key(tmpl.elems[1]) : "";
       std::string_view third = tmpl.elems.size() > 2 ? element_key(tmpl.elems[2]) : "";
       if (second == "#") third = "*";
-      tables.by_three[three_key(first, second, third)].push_back(&tmpl);
+      tables.by_three[three_key(key_hash(first), key_hash(second), key_hash(third))].push_back(&tmpl);
     }
   }
   tables.three_index.build(tables.by_three);
@@ -146,17 +154,6 @@ void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
     while (entries_[i].list != nullptr) i = (i + 1) & mask_;
     entries_[i] = Entry{key, &list};
   }
-}
-
-// FNV-1a over the three keys; a collision only merges two candidate lists
-// (every candidate is still matched in full).
-uint64_t three_key(std::string_view first, std::string_view second, std::string_view third) {
-  uint64_t hash = 0xcbf29ce484222325u;
-  for (std::string_view part : {first, second, third}) {
-    for (char c : part) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3u;
-    hash = (hash ^ 0xff) * 0x100000001b3u;
-  }
-  return hash;
 }
 
 const SyntaxTables& syntax_tables() {

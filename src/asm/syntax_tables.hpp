@@ -22,10 +22,20 @@ struct TemplateElem {
   std::string_view text;  // literals
 };
 
+// A literal of a template at a fixed token position (see PseudoTemplate).
+struct FixedLiteral {
+  size_t at;
+  std::string_view text;
+};
+
 struct PseudoTemplate {
   isa::Op op;
   std::vector<TemplateElem> elems;
   bool either_width = false;  // narrow loads, stores and 32-bit atomics take r or w registers
+  // The literals before the first expression, whose token each names:
+  // the candidates of one three-key list mostly differ there (`u32` or
+  // `u64` in `r1 = *(u64 *)(r2 + 8)`), so they are checked before matching.
+  std::vector<FixedLiteral> fixed_literals;
 };
 
 // The templates by three_key(), for the assembler's hot path: an
@@ -60,13 +70,24 @@ struct SyntaxTables {
   // ("R +=", "if R", "* (", "lock *", "goto #", "exit").
   std::unordered_map<std::string, std::vector<PseudoTemplate>> pseudo;
   // The same templates by their first three keys, for the assembler's hot
-  // path: three_key(first, second, third), where a "#" element (an
+  // path: three_key() of their key_hash()es, where a "#" element (an
   // expression: any number of tokens) makes the keys after it "*".
   std::unordered_map<uint64_t, std::vector<const PseudoTemplate*>> by_three;
   ThreeKeyIndex three_index;  // by_three, flat
 };
 
-uint64_t three_key(std::string_view first, std::string_view second, std::string_view third);
+// The hash of one key (FNV-1a), and of three (see `by_three`): the hot
+// path hashes each input token once for all its lookups. A collision only
+// merges two candidate lists (every candidate is still matched in full).
+constexpr uint64_t kFnvPrime = 0x100000001b3u;
+constexpr uint64_t key_hash(std::string_view key) {
+  uint64_t hash = 0xcbf29ce484222325u;
+  for (char c : key) hash = (hash ^ static_cast<unsigned char>(c)) * kFnvPrime;
+  return hash;
+}
+constexpr uint64_t three_key(uint64_t first, uint64_t second, uint64_t third) {
+  return ((first * kFnvPrime) ^ second) * kFnvPrime ^ third;
+}
 
 // The lookup key of a template element or input token (see `pseudo`).
 std::string_view element_key(const TemplateElem& elem);
