@@ -135,23 +135,19 @@ size_t lex_string(std::string_view text, Token& token) {
 }
 
 // The token at the start of `text` (not a space, a comment or `;`) into
-// `token`: its kind, and the value of a number; returns its length.
+// `token`: its kind, and the value of a number; returns its length. By the
+// class of its first character, the most frequent first.
 size_t lex_token(std::string_view text, Token& token) {
   const char c = text[0];
-  const char next = text.size() > 1 ? text[1] : '\0';
-  if (c == 's' && (next == '<' || next == '>' || next == '/' || next == '%')) {
-    if (const size_t length = operator_length(text); length != 0) {
-      token.kind = TokenKind::Punct;
-      return length;
-    }
-  }
-  if (is_ident_start(c) || (c == '%' && is_ident_start(next))) {
+  const uint8_t kind = class_of(c);
+  const bool signed_operator = c == 's' && operator_length(text) != 0;  // s>>=, s<, ...
+  if ((kind == kIdentStart && !signed_operator) || (c == '%' && text.size() > 1 && is_ident_start(text[1]))) {
     size_t length = 1;
     while (length < text.size() && is_ident_char(text[length])) ++length;
     token.kind = TokenKind::Ident;
     return length;
   }
-  if (is_digit(c)) {
+  if (kind == kDigitClass) {
     token.kind = TokenKind::Number;
     return lex_number(text, token);
   }
@@ -165,7 +161,7 @@ size_t lex_token(std::string_view text, Token& token) {
   }
   token.kind = TokenKind::Punct;
   if (const size_t length = operator_length(text); length != 0) return length;
-  token.bad = class_of(c) != kPunct;
+  token.bad = kind != kPunct;
   return 1;
 }
 
@@ -187,29 +183,33 @@ bool Lexer::lex_line_part(std::string_view line, size_t& position, Statement& ou
   bool separator = false;
   while (at < line.size()) {
     const char c = line[at];
-    if (class_of(c) == kSpace) {
+    const uint8_t kind = class_of(c);
+    if (kind == kSpace) {
       ++at;
       continue;
     }
-    const char next = at + 1 < line.size() ? line[at + 1] : '\0';
-    if (c == '#' || (c == '/' && next == '/')) break;  // to the end of the line
-    if (c == '/' && next == '*') {
-      comment_start_ = Token{.kind = TokenKind::Punct,
-                             .bad = true,
-                             .column = static_cast<uint32_t>(column_base + at),
-                             .text = line.substr(at, 2)};
-      comment_line_ = line_;
-      at = skip_block_comment(line, at + 2);
-      continue;
-    }
-    if (c == ';') {
-      separator = true;
-      ++at;
-      break;
+    // Comments and `;` start with '#', '/' or ';' (kOther but for '/').
+    if (kind == kOther || c == '/') {
+      const char next = at + 1 < line.size() ? line[at + 1] : '\0';
+      if (c == '#' || (c == '/' && next == '/')) break;  // to the end of the line
+      if (c == '/' && next == '*') {
+        comment_start_ = Token{.kind = TokenKind::Punct,
+                               .bad = true,
+                               .column = static_cast<uint32_t>(column_base + at),
+                               .text = line.substr(at, 2)};
+        comment_line_ = line_;
+        at = skip_block_comment(line, at + 2);
+        continue;
+      }
+      if (c == ';') {
+        separator = true;
+        ++at;
+        break;
+      }
     }
     Token& token = out.tokens.emplace_back();  // filled in place: the lexer's hottest line
     token.column = static_cast<uint32_t>(column_base + at);
-    const std::string_view text = line.substr(at);
+    const std::string_view text(line.data() + at, line.size() - at);
     const size_t length = lex_token(text, token);
     token.text = text.substr(0, length);
     at += length;
