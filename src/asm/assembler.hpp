@@ -219,7 +219,19 @@ class Assembler {
   void switch_section(std::string_view name, uint64_t flags, uint32_t type);
   void append(const void* data, size_t size);
   void append_fill(uint64_t count, uint8_t fill, uint32_t column);
-  bool reserve(uint64_t size, uint32_t column);
+  // Every byte of every section counts against one budget (the options'
+  // max_object_bytes), checked before anything is allocated; .bss counts
+  // too, as its bytes are kept in memory. False (and an error) when `size`
+  // more bytes in the current section would exceed it. Inline: every
+  // instruction asks.
+  bool reserve(uint64_t size, uint32_t column) {
+    if (size <= options_.max_object_bytes - object_bytes_) {
+      object_bytes_ += size;
+      return true;
+    }
+    return over_budget(size, column);
+  }
+  bool over_budget(uint64_t size, uint32_t column);
   void report_nobits_data();
   int32_t symbol(std::string_view name);
   void define_label(const Token& name);

@@ -34,9 +34,16 @@ size_t expression_end(Tokens tokens, size_t at) {
 
 Assembler::Evaluation Assembler::evaluate(Tokens tokens, uint64_t location, bool quiet) {
   Evaluation result;
-  // Most operands are one plain number.
-  if (tokens.size() == 1 && tokens[0].kind == TokenKind::Number && !tokens[0].bad && !tokens[0].overflow) {
+  // Most operands are one plain number, or its negation.
+  const auto plain_number = [](const Token& token) {
+    return token.kind == TokenKind::Number && !token.bad && !token.overflow;
+  };
+  if (tokens.size() == 1 && plain_number(tokens[0])) {
     result.value = Value{static_cast<int64_t>(tokens[0].number), -1};
+    return result;
+  }
+  if (tokens.size() == 2 && tokens[0].kind == TokenKind::Punct && eq(tokens[0].text, "-") && plain_number(tokens[1])) {
+    result.value = Value{static_cast<int64_t>(0 - tokens[1].number), -1};  // wraps as unary() does
     return result;
   }
   size_t at = 0;

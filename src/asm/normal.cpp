@@ -11,8 +11,8 @@ namespace bpfkit::assembly::detail {
 const std::vector<Op>* Assembler::normal_rows(std::string_view mnemonic) {
   char buffer[16];
   if (mnemonic.size() > sizeof buffer) return nullptr;
-  for (size_t i = 0; i < mnemonic.size(); ++i)
-    buffer[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(mnemonic[i])));
+  for (size_t i = 0; i < mnemonic.size(); ++i)  // ASCII, as mnemonics are (and no call per character)
+    buffer[i] = mnemonic[i] >= 'A' && mnemonic[i] <= 'Z' ? static_cast<char>(mnemonic[i] - 'A' + 'a') : mnemonic[i];
   const auto& table = detail::syntax_tables().normal;
   auto it = table.find(std::string_view(buffer, mnemonic.size()));
   return it == table.end() ? nullptr : &it->second;

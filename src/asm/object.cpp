@@ -25,10 +25,11 @@ void Assembler::switch_section(std::string_view name, uint64_t flags, uint32_t t
 
 void Assembler::append(const void* data, size_t size) {
   const auto* bytes = static_cast<const uint8_t*>(data);
-  if (current().type == kShtNobits && std::any_of(bytes, bytes + size, [](uint8_t b) { return b != 0; }))
+  Section& section = current();
+  if (section.type == kShtNobits && std::any_of(bytes, bytes + size, [](uint8_t b) { return b != 0; }))
     report_nobits_data();
   if (!reserve(size, statement_column_)) return;
-  current().bytes.insert(current().bytes.end(), bytes, bytes + size);
+  section.bytes.insert(section.bytes.end(), bytes, bytes + size);
 }
 
 // `count` bytes of `fill` (.space, .comm, .fill of one byte).
@@ -38,15 +39,8 @@ void Assembler::append_fill(uint64_t count, uint8_t fill, uint32_t column) {
   current().bytes.insert(current().bytes.end(), count, fill);
 }
 
-// Every byte of every section counts against one budget (the options'
-// max_object_bytes), checked before anything is allocated; .bss counts
-// too, as its bytes are kept in memory. False (and an error) when `size`
-// more bytes in the current section would exceed it.
-bool Assembler::reserve(uint64_t size, uint32_t column) {
-  if (size <= options_.max_object_bytes - object_bytes_) {
-    object_bytes_ += size;
-    return true;
-  }
+// reserve() past the budget: the error (once); false.
+bool Assembler::over_budget(uint64_t size, uint32_t column) {
   if (!budget_reported_) {  // once: every later datum would fail the same way
     budget_reported_ = true;
     error_at(column, "section " + current().name + " would grow by " + std::to_string(size) +

@@ -74,11 +74,13 @@ PseudoTemplate parse_template(const OpInfo& row) {
   tmpl.either_width = (meaning.operation == isa::Operation::Load && narrow) || (register_store && narrow) ||
                       (atomic && meaning.width == 32);
   // Registers and literals are one token each; an expression, any number.
+  // The first three literals are the keys of the template's list, but for
+  // a register (the r0 of `r0 = *(u8 *)skb[...]`), which files as "R".
   for (size_t at = 0; at < tmpl.elems.size(); ++at) {
     const TemplateElem& elem = tmpl.elems[at];
-    if (elem.kind == Elem::Literal)
+    if (elem.kind == Elem::Literal && (at >= 3 || element_key(elem) != elem.text))
       tmpl.fixed_literals.push_back({at, elem.text});
-    else if (elem.kind != Elem::RegDst && elem.kind != Elem::RegSrc)
+    else if (elem.kind != Elem::Literal && elem.kind != Elem::RegDst && elem.kind != Elem::RegSrc)
       break;
   }
   return tmpl;
@@ -159,20 +161,6 @@ void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
 const SyntaxTables& syntax_tables() {
   static const SyntaxTables tables = build();
   return tables;
-}
-
-int pseudo_register(std::string_view name, bool& wide) {
-  // LLVM also reads R1 and W1.
-  if (name.size() < 2 || name.size() > 3 || (name[0] != 'r' && name[0] != 'w' && name[0] != 'R' && name[0] != 'W'))
-    return -1;
-  int number = 0;
-  for (size_t i = 1; i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9') return -1;
-    number = number * 10 + (name[i] - '0');
-  }
-  if (name.size() == 3 && name[1] == '0') return -1;  // "r01" is a symbol
-  wide = name[0] == 'r' || name[0] == 'R';
-  return number;
 }
 
 int normal_register(std::string_view name) {

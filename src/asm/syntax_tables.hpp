@@ -32,9 +32,10 @@ struct PseudoTemplate {
   isa::Op op;
   std::vector<TemplateElem> elems;
   bool either_width = false;  // narrow loads, stores and 32-bit atomics take r or w registers
-  // The literals before the first expression, whose token each names:
-  // the candidates of one three-key list mostly differ there (`u32` or
-  // `u64` in `r1 = *(u64 *)(r2 + 8)`), so they are checked before matching.
+  // The literals before the first expression, whose token each names,
+  // less those the three keys stand for: the candidates of one three-key
+  // list mostly differ there (`u32` or `u64` in `r1 = *(u64 *)(r2 + 8)`),
+  // so they are checked before matching.
   std::vector<FixedLiteral> fixed_literals;
 };
 
@@ -97,7 +98,21 @@ const SyntaxTables& syntax_tables();
 
 // "r3" -> 3 with wide = true, "w3" -> 3 with wide = false; -1 if not a
 // register name. Numbers above 10 return their value (callers reject them).
-int pseudo_register(std::string_view name, bool& wide);
+// Inline: the assembler asks it of most tokens, more than once.
+inline int pseudo_register(std::string_view name, bool& wide) {
+  // LLVM also reads R1 and W1.
+  if (name.size() < 2 || name.size() > 3 || (name[0] != 'r' && name[0] != 'w' && name[0] != 'R' && name[0] != 'W'))
+    return -1;
+  int number = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    number = number * 10 + (name[i] - '0');
+  }
+  if (name.size() == 3 && name[1] == '0') return -1;  // "r01" is a symbol
+  wide = name[0] == 'r' || name[0] == 'R';
+  return number;
+}
+
 // "%r3", "%fp" -> 3, 10; -1 otherwise.
 int normal_register(std::string_view name);
 
