@@ -148,17 +148,18 @@ std::vector<uint8_t> to_bytes(std::span<const Slot> slots);
 
 // ---- Maps as the ABI describes them ------------------------------------------
 
-// Linux map type ids (enum bpf_map_type) that bpfkit knows.
+// Linux map type ids (enum bpf_map_type), every one the kernel defines.
 enum class MapType : uint32_t {
-  Hash = 1,
-  Array = 2,
-  ProgArray = 3,
-  PerCpuHash = 5,
-  PerCpuArray = 6,
-  LruHash = 9,
-  LruPerCpuHash = 10,
-  RingBuf = 27,
+#define MAP_TYPE(name, id, text) name = id,
+#include "bpfkit/isa/map_types.def"
+#undef MAP_TYPE
 };
+
+// The name libbpf gives a map type ("hash", "devmap", ...), or "" for an id
+// the kernel does not define.
+std::string_view map_type_name(uint32_t type);
+// "devmap (14)", or "type 99" for an id without a name: for messages.
+std::string describe_map_type(uint32_t type);
 
 // What a program's object says about one map (legacy `struct bpf_map_def`,
 // a BTF-defined `.maps` entry, or a global-data section). Shared by the ELF

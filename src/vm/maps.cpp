@@ -234,7 +234,7 @@ Expected<void> check_spec(const isa::MapSpec& spec) {
       break;
     default:
       return make_error(Errc::Unsupported,
-                        "map '" + spec.name + "': type " + std::to_string(spec.type) + " is not supported");
+                        "map '" + spec.name + "': " + isa::describe_map_type(spec.type) + " maps are not supported");
   }
   if (!spec.initial.empty() && type != MapType::Array) return bad("only arrays take initial contents");
   return {};

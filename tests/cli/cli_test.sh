@@ -130,6 +130,10 @@ if [ -f "$objects/maps.o" ]; then
   check object-ringbuf 0 "record 6300000000000000" -- "$bpfkit" run "$objects/ringbuf.o" --dump-maps
   check objdump 0 "counts" -- "$bpfkit" objdump "$objects/maps.o"
   check objdump-json 0 '"programs":[{"section":"tc","function":"maps"' -- "$bpfkit" objdump "$objects/maps.o" --json
+  check objdump-map-type-named 0 "devmap" -- "$bpfkit" objdump "$objects/map_types.o"
+  check objdump-map-type-id 0 "type 99" -- "$bpfkit" objdump "$objects/map_types.o"
+  check objdump-map-type-json 0 '"type":"devmap","type_id":14' -- "$bpfkit" objdump "$objects/map_types.o" --json
+  check_err object-unsupported-map 1 "'odd': type 99 maps are not supported" -- "$bpfkit" run "$objects/map_types.o"
   printf '\x7fELF\x02\x01\x01' >"$tmp/broken.o"
   check_err objdump-broken 1 "0x" -- "$bpfkit" objdump "$tmp/broken.o"
 fi

@@ -619,6 +619,18 @@ TEST(IsaErrorFormat, ExpectedNeverThrows) {
   EXPECT_DEATH((void)ok.error(), "holding no error");
 }
 
+TEST(IsaMapTypes, NamesAreLibbpfsForEveryKernelType) {
+  EXPECT_EQ(map_type_name(1), "hash");
+  EXPECT_EQ(map_type_name(static_cast<uint32_t>(MapType::DevMapHash)), "devmap_hash");
+  EXPECT_EQ(map_type_name(27), "ringbuf");
+  EXPECT_EQ(map_type_name(33), "arena");
+  // Every id up to the last the kernel defines has a name; one past it has none.
+  for (uint32_t id = 0; id <= 33; ++id) EXPECT_FALSE(map_type_name(id).empty()) << id;
+  EXPECT_EQ(map_type_name(34), "");
+  EXPECT_EQ(describe_map_type(14), "devmap (14)");
+  EXPECT_EQ(describe_map_type(1000), "type 1000");
+}
+
 #if BPFKIT_CHECKED_ERRORS
 TEST(IsaErrorFormat, UncheckedErrorsAbortInCheckedBuilds) {
   EXPECT_DEATH({ Expected<int> dropped = make_error(Errc::Io, "dropped"); }, "never checked");

@@ -220,6 +220,19 @@ TEST(Maps, BadSpecsAreRefused) {
   EXPECT_EQ(env.map_count(), 0u);
 }
 
+TEST(Maps, UnsupportedTypesAreNamedInTheError) {
+  vm::Context env;
+  auto devmap = env.add_map(spec(MapType::DevMap, 4, 4, 1));
+  ASSERT_FALSE(devmap.has_value());
+  EXPECT_EQ(devmap.error().code, Errc::Unsupported);
+  EXPECT_NE(devmap.error().message.find("devmap (14) maps are not supported"), std::string::npos)
+      << devmap.error().message;
+  auto unknown = env.add_map(spec(static_cast<MapType>(99), 4, 4, 1));
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("type 99 maps are not supported"), std::string::npos)
+      << unknown.error().message;
+}
+
 TEST(Maps, RingBufReserveSubmitDiscardDrain) {
   vm::Context env;
   vm::Map& map = add(env, spec(MapType::RingBuf, 0, 0, 64));

@@ -9,7 +9,6 @@
 #include "commands.hpp"
 #include "input.hpp"
 #include "report.hpp"
-#include "runners.hpp"
 
 namespace bpfkit::cli::objdump_command {
 namespace {
@@ -67,7 +66,8 @@ Json to_json(const elf::ObjectInfo& info) {
   Json maps = Json::array();
   for (const isa::MapSpec& m : info.maps)
     maps.push_back({{"name", m.name},
-                    {"type", map_type_name(m.type)},
+                    {"type", map_type_label(m.type)},
+                    {"type_id", m.type},
                     {"key_size", m.key_size},
                     {"value_size", m.value_size},
                     {"max_entries", m.max_entries},
@@ -93,9 +93,13 @@ void print_text(std::ostream& out, const std::string& file, const elf::ObjectInf
     out << format("  %-24s %-24s %4u slots%s\n", std::string(p.section).c_str(), std::string(p.function).c_str(),
                   p.slots, p.global ? "" : "  (static)");
   out << "\nMaps:\n";
-  for (const isa::MapSpec& m : info.maps)
-    out << format("  %-24s %-16s key %-4u value %-6u max_entries %u%s\n", m.name.c_str(), map_type_name(m.type),
-                  m.key_size, m.value_size, m.max_entries, m.read_only ? "  read-only" : "");
+  for (const isa::MapSpec& m : info.maps) {
+    // A type without a name shows its id ("type 99").
+    const std::string type =
+        isa::map_type_name(m.type).empty() ? isa::describe_map_type(m.type) : map_type_label(m.type);
+    out << format("  %-24s %-16s key %-4u value %-6u max_entries %u%s\n", m.name.c_str(), type.c_str(), m.key_size,
+                  m.value_size, m.max_entries, m.read_only ? "  read-only" : "");
+  }
   out << "\nRelocations:\n";
   for (const elf::RelocationInfo& r : info.relocations)
     out << format("  %-24s +0x%-6llx %-16s %s\n", std::string(r.section).c_str(),

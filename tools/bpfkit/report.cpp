@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bpfkit/isa.hpp"
+
 namespace bpfkit::cli {
 
 int exit_status_for(const Error& error) {
@@ -15,6 +17,11 @@ int exit_status_for(const Error& error) {
 }
 
 std::string hex(uint64_t value) { return hex_string(value); }
+
+std::string map_type_label(uint32_t type) {
+  const std::string_view name = isa::map_type_name(type);
+  return name.empty() ? "unknown" : std::string(name);
+}
 
 std::string dump_json(const Json& value) {
   // `replace` is what makes this total: the default handler throws

@@ -26,6 +26,11 @@ using Json = nlohmann::ordered_json;
 
 std::string hex(uint64_t value);
 
+// A map's type as objdump and --dump-maps print it: libbpf's name ("hash",
+// "devmap"), or "unknown" for an id the kernel does not define (the id is
+// printed beside it).
+std::string map_type_label(uint32_t type);
+
 // The compact text of `value`. Strings may hold any bytes (file names,
 // section names, guest output): bytes that are not UTF-8 become U+FFFD.
 // Never throws.

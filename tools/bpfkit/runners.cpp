@@ -40,26 +40,15 @@ Json dump_maps(vm::Context& context) {
       for (const vm::Map::Entry& entry : map.entries())
         entries.push_back({{"key", hex_bytes(entry.key)}, {"value", hex_bytes(entry.value)}});
     }
-    maps.push_back({{"name", map.spec().name}, {"type", map_type_name(map.spec().type)}, {"entries", entries}});
+    maps.push_back({{"name", map.spec().name},
+                    {"type", map_type_label(map.spec().type)},
+                    {"type_id", map.spec().type},
+                    {"entries", entries}});
   }
   return maps;
 }
 
 }  // namespace
-
-const char* map_type_name(uint32_t type) {
-  switch (static_cast<isa::MapType>(type)) {
-    case isa::MapType::Hash: return "hash";
-    case isa::MapType::Array: return "array";
-    case isa::MapType::ProgArray: return "prog_array";
-    case isa::MapType::PerCpuHash: return "percpu_hash";
-    case isa::MapType::PerCpuArray: return "percpu_array";
-    case isa::MapType::LruHash: return "lru_hash";
-    case isa::MapType::LruPerCpuHash: return "lru_percpu_hash";
-    case isa::MapType::RingBuf: return "ringbuf";
-  }
-  return "unknown";
-}
 
 RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options) {
   vm::Context context(*program.dialect);

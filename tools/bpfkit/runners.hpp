@@ -33,7 +33,4 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
 // Raw Linux slots: decoded, then run_program.
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options);
 
-// "hash", "ringbuf", ... (objdump and --dump-maps).
-const char* map_type_name(uint32_t type);
-
 }  // namespace bpfkit::cli
