@@ -17,6 +17,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/isa.hpp"
+#include "test_support.hpp"
 
 namespace bpfkit::assembly {
 namespace {
@@ -61,55 +62,11 @@ Assembly assemble_in(std::string_view text, const isa::Dialect& dialect, Syntax 
   return assemble(text, options);
 }
 
-// Field values; each row uses those of its shape.
-struct Fields {
-  uint8_t dst = 0, src = 0;
-  int16_t off = 0;
-  int32_t imm = 0;
-  uint64_t imm64 = 0;
-};
+using Fields = test::SampleFields;
 
 // The instruction of `row` in `dialect`, with the fields its shape uses.
 std::vector<Slot> instruction(const OpInfo& row, const Fields& f, const isa::Dialect& dialect) {
-  const Op op = row.op;
-  const uint8_t dst = isa::writes_dst(op) ? f.dst % 10 : f.dst;
-  switch (row.shape) {
-    case Shape::AluReg: return {isa::encode(op, dst, f.src, 0, op == Op::addr_space_cast ? f.imm : 0)};
-    case Shape::MovSx: return {isa::encode(op, dst, f.src)};
-    case Shape::AluImm: return {isa::encode(op, dst, 0, 0, f.imm)};
-    case Shape::AluNeg:
-    case Shape::Endian: return {isa::encode(op, dst)};
-    case Shape::Callx: {
-      // The register goes where the version's decoder reads it.
-      if (dialect.family == isa::Family::Linux || dialect.sbpf.callx_uses_dst) return {isa::encode(op, f.dst)};
-      if (dialect.sbpf.callx_uses_src) return {isa::encode(op, 0, f.dst)};
-      return {isa::encode(op, 0, 0, 0, f.dst)};
-    }
-    case Shape::Lddw: {
-      const uint64_t value = op == Op::lddw ? f.imm64 : static_cast<uint32_t>(f.imm);
-      const auto pair = isa::encode_lddw(dst, value, op);
-      return {pair[0], pair[1]};
-    }
-    case Shape::LdAbs:
-    case Shape::JumpLong:
-    case Shape::Call:
-    case Shape::CallLocal:
-    case Shape::CallKfunc: return {isa::encode(op, 0, 0, 0, f.imm)};
-    case Shape::LdInd: return {isa::encode(op, 0, f.src, 0, f.imm)};
-    case Shape::Load: return {isa::encode(op, dst, f.src, f.off)};
-    case Shape::Atomic: {
-      // Atomics with the fetch bit write src; cmpxchg writes r0.
-      const bool fetch = (row.value & isa::kAtomicFetch) != 0;
-      return {isa::encode(op, f.dst, fetch ? f.src % 10 : f.src, f.off)};
-    }
-    case Shape::StoreReg:
-    case Shape::JumpReg: return {isa::encode(op, f.dst, f.src, f.off)};
-    case Shape::StoreImm:
-    case Shape::JumpImm: return {isa::encode(op, f.dst, 0, f.off, f.imm)};
-    case Shape::Jump: return {isa::encode(op, 0, 0, f.off)};
-    case Shape::Exit: return {isa::encode(op)};
-  }
-  return {};
+  return test::sample_instruction(row.op, f, dialect);
 }
 
 // "" when the text printed for `insn` in `dialect` reads back as its bytes.

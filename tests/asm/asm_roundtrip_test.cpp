@@ -164,12 +164,7 @@ std::string listing_mismatch(std::span<const Slot> slots, Syntax syntax) {
 // ---- Building instructions ------------------------------------------------------------
 
 // Field values for one instruction; a row uses the ones its shape has.
-struct Fields {
-  uint8_t dst = 0, src = 0;
-  int16_t off = 0;
-  int32_t imm = 0;
-  uint64_t imm64 = 0;
-};
+using Fields = test::SampleFields;
 
 // Atomics with the fetch bit write their src register (cmpxchg writes r0).
 bool writes_src(const OpInfo& row) {
@@ -192,37 +187,7 @@ bool target_in_imm(Shape shape) { return shape == Shape::JumpLong || shape == Sh
 // The instruction of `row` with the fields its shape uses; the others stay
 // zero, as every assembler writes them. ld_pseudo carries a 32-bit value
 // (LLVM's `ld_pseudo r1, 2, imm` has no room for the second slot's imm).
-std::vector<Slot> instruction(const OpInfo& row, const Fields& f) {
-  const Op op = row.op;
-  switch (row.shape) {
-    case Shape::AluReg: return {isa::encode(op, f.dst, f.src, 0, op == Op::addr_space_cast ? f.imm : 0)};
-    case Shape::MovSx: return {isa::encode(op, f.dst, f.src)};
-    case Shape::AluImm: return {isa::encode(op, f.dst, 0, 0, f.imm)};
-    case Shape::AluNeg:
-    case Shape::Endian:
-    case Shape::Callx: return {isa::encode(op, f.dst)};
-    case Shape::Lddw: {
-      const uint64_t value = op == Op::lddw ? f.imm64 : static_cast<uint32_t>(f.imm);
-      const auto pair = isa::encode_lddw(f.dst, value, op);
-      return {pair[0], pair[1]};
-    }
-    case Shape::LdAbs:
-    case Shape::JumpLong:
-    case Shape::Call:
-    case Shape::CallLocal:
-    case Shape::CallKfunc: return {isa::encode(op, 0, 0, 0, f.imm)};
-    case Shape::LdInd: return {isa::encode(op, 0, f.src, 0, f.imm)};
-    case Shape::Load:
-    case Shape::StoreReg:
-    case Shape::Atomic:
-    case Shape::JumpReg: return {isa::encode(op, f.dst, f.src, f.off)};
-    case Shape::StoreImm:
-    case Shape::JumpImm: return {isa::encode(op, f.dst, 0, f.off, f.imm)};
-    case Shape::Jump: return {isa::encode(op, 0, 0, f.off)};
-    case Shape::Exit: return {isa::encode(op)};
-  }
-  return {};
-}
+std::vector<Slot> instruction(const OpInfo& row, const Fields& f) { return test::sample_instruction(row.op, f); }
 
 // Sets the jump or call offset of a one-slot instruction.
 void set_offset(Slot& slot, int64_t offset) {

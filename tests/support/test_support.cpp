@@ -76,4 +76,29 @@ TempDir::~TempDir() {
   if (!path_.empty()) fs::remove_all(path_, ignored);
 }
 
+std::vector<isa::Slot> sample_instruction(isa::Op op, const SampleFields& f, const isa::Dialect& dialect) {
+  using isa::FieldUse;
+  const isa::ShapeInfo& shape = isa::shape_info(op);
+  const uint8_t dst = isa::writes_dst(op) ? f.dst % 10 : f.dst;
+  if (shape.shape == isa::Shape::Lddw) {
+    const uint64_t value = op == isa::Op::lddw ? f.imm64 : static_cast<uint32_t>(f.imm);
+    const auto pair = isa::encode_lddw(dst, value, op);
+    return {pair[0], pair[1]};
+  }
+  if (shape.shape == isa::Shape::Callx) {
+    if (dialect.family == isa::Family::Linux || dialect.sbpf.callx_uses_dst) return {isa::encode(op, f.dst)};
+    if (dialect.sbpf.callx_uses_src) return {isa::encode(op, 0, f.dst)};
+    return {isa::encode(op, 0, 0, 0, f.dst)};
+  }
+  const auto used = [](FieldUse use) { return use != FieldUse::Unused && use != FieldUse::Select; };
+  isa::Slot slot =
+      isa::encode(op, shape.dst != isa::RegAccess::Unused ? dst : 0, shape.src != isa::RegAccess::Unused ? f.src : 0,
+                  used(shape.off) ? f.off : 0, used(shape.imm) ? f.imm : 0);
+  // addr_space_cast keeps its address spaces in imm, which AluReg leaves unused.
+  if (op == isa::Op::addr_space_cast) slot.imm = f.imm;
+  // Atomics with the fetch bit write src: modulo 10 too.
+  if (isa::regs_written(op, slot, dialect).contains(slot.src())) slot.set_src(slot.src() % 10);
+  return {slot};
+}
+
 }  // namespace bpfkit::test

@@ -53,6 +53,21 @@ struct Code {
   Code& exit() { return add(isa::Op::exit); }
 };
 
+// Field values for sample_instruction(); each row uses those its shape uses.
+struct SampleFields {
+  uint8_t dst = 0, src = 0;
+  int16_t off = 0;
+  int32_t imm = 0;
+  uint64_t imm64 = 0;  // lddw's value (the pseudo forms take imm's 32 bits)
+};
+
+// The instruction of `op` in `dialect`, its fields filled where the shapes
+// table says the row uses them (the others stay zero, as every assembler
+// writes them). A register the row writes is taken modulo 10: r10 is
+// read-only. callx's register goes where the dialect's decoder reads it.
+std::vector<isa::Slot> sample_instruction(isa::Op op, const SampleFields& fields,
+                                          const isa::Dialect& dialect = isa::kLinuxV4);
+
 // A fresh directory, removed with everything in it at the end of the scope.
 class TempDir {
  public:
