@@ -37,6 +37,7 @@ Assembly Assembler::run() {
   reserve_large(current().bytes, std::min<uint64_t>(source_.size(), options_.max_object_bytes));
   reserve_large(fixups_, source_.size() / 128);  // jumps and calls: about one line in eight
   reserve_large(fixup_tokens_, source_.size() / 128);
+  reserve_large(symbols_, source_.size() / 256);  // labels and names: rarely one per 256 characters
   while (lexer.next(statement)) {
     line_ = statement.line;
     this->statement(statement.tokens);

@@ -118,6 +118,28 @@ struct SectionState {
   Section section;
 };
 
+// Symbols by name: open addressing over indices into the assembler's
+// symbol list, where each name is kept once; a slot caches its name's hash.
+// (A std::unordered_map allocated a node and a copy of the name for every
+// symbol, and divided on every lookup.)
+class SymbolIndex {
+ public:
+  // The index of the symbol called `name` in `symbols`, or -1.
+  int32_t find(std::string_view name, const std::vector<SymbolState>& symbols) const;
+  // Adds symbols[index], whose name find() does not know yet.
+  void insert(int32_t index, const std::vector<SymbolState>& symbols);
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;
+    int32_t index = -1;  // -1: empty
+  };
+  static uint32_t hash_of(std::string_view name) { return static_cast<uint32_t>(std::hash<std::string_view>{}(name)); }
+  void place(Slot slot);     // into a free slot: the table has room
+  std::vector<Slot> slots_;  // a power of two in size, at most half full
+  size_t count_ = 0;
+};
+
 struct NameHash {
   using is_transparent = void;
   size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
@@ -342,7 +364,7 @@ class Assembler {
   bool budget_reported_ = false;
   size_t more_errors_ = 0;  // errors found past the first kMaxErrors
   std::vector<SymbolState> symbols_;
-  std::unordered_map<std::string, int32_t, NameHash, std::equal_to<>> symbol_index_;
+  SymbolIndex symbol_index_;
   std::vector<Fixup> fixups_;
   std::vector<Token> fixup_tokens_;
   std::vector<Relocation> relocations_;

@@ -25,7 +25,7 @@ template <class T>
 void reserve_large(std::vector<T>& buffer, size_t count) {
   buffer.reserve(count);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kWorthIt = size_t{4} << 20;  // smaller buffers hold at most one huge page
+  constexpr size_t kWorthIt = size_t{2} << 20;  // smaller buffers hold no whole huge page
   constexpr uintptr_t kPage = 4096;
   if ((buffer.capacity() - buffer.size()) * sizeof(T) < kWorthIt) return;
   // The advice goes to the whole small pages of the free room; the kernel

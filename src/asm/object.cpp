@@ -60,12 +60,40 @@ void Assembler::report_nobits_data() {
 }
 
 int32_t Assembler::symbol(std::string_view name) {
-  auto it = symbol_index_.find(name);
-  if (it != symbol_index_.end()) return it->second;
+  if (const int32_t found = symbol_index_.find(name, symbols_); found >= 0) return found;
   const auto index = static_cast<int32_t>(symbols_.size());
   symbols_.push_back(SymbolState{std::string(name)});
-  symbol_index_.emplace(std::string(name), index);
+  symbol_index_.insert(index, symbols_);
   return index;
+}
+
+int32_t SymbolIndex::find(std::string_view name, const std::vector<SymbolState>& symbols) const {
+  if (slots_.empty()) return -1;
+  const uint32_t hash = hash_of(name);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.index < 0) return -1;
+    if (slot.hash == hash && symbols[static_cast<size_t>(slot.index)].name == name) return slot.index;
+  }
+}
+
+void SymbolIndex::insert(int32_t index, const std::vector<SymbolState>& symbols) {
+  if (2 * (count_ + 1) > slots_.size()) {  // grow: twice the slots, every entry placed again
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(64, 2 * old.size()), Slot{});
+    for (const Slot& slot : old)
+      if (slot.index >= 0) place(slot);
+  }
+  place(Slot{hash_of(symbols[static_cast<size_t>(index)].name), index});
+  ++count_;
+}
+
+void SymbolIndex::place(Slot slot) {
+  const size_t mask = slots_.size() - 1;
+  size_t i = slot.hash & mask;
+  while (slots_[i].index >= 0) i = (i + 1) & mask;
+  slots_[i] = slot;
 }
 
 void Assembler::define_label(const Token& name) {
