@@ -35,7 +35,7 @@ int digit_value(char c) {
 // The length of the operator at the start of `text` (0 if none): "s>>=",
 // "<<=", ">>=", "s>=", "s<=", "s/=", "s%=", "s>", "s<", "X=" for X in
 // "+-*/%|&^=!<>", "<<", ">>", "&&", "||", "->", "::". Longest wins.
-size_t operator_length(std::string_view text) {
+inline size_t operator_length(std::string_view text) {
   const auto at = [&](size_t i) { return i < text.size() ? text[i] : '\0'; };
   const char c = at(0), next = at(1);
   switch (c) {

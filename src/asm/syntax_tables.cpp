@@ -139,12 +139,6 @@ std::string_view element_key(const TemplateElem& elem) {
   }
 }
 
-std::string_view token_key(const Token& token) {
-  bool wide = true;
-  if (token.kind == TokenKind::Ident && pseudo_register(token.text, wide) >= 0) return wide ? "R" : "W";
-  return token.text;
-}
-
 // At most a quarter full, so probes stay short; the size is a power of two.
 void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
   size_t size = 16;
@@ -161,13 +155,6 @@ void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
 const SyntaxTables& syntax_tables() {
   static const SyntaxTables tables = build();
   return tables;
-}
-
-int normal_register(std::string_view name) {
-  if (name == "%fp") return isa::kFramePointer;
-  if (!name.starts_with("%r")) return -1;
-  bool wide = true;
-  return pseudo_register(name.substr(1), wide);
 }
 
 }  // namespace bpfkit::assembly::detail

@@ -92,7 +92,7 @@ constexpr uint64_t three_key(uint64_t first, uint64_t second, uint64_t third) {
 
 // The lookup key of a template element or input token (see `pseudo`).
 std::string_view element_key(const TemplateElem& elem);
-std::string_view token_key(const Token& token);
+inline std::string_view token_key(const Token& token);  // below
 
 const SyntaxTables& syntax_tables();
 
@@ -114,6 +114,18 @@ inline int pseudo_register(std::string_view name, bool& wide) {
 }
 
 // "%r3", "%fp" -> 3, 10; -1 otherwise.
-int normal_register(std::string_view name);
+inline int normal_register(std::string_view name) {
+  if (name.empty() || name[0] != '%') return -1;
+  if (name == "%fp") return isa::kFramePointer;
+  if (!name.starts_with("%r")) return -1;
+  bool wide = true;
+  return pseudo_register(name.substr(1), wide);
+}
+
+inline std::string_view token_key(const Token& token) {
+  bool wide = true;
+  if (token.kind == TokenKind::Ident && pseudo_register(token.text, wide) >= 0) return wide ? "R" : "W";
+  return token.text;
+}
 
 }  // namespace bpfkit::assembly::detail
