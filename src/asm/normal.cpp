@@ -13,9 +13,9 @@ const std::vector<Op>* Assembler::normal_rows(std::string_view mnemonic) {
   if (mnemonic.size() > sizeof buffer) return nullptr;
   for (size_t i = 0; i < mnemonic.size(); ++i)  // ASCII, as mnemonics are (and no call per character)
     buffer[i] = mnemonic[i] >= 'A' && mnemonic[i] <= 'Z' ? static_cast<char>(mnemonic[i] - 'A' + 'a') : mnemonic[i];
-  const auto& table = detail::syntax_tables().normal;
-  auto it = table.find(std::string_view(buffer, mnemonic.size()));
-  return it == table.end() ? nullptr : &it->second;
+  const std::string_view lower(buffer, mnemonic.size());
+  const auto* entry = detail::syntax_tables().normal_index.find(detail::key_hash(lower));
+  return entry != nullptr && entry->first == lower ? &entry->second : nullptr;
 }
 
 // A known normal mnemonic, not followed by an assignment operator.

@@ -27,12 +27,13 @@ bool Assembler::match_any(Tokens tokens, bool other_dialect) {
   };
   const uint64_t first = key_at(0), second = key_at(1), third = key_at(2);
   const std::pair<uint64_t, uint64_t> tries[] = {{second, third}, {second, kExpression}, {kExpression, kRest}};
-  const detail::ThreeKeyIndex& index = detail::syntax_tables().three_index;
+  const auto& index = detail::syntax_tables().three_index;
   for (size_t i = 0; i < std::size(tries); ++i) {
     // One token has only the first try; two, no expression after the second.
     if ((tokens.size() == 1 && i > 0) || (tokens.size() == 2 && i == 1)) continue;
-    const detail::ThreeKeyIndex::List* list = index.find(detail::three_key(first, tries[i].first, tries[i].second));
-    if (list == nullptr) continue;
+    const auto* entry = index.find(detail::three_key(first, tries[i].first, tries[i].second));
+    if (entry == nullptr) continue;
+    const std::vector<const PseudoTemplate*>* list = &entry->second;
     // Of several candidates, most fail on a fixed literal: a quick test first.
     const bool several = list->size() > 1;
     for (const PseudoTemplate* tmpl : *list) {

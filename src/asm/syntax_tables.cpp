@@ -118,7 +118,8 @@ SyntaxTables build() {
       tables.by_three[three_key(key_hash(first), key_hash(second), key_hash(third))].push_back(&tmpl);
     }
   }
-  tables.three_index.build(tables.by_three);
+  tables.three_index.build(tables.by_three, [](const auto& entry) { return entry.first; });
+  tables.normal_index.build(tables.normal, [](const auto& entry) { return key_hash(entry.first); });
   return tables;
 }
 
@@ -136,19 +137,6 @@ std::string_view element_key(const TemplateElem& elem) {
       return elem.text;
     }
     default: return "#";
-  }
-}
-
-// At most a quarter full, so probes stay short; the size is a power of two.
-void ThreeKeyIndex::build(const std::unordered_map<uint64_t, List>& lists) {
-  size_t size = 16;
-  while (size < 4 * lists.size()) size *= 2;
-  entries_.assign(size, Entry{});
-  mask_ = size - 1;
-  for (const auto& [key, list] : lists) {
-    size_t i = key & mask_;
-    while (entries_[i].list != nullptr) i = (i + 1) & mask_;
-    entries_[i] = Entry{key, &list};
   }
 }
 

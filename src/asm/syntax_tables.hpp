@@ -39,33 +39,49 @@ struct PseudoTemplate {
   std::vector<FixedLiteral> fixed_literals;
 };
 
-// The templates by three_key(), for the assembler's hot path: an
-// open-addressing table (a mask, not std::unordered_map's division, and
-// usually one probe in one flat array) over the lists of
-// SyntaxTables::by_three, which it points into.
-class ThreeKeyIndex {
+// A map built once, indexed for the assembler's hot path: an
+// open-addressing table of 64-bit keys (a mask, not std::unordered_map's
+// division, and usually one probe in one flat array) pointing into the map,
+// at most a quarter full. `key_of(entry)` gives each entry's key; the keys
+// are distinct.
+template <class Map>
+class FlatIndex {
  public:
-  using List = std::vector<const PseudoTemplate*>;
-  void build(const std::unordered_map<uint64_t, List>& lists);
-  const List* find(uint64_t key) const {
+  using Entry = typename Map::value_type;
+  template <class KeyOf>
+  void build(const Map& map, KeyOf key_of) {
+    size_t size = 16;
+    while (size < 4 * map.size()) size *= 2;
+    slots_.assign(size, Slot{});
+    mask_ = size - 1;
+    for (const Entry& entry : map) {
+      const uint64_t key = key_of(entry);
+      size_t i = key & mask_;
+      while (slots_[i].entry != nullptr) i = (i + 1) & mask_;
+      slots_[i] = Slot{key, &entry};
+    }
+  }
+  const Entry* find(uint64_t key) const {
     for (size_t i = key & mask_;; i = (i + 1) & mask_) {
-      if (entries_[i].list == nullptr) return nullptr;
-      if (entries_[i].key == key) return entries_[i].list;
+      if (slots_[i].entry == nullptr || slots_[i].key == key) return slots_[i].entry;
     }
   }
 
  private:
-  struct Entry {
+  struct Slot {
     uint64_t key = 0;
-    const List* list = nullptr;
+    const Entry* entry = nullptr;
   };
-  std::vector<Entry> entries_;
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
 };
 
 struct SyntaxTables {
-  // GNU normal mnemonic (lower case) -> rows, in table order.
-  std::unordered_map<std::string_view, std::vector<isa::Op>> normal;
+  // GNU normal mnemonic (lower case) -> rows, in table order; flat, by
+  // key_hash() of the mnemonic.
+  using NormalMap = std::unordered_map<std::string_view, std::vector<isa::Op>>;
+  NormalMap normal;
+  FlatIndex<NormalMap> normal_index;
   // Pseudo-C templates by their first two elements, "FIRST SECOND": a
   // register is "R" or "W", an immediate or target "#", a literal itself
   // ("R +=", "if R", "* (", "lock *", "goto #", "exit").
@@ -73,8 +89,9 @@ struct SyntaxTables {
   // The same templates by their first three keys, for the assembler's hot
   // path: three_key() of their key_hash()es, where a "#" element (an
   // expression: any number of tokens) makes the keys after it "*".
-  std::unordered_map<uint64_t, std::vector<const PseudoTemplate*>> by_three;
-  ThreeKeyIndex three_index;  // by_three, flat
+  using ThreeKeyMap = std::unordered_map<uint64_t, std::vector<const PseudoTemplate*>>;
+  ThreeKeyMap by_three;
+  FlatIndex<ThreeKeyMap> three_index;  // by_three, flat
 };
 
 // The hash of one key (FNV-1a), and of three (see `by_three`): the hot
