@@ -33,10 +33,10 @@ bool Assembler::match_any(Tokens tokens, bool other_dialect) {
     if ((tokens.size() == 1 && i > 0) || (tokens.size() == 2 && i == 1)) continue;
     const auto* entry = index.find(detail::three_key(first, tries[i].first, tries[i].second));
     if (entry == nullptr) continue;
-    const std::vector<const PseudoTemplate*>* list = &entry->second;
+    const std::vector<const PseudoTemplate*>& list = entry->second;
     // Of several candidates, most fail on a fixed literal: a quick test first.
-    const bool several = list->size() > 1;
-    for (const PseudoTemplate* tmpl : *list) {
+    const bool several = list.size() > 1;
+    for (const PseudoTemplate* tmpl : list) {
       if (has(tmpl->op) == other_dialect || (several && !fixed_literals_match(*tmpl, tokens))) continue;
       Operands parsed;
       if (!match(*tmpl, tokens, parsed)) continue;
