@@ -41,6 +41,7 @@ enum class Domain : uint8_t {
   SbpfVerifier,  // sbpf_verifier_errors.def: solana-sbpf `VerifierError`
   SbpfLoader,    // sbpf_load_errors.def: solana-sbpf `ElfError` / `ElfParserError`
   SbpfVm,        // sbpf_vm_errors.def: solana-sbpf `EbpfError` and syscall errors
+  SolanaInstruction,  // solana_instruction_errors.def: the runtime's `InstructionError`
 };
 
 const char* domain_name(Domain domain);
@@ -63,6 +64,12 @@ enum class SbpfVmErrc : uint16_t {
 #undef SBPF_VM_ERROR
 };
 
+enum class InstructionErrc : uint16_t {
+#define INSTRUCTION_ERROR(name, builtin, text) name,
+#include "bpfkit/solana_instruction_errors.def"
+#undef INSTRUCTION_ERROR
+};
+
 // The domain each detail enum belongs to.
 template <class E>
 struct DomainOf;
@@ -77,6 +84,10 @@ struct DomainOf<SbpfLoadErrc> {
 template <>
 struct DomainOf<SbpfVmErrc> {
   static constexpr Domain value = Domain::SbpfVm;
+};
+template <>
+struct DomainOf<InstructionErrc> {
+  static constexpr Domain value = Domain::SolanaInstruction;
 };
 
 // A detail code's name and text in its domain ("" for an unknown pair).

@@ -448,7 +448,8 @@ class Interpreter final : public Engine {
   const isa::Dialect& dialect() const override;
   using Engine::run;
   // Maps the program's rodata, clears the stack and heap, and runs with r1
-  // = args[0] (the other arguments are not registers at an sBPF entry).
+  // = args[0] and r2 = args[1] (the loader passes the instruction data's
+  // address there; Context::entry_args gives 0); r3..r5 start at 0.
   RunResult run(Context& context, std::array<uint64_t, 5> args) const override;
 
   struct State;  // defined in sbpf_interpreter.cpp

@@ -23,6 +23,7 @@ const char* domain_name(Domain domain) {
     case Domain::SbpfVerifier: return "sbpf_verifier";
     case Domain::SbpfLoader: return "sbpf_loader";
     case Domain::SbpfVm: return "sbpf_vm";
+    case Domain::SolanaInstruction: return "solana_instruction";
   }
   return "unknown";
 }
@@ -48,6 +49,11 @@ constexpr DetailRow kVmRows[] = {
 #include "bpfkit/sbpf_vm_errors.def"
 #undef SBPF_VM_ERROR
 };
+constexpr DetailRow kInstructionRows[] = {
+#define INSTRUCTION_ERROR(name, builtin, text) {#name, text},
+#include "bpfkit/solana_instruction_errors.def"
+#undef INSTRUCTION_ERROR
+};
 
 const DetailRow* detail_row(Domain domain, uint16_t detail) {
   auto pick = [detail](const auto& rows) -> const DetailRow* {
@@ -58,6 +64,7 @@ const DetailRow* detail_row(Domain domain, uint16_t detail) {
     case Domain::SbpfVerifier: return pick(kVerifierRows);
     case Domain::SbpfLoader: return pick(kLoaderRows);
     case Domain::SbpfVm: return pick(kVmRows);
+    case Domain::SolanaInstruction: return pick(kInstructionRows);
   }
   return nullptr;
 }

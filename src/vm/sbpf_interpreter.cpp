@@ -103,7 +103,7 @@ bool call_syscall(const Helper& syscall, uint64_t* reg, Context& context, uint64
 // table of handler addresses (labels are local to this function) through
 // *table. kGapped: v0's stack, whose odd 4 KiB pages are unmapped gaps.
 template <bool kGapped>
-void execute(const State* state, Context* context, uint64_t r1, RunResult* out, uint64_t budget,
+void execute(const State* state, Context* context, uint64_t r1, uint64_t r2, RunResult* out, uint64_t budget,
              const void* const** table) {
   static const void* const kHandlers[] = {
 #define BPF_OP(id, ...) &&L_##id,
@@ -133,6 +133,7 @@ void execute(const State* state, Context* context, uint64_t r1, RunResult* out, 
 
   uint64_t reg[isa::kRegisterCount] = {};
   reg[1] = r1;
+  reg[2] = r2;
   reg[isa::kFramePointer] = region_base(kStackRegion) + frame.entry_fp;
 
   Frame frames[kMaxFrames];
@@ -494,7 +495,7 @@ L_fail:
 template <bool kGapped>
 const void* const* handler_table() {
   const void* const* table = nullptr;
-  execute<kGapped>(nullptr, nullptr, 0, nullptr, 0, &table);
+  execute<kGapped>(nullptr, nullptr, 0, 0, nullptr, 0, &table);
   return table;
 }
 
@@ -646,9 +647,9 @@ RunResult Interpreter::run(Context& context, std::array<uint64_t, 5> args) const
   // One below the maximum, so that the meter's + 1 cannot wrap.
   const uint64_t budget = std::min(context.budget(), UINT64_MAX - 1);
   if (isa::frame_model(dialect).gap_size != 0)
-    execute<true>(state_.get(), &context, args[0], &result, budget, nullptr);
+    execute<true>(state_.get(), &context, args[0], args[1], &result, budget, nullptr);
   else
-    execute<false>(state_.get(), &context, args[0], &result, budget, nullptr);
+    execute<false>(state_.get(), &context, args[0], args[1], &result, budget, nullptr);
   result.output = context.output().take();
   return result;
 }

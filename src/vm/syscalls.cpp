@@ -167,7 +167,7 @@ Expected<uint64_t> sol_memcmp(HelperCall& ctx) {
 }
 
 Expected<uint64_t> sol_abort(HelperCall&) {
-  return named(Errc::HelperFailed, SbpfVmErrc::Abort, "BPF program panicked");
+  return named(Errc::HelperFailed, SbpfVmErrc::Abort, "SBF program panicked");
 }
 
 Expected<uint64_t> sol_panic(HelperCall& ctx) {
@@ -176,7 +176,7 @@ Expected<uint64_t> sol_panic(HelperCall& ctx) {
   if (!file) return file.error();
   return named(
       Errc::HelperFailed, SbpfVmErrc::Panic,
-      "BPF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" + std::to_string(ctx.args[3]));
+      "SBF program Panicked in " + *file + " at " + std::to_string(ctx.args[2]) + ":" + std::to_string(ctx.args[3]));
 }
 
 // The test syscall of anza-xyz/sbpf (`SyscallString`, registered as "log"):
@@ -200,7 +200,8 @@ Expected<uint64_t> test_log(HelperCall& ctx) {
 }  // namespace
 
 Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size, bool write) {
-  const char* type = write ? "store" : "load";
+  // The wording of solana-sbpf's EbpfError (the access type is not printed).
+  static_cast<void>(write);
   char buf[200];
   // Agave's generate_access_violation: the frame number, truncating, of the
   // address relative to the stack start.
@@ -209,13 +210,12 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   const isa::FrameModel model = isa::frame_model(dialect);
   const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(model.frame_size));
   if (model.gap_size != 0 && frame >= -1 && frame <= static_cast<int64_t>(model.max_depth)) {
-    std::snprintf(buf, sizeof buf,
-                  "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
-                  frame, addr, size, type);
+    std::snprintf(buf, sizeof buf, "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64,
+                  frame, addr, size);
     return named(Errc::AccessViolation, SbpfVmErrc::StackAccessViolation, buf);
   }
-  std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64 " (%s)",
-                region_name(dialect, addr >> kRegionShift), addr, size, type);
+  std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64,
+                region_name(dialect, addr >> kRegionShift), addr, size);
   return named(Errc::AccessViolation, SbpfVmErrc::AccessViolation, buf);
 }
 

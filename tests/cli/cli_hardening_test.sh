@@ -73,7 +73,8 @@ check pipe-run 0 "0x2a" -- bash -c 'cat "$1" | "$0" run /dev/stdin' "$bpfkit" "$
 check pipe-disasm 0 "r0 = 0x2a" -- bash -c 'cat "$1" | "$0" disasm /dev/stdin' "$bpfkit" "$examples/answer.hex"
 check pipe-asm 0 "" -- bash -c 'cat "$1" | "$0" asm /dev/stdin -o "$2"' "$bpfkit" "$examples/factorial.s" "$tmp/piped.bin"
 check pipe-asm-runs 0 "0x21c3677c82b40000" -- guarded "$bpfkit" run "$tmp/piped.bin"
-check pipe-so 0 "0x2a" -- bash -c 'cat "$1" | "$0" run /dev/stdin' "$bpfkit" "$elfs/strict_header.so"
+: >"$tmp/empty.bin"
+check pipe-so 0 "0x2a" -- bash -c 'cat "$1" | "$0" run /dev/stdin --input "$2"' "$bpfkit" "$elfs/strict_header.so" "$tmp/empty.bin"
 mkfifo "$tmp/fifo.hex"
 (cat "$examples/answer.hex" >"$tmp/fifo.hex" &)
 check fifo-run 0 "0x2a" -- guarded "$bpfkit" run "$tmp/fifo.hex"
@@ -106,8 +107,8 @@ check_err output-object-fault 1 "hi" -- guarded "$bpfkit" run "$tmp/hi-object.o"
 check output-object-fault-json 1 '"output":"hi\n"' -- guarded "$bpfkit" run "$tmp/hi-object.o" --json
 # (`log` costs what sol_log_ does: 100 units after the first three instructions.)
 check output-sbpf-fault-json 1 '"compute_units":104},"log":"log: foo' \
-  -- guarded "$bpfkit" run "$elfs/syscall_static.so" --cu 104 --json
-check_err output-sbpf-fault 1 "log: foo" -- guarded "$bpfkit" run "$elfs/syscall_static.so" --cu 104
+  -- guarded "$bpfkit" run "$elfs/syscall_static.so" --cu 104 --input "$tmp/empty.bin" --json
+check_err output-sbpf-fault 1 "log: foo" -- guarded "$bpfkit" run "$elfs/syscall_static.so" --cu 104 --input "$tmp/empty.bin"
 
 # ---- Options that do not apply to the input, or conflict, are refused.
 check_err cu-on-assembly 2 "hi.s: --cu does not apply to an assembly program" \

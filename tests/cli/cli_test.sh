@@ -143,10 +143,13 @@ if [ -f "$bench_objects/fib.bpf.o" ]; then
 fi
 
 # sBPF shared objects: loader, VM, compute units, production error names.
+# The fixtures are harness programs: an input region (--input, even empty)
+# runs them in the bare VM, as anza-xyz/sbpf's harness does.
 elfs=$shared/sbpf/elfs
-check sbpf-run 0 "0x2a" -- "$bpfkit" run "$elfs/strict_header.so"
-check sbpf-units 0 "compute units: 5" -- "$bpfkit" run "$elfs/strict_header.so"
-check sbpf-json 0 '{"r0":"0x2a","instructions":5,"compute_units":5}' -- "$bpfkit" run "$elfs/strict_header.so" --json
+: >"$tmp/empty.bin"
+check sbpf-run 0 "0x2a" -- "$bpfkit" run "$elfs/strict_header.so" --input "$tmp/empty.bin"
+check sbpf-units 0 "compute units: 5" -- "$bpfkit" run "$elfs/strict_header.so" --input "$tmp/empty.bin"
+check sbpf-json 0 '{"r0":"0x2a","instructions":5,"compute_units":5}' -- "$bpfkit" run "$elfs/strict_header.so" --input "$tmp/empty.bin" --json
 printf '\x01' >"$tmp/one.bin"
 check sbpf-input 0 '"compute_units":16' -- "$bpfkit" run "$elfs/relative_call_sbpfv0.so" --input "$tmp/one.bin" --json
 check sbpf-input-hex 0 "0x3" -- "$bpfkit" run "$elfs/relative_call.so" --mem-hex "01"
@@ -158,8 +161,8 @@ check sbpf-fault-units 1 '"compute_units":129' -- "$bpfkit" run "$elfs/callx_una
 check_err sbpf-fault-text 1 "CallDepthExceeded" -- "$bpfkit" run "$elfs/callx_unaligned.so"
 check sbpf-load-error 1 '"code":"WritableSectionNotSupported"' -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so" --json
 check_err sbpf-load-error-text 1 ".bss" -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so"
-check sbpf-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --json
-check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so"
+check sbpf-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --input "$tmp/empty.bin" --json
+check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so" --input "$tmp/empty.bin"
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
 check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json
@@ -193,6 +196,41 @@ check sbpf-raw-cu-exact 0 "0x2a" -- "$bpfkit" run "$examples/answer.hex" --diale
 printf 'b7 00 00 00 01 00 00 00\n85 00 00 00 b3 57 3b a3\n95 00 00 00 00 00 00 00\n07 00 00 00 29 00 00 00\n95 00 00 00 00 00 00 00\n' >"$tmp/pc-key-call.hex"
 check sbpf-raw-pc-key-call 0 '{"r0":"0x2a","instructions":5,"compute_units":5}' \
   -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v0 --json
+
+# The Solana runtime (issue 15): accounts, instruction data, program id, the
+# runtime's log line by line, --json with logs, units, return data, accounts.
+id=Stake11111111111111111111111111111111111111
+printf 'r1 = 0x6f6c6c6568 ll\n*(u64 *)(r10 - 8) = r1\nr1 = r10\nr1 += -8\nr2 = 5\ncall sol_log_\nr0 = 0\nexit\n' >"$tmp/hello.s"
+check solana-logs 0 "Program $id invoke [1]
+Program log: hello
+Program $id consumed 108 of 200000 compute units
+Program $id success" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --solana --program-id "$id"
+# Moves 5 lamports from the first account to the second (empty data).
+printf 'r2 = *(u64 *)(r1 + 80)\nr2 -= 5\n*(u64 *)(r1 + 80) = r2\nr2 = *(u64 *)(r1 + 10416)\nr2 += 5\n*(u64 *)(r1 + 10416) = r2\nr0 = r2\nr0 -= r2\nexit\n' >"$tmp/transfer.s"
+cat >"$tmp/accounts.json" <<JSON
+[{"key": "11111111111111111111111111111112", "owner": "$id", "lamports": 100, "is_signer": true, "is_writable": true},
+ {"key": "11111111111111111111111111111113", "owner": "$id", "lamports": 7, "data": ["0a0b", "hex"], "is_writable": true}]
+JSON
+check solana-accounts 0 '"lamports":95,"data":"","executable":false,"rent_epoch":0,"is_signer":true,"is_writable":true},{"key":"11111111111111111111111111111113","owner":"Stake11111111111111111111111111111111111111","lamports":12,"data":"Cgs="' \
+  -- "$bpfkit" run "$tmp/transfer.s" --dialect sbpf-v3 --accounts "$tmp/accounts.json" --program-id "$id" --json
+check solana-readonly 1 '"code":"ReadonlyLamportChange"' -- "$bpfkit" run "$tmp/transfer.s" --dialect sbpf-v3 \
+  --accounts <(sed 's/, "is_writable": true}]/}]/' "$tmp/accounts.json") --program-id "$id" --json
+# r0 = r2 - r1 (the instruction data's offset), a custom error.
+printf 'r0 = r2\nr0 -= r1\nexit\n' >"$tmp/offset.s"
+printf '\x01\x02' >"$tmp/ix.bin"
+check solana-ix-file 1 "custom program error: 0x10" -- "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --ix-data "@$tmp/ix.bin"
+check_err solana-error-text 1 "[Custom]" -- "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --ix-data 0102
+# Unaligned: 8 + (3 + 32 + 8 + 8 + 0 + 32 + 1 + 8) + (... + 2) + 8 = 0xca.
+check solana-unaligned 1 "custom program error: 0xca" -- "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --unaligned \
+  --accounts "$tmp/accounts.json"
+check solana-default-cu 1 "consumed 5 of 200000 compute units" -- "$bpfkit" run "$elfs/strict_header.so"
+printf 'not json' >"$tmp/bad.json"
+check_err solana-bad-accounts 2 "not JSON" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --accounts "$tmp/bad.json"
+printf '[{"key": "0"}]' >"$tmp/bad-key.json"
+check_err solana-bad-key 2 "account 0 key" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --accounts "$tmp/bad-key.json"
+check_err solana-bad-program-id 2 "--program-id" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --program-id xyz
+check_err solana-input-conflict 2 "excludes" -- "$bpfkit" run "$elfs/strict_header.so" --input "$tmp/empty.bin" --ix-data 00
+check_err solana-linux 2 "--solana does not apply" -- "$bpfkit" run "$tmp/hello.s" --solana
 check sbpf-raw-v3-no-hashed-calls 1 '"code":"UnsupportedInstruction"' \
   -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v3 --json
 # r0 /= 0: Linux gives 0; the sBPF verifiers refuse it (in v2, 0x37 is a store).

@@ -5,6 +5,7 @@
 #include "input.hpp"
 #include "report.hpp"
 #include "runners.hpp"
+#include "solana_run.hpp"
 
 namespace bpfkit::cli::run_command {
 namespace {
@@ -19,6 +20,8 @@ struct Options {
   bool dump_maps = false;
   std::string input_file;  // sBPF: the input region
   SbpfLoadOptions sbpf;
+  SolanaRunOptions solana;  // sBPF: the Solana runtime's accounts, instruction, program id
+  bool solana_runtime = false;
   std::string dialect = "linux";  // raw inputs: whose encodings, which VM
 };
 
@@ -92,6 +95,11 @@ constexpr Scoped kScoped[] = {
     {"--min-version", kSbpf, "sBPF shared objects"},
     {"--max-version", kSbpf, "sBPF shared objects"},
     {"--dialect", kRawLinux | kRawSbpf, "raw programs; an ELF file says its own"},
+    {"--accounts", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--ix-data", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--program-id", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--unaligned", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--solana", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
 };
 // clang-format on
 
@@ -141,10 +149,24 @@ Expected<isa::Program> program_of(const InputFile& input, const load::Options& o
   return load::raw_program(std::move(code->slots), input.name, *open_options.dialect, open_options.sbpf);
 }
 
+// The Solana runtime runs an sBPF shared object unless a raw input region
+// is given (--input, --mem...: the bare VM, as the fixture harnesses run
+// it); any runtime option asks for it, raw sBPF text included.
+bool solana_mode(const InputFile& input) {
+  for (const char* flag : {"--accounts", "--ix-data", "--program-id", "--unaligned", "--solana"})
+    if (given(flag)) return true;
+  if (input.kind != InputKind::SbpfObject) return false;
+  for (const char* flag : {"--input", "--mem", "--mem-hex", "--mem-size"})
+    if (given(flag)) return false;
+  return true;
+}
+
 int run_input(const InputFile& input, Printer& printer) {
   auto budget = count_option("--budget", options.budget, vm::kDefaultBudget);
   if (!budget) return printer.fail(budget.error());
-  auto compute_units = count_option("--cu", options.compute_units, vm::kDefaultComputeBudget);
+  const bool runtime = solana_mode(input);
+  auto compute_units =
+      count_option("--cu", options.compute_units, runtime ? solana::kDefaultComputeUnits : vm::kDefaultComputeBudget);
   if (!compute_units) return printer.fail(compute_units.error());
   if (auto misuse = misplaced_option(input)) return printer.fail(*misuse);
   auto memory = memory_from_options();
@@ -160,6 +182,12 @@ int run_input(const InputFile& input, Printer& printer) {
   if (!program) return printer.fail(program.error(), status);
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
+  if (runtime && sbpf) {
+    SolanaRunOptions solana = options.solana;
+    solana.file = input.name;
+    solana.compute_units = *compute_units;
+    return run_solana(*program, input.bytes, solana, printer);
+  }
   const RunOptions run{input.name, sbpf && !given("--budget") ? *compute_units : *budget, options.regs,
                        options.dump_maps};
   RunReport report = run_program(*program, std::move(*memory), run);
@@ -190,7 +218,22 @@ void add_options(CLI::App& app) {
   app.add_flag("--dump-maps", options.dump_maps, "ELF object: print every map after the run");
   auto* input = app.add_option("--input", options.input_file, "sBPF: file whose bytes are the input region (r1)");
   input->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
-  app.add_option("--cu", options.compute_units, "sBPF: compute unit budget (default 1400000)")->excludes(budget);
+  app.add_option("--cu", options.compute_units,
+                 "sBPF: compute unit budget (default 200000 in the Solana runtime, 1400000 in the bare VM)")
+      ->excludes(budget);
+  auto* accounts = app.add_option("--accounts", options.solana.accounts_file,
+                                  "sBPF: the instruction's accounts, a JSON file (key, owner, lamports, data, "
+                                  "executable, rent_epoch, is_signer, is_writable)");
+  auto* ix_data =
+      app.add_option("--ix-data", options.solana.instruction_data, "sBPF: instruction data as hex, or @FILE");
+  auto* program_id = app.add_option("--program-id", options.solana.program_id,
+                                    "sBPF: the program's id, base58 (default: the SHA-256 of the file)");
+  auto* unaligned =
+      app.add_flag("--unaligned", options.solana.unaligned, "sBPF: the deprecated loader's unaligned input format");
+  auto* solana = app.add_flag("--solana", options.solana_runtime,
+                              "sBPF: run in the Solana runtime (the default for a .so without --input)");
+  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, solana})
+    runtime->excludes(input)->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   add_sbpf_load_options(app, options.sbpf);
   app.add_option("--dialect", options.dialect,
                  "raw input (.bin, .hex, .data, assembly): linux (default, the Linux interpreter) or sbpf-v0 .. "

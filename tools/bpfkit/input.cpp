@@ -2,7 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bpfkit/vm.hpp"
+#include "bpfkit/solana.hpp"
 #include "report.hpp"
 
 namespace bpfkit::cli {
@@ -40,7 +40,9 @@ elf::sbpf::LoaderConfig sbpf_config(const SbpfLoadOptions& options) {
   config.symbol_labels = options.symbol_labels;
   config.min_version = options.min_version;
   config.max_version = options.max_version;
-  config.syscalls = vm::HelperTable::sbpf_defaults().names();
+  // Agave's syscalls (the Solana runtime's), and vm's test syscall `log`.
+  config.syscalls = solana::syscall_names();
+  config.syscalls.push_back("log");
   return config;
 }
 

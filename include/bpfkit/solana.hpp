@@ -1,0 +1,202 @@
+// Module solana: what the Solana runtime does around an sBPF program (the
+// BPF loader's input serialization and write-back, the runtime's syscalls,
+// its logs and results), built on module vm. It runs one instruction of a
+// loaded program against accounts, as Agave's BPF loader does, and gives
+// what Mollusk or LiteSVM give: logs, compute units, return data, the error
+// and the accounts afterwards.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::solana {
+
+// ---- Keys and encodings ----------------------------------------------------------
+
+using Pubkey = std::array<uint8_t, 32>;
+
+// Bitcoin's base58 alphabet, as Solana prints keys.
+std::string to_base58(std::span<const uint8_t> bytes);
+// A base58 string of exactly 32 bytes; an error names what is wrong.
+Expected<Pubkey> parse_pubkey(std::string_view text);
+std::string to_base64(std::span<const uint8_t> bytes);
+Expected<std::vector<uint8_t>> from_base64(std::string_view text);
+
+// ---- Accounts and the instruction ---------------------------------------------
+
+struct Account {
+  Pubkey key{};
+  Pubkey owner{};
+  uint64_t lamports = 0;
+  std::vector<uint8_t> data;
+  bool executable = false;
+  uint64_t rent_epoch = 0;
+};
+
+// One account of the instruction: an index into the transaction's accounts
+// (two entries with one index are one account passed twice) and its flags.
+struct InstructionAccount {
+  uint32_t index = 0;
+  bool is_signer = false;
+  bool is_writable = false;
+};
+
+struct Instruction {
+  Pubkey program_id{};
+  std::vector<InstructionAccount> accounts;
+  std::vector<uint8_t> data;
+};
+
+// ---- Serialization (the BPF loader's input region) ----------------------------------
+
+inline constexpr uint64_t kMaxPermittedDataIncrease = 10 * 1024;           // MAX_PERMITTED_DATA_INCREASE
+inline constexpr uint64_t kMaxPermittedDataLength = 10 * 1024 * 1024;      // MAX_PERMITTED_DATA_LENGTH
+inline constexpr uint64_t kMaxAccountsDataAllocations = 20 * 1024 * 1024;  // per transaction
+inline constexpr uint64_t kInputStart = uint64_t{4} << 32;                 // MM_INPUT_START
+inline constexpr uint8_t kNonDuplicate = 0xff;                             // NON_DUP_MARKER
+
+enum class InputFormat : uint8_t {
+  Aligned,    // loaders v2, v3 (upgradeable), v4: 8-byte aligned, 10 KiB realloc space
+  Unaligned,  // the deprecated loader (v1): packed, no realloc space
+};
+
+// Where each instruction account's fields lie in the serialized bytes.
+struct SerializedAccount {
+  uint32_t index = 0;            // transaction account
+  bool duplicate = false;        // a repeat: written back through its first occurrence
+  uint64_t lamports_offset = 0;  // u64
+  uint64_t data_len_offset = 0;  // u64
+  uint64_t data_offset = 0;      // the data (then the realloc space, aligned format)
+  uint64_t owner_offset = 0;     // 32 bytes
+  uint64_t original_length = 0;  // data length when serialized
+};
+
+struct SerializedInput {
+  InputFormat format = InputFormat::Aligned;
+  std::vector<uint8_t> bytes;               // mapped at kInputStart; r1 points at it
+  uint64_t instruction_data_offset = 0;     // r2 = kInputStart + this (the instruction data)
+  std::vector<SerializedAccount> accounts;  // one per instruction account
+};
+
+// Lays the instruction and its accounts out as Agave's serialize_parameters
+// does. Fails (NotEnoughAccountKeys) on an index past `accounts`.
+Expected<SerializedInput> serialize(const Instruction& instruction, const std::vector<Account>& accounts,
+                                    InputFormat format = InputFormat::Aligned);
+
+// After a successful run: copies lamports, data (length within the realloc
+// limit) and owner (last) back into `accounts` with the runtime's checks
+// (BorrowedAccount::set_lamports, can_data_be_resized/changed, set_owner),
+// then checks that the instruction's lamports balance. The error's detail
+// is the InstructionError (ReadonlyLamportChange, ReadonlyDataModified,
+// ExternalAccountDataModified, ExternalAccountLamportSpend,
+// AccountDataSizeChanged, InvalidRealloc, ModifiedProgramId,
+// ExecutableDataModified, ExecutableLamportChange, UnbalancedInstruction).
+// Accounts are changed only as far as the checks went, as in the runtime.
+Expected<void> deserialize(const SerializedInput& input, std::span<const uint8_t> bytes, const Instruction& instruction,
+                           std::vector<Account>& accounts);
+
+// ---- Errors ----------------------------------------------------------------------------
+
+// An InstructionError; Custom(n) carries n in the message ("custom program
+// error: 0x2a").
+Error instruction_error(InstructionErrc code, std::string detail = {});
+// What a non-zero r0 means (InstructionError's From<u64>): n << 32 for the
+// built-in errors, 1 << 32 for Custom(0), anything below 1 << 32 Custom(n),
+// any other value InvalidError.
+Error error_from_return_code(uint64_t r0);
+// Custom(n) as the runtime's text: "custom program error: 0x2a".
+std::string custom_error_text(uint32_t code);
+
+// ---- Sysvars ---------------------------------------------------------------------------
+
+struct Clock {
+  uint64_t slot = 0;
+  int64_t epoch_start_timestamp = 0;
+  uint64_t epoch = 0;
+  uint64_t leader_schedule_epoch = 0;
+  int64_t unix_timestamp = 0;
+};
+struct Rent {
+  uint64_t lamports_per_byte_year = 3480;
+  double exemption_threshold = 2.0;
+  uint8_t burn_percent = 50;
+};
+struct EpochSchedule {  // EpochSchedule::default(): 432,000 slots, warmup on
+  uint64_t slots_per_epoch = 432'000;
+  uint64_t leader_schedule_slot_offset = 432'000;
+  bool warmup = true;
+  uint64_t first_normal_epoch = 14;
+  uint64_t first_normal_slot = 524'256;
+};
+struct Sysvars {
+  Clock clock;
+  Rent rent;
+  EpochSchedule epoch_schedule;
+};
+
+// ---- Running an instruction --------------------------------------------------------
+
+inline constexpr uint64_t kDefaultComputeUnits = 200'000;  // per instruction
+inline constexpr uint64_t kMaxReturnData = 1024;           // MAX_RETURN_DATA
+
+struct ExecuteOptions {
+  uint64_t compute_units = kDefaultComputeUnits;
+  InputFormat format = InputFormat::Aligned;
+  uint64_t heap_size = vm::kDefaultHeapSize;
+  Sysvars sysvars;
+};
+
+struct ReturnData {
+  Pubkey program_id{};
+  std::vector<uint8_t> data;
+};
+
+struct ExecuteResult {
+  // The runtime's log, one message a line, as the LogCollector keeps it
+  // (10,000 bytes, then "Log truncated"): "Program <id> invoke [1]", the
+  // program's own lines, "Program <id> consumed U of A compute units",
+  // "Program return: <id> <base64>", "Program <id> success" or "... failed: <error>".
+  std::vector<std::string> logs;
+  uint64_t compute_units = 0;     // consumed
+  ReturnData return_data;         // data empty: none
+  std::optional<Error> error;     // InstructionError (write-back, r0) or the VM's error (fault, syscall)
+  std::vector<Account> accounts;  // after the run (unchanged where it failed)
+  vm::RunResult run;              // the VM's result: r0, registers, counts
+};
+
+// The runtime's syscalls (beyond vm's memory, log and abort ones) bound to
+// one instruction's state; `execute` registers them.
+class Runtime;
+
+// Runs `program` (an sBPF program, e.g. from elf::sbpf::load_program) on
+// `instruction` against `accounts` (the transaction's accounts). Fails only
+// where the program cannot be prepared (the verifier's errors) or the input
+// cannot be built; everything the program does is in the result.
+Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& instruction,
+                                std::vector<Account> accounts, const ExecuteOptions& options = {});
+
+// The names of the syscalls `execute` provides (for the loader's
+// LoaderConfig::syscalls: relocations against them resolve).
+std::vector<std::string> syscall_names();
+
+// ---- Pieces, exposed for tests and embedders -------------------------------------------
+
+// Pubkey::create_program_address: sha256(seeds..., program_id,
+// "ProgramDerivedAddress"), refused (nullopt) on the ed25519 curve.
+std::optional<Pubkey> create_program_address(std::span<const std::span<const uint8_t>> seeds, const Pubkey& program_id);
+// Whether 32 bytes decompress to a point of edwards25519 (curve25519-dalek's
+// CompressedEdwardsY::decompress succeeds).
+bool is_on_curve(const Pubkey& bytes);
+std::array<uint8_t, 32> sha256(std::span<const std::span<const uint8_t>> parts);
+std::array<uint8_t, 32> keccak256(std::span<const std::span<const uint8_t>> parts);
+
+}  // namespace bpfkit::solana

@@ -1,0 +1,403 @@
+// The runtime's syscalls beyond vm's (Agave's syscalls/mod.rs, logging.rs,
+// sysvar.rs), with its compute costs (SVMTransactionExecutionCost defaults:
+// syscall_base_cost 100, log_pubkey_units 100, sha256_base_cost 85,
+// sha256_byte_cost 1 per two bytes, mem_op_base_cost 10, cpi_bytes_per_unit
+// 250, sysvar_base_cost 100, create_program_address_units 1500). Every guest
+// pointer goes through HelperCall::translate.
+#include <cstring>
+
+#include "runtime.hpp"
+
+namespace bpfkit::solana {
+
+namespace {
+
+using vm::HelperCall;
+
+constexpr uint64_t kSyscallBaseCost = 100;
+constexpr uint64_t kLogPubkeyUnits = 100;
+constexpr uint64_t kHashBaseCost = 85;
+constexpr uint64_t kHashByteCost = 1;
+constexpr uint64_t kHashMaxSlices = 20'000;
+constexpr uint64_t kMemOpBaseCost = 10;
+constexpr uint64_t kCpiBytesPerUnit = 250;
+constexpr uint64_t kSysvarBaseCost = 100;
+constexpr uint64_t kCreateProgramAddressUnits = 1500;
+constexpr uint64_t kMaxSeeds = 16, kMaxSeedLength = 32;
+constexpr uint64_t kSliceSize = 16;  // VmSlice<u8>: address, length
+
+Error vm_error(SbpfVmErrc detail, std::string message) {
+  return make_error(Errc::HelperFailed, detail, std::move(message));
+}
+
+Expected<void> charge(HelperCall& call, uint64_t units) {
+  if (call.consume(units)) return {};
+  return make_error(Errc::BudgetExceeded, SbpfVmErrc::ComputationalBudgetExceeded, "Computational budget exceeded");
+}
+
+// translate_slice / translate_type: [addr, addr + n), `align` checked where
+// the loader checks alignment. A zero-length slice is never translated.
+Expected<uint8_t*> guest(const Runtime& runtime, const HelperCall& call, uint64_t addr, uint64_t n, bool write,
+                         uint64_t align = 1) {
+  static uint8_t empty;
+  if (runtime.check_aligned() && align > 1 && addr % align != 0)
+    return vm_error(SbpfVmErrc::UnalignedPointer, "Unaligned pointer");
+  if (n == 0) return &empty;
+  uint8_t* host = call.translate(addr, n, write);
+  if (host == nullptr) return vm::sbpf::access_violation(call.context.dialect(), addr, n, write);
+  return host;
+}
+
+uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// A guest array of `count` VmSlice<u8> (8-byte aligned), each translated.
+Expected<std::vector<std::span<const uint8_t>>> guest_slices(const Runtime& runtime, const HelperCall& call,
+                                                             uint64_t addr, uint64_t count) {
+  if (count > UINT64_MAX / kSliceSize) return vm_error(SbpfVmErrc::InvalidLength, "InvalidLength");
+  auto table = guest(runtime, call, addr, count * kSliceSize, false, 8);
+  if (!table) return table.error();
+  std::vector<std::span<const uint8_t>> slices;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t at = load_u64(*table + i * kSliceSize), length = load_u64(*table + i * kSliceSize + 8);
+    auto bytes = guest(runtime, call, at, length, false);
+    if (!bytes) return bytes.error();
+    slices.emplace_back(*bytes, length);
+  }
+  return slices;
+}
+
+Error bad_seeds() {
+  return vm_error(SbpfVmErrc::BadSeeds,
+                  "Could not create program address with signer seeds: Length of the seed is too long for address "
+                  "generation");
+}
+
+// translate_and_check_program_address_inputs: at most 16 seeds of at most
+// 32 bytes (checked before each seed is translated), and the program id.
+Expected<std::pair<std::vector<std::span<const uint8_t>>, Pubkey>> address_inputs(const Runtime& runtime,
+                                                                                  const HelperCall& call) {
+  const uint64_t count = call.args[1];
+  if (count > UINT64_MAX / kSliceSize) return vm_error(SbpfVmErrc::InvalidLength, "InvalidLength");
+  auto table = guest(runtime, call, call.args[0], count * kSliceSize, false, 8);
+  if (!table) return table.error();
+  if (count > kMaxSeeds) return bad_seeds();
+  std::vector<std::span<const uint8_t>> seeds;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t at = load_u64(*table + i * kSliceSize), length = load_u64(*table + i * kSliceSize + 8);
+    if (length > kMaxSeedLength) return bad_seeds();
+    auto bytes = guest(runtime, call, at, length, false);
+    if (!bytes) return bytes.error();
+    seeds.emplace_back(*bytes, length);
+  }
+  auto id = guest(runtime, call, call.args[2], 32, false);
+  if (!id) return id.error();
+  Pubkey program_id;
+  std::memcpy(program_id.data(), *id, 32);
+  return std::make_pair(std::move(seeds), program_id);
+}
+
+bool disjoint(uint64_t a, uint64_t a_size, uint64_t b, uint64_t b_size) {
+  return a > b ? a - b >= b_size : b - a >= a_size;
+}
+
+using Syscall = Expected<uint64_t> (*)(Runtime&, HelperCall&);
+
+// ---- Logs -----------------------------------------------------------------------------
+
+Expected<uint64_t> log_compute_units(Runtime&, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  call.log("Program consumption: " + std::to_string(call.meter ? *call.meter : 0) + " units remaining");
+  return 0;
+}
+
+Expected<uint64_t> log_pubkey(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kLogPubkeyUnits); !ok) return ok.error();
+  auto key = guest(runtime, call, call.args[0], 32, false);
+  if (!key) return key.error();
+  call.log("Program log: " + to_base58({*key, 32}));
+  return 0;
+}
+
+Expected<uint64_t> log_data(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  const uint64_t count = call.args[1];
+  if (count > UINT64_MAX / kSliceSize) return vm_error(SbpfVmErrc::InvalidLength, "InvalidLength");
+  auto table = guest(runtime, call, call.args[0], count * kSliceSize, false, 8);
+  if (!table) return table.error();
+  if (auto ok = charge(call, kSyscallBaseCost * count); !ok) return ok.error();
+  uint64_t bytes = 0;
+  for (uint64_t i = 0; i < count; ++i) bytes += load_u64(*table + i * kSliceSize + 8);
+  if (auto ok = charge(call, bytes); !ok) return ok.error();
+  auto fields = guest_slices(runtime, call, call.args[0], count);
+  if (!fields) return fields.error();
+  std::string line = "Program data:";
+  for (std::span<const uint8_t> field : *fields) line.append(" ").append(to_base64(field));
+  call.log(line);
+  return 0;
+}
+
+// ---- Hashes -------------------------------------------------------------------------------
+
+template <std::array<uint8_t, 32> (*kHash)(std::span<const std::span<const uint8_t>>)>
+Expected<uint64_t> hash(Runtime& runtime, HelperCall& call) {
+  const uint64_t count = call.args[1];
+  if (count > kHashMaxSlices) return vm_error(SbpfVmErrc::TooManySlices, "Hashing too many sequences");
+  if (auto ok = charge(call, kHashBaseCost); !ok) return ok.error();
+  auto result = guest(runtime, call, call.args[2], 32, true);
+  if (!result) return result.error();
+  std::vector<std::span<const uint8_t>> parts;
+  if (count > 0) {
+    auto table = guest(runtime, call, call.args[0], count * kSliceSize, false, 8);
+    if (!table) return table.error();
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t at = load_u64(*table + i * kSliceSize), length = load_u64(*table + i * kSliceSize + 8);
+      auto bytes = guest(runtime, call, at, length, false);
+      if (!bytes) return bytes.error();
+      if (auto ok = charge(call, std::max(kMemOpBaseCost, kHashByteCost * (length / 2))); !ok) return ok.error();
+      parts.emplace_back(*bytes, length);
+    }
+  }
+  const std::array<uint8_t, 32> digest = kHash(parts);
+  std::memcpy(*result, digest.data(), digest.size());
+  return 0;
+}
+
+// ---- Return data --------------------------------------------------------------------------
+
+Expected<uint64_t> set_return_data(Runtime& runtime, HelperCall& call) {
+  const uint64_t length = call.args[1];
+  if (auto ok = charge(call, length / kCpiBytesPerUnit + kSyscallBaseCost); !ok) return ok.error();
+  if (length > kMaxReturnData)
+    return vm_error(SbpfVmErrc::ReturnDataTooLarge,
+                    "Return data too large (" + std::to_string(length) + " > " + std::to_string(kMaxReturnData) + ")");
+  auto bytes = guest(runtime, call, call.args[0], length, false);
+  if (!bytes) return bytes.error();
+  runtime.return_data().program_id = runtime.program_id();
+  runtime.return_data().data.assign(*bytes, *bytes + length);
+  return 0;
+}
+
+Expected<uint64_t> get_return_data(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  const ReturnData& data = runtime.return_data();
+  const uint64_t length = std::min<uint64_t>(call.args[1], data.data.size());
+  if (length != 0) {
+    if (auto ok = charge(call, (length + 32) / kCpiBytesPerUnit); !ok) return ok.error();
+    auto to = guest(runtime, call, call.args[0], length, true);
+    if (!to) return to.error();
+    auto id = guest(runtime, call, call.args[2], 32, true);
+    if (!id) return id.error();
+    if (!disjoint(call.args[0], length, call.args[2], 32))
+      return vm_error(SbpfVmErrc::CopyOverlapping, "Overlapping copy");
+    std::memcpy(*to, data.data.data(), length);
+    std::memcpy(*id, data.program_id.data(), 32);
+  }
+  return data.data.size();
+}
+
+// ---- Sysvars ---------------------------------------------------------------------------------
+
+// get_sysvar: sysvar_base_cost + the type's size, then the bytes (C layout,
+// padding zeroed) at an 8-byte aligned address.
+Expected<uint64_t> write_sysvar(Runtime& runtime, HelperCall& call, std::span<const uint8_t> bytes) {
+  if (auto ok = charge(call, kSysvarBaseCost + bytes.size()); !ok) return ok.error();
+  auto to = guest(runtime, call, call.args[0], bytes.size(), true, 8);
+  if (!to) return to.error();
+  std::memcpy(*to, bytes.data(), bytes.size());
+  return 0;
+}
+
+template <class T>
+void put(std::vector<uint8_t>& out, size_t at, T value) {
+  std::memcpy(out.data() + at, &value, sizeof value);
+}
+
+Expected<uint64_t> get_clock(Runtime& runtime, HelperCall& call) {
+  const Clock& c = runtime.options().sysvars.clock;
+  std::vector<uint8_t> bytes(40);
+  put(bytes, 0, c.slot);
+  put(bytes, 8, c.epoch_start_timestamp);
+  put(bytes, 16, c.epoch);
+  put(bytes, 24, c.leader_schedule_epoch);
+  put(bytes, 32, c.unix_timestamp);
+  return write_sysvar(runtime, call, bytes);
+}
+
+Expected<uint64_t> get_rent(Runtime& runtime, HelperCall& call) {
+  const Rent& r = runtime.options().sysvars.rent;
+  std::vector<uint8_t> bytes(24);
+  put(bytes, 0, r.lamports_per_byte_year);
+  put(bytes, 8, r.exemption_threshold);
+  put(bytes, 16, r.burn_percent);
+  return write_sysvar(runtime, call, bytes);
+}
+
+Expected<uint64_t> get_epoch_schedule(Runtime& runtime, HelperCall& call) {
+  const EpochSchedule& e = runtime.options().sysvars.epoch_schedule;
+  std::vector<uint8_t> bytes(40);
+  put(bytes, 0, e.slots_per_epoch);
+  put(bytes, 8, e.leader_schedule_slot_offset);
+  put(bytes, 16, static_cast<uint8_t>(e.warmup));
+  put(bytes, 24, e.first_normal_epoch);
+  put(bytes, 32, e.first_normal_slot);
+  return write_sysvar(runtime, call, bytes);
+}
+
+Expected<uint64_t> get_last_restart_slot(Runtime& runtime, HelperCall& call) {
+  std::vector<uint8_t> bytes(8, 0);
+  return write_sysvar(runtime, call, bytes);
+}
+
+// ---- Heap, stack height, compute units ------------------------------------------------------
+
+// The BPF allocator: a bump pointer over the heap, never freeing; 0 when
+// the request does not fit. Charges nothing.
+Expected<uint64_t> alloc_free(Runtime& runtime, HelperCall& call) {
+  const uint64_t size = call.args[0];
+  if (call.args[1] != 0) return 0;  // free: unimplemented in the runtime too
+  const uint64_t align = runtime.check_aligned() ? 8 : 1;
+  if (size > static_cast<uint64_t>(INT64_MAX) - (align - 1)) return 0;  // Layout::from_size_align
+  uint64_t& position = runtime.heap_position();
+  const uint64_t start = (position + align - 1) / align * align;
+  if (start > runtime.options().heap_size || size > runtime.options().heap_size - start) return 0;
+  position = start + size;
+  return vm::region_base(vm::kHeapRegion) + start;
+}
+
+Expected<uint64_t> get_stack_height(Runtime&, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  return 1;  // a top-level instruction
+}
+
+Expected<uint64_t> remaining_compute_units(Runtime&, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  return call.meter ? *call.meter : 0;
+}
+
+// ---- Program addresses -------------------------------------------------------------------------
+
+Expected<uint64_t> create_address(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kCreateProgramAddressUnits); !ok) return ok.error();
+  auto inputs = address_inputs(runtime, call);
+  if (!inputs) return inputs.error();
+  auto address = create_program_address(inputs->first, inputs->second);
+  if (!address) return 1;
+  auto out = guest(runtime, call, call.args[3], 32, true);
+  if (!out) return out.error();
+  std::memcpy(*out, address->data(), 32);
+  return 0;
+}
+
+Expected<uint64_t> try_find_address(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kCreateProgramAddressUnits); !ok) return ok.error();
+  auto inputs = address_inputs(runtime, call);
+  if (!inputs) return inputs.error();
+  std::vector<std::span<const uint8_t>> seeds = inputs->first;
+  uint8_t bump = 255;
+  seeds.emplace_back(&bump, 1);
+  for (int attempt = 0; attempt < 255; ++attempt) {
+    if (auto address = create_program_address(seeds, inputs->second)) {
+      auto bump_out = guest(runtime, call, call.args[4], 1, true);
+      if (!bump_out) return bump_out.error();
+      auto out = guest(runtime, call, call.args[3], 32, true);
+      if (!out) return out.error();
+      if (!disjoint(call.args[4], 1, call.args[3], 32))
+        return vm_error(SbpfVmErrc::CopyOverlapping, "Overlapping copy");
+      **bump_out = bump;
+      std::memcpy(*out, address->data(), 32);
+      return 0;
+    }
+    bump = static_cast<uint8_t>(bump - 1);
+    if (auto ok = charge(call, kCreateProgramAddressUnits); !ok) return ok.error();
+  }
+  return 1;
+}
+
+struct Entry {
+  const char* name;
+  Syscall fn;
+};
+constexpr Entry kSyscalls[] = {
+    {"sol_log_compute_units_", log_compute_units},
+    {"sol_log_pubkey", log_pubkey},
+    {"sol_log_data", log_data},
+    {"sol_sha256", hash<sha256>},
+    {"sol_keccak256", hash<keccak256>},
+    {"sol_set_return_data", set_return_data},
+    {"sol_get_return_data", get_return_data},
+    {"sol_get_clock_sysvar", get_clock},
+    {"sol_get_rent_sysvar", get_rent},
+    {"sol_get_epoch_schedule_sysvar", get_epoch_schedule},
+    {"sol_get_last_restart_slot", get_last_restart_slot},
+    {"sol_alloc_free_", alloc_free},
+    {"sol_get_stack_height", get_stack_height},
+    {"sol_remaining_compute_units", remaining_compute_units},
+    {"sol_create_program_address", create_address},
+    {"sol_try_find_program_address", try_find_address},
+};
+
+// vm's own syscalls the runtime provides (vm's test syscall `log` is not one).
+constexpr const char* kVmSyscalls[] = {"sol_log_",    "sol_log_64_", "sol_memcpy_", "sol_memmove_",
+                                       "sol_memset_", "sol_memcmp_", "abort",       "sol_panic_"};
+
+// Syscalls of Agave that bpfkit does not provide yet: a call of one fails
+// with UnknownSyscall naming it.
+constexpr const char* kMissing[] = {
+    "sol_blake3",
+    "sol_secp256k1_recover",
+    "sol_get_epoch_rewards_sysvar",
+    "sol_get_sysvar",
+    "sol_get_fees_sysvar",
+    "sol_get_epoch_stake",
+    "sol_get_processed_sibling_instruction",
+    "sol_invoke_signed_c",
+    "sol_invoke_signed_rust",
+    "sol_curve_validate_point",
+    "sol_curve_group_op",
+    "sol_curve_multiscalar_mul",
+    "sol_curve_decompress",
+    "sol_curve_pairing_map",
+    "sol_alt_bn128_group_op",
+    "sol_alt_bn128_compression",
+    "sol_poseidon",
+    "sol_big_mod_exp",
+};
+
+vm::HelperFn missing(std::string name) {
+  return [name](HelperCall&) -> Expected<uint64_t> {
+    return vm_error(SbpfVmErrc::UnknownSyscall, "the program called " + name + ", which bpfkit does not provide");
+  };
+}
+
+}  // namespace
+
+vm::HelperTable Runtime::syscalls(const std::unordered_map<uint32_t, std::string>& program_syscalls) {
+  vm::HelperTable table;
+  const vm::HelperTable defaults = vm::HelperTable::sbpf_defaults();
+  for (const char* name : kVmSyscalls)
+    if (const vm::Helper* helper = defaults.find(isa::murmur3_32(std::string_view(name))))
+      static_cast<void>(table.add_syscall(name, helper->fn));
+  for (const Entry& entry : kSyscalls) {
+    Syscall fn = entry.fn;
+    static_cast<void>(table.add_syscall(entry.name, [this, fn](HelperCall& call) { return fn(*this, call); }));
+  }
+  for (const char* name : kMissing) static_cast<void>(table.add_syscall(name, missing(name)));
+  for (const auto& [key, name] : program_syscalls)
+    if (table.find(key) == nullptr) static_cast<void>(table.add_syscall(name, missing(name)));
+  return table;
+}
+
+std::vector<std::string> syscall_names() {
+  std::vector<std::string> names;
+  for (const char* name : kVmSyscalls) names.emplace_back(name);
+  for (const Entry& entry : kSyscalls) names.emplace_back(entry.name);
+  for (const char* name : kMissing) names.emplace_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace bpfkit::solana

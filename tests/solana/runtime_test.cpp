@@ -1,0 +1,363 @@
+// solana::execute on programs assembled here (sBPF v3 text, static
+// syscalls): each syscall's result and compute cost, r1/r2 at entry, the
+// write-back, r0's errors, and the runtime's log line by line.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "bpfkit/load.hpp"
+#include "bpfkit/solana.hpp"
+
+namespace bpfkit::solana {
+namespace {
+
+isa::Program assemble(const std::string& source) {
+  load::Options options;
+  options.dialect = &isa::kSbpfV3;
+  options.sbpf.syscalls = syscall_names();
+  auto opened = load::open({reinterpret_cast<const uint8_t*>(source.data()), source.size()}, "test.s", options);
+  EXPECT_TRUE(opened) << (opened ? "" : to_string(opened.error()));
+  return opened ? std::move(opened->program) : isa::Program{};
+}
+
+Pubkey key_of(uint8_t fill) {
+  Pubkey key;
+  key.fill(fill);
+  return key;
+}
+
+const Pubkey kProgram = key_of(0x42);
+const std::string kId = to_base58(kProgram);
+
+ExecuteResult run(const std::string& source, std::vector<Account> accounts = {},
+                  std::vector<InstructionAccount> metas = {}, std::vector<uint8_t> data = {},
+                  const ExecuteOptions& options = {}) {
+  Instruction ix;
+  ix.program_id = kProgram;
+  ix.accounts = std::move(metas);
+  ix.data = std::move(data);
+  auto result = execute(assemble(source), ix, std::move(accounts), options);
+  EXPECT_TRUE(result) << (result ? "" : to_string(result.error()));
+  return result ? std::move(*result) : ExecuteResult{};
+}
+
+std::vector<std::string> lines(std::initializer_list<std::string> l) { return l; }
+std::string consumed(uint64_t units) {
+  return "Program " + kId + " consumed " + std::to_string(units) + " of 200000 compute units";
+}
+
+// "hello" on the stack, then sol_log_: 8 instructions and 100 units.
+const char* kHello = R"(
+  r1 = 0x6f6c6c6568 ll
+  *(u64 *)(r10 - 8) = r1
+  r1 = r10
+  r1 += -8
+  r2 = 5
+  call sol_log_
+  r0 = 0
+  exit
+)";
+
+TEST(SolanaRuntime, LogsLineByLine) {
+  ExecuteResult r = run(kHello);
+  EXPECT_FALSE(r.error);
+  EXPECT_EQ(r.compute_units, 108u);
+  EXPECT_EQ(r.logs, lines({"Program " + kId + " invoke [1]", "Program log: hello", consumed(108),
+                           "Program " + kId + " success"}));
+}
+
+TEST(SolanaRuntime, EntryRegistersAndCustomError) {
+  // r0 = r2 - r1: where the instruction data starts (no accounts: 8 + 8).
+  ExecuteResult r = run("r0 = r2\nr0 -= r1\nexit\n", {}, {}, {1, 2, 3});
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->name(), "Custom");
+  EXPECT_EQ(r.run.r0, 16u);
+  EXPECT_EQ(r.run.registers[1], kInputStart);
+  EXPECT_EQ(r.logs, lines({"Program " + kId + " invoke [1]", consumed(3),
+                           "Program " + kId + " failed: custom program error: 0x10"}));
+  ExecuteResult builtin = run("r0 = 3 ll\nr0 <<= 32\nexit\n");
+  ASSERT_TRUE(builtin.error);
+  EXPECT_EQ(builtin.error->name(), "InvalidInstructionData");
+  EXPECT_EQ(builtin.logs.back(), "Program " + kId + " failed: invalid instruction data");
+}
+
+// Moves 5 lamports from account 0 to account 1 (both with empty data: the
+// second account's lamports are at 8 + 10,336 + 72).
+const char* kTransfer = R"(
+  r2 = *(u64 *)(r1 + 80)
+  r2 -= 5
+  *(u64 *)(r1 + 80) = r2
+  r2 = *(u64 *)(r1 + 10416)
+  r2 += 5
+  *(u64 *)(r1 + 10416) = r2
+  r0 = 0
+  exit
+)";
+
+TEST(SolanaRuntime, WriteBackAndItsErrors) {
+  Account from, to;
+  from.key = key_of(1);
+  from.owner = kProgram;
+  from.lamports = 100;
+  to.key = key_of(2);
+  to.owner = key_of(9);
+  to.lamports = 7;
+  ExecuteResult ok = run(kTransfer, {from, to}, {{0, true, true}, {1, false, true}});
+  ASSERT_FALSE(ok.error) << ok.error->message;
+  EXPECT_EQ(ok.accounts[0].lamports, 95u);
+  EXPECT_EQ(ok.accounts[1].lamports, 12u);
+  // Not the program's: it may not spend from it; nothing is written.
+  from.owner = key_of(9);
+  ExecuteResult spend = run(kTransfer, {from, to}, {{0, true, true}, {1, false, true}});
+  ASSERT_TRUE(spend.error);
+  EXPECT_EQ(spend.error->name(), "ExternalAccountLamportSpend");
+  EXPECT_EQ(spend.accounts[0].lamports, 100u);
+  EXPECT_EQ(spend.logs.back(),
+            "Program " + kId + " failed: instruction spent from the balance of an account it does not own");
+  from.owner = kProgram;
+  ExecuteResult readonly = run(kTransfer, {from, to}, {{0, true, true}, {1, false, false}});
+  ASSERT_TRUE(readonly.error);
+  EXPECT_EQ(readonly.error->name(), "ReadonlyLamportChange");
+}
+
+// sha256("abc") into the stack, then returned with sol_set_return_data.
+const char* kSha256 = R"(
+  r1 = 0x636261 ll
+  *(u64 *)(r10 - 8) = r1
+  r1 = r10
+  r1 += -8
+  *(u64 *)(r10 - 24) = r1
+  r1 = 3
+  *(u64 *)(r10 - 16) = r1
+  r1 = r10
+  r1 += -24
+  r2 = 1
+  r3 = r10
+  r3 += -64
+  call sol_sha256
+  r1 = r10
+  r1 += -64
+  r2 = 32
+  call sol_set_return_data
+  r0 = 0
+  exit
+)";
+
+TEST(SolanaRuntime, Sha256AndReturnData) {
+  ExecuteResult r = run(kSha256);
+  ASSERT_FALSE(r.error) << r.error->message;
+  std::span<const uint8_t> abc(reinterpret_cast<const uint8_t*>("abc"), 3);
+  const auto digest = sha256({&abc, 1});
+  EXPECT_EQ(r.return_data.data, std::vector<uint8_t>(digest.begin(), digest.end()));
+  EXPECT_EQ(r.return_data.program_id, kProgram);
+  // 19 instructions; sha256: 85 + max(10, 3 / 2); set_return_data: 100 + 32 / 250.
+  EXPECT_EQ(r.compute_units, 19u + 95 + 100);
+  EXPECT_EQ(r.logs[1], consumed(214));
+  EXPECT_EQ(r.logs[2], "Program return: " + kId + " " + to_base64(digest));
+  EXPECT_EQ(r.logs[3], "Program " + kId + " success");
+}
+
+// A sysvar into the stack, returned whole: its bytes and cost.
+std::string sysvar_program(const char* name, int size) {
+  return "r1 = r10\nr1 += -64\ncall " + std::string(name) + "\nr1 = r10\nr1 += -64\nr2 = " + std::to_string(size) +
+         "\ncall sol_set_return_data\nr0 = 0\nexit\n";
+}
+
+TEST(SolanaRuntime, Sysvars) {
+  ExecuteOptions options;
+  options.sysvars.clock.slot = 77;
+  options.sysvars.clock.unix_timestamp = -5;
+  ExecuteResult clock = run(sysvar_program("sol_get_clock_sysvar", 40), {}, {}, {}, options);
+  ASSERT_FALSE(clock.error) << clock.error->message;
+  ASSERT_EQ(clock.return_data.data.size(), 40u);
+  uint64_t slot;
+  int64_t timestamp;
+  std::memcpy(&slot, clock.return_data.data.data(), 8);
+  std::memcpy(&timestamp, clock.return_data.data.data() + 32, 8);
+  EXPECT_EQ(slot, 77u);
+  EXPECT_EQ(timestamp, -5);
+  EXPECT_EQ(clock.compute_units, 9u + 140 + 100);
+
+  ExecuteResult rent = run(sysvar_program("sol_get_rent_sysvar", 24));
+  ASSERT_FALSE(rent.error);
+  uint64_t per_byte_year;
+  double threshold;
+  std::memcpy(&per_byte_year, rent.return_data.data.data(), 8);
+  std::memcpy(&threshold, rent.return_data.data.data() + 8, 8);
+  EXPECT_EQ(per_byte_year, 3480u);
+  EXPECT_EQ(threshold, 2.0);
+  EXPECT_EQ(rent.return_data.data[16], 50);
+  EXPECT_EQ(rent.compute_units, 9u + 124 + 100);
+
+  ExecuteResult schedule = run(sysvar_program("sol_get_epoch_schedule_sysvar", 40));
+  ASSERT_FALSE(schedule.error);
+  uint64_t slots_per_epoch;
+  std::memcpy(&slots_per_epoch, schedule.return_data.data.data(), 8);
+  EXPECT_EQ(slots_per_epoch, 432000u);
+  EXPECT_EQ(schedule.return_data.data[16], 1);  // warmup
+  EXPECT_EQ(schedule.compute_units, 9u + 140 + 100);
+
+  // Unaligned: UnalignedPointer.
+  ExecuteResult unaligned = run("r1 = r10\nr1 += -63\ncall sol_get_clock_sysvar\nexit\n");
+  ASSERT_TRUE(unaligned.error);
+  EXPECT_EQ(unaligned.error->name(), "UnalignedPointer");
+}
+
+TEST(SolanaRuntime, AllocStackHeightAndComputeUnitLog) {
+  ExecuteResult alloc = run(R"(
+    r1 = 10
+    r2 = 0
+    call sol_alloc_free_
+    r6 = r0
+    r1 = 1
+    r2 = 0
+    call sol_alloc_free_
+    r0 -= r6
+    exit
+  )");
+  EXPECT_EQ(alloc.run.registers[6], uint64_t{3} << 32);
+  EXPECT_EQ(alloc.run.r0, 16u);        // the second one 8-byte aligned
+  EXPECT_EQ(alloc.compute_units, 9u);  // sol_alloc_free_ is free
+  ExecuteResult too_big = run("r1 = 32769\nr2 = 0\ncall sol_alloc_free_\nexit\n");
+  EXPECT_EQ(too_big.run.r0, 0u);
+  EXPECT_FALSE(too_big.error);
+
+  ExecuteResult height = run("call sol_get_stack_height\nexit\n");
+  EXPECT_EQ(height.run.r0, 1u);
+  EXPECT_EQ(height.compute_units, 102u);
+
+  ExecuteResult units = run("call sol_log_compute_units_\nr0 = 0\nexit\n");
+  EXPECT_EQ(units.logs[1], "Program consumption: 199899 units remaining");
+  EXPECT_EQ(units.compute_units, 103u);
+}
+
+TEST(SolanaRuntime, LogPubkeyAndLogData) {
+  // No accounts, no data: the program id is at 16.
+  ExecuteResult key = run("r1 += 16\ncall sol_log_pubkey\nr0 = 0\nexit\n");
+  EXPECT_EQ(key.logs[1], "Program log: " + kId);
+  EXPECT_EQ(key.compute_units, 104u);
+
+  ExecuteResult data = run(R"(
+    r1 = 0x6f6c6c6568 ll
+    *(u64 *)(r10 - 8) = r1
+    r1 = 0x636261
+    *(u64 *)(r10 - 16) = r1
+    r1 = r10
+    r1 += -8
+    *(u64 *)(r10 - 48) = r1
+    r1 = 5
+    *(u64 *)(r10 - 40) = r1
+    r1 = r10
+    r1 += -16
+    *(u64 *)(r10 - 32) = r1
+    r1 = 3
+    *(u64 *)(r10 - 24) = r1
+    r1 = r10
+    r1 += -48
+    r2 = 2
+    call sol_log_data
+    r0 = 0
+    exit
+  )");
+  EXPECT_EQ(data.logs[1], "Program data: aGVsbG8= YWJj");
+  // 20 instructions; 100 + 2 * 100 + 8 bytes.
+  EXPECT_EQ(data.compute_units, 20u + 308);
+}
+
+TEST(SolanaRuntime, ProgramAddresses) {
+  ExecuteResult found = run(R"(
+    r1 = 0x636261
+    *(u64 *)(r10 - 8) = r1
+    r1 = r10
+    r1 += -8
+    *(u64 *)(r10 - 24) = r1
+    r1 = 3
+    *(u64 *)(r10 - 16) = r1
+    r6 = 0x4242424242424242 ll
+    *(u64 *)(r10 - 128) = r6
+    *(u64 *)(r10 - 120) = r6
+    *(u64 *)(r10 - 112) = r6
+    *(u64 *)(r10 - 104) = r6
+    r1 = r10
+    r1 += -24
+    r2 = 1
+    r3 = r10
+    r3 += -128
+    r4 = r10
+    r4 += -64
+    r5 = r10
+    r5 += -32
+    call sol_try_find_program_address
+    r1 = r10
+    r1 += -64
+    r2 = 33
+    call sol_set_return_data
+    exit
+  )");
+  ASSERT_FALSE(found.error) << found.error->message;
+  ASSERT_EQ(found.return_data.data.size(), 33u);
+  const uint8_t bump = found.return_data.data[32];
+  const uint8_t abc[] = {'a', 'b', 'c'};
+  const std::span<const uint8_t> seeds[] = {abc, {&bump, 1}};
+  auto expected = create_program_address(seeds, kProgram);
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(std::vector<uint8_t>(found.return_data.data.begin(), found.return_data.data.begin() + 32),
+            std::vector<uint8_t>(expected->begin(), expected->end()));
+  for (unsigned higher = bump + 1u; higher <= 255; ++higher) {
+    const uint8_t b = static_cast<uint8_t>(higher);
+    const std::span<const uint8_t> tried[] = {abc, {&b, 1}};
+    EXPECT_FALSE(create_program_address(tried, kProgram)) << higher;
+  }
+  // 1,500 for the call and for every bump that failed; 100 for the return data.
+  EXPECT_EQ(found.compute_units, 27u + 1500 * (1 + (255 - bump)) + 100);
+}
+
+TEST(SolanaRuntime, FailuresNameTheirCause) {
+  ExecuteResult abort = run("call abort\nexit\n");
+  ASSERT_TRUE(abort.error);
+  EXPECT_EQ(abort.error->name(), "Abort");
+  EXPECT_EQ(abort.logs.back(), "Program " + kId + " failed: SBF program panicked");
+
+  ExecuteResult missing = run("call sol_invoke_signed_c\nexit\n");
+  ASSERT_TRUE(missing.error);
+  EXPECT_EQ(missing.error->name(), "UnknownSyscall");
+  EXPECT_EQ(missing.logs.back(),
+            "Program " + kId + " failed: the program called sol_invoke_signed_c, which bpfkit does not provide");
+
+  ExecuteResult fault = run("r0 = *(u64 *)(r1 + 48)\nexit\n");  // past the 48 bytes of input
+  ASSERT_TRUE(fault.error);
+  EXPECT_EQ(fault.logs.back(),
+            "Program " + kId + " failed: Access violation in input section at address 0x400000030 of size 8");
+}
+
+TEST(SolanaRuntime, BudgetAndTruncation) {
+  ExecuteOptions small;
+  small.compute_units = 50;
+  ExecuteResult poor = run(kHello, {}, {}, {}, small);
+  ASSERT_TRUE(poor.error);
+  EXPECT_EQ(poor.error->name(), "ComputationalBudgetExceeded");
+  EXPECT_EQ(poor.logs[1], "Program " + kId + " consumed 50 of 50 compute units");
+
+  // 200 logs of 100 bytes: the log stops at 10,000 bytes with one line.
+  ExecuteResult chatty = run(R"(
+    r6 = 200
+  loop:
+    r1 = r10
+    r1 += -256
+    r2 = 100
+    call sol_log_
+    r6 -= 1
+    if r6 != 0 goto loop
+    r0 = 0
+    exit
+  )");
+  EXPECT_FALSE(chatty.error);
+  EXPECT_EQ(chatty.logs.back(), "Log truncated");
+  uint64_t bytes = 0;
+  for (size_t i = 0; i + 1 < chatty.logs.size(); ++i) bytes += chatty.logs[i].size();
+  EXPECT_LT(bytes, 10000u);
+  EXPECT_GE(bytes + 113, 10000u);
+}
+
+}  // namespace
+}  // namespace bpfkit::solana

@@ -1,0 +1,191 @@
+#include "solana_run.hpp"
+
+#include "input.hpp"
+
+namespace bpfkit::cli {
+
+namespace {
+
+Error bad_input(const std::string& name, std::string message) {
+  Location where;
+  where.input = name;
+  return make_error(Errc::BadOperand, std::move(message), where);
+}
+
+// One field of an account entry, by any of its names.
+const Json* field(const Json& entry, std::initializer_list<const char*> names) {
+  for (const char* name : names)
+    if (auto it = entry.find(name); it != entry.end()) return &*it;
+  return nullptr;
+}
+
+Expected<solana::Pubkey> key_field(const Json& entry, std::initializer_list<const char*> names, const std::string& what,
+                                   const std::string& file) {
+  const Json* value = field(entry, names);
+  if (value == nullptr || !value->is_string()) return bad_input(file, what + ": a base58 string is needed");
+  auto key = solana::parse_pubkey(value->get<std::string>());
+  if (!key) return bad_input(file, what + ": " + key.error().message);
+  return *key;
+}
+
+Expected<std::vector<uint8_t>> data_field(const Json& entry, const std::string& what, const std::string& file) {
+  const Json* value = field(entry, {"data"});
+  std::string text, encoding = "base64";
+  if (value == nullptr) {
+    if (const Json* hex = field(entry, {"data_hex"}); hex && hex->is_string()) {
+      text = hex->get<std::string>();
+      encoding = "hex";
+    } else {
+      return std::vector<uint8_t>();
+    }
+  } else if (value->is_string()) {
+    text = value->get<std::string>();
+  } else if (value->is_array() && value->size() == 2 && (*value)[0].is_string() && (*value)[1].is_string()) {
+    text = (*value)[0].get<std::string>();
+    encoding = (*value)[1].get<std::string>();
+  } else {
+    return bad_input(file, what + ": data is a base64 string or [\"...\", \"base64\"|\"hex\"]");
+  }
+  auto bytes = encoding == "hex"      ? parse_hex_bytes(text, "data")
+               : encoding == "base64" ? solana::from_base64(text)
+                                      : Expected<std::vector<uint8_t>>(bad_input(file, "encoding " + encoding));
+  if (!bytes) return bad_input(file, what + ": " + bytes.error().message);
+  return bytes;
+}
+
+Expected<uint64_t> number_field(const Json& entry, std::initializer_list<const char*> names, const std::string& what,
+                                const std::string& file) {
+  const Json* value = field(entry, names);
+  if (value == nullptr) return uint64_t{0};
+  if (!value->is_number_unsigned()) return bad_input(file, what + ": a whole number from 0 to 2^64 - 1 is needed");
+  return value->get<uint64_t>();
+}
+
+Expected<bool> flag_field(const Json& entry, std::initializer_list<const char*> names, const std::string& what,
+                          const std::string& file) {
+  const Json* value = field(entry, names);
+  if (value == nullptr) return false;
+  if (!value->is_boolean()) return bad_input(file, what + ": true or false is needed");
+  return value->get<bool>();
+}
+
+Json account_json(const solana::Account& account, const solana::InstructionAccount& meta) {
+  return Json{{"key", solana::to_base58(account.key)}, {"owner", solana::to_base58(account.owner)},
+              {"lamports", account.lamports},          {"data", solana::to_base64(account.data)},
+              {"executable", account.executable},      {"rent_epoch", account.rent_epoch},
+              {"is_signer", meta.is_signer},           {"is_writable", meta.is_writable}};
+}
+
+Expected<std::vector<uint8_t>> instruction_data(const std::string& text) {
+  if (text.starts_with("@")) return read_file(text.substr(1));
+  return parse_hex_bytes(text, "--ix-data");
+}
+
+}  // namespace
+
+Expected<AccountsInput> parse_accounts(std::string_view text, const std::string& name) {
+  Json root = Json::parse(text, nullptr, false);
+  if (root.is_discarded()) return bad_input(name, "not JSON");
+  if (root.is_object() && root.contains("accounts")) root = root["accounts"];
+  if (!root.is_array()) return bad_input(name, "an array of accounts (or {\"accounts\": [...]}) is needed");
+  AccountsInput out;
+  for (size_t i = 0; i < root.size(); ++i) {
+    const Json& entry = root[i];
+    const std::string what = "account " + std::to_string(i);
+    if (!entry.is_object()) return bad_input(name, what + ": an object is needed");
+    auto key = key_field(entry, {"key", "pubkey"}, what + " key", name);
+    if (!key) return key.error();
+    auto signer = flag_field(entry, {"is_signer", "signer"}, what, name);
+    if (!signer) return signer.error();
+    auto writable = flag_field(entry, {"is_writable", "writable"}, what, name);
+    if (!writable) return writable.error();
+    solana::InstructionAccount meta{static_cast<uint32_t>(out.accounts.size()), *signer, *writable};
+    bool repeat = false;
+    for (size_t k = 0; k < out.accounts.size(); ++k) {
+      if (out.accounts[k].key != *key) continue;
+      meta.index = static_cast<uint32_t>(k);
+      repeat = true;
+    }
+    out.instruction.push_back(meta);
+    if (repeat) continue;
+    solana::Account account;
+    account.key = *key;
+    if (field(entry, {"owner"})) {
+      auto owner = key_field(entry, {"owner"}, what + " owner", name);
+      if (!owner) return owner.error();
+      account.owner = *owner;
+    }
+    auto lamports = number_field(entry, {"lamports"}, what + " lamports", name);
+    if (!lamports) return lamports.error();
+    account.lamports = *lamports;
+    auto data = data_field(entry, what, name);
+    if (!data) return data.error();
+    account.data = std::move(*data);
+    auto executable = flag_field(entry, {"executable"}, what, name);
+    if (!executable) return executable.error();
+    account.executable = *executable;
+    auto rent_epoch = number_field(entry, {"rent_epoch", "rentEpoch"}, what + " rent_epoch", name);
+    if (!rent_epoch) return rent_epoch.error();
+    account.rent_epoch = *rent_epoch;
+    out.accounts.push_back(std::move(account));
+  }
+  return out;
+}
+
+int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_bytes, const SolanaRunOptions& options,
+               Printer& printer) {
+  solana::Instruction ix;
+  std::vector<solana::Account> accounts;
+  if (!options.accounts_file.empty()) {
+    auto text = read_file(options.accounts_file);
+    if (!text) return printer.fail(text.error());
+    auto parsed = parse_accounts({reinterpret_cast<const char*>(text->data()), text->size()}, options.accounts_file);
+    if (!parsed) return printer.fail(parsed.error());
+    accounts = std::move(parsed->accounts);
+    ix.accounts = std::move(parsed->instruction);
+  }
+  if (!options.instruction_data.empty()) {
+    auto data = instruction_data(options.instruction_data);
+    if (!data) return printer.fail(data.error());
+    ix.data = std::move(*data);
+  }
+  if (!options.program_id.empty()) {
+    auto id = solana::parse_pubkey(options.program_id);
+    if (!id) return printer.fail(bad_input("--program-id", id.error().message));
+    ix.program_id = *id;
+  } else {
+    // A stable id of the program's own: the SHA-256 of the file.
+    std::span<const uint8_t> bytes(file_bytes);
+    ix.program_id = solana::sha256({&bytes, 1});
+  }
+  solana::ExecuteOptions execute_options;
+  execute_options.compute_units = options.compute_units;
+  execute_options.format = options.unaligned ? solana::InputFormat::Unaligned : solana::InputFormat::Aligned;
+  auto result = solana::execute(program, ix, accounts, execute_options);
+  if (!result) {
+    Error error = result.error();
+    if (error.location.input.empty()) error.location.input = options.file;
+    return printer.fail(error);
+  }
+  if (printer.json()) {
+    Json out;
+    out["program_id"] = solana::to_base58(ix.program_id);
+    out["logs"] = result->logs;
+    out["compute_units"] = result->compute_units;
+    out["return_data"] =
+        result->return_data.data.empty() ? Json(nullptr) : Json(solana::to_base64(result->return_data.data));
+    if (result->error) out["error"] = error_json(*result->error);
+    Json list = Json::array();
+    for (const solana::InstructionAccount& meta : ix.accounts)
+      list.push_back(account_json(result->accounts[meta.index], meta));
+    out["accounts"] = std::move(list);
+    printer.print_json(out);
+  } else {
+    for (const std::string& line : result->logs) printer.out() << line << "\n";
+    printer.out() << std::flush;
+    if (result->error) return printer.fail(*result->error, kExitRejected);
+  }
+  return result->error ? kExitRejected : kExitOk;
+}
+
+}  // namespace bpfkit::cli

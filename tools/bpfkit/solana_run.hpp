@@ -1,0 +1,39 @@
+// `bpfkit run` on a Solana program: accounts from JSON, instruction data,
+// program id, then solana::execute and its logs, compute units, return
+// data, error and accounts, human or --json.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpfkit/solana.hpp"
+#include "report.hpp"
+
+namespace bpfkit::cli {
+
+struct SolanaRunOptions {
+  std::string file;  // names the program in errors
+  std::string accounts_file;
+  std::string instruction_data;  // hex, or @FILE
+  std::string program_id;        // base58; empty: derived from the file
+  bool unaligned = false;
+  uint64_t compute_units = solana::kDefaultComputeUnits;
+};
+
+// The accounts file: a JSON array (or {"accounts": [...]}) of {"key",
+// "owner", "lamports", "data" (base64, or ["...", "base64"|"hex"] as the
+// RPC prints it), "executable", "rent_epoch", "is_signer", "is_writable"};
+// an entry whose key repeats an earlier one is that account again.
+struct AccountsInput {
+  std::vector<solana::Account> accounts;                // the transaction's, unique
+  std::vector<solana::InstructionAccount> instruction;  // one per entry
+};
+Expected<AccountsInput> parse_accounts(std::string_view json, const std::string& name);
+
+// Runs `program` as the Solana runtime would and prints the result; returns
+// the exit status (1 when the instruction failed).
+int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_bytes, const SolanaRunOptions& options,
+               Printer& printer);
+
+}  // namespace bpfkit::cli
