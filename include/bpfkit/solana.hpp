@@ -198,5 +198,6 @@ std::optional<Pubkey> create_program_address(std::span<const std::span<const uin
 bool is_on_curve(const Pubkey& bytes);
 std::array<uint8_t, 32> sha256(std::span<const std::span<const uint8_t>> parts);
 std::array<uint8_t, 32> keccak256(std::span<const std::span<const uint8_t>> parts);
+std::array<uint8_t, 32> blake3(std::span<const std::span<const uint8_t>> parts);
 
 }  // namespace bpfkit::solana

@@ -327,6 +327,7 @@ constexpr Entry kSyscalls[] = {
     {"sol_log_data", log_data},
     {"sol_sha256", hash<sha256>},
     {"sol_keccak256", hash<keccak256>},
+    {"sol_blake3", hash<blake3>},
     {"sol_set_return_data", set_return_data},
     {"sol_get_return_data", get_return_data},
     {"sol_get_clock_sysvar", get_clock},
@@ -347,7 +348,6 @@ constexpr const char* kVmSyscalls[] = {"sol_log_",    "sol_log_64_", "sol_memcpy
 // Syscalls of Agave that bpfkit does not provide yet: a call of one fails
 // with UnknownSyscall naming it.
 constexpr const char* kMissing[] = {
-    "sol_blake3",
     "sol_secp256k1_recover",
     "sol_get_epoch_rewards_sysvar",
     "sol_get_sysvar",

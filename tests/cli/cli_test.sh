@@ -224,6 +224,12 @@ check_err solana-error-text 1 "[Custom]" -- "$bpfkit" run "$tmp/offset.s" --dial
 check solana-unaligned 1 "custom program error: 0xca" -- "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --unaligned \
   --accounts "$tmp/accounts.json"
 check solana-default-cu 1 "consumed 5 of 200000 compute units" -- "$bpfkit" run "$elfs/strict_header.so"
+# Sysvars from a file: the clock's slot, returned as a custom error.
+printf 'r1 = r10\nr1 += -64\ncall sol_get_clock_sysvar\nr0 = *(u64 *)(r10 - 64)\nexit\n' >"$tmp/slot.s"
+printf '{"clock": {"slot": 77}, "rent": {"burn_percent": 10}}' >"$tmp/sysvars.json"
+check solana-sysvars 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/slot.s" --dialect sbpf-v3 --sysvars "$tmp/sysvars.json"
+printf '{"clock": {"slot": -1}}' >"$tmp/bad-sysvars.json"
+check_err solana-bad-sysvars 2 "clock.slot" -- "$bpfkit" run "$tmp/slot.s" --dialect sbpf-v3 --sysvars "$tmp/bad-sysvars.json"
 printf 'not json' >"$tmp/bad.json"
 check_err solana-bad-accounts 2 "not JSON" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --accounts "$tmp/bad.json"
 printf '[{"key": "0"}]' >"$tmp/bad-key.json"

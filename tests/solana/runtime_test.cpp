@@ -143,18 +143,26 @@ const char* kSha256 = R"(
   exit
 )";
 
-TEST(SolanaRuntime, Sha256AndReturnData) {
-  ExecuteResult r = run(kSha256);
-  ASSERT_FALSE(r.error) << r.error->message;
-  std::span<const uint8_t> abc(reinterpret_cast<const uint8_t*>("abc"), 3);
-  const auto digest = sha256({&abc, 1});
-  EXPECT_EQ(r.return_data.data, std::vector<uint8_t>(digest.begin(), digest.end()));
-  EXPECT_EQ(r.return_data.program_id, kProgram);
-  // 19 instructions; sha256: 85 + max(10, 3 / 2); set_return_data: 100 + 32 / 250.
-  EXPECT_EQ(r.compute_units, 19u + 95 + 100);
-  EXPECT_EQ(r.logs[1], consumed(214));
-  EXPECT_EQ(r.logs[2], "Program return: " + kId + " " + to_base64(digest));
-  EXPECT_EQ(r.logs[3], "Program " + kId + " success");
+TEST(SolanaRuntime, HashesAndReturnData) {
+  using Hash = std::array<uint8_t, 32> (*)(std::span<const std::span<const uint8_t>>);
+  const std::pair<const char*, Hash> hashes[] = {
+      {"sol_sha256", sha256}, {"sol_keccak256", keccak256}, {"sol_blake3", blake3}};
+  for (const auto& [name, fn] : hashes) {
+    SCOPED_TRACE(name);
+    std::string source = kSha256;
+    source.replace(source.find("sol_sha256"), 10, name);
+    ExecuteResult r = run(source);
+    ASSERT_FALSE(r.error) << r.error->message;
+    std::span<const uint8_t> abc(reinterpret_cast<const uint8_t*>("abc"), 3);
+    const auto digest = fn({&abc, 1});
+    EXPECT_EQ(r.return_data.data, std::vector<uint8_t>(digest.begin(), digest.end()));
+    EXPECT_EQ(r.return_data.program_id, kProgram);
+    // 19 instructions; the hash: 85 + max(10, 3 / 2); set_return_data: 100 + 32 / 250.
+    EXPECT_EQ(r.compute_units, 19u + 95 + 100);
+    EXPECT_EQ(r.logs[1], consumed(214));
+    EXPECT_EQ(r.logs[2], "Program return: " + kId + " " + to_base64(digest));
+    EXPECT_EQ(r.logs[3], "Program " + kId + " success");
+  }
 }
 
 // A sysvar into the stack, returned whole: its bytes and cost.

@@ -305,6 +305,26 @@ TEST(SolanaCrypto, Hashes) {
   std::span<const uint8_t> halves[] = {whole.subspan(0, 137), whole.subspan(137)};
   EXPECT_EQ(hex(keccak256(halves)), hex(keccak256({&whole, 1})));
   EXPECT_EQ(hex(sha256(halves)), hex(sha256({&whole, 1})));
+  // BLAKE3 across blocks, chunks (1 KiB) and parents: the official test
+  // vectors (input byte i = i % 251).
+  EXPECT_EQ(hex(blake3({})), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+  std::vector<uint8_t> input(8193);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<uint8_t>(i % 251);
+  auto blake3_of = [&](size_t n) {
+    std::span<const uint8_t> part(input.data(), n);
+    return hex(blake3({&part, 1}));
+  };
+  EXPECT_EQ(blake3_of(1), "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213");
+  EXPECT_EQ(blake3_of(65), "de1e5fa0be70df6d2be8fffd0e99ceaa8eb6e8c93a63f2d8d1c30ecb6b263dee");
+  EXPECT_EQ(blake3_of(1023), "10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11");
+  EXPECT_EQ(blake3_of(1024), "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7");
+  EXPECT_EQ(blake3_of(2048), "e776b6028c7cd22a4d0ba182a8bf62205d2ef576467e838ed6f2529b85fba24a");
+  EXPECT_EQ(blake3_of(2049), "5f4d72f40d7a5f82b15ca2b2e44b1de3c2ef86c426c95c1af0b6879522563030");
+  EXPECT_EQ(blake3_of(3073), "7124b49501012f81cc7f11ca069ec9226cecb8a2c850cfe644e327d22d3e1cd3");
+  EXPECT_EQ(blake3_of(8193), "bab6c09cb8ce8cf459261398d2e7aef35700bf488116ceb94a36d0f5f1b7bc3b");
+  // Split across parts at odd places: the same hash.
+  std::span<const uint8_t> pieces[] = {{input.data(), 100}, {input.data() + 100, 1000}, {input.data() + 1100, 7093}};
+  EXPECT_EQ(hex(blake3(pieces)), blake3_of(8193));
 }
 
 TEST(SolanaCrypto, CurveAndProgramAddresses) {

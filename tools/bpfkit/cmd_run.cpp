@@ -99,6 +99,7 @@ constexpr Scoped kScoped[] = {
     {"--ix-data", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--program-id", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--unaligned", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--sysvars", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--solana", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
 };
 // clang-format on
@@ -153,7 +154,7 @@ Expected<isa::Program> program_of(const InputFile& input, const load::Options& o
 // is given (--input, --mem...: the bare VM, as the fixture harnesses run
 // it); any runtime option asks for it, raw sBPF text included.
 bool solana_mode(const InputFile& input) {
-  for (const char* flag : {"--accounts", "--ix-data", "--program-id", "--unaligned", "--solana"})
+  for (const char* flag : {"--accounts", "--ix-data", "--program-id", "--unaligned", "--sysvars", "--solana"})
     if (given(flag)) return true;
   if (input.kind != InputKind::SbpfObject) return false;
   for (const char* flag : {"--input", "--mem", "--mem-hex", "--mem-size"})
@@ -232,7 +233,9 @@ void add_options(CLI::App& app) {
       app.add_flag("--unaligned", options.solana.unaligned, "sBPF: the deprecated loader's unaligned input format");
   auto* solana = app.add_flag("--solana", options.solana_runtime,
                               "sBPF: run in the Solana runtime (the default for a .so without --input)");
-  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, solana})
+  auto* sysvars = app.add_option("--sysvars", options.solana.sysvars_file,
+                                 "sBPF: clock, rent and epoch schedule as JSON (default: Agave's defaults)");
+  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, sysvars, solana})
     runtime->excludes(input)->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   add_sbpf_load_options(app, options.sbpf);
   app.add_option("--dialect", options.dialect,

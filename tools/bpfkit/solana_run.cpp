@@ -1,5 +1,8 @@
 #include "solana_run.hpp"
 
+#include <limits>
+#include <type_traits>
+
 #include "input.hpp"
 
 namespace bpfkit::cli {
@@ -83,6 +86,72 @@ Expected<std::vector<uint8_t>> instruction_data(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// Sets `out` from entry[name] when present; a value of the wrong type is an error.
+template <class T>
+std::optional<Error> set_field(const Json& object, const char* name, T& out, const std::string& what,
+                               const std::string& file) {
+  auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  const bool fits = std::is_same_v<T, bool>     ? it->is_boolean()
+                    : std::is_same_v<T, double> ? it->is_number()
+                    : std::is_signed_v<T>       ? it->is_number_integer()
+                                                : it->is_number_unsigned();
+  if (!fits) return bad_input(file, what + "." + name + ": a value of the wrong type");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (std::is_signed_v<T> ? it->template get<int64_t>() < std::numeric_limits<T>::min() ||
+                                  it->template get<int64_t>() > std::numeric_limits<T>::max()
+                            : it->template get<uint64_t>() > std::numeric_limits<T>::max())
+      return bad_input(file, what + "." + name + ": out of range");
+  }
+  out = it->template get<T>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Expected<solana::Sysvars> parse_sysvars(std::string_view text, const std::string& name) {
+  Json root = Json::parse(text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) return bad_input(name, "a JSON object of sysvars is needed");
+  solana::Sysvars sysvars;
+  std::optional<Error> error;
+  auto section = [&](const char* key) -> const Json* {
+    auto it = root.find(key);
+    if (it == root.end()) return nullptr;
+    if (!it->is_object()) error = bad_input(name, std::string(key) + ": an object is needed");
+    return it->is_object() ? &*it : nullptr;
+  };
+  if (const Json* clock = section("clock")) {
+    solana::Clock& c = sysvars.clock;
+    for (auto e : {set_field(*clock, "slot", c.slot, "clock", name),
+                   set_field(*clock, "epoch_start_timestamp", c.epoch_start_timestamp, "clock", name),
+                   set_field(*clock, "epoch", c.epoch, "clock", name),
+                   set_field(*clock, "leader_schedule_epoch", c.leader_schedule_epoch, "clock", name),
+                   set_field(*clock, "unix_timestamp", c.unix_timestamp, "clock", name)})
+      if (e && !error) error = e;
+  }
+  if (const Json* rent = section("rent")) {
+    solana::Rent& r = sysvars.rent;
+    for (auto e : {set_field(*rent, "lamports_per_byte_year", r.lamports_per_byte_year, "rent", name),
+                   set_field(*rent, "exemption_threshold", r.exemption_threshold, "rent", name),
+                   set_field(*rent, "burn_percent", r.burn_percent, "rent", name)})
+      if (e && !error) error = e;
+  }
+  if (const Json* schedule = section("epoch_schedule")) {
+    solana::EpochSchedule& s = sysvars.epoch_schedule;
+    for (auto e :
+         {set_field(*schedule, "slots_per_epoch", s.slots_per_epoch, "epoch_schedule", name),
+          set_field(*schedule, "leader_schedule_slot_offset", s.leader_schedule_slot_offset, "epoch_schedule", name),
+          set_field(*schedule, "warmup", s.warmup, "epoch_schedule", name),
+          set_field(*schedule, "first_normal_epoch", s.first_normal_epoch, "epoch_schedule", name),
+          set_field(*schedule, "first_normal_slot", s.first_normal_slot, "epoch_schedule", name)})
+      if (e && !error) error = e;
+  }
+  if (error) return *error;
+  return sysvars;
+}
+
 Expected<AccountsInput> parse_accounts(std::string_view text, const std::string& name) {
   Json root = Json::parse(text, nullptr, false);
   if (root.is_discarded()) return bad_input(name, "not JSON");
@@ -159,6 +228,13 @@ int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_byt
     ix.program_id = solana::sha256({&bytes, 1});
   }
   solana::ExecuteOptions execute_options;
+  if (!options.sysvars_file.empty()) {
+    auto text = read_file(options.sysvars_file);
+    if (!text) return printer.fail(text.error());
+    auto sysvars = parse_sysvars({reinterpret_cast<const char*>(text->data()), text->size()}, options.sysvars_file);
+    if (!sysvars) return printer.fail(sysvars.error());
+    execute_options.sysvars = *sysvars;
+  }
   execute_options.compute_units = options.compute_units;
   execute_options.format = options.unaligned ? solana::InputFormat::Unaligned : solana::InputFormat::Aligned;
   auto result = solana::execute(program, ix, accounts, execute_options);

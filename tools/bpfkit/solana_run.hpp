@@ -17,6 +17,7 @@ struct SolanaRunOptions {
   std::string accounts_file;
   std::string instruction_data;  // hex, or @FILE
   std::string program_id;        // base58; empty: derived from the file
+  std::string sysvars_file;      // JSON; empty: the defaults
   bool unaligned = false;
   uint64_t compute_units = solana::kDefaultComputeUnits;
 };
@@ -30,6 +31,13 @@ struct AccountsInput {
   std::vector<solana::InstructionAccount> instruction;  // one per entry
 };
 Expected<AccountsInput> parse_accounts(std::string_view json, const std::string& name);
+
+// The sysvars file: {"clock": {"slot", "epoch_start_timestamp", "epoch",
+// "leader_schedule_epoch", "unix_timestamp"}, "rent": {"lamports_per_byte_year",
+// "exemption_threshold", "burn_percent"}, "epoch_schedule": {"slots_per_epoch",
+// "leader_schedule_slot_offset", "warmup", "first_normal_epoch",
+// "first_normal_slot"}}; fields left out keep their defaults.
+Expected<solana::Sysvars> parse_sysvars(std::string_view json, const std::string& name);
 
 // Runs `program` as the Solana runtime would and prints the result; returns
 // the exit status (1 when the instruction failed).
