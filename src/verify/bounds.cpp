@@ -376,7 +376,30 @@ Reg truncated(const Reg& reg, unsigned bytes) {
   return out;
 }
 
+// The kernel's is_safe_to_compute_dst_reg_range: division, remainder and
+// shifts by anything but a constant below the width give an unknown 64-bit
+// scalar, even from constants (never more precise than the kernel: a
+// branch we would know dead, it explores).
+bool computable(Operation operation, const Reg& src, unsigned width) {
+  switch (operation) {
+    case Operation::Add:
+    case Operation::Sub:
+    case Operation::And:
+    case Operation::Xor:
+    case Operation::Or:
+    case Operation::Mul: return true;
+    case Operation::Lsh:
+    case Operation::Rsh:
+    case Operation::Arsh: {
+      const View amount = view_of(src, width);
+      return tnum_is_const(amount.var) && amount.umin == amount.umax && amount.umax < width;
+    }
+    default: return false;
+  }
+}
+
 Reg scalar_alu(Operation operation, const Reg& dst, const Reg& src, unsigned width) {
+  if (!computable(operation, src, width)) return unknown_scalar();
   if (dst.is_const() && src.is_const()) return const_scalar(concrete(operation, dst.var.value, src.var.value, width));
   Reg out = unknown_scalar();
   const View result = alu_view(operation, view_of(dst, width), view_of(src, width), width);

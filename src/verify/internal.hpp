@@ -166,6 +166,9 @@ struct Frame {
 
 struct State {
   std::vector<Frame> frames;  // the current one last
+  // A path only a mispredicted branch takes (Spectre v1: explored for the
+  // bpf profile, as the kernel does without CAP_PERFMON).
+  bool speculative = false;
   Frame& top() { return frames.back(); }
   const Frame& top() const { return frames.back(); }
 };
@@ -174,6 +177,9 @@ struct State {
 // covers now): the kernel's states_equal with its regsafe/stacksafe, without
 // liveness. `exact`: the same state (the infinite-loop check).
 bool covers(const State& old, const State& now, Profile profile, bool exact);
+
+// A hash of the exact state, ids left out (covers(exact) maps them).
+uint64_t state_hash(const State& state);
 
 // "R1=ctx() R10=fp0" as the kernel prints a frame.
 std::string reg_string(const Reg& reg);

@@ -99,11 +99,13 @@ Result verify(const isa::Program& program, const Options& options) {
     reject(result, *why);
     return result;
   }
-  // The second pass (abstract interpretation) is not in yet: a program that
-  // passes the first is accepted, every instruction counted once.
-  result.processed_insns = program.size();
-  result.reached.assign(program.size(), true);
-  result.accepted = true;
+  std::optional<detail::Reject> why;
+  detail::interpret(program, options, cfg, result, why);
+  if (why) {
+    reject(result, *why);
+  } else {
+    result.accepted = true;
+  }
   if (options.log_level > 0) result.log += stats_line(result, options) + "\n";
   return result;
 }

@@ -1,0 +1,112 @@
+// Module verify, internal: the second pass, the kernel's do_check. One
+// Checker walks every path of the program depth-first (a conditional jump
+// whose both edges are live pushes the jump's edge and follows the
+// fall-through), storing states at the first pass's prune points: a path
+// that reaches a state an explored one covers ends there; one that reaches
+// a state still being explored, unchanged, is an infinite loop.
+//
+// Its methods live in one file per phase: interpret.cpp (the driver, the
+// ALU, jumps, calls, exit), memory.cpp (loads, stores, atomics, the context
+// layouts, the stack) and helpers.cpp (helper calls).
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include "internal.hpp"
+
+namespace bpfkit::verify::detail {
+
+class Checker {
+ public:
+  Checker(const isa::Program& program, const Options& options, const Cfg& cfg, Result& result);
+  std::optional<Reject> run();
+
+  // ---- Shared by the phases -----------------------------------------------------
+  std::array<Reg, isa::kRegisterCount>& regs() { return cur_.top().regs; }
+  bool fail(Errno error_number, std::string message);
+  bool check_read(int regno);  // "R2 !read_ok"
+  bool leaks_allowed() const { return options_.profile == Profile::Root; }
+  uint32_t new_id() { return ++id_gen_; }
+  void note(const std::string& line);  // a line of the log (levels 1 and 2)
+
+  // memory.cpp
+  bool load(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool store(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool atomic(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool load_packet_legacy(const isa::Slot& slot, const isa::Semantics& semantics);
+  // A helper's memory argument: `size` bytes at reg (read, or written).
+  bool check_helper_memory(int regno, uint64_t size, bool write, bool zero_allowed);
+
+  // helpers.cpp
+  bool call_helper(const isa::Slot& slot);
+
+ private:
+  struct Pending {
+    State state;
+    uint32_t pc = 0;
+    int32_t parent = -1;
+    uint32_t from = 0;
+  };
+  struct Checkpoint {
+    int32_t parent = -1;
+    uint32_t live = 0;  // paths still being explored below it
+    uint32_t pc = 0;
+    uint64_t hash = 0;             // of the exact state (state_hash)
+    std::unique_ptr<State> state;  // null once evicted
+  };
+  enum class Visit { Continue, Pruned, Failed };
+
+  State initial_state() const;
+  Visit visit(uint32_t pc);
+  void release(int32_t checkpoint);
+  bool push_branch(State state, uint32_t pc);
+  // The bpf profile: a decided branch's dead edge explored as a mispredicted
+  // one would run it, with the compared registers unknown.
+  bool push_speculative(uint32_t pc, int dst, int src);
+  bool next_path();  // false when every path is done
+  bool step();       // one instruction at pc_
+
+  bool alu(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool mov(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool unary(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool pointer_alu(isa::Operation operation, int dst, const Reg& ptr, const Reg& offset, bool offset_is_dst,
+                   unsigned width);
+  bool lddw(const isa::Slot& slot, isa::Op op);
+  bool jump_if(const isa::Slot& slot, const isa::Semantics& semantics);
+  bool pointer_jump(const isa::Slot& slot, const isa::Semantics& semantics, bool& handled);
+  bool check_stack_depth();
+  bool call_local(const isa::Slot& slot);
+  bool exit();
+
+  const isa::Program& program_;
+  const Options& options_;
+  const Cfg& cfg_;
+  Result& result_;
+
+  State cur_;
+  uint32_t pc_ = 0;
+  uint32_t next_pc_ = 0;
+  bool path_done_ = false;
+  std::optional<Reject> reject_;
+  uint32_t id_gen_ = 0;
+
+  std::vector<Pending> pending_;
+  std::vector<Checkpoint> checkpoints_;
+  // Per pc: states still being explored (by hash, for the infinite-loop
+  // check) and explored ones (for pruning, the newest kMaxStatesPerInsn).
+  std::vector<std::unordered_multimap<uint64_t, uint32_t>> live_at_pc_;
+  std::vector<std::vector<uint32_t>> done_at_pc_;
+  uint64_t jumps_processed_ = 0, prev_jumps_ = 0, prev_insns_ = 0;
+  int32_t parent_ = -1;
+  uint64_t live_states_ = 0;
+
+ public:
+  std::vector<uint32_t> stack_depth;  // per subprogram: bytes used
+  const isa::Program& program() const { return program_; }
+  const Options& options() const { return options_; }
+  State& state() { return cur_; }
+  uint32_t pc() const { return pc_; }
+};
+
+}  // namespace bpfkit::verify::detail

@@ -1,0 +1,259 @@
+// The abstract state: spilled registers, the comparison that prunes a path
+// (an explored state that covers the new one), and the kernel's way of
+// printing registers.
+#include <algorithm>
+#include <unordered_map>
+
+#include "internal.hpp"
+
+namespace bpfkit::verify::detail {
+
+const Reg* Frame::spill_at(int slot) const {
+  for (const Spilled& spilled : spills)
+    if (spilled.slot == slot) return &spilled.reg;
+  return nullptr;
+}
+
+Reg* Frame::spill_at(int slot) {
+  for (Spilled& spilled : spills)
+    if (spilled.slot == slot) return &spilled.reg;
+  return nullptr;
+}
+
+void Frame::set_spill(int slot, const Reg& reg) {
+  if (Reg* existing = spill_at(slot)) {
+    *existing = reg;
+  } else {
+    spills.push_back({static_cast<uint8_t>(slot), reg});
+    std::sort(spills.begin(), spills.end(), [](const Spilled& a, const Spilled& b) { return a.slot < b.slot; });
+  }
+  std::fill_n(stack.begin() + slot * 8, 8, StackByte::Spill);
+}
+
+void Frame::drop_spill(int slot) {
+  std::erase_if(spills, [slot](const Spilled& spilled) { return spilled.slot == slot; });
+}
+
+const char* type_name(RegType type) {
+  switch (type) {
+    case RegType::NotInit: return "?";
+    case RegType::Scalar: return "scalar";
+    case RegType::Ctx: return "ctx";
+    case RegType::Stack: return "fp";
+    case RegType::MapPtr: return "map_ptr";
+    case RegType::MapValue: return "map_value";
+    case RegType::MapValueOrNull: return "map_value_or_null";
+    case RegType::Packet: return "pkt";
+    case RegType::PacketMeta: return "pkt_meta";
+    case RegType::PacketEnd: return "pkt_end";
+    case RegType::Mem: return "mem";
+  }
+  return "?";
+}
+
+namespace {
+
+// Ids of the old state paired with the new one's, both ways (check_ids).
+class IdMap {
+ public:
+  bool pair(uint32_t old_id, uint32_t new_id) {
+    if (old_id == 0 && new_id == 0) return true;
+    if (old_id == 0 || new_id == 0) return false;
+    auto [at, added] = forward_.emplace(old_id, new_id);
+    auto [back, back_added] = backward_.emplace(new_id, old_id);
+    return at->second == new_id && back->second == old_id;
+  }
+
+ private:
+  std::unordered_map<uint32_t, uint32_t> forward_, backward_;
+};
+
+bool range_within(const Reg& old, const Reg& now) {
+  return old.umin <= now.umin && now.umax <= old.umax && old.smin <= now.smin && now.smax <= old.smax &&
+         old.u32min <= now.u32min && now.u32max <= old.u32max && old.s32min <= now.s32min && now.s32max <= old.s32max;
+}
+
+bool reg_covers(const Reg& old, const Reg& now, IdMap& ids, bool exact) {
+  if (exact) {
+    if (old.type != now.type) return false;
+    Reg a = old, b = now;
+    a.id = b.id = 0;
+    return a == b && ids.pair(old.id, now.id);
+  }
+  if (old.type == RegType::NotInit) return true;  // nothing after this point read it
+  if (old.type != now.type) return false;
+  if (old.type == RegType::Scalar) {
+    if (!range_within(old, now) || !tnum_in(old.var, now.var)) return false;
+    return old.id == 0 || ids.pair(old.id, now.id);  // linked in old: must be linked alike
+  }
+  if (old.off != now.off || old.map != now.map || old.frame != now.frame || old.size != now.size) return false;
+  if (!range_within(old, now) || !tnum_in(old.var, now.var)) return false;
+  if (old.type == RegType::Packet || old.type == RegType::PacketMeta) {
+    if (now.range < old.range) return false;
+    return ids.pair(old.id, now.id);
+  }
+  if (old.type == RegType::MapValueOrNull) return ids.pair(old.id, now.id);
+  return true;
+}
+
+bool stack_covers(const Frame& old, const Frame& now, Profile profile, IdMap& ids, bool exact) {
+  const bool same_bytes = old.stack == now.stack;  // the usual case: one memcmp
+  for (int i = 0; i < kStackSize && !same_bytes; ++i) {
+    const StackByte was = old.stack[i], is = now.stack[i];
+    if (exact) {
+      if (was != is) return false;
+      continue;
+    }
+    switch (was) {
+      case StackByte::Invalid:
+        // Never read before written on the explored path (bpf); read as an
+        // unknown scalar (root), which Misc and Zero also give.
+        if (profile == Profile::Root && is == StackByte::Spill) return false;
+        break;
+      case StackByte::Misc:
+        if (is == StackByte::Spill) {
+          const Reg* spilled = now.spill_at(i / 8);
+          if (!spilled || spilled->type != RegType::Scalar) return false;
+        } else if (is == StackByte::Invalid && profile == Profile::Bpf) {
+          return false;
+        }
+        break;
+      case StackByte::Zero:
+        if (is != StackByte::Zero) return false;
+        break;
+      case StackByte::Spill:
+        if (is != StackByte::Spill) return false;
+        break;
+    }
+  }
+  for (const Spilled& spilled : old.spills) {
+    const Reg* other = now.spill_at(spilled.slot);
+    if (!other || !reg_covers(spilled.reg, *other, ids, exact)) return false;
+  }
+  if (exact && old.spills.size() != now.spills.size()) return false;
+  return true;
+}
+
+std::string number(int64_t value) { return std::to_string(value); }
+
+}  // namespace
+
+uint64_t state_hash(const State& state) {
+  uint64_t hash = 14695981039346656037ull;
+  auto mix = [&hash](uint64_t value) { hash = (hash ^ value) * 1099511628211ull; };
+  auto mix_reg = [&](const Reg& reg) {
+    mix(static_cast<uint64_t>(reg.type) | static_cast<uint64_t>(reg.frame) << 8 |
+        static_cast<uint64_t>(static_cast<uint32_t>(reg.off)) << 16);
+    mix(reg.var.value);
+    mix(reg.var.mask);
+    mix(reg.umin);
+    mix(reg.umax);
+    mix(static_cast<uint64_t>(reg.smin));
+    mix(static_cast<uint64_t>(reg.range) ^ reg.size ^ reg.map);
+  };
+  mix(state.speculative);
+  for (const Frame& frame : state.frames) {
+    mix(frame.callsite);
+    for (const Reg& reg : frame.regs) mix_reg(reg);
+    for (int i = 0; i < kStackSize; i += 8) {
+      uint64_t bytes = 0;
+      for (int j = 0; j < 8; ++j) bytes = bytes << 8 | static_cast<uint8_t>(frame.stack[i + j]);
+      mix(bytes);
+    }
+    for (const Spilled& spilled : frame.spills) {
+      mix(spilled.slot);
+      mix_reg(spilled.reg);
+    }
+  }
+  return hash;
+}
+
+bool covers(const State& old, const State& now, Profile profile, bool exact) {
+  if (old.frames.size() != now.frames.size()) return false;
+  if (old.speculative && !now.speculative) return false;
+  IdMap ids;
+  for (size_t f = 0; f < old.frames.size(); ++f) {  // registers first: they differ most often
+    const Frame& a = old.frames[f];
+    const Frame& b = now.frames[f];
+    if (a.callsite != b.callsite) return false;
+    for (int r = 0; r < isa::kRegisterCount; ++r)
+      if (!reg_covers(a.regs[r], b.regs[r], ids, exact)) return false;
+  }
+  for (size_t f = 0; f < old.frames.size(); ++f)
+    if (!stack_covers(old.frames[f], now.frames[f], profile, ids, exact)) return false;
+  return true;
+}
+
+// The printers append piece by piece: GCC 12 warns (-Wrestrict) on short
+// literals + strings.
+namespace {
+
+// "name(a=1,b=2)": fields added one at a time.
+class Fields {
+ public:
+  explicit Fields(std::string& text) : text_(text) {}
+  void add(const char* name, const std::string& value) {
+    if (!first_) text_.push_back(',');
+    first_ = false;
+    text_.append(name).push_back('=');
+    text_.append(value);
+  }
+
+ private:
+  std::string& text_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::string reg_string(const Reg& reg) {
+  std::string text;
+  if (reg.type == RegType::Scalar && reg.is_const()) return number(static_cast<int64_t>(reg.var.value));
+  if (reg.type == RegType::Stack) {
+    text.append("fp").append(number(reg.off));
+    if (!reg.is_const() || reg.var.value != 0) text.append("+").append(tnum_string(reg.var));
+    return text;
+  }
+  text.append(type_name(reg.type)).push_back('(');
+  Fields fields(text);
+  if (reg.id) fields.add("id", number(reg.id));
+  if (reg.type == RegType::Scalar) {
+    if (reg.smin != std::numeric_limits<int64_t>::min()) fields.add("smin", number(reg.smin));
+    if (reg.smax != std::numeric_limits<int64_t>::max()) fields.add("smax", number(reg.smax));
+    if (reg.umin != 0) fields.add("umin", std::to_string(reg.umin));
+    if (reg.umax != std::numeric_limits<uint64_t>::max()) fields.add("umax", std::to_string(reg.umax));
+    if (reg.var.mask != ~uint64_t{0}) fields.add("var_off", tnum_string(reg.var));
+    text.push_back(')');
+    return text;
+  }
+  if (reg.type == RegType::MapPtr || reg.type == RegType::MapValue || reg.type == RegType::MapValueOrNull)
+    fields.add("map", number(reg.map));
+  if (reg.off) fields.add("off", number(reg.off));
+  if (reg.type == RegType::Packet) fields.add("r", number(reg.range));
+  if (reg.type == RegType::Mem) fields.add("sz", std::to_string(reg.size));
+  if (!reg.is_const() || reg.var.value != 0) fields.add("var_off", tnum_string(reg.var));
+  text.push_back(')');
+  return text;
+}
+
+std::string state_string(const State& state) {
+  std::string text;
+  for (size_t f = 0; f < state.frames.size(); ++f) {
+    const Frame& frame = state.frames[f];
+    if (f > 0) text.append(" frame").append(number(static_cast<int64_t>(f))).push_back(':');
+    for (int r = 0; r < isa::kRegisterCount; ++r) {
+      if (frame.regs[r].type == RegType::NotInit) continue;
+      if (!text.empty()) text.push_back(' ');
+      text.push_back('R');
+      text.append(number(r)).push_back('=');
+      text.append(reg_string(frame.regs[r]));
+    }
+    for (const Spilled& spilled : frame.spills) {
+      text.append(" fp").append(number(spilled.slot * 8 - kStackSize)).push_back('=');
+      text.append(reg_string(spilled.reg));
+    }
+  }
+  return text;
+}
+
+}  // namespace bpfkit::verify::detail

@@ -1,0 +1,93 @@
+#include "oracle.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace bpfkit::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted(1, '\'');
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted.push_back('\'');
+  return quoted;
+}
+
+std::optional<std::string> run_command(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string output;
+  char buffer[1 << 16];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+void write_program(const fs::path& file, std::span<const isa::Slot> slots) {
+  const std::vector<uint8_t> bytes = isa::to_bytes(slots);
+  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+KernelVerdict parse(const std::string& text) {
+  KernelVerdict verdict;
+  std::istringstream lines(text);
+  bool in_log = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "--- verifier log ---") in_log = true;
+    if (line == "--- end log ---") in_log = false;
+    if (in_log) verdict.log += line + "\n";
+    if (line.starts_with("verdict: ")) {
+      verdict.has_verdict = true;
+      verdict.accepted = line == "verdict: accepted";
+    }
+    if (line.starts_with("errno: ")) {
+      const size_t open = line.find('('), close = line.find(')');
+      if (open != std::string::npos && close != std::string::npos)
+        verdict.errno_name = line.substr(open + 1, close - open - 1);
+    }
+  }
+  return verdict;
+}
+
+}  // namespace
+
+std::optional<std::string> Oracle::unavailable(const fs::path& dir) {
+  if (access(BPFKIT_KERNEL_ORACLE, X_OK) != 0) return std::string("kernel oracle not found at ") + BPFKIT_KERNEL_ORACLE;
+  const std::vector<std::vector<isa::Slot>> probe = {
+      {isa::encode(isa::Op::mov64_imm, 0, 0, 0, 42), isa::encode(isa::Op::exit)}};
+  const std::vector<KernelVerdict> verdict = verdicts(dir, probe, "socket", false);
+  if (!verdict[0].has_verdict || !verdict[0].accepted)
+    return "the kernel oracle cannot load `r0 = 42; exit` (bpf() refused? needs root or CAP_BPF)";
+  return std::nullopt;
+}
+
+std::vector<KernelVerdict> Oracle::verdicts(const fs::path& dir, const std::vector<std::vector<isa::Slot>>& programs,
+                                            const std::string& type, bool cap_bpf_only) {
+  auto file = [&dir](size_t i) { return dir / std::string("v").append(std::to_string(i)).append(".bin"); };
+  for (size_t i = 0; i < programs.size(); ++i) write_program(file(i), programs[i]);
+  const std::string flags = " --no-run -f bin -t " + type + (cap_bpf_only ? " --cap-bpf-only" : "");
+  const std::string command = "cd " + shell_quote(dir.string()) + " && i=0; while [ $i -lt " +
+                              std::to_string(programs.size()) + " ]; do echo \"@@@ $i\"; " +
+                              shell_quote(BPFKIT_KERNEL_ORACLE) + flags + " v$i.bin 2>&1; i=$((i+1)); done";
+  std::vector<KernelVerdict> results(programs.size());
+  const std::optional<std::string> output = run_command(command);
+  for (size_t i = 0; i < programs.size(); ++i) fs::remove(file(i));
+  if (!output) return results;
+  size_t at = output->find("@@@ ");
+  while (at != std::string::npos) {
+    const size_t name_end = output->find('\n', at);
+    const size_t next = output->find("@@@ ", name_end);
+    const size_t index = std::strtoull(output->c_str() + at + 4, nullptr, 10);
+    if (name_end != std::string::npos && index < results.size())
+      results[index] = parse(output->substr(name_end + 1, next - name_end - 1));
+    at = next;
+  }
+  return results;
+}
+
+}  // namespace bpfkit::test
