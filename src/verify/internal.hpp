@@ -147,6 +147,7 @@ enum class StackByte : uint8_t { Invalid, Misc, Zero, Spill };
 
 struct Spilled {
   uint8_t slot = 0;  // (byte index) / 8
+  uint8_t size = 8;  // a scalar spilled in its low 1, 2 or 4 bytes, or all 8
   Reg reg;
   friend bool operator==(const Spilled&, const Spilled&) = default;
 };
@@ -160,7 +161,9 @@ struct Frame {
 
   const Reg* spill_at(int slot) const;
   Reg* spill_at(int slot);
-  void set_spill(int slot, const Reg& reg);
+  const Spilled* spilled_at(int slot) const;
+  // Spills `reg` into the low `size` bytes of `slot` (the others are misc).
+  void set_spill(int slot, const Reg& reg, int size = 8);
   void drop_spill(int slot);
 };
 

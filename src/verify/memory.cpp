@@ -158,6 +158,10 @@ class MemoryAccess {
       return true;
     }
     if (is_pointer(value.type)) return c_.fail(Errno::Eacces, "invalid size of register spill");
+    if (index % 8 == 0 && !(value.is_const() && tnum_cast(value.var, access.size).value == 0)) {
+      frame.set_spill(slot, value, access.size);  // a narrow spill of a scalar keeps its value
+      return true;
+    }
     const bool zero = value.is_const() && tnum_cast(value.var, access.size).value == 0;
     std::fill_n(frame.stack.begin() + index, access.size, zero ? StackByte::Zero : StackByte::Misc);
     return true;
@@ -166,14 +170,21 @@ class MemoryAccess {
   bool stack_read(Access& access, Frame& frame, int64_t off) {
     const int64_t index = stack_index(off);
     const int slot = static_cast<int>(index / 8);
-    if (const Reg* spilled = frame.spill_at(slot)) {
+    const Spilled* spill = frame.spilled_at(slot);
+    if (spill && (access.size < 8 || spill->size == 8)) {  // a whole slot over a narrow spill: byte by byte
+      const Reg* spilled = &spill->reg;
       if (access.size == 8) {
         access.loaded = *spilled;
         return true;
       }
       if (spilled->type != RegType::Scalar) return c_.fail(Errno::Eacces, "invalid size of register fill");
-      access.loaded =
-          index % 8 == 0 && !access.sign ? truncated(*spilled, access.size) : sized_scalar(access.size, access.sign);
+      const bool whole = index % 8 == 0 && access.size == spill->size;
+      if (whole && !access.sign && spilled->umax < (uint64_t{1} << (8 * access.size))) {
+        access.loaded = *spilled;  // the value fits: the register comes back as it was
+      } else {
+        access.loaded =
+            index % 8 == 0 && !access.sign ? truncated(*spilled, access.size) : sized_scalar(access.size, access.sign);
+      }
       return true;
     }
     // Below every byte this path wrote, the kernel has not allocated the

@@ -20,14 +20,19 @@ Reg* Frame::spill_at(int slot) {
   return nullptr;
 }
 
-void Frame::set_spill(int slot, const Reg& reg) {
-  if (Reg* existing = spill_at(slot)) {
-    *existing = reg;
-  } else {
-    spills.push_back({static_cast<uint8_t>(slot), reg});
-    std::sort(spills.begin(), spills.end(), [](const Spilled& a, const Spilled& b) { return a.slot < b.slot; });
-  }
-  std::fill_n(stack.begin() + slot * 8, 8, StackByte::Spill);
+const Spilled* Frame::spilled_at(int slot) const {
+  for (const Spilled& spilled : spills)
+    if (spilled.slot == slot) return &spilled;
+  return nullptr;
+}
+
+void Frame::set_spill(int slot, const Reg& reg, int size) {
+  drop_spill(slot);
+  spills.push_back({static_cast<uint8_t>(slot), static_cast<uint8_t>(size), reg});
+  std::sort(spills.begin(), spills.end(), [](const Spilled& a, const Spilled& b) { return a.slot < b.slot; });
+  std::fill_n(stack.begin() + slot * 8, size, StackByte::Spill);
+  for (int i = slot * 8 + size; i < slot * 8 + 8; ++i)  // mark_stack_slot_misc: zero and invalid stay
+    if (stack[i] == StackByte::Spill) stack[i] = StackByte::Misc;
 }
 
 void Frame::drop_spill(int slot) {
@@ -127,8 +132,8 @@ bool stack_covers(const Frame& old, const Frame& now, Profile profile, IdMap& id
     }
   }
   for (const Spilled& spilled : old.spills) {
-    const Reg* other = now.spill_at(spilled.slot);
-    if (!other || !reg_covers(spilled.reg, *other, ids, exact)) return false;
+    const Spilled* other = now.spilled_at(spilled.slot);
+    if (!other || other->size != spilled.size || !reg_covers(spilled.reg, other->reg, ids, exact)) return false;
   }
   if (exact && old.spills.size() != now.spills.size()) return false;
   return true;

@@ -43,4 +43,17 @@ check_err section-on-raw 2 "--section and --function choose a program of an eBPF
 printf 'r0 = \n' >"$tmp/syntax.s"
 check_err syntax 2 "syntax.s:1" -- "$bpfkit" verify "$tmp/syntax.s"
 
+# The second pass, and run --verify: the raw type's buffer is --mem-size bytes.
+printf 'r0 = *(u64 *)(r1 + 8)\nexit\n' >"$tmp/past-buffer.s"
+check past-buffer 1 "invalid access to memory, mem_size=4 off=8 size=8" -- "$bpfkit" verify "$tmp/past-buffer.s" --mem-size 4
+check in-buffer 0 "accepted" -- "$bpfkit" verify "$tmp/past-buffer.s" --mem-size 16
+check_err run-verify-refuses 1 "verifier: invalid access to memory, mem_size=4 off=8 size=8 (EACCES)" \
+  -- "$bpfkit" run "$tmp/past-buffer.s" --mem-size 4 --verify
+check run-verify-runs 0 "0x0" -- "$bpfkit" run "$tmp/past-buffer.s" --mem-size 16 --verify
+printf 'r0 = r10\nexit\n' >"$tmp/leak.s"
+check leak-root 0 "accepted" -- "$bpfkit" verify "$tmp/leak.s" --type socket
+check leak-bpf 1 "R0 leaks addr as return value" -- "$bpfkit" verify "$tmp/leak.s" --type socket --profile bpf
+check log-level 1 "R0 leaks addr" -- "$bpfkit" verify "$tmp/leak.s" --type socket --profile bpf --log-level 2
+check_that log-on-stderr grep -q "0: (0xbf) mov64_reg" "$tmp/stderr"
+
 summary cli_verify

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "bpfkit/elf.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/verify.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -112,5 +114,75 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, VerifyCase, ::testing::ValuesIn(read_cases()), case_name);
+
+}  // namespace
+
+// ---- Clang-compiled objects -------------------------------------------------------------
+
+namespace {
+
+struct ObjectCase {
+  const char* file;
+  const char* function;  // "" for the default program
+  bool accept;
+  const char* message;
+};
+
+// The type from the section, as `bpfkit verify` takes it (raw where the
+// section names none of ours).
+verify::Result verify_object(const std::string& path, const std::string& function) {
+  load::Options options;
+  options.function = function;
+  auto opened = load::open_file(path, options);
+  EXPECT_TRUE(opened.has_value()) << to_string(opened.error());
+  if (!opened) return {};
+  const std::string text = bpfkit::test::read_text(path);
+  auto object = elf::EbpfObject::parse(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), path);
+  EXPECT_TRUE(object.has_value());
+  auto chosen = object->choose_program("", function);
+  EXPECT_TRUE(chosen.has_value());
+  verify::Options verify_options;
+  verify_options.type = verify::program_type_of_section((*chosen)->section).value_or(verify::ProgramType::Raw);
+  return verify::verify(opened->program, verify_options);
+}
+
+// The C test programs (tests/bpf): what the kernel makes of them. Pointers
+// in global data load as scalars in the kernel too (data_pointers).
+TEST(VerifyObjects, TestProgramsAsTheKernelSees) {
+  const std::string dir = BPFKIT_TEST_BPF_DIR;
+  if (!std::filesystem::exists(dir + "/compute.o")) GTEST_SKIP() << "the C test programs were not built (clang-19)";
+  const ObjectCase cases[] = {
+      {"compute.o", "", true, ""},        {"subprogs.o", "", true, ""},
+      {"global_data.o", "", true, ""},    {"legacy_maps.o", "", true, ""},
+      {"map_types.o", "", true, ""},      {"maps.o", "", true, ""},
+      {"tail_call.o", "entry", true, ""}, {"data_pointers.o", "", false, "R1 invalid mem access 'scalar'"},
+  };
+  for (const ObjectCase& test : cases) {
+    SCOPED_TRACE(test.file);
+    const verify::Result result = verify_object(dir + "/" + test.file, test.function);
+    EXPECT_EQ(result.accepted, test.accept) << (result.error ? result.error->message : "") << "\n" << result.log;
+    if (!test.accept && result.error) {
+      EXPECT_NE(result.error->message.find(test.message), std::string::npos);
+    }
+  }
+}
+
+// The six benchmark programs loop over their whole input: past the 1M
+// processed-instruction limit, as in the kernel (E2BIG).
+TEST(VerifyObjects, BenchProgramsExceedTheLimit) {
+  const std::string dir = BPFKIT_BENCH_DIR;
+  if (!std::filesystem::exists(dir + "/fib.bpf.o")) GTEST_SKIP() << "the benchmark programs were not built";
+  for (const char* name : {"fib", "sieve", "bubble", "fnv1a", "xxh64", "csum"}) {
+    SCOPED_TRACE(name);
+    auto opened = load::open_file(dir + "/" + name + ".bpf.o");
+    ASSERT_TRUE(opened.has_value()) << to_string(opened.error());
+    verify::Options options;
+    options.mem_size = 4096;
+    const verify::Result result = verify::verify(opened->program, options);
+    EXPECT_FALSE(result.accepted);
+    EXPECT_EQ(verify::errno_name(result.error_number), "E2BIG") << (result.error ? result.error->message : "");
+  }
+}
 
 }  // namespace

@@ -1,6 +1,7 @@
 // `bpfkit run FILE`: load a program of any kind, run it, print r0.
 #include <charconv>
 
+#include "bpfkit/verify.hpp"
 #include "commands.hpp"
 #include "input.hpp"
 #include "report.hpp"
@@ -18,6 +19,7 @@ struct Options {
   bool json = false, stats = false, regs = false;
   std::string section, function;  // eBPF objects: which program
   bool dump_maps = false;
+  bool verify = false;     // the verifier's verdict first (module verify)
   std::string input_file;  // sBPF: the input region
   SbpfLoadOptions sbpf;
   SolanaRunOptions solana;  // sBPF: the Solana runtime's accounts, instruction, program id
@@ -95,6 +97,7 @@ constexpr Scoped kScoped[] = {
     {"--min-version", kSbpf, "sBPF shared objects"},
     {"--max-version", kSbpf, "sBPF shared objects"},
     {"--dialect", kRawLinux | kRawSbpf, "raw programs; an ELF file says its own"},
+    {"--verify", kRawLinux | kEbpf, "Linux programs"},
     {"--accounts", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--ix-data", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--program-id", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
@@ -183,6 +186,17 @@ int run_input(const InputFile& input, Printer& printer) {
   if (!program) return printer.fail(program.error(), status);
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
+  if (options.verify && !sbpf) {  // the raw type: r1 = the buffer, r2 = its length
+    verify::Options verify_options;
+    verify_options.mem_size = *memory ? (*memory)->size() : 0;
+    verify::Result verdict = verify::verify(*program, verify_options);
+    if (!verdict.accepted && verdict.error) {
+      verdict.error->message =
+          "verifier: " + verdict.error->message + " (" + std::string(verify::errno_name(verdict.error_number)) + ")";
+      verdict.error->location.input = input.name;
+      return printer.fail(*verdict.error, kExitRejected);
+    }
+  }
   if (runtime && sbpf) {
     SolanaRunOptions solana = options.solana;
     solana.file = input.name;
@@ -217,6 +231,9 @@ void add_options(CLI::App& app) {
   app.add_option("--section", options.section, "ELF object: the program's section");
   app.add_option("--function", options.function, "ELF object: the program's function");
   app.add_flag("--dump-maps", options.dump_maps, "ELF object: print every map after the run");
+  app.add_flag("--verify", options.verify,
+               "Linux programs: verify first (the raw type: r1 = the memory buffer), and refuse what the verifier "
+               "rejects");
   auto* input = app.add_option("--input", options.input_file, "sBPF: file whose bytes are the input region (r1)");
   input->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   app.add_option("--cu", options.compute_units,
