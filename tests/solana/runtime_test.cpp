@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "bpfkit/elf.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/solana.hpp"
 
@@ -336,6 +337,29 @@ TEST(SolanaRuntime, FailuresNameTheirCause) {
   ASSERT_TRUE(fault.error);
   EXPECT_EQ(fault.logs.back(),
             "Program " + kId + " failed: Access violation in input section at address 0x400000030 of size 8");
+}
+
+// A v0 shared object whose relocation names a syscall no runtime has (the
+// fixture harness's `log`): the call fails naming it.
+TEST(SolanaRuntime, RelocatedSyscallThatNoOneProvides) {
+  auto file = load::read_file(std::string(BPFKIT_SHARED_DIR) + "/sbpf/elfs/syscall_reloc_64_32_sbpfv0.so");
+  ASSERT_TRUE(file);
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = syscall_names();
+  auto program = elf::sbpf::load_program(*file, config);
+  ASSERT_TRUE(program) << to_string(program.error());
+  Instruction ix;
+  ix.program_id = kProgram;
+  auto result = execute(*program, ix, {});
+  ASSERT_TRUE(result);
+  ASSERT_TRUE(result->error);
+  EXPECT_EQ(result->error->name(), "UnknownSyscall");
+  EXPECT_EQ(result->logs.back(), "Program " + kId + " failed: the program called log, which bpfkit does not provide");
+  // Deployment checks refuse it up front, as Agave's loader does.
+  config.deploy_checks = true;
+  auto refused = elf::sbpf::load_program(*file, config);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().name(), "UnresolvedSymbol");
 }
 
 TEST(SolanaRuntime, BudgetAndTruncation) {
