@@ -46,6 +46,27 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+std::string shell_quote(std::string_view text) {
+  std::string quoted(1, '\'');
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::optional<std::string> command_output(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string output;
+  char buffer[1 << 16];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+void write_slots(const fs::path& file, std::span<const isa::Slot> slots) {
+  const std::vector<uint8_t> bytes = isa::to_bytes(slots);
+  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
 CommandResult run_merged(const std::string& command) {
   CommandResult result = run_command(command);
   result.output += result.errors;

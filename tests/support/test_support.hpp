@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,14 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 // The same with stderr appended to `output`, for checks that read both.
 CommandResult run_merged(const std::string& command);
+
+// `text` in single quotes for the shell, its own quotes escaped.
+std::string shell_quote(std::string_view text);
+// What `command` prints on stdout (stderr as the command redirects it);
+// nullopt if the shell could not be started. For long runs of an oracle.
+std::optional<std::string> command_output(const std::string& command);
+// Writes the bytes of `slots` to `file`.
+void write_slots(const std::filesystem::path& file, std::span<const isa::Slot> slots);
 
 // An `*.expected.hex` file of the corpora: one 8-byte slot per line, as 16
 // hex digits in byte order.

@@ -6,32 +6,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "test_support.hpp"
+
 namespace bpfkit::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted(1, '\'');
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  quoted.push_back('\'');
-  return quoted;
-}
-
-std::optional<std::string> run_command(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string output;
-  char buffer[1 << 16];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  pclose(pipe);
-  return output;
-}
-
-void write_program(const fs::path& file, std::span<const isa::Slot> slots) {
-  const std::vector<uint8_t> bytes = isa::to_bytes(slots);
-  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
 
 KernelVerdict parse(const std::string& text) {
   KernelVerdict verdict;
@@ -69,13 +49,13 @@ std::optional<std::string> Oracle::unavailable(const fs::path& dir) {
 std::vector<KernelVerdict> Oracle::verdicts(const fs::path& dir, const std::vector<std::vector<isa::Slot>>& programs,
                                             const std::string& type, bool cap_bpf_only) {
   auto file = [&dir](size_t i) { return dir / std::string("v").append(std::to_string(i)).append(".bin"); };
-  for (size_t i = 0; i < programs.size(); ++i) write_program(file(i), programs[i]);
+  for (size_t i = 0; i < programs.size(); ++i) write_slots(file(i), programs[i]);
   const std::string flags = " --no-run -f bin -t " + type + (cap_bpf_only ? " --cap-bpf-only" : "");
   const std::string command = "cd " + shell_quote(dir.string()) + " && i=0; while [ $i -lt " +
                               std::to_string(programs.size()) + " ]; do echo \"@@@ $i\"; " +
                               shell_quote(BPFKIT_KERNEL_ORACLE) + flags + " v$i.bin 2>&1; i=$((i+1)); done";
   std::vector<KernelVerdict> results(programs.size());
-  const std::optional<std::string> output = run_command(command);
+  const std::optional<std::string> output = command_output(command);
   for (size_t i = 0; i < programs.size(); ++i) fs::remove(file(i));
   if (!output) return results;
   size_t at = output->find("@@@ ");

@@ -50,27 +50,9 @@ uint64_t env_number(const char* name, uint64_t fallback) {
 
 using bpfkit::test::TempDir;
 
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-// Runs a shell command and returns its standard output; nullopt if it could not start.
-std::optional<std::string> run_command(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return std::nullopt;
-  std::string output;
-  char buffer[1 << 16];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  pclose(pipe);
-  return output;
-}
-
-void write_program(const fs::path& file, std::span<const Slot> slots) {
-  const std::vector<uint8_t> bytes = bpfkit::isa::to_bytes(slots);
-  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
+using bpfkit::test::command_output;
+using bpfkit::test::shell_quote;
+using bpfkit::test::write_slots;
 
 std::string program_name(size_t index) {
   char name[32];
@@ -122,7 +104,7 @@ std::vector<OracleResult> run_oracle_batch(const fs::path& dir, size_t first, si
   const std::string command = "cd " + shell_quote(dir.string()) + " && for f in p*.bin; do echo \"@@@ $f\"; " +
                               shell_quote(kOracle) + " -f bin \"$f\" 2>&1; done";
   std::vector<OracleResult> results(count);
-  const std::optional<std::string> output = run_command(command);
+  const std::optional<std::string> output = command_output(command);
   if (!output) return results;
   // Split at the markers; the file name gives the program's index.
   size_t at = output->find("@@@ ");
@@ -143,9 +125,9 @@ std::optional<std::string> oracle_unavailable(const fs::path& dir) {
   const std::array<Slot, 2> probe = {bpfkit::isa::encode(bpfkit::isa::Op::mov64_imm, 0, 0, 0, 42),
                                      bpfkit::isa::encode(bpfkit::isa::Op::exit)};
   const fs::path file = dir / "probe.bin";
-  write_program(file, probe);
+  write_slots(file, probe);
   const std::optional<std::string> output =
-      run_command(shell_quote(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
+      command_output(shell_quote(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
   fs::remove(file);
   if (!output) return "could not start the kernel oracle";
   if (output->find("EPERM") != std::string::npos)
@@ -253,7 +235,7 @@ TEST(KernelDiffTest, InterpreterMatchesKernelOnRandomPrograms) {
     std::vector<std::vector<Slot>> programs;
     for (size_t i = first; i < first + batch; ++i) {
       programs.push_back(bpfkit::testing::random_program(seed + i));
-      write_program(dir.path() / program_name(i), programs.back());
+      write_slots(dir.path() / program_name(i), programs.back());
     }
     const std::vector<OracleResult> kernel = run_oracle_batch(dir.path(), first, batch);
     for (size_t i = 0; i < batch; ++i) {
@@ -295,8 +277,8 @@ TEST(KernelDiffTest, ObjectsMatchKernel) {
     auto linked = object->load_program(**program);
     ASSERT_TRUE(linked.has_value()) << bpfkit::to_string(linked.error());
     const fs::path file = dir.path() / (std::string(name) + ".bin");
-    write_program(file, linked->slots);
-    const auto output = run_command(std::string(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
+    write_slots(file, linked->slots);
+    const auto output = command_output(std::string(kOracle) + " -f bin " + shell_quote(file.string()) + " 2>&1");
     ASSERT_TRUE(output.has_value());
     const OracleResult kernel = parse_oracle(*output);
     ASSERT_TRUE(kernel.accepted && kernel.r0) << name << ": the kernel refused it\n" << verifier_log_tail(kernel.text);
