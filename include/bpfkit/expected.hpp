@@ -38,9 +38,9 @@ const char* errc_name(Errc code);
 // in its own .def; Generic errors have no detail.
 enum class Domain : uint8_t {
   Generic,
-  SbpfVerifier,  // sbpf_verifier_errors.def: solana-sbpf `VerifierError`
-  SbpfLoader,    // sbpf_load_errors.def: solana-sbpf `ElfError` / `ElfParserError`
-  SbpfVm,        // sbpf_vm_errors.def: solana-sbpf `EbpfError` and syscall errors
+  SbpfVerifier,       // sbpf_verifier_errors.def: solana-sbpf `VerifierError`
+  SbpfLoader,         // sbpf_load_errors.def: solana-sbpf `ElfError` / `ElfParserError`
+  SbpfVm,             // sbpf_vm_errors.def: solana-sbpf `EbpfError` and syscall errors
   SolanaInstruction,  // solana_instruction_errors.def: the runtime's `InstructionError`
 };
 

@@ -210,8 +210,9 @@ Error access_violation(const isa::Dialect& dialect, uint64_t addr, uint64_t size
   const isa::FrameModel model = isa::frame_model(dialect);
   const auto frame = static_cast<int64_t>(relative / static_cast<__int128>(model.frame_size));
   if (model.gap_size != 0 && frame >= -1 && frame <= static_cast<int64_t>(model.max_depth)) {
-    std::snprintf(buf, sizeof buf, "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64,
-                  frame, addr, size);
+    std::snprintf(buf, sizeof buf,
+                  "Access violation in stack frame %" PRId64 " at address 0x%" PRIx64 " of size %" PRIu64, frame, addr,
+                  size);
     return named(Errc::AccessViolation, SbpfVmErrc::StackAccessViolation, buf);
   }
   std::snprintf(buf, sizeof buf, "Access violation in %s section at address 0x%" PRIx64 " of size %" PRIu64,
