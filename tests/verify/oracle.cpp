@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +13,15 @@ namespace bpfkit::test {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The number after `key` in the log ("processed 22 insns": key "processed ").
+std::optional<uint64_t> number_after(const std::string& log, const std::string& key) {
+  const size_t at = log.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const char* digits = log.c_str() + at + key.size();
+  if (*digits < '0' || *digits > '9') return std::nullopt;
+  return std::strtoull(digits, nullptr, 10);
+}
 
 KernelVerdict parse(const std::string& text) {
   KernelVerdict verdict;
@@ -31,6 +41,10 @@ KernelVerdict parse(const std::string& text) {
         verdict.errno_name = line.substr(open + 1, close - open - 1);
     }
   }
+  verdict.processed_insns = number_after(verdict.log, "processed ");
+  verdict.states = number_after(verdict.log, " total_states ");
+  verdict.peak_states = number_after(verdict.log, " peak_states ");
+  verdict.verification_usec = number_after(verdict.log, "verification time ");
   return verdict;
 }
 
@@ -48,9 +62,19 @@ std::optional<std::string> Oracle::unavailable(const fs::path& dir) {
 
 std::vector<KernelVerdict> Oracle::verdicts(const fs::path& dir, const std::vector<std::vector<isa::Slot>>& programs,
                                             const std::string& type, bool cap_bpf_only) {
+  Request request;
+  request.type = type;
+  request.cap_bpf_only = cap_bpf_only;
+  return verdicts(dir, programs, request);
+}
+
+std::vector<KernelVerdict> Oracle::verdicts(const fs::path& dir, const std::vector<std::vector<isa::Slot>>& programs,
+                                            const Request& request) {
   auto file = [&dir](size_t i) { return dir / std::string("v").append(std::to_string(i)).append(".bin"); };
   for (size_t i = 0; i < programs.size(); ++i) write_slots(file(i), programs[i]);
-  const std::string flags = " --no-run -f bin -t " + type + (cap_bpf_only ? " --cap-bpf-only" : "");
+  std::string flags = " --no-run -f bin -t " + request.type + (request.cap_bpf_only ? " --cap-bpf-only" : "");
+  if (request.map_size > 0) flags += " -m " + std::to_string(request.map_size);
+  if (request.statistics) flags += " -l 0 -L";
   const std::string command = "cd " + shell_quote(dir.string()) + " && i=0; while [ $i -lt " +
                               std::to_string(programs.size()) + " ]; do echo \"@@@ $i\"; " +
                               shell_quote(BPFKIT_KERNEL_ORACLE) + flags + " v$i.bin 2>&1; i=$((i+1)); done";
