@@ -204,15 +204,25 @@ struct Helper {
   HelperFn fn;
 };
 
+// bpf_tail_call's helper id: the interpreter runs it itself.
+inline constexpr uint32_t kTailCallHelper = 12;
+
 class HelperTable {
  public:
   // Linux: registers `fn` under helper id `id`.
   void add(uint32_t id, std::string name, HelperFn fn);
+  // Linux: registers `fn` under helper id `id`, named as the kernel names it
+  // (isa/helpers.def).
+  void add(uint32_t id, HelperFn fn);
   // sBPF: registers `fn` under murmur3_32(name); SymbolHashCollision when
   // another name has the same key.
   Expected<void> add_syscall(std::string name, HelperFn fn);
   const Helper* find(uint32_t key) const;
   std::vector<std::string> names() const;  // sorted
+  // Linux: every helper `program` calls (tail_call aside, the interpreter's
+  // own) is registered; otherwise UnknownHelper naming all that are not, as
+  // a loader reports them before anything runs.
+  Expected<void> check_calls(const isa::Program& program) const;
 
   // Map, memory, output and ring buffer helpers (1-8, 112, 113, 130-133);
   // tail_call (12) is the interpreter's own.

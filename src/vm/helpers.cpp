@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "bpfkit/vm.hpp"
 
@@ -27,6 +28,22 @@ Expected<void> HelperTable::add_syscall(std::string name, HelperFn fn) {
   }
   by_key_[key] = Helper{std::move(name), std::move(fn)};
   return {};
+}
+
+void HelperTable::add(uint32_t id, HelperFn fn) { add(id, std::string(isa::helper_name(id)), std::move(fn)); }
+
+Expected<void> HelperTable::check_calls(const isa::Program& program) const {
+  std::set<uint32_t> missing;
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    if (!program.ops[pc]) continue;
+    const isa::Semantics meaning = isa::semantics(*program.ops[pc], *program.dialect);
+    const auto id = static_cast<uint32_t>(program.slots[pc].imm);
+    if (meaning.call == isa::CallResolution::Helper && id != kTailCallHelper && find(id) == nullptr) missing.insert(id);
+  }
+  if (missing.empty()) return {};
+  std::string list;
+  for (uint32_t id : missing) list.append(list.empty() ? "" : ", ").append(isa::describe_helper(id));
+  return make_error(Errc::UnknownHelper, "the program calls helpers bpfkit does not implement: " + list);
 }
 
 const Helper* HelperTable::find(uint32_t key) const {
@@ -280,23 +297,23 @@ Expected<uint64_t> ringbuf_finish(HelperCall& call, bool discard) {
 
 HelperTable HelperTable::linux_defaults() {
   HelperTable registry;
-  registry.add(1, "bpf_map_lookup_elem", map_lookup_elem);
-  registry.add(2, "bpf_map_update_elem", map_update_elem);
-  registry.add(3, "bpf_map_delete_elem", map_delete_elem);
-  registry.add(4, "bpf_probe_read", probe_read);
-  registry.add(5, "bpf_ktime_get_ns", [](HelperCall&) -> Expected<uint64_t> {
+  registry.add(1, map_lookup_elem);
+  registry.add(2, map_update_elem);
+  registry.add(3, map_delete_elem);
+  registry.add(4, probe_read);
+  registry.add(5, [](HelperCall&) -> Expected<uint64_t> {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   });
-  registry.add(6, "bpf_trace_printk", trace_printk);
-  registry.add(7, "bpf_get_prandom_u32", [](HelperCall& call) -> Expected<uint64_t> { return call.context.random(); });
-  registry.add(8, "bpf_get_smp_processor_id", [](HelperCall&) -> Expected<uint64_t> { return 0; });
-  registry.add(112, "bpf_probe_read_user", probe_read);
-  registry.add(113, "bpf_probe_read_kernel", probe_read);
-  registry.add(130, "bpf_ringbuf_output", ringbuf_output);
-  registry.add(131, "bpf_ringbuf_reserve", ringbuf_reserve);
-  registry.add(132, "bpf_ringbuf_submit", [](HelperCall& call) { return ringbuf_finish(call, false); });
-  registry.add(133, "bpf_ringbuf_discard", [](HelperCall& call) { return ringbuf_finish(call, true); });
+  registry.add(6, trace_printk);
+  registry.add(7, [](HelperCall& call) -> Expected<uint64_t> { return call.context.random(); });
+  registry.add(8, [](HelperCall&) -> Expected<uint64_t> { return 0; });
+  registry.add(112, probe_read);
+  registry.add(113, probe_read);
+  registry.add(130, ringbuf_output);
+  registry.add(131, ringbuf_reserve);
+  registry.add(132, [](HelperCall& call) { return ringbuf_finish(call, false); });
+  registry.add(133, [](HelperCall& call) { return ringbuf_finish(call, true); });
   return registry;
 }
 

@@ -72,7 +72,8 @@ Error fault(const Cell* cells, const Cell* pc, Errc code, std::string message) {
 bool call_helper(Context& context, uint64_t id, uint64_t* reg, const Cell* cells, const Cell* pc, Error& error) {
   const Helper* helper = context.helpers().find(static_cast<uint32_t>(id));
   if (helper == nullptr) {
-    error = fault(cells, pc, Errc::UnknownHelper, "call of unknown helper " + std::to_string(id));
+    error = fault(cells, pc, Errc::UnknownHelper,
+                  "call of unknown helper " + isa::describe_helper(static_cast<uint32_t>(id)));
     return false;
   }
   HelperCall call{context, context.memory(), {reg[1], reg[2], reg[3], reg[4], reg[5]}};
@@ -85,7 +86,6 @@ bool call_helper(Context& context, uint64_t id, uint64_t* reg, const Cell* cells
   return true;
 }
 
-constexpr uint32_t kTailCallHelper = 12;
 constexpr uint32_t kMaxTailCalls = 33;  // the kernel's MAX_TAIL_CALL_CNT
 
 enum class TailCall { Jump, Continue, Fail };

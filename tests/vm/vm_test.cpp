@@ -147,6 +147,28 @@ TEST(Interpreter, UnknownHelperAndKfuncAreErrors) {
   EXPECT_EQ(kfunc.error().code, Errc::UnknownHelper);
 }
 
+TEST(Interpreter, UnknownHelpersAreNamedAtTheCallAndAllAtOnceByCheckCalls) {
+  auto missing = run(Code().call(14).exit());
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("call of unknown helper 14 (bpf_get_current_pid_tgid)"), std::string::npos)
+      << missing.error().message;
+  // Before anything runs: every helper the program lacks, each once, by name;
+  // tail_call is the interpreter's and counts as present.
+  auto program = isa::decode(Code().call(26).call(14).call(9999).call(26).call(12).call(1).exit().slots);
+  ASSERT_TRUE(program.has_value());
+  auto checked = vm::HelperTable::linux_defaults().check_calls(*program);
+  ASSERT_FALSE(checked.has_value());
+  EXPECT_EQ(checked.error().code, Errc::UnknownHelper);
+  EXPECT_EQ(checked.error().message,
+            "the program calls helpers bpfkit does not implement: 14 (bpf_get_current_pid_tgid), 26 "
+            "(bpf_skb_load_bytes), 9999");
+  auto fine = isa::decode(Code().call(1).call(12).exit().slots);
+  ASSERT_TRUE(fine.has_value());
+  EXPECT_TRUE(vm::HelperTable::linux_defaults().check_calls(*fine).has_value());
+  // The default helpers carry the kernel's names.
+  EXPECT_EQ(vm::HelperTable::linux_defaults().find(1)->name, "bpf_map_lookup_elem");
+}
+
 TEST(Interpreter, HelpersSeeArgumentsAndMemory) {
   vm::Context env;
   env.helpers().add(100, "sum_bytes", [](vm::HelperCall& call) -> Expected<uint64_t> {

@@ -20,6 +20,7 @@ struct Options {
   std::string section, symbol;
   std::string dialect;  // "", "linux", "sbpf-v0" .. "sbpf-v3"
   bool raw = false, no_addresses = false, no_labels = false;
+  bool helper_names = false;  // Linux: ` <bpf_name>` after each helper call
 };
 
 Options options;
@@ -89,6 +90,8 @@ void add_options(CLI::App& app) {
       ->check(CLI::IsMember(dialect_names()));
   app.add_flag("--no-addresses", options.no_addresses, "leave out the instruction addresses");
   app.add_flag("--no-labels", options.no_labels, "no <L0>: lines at jump targets");
+  app.add_flag("--helper-names", options.helper_names,
+               "Linux: name each helper call as the kernel does (call 0x1 <bpf_map_lookup_elem>)");
 }
 
 int run() {
@@ -106,6 +109,8 @@ int run() {
   format.symbol = options.symbol;
   format.dialect = options.dialect.empty() ? listing->dialect : dialect_named(options.dialect);
   format.call_names = std::move(listing->call_names);
+  if (options.helper_names && (format.dialect == nullptr || format.dialect->family == isa::Family::Linux))
+    for (const isa::HelperInfo& helper : isa::helper_infos()) format.call_names.emplace(helper.id, helper.name);
   std::cout << assembly::disassemble(listing->slots, format);
   return kExitOk;
 }

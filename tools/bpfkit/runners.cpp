@@ -53,6 +53,9 @@ Json dump_maps(vm::Context& context) {
 RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options) {
   vm::Context context(*program.dialect);
   if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  if (program.dialect->family == isa::Family::Linux)  // every missing helper, before anything runs
+    if (auto helpers = context.helpers().check_calls(program); !helpers)
+      return rejected(in_file(helpers.error(), options.file));
   auto engine = vm::make_interpreter(program, context);
   if (!engine) return rejected(in_file(engine.error(), options.file));
   if (memory) context.map_input(*memory);
