@@ -19,7 +19,8 @@ namespace bpfkit::verify::detail {
 
 class Checker {
  public:
-  Checker(const isa::Program& program, const Options& options, const Cfg& cfg, Result& result);
+  Checker(const isa::Program& program, const Options& options, const Cfg& cfg, const std::vector<std::string>& deferred,
+          Result& result);
   std::optional<Reject> run();
 
   // ---- Shared by the phases -----------------------------------------------------
@@ -82,6 +83,7 @@ class Checker {
   const isa::Program& program_;
   const Options& options_;
   const Cfg& cfg_;
+  const std::vector<std::string>& deferred_;
   Result& result_;
 
   State cur_;

@@ -49,8 +49,9 @@ Tnum tnum_rshift(Tnum a, unsigned shift);
 Tnum tnum_arshift(Tnum a, unsigned shift, unsigned width);
 // Both hold; nullopt when no value satisfies both.
 std::optional<Tnum> tnum_intersect(Tnum a, Tnum b);
-Tnum tnum_cast(Tnum a, unsigned bytes);  // the low `bytes` bytes, zero-extended
-bool tnum_in(Tnum outer, Tnum inner);    // every value of inner is one of outer
+Tnum tnum_cast(Tnum a, unsigned bytes);   // the low `bytes` bytes, zero-extended
+Tnum tnum_bswap(Tnum a, unsigned bytes);  // the low `bytes` bytes in reverse order, zero-extended
+bool tnum_in(Tnum outer, Tnum inner);     // every value of inner is one of outer
 inline Tnum tnum_subreg(Tnum a) { return tnum_cast(a, 4); }
 Tnum tnum_with_subreg(Tnum a, Tnum subreg);
 std::string tnum_string(Tnum a);
@@ -201,9 +202,22 @@ std::optional<Reject> check_cfg(const isa::Program& program, Cfg& cfg);
 // own words: jumps out of range or into an lddw, a cut lddw.
 std::optional<Reject> check_raw_slots(std::span<const isa::Slot> slots);
 
+// ---- Reserved fields (encoding.cpp) -------------------------------------------------
+
+// do_check's message for an instruction whose unused fields are not zero.
+std::optional<std::string> reserved_fields(const isa::Slot& slot);
+// The first pass's field checks: an LDX with a non-zero imm, an opcode byte
+// the kernel does not know.
+std::optional<Reject> check_first_pass_fields(std::span<const isa::Slot> slots);
+// A copy isa::decode accepts, with every field the kernel checks only when
+// a path reaches the instruction cleared; `deferred` gets, per slot, the
+// message the kernel gives there (empty: none).
+std::vector<isa::Slot> clean_reserved_fields(std::span<const isa::Slot> slots, std::vector<std::string>& deferred);
+
 // ---- The second pass (interpret.cpp) -------------------------------------------------
 
-void interpret(const isa::Program& program, const Options& options, const Cfg& cfg, Result& result,
-               std::optional<Reject>& reject);
+// `deferred`: per slot, a reserved-field rejection for when a path reaches it.
+void interpret(const isa::Program& program, const Options& options, const Cfg& cfg,
+               const std::vector<std::string>& deferred, Result& result, std::optional<Reject>& reject);
 
 }  // namespace bpfkit::verify::detail

@@ -94,10 +94,12 @@ void link_scalars(State& state, const Reg& narrowed) {
 
 }  // namespace
 
-Checker::Checker(const isa::Program& program, const Options& options, const Cfg& cfg, Result& result)
+Checker::Checker(const isa::Program& program, const Options& options, const Cfg& cfg,
+                 const std::vector<std::string>& deferred, Result& result)
     : program_(program),
       options_(options),
       cfg_(cfg),
+      deferred_(deferred),
       result_(result),
       live_at_pc_(program.size()),
       done_at_pc_(program.size()) {
@@ -245,9 +247,10 @@ std::optional<Reject> Checker::run() {
              std::string(isa::info(*program_.ops[pc_]).id));
       if (!step()) {
         note(std::to_string(pc_) + ": " + state_string(cur_));
-        // A mispredicted path that breaks a safety rule gets a speculation
-        // barrier in the kernel, not a rejection.
-        if (cur_.speculative && reject_->error_number == Errno::Eacces) {
+        // A mispredicted path that breaks a rule gets a speculation barrier
+        // in the kernel, not a rejection (error_recoverable_with_nospec:
+        // EPERM, EACCES and EINVAL).
+        if (cur_.speculative && (reject_->error_number == Errno::Eacces || reject_->error_number == Errno::Einval)) {
           reject_.reset();
           break;
         }
@@ -294,6 +297,7 @@ bool Checker::check_stack_depth() {
 // ---- One instruction ---------------------------------------------------------------
 
 bool Checker::step() {
+  if (!deferred_[pc_].empty()) return fail(Errno::Einval, deferred_[pc_]);
   const isa::Slot& slot = program_.slots[pc_];
   const isa::Op op = *program_.ops[pc_];
   const isa::Semantics semantics = isa::semantics(op, *program_.dialect);
@@ -543,8 +547,10 @@ bool Checker::unary(const isa::Slot& slot, const isa::Semantics& semantics) {
   switch (semantics.operation) {
     case Operation::Neg: out = scalar_alu(Operation::Sub, const_scalar(0), value, width); break;
     case Operation::ToLe: out = truncated(value, width / 8); break;
-    default:                          // a byte swap
-      out = sized_scalar(width / 8);  // as the kernel: a swap of a constant is not tracked
+    default:  // a byte swap: the known bits move with their bytes (the kernel's tnum_bswap)
+      out = unknown_scalar();
+      out.var = tnum_bswap(value.var, width / 8);
+      sync_bounds(out);
       break;
   }
   out.id = 0;
@@ -719,9 +725,9 @@ bool Checker::exit() {
   return true;
 }
 
-void interpret(const isa::Program& program, const Options& options, const Cfg& cfg, Result& result,
-               std::optional<Reject>& reject) {
-  Checker checker(program, options, cfg, result);
+void interpret(const isa::Program& program, const Options& options, const Cfg& cfg,
+               const std::vector<std::string>& deferred, Result& result, std::optional<Reject>& reject) {
+  Checker checker(program, options, cfg, deferred, result);
   reject = checker.run();
 }
 

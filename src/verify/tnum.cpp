@@ -1,6 +1,5 @@
 // Tracked numbers: each bit known (value) or unknown (mask), with the
 // kernel's transfer functions (kernel/bpf/tnum.c).
-#include <bit>
 #include <cstdio>
 
 #include "internal.hpp"
@@ -79,6 +78,12 @@ Tnum tnum_cast(Tnum a, unsigned bytes) {
   if (bytes >= 8) return a;
   const uint64_t keep = (uint64_t{1} << (bytes * 8)) - 1;
   return {a.value & keep, a.mask & keep};
+}
+
+Tnum tnum_bswap(Tnum a, unsigned bytes) {
+  const Tnum low = tnum_cast(a, bytes);
+  const unsigned drop = 64 - bytes * 8;  // the swapped low bytes land in the top ones
+  return {__builtin_bswap64(low.value) >> drop, __builtin_bswap64(low.mask) >> drop};
 }
 
 bool tnum_in(Tnum outer, Tnum inner) {

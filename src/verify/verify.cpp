@@ -82,7 +82,11 @@ std::string stats_line(const Result& result, const Options& options) {
          ") total_states " + std::to_string(result.states) + " peak_states " + std::to_string(result.peak_states);
 }
 
-Result verify(const isa::Program& program, const Options& options) {
+namespace {
+
+// The checks after decoding; `deferred` has, per slot, the reserved-field
+// rejection the second pass makes if a path reaches it.
+Result verify_decoded(const isa::Program& program, const Options& options, const std::vector<std::string>& deferred) {
   Result result;
   if (program.dialect->family != isa::Family::Linux) {
     result.error_number = Errno::Einval;
@@ -94,13 +98,17 @@ Result verify(const isa::Program& program, const Options& options) {
     reject(result, {Errno::Einval, 0, "empty program"});
     return result;
   }
+  if (auto why = detail::check_first_pass_fields(program.slots)) {
+    reject(result, *why);
+    return result;
+  }
   detail::Cfg cfg;
   if (auto why = detail::check_cfg(program, cfg)) {
     reject(result, *why);
     return result;
   }
   std::optional<detail::Reject> why;
-  detail::interpret(program, options, cfg, result, why);
+  detail::interpret(program, options, cfg, deferred, result, why);
   if (why) {
     reject(result, *why);
   } else {
@@ -110,20 +118,36 @@ Result verify(const isa::Program& program, const Options& options) {
   return result;
 }
 
+}  // namespace
+
+Result verify(const isa::Program& program, const Options& options) {
+  std::vector<std::string> deferred(program.size());
+  for (size_t pc = 0; pc < program.size(); ++pc)
+    if (program.ops[pc])
+      if (auto why = detail::reserved_fields(program.slots[pc])) deferred[pc] = *why;
+  return verify_decoded(program, options, deferred);
+}
+
 Result verify_slots(std::span<const isa::Slot> slots, const Options& options) {
   Result result;
+  if (auto why = detail::check_first_pass_fields(slots)) {
+    reject(result, *why);
+    return result;
+  }
   if (auto why = detail::check_raw_slots(slots)) {
     reject(result, *why);
     return result;
   }
-  auto program = isa::decode(slots);
+  std::vector<std::string> deferred;
+  const std::vector<isa::Slot> cleaned = detail::clean_reserved_fields(slots, deferred);
+  auto program = isa::decode(cleaned);
   if (!program) {
     result.error_number = Errno::Einval;
     result.error = program.error();
     result.log = program.error().message + "\n";
     return result;
   }
-  return verify(*program, options);
+  return verify_decoded(*program, options, deferred);
 }
 
 }  // namespace bpfkit::verify
