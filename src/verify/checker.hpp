@@ -61,6 +61,7 @@ class Checker {
   State initial_state() const;
   Visit visit(uint32_t pc);
   void release(int32_t checkpoint);
+  void forget_live(const Checkpoint& checkpoint, uint32_t index);
   bool push_branch(State state, uint32_t pc);
   // The bpf profile: a decided branch's dead edge explored as a mispredicted
   // one would run it, with the compared registers unknown.
@@ -97,7 +98,7 @@ class Checker {
   std::vector<Checkpoint> checkpoints_;
   // Per pc: states still being explored (by hash, for the infinite-loop
   // check) and explored ones (for pruning, the newest kMaxStatesPerInsn).
-  std::vector<std::unordered_multimap<uint64_t, uint32_t>> live_at_pc_;
+  std::vector<std::unordered_map<uint64_t, std::vector<uint32_t>>> live_at_pc_;
   std::vector<std::vector<uint32_t>> done_at_pc_;
   uint64_t jumps_processed_ = 0, prev_jumps_ = 0, prev_insns_ = 0;
   int32_t parent_ = -1;

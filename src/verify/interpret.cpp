@@ -17,7 +17,7 @@ constexpr int64_t kMaxVarOff = int64_t{1} << 29;  // BPF_MAX_VAR_OFF
 constexpr size_t kMaxPending = 8192;              // BPF_COMPLEXITY_LIMIT_JMP_SEQ
 constexpr size_t kMaxStatesPerInsn = 64;          // ours: older explored states are forgotten
 constexpr uint64_t kMaxPacketOff = 0xffff;        // MAX_PACKET_OFF
-constexpr int kMaxExactCompares = 16;             // ours: live states of one hash compared exactly
+constexpr size_t kMaxExactCompares = 16;          // ours: live states of one hash compared exactly
 
 // "R2" (built by appending: GCC 12 warns, -Wrestrict, on "R" + string).
 std::string r(int regno) {
@@ -144,12 +144,16 @@ State Checker::initial_state() const {
 // instructions; in a loop after 20 jumps or 100 instructions).
 Checker::Visit Checker::visit(uint32_t pc) {
   const uint64_t hash = state_hash(cur_);
-  auto [first, last] = live_at_pc_[pc].equal_range(hash);
-  int compared = 0;  // same hash, other ids: a few are enough (a miss only delays the loop to the insn limit)
-  for (auto it = first; it != last && compared < kMaxExactCompares; ++it, ++compared) {
-    if (covers(*checkpoints_[it->second].state, cur_, options_.profile, true)) {
-      fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
-      return Visit::Failed;
+  if (auto same = live_at_pc_[pc].find(hash); same != live_at_pc_[pc].end()) {
+    // Same hash, other ids: the newest few are enough (the previous
+    // iteration is the newest; a miss only delays the loop to the insn limit).
+    const std::vector<uint32_t>& indices = same->second;
+    const size_t stop = indices.size() > kMaxExactCompares ? indices.size() - kMaxExactCompares : 0;
+    for (size_t i = indices.size(); i-- > stop;) {
+      if (covers(*checkpoints_[indices[i]].state, cur_, options_.profile, true)) {
+        fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
+        return Visit::Failed;
+      }
     }
   }
   for (uint32_t index : done_at_pc_[pc]) {
@@ -166,7 +170,7 @@ Checker::Visit Checker::visit(uint32_t pc) {
   prev_insns_ = result_.processed_insns;
   checkpoints_.push_back({parent_, 1, pc, hash, std::make_unique<State>(cur_)});
   parent_ = static_cast<int32_t>(checkpoints_.size() - 1);
-  live_at_pc_[pc].emplace(hash, static_cast<uint32_t>(parent_));
+  live_at_pc_[pc][hash].push_back(static_cast<uint32_t>(parent_));
   ++result_.states;
   result_.peak_states = std::max(result_.peak_states, ++live_states_);
   return Visit::Continue;
@@ -178,12 +182,7 @@ void Checker::release(int32_t index) {
   while (index >= 0) {
     Checkpoint& checkpoint = checkpoints_[index];
     if (--checkpoint.live > 0) return;
-    auto [first, last] = live_at_pc_[checkpoint.pc].equal_range(checkpoint.hash);
-    for (auto it = first; it != last; ++it)
-      if (it->second == static_cast<uint32_t>(index)) {
-        live_at_pc_[checkpoint.pc].erase(it);
-        break;
-      }
+    forget_live(checkpoint, static_cast<uint32_t>(index));
     std::vector<uint32_t>& done = done_at_pc_[checkpoint.pc];
     if (done.size() >= kMaxStatesPerInsn) {
       checkpoints_[done.front()].state.reset();
@@ -193,6 +192,20 @@ void Checker::release(int32_t index) {
     done.push_back(static_cast<uint32_t>(index));
     index = checkpoint.parent;
   }
+}
+
+// Paths end mostly in the reverse order they started: the index is
+// searched from the newest.
+void Checker::forget_live(const Checkpoint& checkpoint, uint32_t index) {
+  auto same = live_at_pc_[checkpoint.pc].find(checkpoint.hash);
+  if (same == live_at_pc_[checkpoint.pc].end()) return;
+  std::vector<uint32_t>& indices = same->second;
+  for (size_t i = indices.size(); i-- > 0;)
+    if (indices[i] == index) {
+      indices.erase(indices.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  if (indices.empty()) live_at_pc_[checkpoint.pc].erase(same);
 }
 
 bool Checker::push_branch(State state, uint32_t pc) {
