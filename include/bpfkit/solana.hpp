@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -137,11 +138,31 @@ struct EpochSchedule {  // EpochSchedule::default(): 432,000 slots, warmup on
   uint64_t first_normal_epoch = 14;
   uint64_t first_normal_slot = 524'256;
 };
+struct EpochRewards {  // C layout (repr(C, align(16))): 96 bytes
+  uint64_t distribution_starting_block_height = 0;
+  uint64_t num_partitions = 0;
+  std::array<uint8_t, 32> parent_blockhash{};
+  unsigned __int128 total_points = 0;
+  uint64_t total_rewards = 0;
+  uint64_t distributed_rewards = 0;
+  bool active = false;
+};
 struct Sysvars {
   Clock clock;
   Rent rent;
   EpochSchedule epoch_schedule;
+  EpochRewards epoch_rewards;
+  uint64_t last_restart_slot = 0;
+  // sol_get_epoch_stake: the cluster's total active stake, and each vote
+  // account's (0 for any other address).
+  uint64_t total_epoch_stake = 0;
+  std::vector<std::pair<Pubkey, uint64_t>> vote_account_stakes;
 };
+
+// The sysvars as the sysvar cache holds them (bincode, what sol_get_sysvar
+// reads): clock, rent, epoch schedule, epoch rewards, last restart slot;
+// empty for any other id.
+std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id);
 
 // ---- Running an instruction --------------------------------------------------------
 
@@ -153,6 +174,13 @@ struct ExecuteOptions {
   InputFormat format = InputFormat::Aligned;
   uint64_t heap_size = vm::kDefaultHeapSize;
   Sysvars sysvars;
+  // Programs a cross-program invocation may call, by id (besides the
+  // built-in System Program and the instruction's own program).
+  std::vector<std::pair<Pubkey, std::shared_ptr<const isa::Program>>> programs;
+  // SIMD-0339's CPI costs and limit: 946 units an invoke, account metas and
+  // account infos charged by size, 255 account infos. Off: 1,000 units, no
+  // such charges, 64 account infos (mainnet-beta's features today).
+  bool simd_0339 = false;
 };
 
 struct ReturnData {

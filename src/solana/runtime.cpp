@@ -1,97 +1,197 @@
-// One instruction as Agave's BPF loader runs it: serialize the accounts and
-// instruction data, run the program in a fresh VM context with the
-// runtime's syscalls, write the accounts back, and log as the runtime logs.
+// One transaction instruction as Agave runs it, with the instructions it
+// invokes: InvokeContext::process_instruction (the stack, reentrancy, trace
+// and balance checks, the log's invoke / success / failed lines) and the
+// BPF loader's part (serialize the accounts and instruction data, run the
+// program in a fresh VM with the runtime's syscalls, write the accounts
+// back, log the units consumed and the return data).
 #include "runtime.hpp"
 
 #include <cstring>
 
 namespace bpfkit::solana {
 
+const Pubkey kSystemProgramId{};
+
+void LogCollector::log(std::string_view message) {
+  if (truncated_) return;
+  if (bytes_ + message.size() >= vm::Output::kLogLimit) {
+    truncated_ = true;
+    messages_.emplace_back("Log truncated");
+    return;
+  }
+  bytes_ += message.size();
+  messages_.emplace_back(message);
+}
+
 namespace {
 
-// solana_svm_log_collector::LogCollector: messages until their bytes would
-// reach 10,000, then one "Log truncated".
-class LogCollector {
- public:
-  void log(std::string_view message) {
-    if (truncated_) return;
-    if (bytes_ + message.size() >= vm::Output::kLogLimit) {
-      truncated_ = true;
-      messages_.emplace_back("Log truncated");
-      return;
-    }
-    bytes_ += message.size();
-    messages_.emplace_back(message);
-  }
-  std::vector<std::string> take() { return std::move(messages_); }
-
- private:
-  std::vector<std::string> messages_;
-  uint64_t bytes_ = 0;
-  bool truncated_ = false;
-};
-
-// What "failed: " prints: the InstructionError's text, or the VM's error as
-// the runtime displays it (without the syscall name bpfkit puts first).
-std::string failure_text(const Error& error, const vm::HelperTable& syscalls) {
-  if (error.domain != Domain::SbpfVm) return error.message;
-  const size_t colon = error.message.find(": ");
-  if (colon != std::string::npos) {
-    const std::string name = error.message.substr(0, colon);
-    if (syscalls.find(isa::murmur3_32(name)) != nullptr && !name.empty()) return error.message.substr(colon + 2);
-  }
-  return error.message;
+// The VM puts the syscall's name before its error ("sol_invoke_signed_c:
+// ..."); the runtime prints the error alone.
+std::string without_syscall_name(const std::string& message, const vm::HelperTable& syscalls) {
+  const size_t colon = message.find(": ");
+  if (colon == std::string::npos || colon == 0) return message;
+  if (syscalls.find(isa::murmur3_32(std::string_view(message).substr(0, colon))) == nullptr) return message;
+  return message.substr(colon + 2);
 }
 
 }  // namespace
+
+Transaction::Transaction(std::vector<Account>& accounts, const ExecuteOptions& options)
+    : accounts(accounts), options(options) {}
+
+std::optional<uint32_t> Transaction::find_account(const Pubkey& key) const {
+  for (size_t i = 0; i < accounts.size(); ++i)
+    if (accounts[i].key == key) return static_cast<uint32_t>(i);
+  return std::nullopt;
+}
+
+const isa::Program* Transaction::program(const Pubkey& id) const {
+  if (top_program != nullptr && id == top_program_id) return top_program;
+  for (const auto& [key, program] : options.programs)
+    if (key == id && program) return program.get();
+  return nullptr;
+}
+
+Expected<void> Transaction::push(const Instruction& instruction) {
+  if (!stack_.empty()) {
+    bool on_stack = false;
+    for (const Instruction* frame : stack_) on_stack |= frame->program_id == instruction.program_id;
+    if (on_stack && stack_.back()->program_id != instruction.program_id)
+      return instruction_error(InstructionErrc::ReentrancyNotAllowed);
+    if (lamports_sum(*stack_.back(), accounts) != stack_sums_.back())
+      return instruction_error(InstructionErrc::UnbalancedInstruction);
+  }
+  if (trace.size() >= kMaxTraceLength) return instruction_error(InstructionErrc::MaxInstructionTraceLengthExceeded);
+  trace.push_back({stack_.size() + 1, instruction});
+  if (stack_.size() >= kMaxStackDepth) return instruction_error(InstructionErrc::CallDepth);
+  stack_.push_back(&instruction);
+  stack_sums_.push_back(lamports_sum(instruction, accounts));
+  return {};
+}
+
+Expected<void> Transaction::pop() {
+  const bool unbalanced = lamports_sum(*stack_.back(), accounts) != stack_sums_.back();
+  stack_.pop_back();
+  stack_sums_.pop_back();
+  if (unbalanced) return instruction_error(InstructionErrc::UnbalancedInstruction);
+  return {};
+}
+
+Expected<void> Transaction::process(const Instruction& instruction, uint64_t& meter) {
+  for (const InstructionAccount& a : instruction.accounts)
+    if (a.index >= accounts.size()) return instruction_error(InstructionErrc::NotEnoughAccountKeys);
+  if (auto pushed = push(instruction); !pushed) return pushed;
+  return_data = {instruction.program_id, {}};
+  const std::string id = to_base58(instruction.program_id);
+  logs.log("Program " + id + " invoke [" + std::to_string(stack_height()) + "]");
+  Expected<void> result;
+  if (instruction.program_id == kSystemProgramId) {
+    result = run_system_program(instruction, meter);
+  } else if (const isa::Program* program = this->program(instruction.program_id)) {
+    result = run_bpf(*program, instruction, meter);
+  } else {
+    logs.log("Program is not deployed");
+    result = instruction_error(InstructionErrc::UnsupportedProgramId,
+                               "Unsupported program id (bpfkit has no program " + id + ")");
+  }
+  if (setup_error) {
+    static_cast<void>(pop());
+    return *setup_error;
+  }
+  if (result) {
+    logs.log("Program " + id + " success");
+  } else {
+    logs.log("Program " + id + " failed: " + result.error().message);
+    // An invoked program's fault reaches its caller as ProgramFailedToComplete.
+    if (stack_height() > 1 && result.error().domain != Domain::SolanaInstruction)
+      result = instruction_error(InstructionErrc::ProgramFailedToComplete);
+  }
+  auto popped = pop();
+  if (!result) return result;
+  return popped;
+}
+
+Expected<void> Transaction::run_system_program(const Instruction& instruction, uint64_t& meter) {
+  if (meter < kSystemProgramUnits) {
+    meter = 0;
+    return instruction_error(InstructionErrc::ComputationalBudgetExceeded);
+  }
+  meter -= kSystemProgramUnits;
+  return system_program(*this, instruction);
+}
+
+Expected<void> Transaction::run_bpf(const isa::Program& program, const Instruction& instruction, uint64_t& meter) {
+  auto input = serialize(instruction, accounts, options.format);
+  if (!input) {
+    if (stack_height() == 1) setup_error = input.error();
+    return input.error();
+  }
+  std::vector<uint8_t> region = input->bytes;
+  Runtime runtime(*this, instruction, *input, region);
+  vm::Context context(*program.dialect);
+  context.helpers() = runtime.syscalls(program.syscall_keys);
+  context.set_heap_size(options.heap_size);
+  context.set_budget(meter);
+  context.map_input(region);
+  auto engine = vm::make_interpreter(program, context);
+  if (!engine) {
+    if (stack_height() == 1) setup_error = engine.error();
+    return instruction_error(InstructionErrc::InvalidAccountData,
+                             "the program does not verify: " + engine.error().message);
+  }
+  context.output().set_sink([this](std::string_view line) {
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    logs.log(line);
+  });
+
+  const uint64_t before = meter;
+  bpf_frames.push_back(&runtime);
+  vm::RunResult run = (*engine)->run(context, {kInputStart, kInputStart + input->instruction_data_offset, 0, 0, 0});
+  bpf_frames.pop_back();
+  meter -= std::min(meter, run.compute_units);
+  const std::string id = to_base58(instruction.program_id);
+  logs.log("Program " + id + " consumed " + std::to_string(before - meter) + " of " + std::to_string(before) +
+           " compute units");
+  if (!return_data.data.empty()) logs.log("Program return: " + id + " " + to_base64(return_data.data));
+
+  Expected<void> result;
+  if (run.error) {
+    Error error = *run.error;
+    error.message = without_syscall_name(error.message, context.helpers());
+    result = error;
+  } else if (run.r0 != 0) {
+    result = error_from_return_code(run.r0);
+  } else {
+    result = deserialize(*input, region, instruction, accounts, resize_delta);
+  }
+  if (stack_height() == 1) top_run = std::move(run);
+  return result;
+}
 
 Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& instruction,
                                 std::vector<Account> accounts, const ExecuteOptions& options) {
   if (program.dialect == nullptr || program.dialect->family != isa::Family::Sbpf)
     return make_error(Errc::Unsupported, "a Solana program is sBPF; this one is not");
-  auto input = serialize(instruction, accounts, options.format);
-  if (!input) return input.error();
+  for (const InstructionAccount& a : instruction.accounts)
+    if (a.index >= accounts.size())
+      return instruction_error(InstructionErrc::NotEnoughAccountKeys,
+                               "insufficient account keys for instruction: account index " + std::to_string(a.index) +
+                                   " of " + std::to_string(accounts.size()));
 
-  Runtime runtime(instruction.program_id, options);
-  vm::Context context(*program.dialect);
-  context.helpers() = runtime.syscalls(program.syscall_keys);
-  context.set_heap_size(options.heap_size);
-  context.set_budget(options.compute_units);
-  std::vector<uint8_t> region = input->bytes;
-  context.map_input(region);
-  auto engine = vm::make_interpreter(program, context);
-  if (!engine) return engine.error();
-
-  const std::string id = to_base58(instruction.program_id);
-  LogCollector logs;
-  logs.log("Program " + id + " invoke [1]");
-  context.output().set_sink([&logs](std::string_view line) {
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    logs.log(line);
-  });
+  Transaction transaction(accounts, options);
+  transaction.top_program = &program;
+  transaction.top_program_id = instruction.program_id;
+  uint64_t meter = options.compute_units;
+  auto outcome = transaction.process(instruction, meter);
+  if (transaction.setup_error) return *transaction.setup_error;
 
   ExecuteResult result;
-  result.run = (*engine)->run(context, {kInputStart, kInputStart + input->instruction_data_offset, 0, 0, 0});
-  result.compute_units = result.run.compute_units;
-  logs.log("Program " + id + " consumed " + std::to_string(result.compute_units) + " of " +
-           std::to_string(options.compute_units) + " compute units");
-  result.return_data = runtime.return_data();
-  if (!result.return_data.data.empty())
-    logs.log("Program return: " + to_base58(result.return_data.program_id) + " " + to_base64(result.return_data.data));
-
-  if (result.run.error) {
-    result.error = result.run.error;
-  } else if (result.run.r0 != 0) {
-    result.error = error_from_return_code(result.run.r0);
-  } else if (auto written = deserialize(*input, region, instruction, accounts); !written) {
-    result.error = written.error();
-  }
-  if (result.error)
-    logs.log("Program " + id + " failed: " + failure_text(*result.error, context.helpers()));
-  else
-    logs.log("Program " + id + " success");
+  result.compute_units = options.compute_units - meter;
+  result.return_data = transaction.return_data;
+  if (!outcome) result.error = outcome.error();
+  result.logs = transaction.logs.take();
+  result.run = std::move(transaction.top_run);
   result.accounts = std::move(accounts);
-  result.logs = logs.take();
   return result;
 }
 

@@ -3,7 +3,7 @@
 // (deserialize_parameters_*), with BorrowedAccount's checks.
 #include <cstring>
 
-#include "bpfkit/solana.hpp"
+#include "runtime.hpp"
 
 namespace bpfkit::solana {
 
@@ -32,11 +32,10 @@ uint64_t read_u64(std::span<const uint8_t> b, uint64_t at) {
   return v;
 }
 
-// The flags of a transaction account as the instruction grants them: any
-// occurrence that is a signer (writable) makes it one.
-struct Flags {
-  bool is_signer = false, is_writable = false;
-};
+uint64_t align_padding(uint64_t length) { return (kAlign - length % kAlign) % kAlign; }
+
+}  // namespace
+
 Flags merged_flags(const Instruction& instruction, uint32_t index) {
   Flags flags;
   for (const InstructionAccount& a : instruction.accounts) {
@@ -47,78 +46,11 @@ Flags merged_flags(const Instruction& instruction, uint32_t index) {
   return flags;
 }
 
-// The position of the first instruction account with the same index as
-// position `i`, or `i` itself.
 size_t first_occurrence(const Instruction& instruction, size_t i) {
   for (size_t k = 0; k < i; ++k)
     if (instruction.accounts[k].index == instruction.accounts[i].index) return k;
   return i;
 }
-
-uint64_t align_padding(uint64_t length) { return (kAlign - length % kAlign) % kAlign; }
-
-// One account's write-back under the runtime's rules (BorrowedAccount).
-class Borrowed {
- public:
-  Borrowed(Account& account, const Pubkey& program_id, Flags flags, int64_t& resize_delta)
-      : account_(account), program_id_(program_id), flags_(flags), resize_delta_(resize_delta) {}
-
-  Expected<void> set_lamports(uint64_t lamports) {
-    if (!owned() && lamports < account_.lamports)
-      return instruction_error(InstructionErrc::ExternalAccountLamportSpend);
-    if (!flags_.is_writable) return instruction_error(InstructionErrc::ReadonlyLamportChange);
-    if (account_.executable) return instruction_error(InstructionErrc::ExecutableLamportChange);
-    account_.lamports = lamports;
-    return {};
-  }
-
-  // can_data_be_resized, then can_data_be_changed; an error counts only
-  // when the bytes differ.
-  Expected<void> set_data(std::span<const uint8_t> data) {
-    auto allowed = can_resize(data.size());
-    if (allowed) allowed = can_change();
-    if (!allowed) {
-      if (data.size() == account_.data.size() && std::equal(data.begin(), data.end(), account_.data.begin())) return {};
-      return allowed.error();
-    }
-    resize_delta_ += static_cast<int64_t>(data.size()) - static_cast<int64_t>(account_.data.size());
-    account_.data.assign(data.begin(), data.end());
-    return {};
-  }
-
-  Expected<void> set_owner(const Pubkey& owner) {
-    const bool zeroed = std::all_of(account_.data.begin(), account_.data.end(), [](uint8_t b) { return b == 0; });
-    if (!owned() || !flags_.is_writable || account_.executable || !zeroed)
-      return instruction_error(InstructionErrc::ModifiedProgramId);
-    account_.owner = owner;
-    return {};
-  }
-
- private:
-  bool owned() const { return account_.owner == program_id_; }
-
-  Expected<void> can_resize(uint64_t length) const {
-    const uint64_t old_length = account_.data.size();
-    if (length != old_length && !owned()) return instruction_error(InstructionErrc::AccountDataSizeChanged);
-    if (length > kMaxPermittedDataLength) return instruction_error(InstructionErrc::InvalidRealloc);
-    const int64_t delta = static_cast<int64_t>(length) - static_cast<int64_t>(old_length);
-    if (resize_delta_ + delta > static_cast<int64_t>(kMaxAccountsDataAllocations))
-      return instruction_error(InstructionErrc::MaxAccountsDataAllocationsExceeded);
-    return {};
-  }
-
-  Expected<void> can_change() const {
-    if (account_.executable) return instruction_error(InstructionErrc::ExecutableDataModified);
-    if (!flags_.is_writable) return instruction_error(InstructionErrc::ReadonlyDataModified);
-    if (!owned()) return instruction_error(InstructionErrc::ExternalAccountDataModified);
-    return {};
-  }
-
-  Account& account_;
-  const Pubkey& program_id_;
-  Flags flags_;
-  int64_t& resize_delta_;
-};
 
 unsigned __int128 lamports_sum(const Instruction& instruction, const std::vector<Account>& accounts) {
   unsigned __int128 sum = 0;
@@ -127,7 +59,68 @@ unsigned __int128 lamports_sum(const Instruction& instruction, const std::vector
   return sum;
 }
 
-}  // namespace
+Expected<void> Borrowed::set_lamports(uint64_t lamports) {
+  if (!owned() && lamports < account_.lamports) return instruction_error(InstructionErrc::ExternalAccountLamportSpend);
+  if (!flags_.is_writable) return instruction_error(InstructionErrc::ReadonlyLamportChange);
+  if (account_.executable) return instruction_error(InstructionErrc::ExecutableLamportChange);
+  account_.lamports = lamports;
+  return {};
+}
+
+Expected<void> Borrowed::add_lamports(uint64_t lamports) {
+  if (lamports > UINT64_MAX - account_.lamports) return instruction_error(InstructionErrc::ArithmeticOverflow);
+  return set_lamports(account_.lamports + lamports);
+}
+
+Expected<void> Borrowed::sub_lamports(uint64_t lamports) {
+  if (lamports > account_.lamports) return instruction_error(InstructionErrc::ArithmeticOverflow);
+  return set_lamports(account_.lamports - lamports);
+}
+
+Expected<void> Borrowed::set_data(std::span<const uint8_t> data) {
+  auto allowed = can_resize(data.size());
+  if (allowed) allowed = can_change();
+  if (!allowed) {
+    if (data.size() == account_.data.size() && std::equal(data.begin(), data.end(), account_.data.begin())) return {};
+    return allowed.error();
+  }
+  resize_delta_ += static_cast<int64_t>(data.size()) - static_cast<int64_t>(account_.data.size());
+  account_.data.assign(data.begin(), data.end());
+  return {};
+}
+
+Expected<void> Borrowed::set_data_length(uint64_t length) {
+  if (auto ok = can_resize(length); !ok) return ok;
+  if (auto ok = can_change(); !ok) return ok;
+  resize_delta_ += static_cast<int64_t>(length) - static_cast<int64_t>(account_.data.size());
+  account_.data.resize(length, 0);
+  return {};
+}
+
+Expected<void> Borrowed::set_owner(const Pubkey& owner) {
+  const bool zeroed = std::all_of(account_.data.begin(), account_.data.end(), [](uint8_t b) { return b == 0; });
+  if (!owned() || !flags_.is_writable || account_.executable || !zeroed)
+    return instruction_error(InstructionErrc::ModifiedProgramId);
+  account_.owner = owner;
+  return {};
+}
+
+Expected<void> Borrowed::can_resize(uint64_t length) const {
+  const uint64_t old_length = account_.data.size();
+  if (length != old_length && !owned()) return instruction_error(InstructionErrc::AccountDataSizeChanged);
+  if (length > kMaxPermittedDataLength) return instruction_error(InstructionErrc::InvalidRealloc);
+  const int64_t delta = static_cast<int64_t>(length) - static_cast<int64_t>(old_length);
+  if (resize_delta_ + delta > static_cast<int64_t>(kMaxAccountsDataAllocations))
+    return instruction_error(InstructionErrc::MaxAccountsDataAllocationsExceeded);
+  return {};
+}
+
+Expected<void> Borrowed::can_change() const {
+  if (account_.executable) return instruction_error(InstructionErrc::ExecutableDataModified);
+  if (!flags_.is_writable) return instruction_error(InstructionErrc::ReadonlyDataModified);
+  if (!owned()) return instruction_error(InstructionErrc::ExternalAccountDataModified);
+  return {};
+}
 
 std::string custom_error_text(uint32_t code) { return "custom program error: " + hex_string(code); }
 
@@ -220,10 +213,15 @@ Expected<SerializedInput> serialize(const Instruction& instruction, const std::v
 
 Expected<void> deserialize(const SerializedInput& input, std::span<const uint8_t> bytes, const Instruction& instruction,
                            std::vector<Account>& accounts) {
+  int64_t resize_delta = 0;
+  return deserialize(input, bytes, instruction, accounts, resize_delta);
+}
+
+Expected<void> deserialize(const SerializedInput& input, std::span<const uint8_t> bytes, const Instruction& instruction,
+                           std::vector<Account>& accounts, int64_t& resize_delta) {
   if (bytes.size() != input.bytes.size() || input.accounts.size() != instruction.accounts.size())
     return instruction_error(InstructionErrc::InvalidArgument, "the input region does not match its layout");
   const unsigned __int128 before = lamports_sum(instruction, accounts);
-  int64_t resize_delta = 0;
   const bool aligned = input.format == InputFormat::Aligned;
   for (const SerializedAccount& record : input.accounts) {
     if (record.duplicate) continue;

@@ -10,21 +10,7 @@
 
 namespace bpfkit::solana {
 
-namespace {
-
 using vm::HelperCall;
-
-constexpr uint64_t kSyscallBaseCost = 100;
-constexpr uint64_t kLogPubkeyUnits = 100;
-constexpr uint64_t kHashBaseCost = 85;
-constexpr uint64_t kHashByteCost = 1;
-constexpr uint64_t kHashMaxSlices = 20'000;
-constexpr uint64_t kMemOpBaseCost = 10;
-constexpr uint64_t kCpiBytesPerUnit = 250;
-constexpr uint64_t kSysvarBaseCost = 100;
-constexpr uint64_t kCreateProgramAddressUnits = 1500;
-constexpr uint64_t kMaxSeeds = 16, kMaxSeedLength = 32;
-constexpr uint64_t kSliceSize = 16;  // VmSlice<u8>: address, length
 
 Error vm_error(SbpfVmErrc detail, std::string message) {
   return make_error(Errc::HelperFailed, detail, std::move(message));
@@ -35,10 +21,8 @@ Expected<void> charge(HelperCall& call, uint64_t units) {
   return make_error(Errc::BudgetExceeded, SbpfVmErrc::ComputationalBudgetExceeded, "Computational budget exceeded");
 }
 
-// translate_slice / translate_type: [addr, addr + n), `align` checked where
-// the loader checks alignment. A zero-length slice is never translated.
 Expected<uint8_t*> guest(const Runtime& runtime, const HelperCall& call, uint64_t addr, uint64_t n, bool write,
-                         uint64_t align = 1) {
+                         uint64_t align) {
   static uint8_t empty;
   if (runtime.check_aligned() && align > 1 && addr % align != 0)
     return vm_error(SbpfVmErrc::UnalignedPointer, "Unaligned pointer");
@@ -53,6 +37,22 @@ uint64_t load_u64(const uint8_t* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
+
+void store_u64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+
+namespace {
+
+constexpr uint64_t kSyscallBaseCost = 100;
+constexpr uint64_t kLogPubkeyUnits = 100;
+constexpr uint64_t kHashBaseCost = 85;
+constexpr uint64_t kHashByteCost = 1;
+constexpr uint64_t kHashMaxSlices = 20'000;
+constexpr uint64_t kMemOpBaseCost = 10;
+constexpr uint64_t kCpiBytesPerUnit = 250;
+constexpr uint64_t kSysvarBaseCost = 100;
+constexpr uint64_t kCreateProgramAddressUnits = 1500;
+constexpr uint64_t kMaxSeeds = 16, kMaxSeedLength = 32;
+constexpr uint64_t kSliceSize = 16;  // VmSlice<u8>: address, length
 
 // A guest array of `count` VmSlice<u8> (8-byte aligned), each translated.
 Expected<std::vector<std::span<const uint8_t>>> guest_slices(const Runtime& runtime, const HelperCall& call,
@@ -248,8 +248,123 @@ Expected<uint64_t> get_epoch_schedule(Runtime& runtime, HelperCall& call) {
 }
 
 Expected<uint64_t> get_last_restart_slot(Runtime& runtime, HelperCall& call) {
-  std::vector<uint8_t> bytes(8, 0);
+  std::vector<uint8_t> bytes(8);
+  put(bytes, 0, runtime.options().sysvars.last_restart_slot);
   return write_sysvar(runtime, call, bytes);
+}
+
+// EpochRewards in its C layout: total_points (u128) 16-aligned at 48, 96 bytes.
+Expected<uint64_t> get_epoch_rewards(Runtime& runtime, HelperCall& call) {
+  const EpochRewards& e = runtime.options().sysvars.epoch_rewards;
+  std::vector<uint8_t> bytes(96);
+  put(bytes, 0, e.distribution_starting_block_height);
+  put(bytes, 8, e.num_partitions);
+  std::memcpy(bytes.data() + 16, e.parent_blockhash.data(), 32);
+  put(bytes, 48, e.total_points);
+  put(bytes, 64, e.total_rewards);
+  put(bytes, 72, e.distributed_rewards);
+  put(bytes, 80, static_cast<uint8_t>(e.active));
+  return write_sysvar(runtime, call, bytes);
+}
+
+// sol_get_sysvar (SIMD-0127): `length` bytes at `offset` of the sysvar's
+// bincode bytes. 0, or 1 when offset + length passes its end, or 2 when the
+// sysvar cache has no such sysvar. Charged sysvar_base_cost + 32 / 250 +
+// max(length / 250, mem_op_base_cost) first.
+Expected<uint64_t> get_sysvar(Runtime& runtime, HelperCall& call) {
+  const uint64_t offset = call.args[2], length = call.args[3];
+  if (auto ok =
+          charge(call, kSysvarBaseCost + 32 / kCpiBytesPerUnit + std::max(length / kCpiBytesPerUnit, kMemOpBaseCost));
+      !ok)
+    return ok.error();
+  auto id = guest(runtime, call, call.args[0], 32, false);
+  if (!id) return id.error();
+  auto to = guest(runtime, call, call.args[1], length, true);
+  if (!to) return to.error();
+  if (offset > UINT64_MAX - length || call.args[1] > UINT64_MAX - length)
+    return instruction_error(InstructionErrc::ArithmeticOverflow);
+  Pubkey key;
+  std::memcpy(key.data(), *id, 32);
+  const std::vector<uint8_t> bytes = sysvar_bytes(runtime.options().sysvars, key);
+  if (bytes.empty()) return 2;                   // SYSVAR_NOT_FOUND
+  if (offset + length > bytes.size()) return 1;  // OFFSET_LENGTH_EXCEEDS_SYSVAR
+  if (length != 0) std::memcpy(*to, bytes.data() + offset, length);
+  return 0;
+}
+
+// sol_get_epoch_stake (SIMD-0133): a null address asks for the cluster's
+// total (syscall_base_cost); otherwise the vote account's stake at the
+// address (syscall_base_cost + 32 / 250 + mem_op_base_cost), 0 if unknown.
+Expected<uint64_t> get_epoch_stake(Runtime& runtime, HelperCall& call) {
+  const Sysvars& sysvars = runtime.options().sysvars;
+  if (call.args[0] == 0) {
+    if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+    return sysvars.total_epoch_stake;
+  }
+  if (auto ok = charge(call, kSyscallBaseCost + 32 / kCpiBytesPerUnit + kMemOpBaseCost); !ok) return ok.error();
+  auto vote = guest(runtime, call, call.args[0], 32, false);
+  if (!vote) return vote.error();
+  for (const auto& [key, stake] : sysvars.vote_account_stakes)
+    if (std::memcmp(key.data(), *vote, 32) == 0) return stake;
+  return 0;
+}
+
+// sol_get_processed_sibling_instruction: the index-th instruction before
+// the current one at its stack height, walking the trace back until a
+// lower height. r1 index, r2 a ProcessedSiblingInstruction {data_len,
+// accounts_len} read and written back, r3 program id, r4 data, r5
+// AccountMeta[] (34 bytes each); the bodies only when the lengths the
+// program gave are the instruction's. 1 if found, else 0.
+Expected<uint64_t> get_processed_sibling_instruction(Runtime& runtime, HelperCall& call) {
+  if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
+  const Transaction& transaction = runtime.transaction();
+  const uint64_t height = transaction.stack_height(), index = call.args[0];
+  const TraceEntry* found = nullptr;
+  uint64_t reverse_index = 0;
+  for (size_t i = transaction.trace.size(); i-- > 0;) {
+    const TraceEntry& entry = transaction.trace[i];
+    if (entry.stack_height < height) break;
+    if (entry.stack_height != height) continue;
+    if (index + 1 == reverse_index) {
+      found = &entry;
+      break;
+    }
+    ++reverse_index;
+  }
+  if (found == nullptr) return 0;
+  const Instruction& sibling = found->instruction;
+  auto header = guest(runtime, call, call.args[1], 16, true, 8);
+  if (!header) return header.error();
+  constexpr uint64_t kMetaSize = 34;
+  if (load_u64(*header) == sibling.data.size() && load_u64(*header + 8) == sibling.accounts.size()) {
+    auto program_id = guest(runtime, call, call.args[2], 32, true);
+    if (!program_id) return program_id.error();
+    auto data = guest(runtime, call, call.args[3], sibling.data.size(), true);
+    if (!data) return data.error();
+    auto metas = guest(runtime, call, call.args[4], sibling.accounts.size() * kMetaSize, true);
+    if (!metas) return metas.error();
+    const uint64_t ranges[4][2] = {{call.args[1], 16},
+                                   {call.args[2], 32},
+                                   {call.args[3], sibling.data.size()},
+                                   {call.args[4], sibling.accounts.size() * kMetaSize}};
+    for (int a = 0; a < 4; ++a)
+      for (int b = a + 1; b < 4; ++b)
+        if (ranges[a][1] != 0 && ranges[b][1] != 0 && !disjoint(ranges[a][0], ranges[a][1], ranges[b][0], ranges[b][1]))
+          return vm_error(SbpfVmErrc::CopyOverlapping, "Overlapping copy");
+    std::memcpy(*program_id, sibling.program_id.data(), 32);
+    if (!sibling.data.empty()) std::memcpy(*data, sibling.data.data(), sibling.data.size());
+    for (size_t i = 0; i < sibling.accounts.size(); ++i) {
+      const InstructionAccount& account = sibling.accounts[i];
+      const Flags flags = merged_flags(sibling, account.index);
+      uint8_t* meta = *metas + i * kMetaSize;
+      std::memcpy(meta, transaction.accounts[account.index].key.data(), 32);
+      meta[32] = flags.is_signer;
+      meta[33] = flags.is_writable;
+    }
+  }
+  store_u64(*header, sibling.data.size());
+  store_u64(*header + 8, sibling.accounts.size());
+  return 1;
 }
 
 // ---- Heap, stack height, compute units ------------------------------------------------------
@@ -268,9 +383,9 @@ Expected<uint64_t> alloc_free(Runtime& runtime, HelperCall& call) {
   return vm::region_base(vm::kHeapRegion) + start;
 }
 
-Expected<uint64_t> get_stack_height(Runtime&, HelperCall& call) {
+Expected<uint64_t> get_stack_height(Runtime& runtime, HelperCall& call) {
   if (auto ok = charge(call, kSyscallBaseCost); !ok) return ok.error();
-  return 1;  // a top-level instruction
+  return runtime.transaction().stack_height();  // 1: the transaction's instruction
 }
 
 Expected<uint64_t> remaining_compute_units(Runtime&, HelperCall& call) {
@@ -334,6 +449,12 @@ constexpr Entry kSyscalls[] = {
     {"sol_get_rent_sysvar", get_rent},
     {"sol_get_epoch_schedule_sysvar", get_epoch_schedule},
     {"sol_get_last_restart_slot", get_last_restart_slot},
+    {"sol_get_epoch_rewards_sysvar", get_epoch_rewards},
+    {"sol_get_sysvar", get_sysvar},
+    {"sol_get_epoch_stake", get_epoch_stake},
+    {"sol_get_processed_sibling_instruction", get_processed_sibling_instruction},
+    {"sol_invoke_signed_c", invoke_signed_c},
+    {"sol_invoke_signed_rust", invoke_signed_rust},
     {"sol_alloc_free_", alloc_free},
     {"sol_get_stack_height", get_stack_height},
     {"sol_remaining_compute_units", remaining_compute_units},
@@ -348,23 +469,9 @@ constexpr const char* kVmSyscalls[] = {"sol_log_",    "sol_log_64_", "sol_memcpy
 // Syscalls of Agave that bpfkit does not provide yet: a call of one fails
 // with UnknownSyscall naming it.
 constexpr const char* kMissing[] = {
-    "sol_secp256k1_recover",
-    "sol_get_epoch_rewards_sysvar",
-    "sol_get_sysvar",
-    "sol_get_fees_sysvar",
-    "sol_get_epoch_stake",
-    "sol_get_processed_sibling_instruction",
-    "sol_invoke_signed_c",
-    "sol_invoke_signed_rust",
-    "sol_curve_validate_point",
-    "sol_curve_group_op",
-    "sol_curve_multiscalar_mul",
-    "sol_curve_decompress",
-    "sol_curve_pairing_map",
-    "sol_alt_bn128_group_op",
-    "sol_alt_bn128_compression",
-    "sol_poseidon",
-    "sol_big_mod_exp",
+    "sol_secp256k1_recover",     "sol_get_fees_sysvar",  "sol_curve_validate_point", "sol_curve_group_op",
+    "sol_curve_multiscalar_mul", "sol_curve_decompress", "sol_curve_pairing_map",    "sol_alt_bn128_group_op",
+    "sol_alt_bn128_compression", "sol_poseidon",         "sol_big_mod_exp",
 };
 
 vm::HelperFn missing(std::string name) {
@@ -389,6 +496,50 @@ vm::HelperTable Runtime::syscalls(const std::unordered_map<uint32_t, std::string
   for (const auto& [key, name] : program_syscalls)
     if (table.find(key) == nullptr) static_cast<void>(table.add_syscall(name, missing(name)));
   return table;
+}
+
+std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id) {
+  static const Pubkey kClock = *parse_pubkey("SysvarC1ock11111111111111111111111111111111");
+  static const Pubkey kRent = *parse_pubkey("SysvarRent111111111111111111111111111111111");
+  static const Pubkey kEpochSchedule = *parse_pubkey("SysvarEpochSchedu1e111111111111111111111111");
+  static const Pubkey kEpochRewards = *parse_pubkey("SysvarEpochRewards1111111111111111111111111");
+  static const Pubkey kLastRestartSlot = *parse_pubkey("SysvarLastRestartS1ot1111111111111111111111");
+  std::vector<uint8_t> out;
+  auto u64 = [&out](uint64_t v) {
+    for (unsigned i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  if (id == kClock) {
+    const Clock& c = sysvars.clock;
+    for (uint64_t v : {c.slot, static_cast<uint64_t>(c.epoch_start_timestamp), c.epoch, c.leader_schedule_epoch,
+                       static_cast<uint64_t>(c.unix_timestamp)})
+      u64(v);
+  } else if (id == kRent) {
+    uint64_t threshold;
+    std::memcpy(&threshold, &sysvars.rent.exemption_threshold, 8);
+    u64(sysvars.rent.lamports_per_byte_year);
+    u64(threshold);
+    out.push_back(sysvars.rent.burn_percent);
+  } else if (id == kEpochSchedule) {
+    const EpochSchedule& e = sysvars.epoch_schedule;
+    u64(e.slots_per_epoch);
+    u64(e.leader_schedule_slot_offset);
+    out.push_back(e.warmup);
+    u64(e.first_normal_epoch);
+    u64(e.first_normal_slot);
+  } else if (id == kEpochRewards) {
+    const EpochRewards& e = sysvars.epoch_rewards;
+    u64(e.distribution_starting_block_height);
+    u64(e.num_partitions);
+    out.insert(out.end(), e.parent_blockhash.begin(), e.parent_blockhash.end());
+    u64(static_cast<uint64_t>(e.total_points));
+    u64(static_cast<uint64_t>(e.total_points >> 64));
+    u64(e.total_rewards);
+    u64(e.distributed_rewards);
+    out.push_back(e.active);
+  } else if (id == kLastRestartSlot) {
+    u64(sysvars.last_restart_slot);
+  }
+  return out;
 }
 
 std::vector<std::string> syscall_names() {

@@ -327,11 +327,14 @@ TEST(SolanaRuntime, FailuresNameTheirCause) {
   EXPECT_EQ(abort.error->name(), "Abort");
   EXPECT_EQ(abort.logs.back(), "Program " + kId + " failed: SBF program panicked");
 
-  ExecuteResult missing = run("call sol_invoke_signed_c\nexit\n");
-  ASSERT_TRUE(missing.error);
-  EXPECT_EQ(missing.error->name(), "UnknownSyscall");
-  EXPECT_EQ(missing.logs.back(),
-            "Program " + kId + " failed: the program called sol_invoke_signed_c, which bpfkit does not provide");
+  // The curve25519, alt_bn128 and Poseidon syscalls are not provided: a call names the syscall.
+  for (const char* name : {"sol_curve_group_op", "sol_alt_bn128_group_op", "sol_poseidon"}) {
+    ExecuteResult missing = run("call " + std::string(name) + "\nexit\n");
+    ASSERT_TRUE(missing.error);
+    EXPECT_EQ(missing.error->name(), "UnknownSyscall");
+    EXPECT_EQ(missing.logs.back(), "Program " + kId + " failed: the program called " + std::string(name) +
+                                       ", which bpfkit does not provide");
+  }
 
   ExecuteResult fault = run("r0 = *(u64 *)(r1 + 48)\nexit\n");  // past the 48 bytes of input
   ASSERT_TRUE(fault.error);
