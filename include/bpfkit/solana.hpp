@@ -227,5 +227,11 @@ bool is_on_curve(const Pubkey& bytes);
 std::array<uint8_t, 32> sha256(std::span<const std::span<const uint8_t>> parts);
 std::array<uint8_t, 32> keccak256(std::span<const std::span<const uint8_t>> parts);
 std::array<uint8_t, 32> blake3(std::span<const std::span<const uint8_t>> parts);
+// The 64-byte public key (x, y) that signed `hash` with the signature (r,
+// s) and recovery id (0-3), as libsecp256k1's recover gives it; the error's
+// message is Secp256k1RecoverError's name (InvalidRecoveryId,
+// InvalidSignature).
+Expected<std::array<uint8_t, 64>> secp256k1_recover(std::span<const uint8_t, 32> hash, uint64_t recovery_id,
+                                                    std::span<const uint8_t, 64> signature);
 
 }  // namespace bpfkit::solana

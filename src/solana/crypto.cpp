@@ -1,9 +1,12 @@
 // The hashes and the curve check the runtime's syscalls need: SHA-256 from
 // OpenSSL's libcrypto, Keccak-256 (the original padding, as Ethereum and
 // Solana's sol_keccak256 use; OpenSSL 3.0 has none) here, and the
-// edwards25519 decompression test with OpenSSL's big numbers.
+// edwards25519 decompression test with OpenSSL's big numbers, and
+// secp256k1 public key recovery with its EC arithmetic.
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 
 #include <cstring>
 #include <memory>
@@ -146,6 +149,63 @@ std::optional<Pubkey> create_program_address(std::span<const std::span<const uin
   const Pubkey address = sha256(parts);
   if (is_on_curve(address)) return std::nullopt;
   return address;
+}
+
+// ---- secp256k1 public key recovery ------------------------------------------------------
+
+namespace {
+
+struct EcDeleter {
+  void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
+  void operator()(EC_POINT* p) const { EC_POINT_free(p); }
+};
+
+}  // namespace
+
+// libsecp256k1's recover, with OpenSSL's EC arithmetic: r and s below the
+// order n (Signature::parse_standard_slice) and not zero; R has x = r (+ n
+// with bit 1 of the id, below p) and y of the parity of bit 0; Q = r^-1 (s R
+// - e G), not the point at infinity.
+Expected<std::array<uint8_t, 64>> secp256k1_recover(std::span<const uint8_t, 32> hash, uint64_t recovery_id,
+                                                    std::span<const uint8_t, 64> signature) {
+  if (recovery_id > 3) return make_error(Errc::BadOperand, "InvalidRecoveryId");
+  const Error invalid = make_error(Errc::BadOperand, "InvalidSignature");
+  std::unique_ptr<EC_GROUP, EcDeleter> group(EC_GROUP_new_by_curve_name(NID_secp256k1));
+  std::unique_ptr<BN_CTX, BnDeleter> ctx(BN_CTX_new());
+  if (!group || !ctx) return make_error(Errc::Unsupported, "this OpenSSL has no secp256k1");
+  Bn p = bn(), a = bn(), b = bn(), r = bn(), s = bn(), e = bn(), x = bn();
+  const BIGNUM* n = EC_GROUP_get0_order(group.get());
+  EC_GROUP_get_curve(group.get(), p.get(), a.get(), b.get(), ctx.get());
+  BN_bin2bn(signature.data(), 32, r.get());
+  BN_bin2bn(signature.data() + 32, 32, s.get());
+  if (BN_cmp(r.get(), n) >= 0 || BN_cmp(s.get(), n) >= 0 || BN_is_zero(r.get()) || BN_is_zero(s.get())) return invalid;
+  BN_copy(x.get(), r.get());
+  if (recovery_id & 2) {
+    BN_add(x.get(), x.get(), n);
+    if (BN_cmp(x.get(), p.get()) >= 0) return invalid;
+  }
+  std::unique_ptr<EC_POINT, EcDeleter> big_r(EC_POINT_new(group.get())), q(EC_POINT_new(group.get()));
+  if (EC_POINT_set_compressed_coordinates(group.get(), big_r.get(), x.get(), static_cast<int>(recovery_id & 1),
+                                          ctx.get()) != 1)
+    return invalid;
+  // u1 = -e / r, u2 = s / r (mod n); Q = u1 G + u2 R.
+  Bn r_inverse = bn(), u1 = bn(), u2 = bn();
+  BN_bin2bn(hash.data(), 32, e.get());
+  BN_nnmod(e.get(), e.get(), n, ctx.get());
+  BN_mod_inverse(r_inverse.get(), r.get(), n, ctx.get());
+  BN_mod_sub(u1.get(), n, e.get(), n, ctx.get());
+  BN_mod_mul(u1.get(), u1.get(), r_inverse.get(), n, ctx.get());
+  BN_mod_mul(u2.get(), s.get(), r_inverse.get(), n, ctx.get());
+  if (EC_POINT_mul(group.get(), q.get(), u1.get(), big_r.get(), u2.get(), ctx.get()) != 1 ||
+      EC_POINT_is_at_infinity(group.get(), q.get()))
+    return invalid;
+  uint8_t encoded[65];
+  if (EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, encoded, sizeof encoded, ctx.get()) !=
+      sizeof encoded)
+    return invalid;
+  std::array<uint8_t, 64> key;
+  std::memcpy(key.data(), encoded + 1, 64);
+  return key;
 }
 
 }  // namespace bpfkit::solana

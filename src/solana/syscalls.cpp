@@ -166,6 +166,25 @@ Expected<uint64_t> hash(Runtime& runtime, HelperCall& call) {
   return 0;
 }
 
+// sol_secp256k1_recover: 25,000 units; r1 the 32-byte hash, r2 the
+// recovery id, r3 the 64-byte signature, r4 the 64-byte key out. 0, or
+// Secp256k1RecoverError: 2 InvalidRecoveryId, 3 InvalidSignature.
+Expected<uint64_t> recover_secp256k1(Runtime& runtime, HelperCall& call) {
+  constexpr uint64_t kSecp256k1RecoverCost = 25'000;
+  if (auto ok = charge(call, kSecp256k1RecoverCost); !ok) return ok.error();
+  auto hash = guest(runtime, call, call.args[0], 32, false);
+  if (!hash) return hash.error();
+  auto signature = guest(runtime, call, call.args[2], 64, false);
+  if (!signature) return signature.error();
+  auto out = guest(runtime, call, call.args[3], 64, true);
+  if (!out) return out.error();
+  auto key = secp256k1_recover(std::span<const uint8_t, 32>(*hash, 32), call.args[1],
+                               std::span<const uint8_t, 64>(*signature, 64));
+  if (!key) return key.error().message == "InvalidRecoveryId" ? 2 : 3;
+  std::memcpy(*out, key->data(), 64);
+  return 0;
+}
+
 // ---- Return data --------------------------------------------------------------------------
 
 Expected<uint64_t> set_return_data(Runtime& runtime, HelperCall& call) {
@@ -443,6 +462,7 @@ constexpr Entry kSyscalls[] = {
     {"sol_sha256", hash<sha256>},
     {"sol_keccak256", hash<keccak256>},
     {"sol_blake3", hash<blake3>},
+    {"sol_secp256k1_recover", recover_secp256k1},
     {"sol_set_return_data", set_return_data},
     {"sol_get_return_data", get_return_data},
     {"sol_get_clock_sysvar", get_clock},
@@ -469,9 +489,9 @@ constexpr const char* kVmSyscalls[] = {"sol_log_",    "sol_log_64_", "sol_memcpy
 // Syscalls of Agave that bpfkit does not provide yet: a call of one fails
 // with UnknownSyscall naming it.
 constexpr const char* kMissing[] = {
-    "sol_secp256k1_recover",     "sol_get_fees_sysvar",  "sol_curve_validate_point", "sol_curve_group_op",
-    "sol_curve_multiscalar_mul", "sol_curve_decompress", "sol_curve_pairing_map",    "sol_alt_bn128_group_op",
-    "sol_alt_bn128_compression", "sol_poseidon",         "sol_big_mod_exp",
+    "sol_get_fees_sysvar",  "sol_curve_validate_point", "sol_curve_group_op",     "sol_curve_multiscalar_mul",
+    "sol_curve_decompress", "sol_curve_pairing_map",    "sol_alt_bn128_group_op", "sol_alt_bn128_compression",
+    "sol_poseidon",         "sol_big_mod_exp",
 };
 
 vm::HelperFn missing(std::string name) {

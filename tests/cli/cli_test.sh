@@ -237,6 +237,26 @@ check_err solana-bad-key 2 "account 0 key" -- "$bpfkit" run "$tmp/hello.s" --dia
 check_err solana-bad-program-id 2 "--program-id" -- "$bpfkit" run "$tmp/hello.s" --dialect sbpf-v3 --program-id xyz
 check_err solana-input-conflict 2 "excludes" -- "$bpfkit" run "$elfs/strict_header.so" --input "$tmp/empty.bin" --ix-data 00
 check_err solana-linux 2 "--solana does not apply" -- "$bpfkit" run "$tmp/hello.s" --solana
+# Cross-program invocation: the caller invokes 1111...2 (the hello program,
+# given with --program) through sol_invoke_signed_c; the nested log.
+printf 'r0 = 1\n*(u8 *)(r10 - 1) = r0\nr1 = r10\nr1 += -32\n*(u64 *)(r10 - 72) = r1\nr1 = r10\nr1 += -72\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\nexit\n' >"$tmp/invoke.s"
+callee=11111111111111111111111111111112
+check solana-cpi 0 "Program $id invoke [1]
+Program $callee invoke [2]
+Program log: hello
+Program $callee consumed 108 of 198988 compute units
+Program $callee success
+Program $id consumed 1121 of 200000 compute units
+Program $id success" -- "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --program "$callee=$tmp/hello.s"
+check solana-cpi-simd-0339 0 "Program $id consumed 1067 of 200000 compute units" \
+  -- "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --program "$callee=$tmp/hello.s" --simd-0339
+check solana-cpi-unknown 1 "Program is not deployed" -- "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" \
+  --accounts <(printf '[{"key": "%s"}]' "$callee")
+check_err solana-cpi-bad-program 2 "ID=FILE" -- "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program "$tmp/hello.s"
+# Epoch stake from the sysvars file: a vote account's stake as a custom error.
+printf 'r0 = 0\n*(u64 *)(r10 - 32) = r0\nr1 = r10\nr1 += -32\ncall sol_get_epoch_stake\nexit\n' >"$tmp/stake.s"
+printf '{"epoch_stake": {"total": 5, "vote_accounts": {"11111111111111111111111111111111": 77}}}' >"$tmp/stake.json"
+check solana-epoch-stake 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/stake.s" --dialect sbpf-v3 --sysvars "$tmp/stake.json"
 check sbpf-raw-v3-no-hashed-calls 1 '"code":"UnsupportedInstruction"' \
   -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v3 --json
 # r0 /= 0: Linux gives 0; the sBPF verifiers refuse it (in v2, 0x37 is a store).

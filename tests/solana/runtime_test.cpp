@@ -2,6 +2,9 @@
 // syscalls): each syscall's result and compute cost, r1/r2 at entry, the
 // write-back, r0's errors, and the runtime's log line by line.
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
 
 #include <cstring>
 
@@ -392,6 +395,118 @@ TEST(SolanaRuntime, BudgetAndTruncation) {
   for (size_t i = 0; i + 1 < chatty.logs.size(); ++i) bytes += chatty.logs[i].size();
   EXPECT_LT(bytes, 10000u);
   EXPECT_GE(bytes + 113, 10000u);
+}
+
+}  // namespace
+}  // namespace bpfkit::solana
+
+namespace bpfkit::solana {
+namespace {
+
+struct Signed {
+  std::array<uint8_t, 32> hash{};
+  std::array<uint8_t, 64> signature{};
+  uint64_t recovery_id = 0;
+  std::array<uint8_t, 64> public_key{};
+};
+
+// ECDSA over secp256k1 done here with OpenSSL's big numbers (private key d,
+// nonce k): r = (kG).x mod n, s = (e + r d) / k, the recovery id from kG,
+// and the public key dG, all that the recovery must find again.
+Signed sign(uint64_t private_key, uint64_t nonce, std::string_view message) {
+  Signed out;
+  const std::span<const uint8_t> text(reinterpret_cast<const uint8_t*>(message.data()), message.size());
+  out.hash = sha256({&text, 1});
+  EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_secp256k1);
+  BN_CTX* ctx = BN_CTX_new();
+  BIGNUM *d = BN_new(), *k = BN_new(), *e = BN_new(), *x = BN_new(), *y = BN_new(), *r = BN_new(), *s = BN_new(),
+         *k_inverse = BN_new();
+  const BIGNUM* n = EC_GROUP_get0_order(group);
+  BN_set_word(d, private_key);
+  BN_set_word(k, nonce);
+  BN_bin2bn(out.hash.data(), 32, e);
+  EC_POINT* big_r = EC_POINT_new(group);
+  EC_POINT* q = EC_POINT_new(group);
+  EC_POINT_mul(group, big_r, k, nullptr, nullptr, ctx);
+  EC_POINT_get_affine_coordinates(group, big_r, x, y, ctx);
+  BN_nnmod(r, x, n, ctx);
+  out.recovery_id = (BN_is_odd(y) ? 1 : 0) | (BN_cmp(x, n) >= 0 ? 2 : 0);
+  BN_mod_mul(s, r, d, n, ctx);
+  BN_mod_add(s, s, e, n, ctx);
+  BN_mod_inverse(k_inverse, k, n, ctx);
+  BN_mod_mul(s, s, k_inverse, n, ctx);
+  BN_bn2binpad(r, out.signature.data(), 32);
+  BN_bn2binpad(s, out.signature.data() + 32, 32);
+  EC_POINT_mul(group, q, d, nullptr, nullptr, ctx);
+  uint8_t encoded[65];
+  EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, encoded, sizeof encoded, ctx);
+  std::memcpy(out.public_key.data(), encoded + 1, 64);
+  for (BIGNUM* v : {d, k, e, x, y, r, s, k_inverse}) BN_free(v);
+  EC_POINT_free(big_r);
+  EC_POINT_free(q);
+  BN_CTX_free(ctx);
+  EC_GROUP_free(group);
+  return out;
+}
+
+TEST(SolanaCrypto, Secp256k1Recover) {
+  // Private key 1: the key is the generator itself.
+  const Signed one = sign(1, 0x5eed, "bpfkit");
+  const auto g =
+      from_base64("eb5mfvncu6xVoGKVzocLBwKb/NstzijZWfKBWxb4F5hIOtp3JqPEZV2k+/wOEQio/Re0SKaFVBmcR9CP+xDUuA==");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(std::vector<uint8_t>(one.public_key.begin(), one.public_key.end()), *g);
+  for (uint64_t key : {1ull, 7ull, 0xdeadbeefull, 0x0123456789abcdefull}) {
+    for (uint64_t nonce : {3ull, 0x5eedull, 0xfeedfacecafeull}) {
+      const Signed s = sign(key, nonce, "message " + std::to_string(key));
+      auto recovered = secp256k1_recover(s.hash, s.recovery_id, s.signature);
+      ASSERT_TRUE(recovered) << recovered.error().message;
+      EXPECT_EQ(*recovered, s.public_key) << key << " " << nonce;
+      // The other parity gives another key.
+      auto other = secp256k1_recover(s.hash, s.recovery_id ^ 1, s.signature);
+      EXPECT_TRUE(!other || *other != s.public_key);
+    }
+  }
+  const Signed s = sign(7, 3, "x");
+  auto bad_id = secp256k1_recover(s.hash, 4, s.signature);
+  ASSERT_FALSE(bad_id);
+  EXPECT_EQ(bad_id.error().message, "InvalidRecoveryId");
+  std::array<uint8_t, 64> zero_s = s.signature;
+  std::fill(zero_s.begin() + 32, zero_s.end(), 0);
+  auto zero = secp256k1_recover(s.hash, s.recovery_id, zero_s);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().message, "InvalidSignature");
+  std::array<uint8_t, 64> high_r = s.signature;
+  std::fill(high_r.begin(), high_r.begin() + 32, 0xff);  // r >= n
+  EXPECT_FALSE(secp256k1_recover(s.hash, s.recovery_id, high_r));
+}
+
+// sol_secp256k1_recover on the instruction data (hash, signature): the key
+// as return data, 25,000 units; the error codes in r0.
+TEST(SolanaRuntime, Secp256k1RecoverSyscall) {
+  const Signed s = sign(0xdeadbeef, 0x5eed, "syscall");
+  std::vector<uint8_t> data(s.hash.begin(), s.hash.end());
+  data.insert(data.end(), s.signature.begin(), s.signature.end());
+  auto program = [](uint64_t recovery_id) {
+    return "r6 = r2\nr1 = r6\nr2 = " + std::to_string(recovery_id) +
+           "\nr3 = r6\nr3 += 32\nr4 = r10\nr4 += -64\ncall sol_secp256k1_recover\nr7 = r0\nr1 = r10\nr1 += "
+           "-64\nr2 = 64\ncall sol_set_return_data\nr0 = r7\nexit\n";
+  };
+  ExecuteResult ok = run(program(s.recovery_id), {}, {}, data);
+  ASSERT_FALSE(ok.error) << ok.error->message;
+  EXPECT_EQ(ok.return_data.data, std::vector<uint8_t>(s.public_key.begin(), s.public_key.end()));
+  EXPECT_EQ(ok.compute_units, 15u + 25000 + 100);
+  EXPECT_EQ(run(program(4), {}, {}, data).run.r0, 2u);
+  EXPECT_EQ(run(program(256), {}, {}, data).run.r0, 2u);
+  data[40] ^= 0xff;  // r changed: another key, or none
+  ExecuteResult other = run(program(s.recovery_id), {}, {}, data);
+  EXPECT_TRUE(other.run.r0 == 3 ||
+              other.return_data.data != std::vector<uint8_t>(s.public_key.begin(), s.public_key.end()));
+  ExecuteOptions poor;
+  poor.compute_units = 20000;
+  ExecuteResult budget = run(program(s.recovery_id), {}, {}, data, poor);
+  ASSERT_TRUE(budget.error);
+  EXPECT_EQ(budget.error->name(), "ComputationalBudgetExceeded");
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ struct Options {
   SbpfLoadOptions sbpf;
   SolanaRunOptions solana;  // sBPF: the Solana runtime's accounts, instruction, program id
   bool solana_runtime = false;
-  std::string dialect = "linux";  // raw inputs: whose encodings, which VM
+  std::string dialect = "linux";      // raw inputs: whose encodings, which VM
+  std::vector<std::string> programs;  // sBPF: --program ID=FILE, what a CPI may call
 };
 
 Options options;
@@ -104,6 +105,8 @@ constexpr Scoped kScoped[] = {
     {"--unaligned", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--sysvars", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--solana", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--program", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--simd-0339", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
 };
 // clang-format on
 
@@ -157,12 +160,36 @@ Expected<isa::Program> program_of(const InputFile& input, const load::Options& o
 // is given (--input, --mem...: the bare VM, as the fixture harnesses run
 // it); any runtime option asks for it, raw sBPF text included.
 bool solana_mode(const InputFile& input) {
-  for (const char* flag : {"--accounts", "--ix-data", "--program-id", "--unaligned", "--sysvars", "--solana"})
+  for (const char* flag :
+       {"--accounts", "--ix-data", "--program-id", "--unaligned", "--sysvars", "--solana", "--program", "--simd-0339"})
     if (given(flag)) return true;
   if (input.kind != InputKind::SbpfObject) return false;
   for (const char* flag : {"--input", "--mem", "--mem-hex", "--mem-size"})
     if (given(flag)) return false;
   return true;
+}
+
+// --program ID=FILE (repeatable): the programs a cross-program invocation
+// may call, each loaded as the program itself is (a .so, or raw sBPF text
+// in the --dialect).
+Expected<void> load_invoked_programs(const load::Options& open_options, SolanaRunOptions& solana) {
+  for (const std::string& entry : options.programs) {
+    const size_t equals = entry.find('=');
+    if (equals == std::string::npos)
+      return usage_error("--program " + entry + ": ID=FILE is needed (a base58 program id, an sBPF .so)");
+    auto id = solana::parse_pubkey(entry.substr(0, equals));
+    if (!id) return usage_error("--program " + entry + ": " + id.error().message);
+    auto file = open_input(entry.substr(equals + 1));
+    if (!file) return file.error();
+    Memory unused;
+    int status = 0;
+    auto program = program_of(*file, open_options, unused, status);
+    if (!program) return program.error();
+    if (program->dialect->family != isa::Family::Sbpf)
+      return usage_error("--program " + entry + ": " + file->name + " is not an sBPF program");
+    solana.programs.emplace_back(*id, std::make_shared<const isa::Program>(std::move(*program)));
+  }
+  return {};
 }
 
 int run_input(const InputFile& input, Printer& printer) {
@@ -200,6 +227,8 @@ int run_input(const InputFile& input, Printer& printer) {
   if (runtime && sbpf) {
     SolanaRunOptions solana = options.solana;
     solana.file = input.name;
+    if (auto loaded = load_invoked_programs(open_options, solana); !loaded)
+      return printer.fail(loaded.error(), kExitBadInput);
     solana.compute_units = *compute_units;
     return run_solana(*program, input.bytes, solana, printer);
   }
@@ -250,9 +279,15 @@ void add_options(CLI::App& app) {
       app.add_flag("--unaligned", options.solana.unaligned, "sBPF: the deprecated loader's unaligned input format");
   auto* solana = app.add_flag("--solana", options.solana_runtime,
                               "sBPF: run in the Solana runtime (the default for a .so without --input)");
-  auto* sysvars = app.add_option("--sysvars", options.solana.sysvars_file,
-                                 "sBPF: clock, rent and epoch schedule as JSON (default: Agave's defaults)");
-  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, sysvars, solana})
+  auto* sysvars = app.add_option(
+      "--sysvars", options.solana.sysvars_file,
+      "sBPF: clock, rent, epoch schedule, last restart slot and epoch stakes as JSON (default: Agave's defaults)");
+  auto* programs = app.add_option("--program", options.programs,
+                                  "sBPF: ID=FILE.so, a program the instruction may invoke (repeatable; the System "
+                                  "Program is built in)");
+  auto* simd_0339 = app.add_flag("--simd-0339", options.solana.simd_0339,
+                                 "sBPF: SIMD-0339's CPI costs and 255 account infos (default: mainnet-beta's)");
+  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, sysvars, solana, programs, simd_0339})
     runtime->excludes(input)->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   add_sbpf_load_options(app, options.sbpf);
   app.add_option("--dialect", options.dialect,

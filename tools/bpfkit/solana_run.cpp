@@ -148,6 +148,24 @@ Expected<solana::Sysvars> parse_sysvars(std::string_view text, const std::string
           set_field(*schedule, "first_normal_slot", s.first_normal_slot, "epoch_schedule", name)})
       if (e && !error) error = e;
   }
+  if (auto it = root.find("last_restart_slot"); it != root.end()) {
+    if (auto e = set_field(root, "last_restart_slot", sysvars.last_restart_slot, "sysvars", name); e && !error)
+      error = e;
+  }
+  if (const Json* stake = section("epoch_stake")) {
+    if (auto e = set_field(*stake, "total", sysvars.total_epoch_stake, "epoch_stake", name); e && !error) error = e;
+    if (auto it = stake->find("vote_accounts"); it != stake->end()) {
+      if (!it->is_object() && !error) error = bad_input(name, "epoch_stake.vote_accounts: an object is needed");
+      for (auto vote = it->begin(); it->is_object() && vote != it->end(); ++vote) {
+        auto key = solana::parse_pubkey(vote.key());
+        if (!key || !vote->is_number_unsigned()) {
+          if (!error) error = bad_input(name, "epoch_stake.vote_accounts: base58 keys to whole numbers are needed");
+          break;
+        }
+        sysvars.vote_account_stakes.emplace_back(*key, vote->get<uint64_t>());
+      }
+    }
+  }
   if (error) return *error;
   return sysvars;
 }
@@ -236,6 +254,8 @@ int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_byt
     execute_options.sysvars = *sysvars;
   }
   execute_options.compute_units = options.compute_units;
+  execute_options.programs = options.programs;
+  execute_options.simd_0339 = options.simd_0339;
   execute_options.format = options.unaligned ? solana::InputFormat::Unaligned : solana::InputFormat::Aligned;
   auto result = solana::execute(program, ix, accounts, execute_options);
   if (!result) {

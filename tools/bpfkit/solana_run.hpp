@@ -19,7 +19,10 @@ struct SolanaRunOptions {
   std::string program_id;        // base58; empty: derived from the file
   std::string sysvars_file;      // JSON; empty: the defaults
   bool unaligned = false;
+  bool simd_0339 = false;
   uint64_t compute_units = solana::kDefaultComputeUnits;
+  // Programs a cross-program invocation may call (--program ID=FILE).
+  std::vector<std::pair<solana::Pubkey, std::shared_ptr<const isa::Program>>> programs;
 };
 
 // The accounts file: a JSON array (or {"accounts": [...]}) of {"key",
@@ -36,7 +39,8 @@ Expected<AccountsInput> parse_accounts(std::string_view json, const std::string&
 // "leader_schedule_epoch", "unix_timestamp"}, "rent": {"lamports_per_byte_year",
 // "exemption_threshold", "burn_percent"}, "epoch_schedule": {"slots_per_epoch",
 // "leader_schedule_slot_offset", "warmup", "first_normal_epoch",
-// "first_normal_slot"}}; fields left out keep their defaults.
+// "first_normal_slot"}, "last_restart_slot": N, "epoch_stake": {"total": N,
+// "vote_accounts": {"<base58>": N}}}; fields left out keep their defaults.
 Expected<solana::Sysvars> parse_sysvars(std::string_view json, const std::string& name);
 
 // Runs `program` as the Solana runtime would and prints the result; returns
