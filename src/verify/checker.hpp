@@ -29,6 +29,12 @@ class Checker {
   bool check_read(int regno);  // "R2 !read_ok"
   bool leaks_allowed() const { return options_.profile == Profile::Root; }
   uint32_t new_id() { return ++id_gen_; }
+  // The kernel's Spectre v4 guard: a stack store that overwrites a spilled
+  // or uninitialised slot, or stores a pointer, gets a barrier after it
+  // (nospec_result) unless the loader may bypass it (CAP_PERFMON: root).
+  void guard_store() {
+    if (!leaks_allowed()) nospec_result_[pc_] = true;
+  }
   void note(const std::string& line);  // a line of the log (levels 1 and 2)
 
   // memory.cpp
@@ -94,6 +100,8 @@ class Checker {
   std::optional<Reject> reject_;
   uint32_t id_gen_ = 0;
 
+  std::vector<bool> nospec_;         // per pc: mispredicted paths stop before it
+  std::vector<bool> nospec_result_;  // per pc: mispredicted paths stop after it
   std::vector<Pending> pending_;
   std::vector<Checkpoint> checkpoints_;
   // Per pc: states still being explored (by hash, for the infinite-loop

@@ -104,6 +104,8 @@ Checker::Checker(const isa::Program& program, const Options& options, const Cfg&
       live_at_pc_(program.size()),
       done_at_pc_(program.size()) {
   stack_depth.assign(cfg.subprogs.size(), 0);
+  nospec_.assign(program.size(), false);
+  nospec_result_.assign(program.size(), false);
   result_.reached.assign(program.size(), false);
 }
 
@@ -255,6 +257,8 @@ std::optional<Reject> Checker::run() {
         if (seen == Visit::Pruned) break;
       }
       result_.reached[pc_] = true;
+      // A barrier stops every mispredicted path here (do_check's nospec).
+      if (cur_.speculative && nospec_[pc_]) break;
       if (options_.log_level > 0)
         note(std::to_string(pc_) + ": (" + hex_string(program_.slots[pc_].code) + ") " +
              std::string(isa::info(*program_.ops[pc_]).id));
@@ -265,11 +269,15 @@ std::optional<Reject> Checker::run() {
         // EPERM, EACCES and EINVAL).
         if (cur_.speculative && (reject_->error_number == Errno::Eacces || reject_->error_number == Errno::Einval)) {
           reject_.reset();
+          nospec_[pc_] = true;
           break;
         }
         return reject_;
       }
       if (options_.log_level > 1) note(std::to_string(pc_) + ": " + state_string(cur_));
+      // A barrier after the instruction (nospec_result: a store the kernel
+      // guards against Spectre v4) ends a mispredicted path too.
+      if (cur_.speculative && nospec_result_[pc_]) break;
       if (!path_done_) pc_ = next_pc_;
     }
   } while (next_path());

@@ -144,6 +144,10 @@ class MemoryAccess {
   bool stack_write(Access& access, Frame& frame, uint8_t frameno, int64_t off) {
     const int64_t index = stack_index(off);
     const int slot = static_cast<int>(index / 8);
+    const bool initialised =
+        std::all_of(frame.stack.begin() + index, frame.stack.begin() + index + access.size,
+                    [](StackByte byte) { return byte == StackByte::Misc || byte == StackByte::Zero; });
+    if (!initialised || (access.value && is_pointer(access.value->type))) c_.guard_store();
     if (const Reg* spilled = frame.spill_at(slot)) {
       if (access.size != 8 && is_pointer(spilled->type) && !c_.leaks_allowed())
         return c_.fail(Errno::Eacces, "attempt to corrupt spilled pointer on stack");
