@@ -526,7 +526,13 @@ bool Checker::mov(const isa::Slot& slot, const isa::Semantics& semantics) {
     src = source;
   }
   if (semantics.operation == Operation::MovSx) {
-    if (is_pointer(src.type)) return fail(Errno::Eacces, r(dst) + " sign-extension part of pointer");
+    if (is_pointer(src.type)) {  // root may: the result is unknown (32 bits wide for w = (s8)w)
+      if (!leaks_allowed())
+        return fail(Errno::Eacces,
+                    r(slot.src()) + (width == 64 ? " sign-extension part of pointer" : " partial copy of pointer"));
+      regs()[dst] = width == 64 ? unknown_scalar() : sized_scalar(4);
+      return true;
+    }
     const unsigned bits = static_cast<unsigned>(slot.off);
     Reg out;
     if (src.is_const()) {
@@ -562,7 +568,11 @@ bool Checker::unary(const isa::Slot& slot, const isa::Semantics& semantics) {
   const int dst = slot.dst();
   if (!check_read(dst)) return false;
   const Reg value = regs()[dst];
-  if (is_pointer(value.type)) return fail(Errno::Eacces, r(dst) + " pointer arithmetic prohibited");
+  if (is_pointer(value.type)) {  // is_pointer_value: root may, and gets an unknown scalar
+    if (!leaks_allowed()) return fail(Errno::Eacces, r(dst) + " pointer arithmetic prohibited");
+    regs()[dst] = unknown_scalar();
+    return true;
+  }
   const unsigned width = semantics.width;
   Reg out;
   switch (semantics.operation) {

@@ -340,8 +340,10 @@ bool Checker::atomic(const isa::Slot& slot, const isa::Semantics& semantics) {
   const bool cmpxchg = semantics.operation == Operation::AtomicCmpxchg;
   if (!check_read(slot.src()) || !check_read(slot.dst())) return false;
   if (cmpxchg && !check_read(0)) return false;
-  if (is_pointer(regs()[slot.src()].type) || (cmpxchg && is_pointer(regs()[0].type)))
-    return fail(Errno::Eacces, r(cmpxchg && is_pointer(regs()[0].type) ? 0 : slot.src()) + " leaks addr into mem");
+  // is_pointer_value: root may store a pointer's bits (they become a scalar).
+  if (!leaks_allowed() && cmpxchg && is_pointer(regs()[0].type)) return fail(Errno::Eacces, "R0 leaks addr into mem");
+  if (!leaks_allowed() && is_pointer(regs()[slot.src()].type))
+    return fail(Errno::Eacces, r(slot.src()) + " leaks addr into mem");
   const RegType target = regs()[slot.dst()].type;
   if (target != RegType::Stack && target != RegType::MapValue && target != RegType::Mem)
     return fail(Errno::Eacces,
