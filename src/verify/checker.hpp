@@ -11,11 +11,46 @@
 #pragma once
 
 #include <memory>
-#include <unordered_map>
 
 #include "internal.hpp"
 
 namespace bpfkit::verify::detail {
+
+// The checkpoints still being explored, by (pc, hash of the exact state):
+// one flat open-addressing table (linear probing, backward-shift deletion)
+// from (pc, hash) to the group of checkpoints with that hash there, oldest
+// first, so that the infinite-loop check costs one probe even with tens of
+// thousands of live states at a loop head.
+class LiveStates {
+ public:
+  explicit LiveStates(size_t program_size) : count_at_pc_(program_size, 0) {}
+  bool any_at(uint32_t pc) const { return count_at_pc_[pc] > 0; }
+  // The live checkpoints at pc with this hash, oldest first; null if none.
+  const std::vector<uint32_t>* find(uint32_t pc, uint64_t hash) const;
+  void insert(uint32_t pc, uint64_t hash, uint32_t checkpoint);
+  void erase(uint32_t pc, uint64_t hash, uint32_t checkpoint);
+
+ private:
+  struct Entry {
+    uint64_t hash = 0;
+    uint32_t pc = 0;
+    uint32_t group = kEmpty;
+  };
+  static constexpr uint32_t kEmpty = ~uint32_t{0};
+  size_t mask() const { return entries_.size() - 1; }
+  size_t home(uint32_t pc, uint64_t hash) const {
+    return static_cast<size_t>((hash ^ (uint64_t{pc} * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull >> 32) & mask();
+  }
+  // The slot holding (pc, hash), or the empty slot that ends its run.
+  size_t slot_of(uint32_t pc, uint64_t hash) const;
+  void grow();
+
+  std::vector<Entry> entries_;  // a power of two, at most half full
+  size_t size_ = 0;
+  std::vector<std::vector<uint32_t>> groups_;
+  std::vector<uint32_t> free_groups_;
+  std::vector<uint32_t> count_at_pc_;
+};
 
 class Checker {
  public:
@@ -67,7 +102,6 @@ class Checker {
   State initial_state() const;
   Visit visit(uint32_t pc);
   void release(int32_t checkpoint);
-  void forget_live(const Checkpoint& checkpoint, uint32_t index);
   bool push_branch(State state, uint32_t pc);
   // The bpf profile: a decided branch's dead edge explored as a mispredicted
   // one would run it, with the compared registers unknown.
@@ -106,7 +140,7 @@ class Checker {
   std::vector<Checkpoint> checkpoints_;
   // Per pc: states still being explored (by hash, for the infinite-loop
   // check) and explored ones (for pruning, the newest kMaxStatesPerInsn).
-  std::vector<std::unordered_map<uint64_t, std::vector<uint32_t>>> live_at_pc_;
+  LiveStates live_;
   std::vector<std::vector<uint32_t>> done_at_pc_;
   uint64_t jumps_processed_ = 0, prev_jumps_ = 0, prev_insns_ = 0;
   int32_t parent_ = -1;

@@ -101,7 +101,7 @@ Checker::Checker(const isa::Program& program, const Options& options, const Cfg&
       cfg_(cfg),
       deferred_(deferred),
       result_(result),
-      live_at_pc_(program.size()),
+      live_(program.size()),
       done_at_pc_(program.size()) {
   stack_depth.assign(cfg.subprogs.size(), 0);
   nospec_.assign(program.size(), false);
@@ -145,16 +145,19 @@ State Checker::initial_state() const {
 // else store this one, as often as the kernel does (after 2 jumps and 8
 // instructions; in a loop after 20 jumps or 100 instructions).
 Checker::Visit Checker::visit(uint32_t pc) {
-  const uint64_t hash = state_hash(cur_);
-  if (auto same = live_at_pc_[pc].find(hash); same != live_at_pc_[pc].end()) {
-    // Same hash, other ids: the newest few are enough (the previous
-    // iteration is the newest; a miss only delays the loop to the insn limit).
-    const std::vector<uint32_t>& indices = same->second;
-    const size_t stop = indices.size() > kMaxExactCompares ? indices.size() - kMaxExactCompares : 0;
-    for (size_t i = indices.size(); i-- > stop;) {
-      if (covers(*checkpoints_[indices[i]].state, cur_, options_.profile, true)) {
-        fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
-        return Visit::Failed;
+  // The hash is only needed where states are live, or to store this one.
+  std::optional<uint64_t> hash;
+  if (live_.any_at(pc)) {
+    hash = state_hash(cur_);
+    if (const std::vector<uint32_t>* indices = live_.find(pc, *hash)) {
+      // Same hash, other ids: the newest few are enough (the previous
+      // iteration is the newest; a miss only delays the loop to the insn limit).
+      const size_t stop = indices->size() > kMaxExactCompares ? indices->size() - kMaxExactCompares : 0;
+      for (size_t i = indices->size(); i-- > stop;) {
+        if (covers(*checkpoints_[(*indices)[i]].state, cur_, options_.profile, true)) {
+          fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
+          return Visit::Failed;
+        }
       }
     }
   }
@@ -166,13 +169,14 @@ Checker::Visit Checker::visit(uint32_t pc) {
   }
   const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
   bool add = jumps >= 2 || insns >= 8;
-  if (!live_at_pc_[pc].empty() && jumps < 20 && insns < 100) add = false;
+  if (live_.any_at(pc) && jumps < 20 && insns < 100) add = false;
   if (!add && !(prev_insns_ == 0 && result_.states == 0)) return Visit::Continue;
   prev_jumps_ = jumps_processed_;
   prev_insns_ = result_.processed_insns;
-  checkpoints_.push_back({parent_, 1, pc, hash, std::make_unique<State>(cur_)});
+  if (!hash) hash = state_hash(cur_);
+  checkpoints_.push_back({parent_, 1, pc, *hash, std::make_unique<State>(cur_)});
   parent_ = static_cast<int32_t>(checkpoints_.size() - 1);
-  live_at_pc_[pc][hash].push_back(static_cast<uint32_t>(parent_));
+  live_.insert(pc, *hash, static_cast<uint32_t>(parent_));
   ++result_.states;
   result_.peak_states = std::max(result_.peak_states, ++live_states_);
   return Visit::Continue;
@@ -184,7 +188,7 @@ void Checker::release(int32_t index) {
   while (index >= 0) {
     Checkpoint& checkpoint = checkpoints_[index];
     if (--checkpoint.live > 0) return;
-    forget_live(checkpoint, static_cast<uint32_t>(index));
+    live_.erase(checkpoint.pc, checkpoint.hash, static_cast<uint32_t>(index));
     std::vector<uint32_t>& done = done_at_pc_[checkpoint.pc];
     if (done.size() >= kMaxStatesPerInsn) {
       checkpoints_[done.front()].state.reset();
@@ -194,20 +198,6 @@ void Checker::release(int32_t index) {
     done.push_back(static_cast<uint32_t>(index));
     index = checkpoint.parent;
   }
-}
-
-// Paths end mostly in the reverse order they started: the index is
-// searched from the newest.
-void Checker::forget_live(const Checkpoint& checkpoint, uint32_t index) {
-  auto same = live_at_pc_[checkpoint.pc].find(checkpoint.hash);
-  if (same == live_at_pc_[checkpoint.pc].end()) return;
-  std::vector<uint32_t>& indices = same->second;
-  for (size_t i = indices.size(); i-- > 0;)
-    if (indices[i] == index) {
-      indices.erase(indices.begin() + static_cast<std::ptrdiff_t>(i));
-      break;
-    }
-  if (indices.empty()) live_at_pc_[checkpoint.pc].erase(same);
 }
 
 bool Checker::push_branch(State state, uint32_t pc) {
@@ -646,35 +636,47 @@ bool Checker::jump_if(const isa::Slot& slot, const isa::Semantics& semantics) {
     if (is_pointer(a.type) && !leaks_allowed()) return fail(Errno::Eacces, r(dst) + " pointer comparison prohibited");
     return push_branch(cur_, target);
   }
-  // Each edge's state, narrowed by the condition or its negation.
-  auto edge = [&](bool taken, State& state) {
-    Reg& x = state.top().regs[dst];
-    Reg y = by_reg ? state.top().regs[slot.src()] : const_scalar(static_cast<uint64_t>(int64_t{slot.imm}));
-    if (!narrow(x, y, semantics.condition, semantics.width, taken)) return false;
-    if (by_reg) state.top().regs[slot.src()] = y;
-    if (by_reg && slot.src() == dst) x = y;
-    link_scalars(state, x);
-    if (by_reg) link_scalars(state, y);
-    return true;
+  // Each edge's registers, narrowed by the condition or its negation; the
+  // state is copied only when both edges live (the one pushed).
+  struct Edge {
+    Reg x, y;
+    bool live;
   };
-  State taken_state = cur_;
-  const State before = cur_;
-  const bool taken = edge(true, taken_state);
-  const bool falls = edge(false, cur_);
-  if (taken && falls) return push_branch(std::move(taken_state), target);
-  const int src = by_reg ? slot.src() : -1;
-  if (taken) {
-    cur_ = before;
-    if (!push_speculative(next_pc_, dst, src)) return false;
-    cur_ = std::move(taken_state);
-    next_pc_ = target;
-  } else if (falls) {
-    State fall_state = std::move(cur_);
-    cur_ = before;
-    if (!push_speculative(target, dst, src)) return false;
-    cur_ = std::move(fall_state);
+  auto narrowed = [&](bool taken) {
+    Edge edge{a, b, false};
+    edge.live = narrow(edge.x, edge.y, semantics.condition, semantics.width, taken);
+    return edge;
+  };
+  // What the kernel's reg_set_min_max leaves in a state: the narrowed
+  // registers and every scalar linked to them.
+  auto apply = [&](const Edge& edge, State& state) {
+    Reg& x = state.top().regs[dst];
+    x = edge.x;
+    if (by_reg) state.top().regs[slot.src()] = edge.y;
+    if (by_reg && slot.src() == dst) x = edge.y;
+    const Reg linked_x = x;
+    link_scalars(state, linked_x);
+    if (by_reg) link_scalars(state, edge.y);
+  };
+  const Edge taken = narrowed(true);
+  const Edge falls = narrowed(false);
+  if (taken.live && falls.live) {
+    State taken_state = cur_;
+    apply(taken, taken_state);
+    apply(falls, cur_);
+    return push_branch(std::move(taken_state), target);
   }
-  if (!taken && !falls) path_done_ = true;  // no value reaches here at all
+  const int src = by_reg ? slot.src() : -1;
+  if (taken.live) {
+    if (!push_speculative(next_pc_, dst, src)) return false;
+    apply(taken, cur_);
+    next_pc_ = target;
+  } else if (falls.live) {
+    if (!push_speculative(target, dst, src)) return false;
+    apply(falls, cur_);
+  } else {
+    path_done_ = true;  // no value reaches here at all
+  }
   return true;
 }
 

@@ -2,9 +2,10 @@
 // (an explored state that covers the new one), and the kernel's way of
 // printing registers.
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
-#include "internal.hpp"
+#include "checker.hpp"
 
 namespace bpfkit::verify::detail {
 
@@ -143,6 +144,68 @@ std::string number(int64_t value) { return std::to_string(value); }
 
 }  // namespace
 
+size_t LiveStates::slot_of(uint32_t pc, uint64_t hash) const {
+  size_t at = home(pc, hash);
+  while (entries_[at].group != kEmpty && (entries_[at].hash != hash || entries_[at].pc != pc)) at = (at + 1) & mask();
+  return at;
+}
+
+const std::vector<uint32_t>* LiveStates::find(uint32_t pc, uint64_t hash) const {
+  if (entries_.empty() || !any_at(pc)) return nullptr;
+  const Entry& entry = entries_[slot_of(pc, hash)];
+  return entry.group == kEmpty ? nullptr : &groups_[entry.group];
+}
+
+void LiveStates::grow() {
+  std::vector<Entry> old = std::move(entries_);
+  entries_.assign(old.empty() ? 64 : old.size() * 2, Entry{});
+  for (const Entry& entry : old)
+    if (entry.group != kEmpty) entries_[slot_of(entry.pc, entry.hash)] = entry;
+}
+
+void LiveStates::insert(uint32_t pc, uint64_t hash, uint32_t checkpoint) {
+  if ((size_ + 1) * 2 > entries_.size()) grow();
+  Entry& entry = entries_[slot_of(pc, hash)];
+  if (entry.group == kEmpty) {
+    if (free_groups_.empty()) {
+      free_groups_.push_back(static_cast<uint32_t>(groups_.size()));
+      groups_.emplace_back();
+    }
+    entry = {hash, pc, free_groups_.back()};
+    free_groups_.pop_back();
+    ++size_;
+  }
+  groups_[entry.group].push_back(checkpoint);
+  ++count_at_pc_[pc];
+}
+
+void LiveStates::erase(uint32_t pc, uint64_t hash, uint32_t checkpoint) {
+  if (entries_.empty()) return;
+  size_t at = slot_of(pc, hash);
+  if (entries_[at].group == kEmpty) return;
+  // Paths end mostly in the reverse order they started: searched from the newest.
+  std::vector<uint32_t>& group = groups_[entries_[at].group];
+  for (size_t i = group.size(); i-- > 0;)
+    if (group[i] == checkpoint) {
+      group.erase(group.begin() + static_cast<std::ptrdiff_t>(i));
+      --count_at_pc_[pc];
+      break;
+    }
+  if (!group.empty()) return;
+  free_groups_.push_back(entries_[at].group);
+  // Backward shift: move later entries of the run into the hole when their
+  // home is not between the hole and them.
+  for (size_t next = (at + 1) & mask(); entries_[next].group != kEmpty; next = (next + 1) & mask()) {
+    const size_t wanted = home(entries_[next].pc, entries_[next].hash);
+    if (((next - wanted) & mask()) >= ((next - at) & mask())) {
+      entries_[at] = entries_[next];
+      at = next;
+    }
+  }
+  entries_[at] = Entry{};
+  --size_;
+}
+
 uint64_t state_hash(const State& state) {
   uint64_t hash = 14695981039346656037ull;
   auto mix = [&hash](uint64_t value) { hash = (hash ^ value) * 1099511628211ull; };
@@ -160,9 +223,9 @@ uint64_t state_hash(const State& state) {
   for (const Frame& frame : state.frames) {
     mix(frame.callsite);
     for (const Reg& reg : frame.regs) mix_reg(reg);
-    for (int i = 0; i < kStackSize; i += 8) {
+    for (int i = 0; i < kStackSize; i += 8) {  // eight slot kinds at a time
       uint64_t bytes = 0;
-      for (int j = 0; j < 8; ++j) bytes = bytes << 8 | static_cast<uint8_t>(frame.stack[i + j]);
+      std::memcpy(&bytes, frame.stack.data() + i, sizeof bytes);
       mix(bytes);
     }
     for (const Spilled& spilled : frame.spills) {
