@@ -347,7 +347,18 @@ bool set_view(Reg& reg, const View& view, unsigned width) {
   return sync_bounds(reg);
 }
 
+// A known value whose bounds are all that value: nothing to refine (each
+// step below would clamp a bound to itself). The common case, taken first.
+static bool is_exact_constant(const Reg& r) {
+  const uint64_t v = r.var.value;
+  return r.var.mask == 0 && r.umin == v && r.umax == v && r.smin == static_cast<int64_t>(v) &&
+         r.smax == static_cast<int64_t>(v) && r.u32min == static_cast<uint32_t>(v) &&
+         r.u32max == static_cast<uint32_t>(v) && r.s32min == static_cast<int32_t>(v) &&
+         r.s32max == static_cast<int32_t>(v);
+}
+
 bool sync_bounds(Reg& reg) {
+  if (is_exact_constant(reg)) return true;
   for (int round = 0; round < 2; ++round) {
     if (empty(reg)) return false;
     update_bounds(reg);
