@@ -141,7 +141,11 @@ class Checker {
   // Per pc: states still being explored (by hash, for the infinite-loop
   // check) and explored ones (for pruning, the newest kMaxStatesPerInsn).
   LiveStates live_;
-  std::vector<std::vector<uint32_t>> done_at_pc_;
+  struct Explored {
+    uint32_t checkpoint;
+    CoverSummary summary;  // read before the state: most explored states differ at once
+  };
+  std::vector<std::vector<Explored>> done_at_pc_;
   uint64_t jumps_processed_ = 0, prev_jumps_ = 0, prev_insns_ = 0;
   int32_t parent_ = -1;
   uint64_t live_states_ = 0;

@@ -182,6 +182,22 @@ struct State {
 // liveness. `exact`: the same state (the infinite-loop check).
 bool covers(const State& old, const State& now, Profile profile, bool exact);
 
+// What an explored state needs of a new one for covers(old, now, _, false)
+// to hold, in a few bytes kept beside the explored state's index: the same
+// frame count, the same register types where old's are written, and the
+// same value where old's register is a scalar pinned to one value. A
+// necessary condition only, so skipping the states it rules out never
+// changes a pruning decision; it spares reading states that differ at once.
+struct CoverSummary {
+  uint8_t frames = 0;
+  bool speculative = false;
+  uint16_t pinned = 0;                               // old's scalars with umin == umax, by register
+  std::array<RegType, isa::kRegisterCount> types{};  // old's top frame
+  uint64_t pinned_sum = 0;                           // their values, mixed
+};
+CoverSummary cover_summary(const State& old);
+bool may_cover(const CoverSummary& old, const State& now);
+
 // A hash of the exact state, ids left out (covers(exact) maps them).
 uint64_t state_hash(const State& state);
 

@@ -161,8 +161,9 @@ Checker::Visit Checker::visit(uint32_t pc) {
       }
     }
   }
-  for (uint32_t index : done_at_pc_[pc]) {
-    if (covers(*checkpoints_[index].state, cur_, options_.profile, false)) {
+  for (const Explored& explored : done_at_pc_[pc]) {
+    if (!may_cover(explored.summary, cur_)) continue;
+    if (covers(*checkpoints_[explored.checkpoint].state, cur_, options_.profile, false)) {
       if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
       return Visit::Pruned;
     }
@@ -189,13 +190,13 @@ void Checker::release(int32_t index) {
     Checkpoint& checkpoint = checkpoints_[index];
     if (--checkpoint.live > 0) return;
     live_.erase(checkpoint.pc, checkpoint.hash, static_cast<uint32_t>(index));
-    std::vector<uint32_t>& done = done_at_pc_[checkpoint.pc];
+    std::vector<Explored>& done = done_at_pc_[checkpoint.pc];
     if (done.size() >= kMaxStatesPerInsn) {
-      checkpoints_[done.front()].state.reset();
+      checkpoints_[done.front().checkpoint].state.reset();
       --live_states_;
       done.erase(done.begin());
     }
-    done.push_back(static_cast<uint32_t>(index));
+    done.push_back({static_cast<uint32_t>(index), cover_summary(*checkpoint.state)});
     index = checkpoint.parent;
   }
 }
@@ -227,7 +228,8 @@ bool Checker::next_path() {
   parent_ = next.parent;
   path_done_ = false;
   if (options_.log_level == 1) result_.log.clear();  // level 1 keeps the failing path only
-  note("from " + std::to_string(next.from) + " to " + std::to_string(next.pc) + ": " + state_string(cur_));
+  if (options_.log_level > 0)
+    note("from " + std::to_string(next.from) + " to " + std::to_string(next.pc) + ": " + state_string(cur_));
   return true;
 }
 

@@ -265,6 +265,45 @@ uint64_t state_hash(const State& state) {
   return sum;
 }
 
+namespace {
+
+uint64_t pinned_word(int regno, uint64_t value) { return value * kHashMultipliers[regno]; }
+
+}  // namespace
+
+CoverSummary cover_summary(const State& old) {
+  CoverSummary summary;
+  summary.frames = static_cast<uint8_t>(old.frames.size());
+  summary.speculative = old.speculative;
+  const Frame& top = old.top();
+  for (int r = 0; r < isa::kRegisterCount; ++r) {
+    const Reg& reg = top.regs[r];
+    summary.types[r] = reg.type;
+    if (reg.type == RegType::Scalar && reg.umin == reg.umax) {
+      summary.pinned = static_cast<uint16_t>(summary.pinned | 1u << r);
+      summary.pinned_sum += pinned_word(r, reg.umin);
+    }
+  }
+  return summary;
+}
+
+// range_within(old, now) with old.umin == old.umax == v needs now.umin ==
+// now.umax == v; reg_covers needs the same type where old's is written.
+bool may_cover(const CoverSummary& old, const State& now) {
+  if (old.frames != now.frames.size() || (old.speculative && !now.speculative)) return false;
+  const Frame& top = now.top();
+  uint64_t sum = 0;
+  for (int r = 0; r < isa::kRegisterCount; ++r) {
+    const Reg& reg = top.regs[r];
+    if (old.types[r] != RegType::NotInit && old.types[r] != reg.type) return false;
+    if (old.pinned & (1u << r)) {
+      if (reg.umin != reg.umax) return false;
+      sum += pinned_word(r, reg.umin);
+    }
+  }
+  return sum == old.pinned_sum;
+}
+
 bool covers(const State& old, const State& now, Profile profile, bool exact) {
   if (old.frames.size() != now.frames.size()) return false;
   if (old.speculative && !now.speculative) return false;
