@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -191,12 +192,31 @@ bool covers(const State& old, const State& now, Profile profile, bool exact);
 struct CoverSummary {
   uint8_t frames = 0;
   bool speculative = false;
-  uint16_t pinned = 0;                               // old's scalars with umin == umax, by register
-  std::array<RegType, isa::kRegisterCount> types{};  // old's top frame
-  uint64_t pinned_sum = 0;                           // their values, mixed
+  uint16_t pinned = 0;  // scalars with umin == umax, by register
+  // The top frame's register types, a byte each (r0..r10, then NotInit), and
+  // 0xff in the bytes of the written ones: compared eight at a time.
+  std::array<uint64_t, 2> types{}, written{};
+  uint64_t pinned_sum = 0;  // the pinned values, mixed
+};
+// The new state's side, made once per visit: its summary and the word each
+// register would add to pinned_sum.
+struct CoverProbe {
+  CoverSummary summary;
+  std::array<uint64_t, isa::kRegisterCount> words{};
 };
 CoverSummary cover_summary(const State& old);
-bool may_cover(const CoverSummary& old, const State& now);
+CoverProbe cover_probe(const State& now);
+// reg_covers needs the same type where old's register is written, and
+// range_within with old.umin == old.umax == v needs now.umin == now.umax == v.
+inline bool may_cover(const CoverSummary& old, const CoverProbe& now) {
+  if (old.frames != now.summary.frames || (old.speculative && !now.summary.speculative)) return false;
+  const uint64_t type_differences = ((old.types[0] ^ now.summary.types[0]) & old.written[0]) |
+                                    ((old.types[1] ^ now.summary.types[1]) & old.written[1]);
+  if (type_differences != 0 || (old.pinned & ~now.summary.pinned) != 0) return false;
+  uint64_t sum = 0;
+  for (unsigned pinned = old.pinned; pinned != 0; pinned &= pinned - 1) sum += now.words[std::countr_zero(pinned)];
+  return sum == old.pinned_sum;
+}
 
 // A hash of the exact state, ids left out (covers(exact) maps them).
 uint64_t state_hash(const State& state);

@@ -161,8 +161,10 @@ Checker::Visit Checker::visit(uint32_t pc) {
       }
     }
   }
+  std::optional<CoverProbe> probe;
+  if (!done_at_pc_[pc].empty()) probe = cover_probe(cur_);
   for (const Explored& explored : done_at_pc_[pc]) {
-    if (!may_cover(explored.summary, cur_)) continue;
+    if (!may_cover(explored.summary, *probe)) continue;
     if (covers(*checkpoints_[explored.checkpoint].state, cur_, options_.profile, false)) {
       if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
       return Visit::Pruned;

@@ -278,7 +278,9 @@ CoverSummary cover_summary(const State& old) {
   const Frame& top = old.top();
   for (int r = 0; r < isa::kRegisterCount; ++r) {
     const Reg& reg = top.regs[r];
-    summary.types[r] = reg.type;
+    const unsigned shift = (r % 8) * 8;
+    summary.types[r / 8] |= uint64_t{static_cast<uint8_t>(reg.type)} << shift;
+    if (reg.type != RegType::NotInit) summary.written[r / 8] |= uint64_t{0xff} << shift;
     if (reg.type == RegType::Scalar && reg.umin == reg.umax) {
       summary.pinned = static_cast<uint16_t>(summary.pinned | 1u << r);
       summary.pinned_sum += pinned_word(r, reg.umin);
@@ -287,21 +289,10 @@ CoverSummary cover_summary(const State& old) {
   return summary;
 }
 
-// range_within(old, now) with old.umin == old.umax == v needs now.umin ==
-// now.umax == v; reg_covers needs the same type where old's is written.
-bool may_cover(const CoverSummary& old, const State& now) {
-  if (old.frames != now.frames.size() || (old.speculative && !now.speculative)) return false;
-  const Frame& top = now.top();
-  uint64_t sum = 0;
-  for (int r = 0; r < isa::kRegisterCount; ++r) {
-    const Reg& reg = top.regs[r];
-    if (old.types[r] != RegType::NotInit && old.types[r] != reg.type) return false;
-    if (old.pinned & (1u << r)) {
-      if (reg.umin != reg.umax) return false;
-      sum += pinned_word(r, reg.umin);
-    }
-  }
-  return sum == old.pinned_sum;
+CoverProbe cover_probe(const State& now) {
+  CoverProbe probe{cover_summary(now), {}};
+  for (int r = 0; r < isa::kRegisterCount; ++r) probe.words[r] = pinned_word(r, now.top().regs[r].umin);
+  return probe;
 }
 
 bool covers(const State& old, const State& now, Profile profile, bool exact) {
