@@ -50,7 +50,7 @@ struct Options {
 };
 
 // The errno the kernel's BPF_PROG_LOAD returns.
-enum class Errno : uint8_t { None, Eacces, Einval, E2big, Ebadf, Enotsupp };
+enum class Errno : uint8_t { None, Eacces, Einval, E2big, Ebadf, Enotsupp, Eproto };
 std::string_view errno_name(Errno value);  // "EACCES", ...
 
 struct Result {

@@ -41,6 +41,23 @@ void reject(Result& result, const detail::Reject& why) {
   result.log += why.message + "\n";
 }
 
+// The kernel's resolve_pseudo_ldimm64, before the CFG: every map an lddw
+// names must exist, reached or not (an index needs an fd_array: our maps).
+std::optional<detail::Reject> check_map_references(const isa::Program& program) {
+  for (uint32_t pc = 0; pc < program.size(); ++pc) {
+    if (!program.ops[pc]) continue;
+    const isa::Op op = *program.ops[pc];
+    const bool by_index = op == isa::Op::lddw_map_idx || op == isa::Op::lddw_map_idx_value;
+    if (!by_index && op != isa::Op::lddw_map_fd && op != isa::Op::lddw_map_value) continue;
+    if (by_index && program.maps.empty())
+      return detail::Reject{Errno::Eproto, pc, "fd_idx without fd_array is invalid"};
+    if (static_cast<uint32_t>(program.slots[pc].imm) >= program.maps.size())
+      return detail::Reject{Errno::Ebadf, pc,
+                            "fd " + std::to_string(program.slots[pc].imm) + " is not pointing to valid bpf_map"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ProgramType> program_type_named(std::string_view name) {
@@ -73,6 +90,7 @@ std::string_view errno_name(Errno value) {
     case Errno::E2big: return "E2BIG";
     case Errno::Ebadf: return "EBADF";
     case Errno::Enotsupp: return "ENOTSUPP";
+    case Errno::Eproto: return "EPROTO";
   }
   return "";
 }
@@ -99,6 +117,10 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
     return result;
   }
   if (auto why = detail::check_first_pass_fields(program.slots)) {
+    reject(result, *why);
+    return result;
+  }
+  if (auto why = check_map_references(program)) {
     reject(result, *why);
     return result;
   }
