@@ -1,7 +1,9 @@
 // Embedding bpfkit from C++: assemble a source, decode it into a checked
-// program, and run it on the interpreter (the C++ API of include/bpfkit/).
+// program, verify it as the Linux kernel would, and run it on the
+// interpreter (the C++ API of include/bpfkit/).
 #include <bpfkit/assembly.hpp>
 #include <bpfkit/isa.hpp>
+#include <bpfkit/verify.hpp>
 #include <bpfkit/vm.hpp>
 #include <iostream>
 
@@ -34,6 +36,8 @@ int main() {
 
   auto program = isa::decode(text->bytes, isa::kLinuxV4);
   if (!program) return fail(program.error());
+  const verify::Result verdict = verify::verify(*program);  // the raw type: r1 = a buffer, here of 0 bytes
+  if (!verdict.accepted) return fail(*verdict.error);
   vm::Context context(*program->dialect);  // memory (the stack), the default helpers, the budget
   auto engine = vm::make_interpreter(*program, context);
   if (!engine) return fail(engine.error());
