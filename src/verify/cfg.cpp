@@ -105,6 +105,18 @@ uint32_t Cfg::subprog_of(uint32_t pc) const {
   return static_cast<uint32_t>(it - subprogs.begin()) - 1;
 }
 
+// add_subprog_and_kfunc, the kernel's first look at a program: a function
+// an lddw names must be inside it, reached or not.
+std::optional<Reject> check_function_references(const isa::Program& program) {
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    if (!program.ops[pc] || *program.ops[pc] != Op::lddw_func) continue;
+    const int64_t target = static_cast<int64_t>(pc) + 1 + program.slots[pc].imm;
+    if (target < 0 || target >= static_cast<int64_t>(program.size()))
+      return invalid(static_cast<uint32_t>(pc), "call to invalid destination");
+  }
+  return std::nullopt;
+}
+
 std::optional<Reject> check_cfg(const isa::Program& program, Cfg& cfg) {
   cfg.subprogs = find_subprogs(program);
   cfg.prune_point.assign(program.size(), false);

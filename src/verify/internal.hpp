@@ -232,6 +232,9 @@ struct Cfg {
   std::vector<bool> prune_point;   // jump targets, after conditional jumps and calls
   uint32_t subprog_of(uint32_t pc) const;
 };
+// The kernel's first pass over a program (add_subprog_and_kfunc): every
+// function an lddw names is inside the program.
+std::optional<Reject> check_function_references(const isa::Program& program);
 std::optional<Reject> check_cfg(const isa::Program& program, Cfg& cfg);
 
 // The kernel's checks of raw encodings that isa::decode refuses with its

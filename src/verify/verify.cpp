@@ -116,6 +116,10 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
     reject(result, {Errno::Einval, 0, "empty program"});
     return result;
   }
+  if (auto why = detail::check_function_references(program)) {
+    reject(result, *why);
+    return result;
+  }
   if (auto why = detail::check_first_pass_fields(program.slots)) {
     reject(result, *why);
     return result;
