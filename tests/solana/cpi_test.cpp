@@ -71,8 +71,10 @@ struct TransferShape {
   int account_infos = 2;      // r3
   uint64_t data_length = 12;  // SolInstruction.data_len
   bool data_from_input = false;
-  uint8_t program_fill = 0;  // the callee's id: 32 bytes of this (0: the System Program)
+  uint8_t program_fill = 0;       // the callee's id: 32 bytes of this (0: the System Program)
+  std::optional<Pubkey> program;  // or this id
   uint8_t bump = 0;
+  int metas = 2;  // SolInstruction.accounts_len
 };
 
 // A C program: System Program Transfer { lamports } from account 0 (a PDA
@@ -80,13 +82,14 @@ struct TransferShape {
 std::string c_transfer(const TransferShape& shape) {
   std::string s = "r9 = r1\n";
   if (shape.program_fill != 0) s += put_key(32, shape.program_fill);  // [-32, 0)
+  if (shape.program) s += put_id(32, *shape.program);
   s += "r0 = 2\n*(u32 *)(r10 - 48) = r0\n";
   s += "r0 = " + std::to_string(shape.lamports) + " ll\n*(u64 *)(r10 - 44) = r0\n";
   // SolAccountMeta[2] at -80: pubkey_addr, is_writable, is_signer.
   s += put_address(80, "r9", account_at(0) + 8) + "r0 = 0x0101\n*(u16 *)(r10 - 72) = r0\n";
   s += put_address(64, "r9", account_at(1) + 8) + "r0 = 1\n*(u8 *)(r10 - 56) = r0\n";
   // SolInstruction at -120.
-  s += put_address(120, "r10", -32) + put_address(112, "r10", -80) + put64(104, "2");
+  s += put_address(120, "r10", -32) + put_address(112, "r10", -80) + put64(104, std::to_string(shape.metas));
   s += shape.data_from_input ? put_address(96, "r9", 0) : put_address(96, "r10", -48);
   s += put64(88, std::to_string(shape.data_length));
   // SolAccountInfo[2] at -232: key, lamports, data_len, data, owner.
@@ -212,6 +215,27 @@ TEST(SolanaCpi, SystemTransferFailures) {
   long_data.data_length = 10241;
   long_data.data_from_input = true;
   EXPECT_EQ(failure(long_data).error->name(), "MaxInstructionDataLenExceeded");
+  TransferShape many_metas;
+  many_metas.metas = 256;
+  ExecuteResult metas = failure(many_metas);
+  EXPECT_EQ(metas.error->name(), "MaxInstructionAccountsExceeded");
+  EXPECT_EQ(metas.logs.back(),
+            "Program " + kCallerId + " failed: Invoked an instruction with too many accounts (256 > 255)");
+  // The loaders and precompiles cannot be invoked (the transaction has
+  // the loader's account; without it, it is an unknown program first).
+  TransferShape loader;
+  loader.program = *parse_pubkey("BPFLoaderUpgradeab1e11111111111111111111111");
+  loader.bump = pda.bump;
+  EXPECT_EQ(failure(loader).error->name(), "MissingAccount");
+  std::vector<Account> with_loader = pda_accounts(pda);
+  with_loader.emplace_back().key = *loader.program;
+  with_loader.back().executable = true;
+  ExecuteResult refused = execute_ok(assemble(c_transfer(loader)), with_loader, {{0, false, true}, {1, false, true}});
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->name(), "ProgramNotSupported");
+  EXPECT_EQ(refused.logs.back(), "Program " + kCallerId +
+                                     " failed: Program BPFLoaderUpgradeab1e11111111111111111111111 not supported by "
+                                     "inner instructions");
   // A program the transaction does not have.
   TransferShape unknown;
   unknown.program_fill = 0x99;
@@ -510,6 +534,58 @@ TEST(SolanaSyscalls, GetSysvarEpochStakeAndSiblings) {
       {}, {});
   EXPECT_FALSE(sibling.error);
   EXPECT_EQ(sibling.compute_units, sibling.run.instructions + 100);
+}
+
+}  // namespace
+}  // namespace bpfkit::solana
+
+namespace bpfkit::solana {
+namespace {
+
+// Siblings exist only where CPI made them: the caller invokes the callee
+// with data [1], then [2]; the second invocation finds the first as its
+// sibling 0 (its data [1]), the first finds none. The callee returns the
+// sibling's data byte and the syscall's result.
+TEST(SolanaCpi, ProcessedSiblingInstructionsComeFromCpi) {
+  const std::string callee = R"(
+    r0 = 1
+    *(u64 *)(r10 - 16) = r0
+    r1 = 0
+    r2 = r10
+    r2 += -16
+    r3 = r10
+    r3 += -48
+    r4 = r10
+    r4 += -56
+    r5 = r10
+    r5 += -128
+    call sol_get_processed_sibling_instruction
+    *(u8 *)(r10 - 55) = r0
+    r1 = r10
+    r1 += -56
+    r2 = 2
+    call sol_set_return_data
+    r0 = 0
+    exit
+  )";
+  std::string caller = put_key(32, 0x77) + put_address(72, "r10", -32) + put_address(48, "r10", -80) + put64(40, "1");
+  for (int data : {1, 2})
+    caller += "r0 = " + std::to_string(data) +
+              "\n*(u8 *)(r10 - 80) = r0\nr1 = r10\nr1 += -72\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\n"
+              "call sol_invoke_signed_c\n";
+  caller += "r0 = 0\nexit\n";
+  ExecuteOptions options;
+  options.programs.emplace_back(kCallee, assemble(callee));
+  ExecuteResult r = execute_ok(assemble(caller), {}, {}, options);
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(r.return_data.data, (std::vector<uint8_t>{1, 1}));
+  EXPECT_EQ(r.return_data.program_id, kCallee);
+  // Each callee's own return line; the caller's shows the data it ends with.
+  int returns = 0;
+  for (const std::string& line : r.logs) returns += line.starts_with("Program return: ");
+  EXPECT_EQ(returns, 3);
+  EXPECT_EQ(r.logs[3], "Program return: " + kCalleeId + " AAA=");
+  EXPECT_EQ(r.logs[r.logs.size() - 2], "Program return: " + kCallerId + " AQE=");
 }
 
 }  // namespace
