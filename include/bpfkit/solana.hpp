@@ -197,7 +197,7 @@ struct ExecuteResult {
   uint64_t compute_units = 0;     // consumed
   ReturnData return_data;         // data empty: none
   std::optional<Error> error;     // InstructionError (write-back, r0) or the VM's error (fault, syscall)
-  std::vector<Account> accounts;  // after the run (unchanged where it failed)
+  std::vector<Account> accounts;  // after the run; as they were if the instruction failed (what CPI changed too)
   vm::RunResult run;              // the VM's result: r0, registers, counts
 };
 

@@ -178,6 +178,7 @@ Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& 
                                "insufficient account keys for instruction: account index " + std::to_string(a.index) +
                                    " of " + std::to_string(accounts.size()));
 
+  const std::vector<Account> before = accounts;  // a failed instruction changes nothing
   Transaction transaction(accounts, options);
   transaction.top_program = &program;
   transaction.top_program_id = instruction.program_id;
@@ -191,7 +192,7 @@ Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& 
   if (!outcome) result.error = outcome.error();
   result.logs = transaction.logs.take();
   result.run = std::move(transaction.top_run);
-  result.accounts = std::move(accounts);
+  result.accounts = result.error ? before : std::move(accounts);
   return result;
 }
 

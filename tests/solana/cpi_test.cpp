@@ -590,3 +590,41 @@ TEST(SolanaCpi, ProcessedSiblingInstructionsComeFromCpi) {
 
 }  // namespace
 }  // namespace bpfkit::solana
+
+namespace bpfkit::solana {
+namespace {
+
+// The caller moves 5 lamports between its two accounts, then invokes with
+// only the first: the transaction sees its accounts unbalanced when the
+// callee is pushed (UnbalancedInstruction), and the callee never runs.
+TEST(SolanaCpi, CallerUnbalancedAtInvoke) {
+  std::string caller = "r9 = r1\n";
+  caller += "r2 = *(u64 *)(r9 + 80)\nr2 -= 5\n*(u64 *)(r9 + 80) = r2\n";
+  caller += "r2 = *(u64 *)(r9 + 10416)\nr2 += 5\n*(u64 *)(r9 + 10416) = r2\n";
+  caller += put_key(32, 0x77);
+  caller += put_address(80, "r9", account_at(0) + 8) + "r0 = 1\n*(u8 *)(r10 - 72) = r0\n";
+  caller += put_address(120, "r10", -32) + put_address(112, "r10", -80) + put64(104, "1");
+  caller += put_address(232, "r9", account_at(0) + 8) + put_address(224, "r9", account_at(0) + 72);
+  caller += put_address(208, "r9", account_at(0) + 88) + put_address(200, "r9", account_at(0) + 40);
+  caller += "r1 = r10\nr1 += -120\nr2 = r10\nr2 += -232\nr3 = 1\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\nexit\n";
+  Account a, b;
+  a.key = key_of(1);
+  a.owner = kCaller;
+  a.lamports = 100;
+  b.key = key_of(2);
+  b.owner = kCaller;
+  b.lamports = 7;
+  ExecuteOptions options;
+  options.programs.emplace_back(kCallee, assemble("r0 = 0\nexit\n"));
+  ExecuteResult r = execute_ok(assemble(caller), {a, b}, {{0, false, true}, {1, false, true}}, options);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->name(), "UnbalancedInstruction");
+  EXPECT_EQ(r.logs, (std::vector<std::string>{
+                        "Program " + kCallerId + " invoke [1]", consumed(kCallerId, r.compute_units, 200000),
+                        "Program " + kCallerId +
+                            " failed: sum of account balances before and after instruction do not match"}));
+  EXPECT_EQ(r.accounts[0].lamports, 100u);  // the transaction's accounts as they were
+}
+
+}  // namespace
+}  // namespace bpfkit::solana
