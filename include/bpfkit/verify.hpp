@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bpfkit/expected.hpp"
 #include "bpfkit/isa.hpp"
@@ -41,12 +42,68 @@ std::string_view program_type_name(ProgramType type);
 // "socket", "xdp/...", ...); nullopt when the section names none of ours.
 std::optional<ProgramType> program_type_of_section(std::string_view section);
 
+// ---- What a backend sees (the kernel's bpf_prog_offload_ops; module offload) ----
+
+// One register as the verifier knows it before an instruction.
+struct RegisterState {
+  std::string_view type;  // the kernel's names: "scalar", "ctx", "fp", "map_value", "pkt", ...; "?" not written
+  int32_t off = 0;        // pointers: the constant offset
+  uint32_t id = 0;
+  uint64_t var_value = 0, var_mask = 0;  // the tnum: bits known (value) and unknown (mask)
+  int64_t smin = 0, smax = 0;
+  uint64_t umin = 0, umax = 0;
+  int32_t s32min = 0, s32max = 0;
+  uint32_t u32min = 0, u32max = 0;
+  std::string text;  // as the kernel's log prints it: "scalar(umax=255,var_off=(0x0; 0xff))"
+  bool is_const() const { return type == "scalar" && var_mask == 0; }
+};
+
+// One 8-byte stack slot of the current frame.
+struct StackSlotState {
+  int32_t off = 0;  // from the frame pointer: -8, -16, ...
+  std::string
+      bytes;  // per byte from the lowest address, as the kernel prints them: '?' invalid, 'm' misc, '0' zero, 'r' spill
+  std::optional<RegisterState> spilled;
+};
+
+// The verifier's state at one instruction on one path, read-only.
+class StateView {
+ public:
+  virtual ~StateView() = default;
+  virtual uint32_t frame() const = 0;  // 0: the entry function; n: n calls deep
+  virtual RegisterState reg(int regno) const = 0;
+  virtual std::vector<StackSlotState> stack() const = 0;  // the slots written so far
+  virtual std::span<const uint32_t> path() const = 0;     // instructions processed on this path before this one
+  virtual bool speculative() const = 0;                   // a mispredicted path (the bpf profile)
+};
+
+// Callbacks from inside verification, in the kernel's order. Module offload
+// adapts its Backend to these; the defaults do nothing.
+class Hooks {
+ public:
+  virtual ~Hooks() = default;
+  // Before each processed instruction, after the pruning check; an error
+  // ends verification with it. prev_insn_idx: -1 at the start, else the
+  // instruction processed before on this path (the branch after a pop).
+  virtual std::optional<Error> insn_hook(const StateView&, uint32_t /*insn_idx*/, int64_t /*prev_insn_idx*/) {
+    return std::nullopt;
+  }
+  // Once, after successful verification and before any rewrite.
+  virtual std::optional<Error> finalize() { return std::nullopt; }
+  // The dead-code rewrites, each before it is made: the new
+  // instruction at `off`, and `count` instructions removed at `off` (in the
+  // program as already shrunk).
+  virtual void replace_insn(uint32_t /*off*/, const isa::Slot& /*insn*/) {}
+  virtual void remove_insns(uint32_t /*off*/, uint32_t /*count*/) {}
+};
+
 struct Options {
   ProgramType type = ProgramType::Raw;
   Profile profile = Profile::Root;
   uint64_t mem_size = 0;            // Raw: bytes r1 points to
   int log_level = 0;                // 0: none; 1: the failing path; 2: every instruction
   uint64_t insn_limit = 1'000'000;  // BPF_COMPLEXITY_LIMIT_INSNS
+  Hooks* hooks = nullptr;           // called during verification and the rewrites
 };
 
 // The errno the kernel's BPF_PROG_LOAD returns.
@@ -61,8 +118,15 @@ struct Result {
   uint64_t states = 0;       // states stored for pruning
   uint64_t peak_states = 0;  // most stored at once
   std::string log;           // log_level > 0: the trace and the statistics line
-  // Per slot: whether some path reached it (dead branches are false).
+  // Per slot: whether some path reached it (the kernel's aux seen: not set
+  // by mispredicted paths; dead branches are false).
   std::vector<bool> reached;
+  // Accepted: the program as the kernel rewrites it before translation
+  // ("xlated") for what the verifier itself rewrites: conditional jumps
+  // with a dead edge hard-wired, dead code removed, then every `ja 0` (the
+  // same for both profiles). The kernel's other fix-ups, such as context
+  // conversion and helper addresses, are not made.
+  std::vector<isa::Slot> xlated;
 };
 
 // The kernel's statistics line: "processed N insns (limit 1000000) ...".

@@ -89,6 +89,7 @@ class Checker {
     uint32_t pc = 0;
     int32_t parent = -1;
     uint32_t from = 0;
+    std::vector<uint32_t> path;  // with hooks: the instructions processed before
   };
   struct Checkpoint {
     int32_t parent = -1;
@@ -108,6 +109,7 @@ class Checker {
   bool push_speculative(uint32_t pc, int dst, int src);
   bool next_path();  // false when every path is done
   bool step();       // one instruction at pc_
+  bool call_insn_hook();
 
   bool alu(const isa::Slot& slot, const isa::Semantics& semantics);
   bool mov(const isa::Slot& slot, const isa::Semantics& semantics);
@@ -134,6 +136,9 @@ class Checker {
   std::optional<Reject> reject_;
   uint32_t id_gen_ = 0;
 
+  int64_t prev_pc_ = -1;             // the instruction processed before pc_ on this path
+  std::vector<uint32_t> path_;       // with hooks: every instruction processed on this path
+  std::vector<bool> visited_;        // per slot: processed on some path, mispredicted ones too
   std::vector<bool> nospec_;         // per pc: mispredicted paths stop before it
   std::vector<bool> nospec_result_;  // per pc: mispredicted paths stop after it
   std::vector<Pending> pending_;

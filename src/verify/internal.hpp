@@ -253,6 +253,12 @@ std::optional<Reject> check_first_pass_fields(std::span<const isa::Slot> slots);
 // message the kernel gives there (empty: none).
 std::vector<isa::Slot> clean_reserved_fields(std::span<const isa::Slot> slots, std::vector<std::string>& deferred);
 
+// ---- After acceptance (rewrite.cpp) --------------------------------------------------
+
+// The program as the verifier rewrites it, from what was seen (Result::reached).
+Expected<std::vector<isa::Slot>> rewrite(const isa::Program& program, const std::vector<bool>& seen,
+                                         const Options& options);
+
 // ---- The second pass (interpret.cpp) -------------------------------------------------
 
 // `deferred`: per slot, a reserved-field rejection for when a path reaches it.

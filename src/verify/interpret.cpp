@@ -104,6 +104,7 @@ Checker::Checker(const isa::Program& program, const Options& options, const Cfg&
       live_(program.size()),
       done_at_pc_(program.size()) {
   stack_depth.assign(cfg.subprogs.size(), 0);
+  visited_.assign(program.size(), false);
   nospec_.assign(program.size(), false);
   nospec_result_.assign(program.size(), false);
   result_.reached.assign(program.size(), false);
@@ -206,7 +207,7 @@ void Checker::release(int32_t index) {
 bool Checker::push_branch(State state, uint32_t pc) {
   if (pending_.size() >= kMaxPending)
     return fail(Errno::E2big, "The sequence of " + std::to_string(pending_.size() + 1) + " jumps is too complex.");
-  pending_.push_back({std::move(state), pc, parent_, pc_});
+  pending_.push_back({std::move(state), pc, parent_, pc_, options_.hooks ? path_ : std::vector<uint32_t>{}});
   if (parent_ >= 0) ++checkpoints_[parent_].live;
   return true;
 }
@@ -227,6 +228,8 @@ bool Checker::next_path() {
   pending_.pop_back();
   cur_ = std::move(next.state);
   pc_ = next.pc;
+  prev_pc_ = next.from;
+  path_ = std::move(next.path);
   parent_ = next.parent;
   path_done_ = false;
   if (options_.log_level == 1) result_.log.clear();  // level 1 keeps the failing path only
@@ -250,7 +253,12 @@ std::optional<Reject> Checker::run() {
         if (seen == Visit::Failed) return reject_;
         if (seen == Visit::Pruned) break;
       }
-      result_.reached[pc_] = true;
+      if (options_.hooks && !call_insn_hook()) return reject_;
+      visited_[pc_] = true;
+      if (!cur_.speculative) {  // sanitize_mark_insn_seen: lddw's second slot too
+        result_.reached[pc_] = true;
+        if (program_.width_at(pc_) == 2) result_.reached[pc_ + 1] = true;
+      }
       // A barrier stops every mispredicted path here (do_check's nospec).
       if (cur_.speculative && nospec_[pc_]) break;
       if (options_.log_level > 0)
@@ -268,6 +276,7 @@ std::optional<Reject> Checker::run() {
         }
         return reject_;
       }
+      prev_pc_ = pc_;
       if (options_.log_level > 1) note(std::to_string(pc_) + ": " + state_string(cur_));
       // A barrier after the instruction (nospec_result: a store the kernel
       // guards against Spectre v4) ends a mispredicted path too.
@@ -287,7 +296,7 @@ bool Checker::check_stack_depth() {
   for (size_t pc = 0; pc < program_.size(); ++pc) {
     if (!program_.ops[pc] || isa::base_semantics(*program_.ops[pc]).operation != Operation::CallLocal) continue;
     const int64_t target = isa::branch_target(program_, pc);
-    if (result_.reached[pc]) callees[cfg_.subprog_of(static_cast<uint32_t>(pc))].push_back(cfg_.subprog_of(target));
+    if (visited_[pc]) callees[cfg_.subprog_of(static_cast<uint32_t>(pc))].push_back(cfg_.subprog_of(target));
   }
   // Deepest chain from each subprogram: bytes and frames (the call graph has
   // no cycles left: a recursive call ran out of frames in the walk).

@@ -135,6 +135,16 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
   }
   std::optional<detail::Reject> why;
   detail::interpret(program, options, cfg, deferred, result, why);
+  if (!why && options.hooks)
+    if (auto error = options.hooks->finalize())
+      why = detail::Reject{error->code == Errc::Unsupported ? Errno::Enotsupp : Errno::Einval, 0, error->message};
+  if (!why) {
+    auto xlated = detail::rewrite(program, result.reached, options);
+    if (xlated)
+      result.xlated = std::move(*xlated);
+    else
+      why = detail::Reject{Errno::Einval, 0, "rewriting the dead code failed: " + xlated.error().message};
+  }
   if (why) {
     reject(result, *why);
   } else {

@@ -56,4 +56,13 @@ check leak-bpf 1 "R0 leaks addr as return value" -- "$bpfkit" verify "$tmp/leak.
 check log-level 1 "R0 leaks addr" -- "$bpfkit" verify "$tmp/leak.s" --type socket --profile bpf --log-level 2
 check_that log-on-stderr grep -q "0: (0xbf) mov64_reg" "$tmp/stderr"
 
+# --xlated: the program as the kernel rewrites it (dead branch hard-wired and removed, `goto +0` dropped).
+printf 'r9 = *(u64 *)(r10 - 8)\nr9 &= 0xff\nif r9 > 300 goto +3\nr0 = 1\ngoto +0\nexit\nr0 = 2\nexit\n' >"$tmp/dead.s"
+check xlated 0 "     3: 9500000000000000  exit" -- "$bpfkit" verify "$tmp/dead.s" --type socket --xlated
+check_that xlated-shrunk bash -c "! grep -q '^     4:' '$tmp/stdout'"
+check xlated-json 0 '"xlated":["79a9f8ff00000000","57090000ff000000","b700000001000000","9500000000000000"]' \
+  -- "$bpfkit" verify "$tmp/dead.s" --type socket --xlated --json
+sed 's/r9 = \*(u64 \*)(r10 - 8)/r9 = *(u32 *)(r1 + 0)/' "$tmp/dead.s" >"$tmp/dead-ctx.s"
+check xlated-bpf 0 "     3: 9500000000000000  exit" -- "$bpfkit" verify "$tmp/dead-ctx.s" --type socket --profile bpf --xlated
+
 summary cli_verify

@@ -26,8 +26,21 @@ std::optional<uint64_t> number_after(const std::string& log, const std::string& 
 KernelVerdict parse(const std::string& text) {
   KernelVerdict verdict;
   std::istringstream lines(text);
-  bool in_log = false;
+  bool in_log = false, in_xlated = false;
   for (std::string line; std::getline(lines, line);) {
+    if (line == "xlated:") {
+      in_xlated = true;
+      continue;
+    }
+    if (in_xlated) {  // "     0: 6119700000000000"
+      const size_t colon = line.find(": ");
+      if (colon == std::string::npos) {
+        in_xlated = false;
+      } else {
+        verdict.xlated.push_back(line.substr(colon + 2, 16));
+        continue;
+      }
+    }
     if (line == "--- verifier log ---") in_log = true;
     if (line == "--- end log ---") in_log = false;
     if (in_log) verdict.log += line + "\n";
@@ -75,6 +88,7 @@ std::vector<KernelVerdict> Oracle::verdicts(const fs::path& dir, const std::vect
   std::string flags = " --no-run -f bin -t " + request.type + (request.cap_bpf_only ? " --cap-bpf-only" : "");
   if (request.map_size > 0) flags += " -m " + std::to_string(request.map_size);
   if (request.statistics) flags += " -l 0 -L";
+  if (request.xlated) flags += " --xlated";
   const std::string command = "cd " + shell_quote(dir.string()) + " && i=0; while [ $i -lt " +
                               std::to_string(programs.size()) + " ]; do echo \"@@@ $i\"; " +
                               shell_quote(BPFKIT_KERNEL_ORACLE) + flags + " v$i.bin 2>&1; i=$((i+1)); done";

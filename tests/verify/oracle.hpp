@@ -23,6 +23,9 @@ struct KernelVerdict {
   // "processed N insns (limit 1000000) ... total_states N peak_states N",
   // "verification time N usec".
   std::optional<uint64_t> processed_insns, states, peak_states, verification_usec;
+  // Asked for with Request::xlated: the program as the kernel rewrote it,
+  // each instruction as 16 hex digits in memory byte order.
+  std::vector<std::string> xlated;
 };
 
 // How the programs are loaded.
@@ -31,6 +34,7 @@ struct Request {
   bool cap_bpf_only = false;    // CAP_BPF only, else root
   uint32_t map_size = 0;        // > 0: the oracle's scratch array map (-m N): lddw src 1/2 imm 0 refer to it
   bool statistics = false;      // the statistics only (-l 0), kept for accepted programs too (-L)
+  bool xlated = false;          // the rewritten program of accepted ones (--xlated)
 };
 
 class Oracle {

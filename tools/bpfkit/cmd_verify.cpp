@@ -1,7 +1,10 @@
 // `bpfkit verify FILE`: the Linux kernel's verdict on a program, from module
 // verify, for every input `run` reads.
 #include <charconv>
+#include <cstring>
+#include <iomanip>
 
+#include "bpfkit/assembly.hpp"
 #include "bpfkit/elf.hpp"
 #include "bpfkit/verify.hpp"
 #include "commands.hpp"
@@ -17,7 +20,7 @@ struct Options {
   std::string mem_size;
   std::string section, function;
   int log_level = 0;
-  bool stats = false, json = false;
+  bool stats = false, json = false, xlated = false;
 };
 
 Options options;
@@ -40,6 +43,28 @@ Expected<verify::ProgramType> program_type(const InputFile& input) {
                      "' names no program type the verifier knows; give --type raw|socket|xdp|tc");
 }
 
+// An instruction as kernel-oracle and bpftool print raw ones: 16 hex digits
+// in memory byte order.
+std::string slot_hex(const isa::Slot& slot) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  uint8_t bytes[sizeof slot];
+  std::memcpy(bytes, &slot, sizeof slot);
+  std::string text;
+  for (uint8_t byte : bytes) text.append({kDigits[byte >> 4], kDigits[byte & 0xf]});
+  return text;
+}
+
+// The rewritten program: index, bytes and the instruction.
+void print_xlated(std::ostream& out, const std::vector<isa::Slot>& xlated) {
+  out << "xlated:\n";
+  for (size_t pc = 0; pc < xlated.size(); ++pc) {
+    out << std::setw(6) << pc << ": " << slot_hex(xlated[pc]);
+    if (pc == 0 || !isa::lookup(xlated[pc - 1]) || !isa::is_lddw(*isa::lookup(xlated[pc - 1])))
+      out << "  " << assembly::format_instruction(xlated, pc);
+    out << "\n";
+  }
+}
+
 Json result_json(const verify::Result& result) {
   Json json;
   json["verdict"] = result.accepted ? "accepted" : "rejected";
@@ -55,6 +80,11 @@ Json result_json(const verify::Result& result) {
   json["states"] = result.states;
   json["peak_states"] = result.peak_states;
   if (!result.log.empty()) json["log"] = result.log;
+  if (options.xlated && result.accepted) {
+    Json xlated = Json::array();
+    for (const isa::Slot& slot : result.xlated) xlated.push_back(slot_hex(slot));
+    json["xlated"] = xlated;
+  }
   return json;
 }
 
@@ -76,6 +106,7 @@ int report(Printer& printer, const verify::Result& result, const verify::Options
     printer.out() << "\n";
   }
   if (options.stats && options.log_level == 0) printer.out() << verify::stats_line(result, verify_options) << "\n";
+  if (options.xlated && result.accepted) print_xlated(printer.out(), result.xlated);
   return status;
 }
 
@@ -138,6 +169,9 @@ void add_options(CLI::App& app) {
   app.add_option("--log-level", options.log_level, "0: none; 1: the failing path; 2: every instruction (stderr)")
       ->check(CLI::Range(0, 2));
   app.add_flag("--stats", options.stats, "also print the statistics line (processed insns, states)");
+  app.add_flag("--xlated", options.xlated,
+               "also print the program as the verifier rewrites it (dead code removed or trapped), as "
+               "`bpftool prog dump xlated` shows it before the kernel's other fix-ups");
   app.add_flag("--json", options.json, "print one JSON object");
 }
 
