@@ -95,7 +95,8 @@ Expected<void> Transaction::process(const Instruction& instruction, uint64_t& me
                                "Unsupported program id (bpfkit has no program " + id + ")");
   }
   if (setup_error) {
-    static_cast<void>(pop());
+    result.ignore();  // the setup error says it
+    pop().ignore();
     return *setup_error;
   }
   if (result) {
@@ -107,7 +108,10 @@ Expected<void> Transaction::process(const Instruction& instruction, uint64_t& me
       result = instruction_error(InstructionErrc::ProgramFailedToComplete);
   }
   auto popped = pop();
-  if (!result) return result;
+  if (!result) {
+    popped.ignore();  // the first error is the instruction's
+    return result;
+  }
   return popped;
 }
 
@@ -127,7 +131,7 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
     return input.error();
   }
   std::vector<uint8_t> region = input->bytes;
-  Runtime runtime(*this, instruction, *input, region);
+  Runtime runtime(*this, instruction, *input);
   vm::Context context(*program.dialect);
   context.helpers() = runtime.syscalls(program.syscall_keys);
   context.set_heap_size(options.heap_size);
@@ -184,7 +188,10 @@ Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& 
   transaction.top_program_id = instruction.program_id;
   uint64_t meter = options.compute_units;
   auto outcome = transaction.process(instruction, meter);
-  if (transaction.setup_error) return *transaction.setup_error;
+  if (transaction.setup_error) {
+    outcome.ignore();  // the setup error, which execute returns
+    return *transaction.setup_error;
+  }
 
   ExecuteResult result;
   result.compute_units = options.compute_units - meter;

@@ -126,12 +126,10 @@ class Transaction {
 // state its syscalls keep.
 class Runtime {
  public:
-  Runtime(Transaction& transaction, const Instruction& instruction, SerializedInput& input,
-          std::vector<uint8_t>& region)
+  Runtime(Transaction& transaction, const Instruction& instruction, SerializedInput& input)
       : transaction_(transaction),
         instruction_(instruction),
         input_(input),
-        region_(region),
         check_aligned_(input.format == InputFormat::Aligned) {}
 
   // vm's syscalls (logs, memory, abort, panic) and the runtime's, bound to
@@ -153,7 +151,6 @@ class Runtime {
   Transaction& transaction_;
   const Instruction& instruction_;
   SerializedInput& input_;
-  std::vector<uint8_t>& region_;
   bool check_aligned_;
   uint64_t heap_position_ = 0;  // sol_alloc_free_'s bump pointer
 };
