@@ -62,6 +62,40 @@ std::optional<Reject> check_subprogs(const isa::Program& program, const Cfg& cfg
   return std::nullopt;
 }
 
+// Backward, to a fixed point: live before = read ∪ (live after − written).
+// A local call reads r1-r5 and writes r0-r5 (the callee's own liveness is
+// its own); an exit reads r0 and ends the function.
+void compute_live_registers(const isa::Program& program, Cfg& cfg) {
+  const size_t size = program.size();
+  cfg.live_regs.assign(size, isa::RegSet{});
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t at = size; at-- > 0;) {
+      if (!program.ops[at]) continue;
+      const Operation operation = operation_at(program, at);
+      isa::RegSet after;
+      if (operation == Operation::CallLocal) {
+        if (at + 1 < size) after = cfg.live_regs[at + 1];
+      } else if (operation != Operation::Exit) {
+        for (int64_t next : isa::successors(program, at))
+          if (next >= 0 && next < static_cast<int64_t>(size)) after = after | cfg.live_regs[next];
+      }
+      isa::RegSet used = isa::regs_used(*program.ops[at], program.slots[at]);
+      isa::RegSet written = isa::regs_written(*program.ops[at], program.slots[at]);
+      if (operation == Operation::CallLocal) {
+        used = isa::kArgRegs;
+        written = isa::RegSet{0, 1, 2, 3, 4, 5};
+      }
+      if (operation == Operation::Exit) used = isa::kR0;
+      const isa::RegSet before = used | isa::RegSet::from_bits(static_cast<uint16_t>(after.bits() & ~written.bits()));
+      if (before != cfg.live_regs[at]) {
+        cfg.live_regs[at] = before;
+        changed = true;
+      }
+    }
+  }
+}
+
 // Depth-first over the edges (calls followed into the callee), as check_cfg
 // walks them. Back-edges are bounded loops: the kernel allows them to every
 // loader with CAP_BPF, which both profiles have.
@@ -121,7 +155,9 @@ std::optional<Reject> check_cfg(const isa::Program& program, Cfg& cfg) {
   cfg.subprogs = find_subprogs(program);
   cfg.prune_point.assign(program.size(), false);
   if (auto reject = check_subprogs(program, cfg)) return reject;
-  return check_reachable(program, cfg);
+  if (auto reject = check_reachable(program, cfg)) return reject;
+  compute_live_registers(program, cfg);
+  return std::nullopt;
 }
 
 std::optional<Reject> check_raw_slots(std::span<const isa::Slot> slots) {

@@ -103,6 +103,7 @@ class Checker {
   State initial_state() const;
   Visit visit(uint32_t pc);
   void release(int32_t checkpoint);
+  void forget_dead_registers(State& state, uint32_t pc) const;
   bool push_branch(State state, uint32_t pc);
   // The bpf profile: a decided branch's dead edge explored as a mispredicted
   // one would run it, with the compared registers unknown.

@@ -230,6 +230,10 @@ std::string state_string(const State& state);
 struct Cfg {
   std::vector<uint32_t> subprogs;  // starts, sorted; subprogs[0] = 0
   std::vector<bool> prune_point;   // jump targets, after conditional jumps and calls
+  // Per slot: the registers some path from there reads before writing them,
+  // within the function (the kernel's compute_live_registers). A state kept
+  // for pruning forgets the others: no run from there can tell them apart.
+  std::vector<isa::RegSet> live_regs;
   uint32_t subprog_of(uint32_t pc) const;
 };
 // The kernel's first pass over a program (add_subprog_and_kfunc): every

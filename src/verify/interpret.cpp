@@ -186,6 +186,16 @@ Checker::Visit Checker::visit(uint32_t pc) {
   return Visit::Continue;
 }
 
+// An explored state prunes by what runs from pc can read: registers of the
+// current frame no path reads before writing are forgotten (the kernel's
+// clean_live_states), so states that differ only there are alike.
+void Checker::forget_dead_registers(State& state, uint32_t pc) const {
+  const isa::RegSet live = cfg_.live_regs[pc];
+  std::array<Reg, isa::kRegisterCount>& regs = state.top().regs;
+  for (int r = 0; r < isa::kFramePointer; ++r)
+    if (!live.contains(r)) regs[r] = not_init();
+}
+
 // A path below `index` ended: a checkpoint with no path left below it is
 // explored, and may prune from now on.
 void Checker::release(int32_t index) {
@@ -199,6 +209,7 @@ void Checker::release(int32_t index) {
       --live_states_;
       done.erase(done.begin());
     }
+    forget_dead_registers(*checkpoint.state, checkpoint.pc);
     done.push_back({static_cast<uint32_t>(index), cover_summary(*checkpoint.state)});
     index = checkpoint.parent;
   }
