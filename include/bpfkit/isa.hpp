@@ -398,3 +398,4 @@ int64_t branch_target(const Program& program, size_t pc);
 #include "bpfkit/isa/semantics.hpp"  // what each row does in each dialect; frames and memory layout
 #include "bpfkit/isa/shapes.hpp"     // what each shape means: operands, registers read and written, targets
 #include "bpfkit/isa/helpers.hpp"    // the Linux helpers: ids, names, the prototypes bpfkit implements
+#include "bpfkit/isa/program_types.hpp"  // program types, sections, context layouts and access rules

@@ -22,13 +22,11 @@
 
 namespace bpfkit::verify {
 
-// What r1 points to at entry, and which fields and helpers the program has.
-enum class ProgramType : uint8_t {
-  Raw,     // bpfkit's own: r1 = a buffer of Options::mem_size bytes, r2 = its length
-  Socket,  // BPF_PROG_TYPE_SOCKET_FILTER: r1 = struct __sk_buff
-  Xdp,     // BPF_PROG_TYPE_XDP: r1 = struct xdp_md
-  Tc,      // BPF_PROG_TYPE_SCHED_CLS: r1 = struct __sk_buff, packet access
-};
+// What r1 points to at entry, and which fields and helpers the program has:
+// isa's program types (isa/program_types.def, whose context rules the
+// verifier reads). The verifier models Raw (bpfkit's own: r1 = a buffer of
+// Options::mem_size bytes, r2 = its length), Socket, Xdp and Tc.
+using ProgramType = isa::ProgramType;
 
 // Whose rights the loader has.
 enum class Profile : uint8_t {
@@ -36,10 +34,12 @@ enum class Profile : uint8_t {
   Bpf,   // CAP_BPF only (kernel-oracle --cap-bpf-only): both refused
 };
 
-std::optional<ProgramType> program_type_named(std::string_view name);  // "raw", "socket", "xdp", "tc"
+// The types the verifier models, by name: "raw", "socket", "xdp", "tc".
+std::optional<ProgramType> program_type_named(std::string_view name);
 std::string_view program_type_name(ProgramType type);
 // The type libbpf gives an ELF section name ("xdp", "tc", "classifier",
-// "socket", "xdp/...", ...); nullopt when the section names none of ours.
+// "socket", "xdp/...", ...; "action" as tc); nullopt when the section names
+// none the verifier models.
 std::optional<ProgramType> program_type_of_section(std::string_view section);
 
 // ---- What a backend sees (the kernel's bpf_prog_offload_ops; module offload) ----

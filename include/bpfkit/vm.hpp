@@ -35,6 +35,8 @@ using isa::kProgramRegion;
 using isa::kRegionShift;
 using isa::kStackRegion;
 using isa::region_base;
+// Linux has no heap: a program-type run's packet lives in its region.
+inline constexpr uint32_t kPacketRegion = isa::kHeapRegion;
 
 // Bounds of one region as the hot path sees them.
 struct RegionBounds {
@@ -288,6 +290,23 @@ inline constexpr uint64_t kDefaultHeapSize = 32 * 1024;
 
 class Engine;
 
+// A program-type run's packet (BPF_PROG_TEST_RUN): the buffer mapped at
+// kPacketRegion from `region_start` up to `end` (headroom before, tailroom
+// after), the context's packet pointers as offsets into the buffer, and
+// where the context holds them: a 32-bit load of one of those fields gives
+// the full pointer, as the kernel's rewrite of context loads does.
+struct Packet {
+  std::vector<uint8_t> buffer;
+  uint32_t region_start = 0;             // buffer offset of the region's first byte
+  uint32_t meta = 0, data = 0, end = 0;  // data_meta, data and data_end
+  static constexpr uint32_t kNoField = UINT32_MAX;
+  uint32_t ctx_data = kNoField, ctx_data_end = kNoField, ctx_data_meta = kNoField;  // context offsets
+
+  // A packet pointer's guest address.
+  uint64_t address(uint32_t offset) const { return region_base(kPacketRegion) + (offset - region_start); }
+  std::span<uint8_t> bytes(uint32_t from, uint32_t to) { return std::span(buffer).subspan(from, to - from); }
+};
+
 // Everything a run touches besides the program: memory regions (stack, heap,
 // input), the helper or syscall table, the meter's budget, maps, the programs
 // prog arrays name, output and random numbers. Both interpreters and the JIT
@@ -320,6 +339,19 @@ class Context {
   // r1..r5 at entry when the caller gives none: r1 = the input; Linux also
   // passes its length in r2.
   std::array<uint64_t, 5> entry_args() const;
+  // Linux: a program-type run's packet, mapped at kPacketRegion (set_packet
+  // again after changing its offsets: the region follows); null when none.
+  void set_packet(Packet packet);
+  Packet* packet() { return packet_ ? &*packet_ : nullptr; }
+  const Packet* packet() const { return packet_ ? &*packet_ : nullptr; }
+  void remap_packet();
+  // The full packet pointer a 32-bit load at guest address `addr` gives when
+  // addr is one of the context's packet pointer fields.
+  bool packet_pointer_at(uint64_t addr, uint64_t& value) const;
+  // A program-type run's context (struct __sk_buff, xdp_md, or a tracing
+  // program's bytes), owned here and mapped as the input (r1).
+  uint64_t map_program_context(std::vector<uint8_t> bytes);
+  std::span<uint8_t> program_context() { return program_context_; }
   // sBPF: the heap's size (kDefaultHeapSize); zeroed at each run's start.
   void set_heap_size(uint64_t bytes);
   // Zeroes the stack and the heap (an sBPF run starts with both clean).
@@ -369,6 +401,8 @@ class Context {
   MemoryMap memory_;
   HelperTable helpers_;
   std::vector<uint8_t> stack_, heap_;
+  std::optional<Packet> packet_;
+  std::vector<uint8_t> program_context_;
   uint64_t input_size_ = 0;
   bool input_mapped_ = false;
   uint64_t budget_;
@@ -434,6 +468,34 @@ class Interpreter final : public Engine {
 // The interpreter for the program's dialect: Linux, or sBPF as anza-xyz/sbpf's
 // interpreter and Firedancer's fd_vm run it.
 Expected<std::unique_ptr<Engine>> make_interpreter(const isa::Program& program, const Context& context);
+
+// ---- Program-type runs (BPF_PROG_TEST_RUN) -----------------------------------------
+
+// What BPF_PROG_TEST_RUN takes: the packet (data_in), the raw context
+// (ctx_in: struct __sk_buff or xdp_md; for tracing types the context's
+// bytes), and the repeat count.
+struct TestRunInput {
+  isa::ProgramType type = isa::ProgramType::Xdp;
+  std::vector<uint8_t> data_in;
+  std::optional<std::vector<uint8_t>> ctx_in;
+  uint32_t repeat = 1;  // 0 counts as 1, as in the kernel
+};
+
+struct TestRunOutput {
+  RunResult run;  // the last run: r0, fault, counts
+  uint32_t retval = 0;
+  std::vector<uint8_t> data_out;  // the packet after the run (from data_meta for XDP)
+  std::vector<uint8_t> ctx_out;   // the context fields the kernel copies back
+  uint64_t duration_ns = 0;       // per run, the mean over `repeat`
+};
+
+// Lays out the context (and the packet) in `context` as the kernel's
+// bpf_prog_test_run_xdp / _skb do, runs `engine` `repeat` times and reads
+// back what the kernel would return. An input the kernel refuses is an
+// Error naming the errno (EINVAL for a frame shorter than an Ethernet
+// header). The engine must have been prepared after prepare_test_run.
+Expected<void> prepare_test_run(Context& context, const TestRunInput& input);
+Expected<TestRunOutput> test_run(const Engine& engine, Context& context, const TestRunInput& input);
 
 // ---- sBPF ----------------------------------------------------------------------
 //

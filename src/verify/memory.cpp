@@ -19,59 +19,6 @@ std::string r(int regno) {
 }
 std::string n(int64_t value) { return std::to_string(value); }
 
-// ---- The context layouts -------------------------------------------------------------
-
-// What a context field gives when read.
-enum class Field : uint8_t { Invalid, Scalar, Packet, PacketEnd, PacketMeta };
-
-constexpr int kSkbData = 76, kSkbDataEnd = 80, kSkbDataMeta = 140, kSkbCb = 48, kSkbCbEnd = 68;
-constexpr int kSkbTcClassid = 72, kSkbMark = 8, kSkbPriority = 32, kSkbTcIndex = 44;
-constexpr int kSkbScalarEnd = 140;  // u32 fields up to local_port; flow_keys and later are pointers or u64s
-
-bool narrow_read_ok(int off, int size) { return size <= 4 && off % size == 0; }
-
-// struct __sk_buff, as bpf_skb_is_valid_access with the socket filter's
-// and tc's restrictions (sk_filter_is_valid_access, tc_cls_act_is_valid_access).
-Field skb_field(ProgramType type, int off, int size, bool write) {
-  if (off < 0 || off % size != 0) return Field::Invalid;
-  const bool tc = type == ProgramType::Tc;
-  if (off == kSkbData || off == kSkbDataEnd || off == kSkbDataMeta) {
-    if (!tc || write || size != 4) return Field::Invalid;
-    return off == kSkbData ? Field::Packet : off == kSkbDataEnd ? Field::PacketEnd : Field::PacketMeta;
-  }
-  if (off >= kSkbScalarEnd) return Field::Invalid;  // flow_keys, tstamp, sk, ...: not modelled
-  if (off >= kSkbTcClassid && off < kSkbTcClassid + 4 && !tc) return Field::Invalid;
-  if (write) {
-    const bool cb = off >= kSkbCb && off + size <= kSkbCbEnd;
-    const bool tc_writable =
-        tc && size == 4 && (off == kSkbMark || off == kSkbPriority || off == kSkbTcIndex || off == kSkbTcClassid);
-    return cb || tc_writable ? Field::Scalar : Field::Invalid;
-  }
-  if (off >= kSkbCb && off < kSkbCbEnd) return off + size <= kSkbCbEnd ? Field::Scalar : Field::Invalid;
-  return narrow_read_ok(off, size) ? Field::Scalar : Field::Invalid;
-}
-
-// struct xdp_md: six u32 fields, read only, whole (__is_valid_xdp_access).
-Field xdp_field(int off, int size, bool write) {
-  if (write || off < 0 || off >= 24 || size != 4 || off % 4 != 0) return Field::Invalid;
-  switch (off) {
-    case 0: return Field::Packet;
-    case 4: return Field::PacketEnd;
-    case 8: return Field::PacketMeta;
-    default: return Field::Scalar;
-  }
-}
-
-Field ctx_field(ProgramType type, int off, int size, bool write) {
-  switch (type) {
-    case ProgramType::Socket:
-    case ProgramType::Tc: return skb_field(type, off, size, write);
-    case ProgramType::Xdp: return xdp_field(off, size, write);
-    case ProgramType::Raw: return Field::Invalid;
-  }
-  return Field::Invalid;
-}
-
 // How the kernel prints a variable offset: a constant as its value.
 std::string var_string(Tnum var) {
   return tnum_is_const(var) ? std::to_string(static_cast<int64_t>(var.value)) : tnum_string(var);
@@ -216,15 +163,15 @@ class MemoryAccess {
     if (!reg.is_const() || reg.var.value != 0)
       return c_.fail(Errno::Eacces, "variable ctx access var_off=" + tnum_string(reg.var) + " disallowed");
     if (!leaks(access, "ctx")) return false;
-    const Field field = access.sign
-                            ? Field::Invalid
-                            : ctx_field(c_.options().type, static_cast<int>(access.off), access.size, access.write);
-    if (field == Field::Invalid)
+    // The context layouts and the kernel's access rules are isa's (program_types.def).
+    const isa::CtxKind field =
+        access.sign ? isa::CtxKind::Invalid : isa::ctx_access(c_.options().type, access.off, access.size, access.write);
+    if (field == isa::CtxKind::Invalid)
       return c_.fail(Errno::Eacces, "invalid bpf_context access off=" + n(access.off) + " size=" + n(access.size));
     switch (field) {
-      case Field::Packet: access.loaded = pointer(RegType::Packet); break;
-      case Field::PacketEnd: access.loaded = pointer(RegType::PacketEnd); break;
-      case Field::PacketMeta: access.loaded = pointer(RegType::PacketMeta); break;
+      case isa::CtxKind::Packet: access.loaded = pointer(RegType::Packet); break;
+      case isa::CtxKind::PacketEnd: access.loaded = pointer(RegType::PacketEnd); break;
+      case isa::CtxKind::PacketMeta: access.loaded = pointer(RegType::PacketMeta); break;
       default: access.loaded = sized_scalar(access.size); break;
     }
     return true;

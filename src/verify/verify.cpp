@@ -7,30 +7,10 @@
 namespace bpfkit::verify {
 namespace {
 
-struct TypeName {
-  ProgramType type;
-  std::string_view name;
-};
-constexpr std::array<TypeName, 4> kTypeNames{{
-    {ProgramType::Raw, "raw"},
-    {ProgramType::Socket, "socket"},
-    {ProgramType::Xdp, "xdp"},
-    {ProgramType::Tc, "tc"},
-}};
-
-// libbpf's section prefixes for our program types (section_defs in libbpf.c).
-struct SectionPrefix {
-  std::string_view prefix;
-  ProgramType type;
-};
-constexpr std::array<SectionPrefix, 6> kSections{{
-    {"socket", ProgramType::Socket},
-    {"xdp", ProgramType::Xdp},
-    {"tc", ProgramType::Tc},
-    {"classifier", ProgramType::Tc},
-    {"tcx", ProgramType::Tc},
-    {"action", ProgramType::Tc},
-}};
+// The types the verifier models (isa has more).
+bool modelled(ProgramType type) {
+  return type == ProgramType::Raw || type == ProgramType::Socket || type == ProgramType::Xdp || type == ProgramType::Tc;
+}
 
 void reject(Result& result, const detail::Reject& why) {
   result.accepted = false;
@@ -61,25 +41,16 @@ std::optional<detail::Reject> check_map_references(const isa::Program& program) 
 }  // namespace
 
 std::optional<ProgramType> program_type_named(std::string_view name) {
-  for (const TypeName& entry : kTypeNames)
-    if (entry.name == name) return entry.type;
-  return std::nullopt;
+  auto type = isa::program_type_named(name);
+  return type && modelled(*type) ? type : std::nullopt;
 }
 
-std::string_view program_type_name(ProgramType type) {
-  for (const TypeName& entry : kTypeNames)
-    if (entry.type == type) return entry.name;
-  return "?";
-}
+std::string_view program_type_name(ProgramType type) { return isa::program_type_info(type).name; }
 
 std::optional<ProgramType> program_type_of_section(std::string_view section) {
-  for (const SectionPrefix& entry : kSections) {
-    if (section == entry.prefix) return entry.type;
-    if (section.starts_with(entry.prefix) && section.size() > entry.prefix.size() &&
-        section[entry.prefix.size()] == '/')
-      return entry.type;
-  }
-  return std::nullopt;
+  auto type = isa::program_type_of_section(section);
+  if (type == ProgramType::TcAction) return ProgramType::Tc;  // the same context and rules
+  return type && modelled(*type) ? type : std::nullopt;
 }
 
 std::string_view errno_name(Errno value) {

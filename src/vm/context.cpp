@@ -43,6 +43,36 @@ std::array<uint64_t, 5> Context::entry_args() const {
   return {region_base(kInputRegion), input_size_, 0, 0, 0};
 }
 
+uint64_t Context::map_program_context(std::vector<uint8_t> bytes) {
+  program_context_ = std::move(bytes);
+  return map_input(program_context_);
+}
+
+void Context::set_packet(Packet packet) {
+  packet_ = std::move(packet);
+  remap_packet();
+}
+
+void Context::remap_packet() {
+  if (!packet_) return;
+  std::span<uint8_t> region = packet_->bytes(packet_->region_start, packet_->end);
+  memory_.map(kPacketRegion, "packet", region, true);
+}
+
+bool Context::packet_pointer_at(uint64_t addr, uint64_t& value) const {
+  if (!packet_ || (addr >> kRegionShift) != kInputRegion) return false;
+  const auto offset = static_cast<uint32_t>(addr & 0xffffffffu);
+  if (offset == packet_->ctx_data)
+    value = packet_->address(packet_->data);
+  else if (offset == packet_->ctx_data_end)
+    value = packet_->address(packet_->end);
+  else if (offset == packet_->ctx_data_meta)
+    value = packet_->address(packet_->meta);
+  else
+    return false;
+  return true;
+}
+
 void Context::set_heap_size(uint64_t bytes) {
   heap_.assign(bytes, 0);
   memory_.map(kHeapRegion, "heap", heap_, true);

@@ -62,6 +62,13 @@ inline uint64_t load_big_endian(const uint8_t* p, unsigned size) {
   return value;
 }
 
+// A load at this offset from the context may read one of its packet pointers.
+bool is_packet_pointer_field(const Packet* packet, int16_t off) {
+  if (packet == nullptr || off < 0) return false;
+  const auto offset = static_cast<uint32_t>(off);
+  return offset == packet->ctx_data || offset == packet->ctx_data_end || offset == packet->ctx_data_meta;
+}
+
 Error fault(const Cell* cells, const Cell* pc, Errc code, std::string message) {
   return make_error(code, std::move(message), at_pc(static_cast<uint32_t>(pc - cells)));
 }
@@ -139,8 +146,9 @@ void execute(const Cell* cells, size_t cell_count, Context* context, std::array<
       &&L_fell_off_end,        // kOpCount: the cell after the last slot
       &&L_not_an_instruction,  // kOpCount + 1: second slot of an lddw
       &&L_tail_call,           // kOpCount + 2: call 12, chosen by create()
+      &&L_ldxw_ctx,            // kOpCount + 3: ldxw that may read a context's packet pointer
   };
-  static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 3);
+  static_assert(sizeof kHandlers / sizeof kHandlers[0] == isa::kOpCount + 4);
   if (cells == nullptr) {
     *table = kHandlers;
     return;
@@ -260,16 +268,16 @@ L_lddw_map_idx_value:
   goto L_fail;
 
   // ---- Legacy packet loads: out of bounds ends the program with r0 = 0.
-#define LD_PACKET(name, size, offset_expr)                                                \
-  L_##name : {                                                                            \
-    const RegionBounds& packet = regions[kInputRegion < region_count ? kInputRegion : 0]; \
-    const int64_t at = static_cast<int32_t>(offset_expr);                                 \
-    if (at < 0 || static_cast<uint64_t>(at) + (size) > packet.read_limit) {               \
-      reg[0] = 0;                                                                         \
-      goto L_done;                                                                        \
-    }                                                                                     \
-    reg[0] = load_big_endian(packet.host + at, (size));                                   \
-    NEXT();                                                                               \
+#define LD_PACKET(name, size, offset_expr)                                      \
+  L_##name : {                                                                  \
+    const RegionBounds& packet = regions[pc->dst < region_count ? pc->dst : 0]; \
+    const int64_t at = static_cast<int32_t>(offset_expr);                       \
+    if (at < 0 || static_cast<uint64_t>(at) + (size) > packet.read_limit) {     \
+      reg[0] = 0;                                                               \
+      goto L_done;                                                              \
+    }                                                                           \
+    reg[0] = load_big_endian(packet.host + at, (size));                         \
+    NEXT();                                                                     \
   }
   LD_PACKET(ldabsw, 4, IMM32)
   LD_PACKET(ldabsh, 2, IMM32)
@@ -294,6 +302,14 @@ L_lddw_map_idx_value:
   LDX(ldxsh, int16_t, int64_t)
   LDX(ldxsb, int8_t, int64_t)
 #undef LDX
+L_ldxw_ctx : {
+  // The kernel rewrites a context's 32-bit data / data_end / data_meta loads
+  // into loads of the full pointer; any other address is an ordinary ldxw.
+  uint64_t pointer = 0;
+  if (!context->packet_pointer_at(OFFSET(pc->src), pointer)) goto L_ldxw;
+  reg[pc->dst] = pointer;
+  NEXT();
+}
 #define ST(name, T, value)                         \
   L_##name : {                                     \
     ACCESS(host, OFFSET(pc->dst), sizeof(T), true) \
@@ -549,6 +565,9 @@ Expected<int32_t> local_target_distance(const isa::Program& program, Op op, size
 Expected<Interpreter> Interpreter::create(const isa::Program& program, const Context& context) {
   const std::vector<uint64_t> map_addresses = context.map_addresses();
   const void* const* handlers = handler_table();
+  // LD_ABS / LD_IND read the input, or a program-type run's packet.
+  const Packet* packet = context.packet();
+  const uint32_t packet_region = packet ? kPacketRegion : kInputRegion;
   auto cells = std::make_shared<std::vector<Cell>>(program.size() + 1);
   for (size_t pc = 0; pc < program.size(); ++pc) {
     const isa::Slot& slot = program.slots[pc];
@@ -564,6 +583,8 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, const Con
     const Op op = *program.ops[pc];
     cell.handler = handlers[static_cast<size_t>(op)];
     const isa::Semantics meaning = isa::semantics(op, isa::kLinuxV4);
+    if (meaning.operation == isa::Operation::LoadPacket) cell.dst = static_cast<uint8_t>(packet_region);
+    if (op == Op::ldxw && is_packet_pointer_field(packet, slot.off)) cell.handler = handlers[isa::kOpCount + 3];
     if (op == Op::lddw_func || meaning.call == isa::CallResolution::Local) {
       auto distance = local_target_distance(program, op, pc);
       if (!distance) return distance.error();

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests of running real-world eBPF programs (issue 14): helper
 # names, program types and their contexts, maps and load-time setup.
-#   cli_ebpf_test.sh BPFKIT SHARED_DIR EXAMPLES_DIR
+#   cli_ebpf_test.sh BPFKIT SHARED_DIR EXAMPLES_DIR BPF_OBJECT_DIR
 set -u
-bpfkit=$1
+bpfkit=$1 objects=${4:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/cli_lib.sh"
@@ -16,5 +16,40 @@ printf 'call 1\nexit\n' >"$tmp/lookup.s"
 check helper-names 0 "call 0x1 <bpf_map_lookup_elem>" -- "$bpfkit" disasm "$tmp/lookup.s" --helper-names
 check no-helper-names 0 "call 0x1" -- "$bpfkit" disasm "$tmp/lookup.s"
 check_that plain-call-unnamed bash -c "! grep -q '<bpf_' '$tmp/stdout'"
+
+# Program-type runs: BPF_PROG_TEST_RUN's semantics (compared with the kernel
+# in test_run_kernel_test).
+frame=020000000001020000000002080045000014000000004006000000000000000000000000
+printf 'r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr0 = r3\nr0 -= r2\nr4 = *(u32 *)(r1 + 12)\nr0 += r4\nexit\n' >"$tmp/xdp_len.s"
+check xdp-len 0 "retval: 37" -- "$bpfkit" run "$tmp/xdp_len.s" --type xdp --packet-hex "$frame"
+check xdp-json 0 '{"retval":37,"data_out":"'"$frame"'","data_size_out":36,"duration_ns":' \
+  -- "$bpfkit" run "$tmp/xdp_len.s" --type xdp --packet-hex "$frame" --json
+check xdp-ifindex 0 "retval: 38" -- "$bpfkit" run "$tmp/xdp_len.s" --type xdp --packet-hex "$frame" \
+  --ctx-field data_end=36 --ctx-field ingress_ifindex=2
+check_err xdp-ctx-bad 2 "EINVAL: xdp_md in ctx_in" -- "$bpfkit" run "$tmp/xdp_len.s" --type xdp --packet-hex "$frame" \
+  --ctx-field ingress_ifindex=2
+check_err runt 2 "BPF_PROG_TEST_RUN would fail with EINVAL: a frame is 14 to" \
+  -- "$bpfkit" run "$tmp/xdp_len.s" --type tc --packet-hex "0200000000010200000000"
+check repeat 0 "ns per run" -- "$bpfkit" run "$tmp/xdp_len.s" --type xdp --packet-hex "$frame" --repeat 100
+printf 'r0 = *(u32 *)(r1 + 8)\nr2 = *(u32 *)(r1 + 48)\nr0 += r2\nexit\n' >"$tmp/mark.s"
+check tc-ctx-field 0 "retval: 1007" -- "$bpfkit" run "$tmp/mark.s" --type tc --packet-hex "$frame" --ctx-field mark=1000 \
+  --ctx-field "cb[0]=7"
+check_err ctx-field-unknown 2 "the context has no field 'colour'" \
+  -- "$bpfkit" run "$tmp/mark.s" --type tc --packet-hex "$frame" --ctx-field colour=1
+check_err ctx-in-refused 2 "ctx_in sets len (offset 0), which the kernel does not take" \
+  -- "$bpfkit" run "$tmp/mark.s" --type tc --packet-hex "$frame" --ctx-field len=1
+printf 'r0 = *(u32 *)(r1 + 0)\nexit\n' >"$tmp/skb_len.s"
+check socket-sees-l3 0 "retval: 22" -- "$bpfkit" run "$tmp/skb_len.s" --type socket --packet-hex "$frame"
+check socket-zeroed-l2 0 "data_out (36 bytes): 0000000000000000000000000000450000140000" \
+  -- "$bpfkit" run "$tmp/skb_len.s" --type socket --packet-hex "$frame"
+printf 'r0 = *(u32 *)(r1 + 160)\nexit\n' >"$tmp/wire_len.s"
+check_err verify-type 1 "verifier: invalid bpf_context access off=160 size=4" \
+  -- "$bpfkit" run "$tmp/wire_len.s" --type socket --packet-hex "$frame" --verify
+check_err type-needs-linux 2 "--type does not apply" -- "$bpfkit" run "$tmp/skb_len.s" --dialect sbpf-v3 --type xdp
+if [ -n "$objects" ] && [ -f "$objects/xdp_parse.o" ]; then
+  # The type from the section name, as libbpf reads it.
+  check section-type 0 "retval: " -- "$bpfkit" run "$objects/xdp_parse.o" --packet-hex "$frame"
+  check section-socket 0 "retval: 22" -- "$bpfkit" run "$objects/socket_filter.o" --packet-hex "$frame"
+fi
 
 summary cli_ebpf

@@ -1,6 +1,8 @@
 // `bpfkit run FILE`: load a program of any kind, run it, print r0.
 #include <charconv>
+#include <cstring>
 
+#include "bpfkit/elf.hpp"
 #include "bpfkit/verify.hpp"
 #include "commands.hpp"
 #include "input.hpp"
@@ -26,6 +28,9 @@ struct Options {
   bool solana_runtime = false;
   std::string dialect = "linux";      // raw inputs: whose encodings, which VM
   std::vector<std::string> programs;  // sBPF: --program ID=FILE, what a CPI may call
+  // Program-type runs (BPF_PROG_TEST_RUN): the type, packet, context, repeat count.
+  std::string type, packet_file, packet_hex, ctx_file, repeat;
+  std::vector<std::string> ctx_fields;
 };
 
 Options options;
@@ -107,6 +112,12 @@ constexpr Scoped kScoped[] = {
     {"--solana", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--program", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--simd-0339", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--type", kRawLinux | kEbpf, "Linux programs"},
+    {"--packet", kRawLinux | kEbpf, "Linux programs"},
+    {"--packet-hex", kRawLinux | kEbpf, "Linux programs"},
+    {"--ctx", kRawLinux | kEbpf, "Linux programs"},
+    {"--ctx-field", kRawLinux | kEbpf, "Linux programs"},
+    {"--repeat", kRawLinux | kEbpf, "Linux programs"},
 };
 // clang-format on
 
@@ -192,6 +203,106 @@ Expected<void> load_invoked_programs(const load::Options& open_options, SolanaRu
   return {};
 }
 
+// ---- Program-type runs ----------------------------------------------------------
+
+bool test_run_requested() {
+  for (const char* flag : {"--type", "--packet", "--packet-hex", "--ctx", "--ctx-field", "--repeat"})
+    if (given(flag)) return true;
+  return false;
+}
+
+// --type, else the type libbpf gives the object's section.
+Expected<isa::ProgramType> test_run_type(const InputFile& input) {
+  if (given("--type")) return *isa::program_type_named(options.type);  // IsMember checked it
+  if (input.kind == InputKind::EbpfObject) {
+    auto object = elf::EbpfObject::parse(input.bytes, input.name);
+    if (!object) return object.error();
+    auto chosen = object->choose_program(options.section, options.function);
+    if (!chosen) return chosen.error();
+    if (auto type = isa::program_type_of_section((*chosen)->section)) return *type;
+    return usage_error("section '" + std::string((*chosen)->section) + "' names no program type; give --type");
+  }
+  return usage_error("a program-type run of a raw program needs --type");
+}
+
+// A decimal or 0x-hexadecimal number of at most 64 bits.
+std::optional<uint64_t> parse_number(const std::string& text) {
+  const bool is_hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  const char* begin = text.data() + (is_hex ? 2 : 0);
+  const char* end = text.data() + text.size();
+  uint64_t value = 0;
+  auto [stop, ec] = std::from_chars(begin, end, value, is_hex ? 16 : 10);
+  if (begin == end || ec != std::errc() || stop != end) return std::nullopt;
+  return value;
+}
+
+// NAME=VALUE (VALUE decimal or 0x hex; NAME[i] for the i-th u32 of an array
+// field such as cb) written into the context.
+Expected<void> set_ctx_field(isa::ProgramContext layout, std::vector<uint8_t>& ctx, const std::string& text) {
+  const size_t equals = text.find('=');
+  if (equals == std::string::npos) return usage_error("--ctx-field " + text + ": want NAME=VALUE");
+  std::string name = text.substr(0, equals);
+  const std::string value_text = text.substr(equals + 1);
+  uint32_t index = 0;
+  if (const size_t bracket = name.find('['); bracket != std::string::npos && name.back() == ']') {
+    auto parsed = parse_number(name.substr(bracket + 1, name.size() - bracket - 2));
+    if (!parsed) return usage_error("--ctx-field " + text + ": bad index");
+    index = static_cast<uint32_t>(*parsed);
+    name.resize(bracket);
+  }
+  const isa::CtxField* field = isa::ctx_field_named(layout, name);
+  if (field == nullptr) return usage_error("--ctx-field " + text + ": the context has no field '" + name + "'");
+  auto value = parse_number(value_text);
+  if (!value) return usage_error("--ctx-field " + text + ": '" + value_text + "' is not a number");
+  const uint32_t width = field->size == 8 ? 8 : 4;
+  if (uint64_t{index + 1} * width > field->size) return usage_error("--ctx-field " + text + ": index out of range");
+  const uint32_t at = field->offset + index * width;
+  if (ctx.size() < at + width) ctx.resize(isa::ctx_size(layout), 0);
+  std::memcpy(ctx.data() + at, &*value, width);  // little-endian host
+  return {};
+}
+
+// The packet, the context (--ctx, then each --ctx-field) and the repeat count.
+Expected<vm::TestRunInput> test_run_input(isa::ProgramType type) {
+  vm::TestRunInput input;
+  input.type = type;
+  if (given("--packet")) {
+    auto bytes = read_file(options.packet_file);
+    if (!bytes) return bytes.error();
+    input.data_in = std::move(*bytes);
+  } else if (given("--packet-hex")) {
+    auto bytes = parse_hex_bytes(options.packet_hex, "--packet-hex");
+    if (!bytes) return bytes.error();
+    input.data_in = std::move(*bytes);
+  }
+  if (given("--ctx")) {
+    auto bytes = read_file(options.ctx_file);
+    if (!bytes) return bytes.error();
+    input.ctx_in = std::move(*bytes);
+  }
+  const isa::ProgramContext layout = isa::program_type_info(type).context;
+  for (const std::string& field : options.ctx_fields) {
+    if (!input.ctx_in) input.ctx_in = std::vector<uint8_t>(isa::ctx_size(layout), 0);
+    if (auto set = set_ctx_field(layout, *input.ctx_in, field); !set) return set.error();
+  }
+  auto repeat = count_option("--repeat", options.repeat, 1);
+  if (!repeat) return repeat.error();
+  if (*repeat > UINT32_MAX) return usage_error("--repeat: at most 4294967295");
+  input.repeat = static_cast<uint32_t>(*repeat);
+  return input;
+}
+
+int run_typed(const InputFile& input, const isa::Program& program, uint64_t budget, Printer& printer) {
+  auto type = test_run_type(input);
+  if (!type) return printer.fail(type.error(), kExitBadInput);
+  auto test_input = test_run_input(*type);
+  if (!test_input) return printer.fail(test_input.error(), kExitBadInput);
+  RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat")};
+  RunReport report = run_test(program, *test_input, run);
+  report.stats = options.stats;
+  return printer.run(report);
+}
+
 int run_input(const InputFile& input, Printer& printer) {
   auto budget = count_option("--budget", options.budget, vm::kDefaultBudget);
   if (!budget) return printer.fail(budget.error());
@@ -213,9 +324,19 @@ int run_input(const InputFile& input, Printer& printer) {
   if (!program) return printer.fail(program.error(), status);
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
-  if (options.verify && !sbpf) {  // the raw type: r1 = the buffer, r2 = its length
+  if (options.verify && !sbpf) {  // the raw type (r1 = the buffer, r2 = its length), or --type's
     verify::Options verify_options;
     verify_options.mem_size = *memory ? (*memory)->size() : 0;
+    if (test_run_requested()) {
+      auto type = test_run_type(input);
+      if (!type) return printer.fail(type.error(), kExitBadInput);
+      auto modelled = verify::program_type_named(isa::program_type_info(*type).name);
+      if (!modelled && *type != isa::ProgramType::TcAction)
+        return printer.fail(usage_error("--verify: the verifier does not model " +
+                                        std::string(isa::program_type_info(*type).name) + " programs"),
+                            kExitBadInput);
+      verify_options.type = modelled.value_or(isa::ProgramType::Tc);
+    }
     verify::Result verdict = verify::verify(*program, verify_options);
     if (!verdict.accepted && verdict.error) {
       verdict.error->message =
@@ -232,6 +353,7 @@ int run_input(const InputFile& input, Printer& printer) {
     solana.compute_units = *compute_units;
     return run_solana(*program, input.bytes, solana, printer);
   }
+  if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
   const RunOptions run{input.name, sbpf && !given("--budget") ? *compute_units : *budget, options.regs,
                        options.dump_maps};
   RunReport report = run_program(*program, std::move(*memory), run);
@@ -294,6 +416,25 @@ void add_options(CLI::App& app) {
                  "raw input (.bin, .hex, .data, assembly): linux (default, the Linux interpreter) or sbpf-v0 .. "
                  "sbpf-v3 (that version's verifier and the sBPF VM)")
       ->check(CLI::IsMember(dialect_names()));
+  std::vector<std::string> type_names;
+  for (const isa::ProgramTypeInfo& type : isa::program_types())
+    if (type.context != isa::ProgramContext::Buffer) type_names.emplace_back(type.name);
+  app.add_option("--type", options.type,
+                 "Linux: run as this program type, as BPF_PROG_TEST_RUN does (default with --packet or --ctx: "
+                 "the object's section, as libbpf names them)")
+      ->check(CLI::IsMember(type_names));
+  auto* packet =
+      app.add_option("--packet", options.packet_file, "Linux program-type run: the packet (data_in), a file");
+  auto* packet_hex = app.add_option("--packet-hex", options.packet_hex, "Linux program-type run: the packet as hex");
+  packet->excludes(packet_hex);
+  app.add_option("--ctx", options.ctx_file,
+                 "Linux program-type run: the raw context (ctx_in: struct __sk_buff, xdp_md, or a tracing "
+                 "program's context)");
+  app.add_option("--ctx-field", options.ctx_fields,
+                 "Linux program-type run: set a context field, NAME=VALUE (mark=1000, cb[1]=7); repeatable");
+  app.add_option("--repeat", options.repeat, "Linux program-type run: run N times, print the time per run");
+  for (CLI::Option* typed : {packet, packet_hex})
+    typed->excludes(mem)->excludes(mem_hex)->excludes(mem_size)->excludes(input);
 }
 
 int run() {

@@ -90,6 +90,12 @@ int Printer::run(const RunReport& report) {
       Json body = error_json(*report.error);
       if (report.compute_units) body["compute_units"] = *report.compute_units;
       out["error"] = std::move(body);
+    } else if (report.test_run) {  // BPF_PROG_TEST_RUN's fields
+      out["retval"] = report.test_run->retval;
+      out["data_out"] = report.test_run->data_out;
+      out["data_size_out"] = report.test_run->data_size_out;
+      out["duration_ns"] = report.test_run->duration_ns;
+      out["instructions"] = report.instructions;
     } else {
       out["r0"] = hex(report.r0);
       out["instructions"] = report.instructions;
@@ -108,7 +114,13 @@ int Printer::run(const RunReport& report) {
       if (report.compute_units) err_ << "compute units: " << *report.compute_units << "\n";
       return status;
     }
-    out_ << hex(report.r0) << "\n";
+    if (report.test_run) {
+      out_ << "retval: " << report.test_run->retval << "\n"
+           << "data_out (" << report.test_run->data_size_out << " bytes): " << report.test_run->data_out << "\n";
+      if (report.test_run->timed) out_ << "duration: " << report.test_run->duration_ns << " ns per run\n";
+    } else {
+      out_ << hex(report.r0) << "\n";
+    }
     if (report.compute_units) out_ << "compute units: " << *report.compute_units << "\n";
     if (report.stats) out_ << "instructions: " << report.instructions << "\n";
     if (report.registers)

@@ -58,6 +58,14 @@ struct RunReport {
   std::string output_field = "output";  // its JSON name: "output" (trace_printk) or "log" (sBPF)
   std::optional<Json> maps;             // --dump-maps
   bool stats = false;                   // human form: also the instruction count
+  struct TestRun {                      // a program-type run (BPF_PROG_TEST_RUN)
+    uint32_t retval = 0;
+    std::string data_out;  // hex
+    uint64_t data_size_out = 0;
+    uint64_t duration_ns = 0;
+    bool timed = false;  // --repeat: print the time per run
+  };
+  std::optional<TestRun> test_run;
 };
 
 // Results to `out`, human messages to `err`; with `json`, one JSON object

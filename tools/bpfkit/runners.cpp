@@ -76,6 +76,35 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
   return report;
 }
 
+RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, const RunOptions& options) {
+  vm::Context context(*program.dialect);
+  if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  if (auto helpers = context.helpers().check_calls(program); !helpers)
+    return rejected(in_file(helpers.error(), options.file));
+  // The context first: the engine reads where its packet pointers are.
+  if (auto prepared = vm::prepare_test_run(context, input); !prepared) {
+    RunReport report = rejected(prepared.error());
+    report.error_status = kExitBadInput;
+    return report;
+  }
+  auto engine = vm::make_interpreter(program, context);
+  if (!engine) return rejected(in_file(engine.error(), options.file));
+  context.set_budget(options.budget);
+  auto out = vm::test_run(**engine, context, input);
+  if (!out) return rejected(out.error());
+  RunReport report;
+  report.error = std::move(out->run.error);
+  report.instructions = out->run.instructions;
+  report.output = std::move(out->run.output);
+  if (report.error) return report;
+  report.r0 = out->run.r0;
+  report.test_run =
+      RunReport::TestRun{out->retval, hex_bytes(out->data_out), out->data_out.size(), out->duration_ns, options.timed};
+  if (options.registers) report.registers = out->run.registers;
+  if (options.dump_maps) report.maps = dump_maps(context);
+  return report;
+}
+
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options) {
   auto program = isa::decode(slots);
   if (!program) return rejected(in_file(program.error(), options.file));

@@ -23,12 +23,17 @@ struct RunOptions {
   uint64_t budget = vm::kDefaultBudget;  // instructions (Linux) or compute units (sBPF)
   bool registers = false;
   bool dump_maps = false;
+  bool timed = false;  // program-type runs: print the time per run
 };
 
 // Runs `program` through the interpreter of its dialect, in a fresh Context
 // with its maps and global data, r1 = memory (Linux: r2 = its length; sBPF:
 // the input region). Faults and rejections come back in the report.
 RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options);
+
+// A program-type run (BPF_PROG_TEST_RUN in userspace): the context and
+// packet of `input`, the maps and global data, every helper checked first.
+RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, const RunOptions& options);
 
 // Raw Linux slots: decoded, then run_program.
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options);
