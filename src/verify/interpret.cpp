@@ -448,12 +448,12 @@ bool Checker::pointer_alu(Operation operation, int dst, const Reg& ptr, const Re
     default: return fail(Errno::Eacces, r(dst) + " pointer arithmetic on " + name + " prohibited");
   }
   if (known && (value >= kMaxVarOff || value <= -kMaxVarOff))
-    return fail(Errno::Eacces, "value " + std::to_string(value) + " makes " + name + " pointer be out of bounds");
+    return fail(Errno::Einval, "math between " + name + " pointer and " + std::to_string(value) + " is not allowed");
   if (offset.smin == std::numeric_limits<int64_t>::min())
-    return fail(Errno::Eacces,
+    return fail(Errno::Einval,
                 "math between " + name + " pointer and register with unbounded min value is not allowed");
   if (offset.smin >= kMaxVarOff || offset.smin <= -kMaxVarOff)
-    return fail(Errno::Eacces, "value " + std::to_string(offset.smin) + " makes " + name + " pointer be out of bounds");
+    return fail(Errno::Einval, "value " + std::to_string(offset.smin) + " makes " + name + " pointer be out of bounds");
   if (!leaks_allowed() && !known && (offset.smin < 0) != (offset.smax < 0))
     return fail(Errno::Eacces, r(dst) +
                                    " has unknown scalar with mixed signed bounds, pointer arithmetic with it "
@@ -503,7 +503,7 @@ bool Checker::pointer_alu(Operation operation, int dst, const Reg& ptr, const Re
       return fail(Errno::Eacces, r(dst) + " pointer arithmetic with " + alu_string(operation) + " operator prohibited");
   }
   if (out.off >= kMaxVarOff || out.off <= -kMaxVarOff)
-    return fail(Errno::Eacces, name + " pointer offset " + std::to_string(out.off) + " is not allowed");
+    return fail(Errno::Einval, name + " pointer offset " + std::to_string(out.off) + " is not allowed");
   if (!leaks_allowed()) {  // sanitize_check_bounds: the result must stay inside its object
     if (out.type == RegType::Stack) {
       if (!out.is_const())

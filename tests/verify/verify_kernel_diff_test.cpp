@@ -215,7 +215,11 @@ TEST(VerifyKernelDiff, VerdictsAgreeWithTheKernel) {
                         << hex_dump(batch[i]);
         if (ours.accepted == kernel[i].accepted) {
           ++tally.agree;
-          if (!ours.accepted && verify::errno_name(ours.error_number) != kernel[i].errno_name) ++tally.errno_mismatches;
+          if (!ours.accepted && verify::errno_name(ours.error_number) != kernel[i].errno_name) {
+            ++tally.errno_mismatches;
+            ++tally.why["errno " + std::string(verify::errno_name(ours.error_number)) + " for " + kernel[i].errno_name +
+                        ", bpfkit: " + shape_of(ours.error->message)];
+          }
           continue;
         }
         const std::string what = ours.accepted ? "unsafe accept" : "false reject";
