@@ -162,6 +162,10 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   if (run.error) {
     Error error = *run.error;
     error.message = without_syscall_name(error.message, context.helpers());
+    // deplete_cu_meter_on_vm_failure (active on mainnet): a fault of the VM
+    // itself, not an error a syscall returned, uses up what is left.
+    const bool from_syscall = error.message != run.error->message;
+    if (!from_syscall) meter = 0;
     result = error;
   } else if (run.r0 != 0) {
     result = error_from_return_code(run.r0);

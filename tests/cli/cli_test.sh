@@ -157,7 +157,9 @@ check sbpf-cu-exact 0 "0x3" -- "$bpfkit" run "$elfs/relative_call.so" --input "$
 check sbpf-cu-short 1 '"code":"ExceededMaxInstructions"' -- \
   "$bpfkit" run "$elfs/relative_call.so" --input "$tmp/one.bin" --cu 15 --json
 check sbpf-fault-json 1 '"code":"CallDepthExceeded"' -- "$bpfkit" run "$elfs/callx_unaligned.so" --json
-check sbpf-fault-units 1 '"compute_units":129' -- "$bpfkit" run "$elfs/callx_unaligned.so" --json
+# A VM fault uses up the instruction's budget (Agave's deplete_cu_meter_on_vm_failure); the log keeps what ran.
+check sbpf-fault-units 1 '"compute_units":200000' -- "$bpfkit" run "$elfs/callx_unaligned.so" --json
+check_that sbpf-fault-consumed grep -q 'consumed 129 of 200000 compute units' "$tmp/stdout"
 check_err sbpf-fault-text 1 "CallDepthExceeded" -- "$bpfkit" run "$elfs/callx_unaligned.so"
 check sbpf-load-error 1 '"code":"WritableSectionNotSupported"' -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so" --json
 check_err sbpf-load-error-text 1 ".bss" -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so"

@@ -6,6 +6,7 @@
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bpfkit/elf.hpp"
@@ -343,6 +344,19 @@ TEST(SolanaRuntime, FailuresNameTheirCause) {
   ASSERT_TRUE(fault.error);
   EXPECT_EQ(fault.logs.back(),
             "Program " + kId + " failed: Access violation in input section at address 0x400000030 of size 8");
+}
+
+// deplete_cu_meter_on_vm_failure: a VM fault uses up the budget (the log
+// still shows what ran); an error a syscall returns does not.
+TEST(SolanaRuntime, AVmFaultUsesUpTheBudget) {
+  ExecuteResult fault = run("r0 = *(u64 *)(r1 + 48)\nexit\n");
+  ASSERT_TRUE(fault.error);
+  EXPECT_EQ(fault.compute_units, 200'000u);
+  EXPECT_NE(std::find(fault.logs.begin(), fault.logs.end(), "Program " + kId + " consumed 1 of 200000 compute units"),
+            fault.logs.end());
+  ExecuteResult abort = run("call abort\nexit\n");
+  ASSERT_TRUE(abort.error);
+  EXPECT_LT(abort.compute_units, 200'000u);
 }
 
 // A v0 shared object whose relocation names a syscall no runtime has (the
