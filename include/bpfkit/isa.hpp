@@ -145,6 +145,9 @@ Slot encode(Op op, uint8_t dst = 0, uint8_t src = 0, int16_t off = 0, int32_t im
 std::array<Slot, 2> encode_lddw(uint8_t dst, uint64_t imm64, Op op = Op::lddw);
 
 std::vector<uint8_t> to_bytes(std::span<const Slot> slots);
+// 16 hex digits in memory byte order, as kernel-oracle and bpftool print an
+// instruction ("b700000001000000").
+std::string slot_hex(const Slot& slot);
 
 // ---- Maps as the ABI describes them ------------------------------------------
 
@@ -395,7 +398,7 @@ int64_t branch_target(const Program& program, size_t pc);
 
 }  // namespace bpfkit::isa
 
-#include "bpfkit/isa/semantics.hpp"  // what each row does in each dialect; frames and memory layout
-#include "bpfkit/isa/shapes.hpp"     // what each shape means: operands, registers read and written, targets
-#include "bpfkit/isa/helpers.hpp"    // the Linux helpers: ids, names, the prototypes bpfkit implements
+#include "bpfkit/isa/helpers.hpp"        // the Linux helpers: ids, names, the prototypes bpfkit implements
 #include "bpfkit/isa/program_types.hpp"  // program types, sections, context layouts and access rules
+#include "bpfkit/isa/semantics.hpp"      // what each row does in each dialect; frames and memory layout
+#include "bpfkit/isa/shapes.hpp"         // what each shape means: operands, registers read and written, targets

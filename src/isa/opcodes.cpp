@@ -92,6 +92,15 @@ std::array<Slot, 2> encode_lddw(uint8_t dst, uint64_t imm64, Op op) {
   return {first, second};
 }
 
+std::string slot_hex(const Slot& slot) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  uint8_t bytes[sizeof slot];
+  std::memcpy(bytes, &slot, sizeof slot);
+  std::string text;
+  for (uint8_t byte : bytes) text.append({kDigits[byte >> 4], kDigits[byte & 0xf]});
+  return text;
+}
+
 std::vector<uint8_t> to_bytes(std::span<const Slot> slots) {
   std::vector<uint8_t> bytes(slots.size() * sizeof(Slot));
   if (!slots.empty()) std::memcpy(bytes.data(), slots.data(), bytes.size());

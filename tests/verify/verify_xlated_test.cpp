@@ -24,15 +24,6 @@ using namespace bpfkit;
 using isa::Op;
 using isa::Slot;
 
-std::string slot_hex(const Slot& slot) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  uint8_t bytes[sizeof slot];
-  std::memcpy(bytes, &slot, sizeof slot);
-  std::string text;
-  for (uint8_t byte : bytes) text.append({kDigits[byte >> 4], kDigits[byte & 0xf]});
-  return text;
-}
-
 // A program of ALU work and forward branches, some of them decided.
 std::vector<Slot> dead_branch_program(uint64_t seed) {
   std::mt19937_64 random(seed);
@@ -112,12 +103,12 @@ TEST(VerifyXlated, MatchesTheKernelsRewrites) {
     const verify::Result ours = verify::verify_slots(programs[i], options);
     ASSERT_TRUE(ours.accepted) << "program " << i << ": " << (ours.error ? ours.error->message : "");
     std::vector<std::string> xlated;
-    for (const Slot& slot : ours.xlated) xlated.push_back(slot_hex(slot));
+    for (const Slot& slot : ours.xlated) xlated.push_back(isa::slot_hex(slot));
     ++compared;
     rewritten += xlated.size() != programs[i].size();
     if (xlated != kernel[i].xlated && mismatches++ < 3) {
       std::string original, kernels, ourss;
-      for (const Slot& slot : programs[i]) original += slot_hex(slot) + "\n";
+      for (const Slot& slot : programs[i]) original += isa::slot_hex(slot) + "\n";
       for (const std::string& line : kernel[i].xlated) kernels += line + "\n";
       for (const std::string& line : xlated) ourss += line + "\n";
       ADD_FAILURE() << "program " << i << ":\n" << original << "kernel:\n" << kernels << "bpfkit:\n" << ourss;

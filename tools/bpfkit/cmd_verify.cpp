@@ -43,22 +43,11 @@ Expected<verify::ProgramType> program_type(const InputFile& input) {
                      "' names no program type the verifier knows; give --type raw|socket|xdp|tc");
 }
 
-// An instruction as kernel-oracle and bpftool print raw ones: 16 hex digits
-// in memory byte order.
-std::string slot_hex(const isa::Slot& slot) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  uint8_t bytes[sizeof slot];
-  std::memcpy(bytes, &slot, sizeof slot);
-  std::string text;
-  for (uint8_t byte : bytes) text.append({kDigits[byte >> 4], kDigits[byte & 0xf]});
-  return text;
-}
-
 // The rewritten program: index, bytes and the instruction.
 void print_xlated(std::ostream& out, const std::vector<isa::Slot>& xlated) {
   out << "xlated:\n";
   for (size_t pc = 0; pc < xlated.size(); ++pc) {
-    out << std::setw(6) << pc << ": " << slot_hex(xlated[pc]);
+    out << std::setw(6) << pc << ": " << isa::slot_hex(xlated[pc]);
     if (pc == 0 || !isa::lookup(xlated[pc - 1]) || !isa::is_lddw(*isa::lookup(xlated[pc - 1])))
       out << "  " << assembly::format_instruction(xlated, pc);
     out << "\n";
@@ -82,7 +71,7 @@ Json result_json(const verify::Result& result) {
   if (!result.log.empty()) json["log"] = result.log;
   if (options.xlated && result.accepted) {
     Json xlated = Json::array();
-    for (const isa::Slot& slot : result.xlated) xlated.push_back(slot_hex(slot));
+    for (const isa::Slot& slot : result.xlated) xlated.push_back(isa::slot_hex(slot));
     json["xlated"] = xlated;
   }
   return json;
