@@ -20,14 +20,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/elf.hpp"
+#include "bpfkit/load.hpp"
 #include "bpfkit/verify.hpp"
 #include "oracle.hpp"
 #include "test_support.hpp"
@@ -48,14 +47,6 @@ struct Case {
   uint32_t map_size = 0;  // the oracle's scratch map (-m), 0 = none
   std::string no_kernel;  // why the kernel is not asked
 };
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // The scratch map of kernel-oracle -m SIZE: one array slot of SIZE bytes, the
 // map every `lddw src 1/2, imm 0` names.
@@ -151,7 +142,7 @@ std::vector<Slot> with_memory(std::span<const Slot> program, uint32_t size) {
   return code;
 }
 
-std::vector<Slot> as_slots(const std::string& bytes) {
+std::vector<Slot> as_slots(const std::vector<uint8_t>& bytes) {
   std::vector<Slot> slots(bytes.size() / sizeof(Slot));
   std::memcpy(slots.data(), bytes.data(), slots.size() * sizeof(Slot));
   return slots;
@@ -179,10 +170,11 @@ const BenchProgram kBenchPrograms[] = {
 std::optional<std::vector<Slot>> bench_program_slots(const BenchProgram& bench) {
   const std::string path = bench.assembly ? std::string(BPFKIT_BENCH_SRC) + "/" + bench.file
                                           : std::string(BPFKIT_BENCH_DIR) + "/" + bench.file;
-  auto text = read_file(path);
-  if (!text) return std::nullopt;
-  if (!bench.assembly) return as_slots(*text);
-  auto slots = assembly::assemble_conformance(*text, path);
+  auto bytes = load::read_file(path);
+  if (!bytes) return std::nullopt;
+  if (!bench.assembly) return as_slots(*bytes);
+  const std::string text(bytes->begin(), bytes->end());
+  auto slots = assembly::assemble_conformance(text, path);
   if (!slots) return std::nullopt;
   return *slots;
 }
@@ -191,8 +183,8 @@ std::optional<std::vector<Slot>> bench_program_slots(const BenchProgram& bench) 
 // its section. The kernel gets its bytes when it has no maps to create.
 std::optional<Case> object_case(const std::string& file, const std::string& function) {
   const std::string path = std::string(BPFKIT_TEST_BPF_DIR) + "/" + file;
-  auto text = read_file(path);
-  if (!text) {
+  auto bytes = load::read_file(path);
+  if (!bytes) {
     std::fprintf(stderr, "%s: not built, left out\n", path.c_str());
     return std::nullopt;
   }
@@ -200,7 +192,7 @@ std::optional<Case> object_case(const std::string& file, const std::string& func
     std::fprintf(stderr, "%s: %s, left out\n", path.c_str(), to_string(error).c_str());
     return std::nullopt;
   };
-  auto object = elf::EbpfObject::parse(std::span(reinterpret_cast<const uint8_t*>(text->data()), text->size()), path);
+  auto object = elf::EbpfObject::parse(*bytes, path);
   if (!object) return left_out(object.error());
   auto chosen = object->choose_program("", function);
   if (!chosen) return left_out(chosen.error());

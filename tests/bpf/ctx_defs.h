@@ -12,8 +12,8 @@ struct xdp_md {
 
 struct __sk_buff {
   u32 len, pkt_type, mark, queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex,
-      ifindex, tc_index, cb[5], hash, tc_classid, data, data_end, napi_id, family, remote_ip4, local_ip4,
-      remote_ip6[4], local_ip6[4], remote_port, local_port, data_meta;
+      ifindex, tc_index, cb[5], hash, tc_classid, data, data_end, napi_id, family, remote_ip4, local_ip4, remote_ip6[4],
+      local_ip6[4], remote_port, local_port, data_meta;
   u64 flow_keys, tstamp;
   u32 wire_len, gso_segs;
   u64 sk;
