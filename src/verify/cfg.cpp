@@ -108,11 +108,16 @@ std::optional<Reject> check_reachable(const isa::Program& program, Cfg& cfg) {
     const uint32_t pc = work.back();
     work.pop_back();
     const Operation operation = operation_at(program, pc);
-    const bool branches = operation == Operation::Jump || operation == Operation::JumpIf ||
-                          operation == Operation::MayGoto || operation == Operation::CallLocal;
+    // The kernel's prune points (visit_insn): a conditional jump itself and
+    // its target, a ja's target, a bpf-to-bpf call and the instruction after
+    // any call; not the fall-through of a conditional jump.
+    const bool conditional = operation == Operation::JumpIf || operation == Operation::MayGoto;
+    const bool call = operation == Operation::Call || operation == Operation::CallLocal;
+    if (conditional || operation == Operation::CallLocal) cfg.prune_point[pc] = true;
+    const int64_t target = conditional ? isa::branch_target(program, pc) : -1;
     for (int64_t next : isa::successors(program, pc)) {
       if (next < 0 || next >= static_cast<int64_t>(program.size())) continue;  // check_subprogs refused these
-      if (branches) cfg.prune_point[next] = true;
+      if (operation == Operation::Jump || call || next == target) cfg.prune_point[next] = true;
       if (program.ops[pc] && *program.ops[pc] == isa::Op::lddw_func) cfg.prune_point[next] = true;
       if (!seen[next]) {
         seen[next] = true;

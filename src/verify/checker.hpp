@@ -16,42 +16,6 @@
 
 namespace bpfkit::verify::detail {
 
-// The checkpoints still being explored, by (pc, hash of the exact state):
-// one flat open-addressing table (linear probing, backward-shift deletion)
-// from (pc, hash) to the group of checkpoints with that hash there, oldest
-// first, so that the infinite-loop check costs one probe even with tens of
-// thousands of live states at a loop head.
-class LiveStates {
- public:
-  explicit LiveStates(size_t program_size) : count_at_pc_(program_size, 0) {}
-  bool any_at(uint32_t pc) const { return count_at_pc_[pc] > 0; }
-  // The live checkpoints at pc with this hash, oldest first; null if none.
-  const std::vector<uint32_t>* find(uint32_t pc, uint64_t hash) const;
-  void insert(uint32_t pc, uint64_t hash, uint32_t checkpoint);
-  void erase(uint32_t pc, uint64_t hash, uint32_t checkpoint);
-
- private:
-  struct Entry {
-    uint64_t hash = 0;
-    uint32_t pc = 0;
-    uint32_t group = kEmpty;
-  };
-  static constexpr uint32_t kEmpty = ~uint32_t{0};
-  size_t mask() const { return entries_.size() - 1; }
-  size_t home(uint32_t pc, uint64_t hash) const {
-    return static_cast<size_t>((hash ^ (uint64_t{pc} * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull >> 32) & mask();
-  }
-  // The slot holding (pc, hash), or the empty slot that ends its run.
-  size_t slot_of(uint32_t pc, uint64_t hash) const;
-  void grow();
-
-  std::vector<Entry> entries_;  // a power of two, at most half full
-  size_t size_ = 0;
-  std::vector<std::vector<uint32_t>> groups_;
-  std::vector<uint32_t> free_groups_;
-  std::vector<uint32_t> count_at_pc_;
-};
-
 class Checker {
  public:
   Checker(const isa::Program& program, const Options& options, const Cfg& cfg, const std::vector<std::string>& deferred,
@@ -93,16 +57,20 @@ class Checker {
   };
   struct Checkpoint {
     int32_t parent = -1;
-    uint32_t live = 0;  // paths still being explored below it
+    uint32_t live = 1;  // paths still being explored below it
     uint32_t pc = 0;
     uint64_t hash = 0;             // of the exact state (state_hash)
-    std::unique_ptr<State> state;  // null once evicted
+    std::unique_ptr<State> state;  // null once freed
+    bool listed = true;            // in listed_[pc]: compared with new states there
+    uint32_t hits = 0, misses = 0;
+    CoverSummary summary;  // once explored: read before the state, most differ at once
   };
   enum class Visit { Continue, Pruned, Failed };
 
   State initial_state() const;
   Visit visit(uint32_t pc);
   void release(int32_t checkpoint);
+  void unlist(uint32_t pc, size_t k);
   void forget_dead_registers(State& state, uint32_t pc) const;
   bool push_branch(State state, uint32_t pc);
   // The bpf profile: a decided branch's dead edge explored as a mispredicted
@@ -144,17 +112,12 @@ class Checker {
   std::vector<bool> nospec_result_;  // per pc: mispredicted paths stop after it
   std::vector<Pending> pending_;
   std::vector<Checkpoint> checkpoints_;
-  // Per pc: states still being explored (by hash, for the infinite-loop
-  // check) and explored ones (for pruning, the newest kMaxStatesPerInsn).
-  LiveStates live_;
-  struct Explored {
-    uint32_t checkpoint;
-    CoverSummary summary;  // read before the state: most explored states differ at once
-  };
-  std::vector<std::vector<Explored>> done_at_pc_;
+  // Per pc: the stored states compared with a new one there, oldest first
+  // (being explored: the infinite-loop check; explored: pruning).
+  std::vector<std::vector<uint32_t>> listed_;
   uint64_t jumps_processed_ = 0, prev_jumps_ = 0, prev_insns_ = 0;
   int32_t parent_ = -1;
-  uint64_t live_states_ = 0;
+  uint64_t stored_states_ = 0;  // states not freed
 
  public:
   std::vector<uint32_t> stack_depth;  // per subprogram: bytes used

@@ -229,7 +229,7 @@ std::string state_string(const State& state);
 
 struct Cfg {
   std::vector<uint32_t> subprogs;  // starts, sorted; subprogs[0] = 0
-  std::vector<bool> prune_point;   // jump targets, after conditional jumps and calls
+  std::vector<bool> prune_point;   // the kernel's: jump targets, conditional jumps, local calls, after calls
   // Per slot: the registers some path from there reads before writing them,
   // within the function (the kernel's compute_live_registers). A state kept
   // for pruning forgets the others: no run from there can tell them apart.

@@ -15,9 +15,7 @@ using isa::Source;
 
 constexpr int64_t kMaxVarOff = int64_t{1} << 29;  // BPF_MAX_VAR_OFF
 constexpr size_t kMaxPending = 8192;              // BPF_COMPLEXITY_LIMIT_JMP_SEQ
-constexpr size_t kMaxStatesPerInsn = 64;          // ours: older explored states are forgotten
 constexpr uint64_t kMaxPacketOff = 0xffff;        // MAX_PACKET_OFF
-constexpr size_t kMaxExactCompares = 16;          // ours: live states of one hash compared exactly
 
 // "R2" (built by appending: GCC 12 warns, -Wrestrict, on "R" + string).
 std::string r(int regno) {
@@ -96,13 +94,7 @@ void link_scalars(State& state, const Reg& narrowed) {
 
 Checker::Checker(const isa::Program& program, const Options& options, const Cfg& cfg,
                  const std::vector<std::string>& deferred, Result& result)
-    : program_(program),
-      options_(options),
-      cfg_(cfg),
-      deferred_(deferred),
-      result_(result),
-      live_(program.size()),
-      done_at_pc_(program.size()) {
+    : program_(program), options_(options), cfg_(cfg), deferred_(deferred), result_(result), listed_(program.size()) {
   stack_depth.assign(cfg.subprogs.size(), 0);
   visited_.assign(program.size(), false);
   nospec_.assign(program.size(), false);
@@ -144,46 +136,63 @@ State Checker::initial_state() const {
 // is_state_visited: prune when an explored state covers this one; refuse an
 // exact repeat of a state still being explored (a loop that cannot end);
 // else store this one, as often as the kernel does (after 2 jumps and 8
-// instructions; in a loop after 20 jumps or 100 instructions).
+// instructions; in a loop after 20 jumps or 100 instructions). The states
+// at pc are seen newest first, and one that keeps missing while new ones are
+// stored (more than 3 + 3 * its hits) leaves the list, as in the kernel: the
+// lists stay short, and a loop's old iterations stop being compared.
 Checker::Visit Checker::visit(uint32_t pc) {
-  // The hash is only needed where states are live, or to store this one.
+  const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
+  bool add = (jumps >= 2 && insns >= 8) || (prev_insns_ == 0 && result_.states == 0);
   std::optional<uint64_t> hash;
-  if (live_.any_at(pc)) {
-    hash = state_hash(cur_);
-    if (const std::vector<uint32_t>* indices = live_.find(pc, *hash)) {
-      // Same hash, other ids: the newest few are enough (the previous
-      // iteration is the newest; a miss only delays the loop to the insn limit).
-      const size_t stop = indices->size() > kMaxExactCompares ? indices->size() - kMaxExactCompares : 0;
-      for (size_t i = indices->size(); i-- > stop;) {
-        if (covers(*checkpoints_[(*indices)[i]].state, cur_, options_.profile, true)) {
-          fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
-          return Visit::Failed;
-        }
+  std::optional<CoverProbe> probe;
+  std::vector<uint32_t>& listed = listed_[pc];
+  for (size_t k = listed.size(); k-- > 0;) {
+    Checkpoint& checkpoint = checkpoints_[listed[k]];
+    if (checkpoint.live > 0) {
+      if (!hash) hash = state_hash(cur_);
+      if (checkpoint.hash == *hash && covers(*checkpoint.state, cur_, options_.profile, true)) {
+        fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
+        return Visit::Failed;
+      }
+      if (jumps < 20 && insns < 100) add = false;
+    } else {
+      if (!probe) probe = cover_probe(cur_);
+      if (may_cover(checkpoint.summary, *probe) && covers(*checkpoint.state, cur_, options_.profile, false)) {
+        ++checkpoint.hits;
+        if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
+        return Visit::Pruned;
       }
     }
+    if (add && ++checkpoint.misses > checkpoint.hits * 3 + 3) unlist(pc, k);
   }
-  std::optional<CoverProbe> probe;
-  if (!done_at_pc_[pc].empty()) probe = cover_probe(cur_);
-  for (const Explored& explored : done_at_pc_[pc]) {
-    if (!may_cover(explored.summary, *probe)) continue;
-    if (covers(*checkpoints_[explored.checkpoint].state, cur_, options_.profile, false)) {
-      if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
-      return Visit::Pruned;
-    }
-  }
-  const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
-  bool add = jumps >= 2 || insns >= 8;
-  if (live_.any_at(pc) && jumps < 20 && insns < 100) add = false;
-  if (!add && !(prev_insns_ == 0 && result_.states == 0)) return Visit::Continue;
+  if (!add) return Visit::Continue;
   prev_jumps_ = jumps_processed_;
   prev_insns_ = result_.processed_insns;
   if (!hash) hash = state_hash(cur_);
-  checkpoints_.push_back({parent_, 1, pc, *hash, std::make_unique<State>(cur_)});
+  Checkpoint checkpoint;
+  checkpoint.parent = parent_;
+  checkpoint.pc = pc;
+  checkpoint.hash = *hash;
+  checkpoint.state = std::make_unique<State>(cur_);
+  checkpoints_.push_back(std::move(checkpoint));
   parent_ = static_cast<int32_t>(checkpoints_.size() - 1);
-  live_.insert(pc, *hash, static_cast<uint32_t>(parent_));
+  listed.push_back(static_cast<uint32_t>(parent_));
   ++result_.states;
-  result_.peak_states = std::max(result_.peak_states, ++live_states_);
+  result_.peak_states = std::max(result_.peak_states, ++stored_states_);
   return Visit::Continue;
+}
+
+// Takes listed_[pc][k] out of the list: an explored state is freed; one
+// still being explored stays as a parent, and is freed when it is done.
+void Checker::unlist(uint32_t pc, size_t k) {
+  std::vector<uint32_t>& listed = listed_[pc];
+  Checkpoint& checkpoint = checkpoints_[listed[k]];
+  checkpoint.listed = false;
+  if (checkpoint.live == 0) {
+    checkpoint.state.reset();
+    --stored_states_;
+  }
+  listed.erase(listed.begin() + static_cast<std::ptrdiff_t>(k));
 }
 
 // An explored state prunes by what runs from pc can read: registers of the
@@ -202,15 +211,13 @@ void Checker::release(int32_t index) {
   while (index >= 0) {
     Checkpoint& checkpoint = checkpoints_[index];
     if (--checkpoint.live > 0) return;
-    live_.erase(checkpoint.pc, checkpoint.hash, static_cast<uint32_t>(index));
-    std::vector<Explored>& done = done_at_pc_[checkpoint.pc];
-    if (done.size() >= kMaxStatesPerInsn) {
-      checkpoints_[done.front().checkpoint].state.reset();
-      --live_states_;
-      done.erase(done.begin());
+    if (checkpoint.listed) {
+      forget_dead_registers(*checkpoint.state, checkpoint.pc);
+      checkpoint.summary = cover_summary(*checkpoint.state);
+    } else {
+      checkpoint.state.reset();
+      --stored_states_;
     }
-    forget_dead_registers(*checkpoint.state, checkpoint.pc);
-    done.push_back({static_cast<uint32_t>(index), cover_summary(*checkpoint.state)});
     index = checkpoint.parent;
   }
 }

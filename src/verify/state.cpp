@@ -145,68 +145,6 @@ std::string number(int64_t value) { return std::to_string(value); }
 
 }  // namespace
 
-size_t LiveStates::slot_of(uint32_t pc, uint64_t hash) const {
-  size_t at = home(pc, hash);
-  while (entries_[at].group != kEmpty && (entries_[at].hash != hash || entries_[at].pc != pc)) at = (at + 1) & mask();
-  return at;
-}
-
-const std::vector<uint32_t>* LiveStates::find(uint32_t pc, uint64_t hash) const {
-  if (entries_.empty() || !any_at(pc)) return nullptr;
-  const Entry& entry = entries_[slot_of(pc, hash)];
-  return entry.group == kEmpty ? nullptr : &groups_[entry.group];
-}
-
-void LiveStates::grow() {
-  std::vector<Entry> old = std::move(entries_);
-  entries_.assign(old.empty() ? 64 : old.size() * 2, Entry{});
-  for (const Entry& entry : old)
-    if (entry.group != kEmpty) entries_[slot_of(entry.pc, entry.hash)] = entry;
-}
-
-void LiveStates::insert(uint32_t pc, uint64_t hash, uint32_t checkpoint) {
-  if ((size_ + 1) * 2 > entries_.size()) grow();
-  Entry& entry = entries_[slot_of(pc, hash)];
-  if (entry.group == kEmpty) {
-    if (free_groups_.empty()) {
-      free_groups_.push_back(static_cast<uint32_t>(groups_.size()));
-      groups_.emplace_back();
-    }
-    entry = {hash, pc, free_groups_.back()};
-    free_groups_.pop_back();
-    ++size_;
-  }
-  groups_[entry.group].push_back(checkpoint);
-  ++count_at_pc_[pc];
-}
-
-void LiveStates::erase(uint32_t pc, uint64_t hash, uint32_t checkpoint) {
-  if (entries_.empty()) return;
-  size_t at = slot_of(pc, hash);
-  if (entries_[at].group == kEmpty) return;
-  // Paths end mostly in the reverse order they started: searched from the newest.
-  std::vector<uint32_t>& group = groups_[entries_[at].group];
-  for (size_t i = group.size(); i-- > 0;)
-    if (group[i] == checkpoint) {
-      group.erase(group.begin() + static_cast<std::ptrdiff_t>(i));
-      --count_at_pc_[pc];
-      break;
-    }
-  if (!group.empty()) return;
-  free_groups_.push_back(entries_[at].group);
-  // Backward shift: move later entries of the run into the hole when their
-  // home is not between the hole and them.
-  for (size_t next = (at + 1) & mask(); entries_[next].group != kEmpty; next = (next + 1) & mask()) {
-    const size_t wanted = home(entries_[next].pc, entries_[next].hash);
-    if (((next - wanted) & mask()) >= ((next - at) & mask())) {
-      entries_[at] = entries_[next];
-      at = next;
-    }
-  }
-  entries_[at] = Entry{};
-  --size_;
-}
-
 namespace {
 
 // splitmix64: one well-mixed odd multiplier per position in a state's hash.
