@@ -70,6 +70,11 @@ enum class InputFormat : uint8_t {
   Unaligned,  // the deprecated loader (v1): packed, no realloc space
 };
 
+// The format a program owned by `loader` gets (serialize_parameters:
+// BPFLoader1111... is the deprecated loader's, unaligned; every other
+// loader's is aligned).
+InputFormat input_format_of_loader(const Pubkey& loader);
+
 // Where each instruction account's fields lie in the serialized bytes.
 struct SerializedAccount {
   uint32_t index = 0;            // transaction account
@@ -171,7 +176,11 @@ inline constexpr uint64_t kMaxReturnData = 1024;           // MAX_RETURN_DATA
 
 struct ExecuteOptions {
   uint64_t compute_units = kDefaultComputeUnits;
-  InputFormat format = InputFormat::Aligned;
+  // The input format of the transaction instruction's program. Unset: as
+  // for every invoked program, its loader's (the owner of the program's
+  // account among the transaction's accounts, input_format_of_loader), and
+  // aligned when the transaction has no such account.
+  std::optional<InputFormat> format;
   uint64_t heap_size = vm::kDefaultHeapSize;
   Sysvars sysvars;
   // Programs a cross-program invocation may call, by id (besides the

@@ -52,6 +52,12 @@ const isa::Program* Transaction::program(const Pubkey& id) const {
   return nullptr;
 }
 
+InputFormat Transaction::input_format(const Pubkey& id) const {
+  if (id == top_program_id && options.format) return *options.format;
+  if (std::optional<uint32_t> index = find_account(id)) return input_format_of_loader(accounts[*index].owner);
+  return InputFormat::Aligned;
+}
+
 Expected<void> Transaction::push(const Instruction& instruction) {
   if (!stack_.empty()) {
     bool on_stack = false;
@@ -125,7 +131,7 @@ Expected<void> Transaction::run_system_program(const Instruction& instruction, u
 }
 
 Expected<void> Transaction::run_bpf(const isa::Program& program, const Instruction& instruction, uint64_t& meter) {
-  auto input = serialize(instruction, accounts, options.format);
+  auto input = serialize(instruction, accounts, input_format(instruction.program_id));
   if (!input) {
     if (stack_height() == 1) setup_error = input.error();
     return input.error();

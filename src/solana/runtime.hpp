@@ -111,6 +111,9 @@ class Transaction {
   // The transaction index of `key`; nullopt if the transaction has no such account.
   std::optional<uint32_t> find_account(const Pubkey& key) const;
   const isa::Program* program(const Pubkey& id) const;
+  // The input format the program `id` gets: its loader's, as Agave's
+  // serialize_parameters picks it from the program account's owner.
+  InputFormat input_format(const Pubkey& id) const;
 
  private:
   Expected<void> push(const Instruction& instruction);

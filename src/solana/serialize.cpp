@@ -148,6 +148,11 @@ Error error_from_return_code(uint64_t r0) {
   return instruction_error(InstructionErrc::InvalidError);
 }
 
+InputFormat input_format_of_loader(const Pubkey& loader) {
+  static const Pubkey kDeprecatedLoader = *parse_pubkey("BPFLoader1111111111111111111111111111111111");
+  return loader == kDeprecatedLoader ? InputFormat::Unaligned : InputFormat::Aligned;
+}
+
 Expected<SerializedInput> serialize(const Instruction& instruction, const std::vector<Account>& accounts,
                                     InputFormat format) {
   for (const InstructionAccount& a : instruction.accounts)

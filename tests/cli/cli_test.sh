@@ -259,6 +259,14 @@ check_err solana-cpi-bad-program 2 "ID=FILE" -- "$bpfkit" run "$tmp/invoke.s" --
 printf 'r0 = 0\n*(u64 *)(r10 - 32) = r0\nr1 = r10\nr1 += -32\ncall sol_get_epoch_stake\nexit\n' >"$tmp/stake.s"
 printf '{"epoch_stake": {"total": 5, "vote_accounts": {"11111111111111111111111111111111": 77}}}' >"$tmp/stake.json"
 check solana-epoch-stake 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/stake.s" --dialect sbpf-v3 --sysvars "$tmp/stake.json"
+# The program's loader (its account's owner) picks the input format: byte 11 is the
+# first account's key (Stake1111...: 6) unaligned, its executable flag (0) aligned.
+printf 'r0 = *(u8 *)(r1 + 11)\nexit\n' >"$tmp/byte11.s"
+config=Config1111111111111111111111111111111111111
+check solana-loader-v1 1 "custom program error: 0x6" -- "$bpfkit" run "$tmp/byte11.s" --dialect sbpf-v3 --program-id "$config" \
+  --accounts <(printf '[{"key": "%s"}, {"key": "%s", "owner": "BPFLoader1111111111111111111111111111111111", "executable": true}]' "$id" "$config")
+check solana-loader-v3 0 "Program $config success" -- "$bpfkit" run "$tmp/byte11.s" --dialect sbpf-v3 --program-id "$config" \
+  --accounts <(printf '[{"key": "%s"}, {"key": "%s", "owner": "BPFLoaderUpgradeab1e11111111111111111111111", "executable": true}]' "$id" "$config")
 check sbpf-raw-v3-no-hashed-calls 1 '"code":"UnsupportedInstruction"' \
   -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v3 --json
 # r0 /= 0: Linux gives 0; the sBPF verifiers refuse it (in v2, 0x37 is a store).

@@ -427,14 +427,13 @@ TEST(SolanaCpi, CalleeFailuresAndDepth) {
   EXPECT_EQ(reentrant.error->name(), "ReentrancyNotAllowed");
 }
 
-// The System Program on its own (the transaction's instruction is a
-// program that forwards nothing: a direct call through execute's
-// transaction is not possible, so a caller invokes it with its accounts).
-TEST(SolanaCpi, SystemProgramCreateAccountAllocateAssign) {
-  // CreateAccount { lamports 50, space 16, owner kCallee } from account 0 (signer) to account 1 (signer).
+// CreateAccount { lamports 50, space, owner kCallee } from account 0
+// (signer) to account 1 (signer); the caller then checks that it sees the
+// new account: owner byte, data length, lamports.
+std::string create_account_caller(uint64_t space) {
   std::string create = "r9 = r1\n";
   create += "r0 = 0\n*(u32 *)(r10 - 96) = r0\n";
-  create += put64(92, "50") + put64(84, "16");
+  create += put64(92, "50") + put64(84, std::to_string(space));
   create += put_key(76, 0x77);
   create += put_address(160, "r9", account_at(0) + 8) + "r0 = 0x0101\n*(u16 *)(r10 - 152) = r0\n";
   create += put_address(144, "r9", account_at(1) + 8) + "r0 = 0x0101\n*(u16 *)(r10 - 136) = r0\n";
@@ -446,16 +445,22 @@ TEST(SolanaCpi, SystemProgramCreateAccountAllocateAssign) {
     create += put_address(at - 24, "r9", account_at(i) + 88) + put_address(at - 32, "r9", account_at(i) + 40);
   }
   create += "r1 = r10\nr1 += -200\nr2 = r10\nr2 += -312\nr3 = 2\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\n";
-  // The caller sees the new account: owner byte, data length, lamports.
-  create += "r1 = *(u64 *)(r9 + " + std::to_string(account_at(1) + 80) + ")\nif r1 != 16 goto bad\n";
+  create += "r1 = *(u64 *)(r9 + " + std::to_string(account_at(1) + 80) + ")\nif r1 != " + std::to_string(space) +
+            " goto bad\n";
   create += "r1 = *(u64 *)(r9 + " + std::to_string(account_at(1) + 72) + ")\nif r1 != 50 goto bad\n";
   create += "r1 = *(u8 *)(r9 + " + std::to_string(account_at(1) + 40) + ")\nif r1 != 0x77 goto bad\nr0 = 0\nexit\n";
-  create += "bad:\nr0 = 9\nexit\n";
+  return create + "bad:\nr0 = 9\nexit\n";
+}
+
+// The System Program on its own (the transaction's instruction is a
+// program that forwards nothing: a direct call through execute's
+// transaction is not possible, so a caller invokes it with its accounts).
+TEST(SolanaCpi, SystemProgramCreateAccountAllocateAssign) {
   Account funder, fresh;
   funder.key = key_of(1);
   funder.lamports = 100;
   fresh.key = key_of(2);
-  auto program = assemble(create);
+  auto program = assemble(create_account_caller(16));
   ExecuteResult r = execute_ok(program, {funder, fresh}, {{0, true, true}, {1, true, true}});
   ASSERT_FALSE(r.error) << r.error->message << " r0=" << r.run.r0;
   EXPECT_EQ(r.accounts[0].lamports, 50u);
@@ -472,6 +477,54 @@ TEST(SolanaCpi, SystemProgramCreateAccountAllocateAssign) {
   ASSERT_TRUE(in_use.error);
   EXPECT_EQ(in_use.logs[2], "Create Account: account " + to_base58(key_of(2)) + " already in use");
   EXPECT_EQ(in_use.logs.back(), "Program " + kCallerId + " failed: custom program error: 0x0");
+}
+
+// An account grows by at most 10 KiB (MAX_PERMITTED_DATA_INCREASE) past
+// its length when the caller was serialized, inner instructions included:
+// the System Program may create 10,241 bytes, but the caller's
+// update_caller_account refuses them (InvalidRealloc, with the runtime's
+// log line); a BPF callee growing past its own limit fails in its own
+// write-back, and its InvalidRealloc reaches the caller as itself.
+TEST(SolanaCpi, GrowthInInnerInstructionsIsLimitedTo10KiB) {
+  Account funder, fresh;
+  funder.key = key_of(1);
+  funder.lamports = 100;
+  fresh.key = key_of(2);
+  const std::vector<InstructionAccount> signers = {{0, true, true}, {1, true, true}};
+  ExecuteResult limit = execute_ok(assemble(create_account_caller(10240)), {funder, fresh}, signers);
+  ASSERT_FALSE(limit.error) << limit.error->message << " r0=" << limit.run.r0;
+  EXPECT_EQ(limit.accounts[1].data.size(), 10240u);
+  ExecuteResult over = execute_ok(assemble(create_account_caller(10241)), {funder, fresh}, signers);
+  ASSERT_TRUE(over.error);
+  EXPECT_EQ(over.error->name(), "InvalidRealloc");
+  EXPECT_EQ(over.logs,
+            (std::vector<std::string>{"Program " + kCallerId + " invoke [1]", "Program " + kSystemId + " invoke [2]",
+                                      "Program " + kSystemId + " success",
+                                      "Account data size realloc limited to 10240 in inner instructions",
+                                      consumed(kCallerId, over.compute_units, 200000),
+                                      "Program " + kCallerId + " failed: Failed to reallocate account data"}));
+  EXPECT_TRUE(over.accounts[1].data.empty());  // nothing written back
+  EXPECT_EQ(over.accounts[1].lamports, 0u);
+
+  // A BPF callee growing the account from 8 bytes: to 8 + 10,240, then one more.
+  auto grow_to = [](uint64_t length) {
+    std::string caller = kRustCaller, callee = kCalleeWrites;
+    caller.replace(caller.find("if r1 != 16"), 11, "if r1 != " + std::to_string(length));
+    caller.replace(caller.find("if r1 != 16"), 11, "if r1 != " + std::to_string(length));
+    callee.replace(callee.find("r0 = 16"), 7, "r0 = " + std::to_string(length));
+    ExecuteOptions options;
+    options.programs.emplace_back(kCallee, assemble(callee));
+    return execute_ok(assemble(caller), callee_owned_account(), {{0, false, true}}, options);
+  };
+  ExecuteResult grown = grow_to(8 + 10240);
+  ASSERT_FALSE(grown.error) << grown.error->message << " r0=" << grown.run.r0;
+  EXPECT_EQ(grown.accounts[0].data.size(), 8u + 10240);
+  ExecuteResult too_far = grow_to(8 + 10241);
+  ASSERT_TRUE(too_far.error);
+  EXPECT_EQ(too_far.error->name(), "InvalidRealloc");
+  EXPECT_EQ(too_far.logs[3], "Program " + kCalleeId + " failed: Failed to reallocate account data");
+  EXPECT_EQ(too_far.logs.back(), "Program " + kCallerId + " failed: Failed to reallocate account data");
+  EXPECT_EQ(too_far.accounts[0].data.size(), 8u);
 }
 
 TEST(SolanaSyscalls, GetSysvarEpochStakeAndSiblings) {
@@ -624,6 +677,93 @@ TEST(SolanaCpi, CallerUnbalancedAtInvoke) {
                         "Program " + kCallerId +
                             " failed: sum of account balances before and after instruction do not match"}));
   EXPECT_EQ(r.accounts[0].lamports, 100u);  // the transaction's accounts as they were
+}
+
+}  // namespace
+}  // namespace bpfkit::solana
+
+namespace bpfkit::solana {
+namespace {
+
+// Where account 0 (no data) lies in each input format.
+struct FirstAccount {
+  long key, owner, lamports, data;
+};
+constexpr FirstAccount kAlignedFirst{16, 48, 80, 96};
+constexpr FirstAccount kUnalignedFirst{11, 59, 43, 59};  // dup, signer, writable, key, lamports, length, data, owner
+
+// A C caller that invokes kCallee with account 0 (writable), its fields
+// where `first` says the caller's own input has them.
+std::string c_invoke_callee(const FirstAccount& first) {
+  std::string s = "r9 = r1\n" + put_key(32, 0x77);
+  s += put_address(80, "r9", first.key) + "r0 = 1\n*(u8 *)(r10 - 72) = r0\n";
+  s += put_address(120, "r10", -32) + put_address(112, "r10", -80) + put64(104, "1");
+  s += put_address(96, "r10", -48) + put64(88, "0");
+  s += put_address(232, "r9", first.key) + put_address(224, "r9", first.lamports);
+  s += put_address(208, "r9", first.data) + put_address(200, "r9", first.owner);
+  return s + "r1 = r10\nr1 += -120\nr2 = r10\nr2 += -232\nr3 = 1\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\nexit\n";
+}
+
+// Returns (as return data) the byte at input offset 11: the first byte of
+// account 0's key in the unaligned format, its executable flag (0) in the aligned one.
+const char* kReturnByte11 = R"(
+  r2 = *(u8 *)(r1 + 11)
+  *(u8 *)(r10 - 8) = r2
+  r1 = r10
+  r1 += -8
+  r2 = 1
+  call sol_set_return_data
+  r0 = 0
+  exit
+)";
+
+Account program_account(const Pubkey& id, const char* loader) {
+  Account account;
+  account.key = id;
+  account.owner = *parse_pubkey(loader);
+  account.executable = true;
+  account.lamports = 1;
+  return account;
+}
+
+// Each program gets its own loader's input format (the owner of its
+// account), not its caller's, as Agave's serialize_parameters does.
+TEST(SolanaCpi, CalleeGetsItsOwnLoadersInputFormat) {
+  const char* kDeprecated = "BPFLoader1111111111111111111111111111111111";
+  const char* kUpgradeable = "BPFLoaderUpgradeab1e11111111111111111111111";
+  Account holder;
+  holder.key = key_of(5);
+  holder.lamports = 10;
+  ExecuteOptions options;
+  options.programs.emplace_back(kCallee, assemble(kReturnByte11));
+  auto callee_sees = [&](const FirstAccount& caller_layout, std::vector<Account> accounts,
+                         std::vector<InstructionAccount> metas, const ExecuteOptions& run) {
+    ExecuteResult r = execute_ok(assemble(c_invoke_callee(caller_layout)), std::move(accounts), std::move(metas), run);
+    EXPECT_FALSE(r.error) << r.error->message;
+    EXPECT_EQ(r.return_data.program_id, kCallee);
+    return r.return_data.data;
+  };
+  const std::vector<InstructionAccount> both = {{0, false, true}, {1, false, false}};
+  // An aligned caller, the callee the deprecated loader's: unaligned.
+  EXPECT_EQ(callee_sees(kAlignedFirst, {holder, program_account(kCallee, kDeprecated)}, both, options),
+            std::vector<uint8_t>{5});
+  EXPECT_EQ(callee_sees(kAlignedFirst, {holder, program_account(kCallee, kUpgradeable)}, both, options),
+            std::vector<uint8_t>{0});
+  // An unaligned caller (the deprecated loader's) and a callee without an account: aligned.
+  ExecuteOptions unaligned = options;
+  unaligned.format = InputFormat::Unaligned;
+  EXPECT_EQ(callee_sees(kUnalignedFirst, {holder}, {{0, false, true}}, unaligned), std::vector<uint8_t>{0});
+  // The transaction's program: its account's owner, unless the format is given.
+  auto top = [&](const ExecuteOptions& run) {
+    return execute_ok(assemble(kReturnByte11), {holder, program_account(kCaller, kDeprecated)}, both, run)
+        .return_data.data;
+  };
+  EXPECT_EQ(top({}), std::vector<uint8_t>{5});
+  ExecuteOptions aligned;
+  aligned.format = InputFormat::Aligned;
+  EXPECT_EQ(top(aligned), std::vector<uint8_t>{0});
+  EXPECT_EQ(input_format_of_loader(*parse_pubkey("BPFLoader2111111111111111111111111111111111")), InputFormat::Aligned);
+  EXPECT_EQ(input_format_of_loader(*parse_pubkey("LoaderV411111111111111111111111111111111111")), InputFormat::Aligned);
 }
 
 }  // namespace

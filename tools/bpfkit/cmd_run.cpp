@@ -398,7 +398,9 @@ void add_options(CLI::App& app) {
   auto* program_id = app.add_option("--program-id", options.solana.program_id,
                                     "sBPF: the program's id, base58 (default: the SHA-256 of the file)");
   auto* unaligned =
-      app.add_flag("--unaligned", options.solana.unaligned, "sBPF: the deprecated loader's unaligned input format");
+      app.add_flag("--unaligned", options.solana.unaligned,
+                   "sBPF: the deprecated loader's unaligned input format (default: the program's loader's, its "
+                   "account's owner in --accounts; aligned without one)");
   auto* solana = app.add_flag("--solana", options.solana_runtime,
                               "sBPF: run in the Solana runtime (the default for a .so without --input)");
   auto* sysvars = app.add_option(

@@ -256,7 +256,7 @@ int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_byt
   execute_options.compute_units = options.compute_units;
   execute_options.programs = options.programs;
   execute_options.simd_0339 = options.simd_0339;
-  execute_options.format = options.unaligned ? solana::InputFormat::Unaligned : solana::InputFormat::Aligned;
+  if (options.unaligned) execute_options.format = solana::InputFormat::Unaligned;
   auto result = solana::execute(program, ix, accounts, execute_options);
   if (!result) {
     Error error = result.error();
