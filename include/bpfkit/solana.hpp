@@ -152,21 +152,42 @@ struct EpochRewards {  // C layout (repr(C, align(16))): 96 bytes
   uint64_t distributed_rewards = 0;
   bool active = false;
 };
+// SlotHashes and StakeHistory hold at most 512 entries, newest first, in
+// an account of fixed size (SlotHashes::size_of, StakeHistory::size_of):
+// the count, the entries, zeros.
+inline constexpr size_t kMaxSysvarEntries = 512;
+inline constexpr uint64_t kSlotHashesSize = 8 + kMaxSysvarEntries * 40;    // 20,488
+inline constexpr uint64_t kStakeHistorySize = 8 + kMaxSysvarEntries * 32;  // 16,392
+struct SlotHash {
+  uint64_t slot = 0;
+  std::array<uint8_t, 32> hash{};
+};
+struct StakeHistoryEntry {
+  uint64_t epoch = 0;
+  uint64_t effective = 0;
+  uint64_t activating = 0;
+  uint64_t deactivating = 0;
+};
 struct Sysvars {
   Clock clock;
   Rent rent;
   EpochSchedule epoch_schedule;
   EpochRewards epoch_rewards;
   uint64_t last_restart_slot = 0;
+  // Empty by default, as at the default clock's slot 0 and epoch 0 (no
+  // earlier slot or epoch); past 512 entries the rest is left out.
+  std::vector<SlotHash> slot_hashes;
+  std::vector<StakeHistoryEntry> stake_history;
   // sol_get_epoch_stake: the cluster's total active stake, and each vote
   // account's (0 for any other address).
   uint64_t total_epoch_stake = 0;
   std::vector<std::pair<Pubkey, uint64_t>> vote_account_stakes;
 };
 
-// The sysvars as the sysvar cache holds them (bincode, what sol_get_sysvar
-// reads): clock, rent, epoch schedule, epoch rewards, last restart slot;
-// empty for any other id.
+// The sysvars as the sysvar cache holds them (their accounts' data, what
+// sol_get_sysvar reads: bincode, SlotHashes and StakeHistory zero-filled
+// to their fixed size): clock, rent, epoch schedule, epoch rewards, slot
+// hashes, stake history, last restart slot; empty for any other id.
 std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id);
 
 // ---- Running an instruction --------------------------------------------------------

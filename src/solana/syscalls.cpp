@@ -287,19 +287,21 @@ Expected<uint64_t> get_epoch_rewards(Runtime& runtime, HelperCall& call) {
 }
 
 // sol_get_sysvar (SIMD-0127): `length` bytes at `offset` of the sysvar's
-// bincode bytes. 0, or 1 when offset + length passes its end, or 2 when the
-// sysvar cache has no such sysvar. Charged sysvar_base_cost + 32 / 250 +
-// max(length / 250, mem_op_base_cost) first.
+// account data (sysvar_bytes). 0, or 1 when offset + length passes its
+// end, or 2 when the sysvar cache has no such sysvar. Charged
+// sysvar_base_cost + 32 / 250 + max(length / 250, mem_op_base_cost) first,
+// then the output and the id translated (in that order, as Agave does);
+// offset + length or the output's end past 2^64 is ArithmeticOverflow.
 Expected<uint64_t> get_sysvar(Runtime& runtime, HelperCall& call) {
   const uint64_t offset = call.args[2], length = call.args[3];
   if (auto ok =
           charge(call, kSysvarBaseCost + 32 / kCpiBytesPerUnit + std::max(length / kCpiBytesPerUnit, kMemOpBaseCost));
       !ok)
     return ok.error();
-  auto id = guest(runtime, call, call.args[0], 32, false);
-  if (!id) return id.error();
   auto to = guest(runtime, call, call.args[1], length, true);
   if (!to) return to.error();
+  auto id = guest(runtime, call, call.args[0], 32, false);
+  if (!id) return id.error();
   if (offset > UINT64_MAX - length || call.args[1] > UINT64_MAX - length)
     return instruction_error(InstructionErrc::ArithmeticOverflow);
   Pubkey key;
@@ -524,6 +526,8 @@ std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id) {
   static const Pubkey kEpochSchedule = *parse_pubkey("SysvarEpochSchedu1e111111111111111111111111");
   static const Pubkey kEpochRewards = *parse_pubkey("SysvarEpochRewards1111111111111111111111111");
   static const Pubkey kLastRestartSlot = *parse_pubkey("SysvarLastRestartS1ot1111111111111111111111");
+  static const Pubkey kSlotHashes = *parse_pubkey("SysvarS1otHashes111111111111111111111111111");
+  static const Pubkey kStakeHistory = *parse_pubkey("SysvarStakeHistory1111111111111111111111111");
   std::vector<uint8_t> out;
   auto u64 = [&out](uint64_t v) {
     for (unsigned i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -558,6 +562,22 @@ std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id) {
     out.push_back(e.active);
   } else if (id == kLastRestartSlot) {
     u64(sysvars.last_restart_slot);
+  } else if (id == kSlotHashes) {
+    const size_t count = std::min(sysvars.slot_hashes.size(), kMaxSysvarEntries);
+    u64(count);
+    for (size_t i = 0; i < count; ++i) {
+      u64(sysvars.slot_hashes[i].slot);
+      out.insert(out.end(), sysvars.slot_hashes[i].hash.begin(), sysvars.slot_hashes[i].hash.end());
+    }
+    out.resize(kSlotHashesSize, 0);
+  } else if (id == kStakeHistory) {
+    const size_t count = std::min(sysvars.stake_history.size(), kMaxSysvarEntries);
+    u64(count);
+    for (size_t i = 0; i < count; ++i) {
+      const StakeHistoryEntry& e = sysvars.stake_history[i];
+      for (uint64_t v : {e.epoch, e.effective, e.activating, e.deactivating}) u64(v);
+    }
+    out.resize(kStakeHistorySize, 0);
   }
   return out;
 }

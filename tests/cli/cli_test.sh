@@ -259,6 +259,12 @@ check_err solana-cpi-bad-program 2 "ID=FILE" -- "$bpfkit" run "$tmp/invoke.s" --
 printf 'r0 = 0\n*(u64 *)(r10 - 32) = r0\nr1 = r10\nr1 += -32\ncall sol_get_epoch_stake\nexit\n' >"$tmp/stake.s"
 printf '{"epoch_stake": {"total": 5, "vote_accounts": {"11111111111111111111111111111111": 77}}}' >"$tmp/stake.json"
 check solana-epoch-stake 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/stake.s" --dialect sbpf-v3 --sysvars "$tmp/stake.json"
+# SlotHashes from the sysvars file through sol_get_sysvar: the newest slot (offset 8) as a custom error.
+printf 'r0 = 0xaf0a2f1917d5a706 ll\n*(u64 *)(r10 - 32) = r0\nr0 = 0x7acc77fbe365f2c6 ll\n*(u64 *)(r10 - 24) = r0\nr0 = 0x133bbed029c582da ll\n*(u64 *)(r10 - 16) = r0\nr0 = 0x2055002d6e ll\n*(u64 *)(r10 - 8) = r0\nr1 = r10\nr1 += -32\nr2 = r10\nr2 += -40\nr3 = 8\nr4 = 8\ncall sol_get_sysvar\nr0 = *(u64 *)(r10 - 40)\nexit\n' >"$tmp/slot-hashes.s"
+printf '{"slot_hashes": [{"slot": 77, "hash": "11111111111111111111111111111111"}, {"slot": 76}]}' >"$tmp/slot-hashes.json"
+check solana-slot-hashes 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/slot-hashes.json"
+printf '{"stake_history": [{"epoch": "x"}]}' >"$tmp/bad-stake-history.json"
+check_err solana-bad-stake-history 2 "stake_history.epoch" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/bad-stake-history.json"
 # The program's loader (its account's owner) picks the input format: byte 11 is the
 # first account's key (Stake1111...: 6) unaligned, its executable flag (0) aligned.
 printf 'r0 = *(u8 *)(r1 + 11)\nexit\n' >"$tmp/byte11.s"

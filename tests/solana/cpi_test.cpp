@@ -595,6 +595,86 @@ TEST(SolanaSyscalls, GetSysvarEpochStakeAndSiblings) {
 namespace bpfkit::solana {
 namespace {
 
+// SlotHashes and StakeHistory through sol_get_sysvar: their whole accounts
+// (count, entries, zeros to 20,488 and 16,392 bytes), the bounds (1 past
+// the end, 0 at it), the costs, and the aborts (offset + length past 2^64,
+// an output that is not writable, translated before the id).
+TEST(SolanaSyscalls, GetSysvarSlotHashesAndStakeHistory) {
+  const Pubkey slot_hashes_id = *parse_pubkey("SysvarS1otHashes111111111111111111111111111");
+  const Pubkey stake_history_id = *parse_pubkey("SysvarStakeHistory1111111111111111111111111");
+  ExecuteOptions options;
+  options.sysvars.slot_hashes = {{99, key_of(0xab)}, {98, key_of(0xcd)}};
+  options.sysvars.stake_history = {{7, 1000, 20, 30}};
+  // r6 = sol_get_sysvar(id, heap, offset, length); the return data: the
+  // first 64 bytes read (at most).
+  auto get = [&](const Pubkey& id, const std::string& offset, uint64_t length, const std::string& out = "0x300000000",
+                 const std::string& id_at = "r10\nr1 += -32") {
+    const std::string source = put_id(32, id) + "r1 = " + id_at + "\nr2 = " + out + " ll\nr3 = " + offset +
+                               " ll\nr4 = " + std::to_string(length) + "\ncall sol_get_sysvar\nr6 = r0\n" +
+                               "r1 = 0x300000000 ll\nr2 = " + std::to_string(std::min<uint64_t>(length, 64)) +
+                               "\ncall sol_set_return_data\nr0 = 0\nexit\n";
+    return execute_ok(assemble(source), {}, {}, options);
+  };
+  auto u64_at = [](const std::vector<uint8_t>& bytes, size_t at) {
+    uint64_t v = 0;
+    if (at + 8 <= bytes.size()) std::memcpy(&v, bytes.data() + at, 8);
+    return v;
+  };
+  ExecuteResult head = get(slot_hashes_id, "0", 48);
+  ASSERT_FALSE(head.error) << head.error->message;
+  EXPECT_EQ(head.run.registers[6], 0u);
+  EXPECT_EQ(u64_at(head.return_data.data, 0), 2u);   // entries
+  EXPECT_EQ(u64_at(head.return_data.data, 8), 99u);  // newest slot
+  EXPECT_EQ(std::vector<uint8_t>(head.return_data.data.begin() + 16, head.return_data.data.end()),
+            std::vector<uint8_t>(32, 0xab));
+  // 100 + 32 / 250 + max(48 / 250, 10), the return data's 100.
+  EXPECT_EQ(head.compute_units, head.run.instructions + 110 + 100);
+  ExecuteResult second = get(slot_hashes_id, "48", 8);
+  EXPECT_EQ(u64_at(second.return_data.data, 0), 98u);
+  // The whole account: 20,488 bytes, charged 100 + 20,488 / 250.
+  ExecuteResult whole = get(slot_hashes_id, "0", kSlotHashesSize);
+  EXPECT_EQ(whole.run.registers[6], 0u);
+  EXPECT_EQ(whole.compute_units, whole.run.instructions + 100 + 81 + 100);
+  EXPECT_EQ(get(slot_hashes_id, std::to_string(kSlotHashesSize - 8), 8).run.registers[6], 0u);
+  EXPECT_EQ(get(slot_hashes_id, std::to_string(kSlotHashesSize - 7), 8).run.registers[6], 1u);
+  EXPECT_EQ(get(slot_hashes_id, "0", kSlotHashesSize + 1).run.registers[6], 1u);
+
+  ExecuteResult stake = get(stake_history_id, "0", 40);
+  EXPECT_EQ(stake.run.registers[6], 0u);
+  EXPECT_EQ(u64_at(stake.return_data.data, 0), 1u);
+  EXPECT_EQ(u64_at(stake.return_data.data, 8), 7u);      // epoch
+  EXPECT_EQ(u64_at(stake.return_data.data, 16), 1000u);  // effective
+  EXPECT_EQ(u64_at(stake.return_data.data, 24), 20u);    // activating
+  EXPECT_EQ(u64_at(stake.return_data.data, 32), 30u);    // deactivating
+  EXPECT_EQ(get(stake_history_id, std::to_string(kStakeHistorySize), 0).run.registers[6], 0u);
+  EXPECT_EQ(get(stake_history_id, std::to_string(kStakeHistorySize + 1), 0).run.registers[6], 1u);
+  // The defaults: no entries, the account's full size.
+  EXPECT_EQ(sysvar_bytes({}, slot_hashes_id), std::vector<uint8_t>(kSlotHashesSize, 0));
+  EXPECT_EQ(sysvar_bytes({}, stake_history_id), std::vector<uint8_t>(kStakeHistorySize, 0));
+
+  // Aborts: offset + length past 2^64; an output outside memory (zero
+  // bytes are never translated); the output before the id.
+  ExecuteResult overflow = get(slot_hashes_id, "0xffffffffffffffff", 8);
+  ASSERT_TRUE(overflow.error);
+  EXPECT_EQ(overflow.error->name(), "ArithmeticOverflow");
+  ExecuteResult unmapped = get(slot_hashes_id, "0", 8, "0x500000000");
+  ASSERT_TRUE(unmapped.error);
+  EXPECT_NE(unmapped.error->message.find("0x500000000"), std::string::npos) << unmapped.error->message;
+  EXPECT_FALSE(get(slot_hashes_id, "0", 0, "0x500000000").error);
+  ExecuteResult both = get(slot_hashes_id, "0", 8, "0x500000000", "0x600000000 ll");
+  ASSERT_TRUE(both.error);
+  EXPECT_NE(both.error->message.find("0x500000000"), std::string::npos) << both.error->message;
+  ExecuteResult bad_id = get(slot_hashes_id, "0", 8, "0x300000000", "0x600000000 ll");
+  ASSERT_TRUE(bad_id.error);
+  EXPECT_NE(bad_id.error->message.find("0x600000000"), std::string::npos) << bad_id.error->message;
+}
+
+}  // namespace
+}  // namespace bpfkit::solana
+
+namespace bpfkit::solana {
+namespace {
+
 // Siblings exist only where CPI made them: the caller invokes the callee
 // with data [1], then [2]; the second invocation finds the first as its
 // sibling 0 (its data [1]), the first finds none. The callee returns the

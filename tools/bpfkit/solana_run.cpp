@@ -152,6 +152,39 @@ Expected<solana::Sysvars> parse_sysvars(std::string_view text, const std::string
     if (auto e = set_field(root, "last_restart_slot", sysvars.last_restart_slot, "sysvars", name); e && !error)
       error = e;
   }
+  // The two lists of entries: at most 512, each an object.
+  auto entries = [&](const char* key) -> const Json* {
+    auto it = root.find(key);
+    if (it == root.end()) return nullptr;
+    if (!it->is_array() || it->size() > solana::kMaxSysvarEntries) {
+      if (!error) error = bad_input(name, std::string(key) + ": an array of at most 512 entries is needed");
+      return nullptr;
+    }
+    for (const Json& entry : *it)
+      if (!entry.is_object() && !error) error = bad_input(name, std::string(key) + ": each entry is an object");
+    return error ? nullptr : &*it;
+  };
+  if (const Json* list = entries("slot_hashes")) {
+    for (const Json& entry : *list) {
+      solana::SlotHash& slot_hash = sysvars.slot_hashes.emplace_back();
+      if (auto e = set_field(entry, "slot", slot_hash.slot, "slot_hashes", name); e && !error) error = e;
+      if (entry.contains("hash")) {
+        auto hash = key_field(entry, {"hash"}, "slot_hashes.hash", name);
+        if (!hash && !error) error = hash.error();
+        if (hash) slot_hash.hash = *hash;
+      }
+    }
+  }
+  if (const Json* list = entries("stake_history")) {
+    for (const Json& entry : *list) {
+      solana::StakeHistoryEntry& e = sysvars.stake_history.emplace_back();
+      for (auto failed : {set_field(entry, "epoch", e.epoch, "stake_history", name),
+                          set_field(entry, "effective", e.effective, "stake_history", name),
+                          set_field(entry, "activating", e.activating, "stake_history", name),
+                          set_field(entry, "deactivating", e.deactivating, "stake_history", name)})
+        if (failed && !error) error = failed;
+    }
+  }
   if (const Json* stake = section("epoch_stake")) {
     if (auto e = set_field(*stake, "total", sysvars.total_epoch_stake, "epoch_stake", name); e && !error) error = e;
     if (auto it = stake->find("vote_accounts"); it != stake->end()) {

@@ -39,8 +39,11 @@ Expected<AccountsInput> parse_accounts(std::string_view json, const std::string&
 // "leader_schedule_epoch", "unix_timestamp"}, "rent": {"lamports_per_byte_year",
 // "exemption_threshold", "burn_percent"}, "epoch_schedule": {"slots_per_epoch",
 // "leader_schedule_slot_offset", "warmup", "first_normal_epoch",
-// "first_normal_slot"}, "last_restart_slot": N, "epoch_stake": {"total": N,
-// "vote_accounts": {"<base58>": N}}}; fields left out keep their defaults.
+// "first_normal_slot"}, "last_restart_slot": N, "slot_hashes": [{"slot",
+// "hash" (base58)}, ...], "stake_history": [{"epoch", "effective",
+// "activating", "deactivating"}, ...] (newest first, at most 512 each),
+// "epoch_stake": {"total": N, "vote_accounts": {"<base58>": N}}}; fields
+// left out keep their defaults.
 Expected<solana::Sysvars> parse_sysvars(std::string_view json, const std::string& name);
 
 // Runs `program` as the Solana runtime would and prints the result; returns
