@@ -325,6 +325,110 @@ TEST(SolanaRuntime, ProgramAddresses) {
   EXPECT_EQ(found.compute_units, 27u + 1500 * (1 + (255 - bump)) + 100);
 }
 
+// sol_create_program_address (1,500 units; 1 for seeds whose address is
+// on the curve), sol_get_return_data (100, then (length + 32) / 250 when
+// it copies; the data's full length back), sol_remaining_compute_units
+// (100, what is left after them) and sol_panic_ (the file's length, its
+// wording) through programs.
+TEST(SolanaRuntime, CreateAddressReturnDataRemainingUnitsPanic) {
+  // One seed byte whose address is off the curve, one whose is on it.
+  std::optional<uint8_t> off_curve, on_curve;
+  for (unsigned b = 0; b < 256 && (!off_curve || !on_curve); ++b) {
+    const uint8_t seed = static_cast<uint8_t>(b);
+    const std::span<const uint8_t> seeds[] = {{&seed, 1}};
+    (create_program_address(seeds, kProgram) ? off_curve : on_curve) = seed;
+  }
+  ASSERT_TRUE(off_curve && on_curve);
+  auto create = [&](uint8_t seed) {
+    // The seed at -1, its VmSlice at -24, the program id from the input (16), the address out at -64.
+    return run("r0 = " + std::to_string(seed) +
+               "\n*(u8 *)(r10 - 1) = r0\nr0 = r10\nr0 += -1\n*(u64 *)(r10 - 24) = r0\nr0 = 1\n"
+               "*(u64 *)(r10 - 16) = r0\nr3 = r1\nr3 += 16\nr1 = r10\nr1 += -24\nr2 = 1\nr4 = r10\nr4 += -64\n"
+               "call sol_create_program_address\nr6 = r0\nr1 = r10\nr1 += -64\nr2 = 32\n"
+               "call sol_set_return_data\nr0 = r6\nexit\n");
+  };
+  ExecuteResult address = create(*off_curve);
+  ASSERT_FALSE(address.error) << address.error->message;
+  const uint8_t seed = *off_curve;
+  const std::span<const uint8_t> seeds[] = {{&seed, 1}};
+  const Pubkey expected = *create_program_address(seeds, kProgram);
+  EXPECT_EQ(address.return_data.data, std::vector<uint8_t>(expected.begin(), expected.end()));
+  EXPECT_EQ(address.compute_units, address.run.instructions + 1500 + 100);
+  ExecuteResult on = create(*on_curve);
+  ASSERT_TRUE(on.error);
+  EXPECT_EQ(on.error->message, custom_error_text(1));
+  EXPECT_EQ(on.return_data.data, std::vector<uint8_t>(32, 0));  // nothing written
+
+  ExecuteResult back = run(R"(
+    r1 = 0x6968
+    *(u16 *)(r10 - 8) = r1
+    r1 = r10
+    r1 += -8
+    r2 = 2
+    call sol_set_return_data
+    r1 = r10
+    r1 += -16
+    r2 = 8
+    r3 = r10
+    r3 += -64
+    call sol_get_return_data
+    r6 = r0
+    r1 = 0
+    r2 = 0
+    r3 = 0
+    call sol_get_return_data
+    r7 = r0
+    r8 = *(u64 *)(r10 - 16)
+    r9 = *(u8 *)(r10 - 64)
+    r0 = 0
+    exit
+  )");
+  ASSERT_FALSE(back.error) << back.error->message;
+  EXPECT_EQ(back.run.registers[6], 2u);
+  EXPECT_EQ(back.run.registers[7], 2u);  // a length of 0 copies nothing, translates nothing
+  EXPECT_EQ(back.run.registers[8], 0x6968u);
+  EXPECT_EQ(back.run.registers[9], 0x42u);
+  EXPECT_EQ(back.compute_units, back.run.instructions + 300);
+  // More than 250 bytes with the id: charged (300 + 32) / 250 = 1 more.
+  ExecuteResult longer = run(R"(
+    r1 = r10
+    r1 += -512
+    r2 = 300
+    call sol_set_return_data
+    r1 = r10
+    r1 += -1024
+    r2 = 300
+    r3 = r10
+    r3 += -1100
+    call sol_get_return_data
+    r0 -= 300
+    exit
+  )");
+  ASSERT_FALSE(longer.error) << longer.error->message;
+  EXPECT_EQ(longer.compute_units, longer.run.instructions + 101 + 101);
+
+  ExecuteResult remaining = run("call sol_remaining_compute_units\nr6 = r0\nr0 = 0\nexit\n");
+  EXPECT_EQ(remaining.run.registers[6], 199899u);
+  EXPECT_EQ(remaining.compute_units, 104u);
+
+  ExecuteResult panic = run(R"(
+    r1 = 0x73722e62696c ll
+    *(u64 *)(r10 - 8) = r1
+    r1 = r10
+    r1 += -8
+    r2 = 6
+    r3 = 12
+    r4 = 5
+    call sol_panic_
+    exit
+  )");
+  ASSERT_TRUE(panic.error);
+  EXPECT_EQ(panic.error->name(), "Panic");
+  EXPECT_EQ(panic.logs.back(), "Program " + kId + " failed: SBF program Panicked in lib.rs at 12:5");
+  // A fault of the program (not a syscall's error) uses up the budget; the panic is a syscall's.
+  EXPECT_EQ(panic.compute_units, panic.run.instructions + 6);
+}
+
 TEST(SolanaRuntime, FailuresNameTheirCause) {
   ExecuteResult abort = run("call abort\nexit\n");
   ASSERT_TRUE(abort.error);
