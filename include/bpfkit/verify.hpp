@@ -77,19 +77,33 @@ class StateView {
   virtual bool speculative() const = 0;                   // a mispredicted path (the bpf profile)
 };
 
+// The errno the kernel's BPF_PROG_LOAD returns. (ENOTSUPP is the kernel's
+// internal 524; EOPNOTSUPP is 95, what offload devices return.)
+enum class Errno : uint8_t { None, Eacces, Einval, E2big, Ebadf, Enotsupp, Eproto, Eopnotsupp, Enomem };
+std::string_view errno_name(Errno value);  // "EACCES", ...
+
+// A hook's refusal: the errno loading fails with and the reason.
+struct Refusal {
+  Errno error_number = Errno::Einval;
+  std::string message;
+};
+
 // Callbacks from inside verification, in the kernel's order. Module offload
 // adapts its Backend to these; the defaults do nothing.
 class Hooks {
  public:
   virtual ~Hooks() = default;
-  // Before each processed instruction, after the pruning check; an error
+  // Once the instructions and maps are checked, before the CFG check (where
+  // bpf_check calls bpf_prog_offload_verifier_prep); a refusal ends loading.
+  virtual std::optional<Refusal> prepare() { return std::nullopt; }
+  // Before each processed instruction, after the pruning check; a refusal
   // ends verification with it. prev_insn_idx: -1 at the start, else the
   // instruction processed before on this path (the branch after a pop).
-  virtual std::optional<Error> insn_hook(const StateView&, uint32_t /*insn_idx*/, int64_t /*prev_insn_idx*/) {
+  virtual std::optional<Refusal> insn_hook(const StateView&, uint32_t /*insn_idx*/, int64_t /*prev_insn_idx*/) {
     return std::nullopt;
   }
   // Once, after successful verification and before any rewrite.
-  virtual std::optional<Error> finalize() { return std::nullopt; }
+  virtual std::optional<Refusal> finalize() { return std::nullopt; }
   // The dead-code rewrites, each before it is made: the new
   // instruction at `off`, and `count` instructions removed at `off` (in the
   // program as already shrunk).
@@ -105,10 +119,6 @@ struct Options {
   uint64_t insn_limit = 1'000'000;  // BPF_COMPLEXITY_LIMIT_INSNS
   Hooks* hooks = nullptr;           // called during verification and the rewrites
 };
-
-// The errno the kernel's BPF_PROG_LOAD returns.
-enum class Errno : uint8_t { None, Eacces, Einval, E2big, Ebadf, Enotsupp, Eproto };
-std::string_view errno_name(Errno value);  // "EACCES", ...
 
 struct Result {
   bool accepted = false;
@@ -127,6 +137,9 @@ struct Result {
   // same for both profiles). The kernel's other fix-ups, such as context
   // conversion and helper addresses, are not made.
   std::vector<isa::Slot> xlated;
+  // The same program with its functions, maps and each slot's origin (the
+  // kernel's orig_idx): what a backend translates.
+  isa::Program rewritten;
 };
 
 // The kernel's statistics line: "processed N insns (limit 1000000) ...".

@@ -68,9 +68,8 @@ class CurrentState final : public StateView {
 
 bool Checker::call_insn_hook() {
   const CurrentState view(cur_, path_);
-  if (auto error = options_.hooks->insn_hook(view, pc_, prev_pc_)) {
-    const Errno error_number = error->code == Errc::Unsupported ? Errno::Enotsupp : Errno::Einval;
-    if (!reject_) reject_ = Reject{error_number, pc_, error->message};
+  if (auto refusal = options_.hooks->insn_hook(view, pc_, prev_pc_)) {
+    if (!reject_) reject_ = Reject{refusal->error_number, pc_, refusal->message};
     return false;
   }
   path_.push_back(pc_);

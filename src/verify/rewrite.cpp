@@ -78,14 +78,13 @@ Expected<void> remove_nops(isa::Program& program, std::vector<bool>& seen, Hooks
 
 }  // namespace
 
-Expected<std::vector<isa::Slot>> rewrite(const isa::Program& program, const std::vector<bool>& seen,
-                                         const Options& options) {
+Expected<isa::Program> rewrite(const isa::Program& program, const std::vector<bool>& seen, const Options& options) {
   isa::Program xlated = program;
   std::vector<bool> live = seen;
   hard_wire_dead_branches(xlated, live, options.hooks);
   if (auto done = remove_dead_code(xlated, live, options.hooks); !done) return done.error();
   if (auto done = remove_nops(xlated, live, options.hooks); !done) return done.error();
-  return std::move(xlated.slots);
+  return xlated;
 }
 
 }  // namespace bpfkit::verify::detail

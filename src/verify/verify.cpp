@@ -62,6 +62,8 @@ std::string_view errno_name(Errno value) {
     case Errno::Ebadf: return "EBADF";
     case Errno::Enotsupp: return "ENOTSUPP";
     case Errno::Eproto: return "EPROTO";
+    case Errno::Eopnotsupp: return "EOPNOTSUPP";
+    case Errno::Enomem: return "ENOMEM";
   }
   return "";
 }
@@ -99,6 +101,11 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
     reject(result, *why);
     return result;
   }
+  if (options.hooks)
+    if (auto refusal = options.hooks->prepare()) {
+      reject(result, {refusal->error_number, 0, refusal->message});
+      return result;
+    }
   detail::Cfg cfg;
   if (auto why = detail::check_cfg(program, cfg)) {
     reject(result, *why);
@@ -107,13 +114,13 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
   std::optional<detail::Reject> why;
   detail::interpret(program, options, cfg, deferred, result, why);
   if (!why && options.hooks)
-    if (auto error = options.hooks->finalize())
-      why = detail::Reject{error->code == Errc::Unsupported ? Errno::Enotsupp : Errno::Einval, 0, error->message};
+    if (auto refusal = options.hooks->finalize()) why = detail::Reject{refusal->error_number, 0, refusal->message};
   if (!why) {
     auto xlated = detail::rewrite(program, result.reached, options);
-    if (xlated)
-      result.xlated = std::move(*xlated);
-    else
+    if (xlated) {
+      result.xlated = xlated->slots;
+      result.rewritten = std::move(*xlated);
+    } else
       why = detail::Reject{Errno::Einval, 0, "rewriting the dead code failed: " + xlated.error().message};
   }
   if (why) {
