@@ -193,7 +193,13 @@ std::vector<uint8_t> sysvar_bytes(const Sysvars& sysvars, const Pubkey& id);
 // ---- Running an instruction --------------------------------------------------------
 
 inline constexpr uint64_t kDefaultComputeUnits = 200'000;  // per instruction
-inline constexpr uint64_t kMaxReturnData = 1024;           // MAX_RETURN_DATA
+// The heap a transaction may ask for (ComputeBudget's RequestHeapFrame): a
+// multiple of 1 KiB from 32 KiB to 256 KiB. Every program invocation pays
+// 8 units for each 32 KiB past the first (calculate_heap_cost).
+inline constexpr uint64_t kMinHeapSize = 32 * 1024, kMaxHeapSize = 256 * 1024;
+bool valid_heap_size(uint64_t bytes);
+uint64_t heap_cost(uint64_t bytes);
+inline constexpr uint64_t kMaxReturnData = 1024;  // MAX_RETURN_DATA
 
 struct ExecuteOptions {
   uint64_t compute_units = kDefaultComputeUnits;
@@ -202,7 +208,7 @@ struct ExecuteOptions {
   // account among the transaction's accounts, input_format_of_loader), and
   // aligned when the transaction has no such account.
   std::optional<InputFormat> format;
-  uint64_t heap_size = vm::kDefaultHeapSize;
+  uint64_t heap_size = vm::kDefaultHeapSize;  // valid_heap_size, else execute fails (InvalidInstructionData)
   Sysvars sysvars;
   // Programs a cross-program invocation may call, by id (besides the
   // built-in System Program and the instruction's own program).

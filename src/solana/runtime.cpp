@@ -36,6 +36,13 @@ std::string without_syscall_name(const std::string& message, const vm::HelperTab
 
 }  // namespace
 
+bool valid_heap_size(uint64_t bytes) { return bytes >= kMinHeapSize && bytes <= kMaxHeapSize && bytes % 1024 == 0; }
+
+uint64_t heap_cost(uint64_t bytes) {
+  constexpr uint64_t kPage = 32 * 1024, kUnitsPerPage = 8;  // DEFAULT_HEAP_COST
+  return ((bytes + kPage - 1) / kPage - 1) * kUnitsPerPage;
+}
+
 Transaction::Transaction(std::vector<Account>& accounts, const ExecuteOptions& options)
     : accounts(accounts), options(options) {}
 
@@ -141,7 +148,6 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   vm::Context context(*program.dialect);
   context.helpers() = runtime.syscalls(program.syscall_keys);
   context.set_heap_size(options.heap_size);
-  context.set_budget(meter);
   context.map_input(region);
   auto engine = vm::make_interpreter(program, context);
   if (!engine) {
@@ -154,13 +160,23 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
     logs.log(line);
   });
 
-  const uint64_t before = meter;
+  // create_vm: the heap's cost, taken before the VM runs and left out of
+  // the units the "consumed" line counts (not out of its "of").
+  const uint64_t before = meter, heap = heap_cost(options.heap_size);
+  if (meter < heap) {
+    meter = 0;
+    logs.log("Failed to create SBF VM: Computational budget exceeded");
+    return instruction_error(InstructionErrc::ProgramEnvironmentSetupFailure);
+  }
+  meter -= heap;
+  context.set_budget(meter);
   bpf_frames.push_back(&runtime);
   vm::RunResult run = (*engine)->run(context, {kInputStart, kInputStart + input->instruction_data_offset, 0, 0, 0});
   bpf_frames.pop_back();
-  meter -= std::min(meter, run.compute_units);
+  const uint64_t consumed = std::min(meter, run.compute_units);
+  meter -= consumed;
   const std::string id = to_base58(instruction.program_id);
-  logs.log("Program " + id + " consumed " + std::to_string(before - meter) + " of " + std::to_string(before) +
+  logs.log("Program " + id + " consumed " + std::to_string(consumed) + " of " + std::to_string(before) +
            " compute units");
   if (!return_data.data.empty()) logs.log("Program return: " + id + " " + to_base64(return_data.data));
 
@@ -186,6 +202,10 @@ Expected<ExecuteResult> execute(const isa::Program& program, const Instruction& 
                                 std::vector<Account> accounts, const ExecuteOptions& options) {
   if (program.dialect == nullptr || program.dialect->family != isa::Family::Sbpf)
     return make_error(Errc::Unsupported, "a Solana program is sBPF; this one is not");
+  if (!valid_heap_size(options.heap_size))
+    return instruction_error(InstructionErrc::InvalidInstructionData,
+                             "heap size " + std::to_string(options.heap_size) +
+                                 ": a multiple of 1024 from 32768 to 262144 is needed (RequestHeapFrame)");
   for (const InstructionAccount& a : instruction.accounts)
     if (a.index >= accounts.size())
       return instruction_error(InstructionErrc::NotEnoughAccountKeys,

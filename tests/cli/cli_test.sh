@@ -265,6 +265,11 @@ printf '{"slot_hashes": [{"slot": 77, "hash": "11111111111111111111111111111111"
 check solana-slot-hashes 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/slot-hashes.json"
 printf '{"stake_history": [{"epoch": "x"}]}' >"$tmp/bad-stake-history.json"
 check_err solana-bad-stake-history 2 "stake_history.epoch" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/bad-stake-history.json"
+# --heap-size: 40,000 bytes from the allocator fit in 64 KiB (8 units), not in the default 32 KiB.
+printf 'r1 = 40000\nr2 = 0\ncall sol_alloc_free_\nr0 += 39999\nr1 = 7\n*(u8 *)(r0 + 0) = r1\nr0 = 0\nexit\n' >"$tmp/heap.s"
+check solana-heap-size 0 '"compute_units":16' -- "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --heap-size 65536 --json
+check solana-heap-default 1 "Access violation" -- "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --solana
+check_err solana-bad-heap-size 2 "--heap-size 1000" -- "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --heap-size 1000
 # The program's loader (its account's owner) picks the input format: byte 11 is the
 # first account's key (Stake1111...: 6) unaligned, its executable flag (0) aligned.
 printf 'r0 = *(u8 *)(r1 + 11)\nexit\n' >"$tmp/byte11.s"

@@ -367,6 +367,13 @@ TEST(SolanaCpi, RustCallerInvokesAProgramThatWritesAnAccount) {
                         consumed(kCalleeId, callee, before_callee), "Program " + kCalleeId + " success",
                         consumed(kCallerId, r.compute_units, 200000), "Program " + kCallerId + " success"}));
   EXPECT_EQ(r.compute_units, r.run.instructions + 1000 + callee);
+  // A heap of 64 KiB: 8 units for each of the two invocations.
+  ExecuteOptions heap = options;
+  heap.heap_size = 64 * 1024;
+  ExecuteResult with_heap = execute_ok(assemble(kRustCaller), callee_owned_account(), {{0, false, true}}, heap);
+  ASSERT_FALSE(with_heap.error);
+  EXPECT_EQ(with_heap.compute_units, r.compute_units + 16);
+  EXPECT_EQ(with_heap.logs[2], consumed(kCalleeId, callee, before_callee - 8));
 
   // The callee's failure reaches the caller: stack height 2 is asked of the
   // caller's own program run at the top (height 1).

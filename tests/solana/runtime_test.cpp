@@ -216,6 +216,48 @@ TEST(SolanaRuntime, Sysvars) {
   EXPECT_EQ(unaligned.error->name(), "UnalignedPointer");
 }
 
+// A heap asked for (RequestHeapFrame): the allocator uses all of it, the
+// VM maps it, and each invocation pays 8 units per 32 KiB past the first
+// before it runs (in the total, not in its "consumed" line); a size the
+// compute budget program refuses fails the run; a budget below the heap's
+// cost fails to create the VM.
+TEST(SolanaRuntime, HeapSizeAndItsCost) {
+  const std::string alloc_and_touch =
+      "r1 = 40000\nr2 = 0\ncall sol_alloc_free_\nr6 = r0\nr0 += 39999\nr1 = 7\n*(u8 *)(r0 + 0) = r1\nr0 = 0\nexit\n";
+  ExecuteOptions bigger;
+  bigger.heap_size = 64 * 1024;
+  ExecuteResult big = run(alloc_and_touch, {}, {}, {}, bigger);
+  ASSERT_FALSE(big.error) << big.error->message;
+  EXPECT_EQ(big.run.registers[6], uint64_t{3} << 32);
+  EXPECT_EQ(big.compute_units, 9u + 8);
+  EXPECT_EQ(big.logs[1], consumed(9));
+  // The default 32 KiB: no room for 40,000 bytes (0), then a fault at address 0 + 39,999.
+  ExecuteResult small = run(alloc_and_touch);
+  EXPECT_EQ(small.run.registers[6], 0u);
+  ASSERT_TRUE(small.error);
+  // 256 KiB: 7 pages past the first; 33 KiB: a page begun is a page.
+  EXPECT_EQ(heap_cost(256 * 1024), 56u);
+  EXPECT_EQ(heap_cost(33 * 1024), 8u);
+  EXPECT_EQ(heap_cost(32 * 1024), 0u);
+  for (uint64_t bad : {uint64_t{0}, uint64_t{31 * 1024}, uint64_t{32 * 1024 + 1}, uint64_t{257 * 1024}}) {
+    ExecuteOptions refused;
+    refused.heap_size = bad;
+    Instruction ix;
+    auto result = execute(assemble("r0 = 0\nexit\n"), ix, {}, refused);
+    ASSERT_FALSE(result) << bad;
+    EXPECT_EQ(result.error().name(), "InvalidInstructionData");
+  }
+  ExecuteOptions poor = bigger;
+  poor.compute_units = 7;
+  ExecuteResult unpaid = run("r0 = 0\nexit\n", {}, {}, {}, poor);
+  ASSERT_TRUE(unpaid.error);
+  EXPECT_EQ(unpaid.error->name(), "ProgramEnvironmentSetupFailure");
+  EXPECT_EQ(unpaid.compute_units, 7u);
+  EXPECT_EQ(unpaid.logs,
+            lines({"Program " + kId + " invoke [1]", "Failed to create SBF VM: Computational budget exceeded",
+                   "Program " + kId + " failed: Failed to create program execution environment"}));
+}
+
 TEST(SolanaRuntime, AllocStackHeightAndComputeUnitLog) {
   ExecuteResult alloc = run(R"(
     r1 = 10

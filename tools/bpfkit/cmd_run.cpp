@@ -17,7 +17,7 @@ struct Options {
   std::string file;
   std::string mem_file, mem_hex, mem_size;
   std::string engine = "interp";
-  std::string budget, compute_units;  // checked by count_option()
+  std::string budget, compute_units, heap_size;  // checked by count_option()
   bool json = false, stats = false, regs = false;
   std::string section, function;  // eBPF objects: which program
   bool dump_maps = false;
@@ -112,6 +112,7 @@ constexpr Scoped kScoped[] = {
     {"--solana", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--program", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--simd-0339", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
+    {"--heap-size", kSbpf | kRawSbpf, "sBPF programs (the Solana runtime)"},
     {"--type", kRawLinux | kEbpf, "Linux programs"},
     {"--packet", kRawLinux | kEbpf, "Linux programs"},
     {"--packet-hex", kRawLinux | kEbpf, "Linux programs"},
@@ -171,8 +172,8 @@ Expected<isa::Program> program_of(const InputFile& input, const load::Options& o
 // is given (--input, --mem...: the bare VM, as the fixture harnesses run
 // it); any runtime option asks for it, raw sBPF text included.
 bool solana_mode(const InputFile& input) {
-  for (const char* flag :
-       {"--accounts", "--ix-data", "--program-id", "--unaligned", "--sysvars", "--solana", "--program", "--simd-0339"})
+  for (const char* flag : {"--accounts", "--ix-data", "--program-id", "--unaligned", "--sysvars", "--solana",
+                           "--program", "--simd-0339", "--heap-size"})
     if (given(flag)) return true;
   if (input.kind != InputKind::SbpfObject) return false;
   for (const char* flag : {"--input", "--mem", "--mem-hex", "--mem-size"})
@@ -351,6 +352,12 @@ int run_input(const InputFile& input, Printer& printer) {
     if (auto loaded = load_invoked_programs(open_options, solana); !loaded)
       return printer.fail(loaded.error(), kExitBadInput);
     solana.compute_units = *compute_units;
+    auto heap_size = count_option("--heap-size", options.heap_size, solana::kMinHeapSize);
+    if (!heap_size) return printer.fail(heap_size.error());
+    if (!solana::valid_heap_size(*heap_size))
+      return printer.fail(usage_error("--heap-size " + options.heap_size +
+                                      ": a multiple of 1024 from 32768 to 262144 is needed (RequestHeapFrame)"));
+    solana.heap_size = *heap_size;
     return run_solana(*program, input.bytes, solana, printer);
   }
   if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
@@ -405,13 +412,19 @@ void add_options(CLI::App& app) {
                               "sBPF: run in the Solana runtime (the default for a .so without --input)");
   auto* sysvars = app.add_option(
       "--sysvars", options.solana.sysvars_file,
-      "sBPF: clock, rent, epoch schedule, last restart slot and epoch stakes as JSON (default: Agave's defaults)");
+      "sBPF: clock, rent, epoch schedule, last restart slot, slot hashes, stake history and epoch stakes as JSON "
+      "(default: Agave's defaults)");
   auto* programs = app.add_option("--program", options.programs,
                                   "sBPF: ID=FILE.so, a program the instruction may invoke (repeatable; the System "
                                   "Program is built in)");
   auto* simd_0339 = app.add_flag("--simd-0339", options.solana.simd_0339,
                                  "sBPF: SIMD-0339's CPI costs and 255 account infos (default: mainnet-beta's)");
-  for (CLI::Option* runtime : {accounts, ix_data, program_id, unaligned, sysvars, solana, programs, simd_0339})
+  auto* heap_size = app.add_option("--heap-size", options.heap_size,
+                                   "sBPF: the heap in bytes, as RequestHeapFrame asks for it (a multiple of 1024 "
+                                   "from 32768, the default, to 262144; 8 units an invocation per 32 KiB past the "
+                                   "first)");
+  for (CLI::Option* runtime :
+       {accounts, ix_data, program_id, unaligned, sysvars, solana, programs, simd_0339, heap_size})
     runtime->excludes(input)->excludes(mem)->excludes(mem_hex)->excludes(mem_size);
   add_sbpf_load_options(app, options.sbpf);
   app.add_option("--dialect", options.dialect,

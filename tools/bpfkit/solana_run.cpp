@@ -287,6 +287,7 @@ int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_byt
     execute_options.sysvars = *sysvars;
   }
   execute_options.compute_units = options.compute_units;
+  execute_options.heap_size = options.heap_size;
   execute_options.programs = options.programs;
   execute_options.simd_0339 = options.simd_0339;
   if (options.unaligned) execute_options.format = solana::InputFormat::Unaligned;

@@ -21,6 +21,7 @@ struct SolanaRunOptions {
   bool unaligned = false;
   bool simd_0339 = false;
   uint64_t compute_units = solana::kDefaultComputeUnits;
+  uint64_t heap_size = solana::kMinHeapSize;  // --heap-size
   // Programs a cross-program invocation may call (--program ID=FILE).
   std::vector<std::pair<solana::Pubkey, std::shared_ptr<const isa::Program>>> programs;
 };
