@@ -8,6 +8,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "bpfkit/vm.hpp"
 
@@ -35,35 +37,59 @@ const char* region_name(const isa::Dialect& dialect, uint64_t index) {
   }
 }
 
-// Strict UTF-8 (what Rust's str::from_utf8 accepts): no overlong forms, no
-// surrogates, nothing above U+10FFFF.
-bool valid_utf8(const uint8_t* p, uint64_t n) {
+// Where str::from_utf8 stops (core::str::Utf8Error): the valid prefix's
+// length, and the length of the invalid sequence after it (0: the input
+// ends inside a sequence). Strict UTF-8: no overlong forms, no surrogates,
+// nothing above U+10FFFF.
+struct Utf8Error {
+  uint64_t valid_up_to = 0;
+  uint64_t error_len = 0;
+};
+
+// The second byte's range for a lead byte (Rust's run_utf8_validation);
+// the bytes after it are plain continuations (0x80..0xbf).
+bool second_byte_fits(uint8_t lead, uint8_t b) {
+  if (lead == 0xe0) return b >= 0xa0 && b <= 0xbf;
+  if (lead == 0xed) return b >= 0x80 && b <= 0x9f;
+  if (lead == 0xf0) return b >= 0x90 && b <= 0xbf;
+  if (lead == 0xf4) return b >= 0x80 && b <= 0x8f;
+  return b >= 0x80 && b <= 0xbf;
+}
+
+std::optional<Utf8Error> utf8_error(const uint8_t* p, uint64_t n) {
   uint64_t i = 0;
   while (i < n) {
-    const uint8_t c = p[i];
-    if (c < 0x80) {
+    const uint8_t lead = p[i];
+    if (lead < 0x80) {
       ++i;
       continue;
     }
-    uint32_t need, min, cp;
-    if ((c & 0xe0) == 0xc0) {
-      need = 1, min = 0x80, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      need = 2, min = 0x800, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      need = 3, min = 0x10000, cp = c & 0x07;
-    } else {
-      return false;
+    const uint64_t width = lead >= 0xc2 && lead <= 0xdf   ? 2
+                           : lead >= 0xe0 && lead <= 0xef ? 3
+                           : lead >= 0xf0 && lead <= 0xf4 ? 4
+                                                          : 0;
+    if (width == 0) return Utf8Error{i, 1};
+    for (uint64_t k = 1; k < width; ++k) {
+      if (i + k >= n) return Utf8Error{i, 0};
+      const bool fits = k == 1 ? second_byte_fits(lead, p[i + k]) : (p[i + k] & 0xc0) == 0x80;
+      if (!fits) return Utf8Error{i, k};
     }
-    if (n - i <= need) return false;
-    for (uint32_t k = 1; k <= need; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += need + 1;
+    i += width;
   }
-  return true;
+  return std::nullopt;
+}
+
+bool valid_utf8(const uint8_t* p, uint64_t n) { return !utf8_error(p, n); }
+
+// SyscallError::InvalidString as Agave prints it: the Utf8Error, then the bytes.
+std::string invalid_string_text(const Utf8Error& error, const uint8_t* p, uint64_t n) {
+  std::string text = error.error_len != 0
+                         ? "invalid utf-8 sequence of " + std::to_string(error.error_len) + " bytes from index " +
+                               std::to_string(error.valid_up_to)
+                         : "incomplete utf-8 byte sequence from index " + std::to_string(error.valid_up_to);
+  text += ": [";
+  for (uint64_t i = 0; i < n; ++i) text += (i ? ", " : "") + std::to_string(p[i]);
+  return text + "]";
 }
 
 // [addr, addr + n) as host bytes. A zero-length slice is never checked
@@ -87,7 +113,8 @@ uint64_t mem_op_cost(uint64_t n) { return std::max(kMemOpBaseCost, n / kCpiBytes
 Expected<std::string> guest_string(const HelperCall& ctx, uint64_t addr, uint64_t len) {
   auto bytes = slice(ctx, addr, len, false);
   if (!bytes) return bytes.error();
-  if (!valid_utf8(*bytes, len)) return named(Errc::HelperFailed, SbpfVmErrc::InvalidString, "invalid UTF-8 string");
+  if (auto error = utf8_error(*bytes, len))
+    return named(Errc::HelperFailed, SbpfVmErrc::InvalidString, invalid_string_text(*error, *bytes, len));
   return std::string(reinterpret_cast<const char*>(*bytes), len);
 }
 

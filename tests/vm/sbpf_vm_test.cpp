@@ -646,6 +646,23 @@ TEST(SbpfVm, LogSyscalls) {
   std::vector<uint8_t> bad{0xff, 0xfe};
   EXPECT_EQ(fault_of(syscall("sol_log_", {kInput, 2}), V0, options(bad)), "InvalidString");
   EXPECT_EQ(fault_of(syscall("sol_log_", {kInput, 5}), V0, options(input)), "AccessViolation");
+  // Agave's wording: Rust's Utf8Error (where the valid prefix ends, how long
+  // the bad sequence is, or that the input ends inside one), then the bytes.
+  const std::pair<std::vector<uint8_t>, std::string> invalid[] = {
+      {{0xff, 0xfe}, "invalid utf-8 sequence of 1 bytes from index 0: [255, 254]"},
+      {{'h', 'i', 0xe2, 0x82}, "incomplete utf-8 byte sequence from index 2: [104, 105, 226, 130]"},
+      {{0xe0, 0x80, 0x80}, "invalid utf-8 sequence of 1 bytes from index 0: [224, 128, 128]"},  // overlong
+      {{0xed, 0xa0, 0x80}, "invalid utf-8 sequence of 1 bytes from index 0: [237, 160, 128]"},  // surrogate
+      {{0xf0, 0x90, 'A', 'A'}, "invalid utf-8 sequence of 2 bytes from index 0: [240, 144, 65, 65]"},
+      {{'a', 0xf4, 0x8f, 0xbf, 'A'}, "invalid utf-8 sequence of 3 bytes from index 1: [97, 244, 143, 191, 65]"},
+  };
+  for (auto [bytes, text] : invalid) {
+    auto result = run(syscall("sol_log_", {kInput, bytes.size()}), V0, options(bytes));
+    ASSERT_TRUE(result && result->error);
+    EXPECT_NE(result->error->message.find(text), std::string::npos) << result->error->message;
+  }
+  std::vector<uint8_t> four{'a', 0xf4, 0x8f, 0xbf, 0xbf};  // U+10FFFF, the last code point
+  EXPECT_EQ(run(syscall("sol_log_", {kInput, 5}), V0, options(four))->output, "Program log: a\xf4\x8f\xbf\xbf\n");
 }
 
 TEST(SbpfVm, AbortAndPanic) {
