@@ -346,9 +346,11 @@ Expected<uint64_t> cpi_common(Runtime& runtime, HelperCall& call, const Abi& abi
   if (!ix) return ix.error();
   auto signers = translate_signers(runtime, call, call.args[3], call.args[4]);
   if (!signers) return signers.error();
+  // Current Agave refuses a loader or precompile before it looks the
+  // instruction's accounts up (2.x did it after).
+  if (auto ok = check_authorized_program(ix->program_id); !ok) return ok.error();
   auto callee = prepare_instruction(runtime, *ix, *signers);
   if (!callee) return callee.error();
-  if (auto ok = check_authorized_program(ix->program_id); !ok) return ok.error();
 
   // translate_account_infos, then each callee account's CallerAccount.
   const uint64_t infos_addr = call.args[1], infos_len = call.args[2];
