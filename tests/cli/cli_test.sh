@@ -265,6 +265,12 @@ printf '{"slot_hashes": [{"slot": 77, "hash": "11111111111111111111111111111111"
 check solana-slot-hashes 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/slot-hashes.json"
 printf '{"stake_history": [{"epoch": "x"}]}' >"$tmp/bad-stake-history.json"
 check_err solana-bad-stake-history 2 "stake_history.epoch" -- "$bpfkit" run "$tmp/slot-hashes.s" --dialect sbpf-v3 --sysvars "$tmp/bad-stake-history.json"
+# Epoch rewards from the file: total_rewards (offset 64 of the 96-byte C layout); total_points a u128.
+printf 'r1 = r10\nr1 += -96\ncall sol_get_epoch_rewards_sysvar\nr0 = *(u64 *)(r10 - 32)\nr1 = *(u64 *)(r10 - 40)\nr2 = *(u64 *)(r10 - 48)\nr1 &= r2\nr1 += 1\nr0 += r1\nexit\n' >"$tmp/rewards.s"
+printf '{"epoch_rewards": {"total_rewards": 77, "total_points": "340282366920938463463374607431768211455", "active": true}}' >"$tmp/rewards.json"
+check solana-epoch-rewards 1 "custom program error: 0x4d" -- "$bpfkit" run "$tmp/rewards.s" --dialect sbpf-v3 --sysvars "$tmp/rewards.json"
+printf '{"epoch_rewards": {"total_points": "340282366920938463463374607431768211456"}}' >"$tmp/bad-rewards.json"
+check_err solana-bad-epoch-rewards 2 "epoch_rewards.total_points" -- "$bpfkit" run "$tmp/rewards.s" --dialect sbpf-v3 --sysvars "$tmp/bad-rewards.json"
 # --heap-size: 40,000 bytes from the allocator fit in 64 KiB (8 units), not in the default 32 KiB.
 printf 'r1 = 40000\nr2 = 0\ncall sol_alloc_free_\nr0 += 39999\nr1 = 7\n*(u8 *)(r0 + 0) = r1\nr0 = 0\nexit\n' >"$tmp/heap.s"
 check solana-heap-size 0 '"compute_units":16' -- "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --heap-size 65536 --json

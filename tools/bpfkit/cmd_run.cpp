@@ -410,10 +410,10 @@ void add_options(CLI::App& app) {
                    "account's owner in --accounts; aligned without one)");
   auto* solana = app.add_flag("--solana", options.solana_runtime,
                               "sBPF: run in the Solana runtime (the default for a .so without --input)");
-  auto* sysvars = app.add_option(
-      "--sysvars", options.solana.sysvars_file,
-      "sBPF: clock, rent, epoch schedule, last restart slot, slot hashes, stake history and epoch stakes as JSON "
-      "(default: Agave's defaults)");
+  auto* sysvars = app.add_option("--sysvars", options.solana.sysvars_file,
+                                 "sBPF: clock, rent, epoch schedule, epoch rewards, last restart slot, slot hashes, "
+                                 "stake history and epoch stakes as JSON "
+                                 "(default: Agave's defaults)");
   auto* programs = app.add_option("--program", options.programs,
                                   "sBPF: ID=FILE.so, a program the instruction may invoke (repeatable; the System "
                                   "Program is built in)");

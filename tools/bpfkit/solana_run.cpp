@@ -109,6 +109,18 @@ std::optional<Error> set_field(const Json& object, const char* name, T& out, con
   return std::nullopt;
 }
 
+std::optional<unsigned __int128> u128_value(const Json& value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (!value.is_string() || value.get<std::string>().empty()) return std::nullopt;
+  unsigned __int128 out = 0;
+  const unsigned __int128 max = ~static_cast<unsigned __int128>(0);
+  for (char c : value.get<std::string>()) {
+    if (c < '0' || c > '9' || out > (max - static_cast<unsigned>(c - '0')) / 10) return std::nullopt;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  return out;
+}
+
 }  // namespace
 
 Expected<solana::Sysvars> parse_sysvars(std::string_view text, const std::string& name) {
@@ -147,6 +159,28 @@ Expected<solana::Sysvars> parse_sysvars(std::string_view text, const std::string
           set_field(*schedule, "first_normal_epoch", s.first_normal_epoch, "epoch_schedule", name),
           set_field(*schedule, "first_normal_slot", s.first_normal_slot, "epoch_schedule", name)})
       if (e && !error) error = e;
+  }
+  if (const Json* rewards = section("epoch_rewards")) {
+    solana::EpochRewards& r = sysvars.epoch_rewards;
+    for (auto e : {set_field(*rewards, "distribution_starting_block_height", r.distribution_starting_block_height,
+                             "epoch_rewards", name),
+                   set_field(*rewards, "num_partitions", r.num_partitions, "epoch_rewards", name),
+                   set_field(*rewards, "total_rewards", r.total_rewards, "epoch_rewards", name),
+                   set_field(*rewards, "distributed_rewards", r.distributed_rewards, "epoch_rewards", name),
+                   set_field(*rewards, "active", r.active, "epoch_rewards", name)})
+      if (e && !error) error = e;
+    if (rewards->contains("parent_blockhash")) {
+      auto hash = key_field(*rewards, {"parent_blockhash"}, "epoch_rewards.parent_blockhash", name);
+      if (!hash && !error) error = hash.error();
+      if (hash) r.parent_blockhash = *hash;
+    }
+    // A u128: a whole number, or a decimal string for values past 2^64.
+    if (auto it = rewards->find("total_points"); it != rewards->end()) {
+      auto points = u128_value(*it);
+      if (!points && !error)
+        error = bad_input(name, "epoch_rewards.total_points: a whole number below 2^128 is needed");
+      if (points) r.total_points = *points;
+    }
   }
   if (auto it = root.find("last_restart_slot"); it != root.end()) {
     if (auto e = set_field(root, "last_restart_slot", sysvars.last_restart_slot, "sysvars", name); e && !error)

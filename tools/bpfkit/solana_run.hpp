@@ -40,7 +40,10 @@ Expected<AccountsInput> parse_accounts(std::string_view json, const std::string&
 // "leader_schedule_epoch", "unix_timestamp"}, "rent": {"lamports_per_byte_year",
 // "exemption_threshold", "burn_percent"}, "epoch_schedule": {"slots_per_epoch",
 // "leader_schedule_slot_offset", "warmup", "first_normal_epoch",
-// "first_normal_slot"}, "last_restart_slot": N, "slot_hashes": [{"slot",
+// "first_normal_slot"}, "epoch_rewards": {"distribution_starting_block_height",
+// "num_partitions", "parent_blockhash" (base58), "total_points" (a number or
+// a decimal string), "total_rewards", "distributed_rewards", "active"},
+// "last_restart_slot": N, "slot_hashes": [{"slot",
 // "hash" (base58)}, ...], "stake_history": [{"epoch", "effective",
 // "activating", "deactivating"}, ...] (newest first, at most 512 each),
 // "epoch_stake": {"total": N, "vote_accounts": {"<base58>": N}}}; fields
