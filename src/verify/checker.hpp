@@ -47,23 +47,60 @@ class Checker {
   // helpers.cpp
   bool call_helper(const isa::Slot& slot);
 
+  // precision.cpp: the kernel's precision tracking. The current
+  // instruction's safety depends on these registers' values (of the current
+  // frame, as they are before it): every stored state of this path is told
+  // so, back to where each value came from (mark_chain_precision).
+  void mark_precise(uint16_t regs);
+  // The current instruction fills a register from a spilled one, or spills
+  // one, in slot `slot` of frame `frame`: backtracking follows the value.
+  void note_stack_slot(uint8_t frame, int slot);
+
  private:
+  // One processed instruction, as backtracking reads it (the kernel's jump
+  // history, kept for every instruction: paths are short between states),
+  // in 8 bytes: live states keep theirs.
+  struct Step {
+    enum Kind : uint8_t {
+      Plain,
+      StackSlot,       // a load or store: a fill from or a spill into slot `slot` of frame `slot_frame`
+      LinkedSlot,      // a conditional jump: the scalar spilled in `slot` of `frame` was narrowed with the operands
+      LinkedElsewhere  // ... more than one, or in another frame: backtracking marks all precise
+    };
+    uint32_t pc = 0;
+    // Conditional jumps: the registers of `frame` narrowed with the
+    // operands (linked scalars).
+    uint16_t linked = 0;
+    uint8_t slot = 0;
+    uint8_t frame : 3 = 0;  // the frame it ran in
+    uint8_t slot_frame : 3 = 0;
+    uint8_t kind : 2 = Plain;
+  };
+  static_assert(sizeof(Step) == 8);
+  // Per frame, the registers and spilled slots whose values are wanted.
+  struct Backtrack {
+    std::array<uint16_t, kMaxFrames> regs{};
+    std::array<uint64_t, kMaxFrames> slots{};
+    bool empty() const;
+  };
   struct Pending {
     State state;
     uint32_t pc = 0;
     int32_t parent = -1;
     uint32_t from = 0;
     std::vector<uint32_t> path;  // with hooks: the instructions processed before
+    std::vector<Step> history;   // since the parent state
+    uint16_t backtracked = 0;    // backtracked_ before the branch's instruction
   };
   struct Checkpoint {
     int32_t parent = -1;
     uint32_t live = 1;  // paths still being explored below it
     uint32_t pc = 0;
-    uint64_t hash = 0;             // of the exact state (state_hash)
     std::unique_ptr<State> state;  // null once freed
     bool listed = true;            // in listed_[pc]: compared with new states there
     uint32_t hits = 0, misses = 0;
-    CoverSummary summary;  // once explored: read before the state, most differ at once
+    CoverSummary summary;       // once explored: read before the state, most differ at once
+    std::vector<Step> history;  // from the parent state to this one (dropped once explored)
   };
   enum class Visit { Continue, Pruned, Failed };
 
@@ -79,6 +116,18 @@ class Checker {
   bool next_path();  // false when every path is done
   bool step();       // one instruction at pc_
   bool call_insn_hook();
+
+  // precision.cpp
+  // A state that prunes this path: its precise values are this path's too.
+  void propagate_precision(const State& explored);
+  // Walks back over this path's steps (but the last `skip`), then each
+  // stored state's, marking the wanted values precise.
+  void backtrack(Backtrack& wanted, size_t skip);
+  bool backtrack_step(Backtrack& wanted, const Step& step) const;  // false: give up
+  void mark_all_precise();
+  void note_linked(const Reg& a, const Reg* b);
+  // After the step: which registers still hold values already followed back.
+  void update_backtracked(const Step& step);
 
   bool alu(const isa::Slot& slot, const isa::Semantics& semantics);
   bool mov(const isa::Slot& slot, const isa::Semantics& semantics);
@@ -105,11 +154,17 @@ class Checker {
   std::optional<Reject> reject_;
   uint32_t id_gen_ = 0;
 
-  int64_t prev_pc_ = -1;             // the instruction processed before pc_ on this path
-  std::vector<uint32_t> path_;       // with hooks: every instruction processed on this path
-  std::vector<bool> visited_;        // per slot: processed on some path, mispredicted ones too
-  std::vector<bool> nospec_;         // per pc: mispredicted paths stop before it
-  std::vector<bool> nospec_result_;  // per pc: mispredicted paths stop after it
+  int64_t prev_pc_ = -1;                   // the instruction processed before pc_ on this path
+  std::vector<uint32_t> path_;             // with hooks: every instruction processed on this path
+  std::vector<bool> visited_;              // per slot: processed on some path, mispredicted ones too
+  std::vector<bool> nospec_;               // per pc: mispredicted paths stop before it
+  std::vector<bool> nospec_result_;        // per pc: mispredicted paths stop after it
+  std::vector<Step> history_;              // this path's steps since parent_
+  std::vector<isa::Semantics> semantics_;  // per slot, read once
+  // Registers of the current frame whose values were followed back since
+  // parent_ was stored (with all they came from): marking them again would
+  // change nothing, so mark_precise skips them (a loop counter's check).
+  uint16_t backtracked_ = 0;
   std::vector<Pending> pending_;
   std::vector<Checkpoint> checkpoints_;
   // Per pc: the stored states compared with a new one there, oldest first

@@ -92,6 +92,7 @@ bool Checker::call_helper(const isa::Slot& slot) {
       case Arg::ConstSizeOrZero: {
         if (reg.type != RegType::Scalar)
           return fail(Errno::Eacces, r(regno) + " type=" + type_name(reg.type) + " expected=scalar");
+        mark_precise(static_cast<uint16_t>(1u << regno));  // the size's bounds decide the access
         if (reg.smin < 0)
           return fail(Errno::Eacces, r(regno) +
                                          " min value is negative, either use unsigned index or do a if (index >=0) "

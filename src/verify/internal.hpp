@@ -3,8 +3,9 @@
 // phase: cfg.cpp (first pass), tnum.cpp, bounds.cpp (scalar ALU and
 // reg_bounds_sync), branch.cpp (narrowing on both edges), memory.cpp (loads,
 // stores, the context layouts), helpers.cpp (helper prototypes), state.cpp
-// (comparison for pruning, printing), interpret.cpp (the second pass), and
-// verify.cpp (the public entry).
+// (comparison for pruning, printing), interpret.cpp (the second pass),
+// precision.cpp (precision tracking for pruning), and verify.cpp (the public
+// entry).
 #pragma once
 
 #include <array>
@@ -86,6 +87,10 @@ struct Reg {
   uint32_t map = 0;   // MapPtr, MapValue(OrNull): index in Program::maps
   int64_t range = 0;  // Packet: bytes past the pointer proven below data_end
   uint64_t size = 0;  // Mem: the buffer's size
+  // Scalars of a stored state: some explored path's safety depended on the
+  // value (mark_chain_precision), so a state it prunes must have a value
+  // within this one's; an imprecise scalar prunes any scalar.
+  bool precise = false;
   Tnum var = kTnumUnknown;
   int64_t smin = std::numeric_limits<int64_t>::min(), smax = std::numeric_limits<int64_t>::max();
   uint64_t umin = 0, umax = std::numeric_limits<uint64_t>::max();
@@ -186,13 +191,13 @@ bool covers(const State& old, const State& now, Profile profile, bool exact);
 // What an explored state needs of a new one for covers(old, now, _, false)
 // to hold, in a few bytes kept beside the explored state's index: the same
 // frame count, the same register types where old's are written, and the
-// same value where old's register is a scalar pinned to one value. A
+// same value where old's register is a precise scalar pinned to one value. A
 // necessary condition only, so skipping the states it rules out never
 // changes a pruning decision; it spares reading states that differ at once.
 struct CoverSummary {
   uint8_t frames = 0;
   bool speculative = false;
-  uint16_t pinned = 0;  // scalars with umin == umax, by register
+  uint16_t pinned = 0;  // scalars with umin == umax (old: precise ones), by register
   // The top frame's register types, a byte each (r0..r10, then NotInit), and
   // 0xff in the bytes of the written ones: compared eight at a time.
   std::array<uint64_t, 2> types{}, written{};
@@ -204,7 +209,7 @@ struct CoverProbe {
   CoverSummary summary;
   std::array<uint64_t, isa::kRegisterCount> words{};
 };
-CoverSummary cover_summary(const State& old);
+CoverSummary cover_summary(const State& old, bool precise_only = true);
 CoverProbe cover_probe(const State& now);
 // reg_covers needs the same type where old's register is written, and
 // range_within with old.umin == old.umax == v needs now.umin == now.umax == v.
@@ -218,8 +223,9 @@ inline bool may_cover(const CoverSummary& old, const CoverProbe& now) {
   return sum == old.pinned_sum;
 }
 
-// A hash of the exact state, ids left out (covers(exact) maps them).
-uint64_t state_hash(const State& state);
+// The current frame's registers alike (ids and precision aside): what an
+// exact repeat needs first.
+bool maybe_same(const State& old, const State& now);
 
 // "R1=ctx() R10=fp0" as the kernel prints a frame.
 std::string reg_string(const Reg& reg);

@@ -96,6 +96,9 @@ Checker::Checker(const isa::Program& program, const Options& options, const Cfg&
                  const std::vector<std::string>& deferred, Result& result)
     : program_(program), options_(options), cfg_(cfg), deferred_(deferred), result_(result), listed_(program.size()) {
   stack_depth.assign(cfg.subprogs.size(), 0);
+  semantics_.resize(program.size());
+  for (size_t pc = 0; pc < program.size(); ++pc)
+    if (program.ops[pc]) semantics_[pc] = isa::semantics(*program.ops[pc], *program.dialect);
   visited_.assign(program.size(), false);
   nospec_.assign(program.size(), false);
   nospec_result_.assign(program.size(), false);
@@ -143,14 +146,12 @@ State Checker::initial_state() const {
 Checker::Visit Checker::visit(uint32_t pc) {
   const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
   bool add = (jumps >= 2 && insns >= 8) || (prev_insns_ == 0 && result_.states == 0);
-  std::optional<uint64_t> hash;
   std::optional<CoverProbe> probe;
   std::vector<uint32_t>& listed = listed_[pc];
   for (size_t k = listed.size(); k-- > 0;) {
     Checkpoint& checkpoint = checkpoints_[listed[k]];
     if (checkpoint.live > 0) {
-      if (!hash) hash = state_hash(cur_);
-      if (checkpoint.hash == *hash && covers(*checkpoint.state, cur_, options_.profile, true)) {
+      if (maybe_same(*checkpoint.state, cur_) && covers(*checkpoint.state, cur_, options_.profile, true)) {
         fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
         return Visit::Failed;
       }
@@ -160,6 +161,7 @@ Checker::Visit Checker::visit(uint32_t pc) {
       if (may_cover(checkpoint.summary, *probe) && covers(*checkpoint.state, cur_, options_.profile, false)) {
         ++checkpoint.hits;
         if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
+        propagate_precision(*checkpoint.state);
         return Visit::Pruned;
       }
     }
@@ -168,12 +170,13 @@ Checker::Visit Checker::visit(uint32_t pc) {
   if (!add) return Visit::Continue;
   prev_jumps_ = jumps_processed_;
   prev_insns_ = result_.processed_insns;
-  if (!hash) hash = state_hash(cur_);
   Checkpoint checkpoint;
   checkpoint.parent = parent_;
   checkpoint.pc = pc;
-  checkpoint.hash = *hash;
   checkpoint.state = std::make_unique<State>(cur_);
+  checkpoint.history.assign(history_.begin(), history_.end());  // one allocation; history_ keeps its capacity
+  history_.clear();
+  backtracked_ = 0;  // the new state's values are not precise yet
   checkpoints_.push_back(std::move(checkpoint));
   parent_ = static_cast<int32_t>(checkpoints_.size() - 1);
   listed.push_back(static_cast<uint32_t>(parent_));
@@ -211,6 +214,7 @@ void Checker::release(int32_t index) {
   while (index >= 0) {
     Checkpoint& checkpoint = checkpoints_[index];
     if (--checkpoint.live > 0) return;
+    checkpoint.history = {};  // backtracking never reaches an explored state
     if (checkpoint.listed) {
       forget_dead_registers(*checkpoint.state, checkpoint.pc);
       checkpoint.summary = cover_summary(*checkpoint.state);
@@ -225,7 +229,8 @@ void Checker::release(int32_t index) {
 bool Checker::push_branch(State state, uint32_t pc) {
   if (pending_.size() >= kMaxPending)
     return fail(Errno::E2big, "The sequence of " + std::to_string(pending_.size() + 1) + " jumps is too complex.");
-  pending_.push_back({std::move(state), pc, parent_, pc_, options_.hooks ? path_ : std::vector<uint32_t>{}});
+  pending_.push_back(
+      {std::move(state), pc, parent_, pc_, options_.hooks ? path_ : std::vector<uint32_t>{}, history_, backtracked_});
   if (parent_ >= 0) ++checkpoints_[parent_].live;
   return true;
 }
@@ -248,6 +253,11 @@ bool Checker::next_path() {
   pc_ = next.pc;
   prev_pc_ = next.from;
   path_ = std::move(next.path);
+  history_.assign(next.history.begin(), next.history.end());
+  // Same parent, same values before the branch: what was followed back
+  // then still is, through the branch's instruction.
+  backtracked_ = next.backtracked;
+  if (!history_.empty()) update_backtracked(history_.back());
   parent_ = next.parent;
   path_done_ = false;
   if (options_.log_level == 1) result_.log.clear();  // level 1 keeps the failing path only
@@ -282,6 +292,7 @@ std::optional<Reject> Checker::run() {
       if (options_.log_level > 0)
         note(std::to_string(pc_) + ": (" + hex_string(program_.slots[pc_].code) + ") " +
              std::string(isa::info(*program_.ops[pc_]).id));
+      history_.push_back(Step{.pc = pc_, .frame = static_cast<uint8_t>((cur_.frames.size() - 1) & 7)});
       if (!step()) {
         note(std::to_string(pc_) + ": " + state_string(cur_));
         // A mispredicted path that breaks a rule gets a speculation barrier
@@ -294,6 +305,7 @@ std::optional<Reject> Checker::run() {
         }
         return reject_;
       }
+      update_backtracked(history_.back());
       prev_pc_ = pc_;
       if (options_.log_level > 1) note(std::to_string(pc_) + ": " + state_string(cur_));
       // A barrier after the instruction (nospec_result: a store the kernel
@@ -342,7 +354,7 @@ bool Checker::step() {
   if (!deferred_[pc_].empty()) return fail(Errno::Einval, deferred_[pc_]);
   const isa::Slot& slot = program_.slots[pc_];
   const isa::Op op = *program_.ops[pc_];
-  const isa::Semantics semantics = isa::semantics(op, *program_.dialect);
+  const isa::Semantics& semantics = semantics_[pc_];
   next_pc_ = pc_ + program_.width_at(pc_);
   if (isa::shape_info(op).flow != isa::Flow::Next) ++jumps_processed_;
   switch (semantics.operation) {
@@ -418,8 +430,16 @@ bool Checker::alu(const isa::Slot& slot, const isa::Semantics& semantics) {
     }
     return fail(Errno::Eacces, r(dst) + " pointer " + alu_string(operation) + " pointer prohibited");
   }
-  if (is_pointer(src.type)) return pointer_alu(operation, dst, src, value, true, width);
-  if (is_pointer(value.type)) return pointer_alu(operation, dst, value, src, false, width);
+  // The offset's value decides the pointer's: precise (the kernel marks it
+  // before adjust_ptr_min_max_vals).
+  if (is_pointer(src.type)) {
+    mark_precise(static_cast<uint16_t>(1u << dst));
+    return pointer_alu(operation, dst, src, value, true, width);
+  }
+  if (is_pointer(value.type)) {
+    if (semantics.source == Source::Reg) mark_precise(static_cast<uint16_t>(1u << slot.src()));
+    return pointer_alu(operation, dst, value, src, false, width);
+  }
   regs()[dst] = scalar_alu(operation, value, src, width);
   return true;
 }
@@ -689,8 +709,11 @@ bool Checker::jump_if(const isa::Slot& slot, const isa::Semantics& semantics) {
     link_scalars(state, linked_x);
     if (by_reg) link_scalars(state, edge.y);
   };
+  note_linked(a, by_reg ? &regs()[slot.src()] : nullptr);
   const Edge taken = narrowed(true);
   const Edge falls = narrowed(false);
+  if (!taken.live || !falls.live)  // decided by the values: both precise (is_branch_taken)
+    mark_precise(static_cast<uint16_t>(1u << dst | (by_reg ? 1u << slot.src() : 0u)));
   if (taken.live && falls.live) {
     State taken_state = cur_;
     apply(taken, taken_state);

@@ -42,7 +42,8 @@ struct Access {
   const Reg* value = nullptr;  // stores: the register stored (null: an immediate)
   int64_t imm = 0;
   int value_regno = -1;
-  Reg loaded;  // loads: the result
+  bool from_register = false;  // stores: the value is value_regno's (not an immediate, not an atomic's)
+  Reg loaded;                  // loads: the result
 };
 
 class MemoryAccess {
@@ -85,7 +86,7 @@ class MemoryAccess {
     uint32_t& depth = c_.stack_depth[frame.subprog];
     depth = std::max(depth, static_cast<uint32_t>(-off));
     if (access.write) return stack_write(access, frame, reg.frame, off);
-    return stack_read(access, frame, off);
+    return stack_read(access, frame, reg.frame, off);
   }
 
   bool stack_write(Access& access, Frame& frame, uint8_t frameno, int64_t off) {
@@ -106,24 +107,30 @@ class MemoryAccess {
       if (value.type == RegType::Stack && frameno + 1u != c_.state().frames.size())
         return c_.fail(Errno::Einval, "cannot spill pointers to stack into stack frame of the caller");
       frame.set_spill(slot, value);
+      c_.note_stack_slot(frameno, slot);
       return true;
     }
     if (is_pointer(value.type)) return c_.fail(Errno::Eacces, "invalid size of register spill");
     if (index % 8 == 0 && !(value.is_const() && tnum_cast(value.var, access.size).value == 0)) {
       frame.set_spill(slot, value, access.size);  // a narrow spill of a scalar keeps its value
+      c_.note_stack_slot(frameno, slot);
       return true;
     }
     const bool zero = value.is_const() && tnum_cast(value.var, access.size).value == 0;
+    // Zero bytes are compared exactly, so the register they came from must be
+    // zero in a state this one prunes (the kernel's STACK_ZERO case).
+    if (zero && access.from_register) c_.mark_precise(static_cast<uint16_t>(1u << access.value_regno));
     std::fill_n(frame.stack.begin() + index, access.size, zero ? StackByte::Zero : StackByte::Misc);
     return true;
   }
 
-  bool stack_read(Access& access, Frame& frame, int64_t off) {
+  bool stack_read(Access& access, Frame& frame, uint8_t frameno, int64_t off) {
     const int64_t index = stack_index(off);
     const int slot = static_cast<int>(index / 8);
     const Spilled* spill = frame.spilled_at(slot);
     if (spill && (access.size < 8 || spill->size == 8)) {  // a whole slot over a narrow spill: byte by byte
       const Reg* spilled = &spill->reg;
+      c_.note_stack_slot(frameno, slot);  // a fill: the value is the spilled one's
       if (access.size == 8) {
         access.loaded = *spilled;
         return true;
@@ -273,6 +280,7 @@ bool Checker::store(const isa::Slot& slot, const isa::Semantics& semantics) {
     value = regs()[slot.src()];
     access.value = &value;
     access.value_regno = slot.src();
+    access.from_register = true;
   } else {
     access.imm = slot.imm;
   }

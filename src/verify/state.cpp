@@ -85,11 +85,13 @@ bool reg_covers(const Reg& old, const Reg& now, IdMap& ids, bool exact) {
     if (old.type != now.type) return false;
     Reg a = old, b = now;
     a.id = b.id = 0;
+    a.precise = b.precise = false;
     return a == b && ids.pair(old.id, now.id);
   }
   if (old.type == RegType::NotInit) return true;  // nothing after this point read it
   if (old.type != now.type) return false;
   if (old.type == RegType::Scalar) {
+    if (!old.precise) return true;  // no explored path's safety depended on its value
     if (!range_within(old, now) || !tnum_in(old.var, now.var)) return false;
     return old.id == 0 || ids.pair(old.id, now.id);  // linked in old: must be linked alike
   }
@@ -147,9 +149,9 @@ std::string number(int64_t value) { return std::to_string(value); }
 
 namespace {
 
-// splitmix64: one well-mixed odd multiplier per position in a state's hash.
-constexpr std::array<uint64_t, 256> kHashMultipliers = [] {
-  std::array<uint64_t, 256> table{};
+// splitmix64: one well-mixed odd multiplier per register, for the pinned sum.
+constexpr std::array<uint64_t, isa::kRegisterCount> kHashMultipliers = [] {
+  std::array<uint64_t, isa::kRegisterCount> table{};
   uint64_t seed = 0x9e3779b97f4a7c15ull;
   for (uint64_t& entry : table) {
     uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
@@ -162,45 +164,21 @@ constexpr std::array<uint64_t, 256> kHashMultipliers = [] {
 
 }  // namespace
 
-// A sum of words each times its position's multiplier: the products do not
-// wait on one another (an FNV chain of ~140 dependent multiplies was 16% of
-// a counter loop's time). Equal states (ids aside) hash alike.
-uint64_t state_hash(const State& state) {
-  uint64_t sum = 0;
-  size_t position = 0;
-  auto mix = [&](uint64_t value) { sum += value * kHashMultipliers[position++ & 255]; };
-  auto mix_reg = [&](const Reg& reg) {
-    mix(static_cast<uint64_t>(reg.type) | static_cast<uint64_t>(reg.frame) << 8 |
-        static_cast<uint64_t>(static_cast<uint32_t>(reg.off)) << 16);
-    if (reg.type == RegType::NotInit) {  // nothing else to tell apart
-      position += 6;
-      return;
-    }
-    mix(reg.var.value);
-    mix(reg.var.mask);
-    mix(reg.umin);
-    mix(reg.umax);
-    mix(static_cast<uint64_t>(reg.smin));
-    mix(static_cast<uint64_t>(reg.range) ^ reg.size ^ reg.map);
-  };
-  mix(state.speculative);
-  for (const Frame& frame : state.frames) {
-    mix(frame.callsite);
-    for (const Reg& reg : frame.regs) mix_reg(reg);
-    for (int i = 0; i < kStackSize; i += 8) {  // eight slot kinds at a time; invalid ones (zero) add nothing
-      uint64_t bytes = 0;
-      std::memcpy(&bytes, frame.stack.data() + i, sizeof bytes);
-      mix(bytes);
-    }
-    for (const Spilled& spilled : frame.spills) {
-      mix(spilled.slot);
-      mix_reg(spilled.reg);
-    }
+// The kernel's states_maybe_looping: the current frame's registers alike,
+// ids and precision aside; most states differ there at once.
+bool maybe_same(const State& old, const State& now) {
+  if (old.frames.size() != now.frames.size() || old.speculative != now.speculative) return false;
+  const auto& a = old.top().regs;
+  const auto& b = now.top().regs;
+  for (int r = 0; r < isa::kRegisterCount; ++r) {
+    const Reg& x = a[r];
+    const Reg& y = b[r];
+    if (x.type != y.type || x.var != y.var || x.off != y.off || x.umin != y.umin || x.umax != y.umax ||
+        x.smin != y.smin || x.smax != y.smax || x.u32min != y.u32min || x.u32max != y.u32max || x.s32min != y.s32min ||
+        x.s32max != y.s32max || x.frame != y.frame || x.map != y.map || x.range != y.range || x.size != y.size)
+      return false;
   }
-  sum ^= sum >> 33;  // murmur3's finalizer: every bit of the sum reaches the low ones
-  sum *= 0xff51afd7ed558ccdull;
-  sum ^= sum >> 33;
-  return sum;
+  return true;
 }
 
 namespace {
@@ -209,7 +187,7 @@ uint64_t pinned_word(int regno, uint64_t value) { return value * kHashMultiplier
 
 }  // namespace
 
-CoverSummary cover_summary(const State& old) {
+CoverSummary cover_summary(const State& old, bool precise_only) {
   CoverSummary summary;
   summary.frames = static_cast<uint8_t>(old.frames.size());
   summary.speculative = old.speculative;
@@ -219,7 +197,7 @@ CoverSummary cover_summary(const State& old) {
     const unsigned shift = (r % 8) * 8;
     summary.types[r / 8] |= uint64_t{static_cast<uint8_t>(reg.type)} << shift;
     if (reg.type != RegType::NotInit) summary.written[r / 8] |= uint64_t{0xff} << shift;
-    if (reg.type == RegType::Scalar && reg.umin == reg.umax) {
+    if (reg.type == RegType::Scalar && (reg.precise || !precise_only) && reg.umin == reg.umax) {
       summary.pinned = static_cast<uint16_t>(summary.pinned | 1u << r);
       summary.pinned_sum += pinned_word(r, reg.umin);
     }
@@ -228,7 +206,7 @@ CoverSummary cover_summary(const State& old) {
 }
 
 CoverProbe cover_probe(const State& now) {
-  CoverProbe probe{cover_summary(now), {}};
+  CoverProbe probe{cover_summary(now, false), {}};
   for (int r = 0; r < isa::kRegisterCount; ++r) probe.words[r] = pinned_word(r, now.top().regs[r].umin);
   return probe;
 }
