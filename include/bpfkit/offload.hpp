@@ -20,11 +20,13 @@
 // answers; the result's xlated program is the kernel's.
 //
 // Backends shipped: SimDevice (netdevsim), StrictDevice (an nfp-like device
-// that reads the verifier state to refuse what it cannot run), Recorder (a
-// test double). A program's lifetime on a device is a BoundProgram: load()
+// that reads the verifier state to refuse what it cannot run), HostBackend
+// (the interpreter: the program made runnable here), Recorder (a test
+// double). A program's lifetime on a device is a BoundProgram: load()
 // binds it, unload() (or the destructor) destroys it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +38,11 @@
 
 #include "bpfkit/isa.hpp"
 #include "bpfkit/verify.hpp"
+
+namespace bpfkit::vm {
+class Context;
+class Engine;
+}  // namespace bpfkit::vm
 
 namespace bpfkit::offload {
 
@@ -106,6 +113,11 @@ struct HookCall {
   bool delivered = true;
   Status refusal;  // what the backend answered
 };
+
+// The program after the recorded replace_insn and remove_insns calls, each
+// made as the kernel makes it (bpf_remove_insns moves the branches over a
+// hole): replaying a load's calls on the original gives its xlated program.
+std::vector<isa::Slot> replay(std::span<const isa::Slot> original, std::span<const HookCall> calls);
 
 enum class Stage : uint8_t { None, MapAlloc, Prepare, Verify, Translate };
 std::string_view stage_name(Stage stage);  // "", "map_alloc", "prepare", "verify", "translate"
@@ -234,6 +246,36 @@ class StrictDevice final : public Backend {
   std::vector<std::unique_ptr<Bound>> programs_;
 };
 
+// The host as a backend: translate is where the program becomes runnable
+// here, by the interpreter (later the JIT), in the given Context (its maps
+// are created there then). Every hook agrees; the engine lives until
+// destroy. The Context must outlive the backend's programs.
+class HostBackend final : public Backend {
+ public:
+  explicit HostBackend(vm::Context& context);
+  ~HostBackend() override;
+
+  std::string_view name() const override { return "host"; }
+  Status map_alloc(const isa::MapSpec&) override { return std::nullopt; }
+  Status prepare(DeviceProgram&) override { return std::nullopt; }
+  Status insn_hook(VerifierEnv&, uint32_t, int64_t) override { return std::nullopt; }
+  bool has_replace_insn() const override { return true; }
+  Status replace_insn(VerifierEnv&, uint32_t, const isa::Slot&) override { return std::nullopt; }
+  bool has_remove_insns() const override { return true; }
+  Status remove_insns(VerifierEnv&, uint32_t, uint32_t) override { return std::nullopt; }
+  Status translate(DeviceProgram& program) override;
+  void destroy(DeviceProgram& program) override;
+  std::string program_state(const DeviceProgram& program) const override;
+
+  // The translated program, ready to run in the Context; null before
+  // translate or after destroy.
+  const vm::Engine* engine(const DeviceProgram& program) const;
+
+ private:
+  vm::Context& context_;
+  std::vector<std::pair<uint32_t, std::unique_ptr<vm::Engine>>> engines_;
+};
+
 // A test double: records every call with its arguments, and refuses the
 // calls it is told to refuse.
 class Recorder final : public Backend {
@@ -271,6 +313,7 @@ class Recorder final : public Backend {
   };
   Config config_;
   std::vector<HookCall> calls_;
+  std::array<size_t, 8> calls_of_op_{};  // by Op
   std::vector<Planned> refusals_;
 };
 

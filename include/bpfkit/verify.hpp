@@ -73,7 +73,7 @@ class StateView {
   virtual uint32_t frame() const = 0;  // 0: the entry function; n: n calls deep
   virtual RegisterState reg(int regno) const = 0;
   virtual std::vector<StackSlotState> stack() const = 0;  // the slots written so far
-  virtual std::span<const uint32_t> path() const = 0;     // instructions processed on this path before this one
+  virtual std::vector<uint32_t> path() const = 0;         // instructions processed on this path before this one
   virtual bool speculative() const = 0;                   // a mispredicted path (the bpf profile)
 };
 

@@ -9,8 +9,7 @@ namespace bpfkit::offload {
 void Recorder::refuse_call(Op op, size_t nth, Refusal refusal) { refusals_.push_back({op, nth, std::move(refusal)}); }
 
 Status Recorder::record(HookCall call) {
-  const size_t nth = static_cast<size_t>(
-      std::count_if(calls_.begin(), calls_.end(), [&](const HookCall& seen) { return seen.op == call.op; }));
+  const size_t nth = calls_of_op_[static_cast<size_t>(call.op)]++;
   for (const Planned& planned : refusals_)
     if (planned.op == call.op && planned.nth == nth) call.refusal = planned.refusal;
   calls_.push_back(call);
@@ -52,5 +51,33 @@ Status Recorder::remove_insns(VerifierEnv&, uint32_t off, uint32_t count) {
 Status Recorder::translate(DeviceProgram&) { return record(HookCall(Op::Translate)); }
 
 void Recorder::destroy(DeviceProgram&) { record(HookCall(Op::Destroy)); }
+
+namespace {
+
+// bpf_adj_branches for a removal of `count` slots at `off`: a branch over the
+// hole shrinks by `count`, from either side.
+void close_hole(std::vector<isa::Slot>& slots, uint32_t off, uint32_t count) {
+  for (size_t pc = 0; pc < slots.size(); ++pc) {
+    isa::Slot& slot = slots[pc];
+    const auto op = isa::lookup(slot);
+    if (!op || isa::target_field(*op) != isa::TargetField::Off) continue;
+    const int64_t here = static_cast<int64_t>(pc), target = here + slot.off + 1;
+    if (here < off && target >= static_cast<int64_t>(off) + count) slot.off = static_cast<int16_t>(slot.off - count);
+    if (here >= off && target < off) slot.off = static_cast<int16_t>(slot.off + count);
+  }
+}
+
+}  // namespace
+
+std::vector<isa::Slot> replay(std::span<const isa::Slot> original, std::span<const HookCall> calls) {
+  std::vector<isa::Slot> slots(original.begin(), original.end());
+  for (const HookCall& call : calls) {
+    if (call.op == Op::ReplaceInsn && call.insn < slots.size()) slots[call.insn] = call.replacement;
+    if (call.op != Op::RemoveInsns || call.insn > slots.size() || call.count > slots.size() - call.insn) continue;
+    slots.erase(slots.begin() + call.insn, slots.begin() + call.insn + call.count);
+    close_hole(slots, call.insn, call.count);
+  }
+  return slots;
+}
 
 }  // namespace bpfkit::offload

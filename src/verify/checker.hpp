@@ -16,6 +16,14 @@
 
 namespace bpfkit::verify::detail {
 
+// With hooks, the paths as a tree: each processed instruction is a step
+// naming the step before it on its path, so a branch keeps its path by one
+// index, and StateView::path() walks it back only when asked.
+struct PathStep {
+  uint32_t pc;
+  int32_t before;
+};
+
 class Checker {
  public:
   Checker(const isa::Program& program, const Options& options, const Cfg& cfg, const std::vector<std::string>& deferred,
@@ -88,9 +96,9 @@ class Checker {
     uint32_t pc = 0;
     int32_t parent = -1;
     uint32_t from = 0;
-    std::vector<uint32_t> path;  // with hooks: the instructions processed before
-    std::vector<Step> history;   // since the parent state
-    uint16_t backtracked = 0;    // backtracked_ before the branch's instruction
+    int32_t path = -1;          // with hooks: the last step of the path so far (trail_)
+    std::vector<Step> history;  // since the parent state
+    uint16_t backtracked = 0;   // backtracked_ before the branch's instruction
   };
   struct Checkpoint {
     int32_t parent = -1;
@@ -155,7 +163,8 @@ class Checker {
   uint32_t id_gen_ = 0;
 
   int64_t prev_pc_ = -1;                   // the instruction processed before pc_ on this path
-  std::vector<uint32_t> path_;             // with hooks: every instruction processed on this path
+  std::vector<PathStep> trail_;            // with hooks: every path's steps
+  int32_t path_ = -1;                      // the last step of the current path
   std::vector<bool> visited_;              // per slot: processed on some path, mispredicted ones too
   std::vector<bool> nospec_;               // per pc: mispredicted paths stop before it
   std::vector<bool> nospec_result_;        // per pc: mispredicted paths stop after it

@@ -80,7 +80,10 @@ std::optional<std::string> jmp_fields(const Slot& slot) {
       if (by_reg || slot.imm != 0 || slot.src() != 0 || slot.dst() != 0 || jmp32)
         return "BPF_EXIT uses reserved fields";
       return std::nullopt;
-    case kJmpCond: return std::nullopt;  // may_goto: its own checks
+    case kJmpCond:  // check_cond_jmp_op: may_goto has no operands but its offset
+      if (by_reg || jmp32 || slot.src() != 0 || slot.dst() != 0 || slot.imm != 0)
+        return "invalid may_goto imm " + std::to_string(slot.imm);
+      return std::nullopt;
     default:
       if (by_reg ? slot.imm != 0 : slot.src() != 0) return "BPF_JMP/JMP32 uses reserved fields";
       return std::nullopt;

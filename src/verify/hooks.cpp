@@ -1,6 +1,8 @@
 // The backend's view of the verifier: a read-only StateView over the
 // current path's state, handed to Hooks::insn_hook before each processed
 // instruction (the kernel's bpf_prog_offload_verify_insn).
+#include <algorithm>
+
 #include "checker.hpp"
 
 namespace bpfkit::verify::detail {
@@ -31,7 +33,8 @@ char byte_letter(StackByte byte) {
 
 class CurrentState final : public StateView {
  public:
-  CurrentState(const State& state, std::span<const uint32_t> path) : state_(state), path_(path) {}
+  CurrentState(const State& state, const std::vector<PathStep>& trail, int32_t last)
+      : state_(state), trail_(trail), last_(last) {}
 
   uint32_t frame() const override { return static_cast<uint32_t>(state_.frames.size() - 1); }
   RegisterState reg(int regno) const override {
@@ -56,23 +59,31 @@ class CurrentState final : public StateView {
     }
     return slots;
   }
-  std::span<const uint32_t> path() const override { return path_; }
+  std::vector<uint32_t> path() const override {
+    std::vector<uint32_t> pcs;
+    for (int32_t step = last_; step >= 0; step = trail_[static_cast<size_t>(step)].before)
+      pcs.push_back(trail_[static_cast<size_t>(step)].pc);
+    std::reverse(pcs.begin(), pcs.end());
+    return pcs;
+  }
   bool speculative() const override { return state_.speculative; }
 
  private:
   const State& state_;
-  std::span<const uint32_t> path_;
+  const std::vector<PathStep>& trail_;
+  int32_t last_;
 };
 
 }  // namespace
 
 bool Checker::call_insn_hook() {
-  const CurrentState view(cur_, path_);
+  const CurrentState view(cur_, trail_, path_);
   if (auto refusal = options_.hooks->insn_hook(view, pc_, prev_pc_)) {
     if (!reject_) reject_ = Reject{refusal->error_number, pc_, refusal->message};
     return false;
   }
-  path_.push_back(pc_);
+  trail_.push_back({pc_, path_});
+  path_ = static_cast<int32_t>(trail_.size() - 1);
   return true;
 }
 

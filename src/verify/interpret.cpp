@@ -229,8 +229,7 @@ void Checker::release(int32_t index) {
 bool Checker::push_branch(State state, uint32_t pc) {
   if (pending_.size() >= kMaxPending)
     return fail(Errno::E2big, "The sequence of " + std::to_string(pending_.size() + 1) + " jumps is too complex.");
-  pending_.push_back(
-      {std::move(state), pc, parent_, pc_, options_.hooks ? path_ : std::vector<uint32_t>{}, history_, backtracked_});
+  pending_.push_back({std::move(state), pc, parent_, pc_, path_, history_, backtracked_});
   if (parent_ >= 0) ++checkpoints_[parent_].live;
   return true;
 }
@@ -252,7 +251,7 @@ bool Checker::next_path() {
   cur_ = std::move(next.state);
   pc_ = next.pc;
   prev_pc_ = next.from;
-  path_ = std::move(next.path);
+  path_ = next.path;
   history_.assign(next.history.begin(), next.history.end());
   // Same parent, same values before the branch: what was followed back
   // then still is, through the branch's instruction.

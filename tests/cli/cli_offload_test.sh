@@ -28,6 +28,8 @@ check_that sim-xlated grep -q "     3: b700000002000000  r0 = 0x2" "$tmp/stdout"
 check strict 0 "device strict: program state xlated, opt_failed no" -- "$bpfkit" offload "$tmp/dead.s" --device strict
 check_that strict-removes grep -q "  remove_insns 6 count 2" "$tmp/stdout"
 
+check host 0 "device host: program state translated, opt_failed no" -- "$bpfkit" offload "$tmp/dead.s" --device host
+
 # --json: the hook list in the kernel's order, the xlated program.
 check json 0 '{"verdict":"accepted","device":"strict","device_state":"xlated","opt_failed":false,"hooks":[{"op":"prepare"},{"op":"insn_hook","insn":0,"prev":-1},' \
   -- "$bpfkit" offload "$tmp/dead.s" --device strict --json

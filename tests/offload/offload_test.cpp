@@ -87,6 +87,37 @@ TEST(OffloadProtocol, BranchesVisitTheFallThroughFirstThenPopWithTheBranchAsPrev
                                       "insn_hook 4 1", "insn_hook 5 4", "finalize", "translate", "destroy"}));
 }
 
+// A backend that keeps what insn_hook saw of the state: the path so far
+// and r0's type at each call.
+class StateProbe final : public offload::Backend {
+ public:
+  std::vector<std::vector<uint32_t>> paths;
+  std::vector<verify::RegisterState> r0;
+  std::string_view name() const override { return "probe"; }
+  offload::Status prepare(offload::DeviceProgram&) override { return std::nullopt; }
+  offload::Status insn_hook(offload::VerifierEnv& env, uint32_t, int64_t) override {
+    paths.push_back(env.state->path());
+    r0.push_back(env.state->reg(0));
+    return std::nullopt;
+  }
+  offload::Status translate(offload::DeviceProgram&) override { return std::nullopt; }
+  void destroy(offload::DeviceProgram&) override {}
+};
+
+TEST(OffloadProtocol, TheHookSeesThePathAndTheStateBeforeTheInstruction) {
+  StateProbe probe;
+  BoundProgram bound = BoundProgram::load_slots(probe, assemble(kBranch), xdp());
+  ASSERT_TRUE(bound.result().accepted);
+  using Path = std::vector<uint32_t>;
+  EXPECT_EQ(probe.paths, (std::vector<Path>{{}, {0}, {0, 1}, {0, 1, 2}, {0, 1}, {0, 1, 4}}));
+  EXPECT_EQ(probe.r0[0].type, "?") << "r0 is not written before insn 0";
+  EXPECT_EQ(probe.r0[2].type, "scalar");  // the fall-through of `if r0 > 3`
+  EXPECT_EQ(probe.r0[2].umax, 3u);
+  EXPECT_EQ(probe.r0[2].var_mask, 3u);
+  EXPECT_TRUE(probe.r0[3].is_const());  // r0 = 1
+  EXPECT_EQ(probe.r0[4].umin, 4u) << "the popped branch: r0 > 3";
+}
+
 // A constant decides the branch: the target is never seen, the jump is
 // hard-wired to `ja 0` (replace_insn), the dead run removed, then the nop.
 constexpr std::string_view kDeadBranch = R"(
@@ -294,24 +325,6 @@ TEST(OffloadProtocol, DestroyRunsOnceFromUnloadOrTheDestructor) {
   EXPECT_EQ(second.calls().back().op, Op::Destroy);
 }
 
-// Replays replace_insn and remove_insns as bpf_remove_insns does them.
-std::vector<Slot> replay(std::vector<Slot> slots, const std::vector<HookCall>& calls) {
-  for (const HookCall& call : calls) {
-    if (call.op == Op::ReplaceInsn) slots.at(call.insn) = call.replacement;
-    if (call.op != Op::RemoveInsns) continue;
-    const uint32_t off = call.insn, count = call.count;
-    slots.erase(slots.begin() + off, slots.begin() + off + count);
-    for (size_t pc = 0; pc < slots.size(); ++pc) {
-      const auto op = isa::lookup(slots[pc]);
-      if (!op || isa::target_field(*op) != isa::TargetField::Off) continue;
-      const int64_t here = static_cast<int64_t>(pc), target = here + slots[pc].off + 1;
-      if (here < off && target >= static_cast<int64_t>(off) + count) slots[pc].off -= static_cast<int16_t>(count);
-      if (here >= off && target < off) slots[pc].off += static_cast<int16_t>(count);
-    }
-  }
-  return slots;
-}
-
 TEST(OffloadRewrites, ReplayingTheRecordedCallsGivesTheXlatedProgram) {
   size_t replayed = 0, shrunk = 0;
   for (uint64_t seed = 1; seed <= 200; ++seed) {
@@ -321,7 +334,7 @@ TEST(OffloadRewrites, ReplayingTheRecordedCallsGivesTheXlatedProgram) {
     if (!bound.result().accepted) continue;
     ++replayed;
     shrunk += bound.result().verification.xlated.size() < program.size();
-    EXPECT_EQ(replay(program, recorder.calls()), bound.result().verification.xlated) << "seed " << seed;
+    EXPECT_EQ(offload::replay(program, recorder.calls()), bound.result().verification.xlated) << "seed " << seed;
   }
   EXPECT_GT(replayed, 100u);
   EXPECT_GT(shrunk, replayed / 4);
@@ -538,37 +551,78 @@ TEST(StrictDevice, RefusesReplacementsOtherThanHardWiredJumps) {
   device.destroy(program);
 }
 
+// An XDP test run of a 64-byte frame with rx_queue_index = queue: the
+// original program on the interpreter, or (with `host`) as the host backend
+// translated it.
+uint32_t run_xdp(const std::vector<Slot>& code, uint32_t queue, bool through_host_backend = false) {
+  vm::Context context;
+  vm::TestRunInput input;
+  input.type = isa::ProgramType::Xdp;
+  input.data_in.assign(64, 0xab);
+  input.ctx_in = std::vector<uint8_t>(24, 0);
+  (*input.ctx_in)[4] = 64;                            // data_end: the packet's size
+  (*input.ctx_in)[16] = static_cast<uint8_t>(queue);  // rx_queue_index
+  (*input.ctx_in)[12] = 1;                            // ingress_ifindex
+  auto prepared = vm::prepare_test_run(context, input);
+  EXPECT_TRUE(prepared) << (prepared ? "" : prepared.error().message);
+  offload::HostBackend host(context);
+  std::optional<BoundProgram> bound;
+  std::unique_ptr<vm::Engine> direct;
+  const vm::Engine* engine = nullptr;
+  if (through_host_backend) {
+    bound = BoundProgram::load_slots(host, code, xdp());
+    EXPECT_TRUE(bound->result().accepted);
+    EXPECT_EQ(bound->result().device_state, "translated");
+    engine = host.engine(bound->program());
+  } else if (auto made = vm::make_interpreter(*isa::decode(code), context)) {
+    direct = std::move(*made);
+    engine = direct.get();
+  }
+  if (!engine) {
+    ADD_FAILURE() << "no engine";
+    return ~0u;
+  }
+  auto out = vm::test_run(*engine, context, input);
+  EXPECT_TRUE(out && !out->run.error);
+  return out ? out->retval : ~0u;
+}
+
+const std::vector<std::string_view> kRunnable = {kBranch, kDeadBranch, kDeadFallThrough, kLoop, kSubprogram, kPruned};
+
 // What it accepts runs as the original does on the host.
 TEST(StrictDevice, WhatItTranslatesRunsAsTheOriginalDoes) {
-  const std::vector<std::string_view> sources = {kBranch, kDeadBranch, kDeadFallThrough, kLoop, kSubprogram, kPruned};
   for (uint32_t queue : {0u, 2u, 7u}) {
-    for (std::string_view source : sources) {
+    for (std::string_view source : kRunnable) {
       const std::vector<Slot> slots = assemble(source);
       offload::StrictDevice device;
       BoundProgram bound = BoundProgram::load_slots(device, slots, xdp());
       ASSERT_TRUE(bound.result().accepted);
       const std::vector<Slot> translated = device.translated(bound.program());
       EXPECT_EQ(translated, bound.result().verification.xlated);
-      auto run = [&](const std::vector<Slot>& code) -> uint64_t {
-        vm::Context context;
-        vm::TestRunInput input;
-        input.type = isa::ProgramType::Xdp;
-        input.data_in.assign(64, 0xab);
-        input.ctx_in = std::vector<uint8_t>(24, 0);
-        (*input.ctx_in)[4] = 64;                            // data_end: the packet's size
-        (*input.ctx_in)[16] = static_cast<uint8_t>(queue);  // rx_queue_index
-        (*input.ctx_in)[12] = 1;                            // ingress_ifindex
-        auto prepared = vm::prepare_test_run(context, input);
-        EXPECT_TRUE(prepared) << (prepared ? "" : prepared.error().message);
-        auto engine = vm::make_interpreter(*isa::decode(code), context);
-        EXPECT_TRUE(engine);
-        auto out = vm::test_run(**engine, context, input);
-        EXPECT_TRUE(out && !out->run.error);
-        return out ? out->retval : ~0ull;
-      };
-      EXPECT_EQ(run(translated), run(slots)) << source << " queue " << queue;
+      EXPECT_EQ(run_xdp(translated, queue), run_xdp(slots, queue)) << source << " queue " << queue;
     }
   }
+}
+
+// ---- The host: the interpreter as a backend ----
+
+TEST(HostBackend, TranslateMakesTheProgramRunnable) {
+  for (uint32_t queue : {0u, 5u}) {
+    for (std::string_view source : kRunnable) {
+      const std::vector<Slot> slots = assemble(source);
+      EXPECT_EQ(run_xdp(slots, queue, true), run_xdp(slots, queue)) << source << " queue " << queue;
+    }
+  }
+}
+
+TEST(HostBackend, TheEngineGoesWithDestroy) {
+  vm::Context context;
+  offload::HostBackend host(context);
+  BoundProgram bound = BoundProgram::load_slots(host, assemble(kBranch), xdp());
+  EXPECT_NE(host.engine(bound.program()), nullptr);
+  EXPECT_FALSE(bound.result().opt_failed) << "the host takes every rewrite";
+  bound.unload();
+  EXPECT_EQ(host.engine(bound.program()), nullptr);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // simulated offload device through module offload's hooks, and show every
 // hook call, the device's state and the program as the verifier rewrote it.
 #include "bpfkit/offload.hpp"
+#include "bpfkit/vm.hpp"
 #include "commands.hpp"
 #include "input.hpp"
 #include "report.hpp"
@@ -23,8 +24,9 @@ struct Options {
 Options options;
 CLI::App* command = nullptr;
 
-std::unique_ptr<offload::Backend> make_device() {
+std::unique_ptr<offload::Backend> make_device(vm::Context& host_context) {
   if (options.device == "strict") return std::make_unique<offload::StrictDevice>();
+  if (options.device == "host") return std::make_unique<offload::HostBackend>(host_context);
   offload::SimSwitches switches;
   switches.bind_accept = !options.no_bind_accept;
   switches.verifier_accept = !options.no_verifier_accept;
@@ -135,7 +137,8 @@ int offload_input(const InputFile& input, Printer& printer) {
                                     std::string(verify::program_type_name(type))),
                         kExitBadInput);
 
-  auto device = make_device();
+  vm::Context host_context;
+  auto device = make_device(host_context);
   offload::BoundProgram bound = target->program
                                     ? offload::BoundProgram::load(*device, *target->program, target->options)
                                     : offload::BoundProgram::load_slots(*device, target->slots, target->options);
@@ -156,9 +159,10 @@ void add_options(CLI::App& app) {
                  "program: .bin (raw), .hex, .data (conformance test), assembly or an eBPF object (.o)")
       ->required();
   app.add_option("--device", options.device,
-                 "sim (netdevsim's behaviour) or strict (an nfp-like device that refuses what it cannot run)")
+                 "sim (netdevsim's behaviour), strict (an nfp-like device that refuses what it cannot run) or "
+                 "host (the interpreter, which makes the translated program runnable here)")
       ->required()
-      ->check(CLI::IsMember({"sim", "strict"}));
+      ->check(CLI::IsMember({"sim", "strict", "host"}));
   add_verify_flags(app, options.verify);
   app.add_flag("--no-bind-accept", options.no_bind_accept, "sim: prepare refuses the program (EOPNOTSUPP)");
   app.add_flag("--no-verifier-accept", options.no_verifier_accept,
