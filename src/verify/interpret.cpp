@@ -145,7 +145,7 @@ State Checker::initial_state() const {
 // lists stay short, and a loop's old iterations stop being compared.
 Checker::Visit Checker::visit(uint32_t pc) {
   const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
-  bool add = (jumps >= 2 && insns >= 8) || (prev_insns_ == 0 && result_.states == 0);
+  bool add = jumps >= 2 && insns >= 8;
   std::optional<CoverProbe> probe;
   std::vector<uint32_t>& listed = listed_[pc];
   for (size_t k = listed.size(); k-- > 0;) {
