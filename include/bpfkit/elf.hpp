@@ -133,6 +133,30 @@ struct RelocationInfo {
   std::string_view symbol;
 };
 
+// The kinds libbpf gives `.kconfig` externs (find_kcfg_type).
+enum class KconfigKind : uint8_t { Unknown, Bool, Tristate, Char, CharArray, Int };
+
+// An extern of `.kconfig` (`extern u32 LINUX_KERNEL_VERSION __kconfig;`).
+// libbpf lays them out in one read-only map, `.kconfig` (by alignment, then
+// size, then name), and fills it when it loads the object.
+struct KconfigExtern {
+  std::string_view name;
+  uint64_t offset = 0;  // in the `.kconfig` map's value
+  uint64_t size = 0;
+  KconfigKind kind = KconfigKind::Unknown;
+  bool is_signed = false;
+  bool weak = false;  // `__weak`: a missing value is 0 instead of an error
+};
+
+// A variable of global data (.data, .rodata, .bss and their named forms),
+// from the symbol table: what a skeleton's `rodata->x = ...` sets.
+struct GlobalVariable {
+  std::string_view name;
+  std::string_view section;  // = the name of its global-data map
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
 // Pointers in global data: isa::Program carries them (isa.hpp).
 using DataRelocation = isa::DataRelocation;
 using isa::apply_data_relocations;
@@ -146,7 +170,33 @@ struct ObjectInfo {
   std::vector<RelocationInfo> relocations;
   std::vector<DataRelocation> data_relocations;
   std::string license;
+  std::vector<KconfigExtern> kconfig;     // the `.kconfig` map is in maps when there are any
+  std::vector<GlobalVariable> variables;  // by section, then offset
 };
+
+// What libbpf resolves `.kconfig` externs from: the running kernel's
+// version, whether its syscalls have wrappers, and its config
+// (/proc/config.gz or /boot/config-$(uname -r)).
+struct KconfigValues {
+  uint32_t kernel_version = 0;  // KERNEL_VERSION(a, b, c): LINUX_KERNEL_VERSION
+  bool syscall_wrapper = true;  // LINUX_HAS_SYSCALL_WRAPPER (x86-64 since 4.17)
+  // CONFIG_X -> its value as the config file writes it (y, m, 42, 0x10,
+  // "text"); nullopt when no config could be read (then any CONFIG_ extern
+  // fails, as in libbpf).
+  std::optional<std::unordered_map<std::string, std::string>> config;
+};
+
+// The `CONFIG_X=value` lines of a kernel config ("# CONFIG_X is not set"
+// and blank lines say nothing).
+std::unordered_map<std::string, std::string> parse_kconfig(std::string_view text);
+// KERNEL_VERSION of a release string ("6.18.44-fc" -> 0x06122c); 0 if unreadable.
+uint32_t kernel_version_of(std::string_view release);
+// The `.kconfig` map's value with every extern set by libbpf's rules
+// (bpf_object__resolve_externs): y/n/m for bool, tristate and char, a
+// quoted string for a char array, a number that fits for an integer; an
+// unknown LINUX_ name, a value of the wrong kind, or a strong extern with no
+// value is an error naming it; a weak one with none is 0.
+Expected<std::vector<uint8_t>> kconfig_image(const ObjectInfo& info, const KconfigValues& values);
 
 class Linker;
 
@@ -170,8 +220,11 @@ class EbpfObject {
   // map index) or kPseudoMapIdxValue (imm = map index, second imm = offset
   // into the value). Then decoded (isa::decode, Linux): every function placed
   // with its name and boundaries, the maps and global-data images its lddw
-  // name by index (`maps`, in info().maps order), the pointers in global data
-  // (`data_relocations`), entry 0. Errors carry the input name.
+  // name by index (`maps`: as libbpf creates maps for the programs it loads,
+  // only those its code names, with the inner maps their `.values` name and
+  // the maps their global data points into, in info().maps order), the
+  // pointers in global data (`data_relocations`), entry 0. Errors carry the
+  // input name.
   Expected<isa::Program> load_program(const ProgramInfo& program) const;
 
  private:
@@ -203,6 +256,11 @@ class EbpfObject {
   Expected<void> read_legacy_maps();
   Expected<void> read_btf_maps();
   Expected<void> read_relocations();
+  Expected<void> read_kconfig_externs();
+  void read_variables();
+  // The `.kconfig` map's index and the extern's offset in it.
+  std::optional<std::pair<uint32_t, uint64_t>> kconfig_extern(std::string_view name) const;
+  Expected<bool> read_inner_map_slot(const SectionHeader& maps, const RelocationEntry& r, uint64_t at);
   // The map whose value holds byte `offset` of `section`, and the offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> map_at(uint32_t section, uint64_t offset) const;
   std::optional<DataRelocation> data_relocation(uint32_t section, const RelocationEntry& r) const;
@@ -219,6 +277,8 @@ class EbpfObject {
   std::vector<MapOrigin> origins_;
   std::map<std::pair<uint32_t, uint64_t>, uint32_t> map_by_origin_;  // (section, offset) -> map
   uint64_t map_name_bytes_ = 0;                                      // copied into info_.maps
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> values_at_;      // map of maps origin -> its `values` offset
+  std::unordered_map<std::string_view, uint64_t> kconfig_offset_;    // extern name -> offset in `.kconfig`
   friend class Linker;
 };
 

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -163,6 +164,10 @@ enum class MapType : uint32_t {
 std::string_view map_type_name(uint32_t type);
 // "devmap (14)", or "type 99" for an id without a name: for messages.
 std::string describe_map_type(uint32_t type);
+// Whether a program may pass a map of this type to helper `helper`: the
+// kernel's check_map_func_compatibility (a queue takes push, pop and peek
+// only; redirect_map takes a devmap, devmap_hash, cpumap or xskmap; ...).
+bool map_helper_compatible(uint32_t map_type, uint32_t helper);
 
 // What a program's object says about one map (legacy `struct bpf_map_def`,
 // a BTF-defined `.maps` entry, or a global-data section). Shared by the ELF
@@ -176,6 +181,13 @@ struct MapSpec {
   uint32_t flags = 0;
   std::vector<uint8_t> initial;  // global data: the section's bytes (value of key 0)
   bool read_only = false;        // .rodata: programs may not write it
+  uint64_t map_extra = 0;        // bloom filter: the number of hash functions (0: 5)
+  // Array and hash of maps: the inner maps' shape (BTF `__array(values,
+  // struct {...})`, or a legacy definition's inner map), and the slots the
+  // object fills (BTF `.values`): key -> the index of the inner map among
+  // the program's maps.
+  std::shared_ptr<const MapSpec> inner;
+  std::vector<std::pair<uint32_t, uint32_t>> initial_maps;
 };
 
 // A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a

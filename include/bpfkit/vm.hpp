@@ -82,10 +82,17 @@ class MemoryMap {
 // Update flags and the errno values the map operations return (negated), as
 // the kernel's helpers hand them to programs in r0.
 inline constexpr uint64_t kBpfAny = 0, kBpfNoExist = 1, kBpfExist = 2;
-inline constexpr int kEPERM = 1, kENOENT = 2, kEAGAIN = 11, kEFAULT = 14, kEEXIST = 17, kEINVAL = 22, kE2BIG = 7,
-                     kENOTSUPP = 524;
+inline constexpr int kEPERM = 1, kENOENT = 2, kEAGAIN = 11, kEFAULT = 14, kEEXIST = 17, kENODEV = 19, kEINVAL = 22,
+                     kE2BIG = 7, kENOSPC = 28, kEOPNOTSUPP = 95, kENOTSUPP = 524;
+
+// What libbpf sizes a perf event array of max_entries 0 to: the possible
+// CPUs (/sys/devices/system/cpu/possible; the online count where that file
+// is missing).
+uint32_t possible_cpus();
 
 class RingBuf;
+class PerfEventArray;
+class StackTraceMap;
 
 // One map. Its value storage is one host buffer that the Context maps as
 // one region, so a value pointer handed to a program is a guest address; the
@@ -110,6 +117,8 @@ class Map {
   uint64_t handle() const { return handle_; }
   // The bytes the Context maps as this map's region.
   std::span<uint8_t> storage() { return storage_; }
+  // Whether a program may store into its values (not .rodata, devmap, xskmap).
+  bool writable_by_programs() const;
 
   // The value for key, empty if none. LRU maps count this as a use.
   std::span<uint8_t> lookup(std::span<const uint8_t> key);
@@ -122,7 +131,22 @@ class Map {
   // Every present entry, in storage order (deterministic, for dumping).
   virtual std::vector<Entry> entries() = 0;
 
+  // Queue, stack and bloom filter (bpf_map_push_elem, pop, peek; user
+  // space's update with no key pushes): 0 or a negative errno. Other maps
+  // answer -EINVAL, as the kernel's default map ops do.
+  virtual int push_errno(std::span<const uint8_t> value, uint64_t flags);
+  // Copies the next value out (pop also removes it); a bloom filter's peek
+  // reads `out` as the value to test instead.
+  virtual int pop_errno(std::span<uint8_t> out);
+  virtual int peek_errno(std::span<uint8_t> out);
+
+  // Array and hash of maps: each value is the index (in the Context) of an
+  // inner map, and a program's lookup gets that map's handle.
+  bool holds_maps() const { return type() == isa::MapType::ArrayOfMaps || type() == isa::MapType::HashOfMaps; }
+
   virtual RingBuf* ringbuf() { return nullptr; }
+  virtual PerfEventArray* perf_event_array() { return nullptr; }
+  virtual StackTraceMap* stack_trace() { return nullptr; }
 
  protected:
   Map(const isa::MapSpec& spec, size_t storage_bytes) : spec_(spec), storage_(storage_bytes) {}
@@ -170,6 +194,51 @@ class RingBuf : public Map {
   uint64_t mask_;
   uint64_t producer_ = 0, consumer_ = 0;
   std::set<uint64_t> reserved_;  // header offsets of busy records
+};
+
+// BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 slots (perf event fds, which user space
+// sets); bpf_perf_event_output's records are collected per CPU index, in
+// order, as a reader of the perf buffers would see them.
+class PerfEventArray : public Map {
+ public:
+  explicit PerfEventArray(const isa::MapSpec& spec);
+  void output(uint32_t cpu, std::span<const uint8_t> record);
+  // The records so far (CPU index, bytes), which are handed over.
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> drain();
+
+  std::vector<Entry> entries() override;
+  PerfEventArray* perf_event_array() override { return this; }
+
+ protected:
+  std::span<uint8_t> do_lookup(std::span<const uint8_t> key) override;
+  int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override;
+  int do_erase(std::span<const uint8_t> key) override;
+
+ private:
+  std::vector<bool> present_;
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> records_;
+};
+
+// BPF_MAP_TYPE_STACK_TRACE: stack ids -> arrays of value_size / 8
+// addresses (bpf_get_stackid fills them; user space reads and deletes).
+class StackTraceMap : public Map {
+ public:
+  explicit StackTraceMap(const isa::MapSpec& spec);
+  // The id of `ips` (at most value_size / 8 addresses, the rest zero): the
+  // id of an equal stack if there is one, else a free id; -EEXIST (unless
+  // `reuse`) when its bucket holds another stack, -EFAULT for no addresses.
+  int64_t store(std::span<const uint64_t> ips, bool reuse);
+
+  std::vector<Entry> entries() override;
+  StackTraceMap* stack_trace() override { return this; }
+
+ protected:
+  std::span<uint8_t> do_lookup(std::span<const uint8_t> key) override;
+  int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override;
+  int do_erase(std::span<const uint8_t> key) override;
+
+ private:
+  std::vector<bool> present_;
 };
 
 // ---- Helpers and syscalls -------------------------------------------------
@@ -361,6 +430,8 @@ class Context {
   uint64_t stack_top() const { return region_base(kStackRegion) + isa::frame_model(dialect_).entry_fp; }
 
   // Creates a map and maps its storage; returns its index (lddw src 5's imm).
+  // A perf event array of max_entries 0 gets one slot per possible CPU, as
+  // libbpf sizes it.
   // The maps of one Context may take at most map_memory_limit bytes
   // (kDefaultMapMemoryLimit) when full (Map::footprint); a declaration past
   // it is an error naming the map.
@@ -369,6 +440,12 @@ class Context {
   // global data holds (Program::data_relocations) written into them.
   Expected<void> add_maps(const isa::Program& program);
   void set_map_memory_limit(uint64_t bytes) { map_memory_limit_ = bytes; }
+  // Puts map `inner` in slot `key` of the array or hash of maps `outer`
+  // (by Context index), checked against the outer map's inner definition as
+  // the kernel's bpf_map_meta_equal checks it.
+  Expected<void> set_inner_map(uint32_t outer, uint32_t key, uint32_t inner);
+  // The inner map a value of a map of maps names; null if none.
+  Map* inner_map(std::span<const uint8_t> value);
   Map& map(uint32_t index) { return *maps_.at(index); }
   uint32_t map_count() const { return static_cast<uint32_t>(maps_.size()); }
   // Handles by map index: what lddw src 5 and 6 resolve to.

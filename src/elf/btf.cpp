@@ -36,6 +36,7 @@ enum Kind : uint32_t {
 struct Type {
   uint64_t at = 0;  // file offset of the type's record
   uint32_t name = 0, kind = 0, vlen = 0, size_or_type = 0;
+  bool kind_flag = false;
   std::span<const uint8_t> extra;  // the kind-specific data after the 12-byte record
 };
 
@@ -90,12 +91,57 @@ class Btf {
     return read_types(body.subspan(type_off, type_len), file_offset + hdr + type_off);
   }
 
+  Expected<std::vector<BtfVariable>> datasec(std::string_view section) {
+    std::vector<BtfVariable> out;
+    for (const Type& t : types_) {
+      if (t.kind != kDatasec || name_of(t.name) != section) continue;
+      for (uint32_t i = 0; i < t.vlen; ++i) {
+        auto var = type(load32(t.extra, i * 12), t.at);
+        if (!var) return var.error();
+        if ((*var)->kind != kVar) continue;  // a FUNC (a ksym function) has no data
+        BtfVariable v;
+        v.name = name_of((*var)->name);
+        v.offset = load32(t.extra, i * 12 + 4);
+        auto size = size_of((*var)->size_or_type, (*var)->at);
+        if (!size) return size.error();
+        v.size = *size;
+        classify((*var)->size_or_type, (*var)->at, v);
+        out.push_back(v);
+      }
+    }
+    return out;
+  }
+
+  // libbpf's find_kcfg_type: bool, tristate (enum libbpf_tristate), char,
+  // char array, integer; anything else is Unknown (libbpf refuses it).
+  void classify(uint32_t id, uint64_t at, BtfVariable& v) const {
+    auto t = resolve(id, at);
+    if (!t) return;
+    const Type& type = **t;
+    if (type.kind == kEnum && name_of(type.name) == "libbpf_tristate") {
+      v.kind = KconfigKind::Tristate, v.align = 4;
+    } else if (type.kind == kEnum || type.kind == kEnum64) {
+      v.kind = KconfigKind::Int, v.align = type.size_or_type, v.is_signed = false;
+    } else if (type.kind == kInt) {
+      const uint32_t encoding = load32(type.extra, 0) >> 24;  // BTF_INT_SIGNED 1, CHAR 2, BOOL 4
+      v.align = type.size_or_type;
+      v.is_signed = (encoding & 1) != 0;
+      v.kind = (encoding & 4) != 0                             ? KconfigKind::Bool
+               : (encoding & 2) != 0 && type.size_or_type == 1 ? KconfigKind::Char
+                                                               : KconfigKind::Int;
+    } else if (type.kind == kArray) {
+      auto elem = resolve(load32(type.extra, 0), type.at);
+      if (elem && (*elem)->kind == kInt && (*elem)->size_or_type == 1) v.kind = KconfigKind::CharArray, v.align = 1;
+    }
+    if (v.align == 0 || (v.align & (v.align - 1)) != 0) v.align = 1;
+  }
+
   Expected<std::vector<BtfMap>> maps() {
     std::vector<BtfMap> out;
     for (const Type& t : types_) {
       if (t.kind != kDatasec || name_of(t.name) != ".maps") continue;
       for (uint32_t i = 0; i < t.vlen; ++i) {
-        auto map = map_of(load32(t.extra, i * 12), t.at);
+        auto map = map_of(load32(t.extra, i * 12), t.at, 0);
         if (!map) return map.error();
         map->offset = load32(t.extra, i * 12 + 4);
         out.push_back(std::move(*map));
@@ -121,6 +167,7 @@ class Btf {
       const uint32_t info = load32(section, pos + 4);
       t.kind = (info >> 24) & 0x1f;
       t.vlen = info & 0xffff;
+      t.kind_flag = (info >> 31) != 0;
       t.size_or_type = load32(section, pos + 8);
       const auto extra = extra_size(t.kind, t.vlen);
       if (!extra)
@@ -215,6 +262,26 @@ class Btf {
     return static_cast<uint32_t>(*size);
   }
 
+  // `__array(values, struct {...})`: an ARRAY of PTRs to the inner map's
+  // definition STRUCT. A prog array's `__array(values, int (void *))`
+  // points to a FUNC_PROTO instead: no inner map.
+  Expected<std::optional<isa::MapSpec>> inner_shape(uint32_t type, uint64_t at, int depth) {
+    auto array = resolve(type, at);
+    if (!array) return array.error();
+    if ((*array)->kind != kArray) return std::optional<isa::MapSpec>();
+    auto ptr = resolve(load32((*array)->extra, 0), (*array)->at);
+    if (!ptr) return ptr.error();
+    if ((*ptr)->kind != kPtr) return std::optional<isa::MapSpec>();
+    auto def = resolve((*ptr)->size_or_type, (*ptr)->at);
+    if (!def) return def.error();
+    if ((*def)->kind != kStruct) return std::optional<isa::MapSpec>();
+    if (depth > 0)  // the kernel allows one level: an inner map is no map of maps
+      return fail(Errc::Unsupported, input_, (*def)->at, "a map of maps' inner map is itself a map of maps");
+    auto shape = shape_of(**def, depth + 1);
+    if (!shape) return shape.error();
+    return std::optional<isa::MapSpec>(shape->spec);
+  }
+
   Expected<void> member(isa::MapSpec& spec, std::string_view name, uint32_t type, uint64_t at) const {
     uint32_t* number_field = name == "type"          ? &spec.type
                              : name == "key_size"    ? &spec.key_size
@@ -222,7 +289,11 @@ class Btf {
                              : name == "max_entries" ? &spec.max_entries
                              : name == "map_flags"   ? &spec.flags
                                                      : nullptr;
-    if (number_field != nullptr) {
+    if (name == "map_extra") {
+      auto n = number(type, at, name);
+      if (!n) return n.error();
+      spec.map_extra = *n;
+    } else if (number_field != nullptr) {
       auto n = number(type, at, name);
       if (!n) return n.error();
       *number_field = *n;
@@ -234,7 +305,7 @@ class Btf {
     return {};
   }
 
-  Expected<BtfMap> map_of(uint32_t var_id, uint64_t at) {
+  Expected<BtfMap> map_of(uint32_t var_id, uint64_t at, int depth) {
     auto var = type(var_id, at);
     if (!var) return var.error();
     if ((*var)->kind != kVar)
@@ -249,33 +320,56 @@ class Btf {
       return fail(
           Errc::BadHeader, input_, (*def)->at,
           "map '" + std::string(map.name.substr(0, 64)) + "' is BTF kind " + hex((*def)->kind) + ", want STRUCT");
-    auto shape = shape_of(**def);
+    auto shape = shape_of(**def, depth);
     if (!shape) return shape.error();
-    map.spec = *shape;
+    map.spec = shape->spec;
+    map.values_offset = shape->values_offset;
     return map;
   }
 
+  struct Shape {
+    isa::MapSpec spec;
+    std::optional<uint64_t> values_offset;
+  };
+
   // The map a definition STRUCT describes, read once per STRUCT: a DATASEC
   // may name one large STRUCT in every entry.
-  Expected<isa::MapSpec> shape_of(const Type& def) {
+  Expected<Shape> shape_of(const Type& def, int depth) {
     const auto id = static_cast<uint32_t>(&def - types_.data());
     if (auto it = shapes_.find(id); it != shapes_.end()) return it->second;
-    isa::MapSpec spec;
+    Shape shape;
+    const bool bitfield_offsets = def.kind_flag;  // member offsets hold a bitfield size above bit 24
     for (uint32_t i = 0; i < def.vlen; ++i) {
       const std::string_view name = name_of(load32(def.extra, i * 12));
-      if (auto ok = member(spec, name, load32(def.extra, i * 12 + 4), def.at); !ok) return ok.error();
+      const uint32_t type = load32(def.extra, i * 12 + 4);
+      if (auto ok = member(shape.spec, name, type, def.at); !ok) return ok.error();
+      if (name != "values") continue;
+      shape.spec.value_size = 4;  // libbpf: a map of maps' or prog array's values are u32 ids
+      auto inner = inner_shape(type, def.at, depth);
+      if (!inner) return inner.error();
+      if (!*inner) continue;
+      shape.spec.inner = std::make_shared<const isa::MapSpec>(std::move(**inner));
+      const uint32_t bits = load32(def.extra, i * 12 + 8) & (bitfield_offsets ? 0xffffffu : 0xffffffffu);
+      shape.values_offset = bits / 8;
     }
-    shapes_.emplace(id, spec);
-    return spec;
+    shapes_.emplace(id, shape);
+    return shape;
   }
 
   const std::string& input_;
   StringTable strings_;
   std::vector<Type> types_;
-  std::unordered_map<uint32_t, isa::MapSpec> shapes_;  // definition STRUCT id -> the map it describes
+  std::unordered_map<uint32_t, Shape> shapes_;  // definition STRUCT id -> the map it describes
 };
 
 }  // namespace
+
+Expected<std::vector<BtfVariable>> btf_datasec(std::span<const uint8_t> btf, uint64_t file_offset,
+                                               const std::string& input, std::string_view section) {
+  Btf reader(input);
+  if (auto ok = reader.read(btf, file_offset); !ok) return ok.error();
+  return reader.datasec(section);
+}
 
 Expected<std::vector<BtfMap>> btf_maps(std::span<const uint8_t> btf, uint64_t file_offset, const std::string& input) {
   Btf reader(input);

@@ -42,8 +42,9 @@ class Linker {
     place(section, program.offset, program.offset + program.slots);
     for (size_t i = 0; i < placed_.size(); ++i)  // place() appends: every callee is visited
       if (auto ok = patch(placed_[i]); !ok) return ok.error();
-    return EbpfObject::Linked{std::move(out_), object_.info_.maps, object_.info_.data_relocations,
-                              std::move(functions_)};
+    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_)};
+    keep_used_maps(linked);
+    return linked;
   }
 
  private:
@@ -192,6 +193,7 @@ class Linker {
   Expected<void> lddw(uint32_t pc, const Reloc& reloc) {
     const SymbolEntry& sym = symbol(reloc);
     const int64_t addend = int64_t{out_[pc].imm} + reloc.entry.addend;
+    if (reloc.entry.type == kRBpf64_64 && sym.section == kShnUndef) return extern_load(pc, reloc, addend);
     if (reloc.entry.type != kRBpf64_64 || sym.section == kShnUndef || sym.section >= in_.sections().size())
       return in_.fail_at(Errc::Unsupported, reloc.at,
                          "lddw relocation type " + hex(reloc.entry.type) + " against '" + std::string(sym.name) +
@@ -216,11 +218,64 @@ class Linker {
       first.set_src(whole_section ? isa::kPseudoMapIdxValue : isa::kPseudoMapIdx);
       first.imm = static_cast<int32_t>(map->first);
       second.imm = whole_section ? static_cast<int32_t>(sym.value + addend) : 0;
+      map_loads_.push_back(pc);  // renumbered once the maps used are known
       return {};
     }
     return in_.fail_at(Errc::Unsupported, reloc.at,
                        "lddw relocation against '" + std::string(sym.name) + "' in section '" +
                            std::string(in_.sections()[sym.section].name) + "' names no map or global data");
+  }
+
+  // An extern: a `.kconfig` one is its place in the `.kconfig` map (libbpf
+  // turns the lddw into a map value load); others (__ksym) bpfkit lacks.
+  Expected<void> extern_load(uint32_t pc, const Reloc& reloc, int64_t addend) {
+    const SymbolEntry& sym = symbol(reloc);
+    auto kconfig = object_.kconfig_extern(sym.name);
+    if (!kconfig)
+      return in_.fail_at(Errc::Unsupported, reloc.at,
+                         "extern '" + std::string(sym.name) +
+                             "' is not a .kconfig extern (externs of .ksyms and other objects are not supported)");
+    out_[pc].set_src(isa::kPseudoMapIdxValue);
+    out_[pc].imm = static_cast<int32_t>(kconfig->first);
+    out_[pc + 1].imm = static_cast<int32_t>(kconfig->second + addend);
+    map_loads_.push_back(pc);
+    return {};
+  }
+
+  // As libbpf creates maps for the programs it loads, only the maps the
+  // program's code names are kept, with what they bring along: the inner
+  // maps their `.values` name, and the maps their global data points into.
+  // Kept in the object's order, renumbered; the lddw follow.
+  void keep_used_maps(EbpfObject::Linked& linked) const {
+    const std::vector<isa::MapSpec>& all = object_.info_.maps;
+    std::vector<bool> used(all.size(), false);
+    std::vector<uint32_t> work;
+    auto use = [&](uint32_t map) {
+      if (map < used.size() && !used[map]) used[map] = true, work.push_back(map);
+    };
+    for (uint32_t pc : map_loads_) use(static_cast<uint32_t>(linked.code[pc].imm));
+    while (!work.empty()) {
+      const uint32_t map = work.back();
+      work.pop_back();
+      for (const auto& [slot, inner] : all[map].initial_maps) use(inner);
+      for (const DataRelocation& r : object_.info_.data_relocations)
+        if (r.map == map) use(r.target_map);
+    }
+    std::vector<uint32_t> renumbered(all.size(), UINT32_MAX);
+    for (uint32_t map = 0; map < all.size(); ++map) {
+      if (!used[map]) continue;
+      renumbered[map] = static_cast<uint32_t>(linked.maps.size());
+      linked.maps.push_back(all[map]);
+    }
+    for (isa::MapSpec& spec : linked.maps)
+      for (auto& [slot, inner] : spec.initial_maps) inner = renumbered[inner];
+    for (DataRelocation r : object_.info_.data_relocations) {
+      if (!used[r.map]) continue;
+      r.map = renumbered[r.map];
+      r.target_map = renumbered[r.target_map];
+      linked.data_relocations.push_back(r);
+    }
+    for (uint32_t pc : map_loads_) linked.code[pc].imm = static_cast<int32_t>(renumbered[linked.code[pc].imm]);
   }
 
   const SymbolEntry& symbol(const Reloc& r) const { return in_.symbols()[r.entry.symbol]; }
@@ -232,6 +287,7 @@ class Linker {
   std::vector<Placed> placed_;
   std::vector<isa::Slot> out_;
   std::vector<EbpfObject::Function> functions_;
+  std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
 };
 
 Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const { return Linker(*this).run(program); }

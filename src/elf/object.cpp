@@ -13,7 +13,9 @@ namespace {
 
 using namespace detail;
 
-constexpr uint64_t kMapDefSize = 20;  // struct bpf_map_def: five u32
+constexpr uint32_t kKconfigSection = UINT32_MAX;  // the `.kconfig` map's origin: no section of the file
+constexpr uint64_t kMapDefSize = 20;              // struct bpf_map_def: five u32
+constexpr uint64_t kElfMapDefSize = 36;           // iproute2's struct bpf_elf_map: nine u32
 // What an object may make us allocate beyond its own bytes: its global data
 // (the VM allocates each section's size, .bss included) and its map names.
 constexpr uint64_t kMaxGlobalData = uint64_t{1} << 26;    // 64 MiB in all, far above what the kernel accepts
@@ -125,6 +127,8 @@ Expected<void> EbpfObject::read() {
   if (auto ok = read_legacy_maps(); !ok) return ok;
   if (auto ok = read_btf_maps(); !ok) return ok;
   if (auto ok = read_global_data(); !ok) return ok;
+  if (auto ok = read_kconfig_externs(); !ok) return ok;
+  read_variables();
   if (const SectionHeader* license = in.find("license")) {
     const auto bytes = in.contents(*license);
     const auto nul = std::find(bytes.begin(), bytes.end(), uint8_t{0});
@@ -176,7 +180,82 @@ Expected<void> EbpfObject::read_global_data() {
   return {};
 }
 
-// Legacy `maps`: one struct bpf_map_def per definition, at a symbol's offset.
+// `.kconfig` externs: undefined symbols that BTF's `.kconfig` DATASEC
+// describes. They share one read-only map, laid out as libbpf lays them out
+// (alignment descending, then size ascending, then name), zero until the
+// loader's caller fills it (kconfig_image).
+Expected<void> EbpfObject::read_kconfig_externs() {
+  const Reader& in = reader_;
+  const SectionHeader* btf = in.find(".BTF");
+  const bool has_externs = std::any_of(in.symbols().begin(), in.symbols().end(),
+                                       [](const SymbolEntry& s) { return s.section == kShnUndef && !s.name.empty(); });
+  if (btf == nullptr || !has_externs) return {};  // .BTF is read for externs only when there are some
+  auto vars = btf_datasec(in.contents(*btf), btf->offset, in.input_name(), ".kconfig");
+  if (!vars) return vars.error();
+  if (vars->empty()) return {};
+  std::unordered_map<std::string_view, const SymbolEntry*> undefined;
+  for (const SymbolEntry& s : in.symbols())
+    if (s.section == kShnUndef && !s.name.empty()) undefined.emplace(s.name, &s);
+  for (const BtfVariable& v : *vars) {
+    auto sym = undefined.find(v.name);
+    if (sym == undefined.end()) continue;
+    if (v.kind == KconfigKind::Unknown)
+      return fail(Errc::Unsupported, in.input_name(), btf->offset,
+                  "extern " + quoted(v.name) +
+                      " in .kconfig has a type libbpf does not take (bool, tristate, char, "
+                      "char array or integer)");
+    info_.kconfig.push_back({v.name, 0, v.size, v.kind, v.is_signed, sym->second->binding == kStbWeak});
+    info_.kconfig.back().offset = v.align;  // kept here until the layout below
+  }
+  if (info_.kconfig.empty()) return {};
+  std::sort(info_.kconfig.begin(), info_.kconfig.end(), [](const KconfigExtern& a, const KconfigExtern& b) {
+    if (a.offset != b.offset) return a.offset > b.offset;  // alignment, descending
+    if (a.size != b.size) return a.size < b.size;
+    return a.name < b.name;
+  });
+  uint64_t end = 0;
+  for (KconfigExtern& e : info_.kconfig) {
+    const uint64_t align = e.offset;
+    e.offset = (end + align - 1) / align * align;
+    end = e.offset + e.size;
+    kconfig_offset_[e.name] = e.offset;
+  }
+  isa::MapSpec spec;
+  spec.name = ".kconfig";
+  spec.type = static_cast<uint32_t>(isa::MapType::Array);
+  spec.key_size = 4;
+  spec.value_size = static_cast<uint32_t>(std::max<uint64_t>(end, 1));
+  spec.max_entries = 1;
+  spec.initial.assign(spec.value_size, 0);
+  spec.read_only = true;
+  return add_map(std::move(spec), {kKconfigSection, 0, true}, btf->offset);
+}
+
+// Every named object symbol in a global-data section.
+void EbpfObject::read_variables() {
+  for (const SymbolEntry& s : reader_.symbols()) {
+    if (s.name.empty() || s.type == kSttSection || s.section == kShnUndef || s.section >= reader_.sections().size())
+      continue;
+    const SectionHeader& section = reader_.sections()[s.section];
+    if (!is_global_data(section) || s.value > section.size || s.size > section.size - s.value) continue;
+    info_.variables.push_back({s.name, section.name, s.value, s.size});
+  }
+  std::sort(info_.variables.begin(), info_.variables.end(), [](const GlobalVariable& a, const GlobalVariable& b) {
+    return std::pair(a.section, a.offset) < std::pair(b.section, b.offset);
+  });
+}
+
+std::optional<std::pair<uint32_t, uint64_t>> EbpfObject::kconfig_extern(std::string_view name) const {
+  auto it = kconfig_offset_.find(name);
+  if (it == kconfig_offset_.end()) return std::nullopt;
+  return std::pair{map_by_origin_.at({kKconfigSection, 0}), it->second};
+}
+
+// Legacy `maps`: one struct bpf_map_def per definition, at a symbol's offset;
+// or iproute2's struct bpf_elf_map (36 bytes: then id, pinning, inner_id,
+// inner_idx), whose maps of maps take the map whose id is their inner_id as
+// their inner map, and an inner map with an inner_idx goes in that slot of
+// each such outer map.
 Expected<void> EbpfObject::read_legacy_maps() {
   const Reader& in = reader_;
   const SectionHeader* maps = in.find("maps");
@@ -185,6 +264,10 @@ Expected<void> EbpfObject::read_legacy_maps() {
   std::vector<uint32_t> defs = symbols_in(in, maps->index);
   std::stable_sort(defs.begin(), defs.end(),
                    [&](uint32_t a, uint32_t b) { return in.symbols()[a].value < in.symbols()[b].value; });
+  struct ElfMapIds {
+    uint32_t map, id, inner_id, inner_idx;
+  };
+  std::vector<ElfMapIds> elf_defs;
   for (uint32_t index : defs) {
     const SymbolEntry& s = in.symbols()[index];
     const auto def = bytes.read_array<uint32_t>(s.value, kMapDefSize / 4);
@@ -199,7 +282,18 @@ Expected<void> EbpfObject::read_legacy_maps() {
     spec.value_size = (*def)[2];
     spec.max_entries = (*def)[3];
     spec.flags = (*def)[4];
+    if (s.size >= kElfMapDefSize)
+      if (auto elf_def = bytes.read_array<uint32_t>(s.value, kElfMapDefSize / 4))
+        elf_defs.push_back({static_cast<uint32_t>(info_.maps.size()), (*elf_def)[5], (*elf_def)[7], (*elf_def)[8]});
     if (auto ok = add_map(std::move(spec), {maps->index, s.value, false}, in.symbol_offset(index)); !ok) return ok;
+  }
+  for (const ElfMapIds& outer : elf_defs) {
+    if (outer.inner_id == 0) continue;
+    for (const ElfMapIds& inner : elf_defs) {
+      if (inner.id != outer.inner_id || inner.map == outer.map) continue;
+      info_.maps[outer.map].inner = std::make_shared<const isa::MapSpec>(info_.maps[inner.map]);
+      if (inner.inner_idx != UINT32_MAX) info_.maps[outer.map].initial_maps.emplace_back(inner.inner_idx, inner.map);
+    }
   }
   return {};
 }
@@ -228,9 +322,37 @@ Expected<void> EbpfObject::read_btf_maps() {
     if (name.empty())
       if (auto it = name_at.find(map.offset); it != name_at.end()) name = it->second;
     map.spec.name = name;
+    if (map.values_offset) values_at_[{maps->index, map.offset}] = *map.values_offset;
     if (auto ok = add_map(std::move(map.spec), {maps->index, map.offset, false}, map.at); !ok) return ok;
   }
   return {};
+}
+
+// `.values = { [i] = &inner }` of a BTF map of maps: an R_BPF_64_ABS64 in
+// `.maps` at the definition's `values` member plus 8 * i, against the inner
+// map's symbol (libbpf's init_slots). Returns whether `r` was one.
+Expected<bool> EbpfObject::read_inner_map_slot(const SectionHeader& maps, const RelocationEntry& r, uint64_t at) {
+  auto outer = values_at_.upper_bound({maps.index, r.offset});
+  if (outer == values_at_.begin()) return false;
+  --outer;  // the last map of maps starting at or before the relocation
+  if (outer->first.first != maps.index) return false;
+  const uint64_t start = outer->first.second + outer->second;
+  if (r.offset < start || (r.offset - start) % 8 != 0) return false;
+  const SymbolEntry& sym = reader_.symbols()[r.symbol];
+  auto inner = map_by_origin_.find({sym.section, sym.value});
+  auto outer_map = map_by_origin_.find(outer->first);
+  if (outer_map == map_by_origin_.end()) return false;
+  if (inner == map_by_origin_.end() || !info_.maps[outer_map->second].inner)
+    return reader_.fail_at(Errc::Unsupported, at,
+                           "map " + quoted(info_.maps[outer_map->second].name) + ": .values names " + quoted(sym.name) +
+                               ", which is not a map this object declares");
+  const uint64_t slot = (r.offset - start) / 8;
+  if (slot >= info_.maps[outer_map->second].max_entries)
+    return reader_.fail_at(Errc::OutOfRange, at,
+                           "map " + quoted(info_.maps[outer_map->second].name) + ": .values slot " +
+                               std::to_string(slot) + " is past max_entries");
+  info_.maps[outer_map->second].initial_maps.emplace_back(static_cast<uint32_t>(slot), inner->second);
+  return true;
 }
 
 // The map whose value holds byte `offset` of `section`: a global-data map
@@ -273,7 +395,13 @@ Expected<void> EbpfObject::read_relocations() {
     // Debug info and BTF (not SHF_ALLOC) carry many relocations that matter
     // to no loader; the description lists those of code and data only.
     if ((in.sections()[s.info].flags & kShfAlloc) == 0) continue;
-    for (const RelocationEntry& r : *entries) {
+    const bool in_maps = in.sections()[s.info].name == ".maps";
+    for (size_t i = 0; i < entries->size(); ++i) {
+      const RelocationEntry& r = (*entries)[i];
+      if (in_maps) {
+        auto slot = read_inner_map_slot(in.sections()[s.info], r, s.offset + i * s.entsize);
+        if (!slot) return slot.error();
+      }
       info_.relocations.push_back(
           {in.sections()[s.info].name, r.offset, relocation_name(r.type), in.symbols()[r.symbol].name});
       if (auto data = data_relocation(s.info, r)) info_.data_relocations.push_back(*data);

@@ -186,6 +186,13 @@ class Checker {
  public:
   std::vector<uint32_t> stack_depth;  // per subprogram: bytes used
   const isa::Program& program() const { return program_; }
+  // Map `index` as registers name it: the program's maps, then (from
+  // maps.size() on) the inner map of each map of maps, as the kernel's
+  // inner_map_meta.
+  const isa::MapSpec& map_spec(uint32_t index) const {
+    const size_t count = program_.maps.size();
+    return index < count ? program_.maps[index] : *program_.maps[index - count].inner;
+  }
   const Options& options() const { return options_; }
   State& state() { return cur_; }
   uint32_t pc() const { return pc_; }

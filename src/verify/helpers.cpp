@@ -9,8 +9,6 @@ namespace {
 
 using Arg = isa::HelperArg;
 using Proto = isa::HelperProto;
-constexpr uint32_t kProgArray = static_cast<uint32_t>(isa::MapType::ProgArray);
-constexpr uint32_t kRingBuf = static_cast<uint32_t>(isa::MapType::RingBuf);
 
 // Reference-tracked arguments and results (ringbuf_reserve / submit /
 // discard): the VM implements them, the verifier does not model references.
@@ -48,6 +46,7 @@ bool Checker::call_helper(const isa::Slot& slot) {
     return fail(Errno::Einval, "program of this type cannot use helper " + name);
 
   const isa::MapSpec* map = nullptr;
+  uint32_t map_index = 0;
   for (int i = 0; i < 5; ++i) {
     const Arg arg = proto->args[i];
     const int regno = i + 1;
@@ -63,21 +62,22 @@ bool Checker::call_helper(const isa::Slot& slot) {
       case Arg::ConstMapPtr: {
         if (reg.type != RegType::MapPtr)
           return fail(Errno::Eacces, r(regno) + " type=" + type_name(reg.type) + " expected=map_ptr");
-        map = &program_.maps[reg.map];
-        const bool wants_special = proto->map_type != 0;
-        const bool is_special = map->type == kProgArray || map->type == kRingBuf;
-        if ((wants_special && map->type != proto->map_type) || (!wants_special && is_special))
+        map_index = reg.map;
+        map = &map_spec(reg.map);
+        if (!isa::map_helper_compatible(map->type, id))
           return fail(Errno::Einval, "cannot pass map_type " + std::to_string(map->type) + " into func " + name);
         break;
       }
       case Arg::MapKey:
       case Arg::MapValue:
+      case Arg::UninitMapValue:
         if (!map) return fail(Errno::Eacces, "invalid map_ptr to access map->key");
         if (reg.type != RegType::Stack && reg.type != RegType::MapValue && reg.type != RegType::Packet &&
             reg.type != RegType::Mem)
           return fail(Errno::Eacces,
                       r(regno) + " type=" + type_name(reg.type) + " expected=fp, pkt, pkt_meta, map_key, map_value");
-        if (!check_helper_memory(regno, arg == Arg::MapKey ? map->key_size : map->value_size, false, false))
+        if (!check_helper_memory(regno, arg == Arg::MapKey ? map->key_size : map->value_size,
+                                 arg == Arg::UninitMapValue, false))
           return false;
         break;
       case Arg::ReadOnlyMem:
@@ -112,7 +112,7 @@ bool Checker::call_helper(const isa::Slot& slot) {
   for (int arg = 1; arg <= 5; ++arg) regs()[arg] = not_init();
   if (proto->ret == isa::HelperRet::MapValueOrNull) {
     Reg value = pointer(RegType::MapValueOrNull);
-    value.map = static_cast<uint32_t>(map - program_.maps.data());
+    value.map = map_index;
     value.id = new_id();
     regs()[0] = value;
   } else {

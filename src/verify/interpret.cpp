@@ -57,12 +57,16 @@ void for_each_reg(State& state, F&& visit) {
 }
 
 // After a null check: every copy of the pointer is null (a zero scalar) or
-// a map value (mark_ptr_or_null_regs).
-void mark_null_checked(State& state, uint32_t id, bool is_null) {
+// a map value, or for a map of maps the inner map (mark_ptr_or_null_regs).
+void mark_null_checked(State& state, uint32_t id, bool is_null, std::optional<uint32_t> inner_map) {
   for_each_reg(state, [&](Reg& reg) {
     if (reg.type != RegType::MapValueOrNull || reg.id != id) return;
     if (is_null) {
       reg = const_scalar(0);
+    } else if (inner_map) {
+      reg.type = RegType::MapPtr;
+      reg.map = *inner_map;
+      reg.id = 0;
     } else {
       reg.type = RegType::MapValue;
       reg.id = 0;
@@ -541,7 +545,7 @@ bool Checker::pointer_alu(Operation operation, int dst, const Reg& ptr, const Re
                                        std::to_string(at));
     }
     if (out.type == RegType::MapValue) {
-      const uint64_t value_size = program_.maps[out.map].value_size;
+      const uint64_t value_size = map_spec(out.map).value_size;
       if (out.off + out.smin < 0 || out.umax >= static_cast<uint64_t>(kMaxVarOff) ||
           out.off + static_cast<int64_t>(out.umax) + 1 > static_cast<int64_t>(value_size))
         return fail(Errno::Eacces, r(dst) + " pointer arithmetic of map value goes out of range, prohibited for !root");
@@ -744,8 +748,11 @@ bool Checker::pointer_jump(const isa::Slot& slot, const isa::Semantics& semantic
   const bool against_zero = !by_reg && slot.imm == 0 && semantics.width == 64;
   if (against_zero && (cond == Condition::Eq || cond == Condition::Ne) && a.type == RegType::MapValueOrNull) {
     State taken = cur_;
-    mark_null_checked(taken, a.id, cond == Condition::Eq);
-    mark_null_checked(cur_, a.id, cond == Condition::Ne);
+    std::optional<uint32_t> inner_map;
+    if (a.map < program_.maps.size() && program_.maps[a.map].inner)
+      inner_map = static_cast<uint32_t>(program_.maps.size() + a.map);
+    mark_null_checked(taken, a.id, cond == Condition::Eq, inner_map);
+    mark_null_checked(cur_, a.id, cond == Condition::Ne, inner_map);
     handled = true;
     return push_branch(std::move(taken), target);
   }

@@ -207,9 +207,13 @@ class MemoryAccess {
   }
 
   bool map_value(Access& access, const Reg& reg) {
-    const isa::MapSpec& map = c_.program().maps[reg.map];
+    const isa::MapSpec& map = c_.map_spec(reg.map);
     if (!leaks(access, "map")) return false;
-    if (access.write && map.read_only)
+    // devmap and xskmap values are BPF_F_RDONLY_PROG.
+    const bool read_only = map.read_only || map.type == static_cast<uint32_t>(isa::MapType::DevMap) ||
+                           map.type == static_cast<uint32_t>(isa::MapType::DevMapHash) ||
+                           map.type == static_cast<uint32_t>(isa::MapType::XskMap);
+    if (access.write && read_only)
       return c_.fail(Errno::Eacces, "write into map forbidden, value_size=" + n(map.value_size) +
                                         " off=" + n(reg.off + access.off) + " size=" + n(access.size));
     if (!region(access, reg, map.value_size, "map value", "value_size")) return false;

@@ -1,6 +1,7 @@
 // The Context: the regions, maps, helpers, programs and output one program
 // runs against, whichever engine runs it.
 #include <algorithm>
+#include <cstring>
 
 #include "bpfkit/vm.hpp"
 
@@ -83,7 +84,15 @@ void Context::clear_stack_and_heap() {
   std::fill(heap_.begin(), heap_.end(), 0);
 }
 
-Expected<uint32_t> Context::add_map(const isa::MapSpec& spec) {
+Expected<uint32_t> Context::add_map(const isa::MapSpec& declared) {
+  isa::MapSpec sized;
+  const bool per_cpu_sized =
+      declared.type == static_cast<uint32_t>(isa::MapType::PerfEventArray) && declared.max_entries == 0;
+  if (per_cpu_sized) {  // libbpf: one slot per possible CPU
+    sized = declared;
+    sized.max_entries = possible_cpus();
+  }
+  const isa::MapSpec& spec = per_cpu_sized ? sized : declared;
   const uint64_t footprint = Map::footprint(spec);
   if (footprint > map_memory_limit_ - std::min(map_memory_, map_memory_limit_))
     return make_error(Errc::Unsupported, "map '" + spec.name + "' may take " + std::to_string(footprint) +
@@ -94,7 +103,7 @@ Expected<uint32_t> Context::add_map(const isa::MapSpec& spec) {
   if (!map) return map.error();
   map_memory_ += footprint;
   // A region needs a nonempty name, or map_next would hand its index out again.
-  const uint64_t base = memory_.map_next("map '" + spec.name + "'", (*map)->storage(), !spec.read_only);
+  const uint64_t base = memory_.map_next("map '" + spec.name + "'", (*map)->storage(), (*map)->writable_by_programs());
   (*map)->handle_ = base;
   (*map)->memory_ = &memory_;
   (*map)->region_ = static_cast<uint32_t>(base >> kRegionShift);
@@ -105,11 +114,45 @@ Expected<uint32_t> Context::add_map(const isa::MapSpec& spec) {
 }
 
 Expected<void> Context::add_maps(const isa::Program& program) {
+  const auto first = static_cast<uint32_t>(maps_.size());
   for (const isa::MapSpec& spec : program.maps)
     if (auto index = add_map(spec); !index) return index.error();
+  // Maps of maps: the inner maps the object puts in their slots (.values).
+  for (uint32_t i = 0; i < program.maps.size(); ++i)
+    for (const auto& [key, inner] : program.maps[i].initial_maps)
+      if (auto set = set_inner_map(first + i, key, first + inner); !set) return set;
   isa::apply_data_relocations(program.data_relocations, map_addresses(),
                               [&](uint32_t map) { return maps_.at(map)->storage(); });
   return {};
+}
+
+// The kernel's bpf_map_meta_equal: the inner map must have the shape the
+// outer map was declared with (max_entries too, unless BPF_F_INNER_MAP).
+Expected<void> Context::set_inner_map(uint32_t outer, uint32_t key, uint32_t inner) {
+  if (outer >= maps_.size() || inner >= maps_.size() || !maps_[outer]->holds_maps())
+    return make_error(Errc::BadOperand, "set_inner_map: no such map of maps or inner map");
+  const isa::MapSpec& meta = *maps_[outer]->spec().inner;
+  const isa::MapSpec& spec = maps_[inner]->spec();
+  constexpr uint32_t kInnerMap = 1u << 12;  // BPF_F_INNER_MAP
+  if (spec.type != meta.type || spec.key_size != meta.key_size || spec.value_size != meta.value_size ||
+      (spec.flags & ~kInnerMap) != (meta.flags & ~kInnerMap) ||
+      ((meta.flags & kInnerMap) == 0 && spec.max_entries != meta.max_entries) || maps_[inner]->holds_maps())
+    return make_error(Errc::BadOperand, "map '" + spec.name + "' does not have the inner map shape of map '" +
+                                            maps_[outer]->spec().name + "' (" + isa::describe_map_type(meta.type) +
+                                            ", key_size " + std::to_string(meta.key_size) + ", value_size " +
+                                            std::to_string(meta.value_size) + ", max_entries " +
+                                            std::to_string(meta.max_entries) + ")");
+  std::vector<uint8_t> key_bytes(maps_[outer]->spec().key_size, 0);
+  std::memcpy(key_bytes.data(), &key, std::min<size_t>(4, key_bytes.size()));
+  const uint8_t* id = reinterpret_cast<const uint8_t*>(&inner);
+  return maps_[outer]->update(key_bytes, std::span<const uint8_t>(id, 4));
+}
+
+Map* Context::inner_map(std::span<const uint8_t> value) {
+  uint32_t id = 0;
+  if (value.size() != 4) return nullptr;
+  std::memcpy(&id, value.data(), 4);
+  return id < maps_.size() ? maps_[id].get() : nullptr;
 }
 
 std::vector<uint64_t> Context::map_addresses() const {

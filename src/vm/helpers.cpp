@@ -127,6 +127,10 @@ Expected<uint64_t> map_lookup_elem(HelperCall& call) {
   if (type == isa::MapType::ProgArray || type == isa::MapType::RingBuf) return 0;
   std::span<uint8_t> value = (*map)->lookup(*key);
   if (value.empty()) return 0;
+  if ((*map)->holds_maps()) {  // the inner map itself, as the kernel's map-in-map lookup returns it
+    Map* inner = call.context.inner_map(value);
+    return inner != nullptr ? inner->handle() : 0;
+  }
   return (*map)->handle() + static_cast<uint64_t>(value.data() - (*map)->storage().data());
 }
 
@@ -151,6 +155,26 @@ Expected<uint64_t> map_delete_elem(HelperCall& call) {
   if ((*map)->type() == isa::MapType::ProgArray) return negative(-kEINVAL);
   if ((*map)->spec().read_only) return negative(-kEPERM);
   return negative((*map)->erase_errno(*key));
+}
+
+// bpf_map_push_elem(map, value, flags) (queue, stack, bloom filter).
+Expected<uint64_t> map_push_elem(HelperCall& call) {
+  auto map = map_arg(call);
+  if (!map) return map.error();
+  auto value = bytes(call, "value", call.args[1], (*map)->spec().value_size, false);
+  if (!value) return value.error();
+  return negative((*map)->push_errno(*value, call.args[2]));
+}
+
+// bpf_map_pop_elem / bpf_map_peek_elem(map, value): the value is written
+// (a bloom filter's peek reads it instead).
+Expected<uint64_t> map_take_elem(HelperCall& call, bool pop) {
+  auto map = map_arg(call);
+  if (!map) return map.error();
+  const bool bloom = (*map)->type() == isa::MapType::BloomFilter;
+  auto value = bytes(call, "value", call.args[1], (*map)->spec().value_size, !bloom);
+  if (!value) return value.error();
+  return negative(pop ? (*map)->pop_errno(*value) : (*map)->peek_errno(*value));
 }
 
 // probe_read*(dst, size, src): the source may be anything; a bad one zeroes
@@ -308,6 +332,9 @@ HelperTable HelperTable::linux_defaults() {
   registry.add(6, trace_printk);
   registry.add(7, [](HelperCall& call) -> Expected<uint64_t> { return call.context.random(); });
   registry.add(8, [](HelperCall&) -> Expected<uint64_t> { return 0; });
+  registry.add(87, map_push_elem);
+  registry.add(88, [](HelperCall& call) { return map_take_elem(call, true); });
+  registry.add(89, [](HelperCall& call) { return map_take_elem(call, false); });
   registry.add(112, probe_read);
   registry.add(113, probe_read);
   registry.add(130, ringbuf_output);

@@ -1,10 +1,12 @@
 // Maps: arrays, hashes (plain and LRU), prog arrays and ring buffers, with the
 // kernel's update flags and errno values. Each map's values live in one
 // buffer that the Context maps as a region.
+#include <bit>
 #include <cstring>
 #include <string_view>
 
 #include "bpfkit/vm.hpp"
+#include "map_kinds.hpp"
 
 namespace bpfkit::vm {
 
@@ -43,23 +45,28 @@ const char* errno_name(int err) {
     case kEEXIST: return "EEXIST";
     case kEINVAL: return "EINVAL";
     case kENOTSUPP: return "ENOTSUPP";
+    case kENOSPC: return "ENOSPC";
+    case kENODEV: return "ENODEV";
+    case kEOPNOTSUPP: return "EOPNOTSUPP";
     default: return "error";
   }
 }
 
 Expected<void> as_expected(int err, const isa::MapSpec& spec) {
   if (err == 0) return {};
-  const Errc code = err == -kENOENT || err == -kE2BIG ? Errc::OutOfRange : Errc::BadOperand;
+  const Errc code = err == -kENOENT || err == -kE2BIG || err == -kENOSPC ? Errc::OutOfRange : Errc::BadOperand;
   return make_error(code, std::string(errno_name(err)) + " from map '" + spec.name + "'");
 }
 
-// Array, per-CPU array (one CPU) and prog array: key is a u32 index, slots
-// are 8-byte aligned as in the kernel's array map. A prog array's values are
-// program ids, and its slots may be empty.
+// Array, per-CPU array (one CPU) and the fd arrays (prog array, cgroup
+// array, array of maps): key is a u32 index, slots are 8-byte aligned as in
+// the kernel's array map. An fd array's values are ids (of programs in the
+// Context, of maps, of cgroups), its slots may be empty, and only BPF_ANY
+// updates it (fd_array_map_update_elem).
 class ArrayMap final : public Map {
  public:
   ArrayMap(const isa::MapSpec& spec, uint64_t stride)
-      : Map(spec, stride * spec.max_entries), stride_(stride), present_(spec.max_entries, !is_prog_array()) {
+      : Map(spec, stride * spec.max_entries), stride_(stride), present_(spec.max_entries, !is_fd_array()) {
     if (!spec.initial.empty())  // memcpy from an empty vector's null data() is undefined
       std::memcpy(storage_.data(), spec.initial.data(), std::min(spec.initial.size(), storage_.size()));
   }
@@ -80,15 +87,15 @@ class ArrayMap final : public Map {
   int do_update(std::span<const uint8_t> key, std::span<const uint8_t> value, uint64_t flags) override {
     const uint32_t index = load_u32(key.data());
     if (index >= spec_.max_entries) return -kE2BIG;
-    // Array slots always exist; prog array updates take BPF_ANY only.
-    if (is_prog_array() ? flags != kBpfAny : flags == kBpfNoExist) return is_prog_array() ? -kEINVAL : -kEEXIST;
+    // Array slots always exist; fd array updates take BPF_ANY only.
+    if (is_fd_array() ? flags != kBpfAny : flags == kBpfNoExist) return is_fd_array() ? -kEINVAL : -kEEXIST;
     // memmove: a program may pass a value pointer into this very slot.
     std::memmove(slot(index).data(), value.data(), value.size());
     present_[index] = true;
     return 0;
   }
   int do_erase(std::span<const uint8_t> key) override {
-    if (!is_prog_array()) return -kEINVAL;
+    if (!is_fd_array()) return -kEINVAL;
     const uint32_t index = load_u32(key.data());
     if (index >= spec_.max_entries) return -kE2BIG;
     if (!present_[index]) return -kENOENT;
@@ -97,7 +104,9 @@ class ArrayMap final : public Map {
   }
 
  private:
-  bool is_prog_array() const { return type() == MapType::ProgArray; }
+  bool is_fd_array() const {
+    return type() == MapType::ProgArray || type() == MapType::CgroupArray || type() == MapType::ArrayOfMaps;
+  }
   std::span<uint8_t> slot(uint32_t index) { return {storage_.data() + index * stride_, spec_.value_size}; }
 
   uint64_t stride_;
@@ -212,20 +221,55 @@ class HashMap final : public Map {
 Expected<void> check_spec(const isa::MapSpec& spec) {
   auto bad = [&](const char* why) { return make_error(Errc::BadOperand, "map '" + spec.name + "': " + why); };
   const auto type = static_cast<MapType>(spec.type);
-  if (spec.max_entries == 0) return bad("max_entries is 0");
+  if (spec.max_entries == 0) return bad("max_entries is 0 (user space sizes it before loading: --map-size NAME=N)");
+  const bool map_of_maps = type == MapType::ArrayOfMaps || type == MapType::HashOfMaps;
+  if (map_of_maps && !spec.inner)
+    return bad("a map of maps needs its inner map's definition (BTF __array(values, ...))");
   switch (type) {
     case MapType::Array:
     case MapType::PerCpuArray:
       if (spec.key_size != 4 || spec.value_size == 0) return bad("an array needs key_size 4 and a value_size");
       break;
     case MapType::ProgArray:
-      if (spec.key_size != 4 || spec.value_size != 4) return bad("a prog array needs key_size 4 and value_size 4");
+    case MapType::PerfEventArray:
+    case MapType::CgroupArray:
+    case MapType::ArrayOfMaps:
+    case MapType::XskMap:
+      if (spec.key_size != 4 || spec.value_size != 4)
+        return bad((std::string(isa::map_type_name(spec.type)) + " needs key_size 4 and value_size 4").c_str());
+      break;
+    case MapType::DevMap:
+    case MapType::DevMapHash:
+    case MapType::CpuMap:
+      if (spec.key_size != 4 || (spec.value_size != 4 && spec.value_size != 8))
+        return bad((std::string(isa::map_type_name(spec.type)) + " needs key_size 4 and value_size 4 or 8").c_str());
       break;
     case MapType::Hash:
     case MapType::PerCpuHash:
     case MapType::LruHash:
     case MapType::LruPerCpuHash:
       if (spec.key_size == 0 || spec.value_size == 0) return bad("a hash needs a key_size and a value_size");
+      break;
+    case MapType::HashOfMaps:
+      if (spec.key_size == 0 || spec.value_size != 4) return bad("hash_of_maps needs a key_size and value_size 4");
+      break;
+    case MapType::LpmTrie:
+      if (spec.key_size < 5 || spec.key_size > 4 + 256 || spec.value_size == 0)
+        return bad(
+            "an lpm_trie needs key_size 5 to 260 (a u32 prefix length and 1 to 256 data bytes) and a value_size");
+      if ((spec.flags & 1) == 0) return bad("an lpm_trie needs map_flags BPF_F_NO_PREALLOC (1), as the kernel does");
+      break;
+    case MapType::Queue:
+    case MapType::Stack:
+    case MapType::BloomFilter:
+      if (spec.key_size != 0 || spec.value_size == 0)
+        return bad((std::string(isa::map_type_name(spec.type)) + " needs key_size 0 and a value_size").c_str());
+      if (type == MapType::BloomFilter && (spec.map_extra & ~uint64_t{0xf}) != 0)
+        return bad("a bloom filter's map_extra (its hash count) must be below 16");
+      break;
+    case MapType::StackTrace:
+      if (spec.key_size != 4 || spec.value_size < 8 || spec.value_size % 8 != 0 || spec.value_size / 8 > 127)
+        return bad("a stack_trace map needs key_size 4 and a value_size of 8 to 1016, a multiple of 8");
       break;
     case MapType::RingBuf:
       if (spec.key_size != 0 || spec.value_size != 0) return bad("a ring buffer has no key or value size");
@@ -246,26 +290,48 @@ Expected<std::unique_ptr<Map>> Map::create(const isa::MapSpec& spec) {
   if (auto ok = check_spec(spec); !ok) return ok.error();
   const auto type = static_cast<MapType>(spec.type);
   // Sizes are checked before anything is allocated.
-  const uint64_t values =
-      type == MapType::RingBuf ? 2 * uint64_t{spec.max_entries} : round8(spec.value_size) * spec.max_entries;
+  const uint64_t values = type == MapType::RingBuf      ? 2 * uint64_t{spec.max_entries}
+                          : type == MapType::StackTrace ? std::bit_ceil(uint64_t{spec.max_entries}) * spec.value_size
+                                                        : round8(spec.value_size) * spec.max_entries;
   if (values > kMaxStorage)
     return make_error(Errc::Unsupported, "map '" + spec.name + "': its values would take " + std::to_string(values) +
                                              " bytes; one map's region holds at most 2 GiB");
-  if (type == MapType::RingBuf) return std::unique_ptr<Map>(new RingBuf(spec));
   const uint64_t stride = round8(spec.value_size);
-  if (type == MapType::Array || type == MapType::PerCpuArray || type == MapType::ProgArray)
-    return std::unique_ptr<Map>(new ArrayMap(spec, stride));
-  return std::unique_ptr<Map>(new HashMap(spec, stride));
+  switch (type) {
+    case MapType::RingBuf: return std::unique_ptr<Map>(new RingBuf(spec));
+    case MapType::PerfEventArray: return std::unique_ptr<Map>(new PerfEventArray(spec));
+    case MapType::StackTrace: return std::unique_ptr<Map>(new StackTraceMap(spec));
+    case MapType::Array:
+    case MapType::PerCpuArray:
+    case MapType::ProgArray:
+    case MapType::CgroupArray:
+    case MapType::ArrayOfMaps: return std::unique_ptr<Map>(new ArrayMap(spec, stride));
+    case MapType::DevMap:
+    case MapType::XskMap:
+    case MapType::CpuMap: return detail::make_slot_map(spec);
+    case MapType::Queue:
+    case MapType::Stack: return detail::make_queue_map(spec);
+    case MapType::BloomFilter: return detail::make_bloom_filter(spec);
+    case MapType::LpmTrie: return detail::make_lpm_trie(spec);
+    default: return std::unique_ptr<Map>(new HashMap(spec, stride));  // the hashes, devmap_hash, hash_of_maps
+  }
 }
 
 uint64_t Map::footprint(const isa::MapSpec& spec) {
   const uint64_t entries = spec.max_entries;
   switch (static_cast<MapType>(spec.type)) {
     case MapType::RingBuf: return 2 * entries;  // the ring, mapped twice
+    case MapType::StackTrace: return std::bit_ceil(uint64_t{spec.max_entries}) * spec.value_size;  // the buckets
     case MapType::Hash:
     case MapType::PerCpuHash:
     case MapType::LruHash:
-    case MapType::LruPerCpuHash: {
+    case MapType::LruPerCpuHash:
+    case MapType::DevMapHash:
+    case MapType::HashOfMaps:
+    case MapType::LpmTrie:
+    case MapType::Queue:
+    case MapType::Stack:
+    case MapType::BloomFilter: {
       // Up to 2^32 entries of up to 2^33 bytes: computed wide, saturated.
       const unsigned __int128 bytes =
           static_cast<unsigned __int128>(entries) * (round8(spec.value_size) + spec.key_size + kHashEntryOverhead);
@@ -277,8 +343,17 @@ uint64_t Map::footprint(const isa::MapSpec& spec) {
 
 void Map::grow_storage(uint64_t bytes) {
   storage_.resize(bytes);
-  if (memory_ != nullptr) memory_->map(region_, memory_->name(region_), storage_, !spec_.read_only);
+  if (memory_ != nullptr) memory_->map(region_, memory_->name(region_), storage_, writable_by_programs());
 }
+
+bool Map::writable_by_programs() const {
+  // devmap and xskmap values are BPF_F_RDONLY_PROG in the kernel.
+  return !spec_.read_only && type() != MapType::DevMap && type() != MapType::DevMapHash && type() != MapType::XskMap;
+}
+
+int Map::push_errno(std::span<const uint8_t>, uint64_t) { return -kEINVAL; }
+int Map::pop_errno(std::span<uint8_t>) { return -kEINVAL; }
+int Map::peek_errno(std::span<uint8_t>) { return -kEINVAL; }
 
 std::span<uint8_t> Map::lookup(std::span<const uint8_t> key) {
   if (key.size() != spec_.key_size || type() == MapType::RingBuf) return {};

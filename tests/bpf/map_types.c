@@ -1,6 +1,7 @@
-/* Maps of types the VM cannot create: a devmap (14, named by the kernel) and
- * an id no kernel defines (99). objdump names the first and shows the id of
- * the second; run refuses both by name. r0 = 7 if it ever ran. */
+/* A devmap (14, named by the kernel) the program never uses, and a map of
+ * an id no kernel defines (99) that it does. objdump names the first and
+ * shows the id of the second; run refuses the second by name (the first is
+ * not created). r0 = 7 if it ever ran. */
 #include "bpf_defs.h"
 
 struct {

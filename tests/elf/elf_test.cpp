@@ -186,7 +186,7 @@ u64 zeroes[4];
 u64 *counter_ptr SEC(".data.ptrs") = &counter;
 SEC("xdp") int prog(void *ctx) {
   counter += limit;
-  zeroes[2] = counter;
+  zeroes[2] = *counter_ptr;
   bpf_trace_printk("hello %d\n", 10, limit);
   return 0;
 }
@@ -246,6 +246,50 @@ SEC("xdp") int prog(void *ctx) {
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".bss")), 0}));  // zeroes; [2] is the store's off
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".rodata")), 0}));
   EXPECT_TRUE(refs.count({static_cast<int32_t>(map_index(info, ".rodata.str1.1")), 0}));
+}
+
+// As libbpf creates maps for the program it loads: only the maps its code
+// names, with the inner maps their `.values` name; a map only another
+// program uses (here of a type bpfkit lacks) is not there.
+TEST(ElfObject, OnlyTheProgramsMapsAreLinked) {
+  COMPILE_OR_SKIP(obj, R"(
+#define __array(name, val) typeof(val) *name[]
+struct inner { __uint(type, 2); __uint(max_entries, 1); __type(key, u32); __type(value, u64); };
+struct inner unused_inner SEC(".maps"), used_inner SEC(".maps");
+struct { __uint(type, 12); __uint(max_entries, 2); __type(key, u32); __array(values, struct inner); }
+  outer SEC(".maps") = {.values = {[1] = &used_inner}};
+struct { __uint(type, 15); __uint(max_entries, 1); __type(key, u32); __type(value, u32); } socks SEC(".maps");
+SEC("xdp") int first(void *ctx) { u32 k = 1; return bpf_map_lookup_elem(&outer, &k) != 0; }
+SEC("xdp") int second(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&socks, &k) != 0; }
+)");
+  const auto& info = obj->info();
+  const isa::MapSpec* outer = map_named(info, "outer");
+  ASSERT_NE(outer, nullptr);
+  ASSERT_NE(outer->inner, nullptr);  // from __array(values, struct inner)
+  EXPECT_EQ(outer->inner->type, 2u);
+  EXPECT_EQ(outer->inner->value_size, 8u);
+  EXPECT_EQ(outer->value_size, 4u);
+  ASSERT_EQ(outer->initial_maps.size(), 1u);
+  EXPECT_EQ(outer->initial_maps[0],
+            (std::pair<uint32_t, uint32_t>{1, static_cast<uint32_t>(map_index(info, "used_inner"))}));
+  auto first = obj->find_program("", "first");
+  ASSERT_TRUE(first.has_value());
+  auto linked = obj->load_program(**first);
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  std::vector<std::string> names;
+  for (const isa::MapSpec& m : linked->maps) names.push_back(m.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"used_inner", "outer"}));
+  ASSERT_EQ(linked->maps[1].initial_maps.size(), 1u);
+  EXPECT_EQ(linked->maps[1].initial_maps[0], (std::pair<uint32_t, uint32_t>{1, 0}));  // renumbered
+  const auto pcs = lddws_with_src(linked->slots, isa::kPseudoMapIdx);
+  ASSERT_EQ(pcs.size(), 1u);
+  EXPECT_EQ(linked->slots[pcs[0]].imm, 1);  // outer, as renumbered
+  auto second = obj->find_program("", "second");
+  ASSERT_TRUE(second.has_value());
+  auto other = obj->load_program(**second);
+  ASSERT_TRUE(other.has_value());
+  ASSERT_EQ(other->maps.size(), 1u);
+  EXPECT_EQ(other->maps[0].name, "socks");
 }
 
 // Target of the local call at pc, checked to be the start of `callee`.

@@ -222,11 +222,11 @@ TEST(Maps, BadSpecsAreRefused) {
 
 TEST(Maps, UnsupportedTypesAreNamedInTheError) {
   vm::Context env;
-  auto devmap = env.add_map(spec(MapType::DevMap, 4, 4, 1));
-  ASSERT_FALSE(devmap.has_value());
-  EXPECT_EQ(devmap.error().code, Errc::Unsupported);
-  EXPECT_NE(devmap.error().message.find("devmap (14) maps are not supported"), std::string::npos)
-      << devmap.error().message;
+  auto sockmap = env.add_map(spec(MapType::SockMap, 4, 4, 1));
+  ASSERT_FALSE(sockmap.has_value());
+  EXPECT_EQ(sockmap.error().code, Errc::Unsupported);
+  EXPECT_NE(sockmap.error().message.find("sockmap (15) maps are not supported"), std::string::npos)
+      << sockmap.error().message;
   auto unknown = env.add_map(spec(static_cast<MapType>(99), 4, 4, 1));
   ASSERT_FALSE(unknown.has_value());
   EXPECT_NE(unknown.error().message.find("type 99 maps are not supported"), std::string::npos)

@@ -43,6 +43,17 @@ std::string section_flags(uint64_t flags) {
   return out;
 }
 
+const char* kconfig_kind_name(elf::KconfigKind kind) {
+  switch (kind) {
+    case elf::KconfigKind::Bool: return "bool";
+    case elf::KconfigKind::Tristate: return "tristate";
+    case elf::KconfigKind::Char: return "char";
+    case elf::KconfigKind::CharArray: return "char[]";
+    case elf::KconfigKind::Int: return "int";
+    default: return "unknown";
+  }
+}
+
 Json to_json(const elf::ObjectInfo& info) {
   Json out;
   out["license"] = info.license;
@@ -78,6 +89,14 @@ Json to_json(const elf::ObjectInfo& info) {
   for (const elf::RelocationInfo& r : info.relocations)
     relocations.push_back({{"section", r.section}, {"offset", r.offset}, {"type", r.type}, {"symbol", r.symbol}});
   out["relocations"] = relocations;
+  Json kconfig = Json::array();
+  for (const elf::KconfigExtern& e : info.kconfig)
+    kconfig.push_back({{"name", e.name},
+                       {"kind", kconfig_kind_name(e.kind)},
+                       {"size", e.size},
+                       {"offset", e.offset},
+                       {"weak", e.weak}});
+  out["kconfig"] = kconfig;
   return out;
 }
 
@@ -99,6 +118,13 @@ void print_text(std::ostream& out, const std::string& file, const elf::ObjectInf
         isa::map_type_name(m.type).empty() ? isa::describe_map_type(m.type) : map_type_label(m.type);
     out << format("  %-24s %-16s key %-4u value %-6u max_entries %u%s\n", m.name.c_str(), type.c_str(), m.key_size,
                   m.value_size, m.max_entries, m.read_only ? "  read-only" : "");
+  }
+  if (!info.kconfig.empty()) {
+    out << "\nKconfig externs (.kconfig):\n";
+    for (const elf::KconfigExtern& e : info.kconfig)
+      out << format("  %-32s %-10s size %-4llu offset %llu%s\n", std::string(e.name).c_str(), kconfig_kind_name(e.kind),
+                    static_cast<unsigned long long>(e.size), static_cast<unsigned long long>(e.offset),
+                    e.weak ? "  weak" : "");
   }
   out << "\nRelocations:\n";
   for (const elf::RelocationInfo& r : info.relocations)

@@ -6,6 +6,7 @@
 #include "bpfkit/verify.hpp"
 #include "commands.hpp"
 #include "input.hpp"
+#include "load_setup.hpp"
 #include "report.hpp"
 #include "runners.hpp"
 #include "solana_run.hpp"
@@ -31,6 +32,7 @@ struct Options {
   // Program-type runs (BPF_PROG_TEST_RUN): the type, packet, context, repeat count.
   std::string type, packet_file, packet_hex, ctx_file, repeat;
   std::vector<std::string> ctx_fields;
+  LoadSetupOptions load_setup;  // eBPF objects: --map-size, --map, --map-file, --set, --kconfig
 };
 
 Options options;
@@ -136,6 +138,10 @@ uint8_t kind_bit(InputKind kind) {
 
 // An option that does not apply to this input is a mistake, not a no-op.
 std::optional<Error> misplaced_option(const InputFile& input) {
+  for (const char* flag : kLoadSetupFlags)
+    if (given(flag) && input.kind != InputKind::EbpfObject)
+      return make_error(Errc::BadOperand,
+                        std::string(flag) + " does not apply to " + describe(input.kind) + " (it is for eBPF objects)");
   for (const Scoped& option : kScoped) {
     if (!given(option.flag) || (option.kinds & kind_bit(input.kind))) continue;
     Location where;
@@ -293,12 +299,24 @@ Expected<vm::TestRunInput> test_run_input(isa::ProgramType type) {
   return input;
 }
 
+// libbpf's load-time setup of an object's program (load_setup.hpp).
+Expected<void> set_up_program(const InputFile& input, isa::Program& program) {
+  if (input.kind != InputKind::EbpfObject) return {};
+  auto object = elf::EbpfObject::parse(input.bytes, input.name);
+  if (!object) return object.error();
+  return prepare_program(program, object->info(), options.load_setup);
+}
+
+std::function<Expected<void>(vm::Context&)> map_filler() {
+  return [](vm::Context& context) { return fill_maps(context, options.load_setup); };
+}
+
 int run_typed(const InputFile& input, const isa::Program& program, uint64_t budget, Printer& printer) {
   auto type = test_run_type(input);
   if (!type) return printer.fail(type.error(), kExitBadInput);
   auto test_input = test_run_input(*type);
   if (!test_input) return printer.fail(test_input.error(), kExitBadInput);
-  RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat")};
+  RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler()};
   RunReport report = run_test(program, *test_input, run);
   report.stats = options.stats;
   return printer.run(report);
@@ -323,6 +341,7 @@ int run_input(const InputFile& input, Printer& printer) {
   int status = 0;
   auto program = program_of(input, open_options, *memory, status);
   if (!program) return printer.fail(program.error(), status);
+  if (auto set_up = set_up_program(input, *program); !set_up) return printer.fail(set_up.error());
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
   if (options.verify && !sbpf) {  // the raw type (r1 = the buffer, r2 = its length), or --type's
@@ -361,8 +380,9 @@ int run_input(const InputFile& input, Printer& printer) {
     return run_solana(*program, input.bytes, solana, printer);
   }
   if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
-  const RunOptions run{input.name, sbpf && !given("--budget") ? *compute_units : *budget, options.regs,
-                       options.dump_maps};
+  const RunOptions run{input.name,   sbpf && !given("--budget") ? *compute_units : *budget,
+                       options.regs, options.dump_maps,
+                       false,        map_filler()};
   RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);
@@ -448,6 +468,7 @@ void add_options(CLI::App& app) {
   app.add_option("--ctx-field", options.ctx_fields,
                  "Linux program-type run: set a context field, NAME=VALUE (mark=1000, cb[1]=7); repeatable");
   app.add_option("--repeat", options.repeat, "Linux program-type run: run N times, print the time per run");
+  add_load_setup_options(app, options.load_setup);
   for (CLI::Option* typed : {packet, packet_hex})
     typed->excludes(mem)->excludes(mem_hex)->excludes(mem_size)->excludes(input);
 }

@@ -20,7 +20,7 @@ std::string hex(uint64_t value) { return hex_string(value); }
 
 std::string map_type_label(uint32_t type) {
   const std::string_view name = isa::map_type_name(type);
-  return name.empty() ? "unknown" : std::string(name);
+  return name.empty() ? isa::describe_map_type(type) : std::string(name);  // "type 99"
 }
 
 std::string dump_json(const Json& value) {

@@ -36,6 +36,8 @@ Json dump_maps(vm::Context& context) {
     Json entries = Json::array();
     if (vm::RingBuf* ring = map.ringbuf()) {
       for (const std::vector<uint8_t>& record : ring->drain()) entries.push_back(hex_bytes(record));
+    } else if (vm::PerfEventArray* perf = map.perf_event_array()) {  // bpf_perf_event_output's records
+      for (const auto& [cpu, record] : perf->drain()) entries.push_back(hex_bytes(record));
     } else {
       for (const vm::Map::Entry& entry : map.entries())
         entries.push_back({{"key", hex_bytes(entry.key)}, {"value", hex_bytes(entry.value)}});
@@ -48,11 +50,23 @@ Json dump_maps(vm::Context& context) {
   return maps;
 }
 
+// The maps of `program`, then what the load-time setup puts in them.
+std::optional<RunReport> add_maps(vm::Context& context, const isa::Program& program, const RunOptions& options) {
+  if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  if (!options.fill_maps) return std::nullopt;
+  if (auto filled = options.fill_maps(context); !filled) {
+    RunReport report = rejected(filled.error());
+    report.error_status = kExitBadInput;
+    return report;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options) {
   vm::Context context(*program.dialect);
-  if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  if (auto failed = add_maps(context, program, options)) return std::move(*failed);
   if (program.dialect->family == isa::Family::Linux)  // every missing helper, before anything runs
     if (auto helpers = context.helpers().check_calls(program); !helpers)
       return rejected(in_file(helpers.error(), options.file));
@@ -78,7 +92,7 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
 
 RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, const RunOptions& options) {
   vm::Context context(*program.dialect);
-  if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  if (auto failed = add_maps(context, program, options)) return std::move(*failed);
   if (auto helpers = context.helpers().check_calls(program); !helpers)
     return rejected(in_file(helpers.error(), options.file));
   // The context first: the engine reads where its packet pointers are.

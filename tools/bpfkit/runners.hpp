@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,6 +25,8 @@ struct RunOptions {
   bool registers = false;
   bool dump_maps = false;
   bool timed = false;  // program-type runs: print the time per run
+  // Load-time setup once the maps exist (--map, --map-file); an error is bad input.
+  std::function<Expected<void>(vm::Context&)> fill_maps;
 };
 
 // Runs `program` through the interpreter of its dialect, in a fresh Context

@@ -20,6 +20,7 @@ enum class HelperArg : uint8_t {
   ConstMapPtr,           // ARG_CONST_MAP_PTR
   MapKey,                // ARG_PTR_TO_MAP_KEY: key_size readable bytes
   MapValue,              // ARG_PTR_TO_MAP_VALUE: value_size readable bytes
+  UninitMapValue,        // ARG_PTR_TO_MAP_VALUE | MEM_UNINIT: value_size bytes written (map_pop_elem)
   ReadOnlyMem,           // ARG_PTR_TO_MEM | MEM_RDONLY, sized by the next argument
   UninitMem,             // ARG_PTR_TO_UNINIT_MEM, written, sized by the next argument
   ConstSize,             // ARG_CONST_SIZE

@@ -1,0 +1,295 @@
+// The map types against the kernel: C programs of tests/bpf that use them
+// (map_kinds.c: lpm_trie, queue, stack, bloom filter, maps of maps, devmap,
+// devmap_hash, xskmap) loaded into the kernel with their maps, as libbpf
+// would load them (raw bpf(2): maps created, `.values` and global data
+// written, lddw pointed at them), run with BPF_PROG_TEST_RUN and compared
+// with bpfkit's run of the same program: retval, data_out and every map's
+// entries afterwards. Also the verifier's verdict (bpfkit verify) must be the
+// kernel's. Skips where bpf() is refused.
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "bpfkit/elf.hpp"
+#include "bpfkit/verify.hpp"
+#include "bpfkit/vm.hpp"
+#include "test_run_packets.hpp"
+#include "test_support.hpp"
+// After bpfkit's headers: its opcode table expands a BPF_OP macro of its own.
+#include <linux/bpf.h>
+
+namespace bpfkit {
+namespace {
+
+const std::filesystem::path kObjects = BPFKIT_TEST_BPF_DIR;
+
+long sys_bpf(int cmd, bpf_attr& attr) { return syscall(__NR_bpf, cmd, &attr, sizeof attr); }
+
+// A file descriptor closed at scope exit.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int value) : fd(value) {}
+  Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd, other.fd);
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// One map's entries, hex key -> hex value (queue/stack: in pop order).
+using Entries = std::vector<std::pair<std::string, std::string>>;
+
+std::string hex(std::span<const uint8_t> bytes) {
+  static const char* const digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t byte : bytes) out += digits[byte >> 4], out += digits[byte & 15];
+  return out;
+}
+
+constexpr uint32_t kRdonlyProg = 1u << 7;  // BPF_F_RDONLY_PROG
+
+struct KernelMaps {
+  std::vector<Fd> fds;
+  std::vector<Fd> templates;  // inner map templates
+};
+
+// The maps of `program`, created in the kernel as libbpf creates them.
+Expected<KernelMaps> create_maps(const isa::Program& program) {
+  KernelMaps maps;
+  for (const isa::MapSpec& spec : program.maps) {
+    Fd inner;
+    if (spec.inner) {
+      bpf_attr attr{};
+      attr.map_type = spec.inner->type;
+      attr.key_size = spec.inner->key_size;
+      attr.value_size = spec.inner->value_size;
+      attr.max_entries = spec.inner->max_entries;
+      attr.map_flags = spec.inner->flags;
+      inner = Fd(static_cast<int>(sys_bpf(BPF_MAP_CREATE, attr)));
+      if (inner.fd < 0) return make_error(Errc::Io, "inner map of " + spec.name + ": " + std::strerror(errno));
+    }
+    bpf_attr attr{};
+    attr.map_type = spec.type;
+    attr.key_size = spec.key_size;
+    attr.value_size = spec.value_size;
+    attr.max_entries = spec.max_entries;
+    attr.map_flags = spec.flags | (spec.read_only ? kRdonlyProg : 0);
+    attr.map_extra = spec.map_extra;
+    attr.inner_map_fd = spec.inner ? static_cast<uint32_t>(inner.fd) : 0;
+    std::strncpy(attr.map_name, spec.name.c_str(), sizeof attr.map_name - 1);
+    for (char& c : attr.map_name)
+      if (c == '.') c = '_';
+    Fd fd(static_cast<int>(sys_bpf(BPF_MAP_CREATE, attr)));
+    if (fd.fd < 0) return make_error(Errc::Io, "map " + spec.name + ": " + std::strerror(errno));
+    if (!spec.initial.empty()) {
+      const uint32_t zero = 0;
+      bpf_attr update{};
+      update.map_fd = static_cast<uint32_t>(fd.fd);
+      update.key = reinterpret_cast<uint64_t>(&zero);
+      update.value = reinterpret_cast<uint64_t>(spec.initial.data());
+      if (sys_bpf(BPF_MAP_UPDATE_ELEM, update) != 0) return make_error(Errc::Io, "initial value of " + spec.name);
+      if (spec.read_only) {
+        bpf_attr freeze{};
+        freeze.map_fd = static_cast<uint32_t>(fd.fd);
+        sys_bpf(BPF_MAP_FREEZE, freeze);
+      }
+    }
+    maps.fds.push_back(std::move(fd));
+    maps.templates.push_back(std::move(inner));
+  }
+  for (size_t i = 0; i < program.maps.size(); ++i)
+    for (const auto& [slot, inner] : program.maps[i].initial_maps) {
+      const uint32_t value = static_cast<uint32_t>(maps.fds[inner].fd);
+      bpf_attr update{};
+      update.map_fd = static_cast<uint32_t>(maps.fds[i].fd);
+      update.key = reinterpret_cast<uint64_t>(&slot);
+      update.value = reinterpret_cast<uint64_t>(&value);
+      if (sys_bpf(BPF_MAP_UPDATE_ELEM, update) != 0)
+        return make_error(Errc::Io, ".values of " + program.maps[i].name + ": " + std::strerror(errno));
+    }
+  return maps;
+}
+
+// Every entry, as bpfkit dumps it: key order for hashes and tries is the
+// kernel's own (get_next_key), sorted here for both; queues and stacks are
+// popped (oldest first); bloom filters list nothing.
+Entries kernel_entries(int fd, const isa::MapSpec& spec) {
+  Entries out;
+  std::vector<uint8_t> key(spec.key_size), next(spec.key_size), value(spec.value_size);
+  const auto type = static_cast<isa::MapType>(spec.type);
+  if (type == isa::MapType::BloomFilter) return out;
+  if (type == isa::MapType::Queue || type == isa::MapType::Stack) {
+    std::vector<std::string> values;
+    while (true) {
+      bpf_attr attr{};
+      attr.map_fd = static_cast<uint32_t>(fd);
+      attr.value = reinterpret_cast<uint64_t>(value.data());
+      if (sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, attr) != 0) break;
+      values.push_back(hex(value));
+    }
+    if (type == isa::MapType::Stack) std::reverse(values.begin(), values.end());
+    for (const std::string& v : values) out.emplace_back("", v);
+    return out;
+  }
+  bool first = true;
+  while (true) {
+    bpf_attr attr{};
+    attr.map_fd = static_cast<uint32_t>(fd);
+    attr.key = first ? 0 : reinterpret_cast<uint64_t>(key.data());
+    attr.next_key = reinterpret_cast<uint64_t>(next.data());
+    if (sys_bpf(BPF_MAP_GET_NEXT_KEY, attr) != 0) break;
+    first = false;
+    key = next;
+    bpf_attr lookup{};
+    lookup.map_fd = static_cast<uint32_t>(fd);
+    lookup.key = reinterpret_cast<uint64_t>(key.data());
+    lookup.value = reinterpret_cast<uint64_t>(value.data());
+    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, lookup) != 0) continue;  // an empty fd array slot
+    out.emplace_back(hex(key), hex(value));
+  }
+  return out;
+}
+
+struct Outcome {
+  bool loaded = false;
+  std::string log;
+  uint32_t retval = 0;
+  std::string data_out;
+  std::map<std::string, Entries> maps;  // inner-map-holding maps left out: their values are fds
+};
+
+// The end of a verifier log, where the verdict is.
+std::string tail(const std::string& log) { return log.size() > 3000 ? log.substr(log.size() - 3000) : log; }
+
+bool holds_ids(const isa::MapSpec& spec) {
+  const auto type = static_cast<isa::MapType>(spec.type);
+  return type == isa::MapType::ArrayOfMaps || type == isa::MapType::HashOfMaps;
+}
+
+Expected<Outcome> run_kernel(const isa::Program& program, uint32_t prog_type, const std::vector<uint8_t>& packet) {
+  auto maps = create_maps(program);
+  if (!maps) return maps.error();
+  std::vector<isa::Slot> code = program.slots;
+  for (size_t pc = 0; pc + 1 < code.size(); ++pc) {
+    if (!program.ops[pc]) continue;
+    const uint8_t src = code[pc].src();
+    if (code[pc].code != 0x18 || (src != isa::kPseudoMapIdx && src != isa::kPseudoMapIdxValue)) continue;
+    code[pc].set_src(src == isa::kPseudoMapIdx ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE);
+    code[pc].imm = maps->fds.at(static_cast<uint32_t>(code[pc].imm)).fd;
+  }
+  std::string log(1 << 20, '\0');
+  const char license[] = "GPL";
+  bpf_attr load{};
+  load.prog_type = prog_type;
+  load.insns = reinterpret_cast<uint64_t>(code.data());
+  load.insn_cnt = static_cast<uint32_t>(code.size());
+  load.license = reinterpret_cast<uint64_t>(license);
+  load.log_buf = reinterpret_cast<uint64_t>(log.data());
+  load.log_size = static_cast<uint32_t>(log.size());
+  load.log_level = 1;
+  Fd prog(static_cast<int>(sys_bpf(BPF_PROG_LOAD, load)));
+  Outcome outcome;
+  outcome.log = log.c_str();
+  if (prog.fd < 0) {
+    if (errno == EPERM) return make_error(Errc::Unsupported, "EPERM");
+    return outcome;
+  }
+  outcome.loaded = true;
+  std::vector<uint8_t> data_in = packet, data_out(packet.size() + 512);
+  bpf_attr run{};
+  run.test.prog_fd = static_cast<uint32_t>(prog.fd);
+  run.test.data_in = reinterpret_cast<uint64_t>(data_in.data());
+  run.test.data_size_in = static_cast<uint32_t>(data_in.size());
+  run.test.data_out = reinterpret_cast<uint64_t>(data_out.data());
+  run.test.data_size_out = static_cast<uint32_t>(data_out.size());
+  run.test.repeat = 1;
+  if (sys_bpf(BPF_PROG_TEST_RUN, run) != 0)
+    return make_error(Errc::Io, std::string("test run: ") + std::strerror(errno));
+  outcome.retval = run.test.retval;
+  data_out.resize(run.test.data_size_out);
+  outcome.data_out = hex(data_out);
+  for (size_t i = 0; i < program.maps.size(); ++i)
+    if (!holds_ids(program.maps[i]))
+      outcome.maps[program.maps[i].name] = kernel_entries(maps->fds[i].fd, program.maps[i]);
+  return outcome;
+}
+
+Outcome run_bpfkit(const isa::Program& program, isa::ProgramType type, const std::vector<uint8_t>& packet) {
+  Outcome outcome;
+  vm::Context context;
+  EXPECT_TRUE(context.add_maps(program).has_value());
+  vm::TestRunInput input;
+  input.type = type;
+  input.data_in = packet;
+  EXPECT_TRUE(vm::prepare_test_run(context, input).has_value());
+  auto engine = vm::make_interpreter(program, context);
+  EXPECT_TRUE(engine.has_value());
+  auto out = vm::test_run(**engine, context, input);
+  EXPECT_TRUE(out.has_value() && !out->run.error) << (out ? to_string(*out->run.error) : to_string(out.error()));
+  if (!out || out->run.error) return outcome;
+  outcome.loaded = true;
+  outcome.retval = out->retval;
+  outcome.data_out = hex(out->data_out);
+  for (uint32_t i = 0; i < context.map_count(); ++i) {
+    vm::Map& map = context.map(i);
+    if (holds_ids(map.spec())) continue;
+    Entries& entries = outcome.maps[map.spec().name];
+    for (const vm::Map::Entry& e : map.entries()) entries.emplace_back(hex(e.key), hex(e.value));
+  }
+  return outcome;
+}
+
+Expected<isa::Program> load(const std::string& name, const std::string& function) {
+  const std::string text = test::read_text(kObjects / (name + ".o"));
+  if (text.empty()) return make_error(Errc::Io, "cannot read " + name + ".o (is clang-19 installed?)");
+  auto object = elf::EbpfObject::parse({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, name);
+  if (!object) return object.error();
+  auto chosen = object->find_program("", function);
+  if (!chosen) return chosen.error();
+  return object->load_program(**chosen);
+}
+
+TEST(KernelMaps, MapKindsAgreeWithTheKernel) {
+  auto program = load("map_kinds", "map_kinds");
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  const std::vector<uint8_t> packet = test::test_packets().front().bytes;
+  auto kernel = run_kernel(*program, BPF_PROG_TYPE_XDP, packet);
+  if (!kernel && kernel.error().message == "EPERM") GTEST_SKIP() << "bpf() refused with EPERM";
+  ASSERT_TRUE(kernel.has_value()) << to_string(kernel.error());
+  verify::Options options;
+  options.type = isa::ProgramType::Xdp;
+  const verify::Result verdict = verify::verify(*program, options);
+  EXPECT_EQ(verdict.accepted, kernel->loaded)
+      << "kernel log:\n"
+      << tail(kernel->log) << "\nbpfkit: " << (verdict.error ? verdict.error->message : "");
+  ASSERT_TRUE(kernel->loaded) << tail(kernel->log);
+  Outcome ours = run_bpfkit(*program, isa::ProgramType::Xdp, packet);
+  EXPECT_EQ(ours.retval, kernel->retval);
+  EXPECT_EQ(ours.data_out, kernel->data_out);
+  for (auto& [name, entries] : kernel->maps) {
+    Entries mine = ours.maps[name];
+    const auto type = [&] {
+      for (const isa::MapSpec& spec : program->maps)
+        if (spec.name == name) return static_cast<isa::MapType>(spec.type);
+      return isa::MapType::Unspec;
+    }();
+    // Hash order is the kernel's hashing; an lpm trie's is the same post-order in both.
+    if (type != isa::MapType::LpmTrie) {
+      std::sort(entries.begin(), entries.end());
+      std::sort(mine.begin(), mine.end());
+    }
+    EXPECT_EQ(mine, entries) << "map " << name;
+  }
+}
+
+}  // namespace
+}  // namespace bpfkit
