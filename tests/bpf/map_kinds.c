@@ -248,3 +248,9 @@ SEC("xdp") int other(struct xdp_md *ctx) {
   bpf_map_lookup_elem(&socks, &zero);
   return (int)bpf_redirect_map(&cpus, 0, 0);
 }
+
+/* A queue has no lookup: the kernel refuses the pair (check_map_func_compatibility). */
+SEC("xdp") int wrong_map(struct xdp_md *ctx) {
+  u32 key = 0;
+  return bpf_map_lookup_elem(&fifo, &key) != 0;
+}

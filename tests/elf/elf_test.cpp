@@ -292,6 +292,28 @@ SEC("xdp") int second(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&socks,
   EXPECT_EQ(other->maps[0].name, "socks");
 }
 
+// iproute2's legacy struct bpf_elf_map: a map of maps takes the map whose
+// id is its inner_id as its inner map, which goes in slot inner_idx.
+TEST(ElfObject, LegacyInnerMaps) {
+  COMPILE_OR_SKIP(obj, R"(
+struct bpf_elf_map { u32 type, size_key, size_value, max_elem, flags, id, pinning, inner_id, inner_idx; };
+struct bpf_elf_map SEC("maps") inner = {.type = 2, .size_key = 4, .size_value = 8, .max_elem = 1, .id = 42,
+                                         .inner_idx = 3};
+struct bpf_elf_map SEC("maps") outer = {.type = 12, .size_key = 4, .size_value = 4, .max_elem = 4, .inner_id = 42};
+SEC("xdp") int prog(void *ctx) { u32 k = 3; return bpf_map_lookup_elem(&outer, &k) != 0; }
+)");
+  const isa::MapSpec* outer = map_named(obj->info(), "outer");
+  ASSERT_NE(outer, nullptr);
+  ASSERT_NE(outer->inner, nullptr);
+  EXPECT_EQ(outer->inner->value_size, 8u);
+  ASSERT_EQ(outer->initial_maps.size(), 1u);
+  EXPECT_EQ(outer->initial_maps[0].first, 3u);
+  EXPECT_EQ(outer->initial_maps[0].second, map_index(obj->info(), "inner"));
+  auto linked = obj->load_program(obj->info().programs.at(0));
+  ASSERT_TRUE(linked.has_value()) << to_string(linked.error());
+  EXPECT_EQ(linked->maps.size(), 2u);  // the inner map comes along
+}
+
 // Target of the local call at pc, checked to be the start of `callee`.
 int64_t call_target(const std::vector<isa::Slot>& code, size_t pc) { return int64_t(pc) + 1 + code[pc].imm; }
 

@@ -153,10 +153,17 @@ TEST(VerifyObjects, TestProgramsAsTheKernelSees) {
   const std::string dir = BPFKIT_TEST_BPF_DIR;
   if (!std::filesystem::exists(dir + "/compute.o")) GTEST_SKIP() << "the C test programs were not built (clang-19)";
   const ObjectCase cases[] = {
-      {"compute.o", "", true, ""},        {"subprogs.o", "", true, ""},
-      {"global_data.o", "", true, ""},    {"legacy_maps.o", "", true, ""},
-      {"map_types.o", "", true, ""},      {"maps.o", "", true, ""},
-      {"tail_call.o", "entry", true, ""}, {"data_pointers.o", "", false, "R1 invalid mem access 'scalar'"},
+      {"compute.o", "", true, ""},
+      {"subprogs.o", "", true, ""},
+      {"global_data.o", "", true, ""},
+      {"legacy_maps.o", "", true, ""},
+      {"map_types.o", "", true, ""},
+      {"maps.o", "", true, ""},
+      {"tail_call.o", "entry", true, ""},
+      {"data_pointers.o", "", false, "R1 invalid mem access 'scalar'"},
+      {"map_kinds.o", "map_kinds", true, ""},
+      {"map_kinds.o", "wrong_map", false, "cannot pass map_type 22 into func bpf_map_lookup_elem#1"},
+      {"load_setup.o", "", true, ""},
   };
   for (const ObjectCase& test : cases) {
     SCOPED_TRACE(test.file);

@@ -291,5 +291,24 @@ TEST(KernelMaps, MapKindsAgreeWithTheKernel) {
   }
 }
 
+// A helper given a map of a type it does not take: both refuse it, with
+// the kernel's words.
+TEST(KernelMaps, MapHelperMismatchRefusedByBoth) {
+  auto program = load("map_kinds", "wrong_map");
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  auto kernel = run_kernel(*program, BPF_PROG_TYPE_XDP, test::test_packets().front().bytes);
+  if (!kernel && kernel.error().message == "EPERM") GTEST_SKIP() << "bpf() refused with EPERM";
+  ASSERT_TRUE(kernel.has_value()) << to_string(kernel.error());
+  EXPECT_FALSE(kernel->loaded);
+  EXPECT_NE(kernel->log.find("cannot pass map_type 22 into func bpf_map_lookup_elem#1"), std::string::npos)
+      << tail(kernel->log);
+  verify::Options options;
+  options.type = isa::ProgramType::Xdp;
+  const verify::Result verdict = verify::verify(*program, options);
+  EXPECT_FALSE(verdict.accepted);
+  ASSERT_TRUE(verdict.error.has_value());
+  EXPECT_EQ(verdict.error->message, "cannot pass map_type 22 into func bpf_map_lookup_elem#1");
+}
+
 }  // namespace
 }  // namespace bpfkit
