@@ -64,8 +64,6 @@ bool Checker::call_helper(const isa::Slot& slot) {
           return fail(Errno::Eacces, r(regno) + " type=" + type_name(reg.type) + " expected=map_ptr");
         map_index = reg.map;
         map = &map_spec(reg.map);
-        if (!isa::map_helper_compatible(map->type, id))
-          return fail(Errno::Einval, "cannot pass map_type " + std::to_string(map->type) + " into func " + name);
         break;
       }
       case Arg::MapKey:
@@ -109,6 +107,9 @@ bool Checker::call_helper(const isa::Slot& slot) {
       default: break;
     }
   }
+  // After the arguments, as the kernel's check_map_func_compatibility.
+  if (map && !isa::map_helper_compatible(map->type, id))
+    return fail(Errno::Einval, "cannot pass map_type " + std::to_string(map->type) + " into func " + name);
   for (int arg = 1; arg <= 5; ++arg) regs()[arg] = not_init();
   if (proto->ret == isa::HelperRet::MapValueOrNull) {
     Reg value = pointer(RegType::MapValueOrNull);

@@ -249,8 +249,9 @@ SEC("xdp") int other(struct xdp_md *ctx) {
   return (int)bpf_redirect_map(&cpus, 0, 0);
 }
 
-/* A queue has no lookup: the kernel refuses the pair (check_map_func_compatibility). */
+/* A cpumap takes no lookup: the kernel refuses the pair once the arguments
+ * are checked (check_map_func_compatibility). */
 SEC("xdp") int wrong_map(struct xdp_md *ctx) {
   u32 key = 0;
-  return bpf_map_lookup_elem(&fifo, &key) != 0;
+  return bpf_map_lookup_elem(&cpus, &key) != 0;
 }

@@ -162,7 +162,7 @@ TEST(VerifyObjects, TestProgramsAsTheKernelSees) {
       {"tail_call.o", "entry", true, ""},
       {"data_pointers.o", "", false, "R1 invalid mem access 'scalar'"},
       {"map_kinds.o", "map_kinds", true, ""},
-      {"map_kinds.o", "wrong_map", false, "cannot pass map_type 22 into func bpf_map_lookup_elem#1"},
+      {"map_kinds.o", "wrong_map", false, "cannot pass map_type 16 into func bpf_map_lookup_elem#1"},
       {"load_setup.o", "", true, ""},
   };
   for (const ObjectCase& test : cases) {

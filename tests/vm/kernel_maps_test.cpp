@@ -291,7 +291,8 @@ TEST(KernelMaps, MapKindsAgreeWithTheKernel) {
   }
 }
 
-// A helper given a map of a type it does not take: both refuse it, with
+// A helper given a map of a type it does not take (a cpumap to
+// map_lookup_elem): both refuse it, with
 // the kernel's words.
 TEST(KernelMaps, MapHelperMismatchRefusedByBoth) {
   auto program = load("map_kinds", "wrong_map");
@@ -300,14 +301,14 @@ TEST(KernelMaps, MapHelperMismatchRefusedByBoth) {
   if (!kernel && kernel.error().message == "EPERM") GTEST_SKIP() << "bpf() refused with EPERM";
   ASSERT_TRUE(kernel.has_value()) << to_string(kernel.error());
   EXPECT_FALSE(kernel->loaded);
-  EXPECT_NE(kernel->log.find("cannot pass map_type 22 into func bpf_map_lookup_elem#1"), std::string::npos)
+  EXPECT_NE(kernel->log.find("cannot pass map_type 16 into func bpf_map_lookup_elem#1"), std::string::npos)
       << tail(kernel->log);
   verify::Options options;
   options.type = isa::ProgramType::Xdp;
   const verify::Result verdict = verify::verify(*program, options);
   EXPECT_FALSE(verdict.accepted);
   ASSERT_TRUE(verdict.error.has_value());
-  EXPECT_EQ(verdict.error->message, "cannot pass map_type 22 into func bpf_map_lookup_elem#1");
+  EXPECT_EQ(verdict.error->message, "cannot pass map_type 16 into func bpf_map_lookup_elem#1");
 }
 
 }  // namespace
