@@ -368,12 +368,46 @@ struct Packet {
   std::vector<uint8_t> buffer;
   uint32_t region_start = 0;             // buffer offset of the region's first byte
   uint32_t meta = 0, data = 0, end = 0;  // data_meta, data and data_end
+  uint32_t network = 0;                  // skb: the network header (skb_change_tail's shortest length ends there)
   static constexpr uint32_t kNoField = UINT32_MAX;
   uint32_t ctx_data = kNoField, ctx_data_end = kNoField, ctx_data_meta = kNoField;  // context offsets
 
   // A packet pointer's guest address.
   uint64_t address(uint32_t offset) const { return region_base(kPacketRegion) + (offset - region_start); }
   std::span<uint8_t> bytes(uint32_t from, uint32_t to) { return std::span(buffer).subspan(from, to - from); }
+};
+
+// The task the current-task helpers describe (bpf_get_current_pid_tgid,
+// _uid_gid, _comm, _task): `bpfkit run --task`. get_current_task returns
+// `address`, a kernel-looking pointer with nothing mapped behind it, so
+// reading through it (bpf_probe_read_kernel, BPF_CORE_READ) fails with
+// -EFAULT and a zeroed destination, as a read of a bad kernel address does.
+struct Task {
+  uint32_t pid = 1000, tgid = 1000, uid = 1000, gid = 1000;
+  std::string comm = "bpfkit";  // at most 15 bytes are seen (TASK_COMM_LEN 16)
+  uint64_t address = 0xffff888001000000;
+};
+
+// Where bpf_redirect or bpf_redirect_map last sent the packet (the kernel's
+// per-CPU bpf_redirect_info, as far as a test run can tell): an ifindex, or
+// a map (by Context index) and key. A failed redirect_map lookup clears it.
+struct Redirect {
+  std::optional<uint32_t> map;  // redirect_map: the map's index in the Context
+  uint64_t key = 0;             // redirect_map: the key
+  uint32_t ifindex = 0;         // redirect: the device
+  uint64_t flags = 0;
+};
+
+// What bpf_skb_set_tunnel_key attached to the packet (the skb's tunnel
+// metadata), which bpf_skb_get_tunnel_key reads back; a test run's packet
+// starts with none.
+struct TunnelInfo {
+  uint64_t id = 0;                                  // the tunnel id, as the program gave it
+  std::array<uint8_t, 16> source{}, destination{};  // network order; IPv4 in the first 4 bytes
+  uint8_t tos = 0, ttl = 0;
+  uint32_t label = 0;
+  bool ipv6 = false;
+  uint16_t flags = 0;  // TUNNEL_* bits (TUNNEL_CSUM 0x1, TUNNEL_KEY 0x4, ...)
 };
 
 // Everything a run touches besides the program: memory regions (stack, heap,
@@ -463,6 +497,19 @@ class Context {
                                  const std::function<Expected<std::unique_ptr<Engine>>(const isa::Program&)>& prepare,
                                  Error& error);
 
+  // The program type of the run (set by prepare_test_run; Raw otherwise):
+  // helpers that behave per type (bpf_redirect, perf_event_output,
+  // fib_lookup) and packet helpers read it.
+  void set_program_type(isa::ProgramType type) { program_type_ = type; }
+  isa::ProgramType program_type() const { return program_type_; }
+  // The fake current task (Task's defaults unless set).
+  void set_task(Task task) { task_ = std::move(task); }
+  const Task& task() const { return task_; }
+  // Redirect and tunnel state of the current run; test_run clears both
+  // before each run.
+  std::optional<Redirect>& redirect() { return redirect_; }
+  std::optional<TunnelInfo>& tunnel() { return tunnel_; }
+
   Output& output() { return output_; }
   const Output& output() const { return output_; }
   // Linux bpf_trace_printk text; see Output::write.
@@ -488,6 +535,10 @@ class Context {
   uint64_t map_memory_ = 0;                               // footprints of the maps added
   uint64_t map_memory_limit_ = kDefaultMapMemoryLimit;
   std::vector<ProgramSlot> programs_;
+  isa::ProgramType program_type_ = isa::ProgramType::Raw;
+  Task task_;
+  std::optional<Redirect> redirect_;
+  std::optional<TunnelInfo> tunnel_;
   Output output_;
   std::mt19937 rng_{0x6270666bu};  // fixed default seed: reproducible runs
 };
@@ -561,9 +612,10 @@ struct TestRunInput {
 struct TestRunOutput {
   RunResult run;  // the last run: r0, fault, counts
   uint32_t retval = 0;
-  std::vector<uint8_t> data_out;  // the packet after the run (from data_meta for XDP)
-  std::vector<uint8_t> ctx_out;   // the context fields the kernel copies back
-  uint64_t duration_ns = 0;       // per run, the mean over `repeat`
+  std::vector<uint8_t> data_out;     // the packet after the run (from data_meta for XDP)
+  std::vector<uint8_t> ctx_out;      // the context fields the kernel copies back
+  uint64_t duration_ns = 0;          // per run, the mean over `repeat`
+  std::optional<Redirect> redirect;  // where the last run redirected the packet
 };
 
 // Lays out the context (and the packet) in `context` as the kernel's

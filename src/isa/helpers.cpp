@@ -63,6 +63,21 @@ std::string_view helper_name(uint32_t id) {
   return info ? info->name : std::string_view{};
 }
 
+bool helper_changes_packet(uint32_t id) {
+  switch (id) {
+    case 9:   // skb_store_bytes
+    case 10:  // l3_csum_replace
+    case 11:  // l4_csum_replace
+    case 38:  // skb_change_tail
+    case 43:  // skb_change_head
+    case 44:  // xdp_adjust_head
+    case 54:  // xdp_adjust_meta
+    case 65:  // xdp_adjust_tail
+      return true;
+    default: return false;
+  }
+}
+
 std::string describe_helper(uint32_t id) {
   std::string text = std::to_string(id);
   const std::string_view name = helper_name(id);

@@ -54,6 +54,7 @@ class Checker {
 
   // helpers.cpp
   bool call_helper(const isa::Slot& slot);
+  void forget_packet_pointers();
 
   // precision.cpp: the kernel's precision tracking. The current
   // instruction's safety depends on these registers' values (of the current

@@ -25,7 +25,26 @@ std::string r(int regno) {
   return name.append(std::to_string(regno));
 }
 
-bool is_sized_memory(Arg arg) { return arg == Arg::ReadOnlyMem || arg == Arg::UninitMem; }
+bool is_sized_memory(Arg arg) {
+  return arg == Arg::ReadOnlyMem || arg == Arg::UninitMem || arg == Arg::Mem || arg == Arg::ReadOnlyMemOrNull;
+}
+
+// Whether a program of `type` has helpers of `group` (the raw type has all).
+bool group_allows(isa::HelperGroup group, ProgramType type, bool perfmon) {
+  using G = isa::HelperGroup;
+  if (type == ProgramType::Raw) return true;
+  const bool tc = type == ProgramType::Tc || type == ProgramType::TcAction;
+  switch (group) {
+    case G::Base: return true;
+    case G::BasePerfmon: return perfmon;
+    case G::Tracing: return false;
+    case G::Skb: return tc || type == ProgramType::Socket;
+    case G::Tc: return tc;
+    case G::Xdp: return type == ProgramType::Xdp;
+    case G::TcXdp: return tc || type == ProgramType::Xdp;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -40,13 +59,12 @@ bool Checker::call_helper(const isa::Slot& slot) {
   if (tracks_references(*proto))
     return fail(Errno::Einval,
                 "helper " + name + " is not supported by bpfkit's verifier (references are not tracked)");
-  const bool raw = options_.type == ProgramType::Raw;
-  if ((proto->group == isa::HelperGroup::Tracing && !raw) ||
-      (proto->group == isa::HelperGroup::BasePerfmon && !raw && !leaks_allowed()))
+  if (!group_allows(proto->group, options_.type, leaks_allowed()))
     return fail(Errno::Einval, "program of this type cannot use helper " + name);
 
   const isa::MapSpec* map = nullptr;
   uint32_t map_index = 0;
+  bool null_memory = false;  // the last ReadOnlyMemOrNull argument is NULL
   for (int i = 0; i < 5; ++i) {
     const Arg arg = proto->args[i];
     const int regno = i + 1;
@@ -78,8 +96,13 @@ bool Checker::call_helper(const isa::Slot& slot) {
                                  arg == Arg::UninitMapValue, false))
           return false;
         break;
+      case Arg::ReadOnlyMemOrNull:
+        null_memory = reg.type == RegType::Scalar && reg.is_const() && reg.var.value == 0;
+        if (null_memory) break;  // the size must then be 0, checked with it
+        [[fallthrough]];
       case Arg::ReadOnlyMem:
       case Arg::UninitMem:
+      case Arg::Mem:
         if (reg.type == RegType::Scalar || reg.type == RegType::Ctx || reg.type == RegType::MapPtr ||
             reg.type == RegType::PacketEnd || reg.type == RegType::MapValueOrNull)
           return fail(Errno::Eacces,
@@ -99,6 +122,11 @@ bool Checker::call_helper(const isa::Slot& slot) {
         if (reg.umin == 0 && !zero_allowed) return fail(Errno::Eacces, "invalid zero-sized read");
         if (reg.umax >= (uint64_t{1} << 29))
           return fail(Errno::Eacces, r(regno) + " unbounded memory access, use 'var &= const' or 'if (var < const)'");
+        if (i > 0 && proto->args[i - 1] == Arg::ReadOnlyMemOrNull && null_memory) {
+          if (reg.umax != 0)
+            return fail(Errno::Eacces, r(regno - 1) + " type=scalar expected=fp");  // check_helper_mem_access's words
+          break;
+        }
         if (i > 0 && is_sized_memory(proto->args[i - 1]) &&
             !check_helper_memory(regno - 1, reg.umax, proto->args[i - 1] == Arg::UninitMem, zero_allowed))
           return false;
@@ -110,6 +138,7 @@ bool Checker::call_helper(const isa::Slot& slot) {
   // After the arguments, as the kernel's check_map_func_compatibility.
   if (map && !isa::map_helper_compatible(map->type, id))
     return fail(Errno::Einval, "cannot pass map_type " + std::to_string(map->type) + " into func " + name);
+  if (isa::helper_changes_packet(id)) forget_packet_pointers();
   for (int arg = 1; arg <= 5; ++arg) regs()[arg] = not_init();
   if (proto->ret == isa::HelperRet::MapValueOrNull) {
     Reg value = pointer(RegType::MapValueOrNull);
@@ -120,6 +149,20 @@ bool Checker::call_helper(const isa::Slot& slot) {
     regs()[0] = unknown_scalar();
   }
   return true;
+}
+
+// A helper that may move the packet leaves no packet pointer valid, in any
+// frame or stack slot (clear_all_pkt_pointers): they become unreadable, or
+// unknown scalars where pointers may leak.
+void Checker::forget_packet_pointers() {
+  const auto forget = [&](Reg& reg) {
+    if (reg.type == RegType::Packet || reg.type == RegType::PacketMeta || reg.type == RegType::PacketEnd)
+      reg = leaks_allowed() ? unknown_scalar() : not_init();
+  };
+  for (Frame& frame : cur_.frames) {
+    for (Reg& reg : frame.regs) forget(reg);
+    for (Spilled& spilled : frame.spills) forget(spilled.reg);
+  }
 }
 
 }  // namespace bpfkit::verify::detail

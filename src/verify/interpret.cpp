@@ -764,8 +764,15 @@ bool Checker::pointer_jump(const isa::Slot& slot, const isa::Semantics& semantic
   }
   if (!by_reg || semantics.width != 64) return true;
   const Reg b = regs()[slot.src()];
-  const bool packet_first = a.type == RegType::Packet && b.type == RegType::PacketEnd;
-  const bool end_first = a.type == RegType::PacketEnd && b.type == RegType::Packet;
+  // data against data_end, or data_meta against data itself (no offset, no
+  // id: reg_is_init_pkt_pointer), which bounds the metadata.
+  const auto is_data = [](const Reg& reg) {
+    return reg.type == RegType::Packet && reg.id == 0 && reg.off == 0 && reg.is_const() && reg.var.value == 0;
+  };
+  const bool packet_first =
+      (a.type == RegType::Packet && b.type == RegType::PacketEnd) || (a.type == RegType::PacketMeta && is_data(b));
+  const bool end_first =
+      (a.type == RegType::PacketEnd && b.type == RegType::Packet) || (is_data(a) && b.type == RegType::PacketMeta);
   if (!packet_first && !end_first) return true;
   // Which edge proves `packet <= end` (or `<`: open).
   bool on_taken = false, open = false;

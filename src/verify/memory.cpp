@@ -57,7 +57,8 @@ class MemoryAccess {
       case RegType::Ctx: return ctx(access, reg);
       case RegType::MapValue: return map_value(access, reg);
       case RegType::Mem: return mem(access, reg);
-      case RegType::Packet: return packet(access, reg);
+      case RegType::Packet:
+      case RegType::PacketMeta: return packet(access, reg);
       case RegType::NotInit: return c_.check_read(access.regno);
       default:
         return c_.fail(Errno::Eacces,
@@ -371,8 +372,8 @@ bool Checker::check_helper_memory(int regno, uint64_t size, bool write, bool zer
         ok = spilled && (spilled->type == RegType::Scalar || leaks_allowed());
       }
       if (!ok)
-        return fail(Errno::Eacces, "invalid indirect read from stack R" + n(regno) + " off " + n(off) + "+" +
-                                       n(i - first) + " size " + n(size));
+        return fail(Errno::Eacces, "invalid read from stack R" + n(regno) + " off " + n(off) + "+" + n(i - first) +
+                                       " size " + n(size));
     }
     return true;
   }

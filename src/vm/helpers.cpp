@@ -11,6 +11,7 @@
 #include <set>
 
 #include "bpfkit/vm.hpp"
+#include "helper_support.hpp"
 
 namespace bpfkit::vm {
 
@@ -319,6 +320,11 @@ Expected<uint64_t> ringbuf_finish(HelperCall& call, bool discard) {
 
 }  // namespace
 
+Expected<std::span<uint8_t>> helper_support::guest_bytes(const HelperCall& call, const char* what, uint64_t addr,
+                                                         uint64_t size, bool write) {
+  return bytes(call, what, addr, size, write);
+}
+
 HelperTable HelperTable::linux_defaults() {
   HelperTable registry;
   registry.add(1, map_lookup_elem);
@@ -341,6 +347,8 @@ HelperTable HelperTable::linux_defaults() {
   registry.add(131, ringbuf_reserve);
   registry.add(132, [](HelperCall& call) { return ringbuf_finish(call, false); });
   registry.add(133, [](HelperCall& call) { return ringbuf_finish(call, true); });
+  helper_support::add_packet_helpers(registry);
+  helper_support::add_task_helpers(registry);
   return registry;
 }
 

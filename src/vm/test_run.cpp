@@ -147,6 +147,7 @@ Expected<void> lay_out_skb(Context& context, const TestRunInput& input, std::vec
   packet.buffer.assign(kSkbHeadroom + size, 0);
   std::memcpy(packet.buffer.data() + kSkbHeadroom, input.data_in.data(), size);
   packet.data = packet.meta = kSkbHeadroom + (is_l2(input.type) ? 0 : kEthHeader);
+  packet.network = kSkbHeadroom + kEthHeader;
   packet.end = kSkbHeadroom + size;
   packet.region_start = packet.data;  // LD_ABS offsets count from skb->data
   packet.ctx_data = field_offset(skb, "data");
@@ -182,6 +183,7 @@ std::vector<uint8_t> context_out(ProgramContext layout, std::span<const uint8_t>
 
 Expected<void> prepare_test_run(Context& context, const TestRunInput& input) {
   const isa::ProgramTypeInfo& type = isa::program_type_info(input.type);
+  context.set_program_type(input.type);
   switch (type.context) {
     case ProgramContext::Buffer:
       return make_error(Errc::BadOperand, "the raw type has no context: give a program type");
@@ -209,6 +211,10 @@ Expected<TestRunOutput> test_run(const Engine& engine, Context& context, const T
   const uint32_t repeat = input.repeat == 0 ? 1 : input.repeat;
   const std::array<uint64_t, 5> args{region_base(kInputRegion), 0, 0, 0, 0};
   const auto start = std::chrono::steady_clock::now();
+  // The packet starts with no tunnel metadata and no redirect; repeated runs
+  // share the packet, its changes and its metadata, as the kernel's do.
+  context.redirect().reset();
+  context.tunnel().reset();
   for (uint32_t i = 0; i < repeat; ++i) {
     out.run = engine.run(context, args);
     if (out.run.error) break;
@@ -217,6 +223,7 @@ Expected<TestRunOutput> test_run(const Engine& engine, Context& context, const T
   out.duration_ns =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) / repeat;
   out.retval = static_cast<uint32_t>(out.run.r0);
+  out.redirect = context.redirect();
   const ProgramContext layout = isa::program_type_info(input.type).context;
   const std::span<const uint8_t> ctx = context.program_context();
   out.ctx_out =

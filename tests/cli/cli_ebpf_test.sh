@@ -9,8 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/cli_lib.sh"
 
 # Helpers: every missing one reported before the run, by name; names in listings.
-printf 'call 26\ncall 14\ncall 9999\nr0 = 0\nexit\n' >"$tmp/missing.s"
-check_err missing-helpers 1 "the program calls helpers bpfkit does not implement: 14 (bpf_get_current_pid_tgid), 26 (bpf_skb_load_bytes), 9999" \
+printf 'call 141\ncall 66\ncall 9999\nr0 = 0\nexit\n' >"$tmp/missing.s"
+check_err missing-helpers 1 "the program calls helpers bpfkit does not implement: 66 (bpf_skb_get_xfrm_state), 141 (bpf_get_task_stack), 9999" \
   -- "$bpfkit" run "$tmp/missing.s"
 printf 'call 1\nexit\n' >"$tmp/lookup.s"
 check helper-names 0 "call 0x1 <bpf_map_lookup_elem>" -- "$bpfkit" disasm "$tmp/lookup.s" --helper-names
@@ -50,6 +50,27 @@ if [ -n "$objects" ] && [ -f "$objects/xdp_parse.o" ]; then
   # The type from the section name, as libbpf reads it.
   check section-type 0 "retval: " -- "$bpfkit" run "$objects/xdp_parse.o" --packet-hex "$frame"
   check section-socket 0 "retval: 22" -- "$bpfkit" run "$objects/socket_filter.o" --packet-hex "$frame"
+fi
+
+# Packet helpers: a redirect is part of the result; the fake task.
+arp=ffffffffffff020000000002080600010800060400011111111111111111111111111111111111111111111111111111
+printf 'r1 = 3\nr2 = 0\ncall 23\nexit\n' >"$tmp/redirect.s"
+check redirect-json 0 '"retval":4,' -- "$bpfkit" run "$tmp/redirect.s" --type xdp --packet-hex "$frame" --json
+check_that redirect-target grep -q '"redirect":{"ifindex":3,"flags":0}' "$tmp/stdout"
+check redirect-text 0 "redirect: ifindex 3 flags 0" -- "$bpfkit" run "$tmp/redirect.s" --type tc --packet-hex "$frame"
+printf 'call 14\nexit\n' >"$tmp/pid.s"
+check task-default 0 "0x3e8000003e8" -- "$bpfkit" run "$tmp/pid.s"
+check task-set 0 "0x200000007" -- "$bpfkit" run "$tmp/pid.s" --task pid=7,tgid=2
+check_err task-bad-key 2 "--task colour=1: unknown key 'colour'" -- "$bpfkit" run "$tmp/pid.s" --task colour=1
+check_err task-long-comm 2 "comm is at most 15 bytes" -- "$bpfkit" run "$tmp/pid.s" --task comm=a-very-long-name-indeed
+if [ -n "$objects" ] && [ -f "$objects/tc_rewrite.o" ]; then
+  check xdp-helpers 0 '"retval":4,"data_out":"000e16001600160d' \
+    -- "$bpfkit" run "$objects/xdp_adjust.o" --packet-hex "$arp" --json
+  check_that xdp-helpers-redirect grep -q '"redirect":{"ifindex":1,"flags":0}' "$tmp/stdout"
+  check tc-helpers 0 "retval: 7" -- "$bpfkit" run "$objects/tc_rewrite.o" --packet-hex "$arp"
+  check verify-helpers 0 "accepted" -- "$bpfkit" verify "$objects/tc_rewrite.o"
+  check task-helpers 0 "pid 7 tgid 8 comm curl" -- "$bpfkit" run "$objects/task_helpers.o" --type kprobe --task pid=7,tgid=8,comm=curl --json
+  check_that task-strings grep -q "str 4 'cur' 5" "$tmp/stdout"
 fi
 
 summary cli_ebpf

@@ -117,6 +117,8 @@ constexpr Case kCases[] = {
     {"xdp_parse", "xdp", isa::ProgramType::Xdp},
     {"tc_classify", "tc", isa::ProgramType::Tc},
     {"socket_filter", "socket", isa::ProgramType::Socket},
+    {"xdp_adjust", "xdp", isa::ProgramType::Xdp},  // the packet helpers, their errnos, redirect
+    {"tc_rewrite", "tc", isa::ProgramType::Tc},
 };
 
 TEST(TestRunKernel, ProgramTypeRunsAgreeWithTheKernel) {

@@ -148,20 +148,20 @@ TEST(Interpreter, UnknownHelperAndKfuncAreErrors) {
 }
 
 TEST(Interpreter, UnknownHelpersAreNamedAtTheCallAndAllAtOnceByCheckCalls) {
-  auto missing = run(Code().call(14).exit());
+  auto missing = run(Code().call(66).exit());
   ASSERT_FALSE(missing.has_value());
-  EXPECT_NE(missing.error().message.find("call of unknown helper 14 (bpf_get_current_pid_tgid)"), std::string::npos)
+  EXPECT_NE(missing.error().message.find("call of unknown helper 66 (bpf_skb_get_xfrm_state)"), std::string::npos)
       << missing.error().message;
   // Before anything runs: every helper the program lacks, each once, by name;
   // tail_call is the interpreter's and counts as present.
-  auto program = isa::decode(Code().call(26).call(14).call(9999).call(26).call(12).call(1).exit().slots);
+  auto program = isa::decode(Code().call(141).call(66).call(9999).call(141).call(12).call(1).exit().slots);
   ASSERT_TRUE(program.has_value());
   auto checked = vm::HelperTable::linux_defaults().check_calls(*program);
   ASSERT_FALSE(checked.has_value());
   EXPECT_EQ(checked.error().code, Errc::UnknownHelper);
   EXPECT_EQ(checked.error().message,
-            "the program calls helpers bpfkit does not implement: 14 (bpf_get_current_pid_tgid), 26 "
-            "(bpf_skb_load_bytes), 9999");
+            "the program calls helpers bpfkit does not implement: 66 (bpf_skb_get_xfrm_state), 141 "
+            "(bpf_get_task_stack), 9999");
   auto fine = isa::decode(Code().call(1).call(12).exit().slots);
   ASSERT_TRUE(fine.has_value());
   EXPECT_TRUE(vm::HelperTable::linux_defaults().check_calls(*fine).has_value());

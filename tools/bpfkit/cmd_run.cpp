@@ -33,6 +33,7 @@ struct Options {
   std::string type, packet_file, packet_hex, ctx_file, repeat;
   std::vector<std::string> ctx_fields;
   LoadSetupOptions load_setup;  // eBPF objects: --map-size, --map, --map-file, --set, --kconfig
+  std::string task;             // --task pid=...,tgid=...,uid=...,gid=...,comm=...
 };
 
 Options options;
@@ -121,6 +122,7 @@ constexpr Scoped kScoped[] = {
     {"--ctx", kRawLinux | kEbpf, "Linux programs"},
     {"--ctx-field", kRawLinux | kEbpf, "Linux programs"},
     {"--repeat", kRawLinux | kEbpf, "Linux programs"},
+    {"--task", kRawLinux | kEbpf, "Linux programs"},
 };
 // clang-format on
 
@@ -311,12 +313,47 @@ std::function<Expected<void>(vm::Context&)> map_filler() {
   return [](vm::Context& context) { return fill_maps(context, options.load_setup); };
 }
 
+// --task pid=N,tgid=N,uid=N,gid=N,comm=NAME: the fake current task, each
+// field optional (vm::Task's defaults otherwise).
+Expected<vm::Task> task_from_option() {
+  vm::Task task;
+  if (!given("--task")) return task;
+  const auto bad = [](const std::string& why) { return usage_error("--task " + options.task + ": " + why); };
+  size_t start = 0;
+  while (start <= options.task.size()) {
+    size_t comma = options.task.find(',', start);
+    if (comma == std::string::npos) comma = options.task.size();
+    const std::string item = options.task.substr(start, comma - start);
+    start = comma + 1;
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos) return bad("want KEY=VALUE items (pid, tgid, uid, gid, comm)");
+    const std::string key = item.substr(0, equals), value = item.substr(equals + 1);
+    if (key == "comm") {
+      if (value.size() > 15) return bad("comm is at most 15 bytes (TASK_COMM_LEN 16 with the NUL)");
+      task.comm = value;
+      continue;
+    }
+    uint32_t* field = key == "pid"    ? &task.pid
+                      : key == "tgid" ? &task.tgid
+                      : key == "uid"  ? &task.uid
+                      : key == "gid"  ? &task.gid
+                                      : nullptr;
+    if (field == nullptr) return bad("unknown key '" + key + "' (pid, tgid, uid, gid, comm)");
+    const auto number = parse_number(value);
+    if (!number || *number > UINT32_MAX) return bad(key + " '" + value + "' is not a number from 0 to 4294967295");
+    *field = static_cast<uint32_t>(*number);
+  }
+  return task;
+}
+
 int run_typed(const InputFile& input, const isa::Program& program, uint64_t budget, Printer& printer) {
   auto type = test_run_type(input);
   if (!type) return printer.fail(type.error(), kExitBadInput);
   auto test_input = test_run_input(*type);
   if (!test_input) return printer.fail(test_input.error(), kExitBadInput);
-  RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler()};
+  auto task = task_from_option();
+  if (!task) return printer.fail(task.error(), kExitBadInput);
+  RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler(), *task};
   RunReport report = run_test(program, *test_input, run);
   report.stats = options.stats;
   return printer.run(report);
@@ -380,9 +417,12 @@ int run_input(const InputFile& input, Printer& printer) {
     return run_solana(*program, input.bytes, solana, printer);
   }
   if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
+  auto task = task_from_option();
+  if (!task) return printer.fail(task.error(), kExitBadInput);
   const RunOptions run{input.name,   sbpf && !given("--budget") ? *compute_units : *budget,
                        options.regs, options.dump_maps,
-                       false,        map_filler()};
+                       false,        map_filler(),
+                       *task};
   RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);
@@ -469,6 +509,9 @@ void add_options(CLI::App& app) {
                  "Linux program-type run: set a context field, NAME=VALUE (mark=1000, cb[1]=7); repeatable");
   app.add_option("--repeat", options.repeat, "Linux program-type run: run N times, print the time per run");
   add_load_setup_options(app, options.load_setup);
+  app.add_option("--task", options.task,
+                 "Linux: the current task the task helpers describe, pid=N,tgid=N,uid=N,gid=N,comm=NAME (any of "
+                 "them; default pid=1000,tgid=1000,uid=1000,gid=1000,comm=bpfkit)");
   for (CLI::Option* typed : {packet, packet_hex})
     typed->excludes(mem)->excludes(mem_hex)->excludes(mem_size)->excludes(input);
 }

@@ -95,6 +95,7 @@ int Printer::run(const RunReport& report) {
       out["data_out"] = report.test_run->data_out;
       out["data_size_out"] = report.test_run->data_size_out;
       out["duration_ns"] = report.test_run->duration_ns;
+      if (report.test_run->redirect) out["redirect"] = *report.test_run->redirect;
       out["instructions"] = report.instructions;
     } else {
       out["r0"] = hex(report.r0);
@@ -117,6 +118,11 @@ int Printer::run(const RunReport& report) {
     if (report.test_run) {
       out_ << "retval: " << report.test_run->retval << "\n"
            << "data_out (" << report.test_run->data_size_out << " bytes): " << report.test_run->data_out << "\n";
+      if (const auto& redirect = report.test_run->redirect) {
+        out_ << "redirect:";
+        for (const auto& [name, value] : redirect->items()) out_ << " " << name << " " << value.dump();
+        out_ << "\n";
+      }
       if (report.test_run->timed) out_ << "duration: " << report.test_run->duration_ns << " ns per run\n";
     } else {
       out_ << hex(report.r0) << "\n";

@@ -63,7 +63,8 @@ struct RunReport {
     std::string data_out;  // hex
     uint64_t data_size_out = 0;
     uint64_t duration_ns = 0;
-    bool timed = false;  // --repeat: print the time per run
+    bool timed = false;            // --repeat: print the time per run
+    std::optional<Json> redirect;  // {"ifindex": N} or {"map": NAME, "key": K}, and "flags"
   };
   std::optional<TestRun> test_run;
 };

@@ -66,6 +66,7 @@ std::optional<RunReport> add_maps(vm::Context& context, const isa::Program& prog
 
 RunReport run_program(const isa::Program& program, Memory memory, const RunOptions& options) {
   vm::Context context(*program.dialect);
+  context.set_task(options.task);
   if (auto failed = add_maps(context, program, options)) return std::move(*failed);
   if (program.dialect->family == isa::Family::Linux)  // every missing helper, before anything runs
     if (auto helpers = context.helpers().check_calls(program); !helpers)
@@ -92,6 +93,7 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
 
 RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, const RunOptions& options) {
   vm::Context context(*program.dialect);
+  context.set_task(options.task);
   if (auto failed = add_maps(context, program, options)) return std::move(*failed);
   if (auto helpers = context.helpers().check_calls(program); !helpers)
     return rejected(in_file(helpers.error(), options.file));
@@ -112,8 +114,19 @@ RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, c
   report.output = std::move(out->run.output);
   if (report.error) return report;
   report.r0 = out->run.r0;
-  report.test_run =
-      RunReport::TestRun{out->retval, hex_bytes(out->data_out), out->data_out.size(), out->duration_ns, options.timed};
+  report.test_run = RunReport::TestRun{
+      out->retval, hex_bytes(out->data_out), out->data_out.size(), out->duration_ns, options.timed, {}};
+  if (const std::optional<vm::Redirect>& redirect = out->redirect) {
+    Json target = Json::object();
+    if (redirect->map) {
+      target["map"] = context.map(*redirect->map).spec().name;
+      target["key"] = redirect->key;
+    } else {
+      target["ifindex"] = redirect->ifindex;
+    }
+    target["flags"] = redirect->flags;
+    report.test_run->redirect = std::move(target);
+  }
   if (options.registers) report.registers = out->run.registers;
   if (options.dump_maps) report.maps = dump_maps(context);
   return report;

@@ -23,6 +23,8 @@ enum class HelperArg : uint8_t {
   UninitMapValue,        // ARG_PTR_TO_MAP_VALUE | MEM_UNINIT: value_size bytes written (map_pop_elem)
   ReadOnlyMem,           // ARG_PTR_TO_MEM | MEM_RDONLY, sized by the next argument
   UninitMem,             // ARG_PTR_TO_UNINIT_MEM, written, sized by the next argument
+  Mem,                   // ARG_PTR_TO_MEM: read and written (initialised), sized by the next argument
+  ReadOnlyMemOrNull,     // ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_RDONLY: or NULL with a size of 0
   ConstSize,             // ARG_CONST_SIZE
   ConstSizeOrZero,       // ARG_CONST_SIZE_OR_ZERO
   Ctx,                   // ARG_PTR_TO_CTX
@@ -44,6 +46,10 @@ enum class HelperGroup : uint8_t {
   Base,         // bpf_base_func_proto: every type
   BasePerfmon,  // bpf_base_func_proto, only with CAP_PERFMON
   Tracing,      // bpf_tracing_func_proto: kprobes, tracepoints, perf events
+  Skb,          // sk_filter_func_proto and tc_cls_act_func_proto: socket filters and tc
+  Tc,           // tc_cls_act_func_proto: tc classifiers and actions
+  Xdp,          // xdp_func_proto
+  TcXdp,        // both tc_cls_act_func_proto and xdp_func_proto
 };
 
 struct HelperProto {
@@ -65,6 +71,10 @@ const HelperInfo* helper_info(uint32_t id);
 std::span<const HelperInfo> helper_infos();
 // "bpf_get_current_pid_tgid", or "" for an unknown id.
 std::string_view helper_name(uint32_t id);
+// Whether a call of helper `id` may move or resize the packet, so that the
+// verifier forgets every packet pointer after it (the kernel's
+// bpf_helper_changes_pkt_data, for the helpers bpfkit implements).
+bool helper_changes_packet(uint32_t id);
 // "14 (bpf_get_current_pid_tgid)", or "9999" for an id the kernel lacks:
 // how messages name a helper.
 std::string describe_helper(uint32_t id);
