@@ -277,11 +277,10 @@ TEST(KernelMaps, MapKindsAgreeWithTheKernel) {
   EXPECT_EQ(ours.data_out, kernel->data_out);
   for (auto& [name, entries] : kernel->maps) {
     Entries mine = ours.maps[name];
-    const auto type = [&] {
-      for (const isa::MapSpec& spec : program->maps)
-        if (spec.name == name) return static_cast<isa::MapType>(spec.type);
-      return isa::MapType::Unspec;
-    }();
+    // A plain loop: clang before 16 cannot capture a structured binding.
+    isa::MapType type = isa::MapType::Unspec;
+    for (const isa::MapSpec& spec : program->maps)
+      if (spec.name == name) type = static_cast<isa::MapType>(spec.type);
     // Hash order is the kernel's hashing; an lpm trie's is the same post-order in both.
     if (type != isa::MapType::LpmTrie) {
       std::sort(entries.begin(), entries.end());
