@@ -54,16 +54,24 @@ void Recorder::destroy(DeviceProgram&) { record(HookCall(Op::Destroy)); }
 
 namespace {
 
-// bpf_adj_branches for a removal of `count` slots at `off`: a branch over the
-// hole shrinks by `count`, from either side.
+// bpf_adj_branches for a removal of `count` slots at `off`: a branch or a
+// local call over the hole shrinks by `count`, from either side, in its
+// off field or (gotol, calls) its imm.
 void close_hole(std::vector<isa::Slot>& slots, uint32_t off, uint32_t count) {
   for (size_t pc = 0; pc < slots.size(); ++pc) {
     isa::Slot& slot = slots[pc];
     const auto op = isa::lookup(slot);
-    if (!op || isa::target_field(*op) != isa::TargetField::Off) continue;
-    const int64_t here = static_cast<int64_t>(pc), target = here + slot.off + 1;
-    if (here < off && target >= static_cast<int64_t>(off) + count) slot.off = static_cast<int16_t>(slot.off - count);
-    if (here >= off && target < off) slot.off = static_cast<int16_t>(slot.off + count);
+    const isa::TargetField field = op ? isa::target_field(*op) : isa::TargetField::None;
+    if (field == isa::TargetField::None) continue;
+    const int64_t relative = field == isa::TargetField::Off ? slot.off : slot.imm;
+    const int64_t here = static_cast<int64_t>(pc), target = here + relative + 1;
+    int64_t moved = relative;
+    if (here < off && target >= static_cast<int64_t>(off) + count) moved -= count;
+    if (here >= off && target < off) moved += count;
+    if (field == isa::TargetField::Off)
+      slot.off = static_cast<int16_t>(moved);
+    else
+      slot.imm = static_cast<int32_t>(moved);
   }
 }
 

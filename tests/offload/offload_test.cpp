@@ -325,6 +325,28 @@ TEST(OffloadProtocol, DestroyRunsOnceFromUnloadOrTheDestructor) {
   EXPECT_EQ(second.calls().back().op, Op::Destroy);
 }
 
+// A removal before a subprogram moves the local call's imm (found by
+// fuzz_offload on a conformance seed).
+TEST(OffloadRewrites, ReplayMovesALocalCallOverTheHole) {
+  const std::vector<Slot> program = assemble(R"(
+    r1 = 5
+    call sum
+    if r0 != 5 goto dead
+    exit
+  dead:
+    r0 = 0
+    exit
+  sum:
+    r0 = r1
+    exit
+  )");
+  Recorder recorder;
+  BoundProgram bound = BoundProgram::load_slots(recorder, program, xdp());
+  ASSERT_TRUE(bound.result().accepted);
+  ASSERT_LT(bound.result().verification.xlated.size(), program.size());
+  EXPECT_EQ(offload::replay(program, recorder.calls()), bound.result().verification.xlated);
+}
+
 TEST(OffloadRewrites, ReplayingTheRecordedCallsGivesTheXlatedProgram) {
   size_t replayed = 0, shrunk = 0;
   for (uint64_t seed = 1; seed <= 200; ++seed) {
