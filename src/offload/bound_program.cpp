@@ -45,35 +45,36 @@ class Forwarder final : public verify::Hooks {
     return record(std::move(call));
   }
 
-  // bpf_prog_offload_replace_insn: a hook the backend lacks, or any hook
-  // once one has failed, counts as a failure (ret = -EOPNOTSUPP).
   void replace_insn(uint32_t off, const isa::Slot& insn) override {
     HookCall call(Op::ReplaceInsn);
     call.insn = off;
     call.replacement = insn;
-    call.delivered = !program_.opt_failed && backend_.has_replace_insn();
-    if (call.delivered) {
-      VerifierEnv env{program_, nullptr, result_.log};
-      call.refusal = backend_.replace_insn(env, off, insn);
-    }
-    program_.opt_failed = program_.opt_failed || !call.delivered || call.refusal;
-    record(std::move(call));
+    optimise(std::move(call), backend_.has_replace_insn(),
+             [&](VerifierEnv& env) { return backend_.replace_insn(env, off, insn); });
   }
 
   void remove_insns(uint32_t off, uint32_t count) override {
     HookCall call(Op::RemoveInsns);
     call.insn = off;
     call.count = count;
-    call.delivered = !program_.opt_failed && backend_.has_remove_insns();
+    optimise(std::move(call), backend_.has_remove_insns(),
+             [&](VerifierEnv& env) { return backend_.remove_insns(env, off, count); });
+  }
+
+ private:
+  // bpf_prog_offload_replace_insn / _remove_insns: a hook the backend lacks,
+  // or any hook once one has failed, counts as a failure (ret = -EOPNOTSUPP).
+  template <typename Deliver>
+  void optimise(HookCall call, bool backend_has_hook, Deliver deliver) {
+    call.delivered = !program_.opt_failed && backend_has_hook;
     if (call.delivered) {
       VerifierEnv env{program_, nullptr, result_.log};
-      call.refusal = backend_.remove_insns(env, off, count);
+      call.refusal = deliver(env);
     }
     program_.opt_failed = program_.opt_failed || !call.delivered || call.refusal;
     record(std::move(call));
   }
 
- private:
   Status record(HookCall call) {
     Status refusal = call.refusal;
     result_.hooks.push_back(std::move(call));

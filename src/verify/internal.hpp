@@ -266,8 +266,7 @@ std::vector<isa::Slot> clean_reserved_fields(std::span<const isa::Slot> slots, s
 // ---- After acceptance (rewrite.cpp) --------------------------------------------------
 
 // The program as the verifier rewrites it, from what was seen (Result::reached).
-Expected<isa::Program> rewrite(const isa::Program& program, const std::vector<bool>& seen,
-                                         const Options& options);
+Expected<isa::Program> rewrite(const isa::Program& program, const std::vector<bool>& seen, const Options& options);
 
 // ---- The second pass (interpret.cpp) -------------------------------------------------
 
