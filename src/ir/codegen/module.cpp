@@ -1,0 +1,55 @@
+// Module emission (module.hpp).
+#include "module.hpp"
+
+#include "emit.hpp"
+#include "rega.hpp"
+
+namespace bpfkit::ir::codegen {
+
+// BPF_COMPLEXITY_LIMIT_INSNS: the most instructions the kernel loads.
+constexpr size_t kKernelInstructionLimit = 1'000'000;
+
+Expected<GeneratedModule> generate_module(MModule& module) {
+  const isa::Dialect& dialect = *module.dialect;
+  GeneratedModule out;
+  std::vector<isa::Slot> slots;
+  std::vector<uint32_t> origin;
+  std::vector<std::pair<uint32_t, uint32_t>> refs;
+  for (MFunction& fn : module.functions) {
+    auto allocation = allocate(fn, dialect);
+    if (!allocation) return allocation.error();
+    out.stats.spilled += allocation->spilled;
+    out.stats.rematerialised += allocation->rematerialised;
+    out.stats.split += allocation->split;
+    auto emitted = emit_function(fn, std::move(*allocation), dialect);
+    if (!emitted) return emitted.error();
+    const auto start = static_cast<uint32_t>(slots.size());
+    out.starts.push_back(start);
+    out.stats.copies += emitted->copies;
+    out.stats.deepest_frame = std::max(out.stats.deepest_frame, -emitted->frame_low);
+    for (auto [slot, callee] : emitted->function_refs) refs.push_back({start + slot, callee});
+    slots.insert(slots.end(), emitted->slots.begin(), emitted->slots.end());
+    origin.insert(origin.end(), emitted->origin.begin(), emitted->origin.end());
+  }
+  if (dialect.family == isa::Family::Linux && slots.size() > kKernelInstructionLimit)
+    return make_error(Errc::OutOfRange, "code generation: " + std::to_string(slots.size()) +
+                                            " instructions, more than the kernel's limit of 1000000");
+  for (auto [slot, callee] : refs) {
+    if (callee >= out.starts.size())
+      return make_error(Errc::BadOperand, "code generation: a call names function " + std::to_string(callee) +
+                                              ", which the module does not have");
+    slots[slot].imm = static_cast<int32_t>(int64_t{out.starts[callee]} - (int64_t{slot} + 1));
+  }
+  auto program = isa::decode(std::span<const isa::Slot>(slots), dialect);
+  if (!program) return program.error();
+  out.program = std::move(*program);
+  out.program.origin = std::move(origin);
+  if (module.functions.size() > 1 || (!module.functions.empty() && !module.functions[0].name.empty()))
+    for (size_t i = 0; i < module.functions.size(); ++i) {
+      const uint32_t end = i + 1 < out.starts.size() ? out.starts[i + 1] : static_cast<uint32_t>(slots.size());
+      out.program.functions.push_back({module.functions[i].name, out.starts[i], end - out.starts[i]});
+    }
+  return out;
+}
+
+}  // namespace bpfkit::ir::codegen

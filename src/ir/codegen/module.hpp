@@ -1,0 +1,28 @@
+// The whole machine-IR module to one isa::Program: each function allocated
+// and emitted (rega.cpp, emit.cpp), placed one after another with the entry
+// first, calls and function addresses resolved, the kernel's limits checked.
+#pragma once
+
+#include <cstdint>
+
+#include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
+#include "mir.hpp"
+
+namespace bpfkit::ir::codegen {
+
+struct ModuleStats {
+  uint32_t spilled = 0, rematerialised = 0, split = 0, copies = 0;
+  int32_t deepest_frame = 0;  // bytes, the largest of the functions
+};
+
+// Function starts in the result are in `starts` (same order as the module).
+struct GeneratedModule {
+  isa::Program program;
+  std::vector<uint32_t> starts;
+  ModuleStats stats;
+};
+
+Expected<GeneratedModule> generate_module(MModule& module);
+
+}  // namespace bpfkit::ir::codegen

@@ -1,0 +1,58 @@
+// Row selection by meaning (see rows.hpp).
+#include "rows.hpp"
+
+namespace bpfkit::ir::codegen {
+
+using isa::Condition;
+using isa::Operation;
+using isa::Source;
+
+std::optional<isa::Op> find_row(const isa::Dialect& dialect, Operation operation, uint8_t width, Source source,
+                                Condition condition) {
+  for (const isa::OpInfo& row : isa::kOps) {
+    const isa::Semantics s = isa::semantics(row.op, dialect);
+    if (s.operation == operation && s.width == width && s.source == source && s.condition == condition && !s.swapped &&
+        !s.fetch)
+      return row.op;
+  }
+  return std::nullopt;
+}
+
+Condition inverse(Condition c) {
+  switch (c) {
+    case Condition::Eq: return Condition::Ne;
+    case Condition::Ne: return Condition::Eq;
+    case Condition::Gt: return Condition::Le;
+    case Condition::Le: return Condition::Gt;
+    case Condition::Ge: return Condition::Lt;
+    case Condition::Lt: return Condition::Ge;
+    case Condition::SGt: return Condition::SLe;
+    case Condition::SLe: return Condition::SGt;
+    case Condition::SGe: return Condition::SLt;
+    case Condition::SLt: return Condition::SGe;
+    default: return Condition::None;
+  }
+}
+
+std::optional<isa::Op> inverted_branch(const isa::Dialect& dialect, isa::Op branch) {
+  const isa::Semantics s = isa::semantics(branch, dialect);
+  const Condition opposite = inverse(s.condition);
+  if (s.operation != Operation::JumpIf || opposite == Condition::None) return std::nullopt;
+  return find_row(dialect, Operation::JumpIf, s.width, s.source, opposite);
+}
+
+Rows rows_for(const isa::Dialect& dialect) {
+  // Every dialect has these; value_or keeps a broken table from crashing.
+  Rows rows{};
+  rows.mov_reg = find_row(dialect, Operation::Mov, 64, Source::Reg).value_or(isa::Op::mov64_reg);
+  rows.mov_imm = find_row(dialect, Operation::Mov, 64, Source::Imm).value_or(isa::Op::mov64_imm);
+  rows.load64 = find_row(dialect, Operation::Load, 64, Source::Reg).value_or(isa::Op::ldxdw);
+  rows.store64_reg = find_row(dialect, Operation::Store, 64, Source::Reg).value_or(isa::Op::stxdw);
+  rows.store64_imm = find_row(dialect, Operation::Store, 64, Source::Imm).value_or(isa::Op::stdw);
+  rows.ja = find_row(dialect, Operation::Jump, 64, Source::None, Condition::Always).value_or(isa::Op::ja);
+  if (isa::has_row(isa::Op::gotol, dialect)) rows.gotol = isa::Op::gotol;
+  if (isa::has_row(isa::Op::lddw, dialect)) rows.lddw = isa::Op::lddw;
+  return rows;
+}
+
+}  // namespace bpfkit::ir::codegen
