@@ -1,0 +1,191 @@
+// Lifting: small programs lift to the expected SSA; every conformance
+// program and every compiled test object lifts, validates and survives the
+// text round trip; size does not turn into recursion depth.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "bpfkit/elf.hpp"
+#include "bpfkit/ir.hpp"
+#include "bpfkit/load.hpp"
+
+namespace bpfkit::ir {
+namespace {
+
+std::unique_ptr<Module> lift_text(std::string_view source, const isa::Dialect& dialect = isa::kLinuxV4) {
+  load::Options options;
+  options.dialect = &dialect;
+  auto opened =
+      load::open(std::span(reinterpret_cast<const uint8_t*>(source.data()), source.size()), "test.s", options);
+  EXPECT_TRUE(opened.has_value()) << to_string(opened.error());
+  if (!opened) return nullptr;
+  auto module = lift(opened->program);
+  EXPECT_TRUE(module.has_value()) << to_string(module.error());
+  if (!module) return nullptr;
+  return std::move(*module);
+}
+
+// Lifts, validates, prints, parses and prints again: the same text.
+void expect_round_trip(Module& module, const std::string& name) {
+  auto valid = validate(module);
+  ASSERT_TRUE(valid.has_value()) << name << ": " << to_string(valid.error()) << "\n" << print(module);
+  const std::string text = print(module);
+  auto parsed = parse(text, name);
+  ASSERT_TRUE(parsed.has_value()) << to_string(parsed.error()) << "\n" << text;
+  EXPECT_EQ(print(**parsed), text) << name;
+  auto again = validate(**parsed);
+  EXPECT_TRUE(again.has_value()) << name << ": " << to_string(again.error());
+}
+
+TEST(IrLift, LoopGetsPhis) {
+  auto module = lift_text(R"(
+    r0 = 0
+    r2 = 10
+  loop:
+    r0 += r2
+    r2 -= 1
+    if r2 != 0 goto loop
+    exit
+  )");
+  ASSERT_TRUE(module);
+  expect_round_trip(*module, "loop");
+  const std::string text = print(*module);
+  // The entry is a jump target? No: the loop header is the second block.
+  EXPECT_NE(text.find("phi [i64 0, b0]"), std::string::npos) << text;
+  EXPECT_NE(text.find("br.ne.64"), std::string::npos) << text;
+  EXPECT_NE(text.find("ret %"), std::string::npos) << text;
+}
+
+TEST(IrLift, Alu32ExtensionFollowsTheDialect) {
+  constexpr std::string_view source = "w1 += 1\nw0 = w1\nexit\n";
+  auto linux = lift_text(source);
+  ASSERT_TRUE(linux);
+  const std::string linux_text = print(*linux);
+  EXPECT_NE(linux_text.find("add.32.zext %arg1, i32 1"), std::string::npos) << linux_text;
+  EXPECT_NE(linux_text.find("zext.32 %0"), std::string::npos) << linux_text;
+  auto v0 = lift_text(source, isa::kSbpfV0);
+  ASSERT_TRUE(v0);
+  EXPECT_NE(print(*v0).find("add.32.sext %arg1, i32 1"), std::string::npos) << print(*v0);
+  auto v2 = lift_text(source, isa::kSbpfV2);
+  ASSERT_TRUE(v2);
+  const std::string v2_text = print(*v2);
+  EXPECT_NE(v2_text.find("add.32.zext"), std::string::npos) << v2_text;
+  EXPECT_NE(v2_text.find("sext.32.64 %0"), std::string::npos) << v2_text;  // v2's mov32 reg sign-extends
+}
+
+TEST(IrLift, CallsClobberArgumentRegisters) {
+  auto module = lift_text(R"(
+    r6 = r1
+    call 5
+    r0 = r1
+    r0 += r6
+    exit
+  )");
+  ASSERT_TRUE(module);
+  expect_round_trip(*module, "call");
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("%0 = call helper 5 ()"), std::string::npos) << text;  // ktime_get_ns takes nothing
+  EXPECT_NE(text.find("add.64 undef, %arg1"), std::string::npos) << text;    // r1 after the call, r6 kept
+}
+
+TEST(IrLift, LocalFunctionsLiftOneByOne) {
+  auto module = lift_text(R"(
+    r1 = 3
+    call f
+    exit
+  f:
+    r0 = r1
+    r0 += 1
+    exit
+  )");
+  ASSERT_TRUE(module);
+  ASSERT_EQ(module->functions().size(), 2u);
+  expect_round_trip(*module, "local");
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("call local @fn_3 (i64 3, %arg2, %arg3, %arg4, %arg5)"), std::string::npos) << text;
+  EXPECT_NE(text.find("function @fn_3 origin 3"), std::string::npos) << text;
+}
+
+TEST(IrLift, FramePointerAccessesStayRaw) {
+  auto module = lift_text("*(u64 *)(r10 - 8) = -1\nr0 = *(u32 *)(r10 - 8)\nexit\n");
+  ASSERT_TRUE(module);
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("storeraw.64 %fp, -8, i64 -1  !0"), std::string::npos) << text;
+  EXPECT_NE(text.find("%0 = loadraw.u32 %fp, -8  !1"), std::string::npos) << text;
+}
+
+TEST(IrLift, EntryThatIsAJumpTargetGetsItsOwnBlock) {
+  auto module = lift_text("r1 += 1\nif r1 < 5 goto -2\nr0 = r1\nexit\n");
+  ASSERT_TRUE(module);
+  expect_round_trip(*module, "entry-loop");
+  EXPECT_TRUE(module->functions()[0]->entry()->preds().empty());
+}
+
+TEST(IrLift, LongStraightLineAndDeepChainsDoNotRecurse) {
+  std::string straight;
+  for (int i = 0; i < 100000; ++i) straight += "r0 += 1\n";
+  straight += "exit\n";
+  auto module = lift_text("r0 = 0\n" + straight);
+  ASSERT_TRUE(module);
+  EXPECT_EQ(module->functions()[0]->inst_count(), 100001u);
+  EXPECT_TRUE(validate(*module).has_value());
+  // 15000 blocks in a chain, each jumping to the next, one loop around them.
+  std::string chain = "r0 = 0\n";
+  for (int i = 0; i < 15000; ++i) chain += "r0 += 1\ngoto +0\n";
+  chain += "if r0 < 100000 goto -30001\nexit\n";
+  auto chained = lift_text(chain);
+  ASSERT_TRUE(chained);
+  EXPECT_GT(chained->functions()[0]->blocks().size(), 15000u);
+  auto valid = validate(*chained);
+  EXPECT_TRUE(valid.has_value()) << to_string(valid.error());
+  auto parsed = parse(print(*chained));
+  ASSERT_TRUE(parsed.has_value());
+}
+
+TEST(IrLift, ConformanceCorpus) {
+  const std::filesystem::path dir = std::filesystem::path(BPFKIT_SHARED_DIR) / "conformance" / "tests";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no corpus at " << dir;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".data") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  size_t lifted = 0;
+  for (const auto& file : files) {
+    auto opened = load::open_file(file.string());
+    if (!opened) continue;  // tests of programs the loader refuses
+    auto module = lift(opened->program);
+    ASSERT_TRUE(module.has_value()) << file << ": " << to_string(module.error());
+    expect_round_trip(**module, file.filename().string());
+    ++lifted;
+  }
+  EXPECT_GT(lifted, files.size() * 9 / 10);
+}
+
+TEST(IrLift, CompiledTestObjects) {
+  const std::filesystem::path dir(BPFKIT_TEST_BPF_DIR);
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no compiled BPF test programs (clang-19)";
+  size_t lifted = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".o") continue;
+    auto bytes = load::read_file(entry.path().string());
+    ASSERT_TRUE(bytes.has_value());
+    auto object = elf::EbpfObject::parse(*bytes, entry.path().string());
+    ASSERT_TRUE(object.has_value()) << to_string(object.error());
+    for (const elf::ProgramInfo& info : object->info().programs) {  // every program of the object
+      auto program = object->load_program(info);
+      if (!program) {
+        program.ignore();
+        continue;  // a program the loader refuses is the loader's test
+      }
+      auto module = lift(*program);
+      ASSERT_TRUE(module.has_value()) << entry.path() << ": " << to_string(module.error());
+      expect_round_trip(**module, entry.path().filename().string());
+      ++lifted;
+    }
+  }
+  EXPECT_GT(lifted, 10u);
+}
+
+}  // namespace
+}  // namespace bpfkit::ir
