@@ -1,10 +1,11 @@
-// Times the interpreter on the benchmark programs of ../shared/bench/programs
-// and reports nanoseconds per executed instruction, next to the native build
-// of the same C code.
+// Times an engine (the interpreter, or the JIT) on the benchmark programs of
+// ../shared/bench/programs and reports nanoseconds per executed
+// instruction, next to the native build of the same C code.
 //
-//   bpfkit_bench            time every program (best of --repeat runs, default 3)
-//   bpfkit_bench fib sieve  only these
-//   bpfkit_bench --check    correctness only: expected r0 and instruction count
+//   bpfkit_bench               time every program (best of --repeat runs, default 3)
+//   bpfkit_bench fib sieve     only these
+//   bpfkit_bench --check       correctness only: expected r0 and instruction count
+//   bpfkit_bench --engine jit  the JIT (also: its compile time per instruction)
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "bpfkit/assembly.hpp"
+#include "bpfkit/jit.hpp"
 #include "bpfkit/vm.hpp"
 
 namespace {
@@ -68,19 +70,25 @@ Expected<isa::Program> load(const BenchProgram& bench) {
 struct Timing {
   vm::RunResult result;
   double seconds;
+  double prepare_seconds;
 };
+
+bool use_jit = false;
 
 Expected<Timing> time_once(const isa::Program& program, uint64_t memory_size) {
   vm::Context context;
   std::vector<uint8_t> memory(memory_size);
   context.map_input(memory);
-  auto engine = vm::make_interpreter(program, context);
+  const auto prepare_start = std::chrono::steady_clock::now();
+  auto engine = use_jit ? jit::make_jit(program, context) : vm::make_interpreter(program, context);
+  const double prepare_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
   if (!engine) return engine.error();
   const auto start = std::chrono::steady_clock::now();
   vm::RunResult result = (*engine)->run(context);
   const auto stop = std::chrono::steady_clock::now();
   if (result.error) return *result.error;
-  return Timing{std::move(result), std::chrono::duration<double>(stop - start).count()};
+  return Timing{std::move(result), std::chrono::duration<double>(stop - start).count(), prepare_seconds};
 }
 
 // Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
@@ -116,13 +124,16 @@ int main(int argc, char** argv) {
       check_only = true;
     else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
       repeat = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--engine") == 0 && i + 1 < argc)
+      use_jit = std::strcmp(argv[++i], "jit") == 0;
     else
       names.emplace_back(argv[i]);
   }
   if (check_only) repeat = 1;
   int failures = 0;
   if (!check_only)
-    std::printf("%-12s %14s %9s %9s %8s %8s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio");
+    std::printf("%-12s %14s %9s %9s %8s %8s %12s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio",
+                "prep ns/slot");
   for (const BenchProgram& bench : kPrograms) {
     if (!selected(bench, names)) continue;
     auto program = load(bench);
@@ -157,10 +168,11 @@ int main(int argc, char** argv) {
     }
     const double ns = best->seconds * 1e9 / static_cast<double>(best->result.instructions);
     const std::optional<double> native = native_seconds(bench);
-    std::printf("%-12s %14llu %9.3f %9.3f %8s %8s\n", bench.name,
+    std::printf("%-12s %14llu %9.3f %9.3f %8s %8s %12.1f\n", bench.name,
                 static_cast<unsigned long long>(best->result.instructions), best->seconds, ns,
                 native ? (std::to_string(*native).substr(0, 6)).c_str() : "-",
-                native ? (std::to_string(best->seconds / *native).substr(0, 6) + "x").c_str() : "-");
+                native ? (std::to_string(best->seconds / *native).substr(0, 6) + "x").c_str() : "-",
+                best->prepare_seconds * 1e9 / static_cast<double>(program->size()));
   }
   return failures == 0 ? 0 : 1;
 }

@@ -29,6 +29,9 @@ check regs 0 "r10: 0x200001000" -- "$bpfkit" run "$examples/answer.hex" --regs
 check json 0 '{"r0":"0x2a","instructions":2}' -- "$bpfkit" run "$examples/answer.hex" --json
 check engine 0 "0x2a" -- "$bpfkit" run "$examples/answer.hex" --engine interp
 check_err bad-engine 2 "engine" -- "$bpfkit" run "$examples/answer.hex" --engine nope
+check engine-jit 0 "0x21c3677c82b40000" -- "$bpfkit" run "$examples/factorial.s" --engine jit
+check engine-jit-mem 0 "0x100" -- "$bpfkit" run "$examples/sum-bytes.s" --mem-hex "01 02 03 fa" --engine jit
+check engine-jit-stats 0 "instructions: 2" -- "$bpfkit" run "$examples/answer.hex" --stats --engine jit
 
 # Faults: exit 1, the error names the pc; --json gives the error object.
 printf 'mov %%r1, 0\nldxw %%r0, [%%r1+0]\nexit\n' >"$tmp/null.s"
@@ -77,10 +80,17 @@ check_err truncated 2 "short.bin: 0x0: program size 3 is not a multiple of 8 byt
 check_err no-subcommand 2 "" -- "$bpfkit"
 
 # The bpf_conformance plugin protocol.
+printf 'mov %%r0, 1\nadd %%r0, 2\nexit\n' >"$tmp/jit.s"
 check plugin 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin"
 check plugin-mem 0 "0x8" -- sh -c "echo 'bf 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin '00  00  00  01  00  00  00  02'"
 check plugin-extra-options 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --interpret"
 check plugin-fault 1 "invalid read" -- sh -c "echo '61 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin"
+check plugin-jit 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --engine jit"
+check plugin-jit-fault 1 "pc 0: invalid read of 4 bytes at 0x0" -- sh -c "echo '61 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --engine jit"
+
+# bpfkit jit: the machine code beside each instruction.
+check jit-dump 0 "add rbx, 2" -- "$bpfkit" jit "$tmp/jit.s" --dump
+check jit-size 0 "3 slots" -- "$bpfkit" jit "$tmp/jit.s"
 
 # Disassembly: pseudo-C as llvm-objdump-19 prints it, GNU normal syntax, raw
 # bytes, labels at jump targets; ELF objects by section.

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "bpfkit/assembly.hpp"
+#include "bpfkit/jit.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 #include "test_support.hpp"
@@ -28,23 +29,27 @@ using test::InsnCase;
 // ---- The engines -------------------------------------------------------------
 
 // Each vm::Engine implementation. The interpreter runs every dialect; the
-// JIT will be one more kind here and one more branch in make_engine().
-enum class EngineKind : uint8_t { Interpreter };
-constexpr EngineKind kEngines[] = {EngineKind::Interpreter};
+// JIT runs Linux eBPF.
+enum class EngineKind : uint8_t { Interpreter, Jit };
+constexpr EngineKind kEngines[] = {EngineKind::Interpreter, EngineKind::Jit};
 
 const char* engine_name(EngineKind engine) {
   switch (engine) {
     case EngineKind::Interpreter: return "interpreter";
+    case EngineKind::Jit: return "jit";
   }
   return "?";
 }
 
-bool engine_runs(EngineKind engine, const isa::Dialect&) { return engine == EngineKind::Interpreter; }
+bool engine_runs(EngineKind engine, const isa::Dialect& dialect) {
+  return engine == EngineKind::Interpreter || dialect.family == isa::Family::Linux;
+}
 
 Expected<std::unique_ptr<vm::Engine>> make_engine(EngineKind engine, const isa::Program& program,
                                                   const vm::Context& context) {
   switch (engine) {
     case EngineKind::Interpreter: return vm::make_interpreter(program, context);
+    case EngineKind::Jit: return jit::make_jit(program, context);
   }
   return make_error(Errc::Unsupported, "unknown engine");
 }

@@ -29,7 +29,8 @@ int fail(const Error& error, int status) {
 
 void add_options(CLI::App& app) {
   app.add_option("MEMORY_HEX", options.mem_hex, "memory buffer as hex bytes");
-  app.add_option("--engine", options.engine, "execution engine")->check(CLI::IsMember({"interp"}));
+  app.add_option("--engine", options.engine, "execution engine: interp or jit")
+      ->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--elf", options.elf, "stdin holds an ELF object");
   app.allow_extras();  // runner options meant for other runtimes
 }
@@ -50,7 +51,9 @@ int run() {
     if (!parsed) return fail(parsed.error(), kExitBadInput);
     memory = std::move(*parsed);
   }
-  const RunReport report = run_linux(*slots, std::move(memory), RunOptions{});
+  RunOptions run;
+  run.engine = options.engine;
+  const RunReport report = run_linux(*slots, std::move(memory), run);
   std::cerr << report.output;  // stdout is the protocol's
   if (report.error) return fail(*report.error, kExitRejected);
   std::cout << hex(report.r0) << "\n";

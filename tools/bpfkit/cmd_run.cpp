@@ -354,6 +354,7 @@ int run_typed(const InputFile& input, const isa::Program& program, uint64_t budg
   auto task = task_from_option();
   if (!task) return printer.fail(task.error(), kExitBadInput);
   RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler(), *task};
+  run.engine = options.engine;
   RunReport report = run_test(program, *test_input, run);
   report.stats = options.stats;
   return printer.run(report);
@@ -402,6 +403,9 @@ int run_input(const InputFile& input, Printer& printer) {
       return printer.fail(*verdict.error, kExitRejected);
     }
   }
+  if (sbpf && options.engine == "jit")
+    return printer.fail(make_error(Errc::Unsupported, "--engine jit runs Linux eBPF programs only (sBPF: not yet)"),
+                        kExitBadInput);
   if (runtime && sbpf) {
     SolanaRunOptions solana = options.solana;
     solana.file = input.name;
@@ -419,10 +423,11 @@ int run_input(const InputFile& input, Printer& printer) {
   if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
   auto task = task_from_option();
   if (!task) return printer.fail(task.error(), kExitBadInput);
-  const RunOptions run{input.name,   sbpf && !given("--budget") ? *compute_units : *budget,
-                       options.regs, options.dump_maps,
-                       false,        map_filler(),
-                       *task};
+  RunOptions run{input.name,   sbpf && !given("--budget") ? *compute_units : *budget,
+                 options.regs, options.dump_maps,
+                 false,        map_filler(),
+                 *task};
+  run.engine = options.engine;
   RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);
@@ -441,7 +446,8 @@ void add_options(CLI::App& app) {
   auto* mem_size = app.add_option("--mem-size", options.mem_size, "memory buffer of N zero bytes");
   mem->excludes(mem_hex)->excludes(mem_size);
   mem_hex->excludes(mem_size);
-  app.add_option("--engine", options.engine, "execution engine")->check(CLI::IsMember({"interp"}));
+  app.add_option("--engine", options.engine, "execution engine: interp or jit (x86-64, Linux eBPF)")
+      ->check(CLI::IsMember({"interp", "jit"}));
   auto* budget = app.add_option("--budget", options.budget, "maximum number of instructions to execute");
   app.add_flag("--json", options.json, "print one JSON object");
   app.add_flag("--stats", options.stats, "also print the executed instruction count");

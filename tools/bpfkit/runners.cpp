@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "bpfkit/jit.hpp"
+
 namespace bpfkit::cli {
 namespace {
 
@@ -50,6 +52,13 @@ Json dump_maps(vm::Context& context) {
   return maps;
 }
 
+// The engine --engine names, prepared against the context.
+Expected<std::unique_ptr<vm::Engine>> make_engine(const isa::Program& program, const vm::Context& context,
+                                                  const RunOptions& options) {
+  if (options.engine == "jit") return jit::make_jit(program, context);
+  return vm::make_interpreter(program, context);
+}
+
 // The maps of `program`, then what the load-time setup puts in them.
 std::optional<RunReport> add_maps(vm::Context& context, const isa::Program& program, const RunOptions& options) {
   if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
@@ -71,7 +80,7 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
   if (program.dialect->family == isa::Family::Linux)  // every missing helper, before anything runs
     if (auto helpers = context.helpers().check_calls(program); !helpers)
       return rejected(in_file(helpers.error(), options.file));
-  auto engine = vm::make_interpreter(program, context);
+  auto engine = make_engine(program, context, options);
   if (!engine) return rejected(in_file(engine.error(), options.file));
   if (memory) context.map_input(*memory);
   context.set_budget(options.budget);
@@ -103,7 +112,7 @@ RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, c
     report.error_status = kExitBadInput;
     return report;
   }
-  auto engine = vm::make_interpreter(program, context);
+  auto engine = make_engine(program, context, options);
   if (!engine) return rejected(in_file(engine.error(), options.file));
   context.set_budget(options.budget);
   auto out = vm::test_run(**engine, context, input);

@@ -27,7 +27,8 @@ struct RunOptions {
   bool timed = false;  // program-type runs: print the time per run
   // Load-time setup once the maps exist (--map, --map-file); an error is bad input.
   std::function<Expected<void>(vm::Context&)> fill_maps;
-  vm::Task task;  // Linux: what the current-task helpers answer (--task)
+  vm::Task task;                  // Linux: what the current-task helpers answer (--task)
+  std::string engine = "interp";  // --engine: interp or jit
 };
 
 // Runs `program` through the interpreter of its dialect, in a fresh Context

@@ -1,0 +1,75 @@
+// Module jit: x86-64 translation of Linux eBPF programs, an Engine with the
+// interpreter's semantics to the letter: the same results, faults (error,
+// pc, address), instruction counts and budget failure point. BPF registers
+// live in fixed x86 registers; every memory access is checked inline against
+// the Context's region table; the instruction budget is metered once a basic
+// block with the exact count restored on faults and exits. The code is built
+// in a private writable buffer and then mapped read-execute (W^X).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::jit {
+
+struct Options {
+  // Constant blinding as the kernel does for unprivileged programs: not yet
+  // implemented; create() refuses it rather than pretend.
+  bool harden = false;
+};
+
+// Where the machine code of one BPF instruction lies in code().
+struct CodeRange {
+  uint32_t pc = 0;
+  size_t begin = 0, end = 0;  // byte offsets into code()
+};
+
+class Jit final : public vm::Engine {
+ public:
+  // Translates a Linux program against `context` (its maps resolve lddw src
+  // 5 and 6, its packet layout the context pointer loads), as
+  // vm::Interpreter::create prepares it; the same programs are refused with
+  // the same errors. sBPF programs are Unsupported for now.
+  static Expected<Jit> create(const isa::Program& program, const vm::Context& context, Options options = {});
+  const isa::Dialect& dialect() const override;
+  using Engine::run;
+  vm::RunResult run(vm::Context& context, std::array<uint64_t, 5> args) const override;
+
+  // The machine code: the instructions in pc order (ranges()), then the
+  // cold paths (faults, metered copies of blocks, the shared exits).
+  std::span<const uint8_t> code() const;
+  const std::vector<CodeRange>& ranges() const;
+  // Address of code()[0] as the CPU runs it (for a listing's addresses).
+  uint64_t code_address() const;
+
+  struct Code;  // defined in src/jit/code.hpp
+  const Code& internals() const { return *code_; }
+
+ private:
+  explicit Jit(std::shared_ptr<const Code> code) : code_(std::move(code)) {}
+  std::shared_ptr<const Code> code_;
+};
+
+// The JIT as an engine of the vm's factory shape.
+Expected<std::unique_ptr<vm::Engine>> make_jit(const isa::Program& program, const vm::Context& context,
+                                               Options options = {});
+
+// x86-64 disassembly of `bytes` (at `address`), one "addr: bytes  insn" line
+// each, by Capstone.
+std::string disassemble_x86(std::span<const uint8_t> bytes, uint64_t address);
+
+// A listing of the machine code interleaved with the BPF instructions it
+// came from: each instruction's text (from `describe`, given its pc), then
+// its x86 code; then the cold code.
+std::string listing(const Jit& jit, const std::function<std::string(uint32_t pc)>& describe);
+
+}  // namespace bpfkit::jit

@@ -1,0 +1,32 @@
+// A translated program: the machine code (read-execute), its entry points
+// and where each BPF instruction's code lies.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "bpfkit/jit.hpp"
+#include "regmap.hpp"
+#include "state.hpp"
+
+namespace bpfkit::jit {
+
+struct Jit::Code {
+  std::unique_ptr<Xbyak::CodeGenerator> generator;  // owns the mapping
+  void (*entry)(State* state) = nullptr;            // prologue: copies the State in, runs from pc 0
+  const void* body = nullptr;                       // pc 0's block, where a tail call lands
+  std::vector<const void*> block_at;                // block entry by pc (null inside a block): callx targets
+  std::vector<CodeRange> ranges;
+  const isa::Dialect* dialect = nullptr;
+};
+
+// Translates `program`; the lddw values and packet facts come from `inputs`.
+struct CompileInputs {
+  std::vector<uint64_t> map_addresses;  // handles by map index (lddw src 5 and 6)
+  bool has_packet = false;              // LD_ABS reads the packet region, else the input
+  uint32_t ctx_data = vm::Packet::kNoField, ctx_data_end = vm::Packet::kNoField,
+           ctx_data_meta = vm::Packet::kNoField;  // context offsets of the packet pointers
+};
+Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs);
+
+}  // namespace bpfkit::jit

@@ -1,0 +1,398 @@
+// The translation driver: checks, basic blocks, prologue and exits, metering,
+// cold code, and the dispatch of each instruction to its lowering by
+// isa::Operation (the opcode table's semantics, never raw opcodes).
+#include "compiler.hpp"
+
+#include <cstddef>
+
+namespace bpfkit::jit {
+
+using namespace Xbyak::util;
+using isa::Op;
+using isa::Operation;
+
+namespace {
+
+// Whether control can continue at pc + width after the instruction (for a
+// call: whether the caller's code goes on without a return).
+bool falls_through(Operation operation) {
+  return operation != Operation::Jump && operation != Operation::Exit && operation != Operation::CallLocal;
+}
+
+// Instructions after which a new block starts.
+bool ends_block(Operation operation, const isa::Slot& slot) {
+  switch (operation) {
+    case Operation::Jump:
+    case Operation::JumpIf:
+    case Operation::MayGoto:
+    case Operation::CallLocal:
+    case Operation::Callx:
+    case Operation::Exit: return true;
+    case Operation::Call: return slot.imm == static_cast<int32_t>(vm::kTailCallHelper);
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
+    : Xbyak::CodeGenerator(4096, Xbyak::AutoGrow),
+      program_(program),
+      inputs_(inputs),
+      dialect_(*program.dialect),
+      entry_(program.size() + 1),
+      hot_range_(program.size(), {0, 0}) {
+  setDefaultJmpNEAR(true);
+  bmi2_ = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);
+}
+
+Xbyak::Address Compiler::field(size_t offset) const { return qword[rsp + static_cast<int>(offset)]; }
+
+Xbyak::Address Compiler::reg_in_state(int bpf) const {
+  return field(offsetof(State, regs) + static_cast<size_t>(bpf) * 8);
+}
+
+Xbyak::Label& Compiler::new_label() { return labels_.emplace_back(); }
+
+// The checks Interpreter::create makes, with its errors, plus what only the
+// JIT needs (registers in range: the interpreter indexes an array with them).
+Expected<void> Compiler::check_program() {
+  for (size_t pc = 0; pc < program_.size(); ++pc) {
+    if (!program_.ops[pc]) continue;
+    const Op op = *program_.ops[pc];
+    const isa::Slot& slot = program_.slots[pc];
+    const auto at = at_pc(static_cast<uint32_t>(pc));
+    if (slot.dst() >= isa::kRegisterCount || slot.src() >= isa::kRegisterCount)
+      return make_error(Errc::BadRegister, "register out of range", at);
+    const isa::Semantics sem = isa::semantics(op, dialect_);
+    if (op == Op::lddw_func || sem.call == isa::CallResolution::Local) {
+      const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
+      const int64_t target = *isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc));
+      if (target < 0 || target >= static_cast<int64_t>(program_.size()) || !program_.ops[target])
+        return make_error(Errc::OutOfRange,
+                          op == Op::lddw_func ? "lddw function address points outside the program"
+                                              : "call target " + std::to_string(target) + " is outside the program",
+                          at);
+    } else if (op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) {
+      const auto index = static_cast<uint32_t>(slot.imm);
+      if (inputs_.map_addresses.empty())
+        return make_error(Errc::Unsupported,
+                          "lddw with pseudo source " + std::to_string(slot.src()) +
+                              " (map or BTF reference) needs a loader to resolve it",
+                          at);
+      if (index >= inputs_.map_addresses.size())
+        return make_error(
+            Errc::OutOfRange,
+            "lddw names map " + std::to_string(index) + " of " + std::to_string(inputs_.map_addresses.size()), at);
+    } else if (isa::is_lddw(op) && op != Op::lddw) {
+      return make_error(Errc::Unsupported,
+                        "lddw with pseudo source " + std::to_string(slot.src()) +
+                            " (map or BTF reference) needs a loader to resolve it",
+                        at);
+    }
+    if (sem.operation == Operation::Jump || sem.operation == Operation::JumpIf || sem.operation == Operation::MayGoto) {
+      const int64_t target = *isa::branch_target(op, slot, static_cast<int64_t>(pc));
+      if (target < 0 || target > static_cast<int64_t>(program_.size()))
+        return make_error(Errc::OutOfRange, "jump target " + std::to_string(target) + " is outside the program", at);
+    }
+    if (sem.operation == Operation::Callx) has_callx_ = true;
+    if (sem.operation == Operation::None) return make_error(Errc::Unsupported, "instruction not in the dialect", at);
+  }
+  return {};
+}
+
+// Leaders: pc 0, jump and call targets, what follows a block end, function
+// starts, and with callx anywhere every instruction (any may be its target).
+void Compiler::find_blocks() {
+  const size_t size = program_.size();
+  leader_.assign(size + 1, false);
+  leader_[0] = true;
+  leader_[size] = true;
+  for (const auto& function : program_.functions)
+    if (function.start < size) leader_[function.start] = true;
+  for (size_t pc = 0; pc < size; ++pc) {
+    if (!program_.ops[pc]) continue;
+    if (has_callx_) leader_[pc] = true;
+    const Op op = *program_.ops[pc];
+    const isa::Slot& slot = program_.slots[pc];
+    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const size_t next = pc + program_.width_at(pc);
+    if (ends_block(sem.operation, slot)) leader_[next] = true;
+    if (sem.operation == Operation::Jump || sem.operation == Operation::JumpIf || sem.operation == Operation::MayGoto ||
+        sem.operation == Operation::CallLocal || op == Op::lddw_func) {
+      const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
+      leader_[static_cast<size_t>(*isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc)))] = true;
+    }
+  }
+  for (size_t pc = 0; pc < size;) {
+    if (!program_.ops[pc]) {  // a second slot: its own block, if a jump lands there
+      ++pc;
+      continue;
+    }
+    Block block;
+    block.start = static_cast<uint32_t>(pc);
+    do {
+      pc += program_.width_at(pc);
+      ++block.count;
+    } while (pc < size && !leader_[pc] && program_.ops[pc]);
+    block.end = static_cast<uint32_t>(pc);
+    blocks_.push_back(block);
+  }
+}
+
+void Compiler::spill() {
+  for (int r = 0; r < isa::kRegisterCount; ++r) mov(reg_in_state(r), kBpfRegisters[r]);
+  mov(field(offsetof(State, left)), kMeter);
+}
+
+void Compiler::reload() {
+  for (int r = 0; r < isa::kRegisterCount; ++r) mov(kBpfRegisters[r], reg_in_state(r));
+  mov(kMeter, field(offsetof(State, left)));
+}
+
+void Compiler::runtime_call(const void* fn, const std::function<void()>& args) {
+  spill();
+  args();
+  mov(rdi, rsp);
+  mov(rax, reinterpret_cast<uint64_t>(fn));
+  call(rax);
+  reload();
+}
+
+// Called with rdi = the caller's State: callee-saved registers pushed, the
+// State copied to the stack (rsp points at it from here on), registers
+// loaded, then pc 0's block (which follows).
+void Compiler::emit_prologue() {
+  push(rbx);
+  push(rbp);
+  push(r12);
+  push(r13);
+  push(r14);
+  push(r15);
+  sub(rsp, static_cast<uint32_t>(kStateBytes));
+  mov(rsi, rdi);
+  mov(rdi, rsp);
+  mov(ecx, static_cast<uint32_t>(kSharedQwords));
+  rep();
+  movsq();
+  reload();
+}
+
+void Compiler::emit_shared_exits() {
+  L(done_);
+  mov(dword[rsp + static_cast<int>(offsetof(State, stop))], static_cast<uint32_t>(Stop::Done));
+  L(exit_);
+  spill();
+  mov(rdi, field(offsetof(State, caller_copy)));
+  mov(rsi, rsp);
+  mov(ecx, static_cast<uint32_t>(kSharedQwords));
+  rep();
+  movsq();
+  add(rsp, static_cast<uint32_t>(kStateBytes));
+  pop(r15);
+  pop(r14);
+  pop(r13);
+  pop(r12);
+  pop(rbp);
+  pop(rbx);
+  ret();
+  // An exit inside a bpf-to-bpf call: pop the frame and return.
+  L(return_);
+  mov(rax, field(offsetof(State, depth)));
+  dec(rax);
+  mov(field(offsetof(State, depth)), rax);
+  shl(rax, 6);
+  for (int i = 0; i < 5; ++i)
+    mov(kBpfRegisters[6 + i], qword[rsp + rax + static_cast<int>(offsetof(State, frames) + 8 + 8 * i)]);
+  jmp(qword[rsp + rax + static_cast<int>(offsetof(State, frames))]);
+}
+
+Xbyak::Label& Compiler::fault(Stop stop, std::function<void()> extra) {
+  Xbyak::Label& stub = new_label();
+  const uint32_t pc = pc_, correction = correction_;
+  cold_.push_back([this, &stub, stop, pc, correction, extra = std::move(extra)] {
+    L(stub);
+    if (extra) extra();
+    mov(dword[rsp + static_cast<int>(offsetof(State, stop))], static_cast<uint32_t>(stop));
+    mov(dword[rsp + static_cast<int>(offsetof(State, fault_pc))], pc);
+    if (correction != 0) add(kMeter, correction);
+    jmp(exit_);
+  });
+  return stub;
+}
+
+void Compiler::done_here() {
+  if (correction_ != 0) add(kMeter, correction_);
+  jmp(done_);
+}
+
+void Compiler::emit_block(const Block& block) {
+  L(entry_[block.start]);
+  const size_t begin = getSize();
+  sub(kMeter, block.count);
+  Xbyak::Label& short_of_budget = new_label();
+  jbe(short_of_budget);
+  uint32_t index = 0;
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
+    pc_ = pc;
+    correction_ = block.count - 1 - index;
+    const size_t start = pc == block.start ? begin : getSize();
+    emit_instruction(pc);
+    hot_range_[pc] = {start, getSize()};
+  }
+  // The budget runs out inside this block: undo the subtraction and run the
+  // block counting one instruction at a time (a block of one fails at once).
+  cold_.push_back([this, &short_of_budget, block] {
+    L(short_of_budget);
+    if (block.count == 1) {
+      pc_ = block.start;
+      correction_ = 0;
+      jmp(fault(Stop::Budget));
+      return;
+    }
+    add(kMeter, block.count);
+    emit_metered_block(block);
+  });
+}
+
+void Compiler::emit_metered_block(const Block& block) {
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) {
+    pc_ = pc;
+    correction_ = 0;
+    dec(kMeter);
+    jz(fault(Stop::Budget));
+    emit_instruction(pc);
+  }
+  // Fall-through: the hot copy falls into the next block; this one jumps.
+  uint32_t last_pc = block.start;
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) last_pc = pc;
+  if (falls_through(isa::semantics(*program_.ops[last_pc], dialect_).operation)) jmp(entry_[block.end]);
+}
+
+void Compiler::emit_instruction(uint32_t pc) {
+  const Op op = *program_.ops[pc];
+  const isa::Slot& slot = program_.slots[pc];
+  const isa::Semantics sem = isa::semantics(op, dialect_);
+  switch (sem.operation) {
+    case Operation::Add:
+    case Operation::Sub:
+    case Operation::Mul:
+    case Operation::Or:
+    case Operation::And:
+    case Operation::Xor:
+    case Operation::Mov:
+    case Operation::MovSx:
+    case Operation::Neg: lower_alu(sem, slot); break;
+    case Operation::Div:
+    case Operation::SDiv:
+    case Operation::Mod:
+    case Operation::SMod: lower_division(sem, slot); break;
+    case Operation::Lsh:
+    case Operation::Rsh:
+    case Operation::Arsh: lower_shift(sem, slot); break;
+    case Operation::ToLe:
+    case Operation::ToBe:
+    case Operation::Bswap: lower_byte_order(sem, slot); break;
+    case Operation::AddrSpaceCast: jmp(fault(Stop::AddrSpaceCast)); break;
+    case Operation::LoadImm64:
+    case Operation::LoadPseudo: lower_lddw(op, slot); break;
+    case Operation::LoadPacket: lower_load_packet(sem, slot); break;
+    case Operation::Load:
+    case Operation::LoadSx: lower_load(op, sem, slot); break;
+    case Operation::Store: lower_store(sem, slot); break;
+    case Operation::AtomicAdd:
+    case Operation::AtomicOr:
+    case Operation::AtomicAnd:
+    case Operation::AtomicXor:
+    case Operation::AtomicXchg:
+    case Operation::AtomicCmpxchg: lower_atomic(sem, slot); break;
+    case Operation::Jump:
+    case Operation::JumpIf: lower_jump(sem, slot); break;
+    case Operation::MayGoto: lower_may_goto(slot); break;
+    case Operation::Call: lower_call(slot); break;
+    case Operation::CallLocal: lower_call_local(slot); break;
+    case Operation::CallKfunc:
+      jmp(fault(Stop::Kfunc,
+                [this, imm = slot.imm] { mov(qword[rsp + static_cast<int>(offsetof(State, fault_addr))], imm); }));
+      break;
+    case Operation::Callx: lower_callx(slot); break;
+    case Operation::Exit: lower_exit(); break;
+    // sBPF only: check_program() refuses rows a Linux dialect lacks.
+    case Operation::UHMul:
+    case Operation::SHMul:
+    case Operation::Hor:
+    case Operation::None: jmp(fault(Stop::AddrSpaceCast)); break;
+  }
+}
+
+void Compiler::emit_cold() {
+  // Stubs may queue further stubs (a metered block's faults): run to the end.
+  while (!cold_.empty()) {
+    auto emit = std::move(cold_.front());
+    cold_.pop_front();
+    emit();
+  }
+}
+
+Expected<void> Compiler::compile() {
+  if (auto checked = check_program(); !checked) return checked.error();
+  find_blocks();
+  emit_prologue();
+  for (const Block& block : blocks_) emit_block(block);
+  // The cell after the last slot: running into it is a fault, counted.
+  const auto size = static_cast<uint32_t>(program_.size());
+  L(entry_[size]);
+  pc_ = size;
+  correction_ = 0;
+  sub(kMeter, 1);
+  jbe(fault(Stop::Budget));
+  jmp(fault(Stop::FellOffEnd));
+  // Second slots of lddw a jump lands on: faults too.
+  for (uint32_t pc = 0; pc < size; ++pc) {
+    if (program_.ops[pc] || !leader_[pc]) continue;
+    L(entry_[pc]);
+    pc_ = pc;
+    sub(kMeter, 1);
+    jbe(fault(Stop::Budget));
+    jmp(fault(Stop::SecondSlot));
+  }
+  emit_shared_exits();
+  emit_cold();
+  if (Xbyak::GetError() != 0) {
+    const std::string message = Xbyak::ConvertErrorToString(Xbyak::GetError());
+    Xbyak::ClearError();
+    return make_error(Errc::Unsupported, "x86-64 encoder: " + message);
+  }
+  return {};
+}
+
+void Compiler::finish(Jit::Code& code) {
+  readyRE();
+  code.entry = reinterpret_cast<void (*)(State*)>(const_cast<uint8_t*>(getCode()));
+  code.body = entry_[0].getAddress();
+  code.block_at.assign(program_.size(), nullptr);
+  for (size_t pc = 0; pc < program_.size(); ++pc)
+    if (leader_[pc] && program_.ops[pc]) code.block_at[pc] = entry_[pc].getAddress();
+  for (size_t pc = 0; pc < program_.size(); ++pc)
+    if (program_.ops[pc])
+      code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second});
+  code.dialect = &dialect_;
+}
+
+Xbyak::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }
+
+Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs) {
+  auto compiler = std::make_unique<Compiler>(program, inputs);
+  if (auto compiled = compiler->compile(); !compiled) return compiled.error();
+  auto code = std::make_shared<Jit::Code>();
+  compiler->finish(*code);
+  if (Xbyak::GetError() != 0) {
+    const std::string message = Xbyak::ConvertErrorToString(Xbyak::GetError());
+    Xbyak::ClearError();
+    return make_error(Errc::Unsupported, "x86-64 encoder: " + message);
+  }
+  code->generator = std::move(compiler);
+  return code;
+}
+
+}  // namespace bpfkit::jit

@@ -1,0 +1,104 @@
+// Jit::create and Jit::run: the State a run starts from, and the RunResult
+// it ends with, counted and worded as the interpreter counts and words it.
+#include <cstring>
+
+#include "code.hpp"
+#include "state.hpp"
+
+namespace bpfkit::jit {
+
+namespace {
+
+Error stop_error(const State& state, const RunFrame& frame, vm::Context& context) {
+  const auto where = at_pc(state.fault_pc);
+  switch (state.stop) {
+    case Stop::Budget:
+      return make_error(Errc::BudgetExceeded,
+                        "instruction budget of " + std::to_string(context.budget()) + " exhausted", where);
+    case Stop::Access:
+      return make_error(Errc::AccessViolation,
+                        context.memory().describe_fault(state.fault_addr, state.fault_size, state.fault_write != 0),
+                        where);
+    case Stop::FellOffEnd: return make_error(Errc::OutOfRange, "execution ran past the last instruction", where);
+    case Stop::SecondSlot: return make_error(Errc::OutOfRange, "execution reached the second slot of an lddw", where);
+    case Stop::AddrSpaceCast:
+      return make_error(Errc::Unsupported, "addr_space_cast needs an arena map (not supported)", where);
+    case Stop::Kfunc:
+      return make_error(
+          Errc::UnknownHelper,
+          "kfunc calls are not supported (btf id " + std::to_string(static_cast<int32_t>(state.fault_addr)) + ")",
+          where);
+    case Stop::CallDepth:
+      return make_error(
+          Errc::CallDepthExceeded,
+          "call depth exceeds " + std::to_string(isa::frame_model(context.dialect()).max_depth) + " frames", where);
+    case Stop::Preset:
+    case Stop::Done: break;
+  }
+  return frame.error ? *frame.error : make_error(Errc::Unsupported, "JIT stopped without an error", where);
+}
+
+}  // namespace
+
+Expected<Jit> Jit::create(const isa::Program& program, const vm::Context& context, Options options) {
+  if (program.dialect->family != isa::Family::Linux)
+    return make_error(Errc::Unsupported, "the JIT runs Linux eBPF programs only (sBPF: not yet)");
+  if (options.harden) return make_error(Errc::Unsupported, "constant blinding (--harden) is not implemented yet");
+  CompileInputs inputs;
+  inputs.map_addresses = context.map_addresses();
+  if (const vm::Packet* packet = context.packet()) {
+    inputs.has_packet = true;
+    inputs.ctx_data = packet->ctx_data;
+    inputs.ctx_data_end = packet->ctx_data_end;
+    inputs.ctx_data_meta = packet->ctx_data_meta;
+  }
+  auto code = compile(program, inputs);
+  if (!code) return code.error();
+  return Jit(std::move(*code));
+}
+
+const isa::Dialect& Jit::dialect() const { return *code_->dialect; }
+
+vm::RunResult Jit::run(vm::Context& context, std::array<uint64_t, 5> args) const {
+  RunFrame frame{&context, std::nullopt};
+  State state{};
+  for (int i = 0; i < 5; ++i) state.regs[i + 1] = args[i];
+  state.regs[isa::kFramePointer] = context.stack_top();
+  const uint64_t budget = context.budget();
+  const uint64_t start = budget == UINT64_MAX ? budget : budget + 1;
+  state.left = start;
+  state.regions = context.memory().bounds().data();
+  state.region_count = context.memory().bounds().size();
+  state.may_goto_left = uint64_t{8} << 20;
+  state.run = &frame;
+  state.caller_copy = &state;
+  state.code = code_.get();
+  code_->entry(&state);
+
+  vm::RunResult result;
+  std::memcpy(result.registers.data(), state.regs, sizeof state.regs);
+  result.r0 = state.regs[0];
+  if (state.stop == Stop::Done) {
+    result.instructions = start - state.left;
+  } else {
+    result.error = stop_error(state, frame, context);
+    // The faulting instruction counts; a budget fault has used the whole budget.
+    result.instructions = state.left == 0 ? budget : start - state.left;
+  }
+  result.compute_units = result.instructions;
+  result.output = context.output().take();
+  return result;
+}
+
+std::span<const uint8_t> Jit::code() const { return {code_->generator->getCode(), code_->generator->getSize()}; }
+const std::vector<CodeRange>& Jit::ranges() const { return code_->ranges; }
+uint64_t Jit::code_address() const { return reinterpret_cast<uint64_t>(code_->generator->getCode()); }
+
+Expected<std::unique_ptr<vm::Engine>> make_jit(const isa::Program& program, const vm::Context& context,
+                                               Options options) {
+  auto jit = Jit::create(program, context, options);
+  if (!jit) return jit.error();
+  return std::unique_ptr<vm::Engine>(std::make_unique<Jit>(std::move(*jit)));
+}
+
+}  // namespace bpfkit::jit

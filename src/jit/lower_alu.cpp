@@ -1,0 +1,183 @@
+// ALU instructions: x86's 32-bit forms zero-extend like BPF's; division
+// keeps Linux's rules for a zero divisor and INT_MIN / -1 (the kernel's
+// x / 0 = 0, x % 0 = x, MIN / -1 = MIN, MIN % -1 = 0); shifts mask the count
+// as x86 does.
+#include "compiler.hpp"
+
+namespace bpfkit::jit {
+
+using namespace Xbyak::util;
+using isa::Operation;
+using isa::Source;
+
+void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
+  const bool wide = sem.width == 64;
+  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+  const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
+  const bool imm = sem.source == Source::Imm;
+  const int32_t k = slot.imm;
+  switch (sem.operation) {
+    case Operation::Add: imm ? add(dst, k) : add(dst, src); break;
+    case Operation::Sub: imm ? sub(dst, k) : sub(dst, src); break;
+    case Operation::Or: imm ? or_(dst, k) : or_(dst, src); break;
+    case Operation::And: imm ? and_(dst, k) : and_(dst, src); break;
+    case Operation::Xor: imm ? xor_(dst, k) : xor_(dst, src); break;
+    case Operation::Mul: imm ? imul(dst, dst, k) : imul(dst, src); break;
+    case Operation::Mov:
+      if (!imm)
+        mov(dst, src);
+      else if (wide)
+        mov(dst64, static_cast<uint64_t>(static_cast<int64_t>(k)));  // sign-extended
+      else
+        mov(dst64.cvt32(), static_cast<uint32_t>(k));
+      break;
+    case Operation::MovSx:  // the source width is the row's off
+      if (slot.off == 8)
+        movsx(dst, src64.cvt8());
+      else if (slot.off == 16)
+        movsx(dst, src64.cvt16());
+      else
+        movsxd(dst64, src64.cvt32());
+      break;
+    case Operation::Neg: neg(dst); break;
+    default: break;
+  }
+}
+
+// rax:rdx take the dividend; rcx holds an immediate divisor.
+void Compiler::lower_division(const isa::Semantics& sem, const isa::Slot& slot) {
+  const bool wide = sem.width == 64;
+  const bool is_signed = sem.operation == Operation::SDiv || sem.operation == Operation::SMod;
+  const bool quotient = sem.operation == Operation::Div || sem.operation == Operation::SDiv;
+  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+  const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+  const Xbyak::Reg acc = wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax);
+  const Xbyak::Reg rem = wide ? Xbyak::Reg(rdx) : Xbyak::Reg(edx);
+
+  // Divisor 0: x / 0 = 0, x % 0 = x (a 32-bit x zero-extended).
+  auto by_zero = [&] {
+    if (quotient)
+      xor_(dst64.cvt32(), dst64.cvt32());
+    else if (!wide)
+      mov(dst64.cvt32(), dst64.cvt32());
+  };
+  // Signed divisor -1: x / -1 = -x (MIN stays MIN), x % -1 = 0.
+  auto by_minus_one = [&] {
+    if (quotient)
+      neg(dst);
+    else
+      xor_(dst64.cvt32(), dst64.cvt32());
+  };
+  auto divide = [&](const Xbyak::Reg& divisor) {
+    mov(acc, dst);
+    if (is_signed) {
+      wide ? cqo() : cdq();
+      idiv(divisor);
+    } else {
+      xor_(edx, edx);
+      div(divisor);
+    }
+    mov(dst, quotient ? acc : rem);
+  };
+
+  if (sem.source == Source::Imm) {
+    const int32_t k = slot.imm;
+    if (k == 0) return by_zero();
+    if (is_signed && k == -1) return by_minus_one();
+    const Xbyak::Reg divisor = wide ? Xbyak::Reg(rcx) : Xbyak::Reg(ecx);
+    if (wide)
+      mov(rcx, static_cast<uint64_t>(static_cast<int64_t>(k)));
+    else
+      mov(ecx, static_cast<uint32_t>(k));
+    return divide(divisor);
+  }
+  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
+  Xbyak::Label& zero = new_label();
+  Xbyak::Label& minus_one = new_label();
+  Xbyak::Label& done = new_label();
+  test(src, src);
+  jz(zero);
+  if (is_signed) {
+    cmp(src, -1);
+    je(minus_one);
+  }
+  divide(src);
+  jmp(done);
+  L(zero);
+  by_zero();
+  if (is_signed) {
+    jmp(done);
+    L(minus_one);
+    by_minus_one();
+  }
+  L(done);
+}
+
+// Counts are masked to 63 or 31, as x86 masks them. A 32-bit shift by 0
+// may leave the upper half on x86, so 32-bit results are re-extended.
+void Compiler::lower_shift(const isa::Semantics& sem, const isa::Slot& slot) {
+  const bool wide = sem.width == 64;
+  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+  const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+  if (sem.source == Source::Imm) {
+    const int count = slot.imm & (wide ? 63 : 31);
+    if (count == 0) {
+      if (!wide) mov(dst, dst);
+      return;
+    }
+    switch (sem.operation) {
+      case Operation::Lsh: shl(dst, count); break;
+      case Operation::Rsh: shr(dst, count); break;
+      default: sar(dst, count); break;
+    }
+    return;
+  }
+  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  if (bmi2_) {  // VEX forms always write dst (zero-extended at 32 bits)
+    auto emit = [&](const Xbyak::Reg32e& d, const Xbyak::Reg32e& s) {
+      switch (sem.operation) {
+        case Operation::Lsh: shlx(d, d, s); break;
+        case Operation::Rsh: shrx(d, d, s); break;
+        default: sarx(d, d, s); break;
+      }
+    };
+    if (wide)
+      emit(dst64, src64);
+    else
+      emit(dst64.cvt32(), src64.cvt32());
+    return;
+  }
+  mov(ecx, src64.cvt32());
+  switch (sem.operation) {
+    case Operation::Lsh: shl(dst, cl); break;
+    case Operation::Rsh: shr(dst, cl); break;
+    default: sar(dst, cl); break;
+  }
+  if (!wide) mov(dst, dst);
+}
+
+// The host is little-endian: "le" truncates, "be" and bswap swap.
+void Compiler::lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot) {
+  const Xbyak::Reg64& dst = kBpfRegisters[slot.dst()];
+  const bool swap = sem.operation != Operation::ToLe;
+  switch (sem.width) {
+    case 16:
+      if (swap) rol(dst.cvt16(), 8);
+      movzx(dst.cvt32(), dst.cvt16());
+      break;
+    case 32:
+      if (swap)
+        bswap(dst.cvt32());
+      else
+        mov(dst.cvt32(), dst.cvt32());
+      break;
+    default:
+      if (swap) bswap(dst);
+      break;
+  }
+}
+
+}  // namespace bpfkit::jit

@@ -1,0 +1,189 @@
+// Memory: the region check of MemoryMap::translate inline (index in the
+// table, offset + size within the limit), a cold stub for the fault with the
+// interpreter's address and size; loads, stores, lock-prefixed atomics,
+// lddw and the legacy packet loads.
+#include <cstddef>
+
+#include "compiler.hpp"
+
+namespace bpfkit::jit {
+
+using namespace Xbyak::util;
+using isa::Operation;
+using isa::Source;
+
+namespace {
+
+constexpr int kLimitOffset(bool write) {
+  return write ? static_cast<int>(offsetof(vm::RegionBounds, write_limit))
+               : static_cast<int>(offsetof(vm::RegionBounds, read_limit));
+}
+static_assert(sizeof(vm::RegionBounds) == 24 && offsetof(vm::RegionBounds, host) == 0);
+
+Xbyak::Reg sized(const Xbyak::Reg64& reg, unsigned bits) {
+  switch (bits) {
+    case 8: return reg.cvt8();
+    case 16: return reg.cvt16();
+    case 32: return reg.cvt32();
+    default: return reg;
+  }
+}
+
+}  // namespace
+
+// rax = the host address of [base + off, + size), or a jump to the fault.
+void Compiler::access(int base, int16_t off, unsigned size, bool write) {
+  const Xbyak::Reg64& base_reg = kBpfRegisters[base];
+  Xbyak::Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
+    lea(rax, ptr[base_reg + off]);
+    mov(field(offsetof(State, fault_addr)), rax);
+    mov(dword[rsp + static_cast<int>(offsetof(State, fault_size))], size);
+    mov(dword[rsp + static_cast<int>(offsetof(State, fault_write))], write ? 1u : 0u);
+  });
+  lea(rax, ptr[base_reg + off]);
+  mov(rdx, rax);
+  shr(rdx, 32);
+  cmp(rdx, field(offsetof(State, region_count)));
+  jae(refused);
+  lea(rdx, ptr[rdx + rdx * 2]);
+  mov(rcx, field(offsetof(State, regions)));
+  lea(rcx, ptr[rcx + rdx * 8]);
+  mov(eax, eax);
+  lea(rdx, ptr[rax + size]);
+  cmp(rdx, qword[rcx + kLimitOffset(write)]);
+  ja(refused);
+  add(rax, qword[rcx]);
+}
+
+void Compiler::lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot) {
+  const Xbyak::Reg64& dst = kBpfRegisters[slot.dst()];
+  Xbyak::Label* ordinary_done = nullptr;
+  // The kernel rewrites a context's 32-bit data / data_end / data_meta
+  // loads into loads of the full pointer; the runtime says whether this is one.
+  if (op == isa::Op::ldxw && inputs_.has_packet && slot.off >= 0) {
+    const auto offset = static_cast<uint32_t>(slot.off);
+    if (offset == inputs_.ctx_data || offset == inputs_.ctx_data_end || offset == inputs_.ctx_data_meta) {
+      runtime_call(reinterpret_cast<const void*>(&bpfkit_jit_packet_pointer), [&] {
+        mov(rsi, reg_in_state(slot.src()));
+        add(rsi, slot.off);
+        mov(edx, static_cast<uint32_t>(slot.dst()));
+      });
+      ordinary_done = &new_label();
+      test(rax, rax);
+      jnz(*ordinary_done);
+    }
+  }
+  access(slot.src(), slot.off, sem.width / 8, false);
+  if (sem.operation == Operation::LoadSx) {
+    switch (sem.width) {
+      case 8: movsx(dst, byte[rax]); break;
+      case 16: movsx(dst, word[rax]); break;
+      default: movsxd(dst, dword[rax]); break;
+    }
+  } else {
+    switch (sem.width) {
+      case 8: movzx(dst.cvt32(), byte[rax]); break;
+      case 16: movzx(dst.cvt32(), word[rax]); break;
+      case 32: mov(dst.cvt32(), dword[rax]); break;
+      default: mov(dst, qword[rax]); break;
+    }
+  }
+  if (ordinary_done) L(*ordinary_done);
+}
+
+void Compiler::lower_store(const isa::Semantics& sem, const isa::Slot& slot) {
+  access(slot.dst(), slot.off, sem.width / 8, true);
+  const Xbyak::AddressFrame& frame = sem.width == 8 ? byte : sem.width == 16 ? word : sem.width == 32 ? dword : qword;
+  if (sem.source == Source::Imm) {
+    const int32_t k = slot.imm;
+    switch (sem.width) {
+      case 8: mov(frame[rax], static_cast<uint8_t>(k)); break;
+      case 16: mov(frame[rax], static_cast<uint16_t>(k)); break;
+      case 32: mov(frame[rax], static_cast<uint32_t>(k)); break;
+      default: mov(frame[rax], static_cast<uint64_t>(static_cast<int64_t>(k))); break;  // sign-extended imm32
+    }
+    return;
+  }
+  mov(frame[rax], sized(kBpfRegisters[slot.src()], sem.width));
+}
+
+// The host address moves to rcx: cmpxchg wants rax.
+void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
+  access(slot.dst(), slot.off, sem.width / 8, true);
+  mov(rcx, rax);
+  const bool wide = sem.width == 64;
+  const Xbyak::AddressFrame& frame = wide ? qword : dword;
+  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
+  const Xbyak::Reg acc = wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax);
+  const Xbyak::Reg tmp = wide ? Xbyak::Reg(rdx) : Xbyak::Reg(edx);
+  switch (sem.operation) {
+    case Operation::AtomicAdd:
+      lock();
+      sem.fetch ? xadd(frame[rcx], src) : add(frame[rcx], src);
+      return;
+    case Operation::AtomicXchg: xchg(frame[rcx], src); return;
+    case Operation::AtomicCmpxchg: {
+      const Xbyak::Reg64& r0 = kBpfRegisters[0];
+      mov(acc, wide ? Xbyak::Reg(r0) : Xbyak::Reg(r0.cvt32()));
+      lock();
+      cmpxchg(frame[rcx], src);
+      mov(wide ? Xbyak::Reg(r0) : Xbyak::Reg(r0.cvt32()), acc);
+      return;
+    }
+    default: break;
+  }
+  auto apply = [&](const Xbyak::Operand& target) {
+    if (sem.operation == Operation::AtomicOr)
+      or_(target, src);
+    else if (sem.operation == Operation::AtomicAnd)
+      and_(target, src);
+    else
+      xor_(target, src);
+  };
+  if (!sem.fetch) {
+    lock();
+    apply(frame[rcx]);
+    return;
+  }
+  // Fetch forms: a compare-and-swap loop, the old value into src.
+  Xbyak::Label& retry = new_label();
+  mov(acc, frame[rcx]);
+  L(retry);
+  mov(tmp, acc);
+  apply(tmp);
+  lock();
+  cmpxchg(frame[rcx], tmp);
+  jne(retry);
+  mov(src, acc);
+}
+
+void Compiler::lower_lddw(isa::Op op, const isa::Slot& slot) {
+  const Xbyak::Reg64& dst = kBpfRegisters[slot.dst()];
+  uint64_t value = program_.imm64(pc_);
+  if (op == isa::Op::lddw_func) {
+    const int64_t target = *isa::branch_target(isa::Op::call_local, slot, static_cast<int64_t>(pc_));
+    value = vm::region_base(vm::kProgramRegion) + static_cast<uint64_t>(target) * 8;
+  } else if (op == isa::Op::lddw_map_idx || op == isa::Op::lddw_map_idx_value) {
+    value = inputs_.map_addresses[static_cast<uint32_t>(slot.imm)];
+    if (op == isa::Op::lddw_map_idx_value) value += static_cast<uint32_t>(program_.slots[pc_ + 1].imm);
+  }
+  mov(dst, value);
+}
+
+void Compiler::lower_load_packet(const isa::Semantics& sem, const isa::Slot& slot) {
+  const uint32_t region = inputs_.has_packet ? vm::kPacketRegion : vm::kInputRegion;
+  runtime_call(reinterpret_cast<const void*>(&bpfkit_jit_load_packet), [&] {
+    mov(esi, region);
+    mov(edx, static_cast<uint32_t>(sem.width / 8));
+    mov(ecx, static_cast<uint32_t>(slot.imm));
+    mov(r8d, sem.source == Source::Reg ? static_cast<uint32_t>(slot.src()) + 1 : 0u);
+  });
+  Xbyak::Label& loaded = new_label();
+  test(rax, rax);
+  jz(loaded);
+  done_here();
+  L(loaded);
+}
+
+}  // namespace bpfkit::jit

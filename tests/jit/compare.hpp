@@ -1,0 +1,71 @@
+// Runs one program on the interpreter and on the JIT, each in a fresh
+// Context with its own copy of the input, and says where they differ.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpfkit/jit.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace bpfkit::test {
+
+struct EngineRun {
+  bool prepared = false;
+  std::string prepare_error;
+  vm::RunResult result;
+  std::vector<uint8_t> memory;  // the input after the run
+};
+
+inline EngineRun run_engine(bool jit, const isa::Program& program, std::span<const uint8_t> input,
+                            std::optional<uint64_t> budget) {
+  EngineRun run;
+  vm::Context context(*program.dialect);
+  if (budget) context.set_budget(*budget);
+  run.memory.assign(input.begin(), input.end());
+  if (!run.memory.empty()) context.map_input(run.memory);
+  auto engine = jit ? jit::make_jit(program, context) : vm::make_interpreter(program, context);
+  if (!engine) {
+    run.prepare_error = to_string(engine.error());
+    return run;
+  }
+  run.prepared = true;
+  run.result = (*engine)->run(context);
+  return run;
+}
+
+inline std::string describe(const vm::RunResult& result) {
+  std::string text = "r0=" + hex_string(result.r0) + " insns=" + std::to_string(result.instructions);
+  if (result.error) text += " error: " + to_string(*result.error);
+  return text;
+}
+
+// Registers, memory, error (code, message, pc) and instruction count.
+inline void expect_same_run(const isa::Program& program, std::span<const uint8_t> input,
+                            std::optional<uint64_t> budget = std::nullopt) {
+  const EngineRun interp = run_engine(false, program, input, budget);
+  const EngineRun jit = run_engine(true, program, input, budget);
+  ASSERT_EQ(interp.prepared, jit.prepared) << interp.prepare_error << " / " << jit.prepare_error;
+  if (!interp.prepared) {
+    EXPECT_EQ(interp.prepare_error, jit.prepare_error);
+    return;
+  }
+  const vm::RunResult& a = interp.result;
+  const vm::RunResult& b = jit.result;
+  SCOPED_TRACE("interpreter: " + describe(a) + "\njit:         " + describe(b));
+  EXPECT_EQ(a.registers, b.registers);
+  EXPECT_EQ(a.r0, b.r0);
+  EXPECT_EQ(a.instructions, b.instructions);
+  ASSERT_EQ(a.error.has_value(), b.error.has_value());
+  if (a.error) {
+    EXPECT_EQ(a.error->code, b.error->code);
+    EXPECT_EQ(a.error->message, b.error->message);
+    EXPECT_EQ(a.error->location.pc, b.error->location.pc);
+  }
+  EXPECT_EQ(interp.memory, jit.memory);
+}
+
+}  // namespace bpfkit::test

@@ -1,0 +1,94 @@
+// The JIT's own properties: W^X code, the listing, refusals, and programs
+// the differential tests do not reach (helpers and maps, calls, callx).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "bpfkit/assembly.hpp"
+#include "compare.hpp"
+
+namespace bpfkit {
+namespace {
+
+isa::Program assemble(const std::string& text) {
+  auto slots = assembly::assemble_conformance(text, "test");
+  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
+  auto program = isa::decode(*slots);
+  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
+  return *program;
+}
+
+// The permissions of the mapping that holds addr, from /proc/self/maps.
+std::string permissions_at(uint64_t addr) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, perms;
+    fields >> range >> perms;
+    const auto dash = range.find('-');
+    const uint64_t from = std::stoull(range.substr(0, dash), nullptr, 16);
+    const uint64_t to = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (addr >= from && addr < to) return perms;
+  }
+  return "";
+}
+
+TEST(Jit, CodeIsMappedReadExecuteNotWritable) {
+  const isa::Program program = assemble("mov %r0, 42\nexit\n");
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  ASSERT_TRUE(jit.has_value()) << to_string(jit.error());
+  EXPECT_EQ(permissions_at(jit->code_address()).substr(0, 3), "r-x");
+  EXPECT_EQ(jit->run(context).r0, 42u);
+}
+
+TEST(Jit, ListingShowsEachInstructionAndItsCode) {
+  const isa::Program program = assemble("mov %r0, 42\nadd %r0, 1\nexit\n");
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  ASSERT_TRUE(jit.has_value());
+  const std::string text = jit::listing(*jit, [](uint32_t pc) { return "insn " + std::to_string(pc); });
+  EXPECT_NE(text.find("0: insn 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("2: insn 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("mov"), std::string::npos) << text;
+  EXPECT_NE(text.find("add"), std::string::npos) << text;
+}
+
+TEST(Jit, RefusesWhatItCannotDoYet) {
+  const isa::Program program = assemble("mov %r0, 0\nexit\n");
+  vm::Context context;
+  auto hardened = jit::Jit::create(program, context, jit::Options{.harden = true});
+  ASSERT_FALSE(hardened.has_value());
+  EXPECT_EQ(hardened.error().code, Errc::Unsupported);
+}
+
+// A fault in the middle of a block: the count includes the instructions
+// before it and the faulting one, not those after.
+TEST(Jit, FaultInsideABlockCountsExactly) {
+  const isa::Program program =
+      assemble("mov %r0, 1\nmov %r1, 0\nadd %r0, 2\nldxdw %r2, [%r1+8]\nadd %r0, 3\nadd %r0, 4\nexit\n");
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  ASSERT_TRUE(jit.has_value());
+  const vm::RunResult result = jit->run(context);
+  ASSERT_TRUE(result.error.has_value());
+  EXPECT_EQ(result.error->code, Errc::AccessViolation);
+  EXPECT_EQ(result.error->location.pc, 3u);
+  EXPECT_EQ(result.instructions, 4u);
+  EXPECT_EQ(result.r0, 3u);
+  test::expect_same_run(program, {});
+}
+
+// bpf-to-bpf calls: frames, r6..r9 restored, r10 one frame down, and the
+// depth limit (recursion) failing where the interpreter fails.
+TEST(Jit, LocalCallsAndTheDepthLimit) {
+  test::expect_same_run(assemble("mov %r6, 5\ncall local local_fn\nadd %r0, %r6\nexit\nlocal_fn:\nmov %r6, 7\n"
+                                 "mov %r0, %r10\nexit\n"),
+                        {});
+  test::expect_same_run(assemble("recurse:\nadd %r0, 1\ncall local recurse\nexit\n"), {});
+}
+
+}  // namespace
+}  // namespace bpfkit
