@@ -228,10 +228,13 @@ inline constexpr uint32_t kNoOrigin = UINT32_MAX;
 //   Store, StoreRaw   width = access bits; operands: address, value; offset
 //   Atomic            atomic op; width 32/64; fetch; operands: address, value
 //                     (Cmpxchg: address, expected, new; it always fetches);
-//                     offset. Defines the old value when fetch is set.
+//                     offset. Defines the old value when fetch is set (a
+//                     32-bit atomic's zero-extended).
 //   LdAbs, LdInd      width = access bits; imm; operand 0 = r6 (the context),
 //                     LdInd's operand 1 = the index register. Defines r0;
 //                     clobbers r1-r5 like a call (the lifter gives them undef).
+//                     As in the kernel, a packet too short ends the program
+//                     with r0 = 0: codegen must keep them in place.
 //   Call              call kind; imm (helper id, kfunc BTF id, syscall key);
 //                     aux (kfunc: the slot's off); callee() for Local;
 //                     operands: the arguments (r1, r2, ...; Indirect: the
@@ -606,6 +609,48 @@ class DominatorTree {
   std::vector<int> idom_;
   std::vector<std::vector<Block*>> children_;
   std::vector<uint32_t> pre_, post_;  // dominator-tree DFS numbers
+};
+
+// Liveness of SSA values (instruction results and the entry values
+// %arg1-%arg5 and %fp; constants and undef are never live): per block, the
+// values live on entry and on exit. A phi's input is live out of its
+// predecessor, not live into the phi's block.
+class Liveness {
+ public:
+  explicit Liveness(const Function& fn);
+  const std::vector<const Value*>& live_in(const Block* block) const;
+  const std::vector<const Value*>& live_out(const Block* block) const;
+  bool is_live_in(const Block* block, const Value* value) const;
+  bool is_live_out(const Block* block, const Value* value) const;
+
+ private:
+  std::unordered_map<const Block*, size_t> index_;
+  std::vector<std::vector<const Value*>> in_, out_;
+};
+
+// Natural loops: one per header (a block that dominates a predecessor: the
+// back edges' sources are its latches), nested by inclusion. Irreducible
+// cycles (no header dominates them) are not loops here.
+struct Loop {
+  Block* header = nullptr;
+  std::vector<Block*> latches;
+  std::vector<Block*> blocks;  // the header first
+  Loop* parent = nullptr;      // the innermost loop around this one
+  unsigned depth = 1;          // 1 for an outermost loop
+};
+
+class LoopInfo {
+ public:
+  LoopInfo(const Function& fn, const DominatorTree& tree);
+  // Outermost loops first (by depth, then header order).
+  const std::vector<std::unique_ptr<Loop>>& loops() const { return loops_; }
+  // The innermost loop holding the block, or null.
+  Loop* loop_of(const Block* block) const;
+  unsigned depth(const Block* block) const;
+
+ private:
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::unordered_map<const Block*, Loop*> innermost_;
 };
 
 // ---- Lifting ------------------------------------------------------------------------------
