@@ -18,6 +18,7 @@ struct Jit::Code {
   std::vector<const void*> block_at;                // block entry by pc (null inside a block): callx targets
   std::vector<CodeRange> ranges;
   const isa::Dialect* dialect = nullptr;
+  bool unchecked_stack = false;  // some r10 + constant accesses skip the region check
 };
 
 // Translates `program`; the lddw values and packet facts come from `inputs`.

@@ -43,7 +43,8 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
       entry_(program.size() + 1),
       hot_range_(program.size(), {0, 0}) {
   setDefaultJmpNEAR(true);
-  bmi2_ = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);
+  static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
+  bmi2_ = bmi2;
 }
 
 Xbyak::Address Compiler::field(size_t offset) const { return qword[rsp + static_cast<int>(offset)]; }
@@ -96,6 +97,7 @@ Expected<void> Compiler::check_program() {
         return make_error(Errc::OutOfRange, "jump target " + std::to_string(target) + " is outside the program", at);
     }
     if (sem.operation == Operation::Callx) has_callx_ = true;
+    if (isa::regs_written(op, slot, dialect_).contains(isa::kFramePointer)) r10_written_ = true;
     if (sem.operation == Operation::None) return make_error(Errc::Unsupported, "instruction not in the dialect", at);
   }
   return {};
@@ -377,6 +379,7 @@ void Compiler::finish(Jit::Code& code) {
     if (program_.ops[pc])
       code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second});
   code.dialect = &dialect_;
+  code.unchecked_stack = unchecked_stack_;
 }
 
 Xbyak::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }

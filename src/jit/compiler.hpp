@@ -91,6 +91,8 @@ class Compiler : public Xbyak::CodeGenerator {
   uint32_t pc_ = 0;
   uint32_t correction_ = 0;
   bool has_callx_ = false;
+  bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
+  bool unchecked_stack_ = false;  // an access used that
   bool bmi2_ = false;
 };
 

@@ -67,8 +67,18 @@ vm::RunResult Jit::run(vm::Context& context, std::array<uint64_t, 5> args) const
   const uint64_t budget = context.budget();
   const uint64_t start = budget == UINT64_MAX ? budget : budget + 1;
   state.left = start;
-  state.regions = context.memory().bounds().data();
-  state.region_count = context.memory().bounds().size();
+  refresh_regions(&state, context.memory().bounds());
+  // Stack accesses at r10 + a constant are not checked when the code shows
+  // they cannot leave the stack: that needs the stack region the Context
+  // maps, whole and writable.
+  const vm::RegionBounds& stack = state.table[vm::kStackRegion];
+  const uint64_t stack_bytes = isa::frame_model(context.dialect()).stack_bytes();
+  if (code_->unchecked_stack && (stack.read_limit != stack_bytes || stack.write_limit != stack_bytes)) {
+    vm::RunResult refused;
+    refused.error = make_error(Errc::Unsupported, "the JIT needs the Context's stack region as mapped");
+    return refused;
+  }
+  state.stack_delta = reinterpret_cast<uint64_t>(stack.host) - vm::region_base(vm::kStackRegion);
   state.may_goto_left = uint64_t{8} << 20;
   state.run = &frame;
   state.caller_copy = &state;

@@ -33,6 +33,17 @@ Xbyak::Reg sized(const Xbyak::Reg64& reg, unsigned bits) {
 
 // rax = the host address of [base + off, + size), or a jump to the fault.
 void Compiler::access(int base, int16_t off, unsigned size, bool write) {
+  // r10 + off with -frame_size <= off and off + size <= 0 stays inside the
+  // stack at every call depth (r10 moves only by whole frames, and the
+  // depth limit keeps it inside): no check, as the interpreter cannot fault.
+  const isa::FrameModel model = isa::frame_model(dialect_);
+  if (base == isa::kFramePointer && !r10_written_ && model.call_fp_step <= 0 &&
+      static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) && off + static_cast<int>(size) <= 0) {
+    unchecked_stack_ = true;
+    mov(rax, field(offsetof(State, stack_delta)));
+    lea(rax, ptr[rax + kBpfRegisters[base] + off]);
+    return;
+  }
   const Xbyak::Reg64& base_reg = kBpfRegisters[base];
   Xbyak::Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
     lea(rax, ptr[base_reg + off]);
@@ -40,19 +51,37 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     mov(dword[rsp + static_cast<int>(offsetof(State, fault_size))], size);
     mov(dword[rsp + static_cast<int>(offsetof(State, fault_write))], write ? 1u : 0u);
   });
+  // Regions 0..7 from the State's copy; higher ones (maps) in a cold path
+  // over the Context's table.
+  Xbyak::Label& high_region = new_label();
+  Xbyak::Label& checked = new_label();
+  const auto table = static_cast<int>(offsetof(State, table));
   lea(rax, ptr[base_reg + off]);
   mov(rdx, rax);
   shr(rdx, 32);
-  cmp(rdx, field(offsetof(State, region_count)));
-  jae(refused);
+  cmp(rdx, static_cast<uint32_t>(kTableRegions));
+  jae(high_region);
   lea(rdx, ptr[rdx + rdx * 2]);
-  mov(rcx, field(offsetof(State, regions)));
-  lea(rcx, ptr[rcx + rdx * 8]);
   mov(eax, eax);
-  lea(rdx, ptr[rax + size]);
-  cmp(rdx, qword[rcx + kLimitOffset(write)]);
+  lea(rcx, ptr[rax + size]);
+  cmp(rcx, qword[rsp + rdx * 8 + table + kLimitOffset(write)]);
   ja(refused);
-  add(rax, qword[rcx]);
+  add(rax, qword[rsp + rdx * 8 + table]);
+  L(checked);
+  cold_.push_back([this, &high_region, &checked, &refused, size, write] {
+    L(high_region);
+    cmp(rdx, field(offsetof(State, region_count)));
+    jae(refused);
+    lea(rdx, ptr[rdx + rdx * 2]);
+    mov(rcx, field(offsetof(State, regions)));
+    lea(rcx, ptr[rcx + rdx * 8]);
+    mov(eax, eax);
+    lea(rdx, ptr[rax + size]);
+    cmp(rdx, qword[rcx + kLimitOffset(write)]);
+    ja(refused);
+    add(rax, qword[rcx]);
+    jmp(checked);
+  });
 }
 
 void Compiler::lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot) {

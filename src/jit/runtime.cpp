@@ -15,11 +15,7 @@ namespace {
 constexpr uint32_t kMaxTailCalls = 33;  // the kernel's MAX_TAIL_CALL_CNT
 const char kJitKind = 0;                // this engine's key for its prepared programs
 
-void refresh_regions(State* state) {
-  const auto bounds = state->run->context->memory().bounds();
-  state->regions = bounds.data();
-  state->region_count = bounds.size();
-}
+void refresh_regions(State* state) { jit::refresh_regions(state, state->run->context->memory().bounds()); }
 
 uint64_t fail(State* state, Error error) {
   state->run->error = std::move(error);
@@ -30,6 +26,12 @@ uint64_t fail(State* state, Error error) {
 const Jit::Code& running(const State* state) { return *static_cast<const Jit::Code*>(state->code); }
 
 }  // namespace
+
+void refresh_regions(State* state, std::span<const vm::RegionBounds> bounds) {
+  state->regions = bounds.data();
+  state->region_count = bounds.size();
+  for (uint64_t i = 0; i < kTableRegions; ++i) state->table[i] = i < bounds.size() ? bounds[i] : vm::RegionBounds{};
+}
 
 extern "C" uint64_t bpfkit_jit_call_helper(State* state, uint64_t id, uint64_t pc) {
   vm::Context& context = *state->run->context;

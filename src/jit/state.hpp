@@ -38,6 +38,11 @@ static_assert(sizeof(Frame) == 64);
 
 struct RunFrame;
 
+// The first regions' bounds are copied into the State, so that the inline
+// check reads them at a fixed offset from rsp; higher indices take a cold
+// path over the Context's table.
+inline constexpr uint64_t kTableRegions = 8;
+
 struct State {
   uint64_t regs[isa::kRegisterCount];  // r0..r10 whenever guest code is not running
   uint64_t left;                       // the meter: budget + 1 minus instructions run
@@ -55,7 +60,9 @@ struct State {
   uint32_t pad;
   const void* code;  // the Jit::Code running (a tail call changes it)
   RunFrame* run;
-  State* caller_copy;  // the C++ side's State, which the epilogue writes back
+  State* caller_copy;                     // the C++ side's State, which the epilogue writes back
+  uint64_t stack_delta;                   // host address of a stack byte minus its guest address
+  vm::RegionBounds table[kTableRegions];  // regions[0..7]; zero limits past region_count
   // Not copied in or out: only guest code uses the frames.
   Frame frames[64];
 };
@@ -64,6 +71,9 @@ inline constexpr size_t kSharedQwords = offsetof(State, frames) / 8;
 static_assert(offsetof(State, frames) % 8 == 0);
 // Bytes the prologue reserves below its six pushes: rsp stays 16-aligned.
 inline constexpr size_t kStateBytes = (sizeof(State) + 15) / 16 * 16 + 8;
+
+// Copies regions[0..7] into the table (after anything that may map regions).
+void refresh_regions(State* state, std::span<const vm::RegionBounds> bounds);
 
 // The C++ side of one run.
 struct RunFrame {

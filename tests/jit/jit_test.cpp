@@ -90,5 +90,47 @@ TEST(Jit, LocalCallsAndTheDepthLimit) {
   test::expect_same_run(assemble("recurse:\nadd %r0, 1\ncall local recurse\nexit\n"), {});
 }
 
+// Map values live in regions past the eighth (the State's copy of the
+// table): the cold path over the Context's table checks them, faults too.
+TEST(Jit, AccessesToHighRegionsAreChecked) {
+  std::vector<isa::Slot> slots;
+  auto map_value = [&](uint8_t dst, int32_t map, int32_t offset) {
+    isa::Slot first = isa::encode(isa::Op::lddw_map_idx_value, dst, 6, 0, map);
+    slots.push_back(first);
+    slots.push_back(isa::Slot{0, 0, 0, offset});
+  };
+  map_value(1, 5, 8);
+  slots.push_back(isa::encode(isa::Op::stdw, 1, 0, 0, 42));
+  slots.push_back(isa::encode(isa::Op::ldxdw, 0, 1, 0, 0));
+  slots.push_back(isa::encode(isa::Op::ldxdw, 2, 1, 8, 0));  // 8 + 8 + 8 > 16: the end of the value
+  slots.push_back(isa::encode(isa::Op::exit));
+  auto program = isa::decode(slots);
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  auto run = [&](bool use_jit) {
+    vm::Context context;
+    for (int i = 0; i < 6; ++i) {
+      isa::MapSpec spec;
+      spec.name = "m" + std::to_string(i);
+      spec.type = static_cast<uint32_t>(isa::MapType::Array);
+      spec.key_size = 4;
+      spec.value_size = 16;
+      spec.max_entries = 1;
+      EXPECT_TRUE(context.add_map(spec).has_value());
+    }
+    EXPECT_GE(context.memory().bounds().size(), 11u);
+    auto engine = use_jit ? jit::make_jit(*program, context) : vm::make_interpreter(*program, context);
+    EXPECT_TRUE(engine.has_value());
+    return (*engine)->run(context);
+  };
+  const vm::RunResult interp = run(false), jit = run(true);
+  ASSERT_TRUE(jit.error.has_value());
+  EXPECT_EQ(jit.error->code, Errc::AccessViolation);
+  EXPECT_EQ(jit.error->location.pc, 4u);
+  EXPECT_EQ(jit.r0, 42u);
+  EXPECT_EQ(jit.error->message, interp.error->message);
+  EXPECT_EQ(jit.registers, interp.registers);
+  EXPECT_EQ(jit.instructions, interp.instructions);
+}
+
 }  // namespace
 }  // namespace bpfkit
