@@ -1,7 +1,7 @@
 // Differential test: bpfkit's interpreter against the Linux kernel running on
 // this machine. Random programs (random_program.hpp) go through the kernel
 // oracle (verifier verdict and the full 64-bit r0 of a test run) and through
-// isa::decode + vm::Interpreter; every r0 must match exactly.
+// isa::decode + vm::Interpreter and the JIT; every r0 must match exactly.
 //
 //   BPFKIT_KERNEL_DIFF_COUNT  programs to run (default 3000)
 //   BPFKIT_KERNEL_DIFF_SEED   base seed; program i uses seed + i, so
@@ -24,6 +24,7 @@
 
 #include "bpfkit/elf.hpp"
 #include "bpfkit/isa.hpp"
+#include "bpfkit/jit.hpp"
 #include "bpfkit/vm.hpp"
 #include "random_program.hpp"
 #include "test_support.hpp"
@@ -146,13 +147,14 @@ struct BpfkitResult {
 
 // r1..r5 start at 0 here but hold the context in the kernel: the generator
 // writes them before reading them.
-BpfkitResult run_bpfkit(std::span<const Slot> slots) {
+// `jit`: the JIT instead of the interpreter.
+BpfkitResult run_bpfkit(std::span<const Slot> slots, bool jit = false) {
   auto program = bpfkit::isa::decode(slots);
   if (!program) return {std::nullopt, "decode: " + bpfkit::to_string(program.error())};
   bpfkit::vm::Context context;
-  auto interpreter = bpfkit::vm::Interpreter::create(*program, context);
-  if (!interpreter) return {std::nullopt, "create: " + bpfkit::to_string(interpreter.error())};
-  const bpfkit::vm::RunResult result = interpreter->run(context);
+  auto engine = jit ? bpfkit::jit::make_jit(*program, context) : bpfkit::vm::make_interpreter(*program, context);
+  if (!engine) return {std::nullopt, "create: " + bpfkit::to_string(engine.error())};
+  const bpfkit::vm::RunResult result = (*engine)->run(context);
   if (result.error) return {std::nullopt, "run: " + bpfkit::to_string(*result.error)};
   return {result.r0, ""};
 }
@@ -211,12 +213,17 @@ void check_program(uint64_t seed, size_t index, std::span<const Slot> slots, con
     return;
   }
   ++tally.accepted;
-  const BpfkitResult ours = run_bpfkit(slots);
+  BpfkitResult ours = run_bpfkit(slots);
+  std::string engine = "interpreter";
+  if (ours.r0 == kernel.r0) {  // the JIT too
+    ours = run_bpfkit(slots, true);
+    engine = "jit";
+  }
   if (ours.r0 == kernel.r0) return;
   if (tally.mismatches++ >= kMaxReportedMismatches) return;
   ADD_FAILURE() << "r0 mismatch at " << where << "\n"
                 << "kernel r0: " << hex64(*kernel.r0) << "\n"
-                << "bpfkit r0: " << (ours.r0 ? hex64(*ours.r0) : ours.error) << "\n"
+                << "bpfkit r0 (" << engine << "): " << (ours.r0 ? hex64(*ours.r0) : ours.error) << "\n"
                 << "program:\n"
                 << describe_program(slots);
 }
