@@ -6,6 +6,9 @@
 //   bpfkit_bench fib sieve     only these
 //   bpfkit_bench --check       correctness only: expected r0 and instruction count
 //   bpfkit_bench --engine jit  the JIT (also: its compile time per instruction)
+//   bpfkit_bench --compile N   preparation time per instruction of a generated
+//                              N-instruction program (ALU, stack loads and
+//                              stores, forward branches), interpreter and JIT
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -113,6 +116,53 @@ bool selected(const BenchProgram& bench, const std::vector<std::string>& names) 
   return false;
 }
 
+// A straight program of `count` slots cycling through ALU operations, stack
+// stores and loads and forward branches; ends with exit.
+std::vector<isa::Slot> generated_program(size_t count) {
+  using isa::Op;
+  std::vector<isa::Slot> slots;
+  slots.push_back(isa::encode(Op::mov64_imm, 0, 0, 0, 1));
+  slots.push_back(isa::encode(Op::mov64_imm, 1, 0, 0, 2));
+  while (slots.size() + 1 < count) {
+    switch (slots.size() % 6) {
+      case 0: slots.push_back(isa::encode(Op::add64_reg, 0, 1)); break;
+      case 1: slots.push_back(isa::encode(Op::stxdw, isa::kFramePointer, 0, -8)); break;
+      case 2: slots.push_back(isa::encode(Op::ldxdw, 1, isa::kFramePointer, -8)); break;
+      case 3: slots.push_back(isa::encode(Op::jgt64_imm, 1, 0, 1, 100)); break;
+      case 4: slots.push_back(isa::encode(Op::xor64_imm, 1, 0, 0, 0x55)); break;
+      default: slots.push_back(isa::encode(Op::lsh64_imm, 1, 0, 0, 3)); break;
+    }
+  }
+  slots.push_back(isa::encode(Op::exit));
+  return slots;
+}
+
+int compile_bench(size_t count) {
+  auto program = isa::decode(generated_program(count));
+  if (!program) {
+    std::printf("generated program: %s\n", to_string(program.error()).c_str());
+    return 1;
+  }
+  vm::Context context;
+  std::printf("%-12s %10s %12s\n", "engine", "slots", "ns/slot");
+  for (const bool jit_engine : {false, true}) {
+    double best = 0;
+    for (int run = 0; run < 3; ++run) {
+      const auto start = std::chrono::steady_clock::now();
+      auto engine = jit_engine ? jit::make_jit(*program, context) : vm::make_interpreter(*program, context);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!engine) {
+        std::printf("prepare failed: %s\n", to_string(engine.error()).c_str());
+        return 1;
+      }
+      if (run == 0 || seconds < best) best = seconds;
+    }
+    std::printf("%-12s %10zu %12.1f\n", jit_engine ? "jit" : "interpreter", program->size(),
+                best * 1e9 / static_cast<double>(program->size()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +174,8 @@ int main(int argc, char** argv) {
       check_only = true;
     else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
       repeat = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--compile") == 0 && i + 1 < argc)
+      return compile_bench(std::strtoull(argv[++i], nullptr, 10));
     else if (std::strcmp(argv[i], "--engine") == 0 && i + 1 < argc)
       use_jit = std::strcmp(argv[++i], "jit") == 0;
     else

@@ -3,6 +3,7 @@
 // isa::Operation (the opcode table's semantics, never raw opcodes).
 #include "compiler.hpp"
 
+#include <algorithm>
 #include <cstddef>
 
 namespace bpfkit::jit {
@@ -36,7 +37,8 @@ bool ends_block(Operation operation, const isa::Slot& slot) {
 }  // namespace
 
 Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
-    : Xbyak::CodeGenerator(4096, Xbyak::AutoGrow),
+    // About 100 bytes of hot and cold code a slot: one allocation, few regrowths.
+    : Xbyak::CodeGenerator(std::max<size_t>(4096, program.size() * 128), Xbyak::AutoGrow),
       program_(program),
       inputs_(inputs),
       dialect_(*program.dialect),
