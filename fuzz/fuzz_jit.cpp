@@ -23,9 +23,18 @@ struct Outcome {
   std::vector<uint8_t> memory;
 };
 
+// The clock helpers answer the time of day, which differs between two runs:
+// both engines get a stopped clock instead.
+void stop_the_clock(vm::Context& context) {
+  for (const uint32_t id : {5u, 118u, 125u, 160u, 208u})
+    if (context.helpers().find(id) != nullptr)
+      context.helpers().add(id, [](vm::HelperCall&) -> Expected<uint64_t> { return uint64_t{1'000'000'000}; });
+}
+
 Outcome run(bool jit, const isa::Program& program, std::span<const uint8_t> memory) {
   Outcome outcome;
   vm::Context context;
+  stop_the_clock(context);
   context.set_budget(20000);  // loops are fine; they must just end
   outcome.memory.assign(memory.begin(), memory.end());
   context.map_input(outcome.memory);

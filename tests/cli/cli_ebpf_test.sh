@@ -68,6 +68,10 @@ if [ -n "$objects" ] && [ -f "$objects/tc_rewrite.o" ]; then
     -- "$bpfkit" run "$objects/xdp_adjust.o" --packet-hex "$arp" --json
   check_that xdp-helpers-redirect grep -q '"redirect":{"ifindex":1,"flags":0}' "$tmp/stdout"
   check tc-helpers 0 "retval: 7" -- "$bpfkit" run "$objects/tc_rewrite.o" --packet-hex "$arp"
+  # The JIT: the same packet helpers (the packet region moves under it).
+  check xdp-helpers-jit 0 '"retval":4,"data_out":"000e16001600160d' \
+    -- "$bpfkit" run "$objects/xdp_adjust.o" --packet-hex "$arp" --json --engine jit
+  check tc-helpers-jit 0 "retval: 7" -- "$bpfkit" run "$objects/tc_rewrite.o" --packet-hex "$arp" --engine jit
   check verify-helpers 0 "accepted" -- "$bpfkit" verify "$objects/tc_rewrite.o"
   check task-helpers 0 "pid 7 tgid 8 comm curl" -- "$bpfkit" run "$objects/task_helpers.o" --type kprobe --task pid=7,tgid=8,comm=curl --json
   check_that task-strings grep -q "str 4 'cur' 5" "$tmp/stdout"
