@@ -65,6 +65,35 @@ TEST(CodegenMir, RegisterSwapThroughALoopKeepsBothValues) {
   EXPECT_EQ(out.stats.spilled, 0u);
 }
 
+// Fibonacci's loop: the back edge swaps r0 and r2 while r1 copies to
+// itself. The temporary that breaks the swap must not be r1, whose value
+// the self-copy keeps (the first version took the lowest register the
+// remaining copies did not name, and lost the loop counter).
+TEST(CodegenMir, CycleTemporaryIsNotARegisterHeldByASelfCopy) {
+  MModule module;
+  MFunction& fn = module.functions.emplace_back();
+  const VReg a0 = fn.new_vreg({.hint = 2}), b0 = fn.new_vreg({.hint = 0}), n0 = fn.new_vreg({.hint = 1});
+  const VReg a = fn.new_vreg({.hint = 2}), b = fn.new_vreg({.hint = 0}), n = fn.new_vreg({.hint = 1});
+  const VReg sum = fn.new_vreg({.hint = 2}), left = fn.new_vreg({.hint = 1});
+  fn.blocks.resize(3);
+  fn.blocks[0].insts = {constant(a0, 0), constant(b0, 1), constant(n0, 10)};
+  fn.blocks[0].term = TermKind::Jump;
+  fn.blocks[0].succs = {1};
+  MBlock& loop = fn.blocks[1];
+  loop.preds = {0, 1};
+  loop.phis = {{a, {MOperand::of(a0), MOperand::of(b)}},
+               {b, {MOperand::of(b0), MOperand::of(sum)}},
+               {n, {MOperand::of(n0), MOperand::of(left)}}};
+  loop.insts = {reg(Op::add64_reg, sum, a, b), imm(Op::add64_imm, left, n, -1)};
+  loop.term = TermKind::Branch;
+  loop.branch = MInst{.op = Op::jne64_imm, .dst = left, .imm = 0};
+  loop.succs = {1, 2};
+  fn.blocks[2].preds = {1};
+  exit_with(fn.blocks[2], sum);
+  const GeneratedModule out = generate(module);
+  EXPECT_EQ(run(out.program), 89u);  // F(11)
+}
+
 // Calls clobber r0-r5: a value live across one moves to r6-r9; arguments
 // go to r1, r2 by a parallel copy, in whichever order they sit.
 TEST(CodegenMir, ValuesLiveAcrossACallSurviveIt) {

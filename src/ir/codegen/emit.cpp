@@ -185,12 +185,14 @@ class Emitter {
 
   // A parallel copy; `busy` are the registers holding values needed after it.
   void emit_parallel(std::vector<Move> copies, RegMask busy, std::vector<LInst>& out, uint32_t origin) {
-    std::erase_if(copies, [](const Move& m) { return !m.from_constant && m.src == m.dst; });
-    if (copies.empty()) return;
+    // A copy to itself is no move, but its register holds a value the
+    // copies must keep: mark every register involved busy first.
     for (const Move& m : copies) {
       if (m.dst.is_reg()) busy |= bit(static_cast<unsigned>(m.dst.index));
       if (!m.from_constant && m.src.is_reg()) busy |= bit(static_cast<unsigned>(m.src.index));
     }
+    std::erase_if(copies, [](const Move& m) { return !m.from_constant && m.src == m.dst; });
+    if (copies.empty()) return;
     RegMask free = static_cast<RegMask>(kAllocatableMask & ~busy);
     Location temp;
     if (needs_temporary(copies)) {
@@ -281,8 +283,8 @@ class Emitter {
         if (fn_.blocks[s].preds.size() == 1) continue;  // copies at the start of s
         RegMask busy;
         std::vector<Move> copies = edge_copies(b, k, busy);
-        std::erase_if(copies, [](const Move& m) { return !m.from_constant && m.src == m.dst; });
-        if (copies.empty()) continue;
+        if (std::all_of(copies.begin(), copies.end(), [](const Move& m) { return !m.from_constant && m.src == m.dst; }))
+          continue;
         // A critical edge with copies: a block of its own.
         LBlock edge;
         edge.term = TermKind::Jump;

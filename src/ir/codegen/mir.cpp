@@ -33,7 +33,8 @@ Tie tie_of(isa::Op op) {
   if (s.operation == Operation::AtomicCmpxchg) return Tie::None;  // r0 in, r0 out: fixed registers
   if (isa::shape_info(op).memory == isa::MemoryAccess::Atomic) return s.fetch ? Tie::Src : Tie::None;
   if (s.operation == Operation::AtomicXchg) return Tie::Src;
-  if (s.operation == Operation::Mov || s.operation == Operation::MovSx) return Tie::None;
+  if (s.operation == Operation::Mov || s.operation == Operation::MovSx || s.operation == Operation::AddrSpaceCast)
+    return Tie::None;  // they write dst without reading it
   return isa::shape_info(op).dst == isa::RegAccess::ReadWrite ? Tie::Dst : Tie::None;
 }
 

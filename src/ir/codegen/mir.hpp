@@ -68,7 +68,7 @@ Tie tie_of(isa::Op op);
 
 struct MPhi {
   VReg def = kNoVReg;
-  std::vector<MOperand> inputs;  // one per predecessor, in `preds` order
+  std::vector<MOperand> inputs = {};  // one per predecessor, in `preds` order
 };
 
 // How a block ends.
