@@ -4,6 +4,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "bpfkit/ir/codegen.hpp"
 #include "commands.hpp"
 #include "input.hpp"
 #include "report.hpp"
@@ -16,6 +17,7 @@ struct Options {
   std::string mem_hex;
   bool elf = false;
   std::string engine = "interp";
+  std::string opt;  // optimise through the IR first
 };
 
 Options options;
@@ -32,6 +34,8 @@ void add_options(CLI::App& app) {
   app.add_option("--engine", options.engine, "execution engine: interp or jit")
       ->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--elf", options.elf, "stdin holds an ELF object");
+  app.add_option("--opt", options.opt, "optimise through the IR first: O0 (lift + codegen), O1, O2")
+      ->check(CLI::IsMember({"O0", "O1", "O2"}));
   app.allow_extras();  // runner options meant for other runtimes
 }
 
@@ -53,7 +57,16 @@ int run() {
   }
   RunOptions run;
   run.engine = options.engine;
-  const RunReport report = run_linux(*slots, std::move(memory), run);
+  RunReport report;
+  if (options.opt.empty()) {
+    report = run_linux(*slots, std::move(memory), run);
+  } else {  // through the IR first
+    auto program = isa::decode(std::span<const isa::Slot>(*slots));
+    if (!program) return fail(program.error(), kExitRejected);
+    auto optimized = ir::optimize_program(*program, *ir::opt_level_named(options.opt));
+    if (!optimized) return fail(optimized.error(), kExitRejected);
+    report = run_program(*optimized, std::move(memory), run);
+  }
   std::cerr << report.output;  // stdout is the protocol's
   if (report.error) return fail(*report.error, kExitRejected);
   std::cout << hex(report.r0) << "\n";

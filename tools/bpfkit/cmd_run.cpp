@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bpfkit/elf.hpp"
+#include "bpfkit/ir/codegen.hpp"
 #include "bpfkit/verify.hpp"
 #include "commands.hpp"
 #include "input.hpp"
@@ -34,6 +35,7 @@ struct Options {
   std::vector<std::string> ctx_fields;
   LoadSetupOptions load_setup;  // eBPF objects: --map-size, --map, --map-file, --set, --kconfig
   std::string task;             // --task pid=...,tgid=...,uid=...,gid=...,comm=...
+  std::string opt;              // --opt O0|O1|O2: optimise through the IR first
 };
 
 Options options;
@@ -380,6 +382,11 @@ int run_input(const InputFile& input, Printer& printer) {
   auto program = program_of(input, open_options, *memory, status);
   if (!program) return printer.fail(program.error(), status);
   if (auto set_up = set_up_program(input, *program); !set_up) return printer.fail(set_up.error());
+  if (!options.opt.empty()) {
+    auto optimized = ir::optimize_program(*program, *ir::opt_level_named(options.opt));
+    if (!optimized) return printer.fail(optimized.error(), kExitRejected);
+    *program = std::move(*optimized);
+  }
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
   if (options.verify && !sbpf) {  // the raw type (r1 = the buffer, r2 = its length), or --type's
@@ -450,6 +457,8 @@ void add_options(CLI::App& app) {
       ->check(CLI::IsMember({"interp", "jit"}));
   auto* budget = app.add_option("--budget", options.budget, "maximum number of instructions to execute");
   app.add_flag("--json", options.json, "print one JSON object");
+  app.add_option("--opt", options.opt, "optimise through the IR first: O0 (lift + codegen), O1, O2")
+      ->check(CLI::IsMember({"O0", "O1", "O2"}));
   app.add_flag("--stats", options.stats, "also print the executed instruction count");
   app.add_flag("--regs", options.regs, "also print the final registers");
   app.add_option("--section", options.section, "ELF object: the program's section");

@@ -146,14 +146,14 @@ class Assigner {
   }
 
   // No register for `v`: the held value (or v itself) live longest goes to
-  // the stack. Values made by an earlier spill never go again.
+  // the stack, a constant first (it is made again where used: no slot, no
+  // load). Values made by an earlier spill never go again.
   bool request_spill(VReg v) {
     VReg victim = kNoVReg;
+    auto rank = [&](VReg c) { return std::pair{fn_.vregs[c].constant, live_.range[c]}; };
     auto consider = [&](VReg c) {
       if (c == kNoVReg || fn_.vregs[c].spill_temp) return;
-      if (victim == kNoVReg || live_.range[c] > live_.range[victim] ||
-          (live_.range[c] == live_.range[victim] && c < victim))
-        victim = c;
+      if (victim == kNoVReg || rank(c) > rank(victim) || (rank(c) == rank(victim) && c < victim)) victim = c;
     };
     for (int r = 0; r < kAllocatable; ++r) consider(held_[r]);
     consider(v);

@@ -1,0 +1,50 @@
+// Module ir: code generation from the IR back to a Program, and the
+// optimisation levels `bpfkit opt`, `run --opt` and `plugin --opt` use.
+// Included at the end of bpfkit/ir.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "bpfkit/expected.hpp"
+#include "bpfkit/isa.hpp"
+
+namespace bpfkit::ir {
+
+class Module;
+
+enum class OptLevel : uint8_t { O0, O1, O2 };
+// "O0", "O1", "O2" (also "0", "1", "2").
+std::optional<OptLevel> opt_level_named(std::string_view name);
+
+// The optimisation pipeline of a level, run on every function of the
+// module. The pass manager plugs in here; until passes exist every level
+// leaves the module as it is (O0 always does).
+Expected<void> optimize(Module& module, OptLevel level);
+
+struct CodegenStats {
+  uint32_t spilled = 0;         // values given a stack slot
+  uint32_t rematerialised = 0;  // constants made again instead of spilled
+  uint32_t split = 0;           // copies out of a fixed register (r0 after a call, r1-r5 at entry)
+  uint32_t copies = 0;          // moves added by out-of-SSA and the calling convention
+  int32_t frame_bytes = 0;      // the deepest function frame
+};
+
+struct CodegenOptions {
+  // The program the module was lifted from, if any: each value's register
+  // there is the allocator's first choice (an unchanged module gets its own
+  // registers back), and its maps, global data, relocations and sBPF image
+  // carry over to the result.
+  const isa::Program* original = nullptr;
+  CodegenStats* stats = nullptr;
+};
+
+// Critical-edge splitting, out-of-SSA, register allocation, layout and
+// encoding: a Program in the module's dialect, functions in module order
+// (the first is the entry), each slot's origin the IR instruction's.
+Expected<isa::Program> generate(Module& module, const CodegenOptions& options = {});
+
+// lift, optimize at `level`, generate: what `run --opt` and `plugin --opt` do.
+Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level, CodegenStats* stats = nullptr);
+
+}  // namespace bpfkit::ir

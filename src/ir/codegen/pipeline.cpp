@@ -1,0 +1,74 @@
+// The code generator's entry points (bpfkit/ir/codegen.hpp): selection of
+// every function, then the machine-IR back half (module.cpp), then what the
+// original program knew that the IR does not carry (maps, global data, the
+// sBPF image and keys).
+#include <unordered_map>
+
+#include "bpfkit/ir.hpp"
+#include "bpfkit/ir/codegen.hpp"
+#include "module.hpp"
+#include "select.hpp"
+
+namespace bpfkit::ir {
+
+std::optional<OptLevel> opt_level_named(std::string_view name) {
+  if (name == "O0" || name == "0") return OptLevel::O0;
+  if (name == "O1" || name == "1") return OptLevel::O1;
+  if (name == "O2" || name == "2") return OptLevel::O2;
+  return std::nullopt;
+}
+
+// The hook of the pass pipeline: nothing runs yet at any level.
+Expected<void> optimize(Module& module, OptLevel level) {
+  (void)module;
+  (void)level;
+  return {};
+}
+
+namespace {
+
+// What the IR does not carry comes from the program it was lifted from.
+void carry_over(const isa::Program& original, const Module& module, const std::vector<uint32_t>& starts,
+                isa::Program& out) {
+  out.maps = original.maps;
+  out.data_relocations = original.data_relocations;
+  out.rodata = original.rodata;
+  out.rodata_vaddr = original.rodata_vaddr;
+  out.text_vaddr = original.text_vaddr;
+  out.syscall_keys = original.syscall_keys;
+  // A function key names the function that started at its slot.
+  for (auto [key, slot] : original.function_keys)
+    for (size_t i = 0; i < module.functions().size(); ++i)
+      if (module.functions()[i]->origin() == slot) out.function_keys[key] = starts[i];
+}
+
+}  // namespace
+
+Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
+  std::unordered_map<const Function*, uint32_t> index;
+  for (size_t i = 0; i < module.functions().size(); ++i) index[module.functions()[i].get()] = static_cast<uint32_t>(i);
+  codegen::MModule machine;
+  machine.dialect = &module.dialect();
+  for (const auto& fn : module.functions()) {
+    auto selected = codegen::select(*fn, options.original, index);
+    if (!selected) return selected.error();
+    machine.functions.push_back(std::move(*selected));
+  }
+  auto generated = codegen::generate_module(machine);
+  if (!generated) return generated.error();
+  if (options.original) carry_over(*options.original, module, generated->starts, generated->program);
+  if (options.stats) {
+    const codegen::ModuleStats& s = generated->stats;
+    *options.stats = {s.spilled, s.rematerialised, s.split, s.copies, s.deepest_frame};
+  }
+  return std::move(generated->program);
+}
+
+Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level, CodegenStats* stats) {
+  auto module = lift(program);
+  if (!module) return module.error();
+  if (auto optimized = optimize(**module, level); !optimized) return optimized.error();
+  return generate(**module, {.original = &program, .stats = stats});
+}
+
+}  // namespace bpfkit::ir
