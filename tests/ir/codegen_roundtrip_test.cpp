@@ -211,6 +211,53 @@ TEST(CodegenRoundTrip, CompiledObjectsKeepTheirVerdict) {
   EXPECT_GT(accepted, 5u);
 }
 
+// ---- sBPF ---------------------------------------------------------------------------------
+
+// The sBPF fixtures that load, in their version's encodings: the same r0 or
+// the same production error after -O0 (compute units differ with the code).
+TEST(CodegenRoundTrip, SbpfFixturesRunTheSame) {
+  const fs::path dir = fs::path(BPFKIT_SHARED_DIR) / "sbpf" / "elfs";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << "no sBPF fixtures in " << dir;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".so") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  elf::sbpf::LoaderConfig config;
+  config.syscalls = vm::HelperTable::sbpf_reference_harness().names();
+  auto run_sbpf = [](const isa::Program& program) -> std::pair<std::string, uint64_t> {
+    vm::Context context(*program.dialect);
+    context.helpers() = vm::HelperTable::sbpf_reference_harness();
+    auto engine = vm::make_interpreter(program, context);
+    if (!engine) return {std::string(engine.error().name()), 0};
+    const vm::RunResult result = (*engine)->run(context);
+    if (result.error) return {std::string(result.error->name()), 0};
+    return {"", result.r0};
+  };
+  size_t compared = 0;
+  for (const fs::path& file : files) {
+    auto program = elf::sbpf::load_program(test::read_bytes(file), config);
+    if (!program) {
+      program.ignore();
+      continue;
+    }
+    auto module = lift(*program);
+    if (!module) {  // what the lifter refuses is the lifter's test
+      std::cout << file.filename().string() << ": " << to_string(module.error()) << "\n";
+      continue;
+    }
+    auto generated = generate(**module, {.original = &*program});
+    if (!generated) {  // refused with a reason (indirect calls, a moved r10), never wrong code
+      EXPECT_EQ(generated.error().code, Errc::Unsupported) << file.filename() << ": " << to_string(generated.error());
+      std::cout << file.filename().string() << ": " << to_string(generated.error()) << "\n";
+      continue;
+    }
+    EXPECT_EQ(run_sbpf(*program), run_sbpf(*generated)) << file.filename();
+    ++compared;
+  }
+  std::cout << compared << " sBPF fixtures compared\n";
+  EXPECT_GT(compared, 5u);
+}
+
 // ---- The kernel --------------------------------------------------------------------------
 
 TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) {

@@ -22,7 +22,8 @@ struct LInst {
   int16_t off = 0;
   int32_t imm = 0;
   uint64_t imm64 = 0;
-  int64_t callee = -1;  // call_local, lddw_func
+  int64_t callee = -1;  // call_local, lddw_func, a call by key
+  bool by_key = false;
   uint32_t origin = 0;
 };
 
@@ -336,7 +337,8 @@ class Emitter {
       if (s.callx_register == isa::Field::Src) row.src = target;
       if (s.callx_register == isa::Field::Dst) row.dst = target;
     }
-    if (inst.op == isa::Op::call_local || inst.op == isa::Op::lddw_func) row.callee = inst.callee;
+    if (inst.op == isa::Op::call_local || inst.op == isa::Op::lddw_func || inst.by_key) row.callee = inst.callee;
+    row.by_key = inst.by_key;
     return row;
   }
 
@@ -431,7 +433,9 @@ class Emitter {
     }
     EmittedFunction out;
     auto put = [&](const LInst& inst) {
-      if (inst.callee >= 0) out.function_refs.push_back({static_cast<uint32_t>(out.slots.size()), inst.callee});
+      if (inst.callee >= 0)
+        out.function_refs.push_back(
+            {static_cast<uint32_t>(out.slots.size()), static_cast<uint32_t>(inst.callee), inst.by_key});
       if (isa::is_lddw(inst.op)) {
         for (const isa::Slot& slot : isa::encode_lddw(inst.dst, inst.imm64, inst.op)) {
           out.slots.push_back(slot);

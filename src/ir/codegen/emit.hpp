@@ -18,9 +18,14 @@ namespace bpfkit::ir::codegen {
 struct EmittedFunction {
   std::vector<isa::Slot> slots;
   std::vector<uint32_t> origin;  // per slot
-  // Slots whose imm names another function (call_local, lddw_func): the
-  // module fills in the pc-relative offset once every function is placed.
-  std::vector<std::pair<uint32_t, uint32_t>> function_refs;  // slot, callee index
+  // Slots whose imm names another function (call_local, lddw_func: by
+  // offset; sBPF v0-v2 calls: by key): the module fills them in once every
+  // function is placed.
+  struct FunctionRef {
+    uint32_t slot, callee;
+    bool by_key;
+  };
+  std::vector<FunctionRef> function_refs;
   int32_t frame_low = 0;
   uint32_t copies = 0;  // moves added by out-of-SSA and the ABI
 };

@@ -52,7 +52,8 @@ struct MInst {
   // arguments (r1, r2, ...), exit's r0, cmpxchg's expected value (r0), a
   // packet load's context (r6).
   std::vector<MOperand> fixed_uses = {};
-  uint32_t callee = 0;  // call_local, lddw_func: index of the function in the module
+  uint32_t callee = 0;  // call_local, lddw_func, by_key: index of the function in the module
+  bool by_key = false;  // sBPF v0-v2: `call imm` names function `callee` by its key
   uint32_t origin = 0;  // bytecode index it came from
 };
 
@@ -97,7 +98,8 @@ struct VRegInfo {
 
 struct MFunction {
   std::string name;
-  std::vector<MBlock> blocks;  // blocks[0] is the entry
+  std::optional<uint32_t> key;  // sBPF: the key calls name it by (else the hash of its pc)
+  std::vector<MBlock> blocks;   // blocks[0] is the entry
   std::vector<VRegInfo> vregs;
   // Values arriving in r1..r5 (kNoVReg where unused).
   std::vector<VReg> params;

@@ -1,6 +1,8 @@
 // Module emission (module.hpp).
 #include "module.hpp"
 
+#include <map>
+
 #include "emit.hpp"
 #include "rega.hpp"
 
@@ -14,7 +16,7 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   GeneratedModule out;
   std::vector<isa::Slot> slots;
   std::vector<uint32_t> origin;
-  std::vector<std::pair<uint32_t, uint32_t>> refs;
+  std::vector<EmittedFunction::FunctionRef> refs;
   for (MFunction& fn : module.functions) {
     auto allocation = allocate(fn, dialect);
     if (!allocation) return allocation.error();
@@ -27,23 +29,37 @@ Expected<GeneratedModule> generate_module(MModule& module) {
     out.starts.push_back(start);
     out.stats.copies += emitted->copies;
     out.stats.deepest_frame = std::max(out.stats.deepest_frame, -emitted->frame_low);
-    for (auto [slot, callee] : emitted->function_refs) refs.push_back({start + slot, callee});
+    for (EmittedFunction::FunctionRef ref : emitted->function_refs)
+      refs.push_back({start + ref.slot, ref.callee, ref.by_key});
     slots.insert(slots.end(), emitted->slots.begin(), emitted->slots.end());
     origin.insert(origin.end(), emitted->origin.begin(), emitted->origin.end());
   }
   if (dialect.family == isa::Family::Linux && slots.size() > kKernelInstructionLimit)
     return make_error(Errc::OutOfRange, "code generation: " + std::to_string(slots.size()) +
                                             " instructions, more than the kernel's limit of 1000000");
-  for (auto [slot, callee] : refs) {
-    if (callee >= out.starts.size())
-      return make_error(Errc::BadOperand, "code generation: a call names function " + std::to_string(callee) +
+  // sBPF v0-v2 call functions by key: the one they had, or the hash of
+  // their new pc.
+  auto key_of = [&](uint32_t f) { return module.functions[f].key.value_or(isa::sbpf_pc_key(out.starts[f])); };
+  std::map<uint32_t, uint32_t> keys;  // key -> slot
+  for (const EmittedFunction::FunctionRef& ref : refs) {
+    if (ref.callee >= out.starts.size())
+      return make_error(Errc::BadOperand, "code generation: a call names function " + std::to_string(ref.callee) +
                                               ", which the module does not have");
-    slots[slot].imm = static_cast<int32_t>(int64_t{out.starts[callee]} - (int64_t{slot} + 1));
+    if (ref.by_key) {
+      const uint32_t key = key_of(ref.callee);
+      slots[ref.slot].imm = static_cast<int32_t>(key);
+      keys[key] = out.starts[ref.callee];
+      continue;
+    }
+    slots[ref.slot].imm = static_cast<int32_t>(int64_t{out.starts[ref.callee]} - (int64_t{ref.slot} + 1));
   }
   auto program = isa::decode(std::span<const isa::Slot>(slots), dialect);
   if (!program) return program.error();
   out.program = std::move(*program);
   out.program.origin = std::move(origin);
+  for (size_t f = 0; f < module.functions.size(); ++f)
+    if (module.functions[f].key) keys[*module.functions[f].key] = out.starts[f];
+  out.program.function_keys.insert(keys.begin(), keys.end());
   if (module.functions.size() > 1 || (!module.functions.empty() && !module.functions[0].name.empty()))
     for (size_t i = 0; i < module.functions.size(); ++i) {
       const uint32_t end = i + 1 < out.starts.size() ? out.starts[i + 1] : static_cast<uint32_t>(slots.size());

@@ -2,6 +2,7 @@
 // every function, then the machine-IR back half (module.cpp), then what the
 // original program knew that the IR does not carry (maps, global data, the
 // sBPF image and keys).
+#include <algorithm>
 #include <unordered_map>
 
 #include "bpfkit/ir.hpp"
@@ -40,6 +41,8 @@ void carry_over(const isa::Program& original, const Module& module, const std::v
   for (auto [key, slot] : original.function_keys)
     for (size_t i = 0; i < module.functions().size(); ++i)
       if (module.functions()[i]->origin() == slot) out.function_keys[key] = starts[i];
+  // sBPF: where the text is mapped, and the entry as the loader found it.
+  out.entry = starts.empty() ? 0 : starts[0];
 }
 
 }  // namespace
@@ -52,6 +55,10 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   for (const auto& fn : module.functions()) {
     auto selected = codegen::select(*fn, options.original, index);
     if (!selected) return selected.error();
+    if (options.original)  // the key the original program called it by
+      for (auto [key, slot] : options.original->function_keys)
+        if (slot == fn->origin() && !options.original->syscall_keys.count(key))
+          selected->key = std::min(key, selected->key.value_or(key));
     machine.functions.push_back(std::move(*selected));
   }
   auto generated = codegen::generate_module(machine);

@@ -421,9 +421,19 @@ class Selector {
     return {};
   }
 
+  // Whether the original instruction wrote r10 (sBPF v1, v2 move their
+  // frame by hand): the allocator never gives r10 out, so such a program
+  // cannot be generated yet.
+  bool moves_frame_pointer(const Inst& inst) const {
+    if (!original_ || inst.origin() == kNoOrigin || inst.origin() >= original_->size()) return false;
+    const auto op = original_->ops[inst.origin()];
+    return op && isa::writes(isa::shape_info(*op).dst) && original_->slots[inst.origin()].dst() == isa::kFramePointer;
+  }
+
   Expected<void> select_inst(Inst& inst, MBlock& mb) {
     auto& out = mb.insts;
     const uint32_t origin = inst.origin() == kNoOrigin ? 0 : inst.origin();
+    if (moves_frame_pointer(inst)) return unsupported(inst, "programs that move r10 are not generated yet");
     const Attrs& a = inst.attrs();
     const VReg def = inst.has_result() ? vreg_.at(&inst) : kNoVReg;
     auto reg = [&](Value* v) { return reg_of(v, out, origin); };
@@ -694,14 +704,23 @@ class Selector {
       case CallKind::Local:
         if (!inst.callee() || !functions_.count(inst.callee()))
           return unsupported(inst, "a call to a function outside the module");
-        if (!isa::has_row(isa::Op::call_local, dialect_))
-          return unsupported(inst, "local calls by key (sBPF v0-v2) are not generated yet");
-        m.op = isa::Op::call_local;
         m.imm = 0;
         m.callee = functions_.at(inst.callee());
+        if (isa::has_row(isa::Op::call_local, dialect_)) {
+          m.op = isa::Op::call_local;
+        } else {  // sBPF v0-v2: `call imm` with the callee's key
+          auto r = row(dialect_, Operation::Call, 64, Source::Imm);
+          if (!r) return unsupported(inst, "no call row");
+          m.op = *r;
+          m.by_key = true;
+        }
         break;
       case CallKind::Indirect: {
-        m.op = isa::Op::callx;
+        // sBPF function addresses are plain integers once loaded: nothing
+        // says which constants to move with the code.
+        if (dialect_.family == isa::Family::Sbpf)
+          return unsupported(inst, "sBPF indirect calls (function addresses are not relocated yet)");
+        m.op = row(dialect_, Operation::Callx, 64, Source::Reg).value_or(isa::Op::callx);
         auto target = reg_of(inst.operand(0), out, origin);
         if (!target) return target.error();
         m.dst = *target;
