@@ -94,6 +94,9 @@ struct VRegInfo {
   // instead of storing and loading (rematerialisation).
   bool constant = false;
   bool spill_temp = false;  // made by a spill: never spilled again
+  // A constant re-made once per block by a spill: spilled again, it is
+  // re-made at each use.
+  bool block_remat = false;
 };
 
 struct MFunction {

@@ -283,12 +283,23 @@ VReg spill(MFunction& fn, VReg v, std::optional<int32_t> slot, const Rows& rows)
     v = home;
     break;
   }
+  // A constant is made again once in each block that uses it (a loop body
+  // pays once a trip, not once a use); if that is still too many, each use
+  // gets its own.
+  const bool once_per_block = remat && !fn.vregs[v].block_remat;
   for (MBlock& block : fn.blocks) {
     std::vector<MInst> out;
+    VReg made_here = kNoVReg;
     auto reload = [&](MInst& user) {
       const std::vector<VReg> uses = uses_of(user);
       if (std::find(uses.begin(), uses.end(), v) == uses.end()) return;
-      const VReg r = fn.new_vreg({.hint = hint, .spill_temp = true});
+      if (made_here != kNoVReg) {
+        rename_uses(user, {{v, made_here}});
+        return;
+      }
+      const VReg r = once_per_block ? fn.new_vreg({.hint = hint, .constant = true, .block_remat = true})
+                                    : fn.new_vreg({.hint = hint, .spill_temp = true});
+      if (once_per_block) made_here = r;
       if (remat) {
         MInst again = *remat;
         again.def = r;
