@@ -210,58 +210,15 @@ View alu_view(Operation operation, const View& a, const View& b, unsigned width)
   return r;
 }
 
-// The concrete operation, as Linux defines it (division by zero included).
+// The concrete operation, as Linux defines it (the ALU rows the verifier
+// folds: computable() admits only operations that cannot trap).
 uint64_t concrete(Operation operation, uint64_t a, uint64_t b, unsigned width) {
-  const unsigned shift_mask = width - 1;
-  if (width == 32) {
-    const uint32_t x = static_cast<uint32_t>(a), y = static_cast<uint32_t>(b);
-    const int32_t sx = static_cast<int32_t>(x), sy = static_cast<int32_t>(y);
-    switch (operation) {
-      case Operation::Add: return static_cast<uint32_t>(x + y);
-      case Operation::Sub: return static_cast<uint32_t>(x - y);
-      case Operation::Mul: return static_cast<uint32_t>(x * y);
-      case Operation::Div: return y == 0 ? 0 : x / y;
-      case Operation::Mod: return y == 0 ? x : x % y;
-      case Operation::SDiv:
-        if (y == 0) return 0;
-        if (sy == -1) return static_cast<uint32_t>(0u - x);
-        return static_cast<uint32_t>(sx / sy);
-      case Operation::SMod:
-        if (y == 0) return x;
-        if (sy == -1) return 0;
-        return static_cast<uint32_t>(sx % sy);
-      case Operation::Or: return x | y;
-      case Operation::And: return x & y;
-      case Operation::Xor: return x ^ y;
-      case Operation::Lsh: return static_cast<uint32_t>(x << (y & shift_mask));
-      case Operation::Rsh: return x >> (y & shift_mask);
-      case Operation::Arsh: return static_cast<uint32_t>(sx >> (y & shift_mask));
-      default: return 0;
-    }
-  }
-  const int64_t sa = static_cast<int64_t>(a), sb = static_cast<int64_t>(b);
-  switch (operation) {
-    case Operation::Add: return a + b;
-    case Operation::Sub: return a - b;
-    case Operation::Mul: return a * b;
-    case Operation::Div: return b == 0 ? 0 : a / b;
-    case Operation::Mod: return b == 0 ? a : a % b;
-    case Operation::SDiv:
-      if (b == 0) return 0;
-      if (sb == -1) return 0 - a;
-      return static_cast<uint64_t>(sa / sb);
-    case Operation::SMod:
-      if (b == 0) return a;
-      if (sb == -1) return 0;
-      return static_cast<uint64_t>(sa % sb);
-    case Operation::Or: return a | b;
-    case Operation::And: return a & b;
-    case Operation::Xor: return a ^ b;
-    case Operation::Lsh: return a << (b & shift_mask);
-    case Operation::Rsh: return a >> (b & shift_mask);
-    case Operation::Arsh: return static_cast<uint64_t>(sa >> (b & shift_mask));
-    default: return 0;
-  }
+  isa::Semantics linux_row;
+  linux_row.operation = operation;
+  linux_row.width = static_cast<uint8_t>(width);
+  linux_row.result = width == 32 ? isa::Extension::Zero : isa::Extension::None;
+  linux_row.division = isa::DivisionPolicy::Defined;
+  return isa::evaluate(linux_row, a, b).value_or(0);
 }
 
 // Operations whose low 32 result bits depend only on the operands' low 32 bits.

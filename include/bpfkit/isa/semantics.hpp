@@ -121,6 +121,28 @@ Semantics semantics(Op op, const Dialect& dialect);
 // v2: src; v3: dst). May be out of range: the verifier refuses that.
 int64_t callx_register(const Slot& slot, const Dialect& dialect);
 
+// ---- Evaluation -------------------------------------------------------------------
+
+// The second operand of an ALU row with an immediate, as the interpreters
+// widen it: 32-bit rows and sBPF's unsigned PQR forms take it zero-extended,
+// the other 64-bit rows sign-extended.
+uint64_t immediate_operand(const Semantics& semantics, int32_t imm);
+
+// What an ALU row (arithmetic, moves, movsx, byte order, PQR, hor) computes
+// in the dialect from dst and src as registers hold them (an immediate
+// widened by immediate_operand): exactly the interpreters' result, 32-bit
+// extension, sBPF v2's swapped `sub imm` and Linux division by zero included.
+// nullopt where the dialect traps (sBPF division by zero, signed MIN / -1)
+// and for rows that are not arithmetic (memory, jumps, addr_space_cast).
+std::optional<uint64_t> evaluate_alu(Op op, const Dialect& dialect, uint64_t dst, uint64_t src);
+// The same from the semantics alone, for callers that have no row (the
+// verifier, the IR): every operation evaluate_alu takes but MovSx, whose
+// source width is in the row.
+std::optional<uint64_t> evaluate(const Semantics& semantics, uint64_t dst, uint64_t src);
+// Whether a conditional jump of `width` bits (32: JMP32, the low halves)
+// is taken for dst = a and src = b.
+bool condition_holds(Condition condition, unsigned width, uint64_t a, uint64_t b);
+
 // ---- Control flow -------------------------------------------------------------
 //
 // branch_target(op, slot, pc) is in isa/shapes.hpp: the shape says where a
