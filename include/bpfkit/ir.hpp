@@ -42,6 +42,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <span>
@@ -662,6 +663,65 @@ class LoopInfo {
 // function's start is lifted. Loads and stores keep the program's
 // addresses: those through r10 are loadraw/storeraw on %fp.
 Expected<std::unique_ptr<Module>> lift(const isa::Program& program);
+
+// ---- Passes (src/ir/passes/, one pass a file) ---------------------------------------------
+//
+// A pass rewrites one function and says whether it changed anything. Passes
+// are named and take parameters: a pipeline is text such as
+// "sccp,copyprop,dce,strength(max_shift=63)". Each optimisation level is a
+// pipeline in phases (cleanup, scalar, memory, cfg) run to a fixed point.
+
+// A pass's parameters: name=value pairs from the pipeline text.
+struct PassParams {
+  std::vector<std::pair<std::string, std::string>> values;
+  // The parameter as an integer, or `fallback` when absent; an error names
+  // a value that is not an integer.
+  Expected<int64_t> integer(std::string_view key, int64_t fallback) const;
+};
+
+enum class PassPhase : uint8_t { Instrument, Cleanup, Scalar, Memory, Cfg };
+
+struct PassInfo {
+  std::string_view name;
+  PassPhase phase;
+  std::string_view summary;
+  std::span<const std::string_view> params;  // the parameters it accepts
+  Expected<bool> (*run)(Function& fn, const PassParams& params);
+};
+
+// Every pass, in the order `bpfkit opt --list-passes` shows them.
+std::span<const PassInfo> pass_registry();
+const PassInfo* find_pass(std::string_view name);
+
+// One step of a pipeline: a pass and its parameters.
+struct PassStep {
+  const PassInfo* pass = nullptr;
+  PassParams params;
+};
+// Parses "a,b(k=v,k2=v2),c"; errors name the column and the unknown pass or
+// parameter.
+Expected<std::vector<PassStep>> parse_pipeline(std::string_view text);
+// The pipeline of an optimisation level: 0 none, 1 cleanup and scalar
+// passes, 2 everything.
+std::string_view level_pipeline(int level);
+
+struct PipelineOptions {
+  // Run validate() after every pass (on in debug builds, and in tests).
+  bool validate_each = false;
+  // Called after each pass that ran (for --print-after-all).
+  std::function<void(const PassInfo& pass, Function& fn, bool changed)> after_pass;
+  // Rounds of the whole pipeline until nothing changes.
+  int max_rounds = 4;
+};
+
+// What a pipeline did: instructions before and after, and per pass how
+// often it changed the IR.
+struct PipelineStats {
+  size_t insts_before = 0, insts_after = 0;
+  std::vector<std::pair<std::string, unsigned>> changes;  // pass name, rounds it changed something
+};
+Expected<PipelineStats> run_pipeline(Module& module, std::span<const PassStep> steps,
+                                     const PipelineOptions& options = {});
 
 // ---- Names (text form, messages) -----------------------------------------------------------
 

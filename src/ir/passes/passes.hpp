@@ -1,0 +1,28 @@
+// The passes' entry points (one file each) and what several of them use.
+#pragma once
+
+#include <functional>
+
+#include "bpfkit/ir.hpp"
+
+namespace bpfkit::ir::passes {
+
+Expected<bool> run_sccp(Function& fn, const PassParams& params);
+Expected<bool> run_copyprop(Function& fn, const PassParams& params);
+Expected<bool> run_dce(Function& fn, const PassParams& params);
+Expected<bool> run_simplify_cfg(Function& fn, const PassParams& params);
+Expected<bool> run_strength(Function& fn, const PassParams& params);
+Expected<bool> run_zext(Function& fn, const PassParams& params);
+Expected<bool> run_cse(Function& fn, const PassParams& params);
+Expected<bool> run_stack_forward(Function& fn, const PassParams& params);
+Expected<bool> run_dead_stores(Function& fn, const PassParams& params);
+
+// Removes every block but the entry for which `reachable` is false, with
+// its edges and the phi inputs they carried.
+bool remove_unreachable_blocks(Function& fn, const std::function<bool(const Block*)>& reachable);
+
+// Replaces a conditional branch by `ja taken`; the other target's phis lose
+// the block's input.
+void replace_branch_with_jump(Function& fn, Inst* branch, Block* taken);
+
+}  // namespace bpfkit::ir::passes

@@ -1,0 +1,185 @@
+// Shared by the passes: constants, folding through isa::evaluate, and the
+// side-effect rules.
+#include "support.hpp"
+
+#include <bit>
+
+namespace bpfkit::ir::passes {
+
+namespace {
+
+using isa::Operation;
+
+std::optional<Operation> operation_of(Opcode op) {
+  switch (op) {
+    case Opcode::Add: return Operation::Add;
+    case Opcode::Sub: return Operation::Sub;
+    case Opcode::Mul: return Operation::Mul;
+    case Opcode::Div: return Operation::Div;
+    case Opcode::SDiv: return Operation::SDiv;
+    case Opcode::Mod: return Operation::Mod;
+    case Opcode::SMod: return Operation::SMod;
+    case Opcode::Or: return Operation::Or;
+    case Opcode::And: return Operation::And;
+    case Opcode::Xor: return Operation::Xor;
+    case Opcode::Lsh: return Operation::Lsh;
+    case Opcode::Rsh: return Operation::Rsh;
+    case Opcode::Arsh: return Operation::Arsh;
+    case Opcode::UHMul: return Operation::UHMul;
+    case Opcode::SHMul: return Operation::SHMul;
+    case Opcode::Neg: return Operation::Neg;
+    case Opcode::Bswap: return Operation::Bswap;
+    case Opcode::ToLe: return Operation::ToLe;
+    case Opcode::ToBe: return Operation::ToBe;
+    default: return std::nullopt;
+  }
+}
+
+bool is_division(Opcode op) {
+  return op == Opcode::Div || op == Opcode::Mod || op == Opcode::SDiv || op == Opcode::SMod;
+}
+
+// What the dialect does with a zero divisor (isa::semantics decides it per
+// row; every row of one family agrees).
+isa::DivisionPolicy division_policy(Opcode op, const isa::Dialect& dialect) {
+  if (!is_division(op)) return isa::DivisionPolicy::None;
+  if (dialect.family == isa::Family::Linux) return isa::DivisionPolicy::Defined;
+  return op == Opcode::SDiv || op == Opcode::SMod ? isa::DivisionPolicy::TrapOverflow : isa::DivisionPolicy::Trap;
+}
+
+uint64_t sign_extend(uint64_t value, unsigned bits) {
+  if (bits >= 64) return value;
+  const unsigned shift = 64 - bits;
+  return static_cast<uint64_t>(static_cast<int64_t>(value << shift) >> shift);
+}
+
+uint64_t low_bits(uint64_t value, unsigned bits) { return bits >= 64 ? value : value & ((uint64_t{1} << bits) - 1); }
+
+const isa::Dialect& dialect_of(const Inst& inst) { return inst.parent()->parent()->dialect(); }
+
+}  // namespace
+
+std::optional<uint64_t> int_value(const Value* value) {
+  if (!value || !value->is_const()) return std::nullopt;
+  const auto* constant = static_cast<const Const*>(value);
+  if (constant->const_kind() != ConstKind::Int) return std::nullopt;
+  return constant->bits();
+}
+
+std::optional<uint64_t> fold(const Inst& inst, std::span<const uint64_t> operands) {
+  const Attrs& a = inst.attrs();
+  switch (inst.op()) {
+    case Opcode::Assign: return operands[0];
+    case Opcode::SExt: return low_bits(sign_extend(operands[0], a.width), a.to);
+    case Opcode::ZExt: return low_bits(operands[0], a.width);
+    default: break;
+  }
+  const auto operation = operation_of(inst.op());
+  if (!operation) return std::nullopt;
+  isa::Semantics s;
+  s.operation = *operation;
+  s.width = a.width;
+  s.result = a.ext;
+  s.division = division_policy(inst.op(), dialect_of(inst));
+  return isa::evaluate(s, operands[0], operands.size() > 1 ? operands[1] : 0);
+}
+
+bool branch_taken(const Inst& branch, uint64_t a, uint64_t b) {
+  return isa::condition_holds(branch.attrs().cond, branch.width(), a, b);
+}
+
+bool removable(const Inst& inst) {
+  switch (inst.op()) {
+    case Opcode::Phi:
+    case Opcode::Assign:
+    case Opcode::Alloc:
+    case Opcode::AllocArray:
+    case Opcode::Load: return true;
+    case Opcode::LoadRaw: {  // a load inside the frame cannot fault
+      const auto offset = stack_offset(inst.operand(0), inst.attrs().offset);
+      return offset && *offset < 0 && *offset >= -512 && *offset + inst.width() / 8 <= 0;
+    }
+    default: break;
+  }
+  if (info(inst.op()).kind != OpKind::Binary && info(inst.op()).kind != OpKind::Unary) return false;
+  if (inst.op() == Opcode::AddrSpaceCast) return false;
+  if (!is_division(inst.op()) || division_policy(inst.op(), dialect_of(inst)) == isa::DivisionPolicy::Defined)
+    return true;
+  // sBPF traps on a zero divisor and on signed MIN / -1: only a constant
+  // divisor that is neither makes the division free of effects.
+  const auto divisor = int_value(inst.operand(1));
+  if (!divisor) return false;
+  const uint64_t d = low_bits(*divisor, inst.width());
+  return d != 0 && (inst.op() == Opcode::Div || inst.op() == Opcode::Mod || d != low_bits(~uint64_t{0}, inst.width()));
+}
+
+bool pure(const Inst& inst) {
+  if (inst.op() == Opcode::Phi || inst.op() == Opcode::Alloc || inst.op() == Opcode::AllocArray ||
+      inst.op() == Opcode::Load || inst.op() == Opcode::LoadRaw)
+    return false;  // phis belong to their block; allocs are distinct objects; loads read memory
+  return removable(inst);
+}
+
+std::optional<int64_t> stack_offset(const Value* address, int64_t offset) {
+  for (int depth = 0; depth < 16 && address; ++depth) {
+    if (address->kind() == ValueKind::FramePointer) return offset;
+    if (address->kind() != ValueKind::Inst) return std::nullopt;
+    const auto* inst = static_cast<const Inst*>(address);
+    if (inst->op() == Opcode::Assign) {
+      address = inst->operand(0);
+      continue;
+    }
+    if ((inst->op() != Opcode::Add && inst->op() != Opcode::Sub) || inst->width() != 64) return std::nullopt;
+    const auto constant = int_value(inst->operand(1));
+    if (!constant) return std::nullopt;
+    const auto delta = static_cast<int64_t>(*constant);
+    offset = inst->op() == Opcode::Add ? offset + delta : offset - delta;
+    if (offset < -(int64_t{1} << 40) || offset > (int64_t{1} << 40)) return std::nullopt;
+    address = inst->operand(0);
+  }
+  return std::nullopt;
+}
+
+namespace {
+unsigned significant_bits_within(const Value* value, int depth);
+}
+
+unsigned significant_bits(const Value* value) { return significant_bits_within(value, 0); }
+
+namespace {
+
+// Bounded, so a long chain of ands costs nothing.
+unsigned significant_bits_within(const Value* value, int depth) {
+  if (depth > 8) return 64;
+  if (const auto constant = int_value(value)) return static_cast<unsigned>(std::bit_width(*constant));
+  if (!value || value->kind() != ValueKind::Inst) return 64;
+  const auto* inst = static_cast<const Inst*>(value);
+  const Attrs& a = inst->attrs();
+  switch (inst->op()) {
+    case Opcode::ZExt: return a.width;
+    case Opcode::SExt: return a.to;
+    case Opcode::Load:
+    case Opcode::LoadRaw: return a.is_signed ? 64 : a.width;
+    case Opcode::Bswap:
+    case Opcode::ToLe:
+    case Opcode::ToBe: return a.width;
+    case Opcode::And: {
+      const unsigned left = significant_bits_within(inst->operand(0), depth + 1);
+      const unsigned right = significant_bits_within(inst->operand(1), depth + 1);
+      return std::min(left, right);
+    }
+    case Opcode::Rsh:
+      if (inst->width() == 64)
+        if (const auto amount = int_value(inst->operand(1)))
+          return *amount >= 64 ? 0 : 64 - static_cast<unsigned>(*amount);
+      return inst->width() == 32 ? 32 : 64;
+    default: break;
+  }
+  if ((is_binary(inst->op()) || inst->op() == Opcode::Neg) && inst->width() == 32 && a.ext == isa::Extension::Zero)
+    return 32;
+  return 64;
+}
+
+}  // namespace
+
+}  // namespace bpfkit::ir::passes

@@ -1,0 +1,41 @@
+// What the passes share: reading constants, evaluating an instruction on
+// constant operands (through isa::evaluate, so folding is the interpreter's
+// arithmetic), and which instructions may be removed or moved.
+#pragma once
+
+#include <optional>
+#include <span>
+
+#include "bpfkit/ir.hpp"
+
+namespace bpfkit::ir::passes {
+
+// The register value of an integer constant (typed lddw constants are not
+// integers a pass may compute with).
+std::optional<uint64_t> int_value(const Value* value);
+
+// The result of `inst` for these operand values, as the function's dialect
+// computes it; nullopt if the instruction is not arithmetic or traps on
+// them (sBPF division by zero).
+std::optional<uint64_t> fold(const Inst& inst, std::span<const uint64_t> operands);
+
+// Whether a conditional branch is taken for these operand values.
+bool branch_taken(const Inst& branch, uint64_t a, uint64_t b);
+
+// Whether removing `inst` when its result is unused changes nothing else:
+// no memory write, call, exit or trap (sBPF division by a value that may be
+// zero traps; loads may fault, but those from the stack frame cannot).
+bool removable(const Inst& inst);
+
+// Whether two executions of `inst` with equal operands give equal results
+// and it has no effect: what common-subexpression elimination may merge.
+bool pure(const Inst& inst);
+
+// The stack offset an address names: %fp plus constants (through 64-bit
+// adds); nullopt for any other address.
+std::optional<int64_t> stack_offset(const Value* address, int64_t offset);
+
+// The number of low bits that may be nonzero in the value (64 when unknown).
+unsigned significant_bits(const Value* value);
+
+}  // namespace bpfkit::ir::passes

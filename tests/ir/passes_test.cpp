@@ -1,0 +1,315 @@
+// The passes, one by one, on IR text: what each must change, what it must
+// leave alone (effects, traps, sign-extending forms), and the pass manager's
+// pipeline text and errors. The round trip through code generation at -O2
+// is in codegen_roundtrip_test.cpp.
+#include <gtest/gtest.h>
+
+#include "bpfkit/ir.hpp"
+
+namespace bpfkit::ir {
+namespace {
+
+// Parses `before`, runs `pipeline` (validating after every pass) and
+// returns the printed result.
+std::string run(std::string_view before, std::string_view pipeline) {
+  auto module = parse(before, "test.ir");
+  EXPECT_TRUE(module) << to_string(module.error());
+  if (!module) return "";
+  auto steps = parse_pipeline(pipeline);
+  EXPECT_TRUE(steps) << to_string(steps.error());
+  if (!steps) return "";
+  PipelineOptions options;
+  options.validate_each = true;
+  auto stats = run_pipeline(**module, *steps, options);
+  EXPECT_TRUE(stats) << to_string(stats.error());
+  return print(**module);
+}
+
+TEST(IrPasses, SccpFoldsThroughPhisAndBranches) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = add.64 i64 2, i64 3
+  br.gt.64 %0, i64 4, b1, b2
+b1:
+  %1 = mul.64 %0, i64 10
+  ja b3
+b2:
+  ja b3
+b3:
+  %2 = phi [%1, b1], [%arg1, b2]
+  ret %2
+}
+)",
+                              "sccp,simplifycfg");
+  EXPECT_EQ(out, R"(dialect linux
+
+function @main {
+b0:
+  ret i64 50
+}
+)");
+}
+
+TEST(IrPasses, SccpUsesTheDialectsArithmetic) {
+  // Linux: x / 0 = 0 and a 32-bit result is zero-extended.
+  EXPECT_NE(run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = div.64 i64 7, i64 0
+  %1 = sub.32.zext %0, i32 1
+  ret %1
+}
+)",
+                "sccp")
+                .find("ret i64 0xffffffff"),
+            std::string::npos);
+  // sBPF traps on division by zero: the division stays.
+  const std::string sbpf = run(R"(dialect sbpf-v0
+
+function @main {
+b0:
+  %0 = div.64 i64 7, i64 0
+  ret %0
+}
+)",
+                               "sccp,dce");
+  EXPECT_NE(sbpf.find("div.64 i64 7, i64 0"), std::string::npos) << sbpf;
+  // sBPF v0 sign-extends a 32-bit subtraction's result.
+  EXPECT_NE(run(R"(dialect sbpf-v0
+
+function @main {
+b0:
+  %0 = sub.32.sext i32 0, i32 1
+  ret %0
+}
+)",
+                "sccp")
+                .find("ret i64 -1"),
+            std::string::npos);
+}
+
+TEST(IrPasses, DceKeepsEffectsAndRemovesDeadCycles) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = add.64 %arg1, i64 1
+  storeraw.64 %fp, -8, %arg2
+  %1 = loadraw.u64 %arg1, 0
+  %2 = call helper 5 ()
+  ja b1
+b1:
+  %3 = phi [%0, b0], [%4, b1]
+  %4 = add.64 %3, i64 1
+  br.eq.64 %2, i64 0, b1, b2
+b2:
+  ret i64 0
+}
+)",
+                              "dce");
+  EXPECT_EQ(out.find("add.64"), std::string::npos) << out;  // the dead loop counter
+  EXPECT_NE(out.find("storeraw.64"), std::string::npos);
+  EXPECT_NE(out.find("loadraw.u64 %arg1"), std::string::npos);  // may fault: kept
+  EXPECT_NE(out.find("call helper 5"), std::string::npos);
+}
+
+TEST(IrPasses, CopyPropagationRemovesAssignsAndTrivialPhis) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = assign %arg1
+  ja b1
+b1:
+  %1 = phi [%0, b0], [%1, b1]
+  br.eq.64 %1, i64 0, b1, b2
+b2:
+  ret %1
+}
+)",
+                              "copyprop");
+  EXPECT_EQ(out.find("assign"), std::string::npos) << out;
+  EXPECT_EQ(out.find("phi"), std::string::npos) << out;
+  EXPECT_NE(out.find("ret %arg1"), std::string::npos) << out;
+}
+
+TEST(IrPasses, StrengthReductionKeepsSignExtendingForms) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = mul.64 %arg1, i64 8
+  %1 = div.32.zext %0, i32 16
+  %2 = mod.64 %1, i64 32
+  %3 = add.64 %2, i64 0
+  ret %3
+}
+)",
+                              "strength,dce");
+  EXPECT_NE(out.find("lsh.64 %arg1, i64 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("rsh.32.zext %0, i32 4"), std::string::npos) << out;
+  EXPECT_NE(out.find("and.64 %1, i64 31"), std::string::npos) << out;
+  EXPECT_EQ(out.find("add.64"), std::string::npos) << out;
+  const std::string sbpf = run(R"(dialect sbpf-v0
+
+function @main {
+b0:
+  %0 = mul.32.sext %arg1, i32 8
+  ret %0
+}
+)",
+                               "strength");
+  EXPECT_NE(sbpf.find("mul.32.sext"), std::string::npos) << sbpf;
+}
+
+TEST(IrPasses, ZextPairsAndRedundantZexts) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = add.32.zext %arg1, i32 1
+  %1 = lsh.64 %0, i64 32
+  %2 = rsh.64 %1, i64 32
+  %3 = lsh.64 %arg2, i64 32
+  %4 = arsh.64 %3, i64 32
+  %5 = add.64 %2, %4
+  ret %5
+}
+)",
+                              "zext,dce");
+  EXPECT_NE(out.find("add.64 %0, %2"), std::string::npos) << out;  // zext of a 32-bit result is the result
+  EXPECT_NE(out.find("arsh.64"), std::string::npos) << out;        // no movsx below ISA v4
+}
+
+TEST(IrPasses, CseReusesDominatingValuesOnly) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = add.64 %arg1, %arg2
+  br.eq.64 %arg3, i64 0, b1, b2
+b1:
+  %1 = add.64 %arg2, %arg1
+  %2 = mul.64 %1, i64 3
+  ja b3
+b2:
+  %3 = mul.64 %arg1, i64 3
+  ja b3
+b3:
+  %4 = phi [%2, b1], [%3, b2]
+  %5 = mul.64 %arg1, i64 3
+  %6 = add.64 %4, %5
+  ret %6
+}
+)",
+                              "cse,dce");
+  size_t adds = 0, muls = 0;
+  for (size_t at = 0; (at = out.find("add.64", at)) != std::string::npos; ++at) ++adds;
+  for (size_t at = 0; (at = out.find("mul.64", at)) != std::string::npos; ++at) ++muls;
+  EXPECT_EQ(adds, 2u) << out;  // b1's add is b0's
+  EXPECT_EQ(muls, 3u) << out;  // b3's is dominated by neither b1's nor b2's
+  EXPECT_NE(out.find("mul.64 %0, i64 3"), std::string::npos) << out;
+}
+
+TEST(IrPasses, StackForwardingStopsAtCallsAndForeignStores) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  storeraw.64 %fp, -8, %arg1
+  %0 = loadraw.u64 %fp, -8
+  storeraw.32 %fp, -16, %arg2
+  %1 = loadraw.u32 %fp, -16
+  storeraw.64 %arg3, 0, %arg2
+  %2 = loadraw.u64 %fp, -8
+  %3 = call helper 1 (%fp)
+  %4 = loadraw.u64 %fp, -8
+  %5 = add.64 %0, %1
+  %6 = add.64 %5, %2
+  %7 = add.64 %6, %4
+  ret %7
+}
+)",
+                              "stackfwd,dce");
+  EXPECT_NE(out.find("zext.32 %arg2"), std::string::npos) << out;
+  size_t loads = 0;
+  for (size_t at = 0; (at = out.find("loadraw", at)) != std::string::npos; ++at) ++loads;
+  EXPECT_EQ(loads, 2u) << out;  // after the store through %arg3, and after the call
+}
+
+TEST(IrPasses, DeadStoresOnlyWhenTheFrameStaysPrivate) {
+  const std::string kept = run(R"(dialect linux
+
+function @main {
+b0:
+  storeraw.64 %fp, -8, %arg1
+  %0 = add.64 %fp, i64 -8
+  %1 = call helper 1 (%0)
+  ret i64 0
+}
+)",
+                               "deadstores");
+  EXPECT_NE(kept.find("storeraw"), std::string::npos) << kept;
+  const std::string removed = run(R"(dialect linux
+
+function @main {
+b0:
+  storeraw.64 %fp, -8, %arg1
+  storeraw.64 %fp, -16, %arg2
+  %0 = loadraw.u32 %fp, -12
+  ret %0
+}
+)",
+                                  "deadstores");
+  EXPECT_EQ(removed.find("storeraw.64 %fp, -8"), std::string::npos) << removed;
+  EXPECT_NE(removed.find("storeraw.64 %fp, -16"), std::string::npos) << removed;
+}
+
+TEST(IrPasses, SimplifyCfgMergesAndSkipsBlocks) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  br.eq.64 %arg1, i64 0, b1, b2
+b1:
+  ja b3
+b2:
+  %0 = add.64 %arg1, i64 1
+  ja b4
+b4:
+  %1 = add.64 %0, i64 1
+  ja b3
+b3:
+  %2 = phi [i64 7, b1], [%1, b4]
+  ret %2
+}
+)",
+                              "simplifycfg");
+  // b1 is skipped (b0 jumps to b3 itself) and b4 merged into b2.
+  EXPECT_NE(out.find("[i64 7, b0]"), std::string::npos) << out;
+  EXPECT_NE(out.find("[%1, b1]"), std::string::npos) << out;
+  EXPECT_EQ(out.find("b3:"), std::string::npos) << out;
+}
+
+TEST(IrPasses, PipelineTextAndErrors) {
+  auto steps = parse_pipeline("sccp,dce,simplifycfg");
+  ASSERT_TRUE(steps);
+  EXPECT_EQ(steps->size(), 3u);
+  auto unknown = parse_pipeline("sccp,nosuch");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("column 6: unknown pass 'nosuch'"), std::string::npos)
+      << unknown.error().message;
+  auto bad_param = parse_pipeline("dce(k=1)");
+  ASSERT_FALSE(bad_param);
+  EXPECT_NE(bad_param.error().message.find("has no parameter 'k'"), std::string::npos);
+  EXPECT_FALSE(parse_pipeline("dce(k=1"));
+  EXPECT_FALSE(parse_pipeline("dce,,sccp"));
+  for (int level : {1, 2}) EXPECT_TRUE(parse_pipeline(level_pipeline(level))) << level;
+  EXPECT_EQ(level_pipeline(0), "");
+}
+
+}  // namespace
+}  // namespace bpfkit::ir
