@@ -45,8 +45,8 @@ Outcome run(const isa::Program& program, std::optional<std::vector<uint8_t>> mem
   return {result.r0, std::nullopt, result.instructions};
 }
 
-isa::Program round_trip(const isa::Program& program, const std::string& name) {
-  auto generated = optimize_program(program, OptLevel::O0);
+isa::Program round_trip(const isa::Program& program, const std::string& name, OptLevel level = OptLevel::O0) {
+  auto generated = optimize_program(program, level);
   EXPECT_TRUE(generated.has_value()) << name << ": " << (generated ? "" : to_string(generated.error()));
   return generated ? std::move(*generated) : isa::Program{};
 }
@@ -96,6 +96,18 @@ TEST_P(ConformanceRoundTrip, SameResultAtO0) {
   EXPECT_EQ(before.fault, after.fault);
 }
 
+// The passes of -O2 between lifting and code generation change nothing a
+// program computes either.
+TEST_P(ConformanceRoundTrip, SameResultAtO2) {
+  auto original = conformance_program(GetParam());
+  ASSERT_TRUE(original.has_value());
+  const isa::Program generated = round_trip(original->program, GetParam().filename().string(), OptLevel::O2);
+  ASSERT_FALSE(generated.slots.empty());
+  const Outcome before = run(original->program, original->memory), after = run(generated, original->memory);
+  EXPECT_EQ(before.r0, after.r0);
+  EXPECT_EQ(before.fault, after.fault);
+}
+
 INSTANTIATE_TEST_SUITE_P(Suite, ConformanceRoundTrip, ::testing::ValuesIn(conformance_files()),
                          [](const auto& info) { return identifier(info.param.stem().string()); });
 
@@ -122,6 +134,11 @@ TEST(CodegenRoundTrip, RandomProgramsRunTheSame) {
     if (before.fault == Errc::BudgetExceeded) continue;  // a loop the budget cut: nothing to compare
     EXPECT_EQ(before.r0, after.r0) << "seed " << seed;
     EXPECT_EQ(before.fault.has_value(), after.fault.has_value()) << "seed " << seed;
+    auto optimized = optimize_program(*program, OptLevel::O2);
+    ASSERT_TRUE(optimized.has_value()) << "seed " << seed << " -O2: " << to_string(optimized.error());
+    const Outcome at_o2 = run(*optimized, memory, 200'000);
+    EXPECT_EQ(before.r0, at_o2.r0) << "seed " << seed << " -O2";
+    EXPECT_EQ(before.fault.has_value(), at_o2.fault.has_value()) << "seed " << seed << " -O2";
     ++compared;
   }
   EXPECT_GT(compared, 100u);
@@ -139,13 +156,16 @@ TEST(CodegenRoundTrip, BenchProgramsComputeTheSame) {
     auto program = isa::decode(std::span<const uint8_t>(bytes));
     ASSERT_TRUE(program.has_value()) << name;
     const isa::Program generated = round_trip(*program, name);
-    std::cout << name << ": " << program->size() << " instructions before, " << generated.size() << " after -O0\n";
+    const isa::Program optimized = round_trip(*program, name, OptLevel::O2);
+    std::cout << name << ": " << program->size() << " instructions before, " << generated.size() << " after -O0, "
+              << optimized.size() << " after -O2\n";
     // fib ignores its memory and runs 100 million rounds: only in full runs.
     if (std::string_view(name) == "fib" && std::getenv("BPFKIT_SKIP_SLOW")) continue;
     const std::vector<uint8_t> memory(4096, 0);
     const Outcome before = run(*program, memory, 2'000'000'000), after = run(generated, memory, 2'000'000'000);
     ASSERT_TRUE(before.r0.has_value()) << name;
     EXPECT_EQ(before.r0, after.r0) << name;
+    EXPECT_EQ(before.r0, run(optimized, memory, 2'000'000'000).r0) << name << " -O2";
     ++compared;
   }
   if (compared == 0) GTEST_SKIP() << "no benchmark programs in " << dir << " (clang)";

@@ -92,18 +92,24 @@ void add_options(CLI::App& app) {
 
 int run() {
   Printer printer = standard_printer(options.json);
-  if (!options.passes.empty())
-    return printer.fail(usage("opt: --passes: no passes are registered yet (the pass manager is to come)"),
-                        kExitBadInput);
+  auto steps = ir::parse_pipeline(options.passes.empty()
+                                      ? ir::level_pipeline(static_cast<int>(*ir::opt_level_named(options.level)))
+                                      : std::string_view(options.passes));
+  if (!steps) return printer.fail(usage("opt: --passes: " + steps.error().message), kExitBadInput);
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error(), kExitBadInput);
   auto program = program_of(*input);
   if (!program) return printer.fail(program.error());
-  const ir::OptLevel level = *ir::opt_level_named(options.level);
   auto module = ir::lift(*program);
   if (!module) return printer.fail(module.error(), kExitRejected);
   if (options.print_after_all) printer.out() << "; after lift\n" << ir::print(**module);
-  if (auto optimized = ir::optimize(**module, level); !optimized) return printer.fail(optimized.error(), kExitRejected);
+  ir::PipelineOptions pipeline;
+  if (options.print_after_all)
+    pipeline.after_pass = [&](const ir::PassInfo& pass, ir::Function& fn, bool changed) {
+      if (changed) printer.out() << "; after " << pass.name << " on @" << fn.name() << "\n" << ir::print(fn);
+    };
+  auto optimized = ir::run_pipeline(**module, *steps, pipeline);
+  if (!optimized) return printer.fail(optimized.error(), kExitRejected);
   ir::CodegenStats stats;
   auto generated = ir::generate(**module, {.original = &*program, .stats = &stats});
   if (!generated) return printer.fail(generated.error(), kExitRejected);

@@ -19,10 +19,16 @@ std::optional<OptLevel> opt_level_named(std::string_view name) {
   return std::nullopt;
 }
 
-// The hook of the pass pipeline: nothing runs yet at any level.
+// The level's pipeline (src/ir/passes); debug builds validate after every pass.
 Expected<void> optimize(Module& module, OptLevel level) {
-  (void)module;
-  (void)level;
+  auto steps = parse_pipeline(level_pipeline(static_cast<int>(level)));
+  if (!steps) return steps.error();
+  PipelineOptions options;
+#ifndef NDEBUG
+  options.validate_each = true;
+#endif
+  auto stats = run_pipeline(module, *steps, options);
+  if (!stats) return stats.error();
   return {};
 }
 
