@@ -29,7 +29,10 @@ Liveness::Liveness(const Function& fn) {
       if (inst.has_result()) consider(&inst, block);
   std::vector<char> live_in_marked(blocks.size()), live_out_marked(blocks.size());
   std::vector<size_t> work;
-  for (const auto& [value, def_block] : values) {
+  for (const auto& entry : values) {
+    // Not a structured binding: clang before 16 cannot capture one in a lambda.
+    const Value* value = entry.first;
+    const Block* def_block = entry.second;
     std::fill(live_in_marked.begin(), live_in_marked.end(), 0);
     std::fill(live_out_marked.begin(), live_out_marked.end(), 0);
     work.clear();
