@@ -3,6 +3,7 @@
 // (isa::regs_used / regs_written: the ISA's own account of every row).
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include "lift.hpp"
 
@@ -92,11 +93,13 @@ Expected<std::vector<FunctionPlan>> plan_functions(const isa::Program& program) 
 }
 
 Expected<void> plan_blocks(const isa::Program& program, FunctionPlan& plan) {
-  const uint32_t start = plan.start, end = plan.end;
-  std::vector<char> reachable(end - start, 0), leader(end - start, 0);
-  auto inside = [&](int64_t pc) { return pc >= start && pc < end; };
-  std::vector<uint32_t> work{start};
-  reachable[0] = leader[0] = 1;
+  // A function is the code its start reaches without calls. That is
+  // usually [start, end), but code may jump or fall into the next
+  // function's text (sBPF allows it, the Linux interpreter runs it): such
+  // code becomes part of this function too, as it runs in this frame.
+  std::unordered_set<uint32_t> reachable{plan.start}, leader{plan.start};
+  auto inside = [&](int64_t pc) { return pc >= 0 && static_cast<size_t>(pc) < program.size(); };
+  std::vector<uint32_t> work{plan.start};
   // Successors within the function: a local call's target is another function.
   auto successors = [&](uint32_t pc, std::vector<uint32_t>& out) -> Expected<void> {
     out.clear();
@@ -107,13 +110,13 @@ Expected<void> plan_blocks(const isa::Program& program, FunctionPlan& plan) {
     if (operation == isa::Operation::Jump || operation == isa::Operation::JumpIf ||
         operation == isa::Operation::MayGoto) {
       const int64_t target = isa::branch_target(program, pc);
-      if (!inside(target)) return fail_at(pc, std::string("a jump leaves function ") + plan.name);
+      if (!inside(target)) return fail_at(pc, "a jump leaves the program");
       out.push_back(static_cast<uint32_t>(target));
       if (operation == isa::Operation::Jump) return {};
     } else if (operation == isa::Operation::Exit) {
       return {};
     }
-    if (!inside(fall)) return fail_at(pc, std::string("control falls off the end of function ") + plan.name);
+    if (!inside(fall)) return fail_at(pc, "control falls off the end of the program");
     out.push_back(static_cast<uint32_t>(fall));
     return {};
   };
@@ -124,31 +127,32 @@ Expected<void> plan_blocks(const isa::Program& program, FunctionPlan& plan) {
     if (auto ok = successors(pc, succs); !ok) return ok;
     const bool ends = ends_block(program, pc);
     for (uint32_t next : succs) {
-      if (ends) leader[next - start] = 1;
-      if (!reachable[next - start]) {
-        reachable[next - start] = 1;
-        work.push_back(next);
-      }
+      if (ends) leader.insert(next);
+      if (reachable.insert(next).second) work.push_back(next);
     }
   }
-  // Blocks: from each reachable leader to the next leader or a block end.
-  for (uint32_t pc = start; pc < end;) {
-    if (!reachable[pc - start]) {
-      ++pc;
-      continue;
-    }
+  std::vector<uint32_t> order(reachable.begin(), reachable.end());
+  std::sort(order.begin(), order.end());
+  // Blocks: from each pc that starts one to the next leader or a block end;
+  // the function's start first.
+  std::rotate(order.begin(), std::find(order.begin(), order.end(), plan.start),
+              std::find(order.begin(), order.end(), plan.start) + 1);
+  std::unordered_set<uint32_t> placed;
+  const isa::RegSet mask = isa::RegSet::from_bits(0x7ff);  // r0..r10
+  for (uint32_t first : order) {
+    if (placed.count(first)) continue;
     CodeBlock block;
-    block.start = pc;
-    while (true) {
+    block.start = first;
+    for (uint32_t pc = first;;) {
+      placed.insert(pc);
       block.last = pc;
       const isa::Op op = *program.ops[pc];
       const isa::Slot& slot = program.slots[pc];
-      const isa::RegSet mask = isa::RegSet::from_bits(0x7ff);  // r0..r10
       block.use = block.use | ((isa::regs_used(op, slot, *program.dialect) & mask) &
                                isa::RegSet::from_bits(static_cast<uint16_t>(~block.def.bits())));
       block.def = block.def | (isa::regs_written(op, slot, *program.dialect) & mask);
       const uint32_t next = pc + program.width_at(pc);
-      if (ends_block(program, pc) || next >= end || leader[next - start] || !reachable[next - start]) {
+      if (ends_block(program, pc) || leader.count(next) || !reachable.count(next) || placed.count(next)) {
         block.end = next;
         break;
       }
@@ -159,7 +163,6 @@ Expected<void> plan_blocks(const isa::Program& program, FunctionPlan& plan) {
     if (block.succs.size() == 2 && block.succs[0] == block.succs[1]) block.succs.pop_back();
     plan.block_at[block.start] = plan.blocks.size();
     plan.blocks.push_back(std::move(block));
-    pc = plan.blocks.back().end;
   }
   for (const CodeBlock& block : plan.blocks)
     for (uint32_t succ : block.succs)

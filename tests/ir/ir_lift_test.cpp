@@ -239,3 +239,21 @@ TEST(IrLift, EveryRowInEveryDialect) {
 
 }  // namespace
 }  // namespace bpfkit::ir
+
+namespace bpfkit::ir {
+namespace {
+
+// Code that falls into the next function's text runs in the same frame:
+// it is lifted into the function that reaches it (here main runs f's body
+// after calling it).
+TEST(IrLift, FallingIntoTheNextFunctionStaysInTheFrame) {
+  auto module = lift_text("call f\nr0 = 1\nf:\nr0 += 1\nexit\n");
+  ASSERT_TRUE(module);
+  expect_round_trip(*module, "fall-into");
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("function @main origin 0 {\nb0:\n  %0 = call local @fn_2"), std::string::npos) << text;
+  EXPECT_NE(text.find("%1 = add.64 i64 1, i64 1  !2\n  ret %1  !3\n}\n\nfunction @fn_2"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace bpfkit::ir
