@@ -1,10 +1,12 @@
 // Fuzz target: any bytes through the eBPF object loader, then every program
 // it finds through load_program(), and each program run with its maps for a
 // bounded number of instructions, so that the map helpers see whatever
-// pointers and sizes a mutated program passes them. Errors are normal
+// pointers and sizes a mutated program passes them. Objects with CO-RE
+// relocations (`.BTF.ext`) have them resolved against their own `.BTF`. Errors are normal
 // results; crashes, leaks and undefined behaviour are bugs.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "bpfkit/elf.hpp"
@@ -39,7 +41,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto object = elf::EbpfObject::parse(file);
   if (!object) return 0;
   object->default_program().ignore();
+  // CO-RE: the object's own .BTF as the target (what a mutated .BTF.ext or
+  // .BTF makes of matching, calculation and patching), every relocation
+  // resolved, then each program loaded against it.
+  std::optional<elf::Btf> own;
+  if (!object->info().core_relocations.empty()) {
+    if (auto btf = elf::Btf::parse(file)) own = std::move(*btf);
+    if (own)
+      for (size_t i = 0; i < object->info().core_relocations.size(); ++i) object->resolve_core(i, *own).ignore();
+  }
+  elf::LoadOptions options;
+  options.core_target = own ? &*own : nullptr;
   for (const elf::ProgramInfo& program : object->info().programs)
-    if (auto loaded = object->load_program(program)) run(*loaded);
+    if (auto loaded = object->load_program(program, options)) run(*loaded);
   return 0;
 }

@@ -161,6 +161,107 @@ struct GlobalVariable {
 using DataRelocation = isa::DataRelocation;
 using isa::apply_data_relocations;
 
+// ---- BTF and CO-RE ------------------------------------------------------------------
+//
+// CO-RE ("compile once, run everywhere") as libbpf does it (relo_core.c):
+// clang records in `.BTF.ext` each instruction whose offset, size or
+// constant depends on a type's layout, with the type (an id in the object's
+// `.BTF`) and an access string ("0:1:2": array index, then member indices).
+// At load time each is resolved against a target BTF (the kernel's), by
+// libbpf's rules, and the instruction patched.
+
+namespace detail {
+class BtfTypes;
+}
+
+// A BTF to resolve CO-RE relocations against: raw BTF (what
+// /sys/kernel/btf/vmlinux holds) or the `.BTF` section of an ELF object, as
+// libbpf's btf__parse reads either. Copies share the parsed types.
+class Btf {
+ public:
+  static Expected<Btf> parse(std::span<const uint8_t> bytes, std::string input_name = "");
+  uint32_t type_count() const;  // ids below this are types; 0 is void
+  const std::string& input_name() const;
+  const detail::BtfTypes& types() const { return *types_; }
+
+ private:
+  std::shared_ptr<const detail::BtfTypes> types_;
+  friend class EbpfObject;
+};
+
+// Where the running kernel's BTF is: the default target when it exists.
+inline constexpr const char* kVmlinuxBtfPath = "/sys/kernel/btf/vmlinux";
+// The helper id libbpf's poisoning calls (isa::kCorePoisonHelper): an
+// instruction whose relocation found nothing becomes `call 0xbad2310`,
+// harmless in dead code, an unknown helper where it runs.
+inline constexpr int32_t kCorePoisonHelper = static_cast<int32_t>(isa::kCorePoisonHelper);
+
+// enum bpf_core_relo_kind, in its order.
+enum class CoreKind : uint8_t {
+  FieldByteOffset,
+  FieldByteSize,
+  FieldExists,
+  FieldSigned,
+  FieldLshiftU64,
+  FieldRshiftU64,
+  TypeIdLocal,
+  TypeIdTarget,
+  TypeExists,
+  TypeSize,
+  EnumvalExists,
+  EnumvalValue,
+  TypeMatches,
+};
+// libbpf's names: "byte_off", "byte_sz", "field_exists", "signed",
+// "lshift_u64", "rshift_u64", "local_type_id", "target_type_id",
+// "type_exists", "type_size", "enumval_exists", "enumval_value", "type_matches".
+std::string_view core_kind_name(CoreKind kind);
+
+// One record of `.BTF.ext`'s CO-RE section.
+struct CoreRelocation {
+  std::string_view section;  // the code section it patches
+  uint32_t section_index = 0;
+  uint32_t insn = 0;  // slot index in that section
+  CoreKind kind = CoreKind::FieldByteOffset;
+  uint32_t type_id = 0;     // the root type, in the object's BTF
+  std::string_view access;  // "0:1:2", a view into the object's bytes
+  std::string type;         // the root type: "struct task_struct"
+  std::string field;        // the access as names: "pid", "se.vruntime", "[1].arr[2]", an enumerator; empty for types
+  uint64_t at = 0;          // file offset of the record
+};
+
+// What a relocation resolves to against one target BTF (bpf_core_relo_res).
+struct CoreResult {
+  bool poisoned = false;                     // nothing matched: the instruction becomes a call of kCorePoisonHelper
+  bool validate = true;                      // the instruction must hold `original` before it is patched
+  bool fail_memsz_adjust = false;            // a load/store whose size would change unsafely: poisoned
+  uint64_t original = 0;                     // the object's own answer (what clang wrote in the instruction)
+  uint64_t value = 0;                        // the target's answer, patched in
+  uint32_t original_size = 0, new_size = 0;  // field sizes: a load or store's width follows them
+  uint32_t candidates = 0;                   // target types with the root's name (flavor ignored) and a compatible kind
+  uint32_t target_type_id = 0;               // the candidate that matched (0: none)
+  std::string target_type;                   // "struct task_struct", or empty
+  std::string target_access;                 // the access string in the target: "0:57"
+};
+
+// `.BTF.ext` beyond CO-RE: how many func_info and line_info records it has
+// (checked, not used: bpfkit needs neither to run a program).
+struct BtfExtInfo {
+  bool present = false;
+  uint32_t func_info = 0, line_info = 0;
+};
+
+// How load_program() prepares a program beyond the object itself.
+struct LoadOptions {
+  // CO-RE relocations of the loaded code are resolved against this BTF; a
+  // program with any and no target is an error (never loaded unrelocated).
+  const Btf* core_target = nullptr;
+  // When set, one line for each instruction CO-RE poisoned (its relocation
+  // matched nothing in the target): which relocation, and its pc in the
+  // loaded program. It runs only as an error (kCorePoisonHelper).
+  std::vector<std::string>* poisoned = nullptr;
+};
+
 // What `bpfkit objdump` prints, and what load_program() starts from. Its names are
 // views into the object's bytes (see SectionHeader).
 struct ObjectInfo {
@@ -170,8 +271,10 @@ struct ObjectInfo {
   std::vector<RelocationInfo> relocations;
   std::vector<DataRelocation> data_relocations;
   std::string license;
-  std::vector<KconfigExtern> kconfig;     // the `.kconfig` map is in maps when there are any
-  std::vector<GlobalVariable> variables;  // by section, then offset
+  std::vector<KconfigExtern> kconfig;            // the `.kconfig` map is in maps when there are any
+  std::vector<GlobalVariable> variables;         // by section, then offset
+  std::vector<CoreRelocation> core_relocations;  // by section, then instruction
+  BtfExtInfo btf_ext;
 };
 
 // What libbpf resolves `.kconfig` externs from: the running kernel's
@@ -225,7 +328,18 @@ class EbpfObject {
   // the maps their global data points into, in info().maps order), the
   // pointers in global data (`data_relocations`), entry 0. Errors carry the
   // input name.
-  Expected<isa::Program> load_program(const ProgramInfo& program) const;
+  // With options.core_target, the CO-RE relocations in the code placed are
+  // resolved against it and patched as libbpf patches them (resolve_core).
+  Expected<isa::Program> load_program(const ProgramInfo& program, const LoadOptions& options = {}) const;
+
+  // info().core_relocations[index] resolved against `target` by libbpf's
+  // rules: candidates are the target's types of the root's name without its
+  // `___flavor` suffix and a compatible kind; the access is matched member by
+  // member (by name, through anonymous members); candidates that match must
+  // agree (else an ambiguity error); no match gives 0 for the existence and
+  // type relocations and a poisoned instruction for the others. An access
+  // the object's own BTF cannot follow is an error naming the relocation.
+  Expected<CoreResult> resolve_core(size_t index, const Btf& target) const;
 
  private:
   // load_program()'s first step, the linker's output (link.cpp).
@@ -240,7 +354,13 @@ class EbpfObject {
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
   };
-  Expected<Linked> link(const ProgramInfo& program) const;
+  Expected<Linked> link(const ProgramInfo& program, const LoadOptions& options) const;
+  // CO-RE (core_relo.cpp): every relocation of slots [first, first + slots.size())
+  // of `section` resolved and patched into `slots`, a copy of them.
+  // `base` is where slots[0] is in the loaded program.
+  Expected<void> apply_core(uint32_t section, uint32_t first, std::span<isa::Slot> slots, uint32_t base,
+                            const LoadOptions& options) const;
+  Expected<void> read_btf_ext();  // btf_ext.cpp
 
   // Where each of info_.maps lives: its section and offset there (0 for
   // global data, whose whole section is the map's value).
@@ -279,6 +399,7 @@ class EbpfObject {
   uint64_t map_name_bytes_ = 0;                                      // copied into info_.maps
   std::map<std::pair<uint32_t, uint64_t>, uint64_t> values_at_;      // map of maps origin -> its `values` offset
   std::unordered_map<std::string_view, uint64_t> kconfig_offset_;    // extern name -> offset in `.kconfig`
+  std::shared_ptr<const detail::BtfTypes> local_btf_;                // `.BTF`, when CO-RE relocations need it
   friend class Linker;
 };
 

@@ -88,12 +88,20 @@ struct Options {
   // sBPF shared objects: the loader's configuration. Its `syscalls` also
   // name the syscalls of raw sBPF text.
   elf::sbpf::LoaderConfig sbpf;
+  // eBPF objects with CO-RE relocations: the target BTF file (raw BTF or an
+  // ELF object's .BTF); empty: elf::kVmlinuxBtfPath when it exists. Read
+  // only for an object that has CO-RE relocations.
+  std::string btf;
+  // Whether the running kernel's BTF is the default (off: no target unless
+  // `btf` names one; the fuzz targets keep runs independent of the machine).
+  bool kernel_btf = true;
 };
 
 struct Opened {
   InputKind kind = InputKind::Raw;
   isa::Program program;
   std::optional<std::vector<uint8_t>> memory;  // a conformance test's memory
+  std::vector<std::string> core_poisoned;      // elf::LoadOptions::poisoned: instructions CO-RE poisoned
 };
 
 // Raw code as a program of `dialect`, decoded (isa::decode). sBPF text is

@@ -28,7 +28,8 @@ bool starts_lddw(const isa::Slot& slot) { return slot.code == isa::info(isa::Op:
 
 class Linker {
  public:
-  explicit Linker(const EbpfObject& object) : object_(object), in_(object.reader_) {}
+  Linker(const EbpfObject& object, const LoadOptions& options)
+      : object_(object), options_(options), in_(object.reader_) {}
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
     if (auto ok = load(); !ok) return ok.error();
@@ -137,6 +138,9 @@ class Linker {
   }
 
   Expected<void> patch(Placed f) {
+    const auto copy = std::span<isa::Slot>(out_).subspan(f.base, f.end - f.start);
+    if (auto ok = object_.apply_core(f.section, f.start, copy, f.base, options_); !ok)
+      return ok;  // CO-RE first, as libbpf
     // The relocations in offset order, walked beside the slots.
     const auto& relocs = relocs_[f.section];
     auto next = relocs.lower_bound(uint64_t{f.start} * 8);
@@ -281,6 +285,7 @@ class Linker {
   const SymbolEntry& symbol(const Reloc& r) const { return in_.symbols()[r.entry.symbol]; }
 
   const EbpfObject& object_;
+  const LoadOptions& options_;
   const Reader& in_;
   std::map<uint32_t, Code> code_;  // by section index
   std::map<uint32_t, std::map<uint64_t, Reloc>> relocs_;
@@ -290,10 +295,12 @@ class Linker {
   std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
 };
 
-Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program) const { return Linker(*this).run(program); }
+Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program, const LoadOptions& options) const {
+  return Linker(*this, options).run(program);
+}
 
-Expected<isa::Program> EbpfObject::load_program(const ProgramInfo& info) const {
-  auto linked = link(info);
+Expected<isa::Program> EbpfObject::load_program(const ProgramInfo& info, const LoadOptions& options) const {
+  auto linked = link(info, options);
   if (!linked) return linked.error();
   auto program = isa::decode(std::span<const isa::Slot>(linked->code), isa::kLinuxV4);
   if (!program) {

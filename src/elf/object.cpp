@@ -134,7 +134,8 @@ Expected<void> EbpfObject::read() {
     const auto nul = std::find(bytes.begin(), bytes.end(), uint8_t{0});
     info_.license.assign(bytes.begin(), nul);
   }
-  return read_relocations();
+  if (auto ok = read_relocations(); !ok) return ok;
+  return read_btf_ext();
 }
 
 // One map per definition: a second symbol at the same place (an alias) names

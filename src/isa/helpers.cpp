@@ -82,6 +82,7 @@ std::string describe_helper(uint32_t id) {
   std::string text = std::to_string(id);
   const std::string_view name = helper_name(id);
   if (!name.empty()) text.append(" (").append(name).append(")");
+  if (id == kCorePoisonHelper) text.append(" (0xbad2310: an instruction CO-RE poisoned, its relocation unresolved)");
   return text;
 }
 

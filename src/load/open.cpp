@@ -1,6 +1,7 @@
 // open(): a file's bytes to an isa::Program, by what the file is. Raw code
 // is decoded in the dialect asked for (sBPF text laid out and its calls
 // linked as the fixture harnesses do); ELF files through their loaders.
+#include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -72,12 +73,43 @@ Expected<isa::Program> raw_sbpf_program(std::vector<isa::Slot> text, const isa::
   return program;
 }
 
-Expected<isa::Program> ebpf_program(std::span<const uint8_t> bytes, std::string_view name, const Options& options) {
+// The target BTF for an object's CO-RE relocations: --btf's file, else the
+// running kernel's when there is one (nullopt: none; the loader then refuses
+// code that has CO-RE relocations, naming the first).
+Expected<std::optional<elf::Btf>> core_target(const Options& options) {
+  std::string path = options.btf;
+  if (path.empty()) {
+    if (!options.kernel_btf) return std::optional<elf::Btf>();
+    if (std::FILE* file = std::fopen(elf::kVmlinuxBtfPath, "rb")) {
+      std::fclose(file);
+      path = elf::kVmlinuxBtfPath;
+    } else {
+      return std::optional<elf::Btf>();
+    }
+  }
+  auto bytes = read_file(path);
+  if (!bytes) return bytes.error();
+  auto btf = elf::Btf::parse(*bytes, path);
+  if (!btf) return btf.error();
+  return std::optional<elf::Btf>(std::move(*btf));
+}
+
+Expected<isa::Program> ebpf_program(std::span<const uint8_t> bytes, std::string_view name, const Options& options,
+                                    std::vector<std::string>& poisoned) {
   auto object = elf::EbpfObject::parse(bytes, std::string(name));
   if (!object) return object.error();
   auto chosen = object->choose_program(options.section, options.function);
   if (!chosen) return chosen.error();
-  return object->load_program(**chosen);
+  elf::LoadOptions load_options;
+  load_options.poisoned = &poisoned;
+  std::optional<elf::Btf> target;
+  if (!object->info().core_relocations.empty()) {
+    auto btf = core_target(options);
+    if (!btf) return btf.error();
+    target = std::move(*btf);
+    if (target) load_options.core_target = &*target;
+  }
+  return object->load_program(**chosen, load_options);
 }
 
 }  // namespace
@@ -99,7 +131,7 @@ Expected<Opened> open(std::span<const uint8_t> bytes, std::string_view name, con
         "a section or function chooses a program of an eBPF object, and this is " + std::string(describe(opened.kind)));
   auto program = [&]() -> Expected<isa::Program> {
     switch (opened.kind) {
-      case InputKind::EbpfObject: return ebpf_program(bytes, name, options);
+      case InputKind::EbpfObject: return ebpf_program(bytes, name, options, opened.core_poisoned);
       case InputKind::SbpfObject: return elf::sbpf::load_program(bytes, options.sbpf);
       default: break;
     }

@@ -1,5 +1,6 @@
 // `bpfkit objdump FILE`: what is in an object. An eBPF object: sections,
-// programs, maps, relocations. An sBPF shared object: version, layout,
+// programs, maps, relocations, CO-RE relocations (with --btf, what each
+// resolves to in that BTF). An sBPF shared object: version, layout,
 // entry, functions and syscalls, as the loader finds them.
 #include <algorithm>
 #include <cstdarg>
@@ -17,6 +18,7 @@ struct Options {
   std::string file;
   bool json = false;
   SbpfLoadOptions sbpf;
+  std::string btf;  // resolve the CO-RE relocations against this BTF
 };
 
 Options options;
@@ -54,7 +56,64 @@ const char* kconfig_kind_name(elf::KconfigKind kind) {
   }
 }
 
-Json to_json(const elf::ObjectInfo& info) {
+// Each CO-RE relocation resolved against the --btf target (nullopt without one).
+using CoreResults = std::vector<std::optional<Expected<elf::CoreResult>>>;
+
+CoreResults resolve_core(const elf::EbpfObject& object, const elf::Btf* target) {
+  CoreResults out;
+  for (size_t i = 0; i < object.info().core_relocations.size(); ++i) {
+    if (target == nullptr)
+      out.emplace_back();
+    else
+      out.emplace_back(object.resolve_core(i, *target));
+  }
+  return out;
+}
+
+// What a resolved relocation became: "28 (was 4) in struct task 0:3",
+// "poisoned: no match", "0 (was 1): no match".
+std::string resolution_text(const Expected<elf::CoreResult>& result) {
+  if (!result) return "error: " + result.error().message;
+  const elf::CoreResult& r = *result;
+  std::string text = r.poisoned
+                         ? std::string("poisoned (call ") + hex(static_cast<uint32_t>(elf::kCorePoisonHelper)) + ")"
+                         : std::to_string(r.value) + " (was " + std::to_string(r.original) + ")";
+  if (r.target_type_id != 0)
+    text += " in " + r.target_type + " " + r.target_access;
+  else
+    text += r.candidates == 0 ? ": no type of that name" : ": no candidate matches";
+  if (r.new_size != r.original_size && !r.poisoned)
+    text += ", access " + std::to_string(r.original_size) + " -> " + std::to_string(r.new_size) + " bytes";
+  return text;
+}
+
+Json core_json(const elf::ObjectInfo& info, const CoreResults& results) {
+  Json out = Json::array();
+  for (size_t i = 0; i < info.core_relocations.size(); ++i) {
+    const elf::CoreRelocation& r = info.core_relocations[i];
+    Json entry{{"section", r.section}, {"insn", r.insn}, {"kind", elf::core_kind_name(r.kind)},
+               {"type_id", r.type_id}, {"type", r.type}, {"access", r.access},
+               {"field", r.field}};
+    if (results[i]) {
+      const Expected<elf::CoreResult>& result = *results[i];
+      if (!result) {
+        entry["error"] = result.error().message;
+      } else {
+        entry["resolved"] = {{"value", result->value},
+                             {"original", result->original},
+                             {"poisoned", result->poisoned},
+                             {"candidates", result->candidates},
+                             {"target_type_id", result->target_type_id},
+                             {"target_type", result->target_type},
+                             {"target_access", result->target_access}};
+      }
+    }
+    out.push_back(entry);
+  }
+  return out;
+}
+
+Json to_json(const elf::ObjectInfo& info, const CoreResults& core) {
   Json out;
   out["license"] = info.license;
   Json sections = Json::array();
@@ -97,10 +156,13 @@ Json to_json(const elf::ObjectInfo& info) {
                        {"offset", e.offset},
                        {"weak", e.weak}});
   out["kconfig"] = kconfig;
+  out["core_relocations"] = core_json(info, core);
+  out["btf_ext"] = {
+      {"present", info.btf_ext.present}, {"func_info", info.btf_ext.func_info}, {"line_info", info.btf_ext.line_info}};
   return out;
 }
 
-void print_text(std::ostream& out, const std::string& file, const elf::ObjectInfo& info) {
+void print_text(std::ostream& out, const std::string& file, const elf::ObjectInfo& info, const CoreResults& core) {
   out << file << ": eBPF relocatable object, license \"" << info.license << "\"\n\nSections:\n";
   for (const elf::SectionHeader& s : info.sections) {
     if (s.index == 0) continue;
@@ -131,15 +193,34 @@ void print_text(std::ostream& out, const std::string& file, const elf::ObjectInf
     out << format("  %-24s +0x%-6llx %-16s %s\n", std::string(r.section).c_str(),
                   static_cast<unsigned long long>(r.offset), std::string(r.type).c_str(),
                   std::string(r.symbol).c_str());
+  if (info.core_relocations.empty()) return;
+  out << "\nCO-RE relocations (.BTF.ext):\n";
+  for (size_t i = 0; i < info.core_relocations.size(); ++i) {
+    const elf::CoreRelocation& r = info.core_relocations[i];
+    out << format("  %-24s insn %-5u %-14s %-24s %-10s %s", std::string(r.section).c_str(), r.insn,
+                  std::string(elf::core_kind_name(r.kind)).c_str(), r.type.c_str(), std::string(r.access).c_str(),
+                  r.field.c_str());
+    if (core[i]) out << "  -> " << resolution_text(*core[i]);
+    out << "\n";
+  }
 }
 
 int objdump_ebpf(const InputFile& input, Printer& printer) {
   auto object = elf::EbpfObject::parse(input.bytes, input.name);
   if (!object) return printer.fail(object.error());
+  std::optional<elf::Btf> target;
+  if (!options.btf.empty()) {
+    auto bytes = read_file(options.btf);
+    if (!bytes) return printer.fail(bytes.error(), kExitBadInput);
+    auto btf = elf::Btf::parse(*bytes, options.btf);
+    if (!btf) return printer.fail(btf.error(), kExitBadInput);
+    target = std::move(*btf);
+  }
+  const CoreResults core = resolve_core(*object, target ? &*target : nullptr);
   if (printer.json())
-    printer.print_json(to_json(object->info()));
+    printer.print_json(to_json(object->info(), core));
   else
-    print_text(printer.out(), input.name, object->info());
+    print_text(printer.out(), input.name, object->info(), core);
   return kExitOk;
 }
 
@@ -199,13 +280,19 @@ void add_options(CLI::App& app) {
   app.add_option("FILE", options.file, "ELF object (clang -target bpf) or sBPF shared object")->required();
   app.add_flag("--json", options.json, "print one JSON object");
   add_sbpf_load_options(app, options.sbpf);
+  add_btf_option(app, options.btf);
 }
 
 int run() {
   Printer printer = standard_printer(options.json);
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error());
-  if (input->kind == InputKind::SbpfObject) return objdump_sbpf(*input, printer);
+  if (input->kind == InputKind::SbpfObject) {
+    if (command->count("--btf") == 0) return objdump_sbpf(*input, printer);
+    Location where;
+    where.input = input->name;
+    return printer.fail(make_error(Errc::BadOperand, "--btf is for eBPF objects", where));
+  }
   for (const char* flag : kSbpfLoadFlags) {
     if (command->count(flag) == 0) continue;
     Location where;

@@ -36,6 +36,7 @@ struct Options {
   LoadSetupOptions load_setup;  // eBPF objects: --map-size, --map, --map-file, --set, --kconfig
   std::string task;             // --task pid=...,tgid=...,uid=...,gid=...,comm=...
   std::string opt;              // --opt O0|O1|O2: optimise through the IR first
+  std::string btf;              // eBPF objects: the target BTF of CO-RE relocations
 };
 
 Options options;
@@ -101,6 +102,7 @@ constexpr Scoped kScoped[] = {
     {"--section", kEbpf, "eBPF objects"},
     {"--function", kEbpf, "eBPF objects"},
     {"--dump-maps", kEbpf, "eBPF objects"},
+    {"--btf", kEbpf, "eBPF objects (their CO-RE relocations)"},
     {"--input", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
     {"--cu", kSbpf | kRawSbpf, "sBPF programs: a .so, or raw input with --dialect sbpf-v0..sbpf-v3"},
     {"--deploy-checks", kSbpf, "sBPF shared objects"},
@@ -167,6 +169,7 @@ Expected<isa::Program> program_of(const InputFile& input, const load::Options& o
   if (is_object(input.kind)) {
     auto opened = open_program(input, open_options);
     if (!opened) return opened.error();
+    print_core_poisoned(*opened);
     return std::move(opened->program);
   }
   auto code = read_program(input, *open_options.dialect);
@@ -378,6 +381,7 @@ int run_input(const InputFile& input, Printer& printer) {
   open_options.section = options.section;
   open_options.function = options.function;
   open_options.sbpf = sbpf_config(options.sbpf);
+  open_options.btf = options.btf;
   int status = 0;
   auto program = program_of(input, open_options, *memory, status);
   if (!program) return printer.fail(program.error(), status);
@@ -463,6 +467,7 @@ void add_options(CLI::App& app) {
   app.add_flag("--regs", options.regs, "also print the final registers");
   app.add_option("--section", options.section, "ELF object: the program's section");
   app.add_option("--function", options.function, "ELF object: the program's function");
+  add_btf_option(app, options.btf);
   app.add_flag("--dump-maps", options.dump_maps, "ELF object: print every map after the run");
   app.add_flag("--verify", options.verify,
                "Linux programs: verify first (the raw type: r1 = the memory buffer), and refuse what the verifier "

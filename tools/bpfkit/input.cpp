@@ -1,6 +1,7 @@
 #include "input.hpp"
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "bpfkit/solana.hpp"
 #include "report.hpp"
@@ -13,6 +14,16 @@ Expected<InputFile> open_input(const std::string& name) {
   InputFile input{name, std::move(*bytes), InputKind::Raw};
   input.kind = load::kind_of(input.bytes, name);
   return input;
+}
+
+void add_btf_option(CLI::App& app, std::string& file) {
+  app.add_option("--btf", file,
+                 "eBPF object: the BTF its CO-RE relocations are resolved against (raw BTF, or an ELF object's .BTF; "
+                 "default: /sys/kernel/btf/vmlinux when it exists)");
+}
+
+void print_core_poisoned(const load::Opened& opened) {
+  for (const std::string& line : opened.core_poisoned) std::cerr << "bpfkit: note: " << line << "\n";
 }
 
 Expected<load::Opened> open_program(const InputFile& input, const load::Options& options) {

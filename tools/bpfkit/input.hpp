@@ -43,6 +43,11 @@ Expected<InputFile> open_input(const std::string& name);
 
 // The program of a file, as load::open gives it (which this file's bytes
 // and name feed).
+// --btf FILE: the target BTF an eBPF object's CO-RE relocations are resolved against.
+void add_btf_option(CLI::App& app, std::string& file);
+// One note on stderr for each instruction CO-RE poisoned (it fails only if it runs).
+void print_core_poisoned(const load::Opened& opened);
+
 Expected<load::Opened> open_program(const InputFile& input, const load::Options& options);
 
 // The undecoded slots of a Raw, Hex, ConformanceTest or Assembly input, and

@@ -49,6 +49,7 @@ void add_verify_flags(CLI::App& app, VerifyFlags& flags) {
   auto* section = app.add_option("--section", flags.section, "ELF object: the program's section");
   auto* function = app.add_option("--function", flags.function, "ELF object: the program's function");
   section->excludes(function);
+  add_btf_option(app, flags.btf);
   app.add_option("--log-level", flags.log_level, "0: none; 1: the failing path; 2: every instruction (stderr)")
       ->check(CLI::Range(0, 2));
 }
@@ -81,8 +82,10 @@ Expected<VerifyTarget> verify_target(const InputFile& input, const VerifyFlags& 
     load::Options open_options;
     open_options.section = flags.section;
     open_options.function = flags.function;
+    open_options.btf = flags.btf;
     auto opened = open_program(input, open_options);
     if (!opened) return opened.error();
+    print_core_poisoned(*opened);
     target.program = std::move(opened->program);
     return target;
   }

@@ -17,10 +17,11 @@ struct VerifyFlags {
   std::string type, profile = "root";
   std::string mem_size;
   std::string section, function;
+  std::string btf;  // --btf: the target BTF of an object's CO-RE relocations
   int log_level = 0;
 };
 
-// --type, --profile, --mem-size, --section, --function, --log-level.
+// --type, --profile, --mem-size, --section, --function, --btf, --log-level.
 void add_verify_flags(CLI::App& app, VerifyFlags& flags);
 
 // A program ready for the verifier: decoded (objects) or raw slots (so the

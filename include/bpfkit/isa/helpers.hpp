@@ -79,4 +79,9 @@ bool helper_changes_packet(uint32_t id);
 // how messages name a helper.
 std::string describe_helper(uint32_t id);
 
+// The id libbpf's CO-RE poisoning calls (bpf_core_poison_insn, "bad relo"):
+// an instruction whose relocation matched nothing in the target BTF. Like
+// the kernel, a loader accepts it and only a run that reaches it fails.
+inline constexpr uint32_t kCorePoisonHelper = 0xbad2310;
+
 }  // namespace bpfkit::isa

@@ -1,0 +1,194 @@
+// `.BTF.ext` as libbpf's btf_ext__new reads it: a header, then three
+// info sections (func_info, line_info, CO-RE relocations), each a record
+// size followed by blocks of {section name, record count, records}. Every
+// size and offset is checked against the section before it is read; the
+// CO-RE records are then tied to their code sections and their access
+// strings followed through the object's `.BTF`.
+#include <algorithm>
+
+#include "bpfkit/elf.hpp"
+#include "btf_types.hpp"
+#include "core_relo.hpp"
+#include "internal.hpp"
+
+namespace bpfkit::elf {
+
+using namespace detail;
+
+namespace {
+
+constexpr uint32_t kMinHeader = 24;     // up to line_info_len
+constexpr uint32_t kCoreHeader = 32;    // with core_relo_off and core_relo_len
+constexpr uint32_t kFuncInfoSize = 8;   // insn_off, type_id
+constexpr uint32_t kLineInfoSize = 16;  // insn_off, file_name_off, line_off, line_col
+constexpr uint32_t kCoreReloSize = 16;  // insn_off, type_id, access_str_off, kind
+constexpr uint32_t kLastCoreKind = static_cast<uint32_t>(CoreKind::TypeMatches);
+
+// One block of an info section: the records of one code section.
+struct InfoBlock {
+  uint32_t section_name = 0;  // offset in .BTF's strings
+  uint32_t count = 0;
+  uint64_t at = 0;                   // file offset of the first record
+  std::span<const uint8_t> records;  // count * record_size bytes
+  uint32_t record_size = 0;
+};
+
+class BtfExtReader {
+ public:
+  BtfExtReader(std::span<const uint8_t> bytes, uint64_t file_offset, const std::string& input)
+      : in_(bytes), at_(file_offset), input_(input) {}
+
+  Expected<void> read_header() {
+    if (in_.size() < kMinHeader)
+      return fail(Errc::Truncated, input_, at_, ".BTF.ext is " + hex(in_.size()) + " bytes, shorter than its header");
+    if (in_.u16(0).value_or(0) != 0xeb9f)
+      return fail(Errc::BadHeader, input_, at_, ".BTF.ext magic " + hex(in_.u16(0).value_or(0)) + ", want 0xeb9f");
+    if (in_.u8(2).value_or(0) != 1)
+      return fail(Errc::Unsupported, input_, at_ + 2, ".BTF.ext version " + hex(in_.u8(2).value_or(0)) + ", want 1");
+    if (in_.u8(3).value_or(0) != 0)
+      return fail(Errc::Unsupported, input_, at_ + 3, ".BTF.ext flags " + hex(in_.u8(3).value_or(0)) + ", want 0");
+    header_ = in_.u32(4).value_or(0);
+    if (header_ < kMinHeader || header_ > in_.size())
+      return fail(Errc::BadHeader, input_, at_ + 4,
+                  ".BTF.ext hdr_len " + hex(header_) + " is not from 0x18 to the section's size " + hex(in_.size()));
+    return {};
+  }
+
+  // The blocks of the info section whose off/len fields are at `field`;
+  // none when the header is too short to have them or len is 0.
+  Expected<std::vector<InfoBlock>> blocks(uint32_t field, uint32_t min_record, const char* what) {
+    std::vector<InfoBlock> out;
+    if (field + 8 > header_) return out;
+    const uint32_t off = in_.u32(field).value_or(0), len = in_.u32(field + 4).value_or(0);
+    if (len == 0) return out;
+    const uint64_t start = uint64_t{header_} + off;
+    if (off % 4 != 0)
+      return fail(Errc::BadHeader, input_, at_ + field,
+                  std::string(".BTF.ext ") + what + " offset " + hex(off) + " is not a multiple of 4");
+    if (!in_.has(start, len))
+      return fail(Errc::Truncated, input_, at_ + field,
+                  std::string(".BTF.ext ") + what + " at " + hex(off) + " + " + hex(len) + " runs past the section");
+    if (len < 4)
+      return fail(Errc::Truncated, input_, at_ + start, std::string(".BTF.ext ") + what + " has no record size");
+    const uint32_t record_size = in_.u32(start).value_or(0);
+    if (record_size < min_record || record_size % 4 != 0)
+      return fail(Errc::BadHeader, input_, at_ + start,
+                  std::string(".BTF.ext ") + what + " record size " + hex(record_size) +
+                      " is not a multiple of 4 of at least " + hex(min_record));
+    for (uint64_t pos = start + 4; pos < start + len;) {
+      if (!fits(pos, 8, start + len))
+        return fail(Errc::Truncated, input_, at_ + pos, std::string(".BTF.ext ") + what + " block header is cut short");
+      InfoBlock block;
+      block.section_name = in_.u32(pos).value_or(0);
+      block.count = in_.u32(pos + 4).value_or(0);
+      block.record_size = record_size;
+      if (block.count == 0)
+        return fail(Errc::BadHeader, input_, at_ + pos + 4, std::string(".BTF.ext ") + what + " block has no records");
+      const uint64_t bytes = uint64_t{block.count} * record_size;
+      if (!fits(pos + 8, bytes, start + len))
+        return fail(Errc::Truncated, input_, at_ + pos,
+                    std::string(".BTF.ext ") + what + " block of " + std::to_string(block.count) +
+                        " records runs past its section");
+      block.at = at_ + pos + 8;
+      block.records = in_.bytes().subspan(pos + 8, bytes);
+      out.push_back(block);
+      pos += 8 + bytes;
+    }
+    return out;
+  }
+
+ private:
+  ByteReader in_;
+  uint64_t at_;
+  const std::string& input_;
+  uint32_t header_ = 0;
+};
+
+// A name for a message, cut short (an input may make names megabytes long).
+std::string shown(std::string_view name) {
+  std::string out = "'";
+  out.append(name.substr(0, 64));
+  out.append("'");
+  return out;
+}
+
+}  // namespace
+
+Expected<void> EbpfObject::read_btf_ext() {
+  const Reader& in = reader_;
+  const SectionHeader* ext = in.find(".BTF.ext");
+  if (ext == nullptr) return {};
+  BtfExtReader reader(in.contents(*ext), ext->offset, input_);
+  if (auto ok = reader.read_header(); !ok) return ok;
+  auto func_info = reader.blocks(8, kFuncInfoSize, "func_info");
+  if (!func_info) return func_info.error();
+  auto line_info = reader.blocks(16, kLineInfoSize, "line_info");
+  if (!line_info) return line_info.error();
+  auto core = reader.blocks(24, kCoreReloSize, "CO-RE relocation");
+  if (!core) return core.error();
+  info_.btf_ext.present = true;
+  for (const InfoBlock& b : *func_info) info_.btf_ext.func_info += b.count;
+  for (const InfoBlock& b : *line_info) info_.btf_ext.line_info += b.count;
+  if (core->empty()) return {};
+  const SectionHeader* btf = in.find(".BTF");
+  if (btf == nullptr)
+    return fail(Errc::BadHeader, input_, ext->offset, ".BTF.ext has CO-RE relocations and the object has no .BTF");
+  auto types = BtfTypes::parse(in.contents(*btf), btf->offset, input_);
+  if (!types) return types.error();
+  local_btf_ = std::make_shared<const BtfTypes>(std::move(*types));
+  const BtfTypes& local = *local_btf_;
+  for (const InfoBlock& block : *core) {
+    const auto name = local.string_at(block.section_name);
+    const SectionHeader* code = nullptr;
+    if (name)
+      for (const SectionHeader& s : in.sections())
+        if (s.name == *name && (s.flags & kShfExecinstr) != 0 && s.type != kShtNobits && code == nullptr) code = &s;
+    if (code == nullptr)
+      return fail(Errc::BadHeader, input_, block.at - 8,
+                  ".BTF.ext CO-RE block names section " +
+                      (name ? shown(*name) : "at string " + hex(block.section_name)) +
+                      ", which is no code section of the object");
+    const ByteReader records(block.records);
+    for (uint32_t i = 0; i < block.count; ++i) {
+      const uint64_t pos = uint64_t{i} * block.record_size;
+      const uint64_t at = block.at + pos;
+      const uint32_t insn_off = records.u32(pos).value_or(0), type_id = records.u32(pos + 4).value_or(0),
+                     access_off = records.u32(pos + 8).value_or(0), kind = records.u32(pos + 12).value_or(0);
+      if (insn_off % 8 != 0 || insn_off >= code->size)
+        return fail(Errc::OutOfRange, input_, at,
+                    "CO-RE relocation insn_off " + hex(insn_off) + " is not an instruction of section " +
+                        shown(code->name) + " (" + hex(code->size) + " bytes)");
+      if (kind > kLastCoreKind)
+        return fail(Errc::Unsupported, input_, at + 12,
+                    "CO-RE relocation kind " + std::to_string(kind) + " is unknown");
+      const auto access = local.string_at(access_off);
+      if (!access)
+        return fail(Errc::OutOfRange, input_, at + 8,
+                    "CO-RE relocation access string offset " + hex(access_off) + " is outside .BTF's strings");
+      CoreRelocation relo;
+      relo.section = code->name;
+      relo.section_index = code->index;
+      relo.insn = insn_off / 8;
+      relo.kind = static_cast<CoreKind>(kind);
+      relo.type_id = type_id;
+      relo.access = *access;
+      relo.at = at;
+      auto spec = parse_core_spec(local, type_id, *access, relo.kind);
+      if (!spec)
+        return fail(Errc::BadHeader, input_, at,
+                    "CO-RE relocation (" + std::string(core_kind_name(relo.kind)) + ", access " + shown(*access) +
+                        ") at insn " + std::to_string(relo.insn) + " of section " + shown(code->name) + ": " +
+                        spec.error().message);
+      relo.type = local.describe(type_id);
+      relo.field = core_spec_text(*spec);
+      info_.core_relocations.push_back(std::move(relo));
+    }
+  }
+  std::stable_sort(info_.core_relocations.begin(), info_.core_relocations.end(),
+                   [](const CoreRelocation& a, const CoreRelocation& b) {
+                     return std::pair(a.section_index, a.insn) < std::pair(b.section_index, b.insn);
+                   });
+  return {};
+}
+
+}  // namespace bpfkit::elf
