@@ -21,6 +21,26 @@ namespace {
 
 constexpr int kMaxTypeDepth = 32;  // libbpf's recursion limit for type compatibility
 
+// Member comparisons one relocation may make. libbpf's search through
+// anonymous members, and type_matches' member by member comparison, grow
+// with the product of the types' sizes at every level of nesting: a
+// crafted BTF could make them run for years. Real ones take thousands.
+class Work {
+ public:
+  bool spend() {
+    if (left_ == 0) return false;
+    --left_;
+    return true;
+  }
+
+ private:
+  uint64_t left_ = uint64_t{1} << 22;
+};
+
+Error too_much_work() {
+  return make_error(Errc::LimitExceeded, "matching takes more than 4 million member comparisons");
+}
+
 Error reason(std::string message) { return make_error(Errc::BadHeader, std::move(message)); }
 
 // libbpf's is_flex_arr: an array of 0 elements that is the last member of
@@ -69,7 +89,7 @@ Expected<bool> fields_compatible(const BtfTypes& local, uint32_t local_id, const
 
 // __bpf_core_types_are_compat: for type_exists, type_size, target_type_id.
 Expected<bool> types_compatible(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id,
-                                int level) {
+                                int level, Work& work) {
   if (!kinds_compatible(local, local_id, target, target_id)) return false;
   for (int depth = 0; depth < kMaxTypeDepth; ++depth) {
     local_id = local.skip_mods_and_typedefs(local_id);
@@ -95,8 +115,9 @@ Expected<bool> types_compatible(const BtfTypes& local, uint32_t local_id, const 
         if (local.vlen(local_id) != target.vlen(target_id)) return false;
         for (uint32_t i = 0; i < local.vlen(local_id); ++i) {
           if (level <= 0) return reason("function prototypes nest deeper than 32");
+          if (!work.spend()) return too_much_work();
           auto same = types_compatible(local, local.skip_mods_and_typedefs(local.param_type(local_id, i)), target,
-                                       target.skip_mods_and_typedefs(target.param_type(target_id, i)), level - 1);
+                                       target.skip_mods_and_typedefs(target.param_type(target_id, i)), level - 1, work);
           if (!same || !*same) return same;
         }
         local_id = local.size_or_type(local_id);  // then the return types
@@ -113,15 +134,18 @@ Expected<bool> types_compatible(const BtfTypes& local, uint32_t local_id, const 
 bool names_match(std::string_view a, std::string_view b) { return a.empty() || b.empty() || a == b; }
 
 Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id,
-                           bool behind_pointer, int level);
+                           bool behind_pointer, int level, Work& work);
 
 // bpf_core_enums_match: every local enumerator has a target one of its name, and the sizes agree.
-bool enums_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id) {
+Expected<bool> enums_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id,
+                           Work& work) {
   if (local.size_or_type(local_id) != target.size_or_type(target_id)) return false;
   for (uint32_t i = 0; i < local.vlen(local_id); ++i) {
     bool found = false;
-    for (uint32_t j = 0; j < target.vlen(target_id) && !found; ++j)
+    for (uint32_t j = 0; j < target.vlen(target_id) && !found; ++j) {
+      if (!work.spend()) return too_much_work();
       found = names_match(local.enumerator(local_id, i).name, target.enumerator(target_id, j).name);
+    }
     if (!found) return false;
   }
   return true;
@@ -129,15 +153,16 @@ bool enums_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& targe
 
 // bpf_core_composites_match: every local member has a target member of its name and a matching type.
 Expected<bool> composites_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id,
-                                bool behind_pointer, int level) {
+                                bool behind_pointer, int level, Work& work) {
   if (local.vlen(local_id) > target.vlen(target_id)) return false;
   for (uint32_t i = 0; i < local.vlen(local_id); ++i) {
     const BtfMember l = local.member(local_id, i);
     bool matched = false;
     for (uint32_t j = 0; j < target.vlen(target_id) && !matched; ++j) {
       const BtfMember t = target.member(target_id, j);
+      if (!work.spend()) return too_much_work();
       if (!names_match(l.name, t.name)) continue;
-      auto same = types_match(local, l.type, target, t.type, behind_pointer, level - 1);
+      auto same = types_match(local, l.type, target, t.type, behind_pointer, level - 1, work);
       if (!same) return same;
       matched = *same;
     }
@@ -148,7 +173,7 @@ Expected<bool> composites_match(const BtfTypes& local, uint32_t local_id, const 
 
 // __bpf_core_types_match: for type_matches (bpf_core_type_matches()).
 Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTypes& target, uint32_t target_id,
-                           bool behind_pointer, int level) {
+                           bool behind_pointer, int level, Work& work) {
   for (int depth = 0; depth < kMaxTypeDepth; ++depth) {
     if (level <= 0) return reason("types nest deeper than 32");
     local_id = local.skip_mods_and_typedefs(local_id);
@@ -163,7 +188,9 @@ Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTy
         return lk == tk && local_union == target.kflag(target_id);
       }
       case kBtfEnum:
-      case kBtfEnum64: return target.is_any_enum(target_id) && enums_match(local, local_id, target, target_id);
+      case kBtfEnum64:
+        if (!target.is_any_enum(target_id)) return false;
+        return enums_match(local, local_id, target, target_id, work);
       case kBtfStruct:
       case kBtfUnion:
         if (behind_pointer) {
@@ -171,7 +198,7 @@ Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTy
           return tk == kBtfFwd && (lk == kBtfUnion) == target.kflag(target_id);
         }
         if (lk != tk) return false;
-        return composites_match(local, local_id, target, target_id, behind_pointer, level);
+        return composites_match(local, local_id, target, target_id, behind_pointer, level, work);
       case kBtfInt:
         return lk == tk && local.size_or_type(local_id) == target.size_or_type(target_id) &&
                (local.int_encoding(local_id) & 1) == (target.int_encoding(target_id) & 1);
@@ -190,7 +217,7 @@ Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTy
         if (lk != tk || local.vlen(local_id) != target.vlen(target_id)) return false;
         for (uint32_t i = 0; i < local.vlen(local_id); ++i) {
           auto same = types_match(local, local.param_type(local_id, i), target, target.param_type(target_id, i),
-                                  behind_pointer, level - 1);
+                                  behind_pointer, level - 1, work);
           if (!same || !*same) return same;
         }
         local_id = local.size_or_type(local_id);
@@ -206,18 +233,19 @@ Expected<bool> types_match(const BtfTypes& local, uint32_t local_id, const BtfTy
 // `target_id`, by name, looking through anonymous members. Pushes onto
 // `spec` as it goes; 0 = no match.
 Expected<bool> match_member(const BtfTypes& local, const CoreAccessor& accessor, const BtfTypes& target,
-                            uint32_t target_id, CoreSpec& spec, uint32_t& next_target_id) {
+                            uint32_t target_id, CoreSpec& spec, uint32_t& next_target_id, Work& work) {
   const BtfMember local_member = local.member(accessor.type_id, accessor.index);
   target_id = target.skip_mods_and_typedefs(target_id);
   if (target_id == 0) return reason("a target member's type cannot be followed");
   if (!target.is_composite(target_id)) return false;
   for (uint32_t i = 0; i < target.vlen(target_id); ++i) {
     const BtfMember m = target.member(target_id, i);
+    if (!work.spend()) return too_much_work();
     if (spec.raw.size() == kCoreSpecMaxLength) return reason("the target nests structs deeper than 64");
     spec.bit_offset += m.bit_offset;  // speculate that this member is the one
     spec.raw.push_back(i);
     if (m.name.empty()) {
-      auto found = match_member(local, accessor, target, m.type, spec, next_target_id);
+      auto found = match_member(local, accessor, target, m.type, spec, next_target_id, work);
       if (!found || *found) return found;
     } else if (m.name == local_member.name) {
       spec.accessors.push_back({target_id, i, m.name});
@@ -233,15 +261,16 @@ Expected<bool> match_member(const BtfTypes& local, const CoreAccessor& accessor,
 }
 
 // bpf_core_spec_match: the local spec followed in candidate `target_id`.
-Expected<bool> match_spec(const CoreSpec& local, const BtfTypes& target, uint32_t target_id, CoreSpec& out) {
+Expected<bool> match_spec(const CoreSpec& local, const BtfTypes& target, uint32_t target_id, CoreSpec& out,
+                          Work& work) {
   out = {};
   out.btf = &target;
   out.root_type_id = target_id;
   out.kind = local.kind;
   if (is_type_kind(local.kind)) {
     return local.kind == CoreKind::TypeMatches
-               ? types_match(*local.btf, local.root_type_id, target, target_id, false, kMaxTypeDepth)
-               : types_compatible(*local.btf, local.root_type_id, target, target_id, kMaxTypeDepth);
+               ? types_match(*local.btf, local.root_type_id, target, target_id, false, kMaxTypeDepth, work)
+               : types_compatible(*local.btf, local.root_type_id, target, target_id, kMaxTypeDepth, work);
   }
   if (is_enumval_kind(local.kind)) {
     target_id = target.skip_mods_and_typedefs(target_id);
@@ -261,7 +290,7 @@ Expected<bool> match_spec(const CoreSpec& local, const BtfTypes& target, uint32_
     const uint32_t target_type = target.skip_mods_and_typedefs(target_id);
     if (target_type == 0) return reason("a target type cannot be followed");
     if (!accessor.name.empty()) {
-      auto matched = match_member(*local.btf, accessor, target, target_id, out, target_id);
+      auto matched = match_member(*local.btf, accessor, target, target_id, out, target_id, work);
       if (!matched || !*matched) return matched;
       continue;
     }
@@ -593,12 +622,13 @@ Expected<CoreResult> EbpfObject::resolve_core(size_t index, const Btf& target_bt
       target.by_essential_name(local_name.substr(0, essential_name_length(local_name)));
   CoreResult chosen;
   CoreSpec chosen_spec;
+  Work work;  // shared by every candidate
   uint32_t matches = 0, candidates = 0;
   for (uint32_t id : named) {
     if (!kinds_compatible(local, relo.type_id, target, id)) continue;
     ++candidates;
     CoreSpec target_spec;
-    auto matched = match_spec(*local_spec, target, id, target_spec);
+    auto matched = match_spec(*local_spec, target, id, target_spec, work);
     if (!matched) return failure(matched.error().message);
     if (!*matched) continue;
     auto result = calc_relocation(*local_spec, &target_spec);

@@ -277,3 +277,42 @@ TEST_F(Core, ABrokenBtfExtIsAnErrorAtItsOffset) {
 
 }  // namespace
 }  // namespace bpfkit
+
+namespace bpfkit {
+namespace {
+
+// Raw BTF of 20 nested levels: `struct task` has 64 anonymous members of
+// the second type, which has 64 of the third, ... and the last is empty.
+// Looking for `tgid` through anonymous members would visit 64^20 of them;
+// the search gives up with an error instead.
+std::vector<uint8_t> wide_nested_btf() {
+  std::vector<uint8_t> out;
+  const auto u32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  constexpr uint32_t kMembers = 64, kLevels = 20;
+  const uint32_t type_len = kLevels * (12 + kMembers * 12) + 12;
+  const char strings[] = "\0task";
+  out.insert(out.end(), {0x9f, 0xeb, 1, 0});
+  u32(24), u32(0), u32(type_len), u32(type_len), u32(sizeof strings);
+  for (uint32_t level = 1; level <= kLevels; ++level) {
+    u32(level == 1 ? 1 : 0), u32(4u << 24 | kMembers), u32(8);  // STRUCT, size 8
+    for (uint32_t i = 0; i < kMembers; ++i) u32(0), u32(level + 1), u32(0);
+  }
+  u32(0), u32(4u << 24), u32(0);  // the empty struct at the bottom
+  out.insert(out.end(), strings, strings + sizeof strings);
+  return out;
+}
+
+TEST_F(Core, ASearchThroughEndlessAnonymousMembersStops) {
+  auto btf = elf::Btf::parse(wide_nested_btf(), "nested.btf");
+  ASSERT_TRUE(btf.has_value()) << to_string(btf.error());
+  auto program = load("read_tgid", &*btf);
+  ASSERT_FALSE(program.has_value());
+  EXPECT_EQ(program.error().code, Errc::Unsupported);
+  EXPECT_NE(program.error().message.find("more than 4 million member comparisons"), std::string::npos)
+      << program.error().message;
+}
+
+}  // namespace
+}  // namespace bpfkit
