@@ -19,7 +19,14 @@ check opt-json 0 '"instructions_before":2' -- "$bpfkit" opt "$examples/answer.he
 check opt-print 0 "; after lift" -- "$bpfkit" opt -O0 "$examples/answer.hex" -o "$tmp/a.bin" --print-after-all
 check_err opt-elf-refused 2 "writing ELF objects is not supported yet" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.o"
 check_err opt-bad-extension 2 "needs the extension .bin or .hex" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.txt"
-check_err opt-passes 2 "no passes are registered yet" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.bin" --passes dce
+check opt-passes 0 "" -- "$bpfkit" opt "$examples/factorial.s" -o "$tmp/passes.hex" --passes sccp,cse,dce,simplifycfg
+check opt-passes-runs 0 "$("$bpfkit" run "$examples/factorial.s")" -- "$bpfkit" run "$tmp/passes.hex"
+check opt-O2-runs 0 "$("$bpfkit" run "$examples/factorial.s")" -- "$bpfkit" run "$examples/factorial.s" --opt O2
+printf 'r0 = 2\nr0 += 3\nr0 *= r0\nexit\n' > "$tmp/fold.s"
+check opt-print-pass 0 "; after sccp on @main" -- "$bpfkit" opt -O2 "$tmp/fold.s" -o "$tmp/fold.hex" --print-after-all
+check opt-folded 0 "instructions: 4 before, 2 after" -- "$bpfkit" opt -O2 "$tmp/fold.s" -o "$tmp/fold.hex" --stats
+check opt-folded-runs 0 "0x19" -- "$bpfkit" run "$tmp/fold.hex"
+check_err opt-unknown-pass 2 "unknown pass 'nosuch'" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.bin" --passes dce,nosuch
 check_err opt-bad-level 2 "-O" -- "$bpfkit" opt -O7 "$examples/answer.hex" -o "$tmp/a.bin"
 check_err opt-missing 2 "" -- "$bpfkit" opt "$tmp/nope.bin" -o "$tmp/a.bin"
 
