@@ -184,6 +184,26 @@ b0:
   EXPECT_NE(out.find("arsh.64"), std::string::npos) << out;        // no movsx below ISA v4
 }
 
+// A 64-bit shift masks its amount: x >> 64 is x, whose upper half is not
+// known to be zero, so the zext stays.
+TEST(IrPasses, ZextKeepsAShiftByAMaskedAmount) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = rsh.64 %arg1, i64 64
+  %1 = zext.32 %0
+  %2 = rsh.64 %arg1, i64 40
+  %3 = zext.32 %2
+  %4 = add.64 %1, %3
+  ret %4
+}
+)",
+                              "zext");
+  EXPECT_NE(out.find("zext.32 %0"), std::string::npos) << out;
+  EXPECT_EQ(out.find("zext.32 %2"), std::string::npos) << out;  // 24 bits: already narrow
+}
+
 TEST(IrPasses, CseReusesDominatingValuesOnly) {
   const std::string out = run(R"(dialect linux
 

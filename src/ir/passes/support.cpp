@@ -171,7 +171,7 @@ unsigned significant_bits_within(const Value* value, int depth) {
     case Opcode::Rsh:
       if (inst->width() == 64)
         if (const auto amount = int_value(inst->operand(1)))
-          return *amount >= 64 ? 0 : 64 - static_cast<unsigned>(*amount);
+          return 64 - static_cast<unsigned>(*amount & 63);  // the amount is masked: x >> 64 is x
       return inst->width() == 32 ? 32 : 64;
     default: break;
   }
