@@ -110,7 +110,8 @@ TEST(Jit, AccessesToHighRegionsAreChecked) {
     vm::Context context;
     for (int i = 0; i < 6; ++i) {
       isa::MapSpec spec;
-      spec.name = "m" + std::to_string(i);
+      spec.name = "m";  // not `"m" + std::to_string(i)`: GCC 12 gives a false -Wrestrict on it
+      spec.name += std::to_string(i);
       spec.type = static_cast<uint32_t>(isa::MapType::Array);
       spec.key_size = 4;
       spec.value_size = 16;
