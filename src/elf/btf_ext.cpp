@@ -18,7 +18,6 @@ using namespace detail;
 namespace {
 
 constexpr uint32_t kMinHeader = 24;     // up to line_info_len
-constexpr uint32_t kCoreHeader = 32;    // with core_relo_off and core_relo_len
 constexpr uint32_t kFuncInfoSize = 8;   // insn_off, type_id
 constexpr uint32_t kLineInfoSize = 16;  // insn_off, file_name_off, line_off, line_col
 constexpr uint32_t kCoreReloSize = 16;  // insn_off, type_id, access_str_off, kind
