@@ -45,6 +45,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -729,5 +730,9 @@ std::string_view condition_name(isa::Condition cond);  // "eq", "sgt", "set", ..
 std::string_view atomic_name(AtomicOp op);             // "add", "xchg", ...
 std::string_view call_kind_name(CallKind kind);        // "helper", "local", ...
 std::string_view const_kind_name(ConstKind kind);      // "int", "map_fd", ...
+
+// The isa::Operation of a two-operand opcode (Add .. SHMul), else nullopt:
+// what code generation selects rows by and the passes fold with.
+std::optional<isa::Operation> binary_operation(Opcode op);
 
 }  // namespace bpfkit::ir

@@ -60,4 +60,26 @@ std::string_view const_kind_name(ConstKind kind) {
   return "?";
 }
 
+std::optional<isa::Operation> binary_operation(Opcode op) {
+  using isa::Operation;
+  switch (op) {
+    case Opcode::Add: return Operation::Add;
+    case Opcode::Sub: return Operation::Sub;
+    case Opcode::Mul: return Operation::Mul;
+    case Opcode::Div: return Operation::Div;
+    case Opcode::SDiv: return Operation::SDiv;
+    case Opcode::Mod: return Operation::Mod;
+    case Opcode::SMod: return Operation::SMod;
+    case Opcode::Or: return Operation::Or;
+    case Opcode::And: return Operation::And;
+    case Opcode::Xor: return Operation::Xor;
+    case Opcode::Lsh: return Operation::Lsh;
+    case Opcode::Rsh: return Operation::Rsh;
+    case Opcode::Arsh: return Operation::Arsh;
+    case Opcode::UHMul: return Operation::UHMul;
+    case Opcode::SHMul: return Operation::SHMul;
+    default: return std::nullopt;
+  }
+}
+
 }  // namespace bpfkit::ir

@@ -114,8 +114,9 @@ std::optional<bool> jump_taken(Op op, const isa::Dialect& dialect, uint64_t a, u
 }
 
 TEST(Evaluate, EveryConditionalJumpAgreesWithTheInterpreter) {
-  const uint64_t kValues[] = {0, 1, 2, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000000, 0x1ffffffff,
-                              INT64_MAX, 0x8000000000000000ull, UINT64_MAX};
+  const uint64_t kValues[] = {0,          1,           2,           0x7fffffff, 0x80000000,
+                              0xffffffff, 0x100000000, 0x1ffffffff, INT64_MAX,  0x8000000000000000ull,
+                              UINT64_MAX};
   int compared = 0;
   for (const isa::Dialect* dialect : {&isa::kLinuxV4, &isa::kSbpfV3}) {
     for (const isa::OpInfo& row : isa::kOps) {

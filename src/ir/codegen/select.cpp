@@ -20,27 +20,6 @@ bool fits_int32(int64_t v) {
   return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
 }
 
-std::optional<Operation> alu_operation(Opcode op) {
-  switch (op) {
-    case Opcode::Add: return Operation::Add;
-    case Opcode::Sub: return Operation::Sub;
-    case Opcode::Mul: return Operation::Mul;
-    case Opcode::Div: return Operation::Div;
-    case Opcode::SDiv: return Operation::SDiv;
-    case Opcode::Mod: return Operation::Mod;
-    case Opcode::SMod: return Operation::SMod;
-    case Opcode::Or: return Operation::Or;
-    case Opcode::And: return Operation::And;
-    case Opcode::Xor: return Operation::Xor;
-    case Opcode::Lsh: return Operation::Lsh;
-    case Opcode::Rsh: return Operation::Rsh;
-    case Opcode::Arsh: return Operation::Arsh;
-    case Opcode::UHMul: return Operation::UHMul;
-    case Opcode::SHMul: return Operation::SHMul;
-    default: return std::nullopt;
-  }
-}
-
 Operation atomic_operation(AtomicOp op) {
   switch (op) {
     case AtomicOp::Add: return Operation::AtomicAdd;
@@ -437,7 +416,7 @@ class Selector {
     const Attrs& a = inst.attrs();
     const VReg def = inst.has_result() ? vreg_.at(&inst) : kNoVReg;
     auto reg = [&](Value* v) { return reg_of(v, out, origin); };
-    if (auto operation = alu_operation(inst.op())) {
+    if (auto operation = binary_operation(inst.op())) {
       auto lhs = reg(inst.operand(0));
       if (!lhs) return lhs.error();
       if (*lhs == MInst::kFp && (inst.op() != Opcode::Add || inst.width() != 64))

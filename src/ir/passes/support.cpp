@@ -10,23 +10,11 @@ namespace {
 
 using isa::Operation;
 
+// The operation isa::evaluate folds: the binary ones, and the unary ones
+// that have a row of their own.
 std::optional<Operation> operation_of(Opcode op) {
+  if (auto binary = binary_operation(op)) return binary;
   switch (op) {
-    case Opcode::Add: return Operation::Add;
-    case Opcode::Sub: return Operation::Sub;
-    case Opcode::Mul: return Operation::Mul;
-    case Opcode::Div: return Operation::Div;
-    case Opcode::SDiv: return Operation::SDiv;
-    case Opcode::Mod: return Operation::Mod;
-    case Opcode::SMod: return Operation::SMod;
-    case Opcode::Or: return Operation::Or;
-    case Opcode::And: return Operation::And;
-    case Opcode::Xor: return Operation::Xor;
-    case Opcode::Lsh: return Operation::Lsh;
-    case Opcode::Rsh: return Operation::Rsh;
-    case Opcode::Arsh: return Operation::Arsh;
-    case Opcode::UHMul: return Operation::UHMul;
-    case Opcode::SHMul: return Operation::SHMul;
     case Opcode::Neg: return Operation::Neg;
     case Opcode::Bswap: return Operation::Bswap;
     case Opcode::ToLe: return Operation::ToLe;
