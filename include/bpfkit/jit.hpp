@@ -1,6 +1,7 @@
-// Module jit: x86-64 translation of Linux eBPF programs, an Engine with the
-// interpreter's semantics to the letter: the same results, faults (error,
-// pc, address), instruction counts and budget failure point. BPF registers
+// Module jit: x86-64 translation of Linux eBPF and sBPF (v0..v3) programs, an
+// Engine with the interpreters' semantics to the letter: the same results,
+// faults (error, pc, address), instruction counts, compute units and budget
+// failure point. BPF registers
 // live in fixed x86 registers; every memory access is checked inline against
 // the Context's region table; the instruction budget is metered once a basic
 // block with the exact count restored on faults and exits. The code is built
@@ -35,10 +36,12 @@ struct CodeRange {
 
 class Jit final : public vm::Engine {
  public:
-  // Translates a Linux program against `context` (its maps resolve lddw src
-  // 5 and 6, its packet layout the context pointer loads), as
-  // vm::Interpreter::create prepares it; the same programs are refused with
-  // the same errors. sBPF programs are Unsupported for now.
+  // Translates a program against `context` as the dialect's interpreter
+  // prepares it, refusing the same programs with the same errors: Linux
+  // (its maps resolve lddw src 5 and 6, its packet layout the context
+  // pointer loads) as vm::Interpreter::create, sBPF v0..v3 (calls resolved
+  // against its syscalls and the program's function keys) as
+  // vm::sbpf::Interpreter::create.
   static Expected<Jit> create(const isa::Program& program, const vm::Context& context, Options options = {});
   const isa::Dialect& dialect() const override;
   using Engine::run;
@@ -56,6 +59,7 @@ class Jit final : public vm::Engine {
 
  private:
   explicit Jit(std::shared_ptr<const Code> code) : code_(std::move(code)) {}
+  vm::RunResult run_sbpf(vm::Context& context, std::array<uint64_t, 5> args) const;
   std::shared_ptr<const Code> code_;
 };
 

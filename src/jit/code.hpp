@@ -19,6 +19,10 @@ struct Jit::Code {
   std::vector<CodeRange> ranges;
   const isa::Dialect* dialect = nullptr;
   bool unchecked_stack = false;  // some r10 + constant accesses skip the region check
+  // sBPF: what the run maps and calls.
+  std::vector<uint8_t> rodata;             // the read-only region (v0..v2: the text within it)
+  std::vector<vm::Helper> syscalls;        // by the index the code passes bpfkit_jit_sbpf_syscall
+  std::vector<const void*> callx_targets;  // code address by slot (the generated code indexes it)
 };
 
 // Translates `program`; the lddw values and packet facts come from `inputs`.
@@ -27,7 +31,14 @@ struct CompileInputs {
   bool has_packet = false;              // LD_ABS reads the packet region, else the input
   uint32_t ctx_data = vm::Packet::kNoField, ctx_data_end = vm::Packet::kNoField,
            ctx_data_meta = vm::Packet::kNoField;  // context offsets of the packet pointers
+  const vm::HelperTable* syscalls = nullptr;      // sBPF: what `call imm` resolves against
 };
 Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs);
+
+// sbpf.cpp: the program as the sBPF interpreter prepares it (layout checks,
+// the production verifier's decoding, the entry), with its errors; and the
+// error a stopped sBPF run reports.
+Expected<isa::Program> prepare_sbpf(const isa::Program& program);
+Error sbpf_stop_error(const State& state, const RunFrame& frame, const isa::Dialect& dialect);
 
 }  // namespace bpfkit::jit

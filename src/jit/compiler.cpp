@@ -20,8 +20,9 @@ bool falls_through(Operation operation) {
   return operation != Operation::Jump && operation != Operation::Exit && operation != Operation::CallLocal;
 }
 
-// Instructions after which a new block starts.
-bool ends_block(Operation operation, const isa::Slot& slot) {
+// Instructions after which a new block starts (in sBPF every call: a
+// syscall may charge the meter).
+bool ends_block(Operation operation, const isa::Slot& slot, bool sbpf) {
   switch (operation) {
     case Operation::Jump:
     case Operation::JumpIf:
@@ -29,7 +30,7 @@ bool ends_block(Operation operation, const isa::Slot& slot) {
     case Operation::CallLocal:
     case Operation::Callx:
     case Operation::Exit: return true;
-    case Operation::Call: return slot.imm == static_cast<int32_t>(vm::kTailCallHelper);
+    case Operation::Call: return sbpf || slot.imm == static_cast<int32_t>(vm::kTailCallHelper);
     default: return false;
   }
 }
@@ -45,6 +46,8 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
       entry_(program.size() + 1),
       hot_range_(program.size(), {0, 0}) {
   setDefaultJmpNEAR(true);
+  sbpf_ = dialect_.family == isa::Family::Sbpf;
+  if (sbpf_) callx_targets_.assign(program.size(), nullptr);
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
 }
@@ -68,7 +71,7 @@ Expected<void> Compiler::check_program() {
     if (slot.dst() >= isa::kRegisterCount || slot.src() >= isa::kRegisterCount)
       return make_error(Errc::BadRegister, "register out of range", at);
     const isa::Semantics sem = isa::semantics(op, dialect_);
-    if (op == Op::lddw_func || sem.call == isa::CallResolution::Local) {
+    if (op == Op::lddw_func || (sem.call == isa::CallResolution::Local && !sbpf_)) {
       const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
       const int64_t target = *isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc));
       if (target < 0 || target >= static_cast<int64_t>(program_.size()) || !program_.ops[target])
@@ -112,16 +115,21 @@ void Compiler::find_blocks() {
   leader_.assign(size + 1, false);
   leader_[0] = true;
   leader_[size] = true;
+  if (sbpf_) leader_[program_.entry] = true;
   for (const auto& function : program_.functions)
     if (function.start < size) leader_[function.start] = true;
   for (size_t pc = 0; pc < size; ++pc) {
+    if (has_callx_) leader_[pc] = true;  // sBPF's callx may land on a second slot: it faults there
     if (!program_.ops[pc]) continue;
-    if (has_callx_) leader_[pc] = true;
     const Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
     const isa::Semantics sem = isa::semantics(op, dialect_);
     const size_t next = pc + program_.width_at(pc);
-    if (ends_block(sem.operation, slot)) leader_[next] = true;
+    if (ends_block(sem.operation, slot, sbpf_)) leader_[next] = true;
+    if (sbpf_ && sbpf_calls_[pc].kind == SbpfCall::Kind::Function) {
+      if (sbpf_calls_[pc].value >= 0) leader_[static_cast<size_t>(sbpf_calls_[pc].value)] = true;
+      continue;
+    }
     if (sem.operation == Operation::Jump || sem.operation == Operation::JumpIf || sem.operation == Operation::MayGoto ||
         sem.operation == Operation::CallLocal || op == Op::lddw_func) {
       const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
@@ -180,6 +188,7 @@ void Compiler::emit_prologue() {
   rep();
   movsq();
   reload();
+  if (sbpf_ && program_.entry != 0) jmp(entry_[program_.entry]);
 }
 
 void Compiler::emit_shared_exits() {
@@ -290,7 +299,12 @@ void Compiler::emit_instruction(uint32_t pc) {
     case Operation::Div:
     case Operation::SDiv:
     case Operation::Mod:
-    case Operation::SMod: lower_division(sem, slot); break;
+    case Operation::SMod:
+      if (sem.division == isa::DivisionPolicy::Defined)
+        lower_division(sem, slot);
+      else
+        lower_sbpf_division(sem, slot);
+      break;
     case Operation::Lsh:
     case Operation::Rsh:
     case Operation::Arsh: lower_shift(sem, slot); break;
@@ -313,18 +327,25 @@ void Compiler::emit_instruction(uint32_t pc) {
     case Operation::Jump:
     case Operation::JumpIf: lower_jump(sem, slot); break;
     case Operation::MayGoto: lower_may_goto(slot); break;
-    case Operation::Call: lower_call(slot); break;
-    case Operation::CallLocal: lower_call_local(slot); break;
+    case Operation::Call:
+    case Operation::CallLocal:
+      if (sbpf_)
+        lower_sbpf_call();
+      else if (sem.operation == Operation::Call)
+        lower_call(slot);
+      else
+        lower_call_local(slot);
+      break;
     case Operation::CallKfunc:
       jmp(fault(Stop::Kfunc,
                 [this, imm = slot.imm] { mov(qword[rsp + static_cast<int>(offsetof(State, fault_addr))], imm); }));
       break;
-    case Operation::Callx: lower_callx(slot); break;
-    case Operation::Exit: lower_exit(); break;
-    // sBPF only: check_program() refuses rows a Linux dialect lacks.
+    case Operation::Callx: sbpf_ ? lower_sbpf_callx(slot) : lower_callx(slot); break;
+    case Operation::Exit: sbpf_ ? lower_sbpf_exit() : lower_exit(); break;
     case Operation::UHMul:
-    case Operation::SHMul:
-    case Operation::Hor:
+    case Operation::SHMul: lower_high_multiply(sem, slot); break;
+    case Operation::Hor: lower_hor(slot); break;
+    // check_program() refuses rows the dialect lacks.
     case Operation::None: jmp(fault(Stop::AddrSpaceCast)); break;
   }
 }
@@ -340,6 +361,7 @@ void Compiler::emit_cold() {
 
 Expected<void> Compiler::compile() {
   if (auto checked = check_program(); !checked) return checked.error();
+  if (sbpf_) resolve_sbpf_calls();
   find_blocks();
   emit_prologue();
   for (const Block& block : blocks_) emit_block(block);
@@ -361,6 +383,7 @@ Expected<void> Compiler::compile() {
     jmp(fault(Stop::SecondSlot));
   }
   emit_shared_exits();
+  if (sbpf_) emit_sbpf_stubs();
   emit_cold();
   if (Xbyak::GetError() != 0) {
     const std::string message = Xbyak::ConvertErrorToString(Xbyak::GetError());
@@ -382,6 +405,13 @@ void Compiler::finish(Jit::Code& code) {
       code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second});
   code.dialect = &dialect_;
   code.unchecked_stack = unchecked_stack_;
+  if (sbpf_) {
+    for (size_t pc = 0; pc < program_.size(); ++pc)
+      if (leader_[pc]) callx_targets_[pc] = entry_[pc].getAddress();
+    code.callx_targets = std::move(callx_targets_);  // the buffer the code points at moves along
+    code.syscalls = std::move(syscalls_);
+    code.rodata = program_.rodata;
+  }
 }
 
 Xbyak::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }

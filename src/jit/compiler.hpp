@@ -62,6 +62,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot);
   // lower_memory.cpp
   void access(int base, int16_t off, unsigned size, bool write);  // host address in rax
+  void gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked, unsigned size, bool write);
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_atomic(const isa::Semantics& sem, const isa::Slot& slot);
@@ -74,8 +75,27 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_call_local(const isa::Slot& slot);
   void lower_callx(const isa::Slot& slot);
   void lower_exit();
-  void enter_frame(Xbyak::Label& return_to);  // pushes a frame, moves r10; the caller jumps
+  // Pushes a frame (the depth check first); moves r10 unless told not to;
+  // the caller jumps.
+  void enter_frame(Xbyak::Label& return_to, bool move_fp = true);
+  void move_frame_pointer();
   Xbyak::Label& target_label(int64_t pc);
+  // sbpf.cpp: what differs in sBPF (calls resolved against the syscalls and
+  // function keys, trapping division, PQR's high multiplies, hor, callx
+  // through a table, an exit that can return past the text).
+  struct SbpfCall {
+    enum class Kind : uint8_t { None, Syscall, Function, Unknown } kind = Kind::None;
+    int64_t value = 0;  // the syscall's index or the target pc (outside the text: -1)
+  };
+  void resolve_sbpf_calls();
+  void lower_sbpf_division(const isa::Semantics& sem, const isa::Slot& slot);
+  void lower_high_multiply(const isa::Semantics& sem, const isa::Slot& slot);
+  void lower_hor(const isa::Slot& slot);
+  void lower_sbpf_call();
+  void lower_sbpf_callx(const isa::Slot& slot);
+  void lower_sbpf_exit();
+  void emit_sbpf_stubs();
+  Xbyak::Label& return_label();  // where a call at pc_ returns to
 
   const isa::Program& program_;
   const CompileInputs& inputs_;
@@ -94,6 +114,13 @@ class Compiler : public Xbyak::CodeGenerator {
   bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
   bool unchecked_stack_ = false;  // an access used that
   bool bmi2_ = false;
+  // sBPF
+  bool sbpf_ = false;
+  std::vector<SbpfCall> sbpf_calls_;  // by pc
+  std::vector<vm::Helper> syscalls_;
+  std::vector<const void*> callx_targets_;  // allocated up front: the code holds its address
+  Xbyak::Label return_past_end_;
+  bool exit_saves_pc_ = false;  // some call may return past the end: exits tell where they were
 };
 
 }  // namespace bpfkit::jit

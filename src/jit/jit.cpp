@@ -1,5 +1,6 @@
 // Jit::create and Jit::run: the State a run starts from, and the RunResult
 // it ends with, counted and worded as the interpreter counts and words it.
+#include <algorithm>
 #include <cstring>
 
 #include "code.hpp"
@@ -32,6 +33,11 @@ Error stop_error(const State& state, const RunFrame& frame, vm::Context& context
       return make_error(
           Errc::CallDepthExceeded,
           "call depth exceeds " + std::to_string(isa::frame_model(context.dialect()).max_depth) + " frames", where);
+    case Stop::DivideByZero:  // sBPF's (sbpf_stop_error)
+    case Stop::DivideOverflow:
+    case Stop::CallOutsideText:
+    case Stop::ReturnPastEnd:
+    case Stop::UnknownCall:
     case Stop::Preset:
     case Stop::Done: break;
   }
@@ -41,9 +47,16 @@ Error stop_error(const State& state, const RunFrame& frame, vm::Context& context
 }  // namespace
 
 Expected<Jit> Jit::create(const isa::Program& program, const vm::Context& context, Options options) {
-  if (program.dialect->family != isa::Family::Linux)
-    return make_error(Errc::Unsupported, "the JIT runs Linux eBPF programs only (sBPF: not yet)");
   if (options.harden) return make_error(Errc::Unsupported, "constant blinding (--harden) is not implemented yet");
+  if (program.dialect->family == isa::Family::Sbpf) {
+    auto prepared = prepare_sbpf(program);
+    if (!prepared) return prepared.error();
+    CompileInputs inputs;
+    inputs.syscalls = &context.helpers();
+    auto code = compile(*prepared, inputs);
+    if (!code) return code.error();
+    return Jit(std::move(*code));
+  }
   CompileInputs inputs;
   inputs.map_addresses = context.map_addresses();
   if (const vm::Packet* packet = context.packet()) {
@@ -60,6 +73,7 @@ Expected<Jit> Jit::create(const isa::Program& program, const vm::Context& contex
 const isa::Dialect& Jit::dialect() const { return *code_->dialect; }
 
 vm::RunResult Jit::run(vm::Context& context, std::array<uint64_t, 5> args) const {
+  if (code_->dialect->family == isa::Family::Sbpf) return run_sbpf(context, args);
   RunFrame frame{&context, std::nullopt};
   State state{};
   for (int i = 0; i < 5; ++i) state.regs[i + 1] = args[i];
@@ -96,6 +110,47 @@ vm::RunResult Jit::run(vm::Context& context, std::array<uint64_t, 5> args) const
     result.instructions = state.left == 0 ? budget : start - state.left;
   }
   result.compute_units = result.instructions;
+  result.output = context.output().take();
+  return result;
+}
+
+// As the sBPF interpreter runs: rodata mapped, stack and heap cleared, r1
+// and r2 from the arguments, the meter at budget + 1 (the budget one below
+// the maximum), syscalls' charges counted in compute units only.
+vm::RunResult Jit::run_sbpf(vm::Context& context, std::array<uint64_t, 5> args) const {
+  const isa::Dialect& dialect = *code_->dialect;
+  vm::MemoryMap& memory = context.memory();
+  // The map never writes a read-only region, so the const_cast is safe.
+  std::span<uint8_t> rodata(const_cast<uint8_t*>(code_->rodata.data()), code_->rodata.size());
+  if (isa::rodata_address(dialect) == 0) {
+    memory.map(0, "rodata", rodata, false);
+    memory.map(vm::kProgramRegion, "bytecode", {}, false);  // not readable
+  } else {
+    memory.map(vm::kProgramRegion, "program", rodata, false);
+  }
+  context.clear_stack_and_heap();
+
+  RunFrame frame{&context, std::nullopt};
+  State state{};
+  state.regs[1] = args[0];
+  state.regs[2] = args[1];
+  state.regs[isa::kFramePointer] = vm::region_base(vm::kStackRegion) + isa::frame_model(dialect).entry_fp;
+  const uint64_t budget = std::min(context.budget(), UINT64_MAX - 1);
+  const uint64_t start = budget + 1;
+  state.left = start;
+  refresh_regions(&state, memory.bounds());
+  state.run = &frame;
+  state.caller_copy = &state;
+  state.code = code_.get();
+  code_->entry(&state);
+
+  vm::RunResult result;
+  std::memcpy(result.registers.data(), state.regs, sizeof state.regs);
+  result.r0 = state.regs[0];
+  if (state.stop != Stop::Done) result.error = sbpf_stop_error(state, frame, dialect);
+  // A budget fault has used the whole budget (the meter stopped at 0).
+  result.compute_units = state.left == 0 ? budget : start - state.left;
+  result.instructions = result.compute_units - state.syscall_units;
   result.output = context.output().take();
   return result;
 }

@@ -20,7 +20,14 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
   const int32_t k = slot.imm;
   switch (sem.operation) {
     case Operation::Add: imm ? add(dst, k) : add(dst, src); break;
-    case Operation::Sub: imm ? sub(dst, k) : sub(dst, src); break;
+    case Operation::Sub:
+      if (sem.swapped) {  // sBPF v2's `sub imm`: dst = imm - dst
+        neg(dst);
+        add(dst, k);
+      } else {
+        imm ? sub(dst, k) : sub(dst, src);
+      }
+      break;
     case Operation::Or: imm ? or_(dst, k) : or_(dst, src); break;
     case Operation::And: imm ? and_(dst, k) : and_(dst, src); break;
     case Operation::Xor: imm ? xor_(dst, k) : xor_(dst, src); break;
@@ -44,6 +51,8 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
     case Operation::Neg: neg(dst); break;
     default: break;
   }
+  // sBPF sign-extends some 32-bit results (x86 zero-extended them).
+  if (!wide && sem.result == isa::Extension::Sign) movsxd(dst64, dst64.cvt32());
 }
 
 // rax:rdx take the dividend; rcx holds an immediate divisor.

@@ -2,6 +2,7 @@
 // counter, helper calls and tail calls through the runtime, bpf-to-bpf calls
 // with frames kept in the State (r6..r10 saved, r10 moved one frame down),
 // callx, exit.
+#include <algorithm>
 #include <cstddef>
 
 #include "compiler.hpp"
@@ -74,10 +75,10 @@ void Compiler::lower_call(const isa::Slot& slot) {
 
 // Saves the return address and r6..r10 in frames[depth], after the
 // interpreter's depth check.
-void Compiler::enter_frame(Xbyak::Label& return_to) {
-  const isa::FrameModel model = isa::frame_model(dialect_);
+void Compiler::enter_frame(Xbyak::Label& return_to, bool move_fp) {
+  const uint32_t max_depth = std::min(isa::frame_model(dialect_).max_depth, kMaxFrames);
   mov(rax, field(offsetof(State, depth)));
-  cmp(rax, model.max_depth - 1);  // depth + 1 >= max_depth
+  cmp(rax, max_depth - 1);  // depth + 1 >= max_depth
   jae(fault(Stop::CallDepth));
   mov(rcx, rax);
   shl(rcx, 6);
@@ -87,7 +88,12 @@ void Compiler::enter_frame(Xbyak::Label& return_to) {
   for (int i = 0; i < 5; ++i) mov(qword[rsp + rcx + frames + 8 + 8 * i], kBpfRegisters[6 + i]);
   inc(rax);
   mov(field(offsetof(State, depth)), rax);
-  add(kBpfRegisters[isa::kFramePointer], static_cast<int32_t>(model.call_fp_step));
+  if (move_fp) move_frame_pointer();
+}
+
+void Compiler::move_frame_pointer() {
+  const int64_t step = isa::frame_model(dialect_).call_fp_step;
+  if (step != 0) add(kBpfRegisters[isa::kFramePointer], static_cast<int32_t>(step));
 }
 
 void Compiler::lower_call_local(const isa::Slot& slot) {

@@ -37,7 +37,7 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
   // stack at every call depth (r10 moves only by whole frames, and the
   // depth limit keeps it inside): no check, as the interpreter cannot fault.
   const isa::FrameModel model = isa::frame_model(dialect_);
-  if (base == isa::kFramePointer && !r10_written_ && model.call_fp_step <= 0 &&
+  if (base == isa::kFramePointer && !sbpf_ && !r10_written_ && model.call_fp_step <= 0 &&
       static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) && off + static_cast<int>(size) <= 0) {
     unchecked_stack_ = true;
     mov(rax, field(offsetof(State, stack_delta)));
@@ -59,6 +59,7 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
   lea(rax, ptr[base_reg + off]);
   mov(rdx, rax);
   shr(rdx, 32);
+  if (model.gap_size != 0) gapped_stack_access(refused, checked, size, write);
   cmp(rdx, static_cast<uint32_t>(kTableRegions));
   jae(high_region);
   lea(rdx, ptr[rdx + rdx * 2]);
@@ -80,6 +81,33 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     cmp(rdx, qword[rcx + kLimitOffset(write)]);
     ja(refused);
     add(rax, qword[rcx]);
+    jmp(checked);
+  });
+}
+
+// sBPF v0's stack (isa::gapped_stack_offset): odd frame-sized pages are
+// gaps, even ones map to consecutive frames; only the first byte is tested
+// against a gap, as Agave does. The stack's accesses take a cold path.
+void Compiler::gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked, unsigned size, bool write) {
+  constexpr uint32_t frame = isa::kGappedFrameSize;
+  static_assert((frame & (frame - 1)) == 0);
+  Xbyak::Label& stack = new_label();
+  cmp(edx, vm::kStackRegion);
+  je(stack);
+  cold_.push_back([this, &stack, &refused, &checked, size, write] {
+    const auto region = static_cast<int>(offsetof(State, table) + vm::kStackRegion * sizeof(vm::RegionBounds));
+    L(stack);
+    test(eax, frame);
+    jnz(refused);
+    mov(ecx, eax);
+    shr(ecx, 1);
+    and_(ecx, ~(frame - 1));
+    and_(eax, frame - 1);
+    or_(eax, ecx);
+    lea(rcx, ptr[rax + size]);
+    cmp(rcx, qword[rsp + region + kLimitOffset(write)]);
+    ja(refused);
+    add(rax, qword[rsp + region]);
     jmp(checked);
   });
 }

@@ -26,6 +26,12 @@ enum class Stop : uint32_t {
   Kfunc,  // fault_addr holds the BTF id
   CallDepth,
   Preset,  // a runtime function wrote RunFrame::error
+  // sBPF only (sbpf.cpp words them as the sBPF interpreter does).
+  DivideByZero,
+  DivideOverflow,
+  CallOutsideText,  // a call or callx to a target outside the text
+  ReturnPastEnd,    // an exit returning to the cell after the last slot
+  UnknownCall,      // fault_addr holds the key
 };
 
 // One bpf-to-bpf call: where exit returns to and the caller's r6..r10.
@@ -42,6 +48,8 @@ struct RunFrame;
 // check reads them at a fixed offset from rsp; higher indices take a cold
 // path over the Context's table.
 inline constexpr uint64_t kTableRegions = 8;
+// The deepest call stack of any dialect (sBPF's 64 frames).
+inline constexpr uint32_t kMaxFrames = 64;
 
 struct State {
   uint64_t regs[isa::kRegisterCount];  // r0..r10 whenever guest code is not running
@@ -62,9 +70,10 @@ struct State {
   RunFrame* run;
   State* caller_copy;                     // the C++ side's State, which the epilogue writes back
   uint64_t stack_delta;                   // host address of a stack byte minus its guest address
+  uint64_t syscall_units;                 // sBPF: compute units syscalls charged
   vm::RegionBounds table[kTableRegions];  // regions[0..7]; zero limits past region_count
   // Not copied in or out: only guest code uses the frames.
-  Frame frames[64];
+  Frame frames[kMaxFrames];
 };
 // The part the prologue copies in and the epilogue copies back.
 inline constexpr size_t kSharedQwords = offsetof(State, frames) / 8;
@@ -92,6 +101,9 @@ uint64_t bpfkit_jit_tail_call(State* state, uint64_t pc);
 // 0: a helper ran, continue; 1: the error is set; 2: tail call, jump to
 // jump_to; 3: enter the subprogram at jump_to.
 uint64_t bpfkit_jit_callx(State* state, uint64_t target, uint64_t pc);
+// sBPF: syscall `index` of the running code (meter in State::left, which
+// it charges): 0 with r0 set, 1 when the error is set.
+uint64_t bpfkit_jit_sbpf_syscall(State* state, uint64_t index, uint64_t pc);
 // LD_ABS (src_plus_one 0) / LD_IND (the register + 1): 0 with r0 loaded, 1 when out of bounds (r0 = 0, the
 // program ends).
 uint64_t bpfkit_jit_load_packet(State* state, uint64_t region, uint64_t size, uint64_t imm, uint64_t src_plus_one);

@@ -175,6 +175,12 @@ check sbpf-load-error 1 '"code":"WritableSectionNotSupported"' -- "$bpfkit" run 
 check_err sbpf-load-error-text 1 ".bss" -- "$bpfkit" run "$elfs/bss_section_sbpfv0.so"
 check sbpf-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --input "$tmp/empty.bin" --json
 check sbpf-reloc 0 "0x100000120" -- "$bpfkit" run "$elfs/reloc_64_64_sbpfv0.so" --input "$tmp/empty.bin"
+check sbpf-jit 0 '{"r0":"0x3","instructions":16,"compute_units":16}' -- "$bpfkit" run "$elfs/relative_call_sbpfv0.so" --input "$tmp/one.bin" --json --engine jit
+check sbpf-jit-cu-short 1 '"code":"ExceededMaxInstructions"' -- \
+  "$bpfkit" run "$elfs/relative_call.so" --input "$tmp/one.bin" --cu 15 --json --engine jit
+check sbpf-jit-fault 1 '"code":"CallDepthExceeded"' -- "$bpfkit" run "$elfs/callx_unaligned.so" --input "$tmp/empty.bin" --json --engine jit
+check sbpf-jit-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --input "$tmp/empty.bin" --json --engine jit
+check_err sbpf-jit-runtime 2 "interpreter only" -- "$bpfkit" run "$elfs/strict_header.so" --engine jit
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
 check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json

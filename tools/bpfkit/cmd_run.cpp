@@ -414,8 +414,10 @@ int run_input(const InputFile& input, Printer& printer) {
       return printer.fail(*verdict.error, kExitRejected);
     }
   }
-  if (sbpf && options.engine == "jit")
-    return printer.fail(make_error(Errc::Unsupported, "--engine jit runs Linux eBPF programs only (sBPF: not yet)"),
+  if (runtime && sbpf && options.engine == "jit")
+    return printer.fail(make_error(Errc::Unsupported,
+                                   "--engine jit: the Solana runtime (accounts) runs sBPF on the "
+                                   "interpreter only; without accounts the JIT runs it"),
                         kExitBadInput);
   if (runtime && sbpf) {
     SolanaRunOptions solana = options.solana;
