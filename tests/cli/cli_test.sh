@@ -180,6 +180,7 @@ check sbpf-jit-cu-short 1 '"code":"ExceededMaxInstructions"' -- \
   "$bpfkit" run "$elfs/relative_call.so" --input "$tmp/one.bin" --cu 15 --json --engine jit
 check sbpf-jit-fault 1 '"code":"CallDepthExceeded"' -- "$bpfkit" run "$elfs/callx_unaligned.so" --input "$tmp/empty.bin" --json --engine jit
 check sbpf-jit-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --input "$tmp/empty.bin" --json --engine jit
+check sbpf-jit-dump 0 "sub r11" -- "$bpfkit" jit "$elfs/relative_call.so" --dump
 check_err sbpf-jit-runtime 2 "interpreter only" -- "$bpfkit" run "$elfs/strict_header.so" --engine jit
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"

@@ -40,9 +40,6 @@ int run() {
   auto opened = open_program(*input, open_options);
   if (!opened) return printer.fail(opened.error(), read_failure_status(opened.error()));
   const isa::Program& program = opened->program;
-  if (program.dialect->family != isa::Family::Linux)
-    return printer.fail(make_error(Errc::Unsupported, "the JIT translates Linux eBPF programs only (sBPF: not yet)"),
-                        kExitRejected);
   vm::Context context(*program.dialect);
   if (auto maps = context.add_maps(program); !maps) return printer.fail(maps.error(), kExitRejected);
   auto jit = jit::Jit::create(program, context);
