@@ -1,9 +1,10 @@
-// Times the sBPF interpreter on loop-heavy programs built from slots, in v0
-// (gapped stack) and v3, with compute metering on, and reports nanoseconds
-// per executed instruction (best of --repeat runs, default 5).
+// Times the sBPF interpreter (or the JIT) on loop-heavy programs built from
+// slots, in v0 (gapped stack) and v3, with compute metering on, and reports
+// nanoseconds per executed instruction (best of --repeat runs, default 5).
 //
 //   bpfkit_sbpf_bench              every program
 //   bpfkit_sbpf_bench --repeat 9
+//   bpfkit_sbpf_bench --engine jit the JIT, exact metering included
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bpfkit/jit.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/vm.hpp"
 
@@ -110,12 +112,14 @@ struct Bench {
 };
 
 // Best ns per instruction of `repeat` runs; false if a run failed.
-bool time_one(const Bench& bench, const isa::Dialect& dialect, int repeat) {
+bool time_one(const Bench& bench, const isa::Dialect& dialect, int repeat, bool jit) {
   vm::Context context(dialect);
   context.helpers() = vm::HelperTable{};  // the kernels call nothing
   context.set_budget(uint64_t{1} << 40);  // metering on, never the limit
   auto program = load::raw_program(bench.code.slots, bench.name, dialect);
-  auto interpreter = program ? vm::sbpf::Interpreter::create(*program, context) : program.error();
+  Expected<std::unique_ptr<vm::Engine>> interpreter = !program ? Expected<std::unique_ptr<vm::Engine>>(program.error())
+                                                      : jit    ? jit::make_jit(*program, context)
+                                                               : vm::make_interpreter(*program, context);
   if (!interpreter) {
     std::fprintf(stderr, "%s %s: %s\n", bench.name, std::string(dialect.name).c_str(),
                  to_string(interpreter.error()).c_str());
@@ -125,7 +129,7 @@ bool time_one(const Bench& bench, const isa::Dialect& dialect, int repeat) {
   uint64_t units = 0;
   for (int i = 0; i < repeat; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    const vm::RunResult result = interpreter->run(context);
+    const vm::RunResult result = (*interpreter)->run(context);
     const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
     if (result.error || result.r0 != bench.expected_r0) {
       std::fprintf(stderr, "%s %s: %s r0 = %llu, expected %llu\n", bench.name, std::string(dialect.name).c_str(),
@@ -145,8 +149,11 @@ bool time_one(const Bench& bench, const isa::Dialect& dialect, int repeat) {
 
 int main(int argc, char** argv) {
   int repeat = 5;
-  for (int i = 1; i < argc; ++i)
+  bool jit = false;
+  for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--engine") == 0 && i + 1 < argc) jit = std::strcmp(argv[++i], "jit") == 0;
+  }
   const Bench benches[] = {
       {"fib", fib(20'000'000), fib_expected(20'000'000)},
       {"stack_sum", stack_sum(20'000'000), 20'000'000ull * 20'000'001ull / 2},
@@ -154,6 +161,7 @@ int main(int argc, char** argv) {
   };
   bool ok = true;
   for (const Bench& bench : benches)
-    for (const isa::Dialect* dialect : {&isa::kSbpfV0, &isa::kSbpfV3}) ok = time_one(bench, *dialect, repeat) && ok;
+    for (const isa::Dialect* dialect : {&isa::kSbpfV0, &isa::kSbpfV3})
+      ok = time_one(bench, *dialect, repeat, jit) && ok;
   return ok ? 0 : 1;
 }

@@ -225,6 +225,80 @@ std::vector<isa::Slot> random_sbpf_slots(std::mt19937_64& rng, const isa::Dialec
   return slots;
 }
 
+// ---- Edges the random programs rarely reach ---------------------------------------
+
+using isa::Op;
+using test::Code;
+
+// Both engines on `code`; the JIT's fault name (empty: none), after
+// checking it against the interpreter.
+std::string jit_fault(const Code& code, const isa::Dialect& dialect, uint64_t budget = 1000) {
+  const isa::Program program = executable(code.slots, dialect);
+  expect_same_sbpf_run(program, {}, budget);
+  const SbpfRun jit = run_sbpf(true, program, {}, budget);
+  EXPECT_EQ(jit.prepare_error, "");
+  return jit.result.error ? std::string(jit.result.error->name()) : "";
+}
+
+TEST(JitSbpf, ReturnPastTheTextFaultsAtTheExit) {
+  Code code;
+  code.add(Op::ja, 0, 0, 1).exit().add(Op::call_local, 0, 0, 0, -2);  // calls pc 1, returns to pc 3
+  EXPECT_EQ(jit_fault(code, isa::kSbpfV3), "CallOutsideTextSegment");
+  Code keyed;  // v0: the call by pc 1's key
+  keyed.add(Op::ja, 0, 0, 2).mov(0, 5).exit().call(static_cast<int32_t>(isa::sbpf_pc_key(1)));
+  EXPECT_EQ(jit_fault(keyed, isa::kSbpfV0), "CallOutsideTextSegment");
+}
+
+TEST(JitSbpf, SignedDivisionOverflowTraps) {
+  Code wide;  // r1 = INT64_MIN by mov32 + hor, then r1 / -1
+  wide.add(Op::mov32_imm, 1, 0, 0, 0)
+      .add(Op::hor64_imm, 1, 0, 0, INT32_MIN)
+      .add(Op::sdiv64_pqr_imm, 1, 0, 0, -1)
+      .exit();
+  EXPECT_EQ(jit_fault(wide, isa::kSbpfV2), "DivideOverflow");
+  Code narrow;
+  narrow.add(Op::mov32_imm, 1, 0, 0, INT32_MIN).add(Op::mov64_imm, 2, 0, 0, -1).add(Op::srem32_reg, 1, 2).exit();
+  EXPECT_EQ(jit_fault(narrow, isa::kSbpfV2), "DivideOverflow");
+  Code fine;  // -1 / -1 and INT32_MIN / 1 do not trap
+  fine.add(Op::mov64_imm, 1, 0, 0, -1).add(Op::sdiv64_pqr_imm, 1, 0, 0, -1).mov(3, INT32_MIN);
+  fine.add(Op::sdiv32_pqr_imm, 3, 0, 0, 1).add(Op::mov64_reg, 0, 3).exit();
+  EXPECT_EQ(jit_fault(fine, isa::kSbpfV2), "");
+}
+
+TEST(JitSbpf, CallxIntoTheSecondSlotOfAnLddw) {
+  Code code;  // slot 2 is lddw's second half
+  code.lddw(5, kText + 2 * 8).add(Op::callx, 0, 0, 0, 5).exit();
+  Code second;
+  second.lddw(5, kText + 1 * 8).add(Op::callx, 0, 0, 0, 5).exit();
+  EXPECT_EQ(jit_fault(second, isa::kSbpfV0), "UnsupportedInstruction");
+  EXPECT_EQ(jit_fault(code, isa::kSbpfV0), "CallDepthExceeded");
+}
+
+TEST(JitSbpf, EveryBudgetOfACallChainWithSyscalls) {
+  // v3: pc 0 calls pc 3 (which logs r0 via sol_log_64_ and returns), twice.
+  Code code;
+  const auto log64 = static_cast<int32_t>(isa::murmur3_32("sol_log_64_"));
+  code.add(Op::call_local, 0, 1, 0, 2).add(Op::call_local, 0, 1, 0, 1).exit();
+  code.mov(0, 7).add(Op::call, 0, 0, 0, log64).exit();
+  const isa::Program program = executable(code.slots, isa::kSbpfV3);
+  const SbpfRun full = run_sbpf(false, program, {}, 100000);
+  ASSERT_FALSE(full.result.error) << to_string(*full.result.error);
+  EXPECT_GT(full.result.compute_units, full.result.instructions);  // the syscall charged
+  for (uint64_t budget = 1; budget <= full.result.compute_units + 1; ++budget) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    expect_same_sbpf_run(program, {}, budget);
+  }
+}
+
+TEST(JitSbpf, EntryInsideTheText) {
+  Code code;
+  code.mov(0, 1).exit().mov(0, 2).exit();
+  isa::Program program = executable(code.slots, isa::kSbpfV0);
+  program.entry = 2;
+  expect_same_sbpf_run(program, {}, 100);
+  EXPECT_EQ(run_sbpf(true, program, {}, 100).result.r0, 2u);
+}
+
 std::vector<uint8_t> input_bytes(uint64_t seed) {
   std::vector<uint8_t> bytes(64);
   std::mt19937_64 rng(seed);
