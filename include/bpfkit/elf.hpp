@@ -302,6 +302,7 @@ uint32_t kernel_version_of(std::string_view release);
 Expected<std::vector<uint8_t>> kconfig_image(const ObjectInfo& info, const KconfigValues& values);
 
 class Linker;
+class ObjectWriter;
 
 class EbpfObject {
  public:
@@ -340,6 +341,33 @@ class EbpfObject {
   // type relocations and a poisoned instruction for the others. An access
   // the object's own BTF cannot follow is an error naming the relocation.
   Expected<CoreResult> resolve_core(size_t index, const Btf& target) const;
+
+  // ---- Writing the object again (object_writer.cpp) ----
+  //
+  // New code for one function of the object (one of info().programs):
+  // `program`'s first function, at slot 0, as load_program() places a
+  // program (e.g. after optimisation through the IR). Its calls and function
+  // addresses name the other functions of `program` by name, which must be
+  // functions of this object; its lddw name `program->maps`, which must be
+  // maps of this object (by name) or are added to it (see rewrite).
+  struct NewCode {
+    const ProgramInfo* function = nullptr;
+    const isa::Program* program = nullptr;
+  };
+  struct Rewritten {
+    std::vector<uint8_t> bytes;      // the ELF object
+    std::vector<std::string> notes;  // what was dropped or added, for the user
+  };
+  // The object written again with each function of `code` replaced: every
+  // other function keeps its bytes; sections, symbols (function symbols
+  // moved), maps, global data, license and `.BTF` stay; the code sections'
+  // relocations are made again for the new instruction indices (map and
+  // global-data lddw, calls and function addresses: calls into `.text` by
+  // relocation against the callee's symbol, as libbpf wants). `.BTF.ext`
+  // (func_info, line_info, CO-RE records of the old code) is dropped, with a
+  // note. A map a new program names that the object lacks (an
+  // instrumentation's) is added as a legacy `maps` definition, with a note.
+  Expected<Rewritten> rewrite(std::span<const NewCode> code) const;
 
  private:
   // load_program()'s first step, the linker's output (link.cpp).
@@ -401,6 +429,7 @@ class EbpfObject {
   std::unordered_map<std::string_view, uint64_t> kconfig_offset_;    // extern name -> offset in `.kconfig`
   std::shared_ptr<const detail::BtfTypes> local_btf_;                // `.BTF`, when CO-RE relocations need it
   friend class Linker;
+  friend class ObjectWriter;
 };
 
 // ---- sBPF shared objects -------------------------------------------------------

@@ -17,8 +17,8 @@ check opt-bin-runs 0 "0x2a" -- "$bpfkit" run "$tmp/answer.bin"
 check opt-stats 0 "instructions: 2 before, 2 after" -- "$bpfkit" opt -O0 "$examples/answer.hex" -o "$tmp/a.bin" --stats
 check opt-json 0 '"instructions_before":2' -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.bin" --json
 check opt-print 0 "; after lift" -- "$bpfkit" opt -O0 "$examples/answer.hex" -o "$tmp/a.bin" --print-after-all
-check_err opt-elf-refused 2 "writing ELF objects is not supported yet" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.o"
-check_err opt-bad-extension 2 "needs the extension .bin or .hex" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.txt"
+check_err opt-elf-needs-object 2 "needs an eBPF object input" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.o"
+check_err opt-bad-extension 2 "needs the extension .bin, .hex or .o" -- "$bpfkit" opt "$examples/answer.hex" -o "$tmp/a.txt"
 check opt-passes 0 "" -- "$bpfkit" opt "$examples/factorial.s" -o "$tmp/passes.hex" --passes sccp,cse,dce,simplifycfg
 check opt-passes-runs 0 "$("$bpfkit" run "$examples/factorial.s")" -- "$bpfkit" run "$tmp/passes.hex"
 check opt-O2-runs 0 "$("$bpfkit" run "$examples/factorial.s")" -- "$bpfkit" run "$examples/factorial.s" --opt O2

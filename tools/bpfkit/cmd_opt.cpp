@@ -1,10 +1,15 @@
 // `bpfkit opt FILE -o OUT [-O0|-O1|-O2] [--passes ...] [--print-after-all]
 // [--stats]`: lift a program to the SSA IR, run the optimisation pipeline
-// of the level, generate bytecode again. -O0 is lift + codegen.
+// of the level, generate bytecode again. -O0 is lift + codegen. An eBPF
+// object in and OUT.o out: every function of the object (or the one
+// --section/--function choose) is optimised and the object written again
+// (elf::EbpfObject::rewrite).
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "bpfkit/elf.hpp"
 #include "bpfkit/ir.hpp"
 #include "bpfkit/ir/codegen.hpp"
 #include "commands.hpp"
@@ -43,13 +48,14 @@ Expected<isa::Program> program_of(const InputFile& input) {
   return load::raw_program(std::move(code->slots), input.name, *open_options.dialect, open_options.sbpf);
 }
 
-// OUT.bin: the bytes; OUT.hex: one slot a line. An object (OUT.o, its
-// program's section rewritten and the rest kept) is not written yet.
-Expected<std::string> encode_output(const isa::Program& program, const InputFile& input) {
+bool object_output() {
   const std::string ext = std::filesystem::path(options.output).extension().string();
-  if (ext == ".o" || ext == ".so")
-    return usage("opt: writing ELF objects is not supported yet; give OUT.bin or OUT.hex for " + input.name +
-                 "'s code");
+  return ext == ".o" || ext == ".so";
+}
+
+// OUT.bin: the bytes; OUT.hex: one slot a line (OUT.o: run_object).
+Expected<std::string> encode_output(const isa::Program& program) {
+  const std::string ext = std::filesystem::path(options.output).extension().string();
   if (ext == ".bin") {
     const std::vector<uint8_t> bytes = isa::to_bytes(program.slots);
     return std::string(bytes.begin(), bytes.end());
@@ -59,7 +65,7 @@ Expected<std::string> encode_output(const isa::Program& program, const InputFile
     for (const isa::Slot& slot : program.slots) out += isa::slot_hex(slot) + "\n";
     return out;
   }
-  return usage("opt: output '" + options.output + "' needs the extension .bin or .hex");
+  return usage("opt: output '" + options.output + "' needs the extension .bin, .hex or .o (for an eBPF object)");
 }
 
 Expected<void> write_file(const std::string& path, const std::string& bytes) {
@@ -73,17 +79,107 @@ Expected<void> write_file(const std::string& path, const std::string& bytes) {
   return {};
 }
 
+// Lift, run the pipeline, generate: one program.
+Expected<isa::Program> optimize_one(const isa::Program& program, std::span<const ir::PassStep> steps, Printer& printer,
+                                    ir::CodegenStats& stats) {
+  auto module = ir::lift(program);
+  if (!module) return module.error();
+  if (options.print_after_all) printer.out() << "; after lift\n" << ir::print(**module);
+  ir::PipelineOptions pipeline;
+  if (options.print_after_all)
+    pipeline.after_pass = [&](const ir::PassInfo& pass, ir::Function& fn, bool changed) {
+      if (changed) printer.out() << "; after " << pass.name << " on @" << fn.name() << "\n" << ir::print(fn);
+    };
+  auto optimized = ir::run_pipeline(**module, steps, pipeline);
+  if (!optimized) return optimized.error();
+  return ir::generate(**module, {.original = &program, .stats = &stats});
+}
+
+// The target of the object's CO-RE relocations: the running kernel's BTF.
+Expected<std::optional<elf::Btf>> core_target(const elf::EbpfObject& object, Printer& printer) {
+  if (object.info().core_relocations.empty() || !std::filesystem::exists(elf::kVmlinuxBtfPath))
+    return std::optional<elf::Btf>();
+  auto bytes = read_file(elf::kVmlinuxBtfPath);
+  if (!bytes) return bytes.error();
+  auto btf = elf::Btf::parse(*bytes, elf::kVmlinuxBtfPath);
+  if (!btf) return btf.error();
+  printer.err() << "note: CO-RE relocations resolved against " << elf::kVmlinuxBtfPath
+                << ": the output is for this kernel\n";
+  return std::optional<elf::Btf>(std::move(*btf));
+}
+
+void print_stats(Printer& printer, size_t before, size_t after, const ir::CodegenStats& stats) {
+  if (printer.json()) {
+    printer.print_json(Json{{"output", options.output},
+                            {"instructions_before", before},
+                            {"instructions_after", after},
+                            {"spilled", stats.spilled},
+                            {"rematerialised", stats.rematerialised},
+                            {"copies", stats.copies},
+                            {"frame_bytes", stats.frame_bytes}});
+  } else if (options.stats) {
+    printer.out() << "instructions: " << before << " before, " << after << " after\n"
+                  << "codegen: " << stats.copies << " copies, " << stats.spilled << " spilled, " << stats.rematerialised
+                  << " rematerialised, frame " << stats.frame_bytes << " bytes\n";
+  }
+}
+
+// An eBPF object in, an object out: each chosen function optimised as the
+// program load_program() makes of it, its own code written back in place.
+int run_object(const InputFile& input, std::span<const ir::PassStep> steps, Printer& printer) {
+  auto object = elf::EbpfObject::parse(input.bytes, input.name);
+  if (!object) return printer.fail(object.error(), kExitBadInput);
+  std::vector<const elf::ProgramInfo*> chosen;
+  if (!options.section.empty() || !options.function.empty()) {
+    auto one = object->choose_program(options.section, options.function);
+    if (!one) return printer.fail(one.error(), kExitBadInput);
+    chosen.push_back(*one);
+  } else {
+    for (const elf::ProgramInfo& p : object->info().programs) chosen.push_back(&p);
+  }
+  auto target = core_target(*object, printer);
+  if (!target) return printer.fail(target.error(), kExitBadInput);
+  elf::LoadOptions load_options;
+  if (*target) load_options.core_target = &**target;
+  std::deque<isa::Program> generated;  // stable addresses for NewCode
+  std::vector<elf::EbpfObject::NewCode> code;
+  ir::CodegenStats stats, total;
+  size_t before = 0, after = 0;
+  for (const elf::ProgramInfo* p : chosen) {
+    auto program = object->load_program(*p, load_options);
+    if (!program) return printer.fail(program.error(), kExitRejected);
+    auto out = optimize_one(*program, steps, printer, stats);
+    if (!out) return printer.fail(out.error(), kExitRejected);
+    generated.push_back(std::move(*out));
+    code.push_back({p, &generated.back()});
+    before += p->slots;
+    after += generated.back().functions.size() > 1 ? generated.back().functions[1].start : generated.back().size();
+    total.copies += stats.copies, total.spilled += stats.spilled, total.rematerialised += stats.rematerialised;
+    total.frame_bytes = std::max(total.frame_bytes, stats.frame_bytes);
+  }
+  auto rewritten = object->rewrite(code);
+  if (!rewritten) return printer.fail(rewritten.error(), kExitRejected);
+  for (const std::string& note : rewritten->notes) printer.err() << "note: " << note << "\n";
+  const std::string bytes(rewritten->bytes.begin(), rewritten->bytes.end());
+  if (auto written = write_file(options.output, bytes); !written) return printer.fail(written.error(), kExitBadInput);
+  print_stats(printer, before, after, total);
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_options(CLI::App& app) {
   app.add_option("FILE", options.file, "program: raw .bin, hex, assembly, eBPF object")->required();
-  app.add_option("-o,--output", options.output, "OUT.bin or OUT.hex (the generated code)")->required();
+  app.add_option("-o,--output", options.output,
+                 "OUT.bin or OUT.hex (the generated code), or OUT.o (an eBPF object written again)")
+      ->required();
   app.add_option("-O", options.level, "-O0: lift and generate code, no passes; -O1; -O2 (the default)")
       ->check(CLI::IsMember({"0", "1", "2"}));
   app.add_option("--passes", options.passes, "run these passes instead of a level's: a,b(k=v),...");
   app.add_flag("--print-after-all", options.print_after_all, "print the IR after lifting and after every pass");
   app.add_flag("--stats", options.stats, "print instruction counts before and after, and code generation counts");
-  app.add_option("--section", options.section, "ELF object: the program's section");
+  app.add_option("--section", options.section,
+                 "ELF object: the program's section (OUT.o: optimise only it; default: every function)");
   app.add_option("--function", options.function, "ELF object: the program's function");
   app.add_option("--dialect", options.dialect, "raw inputs: linux (default), sbpf-v0 .. sbpf-v3")
       ->check(CLI::IsMember(dialect_names()));
@@ -98,38 +194,22 @@ int run() {
   if (!steps) return printer.fail(usage("opt: --passes: " + steps.error().message), kExitBadInput);
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error(), kExitBadInput);
+  if (object_output()) {
+    if (input->kind != InputKind::EbpfObject)
+      return printer.fail(usage("opt: an object output (" + options.output + ") needs an eBPF object input; " +
+                                input->name + " is " + std::string(describe(input->kind))),
+                          kExitBadInput);
+    return run_object(*input, *steps, printer);
+  }
   auto program = program_of(*input);
   if (!program) return printer.fail(program.error());
-  auto module = ir::lift(*program);
-  if (!module) return printer.fail(module.error(), kExitRejected);
-  if (options.print_after_all) printer.out() << "; after lift\n" << ir::print(**module);
-  ir::PipelineOptions pipeline;
-  if (options.print_after_all)
-    pipeline.after_pass = [&](const ir::PassInfo& pass, ir::Function& fn, bool changed) {
-      if (changed) printer.out() << "; after " << pass.name << " on @" << fn.name() << "\n" << ir::print(fn);
-    };
-  auto optimized = ir::run_pipeline(**module, *steps, pipeline);
-  if (!optimized) return printer.fail(optimized.error(), kExitRejected);
   ir::CodegenStats stats;
-  auto generated = ir::generate(**module, {.original = &*program, .stats = &stats});
+  auto generated = optimize_one(*program, *steps, printer, stats);
   if (!generated) return printer.fail(generated.error(), kExitRejected);
-  auto bytes = encode_output(*generated, *input);
+  auto bytes = encode_output(*generated);
   if (!bytes) return printer.fail(bytes.error(), kExitBadInput);
   if (auto written = write_file(options.output, *bytes); !written) return printer.fail(written.error(), kExitBadInput);
-  const size_t before = program->size(), after = generated->size();
-  if (printer.json()) {
-    printer.print_json(Json{{"output", options.output},
-                            {"instructions_before", before},
-                            {"instructions_after", after},
-                            {"spilled", stats.spilled},
-                            {"rematerialised", stats.rematerialised},
-                            {"copies", stats.copies},
-                            {"frame_bytes", stats.frame_bytes}});
-  } else if (options.stats) {
-    printer.out() << "instructions: " << before << " before, " << after << " after\n"
-                  << "codegen: " << stats.copies << " copies, " << stats.spilled << " spilled, " << stats.rematerialised
-                  << " rematerialised, frame " << stats.frame_bytes << " bytes\n";
-  }
+  print_stats(printer, program->size(), generated->size(), stats);
   return kExitOk;
 }
 
