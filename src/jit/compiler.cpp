@@ -119,7 +119,10 @@ void Compiler::find_blocks() {
   for (const auto& function : program_.functions)
     if (function.start < size) leader_[function.start] = true;
   for (size_t pc = 0; pc < size; ++pc) {
-    if (has_callx_) leader_[pc] = true;  // sBPF's callx may land on a second slot: it faults there
+    // Linux's callx (through the runtime) lands on block entries only; sBPF's
+    // (through a table) also enters blocks in the middle (mid_entry_) and
+    // may land on a second slot, which faults.
+    if (has_callx_ && (!sbpf_ || !program_.ops[pc])) leader_[pc] = true;
     if (!program_.ops[pc]) continue;
     const Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
@@ -249,6 +252,7 @@ void Compiler::emit_block(const Block& block) {
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
     pc_ = pc;
     correction_ = block.count - 1 - index;
+    if (entered_inside_ && pc != block.start) emit_mid_entry(pc, block.count - index);
     const size_t start = pc == block.start ? begin : getSize();
     emit_instruction(pc);
     hot_range_[pc] = {start, getSize()};
@@ -268,10 +272,30 @@ void Compiler::emit_block(const Block& block) {
   });
 }
 
+// sBPF's callx may enter a block at any instruction: there the code meters
+// the rest of the block (`remaining` instructions), then continues in the
+// hot copy, or in the metered copy when the budget ends within it. The
+// hot copy's fault corrections already count from the faulting instruction
+// to the block end, so they hold for either entry.
+void Compiler::emit_mid_entry(uint32_t pc, uint32_t remaining) {
+  L(inside_[pc]);
+  cold_.push_back([this, pc, remaining] {
+    Xbyak::Label& short_of_budget = new_label();
+    L(mid_entry_[pc]);
+    sub(kMeter, remaining);
+    jbe(short_of_budget);
+    jmp(inside_[pc]);
+    L(short_of_budget);
+    add(kMeter, remaining);
+    jmp(metered_at_[pc]);
+  });
+}
+
 void Compiler::emit_metered_block(const Block& block) {
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) {
     pc_ = pc;
     correction_ = 0;
+    if (entered_inside_) L(metered_at_[pc]);
     dec(kMeter);
     jz(fault(Stop::Budget));
     emit_instruction(pc);
@@ -362,6 +386,12 @@ void Compiler::emit_cold() {
 Expected<void> Compiler::compile() {
   if (auto checked = check_program(); !checked) return checked.error();
   if (sbpf_) resolve_sbpf_calls();
+  entered_inside_ = sbpf_ && has_callx_;
+  if (entered_inside_) {
+    inside_ = std::vector<Xbyak::Label>(program_.size());
+    metered_at_ = std::vector<Xbyak::Label>(program_.size());
+    mid_entry_ = std::vector<Xbyak::Label>(program_.size());
+  }
   find_blocks();
   emit_prologue();
   for (const Block& block : blocks_) emit_block(block);
@@ -407,7 +437,10 @@ void Compiler::finish(Jit::Code& code) {
   code.unchecked_stack = unchecked_stack_;
   if (sbpf_) {
     for (size_t pc = 0; pc < program_.size(); ++pc)
-      if (leader_[pc]) callx_targets_[pc] = entry_[pc].getAddress();
+      if (leader_[pc])
+        callx_targets_[pc] = entry_[pc].getAddress();
+      else if (entered_inside_ && program_.ops[pc])
+        callx_targets_[pc] = mid_entry_[pc].getAddress();
     code.callx_targets = std::move(callx_targets_);  // the buffer the code points at moves along
     code.syscalls = std::move(syscalls_);
     code.rodata = program_.rodata;

@@ -38,6 +38,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void emit_prologue();
   void emit_block(const Block& block);
   void emit_metered_block(const Block& block);
+  void emit_mid_entry(uint32_t pc, uint32_t remaining);
   void emit_instruction(uint32_t pc);
   void emit_shared_exits();
   void emit_cold();
@@ -121,6 +122,10 @@ class Compiler : public Xbyak::CodeGenerator {
   std::vector<const void*> callx_targets_;  // allocated up front: the code holds its address
   Xbyak::Label return_past_end_;
   bool exit_saves_pc_ = false;  // some call may return past the end: exits tell where they were
+  // With callx, labels by pc inside blocks: the hot copy, the metered copy,
+  // and the entry that meters the rest of the block (emit_mid_entry).
+  bool entered_inside_ = false;
+  std::vector<Xbyak::Label> inside_, metered_at_, mid_entry_;
 };
 
 }  // namespace bpfkit::jit

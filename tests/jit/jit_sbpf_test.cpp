@@ -147,6 +147,29 @@ bool verifies(const std::vector<isa::Slot>& slots, const isa::Dialect& dialect) 
   return isa::decode(std::span<const isa::Slot>(slots), dialect).has_value();
 }
 
+// Puts a text address (of slot 0..`slots_after` - 1, sometimes unaligned)
+// in the register the last slot, a callx, reads, when the program still
+// verifies with it.
+template <class Rng>
+void aim_callx(std::vector<isa::Slot>& slots, const isa::Dialect& dialect, size_t slots_after, Rng& rng) {
+  const isa::Slot callx = slots.back();
+  const auto target = static_cast<uint8_t>(isa::callx_register(callx, dialect));
+  const uint64_t address = kText + 8 * (rng() % slots_after) + (rng() % 4 == 0 ? rng() % 8 : 0);
+  std::vector<isa::Slot> trial(slots.begin(), slots.end() - 1);
+  if (isa::has_row(isa::Op::hor64_imm, dialect)) {
+    trial.push_back(
+        isa::encode(isa::Op::mov32_imm, target, 0, 0, static_cast<int32_t>(static_cast<uint32_t>(address))));
+    trial.push_back(isa::encode(isa::Op::hor64_imm, target, 0, 0, static_cast<int32_t>(address >> 32)));
+  } else {
+    auto pair = isa::encode_lddw(target, address);
+    trial.insert(trial.end(), pair.begin(), pair.end());
+  }
+  trial.push_back(callx);
+  std::vector<isa::Slot> whole = trial;
+  whole.insert(whole.end(), 3, isa::encode(isa::Op::exit));
+  if (isa::decode(std::span<const isa::Slot>(whole), dialect).has_value()) slots = std::move(trial);
+}
+
 // Random rows of the version with small jumps, registers biased to the
 // pointer registers (r1: input, r10: stack), interesting immediates, calls
 // of real syscalls and of the keyed functions; most fault, loop until the
@@ -215,6 +238,7 @@ std::vector<isa::Slot> random_sbpf_slots(std::mt19937_64& rng, const isa::Dialec
       trial.push_back(exit);  // room for forward jumps
       if (verifies(trial, dialect)) {
         slots.push_back(candidate);
+        if (sem.operation == isa::Operation::Callx && rng() % 4 != 0) aim_callx(slots, dialect, count + 3, rng);
         break;
       }
     }
