@@ -20,6 +20,9 @@ constexpr uint64_t kElfMapDefSize = 36;           // iproute2's struct bpf_elf_m
 // (the VM allocates each section's size, .bss included) and its map names.
 constexpr uint64_t kMaxGlobalData = uint64_t{1} << 26;    // 64 MiB in all, far above what the kernel accepts
 constexpr uint64_t kMaxMapNameBytes = uint64_t{1} << 24;  // 16 MiB of names in all
+// The kernel's KMALLOC_MAX_SIZE on x86-64: array_map_alloc_check refuses a
+// larger value_size with E2BIG.
+constexpr uint64_t kMaxArrayValueSize = uint64_t{1} << 22;
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -220,6 +223,12 @@ Expected<void> EbpfObject::read_kconfig_externs() {
     e.offset = (end + align - 1) / align * align;
     end = e.offset + e.size;
     kconfig_offset_[e.name] = e.offset;
+    // The sizes come from BTF, so a crafted object can ask for gigabytes.
+    // The map is an array map, whose value the kernel caps (E2BIG).
+    if (end > kMaxArrayValueSize)
+      return fail(Errc::LimitExceeded, in.input_name(), btf->offset,
+                  ".kconfig externs need " + std::to_string(end) + " bytes; an array map value holds at most " +
+                      std::to_string(kMaxArrayValueSize) + " (extern " + quoted(e.name) + ")");
   }
   isa::MapSpec spec;
   spec.name = ".kconfig";

@@ -818,5 +818,50 @@ TEST(HostileObject, BtfDatasecOfOneLargeStruct) {
   EXPECT_EQ(obj->info().maps[0].max_entries, 16u);
 }
 
+// A `.kconfig` extern's size comes from BTF: a char array of 1 GiB must be
+// refused (the kernel's array map value limit), not allocated. fuzz_elf
+// found the allocation as a timeout.
+TEST(HostileObject, KconfigExternOfAGibibyteIsRefused) {
+  std::vector<uint8_t> strings = {0};
+  auto str = [&](std::string_view text) {
+    const auto at = static_cast<uint32_t>(strings.size());
+    strings.insert(strings.end(), text.begin(), text.end());
+    strings.push_back(0);
+    return at;
+  };
+  std::vector<uint32_t> types;  // BTF type records as u32 words
+  auto type = [&](uint32_t name, uint32_t kind, uint32_t vlen, uint32_t size_or_type) {
+    types.insert(types.end(), {name, kind << 24 | vlen, size_or_type});
+  };
+  type(str("char"), 1, 0, 1);  // [1] char: INT, 8 bits, BTF_INT_CHAR
+  types.push_back(2u << 24 | 8);
+  type(0, 3, 0, 0);  // [2] char[1 GiB]
+  types.insert(types.end(), {1, 1, 1u << 30});
+  type(str("CONFIG_HUGE"), 14, 0, 2);  // [3] VAR of [2], extern
+  types.push_back(2);
+  type(str(".kconfig"), 15, 1, 0);  // [4] DATASEC with [3]
+  types.insert(types.end(), {3, 0, 1u << 30});
+  const uint32_t header[6] = {0x0001eb9f,
+                              24,
+                              0,
+                              static_cast<uint32_t>(types.size() * 4),
+                              static_cast<uint32_t>(types.size() * 4),
+                              static_cast<uint32_t>(strings.size())};
+  const auto* header_bytes = reinterpret_cast<const uint8_t*>(header);
+  const auto* type_bytes = reinterpret_cast<const uint8_t*>(types.data());
+  std::vector<uint8_t> btf(header_bytes, header_bytes + sizeof header);
+  btf.insert(btf.end(), type_bytes, type_bytes + types.size() * 4);
+  btf.insert(btf.end(), strings.begin(), strings.end());
+
+  ObjectBuilder b;
+  xdp_program(b);
+  b.section({".BTF", elf::kShtProgbits, 0, btf});
+  b.symbol("CONFIG_HUGE", elf::kStbGlobal, elf::kSttNotype, 0, 0, 0);
+  auto obj = EbpfObject::parse(b.build());
+  ASSERT_FALSE(obj.has_value());
+  EXPECT_EQ(obj.error().code, Errc::LimitExceeded) << to_string(obj.error());
+  EXPECT_NE(to_string(obj.error()).find("CONFIG_HUGE"), std::string::npos) << to_string(obj.error());
+}
+
 }  // namespace
 }  // namespace bpfkit
