@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "bpfkit/elf.hpp"
 #include "bpfkit/vm.hpp"
@@ -16,7 +17,16 @@ namespace {
 
 using namespace bpfkit;
 
-void run(const isa::Program& program) {
+// A 64-byte IPv4/TCP frame: what a program-type run of an XDP, tc or
+// socket filter program gets, so that the packet helpers see the pointers,
+// offsets and lengths a mutated program passes them.
+std::vector<uint8_t> test_frame() {
+  std::vector<uint8_t> frame(64, 0);
+  frame[12] = 0x08, frame[14] = 0x45, frame[16] = 0, frame[17] = 50, frame[23] = 6;
+  return frame;
+}
+
+void run(const isa::Program& program, std::optional<isa::ProgramType> type) {
   vm::Context context;
   context.set_budget(10000);
   // Maps up to 2 GiB are legal; the fuzzer keeps to small ones so that its
@@ -24,8 +34,23 @@ void run(const isa::Program& program) {
   for (const isa::MapSpec& spec : program.maps)
     if (uint64_t{spec.value_size} * spec.max_entries > (uint64_t{64} << 20) || spec.max_entries > (64u << 20)) return;
   if (!context.add_maps(program)) return;
+  // Perf event arrays read on every CPU, as `bpfkit run` sets them up.
+  for (uint32_t i = 0; i < context.map_count(); ++i)
+    if (vm::PerfEventArray* perf = context.map(i).perf_event_array()) perf->attach_readers();
+  vm::TestRunInput input;
+  const bool typed = type && (*type == isa::ProgramType::Xdp || *type == isa::ProgramType::Tc ||
+                              *type == isa::ProgramType::Socket || *type == isa::ProgramType::Kprobe);
+  if (typed) {  // as `bpfkit run --type`: the packet helpers, the tracing context
+    input.type = *type;
+    if (*type != isa::ProgramType::Kprobe) input.data_in = test_frame();
+    if (!vm::prepare_test_run(context, input)) return;
+  }
   auto interpreter = vm::Interpreter::create(program, context);
   if (!interpreter) return;
+  if (typed) {
+    static_cast<void>(vm::test_run(*interpreter, context, input));
+    return;
+  }
   uint8_t packet[64] = {};
   context.map_input(packet);
   static_cast<void>(interpreter->run(context));
@@ -53,6 +78,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   elf::LoadOptions options;
   options.core_target = own ? &*own : nullptr;
   for (const elf::ProgramInfo& program : object->info().programs)
-    if (auto loaded = object->load_program(program, options)) run(*loaded);
+    if (auto loaded = object->load_program(program, options)) run(*loaded, isa::program_type_of_section(program.section));
   return 0;
 }

@@ -382,7 +382,15 @@ class EbpfObject {
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
   };
-  Expected<Linked> link(const ProgramInfo& program, const LoadOptions& options) const;
+  // `keep`: the maps (by object index) to keep instead of those the code
+  // names and what they bring along: a tail-call group's shared list.
+  Expected<Linked> link(const ProgramInfo& program, const LoadOptions& options,
+                        const std::vector<bool>* keep = nullptr) const;
+  Expected<isa::Program> load_linked(const ProgramInfo& program, const LoadOptions& options,
+                                     const std::vector<bool>* keep) const;
+  // The maps of `program` and of every program its prog arrays' `.values`
+  // name, transitively (as keep_used_maps chooses them for each).
+  Expected<std::vector<bool>> tail_call_group_maps(const ProgramInfo& program, const LoadOptions& options) const;
   // CO-RE (core_relo.cpp): every relocation of slots [first, first + slots.size())
   // of `section` resolved and patched into `slots`, a copy of them.
   // `base` is where slots[0] is in the loaded program.
@@ -409,6 +417,7 @@ class EbpfObject {
   // The `.kconfig` map's index and the extern's offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> kconfig_extern(std::string_view name) const;
   Expected<bool> read_inner_map_slot(const SectionHeader& maps, const RelocationEntry& r, uint64_t at);
+  Expected<bool> read_program_slot(uint32_t map, uint64_t slot, const SymbolEntry& sym, uint64_t at);
   // The map whose value holds byte `offset` of `section`, and the offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> map_at(uint32_t section, uint64_t offset) const;
   std::optional<DataRelocation> data_relocation(uint32_t section, const RelocationEntry& r) const;
@@ -428,6 +437,8 @@ class EbpfObject {
   std::map<std::pair<uint32_t, uint64_t>, uint64_t> values_at_;      // map of maps origin -> its `values` offset
   std::unordered_map<std::string_view, uint64_t> kconfig_offset_;    // extern name -> offset in `.kconfig`
   std::shared_ptr<const detail::BtfTypes> local_btf_;                // `.BTF`, when CO-RE relocations need it
+  // Prog arrays' `.values`: map index -> (slot, index in info_.programs).
+  std::map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> program_slots_;
   friend class Linker;
   friend class ObjectWriter;
 };

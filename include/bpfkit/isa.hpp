@@ -169,6 +169,8 @@ std::string describe_map_type(uint32_t type);
 // only; redirect_map takes a devmap, devmap_hash, cpumap or xskmap; ...).
 bool map_helper_compatible(uint32_t map_type, uint32_t helper);
 
+struct Program;
+
 // What a program's object says about one map (legacy `struct bpf_map_def`,
 // a BTF-defined `.maps` entry, or a global-data section). Shared by the ELF
 // loader, which reads it, and the VM, which creates the map.
@@ -188,6 +190,11 @@ struct MapSpec {
   // the program's maps.
   std::shared_ptr<const MapSpec> inner;
   std::vector<std::pair<uint32_t, uint32_t>> initial_maps;
+  // Prog array: the programs the object puts in its slots (BTF `.values =
+  // { [i] = &prog }`, as libbpf's init_prog_array_slots): key -> program,
+  // each loaded with the maps of the program that names the array (the
+  // same list, by the same indices), so a tail call shares them.
+  std::vector<std::pair<uint32_t, std::shared_ptr<const Program>>> initial_programs;
 };
 
 // A pointer in global data (`u64 *p = &x;` in C: R_BPF_64_ABS64/ABS32 in a

@@ -203,6 +203,12 @@ class PerfEventArray : public Map {
  public:
   explicit PerfEventArray(const isa::MapSpec& spec);
   void output(uint32_t cpu, std::span<const uint8_t> record);
+  // Whether slot `index` holds an event (user space set it, or
+  // attach_readers did): bpf_perf_event_output's -ENOENT otherwise.
+  bool has_reader(uint32_t index) const { return index < present_.size() && present_[index]; }
+  // Fills every slot as libbpf's perf_buffer__new does (one event per CPU;
+  // the slot's value is its index here), so every CPU's records are read.
+  void attach_readers();
   // The records so far (CPU index, bytes), which are handed over.
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> drain();
 
@@ -386,6 +392,16 @@ struct Task {
   uint32_t pid = 1000, tgid = 1000, uid = 1000, gid = 1000;
   std::string comm = "bpfkit";  // at most 15 bytes are seen (TASK_COMM_LEN 16)
   uint64_t address = 0xffff888001000000;
+  // The stacks bpf_get_stackid and bpf_get_stack walk, innermost first.
+  // Userspace has none of its own: empty (the helpers' -EFAULT, as when
+  // the kernel cannot walk a callchain) unless described (run --task
+  // kstack=ADDR:ADDR..., ustack=...).
+  std::vector<uint64_t> kernel_stack, user_stack;
+  // The ids of the cgroups the task is in, with every ancestor: what
+  // current_task_under_cgroup and a test run's skb_under_cgroup answer
+  // for a cgroup array slot holding that id. 1 is the root, which holds
+  // every task; run --task cgroup=ID adds one.
+  std::vector<uint64_t> cgroups = {1};
 };
 
 // Where bpf_redirect or bpf_redirect_map last sent the packet (the kernel's

@@ -347,10 +347,11 @@ class Btf {
       shape.spec.value_size = 4;  // libbpf: a map of maps' or prog array's values are u32 ids
       auto inner = inner_shape(type, def.at, depth);
       if (!inner) return inner.error();
-      if (!*inner) continue;
-      shape.spec.inner = std::make_shared<const isa::MapSpec>(std::move(**inner));
+      // Where `.values` starts: inner maps, or a prog array's programs.
       const uint32_t bits = load32(def.extra, i * 12 + 8) & (bitfield_offsets ? 0xffffffu : 0xffffffffu);
       shape.values_offset = bits / 8;
+      if (!*inner) continue;
+      shape.spec.inner = std::make_shared<const isa::MapSpec>(std::move(**inner));
     }
     shapes_.emplace(id, shape);
     return shape;

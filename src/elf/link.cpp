@@ -28,10 +28,27 @@ bool starts_lddw(const isa::Slot& slot) { return slot.code == isa::info(isa::Op:
 
 class Linker {
  public:
-  Linker(const EbpfObject& object, const LoadOptions& options)
-      : object_(object), options_(options), in_(object.reader_) {}
+  Linker(const EbpfObject& object, const LoadOptions& options, const std::vector<bool>* keep = nullptr)
+      : object_(object), options_(options), in_(object.reader_), keep_(keep) {}
+
+  // The maps (by object index) the code of `program` and its callees names.
+  Expected<std::vector<uint32_t>> named_maps(const ProgramInfo& program) {
+    auto linked = place_and_patch(program);
+    if (!linked) return linked.error();
+    std::vector<uint32_t> maps;
+    for (uint32_t pc : map_loads_) maps.push_back(static_cast<uint32_t>(out_[pc].imm));
+    return maps;
+  }
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
+    if (auto ok = place_and_patch(program); !ok) return ok.error();
+    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_)};
+    keep_used_maps(linked);
+    return linked;
+  }
+
+ private:
+  Expected<void> place_and_patch(const ProgramInfo& program) {
     if (auto ok = load(); !ok) return ok.error();
     const uint32_t section = program.section_index;
     if (!code_.contains(section))
@@ -43,12 +60,9 @@ class Linker {
     place(section, program.offset, program.offset + program.slots);
     for (size_t i = 0; i < placed_.size(); ++i)  // place() appends: every callee is visited
       if (auto ok = patch(placed_[i]); !ok) return ok.error();
-    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_)};
-    keep_used_maps(linked);
-    return linked;
+    return {};
   }
 
- private:
   // Slots [start, end) of `section`, copied to out_ from `base`.
   struct Placed {
     uint32_t section, start, end, base;
@@ -258,6 +272,7 @@ class Linker {
       if (map < used.size() && !used[map]) used[map] = true, work.push_back(map);
     };
     for (uint32_t pc : map_loads_) use(static_cast<uint32_t>(linked.code[pc].imm));
+    if (keep_ != nullptr) used = *keep_, work.clear();  // a tail-call group's maps, closed already
     while (!work.empty()) {
       const uint32_t map = work.back();
       work.pop_back();
@@ -293,14 +308,73 @@ class Linker {
   std::vector<isa::Slot> out_;
   std::vector<EbpfObject::Function> functions_;
   std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
+  const std::vector<bool>* keep_;    // the maps to keep, when a tail-call group chose them
 };
 
-Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program, const LoadOptions& options) const {
-  return Linker(*this, options).run(program);
+Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program, const LoadOptions& options,
+                                              const std::vector<bool>* keep) const {
+  return Linker(*this, options, keep).run(program);
 }
 
+Expected<std::vector<bool>> EbpfObject::tail_call_group_maps(const ProgramInfo& program,
+                                                                   const LoadOptions& options) const {
+  std::vector<bool> used(info_.maps.size(), false);
+  std::vector<bool> in_group(info_.programs.size(), false);
+  std::vector<const ProgramInfo*> group{&program};
+  std::vector<uint32_t> work;
+  const auto use = [&](uint32_t map) {
+    if (map < used.size() && !used[map]) used[map] = true, work.push_back(map);
+  };
+  for (size_t next = 0; next < group.size(); ++next) {
+    auto named = Linker(*this, options).named_maps(*group[next]);
+    if (!named) return named.error();
+    for (uint32_t map : *named) use(map);
+    while (!work.empty()) {
+      const uint32_t map = work.back();
+      work.pop_back();
+      for (const auto& [slot, inner] : info_.maps[map].initial_maps) use(inner);
+      for (const DataRelocation& r : info_.data_relocations)
+        if (r.map == map) use(r.target_map);
+      if (auto slots = program_slots_.find(map); slots != program_slots_.end())
+        for (const auto& [slot, target] : slots->second)
+          if (!in_group[target]) in_group[target] = true, group.push_back(&info_.programs[target]);
+    }
+  }
+  return used;
+}
+
+// A program whose prog arrays the object fills (`.values`): it and every
+// program those name, transitively, share one list of maps (each keeps the
+// same indices, so a tail call finds the caller's maps), and the arrays'
+// MapSpec::initial_programs hold the targets. A target's own arrays name no
+// programs (the first program's do), so a cycle of tail calls loads once.
 Expected<isa::Program> EbpfObject::load_program(const ProgramInfo& info, const LoadOptions& options) const {
-  auto linked = link(info, options);
+  if (program_slots_.empty()) return load_linked(info, options, nullptr);
+  auto group = tail_call_group_maps(info, options);
+  if (!group) return group.error();
+  auto program = load_linked(info, options, &*group);
+  if (!program) return program.error();
+  std::map<uint32_t, std::shared_ptr<const isa::Program>> loaded;  // by index in info_.programs
+  uint32_t index = 0;                                              // the map's index in the shared list
+  for (uint32_t map = 0; map < info_.maps.size(); ++map) {
+    if (!(*group)[map]) continue;
+    if (auto slots = program_slots_.find(map); slots != program_slots_.end())
+      for (const auto& [slot, target] : slots->second) {
+        if (!loaded.contains(target)) {
+          auto target_program = load_linked(info_.programs[target], options, &*group);
+          if (!target_program) return target_program.error();
+          loaded[target] = std::make_shared<const isa::Program>(std::move(*target_program));
+        }
+        program->maps[index].initial_programs.emplace_back(slot, loaded[target]);
+      }
+    ++index;
+  }
+  return program;
+}
+
+Expected<isa::Program> EbpfObject::load_linked(const ProgramInfo& info, const LoadOptions& options,
+                                              const std::vector<bool>* keep) const {
+  auto linked = link(info, options, keep);
   if (!linked) return linked.error();
   auto program = isa::decode(std::span<const isa::Slot>(linked->code), isa::kLinuxV4);
   if (!program) {

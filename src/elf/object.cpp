@@ -352,6 +352,8 @@ Expected<bool> EbpfObject::read_inner_map_slot(const SectionHeader& maps, const 
   auto inner = map_by_origin_.find({sym.section, sym.value});
   auto outer_map = map_by_origin_.find(outer->first);
   if (outer_map == map_by_origin_.end()) return false;
+  if (info_.maps[outer_map->second].type == static_cast<uint32_t>(isa::MapType::ProgArray))
+    return read_program_slot(outer_map->second, (r.offset - start) / 8, sym, at);
   if (inner == map_by_origin_.end() || !info_.maps[outer_map->second].inner)
     return reader_.fail_at(Errc::Unsupported, at,
                            "map " + quoted(info_.maps[outer_map->second].name) + ": .values names " + quoted(sym.name) +
@@ -363,6 +365,25 @@ Expected<bool> EbpfObject::read_inner_map_slot(const SectionHeader& maps, const 
                                std::to_string(slot) + " is past max_entries");
   info_.maps[outer_map->second].initial_maps.emplace_back(static_cast<uint32_t>(slot), inner->second);
   return true;
+}
+
+// `.values = { [i] = &prog }` of a BTF prog array: slot i holds the program
+// whose function symbol the relocation names (libbpf's
+// init_prog_array_slots); load_program loads it with the caller's maps.
+Expected<bool> EbpfObject::read_program_slot(uint32_t map, uint64_t slot, const SymbolEntry& sym, uint64_t at) {
+  const std::string name = quoted(info_.maps[map].name);
+  for (uint32_t i = 0; i < info_.programs.size(); ++i) {
+    const ProgramInfo& program = info_.programs[i];
+    if (program.section_index != sym.section || uint64_t{program.offset} * 8 != sym.value) continue;
+    if (slot >= info_.maps[map].max_entries)
+      return reader_.fail_at(Errc::OutOfRange, at,
+                             "map " + name + ": .values slot " + std::to_string(slot) + " is past max_entries");
+    program_slots_[map].emplace_back(static_cast<uint32_t>(slot), i);
+    return true;
+  }
+  return reader_.fail_at(
+      Errc::Unsupported, at,
+      "map " + name + ": .values names " + quoted(sym.name) + ", which is not a program of this object");
 }
 
 // The map whose value holds byte `offset` of `section`: a global-data map

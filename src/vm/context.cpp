@@ -121,6 +121,14 @@ Expected<void> Context::add_maps(const isa::Program& program) {
   for (uint32_t i = 0; i < program.maps.size(); ++i)
     for (const auto& [key, inner] : program.maps[i].initial_maps)
       if (auto set = set_inner_map(first + i, key, first + inner); !set) return set;
+  // Prog arrays: the programs the object puts in their slots (.values).
+  for (uint32_t i = 0; i < program.maps.size(); ++i)
+    for (const auto& [key, target] : program.maps[i].initial_programs) {
+      const uint32_t id = add_program(target);
+      std::vector<uint8_t> key_bytes(maps_[first + i]->spec().key_size, 0);
+      std::memcpy(key_bytes.data(), &key, std::min<size_t>(4, key_bytes.size()));
+      if (auto set = maps_[first + i]->update(key_bytes, {reinterpret_cast<const uint8_t*>(&id), 4}); !set) return set;
+    }
   isa::apply_data_relocations(program.data_relocations, map_addresses(),
                               [&](uint32_t map) { return maps_.at(map)->storage(); });
   return {};

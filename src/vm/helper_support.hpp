@@ -25,5 +25,7 @@ Expected<std::span<uint8_t>> guest_bytes(const HelperCall& call, const char* wha
 // perf output helpers (task_helpers.cpp), added to the Linux defaults.
 void add_packet_helpers(HelperTable& table);
 void add_task_helpers(HelperTable& table);
+// perf_event_output, get_stackid, get_stack and the cgroup tests (event_helpers.cpp).
+void add_event_helpers(HelperTable& table);
 
 }  // namespace bpfkit::vm::helper_support

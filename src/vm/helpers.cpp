@@ -351,6 +351,7 @@ HelperTable HelperTable::linux_defaults() {
   registry.add(133, [](HelperCall& call) { return ringbuf_finish(call, true); });
   helper_support::add_packet_helpers(registry);
   helper_support::add_task_helpers(registry);
+  helper_support::add_event_helpers(registry);
   return registry;
 }
 

@@ -346,6 +346,13 @@ void PerfEventArray::output(uint32_t cpu, std::span<const uint8_t> record) {
   records_.emplace_back(cpu, std::vector<uint8_t>(record.begin(), record.end()));
 }
 
+void PerfEventArray::attach_readers() {
+  for (uint32_t i = 0; i < spec_.max_entries; ++i) {
+    std::memcpy(storage_.data() + 4 * i, &i, 4);
+    present_[i] = true;
+  }
+}
+
 std::vector<std::pair<uint32_t, std::vector<uint8_t>>> PerfEventArray::drain() { return std::move(records_); }
 
 std::vector<Map::Entry> PerfEventArray::entries() {

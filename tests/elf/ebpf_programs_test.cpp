@@ -141,6 +141,40 @@ TEST_F(EbpfPrograms, TailCallThroughAProgArray) {
   EXPECT_EQ(jumped.r0, 42u);
 }
 
+// A prog array the object fills itself (`.values`): the targets come with
+// the program, share its maps (by the same indices), and run through two
+// tail calls; the empty slot falls through.
+TEST_F(EbpfPrograms, ProgArrayValuesFilledByTheObject) {
+  auto object = parse(kObjects / "prog_values.o");
+  ASSERT_TRUE(object.has_value()) << to_string(object.error());
+  auto entry = object->find_program("", "entry");
+  ASSERT_TRUE(entry.has_value());
+  auto program = object->load_program(**entry);
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  ASSERT_EQ(program->maps.size(), 2u);
+  EXPECT_EQ(program->maps[0].name, "jump");  // in the object's order
+  EXPECT_EQ(program->maps[0].initial_programs.size(), 2u);
+  auto r0 = run_object(kObjects / "prog_values.o", env, "entry");
+  ASSERT_TRUE(r0.has_value()) << to_string(r0.error());
+  EXPECT_EQ(*r0, 42u);
+  vm::Map* hits = nullptr;
+  for (uint32_t i = 0; i < env.map_count(); ++i)
+    if (env.map(i).spec().name == "hits") hits = &env.map(i);
+  ASSERT_NE(hits, nullptr);
+  const uint32_t zero = 0;
+  EXPECT_EQ(u64_at(hits->lookup({reinterpret_cast<const uint8_t*>(&zero), 4})), 123u);
+  // A target names the same maps by the same indices, and no programs of
+  // its own (the first program's arrays hold them).
+  for (const isa::MapSpec& spec : program->maps)
+    for (const auto& [slot, target] : spec.initial_programs) {
+      ASSERT_EQ(target->maps.size(), program->maps.size());
+      for (size_t i = 0; i < target->maps.size(); ++i) {
+        EXPECT_EQ(target->maps[i].name, program->maps[i].name);
+        EXPECT_TRUE(target->maps[i].initial_programs.empty());
+      }
+    }
+}
+
 // The six benchmark programs, built as objects by bench/CMakeLists.txt.
 struct BenchCase {
   const char* name;

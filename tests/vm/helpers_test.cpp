@@ -355,7 +355,9 @@ TEST(SkbHelpers, TunnelKeyIsSetThenReadBackAsAReceiverSeesIt) {
 TEST(TaskHelpers, AnswerForTheConfiguredTask) {
   HelperRun run(ProgramType::Kprobe, {});
   EXPECT_EQ(run.call(14), uint64_t{1000} << 32 | 1000);
-  run.context.set_task({.pid = 7, .tgid = 9, .uid = 11, .gid = 13, .comm = "a-very-long-task-name"});
+  vm::Task task;
+  task.pid = 7, task.tgid = 9, task.uid = 11, task.gid = 13, task.comm = "a-very-long-task-name";
+  run.context.set_task(task);
   EXPECT_EQ(run.call(14), uint64_t{9} << 32 | 7);
   EXPECT_EQ(run.call(15), uint64_t{13} << 32 | 11);
   std::memset(run.host(0), 0xff, 32);
@@ -393,6 +395,133 @@ TEST(TaskHelpers, StringReadsCountTheNulAndCutToSize) {
     EXPECT_EQ(run.host(0)[0], 0);
     EXPECT_EQ(run.host(0)[7], 0);
   }
+}
+
+// ---- Events, stacks and cgroups (event_helpers.cpp) ---------------------------------
+
+// A map of `spec` in the run's context; its handle.
+uint64_t add_map(HelperRun& run, uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+                 const char* name = "m") {
+  isa::MapSpec spec;
+  spec.name = name, spec.type = type, spec.key_size = key_size, spec.value_size = value_size;
+  spec.max_entries = max_entries;
+  auto index = run.context.add_map(spec);
+  EXPECT_TRUE(index.has_value()) << index.error().message;
+  return run.context.map(*index).handle();
+}
+
+constexpr uint32_t kPerfEventArray = 4, kStackTrace = 7, kCgroupArray = 8;
+constexpr uint64_t kCurrentCpu = 0xffffffffULL;
+
+TEST(EventHelpers, PerfEventOutputNeedsAReaderOnThisCpu) {
+  HelperRun run(ProgramType::Kprobe, {});
+  const uint64_t events = add_map(run, kPerfEventArray, 4, 4, 4, "events");
+  vm::PerfEventArray& perf = *run.context.map_by_handle(events)->perf_event_array();
+  std::memcpy(run.host(0), "abcdefgh", 8);
+  // No reader on any slot yet: -ENOENT, as a map nobody opened.
+  EXPECT_EQ(run.call(25, {run.ctx, events, kCurrentCpu, run.stack(0), 4}), neg(2));
+  perf.attach_readers();
+  EXPECT_EQ(run.call(25, {run.ctx, events, kCurrentCpu, run.stack(0), 4}), 0u);  // CPU 0
+  EXPECT_EQ(run.call(25, {run.ctx, events, 0, run.stack(0), 5}), 0u);            // slot 0 by index
+  EXPECT_EQ(run.call(25, {run.ctx, events, 1, run.stack(0), 4}), neg(95));       // CPU 1's event: -EOPNOTSUPP
+  EXPECT_EQ(run.call(25, {run.ctx, events, 4, run.stack(0), 4}), neg(7));        // past max_entries: -E2BIG
+  EXPECT_EQ(run.call(25, {run.ctx, events, uint64_t{1} << 32, run.stack(0), 4}), neg(22));  // no packet to append
+  auto records = perf.drain();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].first, 0u);
+  EXPECT_EQ(records[0].second, (std::vector<uint8_t>{'a', 'b', 'c', 'd'}));
+  // 5 bytes: padded as the raw sample is, to 8-byte alignment with its u32 size.
+  EXPECT_EQ(records[1].second, (std::vector<uint8_t>{'a', 'b', 'c', 'd', 'e', 0, 0, 0, 0, 0, 0, 0}));
+  // Not a perf event array: the helper's name and the argument in the error.
+  auto wrong = run.try_call(25, {run.ctx, run.stack(0), 0, run.stack(0), 4});
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_NE(wrong.error().message.find("r2 is not a perf event array"), std::string::npos);
+}
+
+TEST(EventHelpers, PerfEventOutputAppendsPacketBytesForTcAndXdp) {
+  for (ProgramType type : {ProgramType::Tc, ProgramType::Xdp}) {
+    HelperRun run(type, frame(64));
+    const uint64_t events = add_map(run, kPerfEventArray, 4, 4, 2);
+    run.context.map_by_handle(events)->perf_event_array()->attach_readers();
+    std::memcpy(run.host(0), "\x11\x22\x33\x44", 4);
+    const uint64_t ctx_len = uint64_t{6} << 32;
+    EXPECT_EQ(run.call(25, {run.ctx, events, ctx_len | kCurrentCpu, run.stack(0), 4}), 0u);
+    EXPECT_EQ(run.call(25, {run.ctx, events, uint64_t{65} << 32 | kCurrentCpu, run.stack(0), 4}), neg(14));
+    EXPECT_EQ(run.call(25, {run.ctx, events, uint64_t{1} << 52, run.stack(0), 4}), neg(22));  // past CTXLEN
+    auto records = run.context.map_by_handle(events)->perf_event_array()->drain();
+    ASSERT_EQ(records.size(), 1u);
+    // 4 bytes of data, the frame's first 6 bytes, 2 of padding.
+    EXPECT_EQ(records[0].second, (std::vector<uint8_t>{0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 0, 0}));
+  }
+}
+
+TEST(EventHelpers, StackidAndGetStackWalkTheDescribedStacks) {
+  HelperRun run(ProgramType::Kprobe, {});
+  const uint64_t stacks = add_map(run, kStackTrace, 4, 8 * 4, 16);
+  // Userspace has no stack: -EFAULT until one is described.
+  EXPECT_EQ(run.call(27, {run.ctx, stacks, 0}), neg(14));
+  EXPECT_EQ(run.call(67, {run.ctx, run.stack(0), 32, 0}), neg(14));
+  vm::Task task;
+  task.kernel_stack = {0xffffffff81000010, 0xffffffff81000020, 0xffffffff81000030};
+  task.user_stack = {0x401000};
+  run.context.set_task(task);
+  const uint64_t id = run.call(27, {run.ctx, stacks, 0});
+  EXPECT_LT(id, 16u);
+  EXPECT_EQ(run.call(27, {run.ctx, stacks, 0}), id);              // the same stack, the same id
+  EXPECT_EQ(run.call(27, {run.ctx, stacks, 3}), neg(14));         // nothing left past skip
+  EXPECT_EQ(run.call(27, {run.ctx, stacks, 1u << 12}), neg(22));  // an unknown flag
+  const uint32_t key = static_cast<uint32_t>(id);
+  std::span<uint8_t> frames =
+      run.context.map_by_handle(stacks)->lookup({reinterpret_cast<const uint8_t*>(&key), sizeof key});
+  ASSERT_EQ(frames.size(), 32u);
+  uint64_t second = 0;
+  std::memcpy(&second, frames.data() + 8, 8);
+  EXPECT_EQ(second, 0xffffffff81000020u);
+  // get_stack: skip 1 of 3 frames into room for 4: 16 bytes, the rest zeroed.
+  std::memset(run.host(0), 0xff, 32);
+  EXPECT_EQ(run.call(67, {run.ctx, run.stack(0), 32, 1}), 16u);
+  uint64_t first = 0, third = 1;
+  std::memcpy(&first, run.host(0), 8);
+  std::memcpy(&third, run.host(16), 8);
+  EXPECT_EQ(first, 0xffffffff81000020u);
+  EXPECT_EQ(third, 0u);
+  EXPECT_EQ(run.call(67, {run.ctx, run.stack(0), 12, 0}), neg(22));         // not whole entries
+  EXPECT_EQ(run.call(67, {run.ctx, run.stack(0), 32, 1u << 11}), neg(22));  // a kernel stack has no build id
+  // The user stack with build ids: status BPF_STACK_BUILD_ID_IP and the address.
+  EXPECT_EQ(run.call(67, {run.ctx, run.stack(0), 64, 1u << 8 | 1u << 11}), 32u);
+  int32_t status = 0;
+  uint64_t ip = 0;
+  std::memcpy(&status, run.host(0), 4);
+  std::memcpy(&ip, run.host(24), 8);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(ip, 0x401000u);
+}
+
+TEST(EventHelpers, CgroupTestsAnswerForTheTaskCgroups) {
+  HelperRun run(ProgramType::Tc, frame(64));
+  const uint64_t cgroups = add_map(run, kCgroupArray, 4, 4, 3, "cgroups");
+  vm::Map& map = *run.context.map_by_handle(cgroups);
+  const auto put = [&](uint32_t slot, uint32_t id) {
+    ASSERT_TRUE(map.update({reinterpret_cast<const uint8_t*>(&slot), 4}, {reinterpret_cast<const uint8_t*>(&id), 4}));
+  };
+  put(0, 1);   // the root: every task is under it
+  put(1, 42);  // a cgroup the task is not in, until said so
+  EXPECT_EQ(run.call(37, {cgroups, 0}), 1u);
+  EXPECT_EQ(run.call(37, {cgroups, 1}), 0u);
+  EXPECT_EQ(run.call(37, {cgroups, 2}), neg(11));  // an empty slot: -EAGAIN
+  EXPECT_EQ(run.call(37, {cgroups, 3}), neg(7));   // past max_entries: -E2BIG
+  EXPECT_EQ(run.call(33, {run.ctx, cgroups, 1}), 0u);
+  vm::Task task;
+  task.cgroups.push_back(42);
+  run.context.set_task(task);
+  EXPECT_EQ(run.call(37, {cgroups, 1}), 1u);
+  EXPECT_EQ(run.call(33, {run.ctx, cgroups, 1}), 1u);
+  EXPECT_EQ(run.call(33, {run.ctx, cgroups, 3}), neg(7));
+  // skb_under_cgroup needs an skb: a tracing run names the helper's need.
+  HelperRun tracing(ProgramType::Kprobe, {});
+  auto no_skb = tracing.try_call(33, {tracing.ctx, cgroups, 0});
+  ASSERT_FALSE(no_skb.has_value());
+  EXPECT_NE(no_skb.error().message.find("tc or socket filter"), std::string::npos);
 }
 
 }  // namespace

@@ -6,13 +6,16 @@
 // with bpfkit's run of the same program: retval, data_out and every map's
 // entries afterwards. Also the verifier's verdict (bpfkit verify) must be the
 // kernel's. Skips where bpf() is refused.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include "bpfkit/elf.hpp"
@@ -62,7 +65,12 @@ struct KernelMaps {
   std::vector<Fd> templates;  // inner map templates
 };
 
-// The maps of `program`, created in the kernel as libbpf creates them.
+// Entries user space puts in maps before the run: map name -> (key, value)
+// u32 pairs (for the kernel, a cgroup array's values are cgroup fds).
+using Fill = std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>>;
+
+// The maps of `program`, created in the kernel as libbpf creates them (a
+// perf event array of max_entries 0 sized to the CPUs).
 Expected<KernelMaps> create_maps(const isa::Program& program) {
   KernelMaps maps;
   for (const isa::MapSpec& spec : program.maps) {
@@ -82,6 +90,8 @@ Expected<KernelMaps> create_maps(const isa::Program& program) {
     attr.key_size = spec.key_size;
     attr.value_size = spec.value_size;
     attr.max_entries = spec.max_entries;
+    if (spec.type == static_cast<uint32_t>(isa::MapType::PerfEventArray) && spec.max_entries == 0)
+      attr.max_entries = vm::possible_cpus();
     attr.map_flags = spec.flags | (spec.read_only ? kRdonlyProg : 0);
     attr.map_extra = spec.map_extra;
     attr.inner_map_fd = spec.inner ? static_cast<uint32_t>(inner.fd) : 0;
@@ -170,14 +180,35 @@ struct Outcome {
 // The end of a verifier log, where the verdict is.
 std::string tail(const std::string& log) { return log.size() > 3000 ? log.substr(log.size() - 3000) : log; }
 
+// Maps whose values are fds or ids (maps of maps), or that user space
+// cannot read (perf event, cgroup and xsk maps): left out of the comparison.
 bool holds_ids(const isa::MapSpec& spec) {
   const auto type = static_cast<isa::MapType>(spec.type);
-  return type == isa::MapType::ArrayOfMaps || type == isa::MapType::HashOfMaps;
+  return type == isa::MapType::ArrayOfMaps || type == isa::MapType::HashOfMaps ||
+         type == isa::MapType::PerfEventArray || type == isa::MapType::CgroupArray || type == isa::MapType::XskMap;
 }
 
-Expected<Outcome> run_kernel(const isa::Program& program, uint32_t prog_type, const std::vector<uint8_t>& packet) {
+Expected<void> fill_kernel_maps(const isa::Program& program, const KernelMaps& maps, const Fill& fill) {
+  for (size_t i = 0; i < program.maps.size(); ++i) {
+    auto entries = fill.find(program.maps[i].name);
+    if (entries == fill.end()) continue;
+    for (const auto& [key, value] : entries->second) {
+      bpf_attr update{};
+      update.map_fd = static_cast<uint32_t>(maps.fds[i].fd);
+      update.key = reinterpret_cast<uint64_t>(&key);
+      update.value = reinterpret_cast<uint64_t>(&value);
+      if (sys_bpf(BPF_MAP_UPDATE_ELEM, update) != 0)
+        return make_error(Errc::Io, "filling " + program.maps[i].name + ": " + std::strerror(errno));
+    }
+  }
+  return {};
+}
+
+Expected<Outcome> run_kernel(const isa::Program& program, uint32_t prog_type, const std::vector<uint8_t>& packet,
+                             const Fill& fill = {}) {
   auto maps = create_maps(program);
   if (!maps) return maps.error();
+  if (auto filled = fill_kernel_maps(program, *maps, fill); !filled) return filled.error();
   std::vector<isa::Slot> code = program.slots;
   for (size_t pc = 0; pc + 1 < code.size(); ++pc) {
     if (!program.ops[pc]) continue;
@@ -223,10 +254,18 @@ Expected<Outcome> run_kernel(const isa::Program& program, uint32_t prog_type, co
   return outcome;
 }
 
-Outcome run_bpfkit(const isa::Program& program, isa::ProgramType type, const std::vector<uint8_t>& packet) {
+Outcome run_bpfkit(const isa::Program& program, isa::ProgramType type, const std::vector<uint8_t>& packet,
+                   const Fill& fill = {}) {
   Outcome outcome;
   vm::Context context;
   EXPECT_TRUE(context.add_maps(program).has_value());
+  for (uint32_t i = 0; i < context.map_count(); ++i) {
+    auto entries = fill.find(context.map(i).spec().name);
+    if (entries == fill.end()) continue;
+    for (const auto& [key, value] : entries->second)
+      EXPECT_TRUE(context.map(i).update({reinterpret_cast<const uint8_t*>(&key), 4},
+                                        {reinterpret_cast<const uint8_t*>(&value), 4}));
+  }
   vm::TestRunInput input;
   input.type = type;
   input.data_in = packet;
@@ -308,6 +347,80 @@ TEST(KernelMaps, MapHelperMismatchRefusedByBoth) {
   EXPECT_FALSE(verdict.accepted);
   ASSERT_TRUE(verdict.error.has_value());
   EXPECT_EQ(verdict.error->message, "cannot pass map_type 16 into func bpf_map_lookup_elem#1");
+}
+
+// ---- The event, cgroup and redirect helpers (events.c) ------------------------------
+
+// One program of events.c run by the kernel and by bpfkit, each with its
+// own fill of the maps: retval, data_out and the maps user space can read
+// must agree. False (the test skipped) where bpf() is refused.
+bool agree_with_the_kernel(const std::string& function, uint32_t kernel_type, isa::ProgramType type,
+                           const Fill& kernel_fill, const Fill& our_fill) {
+  auto program = load("events", function);
+  EXPECT_TRUE(program.has_value()) << to_string(program.error());
+  if (!program) return true;
+  const std::vector<uint8_t> packet = test::test_packets().front().bytes;
+  auto kernel = run_kernel(*program, kernel_type, packet, kernel_fill);
+  if (!kernel && kernel.error().message == "EPERM") return false;
+  EXPECT_TRUE(kernel.has_value()) << function << ": " << to_string(kernel.error());
+  if (!kernel) return true;
+  EXPECT_TRUE(kernel->loaded) << function << ":\n" << tail(kernel->log);
+  if (!kernel->loaded) return true;
+  Outcome ours = run_bpfkit(*program, type, packet, our_fill);
+  EXPECT_EQ(ours.retval, kernel->retval) << function;
+  EXPECT_EQ(ours.data_out, kernel->data_out) << function;
+  for (auto& [name, entries] : kernel->maps) {
+    Entries mine = ours.maps[name];
+    std::sort(entries.begin(), entries.end());
+    std::sort(mine.begin(), mine.end());
+    EXPECT_EQ(mine, entries) << function << ": map " << name;
+  }
+  return true;
+}
+
+// perf_event_output's errnos with no reader on the map: -ENOENT for this
+// CPU's slot (with and without packet bytes), -E2BIG, -EINVAL.
+TEST(KernelMaps, PerfEventOutputAgreesWithTheKernel) {
+  if (!agree_with_the_kernel("perf_out", BPF_PROG_TYPE_XDP, isa::ProgramType::Xdp, {}, {}))
+    GTEST_SKIP() << "bpf() refused with EPERM";
+}
+
+// The cgroup2 hierarchy's mount point, empty if none.
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string device, dir, type, rest; mounts >> device >> dir >> type && std::getline(mounts, rest);)
+    if (type == "cgroup2") return dir;
+  return "";
+}
+
+// skb_under_cgroup in a test run: the dummy socket's cgroup is the test
+// process's. The kernel's slots hold the root cgroup (which holds this
+// process) and a new child (which does not); bpfkit's the ids 1 and 2,
+// and its default task is only under the root.
+TEST(KernelMaps, SkbUnderCgroupAgreesWithTheKernel) {
+  const std::string root = cgroup2_mount();
+  if (root.empty()) GTEST_SKIP() << "no cgroup2 hierarchy mounted";
+  const std::string child = root + "/bpfkit-events-" + std::to_string(getpid());
+  if (mkdir(child.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << child << ": " << std::strerror(errno);
+  Fd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY)), child_fd(open(child.c_str(), O_RDONLY | O_DIRECTORY));
+  const Fill kernel_fill{
+      {"cgroups", {{0, static_cast<uint32_t>(root_fd.fd)}, {1, static_cast<uint32_t>(child_fd.fd)}}}};
+  const bool ran = agree_with_the_kernel("in_cgroup", BPF_PROG_TYPE_SCHED_CLS, isa::ProgramType::Tc, kernel_fill,
+                                         {{"cgroups", {{0, 1}, {1, 2}}}});
+  child_fd = Fd();
+  rmdir(child.c_str());
+  if (!ran) GTEST_SKIP() << "bpf() refused with EPERM";
+}
+
+// bpf_redirect_map through a devmap, a devmap_hash and a cpumap with their
+// slot filled (the loopback device, a queue of 192), an xskmap left empty
+// (its values are AF_XDP sockets) and a missing key: XDP_REDIRECT, or the
+// action in the flags. A test run without live frames only returns it.
+TEST(KernelMaps, RedirectMapAgreesWithTheKernel) {
+  const Fill fill{{"tx_port", {{0, 1}}}, {"tx_hash", {{7, 1}}}, {"cpus", {{0, 192}}}};
+  for (const char* function : {"to_devmap", "to_devmap_hash", "to_cpumap", "to_xskmap", "to_missing"})
+    if (!agree_with_the_kernel(function, BPF_PROG_TYPE_XDP, isa::ProgramType::Xdp, fill, fill))
+      GTEST_SKIP() << "bpf() refused with EPERM";
 }
 
 }  // namespace

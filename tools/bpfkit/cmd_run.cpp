@@ -318,8 +318,26 @@ std::function<Expected<void>(vm::Context&)> map_filler() {
   return [](vm::Context& context) { return fill_maps(context, options.load_setup); };
 }
 
-// --task pid=N,tgid=N,uid=N,gid=N,comm=NAME: the fake current task, each
-// field optional (vm::Task's defaults otherwise).
+// ADDR:ADDR:...: numbers (decimal or 0x hex) separated by colons into
+// `numbers`; the reason they are not, if they are not.
+std::optional<std::string> number_list(const std::string& text, std::vector<uint64_t>& numbers) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t colon = text.find(':', start);
+    if (colon == std::string::npos) colon = text.size();
+    const std::string item = text.substr(start, colon - start);
+    const auto number = parse_number(item);
+    if (!number) return "'" + item + "' is not a number";
+    numbers.push_back(*number);
+    start = colon + 1;
+  }
+  if (numbers.size() > 127) return std::string("at most 127 entries (the kernel's perf_event_max_stack)");
+  return std::nullopt;
+}
+
+// --task pid=N,tgid=N,uid=N,gid=N,comm=NAME,kstack=A:B..,ustack=A:B..,
+// cgroup=ID..: the fake current task, each field optional (vm::Task's
+// defaults otherwise).
 Expected<vm::Task> task_from_option() {
   vm::Task task;
   if (!given("--task")) return task;
@@ -331,8 +349,18 @@ Expected<vm::Task> task_from_option() {
     const std::string item = options.task.substr(start, comma - start);
     start = comma + 1;
     const size_t equals = item.find('=');
-    if (equals == std::string::npos) return bad("want KEY=VALUE items (pid, tgid, uid, gid, comm)");
+    if (equals == std::string::npos)
+      return bad("want KEY=VALUE items (pid, tgid, uid, gid, comm, kstack, ustack, cgroup)");
     const std::string key = item.substr(0, equals), value = item.substr(equals + 1);
+    if (key == "kstack" || key == "ustack" || key == "cgroup") {
+      std::vector<uint64_t> numbers;
+      if (auto why = number_list(value, numbers)) return bad(key + " '" + value + "': " + *why);
+      if (key == "cgroup")
+        task.cgroups.insert(task.cgroups.end(), numbers.begin(), numbers.end());
+      else
+        (key == "kstack" ? task.kernel_stack : task.user_stack) = std::move(numbers);
+      continue;
+    }
     if (key == "comm") {
       if (value.size() > 15) return bad("comm is at most 15 bytes (TASK_COMM_LEN 16 with the NUL)");
       task.comm = value;
@@ -343,7 +371,7 @@ Expected<vm::Task> task_from_option() {
                       : key == "uid"  ? &task.uid
                       : key == "gid"  ? &task.gid
                                       : nullptr;
-    if (field == nullptr) return bad("unknown key '" + key + "' (pid, tgid, uid, gid, comm)");
+    if (field == nullptr) return bad("unknown key '" + key + "' (pid, tgid, uid, gid, comm, kstack, ustack, cgroup)");
     const auto number = parse_number(value);
     if (!number || *number > UINT32_MAX) return bad(key + " '" + value + "' is not a number from 0 to 4294967295");
     *field = static_cast<uint32_t>(*number);
@@ -532,8 +560,10 @@ void add_options(CLI::App& app) {
   app.add_option("--repeat", options.repeat, "Linux program-type run: run N times, print the time per run");
   add_load_setup_options(app, options.load_setup);
   app.add_option("--task", options.task,
-                 "Linux: the current task the task helpers describe, pid=N,tgid=N,uid=N,gid=N,comm=NAME (any of "
-                 "them; default pid=1000,tgid=1000,uid=1000,gid=1000,comm=bpfkit)");
+                 "Linux: the current task the task helpers describe, pid=N,tgid=N,uid=N,gid=N,comm=NAME, its "
+                 "stacks kstack=ADDR:ADDR..,ustack=ADDR:.. (get_stackid, get_stack; default none: -EFAULT) and "
+                 "the cgroup ids it is under, cgroup=ID:ID.. (besides the root, 1) (any of them; default "
+                 "pid=1000,tgid=1000,uid=1000,gid=1000,comm=bpfkit)");
   for (CLI::Option* typed : {packet, packet_hex})
     typed->excludes(mem)->excludes(mem_hex)->excludes(mem_size)->excludes(input);
 }

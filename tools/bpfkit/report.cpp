@@ -103,6 +103,7 @@ int Printer::run(const RunReport& report) {
       if (report.compute_units) out["compute_units"] = *report.compute_units;
     }
     if (!report.output.empty()) out[report.output_field] = report.output;
+    if (report.perf_output) out["perf_output"] = *report.perf_output;
     if (!report.error) {
       if (report.registers) out["registers"] = registers_json(*report.registers);
       if (report.maps) out["maps"] = *report.maps;
@@ -110,6 +111,10 @@ int Printer::run(const RunReport& report) {
     print_json(out);
   } else {
     err_ << report.output << std::flush;
+    if (report.perf_output)
+      for (const Json& record : *report.perf_output)
+        out_ << "perf_event_output " << record["map"].get<std::string>() << " cpu " << record["cpu"].dump() << ": "
+             << record["data"].get<std::string>() << "\n";
     if (report.error) {
       const int status = fail(*report.error, report.error_status);
       if (report.compute_units) err_ << "compute units: " << *report.compute_units << "\n";

@@ -57,8 +57,10 @@ struct RunReport {
   std::string output;                   // what the program printed
   std::string output_field = "output";  // its JSON name: "output" (trace_printk) or "log" (sBPF)
   std::optional<Json> maps;             // --dump-maps
-  bool stats = false;                   // human form: also the instruction count
-  struct TestRun {                      // a program-type run (BPF_PROG_TEST_RUN)
+  // bpf_perf_event_output's records, in order: [{"map", "cpu", "data" (hex)}]
+  std::optional<Json> perf_output;
+  bool stats = false;  // human form: also the instruction count
+  struct TestRun {     // a program-type run (BPF_PROG_TEST_RUN)
     uint32_t retval = 0;
     std::string data_out;  // hex
     uint64_t data_size_out = 0;

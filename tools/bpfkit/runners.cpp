@@ -59,9 +59,26 @@ Expected<std::unique_ptr<vm::Engine>> make_engine(const isa::Program& program, c
   return vm::make_interpreter(program, context);
 }
 
-// The maps of `program`, then what the load-time setup puts in them.
+// bpf_perf_event_output's records so far, each naming its map and CPU;
+// nothing when the program made none.
+std::optional<Json> perf_output(vm::Context& context) {
+  Json records = Json::array();
+  for (uint32_t i = 0; i < context.map_count(); ++i)
+    if (vm::PerfEventArray* perf = context.map(i).perf_event_array())
+      for (const auto& [cpu, record] : perf->drain())
+        records.push_back({{"map", context.map(i).spec().name}, {"cpu", cpu}, {"data", hex_bytes(record)}});
+  if (records.empty()) return std::nullopt;
+  return records;
+}
+
+// The maps of `program`, then what the load-time setup puts in them. Perf
+// event arrays get a reader on every CPU's slot first, as a user space
+// that reads them (libbpf's perf_buffer__new) would set them up; --map can
+// still change a slot.
 std::optional<RunReport> add_maps(vm::Context& context, const isa::Program& program, const RunOptions& options) {
   if (auto maps = context.add_maps(program); !maps) return rejected(in_file(maps.error(), options.file));
+  for (uint32_t i = 0; i < context.map_count(); ++i)
+    if (vm::PerfEventArray* perf = context.map(i).perf_event_array()) perf->attach_readers();
   if (!options.fill_maps) return std::nullopt;
   if (auto filled = options.fill_maps(context); !filled) {
     RunReport report = rejected(filled.error());
@@ -93,6 +110,7 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
     report.compute_units = result.compute_units;
     report.output_field = "log";
   }
+  report.perf_output = perf_output(context);
   if (report.error) return report;
   report.r0 = result.r0;
   if (options.registers) report.registers = result.registers;
@@ -121,6 +139,7 @@ RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, c
   report.error = std::move(out->run.error);
   report.instructions = out->run.instructions;
   report.output = std::move(out->run.output);
+  report.perf_output = perf_output(context);
   if (report.error) return report;
   report.r0 = out->run.r0;
   report.test_run = RunReport::TestRun{
