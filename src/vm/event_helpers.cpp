@@ -34,8 +34,12 @@ bool has_skb(ProgramType type) {
 // naming the helper's argument (what the verifier would have refused).
 Expected<Map*> map_of_type(HelperCall& call, int index, isa::MapType want, const char* what) {
   Map* map = call.context.map_by_handle(call.args[index]);
-  if (map == nullptr || map->type() != want)
-    return make_error(Errc::HelperFailed, "r" + std::to_string(index + 1) + " is not " + what + " handle");
+  if (map == nullptr || map->type() != want) {
+    // Built up piece by piece: GCC 12 warns (-Wrestrict, falsely) on "r" + to_string(...).
+    std::string message(1, 'r');
+    message.append(std::to_string(index + 1)).append(" is not ").append(what).append(" handle");
+    return make_error(Errc::HelperFailed, message);
+  }
   return map;
 }
 

@@ -154,9 +154,12 @@ TEST_F(EbpfPrograms, ProgArrayValuesFilledByTheObject) {
   ASSERT_EQ(program->maps.size(), 2u);
   EXPECT_EQ(program->maps[0].name, "jump");  // in the object's order
   EXPECT_EQ(program->maps[0].initial_programs.size(), 2u);
-  auto r0 = run_object(kObjects / "prog_values.o", env, "entry");
-  ASSERT_TRUE(r0.has_value()) << to_string(r0.error());
-  EXPECT_EQ(*r0, 42u);
+  ASSERT_TRUE(env.add_maps(*program).has_value());  // the maps, and the programs in jump's slots
+  auto interpreter = vm::Interpreter::create(*program, env);
+  ASSERT_TRUE(interpreter.has_value()) << to_string(interpreter.error());
+  auto result = interpreter->run(env);
+  ASSERT_TRUE(result.ok()) << to_string(*result.error);
+  EXPECT_EQ(result.r0, 42u);
   vm::Map* hits = nullptr;
   for (uint32_t i = 0; i < env.map_count(); ++i)
     if (env.map(i).spec().name == "hits") hits = &env.map(i);

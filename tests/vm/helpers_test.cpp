@@ -355,9 +355,10 @@ TEST(SkbHelpers, TunnelKeyIsSetThenReadBackAsAReceiverSeesIt) {
 TEST(TaskHelpers, AnswerForTheConfiguredTask) {
   HelperRun run(ProgramType::Kprobe, {});
   EXPECT_EQ(run.call(14), uint64_t{1000} << 32 | 1000);
-  vm::Task task;
-  task.pid = 7, task.tgid = 9, task.uid = 11, task.gid = 13, task.comm = "a-very-long-task-name";
-  run.context.set_task(task);
+  vm::Task configured;
+  configured.pid = 7, configured.tgid = 9, configured.uid = 11, configured.gid = 13;
+  configured.comm = "a-very-long-task-name";
+  run.context.set_task(configured);
   EXPECT_EQ(run.call(14), uint64_t{9} << 32 | 7);
   EXPECT_EQ(run.call(15), uint64_t{13} << 32 | 11);
   std::memset(run.host(0), 0xff, 32);
