@@ -6,6 +6,7 @@
 //   bpfkit_bench fib sieve     only these
 //   bpfkit_bench --check       correctness only: expected r0 and instruction count
 //   bpfkit_bench --engine jit  the JIT (also: its compile time per instruction)
+//   bpfkit_bench --harden      the JIT with constant blinding (jit::Options::harden)
 //   bpfkit_bench --compile N   preparation time per instruction of a generated
 //                              N-instruction program (ALU, stack loads and
 //                              stores, forward branches), interpreter and JIT
@@ -77,13 +78,14 @@ struct Timing {
 };
 
 bool use_jit = false;
+jit::Options jit_options;  // --harden
 
 Expected<Timing> time_once(const isa::Program& program, uint64_t memory_size) {
   vm::Context context;
   std::vector<uint8_t> memory(memory_size);
   context.map_input(memory);
   const auto prepare_start = std::chrono::steady_clock::now();
-  auto engine = use_jit ? jit::make_jit(program, context) : vm::make_interpreter(program, context);
+  auto engine = use_jit ? jit::make_jit(program, context, jit_options) : vm::make_interpreter(program, context);
   const double prepare_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
   if (!engine) return engine.error();
@@ -178,6 +180,8 @@ int main(int argc, char** argv) {
       return compile_bench(std::strtoull(argv[++i], nullptr, 10));
     else if (std::strcmp(argv[i], "--engine") == 0 && i + 1 < argc)
       use_jit = std::strcmp(argv[++i], "jit") == 0;
+    else if (std::strcmp(argv[i], "--harden") == 0)
+      use_jit = jit_options.harden = true;
     else
       names.emplace_back(argv[i]);
   }

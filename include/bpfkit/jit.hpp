@@ -23,9 +23,15 @@
 namespace bpfkit::jit {
 
 struct Options {
-  // Constant blinding as the kernel does for unprivileged programs: not yet
-  // implemented; create() refuses it rather than pretend.
+  // Constant blinding as the kernel does for unprivileged programs
+  // (bpf_jit_blind_constants): no immediate of the program (ALU, jump,
+  // store, lddw, LD_ABS operands) appears in the machine code; each is
+  // built in a scratch register from two random halves (x ^ rnd, rnd),
+  // fresh per instruction. Results, counts and metering are unchanged.
   bool harden = false;
+  // The random values' seed; 0 draws one from std::random_device, so two
+  // compilations differ. A fixed seed gives the same code (tests, --dump diffs).
+  uint64_t harden_seed = 0;
 };
 
 // Where the machine code of one BPF instruction lies in code().

@@ -32,6 +32,8 @@ struct CompileInputs {
   uint32_t ctx_data = vm::Packet::kNoField, ctx_data_end = vm::Packet::kNoField,
            ctx_data_meta = vm::Packet::kNoField;  // context offsets of the packet pointers
   const vm::HelperTable* syscalls = nullptr;      // sBPF: what `call imm` resolves against
+  bool harden = false;                            // constant blinding (Options::harden)
+  uint64_t harden_seed = 0;                       // nonzero (Jit::create draws one for 0)
 };
 Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs);
 

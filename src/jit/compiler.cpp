@@ -50,6 +50,7 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   if (sbpf_) callx_targets_.assign(program.size(), nullptr);
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
+  blinding_state_ = inputs.harden_seed;
 }
 
 Xbyak::Address Compiler::field(size_t offset) const { return qword[rsp + static_cast<int>(offset)]; }

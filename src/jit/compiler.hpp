@@ -56,6 +56,11 @@ class Compiler : public Xbyak::CodeGenerator {
   Xbyak::Address reg_in_state(int bpf) const;
   Xbyak::Address field(size_t offset) const;
 
+  // harden.cpp: `into` = the immediate (a 32-bit register zero-extends it,
+  // a 64-bit one sign-extends it), blinded under Options::harden.
+  void load_immediate(const Xbyak::Reg& into, int32_t imm);
+  void load_immediate64(const Xbyak::Reg64& into, uint64_t value);
+  uint32_t blinding_key();
   // lower_alu.cpp
   void lower_alu(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_division(const isa::Semantics& sem, const isa::Slot& slot);
@@ -115,6 +120,7 @@ class Compiler : public Xbyak::CodeGenerator {
   bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
   bool unchecked_stack_ = false;  // an access used that
   bool bmi2_ = false;
+  uint64_t blinding_state_ = 0;  // harden.cpp's random sequence
   // sBPF
   bool sbpf_ = false;
   std::vector<SbpfCall> sbpf_calls_;  // by pc

@@ -2,6 +2,7 @@
 // it ends with, counted and worded as the interpreter counts and words it.
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "code.hpp"
 #include "state.hpp"
@@ -44,20 +45,28 @@ Error stop_error(const State& state, const RunFrame& frame, vm::Context& context
   return frame.error ? *frame.error : make_error(Errc::Unsupported, "JIT stopped without an error", where);
 }
 
+// Options::harden_seed, or (0) one from the system's entropy.
+uint64_t blinding_seed(uint64_t chosen) {
+  if (chosen != 0) return chosen;
+  std::random_device device;
+  const uint64_t drawn = (uint64_t{device()} << 32) | device();
+  return drawn != 0 ? drawn : 1;
+}
+
 }  // namespace
 
 Expected<Jit> Jit::create(const isa::Program& program, const vm::Context& context, Options options) {
-  if (options.harden) return make_error(Errc::Unsupported, "constant blinding (--harden) is not implemented yet");
+  CompileInputs inputs;
+  inputs.harden = options.harden;
+  inputs.harden_seed = options.harden ? blinding_seed(options.harden_seed) : 0;
   if (program.dialect->family == isa::Family::Sbpf) {
     auto prepared = prepare_sbpf(program);
     if (!prepared) return prepared.error();
-    CompileInputs inputs;
     inputs.syscalls = &context.helpers();
     auto code = compile(*prepared, inputs);
     if (!code) return code.error();
     return Jit(std::move(*code));
   }
-  CompileInputs inputs;
   inputs.map_addresses = context.map_addresses();
   if (const vm::Packet* packet = context.packet()) {
     inputs.has_packet = true;

@@ -13,17 +13,20 @@ using isa::Source;
 void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
   const bool wide = sem.width == 64;
   const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
-  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  // Blinded, an immediate operand is built in rax and the register form used.
+  const bool blinded = inputs_.harden && sem.source == Source::Imm;
+  if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
+  const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
   const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
   const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
-  const bool imm = sem.source == Source::Imm;
+  const bool imm = sem.source == Source::Imm && !blinded;
   const int32_t k = slot.imm;
   switch (sem.operation) {
     case Operation::Add: imm ? add(dst, k) : add(dst, src); break;
     case Operation::Sub:
       if (sem.swapped) {  // sBPF v2's `sub imm`: dst = imm - dst
         neg(dst);
-        add(dst, k);
+        imm ? add(dst, k) : add(dst, src);
       } else {
         imm ? sub(dst, k) : sub(dst, src);
       }
@@ -96,10 +99,7 @@ void Compiler::lower_division(const isa::Semantics& sem, const isa::Slot& slot) 
     if (k == 0) return by_zero();
     if (is_signed && k == -1) return by_minus_one();
     const Xbyak::Reg divisor = wide ? Xbyak::Reg(rcx) : Xbyak::Reg(ecx);
-    if (wide)
-      mov(rcx, static_cast<uint64_t>(static_cast<int64_t>(k)));
-    else
-      mov(ecx, static_cast<uint32_t>(k));
+    load_immediate(divisor, k);
     return divide(divisor);
   }
   const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
@@ -135,6 +135,15 @@ void Compiler::lower_shift(const isa::Semantics& sem, const isa::Slot& slot) {
     const int count = slot.imm & (wide ? 63 : 31);
     if (count == 0) {
       if (!wide) mov(dst, dst);
+      return;
+    }
+    if (inputs_.harden) {  // the count through cl, as the register form
+      load_immediate(ecx, count);
+      switch (sem.operation) {
+        case Operation::Lsh: shl(dst, cl); break;
+        case Operation::Rsh: shr(dst, cl); break;
+        default: sar(dst, cl); break;
+      }
       return;
     }
     switch (sem.operation) {

@@ -22,9 +22,12 @@ void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
   const bool wide = sem.width == 64;
   const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
   const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
-  const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
+  // Blinded, an immediate operand is built in rax and the register form used.
+  const bool blinded = inputs_.harden && sem.source == Source::Imm;
+  if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
+  const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
   const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
-  const bool imm = sem.source == Source::Imm;
+  const bool imm = sem.source == Source::Imm && !blinded;
   if (sem.condition == Condition::Set)
     imm ? test(dst, slot.imm) : test(dst, src);
   else

@@ -151,6 +151,11 @@ void Compiler::lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot
 void Compiler::lower_store(const isa::Semantics& sem, const isa::Slot& slot) {
   access(slot.dst(), slot.off, sem.width / 8, true);
   const Xbyak::AddressFrame& frame = sem.width == 8 ? byte : sem.width == 16 ? word : sem.width == 32 ? dword : qword;
+  if (sem.source == Source::Imm && inputs_.harden) {  // rax holds the address
+    load_immediate(sem.width == 64 ? Xbyak::Reg(rcx) : Xbyak::Reg(ecx), slot.imm);
+    mov(frame[rax], sized(rcx, sem.width));
+    return;
+  }
   if (sem.source == Source::Imm) {
     const int32_t k = slot.imm;
     switch (sem.width) {
@@ -225,7 +230,7 @@ void Compiler::lower_lddw(isa::Op op, const isa::Slot& slot) {
     value = inputs_.map_addresses[static_cast<uint32_t>(slot.imm)];
     if (op == isa::Op::lddw_map_idx_value) value += static_cast<uint32_t>(program_.slots[pc_ + 1].imm);
   }
-  mov(dst, value);
+  load_immediate64(dst, value);
 }
 
 void Compiler::lower_load_packet(const isa::Semantics& sem, const isa::Slot& slot) {
@@ -233,7 +238,7 @@ void Compiler::lower_load_packet(const isa::Semantics& sem, const isa::Slot& slo
   runtime_call(reinterpret_cast<const void*>(&bpfkit_jit_load_packet), [&] {
     mov(esi, region);
     mov(edx, static_cast<uint32_t>(sem.width / 8));
-    mov(ecx, static_cast<uint32_t>(slot.imm));
+    load_immediate(ecx, slot.imm);
     mov(r8d, sem.source == Source::Reg ? static_cast<uint32_t>(slot.src()) + 1 : 0u);
   });
   Xbyak::Label& loaded = new_label();

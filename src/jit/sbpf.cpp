@@ -173,7 +173,7 @@ void Compiler::lower_sbpf_division(const isa::Semantics& sem, const isa::Slot& s
       jmp(fault(Stop::DivideByZero));
       return;
     }
-    mov(rcx, value);
+    load_immediate64(rcx, value);
     divisor = wide ? Xbyak::Reg(rcx) : Xbyak::Reg(ecx);
   } else {
     const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
@@ -210,7 +210,7 @@ void Compiler::lower_high_multiply(const isa::Semantics& sem, const isa::Slot& s
   const Xbyak::Reg64& dst = kBpfRegisters[slot.dst()];
   Xbyak::Reg64 factor = kBpfRegisters[slot.src()];
   if (sem.source == Source::Imm) {
-    mov(rcx, isa::immediate_operand(sem, slot.imm));
+    load_immediate64(rcx, isa::immediate_operand(sem, slot.imm));
     factor = rcx;
   }
   mov(rax, dst);
@@ -219,7 +219,7 @@ void Compiler::lower_high_multiply(const isa::Semantics& sem, const isa::Slot& s
 }
 
 void Compiler::lower_hor(const isa::Slot& slot) {
-  mov(rax, static_cast<uint64_t>(static_cast<uint32_t>(slot.imm)) << 32);
+  load_immediate64(rax, static_cast<uint64_t>(static_cast<uint32_t>(slot.imm)) << 32);
   or_(kBpfRegisters[slot.dst()], rax);
 }
 

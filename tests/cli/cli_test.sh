@@ -91,6 +91,11 @@ check plugin-jit-fault 1 "pc 0: invalid read of 4 bytes at 0x0" -- sh -c "echo '
 # bpfkit jit: the machine code beside each instruction.
 check jit-dump 0 "add rbx, 2" -- "$bpfkit" jit "$tmp/jit.s" --dump
 check jit-size 0 "3 slots" -- "$bpfkit" jit "$tmp/jit.s"
+# --harden: constant blinding; the same results, no `add rbx, 2` in the code.
+check engine-jit-harden 0 "0x21c3677c82b40000" -- "$bpfkit" run "$examples/factorial.s" --engine jit --harden
+check plugin-jit-harden 0 "0x2a" -- sh -c "echo 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --engine jit --harden"
+check jit-dump-harden 1 "0" -- sh -c "'$bpfkit' jit '$tmp/jit.s' --dump --harden | grep -c 'add rbx, 2'"
+check_err harden-needs-jit 2 "needs --engine jit" -- "$bpfkit" run "$examples/factorial.s" --harden
 
 # Disassembly: pseudo-C as llvm-objdump-19 prints it, GNU normal syntax, raw
 # bytes, labels at jump targets; ELF objects by section.

@@ -29,14 +29,14 @@ inline void stop_the_clock(vm::Context& context) {
 }
 
 inline EngineRun run_engine(bool jit, const isa::Program& program, std::span<const uint8_t> input,
-                            std::optional<uint64_t> budget) {
+                            std::optional<uint64_t> budget, jit::Options jit_options = {}) {
   EngineRun run;
   vm::Context context(*program.dialect);
   stop_the_clock(context);
   if (budget) context.set_budget(*budget);
   run.memory.assign(input.begin(), input.end());
   if (!run.memory.empty()) context.map_input(run.memory);
-  auto engine = jit ? jit::make_jit(program, context) : vm::make_interpreter(program, context);
+  auto engine = jit ? jit::make_jit(program, context, jit_options) : vm::make_interpreter(program, context);
   if (!engine) {
     run.prepare_error = to_string(engine.error());
     return run;
@@ -54,9 +54,9 @@ inline std::string describe(const vm::RunResult& result) {
 
 // Registers, memory, error (code, message, pc) and instruction count.
 inline void expect_same_run(const isa::Program& program, std::span<const uint8_t> input,
-                            std::optional<uint64_t> budget = std::nullopt) {
+                            std::optional<uint64_t> budget = std::nullopt, jit::Options jit_options = {}) {
   const EngineRun interp = run_engine(false, program, input, budget);
-  const EngineRun jit = run_engine(true, program, input, budget);
+  const EngineRun jit = run_engine(true, program, input, budget, jit_options);
   ASSERT_EQ(interp.prepared, jit.prepared) << interp.prepare_error << " / " << jit.prepare_error;
   if (!interp.prepared) {
     EXPECT_EQ(interp.prepare_error, jit.prepare_error);

@@ -54,6 +54,7 @@ TEST_P(JitConformance, ResultAndInterpreterAgree) {
     EXPECT_EQ(jit.result.r0, *test->result) << std::hex << "r0 0x" << jit.result.r0 << ", expected 0x" << *test->result;
   }
   test::expect_same_run(*program, memory);
+  test::expect_same_run(*program, memory, std::nullopt, jit::Options{.harden = true});  // constants blinded
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, JitConformance, ::testing::ValuesIn(corpus()),

@@ -20,15 +20,18 @@ std::vector<uint8_t> input_bytes(uint64_t seed) {
   return bytes;
 }
 
-TEST(JitDifferential, ValidRandomPrograms) {
-  for (uint64_t seed = 0; seed < 400; ++seed) {
+void valid_random_programs(uint64_t count, jit::Options options) {
+  for (uint64_t seed = 0; seed < count; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     auto program = isa::decode(testing::random_program(seed));
     ASSERT_TRUE(program.has_value()) << to_string(program.error());
-    test::expect_same_run(*program, input_bytes(seed));
-    if (HasFatalFailure()) return;
+    test::expect_same_run(*program, input_bytes(seed), std::nullopt, options);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
+
+TEST(JitDifferential, ValidRandomPrograms) { valid_random_programs(400, {}); }
+TEST(JitDifferential, ValidRandomProgramsHardened) { valid_random_programs(200, {.harden = true}); }
 
 // Every budget from 1 up to what the program needs: the same failure point.
 TEST(JitDifferential, EveryBudgetFailsAtTheSamePoint) {
@@ -98,20 +101,27 @@ std::vector<isa::Slot> random_slots(std::mt19937_64& rng, size_t count) {
   return slots;
 }
 
-TEST(JitDifferential, RandomInstructions) {
+void random_instructions(int count, jit::Options options) {
   std::mt19937_64 rng(20261205);
-  size_t decoded = 0;
-  for (int i = 0; i < 3000; ++i) {
+  int decoded = 0;
+  for (int i = 0; i < count; ++i) {
     auto slots = random_slots(rng, 2 + rng() % 24);
     auto program = isa::decode(slots);
     if (!program) continue;
     ++decoded;
     SCOPED_TRACE("program " + std::to_string(i));
-    test::expect_same_run(*program, input_bytes(i), 300 + rng() % 200);
-    if (HasFatalFailure()) return;
+    // Now and then a budget that stops it early: the same failure point.
+    const uint64_t budget = i % 8 == 0 ? 1 + rng() % 12 : 300 + rng() % 200;
+    test::expect_same_run(*program, input_bytes(static_cast<uint64_t>(i)), budget, options);
+    if (::testing::Test::HasFatalFailure()) return;
   }
-  EXPECT_GT(decoded, 1000u);
+  EXPECT_GT(decoded, count / 3);
 }
+
+TEST(JitDifferential, RandomInstructions) { random_instructions(3000, {}); }
+// Blinding changes only the code inside an instruction: the same results,
+// faults and counts.
+TEST(JitDifferential, RandomInstructionsHardened) { random_instructions(1500, {.harden = true}); }
 
 }  // namespace
 }  // namespace bpfkit

@@ -26,7 +26,8 @@ struct SbpfRun {
 };
 
 // One engine in a fresh Context with the reference harness's syscalls.
-SbpfRun run_sbpf(bool jit, const isa::Program& program, std::vector<uint8_t> input, uint64_t budget) {
+SbpfRun run_sbpf(bool jit, const isa::Program& program, std::vector<uint8_t> input, uint64_t budget,
+                 jit::Options options = {}) {
   SbpfRun run;
   vm::Context context(*program.dialect);
   context.helpers() = vm::HelperTable::sbpf_reference_harness();
@@ -34,7 +35,7 @@ SbpfRun run_sbpf(bool jit, const isa::Program& program, std::vector<uint8_t> inp
   context.set_heap_size(1024);
   run.input = std::move(input);
   if (!run.input.empty()) context.map_input(run.input);
-  auto engine = jit ? jit::make_jit(program, context) : vm::make_interpreter(program, context);
+  auto engine = jit ? jit::make_jit(program, context, options) : vm::make_interpreter(program, context);
   if (!engine) {
     run.prepare_error = to_string(engine.error());
     return run;
@@ -43,9 +44,10 @@ SbpfRun run_sbpf(bool jit, const isa::Program& program, std::vector<uint8_t> inp
   return run;
 }
 
-void expect_same_sbpf_run(const isa::Program& program, const std::vector<uint8_t>& input, uint64_t budget) {
+void expect_same_sbpf_run(const isa::Program& program, const std::vector<uint8_t>& input, uint64_t budget,
+                          jit::Options options = {}) {
   const SbpfRun interp = run_sbpf(false, program, input, budget);
-  const SbpfRun jit = run_sbpf(true, program, input, budget);
+  const SbpfRun jit = run_sbpf(true, program, input, budget, options);
   ASSERT_EQ(interp.prepare_error, jit.prepare_error);
   if (!interp.prepare_error.empty()) return;
   const vm::RunResult& a = interp.result;
@@ -367,6 +369,25 @@ TEST_P(JitSbpfDifferential, RandomPrograms) {
   EXPECT_GT(faulted, 50u);
   EXPECT_GT(out_of_units, 5u);
   EXPECT_LT(faulted, verified);
+}
+
+// Blinded constants (v2's swapped sub, PQR and hor immediates among them):
+// the same results and compute units, also when the budget stops the run.
+TEST_P(JitSbpfDifferential, RandomProgramsHardened) {
+  const isa::Dialect& dialect = *isa::sbpf_dialect(GetParam());
+  std::mt19937_64 rng(20261206 + GetParam());
+  size_t verified = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<isa::Slot> slots = random_sbpf_slots(rng, dialect, 2 + rng() % 30);
+    if (!verifies(slots, dialect)) continue;
+    ++verified;
+    const isa::Program program = executable(std::move(slots), dialect);
+    SCOPED_TRACE("program " + std::to_string(i));
+    const uint64_t budget = i % 8 == 0 ? 1 + rng() % 12 : 200 + rng() % 300;
+    expect_same_sbpf_run(program, input_bytes(i), budget, jit::Options{.harden = true});
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(verified, 200u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, JitSbpfDifferential, testing::Values(0u, 1u, 2u, 3u), version_name);

@@ -2,6 +2,7 @@
 // the differential tests do not reach (helpers and maps, calls, callx).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -56,12 +57,56 @@ TEST(Jit, ListingShowsEachInstructionAndItsCode) {
   EXPECT_NE(text.find("add"), std::string::npos) << text;
 }
 
-TEST(Jit, RefusesWhatItCannotDoYet) {
-  const isa::Program program = assemble("mov %r0, 0\nexit\n");
+// Whether the machine code holds the bytes 41 41 41 41 (0x41414141).
+bool code_holds_the_immediate(const jit::Jit& jit) {
+  const std::span<const uint8_t> code = jit.code();
+  const uint8_t needle[] = {0x41, 0x41, 0x41, 0x41};
+  return std::search(code.begin(), code.end(), std::begin(needle), std::end(needle)) != code.end();
+}
+
+// Every kind of immediate operand: without --harden its bytes are in the
+// code, with it they are not (whatever the seed), and the results stay the
+// interpreter's.
+TEST(JitHarden, NoImmediateOfTheProgramInTheCode) {
+  const char* const kOperations[] = {
+      "mov %r0, 0x41414141",          "mov32 %r0, 0x41414141",        "add %r0, 0x41414141",
+      "add32 %r0, 0x41414141",        "sub %r0, 0x41414141",          "or %r0, 0x41414141",
+      "and %r0, 0x41414141",          "xor32 %r0, 0x41414141",        "mul %r0, 0x41414141",
+      "div %r0, 0x41414141",          "mod32 %r0, 0x41414141",        "jeq %r0, 0x41414141, +0",
+      "jgt32 %r0, 0x41414141, +0",    "jset %r0, 0x41414141, +0",     "stw [%r10-8], 0x41414141",
+      "stdw [%r10-8], 0x41414141",    "lddw %r0, 0x4141414141414141", "lddw %r0, 0x41414141",
+      "lddw %r0, 0x4141414100000000", "lddw %r0, 0xc1c1c1c141414141",
+  };
+  for (const char* operation : kOperations) {
+    SCOPED_TRACE(operation);
+    const isa::Program program = assemble(std::string("mov %r0, 7\n") + operation + "\nexit\n");
+    vm::Context context;
+    auto plain = jit::Jit::create(program, context);
+    ASSERT_TRUE(plain.has_value()) << to_string(plain.error());
+    EXPECT_TRUE(code_holds_the_immediate(*plain));
+    for (uint64_t seed = 1; seed <= 8; ++seed) {
+      auto hardened = jit::Jit::create(program, context, {.harden = true, .harden_seed = seed});
+      ASSERT_TRUE(hardened.has_value()) << to_string(hardened.error());
+      EXPECT_FALSE(code_holds_the_immediate(*hardened)) << "seed " << seed;
+    }
+    test::expect_same_run(program, {}, std::nullopt, {.harden = true});
+  }
+}
+
+// Random per translation (seed 0), the same code for the same seed.
+TEST(JitHarden, EachTranslationBlindsWithOtherValues) {
+  const isa::Program program = assemble("mov %r0, 0x41414141\nadd %r0, 5\nexit\n");
   vm::Context context;
-  auto hardened = jit::Jit::create(program, context, jit::Options{.harden = true});
-  ASSERT_FALSE(hardened.has_value());
-  EXPECT_EQ(hardened.error().code, Errc::Unsupported);
+  auto code_of = [&](jit::Options options) {
+    auto jit = jit::Jit::create(program, context, options);
+    EXPECT_TRUE(jit.has_value());
+    EXPECT_EQ(jit->run(context).r0, 0x41414146u);
+    return std::vector<uint8_t>(jit->code().begin(), jit->code().end());
+  };
+  EXPECT_NE(code_of({.harden = true}), code_of({.harden = true}));
+  EXPECT_EQ(code_of({.harden = true, .harden_seed = 42}), code_of({.harden = true, .harden_seed = 42}));
+  EXPECT_NE(code_of({.harden = true, .harden_seed = 42}), code_of({.harden = true, .harden_seed = 43}));
+  EXPECT_NE(code_of({}), code_of({.harden = true, .harden_seed = 42}));
 }
 
 // A fault in the middle of a block: the count includes the instructions

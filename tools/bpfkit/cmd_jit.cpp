@@ -17,6 +17,7 @@ struct Options {
   std::string file;
   std::string section, function;
   bool dump = false;
+  bool harden = false;
 };
 
 Options options;
@@ -28,6 +29,7 @@ void add_options(CLI::App& app) {
   app.add_option("--section", options.section, "ELF section of the program");
   app.add_option("--function", options.function, "program (function) within the section");
   app.add_flag("--dump", options.dump, "print the machine code interleaved with the BPF instructions");
+  app.add_flag("--harden", options.harden, "blind the program's constants (random per translation)");
 }
 
 int run() {
@@ -42,7 +44,7 @@ int run() {
   const isa::Program& program = opened->program;
   vm::Context context(*program.dialect);
   if (auto maps = context.add_maps(program); !maps) return printer.fail(maps.error(), kExitRejected);
-  auto jit = jit::Jit::create(program, context);
+  auto jit = jit::Jit::create(program, context, jit::Options{.harden = options.harden});
   if (!jit) return printer.fail(jit.error(), kExitRejected);
   if (!options.dump) {
     std::cout << program.size() << " slots, " << jit->code().size() << " bytes of x86-64\n";

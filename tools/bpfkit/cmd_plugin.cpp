@@ -17,7 +17,8 @@ struct Options {
   std::string mem_hex;
   bool elf = false;
   std::string engine = "interp";
-  std::string opt;  // optimise through the IR first
+  bool harden = false;  // --harden: constant blinding in the JIT
+  std::string opt;      // optimise through the IR first
 };
 
 Options options;
@@ -33,6 +34,7 @@ void add_options(CLI::App& app) {
   app.add_option("MEMORY_HEX", options.mem_hex, "memory buffer as hex bytes");
   app.add_option("--engine", options.engine, "execution engine: interp or jit")
       ->check(CLI::IsMember({"interp", "jit"}));
+  app.add_flag("--harden", options.harden, "with --engine jit: blind the program's constants");
   app.add_flag("--elf", options.elf, "stdin holds an ELF object");
   app.add_option("--opt", options.opt, "optimise through the IR first: O0 (lift + codegen), O1, O2")
       ->check(CLI::IsMember({"O0", "O1", "O2"}));
@@ -40,6 +42,9 @@ void add_options(CLI::App& app) {
 }
 
 int run() {
+  if (options.harden && options.engine != "jit")
+    return fail(make_error(Errc::BadOperand, "--harden blinds the JIT's constants: it needs --engine jit"),
+                kExitBadInput);
   if (options.elf) {
     std::cout << "bpfkit plugin: --elf input is not supported yet\n";
     return kExitRejected;
@@ -57,6 +62,7 @@ int run() {
   }
   RunOptions run;
   run.engine = options.engine;
+  run.harden = options.harden;
   RunReport report;
   if (options.opt.empty()) {
     report = run_linux(*slots, std::move(memory), run);

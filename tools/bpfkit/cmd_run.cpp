@@ -19,6 +19,7 @@ struct Options {
   std::string file;
   std::string mem_file, mem_hex, mem_size;
   std::string engine = "interp";
+  bool harden = false;                           // --harden: constant blinding in the JIT
   std::string budget, compute_units, heap_size;  // checked by count_option()
   bool json = false, stats = false, regs = false;
   std::string section, function;  // eBPF objects: which program
@@ -388,6 +389,7 @@ int run_typed(const InputFile& input, const isa::Program& program, uint64_t budg
   if (!task) return printer.fail(task.error(), kExitBadInput);
   RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler(), *task};
   run.engine = options.engine;
+  run.harden = options.harden;
   RunReport report = run_test(program, *test_input, run);
   report.stats = options.stats;
   return printer.run(report);
@@ -469,6 +471,7 @@ int run_input(const InputFile& input, Printer& printer) {
                  false,        map_filler(),
                  *task};
   run.engine = options.engine;
+  run.harden = options.harden;
   RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);
@@ -489,6 +492,7 @@ void add_options(CLI::App& app) {
   mem_hex->excludes(mem_size);
   app.add_option("--engine", options.engine, "execution engine: interp or jit (x86-64, Linux eBPF)")
       ->check(CLI::IsMember({"interp", "jit"}));
+  app.add_flag("--harden", options.harden, "with --engine jit: blind the program's constants (as the kernel does)");
   auto* budget = app.add_option("--budget", options.budget, "maximum number of instructions to execute");
   app.add_flag("--json", options.json, "print one JSON object");
   app.add_option("--opt", options.opt, "optimise through the IR first: O0 (lift + codegen), O1, O2")
@@ -570,6 +574,9 @@ void add_options(CLI::App& app) {
 
 int run() {
   Printer printer = standard_printer(options.json);
+  if (options.harden && options.engine != "jit")
+    return printer.fail(make_error(Errc::BadOperand, "--harden blinds the JIT's constants: it needs --engine jit"),
+                        kExitBadInput);
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error());
   return run_input(*input, printer);

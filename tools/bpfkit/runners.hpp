@@ -29,6 +29,7 @@ struct RunOptions {
   std::function<Expected<void>(vm::Context&)> fill_maps;
   vm::Task task;                  // Linux: what the current-task helpers answer (--task)
   std::string engine = "interp";  // --engine: interp or jit
+  bool harden = false;            // --harden: the JIT blinds constants
 };
 
 // Runs `program` through the interpreter of its dialect, in a fresh Context
