@@ -349,7 +349,7 @@ class EbpfObject {
   // program (e.g. after optimisation through the IR). Its calls and function
   // addresses name the other functions of `program` by name, which must be
   // functions of this object; its lddw name `program->maps`, which must be
-  // maps of this object (by name) or are added to it (see rewrite).
+  // maps of this object (by name) or global data added to it (see rewrite).
   struct NewCode {
     const ProgramInfo* function = nullptr;
     const isa::Program* program = nullptr;
@@ -365,8 +365,10 @@ class EbpfObject {
   // global-data lddw, calls and function addresses: calls into `.text` by
   // relocation against the callee's symbol, as libbpf wants). `.BTF.ext`
   // (func_info, line_info, CO-RE records of the old code) is dropped, with a
-  // note. A map a new program names that the object lacks (an
-  // instrumentation's) is added as a legacy `maps` definition, with a note.
+  // note. Global data a new program names that the object lacks (an
+  // instrumentation pass's `.data.*` counters) is added as a section of its
+  // name with a global symbol, with a note; any other map the object lacks
+  // is an error.
   Expected<Rewritten> rewrite(std::span<const NewCode> code) const;
 
  private:

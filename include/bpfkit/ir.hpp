@@ -368,6 +368,11 @@ class Block {
 
   // Free for passes and analyses; the IR never reads it.
   void* user_data = nullptr;
+  // The bytecode the block was lifted from: its first slot and how many
+  // instructions (lddw once) it held; kNoOrigin and 0 for blocks made later
+  // or parsed from text. The instrumentation passes count with these.
+  uint32_t source_start = kNoOrigin;
+  uint32_t source_insns = 0;
 
   struct Iterator {
     using iterator_category = std::forward_iterator_tag;
@@ -492,8 +497,17 @@ class Module {
   Function* add_function(std::string name);
   Function* find(std::string_view name) const;
 
+  // The maps map_idx / map_idx_value constants name, by index: the lifted
+  // program's, then those passes added (instrumentation). Code generation
+  // gives the program this list.
+  const std::vector<isa::MapSpec>& maps() const { return maps_; }
+  std::vector<isa::MapSpec>& maps() { return maps_; }
+  // The index of the map called spec.name, added at the end if there is none.
+  uint32_t add_map(isa::MapSpec spec);
+
  private:
   const isa::Dialect* dialect_;
+  std::vector<isa::MapSpec> maps_;
   std::vector<std::unique_ptr<Function>> functions_;
 };
 

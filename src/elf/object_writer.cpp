@@ -42,13 +42,6 @@ void align_to(std::vector<uint8_t>& out, uint64_t alignment) {
   if (alignment > 1) out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
 }
 
-// A legacy `struct bpf_map_def`: what an added map is written as.
-struct MapDef {
-  uint32_t type, key_size, value_size, max_entries, map_flags;
-};
-
-constexpr std::string_view kLegacyMaps = "maps";
-
 }  // namespace
 
 class ObjectWriter {
@@ -379,7 +372,7 @@ class ObjectWriter {
   Expected<std::pair<uint32_t, int32_t>> map_symbol(const isa::MapSpec& spec, bool value, uint32_t offset) {
     const auto& maps = object_.info_.maps;
     const auto it = std::find_if(maps.begin(), maps.end(), [&](const isa::MapSpec& m) { return m.name == spec.name; });
-    if (it == maps.end()) return added_map(spec, value);
+    if (it == maps.end()) return added_map(spec, value, offset);
     const auto index = static_cast<size_t>(it - maps.begin());
     if (spec.name == ".kconfig") return kconfig_symbol(offset);
     const EbpfObject::MapOrigin& origin = object_.origins_[index];
@@ -414,28 +407,25 @@ class ObjectWriter {
     return std::pair{*best, static_cast<int32_t>(offset - best_offset)};
   }
 
-  // A map the object lacks: added to the legacy `maps` section (made if the
-  // object has none) with a global symbol of its name.
-  Expected<std::pair<uint32_t, int32_t>> added_map(const isa::MapSpec& spec, bool value) {
-    if (value) return fail(Errc::Unsupported, "a value pointer into added map '" + spec.name + "' cannot be written");
-    if (auto it = added_symbol_.find(spec.name); it != added_symbol_.end()) return std::pair{it->second, 0};
-    if (in_.find(kLegacyMaps) != nullptr)
+  // A map the object lacks (an instrumentation's counters): global data,
+  // written as a section of its name holding its initial bytes, named by a
+  // global symbol at its start. One per name, however many functions use it.
+  Expected<std::pair<uint32_t, int32_t>> added_map(const isa::MapSpec& spec, bool value, uint32_t offset) {
+    if (!value || !spec.name.starts_with(".data") || spec.max_entries != 1 || spec.key_size != 4)
       return fail(Errc::Unsupported,
-                  "map '" + spec.name + "' is new and the object already has a legacy 'maps' section");
-    const MapDef def{spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags};
-    Sym sym{};
-    sym.st_name = 0;  // set when the string table is written
-    sym.st_info = st_info(kStbGlobal, kSttObject);
-    sym.st_value = added_maps_.size();
-    sym.st_size = sizeof(MapDef);
-    append_record(added_maps_, def);
-    const auto index = static_cast<uint32_t>(symbols_.size() + added_names_.size());
-    added_names_.push_back(spec.name);
-    added_syms_.push_back(sym);
-    added_symbol_[spec.name] = index;
-    notes_.push_back("added map '" + spec.name +
-                     "' as a legacy 'maps' definition (bpfkit loads it; libbpf 1.0+ does not)");
-    return std::pair{index, 0};
+                  "map '" + spec.name + "' is none of the object's, and only global data (.data*) can be added");
+    for (const Added& added : added_) {
+      if (added.spec.name != spec.name) continue;
+      if (added.spec.value_size != spec.value_size || added.spec.initial != spec.initial)
+        return fail(Errc::Unsupported, "added map '" + spec.name +
+                                           "' differs between the rewritten functions; choose one with --section "
+                                           "or --function");
+      return std::pair{added.symbol, static_cast<int32_t>(offset)};
+    }
+    const auto symbol = static_cast<uint32_t>(symbols_.size() + added_.size());
+    added_.push_back({spec, symbol});
+    notes_.push_back("added global data '" + spec.name + "' (" + std::to_string(spec.value_size) + " bytes)");
+    return std::pair{symbol, static_cast<int32_t>(offset)};
   }
 
   Expected<EbpfObject::Rewritten> write();
@@ -447,11 +437,12 @@ class ObjectWriter {
   std::vector<Sym> symbols_, moved_;
   std::map<uint32_t, CodeSection> code_sections_;  // by section index
   std::vector<std::string> notes_;
-  // Maps added to a new `maps` section, and their symbols (appended to .symtab).
-  std::vector<uint8_t> added_maps_;
-  std::vector<std::string> added_names_;
-  std::vector<Sym> added_syms_;
-  std::map<std::string, uint32_t> added_symbol_;
+  // Global data added (appended sections, their symbols appended to .symtab).
+  struct Added {
+    isa::MapSpec spec;
+    uint32_t symbol;
+  };
+  std::vector<Added> added_;
 };
 
 // The file: header, each section's bytes, the section header table.
@@ -529,26 +520,27 @@ Expected<EbpfObject::Rewritten> ObjectWriter::write() {
     new_names.push_back({".rel" + std::string(sections[index].name), out.size()});
     out.push_back(std::move(o));
   }
-  // Added maps: a `maps` section and global symbols at the end of .symtab.
-  if (!added_maps_.empty()) {
+  // Added global data: a section each, and global symbols at the end of .symtab.
+  for (const Added& added : added_) {
     OutSection o{};
     o.header.sh_type = kShtProgbits;
     o.header.sh_flags = kShfWrite | kShfAlloc;
-    o.header.sh_addralign = 4;
-    o.bytes = added_maps_;
-    new_names.push_back({std::string(kLegacyMaps), out.size()});
-    const auto maps_index = static_cast<uint16_t>(out.size());
+    o.header.sh_addralign = 8;
+    o.bytes = added.spec.initial;
+    o.bytes.resize(added.spec.value_size, 0);
+    new_names.push_back({added.spec.name, out.size()});
+    const auto section = static_cast<uint16_t>(out.size());
     out.push_back(std::move(o));
     OutSection& strings = out[renumber[strtab]];
-    OutSection& symtab = out[renumber[*symtab_]];
-    for (size_t i = 0; i < added_syms_.size(); ++i) {
-      Sym sym = added_syms_[i];
-      sym.st_name = static_cast<uint32_t>(strings.bytes.size());
-      strings.bytes.insert(strings.bytes.end(), added_names_[i].begin(), added_names_[i].end());
-      strings.bytes.push_back(0);
-      sym.st_shndx = maps_index;
-      append_record(symtab.bytes, sym);
-    }
+    Sym sym{};
+    sym.st_name = static_cast<uint32_t>(strings.bytes.size());
+    const std::string name = added.spec.name.substr(added.spec.name.rfind('.') + 1);
+    strings.bytes.insert(strings.bytes.end(), name.begin(), name.end());
+    strings.bytes.push_back(0);
+    sym.st_info = st_info(kStbGlobal, kSttObject);
+    sym.st_shndx = section;
+    sym.st_size = added.spec.value_size;
+    append_record(out[renumber[*symtab_]].bytes, sym);
   }
   if (!new_names.empty()) {
     OutSection& names = out[renumber[shstrndx]];

@@ -113,6 +113,13 @@ Function* Module::add_function(std::string name) {
   return functions_.back().get();
 }
 
+uint32_t Module::add_map(isa::MapSpec spec) {
+  for (size_t i = 0; i < maps_.size(); ++i)
+    if (maps_[i].name == spec.name) return static_cast<uint32_t>(i);
+  maps_.push_back(std::move(spec));
+  return static_cast<uint32_t>(maps_.size() - 1);
+}
+
 Function* Module::find(std::string_view name) const {
   for (const auto& fn : functions_)
     if (fn->name() == name) return fn.get();

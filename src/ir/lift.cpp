@@ -48,6 +48,8 @@ class FunctionLifter {
     for (CodeBlock& cb : plan_.blocks) {
       cb.block = fn_.add_block();
       cb.block->user_data = &cb;
+      cb.block->source_start = cb.start;
+      for (uint32_t pc = cb.start; pc < cb.end; ++pc) cb.block->source_insns += program_.ops[pc].has_value();
     }
     if (entry) Builder(fn_, back(entry)).jump(plan_.blocks.front().block);
     for (CodeBlock& cb : plan_.blocks) {
@@ -194,6 +196,7 @@ Expected<std::unique_ptr<Module>> lift(const isa::Program& program) {
   auto plans = lifting::plan_functions(program);
   if (!plans) return plans.error();
   auto module = std::make_unique<Module>(*program.dialect);
+  module->maps() = program.maps;
   FunctionsByStart functions;
   for (const FunctionPlan& plan : *plans) {
     Function* fn = module->add_function(plan.name);

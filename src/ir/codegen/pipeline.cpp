@@ -38,6 +38,8 @@ namespace {
 void carry_over(const isa::Program& original, const Module& module, const std::vector<uint32_t>& starts,
                 isa::Program& out) {
   out.maps = original.maps;
+  // Maps the passes added (instrumentation) follow the original's.
+  for (size_t i = original.maps.size(); i < module.maps().size(); ++i) out.maps.push_back(module.maps()[i]);
   out.data_relocations = original.data_relocations;
   out.rodata = original.rodata;
   out.rodata_vaddr = original.rodata_vaddr;
@@ -69,7 +71,10 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   }
   auto generated = codegen::generate_module(machine);
   if (!generated) return generated.error();
-  if (options.original) carry_over(*options.original, module, generated->starts, generated->program);
+  if (options.original)
+    carry_over(*options.original, module, generated->starts, generated->program);
+  else
+    generated->program.maps = module.maps();
   if (options.stats) {
     const codegen::ModuleStats& s = generated->stats;
     *options.stats = {s.spilled, s.rematerialised, s.split, s.copies, s.deepest_frame};

@@ -14,7 +14,7 @@ namespace {
 
 using namespace passes;
 
-constexpr std::array<PassInfo, 9> kPasses = {{
+constexpr std::array<PassInfo, 11> kPasses = {{
     {"copyprop", PassPhase::Cleanup, "replace copies and single-input phis by their value", {}, run_copyprop},
     {"sccp", PassPhase::Scalar, "sparse conditional constant propagation and folding", {}, run_sccp},
     {"strength",
@@ -32,6 +32,16 @@ constexpr std::array<PassInfo, 9> kPasses = {{
      "fold constant branches, merge and skip blocks, drop unreachable ones",
      {},
      run_simplify_cfg},
+    {"count-insns",
+     PassPhase::Instrument,
+     "profile: count executed bytecode instructions in map .data.bpfkit_insns",
+     {},
+     run_count_insns},
+    {"block-hits",
+     PassPhase::Instrument,
+     "coverage: count each block's runs in map .data.bpfkit_block_hits (first slot, hits)",
+     {},
+     run_block_hits},
 }};
 
 Error pipeline_error(size_t column, std::string message) {

@@ -16,6 +16,12 @@ Expected<bool> run_zext(Function& fn, const PassParams& params);
 Expected<bool> run_cse(Function& fn, const PassParams& params);
 Expected<bool> run_stack_forward(Function& fn, const PassParams& params);
 Expected<bool> run_dead_stores(Function& fn, const PassParams& params);
+Expected<bool> run_count_insns(Function& fn, const PassParams& params);
+Expected<bool> run_block_hits(Function& fn, const PassParams& params);
+
+// Whether the function has an atomic add into map `map`'s value (an
+// instrumentation pass ran on it already).
+bool adds_to_map(const Function& fn, uint32_t map);
 
 // Removes every block but the entry for which `reachable` is false, with
 // its edges and the phi inputs they carried.
