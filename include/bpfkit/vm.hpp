@@ -630,7 +630,7 @@ struct TestRunOutput {
   uint32_t retval = 0;
   std::vector<uint8_t> data_out;     // the packet after the run (from data_meta for XDP)
   std::vector<uint8_t> ctx_out;      // the context fields the kernel copies back
-  uint64_t duration_ns = 0;          // per run, the mean over `repeat`
+  uint64_t duration_ns = 0;          // per run, the mean over `repeat` (thread CPU time)
   std::optional<Redirect> redirect;  // where the last run redirected the packet
 };
 

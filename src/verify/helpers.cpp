@@ -42,6 +42,7 @@ bool group_allows(isa::HelperGroup group, ProgramType type, bool perfmon) {
     case G::Tc: return tc;
     case G::Xdp: return type == ProgramType::Xdp;
     case G::TcXdp: return tc || type == ProgramType::Xdp;
+    case G::SkbXdp: return tc || type == ProgramType::Socket || type == ProgramType::Xdp;
   }
   return false;
 }

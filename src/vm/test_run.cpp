@@ -3,13 +3,22 @@
 // packet are laid out as net/bpf/test_run.c lays them out on a host whose
 // test runs see the loopback device (ifindex 1, queue 0); the results are
 // what the kernel copies back.
-#include <chrono>
 #include <cstring>
+#include <ctime>
 
 #include "bpfkit/vm.hpp"
 
 namespace bpfkit::vm {
 namespace {
+
+// The CPU time this thread has used. The kernel's test run stops its timer
+// while it reschedules (bpf_test_timer_continue), so its duration is time on
+// the CPU; wall-clock time here would count other processes' turns.
+uint64_t thread_cpu_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+}
 
 using isa::CtxIn;
 using isa::ProgramContext;
@@ -210,7 +219,7 @@ Expected<TestRunOutput> test_run(const Engine& engine, Context& context, const T
   TestRunOutput out;
   const uint32_t repeat = input.repeat == 0 ? 1 : input.repeat;
   const std::array<uint64_t, 5> args{region_base(kInputRegion), 0, 0, 0, 0};
-  const auto start = std::chrono::steady_clock::now();
+  const uint64_t start = thread_cpu_ns();
   // The packet starts with no tunnel metadata and no redirect; repeated runs
   // share the packet, its changes and its metadata, as the kernel's do.
   context.redirect().reset();
@@ -219,9 +228,7 @@ Expected<TestRunOutput> test_run(const Engine& engine, Context& context, const T
     out.run = engine.run(context, args);
     if (out.run.error) break;
   }
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  out.duration_ns =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()) / repeat;
+  out.duration_ns = (thread_cpu_ns() - start) / repeat;
   out.retval = static_cast<uint32_t>(out.run.r0);
   out.redirect = context.redirect();
   const ProgramContext layout = isa::program_type_info(input.type).context;

@@ -366,6 +366,11 @@ bool agree_with_the_kernel(const std::string& function, uint32_t kernel_type, is
   if (!kernel) return true;
   EXPECT_TRUE(kernel->loaded) << function << ":\n" << tail(kernel->log);
   if (!kernel->loaded) return true;
+  // bpfkit's verifier agrees (it knows the helpers' prototypes).
+  verify::Options options;
+  options.type = type;
+  const verify::Result verdict = verify::verify(*program, options);
+  EXPECT_TRUE(verdict.accepted) << function << ": " << (verdict.error ? verdict.error->message : "");
   Outcome ours = run_bpfkit(*program, type, packet, our_fill);
   EXPECT_EQ(ours.retval, kernel->retval) << function;
   EXPECT_EQ(ours.data_out, kernel->data_out) << function;

@@ -50,6 +50,7 @@ enum class HelperGroup : uint8_t {
   Tc,           // tc_cls_act_func_proto: tc classifiers and actions
   Xdp,          // xdp_func_proto
   TcXdp,        // both tc_cls_act_func_proto and xdp_func_proto
+  SkbXdp,       // sk_filter_func_proto, tc_cls_act_func_proto and xdp_func_proto
 };
 
 struct HelperProto {
