@@ -309,7 +309,14 @@ class Selector {
       case ValueKind::FramePointer: return MInst::kFp;
       case ValueKind::Const: {
         const Const& k = *static_cast<Const*>(value);
-        if (k.const_kind() != ConstKind::Int) return materialise(k, out, origin);
+        if (k.const_kind() != ConstKind::Int) {
+          // A map or function address: made once in each block that uses
+          // it (the first use comes first: selection goes in order), as
+          // clang loads a map once for the accesses that follow.
+          auto [it, made] = block_constants_.try_emplace(&k, kNoVReg);
+          if (made) it->second = materialise(k, out, origin);
+          return it->second;
+        }
         // An integer is made once, at the entry (which dominates every use),
         // as a compiler hoists it out of loops; under pressure the allocator
         // makes it again at each use instead of spilling it.
@@ -359,6 +366,7 @@ class Selector {
   // ---- Instructions --------------------------------------------------------------
 
   Expected<void> select_block(Block& block, MBlock& mb) {
+    block_constants_.clear();
     for (Block* pred : block.preds()) mb.preds.push_back(block_index_.at(pred));
     mb.origin = block.first() && block.first()->origin() != kNoOrigin ? block.first()->origin() : 0;
     for (Inst& inst : block) {
@@ -391,8 +399,14 @@ class Selector {
         out.inputs.push_back(MOperand::of(*v));
         continue;
       }
-      // r10 or a typed constant: made at the end of the predecessor.
-      auto v = operand_of(value, pending_[pred], pred->last() ? pred->last()->origin() : 0);
+      // r10 or a typed constant: made at the end of the predecessor (not
+      // through this block's cache of typed constants: another block).
+      const uint32_t at = pred->last() && pred->last()->origin() != kNoOrigin ? pred->last()->origin() : 0;
+      if (value->is_const()) {
+        out.inputs.push_back(MOperand::of(materialise(*static_cast<Const*>(value), pending_[pred], at)));
+        continue;
+      }
+      auto v = operand_of(value, pending_[pred], at);
       if (!v) return v.error();
       out.inputs.push_back(**v);
     }
@@ -774,8 +788,9 @@ class Selector {
   std::unordered_map<const Block*, uint32_t> block_index_;
   std::unordered_map<const Inst*, VReg> vreg_;
   std::unordered_map<const Inst*, int32_t> alloc_offset_;
-  std::unordered_map<uint64_t, VReg> hoisted_;  // integer constants by value
-  std::vector<MInst> hoisted_defs_;             // made at the entry: constants, argument copies
+  std::unordered_map<uint64_t, VReg> hoisted_;              // integer constants by value
+  std::unordered_map<const Const*, VReg> block_constants_;  // typed constants made in the current block
+  std::vector<MInst> hoisted_defs_;                         // made at the entry: constants, argument copies
   std::array<VReg, 5> param_use_{};
   int32_t frame_low_ = 0;
 };
