@@ -70,6 +70,7 @@ bool Checker::call_helper(const isa::Slot& slot) {
     const Arg arg = proto->args[i];
     const int regno = i + 1;
     if (arg == Arg::None) break;
+    if (arg == Arg::DontCare) continue;  // check_func_arg returns at once: r3-r5 may be uninitialised
     if (!check_read(regno)) return false;
     const Reg& reg = regs()[regno];
     switch (arg) {

@@ -75,6 +75,12 @@ if [ -n "$objects" ] && [ -f "$objects/tc_rewrite.o" ]; then
   check verify-helpers 0 "accepted" -- "$bpfkit" verify "$objects/tc_rewrite.o"
   check task-helpers 0 "pid 7 tgid 8 comm curl" -- "$bpfkit" run "$objects/task_helpers.o" --type kprobe --task pid=7,tgid=8,comm=curl --json
   check_that task-strings grep -q "str 4 'cur' 5" "$tmp/stdout"
+  # Through the IR: bpf_trace_printk reads r3-r5, which its prototype does not name.
+  for level in O0 O2; do
+    check "task-helpers-$level" 0 "pid 7 tgid 8 comm curl" \
+      -- "$bpfkit" run "$objects/task_helpers.o" --type kprobe --task pid=7,tgid=8,comm=curl --opt "$level" --json
+    check_that "task-strings-$level" grep -q "str 4 'cur' 5" "$tmp/stdout"
+  done
 fi
 
 summary cli_ebpf

@@ -90,6 +90,25 @@ TEST(IrLift, CallsClobberArgumentRegisters) {
   EXPECT_NE(text.find("add.64 undef, %arg1"), std::string::npos) << text;    // r1 after the call, r6 kept
 }
 
+// bpf_trace_printk's prototype names two arguments, but the helper prints
+// r3-r5 too (ARG_DONTCARE): the call must pass them, or code generation
+// drops their values (task_helpers.o printed an empty comm after -O0).
+TEST(IrLift, TracePrintkPassesItsValues) {
+  auto module = lift_text(R"(
+    r1 = r10
+    r1 += -8
+    r2 = 8
+    r3 = 7
+    r4 = r1
+    r5 = 9
+    call 6
+    exit
+  )");
+  ASSERT_TRUE(module);
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("call helper 6 (%0, i64 8, i64 7, %0, i64 9)"), std::string::npos) << text;
+}
+
 TEST(IrLift, LocalFunctionsLiftOneByOne) {
   auto module = lift_text(R"(
     r1 = 3

@@ -17,6 +17,7 @@ namespace bpfkit::isa {
 enum class HelperArg : uint8_t {
   None,
   Anything,              // ARG_ANYTHING: any initialised value
+  DontCare,              // ARG_DONTCARE: passed and read by the helper, never checked (trace_printk's values)
   ConstMapPtr,           // ARG_CONST_MAP_PTR
   MapKey,                // ARG_PTR_TO_MAP_KEY: key_size readable bytes
   MapValue,              // ARG_PTR_TO_MAP_VALUE: value_size readable bytes
