@@ -78,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   elf::LoadOptions options;
   options.core_target = own ? &*own : nullptr;
   for (const elf::ProgramInfo& program : object->info().programs)
-    if (auto loaded = object->load_program(program, options)) run(*loaded, isa::program_type_of_section(program.section));
+    if (auto loaded = object->load_program(program, options))
+      run(*loaded, isa::program_type_of_section(program.section));
   return 0;
 }

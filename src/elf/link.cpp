@@ -317,7 +317,7 @@ Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program, const 
 }
 
 Expected<std::vector<bool>> EbpfObject::tail_call_group_maps(const ProgramInfo& program,
-                                                                   const LoadOptions& options) const {
+                                                             const LoadOptions& options) const {
   std::vector<bool> used(info_.maps.size(), false);
   std::vector<bool> in_group(info_.programs.size(), false);
   std::vector<const ProgramInfo*> group{&program};
@@ -373,7 +373,7 @@ Expected<isa::Program> EbpfObject::load_program(const ProgramInfo& info, const L
 }
 
 Expected<isa::Program> EbpfObject::load_linked(const ProgramInfo& info, const LoadOptions& options,
-                                              const std::vector<bool>* keep) const {
+                                               const std::vector<bool>* keep) const {
   auto linked = link(info, options, keep);
   if (!linked) return linked.error();
   auto program = isa::decode(std::span<const isa::Slot>(linked->code), isa::kLinuxV4);
