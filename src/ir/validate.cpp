@@ -130,7 +130,10 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
   // A constant operand of a 32-bit operation holds 32 bits at most.
   auto const_fits = [&](size_t i, uint8_t bits) {
     const Value* v = inst->operand(i);
-    return !v->is_const() || static_cast<const Const*>(v)->width() <= bits;
+    // A typed constant (a map or function address) is a 64-bit value the
+    // operation reads the low bits of, as it reads a register's.
+    return !v->is_const() || static_cast<const Const*>(v)->const_kind() != ConstKind::Int ||
+           static_cast<const Const*>(v)->width() <= bits;
   };
   switch (row.kind) {
     case OpKind::Binary:

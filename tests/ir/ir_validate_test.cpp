@@ -80,6 +80,17 @@ b2:
   EXPECT_TRUE(result.has_value()) << to_string(result.error());
 }
 
+// A jmp32 on a register holding a map value's address: the comparison reads
+// the address's low 32 bits (fuzz_ir found the lifter's output refused).
+TEST(IrValidator, TypedConstantsIn32BitComparisons) {
+  auto module = parse(
+      "dialect linux\nfunction @f {\nb0:\n  br.ne.32 map_idx_value(2, 8), i32 0, b1, b2\nb1:\n  ret i64 1\n"
+      "b2:\n  ret i64 0\n}\n");
+  ASSERT_TRUE(module) << to_string(module.error());
+  auto result = validate(**module);
+  EXPECT_TRUE(result) << (result ? "" : to_string(result.error()));
+}
+
 TEST(IrValidator, ErrorsCarryTheOrigin) {
   auto module = parse("dialect linux\nfunction @f {\nb0:\n  %0 = add.32 %arg1, %arg2  !7\n  ret %0\n}\n");
   ASSERT_TRUE(module.has_value());
