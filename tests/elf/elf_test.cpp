@@ -767,43 +767,53 @@ TEST(HostileObject, BssSizesAreBoundedInAll) {
 
 // A .maps DATASEC of 65,535 entries naming one STRUCT of 65,535 members (1.5
 // MB): each definition is read once, and the entries, one variable, make one map.
-TEST(HostileObject, BtfDatasecOfOneLargeStruct) {
-  constexpr uint32_t kCount = 65535;
+// Raw BTF for hand-made objects: a string table and type records as u32 words.
+struct BtfBuilder {
   std::vector<uint8_t> strings = {0};
-  auto str = [&](std::string_view text) {
+  std::vector<uint32_t> types;
+
+  uint32_t str(std::string_view text) {
     const auto at = static_cast<uint32_t>(strings.size());
     strings.insert(strings.end(), text.begin(), text.end());
     strings.push_back(0);
     return at;
-  };
-  std::vector<uint32_t> types;  // BTF type records as u32 words
-  auto type = [&](uint32_t name, uint32_t kind, uint32_t vlen, uint32_t size_or_type) {
+  }
+  void type(uint32_t name, uint32_t kind, uint32_t vlen, uint32_t size_or_type) {
     types.insert(types.end(), {name, kind << 24 | vlen, size_or_type});
-  };
-  type(str("int"), 1, 0, 4);  // [1] int
-  types.push_back(32);
-  type(0, 3, 0, 0);  // [2] int[16]: __uint(max_entries, 16) is a pointer to it
-  types.insert(types.end(), {1, 1, 16});
-  type(0, 2, 0, 2);                // [3] PTR to [2]
-  type(str("def"), 4, kCount, 8);  // [4] the struct: max_entries, then padding
-  types.insert(types.end(), {str("max_entries"), 3, 0});
-  const uint32_t pad = str("pad");
-  for (uint32_t i = 1; i < kCount; ++i) types.insert(types.end(), {pad, 1, 0});
-  type(str("counts"), 14, 0, 4);  // [5] VAR counts of [4]
-  types.push_back(1);
-  type(str(".maps"), 15, kCount, 8);  // [6] DATASEC: every entry is [5]
-  for (uint32_t i = 0; i < kCount; ++i) types.insert(types.end(), {5, 0, 8});
-  const uint32_t header[6] = {0x0001eb9f,
-                              24,
-                              0,
-                              static_cast<uint32_t>(types.size() * 4),
-                              static_cast<uint32_t>(types.size() * 4),
-                              static_cast<uint32_t>(strings.size())};
-  const auto* header_bytes = reinterpret_cast<const uint8_t*>(header);
-  const auto* type_bytes = reinterpret_cast<const uint8_t*>(types.data());
-  std::vector<uint8_t> btf(header_bytes, header_bytes + sizeof header);
-  btf.insert(btf.end(), type_bytes, type_bytes + types.size() * 4);
-  btf.insert(btf.end(), strings.begin(), strings.end());
+  }
+  std::vector<uint8_t> bytes() const {
+    const uint32_t header[6] = {0x0001eb9f,
+                                24,
+                                0,
+                                static_cast<uint32_t>(types.size() * 4),
+                                static_cast<uint32_t>(types.size() * 4),
+                                static_cast<uint32_t>(strings.size())};
+    std::vector<uint8_t> out(sizeof header + types.size() * 4 + strings.size());
+    std::memcpy(out.data(), header, sizeof header);
+    std::memcpy(out.data() + sizeof header, types.data(), types.size() * 4);
+    std::copy(strings.begin(), strings.end(),
+              out.begin() + static_cast<std::ptrdiff_t>(sizeof header + types.size() * 4));
+    return out;
+  }
+};
+
+TEST(HostileObject, BtfDatasecOfOneLargeStruct) {
+  constexpr uint32_t kCount = 65535;
+  BtfBuilder raw;
+  raw.type(raw.str("int"), 1, 0, 4);  // [1] int
+  raw.types.push_back(32);
+  raw.type(0, 3, 0, 0);  // [2] int[16]: __uint(max_entries, 16) is a pointer to it
+  raw.types.insert(raw.types.end(), {1, 1, 16});
+  raw.type(0, 2, 0, 2);                    // [3] PTR to [2]
+  raw.type(raw.str("def"), 4, kCount, 8);  // [4] the struct: max_entries, then padding
+  raw.types.insert(raw.types.end(), {raw.str("max_entries"), 3, 0});
+  const uint32_t pad = raw.str("pad");
+  for (uint32_t i = 1; i < kCount; ++i) raw.types.insert(raw.types.end(), {pad, 1, 0});
+  raw.type(raw.str("counts"), 14, 0, 4);  // [5] VAR counts of [4]
+  raw.types.push_back(1);
+  raw.type(raw.str(".maps"), 15, kCount, 8);  // [6] DATASEC: every entry is [5]
+  for (uint32_t i = 0; i < kCount; ++i) raw.types.insert(raw.types.end(), {5, 0, 8});
+  const std::vector<uint8_t> btf = raw.bytes();
 
   ObjectBuilder b;
   xdp_program(b);
@@ -822,36 +832,16 @@ TEST(HostileObject, BtfDatasecOfOneLargeStruct) {
 // refused (the kernel's array map value limit), not allocated. fuzz_elf
 // found the allocation as a timeout.
 TEST(HostileObject, KconfigExternOfAGibibyteIsRefused) {
-  std::vector<uint8_t> strings = {0};
-  auto str = [&](std::string_view text) {
-    const auto at = static_cast<uint32_t>(strings.size());
-    strings.insert(strings.end(), text.begin(), text.end());
-    strings.push_back(0);
-    return at;
-  };
-  std::vector<uint32_t> types;  // BTF type records as u32 words
-  auto type = [&](uint32_t name, uint32_t kind, uint32_t vlen, uint32_t size_or_type) {
-    types.insert(types.end(), {name, kind << 24 | vlen, size_or_type});
-  };
-  type(str("char"), 1, 0, 1);  // [1] char: INT, 8 bits, BTF_INT_CHAR
-  types.push_back(2u << 24 | 8);
-  type(0, 3, 0, 0);  // [2] char[1 GiB]
-  types.insert(types.end(), {1, 1, 1u << 30});
-  type(str("CONFIG_HUGE"), 14, 0, 2);  // [3] VAR of [2], extern
-  types.push_back(2);
-  type(str(".kconfig"), 15, 1, 0);  // [4] DATASEC with [3]
-  types.insert(types.end(), {3, 0, 1u << 30});
-  const uint32_t header[6] = {0x0001eb9f,
-                              24,
-                              0,
-                              static_cast<uint32_t>(types.size() * 4),
-                              static_cast<uint32_t>(types.size() * 4),
-                              static_cast<uint32_t>(strings.size())};
-  const auto* header_bytes = reinterpret_cast<const uint8_t*>(header);
-  const auto* type_bytes = reinterpret_cast<const uint8_t*>(types.data());
-  std::vector<uint8_t> btf(header_bytes, header_bytes + sizeof header);
-  btf.insert(btf.end(), type_bytes, type_bytes + types.size() * 4);
-  btf.insert(btf.end(), strings.begin(), strings.end());
+  BtfBuilder raw;
+  raw.type(raw.str("char"), 1, 0, 1);  // [1] char: INT, 8 bits, BTF_INT_CHAR
+  raw.types.push_back(2u << 24 | 8);
+  raw.type(0, 3, 0, 0);  // [2] char[1 GiB]
+  raw.types.insert(raw.types.end(), {1, 1, 1u << 30});
+  raw.type(raw.str("CONFIG_HUGE"), 14, 0, 2);  // [3] VAR of [2], extern
+  raw.types.push_back(2);
+  raw.type(raw.str(".kconfig"), 15, 1, 0);  // [4] DATASEC with [3]
+  raw.types.insert(raw.types.end(), {3, 0, 1u << 30});
+  const std::vector<uint8_t> btf = raw.bytes();
 
   ObjectBuilder b;
   xdp_program(b);
