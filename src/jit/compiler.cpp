@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 namespace bpfkit::jit {
 
@@ -249,15 +250,28 @@ void Compiler::emit_block(const Block& block) {
   sub(kMeter, block.count);
   Xbyak::Label& short_of_budget = new_label();
   jbe(short_of_budget);
+  flags_ = {};
+  // sBPF's callx may enter between any two instructions: no folding there.
+  fold_limit_ = entered_inside_ ? 0 : block.end;
   uint32_t index = 0;
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
     pc_ = pc;
     correction_ = block.count - 1 - index;
-    if (entered_inside_ && pc != block.start) emit_mid_entry(pc, block.count - index);
+    if (entered_inside_ && pc != block.start) {
+      emit_mid_entry(pc, block.count - index);
+      flags_ = {};
+    }
     const size_t start = pc == block.start ? begin : getSize();
     emit_instruction(pc);
     hot_range_[pc] = {start, getSize()};
+    if (folded_next_) {  // the next instruction's work is in this one's code
+      folded_next_ = false;
+      pc += program_.width_at(pc);
+      ++index;
+      hot_range_[pc] = {getSize(), getSize()};
+    }
   }
+  fold_limit_ = 0;
   // The budget runs out inside this block: undo the subtraction and run the
   // block counting one instruction at a time (a block of one fails at once).
   cold_.push_back([this, &short_of_budget, block] {
@@ -299,6 +313,7 @@ void Compiler::emit_metered_block(const Block& block) {
     if (entered_inside_) L(metered_at_[pc]);
     dec(kMeter);
     jz(fault(Stop::Budget));
+    flags_ = {};
     emit_instruction(pc);
   }
   // Fall-through: the hot copy falls into the next block; this one jumps.
@@ -311,6 +326,7 @@ void Compiler::emit_instruction(uint32_t pc) {
   const Op op = *program_.ops[pc];
   const isa::Slot& slot = program_.slots[pc];
   const isa::Semantics sem = isa::semantics(op, dialect_);
+  flags_in_ = std::exchange(flags_, {});
   switch (sem.operation) {
     case Operation::Add:
     case Operation::Sub:

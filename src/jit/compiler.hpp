@@ -116,6 +116,22 @@ class Compiler : public Xbyak::CodeGenerator {
   // The instruction being lowered and what its fault stubs add to the meter.
   uint32_t pc_ = 0;
   uint32_t correction_ = 0;
+  // Peepholes inside a hot block. flags_ names the register whose value the
+  // x86 flags (ZF, SF) reflect after the code emitted last, flags_in_ what
+  // held when the current instruction began: a compare with zero right
+  // after an add, sub, and, or, xor or neg of the same register uses them.
+  struct FlagsFrom {
+    int reg = -1;
+    unsigned width = 0;          // of the ALU operation that set them
+    bool sign_extended = false;  // a 32-bit result sign-extended to 64 bits
+  };
+  FlagsFrom flags_, flags_in_;
+  // The instruction after pc_ may fold into pc_'s code (same hot block, no
+  // entry between them); a lowering that did sets folded_next_.
+  uint32_t fold_limit_ = 0;  // pcs below it are in the hot block being emitted
+  bool folded_next_ = false;
+  bool uses_flags_for_zero_compare(const isa::Semantics& sem, const isa::Slot& slot);
+  bool fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot);
   bool has_callx_ = false;
   bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
   bool unchecked_stack_ = false;  // an access used that

@@ -36,6 +36,7 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
     case Operation::Xor: imm ? xor_(dst, k) : xor_(dst, src); break;
     case Operation::Mul: imm ? imul(dst, dst, k) : imul(dst, src); break;
     case Operation::Mov:
+      if (!imm && fold_mov_add(sem, slot)) break;
       if (!imm)
         mov(dst, src);
       else if (wide)
@@ -54,8 +55,45 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
     case Operation::Neg: neg(dst); break;
     default: break;
   }
-  // sBPF sign-extends some 32-bit results (x86 zero-extended them).
-  if (!wide && sem.result == isa::Extension::Sign) movsxd(dst64, dst64.cvt32());
+  // sBPF sign-extends some 32-bit results (x86 zero-extended them); movsxd
+  // leaves the flags, which then describe the 64-bit value too.
+  const bool sign_extended = !wide && sem.result == isa::Extension::Sign;
+  if (sign_extended) movsxd(dst64, dst64.cvt32());
+  switch (sem.operation) {
+    case Operation::Add:
+    case Operation::Sub:
+    case Operation::Or:
+    case Operation::And:
+    case Operation::Xor:
+    case Operation::Neg: flags_ = {slot.dst(), sem.width, sign_extended}; break;
+    default: break;
+  }
+}
+
+// `mov a, b` then `add a, c` (or `add a, imm`) in the same hot block: one
+// `lea a, [b + c]`, which takes the add off the mov's dependency chain. The
+// add is an ALU operation, which cannot fault, so no count is affected.
+bool Compiler::fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot) {
+  const uint32_t next = pc_ + 1;  // a mov is one slot
+  if (next >= fold_limit_ || !program_.ops[next] || slot.dst() == slot.src()) return false;
+  const isa::Slot& add_slot = program_.slots[next];
+  const isa::Semantics add = isa::semantics(*program_.ops[next], dialect_);
+  auto plain = [](const isa::Semantics& s) { return s.width == 64 || s.result != isa::Extension::Sign; };
+  if (add.operation != Operation::Add || add.width != sem.width || add_slot.dst() != slot.dst() || !plain(sem) ||
+      !plain(add) || (add.source == Source::Imm && inputs_.harden))
+    return false;
+  const Xbyak::Reg64& base = kBpfRegisters[slot.src()];
+  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+  const Xbyak::Reg dst = sem.width == 64 ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+  if (add.source == Source::Imm) {
+    lea(dst, ptr[base + add_slot.imm]);
+  } else {
+    // `add a, a` after the mov doubles b.
+    const int addend = add_slot.src() == slot.dst() ? slot.src() : add_slot.src();
+    lea(dst, ptr[base + kBpfRegisters[addend]]);
+  }
+  folded_next_ = true;
+  return true;
 }
 
 // rax:rdx take the dividend; rcx holds an immediate divisor.

@@ -19,6 +19,7 @@ void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
     jmp(target);
     return;
   }
+  if (uses_flags_for_zero_compare(sem, slot)) return;
   const bool wide = sem.width == 64;
   const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
   const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
@@ -45,6 +46,39 @@ void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
     case Condition::SLt: jl(target); break;
     case Condition::SLe: jle(target); break;
     default: break;
+  }
+}
+
+// A compare of the register the previous ALU operation wrote with 0: its
+// flags already tell zero (ZF) and, at the same width, the sign (SF; after
+// `cmp x, 0` jl is js, as OF is clear). A 32-bit result compared at 64 bits
+// was zero-extended (only ZF holds) or sign-extended (both hold).
+bool Compiler::uses_flags_for_zero_compare(const isa::Semantics& sem, const isa::Slot& slot) {
+  if (sem.source != Source::Imm || slot.imm != 0 || flags_in_.reg != slot.dst()) return false;
+  const bool same_width = flags_in_.width == sem.width;
+  const bool zero = same_width || (flags_in_.width == 32 && sem.width == 64);
+  const bool sign = same_width || (flags_in_.sign_extended && sem.width == 64);
+  Xbyak::Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
+  switch (sem.condition) {
+    case Condition::Eq:
+    case Condition::Le:  // unsigned x <= 0
+      if (!zero) return false;
+      je(target);
+      return true;
+    case Condition::Ne:
+    case Condition::Gt:  // unsigned x > 0
+      if (!zero) return false;
+      jne(target);
+      return true;
+    case Condition::SLt:
+      if (!sign) return false;
+      js(target);
+      return true;
+    case Condition::SGe:
+      if (!sign) return false;
+      jns(target);
+      return true;
+    default: return false;
   }
 }
 

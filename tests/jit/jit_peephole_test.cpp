@@ -1,0 +1,153 @@
+// The JIT's peepholes: each gives the interpreter's results on the values
+// where it could go wrong, and each is checked to still shape the code
+// (a listing of the instruction's bytes), so that it cannot silently stop
+// applying.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bpfkit/assembly.hpp"
+#include "compare.hpp"
+
+namespace bpfkit {
+namespace {
+
+isa::Program assemble(const std::string& text) {
+  auto slots = assembly::assemble_conformance(text, "test");
+  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
+  auto program = isa::decode(*slots);
+  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
+  return *program;
+}
+
+// The x86 disassembly of the hot code of the instruction at `pc`.
+std::string code_at(const isa::Program& program, uint32_t pc) {
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  EXPECT_TRUE(jit.has_value()) << (jit ? "" : to_string(jit.error()));
+  for (const jit::CodeRange& range : jit->ranges())
+    if (range.pc == pc)
+      return jit::disassemble_x86(jit->code().subspan(range.begin, range.end - range.begin),
+                                  jit->code_address() + range.begin);
+  return "(no range)";
+}
+
+const uint64_t kValues[] = {0,           1,           2,          0x7fffffff, 0x80000000,         0xffffffff,
+                            0x100000000, 0x17fffffff, UINT64_MAX, INT64_MAX,  0x8000000000000000, 0xffffffff00000000};
+
+// `alu` then `jump` (with 0) on r1 holding each value, r2 each value:
+// r0 tells whether the jump was taken.
+void expect_alu_then_jump_like_interpreter(const std::string& alu, const std::string& jump) {
+  for (const uint64_t value : kValues) {
+    for (const uint64_t operand : {uint64_t{0}, uint64_t{1}, UINT64_MAX, uint64_t{0x80000000}, value}) {
+      SCOPED_TRACE(alu + " / " + jump + " r1=" + std::to_string(value) + " r2=" + std::to_string(operand));
+      test::expect_same_run(assemble("lddw %r1, " + std::to_string(value) + "\nlddw %r2, " + std::to_string(operand) +
+                                     "\nmov %r0, 0\n" + alu + "\n" + jump + " %r1, 0, +1\nmov %r0, 1\nexit\n"),
+                            {});
+    }
+  }
+}
+
+// The jump is at pc 6 (two lddw, a mov, the ALU operation).
+constexpr uint32_t kJumpPc = 6;
+
+TEST(JitPeephole, ZeroCompareAfterAluUsesItsFlags) {
+  const char* const kAlu[] = {"add %r1, %r2",   "sub %r1, 1", "sub %r1, %r2",   "and %r1, %r2", "or %r1, %r2",
+                              "xor %r1, %r2",   "neg %r1",    "add32 %r1, %r2", "sub32 %r1, 1", "and32 %r1, %r2",
+                              "xor32 %r1, %r2", "neg32 %r1",  "add %r1, -1",    "or32 %r1, 0"};
+  const char* const kJumps[] = {"jeq",   "jne",   "jgt",   "jle",   "jslt",   "jsge",
+                                "jeq32", "jne32", "jgt32", "jle32", "jslt32", "jsge32"};
+  for (const char* alu : kAlu)
+    for (const char* jump : kJumps) expect_alu_then_jump_like_interpreter(alu, jump);
+}
+
+TEST(JitPeephole, ZeroCompareAfterAluEmitsNoCompare) {
+  for (const char* jump : {"jeq", "jne", "jgt", "jle", "jslt", "jsge"}) {
+    SCOPED_TRACE(jump);
+    const std::string code = code_at(assemble(std::string("lddw %r1, 5\nlddw %r2, 1\nmov %r0, 0\nsub %r1, %r2\n") +
+                                              jump + " %r1, 0, +1\nmov %r0, 1\nexit\n"),
+                                     kJumpPc);
+    EXPECT_EQ(code.find("cmp"), std::string::npos) << code;
+    EXPECT_EQ(code.find("test"), std::string::npos) << code;
+  }
+  // A 32-bit result, zero-extended: its flags tell zero at 64 bits too.
+  const std::string code = code_at(assemble("lddw %r1, 5\nlddw %r2, 1\nmov %r0, 0\nsub32 %r1, %r2\njne %r1, 0, +1\n"
+                                            "mov %r0, 1\nexit\n"),
+                                   kJumpPc);
+  EXPECT_EQ(code.find("cmp"), std::string::npos) << code;
+}
+
+// Where the flags do not tell: the compare stays.
+TEST(JitPeephole, ZeroCompareKeptWhereFlagsDoNotTell) {
+  const char* const kCases[] = {
+      "mul %r1, %r2\njeq %r1, 0, +1",     // imul leaves ZF undefined
+      "add %r1, %r2\njeq32 %r1, 0, +1",   // a 64-bit result's low half
+      "add32 %r1, %r2\njslt %r1, 0, +1",  // the sign of a zero-extended value
+      "add %r3, %r2\njeq %r1, 0, +1",     // another register
+      "add %r1, %r2\njeq %r1, 1, +1",     // not zero
+      "lsh %r1, %r2\njeq %r1, 0, +1",     // a shift by 0 leaves the flags
+      "add %r1, %r2\njsgt %r1, 0, +1",    // needs OF clear
+  };
+  for (const char* alu_and_jump : kCases) {
+    SCOPED_TRACE(alu_and_jump);
+    const std::string program =
+        std::string("lddw %r1, 5\nlddw %r2, 1\nmov %r0, 0\n") + alu_and_jump + "\nmov %r0, 1\nexit\n";
+    const std::string code = code_at(assemble(program), kJumpPc);
+    EXPECT_TRUE(code.find("cmp") != std::string::npos || code.find("test") != std::string::npos) << code;
+    for (const uint64_t value : kValues) {
+      const std::string with_value = "lddw %r1, " + std::to_string(value) + program.substr(program.find('\n'));
+      test::expect_same_run(assemble(with_value), {});
+    }
+  }
+}
+
+// A jump into the middle of the pair (a block boundary) keeps both
+// instructions: the compare is emitted after a block start.
+TEST(JitPeephole, ZeroCompareAtABlockStartKeepsTheCompare) {
+  const isa::Program program =
+      assemble("lddw %r1, 5\nmov %r0, 0\nsub %r1, 5\nja +0\njeq %r1, 0, +1\nmov %r0, 1\nexit\n");
+  EXPECT_NE(code_at(program, 5).find("cmp"), std::string::npos);
+  test::expect_same_run(program, {});
+}
+
+TEST(JitPeephole, MovThenAddIsOneLea) {
+  const char* const kPairs[] = {"mov %r3, %r1\nadd %r3, %r2",
+                                "mov %r3, %r1\nadd %r3, %r3",
+                                "mov %r3, %r1\nadd %r3, -7",
+                                "mov32 %r3, %r1\nadd32 %r3, %r2",
+                                "mov32 %r3, %r1\nadd32 %r3, 0x7fffffff",
+                                "mov %r3, %r1\nadd %r3, %r1"};
+  for (const char* pair : kPairs) {
+    SCOPED_TRACE(pair);
+    // r1 and r2 take each value; r0 is r3 after the pair.
+    for (const uint64_t value : kValues) {
+      const std::string program = "lddw %r1, " + std::to_string(value) + "\nlddw %r2, " + std::to_string(~value) +
+                                  "\nlddw %r3, 99\n" + pair + "\nmov %r0, %r3\nexit\n";
+      test::expect_same_run(assemble(program), {});
+    }
+    const std::string code = code_at(assemble(std::string("mov %r1, 1\nmov %r2, 2\n") + pair + "\nexit\n"), 2);
+    EXPECT_NE(code.find("lea"), std::string::npos) << code;
+    EXPECT_EQ(code_at(assemble(std::string("mov %r1, 1\nmov %r2, 2\n") + pair + "\nexit\n"), 3), "");
+  }
+}
+
+// Folded in the hot copy; the metered copy (the budget ends inside the
+// block) runs the two one at a time, and a budget ending between them
+// fails at the add as in the interpreter. A jump to the add makes it a
+// block of its own: no folding.
+TEST(JitPeephole, MovThenAddAcrossABlockOrBudgetStaysTwo) {
+  const isa::Program program =
+      assemble("mov %r1, 1\nmov %r2, 2\nja +0\nmov %r3, %r1\nadd %r3, %r2\nmov %r0, %r3\nexit\n");
+  EXPECT_NE(code_at(program, 3).find("lea"), std::string::npos);
+  const isa::Program split =
+      assemble("mov %r1, 1\nmov %r2, 2\nja +1\nmov %r3, %r1\nadd %r3, %r2\nmov %r0, %r3\nexit\n");
+  EXPECT_EQ(code_at(split, 3).find("lea"), std::string::npos);
+  EXPECT_NE(code_at(split, 4).find("add"), std::string::npos);
+  for (uint64_t budget = 1; budget <= 8; ++budget) {
+    test::expect_same_run(program, {}, budget);
+    test::expect_same_run(split, {}, budget);
+  }
+}
+
+}  // namespace
+}  // namespace bpfkit
