@@ -115,6 +115,7 @@ Expected<void> Compiler::check_program() {
 void Compiler::find_blocks() {
   const size_t size = program_.size();
   leader_.assign(size + 1, false);
+  loop_header_.assign(size + 1, false);
   leader_[0] = true;
   leader_[size] = true;
   if (sbpf_) leader_[program_.entry] = true;
@@ -138,7 +139,9 @@ void Compiler::find_blocks() {
     if (sem.operation == Operation::Jump || sem.operation == Operation::JumpIf || sem.operation == Operation::MayGoto ||
         sem.operation == Operation::CallLocal || op == Op::lddw_func) {
       const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
-      leader_[static_cast<size_t>(*isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc)))] = true;
+      const auto target = static_cast<size_t>(*isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc)));
+      leader_[target] = true;
+      if (target <= pc) loop_header_[target] = true;
     }
   }
   for (size_t pc = 0; pc < size;) {
@@ -245,8 +248,12 @@ void Compiler::done_here() {
 }
 
 void Compiler::emit_block(const Block& block) {
-  L(entry_[block.start]);
   const size_t begin = getSize();
+  // A loop's first instruction on a 16-byte boundary, as compilers align
+  // loops: a short loop then sits in fewer fetch blocks. The nops (run once
+  // on entering the loop) are listed with the header's code.
+  if (loop_header_[block.start]) align(16);
+  L(entry_[block.start]);
   sub(kMeter, block.count);
   Xbyak::Label& short_of_budget = new_label();
   jbe(short_of_budget);

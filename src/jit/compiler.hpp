@@ -107,6 +107,7 @@ class Compiler : public Xbyak::CodeGenerator {
   const CompileInputs& inputs_;
   const isa::Dialect& dialect_;
   std::vector<bool> leader_;
+  std::vector<bool> loop_header_;  // the target of a backward jump: aligned
   std::vector<Block> blocks_;
   std::vector<Xbyak::Label> entry_;  // block entry by pc (size + 1: the end sentinel)
   std::deque<Xbyak::Label> labels_;

@@ -1,9 +1,10 @@
-// The JIT's peepholes: each gives the interpreter's results on the values
+// The JIT's peepholes and code layout: each gives the interpreter's results on the values
 // where it could go wrong, and each is checked to still shape the code
 // (a listing of the instruction's bytes), so that it cannot silently stop
 // applying.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "bpfkit/assembly.hpp"
@@ -146,6 +147,33 @@ TEST(JitPeephole, MovThenAddAcrossABlockOrBudgetStaysTwo) {
   for (uint64_t budget = 1; budget <= 8; ++budget) {
     test::expect_same_run(program, {}, budget);
     test::expect_same_run(split, {}, budget);
+  }
+}
+
+// The address of the first instruction of `listing` (disassemble_x86's
+// "  addr:  bytes  insn" lines) that is not a nop.
+uint64_t first_non_nop(const std::string& listing) {
+  std::istringstream lines(listing);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.find("nop") == std::string::npos) return std::stoull(line, nullptr, 16);
+  return 1;
+}
+
+// The target of a backward jump starts on a 16-byte boundary whatever
+// code comes before it (nops in front, listed with the loop's first
+// instruction), and the loops still run as in the interpreter.
+TEST(JitPeephole, LoopHeadersAreAligned) {
+  for (int filler = 0; filler < 16; ++filler) {
+    SCOPED_TRACE(filler);
+    std::string text = "mov %r0, 0\nmov %r1, 10\n";
+    for (int i = 0; i < filler; ++i) text += i % 2 ? "add %r0, 3\n" : "mov32 %r2, %r0\n";
+    text += "loop:\nadd %r0, %r1\nsub %r1, 1\njne %r1, 0, loop\nexit\n";
+    const isa::Program program = assemble(text);
+    const auto header = static_cast<uint32_t>(2 + filler);
+    EXPECT_EQ(first_non_nop(code_at(program, header)) % 16, 0u) << code_at(program, header);
+    test::expect_same_run(program, {});
+    for (uint64_t budget = 1; budget < 40; budget += 3) test::expect_same_run(program, {}, budget);
   }
 }
 
