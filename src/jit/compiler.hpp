@@ -36,6 +36,7 @@ class Compiler : public Xbyak::CodeGenerator {
   Expected<void> check_program();
   void find_blocks();
   void emit_prologue();
+  void copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from);
   void emit_block(const Block& block);
   void emit_metered_block(const Block& block);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
