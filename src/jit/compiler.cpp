@@ -272,6 +272,7 @@ void Compiler::emit_block(const Block& block) {
   jbe(short_of_budget);
   flags_ = {};
   // sBPF's callx may enter between any two instructions: no folding there.
+  fold_start_ = block.start;
   fold_limit_ = entered_inside_ ? 0 : block.end;
   uint32_t index = 0;
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {

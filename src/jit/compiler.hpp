@@ -130,10 +130,12 @@ class Compiler : public Xbyak::CodeGenerator {
   FlagsFrom flags_, flags_in_;
   // The instruction after pc_ may fold into pc_'s code (same hot block, no
   // entry between them); a lowering that did sets folded_next_.
-  uint32_t fold_limit_ = 0;  // pcs below it are in the hot block being emitted
+  uint32_t fold_start_ = 0, fold_limit_ = 0;  // the hot block being emitted: [start, limit)
   bool folded_next_ = false;
   bool uses_flags_for_zero_compare(const isa::Semantics& sem, const isa::Slot& slot);
   bool fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot);
+  bool fold_rotate(const isa::Semantics& sem, const isa::Slot& slot);
+  bool loaded_narrow_before(int reg) const;
   bool has_callx_ = false;
   bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
   bool unchecked_stack_ = false;  // an access used that

@@ -184,6 +184,7 @@ void Compiler::lower_shift(const isa::Semantics& sem, const isa::Slot& slot) {
       }
       return;
     }
+    if (fold_rotate(sem, slot)) return;
     switch (sem.operation) {
       case Operation::Lsh: shl(dst, count); break;
       case Operation::Rsh: shr(dst, count); break;
@@ -222,7 +223,9 @@ void Compiler::lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot
   switch (sem.width) {
     case 16:
       if (swap) rol(dst.cvt16(), 8);
-      movzx(dst.cvt32(), dst.cvt16());
+      // Right after an 8- or 16-bit load of dst (csum's loop), bits 16..63
+      // are already zero.
+      if (!loaded_narrow_before(slot.dst())) movzx(dst.cvt32(), dst.cvt16());
       break;
     case 32:
       if (swap)
@@ -234,6 +237,46 @@ void Compiler::lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot
       if (swap) bswap(dst);
       break;
   }
+}
+
+// Whether the instruction before this one, in the same hot block, was a
+// zero-extending load of at most 16 bits into `reg`.
+bool Compiler::loaded_narrow_before(int reg) const {
+  if (pc_ <= fold_start_ || pc_ >= fold_limit_ || !program_.ops[pc_ - 1]) return false;
+  const isa::Semantics load = isa::semantics(*program_.ops[pc_ - 1], dialect_);
+  return load.operation == Operation::Load && load.width <= 16 && program_.slots[pc_ - 1].dst() == reg;
+}
+
+// The rotate idiom compilers emit for (b << L) | (b >> (W - L)):
+//   mov a, b; rsh a, W - L; lsh b, L; or b, a
+// all in this hot block, at one width W. The mov and rsh ran as written
+// (a keeps its value); the lsh and or become `rol b, L`.
+bool Compiler::fold_rotate(const isa::Semantics& sem, const isa::Slot& slot) {
+  if (sem.operation != Operation::Lsh || inputs_.harden || pc_ < fold_start_ + 2 || pc_ + 1 >= fold_limit_)
+    return false;
+  const uint32_t mov_pc = pc_ - 2, rsh_pc = pc_ - 1, or_pc = pc_ + 1;
+  if (!program_.ops[mov_pc] || !program_.ops[rsh_pc] || !program_.ops[or_pc]) return false;
+  const isa::Semantics mov = isa::semantics(*program_.ops[mov_pc], dialect_);
+  const isa::Semantics rsh = isa::semantics(*program_.ops[rsh_pc], dialect_);
+  const isa::Semantics or_ = isa::semantics(*program_.ops[or_pc], dialect_);
+  const isa::Slot& mov_slot = program_.slots[mov_pc];
+  const isa::Slot& rsh_slot = program_.slots[rsh_pc];
+  const isa::Slot& or_slot = program_.slots[or_pc];
+  const int b = slot.dst(), a = mov_slot.dst();
+  const unsigned width = sem.width;
+  auto plain = [width](const isa::Semantics& s, Operation operation, Source source) {
+    return s.operation == operation && s.source == source && s.width == width &&
+           (width == 64 || s.result != isa::Extension::Sign);
+  };
+  const bool idiom = plain(mov, Operation::Mov, Source::Reg) && plain(rsh, Operation::Rsh, Source::Imm) &&
+                     plain(sem, Operation::Lsh, Source::Imm) && plain(or_, Operation::Or, Source::Reg) && a != b &&
+                     mov_slot.src() == b && rsh_slot.dst() == a && or_slot.dst() == b && or_slot.src() == a &&
+                     slot.imm > 0 && rsh_slot.imm > 0 && static_cast<unsigned>(slot.imm + rsh_slot.imm) == width;
+  if (!idiom) return false;
+  const Xbyak::Reg64& b64 = kBpfRegisters[b];
+  rol(width == 64 ? Xbyak::Reg(b64) : Xbyak::Reg(b64.cvt32()), slot.imm);
+  folded_next_ = true;
+  return true;
 }
 
 }  // namespace bpfkit::jit

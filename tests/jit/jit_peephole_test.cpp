@@ -191,5 +191,70 @@ TEST(JitPeephole, EntryAndExitCopyTheStateWithoutRepMovs) {
   EXPECT_EQ(jit->run(context).r0, 42u);
 }
 
+// mov a, b; rsh a, W - L; lsh b, L; or b, a: the last two are one rol; a
+// keeps b >> (W - L). Counts at both ends, both widths.
+TEST(JitPeephole, RotateIdiomIsOneRol) {
+  const char* const kRotates[] = {"mov %r3, %r1\nrsh %r3, 33\nlsh %r1, 31\nor %r1, %r3",
+                                  "mov %r3, %r1\nrsh %r3, 63\nlsh %r1, 1\nor %r1, %r3",
+                                  "mov %r3, %r1\nrsh %r3, 1\nlsh %r1, 63\nor %r1, %r3",
+                                  "mov32 %r3, %r1\nrsh32 %r3, 27\nlsh32 %r1, 5\nor32 %r1, %r3",
+                                  "mov32 %r3, %r1\nrsh32 %r3, 31\nlsh32 %r1, 1\nor32 %r1, %r3"};
+  for (const char* rotate : kRotates) {
+    SCOPED_TRACE(rotate);
+    for (const uint64_t value : kValues) {
+      // r0 = r1 ^ r3 after the idiom (both are checked, through r0 and the registers).
+      const std::string program =
+          "lddw %r1, " + std::to_string(value) + "\n" + rotate + "\nmov %r0, %r1\nxor %r0, %r3\nexit\n";
+      test::expect_same_run(assemble(program), {});
+    }
+    const isa::Program program = assemble(std::string("mov %r1, 1\n") + rotate + "\nexit\n");
+    const std::string code = code_at(program, 3);
+    EXPECT_NE(code.find("rol"), std::string::npos) << code;
+    EXPECT_EQ(code_at(program, 4), "");
+    for (uint64_t budget = 1; budget <= 6; ++budget) test::expect_same_run(program, {}, budget);
+  }
+}
+
+// Near misses of the idiom stay shifts and an or.
+TEST(JitPeephole, RotateNearMissesStayShifts) {
+  const char* const kNearMisses[] = {
+      "mov %r3, %r1\nrsh %r3, 32\nlsh %r1, 31\nor %r1, %r3",       // counts do not add to 64
+      "mov %r3, %r2\nrsh %r3, 33\nlsh %r1, 31\nor %r1, %r3",       // another source
+      "mov %r3, %r1\nrsh %r3, 33\nlsh %r1, 31\nor %r1, %r2",       // or of another register
+      "mov %r3, %r1\nrsh32 %r3, 27\nlsh32 %r1, 5\nor32 %r1, %r3",  // a 64-bit mov
+      "mov %r3, %r1\narsh %r3, 33\nlsh %r1, 31\nor %r1, %r3",      // arithmetic shift
+  };
+  for (const char* near_miss : kNearMisses) {
+    SCOPED_TRACE(near_miss);
+    const isa::Program program = assemble(std::string("mov %r1, 1\n") + near_miss + "\nexit\n");
+    EXPECT_EQ(code_at(program, 3).find("rol"), std::string::npos);
+    for (const uint64_t value : kValues)
+      test::expect_same_run(assemble("lddw %r1, " + std::to_string(value) + "\nlddw %r2, 77\n" + near_miss +
+                                     "\nmov %r0, %r1\nxor %r0, %r3\nexit\n"),
+                            {});
+  }
+}
+
+// be16 or le16 right after a 16- or 8-bit load of the same register: the
+// load zero-extended, so no movzx follows the swap.
+TEST(JitPeephole, ByteSwapAfterNarrowLoadSkipsTheZeroExtension) {
+  const uint8_t input[] = {0x12, 0x34, 0xfe, 0xdc, 0x80, 0x01, 0xff, 0xff};
+  for (const char* pair : {"ldxh %r0, [%r1+2]\nbe16 %r0", "ldxh %r0, [%r1+6]\nbe16 %r0", "ldxb %r0, [%r1+4]\nbe16 %r0",
+                           "ldxh %r0, [%r1+2]\nle16 %r0"}) {
+    SCOPED_TRACE(pair);
+    const isa::Program program = assemble(std::string("mov %r0, -1\n") + pair + "\nexit\n");
+    test::expect_same_run(program, input);
+    for (uint64_t budget = 1; budget <= 4; ++budget) test::expect_same_run(program, input, budget);
+    EXPECT_EQ(code_at(program, 2).find("movzx"), std::string::npos) << code_at(program, 2);
+  }
+  // After another register's load, or a 32-bit one, the zero-extension stays.
+  for (const char* pair : {"ldxh %r2, [%r1+2]\nbe16 %r0", "ldxw %r0, [%r1+2]\nbe16 %r0"}) {
+    SCOPED_TRACE(pair);
+    const isa::Program program = assemble(std::string("lddw %r0, 0x1122334455667788\n") + pair + "\nexit\n");
+    test::expect_same_run(program, input);
+    EXPECT_NE(code_at(program, 3).find("movzx"), std::string::npos) << code_at(program, 3);
+  }
+}
+
 }  // namespace
 }  // namespace bpfkit
