@@ -7,9 +7,13 @@
 //   bpfkit_bench --check       correctness only: expected r0 and instruction count
 //   bpfkit_bench --engine jit  the JIT (also: its compile time per instruction)
 //   bpfkit_bench --harden      the JIT with constant blinding (jit::Options::harden)
+//   bpfkit_bench --verify      the JIT with and without the verifier's proofs
+//                              (jit::Options::proven), in the same run, on
+//                              256-byte buffers (what the verifier accepts)
 //   bpfkit_bench --compile N   preparation time per instruction of a generated
 //                              N-instruction program (ALU, stack loads and
 //                              stores, forward branches), interpreter and JIT
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +25,7 @@
 
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/jit.hpp"
+#include "bpfkit/verify.hpp"
 #include "bpfkit/vm.hpp"
 
 namespace {
@@ -78,7 +83,8 @@ struct Timing {
 };
 
 bool use_jit = false;
-jit::Options jit_options;  // --harden
+bool verify_mode = false;  // --verify
+jit::Options jit_options;  // --harden, --verify's proofs
 
 Expected<Timing> time_once(const isa::Program& program, uint64_t memory_size) {
   vm::Context context;
@@ -94,6 +100,97 @@ Expected<Timing> time_once(const isa::Program& program, uint64_t memory_size) {
   const auto stop = std::chrono::steady_clock::now();
   if (result.error) return *result.error;
   return Timing{std::move(result), std::chrono::duration<double>(stop - start).count(), prepare_seconds};
+}
+
+// Best of `repeat` runs; nullopt (after printing why) if one fails.
+std::optional<Timing> best_of(const BenchProgram& bench, const isa::Program& program, int repeat) {
+  std::optional<Timing> best;
+  for (int run = 0; run < repeat; ++run) {
+    auto timing = time_once(program, bench.memory);
+    if (!timing) {
+      std::printf("%-12s run failed: %s\n", bench.name, to_string(timing.error()).c_str());
+      return std::nullopt;
+    }
+    if (!best || timing->seconds < best->seconds) best = *timing;
+  }
+  return best;
+}
+
+// --verify: the kernel's verifier refuses the programs at their memory
+// sizes (a loop of a million iterations is more than its 1,000,000
+// processed instructions), so they run on a buffer of kVerifiedMemory
+// bytes, which it accepts for all but fib (whose loop count is fixed),
+// each engine prepared once and run until about 2^26 instructions have
+// executed.
+constexpr uint64_t kVerifiedMemory = 256;
+
+struct RepeatedTiming {
+  vm::RunResult last;
+  double seconds = 0;
+  uint64_t instructions = 0;
+};
+
+Expected<RepeatedTiming> time_repeated(const isa::Program& program, bool jit_engine, uint64_t runs) {
+  vm::Context context;
+  std::vector<uint8_t> memory(kVerifiedMemory);
+  context.map_input(memory);
+  auto engine = jit_engine ? jit::make_jit(program, context, jit_options) : vm::make_interpreter(program, context);
+  if (!engine) return engine.error();
+  RepeatedTiming timing;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t run = 0; run < runs; ++run) {
+    timing.last = (*engine)->run(context);
+    if (timing.last.error) return *timing.last.error;
+    timing.instructions += timing.last.instructions;
+  }
+  timing.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return timing;
+}
+
+// The JIT with every access checked, then with the checks the verifier's
+// proofs cover left out, in this process (best of `repeat` each); the
+// ratio is proven / checked time. Both must give the interpreter's result.
+bool verified_bench(const BenchProgram& bench, const isa::Program& program, int repeat) {
+  verify::Options options;
+  options.mem_size = kVerifiedMemory;
+  verify::Result verdict = verify::verify(program, options);
+  if (!verdict.accepted) {
+    std::printf("%-12s verifier refused: %s\n", bench.name,
+                verdict.error ? verdict.error->message.c_str() : "(no message)");
+    return true;  // nothing to compare: not a failure of the JIT
+  }
+  auto reference = time_repeated(program, false, 1);
+  if (!reference) {
+    std::printf("%-12s run failed: %s\n", bench.name, to_string(reference.error()).c_str());
+    return false;
+  }
+  const uint64_t runs = std::max<uint64_t>(1, (uint64_t{1} << 26) / std::max<uint64_t>(1, reference->instructions));
+  std::optional<RepeatedTiming> best[2];  // checked, proven
+  for (int round = 0; round < repeat; ++round) {
+    for (const bool proven : {false, true}) {
+      jit_options.proven = proven ? verdict.proven : std::vector<isa::ProvenAccess>{};
+      jit_options.proven_memory_size = proven ? kVerifiedMemory : 0;
+      auto timing = time_repeated(program, true, runs);
+      if (!timing) {
+        std::printf("%-12s run failed: %s\n", bench.name, to_string(timing.error()).c_str());
+        return false;
+      }
+      if (timing->last.r0 != reference->last.r0 || timing->last.registers != reference->last.registers ||
+          timing->last.instructions != reference->last.instructions) {
+        std::printf("%-12s the JIT (%s) and the interpreter differ\n", bench.name, proven ? "proven" : "checked");
+        return false;
+      }
+      if (!best[proven] || timing->seconds < best[proven]->seconds) best[proven] = *timing;
+    }
+  }
+  jit_options.proven.clear();
+  const auto count = static_cast<double>(best[0]->instructions);
+  const auto proofs = std::count_if(verdict.proven.begin(), verdict.proven.end(),
+                                    [](isa::ProvenAccess kind) { return kind != isa::ProvenAccess::Unproven; });
+  std::printf("%-12s %14llu %9.3f %9.3f %8.3fx %9zu\n", bench.name,
+              static_cast<unsigned long long>(best[0]->instructions), best[0]->seconds * 1e9 / count,
+              best[1]->seconds * 1e9 / count, best[1]->seconds / best[0]->seconds, static_cast<size_t>(proofs));
+  return true;
 }
 
 // Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
@@ -182,12 +279,16 @@ int main(int argc, char** argv) {
       use_jit = std::strcmp(argv[++i], "jit") == 0;
     else if (std::strcmp(argv[i], "--harden") == 0)
       use_jit = jit_options.harden = true;
+    else if (std::strcmp(argv[i], "--verify") == 0)
+      use_jit = verify_mode = true;
     else
       names.emplace_back(argv[i]);
   }
   if (check_only) repeat = 1;
   int failures = 0;
-  if (!check_only)
+  if (verify_mode)
+    std::printf("%-12s %14s %9s %9s %9s %9s\n", "program", "instructions", "checked", "proven", "ratio", "proofs");
+  else if (!check_only)
     std::printf("%-12s %14s %9s %9s %8s %8s %12s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio",
                 "prep ns/slot");
   for (const BenchProgram& bench : kPrograms) {
@@ -198,17 +299,15 @@ int main(int argc, char** argv) {
       ++failures;
       continue;
     }
-    std::optional<Timing> best;
-    for (int run = 0; run < repeat; ++run) {
-      auto timing = time_once(*program, bench.memory);
-      if (!timing) {
-        std::printf("%-12s run failed: %s\n", bench.name, to_string(timing.error()).c_str());
-        ++failures;
-        break;
-      }
-      if (!best || timing->seconds < best->seconds) best = *timing;
+    if (verify_mode) {
+      if (!verified_bench(bench, *program, repeat)) ++failures;
+      continue;
     }
-    if (!best) continue;
+    std::optional<Timing> best = best_of(bench, *program, repeat);
+    if (!best) {
+      ++failures;
+      continue;
+    }
     const bool r0_ok = best->result.r0 == bench.expected_r0;
     if (!r0_ok) {
       std::printf("%-12s r0 0x%llx, expected 0x%llx\n", bench.name, static_cast<unsigned long long>(best->result.r0),

@@ -415,6 +415,26 @@ Expected<Program> decode(std::span<const Slot> slots, const Dialect& dialect = k
 // an instruction without one. successors() in isa/semantics.hpp gives all.
 int64_t branch_target(const Program& program, size_t pc);
 
+// ---- What a static verifier proved about memory accesses ---------------------
+//
+// Per slot of a Linux program, what every path that reaches the load, store
+// or atomic there proved about its address [base + off, + size): the kind of
+// memory the base register points to, and that the access lies inside it.
+// The verifier (module verify) writes it; a translator (module jit) may then
+// leave out the checks its runtime memory makes redundant. Unproven: not an
+// access, never reached, or reached through different kinds of memory.
+enum class ProvenAccess : uint8_t {
+  Unproven,
+  Stack,     // inside the kProvenStackBytes below the frame pointer of the frame the pointer came from
+  MapValue,  // inside one value (value_size bytes) of a map, at an address its lookup or lddw gave; a
+             // write only into a map programs may write (not read-only, devmap, xskmap)
+  Packet,    // inside [data, data_end) of the packet, as the last data_end comparison showed
+  Context,   // a field of the program type's context that the type lets programs access
+  Memory,    // inside the raw type's buffer (verify::Options::mem_size bytes)
+};
+// The stack the Linux verifier gives each frame (MAX_BPF_STACK).
+inline constexpr int64_t kProvenStackBytes = 512;
+
 }  // namespace bpfkit::isa
 
 #include "bpfkit/isa/helpers.hpp"        // the Linux helpers: ids, names, the prototypes bpfkit implements

@@ -32,12 +32,23 @@ struct Options {
   // The random values' seed; 0 draws one from std::random_device, so two
   // compilations differ. A fixed seed gives the same code (tests, --dump diffs).
   uint64_t harden_seed = 0;
+  // Per slot of the program (Linux only): what the verifier proved about
+  // each access (verify::Result::proven for the program as verified). The
+  // accesses whose proof matches the VM's memory exactly run without their
+  // region check: the stack, map values, the packet and the raw buffer;
+  // context fields keep it. Empty: every access is checked (bar r10 + a
+  // constant inside the frame).
+  std::vector<isa::ProvenAccess> proven{};
+  // The raw buffer's size the verifier assumed (verify::Options::mem_size):
+  // a run whose input region (r1) is shorter or read-only is refused.
+  uint64_t proven_memory_size = 0;
 };
 
 // Where the machine code of one BPF instruction lies in code().
 struct CodeRange {
   uint32_t pc = 0;
   size_t begin = 0, end = 0;  // byte offsets into code()
+  bool unchecked = false;     // a load, store or atomic that runs without its region check
 };
 
 class Jit final : public vm::Engine {

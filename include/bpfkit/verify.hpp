@@ -131,6 +131,10 @@ struct Result {
   // Per slot: whether some path reached it (the kernel's aux seen: not set
   // by mispredicted paths; dead branches are false).
   std::vector<bool> reached;
+  // Accepted: per slot of the verified program, what every path reaching
+  // its load, store or atomic proved (isa::ProvenAccess; mispredicted paths
+  // included). A translator of `rewritten` finds slot i's at origin[i].
+  std::vector<isa::ProvenAccess> proven;
   // Accepted: the program as the kernel rewrites it before translation
   // ("xlated") for what the verifier itself rewrites: conditional jumps
   // with a dead edge hard-wired, dead code removed, then every `ja 0` (the

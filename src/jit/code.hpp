@@ -18,7 +18,8 @@ struct Jit::Code {
   std::vector<const void*> block_at;                // block entry by pc (null inside a block): callx targets
   std::vector<CodeRange> ranges;
   const isa::Dialect* dialect = nullptr;
-  bool unchecked_stack = false;  // some r10 + constant accesses skip the region check
+  bool unchecked_stack = false;     // some stack accesses (r10 + constant, or proven) skip the region check
+  uint64_t proven_memory_size = 0;  // accesses to the raw buffer skip it: the input region's size they need
   // sBPF: what the run maps and calls.
   std::vector<uint8_t> rodata;             // the read-only region (v0..v2: the text within it)
   std::vector<vm::Helper> syscalls;        // by the index the code passes bpfkit_jit_sbpf_syscall
@@ -34,6 +35,8 @@ struct CompileInputs {
   const vm::HelperTable* syscalls = nullptr;      // sBPF: what `call imm` resolves against
   bool harden = false;                            // constant blinding (Options::harden)
   uint64_t harden_seed = 0;                       // nonzero (Jit::create draws one for 0)
+  std::span<const isa::ProvenAccess> proven;      // Options::proven: per slot, or empty
+  uint64_t proven_memory_size = 0;                // Options::proven_memory_size
 };
 Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs);
 

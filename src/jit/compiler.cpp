@@ -49,6 +49,7 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   setDefaultJmpNEAR(true);
   sbpf_ = dialect_.family == isa::Family::Sbpf;
   if (sbpf_) callx_targets_.assign(program.size(), nullptr);
+  unchecked_at_.assign(program.size(), false);
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
   blinding_state_ = inputs.harden_seed;
@@ -470,9 +471,11 @@ void Compiler::finish(Jit::Code& code) {
     if (leader_[pc] && program_.ops[pc]) code.block_at[pc] = entry_[pc].getAddress();
   for (size_t pc = 0; pc < program_.size(); ++pc)
     if (program_.ops[pc])
-      code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second});
+      code.ranges.push_back(
+          {static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second, unchecked_at_[pc]});
   code.dialect = &dialect_;
   code.unchecked_stack = unchecked_stack_;
+  if (unchecked_memory_) code.proven_memory_size = inputs_.proven_memory_size;
   if (sbpf_) {
     for (size_t pc = 0; pc < program_.size(); ++pc)
       if (leader_[pc])

@@ -69,6 +69,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot);
   // lower_memory.cpp
   void access(int base, int16_t off, unsigned size, bool write);  // host address in rax
+  bool proof_holds() const;
   void gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked, unsigned size, bool write);
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);
@@ -137,8 +138,10 @@ class Compiler : public Xbyak::CodeGenerator {
   bool fold_rotate(const isa::Semantics& sem, const isa::Slot& slot);
   bool loaded_narrow_before(int reg) const;
   bool has_callx_ = false;
-  bool r10_written_ = false;      // some instruction writes r10: no unchecked stack accesses
-  bool unchecked_stack_ = false;  // an access used that
+  bool r10_written_ = false;        // some instruction writes r10: no unchecked stack accesses
+  bool unchecked_stack_ = false;    // an access used that
+  bool unchecked_memory_ = false;   // an access to the raw buffer (input region) used a proof
+  std::vector<bool> unchecked_at_;  // per pc: the access runs without its region check (CodeRange::unchecked)
   bool bmi2_ = false;
   uint64_t blinding_state_ = 0;  // harden.cpp's random sequence
   // sBPF

@@ -49,7 +49,9 @@ std::string listing(const Jit& jit, const std::function<std::string(uint32_t pc)
   if (hot_begin > hot_end) hot_begin = hot_end = 0;
   text += "; prologue\n" + disassemble_x86(code.subspan(0, hot_begin), base);
   for (const CodeRange& range : jit.ranges()) {
-    text += std::to_string(range.pc) + ": " + describe(range.pc) + "\n";
+    text += std::to_string(range.pc) + ": " + describe(range.pc);
+    if (range.unchecked) text += "    ; in bounds: no region check";
+    text += "\n";
     text += disassemble_x86(code.subspan(range.begin, range.end - range.begin), base + range.begin);
   }
   text += "; end of program, shared exits and cold paths\n";

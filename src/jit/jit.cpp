@@ -65,6 +65,17 @@ Expected<Jit> Jit::create(const isa::Program& program, const vm::Context& contex
   CompileInputs inputs;
   inputs.harden = options.harden;
   inputs.harden_seed = options.harden ? blinding_seed(options.harden_seed) : 0;
+  if (!options.proven.empty()) {
+    // The Linux verifier's proofs say nothing about sBPF's memory (frames
+    // that move up, v0's gaps), which no verifier of its checks.
+    if (program.dialect->family == isa::Family::Sbpf)
+      return make_error(Errc::BadOperand, "the JIT takes a verifier's proofs for Linux programs only, not sBPF");
+    if (options.proven.size() != program.size())
+      return make_error(Errc::BadOperand, "the verifier's proofs cover " + std::to_string(options.proven.size()) +
+                                              " slots, the program has " + std::to_string(program.size()));
+    inputs.proven = options.proven;
+    inputs.proven_memory_size = options.proven_memory_size;
+  }
   if (program.dialect->family == isa::Family::Sbpf) {
     auto prepared = prepare_sbpf(program);
     if (!prepared) return prepared.error();
@@ -106,6 +117,15 @@ vm::RunResult Jit::run(vm::Context& context, std::array<uint64_t, 5> args) const
   if (code_->unchecked_stack && (stack.read_limit != stack_bytes || stack.write_limit != stack_bytes)) {
     vm::RunResult refused;
     refused.error = make_error(Errc::Unsupported, "the JIT needs the Context's stack region as mapped");
+    return refused;
+  }
+  const vm::RegionBounds& input = state.table[vm::kInputRegion];
+  const uint64_t memory_bytes = code_->proven_memory_size;
+  if (memory_bytes != 0 && (input.read_limit < memory_bytes || input.write_limit < memory_bytes ||
+                            args[0] != vm::region_base(vm::kInputRegion))) {
+    vm::RunResult refused;
+    refused.error = make_error(Errc::Unsupported, "the JIT's proofs need r1 = an input region of " +
+                                                      std::to_string(memory_bytes) + " writable bytes, as verified");
     return refused;
   }
   state.stack_delta = reinterpret_cast<uint64_t>(stack.host) - vm::region_base(vm::kStackRegion);

@@ -31,20 +31,71 @@ Xbyak::Reg sized(const Xbyak::Reg64& reg, unsigned bits) {
 
 }  // namespace
 
+// Whether the verifier's proof for the access at pc_ holds for the VM's
+// memory exactly, so that the interpreter's check cannot fail there.
+bool Compiler::proof_holds() const {
+  if (sbpf_ || inputs_.proven.empty()) return false;
+  const isa::FrameModel model = isa::frame_model(dialect_);
+  switch (inputs_.proven[pc_]) {
+    // Each Linux frame is frame_size bytes of one stack region, r10 at its
+    // top moving by whole frames (a call the depth limit refuses faults
+    // before its frame is used): a frame of at least the verifier's 512
+    // bytes holds every offset it proved. Jit::run refuses a Context whose
+    // stack region is not whole.
+    case isa::ProvenAccess::Stack:
+      return !r10_written_ && model.call_fp_step == -static_cast<int64_t>(model.frame_size) &&
+             model.frame_size >= static_cast<uint64_t>(isa::kProvenStackBytes);
+    // A map's values lie in its region (the storage lookups hand out, never
+    // shrunk), which is writable exactly when the verifier allows stores
+    // (Map::writable_by_programs has its read-only rule).
+    case isa::ProvenAccess::MapValue: return true;
+    // The packet region runs from the headroom to data_end itself
+    // (Context::remap_packet), writable; every helper that moves the packet
+    // remaps it and makes the verifier forget its packet pointers.
+    case isa::ProvenAccess::Packet: return true;
+    // The raw buffer is the input region: Jit::run refuses one shorter than
+    // Options::proven_memory_size or read-only.
+    case isa::ProvenAccess::Memory: return true;
+    // Kept: a context's bytes are what the test run laid out from its
+    // ctx_in (vm::prepare_test_run), sized by the run, not by the type's
+    // fields the verifier checked against; and its data / data_end loads
+    // take a runtime call anyway.
+    case isa::ProvenAccess::Context:
+    case isa::ProvenAccess::Unproven: return false;
+  }
+  return false;
+}
+
 // rax = the host address of [base + off, + size), or a jump to the fault.
 void Compiler::access(int base, int16_t off, unsigned size, bool write) {
+  const isa::FrameModel model = isa::frame_model(dialect_);
+  const Xbyak::Reg64& base_reg = kBpfRegisters[base];
+  const bool proven = proof_holds();
   // r10 + off with -frame_size <= off and off + size <= 0 stays inside the
   // stack at every call depth (r10 moves only by whole frames, and the
   // depth limit keeps it inside): no check, as the interpreter cannot fault.
-  const isa::FrameModel model = isa::frame_model(dialect_);
-  if (base == isa::kFramePointer && !sbpf_ && !r10_written_ && model.call_fp_step <= 0 &&
-      static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) && off + static_cast<int>(size) <= 0) {
+  const bool in_frame = base == isa::kFramePointer && !sbpf_ && !r10_written_ && model.call_fp_step <= 0 &&
+                        static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) &&
+                        off + static_cast<int>(size) <= 0;
+  if (in_frame || (proven && inputs_.proven[pc_] == isa::ProvenAccess::Stack)) {
     unchecked_stack_ = true;
+    unchecked_at_[pc_] = true;
     mov(rax, field(offsetof(State, stack_delta)));
-    lea(rax, ptr[rax + kBpfRegisters[base] + off]);
+    lea(rax, ptr[rax + base_reg + off]);
     return;
   }
-  const Xbyak::Reg64& base_reg = kBpfRegisters[base];
+  if (proven) {  // only the translation to the host address remains
+    unchecked_at_[pc_] = true;
+    if (inputs_.proven[pc_] == isa::ProvenAccess::Memory) unchecked_memory_ = true;
+    lea(rax, ptr[base_reg + off]);
+    mov(rdx, rax);
+    shr(rdx, 32);
+    lea(rdx, ptr[rdx + rdx * 2]);
+    mov(rcx, field(offsetof(State, regions)));  // the Context's live table: a helper may have moved it
+    mov(eax, eax);
+    add(rax, qword[rcx + rdx * 8]);
+    return;
+  }
   Xbyak::Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
     lea(rax, ptr[base_reg + off]);
     mov(field(offsetof(State, fault_addr)), rax);

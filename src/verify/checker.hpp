@@ -48,6 +48,8 @@ class Checker {
   bool load(const isa::Slot& slot, const isa::Semantics& semantics);
   bool store(const isa::Slot& slot, const isa::Semantics& semantics);
   bool atomic(const isa::Slot& slot, const isa::Semantics& semantics);
+  // Result::proven at pc_: this path's access went through `base`, in bounds.
+  void note_proven_access(RegType base);
   bool load_packet_legacy(const isa::Slot& slot, const isa::Semantics& semantics);
   // A helper's memory argument: `size` bytes at reg (read, or written).
   bool check_helper_memory(int regno, uint64_t size, bool write, bool zero_allowed);
@@ -166,6 +168,7 @@ class Checker {
   int64_t prev_pc_ = -1;                   // the instruction processed before pc_ on this path
   std::vector<PathStep> trail_;            // with hooks: every path's steps
   int32_t path_ = -1;                      // the last step of the current path
+  std::vector<bool> access_seen_;          // per slot: some path's access there was proven (Result::proven)
   std::vector<bool> visited_;              // per slot: processed on some path, mispredicted ones too
   std::vector<bool> nospec_;               // per pc: mispredicted paths stop before it
   std::vector<bool> nospec_result_;        // per pc: mispredicted paths stop after it

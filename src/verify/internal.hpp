@@ -146,7 +146,7 @@ isa::Condition flip(isa::Condition cond);  // a cond b == b flip(cond) a
 
 // ---- Stack, frames, state ---------------------------------------------------------
 
-inline constexpr int kStackSize = 512;
+inline constexpr int kStackSize = static_cast<int>(isa::kProvenStackBytes);  // MAX_BPF_STACK
 inline constexpr int kSlotCount = kStackSize / 8;
 inline constexpr int kMaxFrames = 8;
 

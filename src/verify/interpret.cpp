@@ -107,6 +107,8 @@ Checker::Checker(const isa::Program& program, const Options& options, const Cfg&
   nospec_.assign(program.size(), false);
   nospec_result_.assign(program.size(), false);
   result_.reached.assign(program.size(), false);
+  result_.proven.assign(program.size(), isa::ProvenAccess::Unproven);
+  access_seen_.assign(program.size(), false);
 }
 
 bool Checker::fail(Errno error_number, std::string message) {

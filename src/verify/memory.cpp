@@ -261,6 +261,35 @@ class MemoryAccess {
 
 }  // namespace
 
+namespace {
+
+isa::ProvenAccess proven_kind(RegType base) {
+  switch (base) {
+    case RegType::Stack: return isa::ProvenAccess::Stack;
+    case RegType::MapValue: return isa::ProvenAccess::MapValue;
+    case RegType::Packet:
+    case RegType::PacketMeta: return isa::ProvenAccess::Packet;
+    case RegType::Ctx: return isa::ProvenAccess::Context;
+    case RegType::Mem: return isa::ProvenAccess::Memory;
+    default: return isa::ProvenAccess::Unproven;
+  }
+}
+
+}  // namespace
+
+// The first path fixes the kind; a path through another kind (a stack
+// pointer here, a map value there) leaves the slot unproven for good.
+void Checker::note_proven_access(RegType base) {
+  const isa::ProvenAccess kind = proven_kind(base);
+  isa::ProvenAccess& proven = result_.proven[pc_];
+  if (!access_seen_[pc_]) {
+    access_seen_[pc_] = true;
+    proven = kind;
+  } else if (proven != kind) {
+    proven = isa::ProvenAccess::Unproven;
+  }
+}
+
 bool Checker::load(const isa::Slot& slot, const isa::Semantics& semantics) {
   if (!check_read(slot.src())) return false;
   Access access;
@@ -268,7 +297,9 @@ bool Checker::load(const isa::Slot& slot, const isa::Semantics& semantics) {
   access.off = slot.off;
   access.size = semantics.width / 8;
   access.sign = semantics.operation == Operation::LoadSx;
+  const RegType base = regs()[slot.src()].type;  // before the load: dst may be src
   if (!MemoryAccess(*this).run(access)) return false;
+  note_proven_access(base);
   regs()[slot.dst()] = access.loaded;
   return true;
 }
@@ -292,7 +323,9 @@ bool Checker::store(const isa::Slot& slot, const isa::Semantics& semantics) {
   if (!check_read(slot.dst())) return false;
   if (!access.value && regs()[slot.dst()].type == RegType::Ctx)
     return fail(Errno::Eacces, "BPF_ST stores into R" + n(slot.dst()) + " ctx is not allowed");
-  return MemoryAccess(*this).run(access);
+  if (!MemoryAccess(*this).run(access)) return false;
+  note_proven_access(regs()[slot.dst()].type);
+  return true;
 }
 
 bool Checker::atomic(const isa::Slot& slot, const isa::Semantics& semantics) {
@@ -320,6 +353,7 @@ bool Checker::atomic(const isa::Slot& slot, const isa::Semantics& semantics) {
   write.value = &unknown;
   write.value_regno = slot.src();
   if (!MemoryAccess(*this).run(write)) return false;
+  note_proven_access(target);
   if (semantics.fetch) regs()[cmpxchg ? 0 : slot.src()] = sized_scalar(static_cast<unsigned>(size));
   return true;
 }

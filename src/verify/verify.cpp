@@ -125,6 +125,7 @@ Result verify_decoded(const isa::Program& program, const Options& options, const
   }
   if (why) {
     reject(result, *why);
+    result.proven.clear();  // a rejected program proved nothing
   } else {
     result.accepted = true;
   }

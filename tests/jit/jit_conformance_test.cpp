@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "bpfkit/assembly.hpp"
+#include "bpfkit/verify.hpp"
 #include "compare.hpp"
 #include "test_support.hpp"
 
@@ -55,6 +56,14 @@ TEST_P(JitConformance, ResultAndInterpreterAgree) {
   }
   test::expect_same_run(*program, memory);
   test::expect_same_run(*program, memory, std::nullopt, jit::Options{.harden = true});  // constants blinded
+  // What the verifier accepts (raw type, r1 = the memory) runs with the
+  // checks it proved redundant left out, with the interpreter's results.
+  verify::Options verify_options;
+  verify_options.mem_size = memory.size();
+  verify::Result verdict = verify::verify(*program, verify_options);
+  if (verdict.accepted)
+    test::expect_same_run(*program, memory, std::nullopt,
+                          jit::Options{.proven = std::move(verdict.proven), .proven_memory_size = memory.size()});
 }
 
 INSTANTIATE_TEST_SUITE_P(Suite, JitConformance, ::testing::ValuesIn(corpus()),

@@ -380,7 +380,8 @@ Expected<vm::Task> task_from_option() {
   return task;
 }
 
-int run_typed(const InputFile& input, const isa::Program& program, uint64_t budget, Printer& printer) {
+int run_typed(const InputFile& input, const isa::Program& program, uint64_t budget,
+              std::vector<isa::ProvenAccess> proven, Printer& printer) {
   auto type = test_run_type(input);
   if (!type) return printer.fail(type.error(), kExitBadInput);
   auto test_input = test_run_input(*type);
@@ -390,6 +391,7 @@ int run_typed(const InputFile& input, const isa::Program& program, uint64_t budg
   RunOptions run{input.name, budget, options.regs, options.dump_maps, given("--repeat"), map_filler(), *task};
   run.engine = options.engine;
   run.harden = options.harden;
+  run.proven = std::move(proven);
   RunReport report = run_test(program, *test_input, run);
   report.stats = options.stats;
   return printer.run(report);
@@ -423,6 +425,8 @@ int run_input(const InputFile& input, Printer& printer) {
   }
 
   const bool sbpf = program->dialect->family == isa::Family::Sbpf;
+  std::vector<isa::ProvenAccess> proven;  // --verify --engine jit: the checks the JIT may drop
+  uint64_t proven_memory_size = 0;
   if (options.verify && !sbpf) {  // the raw type (r1 = the buffer, r2 = its length), or --type's
     verify::Options verify_options;
     verify_options.mem_size = *memory ? (*memory)->size() : 0;
@@ -442,6 +446,10 @@ int run_input(const InputFile& input, Printer& printer) {
           "verifier: " + verdict.error->message + " (" + std::string(verify::errno_name(verdict.error_number)) + ")";
       verdict.error->location.input = input.name;
       return printer.fail(*verdict.error, kExitRejected);
+    }
+    if (options.engine == "jit") {
+      proven = std::move(verdict.proven);
+      proven_memory_size = verify_options.mem_size;
     }
   }
   if (runtime && sbpf && options.engine == "jit")
@@ -463,7 +471,7 @@ int run_input(const InputFile& input, Printer& printer) {
     solana.heap_size = *heap_size;
     return run_solana(*program, input.bytes, solana, printer);
   }
-  if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, printer);
+  if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, std::move(proven), printer);
   auto task = task_from_option();
   if (!task) return printer.fail(task.error(), kExitBadInput);
   RunOptions run{input.name,   sbpf && !given("--budget") ? *compute_units : *budget,
@@ -472,6 +480,8 @@ int run_input(const InputFile& input, Printer& printer) {
                  *task};
   run.engine = options.engine;
   run.harden = options.harden;
+  run.proven = std::move(proven);
+  run.proven_memory_size = proven_memory_size;
   RunReport report = run_program(*program, std::move(*memory), run);
   report.stats = options.stats;
   return printer.run(report);

@@ -55,7 +55,11 @@ Json dump_maps(vm::Context& context) {
 // The engine --engine names, prepared against the context.
 Expected<std::unique_ptr<vm::Engine>> make_engine(const isa::Program& program, const vm::Context& context,
                                                   const RunOptions& options) {
-  if (options.engine == "jit") return jit::make_jit(program, context, jit::Options{.harden = options.harden});
+  if (options.engine == "jit")
+    return jit::make_jit(
+        program, context,
+        jit::Options{
+            .harden = options.harden, .proven = options.proven, .proven_memory_size = options.proven_memory_size});
   return vm::make_interpreter(program, context);
 }
 

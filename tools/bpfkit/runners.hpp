@@ -30,6 +30,10 @@ struct RunOptions {
   vm::Task task;                  // Linux: what the current-task helpers answer (--task)
   std::string engine = "interp";  // --engine: interp or jit
   bool harden = false;            // --harden: the JIT blinds constants
+  // --verify: what the verifier proved per slot (jit::Options::proven), and
+  // the raw buffer's size it assumed; the JIT drops the checks they cover.
+  std::vector<isa::ProvenAccess> proven{};
+  uint64_t proven_memory_size = 0;
 };
 
 // Runs `program` through the interpreter of its dialect, in a fresh Context
