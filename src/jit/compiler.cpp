@@ -119,6 +119,7 @@ void Compiler::find_blocks() {
   loop_header_.assign(size + 1, false);
   leader_[0] = true;
   leader_[size] = true;
+  std::vector<bool> follows_end(size + 1, false);  // what follows a block end (leaders, but see absorbs_goto_)
   if (sbpf_) leader_[program_.entry] = true;
   for (const auto& function : program_.functions)
     if (function.start < size) leader_[function.start] = true;
@@ -132,7 +133,7 @@ void Compiler::find_blocks() {
     const isa::Slot& slot = program_.slots[pc];
     const isa::Semantics sem = isa::semantics(op, dialect_);
     const size_t next = pc + program_.width_at(pc);
-    if (ends_block(sem.operation, slot, sbpf_)) leader_[next] = true;
+    if (ends_block(sem.operation, slot, sbpf_)) follows_end[next] = true;
     if (sbpf_ && sbpf_calls_[pc].kind == SbpfCall::Kind::Function) {
       if (sbpf_calls_[pc].value >= 0) leader_[static_cast<size_t>(sbpf_calls_[pc].value)] = true;
       continue;
@@ -145,6 +146,21 @@ void Compiler::find_blocks() {
       if (target <= pc) loop_header_[target] = true;
     }
   }
+  // `if cond goto +1; goto L` (clang's loop shape): when nothing else
+  // enters the goto, it joins the conditional jump's block (Linux only:
+  // sBPF's callx may enter anywhere).
+  absorbs_goto_.assign(size, false);
+  for (size_t pc = 0; pc + 1 < size; ++pc) {
+    if (sbpf_ || leader_[pc + 1] || !program_.ops[pc] || !program_.ops[pc + 1]) continue;
+    const Op op = *program_.ops[pc];
+    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const isa::Semantics next = isa::semantics(*program_.ops[pc + 1], dialect_);
+    absorbs_goto_[pc] =
+        sem.operation == Operation::JumpIf && next.operation == Operation::Jump &&
+        *isa::branch_target(op, program_.slots[pc], static_cast<int64_t>(pc)) == static_cast<int64_t>(pc + 2);
+  }
+  for (size_t pc = 1; pc <= size; ++pc)
+    if (follows_end[pc] && !absorbs_goto_[pc - 1]) leader_[pc] = true;
   for (size_t pc = 0; pc < size;) {
     if (!program_.ops[pc]) {  // a second slot: its own block, if a jump lands there
       ++pc;
@@ -217,6 +233,12 @@ void Compiler::emit_prologue() {
 }
 
 void Compiler::emit_shared_exits() {
+  // The budget ran out in a metered copy, at the pc in eax (no correction:
+  // the copy counts each instruction as it starts it).
+  L(budget_out_);
+  mov(dword[rsp + static_cast<int>(offsetof(State, stop))], static_cast<uint32_t>(Stop::Budget));
+  mov(dword[rsp + static_cast<int>(offsetof(State, fault_pc))], eax);
+  jmp(exit_);
   L(done_);
   mov(dword[rsp + static_cast<int>(offsetof(State, stop))], static_cast<uint32_t>(Stop::Done));
   L(exit_);
@@ -333,8 +355,9 @@ void Compiler::emit_metered_block(const Block& block) {
     pc_ = pc;
     correction_ = 0;
     if (entered_inside_) L(metered_at_[pc]);
+    mov(eax, pc);  // for the shared budget stub (rax is scratch: no instruction reads it on entry)
     dec(kMeter);
-    jz(fault(Stop::Budget));
+    jz(budget_out_);
     flags_ = {};
     emit_instruction(pc);
   }

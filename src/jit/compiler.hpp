@@ -11,6 +11,7 @@
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "code.hpp"
@@ -110,11 +111,14 @@ class Compiler : public Xbyak::CodeGenerator {
   const isa::Dialect& dialect_;
   std::vector<bool> leader_;
   std::vector<bool> loop_header_;  // the target of a backward jump: aligned
+  // By pc of a conditional jump to pc + 2 over a `goto` at pc + 1 that
+  // nothing else enters: the goto is in the jump's block (lower_jump).
+  std::vector<bool> absorbs_goto_;
   std::vector<Block> blocks_;
   std::vector<Xbyak::Label> entry_;  // block entry by pc (size + 1: the end sentinel)
   std::deque<Xbyak::Label> labels_;
   std::deque<std::function<void()>> cold_;
-  Xbyak::Label exit_, done_, return_;
+  Xbyak::Label exit_, done_, return_, budget_out_;
   std::vector<std::pair<size_t, size_t>> hot_range_;  // per pc
   // The instruction being lowered and what its fault stubs add to the meter.
   uint32_t pc_ = 0;
@@ -133,7 +137,10 @@ class Compiler : public Xbyak::CodeGenerator {
   // entry between them); a lowering that did sets folded_next_.
   uint32_t fold_start_ = 0, fold_limit_ = 0;  // the hot block being emitted: [start, limit)
   bool folded_next_ = false;
-  bool uses_flags_for_zero_compare(const isa::Semantics& sem, const isa::Slot& slot);
+  // An x86 condition code (lower_control.cpp's Cc) for a compare with 0 the
+  // flags already answer; jump_if emits the jcc of one.
+  std::optional<uint8_t> zero_compare_from_flags(const isa::Semantics& sem, const isa::Slot& slot) const;
+  void jump_if(uint8_t cc, Xbyak::Label& target);
   bool fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot);
   bool fold_rotate(const isa::Semantics& sem, const isa::Slot& slot);
   bool loaded_narrow_before(int reg) const;

@@ -66,6 +66,11 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
     case Operation::And:
     case Operation::Xor:
     case Operation::Neg: flags_ = {slot.dst(), sem.width, sign_extended}; break;
+    // mov and lea leave the flags: they still tell about another register
+    // (a blinded immediate was built with xor, which did not).
+    case Operation::Mov:
+      if (!blinded && slot.dst() != flags_in_.reg) flags_ = flags_in_;
+      break;
     default: break;
   }
 }

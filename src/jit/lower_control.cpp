@@ -4,6 +4,7 @@
 // callx, exit.
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 
 #include "compiler.hpp"
 
@@ -13,73 +14,133 @@ using namespace Xbyak::util;
 using isa::Condition;
 using isa::Source;
 
+namespace {
+
+// x86 conditions, and the one that holds exactly when each does not.
+enum class Cc : uint8_t { E, NE, A, AE, B, BE, G, GE, L, LE, S, NS };
+
+Cc negated(Cc cc) {
+  switch (cc) {
+    case Cc::E: return Cc::NE;
+    case Cc::NE: return Cc::E;
+    case Cc::A: return Cc::BE;
+    case Cc::BE: return Cc::A;
+    case Cc::AE: return Cc::B;
+    case Cc::B: return Cc::AE;
+    case Cc::G: return Cc::LE;
+    case Cc::LE: return Cc::G;
+    case Cc::GE: return Cc::L;
+    case Cc::L: return Cc::GE;
+    case Cc::S: return Cc::NS;
+    case Cc::NS: return Cc::S;
+  }
+  return cc;
+}
+
+// After `cmp dst, src` (or `test` for Set).
+Cc after_compare(Condition condition) {
+  switch (condition) {
+    case Condition::Eq: return Cc::E;
+    case Condition::Ne:
+    case Condition::Set: return Cc::NE;
+    case Condition::Gt: return Cc::A;
+    case Condition::Ge: return Cc::AE;
+    case Condition::Lt: return Cc::B;
+    case Condition::Le: return Cc::BE;
+    case Condition::SGt: return Cc::G;
+    case Condition::SGe: return Cc::GE;
+    case Condition::SLt: return Cc::L;
+    default: return Cc::LE;  // SLe
+  }
+}
+
+}  // namespace
+
+void Compiler::jump_if(uint8_t cc, Xbyak::Label& target) {
+  switch (static_cast<Cc>(cc)) {
+    case Cc::E: je(target); break;
+    case Cc::NE: jne(target); break;
+    case Cc::A: ja(target); break;
+    case Cc::AE: jae(target); break;
+    case Cc::B: jb(target); break;
+    case Cc::BE: jbe(target); break;
+    case Cc::G: jg(target); break;
+    case Cc::GE: jge(target); break;
+    case Cc::L: jl(target); break;
+    case Cc::LE: jle(target); break;
+    case Cc::S: js(target); break;
+    case Cc::NS: jns(target); break;
+  }
+}
+
 void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
   Xbyak::Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
   if (sem.condition == Condition::Always) {
     jmp(target);
     return;
   }
-  if (uses_flags_for_zero_compare(sem, slot)) return;
-  const bool wide = sem.width == 64;
-  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
-  const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
-  // Blinded, an immediate operand is built in rax and the register form used.
-  const bool blinded = inputs_.harden && sem.source == Source::Imm;
-  if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
-  const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
-  const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
-  const bool imm = sem.source == Source::Imm && !blinded;
-  if (sem.condition == Condition::Set)
-    imm ? test(dst, slot.imm) : test(dst, src);
-  else
-    imm ? cmp(dst, slot.imm) : cmp(dst, src);  // a 64-bit compare sign-extends imm, as BPF does
-  switch (sem.condition) {
-    case Condition::Eq: je(target); break;
-    case Condition::Ne: jne(target); break;
-    case Condition::Gt: ja(target); break;
-    case Condition::Ge: jae(target); break;
-    case Condition::Lt: jb(target); break;
-    case Condition::Le: jbe(target); break;
-    case Condition::Set: jnz(target); break;
-    case Condition::SGt: jg(target); break;
-    case Condition::SGe: jge(target); break;
-    case Condition::SLt: jl(target); break;
-    case Condition::SLe: jle(target); break;
-    default: break;
+  Cc cc;
+  if (auto from_flags = zero_compare_from_flags(sem, slot)) {
+    cc = static_cast<Cc>(*from_flags);
+  } else {
+    const bool wide = sem.width == 64;
+    const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+    const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+    // Blinded, an immediate operand is built in rax and the register form used.
+    const bool blinded = inputs_.harden && sem.source == Source::Imm;
+    if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
+    const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
+    const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
+    const bool imm = sem.source == Source::Imm && !blinded;
+    if (sem.condition == Condition::Set)
+      imm ? test(dst, slot.imm) : test(dst, src);
+    else
+      imm ? cmp(dst, slot.imm) : cmp(dst, src);  // a 64-bit compare sign-extends imm, as BPF does
+    cc = after_compare(sem.condition);
   }
+  // `if cond goto +1; goto L` (find_blocks put the goto in this block and
+  // counted it): the goto runs when cond fails, so jump to L on the
+  // negated condition; when cond holds the goto did not run: give its
+  // count back and go on at pc + 2, the next block.
+  const uint32_t goto_pc = pc_ + 1;
+  if (absorbs_goto_[pc_] && goto_pc < fold_limit_) {
+    const isa::Slot& goto_slot = program_.slots[goto_pc];
+    jump_if(static_cast<uint8_t>(negated(cc)),
+            target_label(*isa::branch_target(*program_.ops[goto_pc], goto_slot, static_cast<int64_t>(goto_pc))));
+    add(kMeter, 1);
+    folded_next_ = true;
+    return;  // the block of pc + 2 follows in the code (find_blocks checked)
+  }
+  jump_if(static_cast<uint8_t>(cc), target);
 }
 
 // A compare of the register the previous ALU operation wrote with 0: its
 // flags already tell zero (ZF) and, at the same width, the sign (SF; after
 // `cmp x, 0` jl is js, as OF is clear). A 32-bit result compared at 64 bits
 // was zero-extended (only ZF holds) or sign-extended (both hold).
-bool Compiler::uses_flags_for_zero_compare(const isa::Semantics& sem, const isa::Slot& slot) {
-  if (sem.source != Source::Imm || slot.imm != 0 || flags_in_.reg != slot.dst()) return false;
+std::optional<uint8_t> Compiler::zero_compare_from_flags(const isa::Semantics& sem, const isa::Slot& slot) const {
+  if (sem.source != Source::Imm || slot.imm != 0 || flags_in_.reg != slot.dst()) return std::nullopt;
   const bool same_width = flags_in_.width == sem.width;
   const bool zero = same_width || (flags_in_.width == 32 && sem.width == 64);
   const bool sign = same_width || (flags_in_.sign_extended && sem.width == 64);
-  Xbyak::Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
   switch (sem.condition) {
     case Condition::Eq:
     case Condition::Le:  // unsigned x <= 0
-      if (!zero) return false;
-      je(target);
-      return true;
+      if (zero) return static_cast<uint8_t>(Cc::E);
+      break;
     case Condition::Ne:
     case Condition::Gt:  // unsigned x > 0
-      if (!zero) return false;
-      jne(target);
-      return true;
+      if (zero) return static_cast<uint8_t>(Cc::NE);
+      break;
     case Condition::SLt:
-      if (!sign) return false;
-      js(target);
-      return true;
+      if (sign) return static_cast<uint8_t>(Cc::S);
+      break;
     case Condition::SGe:
-      if (!sign) return false;
-      jns(target);
-      return true;
-    default: return false;
+      if (sign) return static_cast<uint8_t>(Cc::NS);
+      break;
+    default: break;
   }
+  return std::nullopt;
 }
 
 // The kernel's hidden loop counter (BPF_MAX_LOOPS): jump once it is used up.

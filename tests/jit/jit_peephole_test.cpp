@@ -256,5 +256,55 @@ TEST(JitPeephole, ByteSwapAfterNarrowLoadSkipsTheZeroExtension) {
   }
 }
 
+// A mov between the ALU operation and the compare leaves the flags (but not
+// when it writes the compared register).
+TEST(JitPeephole, ZeroCompareSeesThroughAMovOfAnotherRegister) {
+  for (const char* mov : {"mov %r3, %r0", "mov %r3, 7", "mov32 %r3, %r2", "mov %r3, %r0\nadd %r3, %r2"}) {
+    SCOPED_TRACE(mov);
+    const std::string tail = std::string("\nmov %r0, 0\nsub %r1, 1\n") + mov + "\njne %r1, 0, +1\nmov %r0, 1\nexit\n";
+    for (const uint64_t value : {uint64_t{0}, uint64_t{1}, uint64_t{2}, UINT64_MAX}) {
+      const isa::Program program = assemble("lddw %r1, " + std::to_string(value) + tail);
+      test::expect_same_run(program, {});
+      test::expect_same_run(program, {}, std::nullopt, {.harden = true});
+    }
+    const isa::Program program = assemble("lddw %r1, 1" + tail);
+    const auto jump = static_cast<uint32_t>(program.size() - 3);
+    EXPECT_EQ(code_at(program, jump).find("cmp"), std::string::npos) << code_at(program, jump);
+  }
+  const isa::Program overwritten = assemble("mov %r0, 0\nsub %r1, 1\nmov %r1, %r0\njne %r1, 0, +1\nmov %r0, 1\nexit\n");
+  EXPECT_NE(code_at(overwritten, 3).find("cmp"), std::string::npos);
+  test::expect_same_run(overwritten, {});
+}
+
+// clang's loop shape `if cond goto +1; goto loop`: the goto joins the
+// jump's block (one meter for both, its count given back when cond holds).
+// Counts, every budget's failure point and a fault inside the block stay
+// the interpreter's.
+TEST(JitPeephole, GotoAfterAConditionalJumpOverItJoinsItsBlock) {
+  for (const char* jump : {"jeq %r1, 0, +1", "jle %r1, 0, +1", "jeq %r1, 3, +1", "jsgt %r2, %r1, +1", "jset %r1, 8, +1",
+                           "jlt32 %r1, 1, +1", "jsle %r1, -1, +1"}) {
+    SCOPED_TRACE(jump);
+    const std::string text = std::string("mov %r0, 0\nmov %r1, 10\nmov %r2, 4\nloop:\nadd %r0, %r1\nsub %r1, 1\n") +
+                             jump + "\nja loop\nexit\n";
+    const isa::Program program = assemble(text);
+    EXPECT_EQ(code_at(program, 6), "");  // the goto's work is in the jump's code
+    const std::string code = code_at(program, 5);
+    EXPECT_NE(code.find("add r11, 1"), std::string::npos) << code;
+    test::expect_same_run(program, {});
+    for (uint64_t budget = 1; budget <= 60; ++budget) test::expect_same_run(program, {}, budget);
+    // A fault before the jump in the joined block: the goto is not counted.
+    const std::string faulting = std::string(
+                                     "mov %r0, 0\nmov %r1, 10\nmov %r2, 4\nloop:\nadd %r0, %r1\nsub %r1, 1\n"
+                                     "jne %r1, 7, +1\nldxdw %r3, [%r0+0]\n") +
+                                 jump + "\nja loop\nexit\n";
+    test::expect_same_run(assemble(faulting), {});
+  }
+  // The goto is a jump target: it keeps its own block.
+  const isa::Program entered =
+      assemble("mov %r1, 3\nloop:\nsub %r1, 1\njeq %r1, 0, +1\nja loop\njeq %r1, 9, -2\nexit\n");
+  EXPECT_NE(code_at(entered, 3).find("jmp"), std::string::npos) << code_at(entered, 3);
+  test::expect_same_run(entered, {});
+}
+
 }  // namespace
 }  // namespace bpfkit
