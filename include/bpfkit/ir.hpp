@@ -156,7 +156,9 @@ class Value {
   UseRange uses() const { return {first_use_}; }
   bool has_uses() const { return first_use_ != nullptr; }
   size_t use_count() const;
-  // Points every use of this value at `other` instead.
+  // Points every use of this value at `other` instead. An integer constant
+  // is narrowed, use by use, to the bits the user reads (operand_bits), as
+  // the value's own low bits were.
   void replace_all_uses_with(Value* other);
 
  protected:
@@ -293,6 +295,10 @@ class Inst final : public Value {
   void add_operand(Value* value);  // calls (arguments), phis via add_incoming
   void remove_operand(size_t i);   // later operands move down one slot
   std::vector<Value*> operand_values() const;
+  // How many low bits of operand `i` the instruction reads: a 32-bit
+  // operation or comparison reads 32, a narrow store its width, the rest
+  // 64. An integer constant in that slot holds at most that many bits.
+  uint8_t operand_bits(size_t i) const;
 
   // Terminators: Ja has one target, Br and MayGoto two. set_target keeps the
   // blocks' predecessor lists right (phis are the caller's: see cfg edits).
@@ -496,6 +502,12 @@ class Module {
   const std::vector<std::unique_ptr<Function>>& functions() const { return functions_; }
   Function* add_function(std::string name);
   Function* find(std::string_view name) const;
+  // Linux: deletes the functions that no local call or func() constant
+  // reachable from the entry names (a pass may have removed their last
+  // call; the kernel rejects a program with an unreachable subprogram).
+  // sBPF keeps every function: callx reaches any by its key. Returns how
+  // many were deleted.
+  size_t erase_unreachable_functions();
 
   // The maps map_idx / map_idx_value constants name, by index: the lifted
   // program's, then those passes added (instrumentation). Code generation

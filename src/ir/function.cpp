@@ -1,6 +1,7 @@
 // Functions (blocks in layout order, interned constants, the entry values)
 // and modules.
 #include <algorithm>
+#include <unordered_set>
 
 #include "bpfkit/ir.hpp"
 
@@ -111,6 +112,42 @@ size_t Function::inst_count() const {
 Function* Module::add_function(std::string name) {
   functions_.push_back(std::make_unique<Function>(this, std::move(name)));
   return functions_.back().get();
+}
+
+namespace {
+
+// The functions `fn` names: local call targets and func() constants.
+std::vector<Function*> referenced_functions(const Function& fn) {
+  std::vector<Function*> out;
+  for (Block* block : fn.blocks())
+    for (Inst* inst = block->first(); inst; inst = inst->next()) {
+      if (inst->callee()) out.push_back(inst->callee());
+      for (size_t i = 0; i < inst->operand_count(); ++i)
+        if (const Value* v = inst->operand(i); v->is_const()) {
+          const auto* c = static_cast<const Const*>(v);
+          if (c->const_kind() == ConstKind::Func && c->target()) out.push_back(c->target());
+        }
+    }
+  return out;
+}
+
+}  // namespace
+
+size_t Module::erase_unreachable_functions() {
+  if (dialect_->family != isa::Family::Linux || functions_.empty()) return 0;
+  std::unordered_set<const Function*> reached{functions_.front().get()};
+  std::vector<const Function*> work{functions_.front().get()};
+  while (!work.empty()) {
+    const Function* fn = work.back();
+    work.pop_back();
+    for (Function* callee : referenced_functions(*fn))
+      if (reached.insert(callee).second) work.push_back(callee);
+  }
+  // Values and constants are per function: deleting one leaves no use in
+  // another behind (a dead function naming another names it by pointer only).
+  const size_t before = functions_.size();
+  std::erase_if(functions_, [&](const auto& fn) { return !reached.count(fn.get()); });
+  return before - functions_.size();
 }
 
 uint32_t Module::add_map(isa::MapSpec spec) {

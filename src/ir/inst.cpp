@@ -46,6 +46,12 @@ std::vector<Value*> Inst::operand_values() const {
 
 void Inst::set_operand(size_t i, Value* value) { operands_[i].link(value); }
 
+uint8_t Inst::operand_bits(size_t i) const {
+  const bool narrow_op = is_binary(op_) || op_ == Opcode::Br;
+  const bool stored_value = (op_ == Opcode::Store || op_ == Opcode::StoreRaw) && i == 1;
+  return narrow_op || stored_value ? attrs_.width : 64;
+}
+
 void Inst::add_operand(Value* value) {
   if (operands_.size() < operands_.capacity()) {  // no reallocation: the other uses stay where they are
     operands_.emplace_back();

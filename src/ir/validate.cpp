@@ -128,8 +128,9 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
       return bad(std::string("operand ") + std::to_string(i) + " is defined outside the function");
   }
   // A constant operand of a 32-bit operation holds 32 bits at most.
-  auto const_fits = [&](size_t i, uint8_t bits) {
+  auto const_fits = [&](size_t i) {
     const Value* v = inst->operand(i);
+    const uint8_t bits = inst->operand_bits(i);
     // A typed constant (a map or function address) is a 64-bit value the
     // operation reads the low bits of, as it reads a register's.
     return !v->is_const() || static_cast<const Const*>(v)->const_kind() != ConstKind::Int ||
@@ -140,7 +141,7 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
       if (!is_width(a.width, {32, 64})) return bad("width must be 32 or 64");
       if ((a.width == 64) != (a.ext == isa::Extension::None))
         return bad("a 32-bit result needs zext or sext; a 64-bit one neither");
-      if (!const_fits(0, a.width) || !const_fits(1, a.width)) return bad("a constant wider than the operation");
+      if (!const_fits(0) || !const_fits(1)) return bad("a constant wider than the operation");
       return std::nullopt;
     default: break;
   }
@@ -178,7 +179,7 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
     case Opcode::LoadRaw:
     case Opcode::StoreRaw:
       if (!is_width(a.width, {8, 16, 32, 64})) return bad("accesses 8, 16, 32 or 64 bits");
-      if ((inst->op() == Opcode::Store || inst->op() == Opcode::StoreRaw) && !const_fits(1, a.width))
+      if ((inst->op() == Opcode::Store || inst->op() == Opcode::StoreRaw) && !const_fits(1))
         return bad("a constant wider than the store");
       if ((inst->op() == Opcode::Store || inst->op() == Opcode::StoreRaw) && a.is_signed) return bad("a signed store");
       break;
@@ -203,7 +204,7 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
     case Opcode::Br:
       if (!is_width(a.width, {32, 64})) return bad("width must be 32 or 64");
       if (a.cond == isa::Condition::None || a.cond == isa::Condition::Always) return bad("no condition");
-      if (!const_fits(0, a.width) || !const_fits(1, a.width)) return bad("a constant wider than the comparison");
+      if (!const_fits(0) || !const_fits(1)) return bad("a constant wider than the comparison");
       break;
     case Opcode::Phi:
       for (size_t i = 0; i < inst->operand_count(); ++i)

@@ -34,7 +34,17 @@ size_t Value::use_count() const {
 
 void Value::replace_all_uses_with(Value* other) {
   if (other == this) return;
-  while (first_use_) first_use_->link(other);  // link() unlinks it from this list first
+  const auto* constant = other && other->is_const() ? static_cast<const Const*>(other) : nullptr;
+  const bool narrows = constant && constant->const_kind() == ConstKind::Int;
+  while (first_use_) {  // link() unlinks the use from this list first
+    Use* use = first_use_;
+    Inst* user = use->user();
+    const uint8_t bits = user->operand_bits(use->index());
+    if (narrows && constant->width() > bits && user->parent())
+      use->link(user->parent()->parent()->constant(constant->bits(), bits));
+    else
+      use->link(other);
+  }
 }
 
 int64_t Const::as_signed() const {

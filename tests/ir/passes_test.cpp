@@ -91,6 +91,36 @@ b0:
             std::string::npos);
 }
 
+// A value sccp or copyprop finds constant may feed a 32-bit comparison, a
+// 32-bit operation or a narrow store, which read only its low bits: each
+// such use gets the constant narrowed to those bits (fuzz_opt found sccp
+// putting an i64 0x1ffffffff into a br.sle.32, which the validator refuses).
+TEST(IrPasses, ConstantsAreNarrowedToTheBitsTheirUsersRead) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = lsh.64 i64 1, i64 32
+  %1 = or.64 %0, i64 0xffffffff
+  storeraw.8 %fp, -8, %1
+  %2 = add.32.zext %1, %arg2
+  br.sle.32 %1, %arg2, b1, b2
+b1:
+  %3 = assign %1
+  storeraw.16 %fp, -16, %3
+  ret %2
+b2:
+  ret %1
+}
+)",
+                              "sccp,copyprop");
+  EXPECT_NE(out.find("storeraw.8 %fp, -8, i8 -1"), std::string::npos) << out;
+  EXPECT_NE(out.find("add.32.zext i32 -1, %arg2"), std::string::npos) << out;
+  EXPECT_NE(out.find("br.sle.32 i32 -1, %arg2"), std::string::npos) << out;
+  EXPECT_NE(out.find("storeraw.16 %fp, -16, i16 -1"), std::string::npos) << out;
+  EXPECT_NE(out.find("ret i64 0x1ffffffff"), std::string::npos) << out;
+}
+
 TEST(IrPasses, DceKeepsEffectsAndRemovesDeadCycles) {
   const std::string out = run(R"(dialect linux
 
@@ -312,6 +342,32 @@ b3:
   EXPECT_NE(out.find("[i64 7, b0]"), std::string::npos) << out;
   EXPECT_NE(out.find("[%1, b1]"), std::string::npos) << out;
   EXPECT_EQ(out.find("b3:"), std::string::npos) << out;
+}
+
+// sccp removes the only call of @callee (its branch is dead): the
+// function goes too, as the kernel rejects an unreachable subprogram
+// (fuzz_opt found -O2 output the verifier refused). sBPF keeps it: callx
+// reaches a function by its key.
+TEST(IrPasses, FunctionsNoLongerCalledAreDeleted) {
+  const std::string body = R"(
+
+function @main {
+b0:
+  br.eq.64 i64 1, i64 2, b1, b2
+b1:
+  %0 = call local @callee (%arg1)
+  ret %0
+b2:
+  ret i64 7
+}
+
+function @callee {
+b0:
+  ret %arg1
+}
+)";
+  EXPECT_EQ(run("dialect linux" + std::string(body), "sccp,simplifycfg").find("@callee"), std::string::npos);
+  EXPECT_NE(run("dialect sbpf-v3" + std::string(body), "sccp,simplifycfg").find("function @callee"), std::string::npos);
 }
 
 TEST(IrPasses, PipelineTextAndErrors) {

@@ -145,6 +145,7 @@ Expected<PipelineStats> run_pipeline(Module& module, std::span<const PassStep> s
       if (!any) break;
     }
   }
+  if (!steps.empty()) module.erase_unreachable_functions();
   for (const auto& fn : module.functions()) stats.insts_after += fn->inst_count();
   return stats;
 }
