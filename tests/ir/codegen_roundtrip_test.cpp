@@ -212,24 +212,30 @@ std::vector<ObjectProgram> object_programs() {
   return out;
 }
 
-TEST(CodegenRoundTrip, CompiledObjectsKeepTheirVerdict) {
+// bpfkit's verifier gives each program its verdict again after `level`.
+void expect_objects_keep_their_verdict(OptLevel level) {
   const std::vector<ObjectProgram> programs = object_programs();
   if (programs.empty()) GTEST_SKIP() << "no compiled BPF test programs (clang-19)";
   size_t accepted = 0;
   for (const ObjectProgram& p : programs) {
-    const isa::Program generated = round_trip(p.program, p.name);
+    const isa::Program generated = round_trip(p.program, p.name, level);
     ASSERT_FALSE(generated.slots.empty()) << p.name;
     verify::Options options;
     options.type = p.type;
     const verify::Result before = verify::verify(p.program, options), after = verify::verify(generated, options);
-    EXPECT_EQ(before.accepted, after.accepted)
-        << p.name << ": before " << (before.error ? before.error->message : "accepted") << ", after "
-        << (after.error ? to_string(*after.error) : "accepted");
+    EXPECT_EQ(before.accepted, after.accepted) << p.name << " -O" << static_cast<int>(level) << ": before "
+                                               << (before.error ? before.error->message : "accepted") << ", after "
+                                               << (after.error ? to_string(*after.error) : "accepted");
     accepted += before.accepted;
-    std::cout << p.name << ": " << p.program.size() << " -> " << generated.size() << " instructions\n";
+    std::cout << p.name << ": " << p.program.size() << " -> " << generated.size() << " instructions at -O"
+              << static_cast<int>(level) << "\n";
   }
   EXPECT_GT(accepted, 5u);
 }
+
+TEST(CodegenRoundTrip, CompiledObjectsKeepTheirVerdict) { expect_objects_keep_their_verdict(OptLevel::O0); }
+
+TEST(CodegenRoundTrip, CompiledObjectsKeepTheirVerdictAtO2) { expect_objects_keep_their_verdict(OptLevel::O2); }
 
 // ---- sBPF ---------------------------------------------------------------------------------
 
@@ -280,7 +286,9 @@ TEST(CodegenRoundTrip, SbpfFixturesRunTheSame) {
 
 // ---- The kernel --------------------------------------------------------------------------
 
-TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) {
+// What the kernel's verifier accepted (as a socket filter) it accepts after
+// lift, `level` and code generation.
+void expect_kernel_accepts_after(OptLevel level) {
   const test::TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   if (const auto why = test::Oracle::unavailable(dir.path())) GTEST_SKIP() << *why;
@@ -289,7 +297,7 @@ TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) {
   for (const fs::path& file : conformance_files()) {
     auto original = conformance_program(file);
     if (!original) continue;
-    auto again = optimize_program(original->program, OptLevel::O0);
+    auto again = optimize_program(original->program, level);
     if (!again) {
       again.ignore();
       continue;
@@ -305,7 +313,7 @@ TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) {
       program.ignore();
       continue;
     }
-    auto again = optimize_program(*program, OptLevel::O0);
+    auto again = optimize_program(*program, level);
     if (!again) {
       again.ignore();
       continue;
@@ -324,9 +332,14 @@ TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) {
     ++accepted;
     EXPECT_TRUE(after[i].has_verdict && after[i].accepted) << names[i] << ":\n" << after[i].log;
   }
-  std::cout << accepted << " conformance and random programs the kernel accepts, before and after -O0\n";
+  std::cout << accepted << " conformance and random programs the kernel accepts, before and after -O"
+            << static_cast<int>(level) << "\n";
   EXPECT_GT(accepted, 200u);
 }
+
+TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBefore) { expect_kernel_accepts_after(OptLevel::O0); }
+
+TEST(CodegenRoundTrip, KernelAcceptsWhatItAcceptedBeforeAtO2) { expect_kernel_accepts_after(OptLevel::O2); }
 
 }  // namespace
 }  // namespace bpfkit::ir
