@@ -4,6 +4,7 @@
 #include "emit.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <limits>
 #include <map>
@@ -53,6 +54,50 @@ bool fits_int16(int64_t v) {
   return v >= std::numeric_limits<int16_t>::min() && v <= std::numeric_limits<int16_t>::max();
 }
 
+// Whether the row writes its dst register and nothing else: ALU rows,
+// loads, lddw. (Stores write no register; calls, atomics, packet loads and
+// exits are treated as writing any.)
+enum class RegisterEffect : uint8_t { Copy, WritesDst, None, Any };
+
+RegisterEffect register_effect(const LInst& row) {
+  const isa::Semantics s = isa::base_semantics(row.op);
+  using isa::Operation;
+  if (s.operation == Operation::Mov && s.width == 64 && s.source == isa::Source::Reg) return RegisterEffect::Copy;
+  if (s.operation == Operation::Store) return RegisterEffect::None;
+  const bool alu = s.operation >= Operation::Add && s.operation <= Operation::AddrSpaceCast;
+  const bool load = s.operation == Operation::Load || s.operation == Operation::LoadSx ||
+                    s.operation == Operation::LoadImm64 || s.operation == Operation::LoadPseudo;
+  return alu || load ? RegisterEffect::WritesDst : RegisterEffect::Any;
+}
+
+// Deletes each 64-bit copy whose destination already holds its source's
+// value: a parameter copied to a callee-saved register and back into r1
+// before a call that came first, a phi copy undone by the next. Each
+// register carries the number of the value it holds; nothing is known at
+// a block's start. Returns how many copies went.
+uint32_t drop_redundant_copies(std::vector<LInst>& body) {
+  std::array<uint32_t, isa::kFramePointer + 1> value{};
+  uint32_t next_value = 0;
+  auto forget_all = [&] {
+    for (uint32_t& v : value) v = next_value++;
+  };
+  forget_all();
+  const size_t before = body.size();
+  std::erase_if(body, [&](const LInst& row) {
+    switch (register_effect(row)) {
+      case RegisterEffect::Copy:
+        if (value[row.dst] == value[row.src]) return true;
+        value[row.dst] = value[row.src];
+        return false;
+      case RegisterEffect::WritesDst: value[row.dst] = next_value++; return false;
+      case RegisterEffect::None: return false;
+      case RegisterEffect::Any: forget_all(); return false;
+    }
+    return false;
+  });
+  return static_cast<uint32_t>(before - body.size());
+}
+
 class Emitter {
  public:
   Emitter(const MFunction& fn, Allocation allocation, const isa::Dialect& dialect)
@@ -76,6 +121,7 @@ class Emitter {
     blocks_.resize(order_.size());
     for (uint32_t b : order_)
       if (auto status = lower_block(b); !status) return status.error();
+    for (LBlock& block : blocks_) copies_ -= std::min(copies_, drop_redundant_copies(block.body));
     std::vector<uint32_t> layout;
     for (uint32_t i = 0; i < order_.size(); ++i) {
       layout.push_back(i);
@@ -279,6 +325,7 @@ class Emitter {
       std::vector<Move> copies = edge_copies(b, 0, busy);
       emit_parallel(std::move(copies), busy, out.body, block.origin);
     } else {
+      bool hoisted = false;
       for (size_t k = 0; k < block.succs.size(); ++k) {
         const uint32_t s = block.succs[k];
         if (fn_.blocks[s].preds.size() == 1) continue;  // copies at the start of s
@@ -286,6 +333,12 @@ class Emitter {
         std::vector<Move> copies = edge_copies(b, k, busy);
         if (std::all_of(copies.begin(), copies.end(), [](const Move& m) { return !m.from_constant && m.src == m.dst; }))
           continue;
+        if (!hoisted && can_hoist_before_branch(b, k, copies)) {
+          // The branch then goes straight to s: no block of its own.
+          emit_parallel(std::move(copies), busy, out.body, block.branch.origin);
+          hoisted = true;
+          continue;
+        }
         // A critical edge with copies: a block of its own.
         LBlock edge;
         edge.term = TermKind::Jump;
@@ -306,6 +359,30 @@ class Emitter {
       lowered.branch = plain_row(block.branch);
     }
     return {};
+  }
+
+  // Whether the phi copies of b's edge k may run before b's branch, on
+  // both ways out (as clang sets r0 before a test whose taken side returns
+  // it): each copy writes a register, none the branch reads, none holding a
+  // value the other way needs (live into its block or read by its copies),
+  // and the copies form no cycle. One edge a block at most: two edges'
+  // copies could write the same register.
+  bool can_hoist_before_branch(uint32_t b, size_t k, const std::vector<Move>& copies) const {
+    const MBlock& block = fn_.blocks[b];
+    if (block.succs.size() != 2 || block.succs[0] == block.succs[1] || needs_temporary(copies)) return false;
+    const size_t other = 1 - k;
+    RegMask needed = 0;
+    for (VReg v : {block.branch.dst, block.branch.src})
+      if (auto l = where(v); l && l->is_reg()) needed |= bit(static_cast<unsigned>(l->index));
+    RegMask other_busy;
+    for (const Move& m : edge_copies(b, other, other_busy))
+      if (!m.from_constant && m.src.is_reg()) needed |= bit(static_cast<unsigned>(m.src.index));
+    needed |= other_busy;  // live into the other successor
+    for (const Move& m : copies) {
+      if (!m.dst.is_reg() || (needed & bit(static_cast<unsigned>(m.dst.index)))) return false;
+      if (!m.from_constant && !m.src.is_reg() && !m.dst.is_reg()) return false;
+    }
+    return true;
   }
 
   std::vector<Move> fixed_copies(const MInst& inst) const {

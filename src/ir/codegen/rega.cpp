@@ -339,11 +339,29 @@ VReg spill(MFunction& fn, VReg v, std::optional<int32_t> slot, const Rows& rows)
 
 }  // namespace
 
+// A value the bytecode gave no register (a constant the IR made, a value a
+// pass created) prefers the fixed register its first fixed use needs: a
+// map address made straight into the call's r1 needs no copy there.
+void hint_fixed_uses(MFunction& fn) {
+  auto hint = [&](const MInst& inst) {
+    if (inst.fixed_uses.empty()) return;
+    const std::vector<uint8_t> registers = fixed_use_registers(inst);
+    for (size_t i = 0; i < inst.fixed_uses.size() && i < registers.size(); ++i)
+      if (const VReg v = inst.fixed_uses[i].vreg; v != kNoVReg && fn.vregs[v].hint < 0)
+        fn.vregs[v].hint = static_cast<int8_t>(registers[i]);
+  };
+  for (const MBlock& block : fn.blocks) {
+    for (const MInst& inst : block.insts) hint(inst);
+    hint(block.branch);
+  }
+}
+
 Expected<Allocation> allocate(MFunction& fn, const isa::Dialect& dialect) {
   const Rows rows = rows_for(dialect);
   Allocation result;
   result.frame_low = fn.frame_low - ((fn.frame_low % 8 + 8) % 8);  // round down to 8
   result.split = split_fixed_registers(fn, compute_liveness(fn), rows);
+  hint_fixed_uses(fn);
   std::map<VReg, int32_t> homes;  // spilled values read by phis: their slots
   const size_t limit = 2 * fn.vregs.size() + 16;
   for (size_t round = 0; round < limit; ++round) {
