@@ -37,7 +37,9 @@ struct Options {
   // accesses whose proof matches the VM's memory exactly run without their
   // region check: the stack, map values, the packet and the raw buffer;
   // context fields keep it. Empty: every access is checked (bar r10 + a
-  // constant inside the frame).
+  // constant inside the frame). The proofs hold for the Context the
+  // program's own maps were added to (Context::add_maps), as the verifier
+  // read their specs.
   std::vector<isa::ProvenAccess> proven{};
   // The raw buffer's size the verifier assumed (verify::Options::mem_size):
   // a run whose input region (r1) is shorter or read-only is refused.
