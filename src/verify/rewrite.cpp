@@ -57,7 +57,27 @@ Expected<void> remove(isa::Program& program, std::vector<bool>& seen, size_t pc,
   return {};
 }
 
+// A branch in dead code may aim into another run of dead code that is
+// removed before its own run is (a loop's back-edge after the code it
+// loops over, as lifted code lays loops out). The kernel's bpf_adj_branches
+// leaves such a branch pointing anywhere, since it is removed next;
+// isa::Program's editing refuses a branch into removed code. Aiming every
+// dead branch at its next slot first (in this private copy: nothing a hook
+// sees, and all of it is removed) keeps each removal's check true for the
+// live branches it is there for.
+void aim_dead_branches_at_next_slot(isa::Program& program, const std::vector<bool>& seen) {
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    if (seen[pc] || !program.ops[pc]) continue;
+    isa::Slot& slot = program.slots[pc];
+    const isa::Op op = *program.ops[pc];
+    const isa::TargetField field = op == isa::Op::lddw_func ? isa::TargetField::Imm : isa::target_field(op);
+    if (field == isa::TargetField::Off) slot.off = 0;
+    if (field == isa::TargetField::Imm) slot.imm = 0;
+  }
+}
+
 Expected<void> remove_dead_code(isa::Program& program, std::vector<bool>& seen, Hooks* hooks) {
+  aim_dead_branches_at_next_slot(program, seen);
   for (size_t pc = 0; pc < program.size(); ++pc) {
     size_t count = 0;
     while (pc + count < program.size() && !seen[pc + count]) ++count;

@@ -99,4 +99,43 @@ TEST(VerifyXlated, ReplayingTheHooksGivesTheXlatedProgram) {
   EXPECT_GT(replayed, 100u);
 }
 
+// A dead back-edge after the dead code it loops into (the layout the IR's
+// code generator gives a loop the verifier never enters): removing the
+// first run of dead code must not trip over the branch in the second,
+// which the kernel removes next (`bpfkit opt csum.bin -O0` was rejected
+// with "rewriting the dead code failed: branch to 43 lands inside the
+// edited code").
+TEST(VerifyXlated, ADeadBranchIntoEarlierDeadCodeIsRemovedWithIt) {
+  using isa::Op;
+  const std::vector<Slot> program = {
+      isa::encode(Op::mov64_imm, 0, 0, 0, 0),  // 0
+      isa::encode(Op::jeq64_imm, 0, 0, 2, 0),  // 1: always to 4
+      isa::encode(Op::mov64_imm, 0, 0, 0, 1),  // 2: dead
+      isa::encode(Op::add64_imm, 0, 0, 0, 2),  // 3: dead, the loop's head
+      isa::encode(Op::jne64_imm, 0, 0, 1, 0),  // 4: never taken
+      isa::encode(Op::exit),                   // 5
+      isa::encode(Op::ja, 0, 0, -4),           // 6: dead, back to 3
+  };
+  Replay replay(program);
+  verify::Options options;
+  options.type = verify::ProgramType::Socket;
+  options.hooks = &replay;
+  const verify::Result result = verify::verify_slots(program, options);
+  ASSERT_TRUE(result.accepted) << (result.error ? result.error->message : "");
+  const std::vector<Slot> expected = {isa::encode(Op::mov64_imm, 0, 0, 0, 0), isa::encode(Op::exit)};
+  EXPECT_EQ(result.xlated, expected);
+  EXPECT_EQ(replay.slots(), expected);
+
+  const test::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  if (const auto why = test::Oracle::unavailable(dir.path())) GTEST_SKIP() << *why;
+  test::Request request;
+  request.xlated = true;
+  const auto kernel = test::Oracle::verdicts(dir.path(), {program}, request);
+  ASSERT_TRUE(kernel[0].has_verdict && kernel[0].accepted);
+  std::vector<std::string> ours;
+  for (const Slot& slot : result.xlated) ours.push_back(isa::slot_hex(slot));
+  EXPECT_EQ(ours, kernel[0].xlated);
+}
+
 }  // namespace
