@@ -706,7 +706,10 @@ struct PassParams {
   Expected<int64_t> integer(std::string_view key, int64_t fallback) const;
 };
 
-enum class PassPhase : uint8_t { Instrument, Cleanup, Scalar, Memory, Cfg };
+// Repair: the checks module repair inserts where the verifier refused a
+// program (a pass each class of refusal, aimed by its parameters at one
+// instruction).
+enum class PassPhase : uint8_t { Instrument, Repair, Cleanup, Scalar, Memory, Cfg };
 
 struct PassInfo {
   std::string_view name;

@@ -49,6 +49,8 @@ struct RegisterState {
   std::string_view type;  // the kernel's names: "scalar", "ctx", "fp", "map_value", "pkt", ...; "?" not written
   int32_t off = 0;        // pointers: the constant offset
   uint32_t id = 0;
+  uint32_t map = 0;                      // map_ptr, map_value, map_value_or_null: the map's index in isa::Program::maps
+  uint64_t size = 0;                     // mem: the buffer's size in bytes
   uint64_t var_value = 0, var_mask = 0;  // the tnum: bits known (value) and unknown (mask)
   int64_t smin = 0, smax = 0;
   uint64_t umin = 0, umax = 0;

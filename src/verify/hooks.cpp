@@ -13,6 +13,8 @@ RegisterState public_state(const Reg& reg) {
   out.type = type_name(reg.type);
   out.off = reg.off;
   out.id = reg.id;
+  out.map = reg.map;
+  out.size = reg.size;
   out.var_value = reg.var.value;
   out.var_mask = reg.var.mask;
   out.smin = reg.smin, out.smax = reg.smax, out.umin = reg.umin, out.umax = reg.umax;

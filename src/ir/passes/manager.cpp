@@ -14,7 +14,10 @@ namespace {
 
 using namespace passes;
 
-constexpr std::array<PassInfo, 11> kPasses = {{
+constexpr std::string_view kBoundIndexParams[] = {"pc", "operand", "limit", "bail"};
+constexpr std::string_view kNullCheckParams[] = {"pc", "bail"};
+
+constexpr std::array<PassInfo, 13> kPasses = {{
     {"copyprop", PassPhase::Cleanup, "replace copies and single-input phis by their value", {}, run_copyprop},
     {"sccp", PassPhase::Scalar, "sparse conditional constant propagation and folding", {}, run_sccp},
     {"strength",
@@ -42,6 +45,11 @@ constexpr std::array<PassInfo, 11> kPasses = {{
      "coverage: count each block's runs in map .data.bpfkit_block_hits (first slot, hits)",
      {},
      run_block_hits},
+    {"bound-index", PassPhase::Repair,
+     "repair: before the pointer add of slot pc, return bail when its operand (0/1) is above limit (unsigned)",
+     kBoundIndexParams, run_bound_index},
+    {"null-check", PassPhase::Repair, "repair: after the call of slot pc, return bail when its result is NULL",
+     kNullCheckParams, run_null_check},
 }};
 
 Error pipeline_error(size_t column, std::string message) {

@@ -18,6 +18,8 @@ Expected<bool> run_stack_forward(Function& fn, const PassParams& params);
 Expected<bool> run_dead_stores(Function& fn, const PassParams& params);
 Expected<bool> run_count_insns(Function& fn, const PassParams& params);
 Expected<bool> run_block_hits(Function& fn, const PassParams& params);
+Expected<bool> run_bound_index(Function& fn, const PassParams& params);
+Expected<bool> run_null_check(Function& fn, const PassParams& params);
 
 // Whether the function has an atomic add into map `map`'s value (an
 // instrumentation pass ran on it already).

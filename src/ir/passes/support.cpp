@@ -170,4 +170,35 @@ unsigned significant_bits_within(const Value* value, int depth) {
 
 }  // namespace
 
+Inst* guard_before(Inst* at, isa::Condition cond, Value* a, Value* b, int64_t bail) {
+  Function& fn = *at->parent()->parent();
+  Block* head = at->parent();
+  Block* rest = split_block(at);
+  Block* exit = fn.add_block_after(head);
+  Builder builder(fn, back(exit));
+  builder.set_origin(at->origin());
+  builder.ret(fn.constant(static_cast<uint64_t>(bail), 64));
+  fn.erase(head->terminator());  // split_block's `ja rest`
+  builder.set_position(back(head));
+  return builder.branch(cond, 64, a, b, exit, rest);
+}
+
+bool is_check(const Inst* branch, isa::Condition cond, const Value* a, const Value* b) {
+  return branch && branch->op() == Opcode::Br && branch->attrs().cond == cond && branch->width() == 64 &&
+         branch->operand(0) == a && branch->operand(1) == b;
+}
+
+bool guarded(const Inst* at, isa::Condition cond, const Value* a, const Value* b) {
+  const Block* block = at->parent();
+  if (block->first_non_phi() != at || block->preds().size() != 1) return false;
+  const Inst* branch = block->preds()[0]->terminator();
+  return is_check(branch, cond, a, b) && branch->target(1) == block;
+}
+
+Expected<int64_t> required(const PassParams& params, std::string_view pass, std::string_view key) {
+  for (const auto& [name, value] : params.values)
+    if (name == key) return params.integer(key, 0);
+  return make_error(Errc::BadOperand, "pass '" + std::string(pass) + "' needs the parameter " + std::string(key));
+}
+
 }  // namespace bpfkit::ir::passes

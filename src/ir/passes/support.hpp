@@ -38,4 +38,16 @@ std::optional<int64_t> stack_offset(const Value* address, int64_t offset);
 // The number of low bits that may be nonzero in the value (64 when unknown).
 unsigned significant_bits(const Value* value);
 
+// The repairs' check: splits `at`'s block before `at` and ends the first
+// half with `if a cond b` (64-bit) going to a new block that returns
+// `bail`, else on to `at`. Returns the branch.
+Inst* guard_before(Inst* at, isa::Condition cond, Value* a, Value* b, int64_t bail);
+// Whether `branch` is such a check of `a` against `b`.
+bool is_check(const Inst* branch, isa::Condition cond, const Value* a, const Value* b);
+// Whether `at` already sits right behind such a check of `a` against `b`
+// (a repair pass that ran before, or ran again in a pipeline's next round).
+bool guarded(const Inst* at, isa::Condition cond, const Value* a, const Value* b);
+// The parameter `key`, which the pass cannot run without.
+Expected<int64_t> required(const PassParams& params, std::string_view pass, std::string_view key);
+
 }  // namespace bpfkit::ir::passes
