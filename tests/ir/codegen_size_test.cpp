@@ -74,6 +74,31 @@ TEST(CodegenSize, EdgeCopiesStayWhenTheOtherWayNeedsTheRegister) {
     EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2 << "\n" << listing(generated);
 }
 
+// The block's first edge gets a block of its own, its second is hoisted:
+// the hoisting wrote through a reference the new edge block had moved
+// (fuzz_opt, under ASan: a heap use after free).
+TEST(CodegenSize, HoistingAfterAnEdgeBlockWritesTheRightBlock) {
+  const isa::Program original = assemble(R"(
+    w0 = 11
+    if r1 == r2 goto again
+    if r1 == r1 goto test
+  again:
+    w0 *= 0
+    w0 = 1
+    w1 = 11
+  test:
+    if r1 == r2 goto again
+    w0 = 2
+    exit
+  )");
+  for (OptLevel level : {OptLevel::O0, OptLevel::O2}) {
+    auto generated = optimize_program(original, level);
+    ASSERT_TRUE(generated.has_value()) << to_string(generated.error());
+    for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{1, 1}, {3, 5}})
+      EXPECT_EQ(run(*generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2 << "\n" << listing(*generated);
+  }
+}
+
 // r1 lives across the call, so it moves to a callee-saved register; the
 // copy back into r1 for the call that comes first is no copy at all.
 TEST(CodegenSize, NoCopyBackIntoARegisterThatStillHoldsTheValue) {

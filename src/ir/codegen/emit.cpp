@@ -334,8 +334,9 @@ class Emitter {
         if (std::all_of(copies.begin(), copies.end(), [](const Move& m) { return !m.from_constant && m.src == m.dst; }))
           continue;
         if (!hoisted && can_hoist_before_branch(b, k, copies)) {
-          // The branch then goes straight to s: no block of its own.
-          emit_parallel(std::move(copies), busy, out.body, block.branch.origin);
+          // The branch then goes straight to s: no block of its own. (Not
+          // through `out`: an edge block added above may have moved blocks_.)
+          emit_parallel(std::move(copies), busy, blocks_[index_[b]].body, block.branch.origin);
           hoisted = true;
           continue;
         }
