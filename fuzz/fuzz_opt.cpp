@@ -1,0 +1,110 @@
+// Fuzz target: the IR round trip through code generation. Any byte string
+// is decoded as a Linux program; one the verifier accepts as the raw type
+// (r1 = the input's memory buffer, r2 = its length) is lifted, optimised
+// with the validator run after every pass, and generated back, at -O0 and
+// at -O2. Then:
+//  - the lifter, each pass and the code generator either succeed or return
+//    an error; IR the validator rejects after a pass is a pass bug (abort);
+//  - the generated program is accepted by the verifier, as the original was
+//    (the promise: codegen keeps what the verifier tracks);
+//  - where the original exits normally, the generated program exits
+//    normally too, with the same r0 and the same memory buffer.
+// Runs that fault or run out of budget are not compared: the passes may
+// remove a dead load that faulted, and they change instruction counts.
+//
+// Input layout (fuzz_decode_run's, whose seeds it shares): byte 0 = memory
+// size (0-255); the next that many bytes are the memory buffer; the rest is
+// the program.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bpfkit/ir.hpp"
+#include "bpfkit/ir/codegen.hpp"
+#include "bpfkit/verify.hpp"
+#include "bpfkit/vm.hpp"
+
+namespace {
+
+using namespace bpfkit;
+
+// Lower than the kernel's limits so that each input stays fast; only which
+// inputs are tried changes.
+constexpr uint64_t kInsnLimit = 100'000;
+constexpr uint64_t kRunBudget = 1'000'000;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "fuzz_opt: %s\n", what.c_str());
+  std::abort();
+}
+
+bool accepted(const isa::Program& program, uint64_t memory_size) {
+  verify::Options options;
+  options.type = verify::ProgramType::Raw;
+  options.mem_size = memory_size;
+  options.insn_limit = kInsnLimit;
+  return verify::verify(program, options).accepted;
+}
+
+struct Outcome {
+  bool exited = false;
+  uint64_t r0 = 0;
+  std::vector<uint8_t> memory;
+};
+
+Outcome run(const isa::Program& program, std::vector<uint8_t> memory) {
+  vm::Context context;
+  auto interpreter = vm::Interpreter::create(program, context);
+  if (!interpreter) fail("the interpreter refuses a verified program: " + to_string(interpreter.error()));
+  context.set_budget(kRunBudget);
+  context.map_input(memory);
+  const vm::RunResult result = interpreter->run(context);
+  context.unmap_input();
+  return Outcome{!result.error, result.r0, std::move(memory)};
+}
+
+// lift -> the level's pipeline (validated after each pass) -> generate;
+// nullopt where a stage returns an error.
+std::optional<isa::Program> round_trip(const isa::Program& program, ir::OptLevel level) {
+  auto module = ir::lift(program);
+  if (!module) return std::nullopt;
+  if (!ir::validate(**module)) fail("the lifter made invalid IR");
+  auto steps = ir::parse_pipeline(ir::level_pipeline(static_cast<int>(level)));
+  if (!steps) fail("the level's pipeline does not parse: " + steps.error().message);
+  ir::PipelineOptions options;
+  options.validate_each = true;
+  auto stats = ir::run_pipeline(**module, *steps, options);
+  if (!stats) fail("a pass left invalid IR: " + stats.error().message);
+  ir::CodegenOptions codegen;
+  codegen.original = &program;
+  auto generated = ir::generate(**module, codegen);
+  if (!generated) return std::nullopt;
+  return std::move(*generated);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const size_t memory_size = data[0] < size - 1 ? data[0] : size - 1;
+  const std::vector<uint8_t> memory(data + 1, data + 1 + memory_size);
+  const std::span<const uint8_t> code(data + 1 + memory_size, size - 1 - memory_size);
+  auto program = isa::decode(code);
+  if (!program || !accepted(*program, memory_size)) return 0;
+  const Outcome original = run(*program, memory);
+  for (ir::OptLevel level : {ir::OptLevel::O0, ir::OptLevel::O2}) {
+    const std::string name = level == ir::OptLevel::O0 ? "-O0" : "-O2";
+    auto generated = round_trip(*program, level);
+    if (!generated) continue;
+    if (!accepted(*generated, memory_size)) fail(name + ": the verifier rejects the generated program");
+    if (!original.exited) continue;
+    const Outcome after = run(*generated, memory);
+    if (!after.exited) fail(name + ": the generated program faults where the original exits");
+    if (after.r0 != original.r0) fail(name + ": r0 differs");
+    if (after.memory != original.memory) fail(name + ": the memory buffer differs");
+  }
+  return 0;
+}
