@@ -73,11 +73,25 @@ Block* forwarding_target(const Block* block) {
 
 bool skip_empty_blocks(Function& fn) {
   bool changed = false;
+  // Blocks this sweep left with no way in but from such blocks: unreachable
+  // (drop_unreachable deletes them). Their edges are not redirected: along a
+  // chain of empty blocks that dragged every dead block to the chain's next
+  // block, O(n^2) edges for n blocks.
+  std::unordered_set<const Block*> dead;
+  auto is_dead = [&](const Block* b) { return b != fn.entry() && (b->preds().empty() || dead.count(b)); };
+  auto all_dead = [&](const Block* b) {
+    return b != fn.entry() && std::all_of(b->preds().begin(), b->preds().end(), is_dead);
+  };
   for (Block* block : fn.blocks()) {
+    if (all_dead(block)) {
+      dead.insert(block);
+      continue;
+    }
     Block* target = forwarding_target(block);
     if (!target || block == fn.entry()) continue;
     const std::vector<Block*> preds = block->preds();
     for (Block* pred : preds) {
+      if (is_dead(pred)) continue;
       // The values target's phis get from `block` now come from pred.
       std::vector<Value*> values;
       for (Inst* phi = target->first(); phi && phi->op() == Opcode::Phi; phi = phi->next())
@@ -86,6 +100,7 @@ bool skip_empty_blocks(Function& fn) {
       if (already) continue;  // pred -> target exists: a second edge would need two phi inputs
       if (redirect_edge(pred, block, target, values)) changed = true;
     }
+    if (all_dead(block)) dead.insert(block);
   }
   return changed;
 }
