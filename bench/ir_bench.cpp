@@ -10,6 +10,7 @@
 //   bpfkit_ir_bench --size          only the size table
 //   bpfkit_ir_bench --time          only the timing table
 //   bpfkit_ir_bench --max N         generated programs up to N instructions (default 1000000)
+//   bpfkit_ir_bench --fold          generated programs whose values all fold
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -88,17 +89,22 @@ std::vector<Named> object_programs() {
 // r0-r9, a forward branch every 8 rows, a stack store and load every 16,
 // all of them summed into r0 at the end:
 // what the pipeline and the allocator see in large straight-line code.
-isa::Program generated_program(size_t size) {
+// `foldable`: the registers start as constants instead, so sccp computes
+// everything and the CFG passes get a long chain of empty blocks.
+isa::Program generated_program(size_t size, bool foldable) {
   using isa::Op;
   std::vector<isa::Slot> slots;
   auto row = [&](Op op, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
     slots.push_back(isa::encode(op, dst, src, off, imm));
   };
-  // Each register starts from the input (r1), so nothing folds away.
+  // Otherwise each register starts from the input (r1): nothing folds away.
   for (uint8_t r = 0; r <= 9; ++r) {
-    if (r == 1) continue;
-    row(Op::mov64_reg, r, 1, 0, 0);
-    row(Op::add64_imm, r, 0, 0, r);
+    if (foldable) {
+      row(Op::mov64_imm, r, 0, 0, r);
+    } else if (r != 1) {
+      row(Op::mov64_reg, r, 1, 0, 0);
+      row(Op::add64_imm, r, 0, 0, r);
+    }
   }
   for (size_t i = 0; slots.size() + 14 < size; ++i) {
     const auto dst = static_cast<uint8_t>(i % 10), src = static_cast<uint8_t>((i * 7 + 3) % 10);
@@ -207,15 +213,18 @@ void time_row(const std::string& name, const isa::Program& program, int runs) {
 int main(int argc, char** argv) {
   bool size = true, time = true;
   size_t max_generated = 1'000'000;
+  bool foldable = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--size"))
       time = false;
     else if (!std::strcmp(argv[i], "--time"))
       size = false;
+    else if (!std::strcmp(argv[i], "--fold"))
+      foldable = true;
     else if (!std::strcmp(argv[i], "--max") && i + 1 < argc)
       max_generated = std::strtoull(argv[++i], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: bpfkit_ir_bench [--size | --time] [--max N]\n");
+      std::fprintf(stderr, "usage: bpfkit_ir_bench [--size | --time] [--max N] [--fold]\n");
       return 2;
     }
   }
@@ -228,7 +237,9 @@ int main(int argc, char** argv) {
                 "total");
     for (const Named& p : programs) time_row(p.name, p.program, 5);
     for (size_t n : {1'000u, 10'000u, 30'000u, 100'000u, 1'000'000u})
-      if (n <= max_generated) time_row("generated " + std::to_string(n), generated_program(n), n >= 100'000 ? 1 : 3);
+      if (n <= max_generated)
+        time_row(std::string(foldable ? "foldable " : "generated ") + std::to_string(n), generated_program(n, foldable),
+                 n >= 100'000 ? 1 : 3);
   }
   return 0;
 }
