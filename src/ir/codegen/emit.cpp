@@ -266,8 +266,8 @@ class Emitter {
 
   // ---- Blocks -----------------------------------------------------------------
 
-  // The phi copies of the edge from `b` (its succs[k]).
-  std::vector<Move> edge_copies(uint32_t b, size_t k, RegMask& busy) const {
+  // The position of b's edge k in its successor's preds (the phis' input).
+  size_t pred_index(uint32_t b, size_t k) const {
     const uint32_t s = fn_.blocks[b].succs[k];
     const MBlock& succ = fn_.blocks[s];
     size_t occurrence = 0;
@@ -275,6 +275,14 @@ class Emitter {
     size_t p = 0;
     for (size_t seen = 0; p < succ.preds.size(); ++p)
       if (succ.preds[p] == b && seen++ == occurrence) break;
+    return p;
+  }
+
+  // The phi copies of the edge from `b` (its succs[k]).
+  std::vector<Move> edge_copies(uint32_t b, size_t k, RegMask& busy) const {
+    const uint32_t s = fn_.blocks[b].succs[k];
+    const MBlock& succ = fn_.blocks[s];
+    const size_t p = pred_index(b, k);
     std::vector<Move> copies;
     busy = 0;
     alloc_.liveness.live_in[s].for_each([&](VReg v) {
@@ -371,6 +379,7 @@ class Emitter {
   bool can_hoist_before_branch(uint32_t b, size_t k, const std::vector<Move>& copies) const {
     const MBlock& block = fn_.blocks[b];
     if (block.succs.size() != 2 || block.succs[0] == block.succs[1] || needs_temporary(copies)) return false;
+    if (edge_reads_a_parameter(b, k)) return false;
     const size_t other = 1 - k;
     RegMask needed = 0;
     for (VReg v : {block.branch.dst, block.branch.src})
@@ -384,6 +393,22 @@ class Emitter {
       if (!m.from_constant && !m.src.is_reg() && !m.dst.is_reg()) return false;
     }
     return true;
+  }
+
+  // Whether a phi copy on b's edge k reads a value the function received
+  // in r1-r5: the verifier may hold that register uninitialised (r2-r5 of
+  // most program types, an argument the caller did not set), so reading it
+  // on the other way out too would turn an accepted program into one it
+  // refuses ("R4 !read_ok"; fuzz_opt found a dead path that read r4).
+  bool edge_reads_a_parameter(uint32_t b, size_t k) const {
+    const uint32_t s = fn_.blocks[b].succs[k];
+    const MBlock& succ = fn_.blocks[s];
+    const size_t p = pred_index(b, k);
+    for (const MPhi& phi : succ.phis)
+      if (p < phi.inputs.size() && !phi.inputs[p].is_constant() &&
+          std::find(fn_.params.begin(), fn_.params.end(), phi.inputs[p].vreg) != fn_.params.end())
+        return true;
+    return false;
   }
 
   std::vector<Move> fixed_copies(const MInst& inst) const {
