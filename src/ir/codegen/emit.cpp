@@ -388,11 +388,9 @@ class Emitter {
     for (const Move& m : edge_copies(b, other, other_busy))
       if (!m.from_constant && m.src.is_reg()) needed |= bit(static_cast<unsigned>(m.src.index));
     needed |= other_busy;  // live into the other successor
-    for (const Move& m : copies) {
-      if (!m.dst.is_reg() || (needed & bit(static_cast<unsigned>(m.dst.index)))) return false;
-      if (!m.from_constant && !m.src.is_reg() && !m.dst.is_reg()) return false;
-    }
-    return true;
+    return std::all_of(copies.begin(), copies.end(), [&](const Move& m) {
+      return m.dst.is_reg() && !(needed & bit(static_cast<unsigned>(m.dst.index)));
+    });
   }
 
   // Whether a phi copy on b's edge k reads a value the function received
