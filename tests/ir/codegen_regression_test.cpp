@@ -3,6 +3,7 @@
 // tells the right code from the wrong one.
 #include <gtest/gtest.h>
 
+#include "assemble.hpp"
 #include "bpfkit/ir.hpp"
 #include "bpfkit/ir/codegen.hpp"
 #include "bpfkit/load.hpp"
@@ -11,11 +12,7 @@
 namespace bpfkit::ir {
 namespace {
 
-isa::Program assemble(std::string_view source) {
-  auto opened = load::open(std::span(reinterpret_cast<const uint8_t*>(source.data()), source.size()), "test.s", {});
-  EXPECT_TRUE(opened.has_value()) << to_string(opened.error());
-  return opened ? std::move(opened->program) : isa::Program{};
-}
+using test::assemble;
 
 uint64_t run(const isa::Program& program) {
   vm::Context context(*program.dialect);

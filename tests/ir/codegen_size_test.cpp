@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "assemble.hpp"
 #include "bpfkit/assembly.hpp"
 #include "bpfkit/elf.hpp"
 #include "bpfkit/ir.hpp"
@@ -17,11 +18,7 @@
 namespace bpfkit::ir {
 namespace {
 
-isa::Program assemble(std::string_view source) {
-  auto opened = load::open(std::span(reinterpret_cast<const uint8_t*>(source.data()), source.size()), "test.s", {});
-  EXPECT_TRUE(opened.has_value()) << to_string(opened.error());
-  return opened ? std::move(opened->program) : isa::Program{};
-}
+using test::assemble;
 
 uint64_t run(const isa::Program& program, uint64_t r1, uint64_t r2) {
   vm::Context context(*program.dialect);

@@ -8,10 +8,22 @@
 #include <string>
 #include <vector>
 
+#include "bpfkit/assembly.hpp"
 #include "bpfkit/jit.hpp"
 #include "bpfkit/vm.hpp"
 
 namespace bpfkit::test {
+
+// A Linux program from assembly text (the conformance suite's dialect:
+// labels, both syntaxes); a failure fails the test and gives an empty program.
+inline isa::Program assemble(const std::string& text) {
+  auto slots = assembly::assemble_conformance(text, "test");
+  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
+  if (!slots) return {};
+  auto program = isa::decode(*slots);
+  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
+  return program ? std::move(*program) : isa::Program{};
+}
 
 struct EngineRun {
   bool prepared = false;

@@ -13,13 +13,7 @@
 namespace bpfkit {
 namespace {
 
-isa::Program assemble(const std::string& text) {
-  auto slots = assembly::assemble_conformance(text, "test");
-  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
-  auto program = isa::decode(*slots);
-  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
-  return *program;
-}
+using test::assemble;
 
 // The x86 disassembly of the hot code of the instruction at `pc`.
 std::string code_at(const isa::Program& program, uint32_t pc) {

@@ -12,13 +12,7 @@
 namespace bpfkit {
 namespace {
 
-isa::Program assemble(const std::string& text) {
-  auto slots = assembly::assemble_conformance(text, "test");
-  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
-  auto program = isa::decode(*slots);
-  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
-  return *program;
-}
+using test::assemble;
 
 // The permissions of the mapping that holds addr, from /proc/self/maps.
 std::string permissions_at(uint64_t addr) {

@@ -14,13 +14,7 @@ namespace {
 using isa::Op;
 using isa::ProvenAccess;
 
-isa::Program assemble(const std::string& text) {
-  auto slots = assembly::assemble_conformance(text, "test");
-  EXPECT_TRUE(slots.has_value()) << (slots ? "" : to_string(slots.error()));
-  auto program = isa::decode(*slots);
-  EXPECT_TRUE(program.has_value()) << (program ? "" : to_string(program.error()));
-  return *program;
-}
+using test::assemble;
 
 isa::MapSpec array_map(uint32_t value_size) {
   isa::MapSpec spec;
