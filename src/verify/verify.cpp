@@ -23,10 +23,20 @@ void reject(Result& result, const detail::Reject& why) {
 
 // The kernel's resolve_pseudo_ldimm64, before the CFG: every map an lddw
 // names must exist, reached or not (an index needs an fd_array: our maps).
+// A BTF id (src 3) is refused too: the kernel accepts only a ksym's, and
+// bpfkit has no kernel or module BTF to find one in (the message is the
+// kernel's for an id of vmlinux that is no variable or function).
 std::optional<detail::Reject> check_map_references(const isa::Program& program) {
   for (uint32_t pc = 0; pc < program.size(); ++pc) {
     if (!program.ops[pc]) continue;
     const isa::Op op = *program.ops[pc];
+    if (op == isa::Op::lddw_btf_id) {
+      if (pc + 1 < program.slots.size() && program.slots[pc + 1].imm != 0)
+        return detail::Reject{Errno::Einval, pc, "invalid module BTF object FD specified."};
+      return detail::Reject{
+          Errno::Einval, pc,
+          "pseudo btf_id " + std::to_string(program.slots[pc].imm) + " in ldimm64 isn't KIND_VAR or KIND_FUNC"};
+    }
     const bool by_index = op == isa::Op::lddw_map_idx || op == isa::Op::lddw_map_idx_value;
     if (!by_index && op != isa::Op::lddw_map_fd && op != isa::Op::lddw_map_value) continue;
     if (by_index && program.maps.empty())
