@@ -174,5 +174,114 @@ TEST(CodegenSize, MapAddressesGoStraightIntoTheArgumentRegister) {
   EXPECT_TRUE(found) << "map_kinds.o has no function 'other'";
 }
 
+// A wide constant is made right before its first use, as clang makes it,
+// not at the entry: there it took r2 and r1 while both still held values,
+// and cost a copy (compute.o's `mix`, 16 instructions against clang's 15).
+TEST(CodegenSize, ConstantsAreMadeBeforeTheirFirstUse) {
+  const isa::Program original = assemble(R"(
+    r0 = r2
+    r2 = r1
+    r2 <<= 6
+    r0 += r2
+    r2 = r1
+    r2 >>= 2
+    r0 += r2
+    r2 = 0x9e3779b97f4a7c15 ll
+    r0 += r2
+    r0 ^= r1
+    r1 = 0xff51afd7ed558ccd ll
+    r0 *= r1
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+  EXPECT_EQ(run(generated, 3, 4), run(original, 3, 4));
+}
+
+// Two ways into `loop` hand its phi the same wide constant: CFG
+// simplification folded the block `outer` away, so each edge made its own
+// copy. Code generation joins them again, and the constant is made once.
+TEST(CodegenSize, PhiConstantsOfSeveralEdgesAreMadeOnce) {
+  const isa::Program original = assemble(R"(
+    r3 = 0
+    if r2 < 8 goto outer
+  first:
+    r3 += 8
+    if r3 < r1 goto first
+  outer:
+    r0 = 0x1234567890 ll
+  loop:
+    r0 += r3
+    r0 += 1
+    if r0 < r2 goto loop
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+  for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{0, 3}, {16, 20}, {16, 0x1234567900}})
+    EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2;
+}
+
+// 0xffffffff fits `w0 = -1` (zero-extended), one slot, where an lddw takes
+// two (legacy_maps.o's error value).
+TEST(CodegenSize, ZeroExtendedConstantsTakeOneSlot) {
+  const isa::Program original = assemble(R"(
+    r1 = *(u32 *)(r1 + 0)
+    w0 = -1
+    if r1 == 0 goto out
+    r0 = r1
+  out:
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+}
+
+// The program copies r1 to r6 only after its first test: the argument
+// stays in r1 and the copy becomes the loop's own. Moving it at the entry
+// to the register its uses read (r3) cost a copy more than the original.
+TEST(CodegenSize, ArgumentsStayWhereTheyArriveUnlessTheEntryMovesThem) {
+  const isa::Program original = assemble(R"(
+    r0 = 0
+    if r2 == 0 goto out
+    r6 = r1
+  loop:
+    r3 = r6
+    r3 += r0
+    r0 += 1
+    if r3 < r2 goto loop
+  out:
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_LT(generated.size(), original.size()) << listing(generated);
+  for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{5, 0}, {5, 9}})
+    EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2;
+}
+
+// sBPF v2 has no lddw: a wide constant a phi takes is made by mov32 and
+// hor64 on the edge too. The copy on the edge used to be one `mov64 imm`
+// that kept the low half only.
+TEST(CodegenSize, WidePhiConstantsWithoutLddw) {
+  const std::string_view source = R"(
+    mov32 %r0, 0x67890
+    hor64 %r0, 0x12
+    jgt %r1, %r2, out
+    mov %r0, 5
+  out:
+    exit
+  )";
+  load::Options options;
+  options.dialect = &isa::kSbpfV2;
+  auto opened = load::open(std::span(reinterpret_cast<const uint8_t*>(source.data()), source.size()), "v2.s", options);
+  ASSERT_TRUE(opened.has_value()) << to_string(opened.error());
+  for (OptLevel level : {OptLevel::O0, OptLevel::O2}) {
+    auto generated = optimize_program(opened->program, level);
+    ASSERT_TRUE(generated.has_value()) << to_string(generated.error());
+    EXPECT_EQ(run(*generated, 7, 3), 0x1200067890u) << listing(*generated);
+    EXPECT_EQ(run(*generated, 3, 7), 5u);
+  }
+}
+
 }  // namespace
 }  // namespace bpfkit::ir

@@ -39,7 +39,8 @@ struct CodegenOptions {
   CodegenStats* stats = nullptr;
 };
 
-// Critical-edge splitting, out-of-SSA, register allocation, layout and
+// CFG preparation (it may add blocks to the module's functions: see
+// src/ir/codegen/prepare.hpp), critical-edge splitting, out-of-SSA, register allocation, layout and
 // encoding: a Program in the module's dialect, functions in module order
 // (the first is the entry), each slot's origin the IR instruction's.
 Expected<isa::Program> generate(Module& module, const CodegenOptions& options = {});

@@ -154,10 +154,8 @@ class Emitter {
   // ---- Moves -------------------------------------------------------------------
 
   void emit_constant(uint8_t r, uint64_t value, std::vector<LInst>& out, uint32_t origin) {
-    if (fits_int32(value) || !rows_.lddw)
-      out.push_back({.op = rows_.mov_imm, .dst = r, .imm = static_cast<int32_t>(value), .origin = origin});
-    else
-      out.push_back({.op = *rows_.lddw, .dst = r, .imm64 = value, .origin = origin});
+    for (const ConstantRow& row : constant_rows(rows_, value))
+      out.push_back({.op = row.op, .dst = r, .imm = row.imm, .imm64 = row.imm64, .origin = origin});
   }
 
   // One move; `free` are the registers nothing needs here.
@@ -334,16 +332,27 @@ class Emitter {
       emit_parallel(std::move(copies), busy, out.body, block.origin);
     } else {
       bool hoisted = false;
+      std::vector<Move> before_branch;
       for (size_t k = 0; k < block.succs.size(); ++k) {
         const uint32_t s = block.succs[k];
         if (fn_.blocks[s].preds.size() == 1) continue;  // copies at the start of s
         RegMask busy;
         std::vector<Move> copies = edge_copies(b, k, busy);
+        // What the copies before the branch did already: a phi copy both
+        // ways need once (the hoisting checked that no copy of this edge
+        // reads a register they wrote). Its register stays busy: the
+        // copies left must not take it for a temporary.
+        std::erase_if(copies, [&](const Move& m) {
+          const bool done = std::find(before_branch.begin(), before_branch.end(), m) != before_branch.end();
+          if (done && m.dst.is_reg()) busy |= bit(static_cast<unsigned>(m.dst.index));
+          return done;
+        });
         if (std::all_of(copies.begin(), copies.end(), [](const Move& m) { return !m.from_constant && m.src == m.dst; }))
           continue;
         if (!hoisted && can_hoist_before_branch(b, k, copies)) {
           // The branch then goes straight to s: no block of its own. (Not
           // through `out`: an edge block added above may have moved blocks_.)
+          before_branch = copies;
           emit_parallel(std::move(copies), busy, blocks_[index_[b]].body, block.branch.origin);
           hoisted = true;
           continue;

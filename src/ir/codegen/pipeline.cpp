@@ -8,6 +8,7 @@
 #include "bpfkit/ir.hpp"
 #include "bpfkit/ir/codegen.hpp"
 #include "module.hpp"
+#include "prepare.hpp"
 #include "select.hpp"
 
 namespace bpfkit::ir {
@@ -61,6 +62,7 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   codegen::MModule machine;
   machine.dialect = &module.dialect();
   for (const auto& fn : module.functions()) {
+    codegen::join_phi_edges(*fn);
     auto selected = codegen::select(*fn, options.original, index);
     if (!selected) return selected.error();
     if (options.original)  // the key the original program called it by

@@ -261,8 +261,10 @@ std::optional<MInst> constant_definition(const MFunction& fn, VReg v) {
   return std::nullopt;
 }
 
-uint64_t constant_value(const MInst& def) {
-  return isa::is_lddw(def.op) ? def.imm64 : static_cast<uint64_t>(static_cast<int64_t>(def.imm));
+uint64_t constant_value(const MInst& def, const Rows& rows) {
+  if (isa::is_lddw(def.op)) return def.imm64;
+  if (def.op == rows.mov32_zero_extending) return static_cast<uint32_t>(def.imm);
+  return static_cast<uint64_t>(static_cast<int64_t>(def.imm));
 }
 
 // Rewrites the function so v lives in memory: a store after its definition
@@ -332,7 +334,7 @@ VReg spill(MFunction& fn, VReg v, std::optional<int32_t> slot, const Rows& rows)
     if (remat)
       for (MPhi& phi : block.phis)
         for (MOperand& input : phi.inputs)
-          if (input.vreg == v) input = MOperand::constant(constant_value(*remat));
+          if (input.vreg == v) input = MOperand::constant(constant_value(*remat, rows));
   }
   return v;
 }

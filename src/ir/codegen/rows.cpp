@@ -52,7 +52,23 @@ Rows rows_for(const isa::Dialect& dialect) {
   rows.ja = find_row(dialect, Operation::Jump, 64, Source::None, Condition::Always).value_or(isa::Op::ja);
   if (isa::has_row(isa::Op::gotol, dialect)) rows.gotol = isa::Op::gotol;
   if (isa::has_row(isa::Op::lddw, dialect)) rows.lddw = isa::Op::lddw;
+  if (auto mov32 = find_row(dialect, Operation::Mov, 32, Source::Imm)) {
+    const isa::Semantics s = isa::semantics(*mov32, dialect);
+    if (isa::evaluate_alu(*mov32, dialect, ~uint64_t{0}, isa::immediate_operand(s, -1)) == 0xffff'ffffu)
+      rows.mov32_zero_extending = mov32;
+  }
+  rows.hor64 = find_row(dialect, Operation::Hor, 64, Source::Imm);
   return rows;
+}
+
+std::vector<ConstantRow> constant_rows(const Rows& rows, uint64_t value) {
+  const auto low = static_cast<int32_t>(value);
+  if (static_cast<int64_t>(low) == static_cast<int64_t>(value)) return {{rows.mov_imm, low}};
+  if (value <= 0xffff'ffffu && rows.mov32_zero_extending) return {{*rows.mov32_zero_extending, low}};
+  if (rows.lddw) return {{*rows.lddw, 0, value}};
+  if (rows.mov32_zero_extending && rows.hor64)
+    return {{*rows.mov32_zero_extending, low}, {*rows.hor64, static_cast<int32_t>(value >> 32)}};
+  return {{rows.mov_imm, low}};  // no dialect lacks all of these
 }
 
 }  // namespace bpfkit::ir::codegen

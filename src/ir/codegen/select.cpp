@@ -5,6 +5,7 @@
 // sequence of other rows does it.
 #include "select.hpp"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -92,6 +93,7 @@ class Selector {
       if (auto status = select_block(*blocks[i], out_.blocks[i]); !status) return status.error();
     flush_pending();
     hint_phis();
+    place_shared_constants();
     auto& entry = out_.blocks[0].insts;
     entry.insert(entry.begin(), hoisted_defs_.begin(), hoisted_defs_.end());
     return std::move(out_);
@@ -181,6 +183,58 @@ class Selector {
     }
   }
 
+  // ---- Shared integer constants ------------------------------------------------
+
+  // Each integer goes where clang's machine passes would put it: in the
+  // nearest block dominating every use, then out of every loop around that
+  // block (to the block dominating the outermost loop's header), so a loop
+  // does not make it again on each iteration. In the block, it goes right
+  // before its first reader. Making it at the entry instead stretches it
+  // across code that needs its register for something else.
+  void place_shared_constants() {
+    if (shared_.empty()) return;
+    const DominatorTree tree(fn_);
+    const LoopInfo loops(fn_, tree);
+    for (SharedConstant& shared : shared_) {
+      Block* place = common_dominator(tree, shared.users);
+      if (!place) {  // a use the entry does not reach: the entry dominates it still
+        hoisted_defs_.insert(hoisted_defs_.end(), shared.defs.begin(), shared.defs.end());
+        continue;
+      }
+      if (Loop* loop = loops.loop_of(place)) {
+        while (loop->parent) loop = loop->parent;
+        place = tree.idom(loop->header);
+      }
+      auto& insts = out_.blocks[block_index_.at(place)].insts;
+      auto reader =
+          std::find_if(insts.begin(), insts.end(), [&](const MInst& inst) { return reads(inst, shared.vreg); });
+      insts.insert(reader, shared.defs.begin(), shared.defs.end());
+    }
+  }
+
+  // The nearest block dominating all of `blocks`; null if one is unreachable.
+  static Block* common_dominator(const DominatorTree& tree, const std::vector<Block*>& blocks) {
+    Block* common = nullptr;
+    for (Block* block : blocks) {
+      if (!tree.reachable(block)) return nullptr;
+      if (!common) {
+        common = block;
+        continue;
+      }
+      while (common != block) {  // idoms come earlier in reverse postorder
+        while (tree.rpo_index(common) > tree.rpo_index(block)) common = tree.idom(common);
+        while (tree.rpo_index(block) > tree.rpo_index(common)) block = tree.idom(block);
+      }
+    }
+    return common;
+  }
+
+  static bool reads(const MInst& inst, VReg v) {
+    if (inst.dst == v || inst.src == v) return true;
+    return std::any_of(inst.fixed_uses.begin(), inst.fixed_uses.end(),
+                       [&](const MOperand& use) { return use.vreg == v; });
+  }
+
   // ---- The frame ---------------------------------------------------------------
 
   // The lowest frame offset the code reaches through r10 plus a constant
@@ -232,7 +286,7 @@ class Selector {
       arrives = out_.new_vreg({.hint = static_cast<int8_t>(reg)});
       param_use_[i] = arrives;
       const int8_t wanted = vote(*fn_.arg(reg));
-      if (wanted >= 0 && wanted != reg) {
+      if (wanted >= 0 && wanted != reg && copied_at_entry(reg, wanted)) {
         param_use_[i] = out_.new_vreg({.hint = wanted});
         hoisted_defs_.insert(hoisted_defs_.begin(), MInst{.op = rows_.mov_reg, .def = param_use_[i], .src = arrives});
       }
@@ -240,24 +294,46 @@ class Selector {
     return param_use_[i];
   }
 
+  // Whether the original function's first block copies r`reg` to
+  // r`wanted` before anything overwrites r`reg`. Elsewhere (a copy in a
+  // loop's preheader, say) the argument is better left where it arrives.
+  bool copied_at_entry(int reg, int wanted) const {
+    if (!original_ || fn_.origin() == kNoOrigin) return false;
+    for (size_t pc = fn_.origin(); pc < original_->size(); ++pc) {
+      const auto op = original_->ops[pc];
+      if (!op) continue;  // the second slot of an lddw
+      const isa::Slot& slot = original_->slots[pc];
+      const uint8_t code = isa::info(*op).code;
+      if (isa::op_class(code) == isa::cls::kJmp || isa::op_class(code) == isa::cls::kJmp32) return false;
+      if (*op == isa::Op::mov64_reg && slot.src() == reg && slot.dst() == wanted) return true;
+      if (isa::writes(isa::shape_info(*op).dst) && slot.dst() == reg) return false;
+    }
+    return false;
+  }
+
   // A register holding the constant, made here.
   VReg materialise(const Const& k, std::vector<MInst>& out, uint32_t origin) {
-    const bool plain = k.const_kind() == ConstKind::Int;
-    const VReg v = out_.new_vreg({.constant = plain});
+    const VReg v = out_.new_vreg();
     MInst def{.op = rows_.mov_imm, .def = v, .origin = origin};
     const uint64_t bits = k.bits();
     switch (k.const_kind()) {
-      case ConstKind::Int:
-        if (fits_int32(static_cast<int64_t>(bits))) {
-          def.imm = static_cast<int32_t>(bits);
-        } else if (rows_.lddw) {
-          def.op = *rows_.lddw;
-          def.imm64 = bits;
-        } else {
-          materialise_wide(v, bits, out, origin);
-          return v;
+      case ConstKind::Int: {
+        const std::vector<ConstantRow> made = constant_rows(rows_, bits);
+        // One row: a spill makes it again rather than storing it.
+        out_.vregs[v].constant = made.size() == 1;
+        VReg previous = kNoVReg;
+        for (size_t i = 0; i < made.size(); ++i) {
+          const VReg written = i + 1 == made.size() ? v : out_.new_vreg();
+          out.push_back({.op = made[i].op,
+                         .def = written,
+                         .dst = previous,
+                         .imm = made[i].imm,
+                         .imm64 = made[i].imm64,
+                         .origin = origin});
+          previous = written;
         }
-        break;
+        return v;
+      }
       case ConstKind::MapFd:
         def.op = isa::Op::lddw_map_fd;
         def.imm64 = k.index();
@@ -287,17 +363,6 @@ class Selector {
     return v;
   }
 
-  // sBPF v2 has no lddw: the low half by mov32 (zero-extended there for an
-  // immediate), the high half by hor64.
-  void materialise_wide(VReg v, uint64_t bits, std::vector<MInst>& out, uint32_t origin) {
-    out_.vregs[v].constant = false;  // two rows: not re-made by a spill
-    const VReg low = out_.new_vreg();
-    const auto mov32 = row(dialect_, Operation::Mov, 32, Source::Imm).value_or(isa::Op::mov32_imm);
-    out.push_back({.op = mov32, .def = low, .imm = static_cast<int32_t>(bits), .origin = origin});
-    const auto hor = row(dialect_, Operation::Hor, 64, Source::Imm).value_or(isa::Op::hor64_imm);
-    out.push_back({.op = hor, .def = v, .dst = low, .imm = static_cast<int32_t>(bits >> 32), .origin = origin});
-  }
-
   Expected<VReg> reg_of(Value* value, std::vector<MInst>& out, uint32_t origin) {
     switch (value->kind()) {
       case ValueKind::Inst: {
@@ -317,15 +382,18 @@ class Selector {
           if (made) it->second = materialise(k, out, origin);
           return it->second;
         }
-        // An integer is made once, at the entry (which dominates every use),
-        // as a compiler hoists it out of loops; under pressure the allocator
+        // An integer is made once for all its uses, where
+        // place_shared_constants() decides; under pressure the allocator
         // makes it again at each use instead of spilling it.
-        auto [it, made] = hoisted_.try_emplace(k.bits(), kNoVReg);
+        auto [it, made] = shared_index_.try_emplace(k.bits(), shared_.size());
         if (made) {
-          it->second = materialise(k, hoisted_defs_, 0);
-          out_.vregs[it->second].hint = vote(k);
+          SharedConstant shared;
+          shared.vreg = materialise(k, shared.defs, origin);
+          out_.vregs[shared.vreg].hint = vote(k);
+          shared_.push_back(std::move(shared));
         }
-        return it->second;
+        shared_[it->second].users.push_back(current_);
+        return shared_[it->second].vreg;
       }
       case ValueKind::Undef: {  // any value will do: zero
         const VReg v = out_.new_vreg({.constant = true});
@@ -367,6 +435,7 @@ class Selector {
 
   Expected<void> select_block(Block& block, MBlock& mb) {
     block_constants_.clear();
+    current_ = &block;
     for (Block* pred : block.preds()) mb.preds.push_back(block_index_.at(pred));
     mb.origin = block.first() && block.first()->origin() != kNoOrigin ? block.first()->origin() : 0;
     for (Inst& inst : block) {
@@ -788,9 +857,17 @@ class Selector {
   std::unordered_map<const Block*, uint32_t> block_index_;
   std::unordered_map<const Inst*, VReg> vreg_;
   std::unordered_map<const Inst*, int32_t> alloc_offset_;
-  std::unordered_map<uint64_t, VReg> hoisted_;              // integer constants by value
+  // An integer constant in a register, made once for all its users.
+  struct SharedConstant {
+    VReg vreg = kNoVReg;
+    std::vector<MInst> defs;    // the rows that make it
+    std::vector<Block*> users;  // the blocks reading it, one entry per use
+  };
+  std::vector<SharedConstant> shared_;                      // in order of first use
+  std::unordered_map<uint64_t, size_t> shared_index_;       // integer constants by value
+  Block* current_ = nullptr;                                // the block being selected
   std::unordered_map<const Const*, VReg> block_constants_;  // typed constants made in the current block
-  std::vector<MInst> hoisted_defs_;                         // made at the entry: constants, argument copies
+  std::vector<MInst> hoisted_defs_;                         // made at the entry: argument copies
   std::array<VReg, 5> param_use_{};
   int32_t frame_low_ = 0;
 };
