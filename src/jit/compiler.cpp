@@ -61,7 +61,7 @@ Xbyak::Address Compiler::reg_in_state(int bpf) const {
   return field(offsetof(State, regs) + static_cast<size_t>(bpf) * 8);
 }
 
-Xbyak::Label& Compiler::new_label() { return labels_.emplace_back(); }
+Compiler::Label& Compiler::new_label() { return labels_.emplace_back(); }
 
 // The checks Interpreter::create makes, with its errors, plus what only the
 // JIT needs (registers in range: the interpreter indexes an array with them).
@@ -264,8 +264,8 @@ void Compiler::emit_shared_exits() {
   jmp(qword[rsp + rax + static_cast<int>(offsetof(State, frames))]);
 }
 
-Xbyak::Label& Compiler::fault(Stop stop, std::function<void()> extra) {
-  Xbyak::Label& stub = new_label();
+Compiler::Label& Compiler::fault(Stop stop, std::function<void()> extra) {
+  Label& stub = new_label();
   const uint32_t pc = pc_, correction = correction_;
   cold_.push_back([this, &stub, stop, pc, correction, extra = std::move(extra)] {
     L(stub);
@@ -291,7 +291,7 @@ void Compiler::emit_block(const Block& block) {
   if (loop_header_[block.start]) align(16);
   L(entry_[block.start]);
   sub(kMeter, block.count);
-  Xbyak::Label& short_of_budget = new_label();
+  Label& short_of_budget = new_label();
   jbe(short_of_budget);
   flags_ = {};
   // sBPF's callx may enter between any two instructions: no folding there.
@@ -339,7 +339,7 @@ void Compiler::emit_block(const Block& block) {
 void Compiler::emit_mid_entry(uint32_t pc, uint32_t remaining) {
   L(inside_[pc]);
   cold_.push_back([this, pc, remaining] {
-    Xbyak::Label& short_of_budget = new_label();
+    Label& short_of_budget = new_label();
     L(mid_entry_[pc]);
     sub(kMeter, remaining);
     jbe(short_of_budget);
@@ -450,9 +450,9 @@ Expected<void> Compiler::compile() {
   if (sbpf_) resolve_sbpf_calls();
   entered_inside_ = sbpf_ && has_callx_;
   if (entered_inside_) {
-    inside_ = std::vector<Xbyak::Label>(program_.size());
-    metered_at_ = std::vector<Xbyak::Label>(program_.size());
-    mid_entry_ = std::vector<Xbyak::Label>(program_.size());
+    inside_ = std::vector<Label>(program_.size());
+    metered_at_ = std::vector<Label>(program_.size());
+    mid_entry_ = std::vector<Label>(program_.size());
   }
   find_blocks();
   emit_prologue();
@@ -477,6 +477,7 @@ Expected<void> Compiler::compile() {
   emit_shared_exits();
   if (sbpf_) emit_sbpf_stubs();
   emit_cold();
+  if (auto patched = patch_labels(); !patched) return patched.error();
   if (Xbyak::GetError() != 0) {
     const std::string message = Xbyak::ConvertErrorToString(Xbyak::GetError());
     Xbyak::ClearError();
@@ -488,10 +489,10 @@ Expected<void> Compiler::compile() {
 void Compiler::finish(Jit::Code& code) {
   readyRE();
   code.entry = reinterpret_cast<void (*)(State*)>(const_cast<uint8_t*>(getCode()));
-  code.body = entry_[0].getAddress();
+  code.body = address_of(entry_[0]);
   code.block_at.assign(program_.size(), nullptr);
   for (size_t pc = 0; pc < program_.size(); ++pc)
-    if (leader_[pc] && program_.ops[pc]) code.block_at[pc] = entry_[pc].getAddress();
+    if (leader_[pc] && program_.ops[pc]) code.block_at[pc] = address_of(entry_[pc]);
   for (size_t pc = 0; pc < program_.size(); ++pc)
     if (program_.ops[pc])
       code.ranges.push_back(
@@ -502,16 +503,16 @@ void Compiler::finish(Jit::Code& code) {
   if (sbpf_) {
     for (size_t pc = 0; pc < program_.size(); ++pc)
       if (leader_[pc])
-        callx_targets_[pc] = entry_[pc].getAddress();
+        callx_targets_[pc] = address_of(entry_[pc]);
       else if (entered_inside_ && program_.ops[pc])
-        callx_targets_[pc] = mid_entry_[pc].getAddress();
+        callx_targets_[pc] = address_of(mid_entry_[pc]);
     code.callx_targets = std::move(callx_targets_);  // the buffer the code points at moves along
     code.syscalls = std::move(syscalls_);
     code.rodata = program_.rodata;
   }
 }
 
-Xbyak::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }
+Compiler::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }
 
 Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs) {
   auto compiler = std::make_unique<Compiler>(program, inputs);

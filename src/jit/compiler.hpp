@@ -28,6 +28,46 @@ class Compiler : public Xbyak::CodeGenerator {
   void finish(Jit::Code& code);
 
  private:
+  // A place in the code, bound by L(), that jumps and lea_label() may name
+  // before it is bound. Xbyak's own labels cost hash-table entries per label
+  // and per pending reference, which made compile time grow faster than the
+  // program (issue 13); ours are an offset, and the pending references one
+  // list patched at the end (labels.cpp).
+  struct Label {
+    int64_t offset = -1;  // into the code once bound
+  };
+  struct LabelUse {
+    size_t at;  // a rel32 field, relative to at + 4
+    const Label* target;
+  };
+  // labels.cpp: the jumps and the one rip-relative lea the lowerings use on
+  // Labels, encoded as xbyak encodes them with setDefaultJmpNEAR(true):
+  // short (rel8) backwards when it fits, else rel32.
+  using Xbyak::CodeGenerator::jmp;
+  using Xbyak::CodeGenerator::L;
+  void L(Label& label);
+  void jmp(const Label& target) { jump(target, 0xEB, 0xE9, 0); }
+  void jump_on(uint8_t condition, const Label& target) { jump(target, 0x70 | condition, 0x80 | condition, 0x0F); }
+  void jb(const Label& target) { jump_on(0x2, target); }
+  void jae(const Label& target) { jump_on(0x3, target); }
+  void je(const Label& target) { jump_on(0x4, target); }
+  void jz(const Label& target) { jump_on(0x4, target); }
+  void jne(const Label& target) { jump_on(0x5, target); }
+  void jnz(const Label& target) { jump_on(0x5, target); }
+  void jbe(const Label& target) { jump_on(0x6, target); }
+  void ja(const Label& target) { jump_on(0x7, target); }
+  void js(const Label& target) { jump_on(0x8, target); }
+  void jns(const Label& target) { jump_on(0x9, target); }
+  void jl(const Label& target) { jump_on(0xC, target); }
+  void jge(const Label& target) { jump_on(0xD, target); }
+  void jle(const Label& target) { jump_on(0xE, target); }
+  void jg(const Label& target) { jump_on(0xF, target); }
+  void jump(const Label& target, uint8_t short_code, uint8_t near_code, uint8_t near_prefix);
+  void lea_label(const Xbyak::Reg64& into, const Label& target);  // lea into, [rip + target]
+  void use_label(const Label& target);                            // a rel32 field to patch
+  Expected<void> patch_labels();
+  const void* address_of(const Label& label) const;  // after readyRE()
+
   struct Block {
     uint32_t start = 0, end = 0;  // pcs [start, end)
     uint32_t count = 0;           // instructions (an lddw is one)
@@ -44,10 +84,10 @@ class Compiler : public Xbyak::CodeGenerator {
   void emit_instruction(uint32_t pc);
   void emit_shared_exits();
   void emit_cold();
-  Xbyak::Label& new_label();
+  Label& new_label();
   // A cold stub that stops the run with `stop` at the current pc, after
   // `extra` (which may set the fault fields from registers still intact).
-  Xbyak::Label& fault(Stop stop, std::function<void()> extra = {});
+  Label& fault(Stop stop, std::function<void()> extra = {});
   // Ends the run as the program's exit would, from inside a block.
   void done_here();
   void spill();
@@ -71,7 +111,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // lower_memory.cpp
   void access(int base, int16_t off, unsigned size, bool write);  // host address in rax
   bool proof_holds() const;
-  void gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked, unsigned size, bool write);
+  void gapped_stack_access(Label& refused, Label& checked, unsigned size, bool write);
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_atomic(const isa::Semantics& sem, const isa::Slot& slot);
@@ -86,9 +126,9 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_exit();
   // Pushes a frame (the depth check first); moves r10 unless told not to;
   // the caller jumps.
-  void enter_frame(Xbyak::Label& return_to, bool move_fp = true);
+  void enter_frame(Label& return_to, bool move_fp = true);
   void move_frame_pointer();
-  Xbyak::Label& target_label(int64_t pc);
+  Label& target_label(int64_t pc);
   // sbpf.cpp: what differs in sBPF (calls resolved against the syscalls and
   // function keys, trapping division, PQR's high multiplies, hor, callx
   // through a table, an exit that can return past the text).
@@ -104,7 +144,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_sbpf_callx(const isa::Slot& slot);
   void lower_sbpf_exit();
   void emit_sbpf_stubs();
-  Xbyak::Label& return_label();  // where a call at pc_ returns to
+  Label& return_label();  // where a call at pc_ returns to
 
   const isa::Program& program_;
   const CompileInputs& inputs_;
@@ -115,10 +155,11 @@ class Compiler : public Xbyak::CodeGenerator {
   // nothing else enters: the goto is in the jump's block (lower_jump).
   std::vector<bool> absorbs_goto_;
   std::vector<Block> blocks_;
-  std::vector<Xbyak::Label> entry_;  // block entry by pc (size + 1: the end sentinel)
-  std::deque<Xbyak::Label> labels_;
+  std::vector<Label> entry_;  // block entry by pc (size + 1: the end sentinel)
+  std::deque<Label> labels_;
   std::deque<std::function<void()>> cold_;
-  Xbyak::Label exit_, done_, return_, budget_out_;
+  Label exit_, done_, return_, budget_out_;
+  std::vector<LabelUse> label_uses_;
   std::vector<std::pair<size_t, size_t>> hot_range_;  // per pc
   // The instruction being lowered and what its fault stubs add to the meter.
   uint32_t pc_ = 0;
@@ -140,7 +181,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // An x86 condition code (lower_control.cpp's Cc) for a compare with 0 the
   // flags already answer; jump_if emits the jcc of one.
   std::optional<uint8_t> zero_compare_from_flags(const isa::Semantics& sem, const isa::Slot& slot) const;
-  void jump_if(uint8_t cc, Xbyak::Label& target);
+  void jump_if(uint8_t cc, Label& target);
   bool fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot);
   bool fold_rotate(const isa::Semantics& sem, const isa::Slot& slot);
   bool loaded_narrow_before(int reg) const;
@@ -156,12 +197,12 @@ class Compiler : public Xbyak::CodeGenerator {
   std::vector<SbpfCall> sbpf_calls_;  // by pc
   std::vector<vm::Helper> syscalls_;
   std::vector<const void*> callx_targets_;  // allocated up front: the code holds its address
-  Xbyak::Label return_past_end_;
+  Label return_past_end_;
   bool exit_saves_pc_ = false;  // some call may return past the end: exits tell where they were
   // With callx, labels by pc inside blocks: the hot copy, the metered copy,
   // and the entry that meters the rest of the block (emit_mid_entry).
   bool entered_inside_ = false;
-  std::vector<Xbyak::Label> inside_, metered_at_, mid_entry_;
+  std::vector<Label> inside_, metered_at_, mid_entry_;
 };
 
 }  // namespace bpfkit::jit

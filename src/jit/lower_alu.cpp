@@ -147,9 +147,9 @@ void Compiler::lower_division(const isa::Semantics& sem, const isa::Slot& slot) 
   }
   const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
   const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
-  Xbyak::Label& zero = new_label();
-  Xbyak::Label& minus_one = new_label();
-  Xbyak::Label& done = new_label();
+  Label& zero = new_label();
+  Label& minus_one = new_label();
+  Label& done = new_label();
   test(src, src);
   jz(zero);
   if (is_signed) {

@@ -56,7 +56,7 @@ Cc after_compare(Condition condition) {
 
 }  // namespace
 
-void Compiler::jump_if(uint8_t cc, Xbyak::Label& target) {
+void Compiler::jump_if(uint8_t cc, Label& target) {
   switch (static_cast<Cc>(cc)) {
     case Cc::E: je(target); break;
     case Cc::NE: jne(target); break;
@@ -74,7 +74,7 @@ void Compiler::jump_if(uint8_t cc, Xbyak::Label& target) {
 }
 
 void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
-  Xbyak::Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
+  Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
   if (sem.condition == Condition::Always) {
     jmp(target);
     return;
@@ -145,7 +145,7 @@ std::optional<uint8_t> Compiler::zero_compare_from_flags(const isa::Semantics& s
 
 // The kernel's hidden loop counter (BPF_MAX_LOOPS): jump once it is used up.
 void Compiler::lower_may_goto(const isa::Slot& slot) {
-  Xbyak::Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
+  Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
   cmp(field(offsetof(State, may_goto_left)), 0);
   je(target);
   dec(field(offsetof(State, may_goto_left)));
@@ -155,7 +155,7 @@ void Compiler::lower_call(const isa::Slot& slot) {
   const uint32_t pc = pc_;
   if (slot.imm == static_cast<int32_t>(vm::kTailCallHelper)) {
     runtime_call(reinterpret_cast<const void*>(&bpfkit_jit_tail_call), [&] { mov(esi, pc); });
-    Xbyak::Label& next = new_label();
+    Label& next = new_label();
     cmp(rax, 1);
     jb(next);
     je(fault(Stop::Preset));
@@ -173,14 +173,14 @@ void Compiler::lower_call(const isa::Slot& slot) {
 
 // Saves the return address and r6..r10 in frames[depth], after the
 // interpreter's depth check.
-void Compiler::enter_frame(Xbyak::Label& return_to, bool move_fp) {
+void Compiler::enter_frame(Label& return_to, bool move_fp) {
   const uint32_t max_depth = std::min(isa::frame_model(dialect_).max_depth, kMaxFrames);
   mov(rax, field(offsetof(State, depth)));
   cmp(rax, max_depth - 1);  // depth + 1 >= max_depth
   jae(fault(Stop::CallDepth));
   mov(rcx, rax);
   shl(rcx, 6);
-  lea(rdx, ptr[rip + return_to]);
+  lea_label(rdx, return_to);
   const auto frames = static_cast<int>(offsetof(State, frames));
   mov(qword[rsp + rcx + frames], rdx);
   for (int i = 0; i < 5; ++i) mov(qword[rsp + rcx + frames + 8 + 8 * i], kBpfRegisters[6 + i]);
@@ -206,8 +206,8 @@ void Compiler::lower_callx(const isa::Slot& slot) {
     mov(rsi, reg_in_state(target));
     mov(edx, pc);
   });
-  Xbyak::Label& next = new_label();
-  Xbyak::Label& subprogram = new_label();
+  Label& next = new_label();
+  Label& subprogram = new_label();
   cmp(rax, 1);
   jb(next);
   je(fault(Stop::Preset));

@@ -96,7 +96,7 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     add(rax, qword[rcx + rdx * 8]);
     return;
   }
-  Xbyak::Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
+  Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
     lea(rax, ptr[base_reg + off]);
     mov(field(offsetof(State, fault_addr)), rax);
     mov(dword[rsp + static_cast<int>(offsetof(State, fault_size))], size);
@@ -104,8 +104,8 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
   });
   // Regions 0..7 from the State's copy; higher ones (maps) in a cold path
   // over the Context's table.
-  Xbyak::Label& high_region = new_label();
-  Xbyak::Label& checked = new_label();
+  Label& high_region = new_label();
+  Label& checked = new_label();
   const auto table = static_cast<int>(offsetof(State, table));
   lea(rax, ptr[base_reg + off]);
   mov(rdx, rax);
@@ -139,10 +139,10 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
 // sBPF v0's stack (isa::gapped_stack_offset): odd frame-sized pages are
 // gaps, even ones map to consecutive frames; only the first byte is tested
 // against a gap, as Agave does. The stack's accesses take a cold path.
-void Compiler::gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked, unsigned size, bool write) {
+void Compiler::gapped_stack_access(Label& refused, Label& checked, unsigned size, bool write) {
   constexpr uint32_t frame = isa::kGappedFrameSize;
   static_assert((frame & (frame - 1)) == 0);
-  Xbyak::Label& stack = new_label();
+  Label& stack = new_label();
   cmp(edx, vm::kStackRegion);
   je(stack);
   cold_.push_back([this, &stack, &refused, &checked, size, write] {
@@ -165,7 +165,7 @@ void Compiler::gapped_stack_access(Xbyak::Label& refused, Xbyak::Label& checked,
 
 void Compiler::lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot) {
   const Xbyak::Reg64& dst = kBpfRegisters[slot.dst()];
-  Xbyak::Label* ordinary_done = nullptr;
+  Label* ordinary_done = nullptr;
   // The kernel rewrites a context's 32-bit data / data_end / data_meta
   // loads into loads of the full pointer; the runtime says whether this is one.
   if (op == isa::Op::ldxw && inputs_.has_packet && slot.off >= 0) {
@@ -260,7 +260,7 @@ void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
     return;
   }
   // Fetch forms: a compare-and-swap loop, the old value into src.
-  Xbyak::Label& retry = new_label();
+  Label& retry = new_label();
   mov(acc, frame[rcx]);
   L(retry);
   mov(tmp, acc);
@@ -292,7 +292,7 @@ void Compiler::lower_load_packet(const isa::Semantics& sem, const isa::Slot& slo
     load_immediate(ecx, slot.imm);
     mov(r8d, sem.source == Source::Reg ? static_cast<uint32_t>(slot.src()) + 1 : 0u);
   });
-  Xbyak::Label& loaded = new_label();
+  Label& loaded = new_label();
   test(rax, rax);
   jz(loaded);
   done_here();

@@ -182,7 +182,7 @@ void Compiler::lower_sbpf_division(const isa::Semantics& sem, const isa::Slot& s
     jz(fault(Stop::DivideByZero));
   }
   if (is_signed) {
-    Xbyak::Label& fine = new_label();
+    Label& fine = new_label();
     cmp(divisor, -1);
     jne(fine);
     if (wide) {
@@ -223,7 +223,7 @@ void Compiler::lower_hor(const isa::Slot& slot) {
   or_(kBpfRegisters[slot.dst()], rax);
 }
 
-Xbyak::Label& Compiler::return_label() { return pc_ + 1 < program_.size() ? entry_[pc_ + 1] : return_past_end_; }
+Compiler::Label& Compiler::return_label() { return pc_ + 1 < program_.size() ? entry_[pc_ + 1] : return_past_end_; }
 
 // A call ends its block: a syscall's charge then lands on an exact meter.
 void Compiler::lower_sbpf_call() {
@@ -281,7 +281,7 @@ void Compiler::lower_sbpf_exit() {
     jmp(done_);
     return;
   }
-  Xbyak::Label& returning = new_label();
+  Label& returning = new_label();
   jne(returning);
   jmp(done_);
   cold_.push_back([this, &returning, pc = pc_] {
