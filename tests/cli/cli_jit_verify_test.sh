@@ -40,6 +40,18 @@ printf 'r0 = *(u64 *)(r1 + 8)\nexit\n' >"$tmp/mem.s"
 check jit-verify-mem 0 "1 accesses without a region check" -- "$bpfkit" jit "$tmp/mem.s" --verify --mem-size 16
 check_err jit-verify-refused 1 "verifier: invalid access to memory" -- "$bpfkit" jit "$tmp/mem.s" --verify --mem-size 8
 same_run raw-buffer "$tmp/mem.s" --mem-hex 00000000000000002a00000000000000
+# plugin --verify, as run --verify: the verifier first (its refusal on
+# stdout, the protocol's), the proofs to the JIT (before, --verify was
+# taken for another runtime's option and ignored).
+ldxdw8='79 10 08 00 00 00 00 00 95 00 00 00 00 00 00 00'
+check plugin-verify-jit 0 "0x2a" \
+  -- sh -c "echo '$ldxdw8' | '$bpfkit' plugin --engine jit --verify '00 00 00 00 00 00 00 00 2a 00 00 00 00 00 00 00'"
+check plugin-verify-jit-refused 1 "verifier: invalid access to memory, mem_size=8" \
+  -- sh -c "echo '$ldxdw8' | '$bpfkit' plugin --engine jit --verify '00 00 00 00 00 00 00 00'"
+check plugin-verify-refused 1 "verifier: R3 !read_ok (EACCES)" \
+  -- sh -c "echo 'bf 30 00 00 00 00 00 00 95 00 00 00 00 00 00 00' | '$bpfkit' plugin --verify"
+check plugin-verify-opt 0 "0x2a" \
+  -- sh -c "echo '$ldxdw8' | '$bpfkit' plugin --opt O2 --engine jit --verify '00 00 00 00 00 00 00 00 2a 00 00 00 00 00 00 00'"
 
 if [ -n "$objects" ] && [ -f "$objects/xdp_parse.o" ]; then
   frame=020000000001020000000002080045000014000000004006000000000000000000000000

@@ -18,6 +18,7 @@ struct Options {
   bool elf = false;
   std::string engine = "interp";
   bool harden = false;  // --harden: constant blinding in the JIT
+  bool verify = false;  // --verify: the verifier first, its proofs to the JIT (as `run --verify`)
   std::string opt;      // optimise through the IR first
 };
 
@@ -35,6 +36,9 @@ void add_options(CLI::App& app) {
   app.add_option("--engine", options.engine, "execution engine: interp or jit")
       ->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--harden", options.harden, "with --engine jit: blind the program's constants");
+  app.add_flag("--verify", options.verify,
+               "verify first (raw type: r1 = MEMORY_HEX's bytes), as run --verify; with --engine jit the "
+               "accesses the verifier proves in bounds run without their region check");
   app.add_flag("--elf", options.elf, "stdin holds an ELF object");
   app.add_option("--opt", options.opt, "optimise through the IR first: O0 (lift + codegen), O1, O2")
       ->check(CLI::IsMember({"O0", "O1", "O2"}));
@@ -64,14 +68,25 @@ int run() {
   run.engine = options.engine;
   run.harden = options.harden;
   RunReport report;
-  if (options.opt.empty()) {
+  if (options.opt.empty() && !options.verify) {
     report = run_linux(*slots, std::move(memory), run);
-  } else {  // through the IR first
+  } else {  // through the IR, or the verifier, first
     auto program = isa::decode(std::span<const isa::Slot>(*slots));
     if (!program) return fail(program.error(), kExitRejected);
-    auto optimized = ir::optimize_program(*program, *ir::opt_level_named(options.opt));
-    if (!optimized) return fail(optimized.error(), kExitRejected);
-    report = run_program(*optimized, std::move(memory), run);
+    if (!options.opt.empty()) {
+      auto optimized = ir::optimize_program(*program, *ir::opt_level_named(options.opt));
+      if (!optimized) return fail(optimized.error(), kExitRejected);
+      *program = std::move(*optimized);
+    }
+    if (options.verify) {
+      verify::Options verify_options;
+      verify_options.mem_size = memory ? memory->size() : 0;
+      auto proofs = verify_before_run(*program, verify_options, "<stdin>", options.engine == "jit");
+      if (!proofs) return fail(proofs.error(), kExitRejected);
+      run.proven = std::move(proofs->proven);
+      run.proven_memory_size = proofs->memory_size;
+    }
+    report = run_program(*program, std::move(memory), run);
   }
   std::cerr << report.output;  // stdout is the protocol's
   if (report.error) return fail(*report.error, kExitRejected);

@@ -440,17 +440,10 @@ int run_input(const InputFile& input, Printer& printer) {
                             kExitBadInput);
       verify_options.type = modelled.value_or(isa::ProgramType::Tc);
     }
-    verify::Result verdict = verify::verify(*program, verify_options);
-    if (!verdict.accepted && verdict.error) {
-      verdict.error->message =
-          "verifier: " + verdict.error->message + " (" + std::string(verify::errno_name(verdict.error_number)) + ")";
-      verdict.error->location.input = input.name;
-      return printer.fail(*verdict.error, kExitRejected);
-    }
-    if (options.engine == "jit") {
-      proven = std::move(verdict.proven);
-      proven_memory_size = verify_options.mem_size;
-    }
+    auto proofs = verify_before_run(*program, verify_options, input.name, options.engine == "jit");
+    if (!proofs) return printer.fail(proofs.error(), kExitRejected);
+    proven = std::move(proofs->proven);
+    proven_memory_size = proofs->memory_size;
   }
   if (runtime && sbpf && options.engine == "jit")
     return printer.fail(make_error(Errc::Unsupported,

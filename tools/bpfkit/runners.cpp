@@ -164,6 +164,19 @@ RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, c
   return report;
 }
 
+Expected<RunProofs> verify_before_run(const isa::Program& program, const verify::Options& options,
+                                      const std::string& file, bool jit_engine) {
+  verify::Result verdict = verify::verify(program, options);
+  if (!verdict.accepted && verdict.error) {
+    verdict.error->message =
+        "verifier: " + verdict.error->message + " (" + std::string(verify::errno_name(verdict.error_number)) + ")";
+    verdict.error->location.input = file;
+    return *verdict.error;
+  }
+  if (!jit_engine) return RunProofs{};
+  return RunProofs{std::move(verdict.proven), options.mem_size};
+}
+
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options) {
   auto program = isa::decode(slots);
   if (!program) return rejected(in_file(program.error(), options.file));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpfkit/isa.hpp"
+#include "bpfkit/verify.hpp"
 #include "bpfkit/vm.hpp"
 #include "report.hpp"
 
@@ -44,6 +45,19 @@ RunReport run_program(const isa::Program& program, Memory memory, const RunOptio
 // A program-type run (BPF_PROG_TEST_RUN in userspace): the context and
 // packet of `input`, the maps and global data, every helper checked first.
 RunReport run_test(const isa::Program& program, const vm::TestRunInput& input, const RunOptions& options);
+
+// --verify for `run` and `plugin`: the verifier's verdict on `program` (as
+// it will run: after --opt). A refusal is the error, its message as the
+// kernel's log gives it with the errno named; an acceptance gives, for the
+// JIT (`jit_engine`), the proofs and the buffer size they assume, which
+// RunOptions::proven and proven_memory_size take (the interpreter checks
+// every access anyway: nothing).
+struct RunProofs {
+  std::vector<isa::ProvenAccess> proven;
+  uint64_t memory_size = 0;
+};
+Expected<RunProofs> verify_before_run(const isa::Program& program, const verify::Options& options,
+                                      const std::string& file, bool jit_engine);
 
 // Raw Linux slots: decoded, then run_program.
 RunReport run_linux(std::span<const isa::Slot> slots, Memory memory, const RunOptions& options);
