@@ -267,6 +267,29 @@ uint64_t constant_value(const MInst& def, const Rows& rows) {
   return static_cast<uint64_t>(static_cast<int64_t>(def.imm));
 }
 
+// A phi input v whose definition a spill removed: an integer becomes the
+// phi's constant; a typed constant (a map address: no plain value says
+// what it is) is made again at the end of the predecessor.
+void remake_for_phis(MFunction& fn, VReg v, const MInst& remat, const Rows& rows) {
+  const bool integer = remat.op == rows.mov_imm || remat.op == rows.mov32_zero_extending || remat.op == rows.lddw;
+  for (MBlock& block : fn.blocks)
+    for (MPhi& phi : block.phis)
+      for (size_t i = 0; i < phi.inputs.size(); ++i) {
+        if (phi.inputs[i].vreg != v) continue;
+        if (integer) {
+          phi.inputs[i] = MOperand::constant(constant_value(remat, rows));
+          continue;
+        }
+        // Live only at the predecessor's end: never spilled again (that
+        // would only make it there again).
+        const VReg again = fn.new_vreg({.hint = fn.vregs[v].hint, .spill_temp = true});
+        MInst def = remat;
+        def.def = again;
+        fn.blocks[block.preds[i]].insts.push_back(def);
+        phi.inputs[i] = MOperand::of(again);
+      }
+}
+
 // Rewrites the function so v lives in memory: a store after its definition
 // (none for a rematerialised constant), a load (or the constant) into a
 // fresh value before each use. Phis read and write the slot directly. A
@@ -331,11 +354,8 @@ VReg spill(MFunction& fn, VReg v, std::optional<int32_t> slot, const Rows& rows)
     }
     reload(block.branch);
     block.insts = std::move(out);
-    if (remat)
-      for (MPhi& phi : block.phis)
-        for (MOperand& input : phi.inputs)
-          if (input.vreg == v) input = MOperand::constant(constant_value(*remat, rows));
   }
+  if (remat) remake_for_phis(fn, v, *remat, rows);
   return v;
 }
 

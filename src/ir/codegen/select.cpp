@@ -313,13 +313,15 @@ class Selector {
 
   // A register holding the constant, made here.
   VReg materialise(const Const& k, std::vector<MInst>& out, uint32_t origin) {
-    const VReg v = out_.new_vreg();
+    // A one-row constant (a map address too) is made again by a spill,
+    // as clang makes an lddw again before each call rather than keep it
+    // in a callee-saved register.
+    const VReg v = out_.new_vreg({.constant = true});
     MInst def{.op = rows_.mov_imm, .def = v, .origin = origin};
     const uint64_t bits = k.bits();
     switch (k.const_kind()) {
       case ConstKind::Int: {
         const std::vector<ConstantRow> made = constant_rows(rows_, bits);
-        // One row: a spill makes it again rather than storing it.
         out_.vregs[v].constant = made.size() == 1;
         VReg previous = kNoVReg;
         for (size_t i = 0; i < made.size(); ++i) {
@@ -379,7 +381,10 @@ class Selector {
           // it (the first use comes first: selection goes in order), as
           // clang loads a map once for the accesses that follow.
           auto [it, made] = block_constants_.try_emplace(&k, kNoVReg);
-          if (made) it->second = materialise(k, out, origin);
+          if (made) {
+            it->second = materialise(k, out, origin);
+            out_.vregs[it->second].hint = vote(k);
+          }
           return it->second;
         }
         // An integer is made once for all its uses, where
