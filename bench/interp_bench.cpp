@@ -3,7 +3,9 @@
 // instruction, next to the native build of the same C code.
 //
 //   bpfkit_bench               time every program (best of --repeat runs, default 3; the native
-//                              build too)
+//                              builds too: gcc's in "native" / "ratio", clang's in "clang", the
+//                              ratio to the faster of the two in "faster", and their geometric
+//                              means on the last line)
 //   bpfkit_bench fib sieve     only these
 //   bpfkit_bench --check       correctness only: expected r0 and instruction count
 //   bpfkit_bench --engine jit  the JIT (also: its compile time per instruction)
@@ -14,8 +16,11 @@
 //   bpfkit_bench --compile N   preparation time per instruction of a generated
 //                              N-instruction program (ALU, stack loads and
 //                              stores, forward branches), interpreter and JIT
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -40,7 +45,7 @@ struct BenchProgram {
   uint64_t memory;
   uint64_t expected_r0;
   uint64_t expected_instructions;  // clang 14 build; 0 = not checked (compiler dependent)
-  const char* native;              // native executable in the build dir, or nullptr
+  const char* native;              // gcc's native executable in the build dir (clang's: NAME.clang.native)
 };
 
 // Values from ../shared/bench/programs/README.md.
@@ -194,11 +199,24 @@ bool verified_bench(const BenchProgram& bench, const isa::Program& program, int 
   return true;
 }
 
-// Runs the native build; returns its time in seconds (it prints exec_ns=N on stderr).
-std::optional<double> native_seconds(const BenchProgram& bench) {
+// The two native builds of each program: the C compiler CMake picked (gcc)
+// and clang -O2 (built when clang is installed). The ratio that counts is
+// to the faster one: neither compiler is the limit on every program.
+enum class NativeBuild { Gcc, Clang };
+
+std::string native_path(const BenchProgram& bench, NativeBuild build) {
+  std::string path = std::string(BPFKIT_BENCH_DIR) + "/" + bench.native;
+  if (build == NativeBuild::Clang) path.insert(path.size() - std::strlen(".native"), ".clang");
+  return path;
+}
+
+// Runs a native build; returns its time in seconds (it prints exec_ns=N on
+// stderr), nullopt when it is missing or prints none.
+std::optional<double> native_seconds(const BenchProgram& bench, NativeBuild build) {
   if (bench.native == nullptr) return std::nullopt;
-  const std::string command =
-      std::string(BPFKIT_BENCH_DIR) + "/" + bench.native + " " + std::to_string(bench.memory) + " 2>&1 >/dev/null";
+  const std::string path = native_path(bench, build);
+  if (access(path.c_str(), X_OK) != 0) return std::nullopt;
+  const std::string command = path + " " + std::to_string(bench.memory) + " 2>&1 >/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return std::nullopt;
   char line[128] = {};
@@ -212,12 +230,20 @@ std::optional<double> native_seconds(const BenchProgram& bench) {
 // The native build's best of `runs`, as ours is best of --repeat: one
 // wall-clock run of the native build on a busy machine swung the ratios by
 // half.
-std::optional<double> native_best_seconds(const BenchProgram& bench, int runs) {
+std::optional<double> native_best_seconds(const BenchProgram& bench, NativeBuild build, int runs) {
   std::optional<double> best;
   for (int i = 0; i < runs; ++i)
-    if (const std::optional<double> seconds = native_seconds(bench); seconds && (!best || *seconds < *best))
+    if (const std::optional<double> seconds = native_seconds(bench, build); seconds && (!best || *seconds < *best))
       best = seconds;
   return best;
+}
+
+std::string seconds_text(std::optional<double> seconds) {
+  return seconds ? std::to_string(*seconds).substr(0, 6) : "-";
+}
+
+std::string ratio_text(double ours, std::optional<double> native) {
+  return native ? std::to_string(ours / *native).substr(0, 6) + "x" : "-";
 }
 
 bool selected(const BenchProgram& bench, const std::vector<std::string>& names) {
@@ -298,11 +324,13 @@ int main(int argc, char** argv) {
   }
   if (check_only) repeat = 1;
   int failures = 0;
+  double log_ratio_sum[2] = {0, 0};  // to the faster native build, to gcc's
+  int ratios[2] = {0, 0};
   if (verify_mode)
     std::printf("%-12s %14s %9s %9s %9s %9s\n", "program", "instructions", "checked", "proven", "ratio", "proofs");
   else if (!check_only)
-    std::printf("%-12s %14s %9s %9s %8s %8s %12s\n", "program", "instructions", "seconds", "ns/insn", "native", "ratio",
-                "prep ns/slot");
+    std::printf("%-12s %14s %9s %9s %8s %8s %12s %8s %8s\n", "program", "instructions", "seconds", "ns/insn", "native",
+                "ratio", "prep ns/slot", "clang", "faster");
   for (const BenchProgram& bench : kPrograms) {
     if (!selected(bench, names)) continue;
     auto program = load(bench);
@@ -334,12 +362,29 @@ int main(int argc, char** argv) {
       continue;
     }
     const double ns = best->seconds * 1e9 / static_cast<double>(best->result.instructions);
-    const std::optional<double> native = native_best_seconds(bench, repeat);
-    std::printf("%-12s %14llu %9.3f %9.3f %8s %8s %12.1f\n", bench.name,
+    const std::optional<double> native = native_best_seconds(bench, NativeBuild::Gcc, repeat);
+    const std::optional<double> clang = native_best_seconds(bench, NativeBuild::Clang, repeat);
+    std::optional<double> faster = native;
+    if (clang && (!faster || *clang < *faster)) faster = clang;
+    if (faster) {
+      log_ratio_sum[0] += std::log(best->seconds / *faster);
+      ++ratios[0];
+    }
+    if (native) {
+      log_ratio_sum[1] += std::log(best->seconds / *native);
+      ++ratios[1];
+    }
+    std::printf("%-12s %14llu %9.3f %9.3f %8s %8s %12.1f %8s %8s\n", bench.name,
                 static_cast<unsigned long long>(best->result.instructions), best->seconds, ns,
-                native ? (std::to_string(*native).substr(0, 6)).c_str() : "-",
-                native ? (std::to_string(best->seconds / *native).substr(0, 6) + "x").c_str() : "-",
-                best->prepare_seconds * 1e9 / static_cast<double>(program->size()));
+                seconds_text(native).c_str(), ratio_text(best->seconds, native).c_str(),
+                best->prepare_seconds * 1e9 / static_cast<double>(program->size()), seconds_text(clang).c_str(),
+                ratio_text(best->seconds, faster).c_str());
   }
+  // The geometric means of the ratios: to the faster native build (the
+  // issue's anchor) and to gcc's alone (the "ratio" column).
+  if (ratios[0] > 0)
+    std::printf("geomean: %.3fx of the faster native build (%d programs), %.3fx of gcc's\n",
+                std::exp(log_ratio_sum[0] / ratios[0]), ratios[0],
+                ratios[1] > 0 ? std::exp(log_ratio_sum[1] / ratios[1]) : 0.0);
   return failures == 0 ? 0 : 1;
 }
