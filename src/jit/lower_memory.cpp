@@ -1,7 +1,7 @@
-// Memory: the region check of MemoryMap::translate inline (index in the
-// table, offset + size within the limit), a cold stub for the fault with the
-// interpreter's address and size; loads, stores, lock-prefixed atomics,
-// lddw and the legacy packet loads.
+// Memory: the region check of MemoryMap::translate inline (one compare of
+// address + size against the region's end), the exact check and the fault
+// with the interpreter's address and size in cold stubs; loads, stores,
+// lock-prefixed atomics, lddw and the legacy packet loads.
 #include <cstddef>
 
 #include "compiler.hpp"
@@ -19,6 +19,10 @@ constexpr int kLimitOffset(bool write) {
                : static_cast<int>(offsetof(vm::RegionBounds, read_limit));
 }
 static_assert(sizeof(vm::RegionBounds) == 24 && offsetof(vm::RegionBounds, host) == 0);
+
+int end_table(bool write) {
+  return write ? static_cast<int>(offsetof(State, write_end)) : static_cast<int>(offsetof(State, read_end));
+}
 
 Xbyak::Reg sized(const Xbyak::Reg64& reg, unsigned bits) {
   switch (bits) {
@@ -102,26 +106,26 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     mov(dword[rsp + static_cast<int>(offsetof(State, fault_size))], size);
     mov(dword[rsp + static_cast<int>(offsetof(State, fault_write))], write ? 1u : 0u);
   });
-  // Regions 0..7 from the State's copy; higher ones (maps) in a cold path
-  // over the Context's table.
-  Label& high_region = new_label();
+  // Regions 0..7 inline, on the State's 16-entry tables (see read_end):
+  // one compare of address + size against the region's end; anything else
+  // (an access out of bounds, a region above 7: maps) takes the cold path,
+  // which checks exactly on the Context's table.
+  Label& exact = new_label();
   Label& checked = new_label();
-  const auto table = static_cast<int>(offsetof(State, table));
   lea(rax, ptr[base_reg + off]);
   mov(rdx, rax);
   shr(rdx, 32);
   if (model.gap_size != 0) gapped_stack_access(refused, checked, size, write);
-  cmp(rdx, static_cast<uint32_t>(kTableRegions));
-  jae(high_region);
-  lea(rdx, ptr[rdx + rdx * 2]);
-  mov(eax, eax);
+  and_(edx, static_cast<uint32_t>(kInlineEntries - 1));
   lea(rcx, ptr[rax + size]);
-  cmp(rcx, qword[rsp + rdx * 8 + table + kLimitOffset(write)]);
-  ja(refused);
-  add(rax, qword[rsp + rdx * 8 + table]);
+  cmp(rcx, qword[rsp + rdx * 8 + end_table(write)]);
+  jae(exact);
+  add(rax, qword[rsp + rdx * 8 + static_cast<int>(offsetof(State, host_delta))]);
   L(checked);
-  cold_.push_back([this, &high_region, &checked, &refused, size, write] {
-    L(high_region);
+  cold_.push_back([this, &exact, &checked, &refused, size, write] {
+    L(exact);
+    mov(rdx, rax);
+    shr(rdx, 32);
     cmp(rdx, field(offsetof(State, region_count)));
     jae(refused);
     lea(rdx, ptr[rdx + rdx * 2]);

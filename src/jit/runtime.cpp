@@ -31,6 +31,13 @@ void refresh_regions(State* state, std::span<const vm::RegionBounds> bounds) {
   state->regions = bounds.data();
   state->region_count = bounds.size();
   for (uint64_t i = 0; i < kTableRegions; ++i) state->table[i] = i < bounds.size() ? bounds[i] : vm::RegionBounds{};
+  for (uint64_t i = 0; i < kInlineEntries; ++i) {
+    const bool inline_entry = i < kTableRegions && i < bounds.size();
+    const uint64_t base = vm::region_base(static_cast<uint32_t>(i));
+    state->read_end[i] = inline_entry ? base + bounds[i].read_limit + 1 : 0;
+    state->write_end[i] = inline_entry ? base + bounds[i].write_limit + 1 : 0;
+    state->host_delta[i] = inline_entry ? reinterpret_cast<uint64_t>(bounds[i].host) - base : 0;
+  }
 }
 
 extern "C" uint64_t bpfkit_jit_call_helper(State* state, uint64_t id, uint64_t pc) {

@@ -48,6 +48,12 @@ struct RunFrame;
 // check reads them at a fixed offset from rsp; higher indices take a cold
 // path over the Context's table.
 inline constexpr uint64_t kTableRegions = 8;
+// The inline check's tables (State::read_end and the others) have 16
+// entries, indexed by the region index's low 4 bits: entries 8..15 are
+// empty and send every access to the cold path, which checks exactly. 16
+// rather than 8 so that an address whose +size wraps past 2^64 (region
+// 0xffffffff) lands on an empty entry.
+inline constexpr uint64_t kInlineEntries = 16;
 // The deepest call stack of any dialect (sBPF's 64 frames).
 inline constexpr uint32_t kMaxFrames = 64;
 
@@ -72,6 +78,15 @@ struct State {
   uint64_t stack_delta;                   // host address of a stack byte minus its guest address
   uint64_t syscall_units;                 // sBPF: compute units syscalls charged
   vm::RegionBounds table[kTableRegions];  // regions[0..7]; zero limits past region_count
+  // The inline check: for region i < 8, (i << 32) + limit + 1, so that an
+  // access at guest address a of n bytes (a >> 32 == i) is in bounds when
+  // a + n < the entry; 0 (everything goes to the cold path) for an entry
+  // past region_count or of index 8 or more. An address of another region
+  // whose index has the same low 4 bits is at least 16 << 32 above the
+  // entry and fails the compare as well.
+  uint64_t read_end[kInlineEntries];
+  uint64_t write_end[kInlineEntries];
+  uint64_t host_delta[kInlineEntries];  // host - (i << 32): a + host_delta[i] is the host address
   // Not copied in or out: only guest code uses the frames.
   Frame frames[kMaxFrames];
 };

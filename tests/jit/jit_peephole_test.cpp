@@ -229,6 +229,21 @@ TEST(JitPeephole, RotateNearMissesStayShifts) {
   }
 }
 
+// A checked load or store compares address + size with its region's end
+// once (the index bounds and the limit in one compare); the exact check is
+// in the cold path. Semantics: Jit.InlineCheckRefusesAliasesAndWraps.
+TEST(JitPeephole, RegionCheckIsOneCompare) {
+  for (const char* access : {"ldxdw %r0, [%r1+8]", "stxw [%r1+4], %r0", "ldxb %r0, [%r1-1]"}) {
+    SCOPED_TRACE(access);
+    const std::string code = code_at(assemble(std::string("mov %r0, 0\n") + access + "\nexit\n"), 1);
+    size_t compares = 0, lines = 0;
+    for (size_t at = code.find("cmp"); at != std::string::npos; at = code.find("cmp", at + 1)) ++compares;
+    for (const char c : code) lines += c == '\n';
+    EXPECT_EQ(compares, 1u) << code;
+    EXPECT_LE(lines, 9u) << code;  // lea, mov, shr, and, lea, cmp, jae, add, and the access
+  }
+}
+
 // be16 or le16 right after a 16- or 8-bit load of the same register: the
 // load zero-extended, so no movzx follows the swap.
 TEST(JitPeephole, ByteSwapAfterNarrowLoadSkipsTheZeroExtension) {

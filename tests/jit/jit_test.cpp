@@ -172,5 +172,37 @@ TEST(Jit, AccessesToHighRegionsAreChecked) {
   EXPECT_EQ(jit.instructions, interp.instructions);
 }
 
+// The inline check indexes its 16-entry tables by the region index's low 4
+// bits and compares address + size with the region's end: addresses of
+// other regions with the same low bits, an address whose + size wraps past
+// 2^64, and the last byte of a region each give the interpreter's result
+// (the fault's address and pc too), loads and stores.
+TEST(Jit, InlineCheckRefusesAliasesAndWraps) {
+  std::vector<uint8_t> input(16, 0x5a);
+  const uint64_t input_base = vm::region_base(vm::kInputRegion);
+  const uint64_t addresses[] = {input_base + 8,
+                                input_base + 9,
+                                input_base + 15,
+                                input_base + 16,
+                                input_base + (16ull << 32),
+                                input_base + (32ull << 32),
+                                (8ull + 4) << 32,
+                                UINT64_MAX - 7,
+                                UINT64_MAX - 3,
+                                UINT64_MAX,
+                                0xfffffff4'00000000ull,
+                                vm::region_base(vm::kStackRegion) + 0x1ff,
+                                0,
+                                16ull << 32};
+  for (const uint64_t address : addresses) {
+    for (const char* access : {"ldxdw %r0, [%r1+0]", "ldxb %r0, [%r1+0]", "stxdw [%r1+0], %r1", "stb [%r1+0], 7",
+                               "ldxw %r0, [%r1-4]", "sth [%r1+2], 7"}) {
+      SCOPED_TRACE(std::string(access) + " at " + std::to_string(address));
+      test::expect_same_run(
+          assemble("mov %r0, 1\nlddw %r1, " + std::to_string(address) + "\n" + access + "\nadd %r0, 2\nexit\n"), input);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bpfkit
