@@ -50,6 +50,8 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   sbpf_ = dialect_.family == isa::Family::Sbpf;
   if (sbpf_) callx_targets_.assign(program.size(), nullptr);
   unchecked_at_.assign(program.size(), false);
+  grouped_.assign(program.size(), false);
+  checked_copy_at_.assign(program.size(), nullptr);
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
   blinding_state_ = inputs.harden_seed;
@@ -297,6 +299,8 @@ void Compiler::emit_block(const Block& block) {
   // sBPF's callx may enter between any two instructions: no folding there.
   fold_start_ = block.start;
   fold_limit_ = entered_inside_ ? 0 : block.end;
+  merge_checks_ = !sbpf_;
+  if (merge_checks_) plan_check_groups(block);
   uint32_t index = 0;
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
     pc_ = pc;
@@ -316,6 +320,7 @@ void Compiler::emit_block(const Block& block) {
     }
   }
   fold_limit_ = 0;
+  merge_checks_ = false;
   // The budget runs out inside this block: undo the subtraction and run the
   // block counting one instruction at a time (a block of one fails at once).
   cold_.push_back([this, &short_of_budget, block] {
@@ -355,6 +360,7 @@ void Compiler::emit_metered_block(const Block& block) {
     pc_ = pc;
     correction_ = 0;
     if (entered_inside_) L(metered_at_[pc]);
+    if (checked_copy_at_[pc] != nullptr) L(*checked_copy_at_[pc]);  // a merged check failed there
     mov(eax, pc);  // for the shared budget stub (rax is scratch: no instruction reads it on entry)
     dec(kMeter);
     jz(budget_out_);

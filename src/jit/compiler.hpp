@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "code.hpp"
@@ -109,8 +110,35 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_shift(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot);
   // lower_memory.cpp
-  void access(int base, int16_t off, unsigned size, bool write);  // host address in rax
-  bool proof_holds() const;
+  // The host address: rax, or rax plus a base register and offset.
+  Xbyak::RegExp access(int base, int16_t off, unsigned size, bool write);
+  bool proof_holds() const { return proof_holds_at(pc_); }
+  bool proof_holds_at(uint32_t pc) const;
+  // Whether the access at `pc` (base register, offset, size) needs no check.
+  bool in_frame(uint32_t pc, int base, int16_t off, unsigned size) const;
+  // Merged checks (Linux, hot copies only): accesses of a block through one
+  // base register that nothing writes between them, and no call: the first
+  // checks the group's whole range once and leaves the host delta in the
+  // State (check_delta); the others only add it. When the whole range is not
+  // in one region, the rest of the block runs as its metered copy, which
+  // checks each access (so a fault stays at its pc, with its address and
+  // count).
+  struct CheckedRange {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;  // offsets from the base: [lo, hi)
+    bool empty() const { return lo >= hi; }
+  };
+  struct CheckGroup {
+    int base = 0;
+    CheckedRange read, write;
+  };
+  void plan_check_groups(const Block& block);
+  Xbyak::RegExp merged_check(const CheckGroup& group, int16_t off);
+  Xbyak::RegExp grouped_access(int base, int16_t off);
+  void region_index_of_rax();
+  bool merge_checks_ = false;                          // emitting a hot copy (Linux)
+  std::unordered_map<uint32_t, CheckGroup> group_at_;  // by pc of a group's first access
+  std::vector<bool> grouped_;                          // by pc: a later access of a group
+  std::vector<Label*> checked_copy_at_;         // by pc: the metered copy's label there
   void gapped_stack_access(Label& refused, Label& checked, unsigned size, bool write);
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);

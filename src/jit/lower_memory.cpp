@@ -2,7 +2,10 @@
 // address + size against the region's end), the exact check and the fault
 // with the interpreter's address and size in cold stubs; loads, stores,
 // lock-prefixed atomics, lddw and the legacy packet loads.
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <optional>
 
 #include "compiler.hpp"
 
@@ -37,10 +40,10 @@ Xbyak::Reg sized(const Xbyak::Reg64& reg, unsigned bits) {
 
 // Whether the verifier's proof for the access at pc_ holds for the VM's
 // memory exactly, so that the interpreter's check cannot fail there.
-bool Compiler::proof_holds() const {
+bool Compiler::proof_holds_at(uint32_t pc) const {
   if (sbpf_ || inputs_.proven.empty()) return false;
   const isa::FrameModel model = isa::frame_model(dialect_);
-  switch (inputs_.proven[pc_]) {
+  switch (inputs_.proven[pc]) {
     // Each Linux frame is frame_size bytes of one stack region, r10 at its
     // top moving by whole frames (a call the depth limit refuses faults
     // before its frame is used): a frame of at least the verifier's 512
@@ -70,23 +73,167 @@ bool Compiler::proof_holds() const {
   return false;
 }
 
-// rax = the host address of [base + off, + size), or a jump to the fault.
-void Compiler::access(int base, int16_t off, unsigned size, bool write) {
+// r10 + off with -frame_size <= off and off + size <= 0 stays inside the
+// stack at every call depth (r10 moves only by whole frames, and the depth
+// limit keeps it inside): no check, as the interpreter cannot fault.
+bool Compiler::in_frame(uint32_t pc, int base, int16_t off, unsigned size) const {
+  const isa::FrameModel model = isa::frame_model(dialect_);
+  const bool constant_offset = base == isa::kFramePointer && !sbpf_ && !r10_written_ && model.call_fp_step <= 0 &&
+                               static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) &&
+                               off + static_cast<int>(size) <= 0;
+  return constant_offset || (proof_holds_at(pc) && inputs_.proven[pc] == isa::ProvenAccess::Stack);
+}
+
+namespace {
+
+// The register a load, store or atomic addresses through, its offset and
+// size, and whether it writes; nullopt for anything else.
+struct AccessShape {
+  int base;
+  int16_t off;
+  unsigned size;
+  bool write;
+};
+
+std::optional<AccessShape> access_shape(const isa::Semantics& sem, const isa::Slot& slot) {
+  switch (sem.operation) {
+    case Operation::Load:
+    case Operation::LoadSx: return AccessShape{slot.src(), slot.off, sem.width / 8u, false};
+    case Operation::Store:
+    case Operation::AtomicAdd:
+    case Operation::AtomicOr:
+    case Operation::AtomicAnd:
+    case Operation::AtomicXor:
+    case Operation::AtomicXchg:
+    case Operation::AtomicCmpxchg: return AccessShape{slot.dst(), slot.off, sem.width / 8u, true};
+    default: return std::nullopt;
+  }
+}
+
+// Whether the instruction may change the region table (a runtime call) or
+// leave the block's straight line: no group spans it.
+bool ends_check_groups(isa::Operation operation) {
+  switch (operation) {
+    case Operation::Call:
+    case Operation::CallLocal:
+    case Operation::CallKfunc:
+    case Operation::Callx:
+    case Operation::LoadPacket:
+    case Operation::MayGoto:
+    case Operation::Exit: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+// Groups the block's checked accesses by base register (see CheckGroup):
+// a group closes where its base is written or at a runtime call; one of a
+// single access stays an ordinary check.
+void Compiler::plan_check_groups(const Block& block) {
+  struct Open {
+    uint32_t first = 0;
+    size_t members = 0;
+    CheckGroup group;
+    std::vector<uint32_t> later;
+  };
+  std::array<std::optional<Open>, isa::kRegisterCount> open;
+  auto close = [&](int reg) {
+    if (open[reg] && open[reg]->members > 1) {
+      group_at_.emplace(open[reg]->first, open[reg]->group);
+      for (const uint32_t pc : open[reg]->later) grouped_[pc] = true;
+    }
+    open[reg].reset();
+  };
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) {
+    const isa::Op op = *program_.ops[pc];
+    const isa::Slot& slot = program_.slots[pc];
+    const isa::Semantics sem = isa::semantics(op, dialect_);
+    // A context load that may read a packet pointer calls the runtime.
+    const bool packet_pointer = op == isa::Op::ldxw && inputs_.has_packet;
+    if (ends_check_groups(sem.operation) || packet_pointer) {
+      for (int reg = 0; reg < isa::kRegisterCount; ++reg) close(reg);
+      continue;
+    }
+    if (const auto shape = access_shape(sem, slot);
+        shape && !in_frame(pc, shape->base, shape->off, shape->size) && !proof_holds_at(pc)) {
+      std::optional<Open>& group = open[shape->base];
+      if (!group) group = Open{pc, 0, CheckGroup{shape->base, {}, {}}, {}};
+      CheckedRange& range = shape->write ? group->group.write : group->group.read;
+      range.lo = std::min<int64_t>(range.lo, shape->off);
+      range.hi = std::max<int64_t>(range.hi, shape->off + static_cast<int64_t>(shape->size));
+      if (group->members++ > 0) group->later.push_back(pc);
+    }
+    const isa::RegSet written = isa::regs_written(op, slot, dialect_);
+    for (int reg = 0; reg < isa::kRegisterCount; ++reg)
+      if (written.contains(reg)) close(reg);
+  }
+  for (int reg = 0; reg < isa::kRegisterCount; ++reg) close(reg);
+}
+
+// rdx = the low 4 bits of rax's region index (the inline tables' entry).
+void Compiler::region_index_of_rax() {
+  if (bmi2_) {
+    rorx(rdx, rax, 32);
+  } else {
+    mov(rdx, rax);
+    shr(rdx, 32);
+  }
+  and_(edx, static_cast<uint32_t>(kInlineEntries - 1));
+}
+
+// The first access of a group: base + each range in one region (one compare
+// per kind of access), else the rest of the block as its metered copy,
+// which checks each access. The host address of base + off: rax + base + off.
+Xbyak::RegExp Compiler::merged_check(const CheckGroup& group, int16_t off) {
+  const Xbyak::Reg64& base_reg = kBpfRegisters[group.base];
+  Label& one_by_one = new_label();
+  Label*& copy = checked_copy_at_[pc_];
+  if (copy == nullptr) copy = &new_label();
+  const int64_t lo = std::min(group.read.lo, group.write.lo);
+  lea(rax, ptr[base_reg + static_cast<int32_t>(lo)]);
+  region_index_of_rax();
+  for (const bool write : {false, true}) {
+    const CheckedRange& range = write ? group.write : group.read;
+    if (range.empty()) continue;
+    lea(rcx, ptr[base_reg + static_cast<int32_t>(range.hi)]);
+    cmp(rcx, qword[rsp + rdx * 8 + end_table(write)]);
+    jae(one_by_one);
+  }
+  mov(rax, qword[rsp + rdx * 8 + static_cast<int>(offsetof(State, host_delta))]);
+  mov(qword[rsp + static_cast<int>(offsetof(State, check_delta) + 8 * group.base)], rax);
+  const uint32_t rest = correction_ + 1;  // this instruction and those after it in the block
+  cold_.push_back([this, &one_by_one, copy, rest] {
+    L(one_by_one);
+    add(kMeter, rest);
+    jmp(*copy);
+  });
+  return rax + base_reg + off;
+}
+
+// A later access of a group: the first one's check covers it.
+Xbyak::RegExp Compiler::grouped_access(int base, int16_t off) {
+  mov(rax, qword[rsp + static_cast<int>(offsetof(State, check_delta) + 8 * base)]);
+  return rax + kBpfRegisters[base] + off;
+}
+
+// The host address of [base + off, + size) (in rax, or rax plus the base
+// register and offset), or a jump to the fault.
+Xbyak::RegExp Compiler::access(int base, int16_t off, unsigned size, bool write) {
   const isa::FrameModel model = isa::frame_model(dialect_);
   const Xbyak::Reg64& base_reg = kBpfRegisters[base];
   const bool proven = proof_holds();
-  // r10 + off with -frame_size <= off and off + size <= 0 stays inside the
-  // stack at every call depth (r10 moves only by whole frames, and the
-  // depth limit keeps it inside): no check, as the interpreter cannot fault.
-  const bool in_frame = base == isa::kFramePointer && !sbpf_ && !r10_written_ && model.call_fp_step <= 0 &&
-                        static_cast<int64_t>(off) >= -static_cast<int64_t>(model.frame_size) &&
-                        off + static_cast<int>(size) <= 0;
-  if (in_frame || (proven && inputs_.proven[pc_] == isa::ProvenAccess::Stack)) {
+  if (const auto group = group_at_.find(pc_); merge_checks_ && group != group_at_.end()) {
+    return merged_check(group->second, off);
+  }
+  if (merge_checks_ && grouped_[pc_]) {
+    return grouped_access(base, off);
+  }
+  if (in_frame(pc_, base, off, size)) {
     unchecked_stack_ = true;
     unchecked_at_[pc_] = true;
     mov(rax, field(offsetof(State, stack_delta)));
-    lea(rax, ptr[rax + base_reg + off]);
-    return;
+    return rax + base_reg + off;
   }
   if (proven) {  // only the translation to the host address remains
     unchecked_at_[pc_] = true;
@@ -98,7 +245,7 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     mov(rcx, field(offsetof(State, regions)));  // the Context's live table: a helper may have moved it
     mov(eax, eax);
     add(rax, qword[rcx + rdx * 8]);
-    return;
+    return rax;
   }
   Label& refused = fault(Stop::Access, [this, &base_reg, off, size, write] {
     lea(rax, ptr[base_reg + off]);
@@ -113,10 +260,14 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
   Label& exact = new_label();
   Label& checked = new_label();
   lea(rax, ptr[base_reg + off]);
-  mov(rdx, rax);
-  shr(rdx, 32);
-  if (model.gap_size != 0) gapped_stack_access(refused, checked, size, write);
-  and_(edx, static_cast<uint32_t>(kInlineEntries - 1));
+  if (model.gap_size != 0) {
+    mov(rdx, rax);
+    shr(rdx, 32);
+    gapped_stack_access(refused, checked, size, write);
+    and_(edx, static_cast<uint32_t>(kInlineEntries - 1));
+  } else {
+    region_index_of_rax();
+  }
   lea(rcx, ptr[rax + size]);
   cmp(rcx, qword[rsp + rdx * 8 + end_table(write)]);
   jae(exact);
@@ -138,6 +289,7 @@ void Compiler::access(int base, int16_t off, unsigned size, bool write) {
     add(rax, qword[rcx]);
     jmp(checked);
   });
+  return rax;
 }
 
 // sBPF v0's stack (isa::gapped_stack_offset): odd frame-sized pages are
@@ -185,49 +337,48 @@ void Compiler::lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot
       jnz(*ordinary_done);
     }
   }
-  access(slot.src(), slot.off, sem.width / 8, false);
+  const Xbyak::RegExp host = access(slot.src(), slot.off, sem.width / 8, false);
   if (sem.operation == Operation::LoadSx) {
     switch (sem.width) {
-      case 8: movsx(dst, byte[rax]); break;
-      case 16: movsx(dst, word[rax]); break;
-      default: movsxd(dst, dword[rax]); break;
+      case 8: movsx(dst, byte[host]); break;
+      case 16: movsx(dst, word[host]); break;
+      default: movsxd(dst, dword[host]); break;
     }
   } else {
     switch (sem.width) {
-      case 8: movzx(dst.cvt32(), byte[rax]); break;
-      case 16: movzx(dst.cvt32(), word[rax]); break;
-      case 32: mov(dst.cvt32(), dword[rax]); break;
-      default: mov(dst, qword[rax]); break;
+      case 8: movzx(dst.cvt32(), byte[host]); break;
+      case 16: movzx(dst.cvt32(), word[host]); break;
+      case 32: mov(dst.cvt32(), dword[host]); break;
+      default: mov(dst, qword[host]); break;
     }
   }
   if (ordinary_done) L(*ordinary_done);
 }
 
 void Compiler::lower_store(const isa::Semantics& sem, const isa::Slot& slot) {
-  access(slot.dst(), slot.off, sem.width / 8, true);
+  const Xbyak::RegExp host = access(slot.dst(), slot.off, sem.width / 8, true);
   const Xbyak::AddressFrame& frame = sem.width == 8 ? byte : sem.width == 16 ? word : sem.width == 32 ? dword : qword;
-  if (sem.source == Source::Imm && inputs_.harden) {  // rax holds the address
+  if (sem.source == Source::Imm && inputs_.harden) {  // rax (with the base) holds the address
     load_immediate(sem.width == 64 ? Xbyak::Reg(rcx) : Xbyak::Reg(ecx), slot.imm);
-    mov(frame[rax], sized(rcx, sem.width));
+    mov(frame[host], sized(rcx, sem.width));
     return;
   }
   if (sem.source == Source::Imm) {
     const int32_t k = slot.imm;
     switch (sem.width) {
-      case 8: mov(frame[rax], static_cast<uint8_t>(k)); break;
-      case 16: mov(frame[rax], static_cast<uint16_t>(k)); break;
-      case 32: mov(frame[rax], static_cast<uint32_t>(k)); break;
-      default: mov(frame[rax], static_cast<uint64_t>(static_cast<int64_t>(k))); break;  // sign-extended imm32
+      case 8: mov(frame[host], static_cast<uint8_t>(k)); break;
+      case 16: mov(frame[host], static_cast<uint16_t>(k)); break;
+      case 32: mov(frame[host], static_cast<uint32_t>(k)); break;
+      default: mov(frame[host], static_cast<uint64_t>(static_cast<int64_t>(k))); break;  // sign-extended imm32
     }
     return;
   }
-  mov(frame[rax], sized(kBpfRegisters[slot.src()], sem.width));
+  mov(frame[host], sized(kBpfRegisters[slot.src()], sem.width));
 }
 
 // The host address moves to rcx: cmpxchg wants rax.
 void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
-  access(slot.dst(), slot.off, sem.width / 8, true);
-  mov(rcx, rax);
+  lea(rcx, ptr[access(slot.dst(), slot.off, sem.width / 8, true)]);
   const bool wide = sem.width == 64;
   const Xbyak::AddressFrame& frame = wide ? qword : dword;
   const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];

@@ -87,8 +87,11 @@ struct State {
   uint64_t read_end[kInlineEntries];
   uint64_t write_end[kInlineEntries];
   uint64_t host_delta[kInlineEntries];  // host - (i << 32): a + host_delta[i] is the host address
-  // Not copied in or out: only guest code uses the frames.
+  // Not copied in or out: only guest code uses the frames and check_delta.
   Frame frames[kMaxFrames];
+  // Merged checks: by base register, host - (region << 32) of the region the
+  // group's first access checked, for the later accesses of its block.
+  uint64_t check_delta[isa::kRegisterCount];
 };
 // The part the prologue copies in and the epilogue copies back.
 inline constexpr size_t kSharedQwords = offsetof(State, frames) / 8;

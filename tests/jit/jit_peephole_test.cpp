@@ -244,6 +244,19 @@ TEST(JitPeephole, RegionCheckIsOneCompare) {
   }
 }
 
+// Accesses of a block through one base register: the first checks the
+// whole range, the others have no compare. A write to the base between
+// them keeps the second's own check. Faults: Jit.MergedChecksFaultAtTheFaultingAccess.
+TEST(JitPeephole, AccessesThroughOneBaseShareOneCheck) {
+  const isa::Program merged =
+      assemble("mov %r0, 0\nldxdw %r2, [%r1+8]\nadd %r0, %r2\nldxw %r3, [%r1-4]\nstxb [%r1+40], %r3\nexit\n");
+  EXPECT_NE(code_at(merged, 1).find("cmp"), std::string::npos) << code_at(merged, 1);
+  for (const uint32_t pc : {3u, 4u})
+    EXPECT_EQ(code_at(merged, pc).find("cmp"), std::string::npos) << code_at(merged, pc);
+  const isa::Program split = assemble("mov %r0, 0\nldxdw %r2, [%r1+8]\nadd %r1, 8\nldxw %r3, [%r1-4]\nexit\n");
+  EXPECT_NE(code_at(split, 3).find("cmp"), std::string::npos) << code_at(split, 3);
+}
+
 // be16 or le16 right after a 16- or 8-bit load of the same register: the
 // load zero-extended, so no movzx follows the swap.
 TEST(JitPeephole, ByteSwapAfterNarrowLoadSkipsTheZeroExtension) {

@@ -204,5 +204,44 @@ TEST(Jit, InlineCheckRefusesAliasesAndWraps) {
   }
 }
 
+// Merged checks: the accesses of a block through one base register share
+// one check of their whole range. Wherever one of them faults (the first,
+// a later one, a store after loads, below the region, past its end), the
+// run stops at that access's pc with its address and the interpreter's
+// count and registers, at every budget; a write to the base register or a
+// helper call between two accesses splits the group.
+TEST(Jit, MergedChecksFaultAtTheFaultingAccess) {
+  std::vector<uint8_t> input(32, 0x5a);
+  const char* const kBodies[] = {
+      "ldxdw %r2, [%r1+0]\nadd %r0, 2\nldxdw %r3, [%r1+8]\nadd %r0, 3\nstxdw [%r1+16], %r0\nadd %r0, 4\n",
+      "ldxdw %r2, [%r1+8]\nadd %r0, 2\nldxdw %r3, [%r1-8]\nadd %r0, 3\nldxb %r4, [%r1+31]\nadd %r0, 4\n",
+      "stxdw [%r1+24], %r0\nadd %r0, 2\nldxw %r3, [%r1+28]\nadd %r0, 3\nstxb [%r1+0], %r3\n",
+      "ldxdw %r2, [%r1+0]\nadd %r1, 8\nldxdw %r3, [%r1+16]\nadd %r0, 3\nldxdw %r4, [%r1+24]\n",
+      "ldxdw %r2, [%r1+0]\nldxdw %r6, [%r7+0]\nadd %r0, 3\nldxdw %r4, [%r1+24]\n",
+      "ldxdw %r2, [%r1+0]\nmov %r6, %r1\ncall 5\nldxdw %r4, [%r1+24]\nadd %r0, %r4\n",
+      "ldxdw %r2, [%r1+0]\nstdw [%r1+8], 9\nlock add [%r1+16], %r0\nldxdw %r4, [%r1+24]\nadd %r0, %r4\n",
+  };
+  const uint64_t input_base = vm::region_base(vm::kInputRegion);
+  // r1 at the input's start, inside it, near its end, past it, below it.
+  for (const uint64_t start : {input_base, input_base + 8, input_base + 16, input_base + 24, input_base + 32,
+                               input_base - 8, input_base + (uint64_t{16} << 32), UINT64_MAX - 8}) {
+    for (const char* body : kBodies) {
+      SCOPED_TRACE(std::string(body) + " from r1 = " + std::to_string(start));
+      const std::string text = "mov %r0, 1\nlddw %r1, " + std::to_string(start) + "\nlddw %r7, " +
+                               std::to_string(input_base + 4) + "\n" + body + "exit\n";
+      const isa::Program program = assemble(text);
+      test::expect_same_run(program, input);
+      for (uint64_t budget = 1; budget <= 12; ++budget) test::expect_same_run(program, input, budget);
+      test::expect_same_run(program, input, std::nullopt, {.harden = true});
+    }
+  }
+  // In a loop: the group of each iteration checked again, the last faulting.
+  const isa::Program loop = assemble(
+      "mov %r0, 0\nmov %r2, 0\nloop:\nldxdw %r3, [%r1+0]\nadd %r0, %r3\nldxdw %r3, [%r1+8]\nxor %r0, %r3\n"
+      "stxdw [%r1+4], %r0\nadd %r1, 4\nadd %r2, 1\njlt %r2, 100, loop\nexit\n");
+  test::expect_same_run(loop, input);
+  for (uint64_t budget = 1; budget <= 60; ++budget) test::expect_same_run(loop, input, budget);
+}
+
 }  // namespace
 }  // namespace bpfkit
