@@ -461,6 +461,7 @@ Expected<void> Compiler::compile() {
     mid_entry_ = std::vector<Label>(program_.size());
   }
   find_blocks();
+  guess_regions();
   emit_prologue();
   for (const Block& block : blocks_) emit_block(block);
   // The cell after the last slot: running into it is a fault, counted.

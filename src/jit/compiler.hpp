@@ -132,13 +132,21 @@ class Compiler : public Xbyak::CodeGenerator {
     CheckedRange read, write;
   };
   void plan_check_groups(const Block& block);
+  // region_guess.cpp: guess_at_[pc], the region (1..7) an access's base
+  // register most likely points into, else 0xff.
+  void guess_regions();
+  std::vector<uint8_t> guess_at_;
+  // The check when the guess holds: one subtraction and one compare
+  // against the guessed region; else the exact check in the cold path.
+  Xbyak::RegExp guessed_access(int base, int16_t off, unsigned size, bool write, Label& refused);
+  void exact_check(Label& refused, unsigned size, bool write);
   Xbyak::RegExp merged_check(const CheckGroup& group, int16_t off);
   Xbyak::RegExp grouped_access(int base, int16_t off);
   void region_index_of_rax();
   bool merge_checks_ = false;                          // emitting a hot copy (Linux)
   std::unordered_map<uint32_t, CheckGroup> group_at_;  // by pc of a group's first access
   std::vector<bool> grouped_;                          // by pc: a later access of a group
-  std::vector<Label*> checked_copy_at_;         // by pc: the metered copy's label there
+  std::vector<Label*> checked_copy_at_;                // by pc: the metered copy's label there
   void gapped_stack_access(Label& refused, Label& checked, unsigned size, bool write);
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);

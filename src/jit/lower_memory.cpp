@@ -4,6 +4,7 @@
 // lock-prefixed atomics, lddw and the legacy packet loads.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <optional>
 
@@ -257,6 +258,7 @@ Xbyak::RegExp Compiler::access(int base, int16_t off, unsigned size, bool write)
   // one compare of address + size against the region's end; anything else
   // (an access out of bounds, a region above 7: maps) takes the cold path,
   // which checks exactly on the Context's table.
+  if (model.gap_size == 0 && guess_at_[pc_] < kTableRegions) return guessed_access(base, off, size, write, refused);
   Label& exact = new_label();
   Label& checked = new_label();
   lea(rax, ptr[base_reg + off]);
@@ -275,21 +277,55 @@ Xbyak::RegExp Compiler::access(int base, int16_t off, unsigned size, bool write)
   L(checked);
   cold_.push_back([this, &exact, &checked, &refused, size, write] {
     L(exact);
-    mov(rdx, rax);
-    shr(rdx, 32);
-    cmp(rdx, field(offsetof(State, region_count)));
-    jae(refused);
-    lea(rdx, ptr[rdx + rdx * 2]);
-    mov(rcx, field(offsetof(State, regions)));
-    lea(rcx, ptr[rcx + rdx * 8]);
-    mov(eax, eax);
-    lea(rdx, ptr[rax + size]);
-    cmp(rdx, qword[rcx + kLimitOffset(write)]);
-    ja(refused);
-    add(rax, qword[rcx]);
+    exact_check(refused, size, write);
     jmp(checked);
   });
   return rax;
+}
+
+// MemoryMap::translate on the Context's table: rax = the guest address on
+// entry, its host address after, or a jump to `refused`.
+void Compiler::exact_check(Label& refused, unsigned size, bool write) {
+  mov(rdx, rax);
+  shr(rdx, 32);
+  cmp(rdx, field(offsetof(State, region_count)));
+  jae(refused);
+  lea(rdx, ptr[rdx + rdx * 2]);
+  mov(rcx, field(offsetof(State, regions)));
+  lea(rcx, ptr[rcx + rdx * 8]);
+  mov(eax, eax);
+  lea(rdx, ptr[rax + size]);
+  cmp(rdx, qword[rcx + kLimitOffset(write)]);
+  ja(refused);
+  add(rax, qword[rcx]);
+}
+
+// An access whose base register guess_regions() guessed in region i:
+// base + off - (i << 32) below the region's limit - size + 1 (an address
+// of another region is at least 2^32 away, or below: it wraps past 2^64).
+// The host address is then rax (host - (i << 32)) + base + off; the cold
+// path's exact check leaves the same form.
+Xbyak::RegExp Compiler::guessed_access(int base, int16_t off, unsigned size, bool write, Label& refused) {
+  const uint8_t region = guess_at_[pc_];
+  const Xbyak::Reg64& base_reg = kBpfRegisters[base];
+  Label& exact = new_label();
+  Label& checked = new_label();
+  const auto end_index = (static_cast<size_t>(write) * 4 + static_cast<size_t>(std::countr_zero(size))) * kTableRegions;
+  lea(rcx, ptr[base_reg + off]);
+  sub(rcx, qword[rsp + static_cast<int>(offsetof(State, region_start) + 8 * region)]);
+  cmp(rcx, qword[rsp + static_cast<int>(offsetof(State, guess_end) + 8 * (end_index + region))]);
+  jae(exact);
+  mov(rax, qword[rsp + static_cast<int>(offsetof(State, host_delta) + 8 * region)]);
+  L(checked);
+  cold_.push_back([this, &exact, &checked, &refused, &base_reg, off, size, write] {
+    L(exact);
+    lea(rax, ptr[base_reg + off]);
+    exact_check(refused, size, write);
+    lea(rcx, ptr[base_reg + off]);
+    sub(rax, rcx);
+    jmp(checked);
+  });
+  return rax + base_reg + off;
 }
 
 // sBPF v0's stack (isa::gapped_stack_offset): odd frame-sized pages are

@@ -38,6 +38,16 @@ void refresh_regions(State* state, std::span<const vm::RegionBounds> bounds) {
     state->write_end[i] = inline_entry ? base + bounds[i].write_limit + 1 : 0;
     state->host_delta[i] = inline_entry ? reinterpret_cast<uint64_t>(bounds[i].host) - base : 0;
   }
+  for (uint64_t i = 0; i < kTableRegions; ++i) {
+    state->region_start[i] = vm::region_base(static_cast<uint32_t>(i));
+    for (const bool write : {false, true}) {
+      const uint64_t limit = i >= bounds.size() ? 0 : write ? bounds[i].write_limit : bounds[i].read_limit;
+      for (unsigned log_size = 0; log_size < 4; ++log_size) {
+        const uint64_t size = uint64_t{1} << log_size;
+        state->guess_end[write][log_size][i] = limit >= size ? limit - size + 1 : 0;
+      }
+    }
+  }
 }
 
 extern "C" uint64_t bpfkit_jit_call_helper(State* state, uint64_t id, uint64_t pc) {

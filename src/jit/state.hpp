@@ -87,6 +87,11 @@ struct State {
   uint64_t read_end[kInlineEntries];
   uint64_t write_end[kInlineEntries];
   uint64_t host_delta[kInlineEntries];  // host - (i << 32): a + host_delta[i] is the host address
+  // The check of an access whose region the code guessed (i < 8): a - (i << 32)
+  // below guess_end[write][log2 size][i], which is limit - size + 1 (0 when
+  // the limit is below the size, or past region_count: every access fails).
+  uint64_t region_start[kTableRegions];  // i << 32
+  uint64_t guess_end[2][4][kTableRegions];
   // Not copied in or out: only guest code uses the frames and check_delta.
   Frame frames[kMaxFrames];
   // Merged checks: by base register, host - (region << 32) of the region the

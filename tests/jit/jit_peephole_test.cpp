@@ -257,6 +257,22 @@ TEST(JitPeephole, AccessesThroughOneBaseShareOneCheck) {
   EXPECT_NE(code_at(split, 3).find("cmp"), std::string::npos) << code_at(split, 3);
 }
 
+// An access through a register the code shows to point into the input
+// (r1 at entry, moved, added to, spilled and reloaded) is checked against
+// that region alone: a subtraction and a compare at fixed offsets, no
+// region index. One through a register loaded from memory keeps the
+// indexed check. Semantics: Jit.GuessedRegionChecksAreExact.
+TEST(JitPeephole, AccessThroughAGuessedRegionSkipsTheRegionIndex) {
+  const isa::Program guessed = assemble(
+      "mov %r2, %r1\nadd %r2, 8\nstxdw [%r10-16], %r2\nmov %r2, 0\nldxdw %r3, [%r10-16]\n"
+      "ldxb %r0, [%r3+1]\nexit\n");
+  const std::string code = code_at(guessed, 5);
+  EXPECT_NE(code.find("sub"), std::string::npos) << code;
+  EXPECT_EQ(code.find("rdx"), std::string::npos) << code;
+  const isa::Program unknown = assemble("ldxdw %r3, [%r1+0]\nldxb %r0, [%r3+1]\nexit\n");
+  EXPECT_NE(code_at(unknown, 1).find("rdx*8"), std::string::npos) << code_at(unknown, 1);
+}
+
 // be16 or le16 right after a 16- or 8-bit load of the same register: the
 // load zero-extended, so no movzx follows the swap.
 TEST(JitPeephole, ByteSwapAfterNarrowLoadSkipsTheZeroExtension) {

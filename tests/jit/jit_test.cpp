@@ -243,5 +243,45 @@ TEST(Jit, MergedChecksFaultAtTheFaultingAccess) {
   for (uint64_t budget = 1; budget <= 60; ++budget) test::expect_same_run(loop, input, budget);
 }
 
+// Guessed regions (r1 the input at entry, r10 the stack, kept through
+// moves, additions and 8-byte spills): the access is checked against the
+// guessed region alone, anything else goes to the exact path. Right and
+// wrong guesses give the interpreter's result: the region's boundaries for
+// each size, an address just below the region (wrapping the subtraction),
+// the next region, an input shorter than the access, and a pointer the
+// guess takes for the input that points into the stack (a spill slot
+// overwritten through another register) or into another region.
+TEST(Jit, GuessedRegionChecksAreExact) {
+  const char* const kAccesses[] = {"ldxdw %r0, [%r1OFF]", "ldxw %r0, [%r1OFF]",  "ldxh %r0, [%r1OFF]",
+                                   "ldxb %r0, [%r1OFF]",  "stxdw [%r1OFF], %r1", "stb [%r1OFF], 7"};
+  for (const size_t input_size : {size_t{16}, size_t{4}, size_t{0}}) {
+    std::vector<uint8_t> input(input_size, 0x5a);
+    for (const char* pattern : kAccesses) {
+      for (const int off : {-8, -1, 0, 1, 8, 9, 12, 14, 15, 16}) {
+        std::string access = pattern;
+        access.replace(access.find("OFF"), 3, (off < 0 ? "" : "+") + std::to_string(off));
+        SCOPED_TRACE(access + " with " + std::to_string(input_size) + " bytes");
+        test::expect_same_run(assemble("mov %r0, 1\n" + access + "\nadd %r0, 2\nexit\n"), input);
+        // The guess survives a spill and a reload.
+        test::expect_same_run(assemble("stxdw [%r10-8], %r1\nmov %r1, 0\nldxdw %r1, [%r10-8]\n" + access + "\nexit\n"),
+                              input);
+        // A pointer guessed in the input that is one region up.
+        test::expect_same_run(assemble("lddw %r2, 0x100000000\nadd %r1, %r2\n" + access + "\nexit\n"), input);
+      }
+    }
+  }
+  std::vector<uint8_t> input(16, 0x5a);
+  // The spill slot overwritten with a stack pointer through r2: the guess
+  // (input) is wrong, the access (alone in its block: no merged check)
+  // writes the stack.
+  test::expect_same_run(assemble("stxdw [%r10-8], %r1\nmov %r2, %r10\nmov %r3, %r10\nadd %r3, -64\n"
+                                 "stxdw [%r2-8], %r3\nldxdw %r1, [%r10-8]\nstdw [%r1+8], 77\n"
+                                 "ldxdw %r0, [%r10-56]\nexit\n"),
+                        input);
+  // Just below the input region: the subtraction wraps, the access faults.
+  test::expect_same_run(assemble("sub %r1, 1\nldxb %r0, [%r1+0]\nexit\n"), input);
+  test::expect_same_run(assemble("ldxdw %r0, [%r1-4]\nexit\n"), input);
+}
+
 }  // namespace
 }  // namespace bpfkit
