@@ -225,8 +225,13 @@ int main(int argc, char** argv) {
       for (int attempt = 1; linear && attempt < kLinearAttempts && first_per_slot != 0 &&
                             seconds / static_cast<double>(program->size()) > kLinearLimit * first_per_slot;
            ++attempt) {
+        std::printf("%-9s %9zu %11.3f %9.3f %11.2fx (over the limit: measured again)\n", shape, program->size(),
+                    seconds * 1e3, seconds / static_cast<double>(program->size()) * 1e6,
+                    seconds / static_cast<double>(program->size()) / first_per_slot);
         auto first = isa::decode(generate(shape, sizes.front()));
         first_per_slot = compile_seconds(*first, repeat) / static_cast<double>(first->size());
+        std::printf("%-9s %9zu %11.3f %9.3f %11.2fx\n", shape, first->size(), first_per_slot * first->size() * 1e3,
+                    first_per_slot * 1e6, 1.0);
         seconds = compile_seconds(*program, repeat);
       }
       const double per_slot = seconds / static_cast<double>(program->size());
