@@ -265,6 +265,31 @@ TEST(CodegenSize, ZeroExtendedConstantsTakeOneSlot) {
   EXPECT_EQ(generated.size(), original.size()) << listing(generated);
 }
 
+// r6 reaches `join` unchanged from the first test (a phi input already in
+// the phi's register): that copy writes nothing, so it does not stop r3's
+// constant from going before the test (xdp_parse.o's r3 and r6).
+TEST(CodegenSize, ACopyOfARegisterToItselfDoesNotKeepEdgeCopiesOnTheEdge) {
+  const isa::Program original = assemble(R"(
+    r6 = r1
+    r6 *= 3
+    w3 = 0
+    if r1 != 129 goto join
+    r6 += 1
+    w3 = 65536
+    if r2 != 129 goto join
+    w3 = 131072
+    r3 += r1
+  join:
+    w0 = w3
+    w0 |= w6
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+  for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{1, 0}, {129, 0}, {129, 129}})
+    EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2;
+}
+
 // The program copies r1 to r6 only after its first test: the argument
 // stays in r1 and the copy becomes the loop's own. Moving it at the entry
 // to the register its uses read (r3) cost a copy more than the original.

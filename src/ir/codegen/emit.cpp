@@ -382,8 +382,9 @@ class Emitter {
   // Whether the phi copies of b's edge k may run before b's branch, on
   // both ways out (as clang sets r0 before a test whose taken side returns
   // it): each copy writes a register, none the branch reads, none holding a
-  // value the other way needs (live into its block or read by its copies),
-  // and the copies form no cycle. One edge a block at most: two edges'
+  // value the other way needs (live into its block or read by its copies;
+  // a copy of a register to itself writes nothing), and the copies form no
+  // cycle. One edge a block at most: two edges'
   // copies could write the same register.
   bool can_hoist_before_branch(uint32_t b, size_t k, const std::vector<Move>& copies) const {
     const MBlock& block = fn_.blocks[b];
@@ -398,6 +399,7 @@ class Emitter {
       if (!m.from_constant && m.src.is_reg()) needed |= bit(static_cast<unsigned>(m.src.index));
     needed |= other_busy;  // live into the other successor
     return std::all_of(copies.begin(), copies.end(), [&](const Move& m) {
+      if (!m.from_constant && m.src == m.dst) return true;  // no copy at all: the value stays
       return m.dst.is_reg() && !(needed & bit(static_cast<unsigned>(m.dst.index)));
     });
   }
