@@ -6,6 +6,8 @@
 //
 //   bpfkit_jit_compile_bench                 every shape at 1K..1M
 //   bpfkit_jit_compile_bench 1000 50000      these sizes
+//   bpfkit_jit_compile_bench --repeat 200 build/bench/fib.bin ...
+//                                            raw programs (.bin): the translation time of each
 //   bpfkit_jit_compile_bench --check         each program once through both engines, no timing
 //   bpfkit_jit_compile_bench --linear        fails (exit 1) when a shape's time per instruction
 //                                            at 1M is over kLinearLimit times its time at 10K,
@@ -22,6 +24,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -167,6 +171,29 @@ double compile_seconds(const isa::Program& program, int repeat) {
   return best;
 }
 
+// Raw programs: the best translation time of each (r1 = a 512-byte input).
+int time_files(const std::vector<std::string>& files, int repeat) {
+  std::printf("%-40s %7s %11s %9s\n", "program", "slots", "jit ms", "us/insn");
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto program = isa::decode(std::span<const uint8_t>(bytes));
+    if (!in.good() && !in.eof()) program = make_error(Errc::Io, "cannot read " + file);
+    if (!program) {
+      std::printf("%s: %s\n", file.c_str(), to_string(program.error()).c_str());
+      return 1;
+    }
+    const double seconds = compile_seconds(*program, repeat);
+    if (seconds < 0) {
+      std::printf("%s: the JIT refused the program\n", file.c_str());
+      return 1;
+    }
+    std::printf("%-40s %7zu %11.3f %9.3f\n", file.c_str(), program->size(), seconds * 1e3,
+                seconds * 1e6 / static_cast<double>(program->size()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,6 +201,7 @@ int main(int argc, char** argv) {
   bool linear = false;
   int repeat = 3;
   std::vector<size_t> sizes;
+  std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--check") == 0) {
       check_only = true;
@@ -183,12 +211,16 @@ int main(int argc, char** argv) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (const size_t size = std::strtoull(argv[i], nullptr, 10); size >= 8) {
       sizes.push_back(size);
+    } else if (std::strchr(argv[i], '.') != nullptr && argv[i][0] != '-') {
+      files.emplace_back(argv[i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--check | --linear] [--repeat N] [SIZE...] (sizes of at least 8 slots)\n",
+      std::fprintf(stderr,
+                   "usage: %s [--check | --linear] [--repeat N] [SIZE... | FILE.bin...] (sizes of at least 8 slots)\n",
                    argv[0]);
       return 2;
     }
   }
+  if (!files.empty()) return time_files(files, repeat);
   if (linear) {
     if (std::getenv("BPFKIT_SKIP_SLOW")) {
       std::printf("BPFKIT_SKIP_SLOW is set\n");

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <span>
 #include <utility>
 
 namespace bpfkit::jit {
@@ -198,24 +200,54 @@ void Compiler::runtime_call(const void* fn, const std::function<void()>& args) {
   reload();
 }
 
+namespace {
+
 // The State's shared part from [from] to [to], 16 bytes a move through
 // xmm0..xmm7 (the caller's to lose under the SysV ABI): a short run's entry
 // and exit cost less than with rep movsq, whose start-up dominates 400 bytes.
-void Compiler::copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from) {
+void emit_shared_copy(Xbyak::CodeGenerator& code, const Xbyak::Reg64& to, const Xbyak::Reg64& from) {
   constexpr int kBytes = static_cast<int>(kSharedQwords * 8);
   constexpr int kBatch = 8;  // loads before their stores
   int offset = 0;
   while (offset + 16 <= kBytes) {
     int loaded = 0;
     for (; loaded < kBatch && offset + 16 * (loaded + 1) <= kBytes; ++loaded)
-      movdqu(Xbyak::Xmm(loaded), ptr[from + offset + 16 * loaded]);
-    for (int i = 0; i < loaded; ++i) movdqu(ptr[to + offset + 16 * i], Xbyak::Xmm(i));
+      code.movdqu(Xbyak::Xmm(loaded), code.ptr[from + offset + 16 * loaded]);
+    for (int i = 0; i < loaded; ++i) code.movdqu(code.ptr[to + offset + 16 * i], Xbyak::Xmm(i));
     offset += 16 * loaded;
   }
   if (offset < kBytes) {  // an odd qword
-    mov(rax, qword[from + offset]);
-    mov(qword[to + offset], rax);
+    code.mov(rax, code.qword[from + offset]);
+    code.mov(code.qword[to + offset], rax);
   }
+}
+
+// emit_shared_copy's bytes, encoded once: its 170 movdqu cost a small
+// program's translation more than all its own instructions did. They
+// address by register and displacement only, so they hold anywhere.
+std::vector<uint8_t> encoded_shared_copy(const Xbyak::Reg64& to, const Xbyak::Reg64& from) {
+  Xbyak::CodeGenerator code(4096, Xbyak::AutoGrow);
+  emit_shared_copy(code, to, from);
+  return {code.getCode(), code.getCode() + code.getSize()};
+}
+
+}  // namespace
+
+void Compiler::copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from) {
+  static const std::vector<uint8_t> kIn = encoded_shared_copy(rsp, rdi);
+  static const std::vector<uint8_t> kOut = encoded_shared_copy(rdi, rsp);
+  const std::vector<uint8_t>* encoded = to == rsp && from == rdi ? &kIn : to == rdi && from == rsp ? &kOut : nullptr;
+  if (encoded && !encoded->empty())
+    emit_bytes(*encoded);
+  else  // other registers, or the one-time encoding found no memory
+    emit_shared_copy(*this, to, from);
+}
+
+// Appends encoded code (AutoGrow: the buffer grows first).
+void Compiler::emit_bytes(std::span<const uint8_t> bytes) {
+  while (size_ + bytes.size() > maxSize_) growMemory();
+  std::memcpy(top_ + size_, bytes.data(), bytes.size());
+  size_ += bytes.size();
 }
 
 // Called with rdi = the caller's State: callee-saved registers pushed, the

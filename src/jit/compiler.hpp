@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -79,6 +80,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void find_blocks();
   void emit_prologue();
   void copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from);
+  void emit_bytes(std::span<const uint8_t> bytes);
   void emit_block(const Block& block);
   void emit_metered_block(const Block& block);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
