@@ -26,9 +26,9 @@ class FunctionLifter {
   FunctionLifter(const isa::Program& program, FunctionPlan& plan, Function& fn, const FunctionsByStart& functions)
       : program_(program), plan_(plan), fn_(fn), functions_(functions) {}
 
+  // The plan's liveness is computed (lifting::compute_liveness).
   Expected<void> run() {
     make_blocks();
-    compute_liveness();
     place_phis();
     return rename();
   }
@@ -67,21 +67,6 @@ class FunctionLifter {
         inst->set_target(1, block_at(cb.succs[1]));
       } else {
         b.branch(s.condition, s.width, fn_.undef(), fn_.undef(), block_at(cb.succs[0]), block_at(cb.succs[1]));
-      }
-    }
-  }
-
-  void compute_liveness() {
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (auto it = plan_.blocks.rbegin(); it != plan_.blocks.rend(); ++it) {
-        isa::RegSet out;
-        for (uint32_t succ : it->succs) out = out | plan_.blocks[plan_.block_at.at(succ)].live_in;
-        const isa::RegSet in = it->use | (out & isa::RegSet::from_bits(static_cast<uint16_t>(~it->def.bits())));
-        if (in != it->live_in) {
-          it->live_in = in;
-          changed = true;
-        }
       }
     }
   }
@@ -190,7 +175,33 @@ class FunctionLifter {
   std::unordered_map<const Inst*, int> phi_reg_;
 };
 
+// The highest of r1-r5 the function may read before writing it: what a
+// call to it passes. (A call that passed all five kept r3-r5 alive around
+// every loop holding one, as phis the code generator had to fill.)
+size_t arguments_read(const FunctionPlan& plan) {
+  if (plan.blocks.empty()) return 0;
+  const isa::RegSet& entry = plan.blocks.front().live_in;
+  for (size_t r = 5; r >= 1; --r)
+    if (entry.contains(static_cast<int>(r))) return r;
+  return 0;
+}
+
 }  // namespace
+
+void lifting::compute_liveness(FunctionPlan& plan) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = plan.blocks.rbegin(); it != plan.blocks.rend(); ++it) {
+      isa::RegSet out;
+      for (uint32_t succ : it->succs) out = out | plan.blocks[plan.block_at.at(succ)].live_in;
+      const isa::RegSet in = it->use | (out & isa::RegSet::from_bits(static_cast<uint16_t>(~it->def.bits())));
+      if (in != it->live_in) {
+        it->live_in = in;
+        changed = true;
+      }
+    }
+  }
+}
 
 Expected<std::unique_ptr<Module>> lift(const isa::Program& program) {
   auto plans = lifting::plan_functions(program);
@@ -198,14 +209,15 @@ Expected<std::unique_ptr<Module>> lift(const isa::Program& program) {
   auto module = std::make_unique<Module>(*program.dialect);
   module->maps() = program.maps;
   FunctionsByStart functions;
-  for (const FunctionPlan& plan : *plans) {
+  for (FunctionPlan& plan : *plans) {
     Function* fn = module->add_function(plan.name);
     fn->set_origin(plan.start);
-    functions[plan.start] = fn;
+    if (auto ok = lifting::plan_blocks(program, plan); !ok) return ok.error();
+    lifting::compute_liveness(plan);
+    functions[plan.start] = {fn, arguments_read(plan)};
   }
   for (size_t i = 0; i < plans->size(); ++i) {
     FunctionPlan& plan = (*plans)[i];
-    if (auto ok = lifting::plan_blocks(program, plan); !ok) return ok.error();
     FunctionLifter lifter(program, plan, *module->functions()[i], functions);
     if (auto ok = lifter.run(); !ok) return ok.error();
   }

@@ -43,8 +43,17 @@ Expected<std::vector<FunctionPlan>> plan_functions(const isa::Program& program);
 // The reachable blocks of `plan`, their successors, and register use/def.
 Expected<void> plan_blocks(const isa::Program& program, FunctionPlan& plan);
 
-// The function starting at slot `pc`, or null.
-using FunctionsByStart = std::unordered_map<uint32_t, Function*>;
+// Liveness of r0-r10 over the plan's blocks (CodeBlock::live_in).
+void compute_liveness(FunctionPlan& plan);
+
+// A function of the module, by the slot it starts at: its IR function and
+// how many of r1-r5 a call to it passes (up to the highest it may read
+// before writing; a call inside it counts as reading all five).
+struct LocalFunction {
+  Function* fn = nullptr;
+  size_t arguments = 5;
+};
+using FunctionsByStart = std::unordered_map<uint32_t, LocalFunction>;
 
 // Translates the instruction at pc (not a block's terminator) at the
 // builder's position, reading and updating `regs`.

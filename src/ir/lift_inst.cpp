@@ -75,12 +75,14 @@ Expected<void> call(const isa::Program& program, size_t pc, const isa::Semantics
   CallKind kind = CallKind::Helper;
   Function* callee = nullptr;
   int64_t imm = slot.imm;
+  size_t arguments = argument_count(s, slot.imm);
   auto local = [&](int64_t target) -> Expected<void> {
     auto it = target >= 0 ? functions.find(static_cast<uint32_t>(target)) : functions.end();
     if (it == functions.end())
       return fail_at(pc, std::string("a call to pc ") + std::to_string(target) + ", where no function starts");
     kind = CallKind::Local;
-    callee = it->second;
+    callee = it->second.fn;
+    arguments = it->second.arguments;
     imm = 0;
     return {};
   };
@@ -115,8 +117,7 @@ Expected<void> call(const isa::Program& program, size_t pc, const isa::Semantics
     }
     case isa::CallResolution::None: return fail_at(pc, "a call the dialect does not resolve");
   }
-  const size_t count = argument_count(s, slot.imm);
-  for (size_t r = 1; r <= count; ++r) args.push_back(regs[r]);
+  for (size_t r = 1; r <= arguments; ++r) args.push_back(regs[r]);
   Inst* inst = b.call(kind, imm, args, callee);
   if (kind == CallKind::Kfunc) inst->attrs().aux = slot.off;
   regs[0] = inst;
@@ -143,7 +144,7 @@ Expected<Value*> lddw(const isa::Program& program, size_t pc, Function& fn, cons
       if (it == functions.end())
         return fail_at(
             pc, std::string("a function pointer to pc ") + std::to_string(target) + ", where no function starts");
-      return static_cast<Value*>(fn.typed_constant(ConstKind::Func, 0, 0, it->second));
+      return static_cast<Value*>(fn.typed_constant(ConstKind::Func, 0, 0, it->second.fn));
     }
     default: return fail_at(pc, "an lddw form the lifter does not know");
   }

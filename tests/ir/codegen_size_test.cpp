@@ -254,15 +254,13 @@ TEST(CodegenSize, PhiConstantsOfSeveralEdgesAreMadeOnce) {
 // two (legacy_maps.o's error value).
 TEST(CodegenSize, ZeroExtendedConstantsTakeOneSlot) {
   const isa::Program original = assemble(R"(
-    r1 = *(u32 *)(r1 + 0)
     w0 = -1
-    if r1 == 0 goto out
-    r0 = r1
-  out:
+    r0 += r1
     exit
   )");
   const isa::Program generated = at_o2(original);
   EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+  EXPECT_EQ(run(generated, 1, 0), 0x1'0000'0000u);
 }
 
 // r6 reaches `join` unchanged from the first test (a phi input already in
@@ -310,6 +308,54 @@ TEST(CodegenSize, ArgumentsStayWhereTheyArriveUnlessTheEntryMovesThem) {
   EXPECT_LT(generated.size(), original.size()) << listing(generated);
   for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{5, 0}, {5, 9}})
     EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2;
+}
+
+// The loop's r9 is written by `r9 *= 3` and `r9 += 1500`: the phi joining
+// them gets r9, where both inputs were written, not r7, which the folded
+// copy `r7 = r9` made its first use read (csum's inner loop: 14 against 11).
+TEST(CodegenSize, ALoopCarriedValueKeepsTheRegisterItIsWrittenTo) {
+  const isa::Program original = assemble(R"(
+    r9 = r2
+    r9 *= 3
+    r0 = 0
+    r3 = 0
+  loop:
+    r7 = r9
+    r7 += r3
+    r0 += r7
+    r9 += 1500
+    r3 += 1
+    if r3 < r1 goto loop
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size()) << listing(generated);
+  EXPECT_EQ(run(generated, 5, 7), run(original, 5, 7));
+}
+
+// `f` reads r1 only: the call passes r1, not r1-r5. Passing all five kept
+// r2-r5 alive around the loop as phis of the entry's values (compute.o's
+// loop filled three of them with zeros on every trip).
+TEST(CodegenSize, ACallPassesOnlyTheRegistersTheCalleeReads) {
+  const isa::Program original = assemble(R"(
+    r6 = 0
+    r7 = 1
+  loop:
+    r1 = r7
+    call f
+    r7 = r0
+    r6 += 1
+    if r6 != 8 goto loop
+    r0 = r7
+    exit
+  f:
+    r0 = r1
+    r0 += 3
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_LT(generated.size(), original.size()) << listing(generated);
+  EXPECT_EQ(run(generated, 0, 0), 25u);
 }
 
 // sBPF v2 has no lddw: a wide constant a phi takes is made by mov32 and

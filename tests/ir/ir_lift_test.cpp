@@ -123,8 +123,35 @@ TEST(IrLift, LocalFunctionsLiftOneByOne) {
   ASSERT_EQ(module->functions().size(), 2u);
   expect_round_trip(*module, "local");
   const std::string text = print(*module);
-  EXPECT_NE(text.find("call local @fn_3 (i64 3, %arg2, %arg3, %arg4, %arg5)"), std::string::npos) << text;
+  // f reads r1 only: the call passes that one.
+  EXPECT_NE(text.find("call local @fn_3 (i64 3)"), std::string::npos) << text;
   EXPECT_NE(text.find("function @fn_3 origin 3"), std::string::npos) << text;
+}
+
+// A call passes up to the highest of r1-r5 the callee may read before
+// writing it, on any path; a call inside the callee reads all five.
+TEST(IrLift, ALocalCallPassesWhatTheCalleeMayRead) {
+  auto module = lift_text(R"(
+    r1 = 1
+    r2 = 2
+    r3 = 3
+    call reads_r3
+    call calls_on
+    exit
+  reads_r3:
+    r0 = r1
+    if r0 > 5 goto done
+    r0 += r3
+  done:
+    exit
+  calls_on:
+    call reads_r3
+    exit
+  )");
+  ASSERT_TRUE(module);
+  const std::string text = print(*module);
+  EXPECT_NE(text.find("call local @fn_6 (i64 1, i64 2, i64 3)"), std::string::npos) << text;
+  EXPECT_NE(text.find("call local @fn_10 (undef, undef, undef, undef, undef)"), std::string::npos) << text;
 }
 
 TEST(IrLift, FramePointerAccessesStayRaw) {

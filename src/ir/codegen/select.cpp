@@ -87,7 +87,7 @@ class Selector {
     for (Block* block : blocks)
       for (Inst& inst : *block)
         if (inst.has_result())
-          vreg_[&inst] = out_.new_vreg({.hint = inst.op() == Opcode::Phi ? vote(inst) : hint_of(inst)});
+          vreg_[&inst] = out_.new_vreg({.hint = inst.op() == Opcode::Phi ? phi_hint(inst) : hint_of(inst)});
     compute_frame_low();
     for (size_t i = 0; i < blocks.size(); ++i)
       if (auto status = select_block(*blocks[i], out_.blocks[i]); !status) return status.error();
@@ -113,6 +113,14 @@ class Selector {
     if (isa::writes(isa::shape_info(*op).dst) && slot.dst() < isa::kFramePointer)
       return static_cast<int8_t>(slot.dst());
     return -1;
+  }
+
+  // Whether the original instruction wrote the value to a register it
+  // fixes (r0 of a call): that says nothing of where the value lives next.
+  bool writes_fixed_register(const Inst& inst) const {
+    if (!original_ || inst.origin() == kNoOrigin || inst.origin() >= original_->size()) return false;
+    const auto op = original_->ops[inst.origin()];
+    return op && fixed_def_register(*op).has_value();
   }
 
   // The register the original instruction at a use's origin read the
@@ -164,6 +172,28 @@ class Selector {
           (best < 0 || count[static_cast<size_t>(r)] > count[static_cast<size_t>(best)]))
         best = r;
     return static_cast<int8_t>(best);
+  }
+
+  // A phi's register in the original is where its inputs were written (a
+  // loop's counter lives in one register, each trip's new value written
+  // over the old); its uses may read it through a copy the IR folded away.
+  // The register most inputs were written to (not a call's r0: the value
+  // leaves it), else the one most uses read.
+  int8_t phi_hint(const Inst& phi) const {
+    std::array<int, isa::kRegisterCount> count{};
+    for (size_t i = 0; i < phi.operand_count(); ++i)
+      if (phi.operand(i)->kind() == ValueKind::Inst) {
+        const auto* input = static_cast<const Inst*>(phi.operand(i));
+        if (input->op() == Opcode::Phi || writes_fixed_register(*input)) continue;
+        const int8_t r = hint_of(*input);
+        if (r >= 0 && r < isa::kFramePointer) ++count[static_cast<size_t>(r)];
+      }
+    int best = -1;
+    for (int r = 0; r < isa::kFramePointer; ++r)
+      if (count[static_cast<size_t>(r)] > 0 &&
+          (best < 0 || count[static_cast<size_t>(r)] > count[static_cast<size_t>(best)]))
+        best = r;
+    return best >= 0 ? static_cast<int8_t>(best) : vote(phi);
   }
 
   // A phi without a hint takes its first input's.
