@@ -36,7 +36,8 @@ void Compiler::lower_alu(const isa::Semantics& sem, const isa::Slot& slot) {
     case Operation::Xor: imm ? xor_(dst, k) : xor_(dst, src); break;
     case Operation::Mul: imm ? imul(dst, dst, k) : imul(dst, src); break;
     case Operation::Mov:
-      if (!imm && fold_mov_add(sem, slot)) break;
+      // A blinded immediate is in rax, not in a register fold_mov_add could add.
+      if (sem.source == Source::Reg && fold_mov_add(sem, slot)) break;
       if (!imm)
         mov(dst, src);
       else if (wide)

@@ -103,6 +103,19 @@ TEST(JitHarden, EachTranslationBlindsWithOtherValues) {
   EXPECT_NE(code_of({}), code_of({.harden = true, .harden_seed = 42}));
 }
 
+// Blinded, `mov dst, imm` builds the immediate in rax: a following
+// `add dst, src` must not fold with it into a lea of the slot's unused
+// source register (fuzz_jit: w3 = 0x28; w3 += w4 gave r3 = r0 + r4).
+TEST(JitHarden, BlindedMovOfAnImmediateIsNotFoldedWithAnAdd) {
+  for (const char* pair : {"mov32 %r3, 0x28\nadd32 %r3, %r4", "mov %r3, 0x28\nadd %r3, %r4", "mov %r3, -7\nadd %r3, 5",
+                           "mov32 %r3, 1\nadd32 %r3, %r3"}) {
+    SCOPED_TRACE(pair);
+    const isa::Program program = assemble(std::string("mov %r0, 9\nmov %r4, 2\n") + pair + "\nexit\n");
+    for (const uint64_t seed : {uint64_t{1}, uint64_t{42}, uint64_t{0x5a5a5a5a5a5a5a5b}})
+      test::expect_same_run(program, {}, std::nullopt, {.harden = true, .harden_seed = seed});
+  }
+}
+
 // A fault in the middle of a block: the count includes the instructions
 // before it and the faulting one, not those after.
 TEST(Jit, FaultInsideABlockCountsExactly) {
