@@ -93,6 +93,9 @@ struct VRegInfo {
   // Defined by a constant row (mov imm, lddw): a spill re-creates the row
   // instead of storing and loading (rematerialisation).
   bool constant = false;
+  // Defined as r10 + k: a constant too, but made again in two rows (a copy
+  // of r10 and the add), so a one-row constant is spilled first.
+  bool frame_address = false;
   bool spill_temp = false;  // made by a spill: never spilled again
   // A constant re-made once per block by a spill: spilled again, it is
   // re-made at each use.

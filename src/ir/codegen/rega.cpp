@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <bit>
 #include <map>
+#include <tuple>
 
 #include "rows.hpp"
 
@@ -150,7 +151,10 @@ class Assigner {
   // load). Values made by an earlier spill never go again.
   bool request_spill(VReg v) {
     VReg victim = kNoVReg;
-    auto rank = [&](VReg c) { return std::pair{fn_.vregs[c].constant, live_.range[c]}; };
+    auto rank = [&](VReg c) {
+      const VRegInfo& info = fn_.vregs[c];
+      return std::tuple{info.constant, !info.frame_address, live_.range[c]};
+    };
     auto consider = [&](VReg c) {
       if (c == kNoVReg || fn_.vregs[c].spill_temp) return;
       if (victim == kNoVReg || rank(c) > rank(victim) || (rank(c) == rank(victim) && c < victim)) victim = c;

@@ -545,6 +545,10 @@ class Selector {
         auto k = immediate(inst.operand(1), inst.width(), zero_extended);
         if (k && kernel_accepts_immediate(*operation, inst.width(), *k)) {
           out.push_back({.op = *imm_row, .def = def, .dst = *lhs, .imm = *k, .origin = origin});
+          // A stack address (r10 + k) is made again where a spill would
+          // store it, as clang rematerialises a frame index: it then never
+          // holds a callee-saved register across calls.
+          if (*lhs == MInst::kFp) out_.vregs[def].constant = out_.vregs[def].frame_address = true;
           return {};
         }
       }
