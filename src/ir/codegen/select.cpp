@@ -324,21 +324,30 @@ class Selector {
     return param_use_[i];
   }
 
-  // Whether the original function's first block copies r`reg` to
-  // r`wanted` before anything overwrites r`reg`. Elsewhere (a copy in a
+  // Whether the original function's first block moves the argument from
+  // r`reg` to r`wanted` for good: copies it before anything overwrites
+  // r`reg`, and then leaves r`wanted` alone up to the block's end. (A copy
+  // that the next row changes in place, `r0 = r1; r0 >>= 32`, is a
+  // two-address row's, not a move of the argument.) Elsewhere (a copy in a
   // loop's preheader, say) the argument is better left where it arrives.
   bool copied_at_entry(int reg, int wanted) const {
     if (!original_ || fn_.origin() == kNoOrigin) return false;
+    bool copied = false;
     for (size_t pc = fn_.origin(); pc < original_->size(); ++pc) {
       const auto op = original_->ops[pc];
       if (!op) continue;  // the second slot of an lddw
       const isa::Slot& slot = original_->slots[pc];
       const uint8_t code = isa::info(*op).code;
-      if (isa::op_class(code) == isa::cls::kJmp || isa::op_class(code) == isa::cls::kJmp32) return false;
-      if (*op == isa::Op::mov64_reg && slot.src() == reg && slot.dst() == wanted) return true;
-      if (isa::writes(isa::shape_info(*op).dst) && slot.dst() == reg) return false;
+      if (isa::op_class(code) == isa::cls::kJmp || isa::op_class(code) == isa::cls::kJmp32) return copied;
+      const bool writes_dst = isa::writes(isa::shape_info(*op).dst);
+      if (copied && writes_dst && slot.dst() == wanted) return false;
+      if (!copied && *op == isa::Op::mov64_reg && slot.src() == reg && slot.dst() == wanted) {
+        copied = true;
+        continue;
+      }
+      if (!copied && writes_dst && slot.dst() == reg) return false;
     }
-    return false;
+    return copied;
   }
 
   // A register holding the constant, made here.
