@@ -8,6 +8,8 @@
 #include <bit>
 #include <limits>
 #include <map>
+#include <optional>
+#include <unordered_map>
 
 #include "rows.hpp"
 
@@ -70,33 +72,68 @@ RegisterEffect register_effect(const LInst& row) {
   return alu || load ? RegisterEffect::WritesDst : RegisterEffect::Any;
 }
 
-// Deletes each 64-bit copy whose destination already holds its source's
+// Deletes each copy or constant row whose destination already holds the
 // value: a parameter copied to a callee-saved register and back into r1
-// before a call that came first, a phi copy undone by the next. Each
-// register carries the number of the value it holds; nothing is known at
-// a block's start. Returns how many copies went.
-uint32_t drop_redundant_copies(std::vector<LInst>& body) {
-  std::array<uint32_t, isa::kFramePointer + 1> value{};
-  uint32_t next_value = 0;
-  auto forget_all = [&] {
-    for (uint32_t& v : value) v = next_value++;
-  };
-  forget_all();
-  const size_t before = body.size();
-  std::erase_if(body, [&](const LInst& row) {
-    switch (register_effect(row)) {
-      case RegisterEffect::Copy:
-        if (value[row.dst] == value[row.src]) return true;
-        value[row.dst] = value[row.src];
+// before a call that came first, a phi copy undone by the next, a phi's
+// constant set before a branch and again on the way it took. Each register
+// carries the number of the value it holds (constants by their 64-bit
+// value); a block whose only predecessor came first in the layout starts
+// with what that one ended with, any other with nothing known. Calls
+// forget r0-r5 only: both dialects keep r6-r9 across them.
+class RedundantCopies {
+ public:
+  using Values = std::array<uint32_t, isa::kFramePointer + 1>;
+
+  explicit RedundantCopies(const Rows& rows) : rows_(rows) {}
+
+  Values unknown() {
+    Values values;
+    for (uint32_t& v : values) v = next_value_++;
+    return values;
+  }
+
+  // Drops the rows of `body` that change nothing, from the state `values`
+  // (left as it is at the body's end). Returns how many went.
+  uint32_t drop(std::vector<LInst>& body, Values& values) {
+    const size_t before = body.size();
+    std::erase_if(body, [&](const LInst& row) {
+      if (auto k = constant_written(row)) {
+        auto [it, made] = constant_numbers_.try_emplace(*k, next_value_);
+        if (made) ++next_value_;
+        if (values[row.dst] == it->second) return true;
+        values[row.dst] = it->second;
         return false;
-      case RegisterEffect::WritesDst: value[row.dst] = next_value++; return false;
-      case RegisterEffect::None: return false;
-      case RegisterEffect::Any: forget_all(); return false;
-    }
-    return false;
-  });
-  return static_cast<uint32_t>(before - body.size());
-}
+      }
+      switch (register_effect(row)) {
+        case RegisterEffect::Copy:
+          if (values[row.dst] == values[row.src]) return true;
+          values[row.dst] = values[row.src];
+          return false;
+        case RegisterEffect::WritesDst: values[row.dst] = next_value_++; return false;
+        case RegisterEffect::None: return false;
+        case RegisterEffect::Any: break;
+      }
+      const bool call = isa::base_semantics(row.op).operation == isa::Operation::Call;
+      for (size_t r = 0; r < values.size(); ++r)
+        if (!call || r <= 5) values[r] = next_value_++;
+      return false;
+    });
+    return static_cast<uint32_t>(before - body.size());
+  }
+
+ private:
+  // The 64-bit value a constant row leaves in its dst.
+  std::optional<uint64_t> constant_written(const LInst& row) const {
+    if (row.op == rows_.mov_imm) return static_cast<uint64_t>(int64_t{row.imm});
+    if (row.op == rows_.mov32_zero_extending) return uint64_t{static_cast<uint32_t>(row.imm)};
+    if (row.op == rows_.lddw) return row.imm64;
+    return std::nullopt;
+  }
+
+  const Rows& rows_;
+  uint32_t next_value_ = 0;
+  std::unordered_map<uint64_t, uint32_t> constant_numbers_;
+};
 
 class Emitter {
  public:
@@ -121,7 +158,7 @@ class Emitter {
     blocks_.resize(order_.size());
     for (uint32_t b : order_)
       if (auto status = lower_block(b); !status) return status.error();
-    for (LBlock& block : blocks_) copies_ -= std::min(copies_, drop_redundant_copies(block.body));
+    drop_redundant_copies();
     std::vector<uint32_t> layout;
     for (uint32_t i = 0; i < order_.size(); ++i) {
       layout.push_back(i);
@@ -144,6 +181,25 @@ class Emitter {
   std::optional<Location> where(VReg v) const {
     if (v == MInst::kFp) return Location::reg(isa::kFramePointer);
     return v < alloc_.where.size() ? alloc_.where[v] : std::nullopt;
+  }
+
+  // See RedundantCopies; blocks in the order of blocks_ (layout blocks,
+  // then edge blocks).
+  void drop_redundant_copies() {
+    std::vector<uint32_t> pred_count(blocks_.size(), 0), only_pred(blocks_.size(), UINT32_MAX);
+    for (uint32_t b = 0; b < blocks_.size(); ++b)
+      for (uint32_t s : blocks_[b].succs) {
+        ++pred_count[s];
+        only_pred[s] = b;
+      }
+    RedundantCopies pruner(rows_);
+    std::vector<RedundantCopies::Values> at_end(blocks_.size());
+    for (uint32_t b = 0; b < blocks_.size(); ++b) {
+      const bool from_pred = pred_count[b] == 1 && only_pred[b] < b && !(b == 0);
+      RedundantCopies::Values values = from_pred ? at_end[only_pred[b]] : pruner.unknown();
+      copies_ -= std::min(copies_, pruner.drop(blocks_[b].body, values));
+      at_end[b] = values;
+    }
   }
 
   int32_t new_slot() {

@@ -68,4 +68,12 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   return out;
 }
 
+Expected<size_t> emitted_size(MFunction fn, const isa::Dialect& dialect) {
+  auto allocation = allocate(fn, dialect);
+  if (!allocation) return allocation.error();
+  auto emitted = emit_function(fn, std::move(*allocation), dialect);
+  if (!emitted) return emitted.error();
+  return emitted->slots.size();
+}
+
 }  // namespace bpfkit::ir::codegen

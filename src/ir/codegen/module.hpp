@@ -25,4 +25,9 @@ struct GeneratedModule {
 
 Expected<GeneratedModule> generate_module(MModule& module);
 
+// How many slots the function takes once allocated and emitted (on a copy:
+// the caller's function is left as it is), to choose between two
+// selections of one function.
+Expected<size_t> emitted_size(MFunction fn, const isa::Dialect& dialect);
+
 }  // namespace bpfkit::ir::codegen

@@ -54,6 +54,26 @@ void carry_over(const isa::Program& original, const Module& module, const std::v
   out.entry = starts.empty() ? 0 : starts[0];
 }
 
+// The function selected as it is and, where joining phi edges changes it
+// (prepare.hpp), selected again: the smaller once emitted. Joined edges
+// make a constant once where it was made on each edge, but each edge's
+// copies could often have gone before its branch with no block or jump of
+// their own (as clang sets a return value early); which wins depends on
+// the registers, known only after allocation.
+Expected<codegen::MFunction> select_smaller(Function& fn, const isa::Program* original,
+                                            const std::unordered_map<const Function*, uint32_t>& index,
+                                            const isa::Dialect& dialect) {
+  auto plain = codegen::select(fn, original, index);
+  if (!plain || codegen::join_phi_edges(fn) == 0) return plain;
+  auto joined = codegen::select(fn, original, index);
+  if (!joined) return joined.error();
+  auto plain_size = codegen::emitted_size(*plain, dialect);
+  auto joined_size = codegen::emitted_size(*joined, dialect);
+  if (!joined_size) return plain;  // the module's generation reports the plain one's error, if any
+  if (!plain_size || *joined_size < *plain_size) return joined;
+  return plain;
+}
+
 }  // namespace
 
 Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
@@ -62,8 +82,7 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   codegen::MModule machine;
   machine.dialect = &module.dialect();
   for (const auto& fn : module.functions()) {
-    codegen::join_phi_edges(*fn);
-    auto selected = codegen::select(*fn, options.original, index);
+    auto selected = select_smaller(*fn, options.original, index, module.dialect());
     if (!selected) return selected.error();
     if (options.original)  // the key the original program called it by
       for (auto [key, slot] : options.original->function_keys)
