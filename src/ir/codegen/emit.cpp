@@ -78,8 +78,8 @@ RegisterEffect register_effect(const LInst& row) {
 // constant set before a branch and again on the way it took. Each register
 // carries the number of the value it holds (constants by their 64-bit
 // value); a block whose only predecessor came first in the layout starts
-// with what that one ended with, any other with nothing known. Calls
-// forget r0-r5 only: both dialects keep r6-r9 across them.
+// with what that one ended with, any other with nothing known. Calls and
+// packet loads forget r0-r5 only: both dialects keep r6-r9 across them.
 class RedundantCopies {
  public:
   using Values = std::array<uint32_t, isa::kFramePointer + 1>;
@@ -113,7 +113,7 @@ class RedundantCopies {
         case RegisterEffect::None: return false;
         case RegisterEffect::Any: break;
       }
-      const bool call = isa::base_semantics(row.op).operation == isa::Operation::Call;
+      const bool call = keeps_callee_saved(isa::base_semantics(row.op).operation);
       for (size_t r = 0; r < values.size(); ++r)
         if (!call || r <= 5) values[r] = next_value_++;
       return false;
@@ -122,6 +122,14 @@ class RedundantCopies {
   }
 
  private:
+  // Calls of every kind and the legacy packet loads (a call in the
+  // kernel) change r0-r5 only.
+  static bool keeps_callee_saved(isa::Operation operation) {
+    using isa::Operation;
+    return operation == Operation::Call || operation == Operation::CallLocal || operation == Operation::CallKfunc ||
+           operation == Operation::Callx || operation == Operation::LoadPacket;
+  }
+
   // The 64-bit value a constant row leaves in its dst.
   std::optional<uint64_t> constant_written(const LInst& row) const {
     if (row.op == rows_.mov_imm) return static_cast<uint64_t>(int64_t{row.imm});
