@@ -5,6 +5,7 @@
 #include "bpfkit/vm.hpp"
 #include "emit.hpp"
 #include "module.hpp"
+#include "rega.hpp"
 
 namespace bpfkit::ir::codegen {
 namespace {
@@ -171,6 +172,96 @@ TEST(CodegenMir, RematerialisesConstantsInsteadOfSpilling) {
   EXPECT_EQ(run(out.program), 3u * 78);
   EXPECT_EQ(out.stats.spilled, 0u);
   EXPECT_GT(out.stats.rematerialised, 0u);
+}
+
+// `count` values live at once, all read by a chain of additions at the
+// end: made from one non-constant base, or constants (rematerialised).
+MFunction many_live_values(int count, bool constants) {
+  MFunction fn;
+  fn.blocks.resize(1);
+  auto& insts = fn.blocks[0].insts;
+  const VReg base = fn.new_vreg();
+  insts.push_back(constant(base, 1000));
+  std::vector<VReg> values;
+  for (int k = 1; k <= count; ++k) {
+    values.push_back(fn.new_vreg({.constant = constants}));
+    insts.push_back(constants ? constant(values.back(), k) : imm(Op::add64_imm, values.back(), base, k));
+  }
+  VReg sum = base;
+  for (VReg v : values) {
+    const VReg next = fn.new_vreg();
+    insts.push_back(reg(Op::add64_reg, next, sum, v));
+    sum = next;
+  }
+  exit_with(fn.blocks[0], sum);
+  return fn;
+}
+
+// Allocation goes on past a value it spills, so one attempt finds all the
+// spills a crowded point needs, and one or two more allocate the rewritten
+// function (allocating again after each single spill took one attempt per
+// spill: quadratic on large functions).
+TEST(CodegenMir, OneAttemptFindsEverySpill) {
+  for (bool constants : {false, true}) {
+    SCOPED_TRACE(constants ? "constants" : "slots");
+    const int count = constants ? 40 : 30;
+    MFunction fn = many_live_values(count, constants);
+    auto allocation = allocate(fn, isa::kLinuxV4);
+    ASSERT_TRUE(allocation.has_value()) << to_string(allocation.error());
+    // count + 1 values are live at the first addition; r0-r9 hold ten.
+    EXPECT_GE(allocation->spilled + allocation->rematerialised, static_cast<uint32_t>(count + 1 - 10));
+    EXPECT_LE(allocation->rounds, 3u);
+    MModule module;
+    module.functions.push_back(many_live_values(count, constants));
+    const GeneratedModule out = generate(module);
+    EXPECT_EQ(run(out.program), 1000u + static_cast<uint64_t>(count * (count + 1) / 2) +
+                                    (constants ? 0u : static_cast<uint64_t>(count) * 1000));
+  }
+}
+
+// A parameter read after many values are made from it lives longest and
+// is spilled: stored at the entry from the register it arrives in, before
+// anything reloads it (a batched rewrite once renamed the store's own
+// operand to the reloaded value, and stored an uninitialised slot).
+TEST(CodegenMir, ASpilledParameterIsStoredFromItsRegister) {
+  MModule module;
+  module.functions.resize(2);
+  module.functions[0].name = "main";
+  module.functions[1].name = "callee";
+  MFunction& main = module.functions[0];
+  const VReg x = main.new_vreg({.hint = 1}), c = main.new_vreg({.hint = 0});
+  main.blocks.resize(1);
+  main.blocks[0].insts = {constant(x, 7),
+                          MInst{.op = Op::call_local, .def = c, .fixed_uses = {MOperand::of(x)}, .callee = 1}};
+  exit_with(main.blocks[0], c);
+  MFunction& f = module.functions[1];
+  const VReg p = f.new_vreg({.hint = 1});
+  f.params = {p};
+  f.blocks.resize(1);
+  auto& insts = f.blocks[0].insts;
+  std::vector<VReg> values;
+  for (int k = 1; k <= 20; ++k) {
+    values.push_back(f.new_vreg());
+    insts.push_back(imm(Op::add64_imm, values.back(), p, k));
+  }
+  VReg sum = values[0];
+  for (size_t k = 1; k < values.size(); ++k) {
+    const VReg next = f.new_vreg();
+    insts.push_back(reg(Op::add64_reg, next, sum, values[k]));
+    sum = next;
+  }
+  const VReg result = f.new_vreg();
+  insts.push_back(reg(Op::add64_reg, result, sum, p));
+  exit_with(f.blocks[0], result);
+  MFunction callee = f;
+  auto allocation = allocate(callee, isa::kLinuxV4);
+  ASSERT_TRUE(allocation.has_value()) << to_string(allocation.error());
+  ASSERT_FALSE(callee.blocks[0].insts.empty());
+  const MInst& first = callee.blocks[0].insts.front();
+  EXPECT_EQ(first.op, Op::stxdw);
+  EXPECT_EQ(first.src, p);
+  const GeneratedModule out = generate(module);
+  EXPECT_EQ(run(out.program), 20u * 7 + 210 + 7);
 }
 
 // ePass dropped `w1 = w1` as a copy to itself: it is not, it clears the

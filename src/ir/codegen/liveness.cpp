@@ -4,17 +4,18 @@
 #include "liveness.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace bpfkit::ir::codegen {
 
 bool VRegSet::merge(const VRegSet& other) {
-  bool grew = false;
-  for (size_t w = 0; w < words_.size(); ++w) {
-    const uint64_t merged = words_[w] | other.words_[w];
-    grew |= merged != words_[w];
-    words_[w] = merged;
-  }
-  return grew;
+  if (std::includes(members_.begin(), members_.end(), other.members_.begin(), other.members_.end())) return false;
+  std::vector<VReg> merged;
+  merged.reserve(members_.size() + other.members_.size());
+  std::set_union(members_.begin(), members_.end(), other.members_.begin(), other.members_.end(),
+                 std::back_inserter(merged));
+  members_ = std::move(merged);
+  return true;
 }
 
 std::vector<VReg> uses_of(const MInst& inst) {
@@ -93,8 +94,8 @@ void walk_backwards(const MFunction& fn, uint32_t block, const VRegSet& live_out
 Liveness compute_liveness(const MFunction& fn) {
   const size_t n = fn.vregs.size();
   Liveness live;
-  live.live_in.assign(fn.blocks.size(), VRegSet(n));
-  live.live_out.assign(fn.blocks.size(), VRegSet(n));
+  live.live_in.assign(fn.blocks.size(), VRegSet());
+  live.live_out.assign(fn.blocks.size(), VRegSet());
   live.avoid.assign(n, 0);
   live.range.assign(n, 0);
   std::vector<uint32_t> order = reverse_postorder(fn);
@@ -102,7 +103,7 @@ Liveness compute_liveness(const MFunction& fn) {
   for (bool changed = true; changed;) {
     changed = false;
     for (uint32_t b : order) {
-      VRegSet out(n);
+      VRegSet out;
       for (uint32_t s : fn.blocks[b].succs) add_edge_uses(fn, b, s, live.live_in[s], out);
       VRegSet in = out;
       const MBlock& block = fn.blocks[b];

@@ -4,6 +4,7 @@
 // (a call's arguments, cmpxchg's r0, a packet load's r6).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -12,24 +13,32 @@
 
 namespace bpfkit::ir::codegen {
 
-// A set of virtual registers, one bit each.
+// A set of virtual registers, as a sorted list: the sets liveness keeps
+// (live in and out of every block, live after every instruction) hold the
+// few values live at one point, so a bit per value of the function would
+// make each of them, and each walk over one, cost the function's size.
 class VRegSet {
  public:
-  explicit VRegSet(size_t size = 0) : words_((size + 63) / 64) {}
-  bool has(VReg v) const { return (words_[v / 64] >> (v % 64)) & 1; }
-  void add(VReg v) { words_[v / 64] |= uint64_t{1} << (v % 64); }
-  void remove(VReg v) { words_[v / 64] &= ~(uint64_t{1} << (v % 64)); }
+  VRegSet() = default;
+  bool has(VReg v) const { return std::binary_search(members_.begin(), members_.end(), v); }
+  void add(VReg v) {
+    const auto it = std::lower_bound(members_.begin(), members_.end(), v);
+    if (it == members_.end() || *it != v) members_.insert(it, v);
+  }
+  void remove(VReg v) {
+    const auto it = std::lower_bound(members_.begin(), members_.end(), v);
+    if (it != members_.end() && *it == v) members_.erase(it);
+  }
   // this |= other; true if this grew.
   bool merge(const VRegSet& other);
+  // In increasing order.
   template <class F>
   void for_each(F&& f) const {
-    for (size_t w = 0; w < words_.size(); ++w)
-      for (uint64_t bits = words_[w]; bits; bits &= bits - 1)
-        f(static_cast<VReg>(w * 64 + static_cast<unsigned>(__builtin_ctzll(bits))));
+    for (VReg v : members_) f(v);
   }
 
  private:
-  std::vector<uint64_t> words_;
+  std::vector<VReg> members_;
 };
 
 // Registers as a 16-bit mask (bit n = rn).

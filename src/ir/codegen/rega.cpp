@@ -11,7 +11,8 @@
 // program lifted without changes gets its own registers back. When no
 // register is free, the value live longest is spilled (one 8-byte slot,
 // aligned so the verifier keeps a pointer's type through the spill) or,
-// for a constant, re-created at each use, and allocation starts over.
+// for a constant, re-created at each use; the attempt goes on as if it
+// were gone, then allocation starts over on the rewritten function.
 #include "rega.hpp"
 
 #include <algorithm>
@@ -89,24 +90,28 @@ uint32_t split_fixed_registers(MFunction& fn, const Liveness& live, const Rows& 
   return static_cast<uint32_t>(renames.size());
 }
 
-// One attempt: a place for every value, or the value to spill.
+// One attempt: a place for every value, or the values to spill. The
+// attempt goes on past a value it spills as if that value were gone, so
+// one pass finds every spill the function needs but those the reloads
+// themselves cause: allocating again after each single spill made the
+// allocator quadratic on large functions.
 struct Attempt {
   std::vector<std::optional<Location>> where;
-  VReg spill = kNoVReg;
+  std::vector<VReg> spills;  // in the order they were chosen
   std::optional<Error> error;
 };
 
 class Assigner {
  public:
   Assigner(const MFunction& fn, const Liveness& live, const std::map<VReg, int32_t>& homes)
-      : fn_(fn), live_(live), used_(fn.vregs.size()) {
+      : fn_(fn), live_(live), used_(fn.vregs.size()), spilled_(fn.vregs.size()) {
     for (const MBlock& block : fn.blocks) {
       for (const MPhi& phi : block.phis)
         for (const MOperand& input : phi.inputs)
-          if (!input.is_constant()) used_.add(input.vreg);
+          if (!input.is_constant()) used_[input.vreg] = true;
       for (const MInst& inst : block.insts)
-        for (VReg v : uses_of(inst)) used_.add(v);
-      for (VReg v : uses_of(block.branch)) used_.add(v);
+        for (VReg v : uses_of(inst)) used_[v] = true;
+      for (VReg v : uses_of(block.branch)) used_[v] = true;
     }
     out_.where.assign(fn.vregs.size(), std::nullopt);
     for (auto [v, offset] : homes) out_.where[v] = Location::stack(offset);
@@ -148,8 +153,11 @@ class Assigner {
 
   // No register for `v`: the held value (or v itself) live longest goes to
   // the stack, a constant first (it is made again where used: no slot, no
-  // load). Values made by an earlier spill never go again.
-  bool request_spill(VReg v) {
+  // load), and gives up its register. Values made by an earlier spill never
+  // go again. False when no value can go: the attempt stops, with an error
+  // unless spills chosen before may be what makes room (the next attempt
+  // tells).
+  bool spill_one(VReg v) {
     VReg victim = kNoVReg;
     auto rank = [&](VReg c) {
       const VRegInfo& info = fn_.vregs[c];
@@ -162,12 +170,29 @@ class Assigner {
     for (int r = 0; r < kAllocatable; ++r) consider(held_[r]);
     consider(v);
     if (victim == kNoVReg) {
-      out_.error = allocation_error(
-          fn_, "more than " + std::to_string(kAllocatable) + " values are needed in registers at one instruction");
+      if (out_.spills.empty())
+        out_.error = allocation_error(
+            fn_, "more than " + std::to_string(kAllocatable) + " values are needed in registers at one instruction");
       return false;
     }
-    out_.spill = victim;
-    return false;
+    out_.spills.push_back(victim);
+    spilled_[victim] = true;
+    for (VReg& held : held_)
+      if (held == victim) held = kNoVReg;
+    return true;
+  }
+
+  // A register for the definition `v`, spilling until one is free; nullopt
+  // when v itself was spilled, or when nothing could be (the attempt stops).
+  std::optional<uint8_t> choose_or_spill(VReg v, RegMask excluded, std::optional<uint8_t> preferred) {
+    for (;;) {
+      if (auto r = choose(v, excluded, {preferred})) return r;
+      if (!spill_one(v)) {
+        stopped_ = true;
+        return std::nullopt;
+      }
+      if (spilled_[v]) return std::nullopt;
+    }
   }
 
   bool assign_block(uint32_t b) {
@@ -175,6 +200,7 @@ class Assigner {
     held_.fill(kNoVReg);
     bool ok = true;
     live_.live_in[b].for_each([&](VReg v) {
+      if (spilled_[v]) return;
       if (out_.where[v] && out_.where[v]->is_reg())
         held_[out_.where[v]->index] = v;
       else if (!out_.where[v] && !(b == 0 && is_param(v)))
@@ -187,15 +213,15 @@ class Assigner {
     if (b == 0)
       for (size_t i = 0; i < fn_.params.size(); ++i)
         if (fn_.params[i] != kNoVReg && !out_.where[fn_.params[i]])
-          take(fn_.params[i], static_cast<uint8_t>(1 + i), used_.has(fn_.params[i]));
+          take(fn_.params[i], static_cast<uint8_t>(1 + i), used_[fn_.params[i]]);
     for (const MPhi& phi : block.phis) {
-      if (out_.where[phi.def] || !used_.has(phi.def)) continue;  // spilled to a slot, or dead
+      if (out_.where[phi.def] || !used_[phi.def]) continue;  // spilled to a slot, or dead
       std::optional<uint8_t> from_input;
       for (const MOperand& input : phi.inputs)
         if (auto r = reg_of(input.vreg); r && !from_input) from_input = r;
-      auto r = choose(phi.def, 0, {from_input});
-      if (!r) return request_spill(phi.def);
-      take(phi.def, *r, true);
+      auto r = choose_or_spill(phi.def, 0, from_input);
+      if (stopped_) return false;
+      if (r) take(phi.def, *r, true);
     }
     // Which uses die at each instruction, and whether each def outlives it.
     std::vector<std::vector<VReg>> dying(block.insts.size() + 1);
@@ -214,7 +240,7 @@ class Assigner {
 
   bool assign_inst(const MInst& inst, const std::vector<VReg>& dying, bool def_lives) {
     for (VReg u : uses_of(inst))
-      if (!out_.where[u]) {
+      if (!out_.where[u] && !spilled_[u]) {
         out_.error = allocation_error(fn_, "a value is used before it has a place");
         return false;
       }
@@ -237,13 +263,15 @@ class Assigner {
       if (auto r = reg_of(u); r && held_[*r] == u) held_[*r] = kNoVReg;
     if (inst.def == kNoVReg) return true;
     if (auto fixed = fixed_def_register(inst.op)) {
-      if (held_[*fixed] != kNoVReg) return request_spill(held_[*fixed]);
+      // The value in the fixed register, or one ranked above it, goes; if
+      // that does not free the register, the next attempt spills again.
+      if (held_[*fixed] != kNoVReg && (!spill_one(held_[*fixed]) || held_[*fixed] != kNoVReg)) return false;
       take(inst.def, *fixed, def_lives);
       return true;
     }
-    auto r = choose(inst.def, excluded, {preferred});
-    if (!r) return request_spill(inst.def);
-    take(inst.def, *r, def_lives);
+    auto r = choose_or_spill(inst.def, excluded, preferred);
+    if (stopped_) return false;
+    if (r) take(inst.def, *r, def_lives);
     return true;
   }
 
@@ -251,18 +279,31 @@ class Assigner {
 
   const MFunction& fn_;
   const Liveness& live_;
-  VRegSet used_;
+  std::vector<bool> used_;
+  std::vector<bool> spilled_;  // chosen to spill by this attempt: as if gone
+  bool stopped_ = false;
   std::array<VReg, kAllocatable> held_{};
   Attempt out_;
 };
 
-// The row that defines v, if it is a constant the spill can re-create.
-std::optional<MInst> constant_definition(const MFunction& fn, VReg v) {
-  if (!fn.vregs[v].constant) return std::nullopt;
+// A value an attempt chose to spill, and where it goes.
+struct Spill {
+  VReg value = kNoVReg;
+  std::optional<int32_t> slot = {};  // none for a constant, made again instead
+  std::optional<MInst> remat = {};   // the constant's row
+};
+
+// The rows that define the constants among `values`, which a spill can
+// re-create instead of storing and loading them (one walk for them all).
+std::map<VReg, MInst> constant_definitions(const MFunction& fn, const std::vector<VReg>& values) {
+  std::vector<bool> wanted(fn.vregs.size());
+  for (VReg v : values)
+    if (fn.vregs[v].constant) wanted[v] = true;
+  std::map<VReg, MInst> out;
   for (const MBlock& block : fn.blocks)
     for (const MInst& inst : block.insts)
-      if (inst.def == v) return inst;
-  return std::nullopt;
+      if (inst.def != kNoVReg && wanted[inst.def]) out.emplace(inst.def, inst);
+  return out;
 }
 
 uint64_t constant_value(const MInst& def, const Rows& rows) {
@@ -271,97 +312,169 @@ uint64_t constant_value(const MInst& def, const Rows& rows) {
   return static_cast<uint64_t>(static_cast<int64_t>(def.imm));
 }
 
-// A phi input v whose definition a spill removed: an integer becomes the
-// phi's constant; a typed constant (a map address: no plain value says
-// what it is) is made again at the end of the predecessor.
-void remake_for_phis(MFunction& fn, VReg v, const MInst& remat, const Rows& rows) {
-  const bool integer = remat.op == rows.mov_imm || remat.op == rows.mov32_zero_extending || remat.op == rows.lddw;
-  for (MBlock& block : fn.blocks)
-    for (MPhi& phi : block.phis)
-      for (size_t i = 0; i < phi.inputs.size(); ++i) {
-        if (phi.inputs[i].vreg != v) continue;
-        if (integer) {
-          phi.inputs[i] = MOperand::constant(constant_value(remat, rows));
-          continue;
-        }
-        // Live only at the predecessor's end: never spilled again (that
-        // would only make it there again).
-        const VReg again = fn.new_vreg({.hint = fn.vregs[v].hint, .spill_temp = true});
-        MInst def = remat;
-        def.def = again;
-        fn.blocks[block.preds[i]].insts.push_back(def);
-        phi.inputs[i] = MOperand::of(again);
-      }
+void rename_use(MInst& inst, VReg from, VReg to) {
+  if (inst.dst == from) inst.dst = to;
+  if (inst.src == from) inst.src = to;
+  for (MOperand& operand : inst.fixed_uses)
+    if (!operand.is_constant() && operand.vreg == from) operand.vreg = to;
 }
 
-// Rewrites the function so v lives in memory: a store after its definition
-// (none for a rematerialised constant), a load (or the constant) into a
-// fresh value before each use. Phis read and write the slot directly. A
-// parameter arrives in a register: it is stored at the entry, and a value
-// of its own stands for the slot. Returns the value whose home is the slot.
-VReg spill(MFunction& fn, VReg v, std::optional<int32_t> slot, const Rows& rows) {
-  const std::optional<MInst> remat = constant_definition(fn, v);
-  const int8_t hint = fn.vregs[v].hint;
-  for (size_t i = 0; i < fn.params.size() && slot; ++i) {
-    if (fn.params[i] != v) continue;
-    const VReg home = fn.new_vreg({.hint = hint, .spill_temp = true});
-    rename_all_uses(fn, {{v, home}});
-    auto& entry = fn.blocks[0].insts;
-    entry.insert(entry.begin(),
-                 MInst{.op = rows.store64_reg, .dst = MInst::kFp, .src = v, .off = static_cast<int16_t>(*slot)});
-    v = home;
-    break;
+// Rewrites the function so each spilled value lives in memory: a store
+// after its definition (none for a rematerialised constant), a load (or
+// the constant) into a fresh value before each use. Phis read and write
+// the slot directly. Values are rewritten in the order they were chosen,
+// as one spill at a time would have. Uses one walk of the function for
+// them all.
+class SpillRewriter {
+ public:
+  SpillRewriter(MFunction& fn, std::vector<Spill> spills, const Rows& rows)
+      : fn_(fn), spills_(std::move(spills)), rows_(rows) {}
+
+  // Returns, per spill, the value whose home is the slot (kNoVReg for a
+  // constant).
+  std::vector<VReg> run() {
+    store_parameters();
+    position_.assign(fn_.vregs.size(), kNone);
+    for (size_t p = 0; p < spills_.size(); ++p) position_[spills_[p].value] = static_cast<int32_t>(p);
+    made_here_.assign(spills_.size(), kNoVReg);
+    for (MBlock& block : fn_.blocks) rewrite_block(block);
+    remake_for_phis();
+    std::vector<VReg> homes;
+    for (const Spill& s : spills_) homes.push_back(s.slot ? s.value : kNoVReg);
+    return homes;
   }
-  // A constant is made again once in each block that uses it (a loop body
-  // pays once a trip, not once a use); if that is still too many, each use
-  // gets its own.
-  const bool once_per_block = remat && !fn.vregs[v].block_remat;
-  for (MBlock& block : fn.blocks) {
-    std::vector<MInst> out;
-    VReg made_here = kNoVReg;
-    auto reload = [&](MInst& user) {
-      const std::vector<VReg> uses = uses_of(user);
-      if (std::find(uses.begin(), uses.end(), v) == uses.end()) return;
-      if (made_here != kNoVReg) {
-        rename_uses(user, {{v, made_here}});
-        return;
+
+ private:
+  static constexpr int32_t kNone = -1;
+
+  int32_t position(VReg v) const { return v < position_.size() ? position_[v] : kNone; }
+
+  // A parameter arrives in a register: it is stored at the entry, and a
+  // value of its own stands for the slot.
+  void store_parameters() {
+    std::map<VReg, VReg> renames;
+    std::vector<std::pair<VReg, int32_t>> stores;  // parameter, slot
+    for (Spill& s : spills_) {
+      if (!s.slot || std::find(fn_.params.begin(), fn_.params.end(), s.value) == fn_.params.end()) continue;
+      const VReg home = fn_.new_vreg({.hint = fn_.vregs[s.value].hint, .spill_temp = true});
+      renames[s.value] = home;
+      stores.push_back({s.value, *s.slot});
+      s.value = home;
+    }
+    if (renames.empty()) return;
+    rename_all_uses(fn_, renames);  // before the stores, which read the parameter itself
+    auto& entry = fn_.blocks[0].insts;
+    for (auto [parameter, slot] : stores)
+      entry.insert(
+          entry.begin(),
+          MInst{.op = rows_.store64_reg, .dst = MInst::kFp, .src = parameter, .off = static_cast<int16_t>(slot)});
+  }
+
+  // The spilled values `user` reads, each loaded (or made) into a fresh
+  // value before it. A constant is made again once in each block that uses
+  // it (a loop body pays once a trip, not once a use); if that is still too
+  // many, each use gets its own.
+  void reload(MInst& user, std::vector<MInst>& out) {
+    std::vector<int32_t> read;
+    for (VReg u : uses_of(user))
+      if (const int32_t p = position(u); p != kNone) read.push_back(p);
+    std::sort(read.begin(), read.end());
+    for (int32_t p : read) {
+      const Spill& s = spills_[p];
+      const VReg v = s.value;
+      if (made_here_[p] != kNoVReg) {
+        rename_use(user, v, made_here_[p]);
+        continue;
       }
-      const VReg r = once_per_block ? fn.new_vreg({.hint = hint, .constant = true, .block_remat = true})
-                                    : fn.new_vreg({.hint = hint, .spill_temp = true});
-      if (once_per_block) made_here = r;
-      if (remat) {
-        MInst again = *remat;
+      const int8_t hint = fn_.vregs[v].hint;
+      const bool once_per_block = s.remat && !fn_.vregs[v].block_remat;
+      const VReg r = once_per_block ? fn_.new_vreg({.hint = hint, .constant = true, .block_remat = true})
+                                    : fn_.new_vreg({.hint = hint, .spill_temp = true});
+      if (once_per_block) {
+        made_here_[p] = r;
+        made_in_block_.push_back(p);
+      }
+      if (s.remat) {
+        MInst again = *s.remat;
         again.def = r;
         again.origin = user.origin;
         out.push_back(again);
       } else {
-        out.push_back(MInst{
-            .op = rows.load64, .def = r, .src = MInst::kFp, .off = static_cast<int16_t>(*slot), .origin = user.origin});
+        out.push_back(MInst{.op = rows_.load64,
+                            .def = r,
+                            .src = MInst::kFp,
+                            .off = static_cast<int16_t>(*s.slot),
+                            .origin = user.origin});
       }
-      rename_uses(user, {{v, r}});
-    };
+      rename_use(user, v, r);
+    }
+  }
+
+  void rewrite_block(MBlock& block) {
+    for (int32_t p : made_in_block_) made_here_[p] = kNoVReg;
+    made_in_block_.clear();
+    std::vector<MInst> out;
+    out.reserve(block.insts.size());
     for (MInst inst : block.insts) {
-      reload(inst);
-      if (inst.def == v) {
-        if (remat) continue;
-        const VReg d = fn.new_vreg({.hint = hint, .spill_temp = true});
-        inst.def = d;
-        out.push_back(inst);
-        out.push_back(MInst{.op = rows.store64_reg,
-                            .dst = MInst::kFp,
-                            .src = d,
-                            .off = static_cast<int16_t>(*slot),
-                            .origin = inst.origin});
+      reload(inst, out);
+      const int32_t p = position(inst.def);
+      if (p == kNone) {
+        out.push_back(std::move(inst));
         continue;
       }
-      out.push_back(inst);
+      const Spill& s = spills_[p];
+      if (s.remat) continue;
+      const VReg d = fn_.new_vreg({.hint = fn_.vregs[s.value].hint, .spill_temp = true});
+      inst.def = d;
+      const uint32_t origin = inst.origin;
+      out.push_back(std::move(inst));
+      out.push_back(MInst{.op = rows_.store64_reg,
+                          .dst = MInst::kFp,
+                          .src = d,
+                          .off = static_cast<int16_t>(*s.slot),
+                          .origin = origin});
     }
-    reload(block.branch);
+    reload(block.branch, out);
     block.insts = std::move(out);
   }
-  if (remat) remake_for_phis(fn, v, *remat, rows);
-  return v;
-}
+
+  // A phi input whose definition a spill removed: an integer becomes the
+  // phi's constant; a typed constant (a map address: no plain value says
+  // what it is) is made again at the end of the predecessor.
+  void remake_for_phis() {
+    std::vector<std::tuple<int32_t, uint32_t, size_t, size_t>> inputs;  // spill, block, phi, input
+    for (uint32_t b = 0; b < fn_.blocks.size(); ++b)
+      for (size_t k = 0; k < fn_.blocks[b].phis.size(); ++k) {
+        const MPhi& phi = fn_.blocks[b].phis[k];
+        for (size_t i = 0; i < phi.inputs.size(); ++i)
+          if (const int32_t p = position(phi.inputs[i].vreg); p != kNone && spills_[p].remat)
+            inputs.push_back({p, b, k, i});
+      }
+    std::sort(inputs.begin(), inputs.end());  // spill by spill, as one spill at a time would
+    for (auto [p, b, k, i] : inputs) {
+      const MInst& remat = *spills_[p].remat;
+      MOperand& input = fn_.blocks[b].phis[k].inputs[i];
+      if (remat.op == rows_.mov_imm || remat.op == rows_.mov32_zero_extending || remat.op == rows_.lddw) {
+        input = MOperand::constant(constant_value(remat, rows_));
+        continue;
+      }
+      // Live only at the predecessor's end: never spilled again (that
+      // would only make it there again).
+      const VReg again = fn_.new_vreg({.hint = fn_.vregs[spills_[p].value].hint, .spill_temp = true});
+      MInst def = remat;
+      def.def = again;
+      fn_.blocks[fn_.blocks[b].preds[i]].insts.push_back(def);
+      fn_.blocks[b].phis[k].inputs[i] = MOperand::of(again);
+    }
+  }
+
+  MFunction& fn_;
+  std::vector<Spill> spills_;
+  const Rows& rows_;
+  std::vector<int32_t> position_;       // per value: its index in spills_, or kNone
+  std::vector<VReg> made_here_;         // per spill: the constant made in the current block
+  std::vector<int32_t> made_in_block_;  // the spills made_here_ holds one for
+};
 
 }  // namespace
 
@@ -393,27 +506,34 @@ Expected<Allocation> allocate(MFunction& fn, const isa::Dialect& dialect) {
   for (size_t round = 0; round < limit; ++round) {
     Liveness live = compute_liveness(fn);
     Attempt attempt = Assigner(fn, live, homes).run();
+    ++result.rounds;
     if (attempt.error) return *attempt.error;
-    if (attempt.spill == kNoVReg) {
+    if (attempt.spills.empty()) {
       result.where = std::move(attempt.where);
       result.liveness = std::move(live);
       return result;
     }
-    const VReg v = attempt.spill;
-    std::optional<int32_t> slot;
-    if (constant_definition(fn, v)) {
-      ++result.rematerialised;
-    } else {
-      result.frame_low -= 8;
-      if (-result.frame_low > static_cast<int64_t>(dialect.stack_frame_size))
-        return allocation_error(
-            fn, "spills do not fit in the " + std::to_string(dialect.stack_frame_size) + "-byte stack frame");
-      slot = result.frame_low;
-      ++result.spilled;
+    std::map<VReg, MInst> constants = constant_definitions(fn, attempt.spills);
+    std::vector<Spill> spills;
+    for (VReg v : attempt.spills) {
+      Spill s{.value = v};
+      if (auto it = constants.find(v); it != constants.end()) {
+        s.remat = it->second;
+        ++result.rematerialised;
+      } else {
+        result.frame_low -= 8;
+        if (-result.frame_low > static_cast<int64_t>(dialect.stack_frame_size))
+          return allocation_error(
+              fn, "spills do not fit in the " + std::to_string(dialect.stack_frame_size) + "-byte stack frame");
+        s.slot = result.frame_low;
+        ++result.spilled;
+      }
+      fn.vregs[v].spill_temp = true;  // its home is final
+      spills.push_back(std::move(s));
     }
-    fn.vregs[v].spill_temp = true;  // its home is final
-    const VReg home = spill(fn, v, slot, rows);
-    if (slot) homes[home] = *slot;
+    const std::vector<VReg> slot_homes = SpillRewriter(fn, spills, rows).run();
+    for (size_t i = 0; i < spills.size(); ++i)
+      if (spills[i].slot) homes[slot_homes[i]] = *spills[i].slot;
   }
   return allocation_error(fn, "did not converge");
 }

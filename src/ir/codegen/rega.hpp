@@ -17,6 +17,7 @@ struct Allocation {
   int32_t frame_low = 0;  // lowest stack offset in use, spill slots included (a multiple of 8)
   Liveness liveness;      // of the function as finally rewritten
   uint32_t spilled = 0, rematerialised = 0, split = 0;
+  uint32_t rounds = 0;  // allocation attempts: one, plus one after each batch of spills
 };
 
 // Gives every value a place, rewriting `fn` where it must: a copy after a
