@@ -4,6 +4,7 @@
 #include "compiler.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -54,9 +55,24 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   unchecked_at_.assign(program.size(), false);
   grouped_.assign(program.size(), false);
   checked_copy_at_.assign(program.size(), nullptr);
+  find_facts();
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
   blinding_state_ = inputs.harden_seed;
+}
+
+// What each slot means and writes (facts_).
+void Compiler::find_facts() {
+  // Programs repeat few rows: each distinct one is looked up once.
+  std::array<std::optional<isa::Semantics>, isa::kOpCount> row_semantics;
+  facts_.resize(program_.size());
+  for (size_t pc = 0; pc < program_.size(); ++pc) {
+    if (!program_.ops[pc]) continue;
+    const Op op = *program_.ops[pc];
+    std::optional<isa::Semantics>& sem = row_semantics[static_cast<size_t>(op)];
+    if (!sem) sem = isa::semantics(op, dialect_);
+    facts_[pc] = {*sem, isa::regs_written(op, program_.slots[pc], dialect_)};
+  }
 }
 
 Xbyak::Address Compiler::field(size_t offset) const { return qword[rsp + static_cast<int>(offset)]; }
@@ -77,7 +93,7 @@ Expected<void> Compiler::check_program() {
     const auto at = at_pc(static_cast<uint32_t>(pc));
     if (slot.dst() >= isa::kRegisterCount || slot.src() >= isa::kRegisterCount)
       return make_error(Errc::BadRegister, "register out of range", at);
-    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const isa::Semantics& sem = sem_at(pc);
     if (op == Op::lddw_func || (sem.call == isa::CallResolution::Local && !sbpf_)) {
       const Op shaped_as = op == Op::lddw_func ? Op::call_local : op;
       const int64_t target = *isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc));
@@ -109,7 +125,7 @@ Expected<void> Compiler::check_program() {
         return make_error(Errc::OutOfRange, "jump target " + std::to_string(target) + " is outside the program", at);
     }
     if (sem.operation == Operation::Callx) has_callx_ = true;
-    if (isa::regs_written(op, slot, dialect_).contains(isa::kFramePointer)) r10_written_ = true;
+    if (written_at(pc).contains(isa::kFramePointer)) r10_written_ = true;
     if (sem.operation == Operation::None) return make_error(Errc::Unsupported, "instruction not in the dialect", at);
   }
   return {};
@@ -135,7 +151,7 @@ void Compiler::find_blocks() {
     if (!program_.ops[pc]) continue;
     const Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
-    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const isa::Semantics& sem = sem_at(pc);
     const size_t next = pc + program_.width_at(pc);
     if (ends_block(sem.operation, slot, sbpf_)) follows_end[next] = true;
     if (sbpf_ && sbpf_calls_[pc].kind == SbpfCall::Kind::Function) {
@@ -157,10 +173,8 @@ void Compiler::find_blocks() {
   for (size_t pc = 0; pc + 1 < size; ++pc) {
     if (sbpf_ || leader_[pc + 1] || !program_.ops[pc] || !program_.ops[pc + 1]) continue;
     const Op op = *program_.ops[pc];
-    const isa::Semantics sem = isa::semantics(op, dialect_);
-    const isa::Semantics next = isa::semantics(*program_.ops[pc + 1], dialect_);
     absorbs_goto_[pc] =
-        sem.operation == Operation::JumpIf && next.operation == Operation::Jump &&
+        sem_at(pc).operation == Operation::JumpIf && sem_at(pc + 1).operation == Operation::Jump &&
         *isa::branch_target(op, program_.slots[pc], static_cast<int64_t>(pc)) == static_cast<int64_t>(pc + 2);
   }
   for (size_t pc = 1; pc <= size; ++pc)
@@ -402,13 +416,13 @@ void Compiler::emit_metered_block(const Block& block) {
   // Fall-through: the hot copy falls into the next block; this one jumps.
   uint32_t last_pc = block.start;
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) last_pc = pc;
-  if (falls_through(isa::semantics(*program_.ops[last_pc], dialect_).operation)) jmp(entry_[block.end]);
+  if (falls_through(sem_at(last_pc).operation)) jmp(entry_[block.end]);
 }
 
 void Compiler::emit_instruction(uint32_t pc) {
   const Op op = *program_.ops[pc];
   const isa::Slot& slot = program_.slots[pc];
-  const isa::Semantics sem = isa::semantics(op, dialect_);
+  const isa::Semantics& sem = sem_at(pc);
   flags_in_ = std::exchange(flags_, {});
   switch (sem.operation) {
     case Operation::Add:

@@ -83,7 +83,7 @@ bool Compiler::fold_mov_add(const isa::Semantics& sem, const isa::Slot& slot) {
   const uint32_t next = pc_ + 1;  // a mov is one slot
   if (next >= fold_limit_ || !program_.ops[next] || slot.dst() == slot.src()) return false;
   const isa::Slot& add_slot = program_.slots[next];
-  const isa::Semantics add = isa::semantics(*program_.ops[next], dialect_);
+  const isa::Semantics& add = sem_at(next);
   auto plain = [](const isa::Semantics& s) { return s.width == 64 || s.result != isa::Extension::Sign; };
   if (add.operation != Operation::Add || add.width != sem.width || add_slot.dst() != slot.dst() || !plain(sem) ||
       !plain(add) || (add.source == Source::Imm && inputs_.harden))
@@ -249,7 +249,7 @@ void Compiler::lower_byte_order(const isa::Semantics& sem, const isa::Slot& slot
 // zero-extending load of at most 16 bits into `reg`.
 bool Compiler::loaded_narrow_before(int reg) const {
   if (pc_ <= fold_start_ || pc_ >= fold_limit_ || !program_.ops[pc_ - 1]) return false;
-  const isa::Semantics load = isa::semantics(*program_.ops[pc_ - 1], dialect_);
+  const isa::Semantics& load = sem_at(pc_ - 1);
   return load.operation == Operation::Load && load.width <= 16 && program_.slots[pc_ - 1].dst() == reg;
 }
 
@@ -262,9 +262,9 @@ bool Compiler::fold_rotate(const isa::Semantics& sem, const isa::Slot& slot) {
     return false;
   const uint32_t mov_pc = pc_ - 2, rsh_pc = pc_ - 1, or_pc = pc_ + 1;
   if (!program_.ops[mov_pc] || !program_.ops[rsh_pc] || !program_.ops[or_pc]) return false;
-  const isa::Semantics mov = isa::semantics(*program_.ops[mov_pc], dialect_);
-  const isa::Semantics rsh = isa::semantics(*program_.ops[rsh_pc], dialect_);
-  const isa::Semantics or_ = isa::semantics(*program_.ops[or_pc], dialect_);
+  const isa::Semantics& mov = sem_at(mov_pc);
+  const isa::Semantics& rsh = sem_at(rsh_pc);
+  const isa::Semantics& or_ = sem_at(or_pc);
   const isa::Slot& mov_slot = program_.slots[mov_pc];
   const isa::Slot& rsh_slot = program_.slots[rsh_pc];
   const isa::Slot& or_slot = program_.slots[or_pc];

@@ -149,7 +149,7 @@ void Compiler::plan_check_groups(const Block& block) {
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) {
     const isa::Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
-    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const isa::Semantics& sem = sem_at(pc);
     // A context load that may read a packet pointer calls the runtime.
     const bool packet_pointer = op == isa::Op::ldxw && inputs_.has_packet;
     if (ends_check_groups(sem.operation) || packet_pointer) {
@@ -165,7 +165,7 @@ void Compiler::plan_check_groups(const Block& block) {
       range.hi = std::max<int64_t>(range.hi, shape->off + static_cast<int64_t>(shape->size));
       if (group->members++ > 0) group->later.push_back(pc);
     }
-    const isa::RegSet written = isa::regs_written(op, slot, dialect_);
+    const isa::RegSet written = written_at(pc);
     for (int reg = 0; reg < isa::kRegisterCount; ++reg)
       if (written.contains(reg)) close(reg);
   }

@@ -123,7 +123,7 @@ void Compiler::resolve_sbpf_calls() {
     if (!program_.ops[pc]) continue;
     const Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
-    const isa::Semantics sem = isa::semantics(op, dialect_);
+    const isa::Semantics& sem = sem_at(pc);
     SbpfCall& call = sbpf_calls_[pc];
     if (sem.call == isa::CallResolution::Local) {
       const int64_t target = *isa::branch_target(op, slot, static_cast<int64_t>(pc));
@@ -150,7 +150,7 @@ void Compiler::resolve_sbpf_calls() {
   // their pc for that fault.
   for (size_t pc = program_.size(); pc-- > 0;) {
     if (!program_.ops[pc]) continue;
-    const Operation operation = isa::semantics(*program_.ops[pc], dialect_).operation;
+    const Operation operation = sem_at(pc).operation;
     exit_saves_pc_ = operation == Operation::Call || operation == Operation::CallLocal || operation == Operation::Callx;
     break;
   }
