@@ -3,7 +3,9 @@
 // original program knew that the IR does not carry (maps, global data, the
 // sBPF image and keys).
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include "bpfkit/ir.hpp"
 #include "bpfkit/ir/codegen.hpp"
@@ -54,24 +56,61 @@ void carry_over(const isa::Program& original, const Module& module, const std::v
   out.entry = starts.empty() ? 0 : starts[0];
 }
 
-// The function selected as it is and, where joining phi edges changes it
-// (prepare.hpp), selected again: the smaller once emitted. Joined edges
-// make a constant once where it was made on each edge, but each edge's
-// copies could often have gone before its branch with no block or jump of
-// their own (as clang sets a return value early); which wins depends on
-// the registers, known only after allocation.
-Expected<codegen::MFunction> select_smaller(Function& fn, const isa::Program* original,
-                                            const std::unordered_map<const Function*, uint32_t>& index,
-                                            const isa::Dialect& dialect) {
-  auto plain = codegen::select(fn, original, index);
-  if (!plain || codegen::join_phi_edges(fn) == 0) return plain;
-  auto joined = codegen::select(fn, original, index);
-  if (!joined) return joined.error();
-  auto plain_size = codegen::emitted_size(*plain, dialect);
-  auto joined_size = codegen::emitted_size(*joined, dialect);
-  if (!joined_size) return plain;  // the module's generation reports the plain one's error, if any
-  if (!plain_size || *joined_size < *plain_size) return joined;
-  return plain;
+// Above this many IR instructions a function is selected once: the
+// other ways cost four more allocations for a few instructions saved.
+constexpr size_t kMostInstructionsToTryAgain = 10'000;
+
+bool has_phis(const Function& fn) {
+  for (const Block* block : fn.blocks())
+    if (block->first() && block->first()->op() == Opcode::Phi) return true;
+  return false;
+}
+
+// Selection has choices whose worth shows only once registers are
+// allocated, so a function with phis is selected several ways and the
+// way that emits smallest is kept (the first on a tie):
+//  - phi hints from the inputs (right for loops) or from the uses (right
+//    for a value returned; select.hpp);
+//  - as the function is, and with its phi edges joined (prepare.hpp), which
+//    makes a constant once where it was made on each edge; but each edge's
+//    copies can often go before its branch instead, with no block or jump
+//    of their own (as clang sets a return value early).
+Expected<codegen::MFunction> select_smallest(Function& fn, const isa::Program* original,
+                                             const std::unordered_map<const Function*, uint32_t>& index,
+                                             const isa::Dialect& dialect) {
+  using codegen::PhiHints;
+  auto first = codegen::select(fn, original, index, PhiHints::FromInputs);
+  if (!first || !has_phis(fn) || fn.inst_count() > kMostInstructionsToTryAgain) return first;
+  std::vector<codegen::MFunction> candidates;
+  candidates.push_back(std::move(*first));
+  // A selection of the same IR with the same hints is the same again.
+  auto same_hints = [](const codegen::MFunction& a, const codegen::MFunction& b) {
+    return std::equal(a.vregs.begin(), a.vregs.end(), b.vregs.begin(), b.vregs.end(),
+                      [](const codegen::VRegInfo& x, const codegen::VRegInfo& y) { return x.hint == y.hint; });
+  };
+  auto add = [&](PhiHints hints, size_t same_ir_from) {
+    auto more = codegen::select(fn, original, index, hints);
+    if (!more) return;
+    for (size_t i = same_ir_from; i < candidates.size(); ++i)
+      if (same_hints(candidates[i], *more)) return;
+    candidates.push_back(std::move(*more));
+  };
+  add(PhiHints::FromUses, 0);
+  if (codegen::join_phi_edges(fn) > 0) {
+    const size_t joined = candidates.size();
+    add(PhiHints::FromInputs, joined);
+    add(PhiHints::FromUses, joined);
+  }
+  if (candidates.size() == 1) return std::move(candidates[0]);
+  size_t best = 0, best_size = SIZE_MAX;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto size = codegen::emitted_size(candidates[i], dialect);
+    if (size && *size < best_size) {
+      best = i;
+      best_size = *size;
+    }
+  }
+  return std::move(candidates[best]);  // none emits: the first, whose error generation reports
 }
 
 }  // namespace
@@ -82,7 +121,7 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   codegen::MModule machine;
   machine.dialect = &module.dialect();
   for (const auto& fn : module.functions()) {
-    auto selected = select_smaller(*fn, options.original, index, module.dialect());
+    auto selected = select_smallest(*fn, options.original, index, module.dialect());
     if (!selected) return selected.error();
     if (options.original)  // the key the original program called it by
       for (auto [key, slot] : options.original->function_keys)

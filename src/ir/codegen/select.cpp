@@ -71,8 +71,14 @@ Error unsupported(const Inst& inst, const std::string& what) {
 
 class Selector {
  public:
-  Selector(Function& fn, const isa::Program* original, const std::unordered_map<const Function*, uint32_t>& functions)
-      : fn_(fn), original_(original), functions_(functions), dialect_(fn.dialect()), rows_(rows_for(dialect_)) {}
+  Selector(Function& fn, const isa::Program* original, const std::unordered_map<const Function*, uint32_t>& functions,
+           PhiHints phi_hints)
+      : phi_hints_(phi_hints),
+        fn_(fn),
+        original_(original),
+        functions_(functions),
+        dialect_(fn.dialect()),
+        rows_(rows_for(dialect_)) {}
 
   Expected<MFunction> run() {
     out_.name = fn_.name();
@@ -180,6 +186,7 @@ class Selector {
   // The register most inputs were written to (not a call's r0: the value
   // leaves it), else the one most uses read.
   int8_t phi_hint(const Inst& phi) const {
+    if (phi_hints_ == PhiHints::FromUses) return vote(phi);
     std::array<int, isa::kRegisterCount> count{};
     for (size_t i = 0; i < phi.operand_count(); ++i)
       if (phi.operand(i)->kind() == ValueKind::Inst) {
@@ -896,6 +903,7 @@ class Selector {
   }
 
  private:
+  PhiHints phi_hints_;
   Function& fn_;
   const isa::Program* original_;
   const std::unordered_map<const Function*, uint32_t>& functions_;
@@ -923,8 +931,8 @@ class Selector {
 }  // namespace
 
 Expected<MFunction> select(Function& fn, const isa::Program* original,
-                           const std::unordered_map<const Function*, uint32_t>& functions) {
-  Selector selector(fn, original, functions);
+                           const std::unordered_map<const Function*, uint32_t>& functions, PhiHints phi_hints) {
+  Selector selector(fn, original, functions, phi_hints);
   return selector.run();
 }
 

@@ -13,7 +13,13 @@ namespace bpfkit::ir::codegen {
 // `original`, when given, is the program the IR was lifted from: each
 // value's register there becomes its allocation hint. `functions` numbers
 // the module's functions (local calls and function pointers name them).
+// Where a phi's hint comes from first: the registers its inputs were
+// written to (a loop's value), or the registers its uses read (a value
+// returned). Neither is right for every function: the pipeline tries both.
+enum class PhiHints : uint8_t { FromInputs, FromUses };
+
 Expected<MFunction> select(Function& fn, const isa::Program* original,
-                           const std::unordered_map<const Function*, uint32_t>& functions);
+                           const std::unordered_map<const Function*, uint32_t>& functions,
+                           PhiHints phi_hints = PhiHints::FromInputs);
 
 }  // namespace bpfkit::ir::codegen
