@@ -43,11 +43,12 @@ constexpr uint64_t kRunBudget = 1'000'000;
   std::abort();
 }
 
-bool accepted(const isa::Program& program, uint64_t memory_size) {
+bool accepted(const isa::Program& program, uint64_t memory_size, bool prune = true) {
   verify::Options options;
   options.type = verify::ProgramType::Raw;
   options.mem_size = memory_size;
   options.insn_limit = kInsnLimit;
+  options.prune = prune;
   return verify::verify(program, options).accepted;
 }
 
@@ -113,7 +114,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string name = level == ir::OptLevel::O0 ? "-O0" : "-O2";
     auto generated = round_trip(*program, level);
     if (!generated) continue;
-    if (!accepted(*generated, memory_size)) fail(name + ": the verifier rejects the generated program");
+    // An original the verifier accepts only because pruning met a wider
+    // state first (verify::Options::prune) has no acceptance code
+    // generation can keep: another block order explores another state
+    // first. Such inputs are not code generation's failures.
+    if (!accepted(*generated, memory_size) && accepted(*program, memory_size, false))
+      fail(name + ": the verifier rejects the generated program");
     if (!original.exited || !deterministic) continue;
     const std::optional<Outcome> ran_after = run(*generated, memory);
     if (!ran_after) fail(name + ": the interpreter refuses the generated program");

@@ -120,6 +120,12 @@ struct Options {
   int log_level = 0;                // 0: none; 1: the failing path; 2: every instruction
   uint64_t insn_limit = 1'000'000;  // BPF_COMPLEXITY_LIMIT_INSNS
   Hooks* hooks = nullptr;           // called during verification and the rewrites
+  // false: no path is cut short because an explored state covers it; each
+  // goes to its end (or the limit). The kernel's checks are not monotone
+  // (an offset it refuses as a constant it accepts as an unknown scalar),
+  // so a program can be accepted only because a wider state was explored
+  // first; without pruning it is refused. Not what the kernel does.
+  bool prune = true;
 };
 
 struct Result {

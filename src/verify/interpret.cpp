@@ -164,7 +164,8 @@ Checker::Visit Checker::visit(uint32_t pc) {
       if (jumps < 20 && insns < 100) add = false;
     } else {
       if (!probe) probe = cover_probe(cur_);
-      if (may_cover(checkpoint.summary, *probe) && covers(*checkpoint.state, cur_, options_.profile, false)) {
+      if (options_.prune && may_cover(checkpoint.summary, *probe) &&
+          covers(*checkpoint.state, cur_, options_.profile, false)) {
         ++checkpoint.hits;
         if (options_.log_level > 1) note(std::to_string(pc) + ": safe");
         propagate_precision(*checkpoint.state);
