@@ -1,16 +1,46 @@
 // Row selection by meaning (see rows.hpp).
 #include "rows.hpp"
 
+#include <cstring>
+#include <deque>
+#include <type_traits>
+#include <utility>
+
 namespace bpfkit::ir::codegen {
 
 using isa::Condition;
 using isa::Operation;
 using isa::Source;
 
+namespace {
+
+// Whether two dialects give every row the same meaning (semantics reads
+// the family, the ISA version and the sBPF features only).
+bool same_meanings(const isa::Dialect& a, const isa::Dialect& b) {
+  static_assert(std::has_unique_object_representations_v<isa::SbpfFeatures>);
+  return a.family == b.family && a.isa == b.isa && a.sbpf_version == b.sbpf_version &&
+         std::memcmp(&a.sbpf, &b.sbpf, sizeof a.sbpf) == 0;
+}
+
+}  // namespace
+
+const std::vector<isa::Semantics>& row_meanings(const isa::Dialect& dialect) {
+  // A deque: tables handed out stay where they are as others are added.
+  thread_local std::deque<std::pair<isa::Dialect, std::vector<isa::Semantics>>> tables;
+  for (const auto& [known, table] : tables)
+    if (same_meanings(known, dialect)) return table;
+  std::vector<isa::Semantics> table;
+  table.reserve(isa::kOps.size());
+  for (const isa::OpInfo& row : isa::kOps) table.push_back(isa::semantics(row.op, dialect));
+  tables.emplace_back(dialect, std::move(table));
+  return tables.back().second;
+}
+
 std::optional<isa::Op> find_row(const isa::Dialect& dialect, Operation operation, uint8_t width, Source source,
                                 Condition condition) {
+  const std::vector<isa::Semantics>& meanings = row_meanings(dialect);
   for (const isa::OpInfo& row : isa::kOps) {
-    const isa::Semantics s = isa::semantics(row.op, dialect);
+    const isa::Semantics& s = meanings[static_cast<size_t>(row.op)];
     if (s.operation == operation && s.width == width && s.source == source && s.condition == condition && !s.swapped &&
         !s.fetch)
       return row.op;

@@ -11,6 +11,11 @@
 
 namespace bpfkit::ir::codegen {
 
+// Every row's meaning in the dialect, indexed by isa::Op, worked out once
+// per dialect and thread: code generation searches the rows by meaning for
+// each instruction, and isa::semantics is too dear to ask each time.
+const std::vector<isa::Semantics>& row_meanings(const isa::Dialect& dialect);
+
 // The row with this meaning in the dialect, if it has one.
 std::optional<isa::Op> find_row(const isa::Dialect& dialect, isa::Operation operation, uint8_t width,
                                 isa::Source source, isa::Condition condition = isa::Condition::None);

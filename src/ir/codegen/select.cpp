@@ -37,8 +37,9 @@ Operation atomic_operation(AtomicOp op) {
 std::optional<isa::Op> row(const isa::Dialect& dialect, Operation operation, uint8_t width, Source source,
                            isa::Condition condition = isa::Condition::None, isa::Extension ext = isa::Extension::None,
                            bool fetch = false) {
+  const std::vector<isa::Semantics>& meanings = row_meanings(dialect);
   for (const isa::OpInfo& info : isa::kOps) {
-    const isa::Semantics s = isa::semantics(info.op, dialect);
+    const isa::Semantics& s = meanings[static_cast<size_t>(info.op)];
     if (s.operation == operation && s.width == width && s.source == source && s.condition == condition && !s.swapped &&
         s.fetch == fetch && (ext == isa::Extension::None || s.result == ext))
       return info.op;
