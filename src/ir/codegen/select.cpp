@@ -9,6 +9,7 @@
 #include <array>
 #include <limits>
 
+#include "liveness.hpp"
 #include "rows.hpp"
 
 namespace bpfkit::ir::codegen {
@@ -166,19 +167,30 @@ class Selector {
     }
   }
 
+  // Votes for r0-r9; the register with most (the lowest on a tie), or -1.
+  class RegisterVotes {
+   public:
+    void add(int r) {
+      if (r >= 0 && r < isa::kFramePointer) ++count_[static_cast<size_t>(r)];
+    }
+    int8_t winner() const {
+      int best = -1;
+      for (int r = 0; r < isa::kFramePointer; ++r)
+        if (count_[static_cast<size_t>(r)] > 0 &&
+            (best < 0 || count_[static_cast<size_t>(r)] > count_[static_cast<size_t>(best)]))
+          best = r;
+      return static_cast<int8_t>(best);
+    }
+
+   private:
+    std::array<int, isa::kRegisterCount> count_{};
+  };
+
   // The register most uses read the value from (the lowest on a tie), or -1.
   int8_t vote(const Value& value) const {
-    std::array<int, isa::kRegisterCount> count{};
-    for (const Use& use : value.uses()) {
-      const int r = register_read_by(use);
-      if (r >= 0 && r < isa::kFramePointer) ++count[static_cast<size_t>(r)];
-    }
-    int best = -1;
-    for (int r = 0; r < isa::kFramePointer; ++r)
-      if (count[static_cast<size_t>(r)] > 0 &&
-          (best < 0 || count[static_cast<size_t>(r)] > count[static_cast<size_t>(best)]))
-        best = r;
-    return static_cast<int8_t>(best);
+    RegisterVotes votes;
+    for (const Use& use : value.uses()) votes.add(register_read_by(use));
+    return votes.winner();
   }
 
   // A phi's register in the original is where its inputs were written (a
@@ -188,20 +200,14 @@ class Selector {
   // leaves it), else the one most uses read.
   int8_t phi_hint(const Inst& phi) const {
     if (phi_hints_ == PhiHints::FromUses) return vote(phi);
-    std::array<int, isa::kRegisterCount> count{};
+    RegisterVotes votes;
     for (size_t i = 0; i < phi.operand_count(); ++i)
       if (phi.operand(i)->kind() == ValueKind::Inst) {
         const auto* input = static_cast<const Inst*>(phi.operand(i));
-        if (input->op() == Opcode::Phi || writes_fixed_register(*input)) continue;
-        const int8_t r = hint_of(*input);
-        if (r >= 0 && r < isa::kFramePointer) ++count[static_cast<size_t>(r)];
+        if (input->op() != Opcode::Phi && !writes_fixed_register(*input)) votes.add(hint_of(*input));
       }
-    int best = -1;
-    for (int r = 0; r < isa::kFramePointer; ++r)
-      if (count[static_cast<size_t>(r)] > 0 &&
-          (best < 0 || count[static_cast<size_t>(r)] > count[static_cast<size_t>(best)]))
-        best = r;
-    return best >= 0 ? static_cast<int8_t>(best) : vote(phi);
+    const int8_t best = votes.winner();
+    return best >= 0 ? best : vote(phi);
   }
 
   // A phi without a hint takes its first input's.
@@ -244,8 +250,8 @@ class Selector {
         place = tree.idom(loop->header);
       }
       auto& insts = out_.blocks[block_index_.at(place)].insts;
-      auto reader =
-          std::find_if(insts.begin(), insts.end(), [&](const MInst& inst) { return reads(inst, shared.vreg); });
+      auto reader = std::find_if(insts.begin(), insts.end(),
+                                 [&](const MInst& inst) { return std::ranges::count(uses_of(inst), shared.vreg) > 0; });
       insts.insert(reader, shared.defs.begin(), shared.defs.end());
     }
   }
@@ -265,12 +271,6 @@ class Selector {
       }
     }
     return common;
-  }
-
-  static bool reads(const MInst& inst, VReg v) {
-    if (inst.dst == v || inst.src == v) return true;
-    return std::any_of(inst.fixed_uses.begin(), inst.fixed_uses.end(),
-                       [&](const MOperand& use) { return use.vreg == v; });
   }
 
   // ---- The frame ---------------------------------------------------------------
