@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -25,11 +24,11 @@
 #include "bpfkit/ir.hpp"
 #include "bpfkit/ir/codegen.hpp"
 #include "bpfkit/load.hpp"
+#include "object_programs.hpp"
 
 namespace {
 
 using namespace bpfkit;
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct Named {
@@ -57,31 +56,8 @@ std::vector<Named> bench_programs() {
 
 std::vector<Named> object_programs() {
   std::vector<Named> out;
-  if (!fs::is_directory(BPFKIT_TEST_BPF_DIR)) return out;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(BPFKIT_TEST_BPF_DIR))
-    if (entry.path().extension() == ".o") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  for (const fs::path& file : files) {
-    auto bytes = load::read_file(file.string());
-    if (!bytes) {
-      bytes.ignore();
-      continue;
-    }
-    auto object = elf::EbpfObject::parse(*bytes, file.string());
-    if (!object) {
-      object.ignore();
-      continue;
-    }
-    for (const elf::ProgramInfo& info : object->info().programs) {
-      auto program = object->load_program(info);
-      if (!program) {
-        program.ignore();
-        continue;
-      }
-      out.push_back({file.stem().string() + ":" + std::string(info.function), std::move(*program)});
-    }
-  }
+  for (test::ObjectProgram& p : test::object_programs(BPFKIT_TEST_BPF_DIR))
+    out.push_back({std::move(p.name), std::move(p.program)});
   return out;
 }
 

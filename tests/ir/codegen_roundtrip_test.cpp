@@ -18,6 +18,7 @@
 #include "bpfkit/load.hpp"
 #include "bpfkit/verify.hpp"
 #include "bpfkit/vm.hpp"
+#include "object_programs.hpp"
 #include "oracle.hpp"
 #include "random_program.hpp"
 #include "test_support.hpp"
@@ -173,6 +174,7 @@ TEST(CodegenRoundTrip, BenchProgramsComputeTheSame) {
 
 // ---- The compiled test objects ----------------------------------------------------------
 
+// The test objects' programs, each with the program type of its section.
 struct ObjectProgram {
   std::string name;
   verify::ProgramType type;
@@ -181,33 +183,9 @@ struct ObjectProgram {
 
 std::vector<ObjectProgram> object_programs() {
   std::vector<ObjectProgram> out;
-  const fs::path dir(BPFKIT_TEST_BPF_DIR);
-  if (!fs::exists(dir)) return out;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.path().extension() == ".o") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  for (const fs::path& file : files) {
-    auto bytes = load::read_file(file.string());
-    if (!bytes) {
-      bytes.ignore();
-      continue;
-    }
-    auto object = elf::EbpfObject::parse(*bytes, file.string());
-    if (!object) {
-      object.ignore();
-      continue;
-    }
-    for (const elf::ProgramInfo& info : object->info().programs) {
-      auto program = object->load_program(info);
-      if (!program) {
-        program.ignore();
-        continue;
-      }
-      const auto type = verify::program_type_of_section(info.section);
-      out.push_back({file.stem().string() + ":" + std::string(info.function), type.value_or(verify::ProgramType::Raw),
-                     std::move(*program)});
-    }
+  for (test::ObjectProgram& p : test::object_programs(BPFKIT_TEST_BPF_DIR)) {
+    const auto type = verify::program_type_of_section(p.section);
+    out.push_back({std::move(p.name), type.value_or(verify::ProgramType::Raw), std::move(p.program)});
   }
   return out;
 }
