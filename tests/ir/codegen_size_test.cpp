@@ -225,6 +225,13 @@ TEST(CodegenSize, ARegisterKeepsItsConstantAcrossAPacketLoad) { expect_no_larger
 // needs a block of its own. Selection tries both and keeps the smaller.
 TEST(CodegenSize, AReturnedPhiCanTakeTheRegisterItIsReturnedIn) { expect_no_larger("tc_classify.o", "tc_classify"); }
 
+// A select (`r2 = r1 + 1000; if w3 > k goto +1; r2 = r1`): the side of
+// the diamond whose phi copy coalesced is an empty block the jump goes
+// through, and the other side's copy is laid out between the test, now
+// inverted, and the join, so it falls through instead of jumping back
+// (two such selects cost load_setup two gotos against clang's 100).
+TEST(CodegenSize, ASelectsCopyFallsThroughIntoTheJoin) { expect_no_larger("load_setup.o", "load_setup"); }
+
 // A map value's address takes the register its uses read in the original
 // (r1), leaving r0 to the loaded value that ends up returned.
 TEST(CodegenSize, MapValueAddressesKeepTheirRegister) { expect_no_larger("global_data.o", "global_data"); }

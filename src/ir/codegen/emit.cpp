@@ -154,9 +154,8 @@ class Emitter {
     const std::vector<uint32_t> rpo = reverse_postorder(fn_);
     reachable_.assign(fn_.blocks.size(), false);
     for (uint32_t b : rpo) reachable_[b] = true;
-    // Lowered blocks: the function's reachable ones in its order, each edge
-    // block right after its source when it is the fall-through edge, else
-    // at the end.
+    // Lowered blocks: the function's reachable ones in its order, then the
+    // edge blocks (lay_out places them).
     index_.assign(fn_.blocks.size(), UINT32_MAX);
     for (uint32_t b = 0; b < fn_.blocks.size(); ++b)
       if (reachable_[b]) {
@@ -167,12 +166,8 @@ class Emitter {
     for (uint32_t b : order_)
       if (auto status = lower_block(b); !status) return status.error();
     drop_redundant_copies();
-    std::vector<uint32_t> layout;
-    for (uint32_t i = 0; i < order_.size(); ++i) {
-      layout.push_back(i);
-      for (uint32_t e : edge_blocks_after_[i]) layout.push_back(e);
-    }
-    for (uint32_t e : edge_blocks_at_end_) layout.push_back(e);
+    thread_empty_blocks();
+    const std::vector<uint32_t> layout = lay_out();
     if (-static_cast<int64_t>(frame_low_) > static_cast<int64_t>(dialect_.stack_frame_size))
       return make_error(Errc::Unsupported, "code generation of " + fn_.name + ": the frame needs " +
                                                std::to_string(-frame_low_) + " bytes, more than " +
@@ -430,7 +425,10 @@ class Emitter {
         const auto e = static_cast<uint32_t>(blocks_.size());
         blocks_.push_back(std::move(edge));
         blocks_[index_[b]].succs[k] = e;
-        (k == 1 ? edge_blocks_after_[index_[b]] : edge_blocks_at_end_).push_back(e);
+        if (k == 1)
+          edge_blocks_after_[index_[b]].push_back(e);
+        else
+          taken_edge_blocks_.push_back({.block = e, .source = index_[b]});
       }
     }
     LBlock& lowered = blocks_[index_[b]];
@@ -543,6 +541,57 @@ class Emitter {
   }
 
   // ---- Layout and encoding ---------------------------------------------------------
+
+  // Jumps to a block with no rows that only jumps on go straight to where
+  // it goes (an empty side of a diamond whose phi copies coalesced); such
+  // a block nothing enters any more is left out of the layout.
+  void thread_empty_blocks() {
+    auto empty_jump = [&](uint32_t b) { return blocks_[b].term == TermKind::Jump && blocks_[b].body.empty(); };
+    for (LBlock& block : blocks_)
+      for (uint32_t& s : block.succs)
+        for (size_t hops = 0; empty_jump(s) && blocks_[s].succs[0] != s && hops < blocks_.size(); ++hops)
+          s = blocks_[s].succs[0];
+    entered_.assign(blocks_.size(), false);
+    entered_[0] = true;
+    for (const LBlock& block : blocks_)
+      for (uint32_t s : block.succs) entered_[s] = true;
+  }
+
+  // The lowered blocks in the function's order, each fall-through edge
+  // block right after its source. A taken edge's block goes there too when
+  // its successor comes next and the test can be inverted: the inverted
+  // test jumps the other way and the edge block falls through, with no
+  // `goto` back (clang's `r2 = r1 + 1000; if w3 > k goto +1; r2 = r1`);
+  // else it goes at the end.
+  std::vector<uint32_t> lay_out() const {
+    std::vector<uint32_t> next_entered(order_.size(), UINT32_MAX);
+    for (uint32_t i = static_cast<uint32_t>(order_.size()), next = UINT32_MAX; i-- > 0;) {
+      next_entered[i] = next;
+      if (entered_[i]) next = i;
+    }
+    std::vector<uint32_t> after_source(order_.size(), UINT32_MAX), at_end;
+    for (const EdgeBlock& taken : taken_edge_blocks_) {
+      if (!entered_[taken.block]) continue;
+      const LBlock& source = blocks_[taken.source];
+      const bool slot_free = !edge_blocks_after_.contains(taken.source);
+      const bool falls_into_next = blocks_[taken.block].succs[0] == next_entered[taken.source];
+      if (slot_free && falls_into_next && inverted_branch(dialect_, source.branch.op))
+        after_source[taken.source] = taken.block;
+      else
+        at_end.push_back(taken.block);
+    }
+    std::vector<uint32_t> layout;
+    for (uint32_t i = 0; i < order_.size(); ++i) {
+      if (!entered_[i]) continue;
+      layout.push_back(i);
+      if (auto it = edge_blocks_after_.find(i); it != edge_blocks_after_.end())
+        for (uint32_t e : it->second)
+          if (entered_[e]) layout.push_back(e);
+      if (after_source[i] != UINT32_MAX) layout.push_back(after_source[i]);
+    }
+    layout.insert(layout.end(), at_end.begin(), at_end.end());
+    return layout;
+  }
 
   void place_jumps(const std::vector<uint32_t>& layout) {
     for (size_t p = 0; p < layout.size(); ++p) {
@@ -672,7 +721,11 @@ class Emitter {
   std::vector<uint32_t> index_, order_;
   std::vector<LBlock> blocks_;
   std::map<uint32_t, std::vector<uint32_t>> edge_blocks_after_;
-  std::vector<uint32_t> edge_blocks_at_end_;
+  struct EdgeBlock {
+    uint32_t block, source;  // lowered block indices
+  };
+  std::vector<EdgeBlock> taken_edge_blocks_;
+  std::vector<bool> entered_;  // by lowered block: the entry, or some block jumps to it
 };
 
 }  // namespace
