@@ -1,5 +1,7 @@
 // Writes one fuzz_decode_run seed per conformance test: byte 0 = memory size,
-// then the memory, then the program bytes.
+// then the memory, then the program bytes; and random programs with
+// one-block counted loops over a 64-byte input (loop-N.seed), the loops the
+// JIT checks once at their entry, for fuzz_jit to mutate.
 //   make_fuzz_seeds CONFORMANCE_TESTS_DIR OUT_DIR
 #include <filesystem>
 #include <fstream>
@@ -7,6 +9,7 @@
 #include <sstream>
 
 #include "bpfkit/assembly.hpp"
+#include "random_program.hpp"
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
@@ -31,6 +34,15 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> code = isa::to_bytes(*slots);
     seed.insert(seed.end(), code.begin(), code.end());
     std::ofstream out(fs::path(argv[2]) / (entry.path().stem().string() + ".seed"), std::ios::binary);
+    out.write(reinterpret_cast<const char*>(seed.data()), static_cast<std::streamsize>(seed.size()));
+    ++written;
+  }
+  for (uint64_t n = 0; n < 64; ++n) {
+    std::vector<uint8_t> seed{64};
+    for (uint8_t i = 0; i < 64; ++i) seed.push_back(static_cast<uint8_t>(i * 37 + n));
+    const std::vector<uint8_t> code = isa::to_bytes(testing::random_program(n, {.counted_loops = true}));
+    seed.insert(seed.end(), code.begin(), code.end());
+    std::ofstream out(fs::path(argv[2]) / ("loop-" + std::to_string(n) + ".seed"), std::ios::binary);
     out.write(reinterpret_cast<const char*>(seed.data()), static_cast<std::streamsize>(seed.size()));
     ++written;
   }

@@ -3,7 +3,8 @@
 // faults (error, pc, address), instruction counts, compute units and budget
 // failure point. BPF registers
 // live in fixed x86 registers; every memory access is checked inline against
-// the Context's region table; the instruction budget is metered once a basic
+// the Context's region table (a one-block loop's affine accesses once, at
+// the loop's entry, for all its iterations); the instruction budget is metered once a basic
 // block with the exact count restored on faults and exits. The code is built
 // in a private writable buffer and then mapped read-execute (W^X).
 #pragma once
@@ -51,6 +52,10 @@ struct CodeRange {
   uint32_t pc = 0;
   size_t begin = 0, end = 0;  // byte offsets into code()
   bool unchecked = false;     // a load, store or atomic that runs without its region check
+  // An access of a loop whose every iteration's address a check at the
+  // loop's entry proved in bounds: the code here has no check (a loop whose
+  // entry check fails runs a copy elsewhere that checks each access).
+  bool checked_at_loop_entry = false;
 };
 
 class Jit final : public vm::Engine {

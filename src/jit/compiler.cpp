@@ -55,6 +55,7 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   unchecked_at_.assign(program.size(), false);
   grouped_.assign(program.size(), false);
   checked_copy_at_.assign(program.size(), nullptr);
+  loop_proven_at_.assign(program.size(), false);
   find_facts();
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
@@ -333,40 +334,42 @@ void Compiler::done_here() {
 
 void Compiler::emit_block(const Block& block) {
   const size_t begin = getSize();
-  // A loop's first instruction on a 16-byte boundary, as compilers align
-  // loops: a short loop then sits in fewer fetch blocks. The nops (run once
-  // on entering the loop) are listed with the header's code.
-  if (loop_header_[block.start]) align(16);
-  L(entry_[block.start]);
-  sub(kMeter, block.count);
   Label& short_of_budget = new_label();
-  jbe(short_of_budget);
-  flags_ = {};
-  // sBPF's callx may enter between any two instructions: no folding there.
-  fold_start_ = block.start;
-  fold_limit_ = entered_inside_ ? 0 : block.end;
-  merge_checks_ = !sbpf_;
-  if (merge_checks_) plan_check_groups(block);
-  uint32_t index = 0;
-  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
-    pc_ = pc;
-    correction_ = block.count - 1 - index;
-    if (entered_inside_ && pc != block.start) {
-      emit_mid_entry(pc, block.count - index);
-      flags_ = {};
-    }
-    const size_t start = pc == block.start ? begin : getSize();
-    emit_instruction(pc);
-    hot_range_[pc] = {start, getSize()};
-    if (folded_next_) {  // the next instruction's work is in this one's code
-      folded_next_ = false;
-      pc += program_.width_at(pc);
-      ++index;
-      hot_range_[pc] = {getSize(), getSize()};
-    }
+  const std::optional<LoopPlan> loop = loop_header_[block.start] ? plan_loop(block) : std::nullopt;
+  if (loop) {
+    // The loop's entry from outside (not its back edge): the check, then
+    // the copy without the checks it proved, or the ordinary copy.
+    L(entry_[block.start]);
+    Label& checked = new_label();
+    emit_loop_entry_check(*loop, checked);
+    for (const LoopRange& range : loop->ranges)
+      for (const uint32_t pc : range.pcs) loop_proven_at_[pc] = true;
+    align(16);
+    Label& unchecked = new_label();
+    L(unchecked);
+    loop_top_ = &unchecked;
+    loop_start_ = block.start;
+    unchecked_loop_copy_ = true;
+    emit_block_copy(block, short_of_budget, begin, true);
+    unchecked_loop_copy_ = false;
+    loop_top_ = nullptr;
+    cold_.push_back([this, &checked, &short_of_budget, block] {
+      align(16);
+      L(checked);
+      loop_top_ = &checked;
+      loop_start_ = block.start;
+      emit_block_copy(block, short_of_budget, getSize(), false);
+      loop_top_ = nullptr;
+      jmp(entry_[block.end]);
+    });
+  } else {
+    // A loop's first instruction on a 16-byte boundary, as compilers align
+    // loops: a short loop then sits in fewer fetch blocks. The nops (run once
+    // on entering the loop) are listed with the header's code.
+    if (loop_header_[block.start]) align(16);
+    L(entry_[block.start]);
+    emit_block_copy(block, short_of_budget, begin, true);
   }
-  fold_limit_ = 0;
-  merge_checks_ = false;
   // The budget runs out inside this block: undo the subtraction and run the
   // block counting one instruction at a time (a block of one fails at once).
   cold_.push_back([this, &short_of_budget, block] {
@@ -380,6 +383,37 @@ void Compiler::emit_block(const Block& block) {
     add(kMeter, block.count);
     emit_metered_block(block);
   });
+}
+
+void Compiler::emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot) {
+  sub(kMeter, block.count);
+  jbe(short_of_budget);
+  flags_ = {};
+  // sBPF's callx may enter between any two instructions: no folding there.
+  fold_start_ = block.start;
+  fold_limit_ = entered_inside_ ? 0 : block.end;
+  merge_checks_ = !sbpf_ && !unchecked_loop_copy_;
+  if (merge_checks_) plan_check_groups(block);
+  uint32_t index = 0;
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc), ++index) {
+    pc_ = pc;
+    correction_ = block.count - 1 - index;
+    if (entered_inside_ && pc != block.start) {
+      emit_mid_entry(pc, block.count - index);
+      flags_ = {};
+    }
+    const size_t start = pc == block.start ? begin : getSize();
+    emit_instruction(pc);
+    if (hot) hot_range_[pc] = {start, getSize()};
+    if (folded_next_) {  // the next instruction's work is in this one's code
+      folded_next_ = false;
+      pc += program_.width_at(pc);
+      ++index;
+      if (hot) hot_range_[pc] = {getSize(), getSize()};
+    }
+  }
+  fold_limit_ = 0;
+  merge_checks_ = false;
 }
 
 // sBPF's callx may enter a block at any instruction: there the code meters
@@ -548,8 +582,8 @@ void Compiler::finish(Jit::Code& code) {
     if (leader_[pc] && program_.ops[pc]) code.block_at[pc] = address_of(entry_[pc]);
   for (size_t pc = 0; pc < program_.size(); ++pc)
     if (program_.ops[pc])
-      code.ranges.push_back(
-          {static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second, unchecked_at_[pc]});
+      code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second, unchecked_at_[pc],
+                             loop_proven_at_[pc]});
   code.dialect = &dialect_;
   code.unchecked_stack = unchecked_stack_;
   if (unchecked_memory_) code.proven_memory_size = inputs_.proven_memory_size;
@@ -565,7 +599,11 @@ void Compiler::finish(Jit::Code& code) {
   }
 }
 
-Compiler::Label& Compiler::target_label(int64_t pc) { return entry_[static_cast<size_t>(pc)]; }
+// A loop copy's back edge goes to that copy's start, past the loop's entry check.
+Compiler::Label& Compiler::target_label(int64_t pc) {
+  if (loop_top_ != nullptr && pc == loop_start_) return *loop_top_;
+  return entry_[static_cast<size_t>(pc)];
+}
 
 Expected<std::shared_ptr<Jit::Code>> compile(const isa::Program& program, const CompileInputs& inputs) {
   auto compiler = std::make_unique<Compiler>(program, inputs);

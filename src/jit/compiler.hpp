@@ -7,6 +7,12 @@
 // counts each instruction, so the budget fails at the interpreter's pc with
 // its registers. A fault or early exit inside a block adds back the
 // instructions after it (its `correction`), so counts are exact.
+//
+// Loops (Linux): a block that jumps back to its own start may have two hot
+// copies: at its label a check that proves its affine accesses in bounds
+// for every iteration, falling into a copy without those checks (in pc
+// order), else jumping to the ordinary copy (in the cold code); each copy's
+// back edge goes to its own start (loop_version.cpp).
 #pragma once
 
 #include <deque>
@@ -64,6 +70,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void jge(const Label& target) { jump_on(0xD, target); }
   void jle(const Label& target) { jump_on(0xE, target); }
   void jg(const Label& target) { jump_on(0xF, target); }
+  void jo(const Label& target) { jump_on(0x0, target); }
   void jump(const Label& target, uint8_t short_code, uint8_t near_code, uint8_t near_prefix);
   void lea_label(const Xbyak::Reg64& into, const Label& target);  // lea into, [rip + target]
   void use_label(const Label& target);                            // a rel32 field to patch
@@ -82,6 +89,10 @@ class Compiler : public Xbyak::CodeGenerator {
   void copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from);
   void emit_bytes(std::span<const uint8_t> bytes);
   void emit_block(const Block& block);
+  // One copy of a block's instructions, entered where the caller bound its
+  // label: the meter, then each instruction (`hot`: the copy in pc order,
+  // whose code ranges the listing shows).
+  void emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot);
   void emit_metered_block(const Block& block);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
   void emit_instruction(uint32_t pc);
@@ -167,6 +178,45 @@ class Compiler : public Xbyak::CodeGenerator {
   void enter_frame(Label& return_to, bool move_fp = true);
   void move_frame_pointer();
   Label& target_label(int64_t pc);
+  // loop_version.cpp: loop versioning of region checks (Linux, hot code).
+  // A block that jumps back to its own start runs, when a check at its
+  // entry proves that every access through an affine address stays in its
+  // guessed region on every iteration, as a copy without those checks;
+  // else as the ordinary hot copy (in the cold code), which checks each.
+  // Symbolic values: (an invariant register's value) + (an induction
+  // variable's value at the iteration's start) + constant.
+  struct LoopRange {  // the accesses of one kind through one affine base
+    int inv = -1;     // + this invariant register
+    int iv = -1;      // + this induction variable (stepping as the tested one)
+    uint8_t region = 0;
+    bool write = false;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;  // [lo, hi): bytes from the base's value
+    std::vector<uint32_t> pcs;
+  };
+  struct LoopPlan {
+    // The tested induction variable x (-1: no range needs one), its step per
+    // iteration (a register's value or a constant), and the exit test: the
+    // iteration after one whose start had x = v runs while
+    // y = v + test_inv + test_const  `condition`  bound_reg + bound_const.
+    int iv = -1;
+    int step_reg = -1;
+    int64_t step = 0;
+    int test_inv = -1;
+    int64_t test_const = 0;
+    isa::Condition condition = isa::Condition::None;
+    int bound_reg = -1;
+    int64_t bound_const = 0;
+    std::vector<LoopRange> ranges;
+  };
+  std::optional<LoopPlan> plan_loop(const Block& block) const;
+  void emit_loop_entry_check(const LoopPlan& plan, Label& refused);
+  void emit_iv_range(const LoopPlan& plan, Label& refused);
+  void emit_range_check(const LoopPlan& plan, const LoopRange& range, Label& refused);
+  Xbyak::RegExp loop_proven_access(int base, int16_t off);
+  std::vector<bool> loop_proven_at_;  // by pc: an access the unchecked copy does not check
+  bool unchecked_loop_copy_ = false;  // emitting that copy
+  Label* loop_top_ = nullptr;         // the copy being emitted: where its back edge goes
+  uint32_t loop_start_ = 0;
   // sbpf.cpp: what differs in sBPF (calls resolved against the syscalls and
   // function keys, trapping division, PQR's high multiplies, hor, callx
   // through a table, an exit that can return past the text).

@@ -224,6 +224,7 @@ Xbyak::RegExp Compiler::access(int base, int16_t off, unsigned size, bool write)
   const isa::FrameModel model = isa::frame_model(dialect_);
   const Xbyak::Reg64& base_reg = kBpfRegisters[base];
   const bool proven = proof_holds();
+  if (unchecked_loop_copy_ && loop_proven_at_[pc_]) return loop_proven_access(base, off);
   if (const auto group = group_at_.find(pc_); merge_checks_ && group != group_at_.end()) {
     return merged_check(group->second, off);
   }

@@ -5,6 +5,7 @@
 // fault, loop until the budget ends, call helpers that do not exist...).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "compare.hpp"
@@ -32,6 +33,33 @@ void valid_random_programs(uint64_t count, jit::Options options) {
 
 TEST(JitDifferential, ValidRandomPrograms) { valid_random_programs(400, {}); }
 TEST(JitDifferential, ValidRandomProgramsHardened) { valid_random_programs(200, {.harden = true}); }
+
+// Programs with one-block counted loops over the input (which the JIT runs
+// without their region checks when the loop's entry check proves them),
+// starting or ending outside it at some iteration, and every budget.
+void random_programs_with_loops(uint64_t count, bool every_budget) {
+  uint64_t versioned = 0;  // programs with an access checked at a loop's entry
+  for (uint64_t seed = 0; seed < count; ++seed) {
+    auto program = isa::decode(testing::random_program(seed, {.counted_loops = true}));
+    ASSERT_TRUE(program.has_value()) << to_string(program.error());
+    vm::Context context;
+    auto jit = jit::Jit::create(*program, context);
+    ASSERT_TRUE(jit.has_value());
+    if (std::ranges::any_of(jit->ranges(), [](const jit::CodeRange& range) { return range.checked_at_loop_entry; }))
+      ++versioned;
+    const test::EngineRun full = test::run_engine(false, *program, input_bytes(seed), std::nullopt);
+    const uint64_t last_budget = every_budget ? full.result.instructions + 1 : 0;
+    for (uint64_t budget = 0; budget <= last_budget; ++budget) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + " budget " + std::to_string(budget));
+      test::expect_same_run(*program, input_bytes(seed), budget == 0 ? std::nullopt : std::optional(budget));
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+  EXPECT_GE(versioned, count / 4);  // the generator's loops are the shapes the JIT versions
+}
+
+TEST(JitDifferential, RandomProgramsWithCountedLoops) { random_programs_with_loops(1000, false); }
+TEST(JitDifferential, RandomCountedLoopsFailAtEveryBudgetAsTheInterpreter) { random_programs_with_loops(60, true); }
 
 // Every budget from 1 up to what the program needs: the same failure point.
 TEST(JitDifferential, EveryBudgetFailsAtTheSamePoint) {

@@ -15,6 +15,7 @@
 #include <bit>
 #include <bitset>
 #include <climits>
+#include <cstdlib>
 #include <random>
 
 namespace bpfkit::testing {
@@ -27,6 +28,8 @@ constexpr int kStackBytes = 512;  // one linux stack frame: r10-512 .. r10-1
 constexpr int kWindowBytes = 64;  // accesses cluster here so loads, stores and atomics overlap
 constexpr int kMaxDepth = 3;      // nesting of if blocks
 constexpr size_t kMaxArm = 12;    // slots in one arm of an if
+constexpr uint8_t kInput = 6;     // counted_loops: the input region's address (r1 at entry)
+constexpr size_t kLoopSlots = 9;  // counted_loops: the most one loop takes
 
 // A binary ALU operation in its four encodings. The kind of operand decides
 // which immediates the verifier accepts.
@@ -115,6 +118,7 @@ class Generator {
   Generator(uint64_t seed, const RandomProgramOptions& options) : rng_(seed), options_(options) {}
 
   std::vector<isa::Slot> generate() {
+    if (options_.counted_loops) emit(Op::mov64_reg, kInput, 1);
     choose_registers();
     const size_t target = options_.min_slots + below(options_.max_slots - options_.min_slots + 1);
     init_registers();
@@ -216,10 +220,12 @@ class Generator {
   // r0 always (it is the result), plus a random subset of r1..r9.
   void choose_registers() {
     std::array<uint8_t, 9> others = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    if (options_.counted_loops) others[kInput - 1] = 9;  // r9 twice: r6 stays the input's address
     std::shuffle(others.begin(), others.end(), rng_);
-    const size_t count = 1 + below(others.size());
+    size_t count = 1 + below(others.size());
     regs_.assign(1, 0);
-    for (size_t i = 0; i < count; ++i) regs_.push_back(others[i]);
+    for (size_t i = 0; i < count; ++i)
+      if (std::find(regs_.begin(), regs_.end(), others[i]) == regs_.end()) regs_.push_back(others[i]);
   }
   void init_registers() {
     for (uint8_t reg : regs_) load_constant(reg);
@@ -262,6 +268,7 @@ class Generator {
   }
 
   void statement(size_t room, int depth) {
+    if (options_.counted_loops && room >= kLoopSlots && regs_.size() >= 3 && chance(15)) return counted_loop();
     switch (choose_statement(room, depth)) {
       case Statement::Alu: alu(); break;
       case Statement::DivideCorner: divide_corner(); break;
@@ -404,6 +411,105 @@ class Generator {
     block(1 + below(arm), depth + 1);
     written_ = saved;
     patch_jump(skip, here());
+  }
+
+  // A one-block loop over the input region (see counted_loops): the index
+  // i (or a pointer p = r6 + i) steps by a constant while a test against a
+  // bound (an immediate or a register) holds; each iteration loads or
+  // stores through r6 + i + off. Most run a few to forty iterations over a
+  // 64-byte input; a few start or end outside it.
+  void counted_loop() {
+    std::vector<uint8_t> free = regs_;
+    std::shuffle(free.begin(), free.end(), rng_);
+    const uint8_t index = free[0], address = free[1], bound = free[2];
+    const bool pointer = chance(30);  // the pointer steps, not an index
+    const bool bound_in_reg = pointer || chance(40);
+    constexpr std::array<int32_t, 9> kSteps = {1, 2, 4, 8, 3, -1, -2, -4, -8};
+    const int32_t step = pick(kSteps);
+    const int64_t trips = static_cast<int64_t>(below(13));
+    const int64_t start = step > 0 ? static_cast<int64_t>(below(20)) - 4 : 8 + static_cast<int64_t>(below(64));
+    int64_t end = start + step * trips;  // the index after the last iteration
+    Op test;
+    if (step > 0) {
+      constexpr std::array kUp = {Op::jlt64_reg, Op::jle64_reg, Op::jslt64_reg, Op::jsle64_reg, Op::jne64_reg};
+      test = pick(kUp);
+      if (test == Op::jne64_reg && step != 1) test = Op::jlt64_reg;
+      if (test == Op::jle64_reg || test == Op::jsle64_reg) end -= 1;
+    } else {
+      constexpr std::array kDown = {Op::jgt64_reg, Op::jge64_reg, Op::jsgt64_reg, Op::jsge64_reg, Op::jne64_reg};
+      test = pick(kDown);
+      if (test == Op::jne64_reg && step != -1) test = Op::jgt64_reg;
+      if (test == Op::jge64_reg || test == Op::jsge64_reg) end += 1;
+    }
+    // `<` and `>` end as well on a bound up to a step short of the next value.
+    const bool strict =
+        test == Op::jlt64_reg || test == Op::jslt64_reg || test == Op::jgt64_reg || test == Op::jsgt64_reg;
+    if (strict && trips > 0)
+      end -= (step > 0 ? 1 : -1) * static_cast<int64_t>(below(static_cast<size_t>(std::abs(step))));
+    if (test == Op::jne64_reg && trips == 0) end = start + step;  // `!=` from the bound would run until it wraps
+    if (pointer) {
+      emit(Op::mov64_reg, index, kInput);
+      emit(Op::add64_imm, index, 0, 0, static_cast<int32_t>(start));
+    } else {
+      emit(Op::mov64_imm, index, 0, 0, static_cast<int32_t>(start));
+    }
+    if (bound_in_reg) {
+      if (pointer) {
+        emit(Op::mov64_reg, bound, kInput);
+        emit(Op::add64_imm, bound, 0, 0, static_cast<int32_t>(end));
+      } else {
+        emit(Op::mov64_imm, bound, 0, 0, static_cast<int32_t>(end));
+      }
+    }
+    const size_t top = here();
+    uint8_t base = index;
+    if (!pointer) {
+      emit(Op::mov64_reg, address, kInput);
+      emit(Op::add64_reg, address, index);
+      base = address;
+    }
+    const size_t row = below(4);
+    const auto off = static_cast<int16_t>(static_cast<int>(below(9)) - 4);
+    if (chance(50)) {
+      const uint8_t into = free.size() > 3 ? free[3] : address;  // neither the index nor the bound
+      emit(kLoad[row], into, base, off);
+    } else if (chance(50)) {
+      emit(kStoreReg[row], base, some_reg(), off);
+    } else {
+      emit(kStoreImm[row], base, 0, off, interesting32());
+    }
+    if (chance(50))
+      emit(Op::add64_imm, index, 0, 0, step);
+    else
+      emit(Op::sub64_imm, index, 0, 0, -step);
+    const auto back = static_cast<int16_t>(static_cast<int64_t>(top) - static_cast<int64_t>(here()) - 1);
+    if (bound_in_reg && chance(30)) {
+      emit(mirrored(test), bound, index, back);
+    } else if (bound_in_reg) {
+      emit(test, index, bound, back);
+    } else {
+      emit(immediate_form(test), index, 0, back, static_cast<int32_t>(end));
+    }
+  }
+
+  static Op mirrored(Op test) {
+    switch (test) {
+      case Op::jlt64_reg: return Op::jgt64_reg;
+      case Op::jle64_reg: return Op::jge64_reg;
+      case Op::jslt64_reg: return Op::jsgt64_reg;
+      case Op::jsle64_reg: return Op::jsge64_reg;
+      case Op::jgt64_reg: return Op::jlt64_reg;
+      case Op::jge64_reg: return Op::jle64_reg;
+      case Op::jsgt64_reg: return Op::jslt64_reg;
+      case Op::jsge64_reg: return Op::jsle64_reg;
+      default: return test;
+    }
+  }
+
+  static Op immediate_form(Op test) {
+    for (const JumpFamily& family : kJumpFamilies)
+      if (family.reg64 == test) return family.imm64;
+    return test;
   }
 
   void exit_early() {

@@ -1,0 +1,433 @@
+// Loop versioning of region checks (Linux, hot code). A loop whose body is
+// one block that jumps back to its own start (a counted loop over a buffer)
+// checks, once at its entry, that every access through an affine address
+// stays inside its guessed region on every iteration, and then runs a copy
+// of the block without those checks; when the check fails it runs the
+// ordinary copy, which checks each access, so a fault keeps its exact pc,
+// address and count. Both copies meter as every block does.
+//
+// Affine: an invariant register's value (a register the block never
+// writes), plus an induction variable's value at the iteration's start (a
+// register the block changes only by adding constants, or by adding one
+// invariant register), plus a constant. The exit test, the block's last
+// instruction, bounds the tested variable over every iteration: the entry
+// check works out its lowest value and its span, refusing any wrap-around,
+// and each access's lowest and highest byte from them.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
+#include "compiler.hpp"
+
+namespace bpfkit::jit {
+
+using namespace Xbyak::util;
+using isa::Condition;
+using isa::Operation;
+using isa::Source;
+
+namespace {
+
+struct Affine {
+  bool known = false;
+  int inv = -1;  // + this invariant register's value
+  int iv = -1;   // + this induction variable's value at the iteration's start
+  int64_t c = 0;
+};
+
+Affine constant(int64_t value) { return {true, -1, -1, value}; }
+
+Affine sum(const Affine& a, const Affine& b) {
+  Affine out;
+  if (!a.known || !b.known || (a.inv >= 0 && b.inv >= 0) || (a.iv >= 0 && b.iv >= 0) ||
+      __builtin_add_overflow(a.c, b.c, &out.c))
+    return {};
+  out.known = true;
+  out.inv = std::max(a.inv, b.inv);
+  out.iv = std::max(a.iv, b.iv);
+  return out;
+}
+
+bool fits_int32(int64_t value) { return value >= INT32_MIN && value <= INT32_MAX; }
+
+// a - b as a 32-bit immediate.
+bool difference_fits_int32(int64_t a, int64_t b) {
+  int64_t difference = 0;
+  return !__builtin_sub_overflow(a, b, &difference) && fits_int32(difference);
+}
+
+bool is_write(Operation operation) {
+  switch (operation) {
+    case Operation::Store:
+    case Operation::AtomicAdd:
+    case Operation::AtomicOr:
+    case Operation::AtomicAnd:
+    case Operation::AtomicXor:
+    case Operation::AtomicXchg:
+    case Operation::AtomicCmpxchg: return true;
+    default: return false;
+  }
+}
+
+// The condition with its operands swapped (b < a for a > b).
+Condition mirrored(Condition condition) {
+  switch (condition) {
+    case Condition::Gt: return Condition::Lt;
+    case Condition::Ge: return Condition::Le;
+    case Condition::Lt: return Condition::Gt;
+    case Condition::Le: return Condition::Ge;
+    case Condition::SGt: return Condition::SLt;
+    case Condition::SGe: return Condition::SLe;
+    case Condition::SLt: return Condition::SGt;
+    case Condition::SLe: return Condition::SGe;
+    default: return condition;  // Eq, Ne
+  }
+}
+
+bool is_signed(Condition condition) {
+  return condition == Condition::SGt || condition == Condition::SGe || condition == Condition::SLt ||
+         condition == Condition::SLe;
+}
+
+// An induction variable's change per iteration: a register's value or a constant.
+struct Step {
+  int reg = -1;
+  int64_t c = 0;
+  bool operator==(const Step&) const = default;
+};
+
+// Whether a loop stepping by `step` and running while `condition` holds
+// keeps its variable on one side of the bound, so that its values form
+// one range the entry check can work out (`!=` only by steps of one).
+bool accepted_test(Condition condition, const Step& step) {
+  const bool up = step.reg >= 0 || step.c > 0;
+  const bool down = step.reg < 0 && step.c < 0;
+  const bool by_constant = step.reg < 0;
+  switch (condition) {
+    case Condition::Lt:
+    case Condition::Le: return up;
+    case Condition::SLt:
+    case Condition::SLe: return up && by_constant;
+    case Condition::Gt:
+    case Condition::Ge:
+    case Condition::SGt:
+    case Condition::SGe: return down;
+    case Condition::Ne: return by_constant && (step.c == 1 || step.c == -1);
+    default: return false;
+  }
+}
+
+// Instructions that may change the region table or leave the block: a
+// loop holding one is not versioned.
+bool may_remap(Operation operation) {
+  switch (operation) {
+    case Operation::Call:
+    case Operation::CallLocal:
+    case Operation::CallKfunc:
+    case Operation::Callx:
+    case Operation::LoadPacket:
+    case Operation::MayGoto:
+    case Operation::Exit: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const {
+  // Constant blinding keeps the program's immediates out of the code; the
+  // entry check would hold the steps and bounds.
+  if (sbpf_ || has_callx_ || inputs_.harden || isa::frame_model(dialect_).gap_size != 0) return std::nullopt;
+  uint32_t last = block.start;
+  for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) last = pc;
+  const isa::Op last_op = *program_.ops[last];
+  const isa::Semantics& test = sem_at(last);
+  if (test.operation != Operation::JumpIf || test.width != 64 || test.condition == Condition::Set ||
+      *isa::branch_target(last_op, program_.slots[last], static_cast<int64_t>(last)) != block.start)
+    return std::nullopt;
+
+  // Which registers the block writes, and which only by steps.
+  isa::RegSet written;
+  for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
+    const Operation operation = sem_at(pc).operation;
+    if (may_remap(operation) || (*program_.ops[pc] == isa::Op::ldxw && inputs_.has_packet)) return std::nullopt;
+    written = written | written_at(pc);
+  }
+  std::array<std::optional<Step>, isa::kRegisterCount> step;
+  for (int reg = 0; reg < isa::kRegisterCount; ++reg)
+    if (written.contains(reg)) step[reg] = Step{};
+  for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
+    const isa::Slot& slot = program_.slots[pc];
+    const isa::Semantics& sem = sem_at(pc);
+    const bool add = sem.operation == Operation::Add && sem.width == 64;
+    const bool sub = sem.operation == Operation::Sub && sem.width == 64 && !sem.swapped;
+    for (int reg = 0; reg < isa::kRegisterCount; ++reg) {
+      if (!step[reg] || !written_at(pc).contains(reg)) continue;
+      std::optional<Step>& s = step[reg];
+      if ((add || sub) && sem.source == Source::Imm && slot.dst() == reg) {
+        const int64_t k = sub ? -static_cast<int64_t>(slot.imm) : static_cast<int64_t>(slot.imm);
+        if (__builtin_add_overflow(s->c, k, &s->c)) s.reset();
+      } else if (add && sem.source == Source::Reg && slot.dst() == reg && !written.contains(slot.src()) && s->reg < 0) {
+        s->reg = slot.src();
+      } else {
+        s.reset();
+      }
+    }
+  }
+  auto is_iv = [&](int reg) {
+    return step[reg] && (step[reg]->reg < 0 ? step[reg]->c != 0 && fits_int32(step[reg]->c) : step[reg]->c == 0);
+  };
+
+  // The symbolic walk: each register's value at each instruction.
+  std::array<Affine, isa::kRegisterCount> value;
+  for (int reg = 0; reg < isa::kRegisterCount; ++reg) {
+    if (!written.contains(reg))
+      value[reg] = {true, reg, -1, 0};
+    else if (is_iv(reg))
+      value[reg] = {true, -1, reg, 0};
+  }
+  struct Access {
+    uint32_t pc;
+    Affine address;  // the base's value plus the offset
+    unsigned size;
+    bool write;
+  };
+  std::vector<Access> accesses;
+  for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
+    const isa::Op op = *program_.ops[pc];
+    const isa::Slot& slot = program_.slots[pc];
+    const isa::Semantics& sem = sem_at(pc);
+    const bool load = sem.operation == Operation::Load || sem.operation == Operation::LoadSx;
+    const bool store = is_write(sem.operation);
+    if (load || store) {
+      const int base = load ? slot.src() : slot.dst();
+      const auto size = static_cast<unsigned>(sem.width / 8);
+      const Affine address = sum(value[base], constant(slot.off));
+      if (address.known && address.c <= INT64_MAX - 8 && !in_frame(pc, base, slot.off, size) && !proof_holds_at(pc) &&
+          guess_at_[pc] < kTableRegions)
+        accesses.push_back({pc, address, size, store});
+    }
+    std::array<Affine, isa::kRegisterCount> after = value;
+    for (int reg = 0; reg < isa::kRegisterCount; ++reg)
+      if (written_at(pc).contains(reg)) after[reg] = {};
+    const int dst = slot.dst();
+    const bool wide = sem.width == 64;
+    if (is_iv(dst) && written_at(pc).contains(dst)) {
+      // A step: the variable stays its value at the iteration's start plus
+      // the steps so far.
+      after[dst] =
+          sum(value[dst], sem.source == Source::Imm
+                              ? constant(sem.operation == Operation::Sub ? -static_cast<int64_t>(slot.imm) : slot.imm)
+                              : value[slot.src()]);
+    } else if (sem.operation == Operation::Mov && sem.source == Source::Reg && wide) {
+      after[dst] = value[slot.src()];
+    } else if (sem.operation == Operation::Mov && sem.source == Source::Imm) {
+      after[dst] =
+          constant(wide ? static_cast<int64_t>(slot.imm) : static_cast<int64_t>(static_cast<uint32_t>(slot.imm)));
+    } else if (sem.operation == Operation::Add && wide) {
+      after[dst] = sum(value[dst], sem.source == Source::Imm ? constant(slot.imm) : value[slot.src()]);
+    } else if (sem.operation == Operation::Sub && wide && sem.source == Source::Imm && !sem.swapped) {
+      after[dst] = sum(value[dst], constant(-static_cast<int64_t>(slot.imm)));
+    } else if (op == isa::Op::lddw) {
+      after[dst] = constant(static_cast<int64_t>(program_.imm64(pc)));
+    }
+    value = after;
+  }
+
+  LoopPlan plan;
+  // The exit test: the tested variable on the left.
+  const isa::Slot& test_slot = program_.slots[last];
+  Affine left = value[test_slot.dst()];
+  Affine right = test.source == Source::Imm ? constant(test_slot.imm) : value[test_slot.src()];
+  Condition condition = test.condition;
+  if (right.iv >= 0) {
+    std::swap(left, right);
+    condition = mirrored(condition);
+  }
+  const bool test_known = left.known && right.known && left.iv >= 0 && right.iv < 0;
+  if (test_known) {
+    // At the test the variable is its start value v plus its step: the next
+    // iteration runs while v' + (what else the tested value adds, less the
+    // step) meets the bound, v' being that iteration's start value.
+    const Step& s = *step[left.iv];
+    int64_t test_const = 0;
+    const bool step_cancels = s.reg < 0 || left.inv == s.reg;
+    if (step_cancels && !__builtin_sub_overflow(left.c, s.c, &test_const) && fits_int32(test_const) &&
+        accepted_test(condition, s) && (right.inv >= 0 ? fits_int32(right.c) : true)) {
+      plan.iv = left.iv;
+      plan.step_reg = s.reg;
+      plan.step = s.c;
+      plan.test_inv = s.reg >= 0 ? -1 : left.inv;
+      plan.test_const = test_const;
+      plan.condition = condition;
+      plan.bound_reg = right.inv;
+      plan.bound_const = right.c;
+    }
+  }
+
+  // Ranges by base and kind of access; an access through a variable other
+  // than the tested one needs the same step (it moves in step with it).
+  for (const Access& access : accesses) {
+    const Affine& address = access.address;
+    if (address.iv >= 0 && (plan.iv < 0 || !(step[address.iv] == step[plan.iv]))) continue;
+    const uint8_t region = guess_at_[access.pc];
+    auto same = [&](const LoopRange& range) {
+      return range.inv == address.inv && range.iv == address.iv && range.region == region &&
+             range.write == access.write;
+    };
+    auto found = std::find_if(plan.ranges.begin(), plan.ranges.end(), same);
+    if (found == plan.ranges.end())
+      found = plan.ranges.insert(plan.ranges.end(),
+                                 LoopRange{address.inv, address.iv, region, access.write, INT64_MAX, INT64_MIN, {}});
+    found->lo = std::min(found->lo, address.c);
+    found->hi = std::max(found->hi, address.c + static_cast<int64_t>(access.size));
+    found->pcs.push_back(access.pc);
+  }
+  // The entry check adds these as 32-bit immediates.
+  std::erase_if(plan.ranges, [&](const LoopRange& range) {
+    const bool first_fits =
+        range.iv >= 0 ? difference_fits_int32(range.lo, plan.test_const) : range.inv < 0 || fits_int32(range.lo);
+    return !first_fits || !difference_fits_int32(range.hi, range.lo);
+  });
+  if (plan.ranges.empty()) return std::nullopt;
+  return plan;
+}
+
+// Runs at the loop's entry with every register holding its value there:
+// falls through when each range is inside its region on every iteration,
+// else jumps to `refused`.
+void Compiler::emit_loop_entry_check(const LoopPlan& plan, Label& refused) {
+  if (std::any_of(plan.ranges.begin(), plan.ranges.end(), [](const LoopRange& range) { return range.iv >= 0; }))
+    emit_iv_range(plan, refused);
+  for (const LoopRange& range : plan.ranges) emit_range_check(plan, range, refused);
+}
+
+// rax = the lowest value y (the tested value less the step, see LoopPlan)
+// takes at an iteration's start, rdx = the highest less the lowest; or a
+// jump to `refused` when the values could wrap around. Iteration 0 runs
+// whatever the test says.
+void Compiler::emit_iv_range(const LoopPlan& plan, Label& refused) {
+  mov(rax, kBpfRegisters[plan.iv]);
+  if (plan.test_inv >= 0) add(rax, kBpfRegisters[plan.test_inv]);
+  if (plan.test_const != 0) add(rax, static_cast<int32_t>(plan.test_const));
+  if (plan.bound_reg >= 0) {
+    mov(rdx, kBpfRegisters[plan.bound_reg]);
+    if (plan.bound_const != 0) add(rdx, static_cast<int32_t>(plan.bound_const));
+  } else {
+    mov(rdx, static_cast<uint64_t>(plan.bound_const));
+  }
+  const bool signed_test = is_signed(plan.condition);
+  const bool up = plan.step_reg >= 0 || plan.step > 0;
+  // rax = y at iteration 0, rdx = the bound B.
+  if (up) {
+    switch (plan.condition) {
+      case Condition::Lt:
+      case Condition::SLt:  // highest: B - 1 when B > y0, else y0
+        cmp(rdx, rax);
+        lea(rcx, ptr[rdx - 1]);
+        mov(rdx, rax);
+        signed_test ? cmovg(rdx, rcx) : cmova(rdx, rcx);
+        break;
+      case Condition::Le:
+      case Condition::SLe:  // highest: the larger of y0 and B
+        cmp(rdx, rax);
+        signed_test ? cmovl(rdx, rax) : cmovb(rdx, rax);
+        break;
+      default:  // Ne by +1: y0 below B, highest B - 1 (its step reaches B)
+        cmp(rax, rdx);
+        jae(refused);
+        sub(rdx, 1);
+        break;
+    }
+    if (plan.condition != Condition::Ne) {  // the highest plus the step must not wrap
+      mov(rcx, rdx);
+      if (plan.step_reg >= 0)
+        add(rcx, kBpfRegisters[plan.step_reg]);
+      else
+        add(rcx, static_cast<int32_t>(plan.step));
+      signed_test ? jo(refused) : jb(refused);
+    }
+    sub(rdx, rax);
+    return;
+  }
+  switch (plan.condition) {
+    case Condition::Gt:
+    case Condition::SGt:  // lowest: B + 1 when B < y0, else y0
+      cmp(rdx, rax);
+      lea(rcx, ptr[rdx + 1]);
+      signed_test ? cmovge(rcx, rax) : cmovae(rcx, rax);
+      break;
+    case Condition::Ge:
+    case Condition::SGe:  // lowest: the smaller of y0 and B
+      cmp(rdx, rax);
+      mov(rcx, rdx);
+      signed_test ? cmovg(rcx, rax) : cmova(rcx, rax);
+      break;
+    default:  // Ne by -1: y0 above B, lowest B + 1
+      cmp(rax, rdx);
+      jbe(refused);
+      lea(rcx, ptr[rdx + 1]);
+      break;
+  }
+  if (plan.condition != Condition::Ne) {  // the lowest minus the step must not wrap
+    const auto down_by = static_cast<int32_t>(-plan.step);
+    if (signed_test) {
+      mov(rdx, rcx);
+      sub(rdx, down_by);
+      jo(refused);
+    } else {
+      cmp(rcx, down_by);
+      jb(refused);
+    }
+  }
+  mov(rdx, rax);
+  sub(rdx, rcx);
+  mov(rax, rcx);
+}
+
+// The range's first byte at its lowest and its last byte at its highest
+// inside the guessed region (the subtraction and compare of the inline
+// check, with the 1-byte table: the region's limit), with no carry between.
+void Compiler::emit_range_check(const LoopPlan& plan, const LoopRange& range, Label& refused) {
+  if (range.iv >= 0) {  // the variable's start value is y - test_inv - test_const
+    mov(rcx, rax);
+    if (range.iv != plan.iv) {
+      add(rcx, kBpfRegisters[range.iv]);
+      sub(rcx, kBpfRegisters[plan.iv]);
+    }
+    if (range.inv >= 0) add(rcx, kBpfRegisters[range.inv]);
+    if (plan.test_inv >= 0) sub(rcx, kBpfRegisters[plan.test_inv]);
+    if (range.lo != plan.test_const) add(rcx, static_cast<int32_t>(range.lo - plan.test_const));
+  } else if (range.inv >= 0) {
+    mov(rcx, kBpfRegisters[range.inv]);
+    if (range.lo != 0) add(rcx, static_cast<int32_t>(range.lo));
+  } else {
+    mov(rcx, static_cast<uint64_t>(range.lo));
+  }
+  const auto limit = static_cast<int>(offsetof(State, guess_end) +
+                                      8 * ((static_cast<size_t>(range.write) * 4) * kTableRegions + range.region));
+  sub(rcx, qword[rsp + static_cast<int>(offsetof(State, region_start) + 8 * range.region)]);
+  cmp(rcx, qword[rsp + limit]);
+  jae(refused);
+  const int64_t extent = range.hi - range.lo - 1;
+  if (range.iv >= 0) {
+    add(rcx, rdx);
+    jb(refused);
+  }
+  if (extent != 0) {
+    add(rcx, static_cast<int32_t>(extent));
+    jb(refused);
+  }
+  if (range.iv >= 0 || extent != 0) {
+    cmp(rcx, qword[rsp + limit]);
+    jae(refused);
+  }
+}
+
+// An access the loop's entry check proved: only the translation remains.
+Xbyak::RegExp Compiler::loop_proven_access(int base, int16_t off) {
+  mov(rax, qword[rsp + static_cast<int>(offsetof(State, host_delta) + 8 * guess_at_[pc_])]);
+  return rax + kBpfRegisters[base] + off;
+}
+
+}  // namespace bpfkit::jit
