@@ -459,8 +459,13 @@ class Function {
   void erase(Inst* inst);
 
   // Gives blocks and results consecutive numbers in layout order (the text
-  // form's b<N> and %N).
-  void renumber();
+  // form's b<N> and %N), and says how many of each: a pass may keep what it
+  // knows of each in a vector indexed by number, not a hash table (which
+  // grew slower per instruction with the program, issue 12).
+  struct Numbering {
+    uint32_t blocks = 0, values = 0;
+  };
+  Numbering renumber();
   size_t inst_count() const;
 
  private:

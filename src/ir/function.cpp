@@ -94,13 +94,14 @@ void Function::erase(Inst* inst) {
   delete inst;
 }
 
-void Function::renumber() {
-  uint32_t block_number = 0, value_number = 0;
+Function::Numbering Function::renumber() {
+  Numbering count;
   for (Block* block : order_) {
-    block->number_ = block_number++;
+    block->number_ = count.blocks++;
     for (Inst* inst = block->first(); inst; inst = inst->next())
-      inst->number_ = inst->has_result() ? value_number++ : 0;
+      inst->number_ = inst->has_result() ? count.values++ : 0;
   }
+  return count;
 }
 
 size_t Function::inst_count() const {

@@ -4,10 +4,9 @@
 // their uses, branches on constants become jumps, and blocks no executable
 // edge reaches are removed. Folding is isa::evaluate's, so the result is
 // the interpreter's arithmetic; an operation that would trap is varying.
+#include <array>
 #include <deque>
-#include <set>
-#include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "passes.hpp"
 #include "support.hpp"
@@ -24,7 +23,14 @@ struct Lattice {
 
 class Propagation {
  public:
-  explicit Propagation(Function& fn) : fn_(fn) {}
+  // What is known of values and blocks is kept by their numbers (renumber);
+  // instructions made after (the jumps fold_branches makes) are not asked.
+  explicit Propagation(Function& fn) : fn_(fn) {
+    const Function::Numbering numbers = fn_.renumber();
+    cells_.resize(numbers.values);
+    executable_.resize(numbers.blocks, false);
+    taken_.resize(numbers.blocks, {false, false});
+  }
 
   void run() {
     mark_block(fn_.entry());
@@ -33,7 +39,7 @@ class Propagation {
         const Inst* inst = values_.front();
         values_.pop_front();
         for (const Use& use : inst->uses())
-          if (executable_.count(use.user()->parent())) visit(*use.user());
+          if (executable(use.user()->parent())) visit(*use.user());
       }
       if (!blocks_.empty()) {
         Block* block = blocks_.front();
@@ -43,12 +49,9 @@ class Propagation {
     }
   }
 
-  bool executable(const Block* block) const { return executable_.count(block) != 0; }
+  bool executable(const Block* block) const { return executable_[block->number()]; }
   Lattice get(const Value* value) const {
-    if (value->kind() == ValueKind::Inst) {
-      auto it = cells_.find(static_cast<const Inst*>(value));
-      return it == cells_.end() ? Lattice{} : it->second;
-    }
+    if (value->kind() == ValueKind::Inst) return cells_[static_cast<const Inst*>(value)->number()];
     if (const auto constant = int_value(value)) return {Lattice::Constant, *constant};
     return {Lattice::Varying, 0};
   }
@@ -62,16 +65,29 @@ class Propagation {
 
  private:
   void mark_block(Block* block) {
-    if (executable_.insert(block).second) blocks_.push_back(block);
+    if (executable_[block->number()]) return;
+    executable_[block->number()] = true;
+    blocks_.push_back(block);
+  }
+  // An edge is its source's terminator's target slot; both slots of a
+  // branch to one block are one edge.
+  bool edge_executable(const Block* from, const Block* to) const {
+    const Inst* term = from->terminator();
+    for (size_t i = 0; term && i < term->target_count(); ++i)
+      if (term->target(i) == to && taken_[from->number()][i]) return true;
+    return false;
   }
   void mark_edge(Block* from, Block* to) {
-    if (!edges_.insert({from, to}).second) return;
-    if (executable_.count(to))  // a new edge into a running block: its phis see one more input
+    if (edge_executable(from, to)) return;
+    const Inst* term = from->terminator();
+    for (size_t i = 0; i < term->target_count(); ++i)
+      if (term->target(i) == to) taken_[from->number()][i] = true;
+    if (executable(to))  // a new edge into a running block: its phis see one more input
       for (Inst* phi = to->first(); phi && phi->op() == Opcode::Phi; phi = phi->next()) visit(*phi);
     mark_block(to);
   }
   void set(const Inst& inst, Lattice value) {
-    Lattice& cell = cells_[&inst];
+    Lattice& cell = cells_[inst.number()];
     if (cell == value || cell.state == Lattice::Varying) return;
     if (cell.state == Lattice::Constant && value.state == Lattice::Constant) value.state = Lattice::Varying;
     cell = value;
@@ -97,7 +113,7 @@ class Propagation {
   void visit_phi(const Inst& phi) {
     Lattice merged;
     for (size_t i = 0; i < phi.operand_count(); ++i) {
-      if (!edges_.count({phi.incoming_block(i), phi.parent()})) continue;
+      if (!edge_executable(phi.incoming_block(i), phi.parent())) continue;
       const Lattice input = get(phi.operand(i));
       if (input.state == Lattice::Unknown) continue;
       if (input.state == Lattice::Varying || (merged.state == Lattice::Constant && merged.value != input.value))
@@ -118,9 +134,9 @@ class Propagation {
   }
 
   Function& fn_;
-  std::unordered_map<const Inst*, Lattice> cells_;
-  std::unordered_set<const Block*> executable_;
-  std::set<std::pair<const Block*, const Block*>> edges_;
+  std::vector<Lattice> cells_;              // by value number
+  std::vector<bool> executable_;            // by block number
+  std::vector<std::array<bool, 2>> taken_;  // by block number: its terminator's target slots
   std::deque<Block*> blocks_;
   std::deque<const Inst*> values_;
 };
