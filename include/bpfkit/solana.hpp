@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -201,6 +202,13 @@ bool valid_heap_size(uint64_t bytes);
 uint64_t heap_cost(uint64_t bytes);
 inline constexpr uint64_t kMaxReturnData = 1024;  // MAX_RETURN_DATA
 
+// Prepares the engine that runs one program invocation (the transaction's
+// program or a CPI callee) in `context`, whose syscalls, heap and input
+// the runtime has set up. An engine's errors for a program it refuses are
+// the verifier's, as vm::make_interpreter's are.
+using EngineFactory =
+    std::function<Expected<std::unique_ptr<vm::Engine>>(const isa::Program& program, const vm::Context& context)>;
+
 struct ExecuteOptions {
   uint64_t compute_units = kDefaultComputeUnits;
   // The input format of the transaction instruction's program. Unset: as
@@ -217,6 +225,10 @@ struct ExecuteOptions {
   // account infos charged by size, 255 account infos. Off: 1,000 units, no
   // such charges, 64 account infos (mainnet-beta's features today).
   bool simd_0339 = false;
+  // What runs each BPF program, at every depth; empty: vm::make_interpreter.
+  // The runtime's logs, compute units, errors and accounts are the engine's
+  // to match (jit::make_jit does: `bpfkit run --engine jit`).
+  EngineFactory engine;
 };
 
 struct ReturnData {

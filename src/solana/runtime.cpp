@@ -149,7 +149,7 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   context.helpers() = runtime.syscalls(program.syscall_keys);
   context.set_heap_size(options.heap_size);
   context.map_input(region);
-  auto engine = vm::make_interpreter(program, context);
+  auto engine = options.engine ? options.engine(program, context) : vm::make_interpreter(program, context);
   if (!engine) {
     if (stack_height() == 1) setup_error = engine.error();
     return instruction_error(InstructionErrc::InvalidAccountData,

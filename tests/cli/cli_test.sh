@@ -186,7 +186,7 @@ check sbpf-jit-cu-short 1 '"code":"ExceededMaxInstructions"' -- \
 check sbpf-jit-fault 1 '"code":"CallDepthExceeded"' -- "$bpfkit" run "$elfs/callx_unaligned.so" --input "$tmp/empty.bin" --json --engine jit
 check sbpf-jit-syscall 0 '"compute_units":105' -- "$bpfkit" run "$elfs/syscall_reloc_64_32_sbpfv0.so" --deploy-checks --input "$tmp/empty.bin" --json --engine jit
 check sbpf-jit-dump 0 "sub r11" -- "$bpfkit" jit "$elfs/relative_call.so" --dump
-check_err sbpf-jit-runtime 2 "interpreter only" -- "$bpfkit" run "$elfs/strict_header.so" --engine jit
+check sbpf-jit-runtime 1 "consumed 5 of 200000 compute units" -- "$bpfkit" run "$elfs/strict_header.so" --engine jit
 head -c 40 "$elfs/strict_header.so" >"$tmp/cut.so"
 check sbpf-objdump 0 "sBPF v0 shared object" -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so"
 check sbpf-objdump-json 0 '"name":"log"' -- "$bpfkit" objdump "$elfs/syscall_reloc_64_32_sbpfv0.so" --json
@@ -306,6 +306,40 @@ check solana-loader-v1 1 "custom program error: 0x6" -- "$bpfkit" run "$tmp/byte
   --accounts <(printf '[{"key": "%s"}, {"key": "%s", "owner": "BPFLoader1111111111111111111111111111111111", "executable": true}]' "$id" "$config")
 check solana-loader-v3 0 "Program $config success" -- "$bpfkit" run "$tmp/byte11.s" --dialect sbpf-v3 --program-id "$config" \
   --accounts <(printf '[{"key": "%s"}, {"key": "%s", "owner": "BPFLoaderUpgradeab1e11111111111111111111111", "executable": true}]' "$id" "$config")
+# --engine jit in the Solana runtime (issue 13): every program, CPI callees
+# too, runs on the JIT; stdout (logs, --json), stderr and the exit status are
+# the interpreter's. same_on_jit NAME COMMAND...: COMMAND against COMMAND --engine jit.
+same_on_jit() {
+  local name=$1
+  shift
+  "$@" >"$tmp/interp.out" 2>"$tmp/interp.err"
+  local want=$?
+  "$@" --engine jit >"$tmp/jit.out" 2>"$tmp/jit.err"
+  local got=$?
+  if [ "$want" -ne "$got" ] || [ ! -s "$tmp/interp.out" ] || ! cmp -s "$tmp/interp.out" "$tmp/jit.out" ||
+    ! cmp -s "$tmp/interp.err" "$tmp/jit.err"; then
+    echo "FAIL $name: status $got (interpreter $want), stdout: $(head -c 2000 "$tmp/jit.out") (interpreter: $(head -c 2000 "$tmp/interp.out")), stderr: $(head -c 1000 "$tmp/jit.err")"
+    failed=$((failed + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+sed 's/, "is_writable": true}]/}]/' "$tmp/accounts.json" >"$tmp/accounts-readonly.json"
+printf '[{"key": "%s"}]' "$callee" >"$tmp/accounts-callee.json"
+same_on_jit jit-solana-accounts "$bpfkit" run "$tmp/transfer.s" --dialect sbpf-v3 --accounts "$tmp/accounts.json" --program-id "$id" --json
+same_on_jit jit-solana-accounts-text "$bpfkit" run "$tmp/transfer.s" --dialect sbpf-v3 --accounts "$tmp/accounts.json" --program-id "$id"
+same_on_jit jit-solana-readonly "$bpfkit" run "$tmp/transfer.s" --dialect sbpf-v3 --accounts "$tmp/accounts-readonly.json" --program-id "$id" --json
+same_on_jit jit-solana-ix-data "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --ix-data "@$tmp/ix.bin" --accounts "$tmp/accounts.json" --json
+same_on_jit jit-solana-unaligned "$bpfkit" run "$tmp/offset.s" --dialect sbpf-v3 --unaligned --accounts "$tmp/accounts.json"
+same_on_jit jit-solana-cpi "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --program "$callee=$tmp/hello.s" --json
+same_on_jit jit-solana-cpi-unknown "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --accounts "$tmp/accounts-callee.json"
+same_on_jit jit-solana-sysvars "$bpfkit" run "$tmp/slot.s" --dialect sbpf-v3 --sysvars "$tmp/sysvars.json" --json
+same_on_jit jit-solana-heap-size "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --heap-size 65536 --json
+same_on_jit jit-solana-heap-fault "$bpfkit" run "$tmp/heap.s" --dialect sbpf-v3 --solana
+same_on_jit jit-solana-fault-elf "$bpfkit" run "$elfs/callx_unaligned.so" --json
+same_on_jit jit-solana-cu-short "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --program "$callee=$tmp/hello.s" --cu 1100
+check jit-solana-harden 0 "Program $id consumed 1121 of 200000 compute units" \
+  -- "$bpfkit" run "$tmp/invoke.s" --dialect sbpf-v3 --program-id "$id" --program "$callee=$tmp/hello.s" --engine jit --harden
 check sbpf-raw-v3-no-hashed-calls 1 '"code":"UnsupportedInstruction"' \
   -- "$bpfkit" run "$tmp/pc-key-call.hex" --dialect sbpf-v3 --json
 # r0 /= 0: Linux gives 0; the sBPF verifiers refuse it (in v2, 0x37 is a store).

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "both_engines.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/solana.hpp"
 
@@ -126,7 +127,7 @@ ExecuteResult execute_ok(const std::shared_ptr<const isa::Program>& program, std
   Instruction ix;
   ix.program_id = kCaller;
   ix.accounts = std::move(metas);
-  auto result = execute(*program, ix, std::move(accounts), options);
+  auto result = engines::execute_on_both(*program, ix, std::move(accounts), options);
   EXPECT_TRUE(result) << (result ? "" : to_string(result.error()));
   return result ? std::move(*result) : ExecuteResult{};
 }

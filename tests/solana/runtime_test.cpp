@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "both_engines.hpp"
 #include "bpfkit/elf.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/solana.hpp"
@@ -41,7 +42,7 @@ ExecuteResult run(const std::string& source, std::vector<Account> accounts = {},
   ix.program_id = kProgram;
   ix.accounts = std::move(metas);
   ix.data = std::move(data);
-  auto result = execute(assemble(source), ix, std::move(accounts), options);
+  auto result = engines::execute_on_both(assemble(source), ix, std::move(accounts), options);
   EXPECT_TRUE(result) << (result ? "" : to_string(result.error()));
   return result ? std::move(*result) : ExecuteResult{};
 }
@@ -243,7 +244,7 @@ TEST(SolanaRuntime, HeapSizeAndItsCost) {
     ExecuteOptions refused;
     refused.heap_size = bad;
     Instruction ix;
-    auto result = execute(assemble("r0 = 0\nexit\n"), ix, {}, refused);
+    auto result = engines::execute_on_both(assemble("r0 = 0\nexit\n"), ix, {}, refused);
     ASSERT_FALSE(result) << bad;
     EXPECT_EQ(result.error().name(), "InvalidInstructionData");
   }
@@ -516,7 +517,7 @@ TEST(SolanaRuntime, RelocatedSyscallThatNoOneProvides) {
   ASSERT_TRUE(program) << to_string(program.error());
   Instruction ix;
   ix.program_id = kProgram;
-  auto result = execute(*program, ix, {});
+  auto result = engines::execute_on_both(*program, ix, {});
   ASSERT_TRUE(result);
   ASSERT_TRUE(result->error);
   EXPECT_EQ(result->error->name(), "UnknownSyscall");

@@ -445,11 +445,6 @@ int run_input(const InputFile& input, Printer& printer) {
     proven = std::move(proofs->proven);
     proven_memory_size = proofs->memory_size;
   }
-  if (runtime && sbpf && options.engine == "jit")
-    return printer.fail(make_error(Errc::Unsupported,
-                                   "--engine jit: the Solana runtime (accounts) runs sBPF on the "
-                                   "interpreter only; without accounts the JIT runs it"),
-                        kExitBadInput);
   if (runtime && sbpf) {
     SolanaRunOptions solana = options.solana;
     solana.file = input.name;
@@ -462,6 +457,8 @@ int run_input(const InputFile& input, Printer& printer) {
       return printer.fail(usage_error("--heap-size " + options.heap_size +
                                       ": a multiple of 1024 from 32768 to 262144 is needed (RequestHeapFrame)"));
     solana.heap_size = *heap_size;
+    solana.jit = options.engine == "jit";
+    solana.harden = options.harden;
     return run_solana(*program, input.bytes, solana, printer);
   }
   if (!sbpf && test_run_requested()) return run_typed(input, *program, *budget, std::move(proven), printer);
@@ -493,7 +490,8 @@ void add_options(CLI::App& app) {
   auto* mem_size = app.add_option("--mem-size", options.mem_size, "memory buffer of N zero bytes");
   mem->excludes(mem_hex)->excludes(mem_size);
   mem_hex->excludes(mem_size);
-  app.add_option("--engine", options.engine, "execution engine: interp or jit (x86-64, Linux eBPF)")
+  app.add_option("--engine", options.engine,
+                 "execution engine: interp or jit (x86-64; Linux eBPF and sBPF, in the Solana runtime too)")
       ->check(CLI::IsMember({"interp", "jit"}));
   app.add_flag("--harden", options.harden, "with --engine jit: blind the program's constants (as the kernel does)");
   auto* budget = app.add_option("--budget", options.budget, "maximum number of instructions to execute");

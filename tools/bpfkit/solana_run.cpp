@@ -3,6 +3,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "bpfkit/jit.hpp"
 #include "input.hpp"
 
 namespace bpfkit::cli {
@@ -325,6 +326,10 @@ int run_solana(const isa::Program& program, const std::vector<uint8_t>& file_byt
   execute_options.programs = options.programs;
   execute_options.simd_0339 = options.simd_0339;
   if (options.unaligned) execute_options.format = solana::InputFormat::Unaligned;
+  if (options.jit)
+    execute_options.engine = [harden = options.harden](const isa::Program& program, const vm::Context& context) {
+      return jit::make_jit(program, context, jit::Options{.harden = harden});
+    };
   auto result = solana::execute(program, ix, accounts, execute_options);
   if (!result) {
     Error error = result.error();

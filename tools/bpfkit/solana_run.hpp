@@ -22,6 +22,8 @@ struct SolanaRunOptions {
   bool simd_0339 = false;
   uint64_t compute_units = solana::kDefaultComputeUnits;
   uint64_t heap_size = solana::kMinHeapSize;  // --heap-size
+  bool jit = false;                           // --engine jit: every program, CPI callees too, runs on the JIT
+  bool harden = false;                        // --harden: with jit, constants blinded
   // Programs a cross-program invocation may call (--program ID=FILE).
   std::vector<std::pair<solana::Pubkey, std::shared_ptr<const isa::Program>>> programs;
 };
