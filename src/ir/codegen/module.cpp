@@ -68,12 +68,13 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   return out;
 }
 
-Expected<size_t> emitted_size(MFunction fn, const isa::Dialect& dialect) {
+Expected<EmittedSize> emitted_size(MFunction fn, const isa::Dialect& dialect) {
   auto allocation = allocate(fn, dialect);
   if (!allocation) return allocation.error();
+  const bool spilled = allocation->spilled + allocation->rematerialised > 0;
   auto emitted = emit_function(fn, std::move(*allocation), dialect);
   if (!emitted) return emitted.error();
-  return emitted->slots.size();
+  return EmittedSize{emitted->slots.size(), spilled};
 }
 
 }  // namespace bpfkit::ir::codegen

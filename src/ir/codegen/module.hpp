@@ -28,6 +28,10 @@ Expected<GeneratedModule> generate_module(MModule& module);
 // How many slots the function takes once allocated and emitted (on a copy:
 // the caller's function is left as it is), to choose between two
 // selections of one function.
-Expected<size_t> emitted_size(MFunction fn, const isa::Dialect& dialect);
+struct EmittedSize {
+  size_t slots = 0;
+  bool spilled = false;  // the allocation spilled or rematerialised a value: registers ran short
+};
+Expected<EmittedSize> emitted_size(MFunction fn, const isa::Dialect& dialect);
 
 }  // namespace bpfkit::ir::codegen

@@ -74,43 +74,52 @@ bool has_phis(const Function& fn) {
 //  - as the function is, and with its phi edges joined (prepare.hpp), which
 //    makes a constant once where it was made on each edge; but each edge's
 //    copies can often go before its branch instead, with no block or jump
-//    of their own (as clang sets a return value early).
+//    of their own (as clang sets a return value early);
+//  - where a way's allocation spilled, that way again with the constants
+//    its loops read made where they are read (SelectOptions): a constant
+//    held across a loop may be what left too few registers (xxh64's).
 Expected<codegen::MFunction> select_smallest(Function& fn, const isa::Program* original,
                                              const std::unordered_map<const Function*, uint32_t>& index,
                                              const isa::Dialect& dialect) {
   using codegen::PhiHints;
-  auto first = codegen::select(fn, original, index, PhiHints::FromInputs);
+  auto first = codegen::select(fn, original, index);
   if (!first || !has_phis(fn) || fn.inst_count() > kMostInstructionsToTryAgain) return first;
-  std::vector<codegen::MFunction> candidates;
-  candidates.push_back(std::move(*first));
+  struct Candidate {
+    codegen::MFunction fn;
+    size_t size = SIZE_MAX;  // none emits: the first is kept, and generation reports its error
+  };
+  std::vector<Candidate> candidates;
   // A selection of the same IR with the same hints is the same again.
   auto same_hints = [](const codegen::MFunction& a, const codegen::MFunction& b) {
     return std::equal(a.vregs.begin(), a.vregs.end(), b.vregs.begin(), b.vregs.end(),
                       [](const codegen::VRegInfo& x, const codegen::VRegInfo& y) { return x.hint == y.hint; });
   };
-  auto add = [&](PhiHints hints, size_t same_ir_from) {
-    auto more = codegen::select(fn, original, index, hints);
-    if (!more) return;
+  auto consider = [&](codegen::MFunction selected, codegen::SelectOptions options, size_t same_ir_from) {
     for (size_t i = same_ir_from; i < candidates.size(); ++i)
-      if (same_hints(candidates[i], *more)) return;
-    candidates.push_back(std::move(*more));
+      if (same_hints(candidates[i].fn, selected)) return;
+    auto measured = codegen::emitted_size(selected, dialect);
+    candidates.push_back({std::move(selected), measured ? measured->slots : SIZE_MAX});
+    if (!measured || !measured->spilled || !options.constants_out_of_loops) return;
+    options.constants_out_of_loops = false;
+    if (auto again = codegen::select(fn, original, index, options))
+      if (auto size = codegen::emitted_size(*again, dialect); size && size->slots < candidates.back().size)
+        candidates.push_back({std::move(*again), size->slots});
   };
+  auto add = [&](PhiHints hints, size_t same_ir_from) {
+    const codegen::SelectOptions options{.phi_hints = hints};
+    if (auto more = codegen::select(fn, original, index, options)) consider(std::move(*more), options, same_ir_from);
+  };
+  consider(std::move(*first), {}, 0);
   add(PhiHints::FromUses, 0);
   if (codegen::join_phi_edges(fn) > 0) {
     const size_t joined = candidates.size();
     add(PhiHints::FromInputs, joined);
     add(PhiHints::FromUses, joined);
   }
-  if (candidates.size() == 1) return std::move(candidates[0]);
-  size_t best = 0, best_size = SIZE_MAX;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    auto size = codegen::emitted_size(candidates[i], dialect);
-    if (size && *size < best_size) {
-      best = i;
-      best_size = *size;
-    }
-  }
-  return std::move(candidates[best]);  // none emits: the first, whose error generation reports
+  size_t best = 0;
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (candidates[i].size < candidates[best].size) best = i;
+  return std::move(candidates[best].fn);
 }
 
 }  // namespace

@@ -74,8 +74,8 @@ Error unsupported(const Inst& inst, const std::string& what) {
 class Selector {
  public:
   Selector(Function& fn, const isa::Program* original, const std::unordered_map<const Function*, uint32_t>& functions,
-           PhiHints phi_hints)
-      : phi_hints_(phi_hints),
+           SelectOptions options)
+      : options_(options),
         fn_(fn),
         original_(original),
         functions_(functions),
@@ -199,7 +199,7 @@ class Selector {
   // The register most inputs were written to (not a call's r0: the value
   // leaves it), else the one most uses read.
   int8_t phi_hint(const Inst& phi) const {
-    if (phi_hints_ == PhiHints::FromUses) return vote(phi);
+    if (options_.phi_hints == PhiHints::FromUses) return vote(phi);
     RegisterVotes votes;
     for (size_t i = 0; i < phi.operand_count(); ++i)
       if (phi.operand(i)->kind() == ValueKind::Inst) {
@@ -232,7 +232,8 @@ class Selector {
   // Each integer goes where clang's machine passes would put it: in the
   // nearest block dominating every use, then out of every loop around that
   // block (to the block dominating the outermost loop's header), so a loop
-  // does not make it again on each iteration. In the block, it goes right
+  // does not make it again on each iteration (unless the options say
+  // not to: SelectOptions::constants_out_of_loops). In the block, it goes right
   // before its first reader. Making it at the entry instead stretches it
   // across code that needs its register for something else.
   void place_shared_constants() {
@@ -245,7 +246,7 @@ class Selector {
         hoisted_defs_.insert(hoisted_defs_.end(), shared.defs.begin(), shared.defs.end());
         continue;
       }
-      if (Loop* loop = loops.loop_of(place)) {
+      if (Loop* loop = loops.loop_of(place); loop && options_.constants_out_of_loops) {
         while (loop->parent) loop = loop->parent;
         place = tree.idom(loop->header);
       }
@@ -904,7 +905,7 @@ class Selector {
   }
 
  private:
-  PhiHints phi_hints_;
+  SelectOptions options_;
   Function& fn_;
   const isa::Program* original_;
   const std::unordered_map<const Function*, uint32_t>& functions_;
@@ -932,8 +933,8 @@ class Selector {
 }  // namespace
 
 Expected<MFunction> select(Function& fn, const isa::Program* original,
-                           const std::unordered_map<const Function*, uint32_t>& functions, PhiHints phi_hints) {
-  Selector selector(fn, original, functions, phi_hints);
+                           const std::unordered_map<const Function*, uint32_t>& functions, SelectOptions options) {
+  Selector selector(fn, original, functions, options);
   return selector.run();
 }
 

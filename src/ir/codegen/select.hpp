@@ -18,8 +18,16 @@ namespace bpfkit::ir::codegen {
 // returned). Neither is right for every function: the pipeline tries both.
 enum class PhiHints : uint8_t { FromInputs, FromUses };
 
+struct SelectOptions {
+  PhiHints phi_hints = PhiHints::FromInputs;
+  // A constant a loop reads is made before the loop, not on each trip.
+  // That holds a register across the whole loop: where registers run
+  // short, making it again at its use is smaller (and runs fewer
+  // instructions than the spills it saves).
+  bool constants_out_of_loops = true;
+};
+
 Expected<MFunction> select(Function& fn, const isa::Program* original,
-                           const std::unordered_map<const Function*, uint32_t>& functions,
-                           PhiHints phi_hints = PhiHints::FromInputs);
+                           const std::unordered_map<const Function*, uint32_t>& functions, SelectOptions options = {});
 
 }  // namespace bpfkit::ir::codegen
