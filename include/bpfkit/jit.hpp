@@ -56,6 +56,10 @@ struct CodeRange {
   // loop's entry proved in bounds: the code here has no check (a loop whose
   // entry check fails runs a copy elsewhere that checks each access).
   bool checked_at_loop_entry = false;
+  // In a loop whose every trip the loop's entry charged to the meter at
+  // once (it cannot fault and its trip count is known there): the code
+  // here does not meter.
+  bool metered_at_loop_entry = false;
 };
 
 class Jit final : public vm::Engine {

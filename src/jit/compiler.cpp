@@ -56,6 +56,7 @@ Compiler::Compiler(const isa::Program& program, const CompileInputs& inputs)
   grouped_.assign(program.size(), false);
   checked_copy_at_.assign(program.size(), nullptr);
   loop_proven_at_.assign(program.size(), false);
+  unmetered_at_.assign(program.size(), false);
   find_facts();
   static const bool bmi2 = Xbyak::util::Cpu().has(Xbyak::util::Cpu::tBMI2);  // cpuid traps in VMs: ask once
   bmi2_ = bmi2;
@@ -341,16 +342,18 @@ void Compiler::emit_block(const Block& block) {
     // the copy without the checks it proved, or the ordinary copy.
     L(entry_[block.start]);
     Label& checked = new_label();
-    emit_loop_entry_check(*loop, checked);
+    emit_loop_entry_check(*loop, block.count, checked);
     for (const LoopRange& range : loop->ranges)
       for (const uint32_t pc : range.pcs) loop_proven_at_[pc] = true;
+    if (loop->unmetered)
+      for (uint32_t pc = block.start; pc < block.end; ++pc) unmetered_at_[pc] = true;
     align(16);
     Label& unchecked = new_label();
     L(unchecked);
     loop_top_ = &unchecked;
     loop_start_ = block.start;
     unchecked_loop_copy_ = true;
-    emit_block_copy(block, short_of_budget, begin, true);
+    emit_block_copy(block, short_of_budget, begin, true, !loop->unmetered);
     unchecked_loop_copy_ = false;
     loop_top_ = nullptr;
     cold_.push_back([this, &checked, &short_of_budget, block] {
@@ -385,9 +388,11 @@ void Compiler::emit_block(const Block& block) {
   });
 }
 
-void Compiler::emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot) {
-  sub(kMeter, block.count);
-  jbe(short_of_budget);
+void Compiler::emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot, bool metered) {
+  if (metered) {
+    sub(kMeter, block.count);
+    jbe(short_of_budget);
+  }
   flags_ = {};
   // sBPF's callx may enter between any two instructions: no folding there.
   fold_start_ = block.start;
@@ -583,7 +588,7 @@ void Compiler::finish(Jit::Code& code) {
   for (size_t pc = 0; pc < program_.size(); ++pc)
     if (program_.ops[pc])
       code.ranges.push_back({static_cast<uint32_t>(pc), hot_range_[pc].first, hot_range_[pc].second, unchecked_at_[pc],
-                             loop_proven_at_[pc]});
+                             loop_proven_at_[pc], unmetered_at_[pc]});
   code.dialect = &dialect_;
   code.unchecked_stack = unchecked_stack_;
   if (unchecked_memory_) code.proven_memory_size = inputs_.proven_memory_size;

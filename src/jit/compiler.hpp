@@ -12,7 +12,9 @@
 // copies: at its label a check that proves its affine accesses in bounds
 // for every iteration, falling into a copy without those checks (in pc
 // order), else jumping to the ordinary copy (in the cold code); each copy's
-// back edge goes to its own start (loop_version.cpp).
+// back edge goes to its own start (loop_version.cpp). A loop that cannot
+// fault, with its trip count known at its entry, is charged every trip
+// there and its unchecked copy has no meter.
 #pragma once
 
 #include <deque>
@@ -92,7 +94,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // One copy of a block's instructions, entered where the caller bound its
   // label: the meter, then each instruction (`hot`: the copy in pc order,
   // whose code ranges the listing shows).
-  void emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot);
+  void emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot, bool metered = true);
   void emit_metered_block(const Block& block);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
   void emit_instruction(uint32_t pc);
@@ -207,13 +209,18 @@ class Compiler : public Xbyak::CodeGenerator {
     int bound_reg = -1;
     int64_t bound_const = 0;
     std::vector<LoopRange> ranges;
+    // Nothing in the loop can fault and its step is a constant: the entry
+    // check charges every trip to the meter at once, and the copy has none.
+    bool unmetered = false;
   };
   std::optional<LoopPlan> plan_loop(const Block& block) const;
-  void emit_loop_entry_check(const LoopPlan& plan, Label& refused);
+  void emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label& refused);
+  void emit_loop_meter(const LoopPlan& plan, uint32_t count, Label& refused);
   void emit_iv_range(const LoopPlan& plan, Label& refused);
   void emit_range_check(const LoopPlan& plan, const LoopRange& range, Label& refused);
   Xbyak::RegExp loop_proven_access(int base, int16_t off);
   std::vector<bool> loop_proven_at_;  // by pc: an access the unchecked copy does not check
+  std::vector<bool> unmetered_at_;    // by pc: in a loop whose unchecked copy has no meter
   bool unchecked_loop_copy_ = false;  // emitting that copy
   Label* loop_top_ = nullptr;         // the copy being emitted: where its back edge goes
   uint32_t loop_start_ = 0;

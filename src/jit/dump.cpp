@@ -52,6 +52,7 @@ std::string listing(const Jit& jit, const std::function<std::string(uint32_t pc)
     text += std::to_string(range.pc) + ": " + describe(range.pc);
     if (range.unchecked) text += "    ; in bounds: no region check";
     if (range.checked_at_loop_entry) text += "    ; in bounds on every iteration: checked at the loop's entry";
+    if (range.metered_at_loop_entry) text += "    ; metered at the loop's entry";
     text += "\n";
     text += disassemble_x86(code.subspan(range.begin, range.end - range.begin), base + range.begin);
   }

@@ -4,7 +4,10 @@
 // stays inside its guessed region on every iteration, and then runs a copy
 // of the block without those checks; when the check fails it runs the
 // ordinary copy, which checks each access, so a fault keeps its exact pc,
-// address and count. Both copies meter as every block does.
+// address and count. Both copies meter as every block does, except that a
+// loop that cannot fault (its accesses proved, nothing else that faults)
+// and steps by a constant is charged all its trips at its entry, and its
+// unchecked copy has no meter.
 //
 // Affine: an invariant register's value (a register the block never
 // writes), plus an induction variable's value at the iteration's start (a
@@ -12,9 +15,12 @@
 // invariant register), plus a constant. The exit test, the block's last
 // instruction, bounds the tested variable over every iteration: the entry
 // check works out its lowest value and its span, refusing any wrap-around,
-// and each access's lowest and highest byte from them.
+// and each access's lowest and highest byte from them. The exit test may
+// also be clang's `if cond goto +1; goto start`, which goes on while cond
+// fails.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 
 #include "compiler.hpp"
@@ -96,6 +102,52 @@ struct Step {
   bool operator==(const Step&) const = default;
 };
 
+// The condition that holds exactly when `condition` does not (Set: none).
+Condition negated(Condition condition) {
+  switch (condition) {
+    case Condition::Eq: return Condition::Ne;
+    case Condition::Ne: return Condition::Eq;
+    case Condition::Gt: return Condition::Le;
+    case Condition::Le: return Condition::Gt;
+    case Condition::Ge: return Condition::Lt;
+    case Condition::Lt: return Condition::Ge;
+    case Condition::SGt: return Condition::SLe;
+    case Condition::SLe: return Condition::SGt;
+    case Condition::SGe: return Condition::SLt;
+    case Condition::SLt: return Condition::SGe;
+    default: return Condition::None;
+  }
+}
+
+// Instructions that never fault nor leave the block (Linux division is
+// defined for every divisor): with them and accesses the entry check
+// proved, a loop runs exactly the trips its test allows.
+bool cannot_fault(const isa::Semantics& sem, isa::Op op) {
+  switch (sem.operation) {
+    case Operation::Add:
+    case Operation::Sub:
+    case Operation::Mul:
+    case Operation::Or:
+    case Operation::And:
+    case Operation::Xor:
+    case Operation::Mov:
+    case Operation::MovSx:
+    case Operation::Neg:
+    case Operation::Lsh:
+    case Operation::Rsh:
+    case Operation::Arsh:
+    case Operation::ToLe:
+    case Operation::ToBe:
+    case Operation::Bswap: return true;
+    case Operation::Div:
+    case Operation::SDiv:
+    case Operation::Mod:
+    case Operation::SMod: return sem.division == isa::DivisionPolicy::Defined;
+    case Operation::LoadImm64: return op == isa::Op::lddw;
+    default: return false;
+  }
+}
+
 // Whether a loop stepping by `step` and running while `condition` holds
 // keeps its variable on one side of the bound, so that its values form
 // one range the entry check can work out (`!=` only by steps of one).
@@ -138,12 +190,23 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
   // Constant blinding keeps the program's immediates out of the code; the
   // entry check would hold the steps and bounds.
   if (sbpf_ || has_callx_ || inputs_.harden || isa::frame_model(dialect_).gap_size != 0) return std::nullopt;
+  // The exit test: the block's last instruction, a conditional jump back to
+  // its start; or clang's `if cond goto +1; goto start` (the goto joined
+  // the jump's block), which goes on while cond fails.
   uint32_t last = block.start;
   for (uint32_t pc = block.start; pc < block.end; pc += program_.width_at(pc)) last = pc;
-  const isa::Op last_op = *program_.ops[last];
+  auto jumps_to = [&](uint32_t pc, int64_t target) {
+    return *isa::branch_target(*program_.ops[pc], program_.slots[pc], static_cast<int64_t>(pc)) == target;
+  };
+  bool negate = false;
+  if (sem_at(last).operation == Operation::Jump && last > block.start && absorbs_goto_[last - 1] &&
+      jumps_to(last, block.start)) {
+    last -= 1;
+    negate = true;
+  }
   const isa::Semantics& test = sem_at(last);
   if (test.operation != Operation::JumpIf || test.width != 64 || test.condition == Condition::Set ||
-      *isa::branch_target(last_op, program_.slots[last], static_cast<int64_t>(last)) != block.start)
+      (!negate && !jumps_to(last, block.start)))
     return std::nullopt;
 
   // Which registers the block writes, and which only by steps.
@@ -239,7 +302,7 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
   const isa::Slot& test_slot = program_.slots[last];
   Affine left = value[test_slot.dst()];
   Affine right = test.source == Source::Imm ? constant(test_slot.imm) : value[test_slot.src()];
-  Condition condition = test.condition;
+  Condition condition = negate ? negated(test.condition) : test.condition;
   if (right.iv >= 0) {
     std::swap(left, right);
     condition = mirrored(condition);
@@ -289,17 +352,60 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
         range.iv >= 0 ? difference_fits_int32(range.lo, plan.test_const) : range.inv < 0 || fits_int32(range.lo);
     return !first_fits || !difference_fits_int32(range.hi, range.lo);
   });
-  if (plan.ranges.empty()) return std::nullopt;
+  // Without a meter: a constant step, a known test, and nothing that can
+  // fault or end the loop early.
+  std::vector<bool> proven(last - block.start, false);
+  for (const LoopRange& range : plan.ranges)
+    for (const uint32_t pc : range.pcs) proven[pc - block.start] = true;
+  plan.unmetered = plan.iv >= 0 && plan.step_reg < 0;
+  for (uint32_t pc = block.start; pc < last && plan.unmetered; pc += program_.width_at(pc)) {
+    const isa::Semantics& sem = sem_at(pc);
+    const isa::Slot& slot = program_.slots[pc];
+    const bool load = sem.operation == Operation::Load || sem.operation == Operation::LoadSx;
+    if (load || is_write(sem.operation)) {
+      const int base = load ? slot.src() : slot.dst();
+      plan.unmetered = proven[pc - block.start] || proof_holds_at(pc) || in_frame(pc, base, slot.off, sem.width / 8u);
+    } else {
+      plan.unmetered = cannot_fault(sem, *program_.ops[pc]);
+    }
+  }
+  if (plan.ranges.empty() && !plan.unmetered) return std::nullopt;
   return plan;
 }
 
 // Runs at the loop's entry with every register holding its value there:
 // falls through when each range is inside its region on every iteration,
 // else jumps to `refused`.
-void Compiler::emit_loop_entry_check(const LoopPlan& plan, Label& refused) {
-  if (std::any_of(plan.ranges.begin(), plan.ranges.end(), [](const LoopRange& range) { return range.iv >= 0; }))
+void Compiler::emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label& refused) {
+  if (plan.unmetered ||
+      std::any_of(plan.ranges.begin(), plan.ranges.end(), [](const LoopRange& range) { return range.iv >= 0; }))
     emit_iv_range(plan, refused);
   for (const LoopRange& range : plan.ranges) emit_range_check(plan, range, refused);
+  if (plan.unmetered) emit_loop_meter(plan, count, refused);
+}
+
+// An unmetered loop charges all its trips at its entry: span / step + 1
+// trips (the values the tested variable takes) of `count` instructions,
+// when the meter holds more than that (else the ordinary copy runs, which
+// stops where the budget ends). A joined goto gives its count back on
+// leaving, as in the metered code.
+void Compiler::emit_loop_meter(const LoopPlan& plan, uint32_t count, Label& refused) {
+  const uint64_t step = plan.step < 0 ? 0 - static_cast<uint64_t>(plan.step) : static_cast<uint64_t>(plan.step);
+  mov(rax, rdx);
+  if (std::has_single_bit(step)) {
+    if (step > 1) shr(rax, std::countr_zero(step));
+  } else {
+    xor_(edx, edx);
+    mov(ecx, static_cast<uint32_t>(step));
+    div(rcx);
+  }
+  add(rax, 1);
+  jb(refused);
+  imul(rax, rax, static_cast<int32_t>(count));
+  jo(refused);
+  cmp(kMeter, rax);
+  jbe(refused);
+  sub(kMeter, rax);
 }
 
 // rax = the lowest value y (the tested value less the step, see LoopPlan)

@@ -147,6 +147,59 @@ TEST(JitLoopVersioning, RefusedShapesKeepTheirChecks) {
             std::vector<uint32_t>{});
 }
 
+// The pcs in loops that charge the meter once at their entry.
+std::vector<uint32_t> metered_at_loop_entry(const isa::Program& program) {
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  EXPECT_TRUE(jit.has_value()) << (jit ? "" : to_string(jit.error()));
+  if (!jit) return {};
+  std::vector<uint32_t> pcs;
+  for (const jit::CodeRange& range : jit->ranges())
+    if (range.metered_at_loop_entry) pcs.push_back(range.pc);
+  return pcs;
+}
+
+// Loops that cannot fault with a constant step: every trip charged at the
+// entry, exactly the interpreter's count; a budget that would end inside
+// the loop runs the ordinary copy, which stops where the interpreter does.
+TEST(JitLoopVersioning, LoopsThatCannotFaultAreMeteredAtTheirEntry) {
+  const std::pair<std::string, std::vector<uint32_t>> unmetered[] = {
+      // asm/fib's loop.
+      {"mov %r0, 0\nmov %r2, 1\nmov %r1, 40\nloop:\nmov %r3, %r0\nadd %r3, %r2\nmov %r0, %r2\nmov %r2, %r3\n"
+       "sub %r1, 1\njne %r1, 0, loop\nexit\n",
+       {3, 4, 5, 6, 7, 8}},
+      // clang's shape of it (fib.c): `if r1 == 0 goto +1; goto loop`.
+      {"mov %r2, 1\nmov %r3, 0\nmov %r1, 40\nloop:\nmov %r0, %r2\nmov %r2, %r3\nadd %r2, %r0\nadd %r1, -1\n"
+       "mov %r3, %r0\njeq %r1, 0, out\nja loop\nout:\nexit\n",
+       {3, 4, 5, 6, 7, 8, 9}},
+      // Accesses the entry check proves, a step of 3 (a division at the entry).
+      {"mov %r0, 0\nmov %r2, 1\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\nadd %r0, %r4\n"
+       "add %r2, 3\njle %r2, 37, loop\nexit\n",
+       {2, 3, 4, 5, 6, 7}},
+  };
+  for (const auto& [text, pcs] : unmetered) {
+    SCOPED_TRACE(text);
+    const isa::Program program = assemble(text);
+    EXPECT_EQ(metered_at_loop_entry(program), pcs);
+    const test::EngineRun full = test::run_engine(false, program, input(40), std::nullopt);
+    for (uint64_t budget = 1; budget <= full.result.instructions + 1; ++budget) {
+      SCOPED_TRACE("budget " + std::to_string(budget));
+      test::expect_same_run(program, input(40), budget);
+      if (HasFatalFailure()) return;
+    }
+  }
+  // Metered as before: an access the check does not cover (it may fault),
+  // a step by a register (it may be 0: the loop may run until the budget ends).
+  const std::string metered[] = {
+      "mov %r0, 0\nmov %r2, 0\nloop:\nldxdw %r5, [%r1+0]\nldxb %r4, [%r5+0]\nadd %r2, 1\njlt %r2, 40, loop\nexit\n",
+      accepted_shapes()[2].text,
+  };
+  for (const std::string& text : metered) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(metered_at_loop_entry(assemble(text)), std::vector<uint32_t>{});
+  }
+}
+
 // Input sizes around each loop's last access (the first, a middle and the
 // last iteration leave the region; or none does), and every budget.
 TEST(JitLoopVersioning, LeavingTheRegionAtAnyIterationFaultsAsTheInterpreter) {
