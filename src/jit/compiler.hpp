@@ -209,8 +209,8 @@ class Compiler : public Xbyak::CodeGenerator {
     int bound_reg = -1;
     int64_t bound_const = 0;
     std::vector<LoopRange> ranges;
-    // Nothing in the loop can fault and its step is a constant: the entry
-    // check charges every trip to the meter at once, and the copy has none.
+    // Nothing in the loop can fault: the entry check charges every trip to
+    // the meter at once, and the copy has none.
     bool unmetered = false;
   };
   std::optional<LoopPlan> plan_loop(const Block& block) const;

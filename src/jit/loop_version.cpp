@@ -352,12 +352,12 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
         range.iv >= 0 ? difference_fits_int32(range.lo, plan.test_const) : range.inv < 0 || fits_int32(range.lo);
     return !first_fits || !difference_fits_int32(range.hi, range.lo);
   });
-  // Without a meter: a constant step, a known test, and nothing that can
-  // fault or end the loop early.
+  // Without a meter: a known test and nothing that can fault or end the
+  // loop early.
   std::vector<bool> proven(last - block.start, false);
   for (const LoopRange& range : plan.ranges)
     for (const uint32_t pc : range.pcs) proven[pc - block.start] = true;
-  plan.unmetered = plan.iv >= 0 && plan.step_reg < 0;
+  plan.unmetered = plan.iv >= 0;
   for (uint32_t pc = block.start; pc < last && plan.unmetered; pc += program_.width_at(pc)) {
     const isa::Semantics& sem = sem_at(pc);
     const isa::Slot& slot = program_.slots[pc];
@@ -385,6 +385,7 @@ void Compiler::emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label
 }
 
 // An unmetered loop charges all its trips at its entry: span / step + 1
+// (a register's value, not 0, or a constant)
 // trips (the values the tested variable takes) of `count` instructions,
 // when the meter holds more than that (else the ordinary copy runs, which
 // stops where the budget ends). A joined goto gives its count back on
@@ -392,7 +393,13 @@ void Compiler::emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label
 void Compiler::emit_loop_meter(const LoopPlan& plan, uint32_t count, Label& refused) {
   const uint64_t step = plan.step < 0 ? 0 - static_cast<uint64_t>(plan.step) : static_cast<uint64_t>(plan.step);
   mov(rax, rdx);
-  if (std::has_single_bit(step)) {
+  if (plan.step_reg >= 0) {  // a step of 0 would loop until the budget ends
+    mov(rcx, kBpfRegisters[plan.step_reg]);
+    test(rcx, rcx);
+    jz(refused);
+    xor_(edx, edx);
+    div(rcx);
+  } else if (std::has_single_bit(step)) {
     if (step > 1) shr(rax, std::countr_zero(step));
   } else {
     xor_(edx, edx);

@@ -172,6 +172,8 @@ TEST(JitLoopVersioning, LoopsThatCannotFaultAreMeteredAtTheirEntry) {
       {"mov %r2, 1\nmov %r3, 0\nmov %r1, 40\nloop:\nmov %r0, %r2\nmov %r2, %r3\nadd %r2, %r0\nadd %r1, -1\n"
        "mov %r3, %r0\njeq %r1, 0, out\nja loop\nout:\nexit\n",
        {3, 4, 5, 6, 7, 8, 9}},
+      // A step by a register (sieve's inner loop; a division at the entry).
+      {accepted_shapes()[2].text, {6, 7, 8}},
       // Accesses the entry check proves, a step of 3 (a division at the entry).
       {"mov %r0, 0\nmov %r2, 1\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\nadd %r0, %r4\n"
        "add %r2, 3\njle %r2, 37, loop\nexit\n",
@@ -188,16 +190,17 @@ TEST(JitLoopVersioning, LoopsThatCannotFaultAreMeteredAtTheirEntry) {
       if (HasFatalFailure()) return;
     }
   }
-  // Metered as before: an access the check does not cover (it may fault),
-  // a step by a register (it may be 0: the loop may run until the budget ends).
-  const std::string metered[] = {
-      "mov %r0, 0\nmov %r2, 0\nloop:\nldxdw %r5, [%r1+0]\nldxb %r4, [%r5+0]\nadd %r2, 1\njlt %r2, 40, loop\nexit\n",
-      accepted_shapes()[2].text,
-  };
-  for (const std::string& text : metered) {
-    SCOPED_TRACE(text);
-    EXPECT_EQ(metered_at_loop_entry(assemble(text)), std::vector<uint32_t>{});
-  }
+  // Metered as before: an access the check does not cover (it may fault).
+  EXPECT_EQ(metered_at_loop_entry(assemble("mov %r0, 0\nmov %r2, 0\nloop:\nldxdw %r5, [%r1+0]\nldxb %r4, [%r5+0]\n"
+                                           "add %r2, 1\njlt %r2, 40, loop\nexit\n")),
+            std::vector<uint32_t>{});
+  // A step register holding 0: the entry check refuses, and the loop runs
+  // until the budget ends, where the interpreter's does.
+  const isa::Program stuck = assemble(
+      "mov %r0, 0\nmov %r2, %r1\nmov %r5, %r1\nadd %r5, 40\nloop:\nldxb %r4, [%r2+0]\nadd %r2, %r0\n"
+      "jlt %r2, %r5, loop\nexit\n");
+  EXPECT_EQ(metered_at_loop_entry(stuck), (std::vector<uint32_t>{4, 5, 6}));
+  for (const uint64_t budget : {1000, 1001, 1002, 1003}) test::expect_same_run(stuck, input(40), budget);
 }
 
 // Input sizes around each loop's last access (the first, a middle and the
