@@ -244,11 +244,24 @@ struct CoreResult {
   std::string target_access;                 // the access string in the target: "0:57"
 };
 
+// One func_info block of `.BTF.ext`: the records of one code section, each
+// an insn_off (bytes into the section) and the FUNC type of the function
+// starting there. bpfkit needs none to run a program; `opt` writes them
+// again for the moved functions, since the kernel refuses a program that
+// takes a function's address (bpf_loop, timers) without them.
+struct FuncInfoBlock {
+  uint32_t section_name = 0;              // offset in .BTF's strings, as read
+  std::optional<uint32_t> section_index;  // the code section it names, if it names one
+  std::vector<uint8_t> records;           // the records as read (BtfExtInfo::func_info_size bytes each)
+};
+
 // `.BTF.ext` beyond CO-RE: how many func_info and line_info records it has
-// (checked, not used: bpfkit needs neither to run a program).
+// (checked), and the func_info records themselves.
 struct BtfExtInfo {
   bool present = false;
   uint32_t func_info = 0, line_info = 0;
+  uint32_t func_info_size = 0;  // bytes per func_info record
+  std::vector<FuncInfoBlock> func_info_blocks;
 };
 
 // How load_program() prepares a program beyond the object itself.

@@ -111,6 +111,34 @@ std::string shown(std::string_view name) {
   return out;
 }
 
+// The func_info blocks, each tied to the code section it names when .BTF
+// names one (a block naming none is kept unresolved: nothing reads it but
+// `opt`, which then drops func_info as it drops the rest).
+void keep_func_info(const Reader& reader, const std::string& input, std::span<const InfoBlock> blocks,
+                    BtfExtInfo& ext) {
+  if (blocks.empty()) return;
+  ext.func_info_size = blocks.front().record_size;
+  std::optional<BtfTypes> types;
+  if (const SectionHeader* btf = reader.find(".BTF")) {
+    auto parsed = BtfTypes::parse(reader.contents(*btf), btf->offset, input);
+    if (parsed) types.emplace(std::move(*parsed));
+  }
+  for (const InfoBlock& block : blocks) {
+    ext.func_info += block.count;
+    FuncInfoBlock kept;
+    kept.section_name = block.section_name;
+    kept.records.assign(block.records.begin(), block.records.end());
+    const auto name = types ? types->string_at(block.section_name) : std::nullopt;
+    if (name)
+      for (const SectionHeader& s : reader.sections())
+        if (s.name == *name && (s.flags & kShfExecinstr) != 0 && s.type != kShtNobits) {
+          kept.section_index = s.index;
+          break;
+        }
+    ext.func_info_blocks.push_back(std::move(kept));
+  }
+}
+
 }  // namespace
 
 Expected<void> EbpfObject::read_btf_ext() {
@@ -126,8 +154,8 @@ Expected<void> EbpfObject::read_btf_ext() {
   auto core = reader.blocks(24, kCoreReloSize, "CO-RE relocation");
   if (!core) return core.error();
   info_.btf_ext.present = true;
-  for (const InfoBlock& b : *func_info) info_.btf_ext.func_info += b.count;
   for (const InfoBlock& b : *line_info) info_.btf_ext.line_info += b.count;
+  keep_func_info(in, input_, *func_info, info_.btf_ext);
   if (core->empty()) return {};
   const SectionHeader* btf = in.find(".BTF");
   if (btf == nullptr)

@@ -47,8 +47,8 @@ for name in subprogs global_data compute; do
   check_that "opt-object-$name-O0-same" same_behaviour "$objects/$name.o" "$tmp/$name.0.o"
 done
 
-# .BTF.ext goes with a note; --stats counts the rewritten functions.
-check_err opt-object-btf-ext-note 0 "note: dropped .BTF.ext" -- "$bpfkit" opt "$objects/maps.o" -o "$tmp/m.o"
+# .BTF.ext keeps its func_info, moved; line_info goes with a note; --stats counts the rewritten functions.
+check_err opt-object-btf-ext-note 0 "note: kept .BTF.ext's 1 func_info, moved with their functions; dropped its" -- "$bpfkit" opt "$objects/maps.o" -o "$tmp/m.o"
 check opt-object-stats 0 "instructions: 23 before, 23 after" -- "$bpfkit" opt -O0 "$objects/subprogs.o" -o "$tmp/s.o" --stats
 # --section / --function optimise one program; the others keep their code.
 check opt-object-section 0 "instructions: 14 before" -- "$bpfkit" opt -O0 "$objects/subprogs.o" --section xdp -o "$tmp/s1.o" --stats

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 
 #include "bpfkit/elf.hpp"
 #include "bpfkit/ir.hpp"
@@ -82,7 +84,9 @@ Rewrite check_object(const fs::path& file, OptLevel level) {
   EXPECT_EQ(again->info().programs.size(), object->info().programs.size()) << file;
   EXPECT_EQ(again->info().maps.size(), object->info().maps.size()) << file;
   EXPECT_EQ(again->info().license, object->info().license) << file;
-  EXPECT_EQ(again->info().btf_ext.present, false) << file;
+  // func_info stays (moved: FuncInfoMovesWithItsFunction), line_info goes.
+  EXPECT_EQ(again->info().btf_ext.func_info, object->info().btf_ext.func_info) << file;
+  EXPECT_EQ(again->info().btf_ext.line_info, 0u) << file;
   for (size_t i = 0; i < code.size(); ++i) {
     const elf::ProgramInfo& info = *rewritten[i];
     const std::string name = file.filename().string() + ":" + std::string(info.function);
@@ -167,6 +171,56 @@ TEST(ObjectRewrite, KeptFunctionsFollowTheMovedOnes) {
       EXPECT_EQ(after->slots[f.start].code, isa::info(isa::Op::mov64_imm).code) << f.name;
     }
   }
+}
+
+// Each func_info record's function (by the record's section and offset) and
+// its FUNC type, as `function name -> type id`.
+std::map<std::string, uint32_t> func_info_by_function(const elf::EbpfObject& object) {
+  std::map<std::string, uint32_t> out;
+  const elf::BtfExtInfo& ext = object.info().btf_ext;
+  for (const elf::FuncInfoBlock& block : ext.func_info_blocks) {
+    for (size_t at = 0; at + ext.func_info_size <= block.records.size(); at += ext.func_info_size) {
+      uint32_t insn_off = 0, type_id = 0;
+      std::memcpy(&insn_off, block.records.data() + at, 4);
+      std::memcpy(&type_id, block.records.data() + at + 4, 4);
+      std::string name = "(no function at byte " + std::to_string(insn_off) + ")";
+      for (const elf::ProgramInfo& p : object.info().programs)
+        if (block.section_index == p.section_index && uint64_t{p.offset} * 8 == insn_off) name = p.function;
+      out[name] = type_id;
+    }
+  }
+  return out;
+}
+
+// The kernel refuses a program that takes a function's address (a bpf_loop
+// callback) without func_info, and checks each record against where a
+// function starts: the rewritten object keeps the records, each moved to its
+// function's new start with its FUNC type.
+TEST(ObjectRewrite, FuncInfoMovesWithItsFunction) {
+  const fs::path file = fs::path(BPFKIT_TEST_BPF_DIR) / "subprogs.o";
+  if (!fs::exists(file)) GTEST_SKIP() << "no compiled BPF objects (clang-19)";
+  const std::vector<uint8_t> bytes = test::read_bytes(file);
+  auto object = elf::EbpfObject::parse(bytes, file.string());
+  ASSERT_TRUE(object.has_value());
+  // Every function one instruction longer: each after the first moves.
+  std::deque<isa::Program> generated;
+  std::vector<elf::EbpfObject::NewCode> code;
+  for (const elf::ProgramInfo& info : object->info().programs) {
+    auto program = object->load_program(info);
+    ASSERT_TRUE(program.has_value());
+    const isa::Slot nop = isa::encode(isa::Op::mov64_imm, 0, 0, 0, 0);
+    ASSERT_TRUE(program->insert(0, std::span(&nop, 1)).has_value());
+    generated.push_back(std::move(*program));
+    code.push_back({&info, &generated.back()});
+  }
+  auto written = object->rewrite(code);
+  ASSERT_TRUE(written.has_value()) << to_string(written.error());
+  auto again = elf::EbpfObject::parse(written->bytes, "rewritten");
+  ASSERT_TRUE(again.has_value()) << to_string(again.error());
+  const auto before = func_info_by_function(*object), after = func_info_by_function(*again);
+  EXPECT_EQ(before.size(), 4u);  // triple, add_one, square, subprogs
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(again->info().btf_ext.line_info, 0u);
 }
 
 }  // namespace
