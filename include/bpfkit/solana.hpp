@@ -202,10 +202,12 @@ bool valid_heap_size(uint64_t bytes);
 uint64_t heap_cost(uint64_t bytes);
 inline constexpr uint64_t kMaxReturnData = 1024;  // MAX_RETURN_DATA
 
-// Prepares the engine that runs one program invocation (the transaction's
-// program or a CPI callee) in `context`, whose syscalls, heap and input
-// the runtime has set up. An engine's errors for a program it refuses are
-// the verifier's, as vm::make_interpreter's are.
+// Prepares the engine that runs a program (the transaction's program or a
+// CPI callee) in `context`, whose syscalls, heap and input the runtime has
+// set up for its first invocation; `execute` asks once per program and
+// runs every invocation of it on that engine, each in its own context. An
+// engine's errors for a program it refuses are the verifier's, as
+// vm::make_interpreter's are.
 using EngineFactory =
     std::function<Expected<std::unique_ptr<vm::Engine>>(const isa::Program& program, const vm::Context& context)>;
 
@@ -249,8 +251,8 @@ struct ExecuteResult {
   vm::RunResult run;              // the VM's result: r0, registers, counts
 };
 
-// The runtime's syscalls (beyond vm's memory, log and abort ones) bound to
-// one instruction's state; `execute` registers them.
+// One BPF invocation's state, which the runtime's syscalls (beyond vm's
+// memory, log and abort ones) work on; `execute` registers them.
 class Runtime;
 
 // Runs `program` (an sBPF program, e.g. from elf::sbpf::load_program) on

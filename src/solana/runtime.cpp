@@ -137,6 +137,22 @@ Expected<void> Transaction::run_system_program(const Instruction& instruction, u
   return system_program(*this, instruction);
 }
 
+// The engine is made in the first invocation's context (the syscalls, heap
+// and input set up), and runs every later one in that invocation's own.
+const Transaction::Prepared& Transaction::prepare(const isa::Program& program, vm::Context& context) {
+  if (auto known = prepared_.find(&program); known != prepared_.end()) return known->second;
+  Prepared prepared;
+  prepared.syscalls = syscalls(program.syscall_keys);
+  context.helpers() = prepared.syscalls;
+  auto engine = options.engine ? options.engine(program, context) : vm::make_interpreter(program, context);
+  if (engine) {
+    prepared.engine = std::move(*engine);
+  } else {
+    prepared.error = engine.error();
+  }
+  return prepared_.emplace(&program, std::move(prepared)).first->second;
+}
+
 Expected<void> Transaction::run_bpf(const isa::Program& program, const Instruction& instruction, uint64_t& meter) {
   auto input = serialize(instruction, accounts, input_format(instruction.program_id));
   if (!input) {
@@ -146,15 +162,15 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   std::vector<uint8_t> region = input->bytes;
   Runtime runtime(*this, instruction, *input);
   vm::Context context(*program.dialect);
-  context.helpers() = runtime.syscalls(program.syscall_keys);
   context.set_heap_size(options.heap_size);
   context.map_input(region);
-  auto engine = options.engine ? options.engine(program, context) : vm::make_interpreter(program, context);
-  if (!engine) {
-    if (stack_height() == 1) setup_error = engine.error();
+  const Prepared& prepared = prepare(program, context);
+  if (!prepared.engine) {
+    if (stack_height() == 1) setup_error = prepared.error;
     return instruction_error(InstructionErrc::InvalidAccountData,
-                             "the program does not verify: " + engine.error().message);
+                             "the program does not verify: " + prepared.error->message);
   }
+  const vm::Engine& engine = *prepared.engine;
   context.output().set_sink([this](std::string_view line) {
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
     logs.log(line);
@@ -171,7 +187,7 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   meter -= heap;
   context.set_budget(meter);
   bpf_frames.push_back(&runtime);
-  vm::RunResult run = (*engine)->run(context, {kInputStart, kInputStart + input->instruction_data_offset, 0, 0, 0});
+  vm::RunResult run = engine.run(context, {kInputStart, kInputStart + input->instruction_data_offset, 0, 0, 0});
   bpf_frames.pop_back();
   const uint64_t consumed = std::min(meter, run.compute_units);
   meter -= consumed;
@@ -183,7 +199,7 @@ Expected<void> Transaction::run_bpf(const isa::Program& program, const Instructi
   Expected<void> result;
   if (run.error) {
     Error error = *run.error;
-    error.message = without_syscall_name(error.message, context.helpers());
+    error.message = without_syscall_name(error.message, prepared.syscalls);
     // deplete_cu_meter_on_vm_failure (active on mainnet): a fault of the VM
     // itself, not an error a syscall returned, uses up what is left.
     const bool from_syscall = error.message != run.error->message;

@@ -101,6 +101,12 @@ class Transaction {
   ReturnData return_data;
   std::vector<TraceEntry> trace;
   std::vector<Runtime*> bpf_frames;  // the BPF programs on the stack, innermost last
+  // vm's syscalls (logs, memory, abort, panic) and the runtime's, each
+  // running against the innermost BPF frame (bpf_frames.back()), plus a
+  // failing stub under every syscall name the runtime knows but bpfkit
+  // does not provide and every name in `program_syscalls` that no one
+  // provides, so that a call says which one is missing.
+  vm::HelperTable syscalls(const std::unordered_map<uint32_t, std::string>& program_syscalls);
   int64_t resize_delta = 0;
   const isa::Program* top_program = nullptr;  // the transaction instruction's program
   Pubkey top_program_id{};
@@ -121,6 +127,18 @@ class Transaction {
   Expected<void> run_bpf(const isa::Program& program, const Instruction& instruction, uint64_t& meter);
   Expected<void> run_system_program(const Instruction& instruction, uint64_t& meter);
 
+  // A program as the engine prepared it, once per transaction: every
+  // invocation of it (a CPI callee called again, a program invoking
+  // itself) runs on that engine, which is why the syscalls find their
+  // invocation through bpf_frames rather than being bound to one.
+  struct Prepared {
+    vm::HelperTable syscalls;
+    std::unique_ptr<vm::Engine> engine;  // null when preparing failed
+    std::optional<Error> error;
+  };
+  const Prepared& prepare(const isa::Program& program, vm::Context& context);
+  std::map<const isa::Program*, Prepared> prepared_;
+
   std::vector<const Instruction*> stack_;
   std::vector<unsigned __int128> stack_sums_;  // each frame's lamports at push
 };
@@ -134,12 +152,6 @@ class Runtime {
         instruction_(instruction),
         input_(input),
         check_aligned_(input.format == InputFormat::Aligned) {}
-
-  // vm's syscalls (logs, memory, abort, panic) and the runtime's, bound to
-  // this state, plus a failing stub under every syscall name the runtime
-  // knows but bpfkit does not provide and every name in `program_syscalls`
-  // that no one provides, so that a call says which one is missing.
-  vm::HelperTable syscalls(const std::unordered_map<uint32_t, std::string>& program_syscalls);
 
   Transaction& transaction() { return transaction_; }
   const Instruction& instruction() const { return instruction_; }

@@ -504,7 +504,7 @@ vm::HelperFn missing(std::string name) {
 
 }  // namespace
 
-vm::HelperTable Runtime::syscalls(const std::unordered_map<uint32_t, std::string>& program_syscalls) {
+vm::HelperTable Transaction::syscalls(const std::unordered_map<uint32_t, std::string>& program_syscalls) {
   vm::HelperTable table;
   const vm::HelperTable defaults = vm::HelperTable::sbpf_defaults();
   for (const char* name : kVmSyscalls)
@@ -512,7 +512,8 @@ vm::HelperTable Runtime::syscalls(const std::unordered_map<uint32_t, std::string
       static_cast<void>(table.add_syscall(name, helper->fn));
   for (const Entry& entry : kSyscalls) {
     Syscall fn = entry.fn;
-    static_cast<void>(table.add_syscall(entry.name, [this, fn](HelperCall& call) { return fn(*this, call); }));
+    static_cast<void>(
+        table.add_syscall(entry.name, [this, fn](HelperCall& call) { return fn(*bpf_frames.back(), call); }));
   }
   for (const char* name : kMissing) static_cast<void>(table.add_syscall(name, missing(name)));
   for (const auto& [key, name] : program_syscalls)

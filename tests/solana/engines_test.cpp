@@ -38,15 +38,17 @@ const std::string kTopId = to_base58(kTop), kMiddleId = to_base58(kMiddle), kInn
 // Logs "hi" (one 3-byte sol_log_ of r10 - 8), then invokes the program
 // whose id is 32 bytes of `fill` with no accounts and no data (C ABI; the
 // SolInstruction at r10 - 128, the id at r10 - 48), then returns r0.
-std::string log_then_invoke(uint8_t fill) {
+std::string invoke(uint8_t fill) {
   char word[40];
   std::snprintf(word, sizeof word, "0x%016llx ll", 0x0101010101010101ull * fill);
-  std::string s = "r0 = 0x6968\n*(u64 *)(r10 - 8) = r0\nr1 = r10\nr1 += -8\nr2 = 2\ncall sol_log_\n";
+  std::string s;
   for (int offset : {48, 40, 32, 24})
     s += "r0 = " + std::string(word) + "\n*(u64 *)(r10 - " + std::to_string(offset) + ") = r0\n";
   s += "r2 = r10\nr2 += -48\n*(u64 *)(r10 - 128) = r2\n";
-  s += "r1 = r10\nr1 += -128\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\nexit\n";
-  return s;
+  return s + "r1 = r10\nr1 += -128\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall sol_invoke_signed_c\n";
+}
+std::string log_then_invoke(uint8_t fill) {
+  return "r0 = 0x6968\n*(u64 *)(r10 - 8) = r0\nr1 = r10\nr1 += -8\nr2 = 2\ncall sol_log_\n" + invoke(fill) + "exit\n";
 }
 
 // top -> middle -> inner (`inner` the innermost program's text), each
@@ -88,6 +90,29 @@ TEST(SolanaEngines, EveryInvocationTwoLevelsDeepRunsOnTheJit) {
              "Program " + kMiddleId + " consumed 1127 of 198876 compute units", "Program " + kMiddleId + " success",
              "Program " + kTopId + " consumed 2252 of 200000 compute units", "Program " + kTopId + " success"}));
   EXPECT_EQ(chain.result.compute_units, 2252u);
+}
+
+// A callee invoked twice runs twice on the one engine prepared for it,
+// and each invocation's syscalls work on its own state: the caller's
+// sol_alloc_free_ bump pointer moves by its own 16 bytes only, not by the
+// callee's (r0 = the distance between its two allocations).
+TEST(SolanaEngines, ACalleeInvokedTwiceIsPreparedOnceAndKeepsItsOwnState) {
+  const std::string alloc = "r1 = 16\nr2 = 0\ncall sol_alloc_free_\n";
+  ExecuteOptions options;
+  options.programs.emplace_back(kInner, assemble(alloc + "r0 = 0\nexit\n"));
+  const auto top = assemble(alloc + "r6 = r0\n" + invoke(0x55) + invoke(0x55) + alloc + "r0 -= r6\nexit\n");
+  Instruction ix;
+  ix.program_id = kTop;
+  auto r = engines::execute_on_both(*top, ix, {}, options);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->error);
+  EXPECT_EQ(r->error->message, "custom program error: 0x10");
+  EXPECT_EQ(r->logs[1], "Program " + kInnerId + " invoke [2]");
+  EXPECT_EQ(r->logs[4], "Program " + kInnerId + " invoke [2]");
+  int prepared = 0;
+  options.engine = engines::jit_engine(&prepared);
+  ASSERT_TRUE(execute(*top, ix, {}, options));
+  EXPECT_EQ(prepared, 2);
 }
 
 // A fault two levels down: its own line with the address, the callers'
