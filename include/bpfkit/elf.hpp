@@ -247,8 +247,9 @@ struct CoreResult {
 // One func_info block of `.BTF.ext`: the records of one code section, each
 // an insn_off (bytes into the section) and the FUNC type of the function
 // starting there. bpfkit needs none to run a program; `opt` writes them
-// again for the moved functions, since the kernel refuses a program that
-// takes a function's address (bpf_loop, timers) without them.
+// again for the moved functions (EbpfObject::rewrite), since the kernel
+// refuses a program that takes a function's address (bpf_loop, timers)
+// without them; objdump and tests read them here.
 struct FuncInfoBlock {
   uint32_t section_name = 0;              // offset in .BTF's strings, as read
   std::optional<uint32_t> section_index;  // the code section it names, if it names one
@@ -377,8 +378,11 @@ class EbpfObject {
   // relocations are made again for the new instruction indices (map and
   // global-data lddw, calls and function addresses: calls into `.text` by
   // relocation against the callee's symbol, as libbpf wants). `.BTF.ext`
-  // (func_info, line_info, CO-RE records of the old code) is dropped, with a
-  // note. Global data a new program names that the object lacks (an
+  // moves to the new code (each function's func_info at its new start, each
+  // line_info at the first instruction made from its old one, lines whose
+  // instructions all went dropped), without its CO-RE records (the new code
+  // was made from the program relocated for one kernel), with a note; where
+  // it cannot move it is dropped, with a note. Global data a new program names that the object lacks (an
   // instrumentation pass's `.data.*` counters) is added as a section of its
   // name with a global symbol, with a note; any other map the object lacks
   // is an error.
@@ -429,6 +433,17 @@ class EbpfObject {
   Expected<void> read_relocations();
   Expected<void> read_kconfig_externs();
   void read_variables();
+  // rewrite(): `.BTF.ext` again, with each func_info and line_info record
+  // at the new index `moved` gives its old one (code section index, old
+  // slot; nullopt: no instruction of it is left, and the line record goes)
+  // and no CO-RE records. Fails (and the caller drops the section) on a
+  // function start that did not move or a record naming no code section.
+  using MovedSlot = std::function<std::optional<uint32_t>(uint32_t section, uint32_t slot)>;
+  struct MovedBtfExt {
+    std::vector<uint8_t> bytes;
+    uint32_t func_info = 0, line_info = 0, lines_dropped = 0;
+  };
+  Expected<MovedBtfExt> moved_btf_ext(const MovedSlot& moved) const;
   // The `.kconfig` map's index and the extern's offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> kconfig_extern(std::string_view name) const;
   Expected<bool> read_inner_map_slot(const SectionHeader& maps, const RelocationEntry& r, uint64_t at);

@@ -111,9 +111,17 @@ std::string shown(std::string_view name) {
   return out;
 }
 
+// The code section a block's section name names, or null.
+const SectionHeader* code_section_named(const Reader& in, const BtfTypes& btf, uint32_t name_offset) {
+  const auto name = btf.string_at(name_offset);
+  if (!name) return nullptr;
+  for (const SectionHeader& s : in.sections())
+    if (s.name == *name && (s.flags & kShfExecinstr) != 0 && s.type != kShtNobits) return &s;
+  return nullptr;
+}
+
 // The func_info blocks, each tied to the code section it names when .BTF
-// names one (a block naming none is kept unresolved: nothing reads it but
-// `opt`, which then drops func_info as it drops the rest).
+// names one (a block naming none is kept unresolved).
 void keep_func_info(const Reader& reader, const std::string& input, std::span<const InfoBlock> blocks,
                     BtfExtInfo& ext) {
   if (blocks.empty()) return;
@@ -128,13 +136,8 @@ void keep_func_info(const Reader& reader, const std::string& input, std::span<co
     FuncInfoBlock kept;
     kept.section_name = block.section_name;
     kept.records.assign(block.records.begin(), block.records.end());
-    const auto name = types ? types->string_at(block.section_name) : std::nullopt;
-    if (name)
-      for (const SectionHeader& s : reader.sections())
-        if (s.name == *name && (s.flags & kShfExecinstr) != 0 && s.type != kShtNobits) {
-          kept.section_index = s.index;
-          break;
-        }
+    if (const SectionHeader* code = types ? code_section_named(reader, *types, block.section_name) : nullptr)
+      kept.section_index = code->index;
     ext.func_info_blocks.push_back(std::move(kept));
   }
 }
@@ -166,10 +169,7 @@ Expected<void> EbpfObject::read_btf_ext() {
   const BtfTypes& local = *local_btf_;
   for (const InfoBlock& block : *core) {
     const auto name = local.string_at(block.section_name);
-    const SectionHeader* code = nullptr;
-    if (name)
-      for (const SectionHeader& s : in.sections())
-        if (s.name == *name && (s.flags & kShfExecinstr) != 0 && s.type != kShtNobits && code == nullptr) code = &s;
+    const SectionHeader* code = code_section_named(in, local, block.section_name);
     if (code == nullptr)
       return fail(Errc::BadHeader, input_, block.at - 8,
                   ".BTF.ext CO-RE block names section " +
@@ -216,6 +216,87 @@ Expected<void> EbpfObject::read_btf_ext() {
                      return std::pair(a.section_index, a.insn) < std::pair(b.section_index, b.insn);
                    });
   return {};
+}
+
+Expected<EbpfObject::MovedBtfExt> EbpfObject::moved_btf_ext(const MovedSlot& moved) const {
+  const Reader& in = reader_;
+  const SectionHeader* ext = in.find(".BTF.ext");
+  const SectionHeader* btf = in.find(".BTF");
+  if (ext == nullptr || btf == nullptr) return fail(Errc::BadHeader, input_, 0, "no .BTF.ext with a .BTF");
+  std::shared_ptr<const BtfTypes> types = local_btf_;
+  if (!types) {
+    auto parsed = BtfTypes::parse(in.contents(*btf), btf->offset, input_);
+    if (!parsed) return parsed.error();
+    types = std::make_shared<const BtfTypes>(std::move(*parsed));
+  }
+  BtfExtReader reader(in.contents(*ext), ext->offset, input_);
+  if (auto ok = reader.read_header(); !ok) return ok.error();
+  auto func_info = reader.blocks(8, kFuncInfoSize, "func_info");
+  if (!func_info) return func_info.error();
+  auto line_info = reader.blocks(16, kLineInfoSize, "line_info");
+  if (!line_info) return line_info.error();
+
+  MovedBtfExt out;
+  // One info section: its record size, then per block the section's name,
+  // the count and the records, each with its insn_off (bytes) moved.
+  // Records are sorted by their new place; two lines on one instruction
+  // keep the first (the kernel wants insn_off to grow).
+  auto write_info = [&](const std::vector<InfoBlock>& blocks, bool lines) -> Expected<std::vector<uint8_t>> {
+    std::vector<uint8_t> bytes;
+    if (blocks.empty()) return bytes;
+    auto put32 = [&bytes](uint32_t v) {
+      for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    put32(blocks[0].record_size);
+    for (const InfoBlock& block : blocks) {
+      const SectionHeader* code = code_section_named(in, *types, block.section_name);
+      if (code == nullptr) return fail(Errc::BadHeader, input_, block.at - 8, ".BTF.ext block names no code section");
+      std::vector<std::pair<uint32_t, std::span<const uint8_t>>> records;  // new slot, record
+      const ByteReader reader_of_block(block.records);
+      for (uint32_t i = 0; i < block.count; ++i) {
+        const uint64_t pos = uint64_t{i} * block.record_size;
+        const uint32_t insn_off = reader_of_block.u32(pos).value_or(0);
+        const std::optional<uint32_t> now = insn_off % 8 == 0 ? moved(code->index, insn_off / 8) : std::nullopt;
+        if (!now) {
+          if (!lines) return fail(Errc::Unsupported, input_, block.at + pos, "a function's func_info did not move");
+          ++out.lines_dropped;
+          continue;
+        }
+        records.emplace_back(*now, block.records.subspan(pos, block.record_size));
+      }
+      std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      records.erase(
+          std::unique(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+          records.end());
+      if (records.empty()) continue;
+      put32(block.section_name);
+      put32(static_cast<uint32_t>(records.size()));
+      for (const auto& [slot, record] : records) {
+        put32(slot * 8);
+        bytes.insert(bytes.end(), record.begin() + 4, record.end());
+      }
+      (lines ? out.line_info : out.func_info) += static_cast<uint32_t>(records.size());
+    }
+    return bytes;
+  };
+  auto funcs = write_info(*func_info, false);
+  if (!funcs) return funcs.error();
+  auto lines = write_info(*line_info, true);
+  if (!lines) return lines.error();
+  // The header libbpf reads (24 bytes: no CO-RE section), then both.
+  constexpr uint32_t kHeader = kMinHeader;
+  auto put32_at = [&out](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  out.bytes = {0x9f, 0xeb, 1, 0};
+  put32_at(kHeader);
+  put32_at(0);
+  put32_at(static_cast<uint32_t>(funcs->size()));
+  put32_at(static_cast<uint32_t>(funcs->size()));
+  put32_at(static_cast<uint32_t>(lines->size()));
+  out.bytes.insert(out.bytes.end(), funcs->begin(), funcs->end());
+  out.bytes.insert(out.bytes.end(), lines->begin(), lines->end());
+  return out;
 }
 
 }  // namespace bpfkit::elf

@@ -1,10 +1,9 @@
 // EbpfObject::rewrite (elf.hpp): an eBPF object written again with new code
 // for some of its functions, as `bpfkit opt prog.o -o out.o` needs it.
 //
-// Section indices stay what they were, except that `.BTF.ext` keeps only its
-// func_info, moved with the functions (line_info and CO-RE records describe
-// the old code), and loses its relocation section; it goes whole when a
-// func_info record names no function start. Every
+// Section indices stay what they were, except that the relocation section
+// of `.BTF.ext` goes, and `.BTF.ext` too where its records cannot move to
+// the new code (move_btf_ext). Every
 // other section keeps its bytes but the code sections (the functions one
 // after the other, each new or kept), their relocation sections (made again;
 // one is added after the others where a code section had none), `.symtab`
@@ -432,47 +431,6 @@ class ObjectWriter {
 
   Expected<EbpfObject::Rewritten> write();
 
-  // `.BTF.ext` with the func_info records alone, each moved to where its
-  // function now starts (the kernel wants them for a program that takes a
-  // function's address, as a bpf_loop callback); nullopt when a record names
-  // no function start of a code section (then `.BTF.ext` goes whole).
-  std::optional<std::vector<uint8_t>> func_info_only() const {
-    const BtfExtInfo& ext = object_.info_.btf_ext;
-    if (ext.func_info_blocks.empty() || ext.func_info_size < 8) return std::nullopt;
-    std::vector<uint8_t> info;
-    append_record(info, ext.func_info_size);
-    for (const FuncInfoBlock& block : ext.func_info_blocks) {
-      if (!block.section_index || !code_sections_.contains(*block.section_index)) return std::nullopt;
-      std::vector<uint8_t> records = block.records;
-      for (size_t at = 0; at + ext.func_info_size <= records.size(); at += ext.func_info_size) {
-        uint32_t insn_off = 0;
-        std::memcpy(&insn_off, records.data() + at, sizeof(insn_off));
-        const Piece* piece = insn_off % 8 == 0 ? piece_holding(*block.section_index, insn_off / 8) : nullptr;
-        if (piece == nullptr || piece->old_start != insn_off / 8) return std::nullopt;
-        const uint32_t moved = piece->new_start * 8;
-        std::memcpy(records.data() + at, &moved, sizeof(moved));
-      }
-      append_record(info, block.section_name);
-      append_record(info, static_cast<uint32_t>(records.size() / ext.func_info_size));
-      info.insert(info.end(), records.begin(), records.end());
-    }
-    // The header of btf_ext_header: magic, version 1, flags 0, hdr_len, then
-    // func_info, line_info and CO-RE relocations as (offset, length) pairs.
-    struct Header {
-      uint16_t magic = 0xeb9f;
-      uint8_t version = 1, flags = 0;
-      uint32_t hdr_len = sizeof(Header);
-      uint32_t func_info_off = 0, func_info_len = 0, line_info_off = 0, line_info_len = 0, core_relo_off = 0,
-               core_relo_len = 0;
-    } header;
-    header.func_info_len = static_cast<uint32_t>(info.size());
-    header.line_info_off = header.core_relo_off = header.func_info_len;
-    std::vector<uint8_t> out;
-    append_record(out, header);
-    out.insert(out.end(), info.begin(), info.end());
-    return out;
-  }
-
   const EbpfObject& object_;
   const Reader& in_;
   std::span<const EbpfObject::NewCode> code_;
@@ -480,6 +438,50 @@ class ObjectWriter {
   std::vector<Sym> symbols_, moved_;
   std::map<uint32_t, CodeSection> code_sections_;  // by section index
   std::vector<std::string> notes_;
+  // `.BTF.ext` with its func_info and line_info at the new code (a line
+  // whose instructions all went is dropped) and no CO-RE records: the new
+  // code was made from the program relocated for one kernel. Nullopt (and
+  // a note) where that cannot be done: the section is then dropped.
+  std::optional<EbpfObject::MovedBtfExt> move_btf_ext() {
+    if (!in_.find(".BTF.ext")) return std::nullopt;
+    const BtfExtInfo& ext = object_.info_.btf_ext;
+    const size_t core = object_.info_.core_relocations.size();
+    auto moved = object_.moved_btf_ext([this](uint32_t section, uint32_t slot) { return moved_slot(section, slot); });
+    if (!moved) {
+      notes_.push_back("dropped .BTF.ext (" + std::to_string(ext.func_info) + " func_info, " +
+                       std::to_string(ext.line_info) + " line_info, " + std::to_string(core) +
+                       " CO-RE records): " + moved.error().message);
+      return std::nullopt;
+    }
+    std::string note = "moved .BTF.ext to the new code: " + std::to_string(moved->func_info) + " func_info, " +
+                       std::to_string(moved->line_info) + " of " + std::to_string(ext.line_info) + " line_info";
+    if (moved->lines_dropped > 0)
+      note += " (" + std::to_string(moved->lines_dropped) + " described only instructions that went)";
+    if (core > 0) note += "; dropped its " + std::to_string(core) + " CO-RE records: the code is for this kernel";
+    notes_.push_back(note);
+    return std::move(*moved);
+  }
+
+  // Where old slot `slot` of a code section is now, for `.BTF.ext`: a
+  // function's start stays its start; in new code, the first slot made
+  // from the old one; nullopt if none was.
+  std::optional<uint32_t> moved_slot(uint32_t section, uint32_t slot) {
+    const Piece* piece = piece_holding(section, slot);
+    if (piece == nullptr) return std::nullopt;
+    const uint32_t within = slot - piece->old_start;
+    if (!piece->program || within == 0) return piece->new_start + within;
+    std::vector<uint32_t>& first = first_made_from_[piece];
+    if (first.empty()) {
+      first.assign(piece->old_size, UINT32_MAX);
+      const std::vector<uint32_t>& origin = piece->program->origin;
+      for (uint32_t k = 0; k < piece->new_size && k < origin.size(); ++k)
+        if (origin[k] < first.size() && first[origin[k]] == UINT32_MAX) first[origin[k]] = k;
+    }
+    if (first[within] == UINT32_MAX) return std::nullopt;
+    return piece->new_start + first[within];
+  }
+  std::map<const Piece*, std::vector<uint32_t>> first_made_from_;  // by new-code piece: old slot -> first new
+
   // Global data added (appended sections, their symbols appended to .symtab).
   struct Added {
     isa::MapSpec spec;
@@ -492,30 +494,18 @@ class ObjectWriter {
 Expected<EbpfObject::Rewritten> ObjectWriter::write() {
   const auto& sections = in_.sections();
   const SectionHeader* btf_ext = in_.find(".BTF.ext");
-  const std::optional<std::vector<uint8_t>> func_info = btf_ext ? func_info_only() : std::nullopt;
-  // Old index -> new; dropped sections map to 0. A kept `.BTF.ext` loses its
-  // relocation section: those name the old instructions, and libbpf reads
-  // the records' offsets without them.
+  const std::optional<EbpfObject::MovedBtfExt> moved_ext = move_btf_ext();
+  // Old index -> new; dropped sections map to 0. `.BTF.ext` goes unless
+  // its records moved; its relocation section goes (libbpf does not read
+  // it, and its offsets are the old records').
   std::vector<uint32_t> renumber(sections.size(), 0);
   std::vector<uint32_t> kept;
   for (const SectionHeader& s : sections) {
-    const bool dropped = btf_ext && ((s.index == btf_ext->index && !func_info) ||
+    const bool dropped = btf_ext && ((s.index == btf_ext->index && !moved_ext) ||
                                      ((s.type == kShtRel || s.type == kShtRela) && s.info == btf_ext->index));
     if (s.index != 0 && dropped) continue;
     renumber[s.index] = static_cast<uint32_t>(kept.size());
     kept.push_back(s.index);
-  }
-  if (btf_ext) {
-    const BtfExtInfo& ext = object_.info_.btf_ext;
-    const std::string old_records = std::to_string(ext.line_info) + " line_info, " +
-                                    std::to_string(object_.info_.core_relocations.size()) + " CO-RE records";
-    if (func_info)
-      notes_.push_back("kept .BTF.ext's " + std::to_string(ext.func_info) +
-                       " func_info, moved with their functions; dropped its " + old_records +
-                       ": they describe the old code");
-    else
-      notes_.push_back("dropped .BTF.ext (" + std::to_string(ext.func_info) + " func_info, " + old_records +
-                       "): they describe the old code");
   }
   struct OutSection {
     Shdr header;
@@ -537,7 +527,7 @@ Expected<EbpfObject::Rewritten> ObjectWriter::write() {
       o.bytes.assign(bytes.begin(), bytes.end());
     }
     if (auto it = code_sections_.find(old); it != code_sections_.end()) o.bytes = isa::to_bytes(it->second.slots);
-    if (btf_ext && old == btf_ext->index && func_info) o.bytes = *func_info;
+    if (btf_ext && old == btf_ext->index && moved_ext) o.bytes = moved_ext->bytes;
     if (s.type == kShtRel && code_sections_.contains(s.info)) {
       o.bytes.clear();
       for (const Rel& r : code_sections_[s.info].relocations) append_record(o.bytes, r);

@@ -47,8 +47,11 @@ for name in subprogs global_data compute; do
   check_that "opt-object-$name-O0-same" same_behaviour "$objects/$name.o" "$tmp/$name.0.o"
 done
 
-# .BTF.ext keeps its func_info, moved; line_info goes with a note; --stats counts the rewritten functions.
-check_err opt-object-btf-ext-note 0 "note: kept .BTF.ext's 1 func_info, moved with their functions; dropped its" -- "$bpfkit" opt "$objects/maps.o" -o "$tmp/m.o"
+# .BTF.ext moves to the new code, with a note; --stats counts the rewritten functions.
+check_err opt-object-btf-ext-note 0 "note: moved .BTF.ext to the new code: 1 func_info" -- \
+  "$bpfkit" opt "$objects/maps.o" -o "$tmp/m.o"
+check_err opt-object-btf-ext-core-note 0 "dropped its 22 CO-RE records: the code is for this kernel" -- \
+  "$bpfkit" opt "$objects/core_read.o" -o "$tmp/core.o"
 check opt-object-stats 0 "instructions: 23 before, 23 after" -- "$bpfkit" opt -O0 "$objects/subprogs.o" -o "$tmp/s.o" --stats
 # --section / --function optimise one program; the others keep their code.
 check opt-object-section 0 "instructions: 14 before" -- "$bpfkit" opt -O0 "$objects/subprogs.o" --section xdp -o "$tmp/s1.o" --stats
@@ -75,6 +78,14 @@ check block-hits-runs 0 "00000000: 00000000000000000100000000000000" -- "$bpfkit
 check_err block-hits-one-function 1 "choose one with --section or --function" -- \
   "$bpfkit" opt --passes block-hits "$objects/compute.o" -o "$tmp/hits2.o"
 
+# Per program "FUNCS LINES" before and after: the same functions, and
+# every program that had lines has some.
+lines_kept() {
+  local before=$1 after=$2
+  [ -n "$before" ] && [ "$(echo "$before" | wc -l)" = "$(echo "$after" | wc -l)" ] || return 1
+  paste -d' ' <(echo "$before") <(echo "$after") | awk '$1 != $3 || ($2 > 0 && ($4 == 0 || $4 > $2)) {bad = 1} END {exit bad}'
+}
+
 # libbpf and the kernel: the output loads wherever the input loaded.
 if command -v python3 >/dev/null && python3 "$here/libbpf_load.py" "$objects/maps.o" >"$tmp/probe" 2>/dev/null &&
   grep -q ': 0$' "$tmp/probe"; then
@@ -83,6 +94,11 @@ if command -v python3 >/dev/null && python3 "$here/libbpf_load.py" "$objects/map
     "$bpfkit" opt -O2 "$objects/$name.o" -o "$tmp/k.$name.o" 2>/dev/null
     check_that "libbpf-loads-$name-O2" test "$before" = \
       "$(python3 "$here/libbpf_load.py" "$tmp/k.$name.o" 2>/dev/null | sed 's/.*: //')"
+    # The kernel took each program's func_info and line_info as moved:
+    # as many functions as before, and lines (fewer: some instructions went).
+    info_before=$(python3 "$here/libbpf_load.py" --lines "$objects/$name.o" 2>/dev/null | sed -n 's/.*func_info \([0-9]*\) line_info \([0-9]*\)/\1 \2/p')
+    info_after=$(python3 "$here/libbpf_load.py" --lines "$tmp/k.$name.o" 2>/dev/null | sed -n 's/.*func_info \([0-9]*\) line_info \([0-9]*\)/\1 \2/p')
+    check_that "libbpf-line-info-$name-O2" lines_kept "$info_before" "$info_after"
     # The kernel takes the counters' atomic adds into global data.
     "$bpfkit" opt --passes count-insns "$objects/$name.o" -o "$tmp/kc.$name.o" 2>/dev/null
     check_that "libbpf-loads-$name-count-insns" test "$before" = \
