@@ -13,6 +13,10 @@
 //   bpfkit_bench --verify      the JIT with and without the verifier's proofs
 //                              (jit::Options::proven), in the same run, on
 //                              256-byte buffers (what the verifier accepts)
+//   bpfkit_bench --kernel      the JIT against the Linux kernel's JIT on the loops
+//                              the kernel can run (fib and asm/fib, their 100,000,000
+//                              trips cut to 100,000 for its verifier), per trip,
+//                              through kernel-oracle -r (BPF_PROG_TEST_RUN)
 //   bpfkit_bench --compile N   preparation time per instruction of a generated
 //                              N-instruction program (ALU, stack loads and
 //                              stores, forward branches), interpreter and JIT
@@ -300,6 +304,90 @@ int compile_bench(size_t count) {
   return 0;
 }
 
+// ---- --kernel: the kernel's JIT on the bounded loops -------------------------------
+
+constexpr uint64_t kBenchTrips = 100'000'000;  // fib's loop count
+constexpr uint64_t kKernelTrips = 100'000;     // what the kernel's verifier walks (7 instructions a trip)
+constexpr int kKernelRuns = 2000;
+
+// The program with its loop count (the one immediate kBenchTrips) cut to
+// `trips`, or nullopt when it has none.
+std::optional<isa::Program> with_trips(isa::Program program, uint64_t trips) {
+  size_t found = 0;
+  for (isa::Slot& slot : program.slots)
+    if (static_cast<uint64_t>(static_cast<int64_t>(slot.imm)) == kBenchTrips) {
+      slot.imm = static_cast<int32_t>(trips);
+      ++found;
+    }
+  if (found != 1) return std::nullopt;
+  return program;
+}
+
+// kernel-oracle's average time of one BPF_PROG_TEST_RUN over `runs`, and
+// its r0; nullopt (after saying why) when the kernel cannot run it here.
+std::optional<std::pair<double, uint64_t>> kernel_time(const std::string& oracle, const isa::Program& program,
+                                                       int runs) {
+  char path[] = "/tmp/bpfkit_bench_kernel_XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return std::nullopt;
+  const std::vector<uint8_t> bytes = isa::to_bytes(program.slots);
+  const bool written = write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  close(fd);
+  std::string output;
+  if (written) {
+    const std::string command = oracle + " -f bin -r " + std::to_string(runs) + " " + path + " 2>&1";
+    if (FILE* pipe = popen(command.c_str(), "r")) {
+      char line[512];
+      while (std::fgets(line, sizeof line, pipe)) output += line;
+      pclose(pipe);
+    }
+  }
+  unlink(path);
+  unsigned long long ns = 0, r0 = 0;
+  const size_t duration = output.find("duration_ns: "), result = output.find("\nr0: ");
+  if (duration != std::string::npos && result != std::string::npos &&
+      std::sscanf(output.c_str() + duration, "duration_ns: %llu", &ns) == 1 &&
+      std::sscanf(output.c_str() + result, "\nr0: %llx", &r0) == 1)
+    return std::pair{static_cast<double>(ns), static_cast<uint64_t>(r0)};
+  std::printf("kernel-oracle could not run it: %s\n", output.substr(0, 200).c_str());
+  return std::nullopt;
+}
+
+int kernel_bench(const std::string& oracle) {
+  std::printf("%-12s %9s %14s %14s %10s %10s %8s\n", "program", "trips", "kernel ns/run", "bpfkit ns/run",
+              "kernel/trip", "bpfkit/trip", "ratio");
+  int failures = 0;
+  for (const BenchProgram& bench : kPrograms) {
+    if (std::string_view(bench.name).find("fib") == std::string_view::npos) continue;
+    auto loaded = load(bench);
+    auto program = loaded ? with_trips(*loaded, kKernelTrips) : std::nullopt;
+    if (!program) {
+      std::printf("%-12s no loop count of %llu to cut\n", bench.name, static_cast<unsigned long long>(kBenchTrips));
+      ++failures;
+      continue;
+    }
+    auto kernel = kernel_time(oracle, *program, kKernelRuns);
+    if (!kernel) continue;  // no bpf() here: nothing to compare, no failure
+    auto ours = time_repeated(*program, true, kKernelRuns);
+    if (!ours) {
+      std::printf("%-12s run failed: %s\n", bench.name, to_string(ours.error()).c_str());
+      ++failures;
+      continue;
+    }
+    if (ours->last.r0 != kernel->second) {
+      std::printf("%-12s r0 differs: kernel %#llx, bpfkit %#llx\n", bench.name,
+                  static_cast<unsigned long long>(kernel->second), static_cast<unsigned long long>(ours->last.r0));
+      ++failures;
+      continue;
+    }
+    const double our_run = ours->seconds * 1e9 / kKernelRuns, trips = static_cast<double>(kKernelTrips);
+    std::printf("%-12s %9llu %14.0f %14.0f %10.3f %10.3f %7.2fx\n", bench.name,
+                static_cast<unsigned long long>(kKernelTrips), kernel->first, our_run, kernel->first / trips,
+                our_run / trips, our_run / kernel->first);
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -311,7 +399,11 @@ int main(int argc, char** argv) {
       check_only = true;
     else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
       repeat = std::atoi(argv[++i]);
-    else if (std::strcmp(argv[i], "--compile") == 0 && i + 1 < argc)
+    else if (std::strcmp(argv[i], "--kernel") == 0) {
+      const std::string self = argv[0];  // kernel-oracle is built beside bpfkit_bench
+      const size_t slash = self.rfind('/');
+      return kernel_bench((slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/kernel-oracle");
+    } else if (std::strcmp(argv[i], "--compile") == 0 && i + 1 < argc)
       return compile_bench(std::strtoull(argv[++i], nullptr, 10));
     else if (std::strcmp(argv[i], "--engine") == 0 && i + 1 < argc)
       use_jit = std::strcmp(argv[++i], "jit") == 0;
