@@ -166,6 +166,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_load(isa::Op op, const isa::Semantics& sem, const isa::Slot& slot);
   void lower_store(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_atomic(const isa::Semantics& sem, const isa::Slot& slot);
+  void emit_atomic_operation(const isa::Semantics& sem, const isa::Slot& slot, bool locked);
   void lower_lddw(isa::Op op, const isa::Slot& slot);
   void lower_load_packet(const isa::Semantics& sem, const isa::Slot& slot);
   // lower_control.cpp

@@ -413,25 +413,59 @@ void Compiler::lower_store(const isa::Semantics& sem, const isa::Slot& slot) {
   mov(frame[host], sized(kBpfRegisters[slot.src()], sem.width));
 }
 
-// The host address moves to rcx: cmpxchg wants rax.
+// The host address moves to rcx: cmpxchg wants rax. An aligned address
+// takes the lock-prefixed instruction; a misaligned one (which the kernel's
+// verifier refuses, but a raw program may make) the same without the lock
+// prefix, out of line: a locked access across a cache line is a bus lock,
+// which the kernel answers by making the process sleep (split lock
+// mitigation, 10 ms each), and a program runs on one thread, so the plain
+// read-modify-write is as atomic for it (the interpreter's way).
 void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
   lea(rcx, ptr[access(slot.dst(), slot.off, sem.width / 8, true)]);
+  Label& misaligned = new_label();
+  Label& done = new_label();
+  test(cl, sem.width / 8 - 1);
+  jnz(misaligned);
+  emit_atomic_operation(sem, slot, true);
+  cold_.push_back([this, sem, slot, &misaligned, &done] {
+    L(misaligned);
+    emit_atomic_operation(sem, slot, false);
+    jmp(done);
+  });
+  L(done);
+}
+
+// The operation on [rcx]; `locked`: as one lock-prefixed instruction (or a
+// loop of them), else the same steps unlocked (xchg, always locked, becomes
+// two moves).
+void Compiler::emit_atomic_operation(const isa::Semantics& sem, const isa::Slot& slot, bool locked) {
   const bool wide = sem.width == 64;
   const Xbyak::AddressFrame& frame = wide ? qword : dword;
   const Xbyak::Reg64& src64 = kBpfRegisters[slot.src()];
   const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
   const Xbyak::Reg acc = wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax);
   const Xbyak::Reg tmp = wide ? Xbyak::Reg(rdx) : Xbyak::Reg(edx);
+  auto lock_if = [&] {
+    if (locked) lock();
+  };
   switch (sem.operation) {
     case Operation::AtomicAdd:
-      lock();
+      lock_if();
       sem.fetch ? xadd(frame[rcx], src) : add(frame[rcx], src);
       return;
-    case Operation::AtomicXchg: xchg(frame[rcx], src); return;
+    case Operation::AtomicXchg:
+      if (locked) {
+        xchg(frame[rcx], src);
+      } else {
+        mov(acc, frame[rcx]);
+        mov(frame[rcx], src);
+        mov(src, acc);
+      }
+      return;
     case Operation::AtomicCmpxchg: {
       const Xbyak::Reg64& r0 = kBpfRegisters[0];
       mov(acc, wide ? Xbyak::Reg(r0) : Xbyak::Reg(r0.cvt32()));
-      lock();
+      lock_if();
       cmpxchg(frame[rcx], src);
       mov(wide ? Xbyak::Reg(r0) : Xbyak::Reg(r0.cvt32()), acc);
       return;
@@ -447,7 +481,7 @@ void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
       xor_(target, src);
   };
   if (!sem.fetch) {
-    lock();
+    lock_if();
     apply(frame[rcx]);
     return;
   }
@@ -457,7 +491,7 @@ void Compiler::lower_atomic(const isa::Semantics& sem, const isa::Slot& slot) {
   L(retry);
   mov(tmp, acc);
   apply(tmp);
-  lock();
+  lock_if();
   cmpxchg(frame[rcx], tmp);
   jne(retry);
   mov(src, acc);
