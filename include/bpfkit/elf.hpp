@@ -400,6 +400,7 @@ class EbpfObject {
     std::vector<isa::MapSpec> maps;                // the maps its lddw refer to, by index
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
+    std::vector<std::string> kfuncs;               // the externs call_kfunc's imm indexes (isa::Program::kfuncs)
   };
   // `keep`: the maps (by object index) to keep instead of those the code
   // names and what they bring along: a tail-call group's shared list.

@@ -358,6 +358,10 @@ struct Program {
   // the pointers in global data to write once the maps exist.
   std::vector<MapSpec> maps;
   std::vector<DataRelocation> data_relocations;
+  // An eBPF object's kfunc calls (`extern ... __ksym` functions) before a
+  // loader resolves them to the kernel's BTF ids: a call_kfunc's imm is the
+  // index of the extern's name here, as the object's loader placed it.
+  std::vector<std::string> kfuncs;
 
   // sBPF: the read-only image (rodata, and in v0..v2 the text within it),
   // where it and the text are mapped, `call imm` keys of functions (the

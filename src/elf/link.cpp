@@ -42,7 +42,7 @@ class Linker {
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
     if (auto ok = place_and_patch(program); !ok) return ok.error();
-    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_)};
+    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_), std::move(kfuncs_)};
     keep_used_maps(linked);
     return linked;
   }
@@ -192,6 +192,7 @@ class Linker {
     uint32_t section = f.section;
     int64_t target = int64_t{f.start} + k + 1 + imm;
     uint64_t at = 0;
+    if (reloc != nullptr && symbol(*reloc).section == kShnUndef) return kfunc_call(pc, *reloc);
     if (reloc != nullptr) {
       const SymbolEntry& sym = symbol(*reloc);
       at = reloc->at;
@@ -205,6 +206,23 @@ class Linker {
     auto address = address_of(section, target, at);
     if (!address) return address.error();
     out_[pc].imm = static_cast<int32_t>(*address - (pc + 1));
+    return {};
+  }
+
+  // A call of an extern function: a kfunc (`__ksym`), which libbpf turns
+  // into call_kfunc with the kernel's BTF id. Without the kernel's BTF the
+  // call names the extern by its index in the program's kfuncs.
+  Expected<void> kfunc_call(uint32_t pc, const Reloc& reloc) {
+    const SymbolEntry& sym = symbol(reloc);
+    if (sym.type != kSttNotype && sym.type != kSttFunc)
+      return in_.fail_at(Errc::Unsupported, reloc.at,
+                         "call relocation against extern '" + std::string(sym.name) + "', which is no function");
+    auto it = std::find(kfuncs_.begin(), kfuncs_.end(), sym.name);
+    if (it == kfuncs_.end()) it = kfuncs_.insert(kfuncs_.end(), std::string(sym.name));
+    isa::Slot& slot = out_[pc];
+    slot.set_src(static_cast<uint8_t>(isa::info(isa::Op::call_kfunc).value));
+    slot.imm = static_cast<int32_t>(it - kfuncs_.begin());
+    slot.off = 0;
     return {};
   }
 
@@ -245,7 +263,8 @@ class Linker {
   }
 
   // An extern: a `.kconfig` one is its place in the `.kconfig` map (libbpf
-  // turns the lddw into a map value load); others (__ksym) bpfkit lacks.
+  // turns the lddw into a map value load); others (__ksym variables) bpfkit
+  // lacks.
   Expected<void> extern_load(uint32_t pc, const Reloc& reloc, int64_t addend) {
     const SymbolEntry& sym = symbol(reloc);
     auto kconfig = object_.kconfig_extern(sym.name);
@@ -308,6 +327,7 @@ class Linker {
   std::vector<isa::Slot> out_;
   std::vector<EbpfObject::Function> functions_;
   std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
+  std::vector<std::string> kfuncs_;  // the externs the kfunc calls name, by the index in their imm
   const std::vector<bool>* keep_;    // the maps to keep, when a tail-call group chose them
 };
 
@@ -385,6 +405,7 @@ Expected<isa::Program> EbpfObject::load_linked(const ProgramInfo& info, const Lo
   for (const Function& f : linked->functions) program->functions.push_back({std::string(f.name), f.start, f.size});
   program->maps = std::move(linked->maps);
   program->data_relocations = std::move(linked->data_relocations);
+  program->kfuncs = std::move(linked->kfuncs);
   program->entry = 0;  // link() places the program first
   return program;
 }

@@ -14,7 +14,8 @@
 // symbol (imm = the offset), a call into another section a R_BPF_64_32
 // against the callee's symbol (imm -1), a call in the same section
 // pc-relative without one, a function address a R_BPF_64_64 against the
-// callee's section symbol (imm = its byte offset) or a global callee's own.
+// callee's section symbol (imm = its byte offset) or a global callee's own,
+// a kfunc call `call -1` with a R_BPF_64_32 against its extern.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -271,6 +272,8 @@ class ObjectWriter {
       isa::Slot& slot = section.slots[pc];
       if (is_local_call(slot)) {
         if (auto ok = call(index, section, program, k, pc); !ok) return ok;
+      } else if (isa::lookup(slot) == isa::Op::call_kfunc) {
+        if (auto ok = kfunc_call(program, pc, section); !ok) return ok;
       } else if (starts_lddw(slot)) {
         if (slot.src() == func_source()) {
           if (auto ok = function_address(program, k, pc, section); !ok) return ok;
@@ -315,6 +318,25 @@ class ObjectWriter {
     for (uint32_t i = 0; i < symbols_.size(); ++i)
       if (symbols_[i].type() == kSttSection && symbols_[i].st_shndx == section) return i;
     return std::nullopt;
+  }
+
+  // A kfunc call as clang writes it: `call -1` (src 1) with a R_BPF_64_32
+  // against the extern's symbol, which libbpf resolves to the kernel's BTF id.
+  Expected<void> kfunc_call(const isa::Program& program, uint32_t pc, CodeSection& section) {
+    isa::Slot& slot = section.slots[pc];
+    const auto index = static_cast<uint32_t>(slot.imm);
+    if (index >= program.kfuncs.size())
+      return fail(Errc::Unsupported, "kfunc call " + std::to_string(slot.imm) +
+                                         " names no extern of the object (a kernel BTF id cannot be written back)");
+    std::optional<uint32_t> sym;
+    for (uint32_t i = 0; i < symbols_.size() && !sym; ++i)
+      if (symbols_[i].st_shndx == kShnUndef && i != 0 && symbol_name(i) == program.kfuncs[index]) sym = i;
+    if (!sym) return fail(Errc::Unsupported, "kfunc '" + program.kfuncs[index] + "' has no extern symbol");
+    slot.set_src(static_cast<uint8_t>(isa::info(isa::Op::call_local).value));
+    slot.imm = -1;
+    slot.off = 0;
+    section.relocations.push_back({uint64_t{pc} * 8, r_info(*sym, kRBpf64_32)});
+    return {};
   }
 
   Expected<void> call(uint32_t index, CodeSection& section, const isa::Program& program, uint32_t k, uint32_t pc) {

@@ -232,5 +232,46 @@ TEST(ObjectRewrite, FuncInfoMovesWithItsFunction) {
   EXPECT_EQ(again->info().btf_ext.line_info, object->info().btf_ext.line_info);
 }
 
+// Kfunc calls (`extern ... __ksym` functions): the loaded program calls each
+// by its index in Program::kfuncs, and the rewritten object calls the same
+// externs again as clang does (`call -1` with a relocation against the
+// extern), so libbpf resolves them to the kernel's BTF ids.
+TEST(ObjectRewrite, KfuncCallsNameTheirExternsAgain) {
+  const fs::path file = fs::path(BPFKIT_TEST_BPF_DIR) / "kfunc_call.o";
+  if (!fs::exists(file)) GTEST_SKIP() << "no compiled BPF objects (clang-19)";
+  const std::vector<uint8_t> bytes = test::read_bytes(file);
+  auto object = elf::EbpfObject::parse(bytes, file.string());
+  ASSERT_TRUE(object.has_value()) << to_string(object.error());
+  auto info = object->find_program("xdp", "");
+  ASSERT_TRUE(info.has_value());
+  auto program = object->load_program(**info);
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  const std::vector<std::string> externs = {"bpf_dynptr_from_xdp", "bpf_dynptr_size"};
+  EXPECT_EQ(program->kfuncs, externs);
+  const auto called = [](const isa::Program& p) {
+    std::vector<std::string> names;
+    for (size_t pc = 0; pc < p.size(); ++pc)
+      if (p.ops[pc] == isa::Op::call_kfunc) {
+        const auto index = static_cast<uint32_t>(p.slots[pc].imm);
+        names.push_back(index < p.kfuncs.size() ? p.kfuncs[index] : "?");
+      }
+    return names;
+  };
+  EXPECT_EQ(called(*program), externs);
+  auto optimised = optimize_program(*program, OptLevel::O2);
+  ASSERT_TRUE(optimised.has_value()) << to_string(optimised.error());
+  EXPECT_EQ(called(*optimised), externs);
+  const std::vector<elf::EbpfObject::NewCode> code{{*info, &*optimised}};
+  auto written = object->rewrite(code);
+  ASSERT_TRUE(written.has_value()) << to_string(written.error());
+  auto again = elf::EbpfObject::parse(written->bytes, "rewritten");
+  ASSERT_TRUE(again.has_value()) << to_string(again.error());
+  auto moved = again->find_program("xdp", "");
+  ASSERT_TRUE(moved.has_value());
+  auto reloaded = again->load_program(**moved);
+  ASSERT_TRUE(reloaded.has_value()) << to_string(reloaded.error());
+  EXPECT_EQ(called(*reloaded), externs);
+}
+
 }  // namespace
 }  // namespace bpfkit::ir
