@@ -125,6 +125,36 @@ std::optional<uint64_t> evaluate_alu(Op op, const Dialect& dialect, uint64_t dst
   return s.width == 32 ? static_cast<uint32_t>(value) : value;
 }
 
+Condition negated(Condition condition) {
+  switch (condition) {
+    case Condition::Eq: return Condition::Ne;
+    case Condition::Ne: return Condition::Eq;
+    case Condition::Gt: return Condition::Le;
+    case Condition::Le: return Condition::Gt;
+    case Condition::Ge: return Condition::Lt;
+    case Condition::Lt: return Condition::Ge;
+    case Condition::SGt: return Condition::SLe;
+    case Condition::SLe: return Condition::SGt;
+    case Condition::SGe: return Condition::SLt;
+    case Condition::SLt: return Condition::SGe;
+    default: return Condition::None;
+  }
+}
+
+Condition mirrored(Condition condition) {
+  switch (condition) {
+    case Condition::Gt: return Condition::Lt;
+    case Condition::Ge: return Condition::Le;
+    case Condition::Lt: return Condition::Gt;
+    case Condition::Le: return Condition::Ge;
+    case Condition::SGt: return Condition::SLt;
+    case Condition::SGe: return Condition::SLe;
+    case Condition::SLt: return Condition::SGt;
+    case Condition::SLe: return Condition::SGe;
+    default: return condition;
+  }
+}
+
 bool condition_holds(Condition condition, unsigned width, uint64_t a, uint64_t b) {
   if (width == 32) {
     a = static_cast<uint32_t>(a);

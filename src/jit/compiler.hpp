@@ -30,6 +30,20 @@
 
 namespace bpfkit::jit {
 
+// The register a load, store or atomic addresses through, its offset and
+// size, and whether it writes; nullopt for anything else (lower_memory.cpp).
+struct AccessShape {
+  int base;
+  int16_t off;
+  unsigned size;
+  bool write;
+};
+std::optional<AccessShape> access_shape(const isa::Semantics& sem, const isa::Slot& slot);
+// Whether the instruction may change the region table (a runtime call) or
+// leave the block's straight line: no check group spans it, and no loop
+// holding one is versioned.
+bool ends_check_groups(isa::Operation operation);
+
 class Compiler : public Xbyak::CodeGenerator {
  public:
   Compiler(const isa::Program& program, const CompileInputs& inputs);

@@ -62,34 +62,6 @@ bool difference_fits_int32(int64_t a, int64_t b) {
   return !__builtin_sub_overflow(a, b, &difference) && fits_int32(difference);
 }
 
-bool is_write(Operation operation) {
-  switch (operation) {
-    case Operation::Store:
-    case Operation::AtomicAdd:
-    case Operation::AtomicOr:
-    case Operation::AtomicAnd:
-    case Operation::AtomicXor:
-    case Operation::AtomicXchg:
-    case Operation::AtomicCmpxchg: return true;
-    default: return false;
-  }
-}
-
-// The condition with its operands swapped (b < a for a > b).
-Condition mirrored(Condition condition) {
-  switch (condition) {
-    case Condition::Gt: return Condition::Lt;
-    case Condition::Ge: return Condition::Le;
-    case Condition::Lt: return Condition::Gt;
-    case Condition::Le: return Condition::Ge;
-    case Condition::SGt: return Condition::SLt;
-    case Condition::SGe: return Condition::SLe;
-    case Condition::SLt: return Condition::SGt;
-    case Condition::SLe: return Condition::SGe;
-    default: return condition;  // Eq, Ne
-  }
-}
-
 bool is_signed(Condition condition) {
   return condition == Condition::SGt || condition == Condition::SGe || condition == Condition::SLt ||
          condition == Condition::SLe;
@@ -101,23 +73,6 @@ struct Step {
   int64_t c = 0;
   bool operator==(const Step&) const = default;
 };
-
-// The condition that holds exactly when `condition` does not (Set: none).
-Condition negated(Condition condition) {
-  switch (condition) {
-    case Condition::Eq: return Condition::Ne;
-    case Condition::Ne: return Condition::Eq;
-    case Condition::Gt: return Condition::Le;
-    case Condition::Le: return Condition::Gt;
-    case Condition::Ge: return Condition::Lt;
-    case Condition::Lt: return Condition::Ge;
-    case Condition::SGt: return Condition::SLe;
-    case Condition::SLe: return Condition::SGt;
-    case Condition::SGe: return Condition::SLt;
-    case Condition::SLt: return Condition::SGe;
-    default: return Condition::None;
-  }
-}
 
 // Instructions that never fault nor leave the block (Linux division is
 // defined for every divisor): with them and accesses the entry check
@@ -169,21 +124,6 @@ bool accepted_test(Condition condition, const Step& step) {
   }
 }
 
-// Instructions that may change the region table or leave the block: a
-// loop holding one is not versioned.
-bool may_remap(Operation operation) {
-  switch (operation) {
-    case Operation::Call:
-    case Operation::CallLocal:
-    case Operation::CallKfunc:
-    case Operation::Callx:
-    case Operation::LoadPacket:
-    case Operation::MayGoto:
-    case Operation::Exit: return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const {
@@ -213,7 +153,7 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
   isa::RegSet written;
   for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
     const Operation operation = sem_at(pc).operation;
-    if (may_remap(operation) || (*program_.ops[pc] == isa::Op::ldxw && inputs_.has_packet)) return std::nullopt;
+    if (ends_check_groups(operation) || (*program_.ops[pc] == isa::Op::ldxw && inputs_.has_packet)) return std::nullopt;
     written = written | written_at(pc);
   }
   std::array<std::optional<Step>, isa::kRegisterCount> step;
@@ -260,15 +200,11 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
     const isa::Op op = *program_.ops[pc];
     const isa::Slot& slot = program_.slots[pc];
     const isa::Semantics& sem = sem_at(pc);
-    const bool load = sem.operation == Operation::Load || sem.operation == Operation::LoadSx;
-    const bool store = is_write(sem.operation);
-    if (load || store) {
-      const int base = load ? slot.src() : slot.dst();
-      const auto size = static_cast<unsigned>(sem.width / 8);
-      const Affine address = sum(value[base], constant(slot.off));
-      if (address.known && address.c <= INT64_MAX - 8 && !in_frame(pc, base, slot.off, size) && !proof_holds_at(pc) &&
-          guess_at_[pc] < kTableRegions)
-        accesses.push_back({pc, address, size, store});
+    if (const auto shape = access_shape(sem, slot)) {
+      const Affine address = sum(value[shape->base], constant(shape->off));
+      if (address.known && address.c <= INT64_MAX - 8 && !in_frame(pc, shape->base, shape->off, shape->size) &&
+          !proof_holds_at(pc) && guess_at_[pc] < kTableRegions)
+        accesses.push_back({pc, address, shape->size, shape->write});
     }
     std::array<Affine, isa::kRegisterCount> after = value;
     for (int reg = 0; reg < isa::kRegisterCount; ++reg)
@@ -302,10 +238,10 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
   const isa::Slot& test_slot = program_.slots[last];
   Affine left = value[test_slot.dst()];
   Affine right = test.source == Source::Imm ? constant(test_slot.imm) : value[test_slot.src()];
-  Condition condition = negate ? negated(test.condition) : test.condition;
+  Condition condition = negate ? isa::negated(test.condition) : test.condition;
   if (right.iv >= 0) {
     std::swap(left, right);
-    condition = mirrored(condition);
+    condition = isa::mirrored(condition);
   }
   const bool test_known = left.known && right.known && left.iv >= 0 && right.iv < 0;
   if (test_known) {
@@ -361,10 +297,9 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
   for (uint32_t pc = block.start; pc < last && plan.unmetered; pc += program_.width_at(pc)) {
     const isa::Semantics& sem = sem_at(pc);
     const isa::Slot& slot = program_.slots[pc];
-    const bool load = sem.operation == Operation::Load || sem.operation == Operation::LoadSx;
-    if (load || is_write(sem.operation)) {
-      const int base = load ? slot.src() : slot.dst();
-      plan.unmetered = proven[pc - block.start] || proof_holds_at(pc) || in_frame(pc, base, slot.off, sem.width / 8u);
+    if (const auto shape = access_shape(sem, slot)) {
+      plan.unmetered =
+          proven[pc - block.start] || proof_holds_at(pc) || in_frame(pc, shape->base, shape->off, shape->size);
     } else {
       plan.unmetered = cannot_fault(sem, *program_.ops[pc]);
     }

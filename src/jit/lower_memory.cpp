@@ -85,17 +85,6 @@ bool Compiler::in_frame(uint32_t pc, int base, int16_t off, unsigned size) const
   return constant_offset || (proof_holds_at(pc) && inputs_.proven[pc] == isa::ProvenAccess::Stack);
 }
 
-namespace {
-
-// The register a load, store or atomic addresses through, its offset and
-// size, and whether it writes; nullopt for anything else.
-struct AccessShape {
-  int base;
-  int16_t off;
-  unsigned size;
-  bool write;
-};
-
 std::optional<AccessShape> access_shape(const isa::Semantics& sem, const isa::Slot& slot) {
   switch (sem.operation) {
     case Operation::Load:
@@ -125,8 +114,6 @@ bool ends_check_groups(isa::Operation operation) {
     default: return false;
   }
 }
-
-}  // namespace
 
 // Groups the block's checked accesses by base register (see CheckGroup):
 // a group closes where its base is written or at a runtime call; one of a

@@ -70,34 +70,11 @@ bool refine_set(View& x, const View& y, bool set, unsigned width) {
 }  // namespace
 
 Condition negate(Condition cond) {
-  switch (cond) {
-    case Condition::Eq: return Condition::Ne;
-    case Condition::Ne: return Condition::Eq;
-    case Condition::Gt: return Condition::Le;
-    case Condition::Le: return Condition::Gt;
-    case Condition::Ge: return Condition::Lt;
-    case Condition::Lt: return Condition::Ge;
-    case Condition::SGt: return Condition::SLe;
-    case Condition::SLe: return Condition::SGt;
-    case Condition::SGe: return Condition::SLt;
-    case Condition::SLt: return Condition::SGe;
-    default: return cond;  // Set has no negation in the enum: narrow() takes `taken`
-  }
+  const Condition negated = isa::negated(cond);
+  return negated == Condition::None ? cond : negated;  // Set has no negation in the enum: narrow() takes `taken`
 }
 
-Condition flip(Condition cond) {
-  switch (cond) {
-    case Condition::Gt: return Condition::Lt;
-    case Condition::Lt: return Condition::Gt;
-    case Condition::Ge: return Condition::Le;
-    case Condition::Le: return Condition::Ge;
-    case Condition::SGt: return Condition::SLt;
-    case Condition::SLt: return Condition::SGt;
-    case Condition::SGe: return Condition::SLe;
-    case Condition::SLe: return Condition::SGe;
-    default: return cond;
-  }
-}
+Condition flip(Condition cond) { return isa::mirrored(cond); }
 
 bool narrow(Reg& a, Reg& b, Condition cond, unsigned width, bool taken) {
   View x = view_of(a, width), y = view_of(b, width);

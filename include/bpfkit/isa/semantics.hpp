@@ -142,6 +142,12 @@ std::optional<uint64_t> evaluate(const Semantics& semantics, uint64_t dst, uint6
 // Whether a conditional jump of `width` bits (32: JMP32, the low halves)
 // is taken for dst = a and src = b.
 bool condition_holds(Condition condition, unsigned width, uint64_t a, uint64_t b);
+// The condition that holds exactly when `condition` does not; None for one
+// with no such condition in the enum (Set, Always, None).
+Condition negated(Condition condition);
+// The condition with its operands swapped (b < a for a > b); Eq, Ne, Set,
+// Always and None are their own.
+Condition mirrored(Condition condition);
 
 // ---- Control flow -------------------------------------------------------------
 //

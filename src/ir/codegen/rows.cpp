@@ -48,25 +48,9 @@ std::optional<isa::Op> find_row(const isa::Dialect& dialect, Operation operation
   return std::nullopt;
 }
 
-Condition inverse(Condition c) {
-  switch (c) {
-    case Condition::Eq: return Condition::Ne;
-    case Condition::Ne: return Condition::Eq;
-    case Condition::Gt: return Condition::Le;
-    case Condition::Le: return Condition::Gt;
-    case Condition::Ge: return Condition::Lt;
-    case Condition::Lt: return Condition::Ge;
-    case Condition::SGt: return Condition::SLe;
-    case Condition::SLe: return Condition::SGt;
-    case Condition::SGe: return Condition::SLt;
-    case Condition::SLt: return Condition::SGe;
-    default: return Condition::None;
-  }
-}
-
 std::optional<isa::Op> inverted_branch(const isa::Dialect& dialect, isa::Op branch) {
   const isa::Semantics s = isa::semantics(branch, dialect);
-  const Condition opposite = inverse(s.condition);
+  const Condition opposite = isa::negated(s.condition);
   if (s.operation != Operation::JumpIf || opposite == Condition::None) return std::nullopt;
   return find_row(dialect, Operation::JumpIf, s.width, s.source, opposite);
 }

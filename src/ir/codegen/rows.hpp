@@ -20,10 +20,6 @@ const std::vector<isa::Semantics>& row_meanings(const isa::Dialect& dialect);
 std::optional<isa::Op> find_row(const isa::Dialect& dialect, isa::Operation operation, uint8_t width,
                                 isa::Source source, isa::Condition condition = isa::Condition::None);
 
-// The condition true exactly when `c` is false; None for JSET (no row tests
-// that no bit is set).
-isa::Condition inverse(isa::Condition c);
-
 // The row testing the opposite condition on the same operands, if any.
 std::optional<isa::Op> inverted_branch(const isa::Dialect& dialect, isa::Op branch);
 
