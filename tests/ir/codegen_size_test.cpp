@@ -432,5 +432,41 @@ TEST(CodegenSize, WidePhiConstantsWithoutLddw) {
   }
 }
 
+// `if (c) n++` as clang writes it, a select of 1 or 0 added to n: four
+// instructions per counter. The add moves onto the select's edge (the pass
+// condop): `if c goto +1; w0 += 1`, two.
+TEST(CodegenSize, ACountedIncrementIsAConditionalAdd) {
+  const isa::Program original = assemble(R"(
+    w0 = w2
+    w3 = 1
+    if r1 == 0 goto zero
+    w3 = 0
+  zero:
+    w0 += w3
+    w3 = 1
+    if r1 > 7 goto big
+    w3 = 0
+  big:
+    w0 += w3
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), original.size() - 4) << listing(generated);
+  for (auto [r1, r2] : {std::pair<uint64_t, uint64_t>{0, 5}, {3, 5}, {9, 5}, {9, 0xffffffff}, {0, 0xffffffff}})
+    EXPECT_EQ(run(generated, r1, r2), run(original, r1, r2)) << r1 << ", " << r2;
+}
+
+// Four counters of an unrolled loop summed in one chain (clang adds them
+// in the reverse order of their tests): put in the order of their tests,
+// each add moves onto its test's edge (74 instructions against clang's 74
+// before; 8 fewer now).
+TEST(CodegenSize, UnrolledCountersAreConditionalAdds) {
+  const std::optional<isa::Program> program = object_program("ringbuf.o", "ringbuf");
+  if (!program) GTEST_SKIP() << "no ringbuf.o (clang-19)";
+  const isa::Program generated = at_o2(*program);
+  EXPECT_LE(generated.size() + 8, program->size()) << listing(generated);
+  EXPECT_EQ(verify::verify(generated, {}).accepted, verify::verify(*program, {}).accepted);
+}
+
 }  // namespace
 }  // namespace bpfkit::ir

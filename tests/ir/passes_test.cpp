@@ -236,6 +236,93 @@ b0:
   EXPECT_EQ(out.find("zext.32 %2"), std::string::npos) << out;  // 24 bits: already narrow
 }
 
+// `n + (c ? 1 : 0)`: the add moves onto the edge that carried the 1, the
+// other edge passes n on; the phi of constants and the add are gone.
+TEST(IrPasses, CondOpMovesAnIncrementOntoItsEdge) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = zext.32 %arg2
+  br.eq.64 %arg1, i64 0, b2, b1
+b1:
+  ja b2
+b2:
+  %1 = phi [i32 1, b0], [i32 0, b1]
+  %2 = add.32.zext %0, %1
+  ret %2
+}
+)",
+                              "condop");
+  EXPECT_EQ(out, R"(dialect linux
+
+function @main {
+b0:
+  %0 = zext.32 %arg2
+  br.eq.64 %arg1, i64 0, b1, b2
+b1:  ; preds b0
+  %1 = add.32.zext %0, i32 1
+  ja b3
+b2:  ; preds b0
+  ja b3
+b3:  ; preds b2, b1
+  %2 = phi [%1, b1], [%0, b2]
+  ret %2
+}
+)");
+}
+
+// What must stay: the other operand read again later (each edge would copy
+// it), a 32-bit add of a value that may have upper bits (the identity edge
+// would skip the zero-extension), neither constant an identity, and a
+// subtraction from the phi.
+TEST(IrPasses, CondOpLeavesWhatWouldNotShrink) {
+  const char* kept[] = {
+      "  %0 = zext.32 %arg2\n  br.eq.64 %arg1, i64 0, b2, b1\nb1:\n  ja b2\nb2:\n"
+      "  %1 = phi [i32 1, b0], [i32 0, b1]\n  %2 = add.32.zext %0, %1\n  %3 = add.64 %2, %0\n  ret %3\n",
+      "  %0 = add.64 %arg2, i64 1\n  br.eq.64 %arg1, i64 0, b2, b1\nb1:\n  ja b2\nb2:\n"
+      "  %1 = phi [i32 1, b0], [i32 0, b1]\n  %2 = add.32.zext %0, %1\n  ret %2\n",
+      "  %0 = zext.32 %arg2\n  br.eq.64 %arg1, i64 0, b2, b1\nb1:\n  ja b2\nb2:\n"
+      "  %1 = phi [i32 1, b0], [i32 2, b1]\n  %2 = add.32.zext %0, %1\n  ret %2\n",
+      "  %0 = zext.32 %arg2\n  br.eq.64 %arg1, i64 0, b2, b1\nb1:\n  ja b2\nb2:\n"
+      "  %1 = phi [i64 1, b0], [i64 0, b1]\n  %2 = sub.64 %1, %0\n  ret %2\n",
+  };
+  for (const char* body : kept) {
+    const std::string text = std::string("dialect linux\n\nfunction @main {\nb0:\n") + body + "}\n";
+    EXPECT_EQ(run(text, "condop"), run(text, "")) << body;
+  }
+}
+
+// Counters summed in the reverse order of their tests are summed in the
+// order of their tests, and then each add moves onto its test's edge.
+TEST(IrPasses, CondOpOrdersAChainOfCounters) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  %0 = zext.32 %arg3
+  br.eq.64 %arg1, i64 0, b2, b1
+b1:
+  ja b2
+b2:
+  %1 = phi [i32 1, b0], [i32 0, b1]
+  br.eq.64 %arg2, i64 0, b4, b3
+b3:
+  ja b4
+b4:
+  %2 = phi [i32 1, b2], [i32 0, b3]
+  %3 = add.32.zext %2, %1
+  %4 = add.32.zext %3, %0
+  ret %4
+}
+)",
+                              "condop,dce");
+  EXPECT_EQ(out.find("phi [i32"), std::string::npos) << out;
+  size_t ones = 0;
+  for (size_t at = 0; (at = out.find(", i32 1\n", at)) != std::string::npos; ++at) ++ones;
+  EXPECT_EQ(ones, 2u) << out;
+}
+
 TEST(IrPasses, CseReusesDominatingValuesOnly) {
   const std::string out = run(R"(dialect linux
 

@@ -17,7 +17,7 @@ using namespace passes;
 constexpr std::string_view kBoundIndexParams[] = {"pc", "operand", "limit", "bail"};
 constexpr std::string_view kNullCheckParams[] = {"pc", "bail"};
 
-constexpr std::array<PassInfo, 13> kPasses = {{
+constexpr std::array<PassInfo, 14> kPasses = {{
     {"copyprop", PassPhase::Cleanup, "replace copies and single-input phis by their value", {}, run_copyprop},
     {"sccp", PassPhase::Scalar, "sparse conditional constant propagation and folding", {}, run_sccp},
     {"strength",
@@ -26,6 +26,11 @@ constexpr std::array<PassInfo, 13> kPasses = {{
      {},
      run_strength},
     {"zext", PassPhase::Scalar, "remove redundant zero-extensions (shift pairs, already-narrow values)", {}, run_zext},
+    {"condop",
+     PassPhase::Scalar,
+     "an operation on a phi of constants (one its identity) computed on the phi's edges: if (c) n++",
+     {},
+     run_cond_op},
     {"cse", PassPhase::Scalar, "common subexpressions over the dominator tree", {}, run_cse},
     {"stackfwd", PassPhase::Memory, "forward stack stores and loads to later loads in a block", {}, run_stack_forward},
     {"deadstores", PassPhase::Memory, "remove stack stores no load reads (frame not escaping)", {}, run_dead_stores},
@@ -128,7 +133,7 @@ Expected<std::vector<PassStep>> parse_pipeline(std::string_view text) {
 std::string_view level_pipeline(int level) {
   if (level <= 0) return "";
   if (level == 1) return "copyprop,sccp,dce,simplifycfg";
-  return "copyprop,sccp,strength,zext,cse,stackfwd,deadstores,copyprop,dce,simplifycfg";
+  return "copyprop,sccp,strength,zext,condop,cse,stackfwd,deadstores,copyprop,dce,simplifycfg";
 }
 
 Expected<PipelineStats> run_pipeline(Module& module, std::span<const PassStep> steps, const PipelineOptions& options) {

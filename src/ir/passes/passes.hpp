@@ -14,6 +14,7 @@ Expected<bool> run_simplify_cfg(Function& fn, const PassParams& params);
 Expected<bool> run_strength(Function& fn, const PassParams& params);
 Expected<bool> run_zext(Function& fn, const PassParams& params);
 Expected<bool> run_cse(Function& fn, const PassParams& params);
+Expected<bool> run_cond_op(Function& fn, const PassParams& params);
 Expected<bool> run_stack_forward(Function& fn, const PassParams& params);
 Expected<bool> run_dead_stores(Function& fn, const PassParams& params);
 Expected<bool> run_count_insns(Function& fn, const PassParams& params);

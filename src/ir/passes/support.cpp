@@ -156,6 +156,12 @@ unsigned significant_bits_within(const Value* value, int depth) {
       const unsigned right = significant_bits_within(inst->operand(1), depth + 1);
       return std::min(left, right);
     }
+    case Opcode::Phi: {
+      unsigned widest = 0;
+      for (size_t i = 0; i < inst->operand_count() && widest < 64; ++i)
+        widest = std::max(widest, significant_bits_within(inst->operand(i), depth + 1));
+      return widest;
+    }
     case Opcode::Rsh:
       if (inst->width() == 64)
         if (const auto amount = int_value(inst->operand(1)))
