@@ -432,6 +432,41 @@ TEST(CodegenSize, WidePhiConstantsWithoutLddw) {
   }
 }
 
+// A stack address read by two calls, as their r3 and then their r1, with
+// r6-r9 all taken across the calls: it is made again before the second
+// call right in r1, not in the r3 it had and then copied (capture_xdp's
+// `r4 = r10; r4 += -160; r1 = r4`, 6 instructions more than clang's).
+TEST(CodegenSize, AStackAddressIsMadeAgainInTheArgumentRegister) {
+  const isa::Program original = assemble(R"(
+    r6 = r1
+    r7 = *(u64 *)(r1 + 0)
+    r8 = *(u64 *)(r1 + 8)
+    r9 = *(u64 *)(r1 + 16)
+    r1 = 0
+    *(u64 *)(r10 - 16) = r1
+    r3 = r10
+    r3 += -16
+    r1 = r6
+    r2 = 8
+    call 113
+    if r0 != 0 goto out
+    r1 = r10
+    r1 += -16
+    r2 = 8
+    call 6
+  out:
+    r0 = *(u64 *)(r10 - 16)
+    r0 += r6
+    r0 += r7
+    r0 += r8
+    r0 += r9
+    exit
+  )");
+  const isa::Program generated = at_o2(original);
+  EXPECT_EQ(generated.size(), 20u) << listing(generated);
+  EXPECT_EQ(listing(generated).find("r1 = r3"), std::string::npos) << listing(generated);
+}
+
 // `if (c) n++` as clang writes it, a select of 1 or 0 added to n: four
 // instructions per counter. The add moves onto the select's edge (the pass
 // condop): `if c goto +1; w0 += 1`, two.

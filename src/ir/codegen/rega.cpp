@@ -312,6 +312,17 @@ uint64_t constant_value(const MInst& def, const Rows& rows) {
   return static_cast<uint64_t>(static_cast<int64_t>(def.imm));
 }
 
+// The register `inst` reads `v` in when it fixes one (a call argument):
+// a value made again for it is best made right there, not in the register
+// the original value had and then copied.
+std::optional<int8_t> fixed_register_of(const MInst& inst, VReg v) {
+  if (inst.fixed_uses.empty()) return std::nullopt;
+  const std::vector<uint8_t> registers = fixed_use_registers(inst);
+  for (size_t i = 0; i < inst.fixed_uses.size() && i < registers.size(); ++i)
+    if (!inst.fixed_uses[i].is_constant() && inst.fixed_uses[i].vreg == v) return static_cast<int8_t>(registers[i]);
+  return std::nullopt;
+}
+
 void rename_use(MInst& inst, VReg from, VReg to) {
   if (inst.dst == from) inst.dst = to;
   if (inst.src == from) inst.src = to;
@@ -386,7 +397,7 @@ class SpillRewriter {
         rename_use(user, v, made_here_[p]);
         continue;
       }
-      const int8_t hint = fn_.vregs[v].hint;
+      const int8_t hint = fixed_register_of(user, v).value_or(fn_.vregs[v].hint);
       const bool once_per_block = s.remat && !fn_.vregs[v].block_remat;
       const VReg r = once_per_block ? fn_.new_vreg({.hint = hint, .constant = true, .block_remat = true})
                                     : fn_.new_vreg({.hint = hint, .spill_temp = true});
