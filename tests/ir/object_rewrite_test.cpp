@@ -142,6 +142,28 @@ TEST(ObjectRewrite, CompiledObjectsReadBackAsGenerated) {
   }
 }
 
+// New code for the object's programs (those of `section`, or all): each
+// one instruction longer, a no-op in front.
+struct LongerCode {
+  std::deque<isa::Program> programs;  // `code` points into it; a deque keeps them in place
+  std::vector<elf::EbpfObject::NewCode> code;
+};
+
+LongerCode one_instruction_longer(const elf::EbpfObject& object, std::string_view section = "") {
+  LongerCode out;
+  for (const elf::ProgramInfo& info : object.info().programs) {
+    if (!section.empty() && info.section != section) continue;
+    auto program = object.load_program(info);
+    EXPECT_TRUE(program.has_value());
+    if (!program) continue;
+    const isa::Slot nop = isa::encode(isa::Op::mov64_imm, 0, 0, 0, 0);
+    EXPECT_TRUE(program->insert(0, std::span(&nop, 1)).has_value());
+    out.programs.push_back(std::move(*program));
+    out.code.push_back({&info, &out.programs.back()});
+  }
+  return out;
+}
+
 // Only some functions new: the others keep their bytes and their calls,
 // aimed again at the moved functions.
 TEST(ObjectRewrite, KeptFunctionsFollowTheMovedOnes) {
@@ -150,18 +172,9 @@ TEST(ObjectRewrite, KeptFunctionsFollowTheMovedOnes) {
   const std::vector<uint8_t> bytes = test::read_bytes(file);
   auto object = elf::EbpfObject::parse(bytes, file.string());
   ASSERT_TRUE(object.has_value());
-  // Replace the .text subprograms by longer code (a no-op in front), keep the xdp program.
-  std::deque<isa::Program> generated;
-  std::vector<elf::EbpfObject::NewCode> code;
-  for (const elf::ProgramInfo& info : object->info().programs) {
-    if (info.section != ".text") continue;
-    auto program = object->load_program(info);
-    ASSERT_TRUE(program.has_value());
-    const isa::Slot nop = isa::encode(isa::Op::mov64_imm, 0, 0, 0, 0);
-    ASSERT_TRUE(program->insert(0, std::span(&nop, 1)).has_value());
-    generated.push_back(std::move(*program));
-    code.push_back({&info, &generated.back()});
-  }
+  // Replace the .text subprograms by longer code, keep the xdp program.
+  const LongerCode longer = one_instruction_longer(*object, ".text");
+  const auto& code = longer.code;
   ASSERT_FALSE(code.empty());
   auto written = object->rewrite(code);
   ASSERT_TRUE(written.has_value()) << to_string(written.error());
@@ -211,17 +224,8 @@ TEST(ObjectRewrite, FuncInfoMovesWithItsFunction) {
   auto object = elf::EbpfObject::parse(bytes, file.string());
   ASSERT_TRUE(object.has_value());
   // Every function one instruction longer: each after the first moves.
-  std::deque<isa::Program> generated;
-  std::vector<elf::EbpfObject::NewCode> code;
-  for (const elf::ProgramInfo& info : object->info().programs) {
-    auto program = object->load_program(info);
-    ASSERT_TRUE(program.has_value());
-    const isa::Slot nop = isa::encode(isa::Op::mov64_imm, 0, 0, 0, 0);
-    ASSERT_TRUE(program->insert(0, std::span(&nop, 1)).has_value());
-    generated.push_back(std::move(*program));
-    code.push_back({&info, &generated.back()});
-  }
-  auto written = object->rewrite(code);
+  const LongerCode longer = one_instruction_longer(*object);
+  auto written = object->rewrite(longer.code);
   ASSERT_TRUE(written.has_value()) << to_string(written.error());
   auto again = elf::EbpfObject::parse(written->bytes, "rewritten");
   ASSERT_TRUE(again.has_value()) << to_string(again.error());

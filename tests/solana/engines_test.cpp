@@ -13,24 +13,13 @@
 #include "bpfkit/elf.hpp"
 #include "bpfkit/load.hpp"
 #include "bpfkit/solana.hpp"
+#include "test_programs.hpp"
 
 namespace bpfkit::solana {
 namespace {
 
-std::shared_ptr<const isa::Program> assemble(const std::string& source) {
-  load::Options options;
-  options.dialect = &isa::kSbpfV3;
-  options.sbpf.syscalls = syscall_names();
-  auto opened = load::open({reinterpret_cast<const uint8_t*>(source.data()), source.size()}, "test.s", options);
-  EXPECT_TRUE(opened) << (opened ? "" : to_string(opened.error()));
-  return std::make_shared<const isa::Program>(opened ? std::move(opened->program) : isa::Program{});
-}
-
-Pubkey key_of(uint8_t fill) {
-  Pubkey key;
-  key.fill(fill);
-  return key;
-}
+using test::assemble;
+using test::key_of;
 
 const Pubkey kTop = key_of(0x42), kMiddle = key_of(0x77), kInner = key_of(0x55);
 const std::string kTopId = to_base58(kTop), kMiddleId = to_base58(kMiddle), kInnerId = to_base58(kInner);
