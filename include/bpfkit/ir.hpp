@@ -739,6 +739,11 @@ Expected<std::vector<PassStep>> parse_pipeline(std::string_view text);
 // The pipeline of an optimisation level: 0 none, 1 cleanup and scalar
 // passes, 2 everything.
 std::string_view level_pipeline(int level);
+// The level's second try ("" for none): -O2 without stack forwarding. A
+// forwarded value stays in a register until the load it replaced, and
+// where registers ran short (the code spilled or made values again) that
+// can cost more than the loads saved; the smaller program is kept.
+std::string_view level_retry_pipeline(int level);
 
 struct PipelineOptions {
   // Run validate() after every pass (on in debug builds, and in tests).

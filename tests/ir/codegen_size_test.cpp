@@ -467,6 +467,38 @@ TEST(CodegenSize, AStackAddressIsMadeAgainInTheArgumentRegister) {
   EXPECT_EQ(listing(generated).find("r1 = r3"), std::string::npos) << listing(generated);
 }
 
+// Twelve values stored to a struct on the stack, read back, then the
+// struct is passed to a helper (the stores stay). Forwarding the stores to
+// the loads keeps all twelve in registers at once: they spill, and the
+// code grows from 80 instructions to over 100. -O2 then tries its
+// pipeline without stack forwarding and keeps that (test_l4lb: 759 -> 712).
+TEST(CodegenSize, StackForwardingIsUndoneWhereRegistersRanShort) {
+  std::string text = "r6 = r1\nr7 = r2\n";
+  constexpr int kValues = 12;
+  for (int i = 1; i <= kValues; ++i)
+    text += "r3 = r6\nr3 *= " + std::to_string(i * 7 + 1) + "\nr3 += r7\n*(u64 *)(r10 - " + std::to_string(8 * i) +
+            ") = r3\n";
+  text += "r0 = *(u64 *)(r10 - 8)\n";
+  for (int i = 2; i <= kValues; ++i)
+    text += "r4 = *(u64 *)(r10 - " + std::to_string(8 * i) + ")\nr0 " + (i % 2 ? "^=" : "+=") + " r4\n";
+  text += "r8 = r0\nr1 = r10\nr1 += -" + std::to_string(8 * kValues) + "\nr2 = " + std::to_string(8 * kValues) +
+          "\ncall 6\nr0 = r8\nexit\n";
+  const isa::Program original = assemble(text);
+  auto forwarded = [&] {
+    auto module = lift(original);
+    EXPECT_TRUE(module.has_value());
+    auto steps = parse_pipeline(level_pipeline(2));
+    EXPECT_TRUE(steps.has_value());
+    EXPECT_TRUE(run_pipeline(**module, *steps).has_value());
+    auto generated = generate(**module, {.original = &original});
+    EXPECT_TRUE(generated.has_value());
+    return generated ? generated->size() : 0;
+  }();
+  EXPECT_GT(forwarded, original.size());
+  const isa::Program generated = at_o2(original);
+  EXPECT_LE(generated.size(), original.size()) << listing(generated);
+}
+
 // `if (c) n++` as clang writes it, a select of 1 or 0 added to n: four
 // instructions per counter. The add moves onto the select's edge (the pass
 // condop): `if c goto +1; w0 += 1`, two.

@@ -79,20 +79,21 @@ Expected<void> write_file(const std::string& path, const std::string& bytes) {
   return {};
 }
 
-// Lift, run the pipeline, generate: one program.
-Expected<isa::Program> optimize_one(const isa::Program& program, std::span<const ir::PassStep> steps, Printer& printer,
-                                    ir::CodegenStats& stats) {
-  auto module = ir::lift(program);
-  if (!module) return module.error();
-  if (options.print_after_all) printer.out() << "; after lift\n" << ir::print(**module);
-  ir::PipelineOptions pipeline;
-  if (options.print_after_all)
-    pipeline.after_pass = [&](const ir::PassInfo& pass, ir::Function& fn, bool changed) {
+// Lift, run the pipeline (--passes, or the level's and its retry), generate: one program.
+Expected<isa::Program> optimize_one(const isa::Program& program, Printer& printer, ir::CodegenStats& stats) {
+  ir::OptimizeOptions optimize;
+  optimize.stats = &stats;
+  optimize.passes = options.passes;
+  if (options.print_after_all) {
+    optimize.after_lift = [&](ir::Module& module, std::string_view pipeline) {
+      printer.out() << "; after lift (pipeline: " << (pipeline.empty() ? "none" : pipeline) << ")\n"
+                    << ir::print(module);
+    };
+    optimize.after_pass = [&](const ir::PassInfo& pass, ir::Function& fn, bool changed) {
       if (changed) printer.out() << "; after " << pass.name << " on @" << fn.name() << "\n" << ir::print(fn);
     };
-  auto optimized = ir::run_pipeline(**module, steps, pipeline);
-  if (!optimized) return optimized.error();
-  return ir::generate(**module, {.original = &program, .stats = &stats});
+  }
+  return ir::optimize_program(program, *ir::opt_level_named(options.level), optimize);
 }
 
 // The target of the object's CO-RE relocations: the running kernel's BTF.
@@ -126,7 +127,7 @@ void print_stats(Printer& printer, size_t before, size_t after, const ir::Codege
 
 // An eBPF object in, an object out: each chosen function optimised as the
 // program load_program() makes of it, its own code written back in place.
-int run_object(const InputFile& input, std::span<const ir::PassStep> steps, Printer& printer) {
+int run_object(const InputFile& input, Printer& printer) {
   auto object = elf::EbpfObject::parse(input.bytes, input.name);
   if (!object) return printer.fail(object.error(), kExitBadInput);
   std::vector<const elf::ProgramInfo*> chosen;
@@ -148,7 +149,7 @@ int run_object(const InputFile& input, std::span<const ir::PassStep> steps, Prin
   for (const elf::ProgramInfo* p : chosen) {
     auto program = object->load_program(*p, load_options);
     if (!program) return printer.fail(program.error(), kExitRejected);
-    auto out = optimize_one(*program, steps, printer, stats);
+    auto out = optimize_one(*program, printer, stats);
     if (!out) return printer.fail(out.error(), kExitRejected);
     generated.push_back(std::move(*out));
     code.push_back({p, &generated.back()});
@@ -188,10 +189,9 @@ void add_options(CLI::App& app) {
 
 int run() {
   Printer printer = standard_printer(options.json);
-  auto steps = ir::parse_pipeline(options.passes.empty()
-                                      ? ir::level_pipeline(static_cast<int>(*ir::opt_level_named(options.level)))
-                                      : std::string_view(options.passes));
-  if (!steps) return printer.fail(usage("opt: --passes: " + steps.error().message), kExitBadInput);
+  // The pipeline's errors (a column, an unknown pass) before any input is read.
+  if (auto steps = ir::parse_pipeline(options.passes); !steps)
+    return printer.fail(usage("opt: --passes: " + steps.error().message), kExitBadInput);
   auto input = open_input(options.file);
   if (!input) return printer.fail(input.error(), kExitBadInput);
   if (object_output()) {
@@ -199,12 +199,12 @@ int run() {
       return printer.fail(usage("opt: an object output (" + options.output + ") needs an eBPF object input; " +
                                 input->name + " is " + std::string(describe(input->kind))),
                           kExitBadInput);
-    return run_object(*input, *steps, printer);
+    return run_object(*input, printer);
   }
   auto program = program_of(*input);
   if (!program) return printer.fail(program.error());
   ir::CodegenStats stats;
-  auto generated = optimize_one(*program, *steps, printer, stats);
+  auto generated = optimize_one(*program, printer, stats);
   if (!generated) return printer.fail(generated.error(), kExitRejected);
   auto bytes = encode_output(*generated);
   if (!bytes) return printer.fail(bytes.error(), kExitBadInput);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "bpfkit/expected.hpp"
@@ -11,15 +12,16 @@
 
 namespace bpfkit::ir {
 
+class Function;
 class Module;
+struct PassInfo;
 
 enum class OptLevel : uint8_t { O0, O1, O2 };
 // "O0", "O1", "O2" (also "0", "1", "2").
 std::optional<OptLevel> opt_level_named(std::string_view name);
 
-// The optimisation pipeline of a level, run on every function of the
-// module. The pass manager plugs in here; until passes exist every level
-// leaves the module as it is (O0 always does).
+// The optimisation pipeline of a level (level_pipeline), run on every
+// function of the module.
 Expected<void> optimize(Module& module, OptLevel level);
 
 struct CodegenStats {
@@ -45,7 +47,23 @@ struct CodegenOptions {
 // (the first is the entry), each slot's origin the IR instruction's.
 Expected<isa::Program> generate(Module& module, const CodegenOptions& options = {});
 
-// lift, optimize at `level`, generate: what `run --opt` and `plugin --opt` do.
-Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level, CodegenStats* stats = nullptr);
+// What optimize_program reports, and a pipeline of the caller's instead
+// of the level's.
+struct OptimizeOptions {
+  CodegenStats* stats = nullptr;
+  std::string_view passes;  // when not empty: this pipeline, with no retry
+  // Called with each module lifted, before `pipeline` runs on it (opt
+  // --print-after-all); a retry lifts again.
+  std::function<void(Module& module, std::string_view pipeline)> after_lift;
+  // Called after each pass that ran (PipelineOptions::after_pass).
+  std::function<void(const PassInfo& pass, Function& fn, bool changed)> after_pass;
+};
+
+// lift, optimize at `level`, generate; where the code ran short of
+// registers (it spilled or made values again), the level's retry pipeline
+// too (level_retry_pipeline), keeping the smaller program: what `opt`,
+// `run --opt` and `plugin --opt` do.
+Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level,
+                                        const OptimizeOptions& options = {});
 
 }  // namespace bpfkit::ir

@@ -22,9 +22,11 @@ std::optional<OptLevel> opt_level_named(std::string_view name) {
   return std::nullopt;
 }
 
-// The level's pipeline (src/ir/passes); debug builds validate after every pass.
-Expected<void> optimize(Module& module, OptLevel level) {
-  auto steps = parse_pipeline(level_pipeline(static_cast<int>(level)));
+namespace {
+
+// A pipeline (src/ir/passes); debug builds validate after every pass.
+Expected<void> run_text(Module& module, std::string_view pipeline) {
+  auto steps = parse_pipeline(pipeline);
   if (!steps) return steps.error();
   PipelineOptions options;
 #ifndef NDEBUG
@@ -33,6 +35,12 @@ Expected<void> optimize(Module& module, OptLevel level) {
   auto stats = run_pipeline(module, *steps, options);
   if (!stats) return stats.error();
   return {};
+}
+
+}  // namespace
+
+Expected<void> optimize(Module& module, OptLevel level) {
+  return run_text(module, level_pipeline(static_cast<int>(level)));
 }
 
 namespace {
@@ -152,11 +160,40 @@ Expected<isa::Program> generate(Module& module, const CodegenOptions& options) {
   return std::move(generated->program);
 }
 
-Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level, CodegenStats* stats) {
+namespace {
+
+Expected<isa::Program> optimize_with(const isa::Program& program, std::string_view pipeline,
+                                     const OptimizeOptions& options, CodegenStats& stats) {
   auto module = lift(program);
   if (!module) return module.error();
-  if (auto optimized = optimize(**module, level); !optimized) return optimized.error();
-  return generate(**module, {.original = &program, .stats = stats});
+  if (options.after_lift) options.after_lift(**module, pipeline);
+  auto steps = parse_pipeline(pipeline);
+  if (!steps) return steps.error();
+  PipelineOptions pipeline_options;
+  pipeline_options.after_pass = options.after_pass;
+#ifndef NDEBUG
+  pipeline_options.validate_each = true;
+#endif
+  if (auto ran = run_pipeline(**module, *steps, pipeline_options); !ran) return ran.error();
+  return generate(**module, {.original = &program, .stats = &stats});
+}
+
+bool ran_short_of_registers(const CodegenStats& stats) { return stats.spilled + stats.rematerialised > 0; }
+
+}  // namespace
+
+Expected<isa::Program> optimize_program(const isa::Program& program, OptLevel level, const OptimizeOptions& options) {
+  const int number = static_cast<int>(level);
+  CodegenStats stats;
+  auto first = optimize_with(program, options.passes.empty() ? level_pipeline(number) : options.passes, options, stats);
+  const std::string_view retry = options.passes.empty() ? level_retry_pipeline(number) : "";
+  if (first && !retry.empty() && ran_short_of_registers(stats)) {
+    CodegenStats retry_stats;
+    auto again = optimize_with(program, retry, options, retry_stats);
+    if (again && again->size() < first->size()) first = std::move(again), stats = retry_stats;
+  }
+  if (options.stats) *options.stats = stats;
+  return first;
 }
 
 }  // namespace bpfkit::ir

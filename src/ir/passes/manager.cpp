@@ -136,6 +136,11 @@ std::string_view level_pipeline(int level) {
   return "copyprop,sccp,strength,zext,condop,cse,stackfwd,deadstores,copyprop,dce,simplifycfg";
 }
 
+std::string_view level_retry_pipeline(int level) {
+  if (level < 2) return "";
+  return "copyprop,sccp,strength,zext,condop,cse,deadstores,copyprop,dce,simplifycfg";
+}
+
 Expected<PipelineStats> run_pipeline(Module& module, std::span<const PassStep> steps, const PipelineOptions& options) {
   PipelineStats stats;
   for (const auto& fn : module.functions()) stats.insts_before += fn->inst_count();
