@@ -379,6 +379,29 @@ b0:
   EXPECT_EQ(loads, 2u) << out;  // after the store through %arg3, and after the call
 }
 
+// No pointer into the frame escapes: a store through another address and
+// a call cannot write it, and every load is the stored value (xdp_parse's
+// MAC swap through the stack, around its packet stores).
+TEST(IrPasses, StackForwardingGoesOnWhenTheFrameStaysPrivate) {
+  const std::string out = run(R"(dialect linux
+
+function @main {
+b0:
+  storeraw.64 %fp, -8, %arg1
+  storeraw.64 %arg3, 0, %arg2
+  %0 = loadraw.u64 %fp, -8
+  %1 = call helper 5 ()
+  %2 = loadraw.u64 %fp, -8
+  %3 = add.64 %0, %2
+  %4 = add.64 %3, %1
+  ret %4
+}
+)",
+                              "stackfwd,dce");
+  EXPECT_EQ(out.find("loadraw"), std::string::npos) << out;
+  EXPECT_NE(out.find("add.64 %arg1, %arg1"), std::string::npos) << out;
+}
+
 TEST(IrPasses, DeadStoresOnlyWhenTheFrameStaysPrivate) {
   const std::string kept = run(R"(dialect linux
 

@@ -3,8 +3,11 @@
 // sign-extended from the access width), and a second load of unchanged
 // bytes is the first. Anything that may write the stack behind our back
 // (a call: helpers take stack pointers; an atomic; a store through an
-// address that is not the frame's) forgets what is known.
+// address that is not the frame's) forgets what is known, unless no
+// pointer into the frame escapes (frame_stays_private): then nothing but
+// the function's own frame stores can write it.
 #include <map>
+#include <vector>
 
 #include "passes.hpp"
 #include "support.hpp"
@@ -22,7 +25,7 @@ struct Known {
 
 class BlockForwarder {
  public:
-  BlockForwarder(Function& fn) : fn_(fn) {}
+  BlockForwarder(Function& fn, bool private_frame) : fn_(fn), private_frame_(private_frame) {}
 
   bool run(Block& block) {
     known_.clear();
@@ -42,6 +45,8 @@ class BlockForwarder {
       case Opcode::LoadRaw: return load(inst);
       case Opcode::Call:
       case Opcode::Atomic:
+        if (!private_frame_) known_.clear();
+        return false;
       case Opcode::Store: known_.clear(); return false;
       default: return false;
     }
@@ -49,7 +54,10 @@ class BlockForwarder {
 
   void store(Inst& inst) {
     const auto at = stack_offset(inst.operand(0), inst.attrs().offset);
-    if (!at) return known_.clear();
+    if (!at) {
+      if (!private_frame_) known_.clear();
+      return;
+    }
     forget(*at, inst.width() / 8u);
     known_[*at] = {inst.width() / 8u, inst.operand(1), false, false};
   }
@@ -87,13 +95,15 @@ class BlockForwarder {
   }
 
   Function& fn_;
+  const bool private_frame_;
   std::map<int64_t, Known> known_;
 };
 
 }  // namespace
 
 Expected<bool> run_stack_forward(Function& fn, const PassParams&) {
-  BlockForwarder forwarder(fn);
+  std::vector<const Value*> addresses;
+  BlockForwarder forwarder(fn, fn.entry() && frame_stays_private(fn, addresses));
   bool changed = false;
   for (Block* block : fn.blocks()) changed |= forwarder.run(*block);
   return changed;

@@ -207,4 +207,34 @@ Expected<int64_t> required(const PassParams& params, std::string_view pass, std:
   return make_error(Errc::BadOperand, "pass '" + std::string(pass) + "' needs the parameter " + std::string(key));
 }
 
+namespace {
+
+// Whether `user` uses the frame address `address` only as an address.
+bool address_use(const Use& use) {
+  const Inst* user = use.user();
+  switch (user->op()) {
+    case Opcode::LoadRaw: return use.index() == 0;
+    case Opcode::StoreRaw: return use.index() == 0;  // storing the address itself lets it escape
+    default: return false;
+  }
+}
+
+}  // namespace
+
+bool frame_stays_private(Function& fn, std::vector<const Value*>& addresses) {
+  addresses.push_back(fn.frame_pointer());
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    for (const Use& use : addresses[i]->uses()) {
+      if (address_use(use)) continue;
+      const Inst* user = use.user();
+      const bool derived = (user->op() == Opcode::Add || user->op() == Opcode::Sub || user->op() == Opcode::Assign) &&
+                           use.index() == 0 && stack_offset(user, 0).has_value();
+      if (!derived) return false;
+      addresses.push_back(user);
+      if (addresses.size() > 100000) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace bpfkit::ir::passes

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "bpfkit/ir.hpp"
 
@@ -34,6 +35,13 @@ bool pure(const Inst& inst);
 // The stack offset an address names: %fp plus constants (through 64-bit
 // adds); nullopt for any other address.
 std::optional<int64_t> stack_offset(const Value* address, int64_t offset);
+
+// Whether no pointer into the frame escapes: every address derived from
+// %fp (%fp plus constants) is only used to load or store, never passed to
+// a call, stored, merged by a phi or compared. Then only the function's
+// own loads and stores through those addresses touch its frame. Collects
+// the addresses.
+bool frame_stays_private(Function& fn, std::vector<const Value*>& addresses);
 
 // The number of low bits that may be nonzero in the value (64 when unknown).
 unsigned significant_bits(const Value* value);
