@@ -1,7 +1,8 @@
 // Writes one fuzz_decode_run seed per conformance test: byte 0 = memory size,
 // then the memory, then the program bytes; and random programs with
-// one-block counted loops over a 64-byte input (loop-N.seed), the loops the
-// JIT checks once at their entry, for fuzz_jit to mutate.
+// counted loops over a 64-byte input (loop-N.seed: loops of one block or of
+// several), the loops the JIT checks once at their entry, for fuzz_jit to
+// mutate.
 //   make_fuzz_seeds CONFORMANCE_TESTS_DIR OUT_DIR
 #include <filesystem>
 #include <fstream>

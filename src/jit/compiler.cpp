@@ -143,10 +143,15 @@ void Compiler::find_blocks() {
   loop_header_.assign(size + 1, false);
   leader_[0] = true;
   leader_[size] = true;
+  jumped_from_lo_.assign(size + 1, UINT32_MAX);
+  jumped_from_hi_.assign(size + 1, 0);
+  jumped_back_from_.assign(size + 1, 0);
+  entered_otherwise_.assign(size + 1, false);
+  entered_otherwise_[0] = true;
   std::vector<bool> follows_end(size + 1, false);  // what follows a block end (leaders, but see absorbs_goto_)
-  if (sbpf_) leader_[program_.entry] = true;
+  if (sbpf_) leader_[program_.entry] = entered_otherwise_[program_.entry] = true;
   for (const auto& function : program_.functions)
-    if (function.start < size) leader_[function.start] = true;
+    if (function.start < size) leader_[function.start] = entered_otherwise_[function.start] = true;
   for (size_t pc = 0; pc < size; ++pc) {
     // Linux's callx (through the runtime) lands on block entries only; sBPF's
     // (through a table) also enters blocks in the middle (mid_entry_) and
@@ -168,6 +173,7 @@ void Compiler::find_blocks() {
       const auto target = static_cast<size_t>(*isa::branch_target(shaped_as, slot, static_cast<int64_t>(pc)));
       leader_[target] = true;
       if (target <= pc) loop_header_[target] = true;
+      note_entry(target, pc, sem.operation == Operation::CallLocal || op == Op::lddw_func);
     }
   }
   // `if cond goto +1; goto L` (clang's loop shape): when nothing else
@@ -197,6 +203,17 @@ void Compiler::find_blocks() {
     block.end = static_cast<uint32_t>(pc);
     blocks_.push_back(block);
   }
+  block_of_.assign(size + 1, UINT32_MAX);
+  for (size_t i = 0; i < blocks_.size(); ++i) block_of_[blocks_[i].start] = static_cast<uint32_t>(i);
+}
+
+// A jump (or, `call`, a call) from pc to target, for loop regions.
+void Compiler::note_entry(size_t target, size_t pc, bool call) {
+  const auto from = static_cast<uint32_t>(pc);
+  if (call) entered_otherwise_[target] = true;
+  jumped_from_lo_[target] = std::min(jumped_from_lo_[target], from);
+  jumped_from_hi_[target] = std::max(jumped_from_hi_[target], from);
+  if (target <= pc) jumped_back_from_[target] = std::max(jumped_back_from_[target], from);
 }
 
 void Compiler::spill() {
@@ -349,22 +366,21 @@ void Compiler::emit_block(const Block& block) {
       for (const uint32_t pc : range.pcs) loop_proven_at_[pc] = true;
     if (loop->unmetered)
       for (uint32_t pc = block.start; pc < block.end; ++pc) unmetered_at_[pc] = true;
+    emit_unchecked_loop_start(*loop);
     align(16);
     Label& unchecked = new_label();
     L(unchecked);
-    loop_top_ = &unchecked;
-    loop_start_ = block.start;
+    loop_labels_ = {{block.start, &unchecked}};
     unchecked_loop_copy_ = true;
     emit_block_copy(block, short_of_budget, begin, true, !loop->unmetered);
-    unchecked_loop_copy_ = false;
-    loop_top_ = nullptr;
+    unchecked_loop_copy_ = delta_in_rax_ = false;
+    loop_labels_.clear();
     cold_.push_back([this, &checked, &short_of_budget, block] {
       align(16);
       L(checked);
-      loop_top_ = &checked;
-      loop_start_ = block.start;
+      loop_labels_ = {{block.start, &checked}};
       emit_block_copy(block, short_of_budget, getSize(), false);
-      loop_top_ = nullptr;
+      loop_labels_.clear();
       jmp(entry_[block.end]);
     });
   } else {
@@ -375,8 +391,12 @@ void Compiler::emit_block(const Block& block) {
     L(entry_[block.start]);
     emit_block_copy(block, short_of_budget, begin, true);
   }
-  // The budget runs out inside this block: undo the subtraction and run the
-  // block counting one instruction at a time (a block of one fails at once).
+  emit_short_of_budget(block, short_of_budget);
+}
+
+// The budget runs out inside the block: undo the subtraction and run the
+// block counting one instruction at a time (a block of one fails at once).
+void Compiler::emit_short_of_budget(const Block& block, Label& short_of_budget) {
   cold_.push_back([this, &short_of_budget, block] {
     L(short_of_budget);
     if (block.count == 1) {
@@ -392,8 +412,10 @@ void Compiler::emit_block(const Block& block) {
 
 void Compiler::emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot, bool metered) {
   if (metered) {
-    sub(kMeter, block.count);
-    jbe(short_of_budget);
+    keep_off_boundary([&] {
+      sub(kMeter, block.count);
+      jbe(short_of_budget);
+    });
   }
   flags_ = {};
   // sBPF's callx may enter between any two instructions: no folding there.
@@ -550,7 +572,14 @@ Expected<void> Compiler::compile() {
   find_blocks();
   guess_regions();
   emit_prologue();
-  for (const Block& block : blocks_) emit_block(block);
+  for (size_t i = 0; i < blocks_.size();) {
+    if (const auto region = plan_loop_region(i)) {
+      emit_loop_region(*region);
+      i = region->last;
+    } else {
+      emit_block(blocks_[i++]);
+    }
+  }
   // The cell after the last slot: running into it is a fault, counted.
   const auto size = static_cast<uint32_t>(program_.size());
   L(entry_[size]);
@@ -606,9 +635,11 @@ void Compiler::finish(Jit::Code& code) {
   }
 }
 
-// A loop copy's back edge goes to that copy's start, past the loop's entry check.
+// A jump inside a loop copy stays in that copy (its back edge past the
+// loop's entry check).
 Compiler::Label& Compiler::target_label(int64_t pc) {
-  if (loop_top_ != nullptr && pc == loop_start_) return *loop_top_;
+  for (const auto& [start, label] : loop_labels_)
+    if (pc == start) return *label;
   return entry_[static_cast<size_t>(pc)];
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "code.hpp"
+#include "loop_affine.hpp"
 #include "regmap.hpp"
 #include "state.hpp"
 
@@ -92,6 +93,14 @@ class Compiler : public Xbyak::CodeGenerator {
   void use_label(const Label& target);                            // a rel32 field to patch
   Expected<void> patch_labels();
   const void* address_of(const Label& label) const;  // after readyRE()
+  // Emits a jump (with the compare or subtraction fused to it) so that it
+  // neither crosses nor ends on a 32-byte boundary: on Intel's cores with
+  // the JCC erratum fix, such a jump leaves the decoded-uop cache, and a
+  // short loop whose jump does so ran 1.7 times slower (csum's inner loop,
+  // issue 13). Where the first try lands on one, the code is taken back and
+  // emitted again after nops to the boundary. Not under harden: blinding
+  // draws its keys as it emits.
+  void keep_off_boundary(const std::function<void()>& emit_jump);
 
   struct Block {
     uint32_t start = 0, end = 0;  // pcs [start, end)
@@ -101,6 +110,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // compiler.cpp: the driver.
   Expected<void> check_program();
   void find_blocks();
+  void note_entry(size_t target, size_t pc, bool call);
   void emit_prologue();
   void copy_shared(const Xbyak::Reg64& to, const Xbyak::Reg64& from);
   void emit_bytes(std::span<const uint8_t> bytes);
@@ -110,6 +120,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // whose code ranges the listing shows).
   void emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot, bool metered = true);
   void emit_metered_block(const Block& block);
+  void emit_short_of_budget(const Block& block, Label& short_of_budget);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
   void emit_instruction(uint32_t pc);
   void emit_shared_exits();
@@ -185,6 +196,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void lower_load_packet(const isa::Semantics& sem, const isa::Slot& slot);
   // lower_control.cpp
   void lower_jump(const isa::Semantics& sem, const isa::Slot& slot);
+  uint8_t compare(const isa::Semantics& sem, const isa::Slot& slot);
   void lower_may_goto(const isa::Slot& slot);
   void lower_call(const isa::Slot& slot);
   void lower_call_local(const isa::Slot& slot);
@@ -196,18 +208,21 @@ class Compiler : public Xbyak::CodeGenerator {
   void move_frame_pointer();
   Label& target_label(int64_t pc);
   // loop_version.cpp: loop versioning of region checks (Linux, hot code).
-  // A block that jumps back to its own start runs, when a check at its
-  // entry proves that every access through an affine address stays in its
-  // guessed region on every iteration, as a copy without those checks;
-  // else as the ordinary hot copy (in the cold code), which checks each.
-  // Symbolic values: (an invariant register's value) + (an induction
-  // variable's value at the iteration's start) + constant.
+  // A loop whose single entry is checked, when it is entered, to keep every
+  // access through an affine address in its guessed region on every
+  // iteration runs as a copy without those checks; else as the ordinary
+  // copy (in the cold code), which checks each. Loops of one block that
+  // jumps back to its own start (plan_loop), and natural loops of several
+  // blocks (loop_region.cpp). Symbolic values: loop_affine.hpp.
   struct LoopRange {  // the accesses of one kind through one affine base
     int inv = -1;     // + this invariant register
-    int iv = -1;      // + this induction variable (stepping as the tested one)
+    int iv = -1;      // + this induction variable
     uint8_t region = 0;
     bool write = false;
     int64_t lo = INT64_MAX, hi = INT64_MIN;  // [lo, hi): bytes from the base's value
+    // 0: the variable steps as the tested one. Else its own constant step:
+    // the entry check bounds it by the trip count (State::loop_trips).
+    int64_t own_step = 0;
     std::vector<uint32_t> pcs;
   };
   struct LoopPlan {
@@ -225,20 +240,51 @@ class Compiler : public Xbyak::CodeGenerator {
     int64_t bound_const = 0;
     std::vector<LoopRange> ranges;
     // Nothing in the loop can fault: the entry check charges every trip to
-    // the meter at once, and the copy has none.
+    // the meter at once, and the copy has none (loops of one block).
     bool unmetered = false;
+    // Every access in the loop is one the check proves, all in one region,
+    // and no other instruction uses rax: the unchecked copy keeps that
+    // region's host delta in rax, loaded once after the check.
+    bool delta_in_rax = false;
   };
   std::optional<LoopPlan> plan_loop(const Block& block) const;
+  // An access at pc through an affine address whose check the entry check can take.
+  std::optional<loop::Access> loop_access(uint32_t pc, const loop::Values& value) const;
+  // The exit test `left condition right` (the condition under which the
+  // loop goes on), values at the test: sets the plan's test when it bounds
+  // an induction variable over every iteration.
+  void plan_exit_test(LoopPlan& plan, loop::Affine left, loop::Affine right, isa::Condition condition,
+                      const loop::Steps& step) const;
+  // The plan's ranges: the accesses by affine base, kind and region.
+  void plan_ranges(LoopPlan& plan, const std::vector<loop::Access>& accesses, const loop::Steps& step) const;
+  void plan_delta_in_rax(LoopPlan& plan, uint32_t start, uint32_t end) const;  // the loop's slots [start, end)
+  // After the entry check passed: rax = the host delta, when the plan keeps it there.
+  void emit_unchecked_loop_start(const LoopPlan& plan);
   void emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label& refused);
   void emit_loop_meter(const LoopPlan& plan, uint32_t count, Label& refused);
   void emit_iv_range(const LoopPlan& plan, Label& refused);
+  void emit_trip_count(const LoopPlan& plan, Label& refused);
   void emit_range_check(const LoopPlan& plan, const LoopRange& range, Label& refused);
   Xbyak::RegExp loop_proven_access(int base, int16_t off);
+  // loop_region.cpp: a natural loop of several blocks, laid out as the
+  // blocks [first, last) (pc order), entered only at `header`, its other
+  // edges acyclic: an iteration runs from the header to an edge back to it.
+  struct LoopRegion {
+    size_t first = 0, last = 0, header = 0;  // indices into blocks_
+    LoopPlan plan;
+  };
+  std::optional<LoopRegion> plan_loop_region(size_t first) const;
+  void emit_loop_region(const LoopRegion& region);
+  // Where control goes after the block: up to two pcs (a jump's target, the
+  // next block; none after an exit).
+  std::vector<uint32_t> successors(const Block& block) const;
   std::vector<bool> loop_proven_at_;  // by pc: an access the unchecked copy does not check
   std::vector<bool> unmetered_at_;    // by pc: in a loop whose unchecked copy has no meter
   bool unchecked_loop_copy_ = false;  // emitting that copy
-  Label* loop_top_ = nullptr;         // the copy being emitted: where its back edge goes
-  uint32_t loop_start_ = 0;
+  bool delta_in_rax_ = false;         // and it keeps the host delta in rax
+  // The loop copy being emitted: its label for each of the loop's block
+  // starts, where its jumps inside the loop go (target_label).
+  std::vector<std::pair<uint32_t, Label*>> loop_labels_;
   // sbpf.cpp: what differs in sBPF (calls resolved against the syscalls and
   // function keys, trapping division, PQR's high multiplies, hor, callx
   // through a table, an exit that can return past the text).
@@ -277,7 +323,13 @@ class Compiler : public Xbyak::CodeGenerator {
   // nothing else enters: the goto is in the jump's block (lower_jump).
   std::vector<bool> absorbs_goto_;
   std::vector<Block> blocks_;
-  std::vector<Label> entry_;  // block entry by pc (size + 1: the end sentinel)
+  // Jumps into each pc, for loop regions: the lowest and highest pc of a
+  // jump there (UINT32_MAX and 0: none), the highest of a backward one, and
+  // whether something else enters it (pc 0, a function or call target).
+  std::vector<uint32_t> jumped_from_lo_, jumped_from_hi_, jumped_back_from_;
+  std::vector<bool> entered_otherwise_;
+  std::vector<uint32_t> block_of_;  // by pc: the index of the block starting there, else UINT32_MAX
+  std::vector<Label> entry_;        // block entry by pc (size + 1: the end sentinel)
   std::deque<Label> labels_;
   std::deque<std::function<void()>> cold_;
   Label exit_, done_, return_, budget_out_;

@@ -62,6 +62,19 @@ Expected<void> Compiler::patch_labels() {
   return {};
 }
 
+void Compiler::keep_off_boundary(const std::function<void()>& emit_jump) {
+  constexpr size_t kWindow = 32;
+  const size_t start = getSize();
+  const size_t uses = label_uses_.size();
+  emit_jump();
+  const size_t end = getSize();
+  if (inputs_.harden || (start / kWindow == (end - 1) / kWindow && end % kWindow != 0)) return;
+  setSize(start);
+  label_uses_.resize(uses);
+  nop(kWindow - start % kWindow);
+  emit_jump();
+}
+
 const void* Compiler::address_of(const Label& label) const {
   return label.offset < 0 ? nullptr : getCode() + label.offset;
 }

@@ -32,47 +32,19 @@ using isa::Condition;
 using isa::Operation;
 using isa::Source;
 
+using loop::Affine;
+using loop::constant;
+using loop::difference_fits_int32;
+using loop::fits_int32;
+using loop::Step;
+using loop::sum;
+
 namespace {
-
-struct Affine {
-  bool known = false;
-  int inv = -1;  // + this invariant register's value
-  int iv = -1;   // + this induction variable's value at the iteration's start
-  int64_t c = 0;
-};
-
-Affine constant(int64_t value) { return {true, -1, -1, value}; }
-
-Affine sum(const Affine& a, const Affine& b) {
-  Affine out;
-  if (!a.known || !b.known || (a.inv >= 0 && b.inv >= 0) || (a.iv >= 0 && b.iv >= 0) ||
-      __builtin_add_overflow(a.c, b.c, &out.c))
-    return {};
-  out.known = true;
-  out.inv = std::max(a.inv, b.inv);
-  out.iv = std::max(a.iv, b.iv);
-  return out;
-}
-
-bool fits_int32(int64_t value) { return value >= INT32_MIN && value <= INT32_MAX; }
-
-// a - b as a 32-bit immediate.
-bool difference_fits_int32(int64_t a, int64_t b) {
-  int64_t difference = 0;
-  return !__builtin_sub_overflow(a, b, &difference) && fits_int32(difference);
-}
 
 bool is_signed(Condition condition) {
   return condition == Condition::SGt || condition == Condition::SGe || condition == Condition::SLt ||
          condition == Condition::SLe;
 }
-
-// An induction variable's change per iteration: a register's value or a constant.
-struct Step {
-  int reg = -1;
-  int64_t c = 0;
-  bool operator==(const Step&) const = default;
-};
 
 // Instructions that never fault nor leave the block (Linux division is
 // defined for every divisor): with them and accesses the entry check
@@ -156,7 +128,7 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
     if (ends_check_groups(operation) || (*program_.ops[pc] == isa::Op::ldxw && inputs_.has_packet)) return std::nullopt;
     written = written | written_at(pc);
   }
-  std::array<std::optional<Step>, isa::kRegisterCount> step;
+  loop::Steps step;
   for (int reg = 0; reg < isa::kRegisterCount; ++reg)
     if (written.contains(reg)) step[reg] = Step{};
   for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
@@ -177,117 +149,29 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
       }
     }
   }
-  auto is_iv = [&](int reg) {
-    return step[reg] && (step[reg]->reg < 0 ? step[reg]->c != 0 && fits_int32(step[reg]->c) : step[reg]->c == 0);
-  };
+  for (int reg = 0; reg < isa::kRegisterCount; ++reg)
+    if (!loop::usable_step(step[reg])) step[reg].reset();
 
   // The symbolic walk: each register's value at each instruction.
-  std::array<Affine, isa::kRegisterCount> value;
+  loop::Values value;
   for (int reg = 0; reg < isa::kRegisterCount; ++reg) {
     if (!written.contains(reg))
       value[reg] = {true, reg, -1, 0};
-    else if (is_iv(reg))
+    else if (step[reg])
       value[reg] = {true, -1, reg, 0};
   }
-  struct Access {
-    uint32_t pc;
-    Affine address;  // the base's value plus the offset
-    unsigned size;
-    bool write;
-  };
-  std::vector<Access> accesses;
+  std::vector<loop::Access> accesses;
   for (uint32_t pc = block.start; pc < last; pc += program_.width_at(pc)) {
-    const isa::Op op = *program_.ops[pc];
-    const isa::Slot& slot = program_.slots[pc];
-    const isa::Semantics& sem = sem_at(pc);
-    if (const auto shape = access_shape(sem, slot)) {
-      const Affine address = sum(value[shape->base], constant(shape->off));
-      if (address.known && address.c <= INT64_MAX - 8 && !in_frame(pc, shape->base, shape->off, shape->size) &&
-          !proof_holds_at(pc) && guess_at_[pc] < kTableRegions)
-        accesses.push_back({pc, address, shape->size, shape->write});
-    }
-    std::array<Affine, isa::kRegisterCount> after = value;
-    for (int reg = 0; reg < isa::kRegisterCount; ++reg)
-      if (written_at(pc).contains(reg)) after[reg] = {};
-    const int dst = slot.dst();
-    const bool wide = sem.width == 64;
-    if (is_iv(dst) && written_at(pc).contains(dst)) {
-      // A step: the variable stays its value at the iteration's start plus
-      // the steps so far.
-      after[dst] =
-          sum(value[dst], sem.source == Source::Imm
-                              ? constant(sem.operation == Operation::Sub ? -static_cast<int64_t>(slot.imm) : slot.imm)
-                              : value[slot.src()]);
-    } else if (sem.operation == Operation::Mov && sem.source == Source::Reg && wide) {
-      after[dst] = value[slot.src()];
-    } else if (sem.operation == Operation::Mov && sem.source == Source::Imm) {
-      after[dst] =
-          constant(wide ? static_cast<int64_t>(slot.imm) : static_cast<int64_t>(static_cast<uint32_t>(slot.imm)));
-    } else if (sem.operation == Operation::Add && wide) {
-      after[dst] = sum(value[dst], sem.source == Source::Imm ? constant(slot.imm) : value[slot.src()]);
-    } else if (sem.operation == Operation::Sub && wide && sem.source == Source::Imm && !sem.swapped) {
-      after[dst] = sum(value[dst], constant(-static_cast<int64_t>(slot.imm)));
-    } else if (op == isa::Op::lddw) {
-      after[dst] = constant(static_cast<int64_t>(program_.imm64(pc)));
-    }
-    value = after;
+    if (const auto access = loop_access(pc, value)) accesses.push_back(*access);
+    loop::advance(program_, sem_at(pc), written_at(pc), pc, value);
   }
 
   LoopPlan plan;
-  // The exit test: the tested variable on the left.
   const isa::Slot& test_slot = program_.slots[last];
-  Affine left = value[test_slot.dst()];
-  Affine right = test.source == Source::Imm ? constant(test_slot.imm) : value[test_slot.src()];
-  Condition condition = negate ? isa::negated(test.condition) : test.condition;
-  if (right.iv >= 0) {
-    std::swap(left, right);
-    condition = isa::mirrored(condition);
-  }
-  const bool test_known = left.known && right.known && left.iv >= 0 && right.iv < 0;
-  if (test_known) {
-    // At the test the variable is its start value v plus its step: the next
-    // iteration runs while v' + (what else the tested value adds, less the
-    // step) meets the bound, v' being that iteration's start value.
-    const Step& s = *step[left.iv];
-    int64_t test_const = 0;
-    const bool step_cancels = s.reg < 0 || left.inv == s.reg;
-    if (step_cancels && !__builtin_sub_overflow(left.c, s.c, &test_const) && fits_int32(test_const) &&
-        accepted_test(condition, s) && (right.inv >= 0 ? fits_int32(right.c) : true)) {
-      plan.iv = left.iv;
-      plan.step_reg = s.reg;
-      plan.step = s.c;
-      plan.test_inv = s.reg >= 0 ? -1 : left.inv;
-      plan.test_const = test_const;
-      plan.condition = condition;
-      plan.bound_reg = right.inv;
-      plan.bound_const = right.c;
-    }
-  }
-
-  // Ranges by base and kind of access; an access through a variable other
-  // than the tested one needs the same step (it moves in step with it).
-  for (const Access& access : accesses) {
-    const Affine& address = access.address;
-    if (address.iv >= 0 && (plan.iv < 0 || !(step[address.iv] == step[plan.iv]))) continue;
-    const uint8_t region = guess_at_[access.pc];
-    auto same = [&](const LoopRange& range) {
-      return range.inv == address.inv && range.iv == address.iv && range.region == region &&
-             range.write == access.write;
-    };
-    auto found = std::find_if(plan.ranges.begin(), plan.ranges.end(), same);
-    if (found == plan.ranges.end())
-      found = plan.ranges.insert(plan.ranges.end(),
-                                 LoopRange{address.inv, address.iv, region, access.write, INT64_MAX, INT64_MIN, {}});
-    found->lo = std::min(found->lo, address.c);
-    found->hi = std::max(found->hi, address.c + static_cast<int64_t>(access.size));
-    found->pcs.push_back(access.pc);
-  }
-  // The entry check adds these as 32-bit immediates.
-  std::erase_if(plan.ranges, [&](const LoopRange& range) {
-    const bool first_fits =
-        range.iv >= 0 ? difference_fits_int32(range.lo, plan.test_const) : range.inv < 0 || fits_int32(range.lo);
-    return !first_fits || !difference_fits_int32(range.hi, range.lo);
-  });
+  plan_exit_test(plan, value[test_slot.dst()],
+                 test.source == Source::Imm ? constant(test_slot.imm) : value[test_slot.src()],
+                 negate ? isa::negated(test.condition) : test.condition, step);
+  plan_ranges(plan, accesses, step);
   // Without a meter: a known test and nothing that can fault or end the
   // loop early.
   std::vector<bool> proven(last - block.start, false);
@@ -305,7 +189,155 @@ std::optional<Compiler::LoopPlan> Compiler::plan_loop(const Block& block) const 
     }
   }
   if (plan.ranges.empty() && !plan.unmetered) return std::nullopt;
+  plan_delta_in_rax(plan, block.start, block.end);
   return plan;
+}
+
+void Compiler::plan_delta_in_rax(LoopPlan& plan, uint32_t start, uint32_t end) const {
+  if (plan.ranges.empty() || std::any_of(plan.ranges.begin(), plan.ranges.end(),
+                                         [&](const LoopRange& range) { return range.region != plan.ranges[0].region; }))
+    return;
+  std::vector<bool> proven(end - start, false);
+  for (const LoopRange& range : plan.ranges)
+    for (const uint32_t pc : range.pcs) proven[pc - start] = true;
+  for (uint32_t pc = start; pc < end; pc += program_.width_at(pc)) {
+    switch (sem_at(pc).operation) {
+      // Lowerings that leave rax alone.
+      case Operation::Add:
+      case Operation::Or:
+      case Operation::And:
+      case Operation::Xor:
+      case Operation::Mul:
+      case Operation::Mov:
+      case Operation::MovSx:
+      case Operation::Neg:
+      case Operation::Lsh:
+      case Operation::Rsh:
+      case Operation::Arsh:
+      case Operation::Jump:
+      case Operation::JumpIf: break;
+      case Operation::Sub:
+        if (sem_at(pc).swapped) return;
+        break;
+      case Operation::Load:
+      case Operation::LoadSx:
+      case Operation::Store:
+        if (!proven[pc - start]) return;
+        break;
+      default: return;
+    }
+  }
+  plan.delta_in_rax = true;
+}
+
+void Compiler::emit_unchecked_loop_start(const LoopPlan& plan) {
+  delta_in_rax_ = plan.delta_in_rax;
+  if (plan.delta_in_rax)
+    mov(rax, qword[rsp + static_cast<int>(offsetof(State, host_delta) + 8 * plan.ranges[0].region)]);
+}
+
+namespace loop {
+
+void advance(const isa::Program& program, const isa::Semantics& sem, isa::RegSet written, uint32_t pc, Values& value) {
+  const isa::Slot& slot = program.slots[pc];
+  Values after = value;
+  for (int reg = 0; reg < isa::kRegisterCount; ++reg)
+    if (written.contains(reg)) after[reg] = {};
+  const int dst = slot.dst();
+  const bool wide = sem.width == 64;
+  if (sem.operation == Operation::Mov && sem.source == Source::Reg && wide) {
+    after[dst] = value[slot.src()];
+  } else if (sem.operation == Operation::Mov && sem.source == Source::Imm) {
+    after[dst] =
+        constant(wide ? static_cast<int64_t>(slot.imm) : static_cast<int64_t>(static_cast<uint32_t>(slot.imm)));
+  } else if (sem.operation == Operation::Add && wide) {
+    after[dst] = sum(value[dst], sem.source == Source::Imm ? constant(slot.imm) : value[slot.src()]);
+  } else if (sem.operation == Operation::Sub && wide && sem.source == Source::Imm && !sem.swapped) {
+    after[dst] = sum(value[dst], constant(-static_cast<int64_t>(slot.imm)));
+  } else if (*program.ops[pc] == isa::Op::lddw) {
+    after[dst] = constant(static_cast<int64_t>(program.imm64(pc)));
+  }
+  value = after;
+}
+
+}  // namespace loop
+
+// An access at pc whose address is affine and whose check the entry check
+// can take over: not the stack's r10 + constant, not proven, a guessed region.
+std::optional<loop::Access> Compiler::loop_access(uint32_t pc, const loop::Values& value) const {
+  const auto shape = access_shape(sem_at(pc), program_.slots[pc]);
+  if (!shape) return std::nullopt;
+  const Affine address = sum(value[shape->base], constant(shape->off));
+  if (!address.known || address.c > INT64_MAX - 8 || in_frame(pc, shape->base, shape->off, shape->size) ||
+      proof_holds_at(pc) || guess_at_[pc] >= kTableRegions)
+    return std::nullopt;
+  return loop::Access{pc, address, shape->size, shape->write};
+}
+
+void Compiler::plan_exit_test(LoopPlan& plan, Affine left, Affine right, Condition condition,
+                              const loop::Steps& step) const {
+  // The tested variable on the left.
+  if (right.iv >= 0) {
+    std::swap(left, right);
+    condition = isa::mirrored(condition);
+  }
+  if (!left.known || !right.known || left.iv < 0 || right.iv >= 0 || !step[left.iv]) return;
+  // At the test the variable is its start value v plus what the iteration
+  // added so far: the next iteration runs while v' + (what else the tested
+  // value adds, less the step) meets the bound, v' being that iteration's
+  // start value.
+  const Step& s = *step[left.iv];
+  int64_t test_const = 0;
+  const bool step_cancels = s.reg < 0 || left.inv == s.reg;
+  if (step_cancels && !__builtin_sub_overflow(left.c, s.c, &test_const) && fits_int32(test_const) &&
+      accepted_test(condition, s) && (right.inv >= 0 ? fits_int32(right.c) : true)) {
+    plan.iv = left.iv;
+    plan.step_reg = s.reg;
+    plan.step = s.c;
+    plan.test_inv = s.reg >= 0 ? -1 : left.inv;
+    plan.test_const = test_const;
+    plan.condition = condition;
+    plan.bound_reg = right.inv;
+    plan.bound_const = right.c;
+  }
+}
+
+void Compiler::plan_ranges(LoopPlan& plan, const std::vector<loop::Access>& accesses, const loop::Steps& step) const {
+  // An access through a variable other than the tested one moves in step
+  // with it, or steps by its own constant while the tested one does too
+  // (the entry check bounds it through the trip count).
+  for (const loop::Access& access : accesses) {
+    const Affine& address = access.address;
+    int64_t own_step = 0;
+    if (address.iv >= 0) {
+      if (plan.iv < 0) continue;
+      const Step& s = *step[address.iv];
+      if (!(s == *step[plan.iv])) {
+        if (plan.step_reg >= 0 || s.reg >= 0 || s.c == INT32_MIN) continue;
+        own_step = s.c;
+      }
+    }
+    const uint8_t region = guess_at_[access.pc];
+    auto same = [&](const LoopRange& range) {
+      return range.inv == address.inv && range.iv == address.iv && range.region == region &&
+             range.write == access.write;
+    };
+    auto found = std::find_if(plan.ranges.begin(), plan.ranges.end(), same);
+    if (found == plan.ranges.end())
+      found = plan.ranges.insert(
+          plan.ranges.end(),
+          LoopRange{address.inv, address.iv, region, access.write, INT64_MAX, INT64_MIN, own_step, {}});
+    found->lo = std::min(found->lo, address.c);
+    found->hi = std::max(found->hi, address.c + static_cast<int64_t>(access.size));
+    found->pcs.push_back(access.pc);
+  }
+  // The entry check adds these as 32-bit immediates.
+  std::erase_if(plan.ranges, [&](const LoopRange& range) {
+    bool first_fits = range.inv < 0 || fits_int32(range.lo);
+    if (range.iv >= 0)
+      first_fits = range.own_step != 0 ? fits_int32(range.lo) : difference_fits_int32(range.lo, plan.test_const);
+    return !first_fits || !difference_fits_int32(range.hi, range.lo);
+  });
 }
 
 // Runs at the loop's entry with every register holding its value there:
@@ -315,6 +347,8 @@ void Compiler::emit_loop_entry_check(const LoopPlan& plan, uint32_t count, Label
   if (plan.unmetered ||
       std::any_of(plan.ranges.begin(), plan.ranges.end(), [](const LoopRange& range) { return range.iv >= 0; }))
     emit_iv_range(plan, refused);
+  if (std::any_of(plan.ranges.begin(), plan.ranges.end(), [](const LoopRange& range) { return range.own_step != 0; }))
+    emit_trip_count(plan, refused);
   for (const LoopRange& range : plan.ranges) emit_range_check(plan, range, refused);
   if (plan.unmetered) emit_loop_meter(plan, count, refused);
 }
@@ -433,11 +467,44 @@ void Compiler::emit_iv_range(const LoopPlan& plan, Label& refused) {
   mov(rax, rcx);
 }
 
+// State::loop_trips = the iterations after the first: the span (rdx, from
+// emit_iv_range) over the tested variable's constant step; rax and rdx kept.
+void Compiler::emit_trip_count(const LoopPlan& plan, Label& refused) {
+  const uint64_t step = plan.step < 0 ? 0 - static_cast<uint64_t>(plan.step) : static_cast<uint64_t>(plan.step);
+  if (std::has_single_bit(step)) {
+    mov(rcx, rdx);
+    if (step > 1) shr(rcx, std::countr_zero(step));
+  } else {
+    mov(field(offsetof(State, loop_low)), rax);
+    mov(field(offsetof(State, loop_span)), rdx);
+    mov(rax, rdx);
+    xor_(edx, edx);
+    mov(ecx, static_cast<uint32_t>(step));
+    div(rcx);
+    mov(rcx, rax);
+    mov(rax, field(offsetof(State, loop_low)));
+    mov(rdx, field(offsetof(State, loop_span)));
+  }
+  test(rcx, rcx);  // the distances are signed products of it
+  js(refused);
+  mov(field(offsetof(State, loop_trips)), rcx);
+}
+
 // The range's first byte at its lowest and its last byte at its highest
 // inside the guessed region (the subtraction and compare of the inline
 // check, with the 1-byte table: the region's limit), with no carry between.
 void Compiler::emit_range_check(const LoopPlan& plan, const LoopRange& range, Label& refused) {
-  if (range.iv >= 0) {  // the variable's start value is y - test_inv - test_const
+  const Xbyak::Address distance = field(offsetof(State, loop_distance));
+  if (range.own_step != 0) {  // its value now, less the distance it covers when it steps down
+    mov(rcx, field(offsetof(State, loop_trips)));
+    imul(rcx, rcx, static_cast<int32_t>(range.own_step < 0 ? -range.own_step : range.own_step));
+    jo(refused);
+    mov(distance, rcx);
+    mov(rcx, kBpfRegisters[range.iv]);
+    if (range.own_step < 0) sub(rcx, distance);
+    if (range.inv >= 0) add(rcx, kBpfRegisters[range.inv]);
+    if (range.lo != 0) add(rcx, static_cast<int32_t>(range.lo));
+  } else if (range.iv >= 0) {  // the variable's start value is y - test_inv - test_const
     mov(rcx, rax);
     if (range.iv != plan.iv) {
       add(rcx, kBpfRegisters[range.iv]);
@@ -459,7 +526,7 @@ void Compiler::emit_range_check(const LoopPlan& plan, const LoopRange& range, La
   jae(refused);
   const int64_t extent = range.hi - range.lo - 1;
   if (range.iv >= 0) {
-    add(rcx, rdx);
+    range.own_step != 0 ? add(rcx, distance) : add(rcx, rdx);
     jb(refused);
   }
   if (extent != 0) {
@@ -474,6 +541,7 @@ void Compiler::emit_range_check(const LoopPlan& plan, const LoopRange& range, La
 
 // An access the loop's entry check proved: only the translation remains.
 Xbyak::RegExp Compiler::loop_proven_access(int base, int16_t off) {
+  if (delta_in_rax_) return rax + kBpfRegisters[base] + off;
   mov(rax, qword[rsp + static_cast<int>(offsetof(State, host_delta) + 8 * guess_at_[pc_])]);
   return rax + kBpfRegisters[base] + off;
 }

@@ -76,42 +76,49 @@ void Compiler::jump_if(uint8_t cc, Label& target) {
 void Compiler::lower_jump(const isa::Semantics& sem, const isa::Slot& slot) {
   Label& target = target_label(*isa::branch_target(*program_.ops[pc_], slot, static_cast<int64_t>(pc_)));
   if (sem.condition == Condition::Always) {
-    jmp(target);
+    keep_off_boundary([&] { jmp(target); });
     return;
-  }
-  Cc cc;
-  if (auto from_flags = zero_compare_from_flags(sem, slot)) {
-    cc = static_cast<Cc>(*from_flags);
-  } else {
-    const bool wide = sem.width == 64;
-    const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
-    const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
-    // Blinded, an immediate operand is built in rax and the register form used.
-    const bool blinded = inputs_.harden && sem.source == Source::Imm;
-    if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
-    const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
-    const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
-    const bool imm = sem.source == Source::Imm && !blinded;
-    if (sem.condition == Condition::Set)
-      imm ? test(dst, slot.imm) : test(dst, src);
-    else
-      imm ? cmp(dst, slot.imm) : cmp(dst, src);  // a 64-bit compare sign-extends imm, as BPF does
-    cc = after_compare(sem.condition);
   }
   // `if cond goto +1; goto L` (find_blocks put the goto in this block and
   // counted it): the goto runs when cond fails, so jump to L on the
   // negated condition; when cond holds the goto did not run: give its
   // count back and go on at pc + 2, the next block.
   const uint32_t goto_pc = pc_ + 1;
-  if (absorbs_goto_[pc_] && goto_pc < fold_limit_) {
-    const isa::Slot& goto_slot = program_.slots[goto_pc];
-    jump_if(static_cast<uint8_t>(negated(cc)),
-            target_label(*isa::branch_target(*program_.ops[goto_pc], goto_slot, static_cast<int64_t>(goto_pc))));
+  const bool joined_goto = absorbs_goto_[pc_] && goto_pc < fold_limit_;
+  keep_off_boundary([&] {
+    const auto cc = static_cast<Cc>(compare(sem, slot));
+    if (joined_goto) {
+      const isa::Slot& goto_slot = program_.slots[goto_pc];
+      jump_if(static_cast<uint8_t>(negated(cc)),
+              target_label(*isa::branch_target(*program_.ops[goto_pc], goto_slot, static_cast<int64_t>(goto_pc))));
+    } else {
+      jump_if(static_cast<uint8_t>(cc), target);
+    }
+  });
+  if (joined_goto) {
     add(kMeter, 1);
-    folded_next_ = true;
-    return;  // the block of pc + 2 follows in the code (find_blocks checked)
+    folded_next_ = true;  // the block of pc + 2 follows in the code (find_blocks checked)
   }
-  jump_if(static_cast<uint8_t>(cc), target);
+}
+
+// The compare (or test) a conditional jump makes, and the x86 condition
+// that then holds when the jump's does.
+uint8_t Compiler::compare(const isa::Semantics& sem, const isa::Slot& slot) {
+  if (auto from_flags = zero_compare_from_flags(sem, slot)) return *from_flags;
+  const bool wide = sem.width == 64;
+  const Xbyak::Reg64& dst64 = kBpfRegisters[slot.dst()];
+  const Xbyak::Reg dst = wide ? Xbyak::Reg(dst64) : Xbyak::Reg(dst64.cvt32());
+  // Blinded, an immediate operand is built in rax and the register form used.
+  const bool blinded = inputs_.harden && sem.source == Source::Imm;
+  if (blinded) load_immediate(wide ? Xbyak::Reg(rax) : Xbyak::Reg(eax), slot.imm);
+  const Xbyak::Reg64 src64 = blinded ? rax : kBpfRegisters[slot.src()];
+  const Xbyak::Reg src = wide ? Xbyak::Reg(src64) : Xbyak::Reg(src64.cvt32());
+  const bool imm = sem.source == Source::Imm && !blinded;
+  if (sem.condition == Condition::Set)
+    imm ? test(dst, slot.imm) : test(dst, src);
+  else
+    imm ? cmp(dst, slot.imm) : cmp(dst, src);  // a 64-bit compare sign-extends imm, as BPF does
+  return static_cast<uint8_t>(after_compare(sem.condition));
 }
 
 // A compare of the register the previous ALU operation wrote with 0: its

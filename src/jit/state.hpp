@@ -97,6 +97,10 @@ struct State {
   // Merged checks: by base register, host - (region << 32) of the region the
   // group's first access checked, for the later accesses of its block.
   uint64_t check_delta[isa::kRegisterCount];
+  // A loop's entry check (loop_version.cpp): the iterations after the
+  // first, the distance a variable stepping by its own constant covers over
+  // them, and rax and rdx kept across a division.
+  uint64_t loop_trips, loop_distance, loop_low, loop_span;
 };
 // The part the prologue copies in and the epilogue copies back.
 inline constexpr size_t kSharedQwords = offsetof(State, frames) / 8;

@@ -25,6 +25,19 @@ inline isa::Program assemble(const std::string& text) {
   return program ? std::move(*program) : isa::Program{};
 }
 
+// The x86 disassembly of the hot code of the instruction at `pc`.
+inline std::string code_at(const isa::Program& program, uint32_t pc) {
+  vm::Context context;
+  auto jit = jit::Jit::create(program, context);
+  EXPECT_TRUE(jit.has_value()) << (jit ? "" : to_string(jit.error()));
+  if (!jit) return "(not compiled)";
+  for (const jit::CodeRange& range : jit->ranges())
+    if (range.pc == pc)
+      return jit::disassemble_x86(jit->code().subspan(range.begin, range.end - range.begin),
+                                  jit->code_address() + range.begin);
+  return "(no range)";
+}
+
 struct EngineRun {
   bool prepared = false;
   std::string prepare_error;

@@ -90,6 +90,50 @@ std::vector<Shape> accepted_shapes() {
        "mov %r0, 0\nmov %r2, 0\nloop:\nldxdw %r4, [%r1+8]\nadd %r0, %r4\nmul %r2, 3\nadd %r2, 1\n"
        "jlt %r2, 1000, loop\nexit\n",
        {2}},
+      // A pointer stepping by 4 while a counter steps by 1 (bounded through
+      // the trip count), and stepping down by 4 while a counter steps by 3
+      // (a division at the entry).
+      {"pointer_own_step",
+       "mov %r0, 0\nmov %r2, 0\nmov %r3, %r1\nloop:\nldxw %r4, [%r3+0]\nadd %r0, %r4\nadd %r3, 4\nadd %r2, 1\n"
+       "jlt %r2, 10, loop\nexit\n",
+       {3}},
+      {"pointer_own_step_down",
+       "mov %r0, 0\nmov %r2, 0\nmov %r3, %r1\nadd %r3, 36\nloop:\nstxw [%r3+0], %r2\nadd %r3, -4\nadd %r2, 3\n"
+       "jle %r2, 27, loop\nmov %r0, %r3\nexit\n",
+       {4}},
+  };
+}
+
+// Loops of several blocks (loop_region.cpp).
+std::vector<Shape> multi_block_shapes() {
+  return {
+      // A branch on the loaded byte skips a store: the address computed in
+      // the header, used in the next block.
+      {"skip_block",
+       "mov %r0, 0\nmov %r2, 0\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\njgt %r4, 100, skip\n"
+       "stxb [%r5+1], %r4\nskip:\nadd %r0, %r4\nadd %r2, 1\njlt %r2, 38, loop\nexit\n",
+       {4, 6}},
+      // bubble.c's inner loop as clang lays it out: entered at its compare
+      // (the header, in the middle), the steps and the exit test (a joined
+      // goto leaves) in the block before it, a swap block after it; a
+      // counter by 1 and a pointer by 4.
+      {"bubble_pass",
+       "mov %r0, 9\nmov %r6, 0\nmov %r7, %r1\nadd %r7, 4\nldxw %r8, [%r1+0]\nja inner\nstep:\nadd %r6, 1\n"
+       "add %r7, 4\nmov %r8, %r9\njlt %r6, %r0, inner\nja out\ninner:\nldxw %r9, [%r7+0]\njle %r8, %r9, step\n"
+       "stxw [%r7+0], %r8\nstxw [%r7-4], %r9\nmov %r9, %r8\nja step\nout:\nmov %r0, %r6\nexit\n",
+       {11, 13, 14}},
+      // Tested at the top (the header), stepped at the bottom: the check
+      // covers the iteration that only tests, one step past the last access.
+      {"top_tested",
+       "mov %r0, 0\nmov %r2, 0\nloop:\njge %r2, 39, out\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\n"
+       "add %r0, %r4\nadd %r2, 1\nja loop\nout:\nexit\n",
+       {5}},
+      // Two edges back (a `continue` when the byte is even), the exit test
+      // in the header's block; a pointer stepping down.
+      {"two_back_edges",
+       "mov %r0, 0\nmov %r2, %r1\nadd %r2, 39\nloop:\nldxb %r4, [%r2+0]\nadd %r2, -1\njlt %r2, %r1, out\n"
+       "jset %r4, 1, loop\nadd %r0, %r4\nja loop\nout:\nexit\n",
+       {3}},
   };
 }
 
@@ -98,6 +142,67 @@ TEST(JitLoopVersioning, AcceptedShapesRunWithoutTheirChecks) {
     SCOPED_TRACE(shape.name);
     EXPECT_EQ(proven_at_loop_entry(assemble(shape.text)), shape.proven);
   }
+}
+
+// Loops of several blocks that keep their checks (none is proven).
+std::vector<Shape> refused_multi_block_shapes() {
+  return {
+      // A jump from outside into the loop's second block: two entries.
+      {"entered_twice",
+       "mov %r0, 0\nmov %r2, 0\njeq %r0, 1, inside\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\n"
+       "add %r0, %r4\ninside:\nadd %r2, 1\njlt %r2, 40, loop\nexit\n",
+       {}},
+      // An inner loop: an iteration may run a block more than once.
+      {"inner_loop",
+       "mov %r0, 0\nmov %r2, 0\nloop:\nmov %r3, 0\ninner:\nadd %r3, 1\njlt %r3, 3, inner\nmov %r5, %r1\n"
+       "add %r5, %r2\nldxb %r4, [%r5+0]\nadd %r2, 1\njlt %r2, 40, loop\nexit\n",
+       {}},
+      // The index steps by 1 or 2, depending on the byte: not an induction
+      // variable (the tested counter is one).
+      {"step_on_one_path",
+       "mov %r0, 0\nmov %r2, 0\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\njgt %r4, 100, skip\n"
+       "add %r2, 1\nskip:\nadd %r2, 1\nadd %r0, 1\njlt %r0, 20, loop\nexit\n",
+       {}},
+      // The exit test in a block a `continue` jumps over: iterations that
+      // skip it are not bounded by it.
+      {"test_skipped",
+       "mov %r0, 0\nmov %r2, 0\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\nadd %r2, 1\n"
+       "jeq %r4, 0, loop\nadd %r0, %r4\njlt %r2, 40, loop\nexit\n",
+       {}},
+      // A helper call in the loop's second block.
+      {"call_in_block",
+       "mov %r6, 0\nmov %r7, %r1\nloop:\nmov %r5, %r7\nadd %r5, %r6\nldxb %r4, [%r5+0]\njgt %r4, 100, skip\n"
+       "call 7\nskip:\nadd %r6, 1\njlt %r6, 40, loop\nexit\n",
+       {}},
+  };
+}
+
+TEST(JitLoopVersioning, MultiBlockShapesRunWithoutTheirChecks) {
+  for (const Shape& shape : multi_block_shapes()) {
+    SCOPED_TRACE(shape.name);
+    EXPECT_EQ(proven_at_loop_entry(assemble(shape.text)), shape.proven);
+  }
+}
+
+// When every access of a loop is proven in one region and nothing else in
+// it uses rax, the unchecked copy keeps the region's host delta there: each
+// access is its load or store alone. A division (rdx:rax) keeps the reload.
+TEST(JitLoopVersioning, TheHostDeltaStaysInRaxThroughTheUncheckedCopy) {
+  for (const Shape& shape : {accepted_shapes()[1], multi_block_shapes()[1]}) {
+    SCOPED_TRACE(shape.name);
+    const isa::Program program = assemble(shape.text);
+    for (const uint32_t pc : shape.proven) {
+      const std::string code = test::code_at(program, pc);
+      EXPECT_EQ(code.find("rsp"), std::string::npos) << code;
+      EXPECT_NE(code.find("ptr [rax + "), std::string::npos) << code;
+    }
+  }
+  const isa::Program divides = assemble(
+      "mov %r0, 0\nmov %r2, 0\nloop:\nmov %r5, %r1\nadd %r5, %r2\nldxb %r4, [%r5+0]\ndiv %r4, 3\nadd %r0, %r4\n"
+      "add %r2, 1\njlt %r2, 38, loop\nexit\n");
+  EXPECT_EQ(proven_at_loop_entry(divides), std::vector<uint32_t>{4});
+  EXPECT_NE(test::code_at(divides, 4).find("rsp"), std::string::npos);
+  for (size_t size : {37, 38, 40}) test::expect_same_run(divides, input(size));
 }
 
 TEST(JitLoopVersioning, ListingNamesTheAccessesCheckedAtTheLoopEntry) {
@@ -141,6 +246,10 @@ TEST(JitLoopVersioning, RefusedShapesKeepTheirChecks) {
     const std::vector<uint32_t> expected =
         std::string(name) == "base_not_affine" ? std::vector<uint32_t>{2} : std::vector<uint32_t>{};
     EXPECT_EQ(proven_at_loop_entry(program), expected);
+  }
+  for (const Shape& shape : refused_multi_block_shapes()) {
+    SCOPED_TRACE(shape.name);
+    EXPECT_EQ(proven_at_loop_entry(assemble(shape.text)), shape.proven);
   }
   // Constant blinding keeps the loop's immediates out of the code.
   EXPECT_EQ(proven_at_loop_entry(assemble(accepted_shapes()[0].text), {.harden = true, .harden_seed = 1}),
@@ -231,6 +340,39 @@ TEST(JitLoopVersioning, LeavingTheRegionAtItsStartFaultsAsTheInterpreter) {
         const isa::Program program = assemble(text);
         EXPECT_EQ(proven_at_loop_entry(program), std::vector<uint32_t>{5});
         test::expect_same_run(program, input(16));
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// Loops of several blocks leaving the region at each iteration (every
+// input size up to past the last access), with bytes that take each branch,
+// and the refused shapes, whose checked code must agree all the same.
+TEST(JitLoopVersioning, MultiBlockLoopsFaultAsTheInterpreterAtEveryIteration) {
+  std::vector<Shape> shapes = multi_block_shapes();
+  for (Shape& shape : refused_multi_block_shapes()) shapes.push_back(std::move(shape));
+  for (const Shape& shape : shapes) {
+    const isa::Program program = assemble(shape.text);
+    for (const bool zeros : {false, true}) {
+      for (size_t size = 0; size <= 48; ++size) {
+        SCOPED_TRACE(std::string(shape.name) + " input " + std::to_string(size) + (zeros ? " zeros" : ""));
+        const std::vector<uint8_t> bytes = zeros ? std::vector<uint8_t>(size, 0) : input(size);
+        test::expect_same_run(program, bytes);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(JitLoopVersioning, MultiBlockLoopsFailAtEveryBudgetAsTheInterpreter) {
+  for (const Shape& shape : multi_block_shapes()) {
+    const isa::Program program = assemble(shape.text);
+    for (size_t size : {20, 64}) {
+      const test::EngineRun full = test::run_engine(false, program, input(size), std::nullopt);
+      for (uint64_t budget = 1; budget <= full.result.instructions + 1; ++budget) {
+        SCOPED_TRACE(std::string(shape.name) + " input " + std::to_string(size) + " budget " + std::to_string(budget));
+        test::expect_same_run(program, input(size), budget);
         if (HasFatalFailure()) return;
       }
     }

@@ -6,26 +6,17 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bpfkit/assembly.hpp"
 #include "compare.hpp"
+#include "random_program.hpp"
 
 namespace bpfkit {
 namespace {
 
 using test::assemble;
-
-// The x86 disassembly of the hot code of the instruction at `pc`.
-std::string code_at(const isa::Program& program, uint32_t pc) {
-  vm::Context context;
-  auto jit = jit::Jit::create(program, context);
-  EXPECT_TRUE(jit.has_value()) << (jit ? "" : to_string(jit.error()));
-  for (const jit::CodeRange& range : jit->ranges())
-    if (range.pc == pc)
-      return jit::disassemble_x86(jit->code().subspan(range.begin, range.end - range.begin),
-                                  jit->code_address() + range.begin);
-  return "(no range)";
-}
+using test::code_at;
 
 const uint64_t kValues[] = {0,           1,           2,          0x7fffffff, 0x80000000,         0xffffffff,
                             0x100000000, 0x17fffffff, UINT64_MAX, INT64_MAX,  0x8000000000000000, 0xffffffff00000000};
@@ -186,6 +177,65 @@ TEST(JitPeephole, LoopHeadersAreAligned) {
     test::expect_same_run(metered, {});
     for (uint64_t budget = 1; budget < 40; budget += 3) test::expect_same_run(metered, {}, budget);
   }
+}
+
+// A listing line's address, length and text ("  ADDR:  BYTES   TEXT").
+struct ListedInstruction {
+  uint64_t address = 0;
+  size_t length = 0;
+  std::string text;
+};
+
+std::vector<ListedInstruction> listed(const std::string& listing) {
+  std::vector<ListedInstruction> out;
+  std::istringstream lines(listing);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string address, bytes;
+    fields >> address >> bytes;
+    std::string text;
+    std::getline(fields, text);
+    text.erase(0, text.find_first_not_of(' '));
+    out.push_back({std::stoull(address, nullptr, 16), bytes.size() / 2, text});
+  }
+  return out;
+}
+
+// Every BPF jump's x86 jump, with the compare fused to it, and every
+// block's meter (`sub r11, n` and its jbe) lies inside one 32-byte window
+// and does not end on its boundary (keep_off_boundary: the JCC erratum),
+// on random programs with loops, and the programs run as in the interpreter.
+TEST(JitPeephole, JumpsStayOffThirtyTwoByteBoundaries) {
+  size_t checked = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    auto program = isa::decode(testing::random_program(seed, {.counted_loops = true}));
+    ASSERT_TRUE(program.has_value());
+    vm::Context context;
+    auto jit = jit::Jit::create(*program, context);
+    ASSERT_TRUE(jit.has_value());
+    for (const jit::CodeRange& range : jit->ranges()) {
+      const isa::Semantics sem = isa::semantics(*program->ops[range.pc], *program->dialect);
+      const bool jump = sem.operation == isa::Operation::Jump || sem.operation == isa::Operation::JumpIf;
+      const std::vector<ListedInstruction> code = listed(jit::disassemble_x86(
+          jit->code().subspan(range.begin, range.end - range.begin), jit->code_address() + range.begin));
+      for (size_t i = 0; i < code.size(); ++i) {
+        if (code[i].text[0] != 'j') continue;
+        const bool fused = i > 0 && code[i - 1].address + code[i - 1].length == code[i].address &&
+                           (code[i - 1].text.starts_with("cmp") || code[i - 1].text.starts_with("test") ||
+                            code[i - 1].text.starts_with("sub r11"));
+        const bool meter = fused && code[i - 1].text.starts_with("sub r11");
+        if (!meter && !(jump && i + 2 >= code.size())) continue;  // a BPF jump's own: at its range's end
+        const uint64_t start = fused ? code[i - 1].address : code[i].address;
+        const uint64_t end = code[i].address + code[i].length;
+        EXPECT_TRUE(start / 32 == (end - 1) / 32 && end % 32 != 0)
+            << "seed " << seed << " pc " << range.pc << ": " << code[i].text;
+        ++checked;
+      }
+    }
+    test::expect_same_run(*program, std::vector<uint8_t>(64, 7));
+  }
+  EXPECT_GT(checked, 500u);
 }
 
 // A misaligned atomic (the kernel's verifier refuses it; a raw program may

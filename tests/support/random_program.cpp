@@ -15,6 +15,7 @@
 #include <bit>
 #include <bitset>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 
@@ -24,12 +25,12 @@ namespace {
 using isa::Op;
 
 constexpr uint8_t kFp = isa::kFramePointer;
-constexpr int kStackBytes = 512;  // one linux stack frame: r10-512 .. r10-1
-constexpr int kWindowBytes = 64;  // accesses cluster here so loads, stores and atomics overlap
-constexpr int kMaxDepth = 3;      // nesting of if blocks
-constexpr size_t kMaxArm = 12;    // slots in one arm of an if
-constexpr uint8_t kInput = 6;     // counted_loops: the input region's address (r1 at entry)
-constexpr size_t kLoopSlots = 9;  // counted_loops: the most one loop takes
+constexpr int kStackBytes = 512;   // one linux stack frame: r10-512 .. r10-1
+constexpr int kWindowBytes = 64;   // accesses cluster here so loads, stores and atomics overlap
+constexpr int kMaxDepth = 3;       // nesting of if blocks
+constexpr size_t kMaxArm = 12;     // slots in one arm of an if
+constexpr uint8_t kInput = 6;      // counted_loops: the input region's address (r1 at entry)
+constexpr size_t kLoopSlots = 11;  // counted_loops: the most one loop takes
 
 // A binary ALU operation in its four encodings. The kind of operand decides
 // which immediates the verifier accepts.
@@ -413,11 +414,13 @@ class Generator {
     patch_jump(skip, here());
   }
 
-  // A one-block loop over the input region (see counted_loops): the index
-  // i (or a pointer p = r6 + i) steps by a constant while a test against a
-  // bound (an immediate or a register) holds; each iteration loads or
-  // stores through r6 + i + off. Most run a few to forty iterations over a
-  // 64-byte input; a few start or end outside it.
+  // A loop over the input region (see counted_loops): the index i (or a
+  // pointer p = r6 + i) steps by a constant while a test against a bound
+  // (an immediate or a register) holds; each iteration loads or stores
+  // through r6 + i + off. Most run a few to forty iterations over a 64-byte
+  // input; a few start or end outside it. Some are loops of several blocks:
+  // a branch on a register skips the access, or the loop is entered at its
+  // test (a jump over the body, as loops compiled top-tested and rotated).
   void counted_loop() {
     std::vector<uint8_t> free = regs_;
     std::shuffle(free.begin(), free.end(), rng_);
@@ -461,6 +464,8 @@ class Generator {
         emit(Op::mov64_imm, bound, 0, 0, static_cast<int32_t>(end));
       }
     }
+    const size_t enter_at_test = chance(20) ? here() : SIZE_MAX;
+    if (enter_at_test != SIZE_MAX) emit(Op::ja);
     const size_t top = here();
     uint8_t base = index;
     if (!pointer) {
@@ -470,6 +475,10 @@ class Generator {
     }
     const size_t row = below(4);
     const auto off = static_cast<int16_t>(static_cast<int>(below(9)) - 4);
+    if (chance(30)) {  // over the access
+      const JumpFamily& family = pick(kJumpFamilies);
+      emit(chance(50) ? family.imm64 : family.imm32, some_reg(), 0, 1, interesting32());
+    }
     if (chance(50)) {
       const uint8_t into = free.size() > 3 ? free[3] : address;  // neither the index nor the bound
       emit(kLoad[row], into, base, off);
@@ -482,6 +491,7 @@ class Generator {
       emit(Op::add64_imm, index, 0, 0, step);
     else
       emit(Op::sub64_imm, index, 0, 0, -step);
+    if (enter_at_test != SIZE_MAX) patch_jump(enter_at_test, here());
     const auto back = static_cast<int16_t>(static_cast<int64_t>(top) - static_cast<int64_t>(here()) - 1);
     if (bound_in_reg && chance(30)) {
       emit(mirrored(test), bound, index, back);

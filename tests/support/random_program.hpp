@@ -18,9 +18,10 @@ namespace bpfkit::testing {
 struct RandomProgramOptions {
   size_t min_slots = 20;  // the size aimed at; the epilogue may add a few slots
   size_t max_slots = 80;
-  // Also one-block counted loops over the input region (r1 at entry, kept
-  // in r6): an index or pointer stepping by a constant towards a bound, a
-  // load or store through it each iteration. Their bounds and starts put
+  // Also counted loops over the input region (r1 at entry, kept in r6): an
+  // index or pointer stepping by a constant towards a bound, a load or
+  // store through it each iteration (some skip it on a branch, some are
+  // entered at their test). Their bounds and starts put
   // some accesses outside the region (a fault at the first, a middle or the
   // last iteration). Not for the kernel: these programs read r1 as memory.
   bool counted_loops = false;
