@@ -17,7 +17,7 @@ using namespace passes;
 constexpr std::string_view kBoundIndexParams[] = {"pc", "operand", "limit", "bail"};
 constexpr std::string_view kNullCheckParams[] = {"pc", "bail"};
 
-constexpr std::array<PassInfo, 14> kPasses = {{
+constexpr std::array<PassInfo, 15> kPasses = {{
     {"copyprop", PassPhase::Cleanup, "replace copies and single-input phis by their value", {}, run_copyprop},
     {"sccp", PassPhase::Scalar, "sparse conditional constant propagation and folding", {}, run_sccp},
     {"strength",
@@ -34,6 +34,11 @@ constexpr std::array<PassInfo, 14> kPasses = {{
     {"cse", PassPhase::Scalar, "common subexpressions over the dominator tree", {}, run_cse},
     {"stackfwd", PassPhase::Memory, "forward stack stores and loads to later loads in a block", {}, run_stack_forward},
     {"deadstores", PassPhase::Memory, "remove stack stores no load reads (frame not escaping)", {}, run_dead_stores},
+    {"storemerge",
+     PassPhase::Memory,
+     "a run of constant stores to the frame as the fewest aligned stores of the same bytes",
+     {},
+     run_store_merge},
     {"dce", PassPhase::Cleanup, "remove instructions whose results nothing uses", {}, run_dce},
     {"simplifycfg",
      PassPhase::Cfg,
@@ -133,12 +138,12 @@ Expected<std::vector<PassStep>> parse_pipeline(std::string_view text) {
 std::string_view level_pipeline(int level) {
   if (level <= 0) return "";
   if (level == 1) return "copyprop,sccp,dce,simplifycfg";
-  return "copyprop,sccp,strength,zext,condop,cse,stackfwd,deadstores,copyprop,dce,simplifycfg";
+  return "copyprop,sccp,strength,zext,condop,cse,stackfwd,deadstores,storemerge,copyprop,dce,simplifycfg";
 }
 
 std::string_view level_retry_pipeline(int level) {
   if (level < 2) return "";
-  return "copyprop,sccp,strength,zext,condop,cse,deadstores,copyprop,dce,simplifycfg";
+  return "copyprop,sccp,strength,zext,condop,cse,deadstores,storemerge,copyprop,dce,simplifycfg";
 }
 
 Expected<PipelineStats> run_pipeline(Module& module, std::span<const PassStep> steps, const PipelineOptions& options) {

@@ -17,6 +17,7 @@ Expected<bool> run_cse(Function& fn, const PassParams& params);
 Expected<bool> run_cond_op(Function& fn, const PassParams& params);
 Expected<bool> run_stack_forward(Function& fn, const PassParams& params);
 Expected<bool> run_dead_stores(Function& fn, const PassParams& params);
+Expected<bool> run_store_merge(Function& fn, const PassParams& params);
 Expected<bool> run_count_insns(Function& fn, const PassParams& params);
 Expected<bool> run_block_hits(Function& fn, const PassParams& params);
 Expected<bool> run_bound_index(Function& fn, const PassParams& params);
