@@ -25,10 +25,12 @@ std::optional<OptLevel> opt_level_named(std::string_view name) {
 namespace {
 
 // A pipeline (src/ir/passes); debug builds validate after every pass.
-Expected<void> run_text(Module& module, std::string_view pipeline) {
+Expected<void> run_text(Module& module, std::string_view pipeline,
+                        const std::function<void(const PassInfo&, Function&, bool)>& after_pass = {}) {
   auto steps = parse_pipeline(pipeline);
   if (!steps) return steps.error();
   PipelineOptions options;
+  options.after_pass = after_pass;
 #ifndef NDEBUG
   options.validate_each = true;
 #endif
@@ -167,14 +169,7 @@ Expected<isa::Program> optimize_with(const isa::Program& program, std::string_vi
   auto module = lift(program);
   if (!module) return module.error();
   if (options.after_lift) options.after_lift(**module, pipeline);
-  auto steps = parse_pipeline(pipeline);
-  if (!steps) return steps.error();
-  PipelineOptions pipeline_options;
-  pipeline_options.after_pass = options.after_pass;
-#ifndef NDEBUG
-  pipeline_options.validate_each = true;
-#endif
-  if (auto ran = run_pipeline(**module, *steps, pipeline_options); !ran) return ran.error();
+  if (auto ran = run_text(**module, pipeline, options.after_pass); !ran) return ran.error();
   return generate(**module, {.original = &program, .stats = &stats});
 }
 

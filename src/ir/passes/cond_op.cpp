@@ -74,9 +74,9 @@ std::optional<std::unordered_set<const Block*>> blocks_ahead(const Block* from) 
   return seen;
 }
 
-// Whether x is read only before `join` (besides by the users skipped): then x dies on
-// the phi's edges and the edge's operation can write x's register, where a
-// later reader would have each edge copy x first.
+// Whether x is read only before `join` (besides by the users skipped):
+// then x dies on the phi's edges and the edge's operation can write x's
+// register, where a later reader would have each edge copy x first.
 template <typename Skip>
 bool dies_before(const Value* x, const Block* join, Skip skip) {
   if (x->use_count() == 1) return true;
@@ -149,6 +149,10 @@ class Ranks {
     if (value->kind() != ValueKind::Inst) return {-1, static_cast<int>(value->kind())};
     const auto* inst = static_cast<const Inst*>(value);
     return {tree_.rpo_index(inst->parent()), position(inst)};
+  }
+  // After the block's instructions changed (a chain rebuilt in it).
+  void forget(const Block* block) {
+    for (const Inst* i = block->first(); i; i = i->next()) positions_.erase(i);
   }
 
  private:
@@ -227,6 +231,7 @@ bool reassociate(Function& fn, Inst* root, Ranks& ranks, const DominatorTree& tr
   std::stable_sort(leaves.begin(), leaves.end(),
                    [&ranks](const Value* a, const Value* b) { return ranks.of(a) < ranks.of(b); });
   if (in_order(*root, leaves) || !enables_a_move(leaves, *root, tree)) return false;
+  ranks.forget(root->parent());  // before the chain's nodes go: positions are by address
   Builder builder(fn, before(root));
   builder.set_origin(root->origin());
   Value* sum = leaves[0];
