@@ -101,6 +101,7 @@ class Compiler : public Xbyak::CodeGenerator {
   // emitted again after nops to the boundary. Not under harden: blinding
   // draws its keys as it emits.
   void keep_off_boundary(const std::function<void()>& emit_jump);
+  size_t boundary_pads_ = 0;  // the nops keep_off_boundary put in so far
 
   struct Block {
     uint32_t start = 0, end = 0;  // pcs [start, end)
@@ -121,6 +122,7 @@ class Compiler : public Xbyak::CodeGenerator {
   void emit_block_copy(const Block& block, Label& short_of_budget, size_t begin, bool hot, bool metered = true);
   void emit_metered_block(const Block& block);
   void emit_short_of_budget(const Block& block, Label& short_of_budget);
+  void emit_loop_copy(const std::function<void()>& emit, std::span<Label* const> tops);
   void emit_mid_entry(uint32_t pc, uint32_t remaining);
   void emit_instruction(uint32_t pc);
   void emit_shared_exits();

@@ -72,6 +72,7 @@ void Compiler::keep_off_boundary(const std::function<void()>& emit_jump) {
   setSize(start);
   label_uses_.resize(uses);
   nop(kWindow - start % kWindow);
+  ++boundary_pads_;
   emit_jump();
 }
 

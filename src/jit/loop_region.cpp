@@ -249,8 +249,9 @@ void Compiler::emit_loop_region(const LoopRegion& region) {
     L(*unchecked[i - region.first].second);
     emit_block_copy(blocks_[i], *short_of_budget[i - region.first], i == region.first ? begin : getSize(), true);
   }
-  unchecked_loop_copy_ = delta_in_rax_ = false;
+  unchecked_loop_copy_ = false;
   loop_labels_.clear();
+  delta_in_rax_ = false;
   cold_.push_back([this, region, checked, short_of_budget] {
     align(16);
     loop_labels_ = checked;

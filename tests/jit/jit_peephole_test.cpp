@@ -238,6 +238,28 @@ TEST(JitPeephole, JumpsStayOffThirtyTwoByteBoundaries) {
   EXPECT_GT(checked, 500u);
 }
 
+// A short loop whose back edge would cross a 32-byte boundary moves 16
+// bytes along instead of taking nops before its compare (emit_loop_copy):
+// whatever code comes before it, nothing in its body after its first
+// instruction (which holds the entry check and alignment) is a nop.
+TEST(JitPeephole, ShortLoopsTakeNoNopsInsideTheirBody) {
+  for (int filler = 0; filler < 32; ++filler) {
+    SCOPED_TRACE(filler);
+    std::string text = "mov %r0, 0\nmov %r9, %r1\nmov %r1, 0\n";
+    for (int i = 0; i < filler; ++i) text += i % 3 ? "add %r0, 3\n" : "mov32 %r2, %r0\n";
+    text +=
+        "loop:\nmov %r7, %r9\nadd %r7, %r1\nldxh %r7, [%r7+0]\nbe16 %r7\nadd %r0, %r7\nadd %r1, 2\n"
+        "jlt %r1, 0x5da, loop\nexit\n";
+    const isa::Program program = assemble(text);
+    const auto header = static_cast<uint32_t>(3 + filler);
+    for (uint32_t pc = header + 1; pc <= header + 6; ++pc) {
+      const std::string code = code_at(program, pc);
+      EXPECT_EQ(code.find("nop"), std::string::npos) << "pc " << pc << "\n" << code;
+    }
+    test::expect_same_run(program, std::vector<uint8_t>(1500, 3));
+  }
+}
+
 // A misaligned atomic (the kernel's verifier refuses it; a raw program may
 // make it) runs its operation without the lock prefix, out of line: locked
 // across a cache line it is a bus lock, for which the kernel makes the
