@@ -401,6 +401,7 @@ class EbpfObject {
     std::vector<DataRelocation> data_relocations;  // apply once the maps exist
     std::vector<Function> functions;               // by start: the program first, then each callee placed
     std::vector<std::string> kfuncs;               // the externs call_kfunc's imm indexes (isa::Program::kfuncs)
+    std::vector<std::string> ksyms;                // the externs lddw_btf_id's imm indexes (isa::Program::ksyms)
   };
   // `keep`: the maps (by object index) to keep instead of those the code
   // names and what they bring along: a tail-call group's shared list.

@@ -221,6 +221,8 @@ void apply_data_relocations(std::span<const DataRelocation> relocations, std::sp
 // (the kernel's BPF_PSEUDO_MAP_IDX and BPF_PSEUDO_MAP_IDX_VALUE): the ELF
 // loader writes these, the VM resolves them.
 inline constexpr uint8_t kPseudoMapIdx = 5, kPseudoMapIdxValue = 6;
+// lddw src 3: a kernel variable by BTF id (BPF_PSEUDO_BTF_ID).
+inline constexpr uint8_t kPseudoBtfId = 3;
 
 // ---- Dialects --------------------------------------------------------------
 
@@ -362,6 +364,10 @@ struct Program {
   // loader resolves them to the kernel's BTF ids: a call_kfunc's imm is the
   // index of the extern's name here, as the object's loader placed it.
   std::vector<std::string> kfuncs;
+  // Its kernel variables (`extern ... __ksym` data) likewise: an
+  // lddw_btf_id's imm is the index of the extern's name here (libbpf puts
+  // the variable's address or BTF id there).
+  std::vector<std::string> ksyms;
 
   // sBPF: the read-only image (rodata, and in v0..v2 the text within it),
   // where it and the text are mapped, `call imm` keys of functions (the
@@ -381,6 +387,9 @@ struct Program {
   uint32_t width_at(size_t pc) const { return pc + 1 < ops.size() && !ops[pc + 1] ? 2 : 1; }
   // The function holding pc, or null if functions are not known.
   const Function* function_at(size_t pc) const;
+  // Why the lddw with a pseudo source at pc cannot run before a loader
+  // resolves it (a map by fd, a kernel variable by name or BTF id).
+  std::string unresolved_lddw(size_t pc) const;
 
   // ---- Editing (verifier rewrites, offload hooks, the IR) -----------------
   //

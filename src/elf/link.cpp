@@ -42,7 +42,7 @@ class Linker {
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
     if (auto ok = place_and_patch(program); !ok) return ok.error();
-    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_), std::move(kfuncs_)};
+    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_), std::move(kfuncs_), std::move(ksyms_)};
     keep_used_maps(linked);
     return linked;
   }
@@ -263,15 +263,26 @@ class Linker {
   }
 
   // An extern: a `.kconfig` one is its place in the `.kconfig` map (libbpf
-  // turns the lddw into a map value load); others (__ksym variables) bpfkit
-  // lacks.
+  // turns the lddw into a map value load); any other is a kernel variable
+  // (`__ksym`), which libbpf resolves to its address (kallsyms) or its BTF
+  // id (lddw src 3). Without the kernel's symbols the lddw_btf_id names the
+  // extern by its index in the program's ksyms.
   Expected<void> extern_load(uint32_t pc, const Reloc& reloc, int64_t addend) {
     const SymbolEntry& sym = symbol(reloc);
     auto kconfig = object_.kconfig_extern(sym.name);
-    if (!kconfig)
-      return in_.fail_at(Errc::Unsupported, reloc.at,
-                         "extern '" + std::string(sym.name) +
-                             "' is not a .kconfig extern (externs of .ksyms and other objects are not supported)");
+    if (!kconfig) {
+      if (sym.type == kSttFunc || addend != 0)
+        return in_.fail_at(Errc::Unsupported, reloc.at,
+                           "lddw of extern '" + std::string(sym.name) + "'" +
+                               (addend != 0 ? " plus " + std::to_string(addend) : std::string(", a function")) +
+                               " is neither a .kconfig value nor a kernel variable");
+      auto it = std::find(ksyms_.begin(), ksyms_.end(), sym.name);
+      if (it == ksyms_.end()) it = ksyms_.insert(ksyms_.end(), std::string(sym.name));
+      out_[pc].set_src(isa::kPseudoBtfId);
+      out_[pc].imm = static_cast<int32_t>(it - ksyms_.begin());
+      out_[pc + 1].imm = 0;
+      return {};
+    }
     out_[pc].set_src(isa::kPseudoMapIdxValue);
     out_[pc].imm = static_cast<int32_t>(kconfig->first);
     out_[pc + 1].imm = static_cast<int32_t>(kconfig->second + addend);
@@ -328,6 +339,7 @@ class Linker {
   std::vector<EbpfObject::Function> functions_;
   std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
   std::vector<std::string> kfuncs_;  // the externs the kfunc calls name, by the index in their imm
+  std::vector<std::string> ksyms_;   // the kernel variables lddw_btf_id name, likewise
   const std::vector<bool>* keep_;    // the maps to keep, when a tail-call group chose them
 };
 
@@ -406,6 +418,7 @@ Expected<isa::Program> EbpfObject::load_linked(const ProgramInfo& info, const Lo
   program->maps = std::move(linked->maps);
   program->data_relocations = std::move(linked->data_relocations);
   program->kfuncs = std::move(linked->kfuncs);
+  program->ksyms = std::move(linked->ksyms);
   program->entry = 0;  // link() places the program first
   return program;
 }

@@ -15,7 +15,8 @@
 // against the callee's symbol (imm -1), a call in the same section
 // pc-relative without one, a function address a R_BPF_64_64 against the
 // callee's section symbol (imm = its byte offset) or a global callee's own,
-// a kfunc call `call -1` with a R_BPF_64_32 against its extern.
+// a kfunc call `call -1` with a R_BPF_64_32 against its extern, a kernel
+// variable `lddw 0` with a R_BPF_64_64 against its extern.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -279,6 +280,8 @@ class ObjectWriter {
           if (auto ok = function_address(program, k, pc, section); !ok) return ok;
         } else if (slot.src() == isa::kPseudoMapIdx || slot.src() == isa::kPseudoMapIdxValue) {
           if (auto ok = map_load(program, pc, section); !ok) return ok;
+        } else if (slot.src() == isa::kPseudoBtfId) {
+          if (auto ok = kernel_variable(program, pc, section); !ok) return ok;
         } else if (slot.src() != 0) {
           return fail(Errc::Unsupported,
                       "lddw with pseudo source " + std::to_string(slot.src()) + " cannot be written to an object");
@@ -320,6 +323,13 @@ class ObjectWriter {
     return std::nullopt;
   }
 
+  // The symbol of the object's extern `name`.
+  Expected<uint32_t> extern_symbol(const std::string& name, std::string_view what) const {
+    for (uint32_t i = 1; i < symbols_.size(); ++i)
+      if (symbols_[i].st_shndx == kShnUndef && symbol_name(i) == name) return i;
+    return fail(Errc::Unsupported, std::string(what) + " '" + name + "' has no extern symbol");
+  }
+
   // A kfunc call as clang writes it: `call -1` (src 1) with a R_BPF_64_32
   // against the extern's symbol, which libbpf resolves to the kernel's BTF id.
   Expected<void> kfunc_call(const isa::Program& program, uint32_t pc, CodeSection& section) {
@@ -328,14 +338,28 @@ class ObjectWriter {
     if (index >= program.kfuncs.size())
       return fail(Errc::Unsupported, "kfunc call " + std::to_string(slot.imm) +
                                          " names no extern of the object (a kernel BTF id cannot be written back)");
-    std::optional<uint32_t> sym;
-    for (uint32_t i = 0; i < symbols_.size() && !sym; ++i)
-      if (symbols_[i].st_shndx == kShnUndef && i != 0 && symbol_name(i) == program.kfuncs[index]) sym = i;
-    if (!sym) return fail(Errc::Unsupported, "kfunc '" + program.kfuncs[index] + "' has no extern symbol");
+    auto sym = extern_symbol(program.kfuncs[index], "kfunc");
+    if (!sym) return sym.error();
     slot.set_src(static_cast<uint8_t>(isa::info(isa::Op::call_local).value));
     slot.imm = -1;
     slot.off = 0;
     section.relocations.push_back({uint64_t{pc} * 8, r_info(*sym, kRBpf64_32)});
+    return {};
+  }
+
+  // A kernel variable's address as clang loads it: `lddw 0` (src 0) with a
+  // R_BPF_64_64 against the extern's symbol.
+  Expected<void> kernel_variable(const isa::Program& program, uint32_t pc, CodeSection& section) {
+    isa::Slot& slot = section.slots[pc];
+    const auto index = static_cast<uint32_t>(slot.imm);
+    if (index >= program.ksyms.size() || section.slots[pc + 1].imm != 0)
+      return fail(Errc::Unsupported, "lddw of BTF id " + std::to_string(slot.imm) +
+                                         " names no extern of the object (a kernel BTF id cannot be written back)");
+    auto sym = extern_symbol(program.ksyms[index], "kernel variable");
+    if (!sym) return sym.error();
+    slot.set_src(0);
+    slot.imm = 0;
+    section.relocations.push_back({uint64_t{pc} * 8, r_info(*sym, kRBpf64_64)});
     return {};
   }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "bpfkit/isa.hpp"
 #include "internal.hpp"
@@ -67,6 +68,15 @@ void apply_data_relocations(std::span<const DataRelocation> relocations, std::sp
     if (r.size <= sizeof address && r.offset <= value.size() && r.size <= value.size() - r.offset)
       std::memcpy(value.data() + r.offset, &address, r.size);
   }
+}
+
+std::string Program::unresolved_lddw(size_t pc) const {
+  const Slot& slot = slots[pc];
+  const auto index = static_cast<uint32_t>(slot.imm);
+  if (slot.src() == kPseudoBtfId && index < ksyms.size())
+    return "kernel variable '" + ksyms[index] + "' (__ksym) needs the kernel's symbols or BTF to resolve it";
+  return "lddw with pseudo source " + std::to_string(slot.src()) +
+         " (map or BTF reference) needs a loader to resolve it";
 }
 
 const Function* Program::function_at(size_t pc) const {

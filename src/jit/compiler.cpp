@@ -108,20 +108,13 @@ Expected<void> Compiler::check_program() {
                           at);
     } else if (op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) {
       const auto index = static_cast<uint32_t>(slot.imm);
-      if (inputs_.map_addresses.empty())
-        return make_error(Errc::Unsupported,
-                          "lddw with pseudo source " + std::to_string(slot.src()) +
-                              " (map or BTF reference) needs a loader to resolve it",
-                          at);
+      if (inputs_.map_addresses.empty()) return make_error(Errc::Unsupported, program_.unresolved_lddw(pc), at);
       if (index >= inputs_.map_addresses.size())
         return make_error(
             Errc::OutOfRange,
             "lddw names map " + std::to_string(index) + " of " + std::to_string(inputs_.map_addresses.size()), at);
     } else if (isa::is_lddw(op) && op != Op::lddw) {
-      return make_error(Errc::Unsupported,
-                        "lddw with pseudo source " + std::to_string(slot.src()) +
-                            " (map or BTF reference) needs a loader to resolve it",
-                        at);
+      return make_error(Errc::Unsupported, program_.unresolved_lddw(pc), at);
     }
     if (sem.operation == Operation::Jump || sem.operation == Operation::JumpIf || sem.operation == Operation::MayGoto) {
       const int64_t target = *isa::branch_target(op, slot, static_cast<int64_t>(pc));

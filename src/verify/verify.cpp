@@ -31,6 +31,11 @@ std::optional<detail::Reject> check_map_references(const isa::Program& program) 
     if (!program.ops[pc]) continue;
     const isa::Op op = *program.ops[pc];
     if (op == isa::Op::lddw_btf_id) {
+      const auto index = static_cast<uint32_t>(program.slots[pc].imm);
+      if (index < program.ksyms.size())
+        return detail::Reject{Errno::Einval, pc,
+                              "kernel variable '" + program.ksyms[index] +
+                                  "' (__ksym) is not supported (bpfkit's verifier has no kernel BTF or symbols)"};
       if (pc + 1 < program.slots.size() && program.slots[pc + 1].imm != 0)
         return detail::Reject{Errno::Einval, pc, "invalid module BTF object FD specified."};
       return detail::Reject{

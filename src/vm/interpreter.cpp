@@ -594,10 +594,7 @@ Expected<Interpreter> Interpreter::create(const isa::Program& program, const Con
     } else if ((op == Op::lddw_map_idx || op == Op::lddw_map_idx_value) && !map_addresses.empty()) {
       // resolve_map_loads() below.
     } else if (isa::is_lddw(op) && op != Op::lddw) {
-      return make_error(Errc::Unsupported,
-                        "lddw with pseudo source " + std::to_string(slot.src()) +
-                            " (map or BTF reference) needs a loader to resolve it",
-                        at_pc(static_cast<uint32_t>(pc)));
+      return make_error(Errc::Unsupported, program.unresolved_lddw(pc), at_pc(static_cast<uint32_t>(pc)));
     }
   }
   if (auto resolved = resolve_map_loads(program, map_addresses, *cells, handlers[static_cast<size_t>(Op::lddw)]);

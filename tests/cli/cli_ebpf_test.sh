@@ -83,4 +83,14 @@ if [ -n "$objects" ] && [ -f "$objects/tc_rewrite.o" ]; then
   done
 fi
 
+# Kernel variables (`__ksym` data) and kfuncs: what bpfkit cannot resolve
+# without the kernel is named in the error.
+if [ -n "$objects" ] && [ -f "$objects/ksym_var.o" ]; then
+  check_err ksym-run 1 "kernel variable 'bpfkit_no_such_symbol' (__ksym)" -- "$bpfkit" run "$objects/ksym_var.o"
+  check_err ksym-run-jit 1 "kernel variable 'bpfkit_no_such_symbol' (__ksym)" -- "$bpfkit" run "$objects/ksym_var.o" --engine jit
+  check ksym-verify 1 "kernel variable 'bpfkit_no_such_symbol' (__ksym) is not supported" \
+    -- "$bpfkit" verify "$objects/ksym_var.o" --type raw
+  check kfunc-verify 1 "calling kernel functions is not supported" -- "$bpfkit" verify "$objects/kfunc_call.o"
+fi
+
 summary cli_ebpf

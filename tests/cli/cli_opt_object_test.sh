@@ -89,7 +89,7 @@ lines_kept() {
 # libbpf and the kernel: the output loads wherever the input loaded.
 if command -v python3 >/dev/null && python3 "$here/libbpf_load.py" "$objects/maps.o" >"$tmp/probe" 2>/dev/null &&
   grep -q ': 0$' "$tmp/probe"; then
-  for name in maps compute tc_rewrite; do
+  for name in maps compute tc_rewrite kfunc_call ksym_var; do
     before=$(python3 "$here/libbpf_load.py" "$objects/$name.o" 2>/dev/null | sed 's/.*: //')
     "$bpfkit" opt -O2 "$objects/$name.o" -o "$tmp/k.$name.o" 2>/dev/null
     check_that "libbpf-loads-$name-O2" test "$before" = \

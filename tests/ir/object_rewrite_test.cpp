@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "bpfkit/elf.hpp"
@@ -240,41 +241,69 @@ TEST(ObjectRewrite, FuncInfoMovesWithItsFunction) {
 // by its index in Program::kfuncs, and the rewritten object calls the same
 // externs again as clang does (`call -1` with a relocation against the
 // extern), so libbpf resolves them to the kernel's BTF ids.
-TEST(ObjectRewrite, KfuncCallsNameTheirExternsAgain) {
-  const fs::path file = fs::path(BPFKIT_TEST_BPF_DIR) / "kfunc_call.o";
+// Loads the program of `section`, optimises it at -O2, writes the object
+// and reads it back: at each step `named` finds the same externs in order.
+void expect_externs_kept(const std::string& object_name, const std::string& section,
+                         const std::vector<std::string>& externs,
+                         const std::function<std::vector<std::string>(const isa::Program&)>& named) {
+  const fs::path file = fs::path(BPFKIT_TEST_BPF_DIR) / object_name;
   if (!fs::exists(file)) GTEST_SKIP() << "no compiled BPF objects (clang-19)";
   const std::vector<uint8_t> bytes = test::read_bytes(file);
   auto object = elf::EbpfObject::parse(bytes, file.string());
   ASSERT_TRUE(object.has_value()) << to_string(object.error());
-  auto info = object->find_program("xdp", "");
+  auto info = object->find_program(section, "");
   ASSERT_TRUE(info.has_value());
   auto program = object->load_program(**info);
   ASSERT_TRUE(program.has_value()) << to_string(program.error());
-  const std::vector<std::string> externs = {"bpf_dynptr_from_xdp", "bpf_dynptr_size"};
-  EXPECT_EQ(program->kfuncs, externs);
-  const auto called = [](const isa::Program& p) {
-    std::vector<std::string> names;
-    for (size_t pc = 0; pc < p.size(); ++pc)
-      if (p.ops[pc] == isa::Op::call_kfunc) {
-        const auto index = static_cast<uint32_t>(p.slots[pc].imm);
-        names.push_back(index < p.kfuncs.size() ? p.kfuncs[index] : "?");
-      }
-    return names;
-  };
-  EXPECT_EQ(called(*program), externs);
+  EXPECT_EQ(named(*program), externs);
   auto optimised = optimize_program(*program, OptLevel::O2);
   ASSERT_TRUE(optimised.has_value()) << to_string(optimised.error());
-  EXPECT_EQ(called(*optimised), externs);
+  EXPECT_EQ(named(*optimised), externs);
   const std::vector<elf::EbpfObject::NewCode> code{{*info, &*optimised}};
   auto written = object->rewrite(code);
   ASSERT_TRUE(written.has_value()) << to_string(written.error());
   auto again = elf::EbpfObject::parse(written->bytes, "rewritten");
   ASSERT_TRUE(again.has_value()) << to_string(again.error());
-  auto moved = again->find_program("xdp", "");
+  auto moved = again->find_program(section, "");
   ASSERT_TRUE(moved.has_value());
   auto reloaded = again->load_program(**moved);
   ASSERT_TRUE(reloaded.has_value()) << to_string(reloaded.error());
-  EXPECT_EQ(called(*reloaded), externs);
+  EXPECT_EQ(named(*reloaded), externs);
+}
+
+// The names of the externs the instructions `op` of a program name, in
+// program order, through `table` (Program::kfuncs or ::ksyms).
+std::vector<std::string> externs_named(const isa::Program& p, isa::Op op, const std::vector<std::string>& table) {
+  std::vector<std::string> names;
+  for (size_t pc = 0; pc < p.size(); ++pc)
+    if (p.ops[pc] == op) {
+      const auto index = static_cast<uint32_t>(p.slots[pc].imm);
+      names.push_back(index < table.size() ? table[index] : "?");
+    }
+  return names;
+}
+
+// Kfunc calls (`extern ... __ksym` functions): the loaded program calls each
+// by its index in Program::kfuncs, and the rewritten object calls the same
+// externs again as clang does (`call -1` with a relocation against the
+// extern), so libbpf resolves them to the kernel's BTF ids.
+TEST(ObjectRewrite, KfuncCallsNameTheirExternsAgain) {
+  expect_externs_kept("kfunc_call.o", "xdp", {"bpf_dynptr_from_xdp", "bpf_dynptr_size"},
+                      [](const isa::Program& p) { return externs_named(p, isa::Op::call_kfunc, p.kfuncs); });
+}
+
+// Kernel variables (`extern ... __ksym` data): each lddw of one names it by
+// its index in Program::ksyms, and the rewritten object loads the same
+// externs as clang does (`lddw 0` with a relocation against the extern),
+// which libbpf resolves from kallsyms or the kernel's BTF.
+TEST(ObjectRewrite, KernelVariablesNameTheirExternsAgain) {
+  const std::vector<std::string> externs = {"__start_rodata", "_stext", "bpfkit_no_such_symbol"};  // sorted
+  expect_externs_kept("ksym_var.o", "raw_tp/sys_enter", externs, [](const isa::Program& p) {
+    auto names = externs_named(p, isa::Op::lddw_btf_id, p.ksyms);
+    std::sort(names.begin(), names.end());  // code generation may order the loads anew, or make one twice
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  });
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ void carry_over(const isa::Program& original, const Module& module, const std::v
   out.text_vaddr = original.text_vaddr;
   out.syscall_keys = original.syscall_keys;
   out.kfuncs = original.kfuncs;
+  out.ksyms = original.ksyms;
   // A function key names the function that started at its slot.
   for (auto [key, slot] : original.function_keys)
     for (size_t i = 0; i < module.functions().size(); ++i)

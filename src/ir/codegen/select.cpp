@@ -424,7 +424,7 @@ class Selector {
       case ValueKind::FramePointer: return MInst::kFp;
       case ValueKind::Const: {
         const Const& k = *static_cast<Const*>(value);
-        if (k.const_kind() != ConstKind::Int) {
+        if (k.const_kind() != ConstKind::Int && k.const_kind() != ConstKind::BtfId) {
           // A map or function address: made once in each block that uses
           // it (the first use comes first: selection goes in order), as
           // clang loads a map once for the accesses that follow.
@@ -435,10 +435,12 @@ class Selector {
           }
           return it->second;
         }
-        // An integer is made once for all its uses, where
+        // An integer, or a kernel variable's address (a value, not a call's
+        // argument), is made once for all its uses, where
         // place_shared_constants() decides; under pressure the allocator
         // makes it again at each use instead of spilling it.
-        auto [it, made] = shared_index_.try_emplace(k.bits(), shared_.size());
+        const SharedKey key{k.const_kind() == ConstKind::Int ? nullptr : &k, k.bits()};
+        auto [it, made] = shared_index_.try_emplace(key, shared_.size());
         if (made) {
           SharedConstant shared;
           shared.vreg = materialise(k, shared.defs, origin);
@@ -921,8 +923,19 @@ class Selector {
     std::vector<MInst> defs;    // the rows that make it
     std::vector<Block*> users;  // the blocks reading it, one entry per use
   };
-  std::vector<SharedConstant> shared_;                      // in order of first use
-  std::unordered_map<uint64_t, size_t> shared_index_;       // integer constants by value
+  std::vector<SharedConstant> shared_;  // in order of first use
+  // An integer constant by its value; a typed one by itself.
+  struct SharedKey {
+    const Const* typed;
+    uint64_t bits;
+    bool operator==(const SharedKey&) const = default;
+  };
+  struct SharedKeyHash {
+    size_t operator()(const SharedKey& key) const {
+      return std::hash<uint64_t>{}(key.bits) ^ std::hash<const Const*>{}(key.typed);
+    }
+  };
+  std::unordered_map<SharedKey, size_t, SharedKeyHash> shared_index_;
   Block* current_ = nullptr;                                // the block being selected
   std::unordered_map<const Const*, VReg> block_constants_;  // typed constants made in the current block
   std::vector<MInst> hoisted_defs_;                         // made at the entry: argument copies
