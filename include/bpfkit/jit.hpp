@@ -1,12 +1,12 @@
 // Module jit: x86-64 translation of Linux eBPF and sBPF (v0..v3) programs, an
 // Engine with the interpreters' semantics to the letter: the same results,
 // faults (error, pc, address), instruction counts, compute units and budget
-// failure point. BPF registers
-// live in fixed x86 registers; every memory access is checked inline against
-// the Context's region table (a one-block loop's affine accesses once, at
-// the loop's entry, for all its iterations); the instruction budget is metered once a basic
-// block with the exact count restored on faults and exits. The code is built
-// in a private writable buffer and then mapped read-execute (W^X).
+// failure point. BPF registers live in fixed x86 registers; every memory
+// access is checked inline against the Context's region table (a counted
+// loop's affine accesses once, at the loop's entry, for all its iterations);
+// the instruction budget is metered once a basic block with the exact count
+// restored on faults and exits. The code is built in a private writable
+// buffer and then mapped read-execute (W^X).
 #pragma once
 
 #include <array>
