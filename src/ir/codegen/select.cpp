@@ -333,6 +333,24 @@ class Selector {
     return param_use_[i];
   }
 
+  // r3-r5 at the program's entry, which neither the kernel nor Solana
+  // define and every bpfkit run sets to 0: a phi's copy of one is made as
+  // that 0. The copy goes on the phi's edge, often the entry's, where the
+  // original read the register only in code the verifier knows is dead, and
+  // the kernel refuses a read of an uninitialised register (fuzz_opt).
+  // Not when the entry is also called: then they are arguments.
+  bool undefined_at_entry(int reg) {
+    if (reg < 3 || functions_.at(&fn_) != 0) return false;
+    if (!entry_called_) {
+      entry_called_ = false;
+      for (const auto& f : fn_.module()->functions())
+        for (Block* block : f->blocks())
+          for (const Inst& inst : *block)
+            if (inst.op() == Opcode::Call && inst.callee() == &fn_) entry_called_ = true;
+    }
+    return !*entry_called_;
+  }
+
   // Whether the original function's first block moves the argument from
   // r`reg` to r`wanted` for good: copies it before anything overwrites
   // r`reg`, and then leaves r`wanted` alone up to the block's end. (A copy
@@ -509,7 +527,8 @@ class Selector {
       const int index = phi.incoming_index(pred);
       if (index < 0) return unsupported(phi, "a phi without an input for a predecessor");
       Value* value = phi.operand(static_cast<size_t>(index));
-      if (value->kind() == ValueKind::Undef) {
+      if (value->kind() == ValueKind::Undef ||
+          (value->kind() == ValueKind::Arg && undefined_at_entry(static_cast<Special*>(value)->reg()))) {
         out.inputs.push_back(MOperand::constant(0));
         continue;
       }
@@ -940,6 +959,7 @@ class Selector {
   std::unordered_map<const Const*, VReg> block_constants_;  // typed constants made in the current block
   std::vector<MInst> hoisted_defs_;                         // made at the entry: argument copies
   std::array<VReg, 5> param_use_{};
+  std::optional<bool> entry_called_;  // whether a call names the entry function (undefined_at_entry)
   int32_t frame_low_ = 0;
 };
 
