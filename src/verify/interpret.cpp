@@ -15,6 +15,7 @@ using isa::Source;
 
 constexpr int64_t kMaxVarOff = int64_t{1} << 29;  // BPF_MAX_VAR_OFF
 constexpr size_t kMaxPending = 8192;              // BPF_COMPLEXITY_LIMIT_JMP_SEQ
+constexpr size_t kMostStepsBetweenStates = 1024;  // bpfkit's: bounds the copies of a path's steps
 constexpr uint64_t kMaxPacketOff = 0xffff;        // MAX_PACKET_OFF
 
 // "R2" (built by appending: GCC 12 warns, -Wrestrict, on "R" + string).
@@ -151,7 +152,13 @@ State Checker::initial_state() const {
 // lists stay short, and a loop's old iterations stop being compared.
 Checker::Visit Checker::visit(uint32_t pc) {
   const uint64_t jumps = jumps_processed_ - prev_jumps_, insns = result_.processed_insns - prev_insns_;
-  bool add = jumps >= 2 && insns >= 8;
+  // A path that has gone this far since its last stored state stores one
+  // here whatever the kernel's counts say: each stored state and pending
+  // branch keeps a copy of the steps since then, for backtracking, and
+  // branches that each add a few steps to the path copied from the one
+  // before made those copies grow without bound (fuzz_verify_run: 16 GB).
+  const bool long_path = history_.size() >= kMostStepsBetweenStates;
+  bool add = (jumps >= 2 && insns >= 8) || long_path;
   std::optional<CoverProbe> probe;
   std::vector<uint32_t>& listed = listed_[pc];
   for (size_t k = listed.size(); k-- > 0;) {
@@ -161,7 +168,7 @@ Checker::Visit Checker::visit(uint32_t pc) {
         fail(Errno::Einval, "infinite loop detected at insn " + std::to_string(pc));
         return Visit::Failed;
       }
-      if (jumps < 20 && insns < 100) add = false;
+      if (jumps < 20 && insns < 100 && !long_path) add = false;
     } else {
       if (!probe) probe = cover_probe(cur_);
       if (options_.prune && may_cover(checkpoint.summary, *probe) &&
