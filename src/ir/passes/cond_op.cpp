@@ -268,17 +268,15 @@ std::vector<Inst*> chain_roots(Function& fn) {
 
 Expected<bool> run_cond_op(Function& fn, const PassParams&) {
   if (!fn.entry()) return false;
-  bool changed = false;
-  {
-    const DominatorTree tree(fn);
-    Ranks ranks(tree);
-    for (Inst* root : chain_roots(fn))
-      if (tree.reachable(root->parent())) changed |= reassociate(fn, root, ranks, tree);
-  }
-  // One dominator tree serves every move: splitting an edge changes no
-  // dominance between the blocks it knows, and a block it does not know
-  // (a split edge's) is never taken for reachable.
+  // One dominator tree serves the whole pass: reassociation only replaces
+  // instructions inside a block, splitting an edge changes no dominance
+  // between the blocks the tree knows, and a block it does not know (a split
+  // edge's) is never taken for reachable.
   const DominatorTree tree(fn);
+  bool changed = false;
+  Ranks ranks(tree);
+  for (Inst* root : chain_roots(fn))
+    if (tree.reachable(root->parent())) changed |= reassociate(fn, root, ranks, tree);
   for (Block* block : tree.order())
     for (Inst* inst = block->first(); inst;) {
       Inst* next = inst->next();
