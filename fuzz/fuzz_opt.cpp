@@ -9,6 +9,10 @@
 //    (the promise: codegen keeps what the verifier tracks);
 //  - where the original exits normally, the generated program exits
 //    normally too, with the same r0 and the same memory buffer.
+// A third round marks some rows as kept CO-RE relocations
+// (isa::Program::core_slots, as `bpfkit opt` loads an object): -O2 must
+// emit each as it was (row, off, imm), naming its relocation, and the
+// program must behave the same.
 // Runs that fault or run out of budget are not compared: the passes may
 // remove a dead load that faulted, and they change instruction counts; nor
 // are programs whose two runs differ (they read the clock).
@@ -93,6 +97,29 @@ std::optional<isa::Program> round_trip(const isa::Program& program, ir::OptLevel
   return std::move(*generated);
 }
 
+// The program with every third row a CO-RE relocation could name (from a
+// place the input chooses) marked as one, numbered by its slot.
+isa::Program with_kept_rows(isa::Program program, uint8_t seed) {
+  for (uint32_t pc = 0; pc < program.size(); ++pc)
+    if (program.ops[pc] && isa::core_patchable(*program.ops[pc]) && (pc + seed) % 3 == 0 &&
+        (program.ops[pc] != isa::Op::lddw || program.slots[pc].off == 0))  // libbpf's rule for lddw
+      program.core_slots.push_back({pc, pc});
+  return program;
+}
+
+// Every kept row of `generated` is its relocation's row of `original`, unchanged.
+void check_kept_rows(const isa::Program& original, const isa::Program& generated) {
+  for (const isa::Program::CoreSlot& kept : generated.core_slots) {
+    if (kept.slot >= generated.size() || !generated.ops[kept.slot]) fail("a kept row's slot is not an instruction");
+    const isa::Slot& was = original.slots[kept.relocation];
+    const isa::Slot& now = generated.slots[kept.slot];
+    const bool same =
+        now.code == was.code && now.off == was.off && now.imm == was.imm &&
+        (original.width_at(kept.relocation) == 1 || generated.imm64(kept.slot) == original.imm64(kept.relocation));
+    if (!same) fail("a kept row changed: " + isa::slot_hex(was) + " became " + isa::slot_hex(now));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -110,10 +137,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Outcome again = *run(*program, memory);
   const bool deterministic =
       again.exited == original.exited && again.r0 == original.r0 && again.memory == original.memory;
-  for (ir::OptLevel level : {ir::OptLevel::O0, ir::OptLevel::O2}) {
-    const std::string name = level == ir::OptLevel::O0 ? "-O0" : "-O2";
-    auto generated = round_trip(*program, level);
+  const isa::Program kept = with_kept_rows(*program, data[0]);
+  for (int round = 0; round < 3; ++round) {
+    const ir::OptLevel level = round == 0 ? ir::OptLevel::O0 : ir::OptLevel::O2;
+    const std::string name = round == 0 ? "-O0" : round == 1 ? "-O2" : "-O2 with kept rows";
+    auto generated = round_trip(round == 2 ? kept : *program, level);
     if (!generated) continue;
+    if (round == 2) check_kept_rows(*program, *generated);
     // An original the verifier accepts only because pruning met a wider
     // state first (verify::Options::prune) has no acceptance code
     // generation can keep: another block order explores another state

@@ -223,11 +223,13 @@ struct CoreRelocation {
   uint32_t section_index = 0;
   uint32_t insn = 0;  // slot index in that section
   CoreKind kind = CoreKind::FieldByteOffset;
-  uint32_t type_id = 0;     // the root type, in the object's BTF
-  std::string_view access;  // "0:1:2", a view into the object's bytes
-  std::string type;         // the root type: "struct task_struct"
-  std::string field;        // the access as names: "pid", "se.vruntime", "[1].arr[2]", an enumerator; empty for types
-  uint64_t at = 0;          // file offset of the record
+  uint32_t type_id = 0;        // the root type, in the object's BTF
+  std::string_view access;     // "0:1:2", a view into the object's bytes
+  uint32_t access_offset = 0;  // where `access` is in .BTF's strings (the record's access_str_off)
+  uint32_t section_name = 0;   // the block's name offset in .BTF's strings
+  std::string type;            // the root type: "struct task_struct"
+  std::string field;  // the access as names: "pid", "se.vruntime", "[1].arr[2]", an enumerator; empty for types
+  uint64_t at = 0;    // file offset of the record
 };
 
 // What a relocation resolves to against one target BTF (bpf_core_relo_res).
@@ -274,6 +276,12 @@ struct LoadOptions {
   // matched nothing in the target): which relocation, and its pc in the
   // loaded program. It runs only as an error (kCorePoisonHelper).
   std::vector<std::string>* poisoned = nullptr;
+  // Instead of resolving them, keep the CO-RE relocations: the code holds
+  // the object's own offsets and constants, and isa::Program::core_slots
+  // says where each relocation is (what `bpfkit opt` writes back, so its
+  // output still loads on any kernel). An instruction no relocation could
+  // patch is an error. core_target is then ignored.
+  bool keep_core = false;
 };
 
 // What `bpfkit objdump` prints, and what load_program() starts from. Its names are
@@ -396,12 +404,13 @@ class EbpfObject {
     uint32_t size = 0;
   };
   struct Linked {
-    std::vector<isa::Slot> code;                   // the program, then every subprogram it calls
-    std::vector<isa::MapSpec> maps;                // the maps its lddw refer to, by index
-    std::vector<DataRelocation> data_relocations;  // apply once the maps exist
-    std::vector<Function> functions;               // by start: the program first, then each callee placed
-    std::vector<std::string> kfuncs;               // the externs call_kfunc's imm indexes (isa::Program::kfuncs)
-    std::vector<std::string> ksyms;                // the externs lddw_btf_id's imm indexes (isa::Program::ksyms)
+    std::vector<isa::Slot> code;                     // the program, then every subprogram it calls
+    std::vector<isa::MapSpec> maps;                  // the maps its lddw refer to, by index
+    std::vector<DataRelocation> data_relocations;    // apply once the maps exist
+    std::vector<Function> functions;                 // by start: the program first, then each callee placed
+    std::vector<std::string> kfuncs;                 // the externs call_kfunc's imm indexes (isa::Program::kfuncs)
+    std::vector<std::string> ksyms;                  // the externs lddw_btf_id's imm indexes (isa::Program::ksyms)
+    std::vector<isa::Program::CoreSlot> core_slots;  // LoadOptions::keep_core: where each relocation went
   };
   // `keep`: the maps (by object index) to keep instead of those the code
   // names and what they bring along: a tail-call group's shared list.
@@ -415,8 +424,10 @@ class EbpfObject {
   // CO-RE (core_relo.cpp): every relocation of slots [first, first + slots.size())
   // of `section` resolved and patched into `slots`, a copy of them.
   // `base` is where slots[0] is in the loaded program.
+  // With options.keep_core, each is checked and its place appended to
+  // `kept` instead.
   Expected<void> apply_core(uint32_t section, uint32_t first, std::span<isa::Slot> slots, uint32_t base,
-                            const LoadOptions& options) const;
+                            const LoadOptions& options, std::vector<isa::Program::CoreSlot>& kept) const;
   Expected<void> read_btf_ext();  // btf_ext.cpp
 
   // Where each of info_.maps lives: its section and offset there (0 for
@@ -443,9 +454,15 @@ class EbpfObject {
   using MovedSlot = std::function<std::optional<uint32_t>(uint32_t section, uint32_t slot)>;
   struct MovedBtfExt {
     std::vector<uint8_t> bytes;
-    uint32_t func_info = 0, line_info = 0, lines_dropped = 0;
+    uint32_t func_info = 0, line_info = 0, lines_dropped = 0, core = 0;
   };
-  Expected<MovedBtfExt> moved_btf_ext(const MovedSlot& moved) const;
+  // A CO-RE record to write: relocation `relocation` of info().core_relocations,
+  // now at slot `slot` of code section `section`.
+  struct CoreAt {
+    uint32_t section = 0, slot = 0, relocation = 0;
+  };
+  Expected<MovedBtfExt> moved_btf_ext(const MovedSlot& moved, std::span<const CoreAt> core) const;
+  std::vector<uint8_t> write_core(std::span<const CoreAt> core) const;
   // The `.kconfig` map's index and the extern's offset in it.
   std::optional<std::pair<uint32_t, uint64_t>> kconfig_extern(std::string_view name) const;
   Expected<bool> read_inner_map_slot(const SectionHeader& maps, const RelocationEntry& r, uint64_t at);

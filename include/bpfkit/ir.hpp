@@ -243,6 +243,14 @@ inline constexpr uint32_t kNoOrigin = UINT32_MAX;
 //                     aux (kfunc: the slot's off); callee() for Local;
 //                     operands: the arguments (r1, r2, ...; Indirect: the
 //                     target first). Defines r0.
+//   Core              one bytecode row kept as it is, because a loader still
+//                     patches it (a CO-RE relocation: isa::Program::core_slots):
+//                     row; offset and imm its fields (lddw: imm the 64-bit
+//                     value); aux = the relocation's number. Operands: the
+//                     registers the row reads (dst, then src: core_shape);
+//                     defines dst when the row writes it. Passes know
+//                     nothing of its value; a load or store through it may
+//                     touch any memory but a private frame, like a call.
 //   Ja                target(0)
 //   Br                cond (isa::Condition, not Always/None); width 32 or 64;
 //                     operands a, b; target(0) when a cond b holds, else target(1)
@@ -262,8 +270,18 @@ struct Attrs {
   int32_t offset = 0;
   int32_t aux = 0;
   int64_t imm = 0;
+  isa::Op row = isa::Op::exit;  // Core
   friend bool operator==(const Attrs&, const Attrs&) = default;
 };
+
+// What a Core instruction's row reads and writes: its operands are dst's
+// value (when the row reads dst), then src's (when it reads src).
+struct CoreShape {
+  bool reads_dst = false, reads_src = false, defines = false;
+  size_t operands() const { return size_t{reads_dst} + size_t{reads_src}; }
+  bool touches_memory = false;  // a load or store
+};
+CoreShape core_shape(isa::Op row);
 
 class Inst final : public Value {
  public:

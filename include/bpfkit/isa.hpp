@@ -368,6 +368,18 @@ struct Program {
   // lddw_btf_id's imm is the index of the extern's name here (libbpf puts
   // the variable's address or BTF id there).
   std::vector<std::string> ksyms;
+  // Slots whose fields a later loader patches: an eBPF object's CO-RE
+  // relocations, kept unresolved (elf::LoadOptions::keep_core) so that code
+  // made from the program can carry them again. `relocation` is the
+  // loader's own number for it (elf::ObjectInfo::core_relocations' index).
+  // Such a program holds the object's own offsets and constants: it is for
+  // code generation (`bpfkit opt`), not to run.
+  struct CoreSlot {
+    uint32_t slot = 0;
+    uint32_t relocation = 0;
+    friend bool operator==(const CoreSlot&, const CoreSlot&) = default;
+  };
+  std::vector<CoreSlot> core_slots;  // by slot
 
   // sBPF: the read-only image (rodata, and in v0..v2 the text within it),
   // where it and the text are mapped, `call imm` keys of functions (the

@@ -199,6 +199,8 @@ Expected<void> EbpfObject::read_btf_ext() {
       relo.kind = static_cast<CoreKind>(kind);
       relo.type_id = type_id;
       relo.access = *access;
+      relo.access_offset = access_off;
+      relo.section_name = block.section_name;
       relo.at = at;
       auto spec = parse_core_spec(local, type_id, *access, relo.kind);
       if (!spec)
@@ -218,7 +220,39 @@ Expected<void> EbpfObject::read_btf_ext() {
   return {};
 }
 
-Expected<EbpfObject::MovedBtfExt> EbpfObject::moved_btf_ext(const MovedSlot& moved) const {
+// The CO-RE section: its record size, then one block per code section
+// (its name, the count, the records by slot), each record as read but for
+// its insn_off.
+std::vector<uint8_t> EbpfObject::write_core(std::span<const CoreAt> core) const {
+  std::vector<uint8_t> bytes;
+  if (core.empty()) return bytes;
+  auto put32 = [&bytes](uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  std::vector<CoreAt> sorted(core.begin(), core.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const CoreAt& a, const CoreAt& b) {
+    return std::pair(a.section, a.slot) < std::pair(b.section, b.slot);
+  });
+  put32(kCoreReloSize);
+  for (size_t first = 0; first < sorted.size();) {
+    size_t end = first;
+    while (end < sorted.size() && sorted[end].section == sorted[first].section) ++end;
+    put32(info_.core_relocations[sorted[first].relocation].section_name);
+    put32(static_cast<uint32_t>(end - first));
+    for (size_t i = first; i < end; ++i) {
+      const CoreRelocation& relo = info_.core_relocations[sorted[i].relocation];
+      put32(sorted[i].slot * 8);
+      put32(relo.type_id);
+      put32(relo.access_offset);
+      put32(static_cast<uint32_t>(relo.kind));
+    }
+    first = end;
+  }
+  return bytes;
+}
+
+Expected<EbpfObject::MovedBtfExt> EbpfObject::moved_btf_ext(const MovedSlot& moved,
+                                                            std::span<const CoreAt> core) const {
   const Reader& in = reader_;
   const SectionHeader* ext = in.find(".BTF.ext");
   const SectionHeader* btf = in.find(".BTF");
@@ -283,19 +317,26 @@ Expected<EbpfObject::MovedBtfExt> EbpfObject::moved_btf_ext(const MovedSlot& mov
   if (!funcs) return funcs.error();
   auto lines = write_info(*line_info, true);
   if (!lines) return lines.error();
-  // The header libbpf reads (24 bytes: no CO-RE section), then both.
-  constexpr uint32_t kHeader = kMinHeader;
+  const std::vector<uint8_t> relocations = write_core(core);
+  out.core = static_cast<uint32_t>(core.size());
+  // The header libbpf reads (24 bytes, or 32 with a CO-RE section), then each section.
+  const uint32_t header = relocations.empty() ? kMinHeader : kMinHeader + 8;
   auto put32_at = [&out](uint32_t v) {
     for (int i = 0; i < 4; ++i) out.bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
   };
   out.bytes = {0x9f, 0xeb, 1, 0};
-  put32_at(kHeader);
+  put32_at(header);
   put32_at(0);
   put32_at(static_cast<uint32_t>(funcs->size()));
   put32_at(static_cast<uint32_t>(funcs->size()));
   put32_at(static_cast<uint32_t>(lines->size()));
+  if (!relocations.empty()) {
+    put32_at(static_cast<uint32_t>(funcs->size() + lines->size()));
+    put32_at(static_cast<uint32_t>(relocations.size()));
+  }
   out.bytes.insert(out.bytes.end(), funcs->begin(), funcs->end());
   out.bytes.insert(out.bytes.end(), lines->begin(), lines->end());
+  out.bytes.insert(out.bytes.end(), relocations.begin(), relocations.end());
   return out;
 }
 

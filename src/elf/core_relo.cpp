@@ -678,13 +678,23 @@ std::optional<isa::Op> with_width(isa::Op op, uint32_t bytes) {
   return std::nullopt;
 }
 
+// Whether a kept relocation's instruction at slots[0] is one bpfkit keeps
+// (and bpf_core_patch_insn patches): an ALU row with an immediate (imm), a
+// load or store (off), or a plain lddw (its 64-bit value).
+bool core_patchable(std::span<const isa::Slot> slots) {
+  const auto op = isa::lookup(slots[0]);
+  if (!op || !isa::core_patchable(*op)) return false;
+  return *op != isa::Op::lddw ||
+         (slots[0].off == 0 && slots.size() > 1 && slots[1].code == 0 && slots[1].regs == 0 && slots[1].off == 0);
+}
+
 void poison(isa::Slot& slot) { slot = isa::encode(isa::Op::call, 0, 0, 0, kCorePoisonHelper); }
 
 }  // namespace
 
 // bpf_core_patch_insn, for the slots of one placed piece of code.
 Expected<void> EbpfObject::apply_core(uint32_t section, uint32_t first, std::span<isa::Slot> slots, uint32_t base,
-                                      const LoadOptions& options) const {
+                                      const LoadOptions& options, std::vector<isa::Program::CoreSlot>& kept) const {
   auto begin = std::lower_bound(info_.core_relocations.begin(), info_.core_relocations.end(), std::pair(section, first),
                                 [](const CoreRelocation& r, std::pair<uint32_t, uint32_t> at) {
                                   return std::pair(r.section_index, r.insn) < at;
@@ -698,6 +708,14 @@ Expected<void> EbpfObject::apply_core(uint32_t section, uint32_t first, std::spa
                              std::string(core_kind_name(relo.kind)) + " of " + relo.type +
                              (relo.field.empty() ? "" : " " + quoted(relo.field)) + ") at insn " +
                              std::to_string(relo.insn) + " of section " + quoted(relo.section);
+    if (options.keep_core) {
+      if (!core_patchable(slots.subspan(relo.insn - first)))
+        return fail(Errc::Unsupported, input_, relo.at,
+                    what + ": the instruction " + isa::slot_hex(slots[relo.insn - first]) +
+                        " is not one whose relocation bpfkit keeps (ALU with an immediate, load, store, lddw)");
+      kept.push_back({base + (relo.insn - first), static_cast<uint32_t>(index)});
+      continue;
+    }
     if (options.core_target == nullptr)
       return fail(Errc::Unsupported, input_, relo.at,
                   what + " needs a target BTF (the kernel's, or --btf FILE) and none was given");

@@ -42,7 +42,10 @@ class Linker {
 
   Expected<EbpfObject::Linked> run(const ProgramInfo& program) {
     if (auto ok = place_and_patch(program); !ok) return ok.error();
-    EbpfObject::Linked linked{std::move(out_), {}, {}, std::move(functions_), std::move(kfuncs_), std::move(ksyms_)};
+    std::sort(core_slots_.begin(), core_slots_.end(),
+              [](const isa::Program::CoreSlot& a, const isa::Program::CoreSlot& b) { return a.slot < b.slot; });
+    EbpfObject::Linked linked{
+        std::move(out_), {}, {}, std::move(functions_), std::move(kfuncs_), std::move(ksyms_), std::move(core_slots_)};
     keep_used_maps(linked);
     return linked;
   }
@@ -153,7 +156,7 @@ class Linker {
 
   Expected<void> patch(Placed f) {
     const auto copy = std::span<isa::Slot>(out_).subspan(f.base, f.end - f.start);
-    if (auto ok = object_.apply_core(f.section, f.start, copy, f.base, options_); !ok)
+    if (auto ok = object_.apply_core(f.section, f.start, copy, f.base, options_, core_slots_); !ok)
       return ok;  // CO-RE first, as libbpf
     // The relocations in offset order, walked beside the slots.
     const auto& relocs = relocs_[f.section];
@@ -337,10 +340,11 @@ class Linker {
   std::vector<Placed> placed_;
   std::vector<isa::Slot> out_;
   std::vector<EbpfObject::Function> functions_;
-  std::vector<uint32_t> map_loads_;  // pcs of the lddw that name a map by its object index
-  std::vector<std::string> kfuncs_;  // the externs the kfunc calls name, by the index in their imm
-  std::vector<std::string> ksyms_;   // the kernel variables lddw_btf_id name, likewise
-  const std::vector<bool>* keep_;    // the maps to keep, when a tail-call group chose them
+  std::vector<uint32_t> map_loads_;                 // pcs of the lddw that name a map by its object index
+  std::vector<std::string> kfuncs_;                 // the externs the kfunc calls name, by the index in their imm
+  std::vector<std::string> ksyms_;                  // the kernel variables lddw_btf_id name, likewise
+  std::vector<isa::Program::CoreSlot> core_slots_;  // LoadOptions::keep_core
+  const std::vector<bool>* keep_;                   // the maps to keep, when a tail-call group chose them
 };
 
 Expected<EbpfObject::Linked> EbpfObject::link(const ProgramInfo& program, const LoadOptions& options,
@@ -419,6 +423,7 @@ Expected<isa::Program> EbpfObject::load_linked(const ProgramInfo& info, const Lo
   program->data_relocations = std::move(linked->data_relocations);
   program->kfuncs = std::move(linked->kfuncs);
   program->ksyms = std::move(linked->ksyms);
+  program->core_slots = std::move(linked->core_slots);
   program->entry = 0;  // link() places the program first
   return program;
 }

@@ -484,15 +484,40 @@ class ObjectWriter {
   std::vector<Sym> symbols_, moved_;
   std::map<uint32_t, CodeSection> code_sections_;  // by section index
   std::vector<std::string> notes_;
+  // The CO-RE records of the new object: a kept function's where its slots
+  // went; new code's where code generation put the rows that carry them
+  // (isa::Program::core_slots: none when the program was relocated for
+  // one kernel, `resolved` counts those records).
+  std::vector<EbpfObject::CoreAt> moved_core(size_t& resolved) const {
+    std::vector<EbpfObject::CoreAt> out;
+    const auto& relocations = object_.info_.core_relocations;
+    for (uint32_t i = 0; i < relocations.size(); ++i) {
+      const Piece* piece = piece_holding(relocations[i].section_index, relocations[i].insn);
+      if (piece && !piece->program)
+        out.push_back({relocations[i].section_index, piece->new_start + (relocations[i].insn - piece->old_start), i});
+      else if (piece && piece->program->core_slots.empty())
+        ++resolved;
+    }
+    for (const auto& [section, code] : code_sections_)
+      for (const Piece& piece : code.pieces)
+        if (piece.program)
+          for (const isa::Program::CoreSlot& kept : piece.program->core_slots)
+            if (kept.slot < piece.new_size) out.push_back({section, piece.new_start + kept.slot, kept.relocation});
+    return out;
+  }
+
   // `.BTF.ext` with its func_info and line_info at the new code (a line
-  // whose instructions all went is dropped) and no CO-RE records: the new
-  // code was made from the program relocated for one kernel. Nullopt (and
-  // a note) where that cannot be done: the section is then dropped.
+  // whose instructions all went is dropped) and its CO-RE records where
+  // the rows they patch went (moved_core). Nullopt (and a note) where that
+  // cannot be done: the section is then dropped.
   std::optional<EbpfObject::MovedBtfExt> move_btf_ext() {
     if (!in_.find(".BTF.ext")) return std::nullopt;
     const BtfExtInfo& ext = object_.info_.btf_ext;
     const size_t core = object_.info_.core_relocations.size();
-    auto moved = object_.moved_btf_ext([this](uint32_t section, uint32_t slot) { return moved_slot(section, slot); });
+    size_t resolved = 0;
+    const std::vector<EbpfObject::CoreAt> core_at = moved_core(resolved);
+    auto moved =
+        object_.moved_btf_ext([this](uint32_t section, uint32_t slot) { return moved_slot(section, slot); }, core_at);
     if (!moved) {
       notes_.push_back("dropped .BTF.ext (" + std::to_string(ext.func_info) + " func_info, " +
                        std::to_string(ext.line_info) + " line_info, " + std::to_string(core) +
@@ -503,7 +528,9 @@ class ObjectWriter {
                        std::to_string(moved->line_info) + " of " + std::to_string(ext.line_info) + " line_info";
     if (moved->lines_dropped > 0)
       note += " (" + std::to_string(moved->lines_dropped) + " described only instructions that went)";
-    if (core > 0) note += "; dropped its " + std::to_string(core) + " CO-RE records: the code is for this kernel";
+    if (core > 0)
+      note += "; its CO-RE records, " + std::to_string(core) + " read: " + std::to_string(moved->core) + " written";
+    if (resolved > 0) note += ", " + std::to_string(resolved) + " resolved for one kernel (that code runs only there)";
     notes_.push_back(note);
     return std::move(*moved);
   }

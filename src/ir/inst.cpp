@@ -18,9 +18,21 @@ Inst::~Inst() {
   for (Use& use : operands_) use.unlink();
 }
 
+CoreShape core_shape(isa::Op row) {
+  isa::Slot slot;  // registers dst = 1, src = 2, to tell the fields apart
+  slot.code = isa::info(row).code;
+  slot.set_dst(1);
+  slot.set_src(2);
+  const isa::RegSet used = isa::regs_used(row, slot), written = isa::regs_written(row, slot);
+  const isa::MemoryAccess memory = isa::shape_info(row).memory;
+  return {used.contains(1), used.contains(2), written.contains(1),
+          memory == isa::MemoryAccess::Load || memory == isa::MemoryAccess::Store};
+}
+
 bool Inst::has_result() const {
   const int result = info(op_).result;
   if (result >= 0) return result == 1;
+  if (op_ == Opcode::Core) return core_shape(attrs_.row).defines;
   return attrs_.fetch || attrs_.atomic == AtomicOp::Cmpxchg || attrs_.atomic == AtomicOp::Xchg;
 }
 

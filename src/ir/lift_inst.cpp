@@ -2,6 +2,8 @@
 // does, as IR. Nothing here re-derives an instruction's meaning from its
 // opcode byte; the dialect's choices (result extension, swapped operands,
 // unsigned immediates, call resolution, callx register) come from the table.
+#include <algorithm>
+
 #include "lift.hpp"
 
 namespace bpfkit::ir::lifting {
@@ -150,6 +152,31 @@ Expected<Value*> lddw(const isa::Program& program, size_t pc, Function& fn, cons
   }
 }
 
+// A row a loader still patches (a kept CO-RE relocation): kept whole, its
+// registers as operands, so that no pass changes the fields it patches.
+std::optional<uint32_t> core_relocation_at(const isa::Program& program, size_t pc) {
+  auto it = std::lower_bound(program.core_slots.begin(), program.core_slots.end(), pc,
+                             [](const isa::Program::CoreSlot& c, size_t at) { return c.slot < at; });
+  if (it == program.core_slots.end() || it->slot != pc) return std::nullopt;
+  return it->relocation;
+}
+
+void core(const isa::Program& program, size_t pc, uint32_t relocation, Builder& b, RegValues& regs) {
+  const isa::Op op = *program.ops[pc];
+  const isa::Slot& slot = program.slots[pc];
+  Attrs attrs;
+  attrs.row = op;
+  attrs.offset = slot.off;
+  attrs.imm = op == isa::Op::lddw ? static_cast<int64_t>(program.imm64(pc)) : slot.imm;
+  attrs.aux = static_cast<int32_t>(relocation);
+  const CoreShape shape = core_shape(op);
+  std::vector<Value*> operands;
+  if (shape.reads_dst) operands.push_back(regs[slot.dst()]);
+  if (shape.reads_src) operands.push_back(regs[slot.src()]);
+  Inst* inst = b.create(Opcode::Core, attrs, operands);
+  if (shape.defines) regs[slot.dst()] = inst;
+}
+
 }  // namespace
 
 Expected<void> translate(const isa::Program& program, size_t pc, Builder& b, RegValues& regs,
@@ -164,6 +191,10 @@ Expected<void> translate(const isa::Program& program, size_t pc, Builder& b, Reg
   auto source = [&](uint8_t width) {
     return s.source == isa::Source::Reg ? regs[src] : immediate(fn, slot.imm, width, s.imm_zero_extended);
   };
+  if (auto relocation = core_relocation_at(program, pc)) {
+    core(program, pc, *relocation, b, regs);
+    return {};
+  }
   if (auto opcode = binary_opcode(s.operation)) {
     Value* a = regs[dst];
     Value* c = source(s.width);

@@ -354,6 +354,15 @@ std::optional<std::pair<Opcode, Attrs>> decode_mnemonic(std::string_view text) {
       attrs.fetch = always_fetches || n == 4;
       break;
     }
+    case Opcode::Core: {
+      ok = false;
+      for (const isa::OpInfo& row : isa::kOps)
+        if (n == 2 && row.id == parts[1]) {
+          attrs.row = row.op;
+          ok = true;
+        }
+      break;
+    }
     case Opcode::Br: {
       ok = n == 3 && set_width(2);
       using C = isa::Condition;
@@ -449,6 +458,17 @@ void Parser::operands(Inst* inst) {
       attrs.imm = i32();
       return;
     case Opcode::Call: return call(inst);
+    case Opcode::Core:
+      for (size_t i = 0; i < core_shape(attrs.row).operands(); ++i) {
+        next_value();
+        expect(',');
+      }
+      attrs.offset = static_cast<int32_t>(number(INT16_MIN, INT16_MAX));
+      expect(',');
+      attrs.imm = number(INT64_MIN, INT64_MAX);
+      expect(',');
+      attrs.aux = i32();
+      return;
     case Opcode::Ja: block_ref(inst, 0, false); return;
     case Opcode::MayGoto:
       block_ref(inst, 0, false);

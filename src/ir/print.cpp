@@ -78,6 +78,7 @@ std::string mnemonic(const Inst& inst) {
       return plain && a.fetch ? text + ".fetch" : text;
     }
     case Opcode::Br: return name + std::string(".") + std::string(condition_name(a.cond)) + "." + bits;
+    case Opcode::Core: return name + "." + std::string(isa::info(a.row).id);
     default: break;
   }
   if (is_binary(inst.op())) return name + width_suffix(inst);
@@ -103,6 +104,10 @@ void print_operands(std::ostream& out, const Inst& inst) {
       for (size_t i = 1; i < inst.operand_count(); ++i) out << ", " << op(i);
       return;
     case Opcode::LdAbs: out << " " << op(0) << ", " << a.imm; return;
+    case Opcode::Core:  // the registers it reads, then off, imm and the relocation
+      for (size_t i = 0; i < inst.operand_count(); ++i) out << (i ? ", " : " ") << op(i);
+      out << (inst.operand_count() ? ", " : " ") << a.offset << ", " << a.imm << ", " << a.aux;
+      return;
     case Opcode::LdInd: out << " " << op(0) << ", " << op(1) << ", " << a.imm; return;
     case Opcode::AddrSpaceCast: out << " " << op(0) << ", " << a.imm; return;
     case Opcode::Call: {

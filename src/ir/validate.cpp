@@ -201,6 +201,17 @@ std::optional<Error> Validator::fields(const Block* block, const Inst* inst) con
       if (inst->callee() && inst->callee()->module() != fn_.module()) return bad("the callee is in another module");
       break;
     }
+    case Opcode::Core: {
+      if (!isa::core_patchable(a.row)) return bad("core keeps an ALU row with an immediate, a load, a store or lddw");
+      if (inst->operand_count() != core_shape(a.row).operands())
+        return bad(std::string("takes ") + std::to_string(core_shape(a.row).operands()) + " operands");
+      if (a.offset < INT16_MIN || a.offset > INT16_MAX ||
+          (a.row != isa::Op::lddw && (a.imm < INT32_MIN || a.imm > INT32_MAX)) ||
+          (a.row == isa::Op::lddw && a.offset != 0))
+        return bad("a field wider than the row's (or an lddw's offset)");
+      if (a.aux < 0) return bad("no relocation");
+      break;
+    }
     case Opcode::Br:
       if (!is_width(a.width, {32, 64})) return bad("width must be 32 or 64");
       if (a.cond == isa::Condition::None || a.cond == isa::Condition::Always) return bad("no condition");

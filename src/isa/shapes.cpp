@@ -63,4 +63,15 @@ RegSet regs_written(Op op, const Slot& slot, const Dialect& dialect) {
   return written;
 }
 
+bool core_patchable(Op op) {
+  const OpInfo& row = info(op);
+  const ShapeInfo& shape = shape_info(op);
+  const uint8_t cls = op_class(row.code);
+  if (!is_linux(row)) return false;
+  if (cls == cls::kAlu || cls == cls::kAlu64) return shape.imm == FieldUse::Value;
+  if (cls == cls::kLdx || cls == cls::kSt || cls == cls::kStx)
+    return shape.off == FieldUse::Offset && shape.memory != MemoryAccess::Atomic;
+  return op == Op::lddw;
+}
+
 }  // namespace bpfkit::isa

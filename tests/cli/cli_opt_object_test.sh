@@ -50,8 +50,33 @@ done
 # .BTF.ext moves to the new code, with a note; --stats counts the rewritten functions.
 check_err opt-object-btf-ext-note 0 "note: moved .BTF.ext to the new code: 1 func_info" -- \
   "$bpfkit" opt "$objects/maps.o" -o "$tmp/m.o"
-check_err opt-object-btf-ext-core-note 0 "dropped its 22 CO-RE records: the code is for this kernel" -- \
+
+# CO-RE: the relocations are kept, their rows unchanged, so the output
+# follows any target BTF as the input does (tests/bpf/core_target_*.c: every
+# field moved, fields missing); --btf resolves them for one kernel instead.
+check_err opt-core-kept 0 "its CO-RE records, 22 read: 22 written" -- \
   "$bpfkit" opt "$objects/core_read.o" -o "$tmp/core.o"
+check opt-core-listed 0 "tracepoint/core/bitfield insn 2     byte_sz" -- "$bpfkit" objdump "$tmp/core.o"
+printf '\0\0\0\0\0\0\0\0abcdef\0\0\0\0\0\0\0\0\0\0\x40\xe2\x01\0\x92\x10\0\0\x4d\0\0\0\xb1\x0f\0\0\x63\0\0\0\0\0\0\0' \
+  >"$tmp/task"
+same_on_targets() {
+  local bad=0 sec target a b
+  for target in core_target_moved core_target_missing; do
+    for sec in $("$bpfkit" objdump "$1" | awk '/^CO-RE relocations/ {on = 1; next} on && NF {print $1} on && !NF {on = 0}' | sort -u); do
+      a=$("$bpfkit" run "$1" --section "$sec" --btf "$objects/$target.o" --mem "$tmp/task" 2>&1 | tail -1 | sed 's/.*: //')
+      b=$("$bpfkit" run "$2" --section "$sec" --btf "$objects/$target.o" --mem "$tmp/task" 2>&1 | tail -1 | sed 's/.*: //')
+      [ "$a" = "$b" ] || { echo "  $sec against $target: $a, after opt: $b"; bad=$((bad + 1)); }
+    done
+  done
+  [ "$bad" -eq 0 ]
+}
+check_that opt-core-same-on-every-target same_on_targets "$objects/core_read.o" "$tmp/core.o"
+check "opt-core-O0" 0 "" -- "$bpfkit" opt -O0 "$objects/core_read.o" -o "$tmp/core0.o"
+check_that opt-core-O0-same-on-every-target same_on_targets "$objects/core_read.o" "$tmp/core0.o"
+check_err opt-core-resolved 0 "22 resolved for one kernel (that code runs only there)" -- \
+  "$bpfkit" opt "$objects/core_read.o" --btf "$objects/core_target_moved.o" -o "$tmp/core_moved.o"
+check opt-core-resolved-runs 0 "0x1092" -- \
+  "$bpfkit" run "$tmp/core_moved.o" --section tracepoint/core/tgid --mem "$tmp/task"
 check opt-object-stats 0 "instructions: 23 before, 23 after" -- "$bpfkit" opt -O0 "$objects/subprogs.o" -o "$tmp/s.o" --stats
 # --section / --function optimise one program; the others keep their code.
 check opt-object-section 0 "instructions: 14 before" -- "$bpfkit" opt -O0 "$objects/subprogs.o" --section xdp -o "$tmp/s1.o" --stats
@@ -89,7 +114,7 @@ lines_kept() {
 # libbpf and the kernel: the output loads wherever the input loaded.
 if command -v python3 >/dev/null && python3 "$here/libbpf_load.py" "$objects/maps.o" >"$tmp/probe" 2>/dev/null &&
   grep -q ': 0$' "$tmp/probe"; then
-  for name in maps compute tc_rewrite kfunc_call ksym_var; do
+  for name in maps compute tc_rewrite kfunc_call ksym_var core_task; do
     before=$(python3 "$here/libbpf_load.py" "$objects/$name.o" 2>/dev/null | sed 's/.*: //')
     "$bpfkit" opt -O2 "$objects/$name.o" -o "$tmp/k.$name.o" 2>/dev/null
     check_that "libbpf-loads-$name-O2" test "$before" = \

@@ -5,7 +5,8 @@
 add_executable(bpfkit_ir_codegen_tests ${CMAKE_CURRENT_LIST_DIR}/codegen_parallel_copy_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/codegen_mir_test.cpp ${CMAKE_CURRENT_LIST_DIR}/codegen_roundtrip_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/codegen_regression_test.cpp ${CMAKE_CURRENT_LIST_DIR}/object_rewrite_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/instrument_test.cpp ${CMAKE_CURRENT_LIST_DIR}/codegen_size_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/instrument_test.cpp ${CMAKE_CURRENT_LIST_DIR}/codegen_size_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/codegen_core_test.cpp)
 target_include_directories(bpfkit_ir_codegen_tests PRIVATE ${PROJECT_SOURCE_DIR}/src/ir/codegen)
 target_link_libraries(bpfkit_ir_codegen_tests PRIVATE bpfkit_ir_codegen bpfkit_vm bpfkit_verify bpfkit_load
   bpfkit_verify_oracle bpfkit_test_support GTest::gtest GTest::gtest_main)

@@ -54,14 +54,20 @@ b0:
   %36 = call kfunc 1234, 2 ()
   %37 = call indirect %35 (i64 1)
   %38 = call helper 2 (map_value(3, 16), map_idx(0), map_idx_value(1, -8), btf_id(5, 0), func(@callee))
+  %39 = core.mov64_imm 0, 8, 0
+  %40 = core.add64_imm %38, 0, 24, 1
+  %41 = core.ldxw %40, 12, 0, 2
+  core.stxdw %fp, %41, -24, 0, 3
+  core.sth %40, 6, 7, 4
+  %42 = core.lddw 0, -4294967296, 5
   br.set.32 %33, i32 16, b1, b2
 b1:  ; preds b0
   ja b3
 b2:  ; preds b0
   may_goto b3, b4
 b3:  ; preds b1, b2
-  %39 = phi [%36, b1], [%37, b2]
-  ret %39
+  %43 = phi [%36, b1], [%37, b2]
+  ret %43
 b4:  ; preds b2
   throw
 }

@@ -59,6 +59,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SixArguments", "b0:\n  %0 = call helper 1 (%arg1, %arg2, %arg3, %arg4, %arg5, %arg1)\n  ret %0\n",
              "up to 5 arguments"},
         Case{"Atomic32Fetch16", "b0:\n  atomic.add.16 %fp, -8, %arg1\n  ret %arg1\n", "32 or 64 bits"},
+        Case{"CoreOfAJump", "b0:\n  core.ja 0, 0, 0\n  ret %arg1\n", "core keeps an ALU row"},
+        Case{"CoreOfAnAtomic", "b0:\n  core.atomic64_add %fp, %arg1, -8, 0, 0\n  ret %arg1\n", "core keeps an ALU row"},
+        Case{"CoreImmTooWide", "b0:\n  %0 = core.mov64_imm 0, 4294967296, 0\n  ret %0\n", "wider than the row"},
+        Case{"CoreLddwWithAnOffset", "b0:\n  %0 = core.lddw 4, 1, 0\n  ret %0\n", "lddw's offset"},
+        Case{"CoreWithoutRelocation", "b0:\n  %0 = core.mov64_imm 0, 1, -1\n  ret %0\n", "no relocation"},
         Case{"NoFunctionBlocks", "", "has no blocks"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -20,8 +20,10 @@ struct ObjectProgram {
 };
 
 // The programs of every .o in `dir`, files in name order, each file's in
-// its own order. A file or program that does not load is left out (the
-// loader's own tests cover those); an absent directory gives none.
+// its own order. CO-RE relocations are kept (elf::LoadOptions::keep_core):
+// the programs hold the object's own offsets, as `bpfkit opt` sees them. A
+// file or program that does not load is left out (the loader's own tests
+// cover those); an absent directory gives none.
 inline std::vector<ObjectProgram> object_programs(const std::filesystem::path& dir) {
   std::vector<ObjectProgram> out;
   if (!std::filesystem::is_directory(dir)) return out;
@@ -41,7 +43,7 @@ inline std::vector<ObjectProgram> object_programs(const std::filesystem::path& d
       continue;
     }
     for (const elf::ProgramInfo& info : object->info().programs) {
-      auto program = object->load_program(info);
+      auto program = object->load_program(info, {.keep_core = true});
       if (!program) {
         program.ignore();
         continue;

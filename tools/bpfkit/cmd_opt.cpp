@@ -3,7 +3,9 @@
 // of the level, generate bytecode again. -O0 is lift + codegen. An eBPF
 // object in and OUT.o out: every function of the object (or the one
 // --section/--function choose) is optimised and the object written again
-// (elf::EbpfObject::rewrite).
+// (elf::EbpfObject::rewrite). Its CO-RE relocations are kept: the rows
+// they patch pass through unchanged and the output carries them again, so
+// it loads on every kernel the input loads on; --btf resolves them instead.
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,7 @@ struct Options {
   bool print_after_all = false, stats = false, json = false;
   std::string section, function;
   std::string dialect = "linux";
+  std::string btf;  // resolve CO-RE against this instead of keeping it
 };
 
 Options options;
@@ -38,6 +41,7 @@ Expected<isa::Program> program_of(const InputFile& input) {
   open_options.section = options.section;
   open_options.function = options.function;
   open_options.sbpf = sbpf_config();
+  open_options.btf = options.btf;
   if (is_object(input.kind)) {
     auto opened = open_program(input, open_options);
     if (!opened) return opened.error();
@@ -96,16 +100,15 @@ Expected<isa::Program> optimize_one(const isa::Program& program, Printer& printe
   return ir::optimize_program(program, *ir::opt_level_named(options.level), optimize);
 }
 
-// The target of the object's CO-RE relocations: the running kernel's BTF.
+// The target of the object's CO-RE relocations when --btf names one;
+// without, they are kept.
 Expected<std::optional<elf::Btf>> core_target(const elf::EbpfObject& object, Printer& printer) {
-  if (object.info().core_relocations.empty() || !std::filesystem::exists(elf::kVmlinuxBtfPath))
-    return std::optional<elf::Btf>();
-  auto bytes = read_file(elf::kVmlinuxBtfPath);
+  if (object.info().core_relocations.empty() || options.btf.empty()) return std::optional<elf::Btf>();
+  auto bytes = read_file(options.btf);
   if (!bytes) return bytes.error();
-  auto btf = elf::Btf::parse(*bytes, elf::kVmlinuxBtfPath);
+  auto btf = elf::Btf::parse(*bytes, options.btf);
   if (!btf) return btf.error();
-  printer.err() << "note: CO-RE relocations resolved against " << elf::kVmlinuxBtfPath
-                << ": the output is for this kernel\n";
+  printer.err() << "note: CO-RE relocations resolved against " << options.btf << ": the output is for that kernel\n";
   return std::optional<elf::Btf>(std::move(*btf));
 }
 
@@ -142,6 +145,7 @@ int run_object(const InputFile& input, Printer& printer) {
   if (!target) return printer.fail(target.error(), kExitBadInput);
   elf::LoadOptions load_options;
   if (*target) load_options.core_target = &**target;
+  load_options.keep_core = !*target;
   std::deque<isa::Program> generated;  // stable addresses for NewCode
   std::vector<elf::EbpfObject::NewCode> code;
   ir::CodegenStats stats, total;
@@ -184,6 +188,10 @@ void add_options(CLI::App& app) {
   app.add_option("--function", options.function, "ELF object: the program's function");
   app.add_option("--dialect", options.dialect, "raw inputs: linux (default), sbpf-v0 .. sbpf-v3")
       ->check(CLI::IsMember(dialect_names()));
+  app.add_option("--btf", options.btf,
+                 "eBPF object: resolve its CO-RE relocations against this BTF (raw, or an ELF object's .BTF) "
+                 "instead of keeping them in OUT.o; OUT.bin and OUT.hex always resolve them (default: "
+                 "/sys/kernel/btf/vmlinux)");
   app.add_flag("--json", options.json, "print one JSON object");
 }
 

@@ -191,4 +191,10 @@ RegSet regs_used(Op op, const Slot& slot, const Dialect& dialect = kLinuxV4);
 // clobbered (r1-r5 by calls and packet loads).
 RegSet regs_written(Op op, const Slot& slot, const Dialect& dialect = kLinuxV4);
 
+// Whether a CO-RE relocation may name the Linux row, one whose field a
+// loader patches (libbpf's bpf_core_patch_insn): an ALU row with an
+// immediate (imm), a load or store (off; not an atomic: bpfkit keeps
+// none), or plain lddw (its 64-bit value; libbpf wants its off 0 too).
+bool core_patchable(Op op);
+
 }  // namespace bpfkit::isa

@@ -28,6 +28,7 @@ struct LInst {
   int64_t callee = -1;  // call_local, lddw_func, a call by key
   bool by_key = false;
   uint32_t origin = 0;
+  uint32_t core = MInst::kNoCore;  // MInst::core
 };
 
 // A jump at the end of a block: conditional (the row with its operands) or
@@ -132,6 +133,7 @@ class RedundantCopies {
 
   // The 64-bit value a constant row leaves in its dst.
   std::optional<uint64_t> constant_written(const LInst& row) const {
+    if (row.core != MInst::kNoCore) return std::nullopt;  // its value is the loader's
     if (row.op == rows_.mov_imm) return static_cast<uint64_t>(int64_t{row.imm});
     if (row.op == rows_.mov32_zero_extending) return uint64_t{static_cast<uint32_t>(row.imm)};
     if (row.op == rows_.lddw) return row.imm64;
@@ -492,7 +494,8 @@ class Emitter {
 
   // The row with its registers, as it will be encoded.
   LInst plain_row(const MInst& inst) const {
-    LInst row{.op = inst.op, .off = inst.off, .imm = inst.imm, .imm64 = inst.imm64, .origin = inst.origin};
+    LInst row{
+        .op = inst.op, .off = inst.off, .imm = inst.imm, .imm64 = inst.imm64, .origin = inst.origin, .core = inst.core};
     const isa::ShapeInfo& shape = isa::shape_info(inst.op);
     const Tie tie = tie_of(inst.op);
     if (isa::writes(shape.dst) && inst.def != kNoVReg && !fixed_def_register(inst.op))
@@ -658,6 +661,7 @@ class Emitter {
     }
     EmittedFunction out;
     auto put = [&](const LInst& inst) {
+      if (inst.core != MInst::kNoCore) out.core_slots.push_back({static_cast<uint32_t>(out.slots.size()), inst.core});
       if (inst.callee >= 0)
         out.function_refs.push_back(
             {static_cast<uint32_t>(out.slots.size()), static_cast<uint32_t>(inst.callee), inst.by_key});

@@ -26,6 +26,7 @@ struct EmittedFunction {
     bool by_key;
   };
   std::vector<FunctionRef> function_refs;
+  std::vector<isa::Program::CoreSlot> core_slots;  // the kept CO-RE relocations' rows
   int32_t frame_low = 0;
   uint32_t copies = 0;  // moves added by out-of-SSA and the ABI
 };

@@ -55,6 +55,10 @@ struct MInst {
   uint32_t callee = 0;  // call_local, lddw_func, by_key: index of the function in the module
   bool by_key = false;  // sBPF v0-v2: `call imm` names function `callee` by its key
   uint32_t origin = 0;  // bytecode index it came from
+  // A kept CO-RE relocation's number (ir::Opcode::Core): the row's off and
+  // imm stay as they are, and emission says where the row went.
+  uint32_t core = kNoCore;
+  static constexpr uint32_t kNoCore = std::numeric_limits<uint32_t>::max();
 };
 
 // Registers a row clobbers besides its def (calls: r0-r5).

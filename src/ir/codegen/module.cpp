@@ -17,6 +17,7 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   std::vector<isa::Slot> slots;
   std::vector<uint32_t> origin;
   std::vector<EmittedFunction::FunctionRef> refs;
+  std::vector<isa::Program::CoreSlot> core_slots;
   for (MFunction& fn : module.functions) {
     auto allocation = allocate(fn, dialect);
     if (!allocation) return allocation.error();
@@ -31,6 +32,8 @@ Expected<GeneratedModule> generate_module(MModule& module) {
     out.stats.deepest_frame = std::max(out.stats.deepest_frame, -emitted->frame_low);
     for (EmittedFunction::FunctionRef ref : emitted->function_refs)
       refs.push_back({start + ref.slot, ref.callee, ref.by_key});
+    for (const isa::Program::CoreSlot& core : emitted->core_slots)
+      core_slots.push_back({start + core.slot, core.relocation});
     slots.insert(slots.end(), emitted->slots.begin(), emitted->slots.end());
     origin.insert(origin.end(), emitted->origin.begin(), emitted->origin.end());
   }
@@ -57,6 +60,7 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   if (!program) return program.error();
   out.program = std::move(*program);
   out.program.origin = std::move(origin);
+  out.program.core_slots = std::move(core_slots);
   for (size_t f = 0; f < module.functions.size(); ++f)
     if (module.functions[f].key) keys[*module.functions[f].key] = out.starts[f];
   out.program.function_keys.insert(keys.begin(), keys.end());

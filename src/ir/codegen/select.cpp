@@ -163,6 +163,7 @@ class Selector {
         if (user.attrs().atomic == AtomicOp::Cmpxchg && i == 1) return 0;
         return field(i == 0);
       case Opcode::Phi: return -1;
+      case Opcode::Core: return field(i == 0 && core_shape(user.attrs().row).reads_dst);
       default: return field(i == 0);  // binary, unary in place, stores, branches
     }
   }
@@ -293,8 +294,14 @@ class Selector {
         }
         if (inst.op() == Opcode::Assign)
           if (auto it = fp_offset.find(inst.operand(0)); it != fp_offset.end()) fp_offset[&inst] = it->second;
-        const bool memory =
-            inst.op() == Opcode::LoadRaw || inst.op() == Opcode::StoreRaw || inst.op() == Opcode::Atomic;
+        const bool core = inst.op() == Opcode::Core;
+        if (core && inst.attrs().row == isa::Op::add64_imm)  // a kept CO-RE offset, at its value in the object
+          if (auto it = fp_offset.find(inst.operand(0)); it != fp_offset.end()) {
+            fp_offset[&inst] = it->second + inst.attrs().imm;
+            low = std::min(low, fp_offset[&inst]);
+          }
+        const bool memory = inst.op() == Opcode::LoadRaw || inst.op() == Opcode::StoreRaw ||
+                            inst.op() == Opcode::Atomic || (core && core_shape(inst.attrs().row).touches_memory);
         if (memory && inst.operand_count() > 0)
           if (auto it = fp_offset.find(inst.operand(0)); it != fp_offset.end())
             low = std::min(low, it->second + inst.attrs().offset);
@@ -442,10 +449,12 @@ class Selector {
       case ValueKind::FramePointer: return MInst::kFp;
       case ValueKind::Const: {
         const Const& k = *static_cast<Const*>(value);
-        if (k.const_kind() != ConstKind::Int && k.const_kind() != ConstKind::BtfId) {
+        if (k.const_kind() != ConstKind::Int && k.const_kind() != ConstKind::BtfId &&
+            k.const_kind() != ConstKind::MapValue && k.const_kind() != ConstKind::MapIdxValue) {
           // A map or function address: made once in each block that uses
           // it (the first use comes first: selection goes in order), as
-          // clang loads a map once for the accesses that follow.
+          // clang loads a map for the calls that follow. A global-data
+          // address is a base for loads in many blocks: shared, below.
           auto [it, made] = block_constants_.try_emplace(&k, kNoVReg);
           if (made) {
             it->second = materialise(k, out, origin);
@@ -453,8 +462,8 @@ class Selector {
           }
           return it->second;
         }
-        // An integer, or a kernel variable's address (a value, not a call's
-        // argument), is made once for all its uses, where
+        // An integer, a global-data address or a kernel variable's address
+        // (values, rarely a call's argument) is made once for all its uses, where
         // place_shared_constants() decides; under pressure the allocator
         // makes it again at each use instead of spilling it.
         const SharedKey key{k.const_kind() == ConstKind::Int ? nullptr : &k, k.bits()};
@@ -679,6 +688,7 @@ class Selector {
         return {};
       }
       case Opcode::Call: return select_call(inst, def, out, origin);
+      case Opcode::Core: return select_core(inst, def, out, origin);
       case Opcode::Ja:
         mb.term = TermKind::Jump;
         mb.succs = {block_index_.at(inst.target(0))};
@@ -701,6 +711,29 @@ class Selector {
       default: break;
     }
     return unsupported(inst, "the IR operation `" + std::string(info(inst.op()).text) + "` has no code yet");
+  }
+
+  // A kept CO-RE row: the same row, its registers allocated, its fields
+  // as the object had them.
+  Expected<void> select_core(Inst& inst, VReg def, std::vector<MInst>& out, uint32_t origin) {
+    const Attrs& a = inst.attrs();
+    const CoreShape shape = core_shape(a.row);
+    MInst m{.op = a.row,
+            .def = def,
+            .off = static_cast<int16_t>(a.offset),
+            .imm = static_cast<int32_t>(a.imm),
+            .imm64 = static_cast<uint64_t>(a.imm),
+            .origin = origin,
+            .core = static_cast<uint32_t>(a.aux)};
+    size_t next = 0;
+    for (VReg* field : {shape.reads_dst ? &m.dst : nullptr, shape.reads_src ? &m.src : nullptr}) {
+      if (!field) continue;
+      auto r = reg_of(inst.operand(next++), out, origin);
+      if (!r) return r.error();
+      *field = *r;
+    }
+    out.push_back(std::move(m));
+    return {};
   }
 
   Expected<void> select_sext(Inst& inst, VReg def, std::vector<MInst>& out, uint32_t origin) {

@@ -45,6 +45,7 @@ class BlockForwarder {
       case Opcode::LoadRaw: return load(inst);
       case Opcode::Call:
       case Opcode::Atomic:
+      case Opcode::Core:  // a kept CO-RE store may write anything a pointer reaches
         if (!private_frame_) known_.clear();
         return false;
       case Opcode::Store: known_.clear(); return false;

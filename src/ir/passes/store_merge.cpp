@@ -44,6 +44,7 @@ bool ends_a_run(const Inst& inst) {
     case Opcode::StoreRaw:
     case Opcode::Atomic:
     case Opcode::Call:
+    case Opcode::Core:
     case Opcode::LdAbs:
     case Opcode::LdInd: return true;
     default: return false;

@@ -83,7 +83,8 @@ bool removable(const Inst& inst) {
     case Opcode::Alloc:
     case Opcode::AllocArray:
     case Opcode::Load: return true;
-    case Opcode::LoadRaw: {  // a load inside the frame cannot fault
+    case Opcode::Core: return !core_shape(inst.attrs().row).touches_memory;  // kept as a whole
+    case Opcode::LoadRaw: {                                                  // a load inside the frame cannot fault
       const auto offset = stack_offset(inst.operand(0), inst.attrs().offset);
       return offset && *offset < 0 && *offset >= -512 && *offset + inst.width() / 8 <= 0;
     }
