@@ -106,7 +106,16 @@ struct VRegInfo {
   bool block_remat = false;
 };
 
+// Which value the allocator spills when registers run out: the one live
+// longest, or the one read fewest times (each read after a spill costs a
+// reload; the longest lived among those), as clang keeps a pointer read
+// all through a function and spills a value read once. Generation tries
+// the second where the first spilled and keeps the smaller code
+// (module.cpp).
+enum class SpillChoice : uint8_t { LongestLive, FewestReads };
+
 struct MFunction {
+  SpillChoice spill_choice = SpillChoice::LongestLive;
   std::string name;
   std::optional<uint32_t> key;  // sBPF: the key calls name it by (else the hash of its pc)
   std::vector<MBlock> blocks;   // blocks[0] is the entry

@@ -11,6 +11,48 @@ namespace bpfkit::ir::codegen {
 // BPF_COMPLEXITY_LIMIT_INSNS: the most instructions the kernel loads.
 constexpr size_t kKernelInstructionLimit = 1'000'000;
 
+namespace {
+
+// Above this many rows a function is allocated once: a second allocation
+// after a spill costs more than the few rows it may save.
+constexpr size_t kMostRowsToAllocateTwice = 10'000;
+
+struct Emitted {
+  EmittedFunction code;
+  uint32_t spilled = 0, rematerialised = 0, split = 0;
+};
+
+Expected<Emitted> allocate_and_emit(MFunction& fn, const isa::Dialect& dialect) {
+  auto allocation = allocate(fn, dialect);
+  if (!allocation) return allocation.error();
+  Emitted out{{}, allocation->spilled, allocation->rematerialised, allocation->split};
+  auto emitted = emit_function(fn, std::move(*allocation), dialect);
+  if (!emitted) return emitted.error();
+  out.code = std::move(*emitted);
+  return out;
+}
+
+size_t row_count(const MFunction& fn) {
+  size_t rows = 0;
+  for (const MBlock& block : fn.blocks) rows += block.insts.size() + 1;
+  return rows;
+}
+
+// `fn` allocated and emitted; where registers ran short, also with the
+// other spill choice (SpillChoice), keeping the smaller code.
+Expected<Emitted> emit_smallest(MFunction& fn, const isa::Dialect& dialect) {
+  if (row_count(fn) > kMostRowsToAllocateTwice) return allocate_and_emit(fn, dialect);
+  MFunction again = fn;  // allocation rewrites the function it is given
+  auto first = allocate_and_emit(fn, dialect);
+  if (!first || first->spilled + first->rematerialised == 0) return first;
+  again.spill_choice = SpillChoice::FewestReads;
+  auto second = allocate_and_emit(again, dialect);
+  if (second && second->code.slots.size() < first->code.slots.size()) return second;
+  return first;
+}
+
+}  // namespace
+
 Expected<GeneratedModule> generate_module(MModule& module) {
   const isa::Dialect& dialect = *module.dialect;
   GeneratedModule out;
@@ -19,13 +61,12 @@ Expected<GeneratedModule> generate_module(MModule& module) {
   std::vector<EmittedFunction::FunctionRef> refs;
   std::vector<isa::Program::CoreSlot> core_slots;
   for (MFunction& fn : module.functions) {
-    auto allocation = allocate(fn, dialect);
-    if (!allocation) return allocation.error();
-    out.stats.spilled += allocation->spilled;
-    out.stats.rematerialised += allocation->rematerialised;
-    out.stats.split += allocation->split;
-    auto emitted = emit_function(fn, std::move(*allocation), dialect);
-    if (!emitted) return emitted.error();
+    auto done = emit_smallest(fn, dialect);
+    if (!done) return done.error();
+    out.stats.spilled += done->spilled;
+    out.stats.rematerialised += done->rematerialised;
+    out.stats.split += done->split;
+    EmittedFunction* emitted = &done->code;
     const auto start = static_cast<uint32_t>(slots.size());
     out.starts.push_back(start);
     out.stats.copies += emitted->copies;

@@ -104,14 +104,18 @@ struct Attempt {
 class Assigner {
  public:
   Assigner(const MFunction& fn, const Liveness& live, const std::map<VReg, int32_t>& homes)
-      : fn_(fn), live_(live), used_(fn.vregs.size()), spilled_(fn.vregs.size()) {
+      : fn_(fn), live_(live), used_(fn.vregs.size()), reads_(fn.vregs.size()), spilled_(fn.vregs.size()) {
+    auto read = [&](VReg v) {
+      used_[v] = true;
+      ++reads_[v];
+    };
     for (const MBlock& block : fn.blocks) {
       for (const MPhi& phi : block.phis)
         for (const MOperand& input : phi.inputs)
-          if (!input.is_constant()) used_[input.vreg] = true;
+          if (!input.is_constant()) read(input.vreg);
       for (const MInst& inst : block.insts)
-        for (VReg v : uses_of(inst)) used_[v] = true;
-      for (VReg v : uses_of(block.branch)) used_[v] = true;
+        for (VReg v : uses_of(inst)) read(v);
+      for (VReg v : uses_of(block.branch)) read(v);
     }
     out_.where.assign(fn.vregs.size(), std::nullopt);
     for (auto [v, offset] : homes) out_.where[v] = Location::stack(offset);
@@ -161,7 +165,8 @@ class Assigner {
     VReg victim = kNoVReg;
     auto rank = [&](VReg c) {
       const VRegInfo& info = fn_.vregs[c];
-      return std::tuple{info.constant, !info.frame_address, live_.range[c]};
+      const bool by_reads = fn_.spill_choice == SpillChoice::FewestReads;
+      return std::tuple{info.constant, !info.frame_address, by_reads ? -int64_t{reads_[c]} : 0, live_.range[c]};
     };
     auto consider = [&](VReg c) {
       if (c == kNoVReg || fn_.vregs[c].spill_temp) return;
@@ -280,7 +285,8 @@ class Assigner {
   const MFunction& fn_;
   const Liveness& live_;
   std::vector<bool> used_;
-  std::vector<bool> spilled_;  // chosen to spill by this attempt: as if gone
+  std::vector<uint32_t> reads_;  // per vreg: the instructions and phis that read it
+  std::vector<bool> spilled_;    // chosen to spill by this attempt: as if gone
   bool stopped_ = false;
   std::array<VReg, kAllocatable> held_{};
   Attempt out_;
