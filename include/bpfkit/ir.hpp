@@ -278,8 +278,8 @@ struct Attrs {
 // value (when the row reads dst), then src's (when it reads src).
 struct CoreShape {
   bool reads_dst = false, reads_src = false, defines = false;
-  size_t operands() const { return size_t{reads_dst} + size_t{reads_src}; }
   bool touches_memory = false;  // a load or store
+  size_t operands() const { return size_t{reads_dst} + size_t{reads_src}; }
 };
 CoreShape core_shape(isa::Op row);
 

@@ -56,6 +56,7 @@ class ObjectWriter {
     if (auto ok = read_symbols(); !ok) return ok.error();
     if (auto ok = read_code(); !ok) return ok.error();
     if (auto ok = place_new_code(); !ok) return ok.error();
+    if (auto ok = check_core_slots(); !ok) return ok.error();
     layout();
     move_symbols();
     for (auto& [index, section] : code_sections_)
@@ -484,6 +485,29 @@ class ObjectWriter {
   std::vector<Sym> symbols_, moved_;
   std::map<uint32_t, CodeSection> code_sections_;  // by section index
   std::vector<std::string> notes_;
+  // Each CO-RE row new code names (isa::Program::core_slots) is a row a
+  // relocation of its own section can patch.
+  Expected<void> check_core_slots() const {
+    const auto& relocations = object_.info_.core_relocations;
+    for (const auto& [section, code] : code_sections_)
+      for (const Piece& piece : code.pieces) {
+        if (!piece.program) continue;
+        const isa::Program& program = *piece.program;
+        for (const isa::Program::CoreSlot& kept : program.core_slots) {
+          if (kept.slot >= piece.new_size) continue;  // a callee's: its own piece writes it
+          const bool patchable = kept.slot < program.size() && program.ops[kept.slot].has_value() &&
+                                 isa::core_patchable(program.ops[kept.slot].value());
+          if (kept.relocation >= relocations.size() || relocations[kept.relocation].section_index != section ||
+              !patchable)
+            return fail(Errc::BadOperand, "new code of '" + std::string(in_.sections()[section].name) +
+                                              "' names CO-RE relocation #" + std::to_string(kept.relocation) +
+                                              " at slot " + std::to_string(kept.slot) +
+                                              ", which is no relocation of its section on a row one patches");
+        }
+      }
+    return {};
+  }
+
   // The CO-RE records of the new object: a kept function's where its slots
   // went; new code's where code generation put the rows that carry them
   // (isa::Program::core_slots: none when the program was relocated for

@@ -161,7 +161,7 @@ std::optional<uint32_t> core_relocation_at(const isa::Program& program, size_t p
   return it->relocation;
 }
 
-void core(const isa::Program& program, size_t pc, uint32_t relocation, Builder& b, RegValues& regs) {
+void kept_row(const isa::Program& program, size_t pc, uint32_t relocation, Builder& b, RegValues& regs) {
   const isa::Op op = *program.ops[pc];
   const isa::Slot& slot = program.slots[pc];
   Attrs attrs;
@@ -192,7 +192,7 @@ Expected<void> translate(const isa::Program& program, size_t pc, Builder& b, Reg
     return s.source == isa::Source::Reg ? regs[src] : immediate(fn, slot.imm, width, s.imm_zero_extended);
   };
   if (auto relocation = core_relocation_at(program, pc)) {
-    core(program, pc, *relocation, b, regs);
+    kept_row(program, pc, *relocation, b, regs);
     return {};
   }
   if (auto opcode = binary_opcode(s.operation)) {

@@ -187,6 +187,11 @@ TEST(KeptCoreRows, TheRewrittenObjectsRecordsNameTheirRows) {
     EXPECT_EQ(now.off, was.off) << before[i].section << " " << before[i].field;
     EXPECT_EQ(now.imm, was.imm) << before[i].section << " " << before[i].field;
   }
+  // New code that names a relocation the object lacks is refused.
+  generated[0].core_slots = {{0, 999}};
+  auto refused = object->rewrite(code);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("names CO-RE relocation #999"), std::string::npos) << refused.error().message;
 }
 
 }  // namespace
