@@ -2,10 +2,13 @@
 // it finds through load_program(), and each program run with its maps for a
 // bounded number of instructions, so that the map helpers see whatever
 // pointers and sizes a mutated program passes them. Objects with CO-RE
-// relocations (`.BTF.ext`) have them resolved against their own `.BTF`. Errors are normal
-// results; crashes, leaks and undefined behaviour are bugs.
+// relocations (`.BTF.ext`) have them resolved against their own `.BTF`.
+// Then the object is written again as `bpfkit opt` writes it, each program
+// as loaded with its CO-RE relocations kept, and read back. Errors are
+// normal results; crashes, leaks and undefined behaviour are bugs.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -80,5 +83,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const elf::ProgramInfo& program : object->info().programs)
     if (auto loaded = object->load_program(program, options))
       run(*loaded, isa::program_type_of_section(program.section));
+  std::deque<isa::Program> kept;  // stable addresses for NewCode
+  std::vector<elf::EbpfObject::NewCode> code;
+  for (const elf::ProgramInfo& program : object->info().programs)
+    if (auto loaded = object->load_program(program, {.keep_core = true})) {
+      kept.push_back(std::move(*loaded));
+      code.push_back({&program, &kept.back()});
+    }
+  if (auto rewritten = object->rewrite(code)) elf::EbpfObject::parse(rewritten->bytes).ignore();
   return 0;
 }

@@ -41,6 +41,10 @@ void append_record(std::vector<uint8_t>& out, const T& record) {
   out.insert(out.end(), bytes, bytes + sizeof(T));
 }
 
+// The largest section alignment the writer keeps: a page. Compilers ask
+// for 8 at most; a larger one in a file is refused, not padded out to.
+constexpr uint64_t kMostAlignment = 4096;
+
 void align_to(std::vector<uint8_t>& out, uint64_t alignment) {
   if (alignment > 1) out.resize((out.size() + alignment - 1) / alignment * alignment, 0);
 }
@@ -692,6 +696,10 @@ Expected<EbpfObject::Rewritten> ObjectWriter::write() {
   std::vector<uint8_t> bytes(sizeof(Ehdr), 0);
   for (size_t i = 1; i < out.size(); ++i) {
     Shdr& h = out[i].header;
+    if (h.sh_addralign > kMostAlignment)
+      return fail(Errc::Unsupported, "section '" + std::string(sections[kept[i]].name) + "' asks for alignment " +
+                                         std::to_string(h.sh_addralign) + "; the writer keeps at most " +
+                                         std::to_string(kMostAlignment));
     align_to(bytes, h.sh_addralign);
     h.sh_offset = bytes.size();
     if (h.sh_type != kShtNobits) {

@@ -195,6 +195,32 @@ TEST(ObjectRewrite, KeptFunctionsFollowTheMovedOnes) {
   }
 }
 
+// A section asking for an alignment past a page is refused with its name,
+// not padded out to (fuzz_elf: an alignment of 2^40 made the writer ask for
+// a terabyte).
+TEST(ObjectRewrite, AHugeSectionAlignmentIsRefused) {
+  const fs::path file = fs::path(BPFKIT_TEST_BPF_DIR) / "subprogs.o";
+  if (!fs::exists(file)) GTEST_SKIP() << "no compiled BPF objects (clang-19)";
+  std::vector<uint8_t> bytes = test::read_bytes(file);
+  auto object = elf::EbpfObject::parse(bytes, file.string());
+  ASSERT_TRUE(object.has_value());
+  const elf::SectionHeader* text = nullptr;
+  for (const elf::SectionHeader& s : object->info().sections)
+    if (s.name == ".text") text = &s;
+  ASSERT_NE(text, nullptr);
+  uint64_t shoff = 0;  // e_shoff; each Elf64_Shdr is 64 bytes, sh_addralign at 48
+  std::memcpy(&shoff, bytes.data() + 0x28, 8);
+  const uint64_t huge = uint64_t{1} << 40;
+  std::memcpy(bytes.data() + shoff + 64 * text->index + 48, &huge, 8);
+  auto patched = elf::EbpfObject::parse(bytes, "aligned.o");
+  ASSERT_TRUE(patched.has_value()) << to_string(patched.error());
+  const LongerCode longer = one_instruction_longer(*patched, ".text");
+  auto written = patched->rewrite(longer.code);
+  ASSERT_FALSE(written.has_value());
+  EXPECT_NE(written.error().message.find("'.text' asks for alignment 1099511627776"), std::string::npos)
+      << written.error().message;
+}
+
 // Each func_info record's function (by the record's section and offset) and
 // its FUNC type, as `function name -> type id`.
 std::map<std::string, uint32_t> func_info_by_function(const elf::EbpfObject& object) {
