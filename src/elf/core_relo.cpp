@@ -712,7 +712,8 @@ Expected<void> EbpfObject::apply_core(uint32_t section, uint32_t first, std::spa
       if (!core_patchable(slots.subspan(relo.insn - first)))
         return fail(Errc::Unsupported, input_, relo.at,
                     what + ": the instruction " + isa::slot_hex(slots[relo.insn - first]) +
-                        " is not one whose relocation bpfkit keeps (ALU with an immediate, load, store, lddw)");
+                        " is not one whose relocation bpfkit keeps (ALU with an immediate, load, store, lddw); "
+                        "resolve the relocations for one kernel instead (opt --btf FILE)");
       kept.push_back({base + (relo.insn - first), static_cast<uint32_t>(index)});
       continue;
     }

@@ -126,6 +126,38 @@ TEST_F(Core, CodeWithRelocationsAndNoTargetIsAnErrorNamingTheField) {
   EXPECT_GT(program.error().location.offset, 0u);
 }
 
+// Kept instead of resolved (what `bpfkit opt` loads): the code holds the
+// object's own offsets and each relocation is listed at its slot.
+TEST_F(Core, KeptRelocationsAreListedAtTheirSlots) {
+  auto info = object->find_program("", "read_mode");
+  ASSERT_TRUE(info.has_value());
+  auto program = object->load_program(**info, {.keep_core = true});
+  ASSERT_TRUE(program.has_value()) << to_string(program.error());
+  ASSERT_EQ(program->core_slots.size(), 6u);  // byte_off, byte_sz, lshift, signed, two rshifts
+  for (const isa::Program::CoreSlot& kept : program->core_slots) {
+    const elf::CoreRelocation& relo = object->info().core_relocations.at(kept.relocation);
+    EXPECT_EQ(relo.section, "tracepoint/core/bitfield");
+    EXPECT_EQ(kept.slot, relo.insn);  // the program is its section's only function
+  }
+}
+
+// A relocation on a row bpfkit cannot keep (here an atomic, which libbpf
+// would patch) is refused with the relocation's name and the way out.
+TEST_F(Core, AKeptRelocationOnAnAtomicIsRefused) {
+  const elf::CoreRelocation& relo = object->info().core_relocations.at(0);  // read_tgid's ldxw
+  const elf::SectionHeader& section = object->info().sections.at(relo.section_index);
+  std::vector<uint8_t> bytes = object_bytes;
+  bytes.at(section.offset + uint64_t{relo.insn} * 8) = isa::info(isa::Op::atomic32_add).code;
+  auto patched = elf::EbpfObject::parse(bytes, "atomic.o");
+  ASSERT_TRUE(patched.has_value()) << to_string(patched.error());
+  auto info = patched->find_program("", "read_tgid");
+  ASSERT_TRUE(info.has_value());
+  auto program = patched->load_program(**info, {.keep_core = true});
+  ASSERT_FALSE(program.has_value());
+  EXPECT_NE(program.error().message.find("struct task 'tgid'"), std::string::npos) << program.error().message;
+  EXPECT_NE(program.error().message.find("opt --btf FILE"), std::string::npos) << program.error().message;
+}
+
 // The object's own BTF holds both `task` and `task___v2`, which disagree
 // on where tgid is: as a target it is ambiguous, as libbpf would find it.
 TEST_F(Core, TheObjectsOwnBtfIsAnAmbiguousTarget) {
