@@ -28,15 +28,7 @@ isa::Program optimized(const isa::Program& program, OptLevel level = OptLevel::O
   return generated ? std::move(*generated) : isa::Program{};
 }
 
-uint64_t run(const isa::Program& program) {
-  vm::Context context(*program.dialect);
-  auto engine = vm::make_interpreter(program, context);
-  EXPECT_TRUE(engine.has_value());
-  if (!engine) return 0xdead;
-  const vm::RunResult result = (*engine)->run(context, {0, 0, 0, 0, 0});
-  EXPECT_FALSE(result.error.has_value()) << to_string(*result.error);
-  return result.r0;
-}
+uint64_t run(const isa::Program& program) { return test::run_r0(program, std::array<uint64_t, 5>{}); }
 
 // A field size the loader patches (`r1 = 8`) is no constant to fold.
 TEST(KeptCoreRows, AConstantTheLoaderPatchesIsNotFolded) {

@@ -2,6 +2,7 @@
 // out-of-SSA, layout and encoding, each program run by the interpreter.
 #include <gtest/gtest.h>
 
+#include "assemble.hpp"
 #include "bpfkit/vm.hpp"
 #include "emit.hpp"
 #include "module.hpp"
@@ -12,15 +13,7 @@ namespace {
 
 using isa::Op;
 
-uint64_t run(const isa::Program& program) {
-  vm::Context context(*program.dialect);
-  auto engine = vm::make_interpreter(program, context);
-  EXPECT_TRUE(engine.has_value());
-  if (!engine) return ~0ull;
-  const vm::RunResult result = (*engine)->run(context);
-  EXPECT_FALSE(result.error.has_value()) << to_string(*result.error);
-  return result.r0;
-}
+uint64_t run(const isa::Program& program) { return test::run_r0(program); }
 
 MInst imm(Op op, VReg def, VReg dst, int32_t value) { return MInst{.op = op, .def = def, .dst = dst, .imm = value}; }
 MInst reg(Op op, VReg def, VReg dst, VReg src) { return MInst{.op = op, .def = def, .dst = dst, .src = src}; }

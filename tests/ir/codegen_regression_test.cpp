@@ -14,15 +14,7 @@ namespace {
 
 using test::assemble;
 
-uint64_t run(const isa::Program& program) {
-  vm::Context context(*program.dialect);
-  auto engine = vm::make_interpreter(program, context);
-  EXPECT_TRUE(engine.has_value());
-  if (!engine) return 0xdead;
-  const vm::RunResult result = (*engine)->run(context);
-  EXPECT_FALSE(result.error.has_value()) << to_string(*result.error);
-  return result.r0;
-}
+uint64_t run(const isa::Program& program) { return test::run_r0(program); }
 
 // Lifts and generates code again; both programs must give `expected`.
 void expect_round_trip(std::string_view source, uint64_t expected) {

@@ -23,14 +23,7 @@ namespace {
 using test::assemble;
 
 uint64_t run(const isa::Program& program, uint64_t r1, uint64_t r2) {
-  vm::Context context(*program.dialect);
-  EXPECT_TRUE(context.add_maps(program).has_value());
-  auto engine = vm::make_interpreter(program, context);
-  EXPECT_TRUE(engine.has_value());
-  if (!engine) return 0xdead;
-  const vm::RunResult result = (*engine)->run(context, {r1, r2, 0, 0, 0});
-  EXPECT_FALSE(result.error.has_value()) << to_string(*result.error);
-  return result.r0;
+  return test::run_r0(program, std::array<uint64_t, 5>{r1, r2, 0, 0, 0});
 }
 
 std::string listing(const isa::Program& program) { return assembly::disassemble(program.slots); }
