@@ -101,8 +101,7 @@ std::optional<isa::Program> round_trip(const isa::Program& program, ir::OptLevel
 // place the input chooses) marked as one, numbered by its slot.
 isa::Program with_kept_rows(isa::Program program, uint8_t seed) {
   for (uint32_t pc = 0; pc < program.size(); ++pc)
-    if (program.ops[pc] && isa::core_patchable(*program.ops[pc]) && (pc + seed) % 3 == 0 &&
-        (program.ops[pc] != isa::Op::lddw || program.slots[pc].off == 0))  // libbpf's rule for lddw
+    if (program.ops[pc] && isa::core_patchable(*program.ops[pc], program.slots[pc]) && (pc + seed) % 3 == 0)
       program.core_slots.push_back({pc, pc});
   return program;
 }

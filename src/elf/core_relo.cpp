@@ -683,9 +683,8 @@ std::optional<isa::Op> with_width(isa::Op op, uint32_t bytes) {
 // load or store (off), or a plain lddw (its 64-bit value).
 bool core_patchable(std::span<const isa::Slot> slots) {
   const auto op = isa::lookup(slots[0]);
-  if (!op || !isa::core_patchable(*op)) return false;
-  return *op != isa::Op::lddw ||
-         (slots[0].off == 0 && slots.size() > 1 && slots[1].code == 0 && slots[1].regs == 0 && slots[1].off == 0);
+  if (!op || !isa::core_patchable(*op, slots[0])) return false;
+  return *op != isa::Op::lddw || (slots.size() > 1 && slots[1].code == 0 && slots[1].regs == 0 && slots[1].off == 0);
 }
 
 void poison(isa::Slot& slot) { slot = isa::encode(isa::Op::call, 0, 0, 0, kCorePoisonHelper); }

@@ -74,4 +74,6 @@ bool core_patchable(Op op) {
   return op == Op::lddw;
 }
 
+bool core_patchable(Op op, const Slot& slot) { return core_patchable(op) && (op != Op::lddw || slot.off == 0); }
+
 }  // namespace bpfkit::isa

@@ -194,7 +194,9 @@ RegSet regs_written(Op op, const Slot& slot, const Dialect& dialect = kLinuxV4);
 // Whether a CO-RE relocation may name the Linux row, one whose field a
 // loader patches (libbpf's bpf_core_patch_insn): an ALU row with an
 // immediate (imm), a load or store (off; not an atomic: bpfkit keeps
-// none), or plain lddw (its 64-bit value; libbpf wants its off 0 too).
+// none), or plain lddw (its 64-bit value). The second form also checks
+// the slot as libbpf does: an lddw's off must be 0.
 bool core_patchable(Op op);
+bool core_patchable(Op op, const Slot& slot);
 
 }  // namespace bpfkit::isa
